@@ -1,0 +1,10 @@
+"""gunicorn reads this file from the working directory: the Procfile needs no flags."""
+
+import os
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+timeout = 30
+# No client address in any log line: visitors face surveillance.
+accesslog = "-" if os.environ.get("MAPAPP_ACCESS_LOG") else None
+access_log_format = '"%(r)s" %(s)s %(b)s %(L)ss'

@@ -1,0 +1,47 @@
+"""The rally map: a Flask application. Start reading at create_app."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from mapapp import config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=None,  # served by mapapp.assets with fingerprinted URLs
+    )
+    # Settings: declared defaults, then MAPAPP_* environment, then the test's.
+    app.config.from_mapping(config.defaults())
+    app.config.update(config.from_environ())
+    if test_config:
+        app.config.update(test_config)
+    if not app.config["SECRET_KEY"]:
+        # Fine for one development process; production sets MAPAPP_SECRET_KEY (see README).
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+    app.config.setdefault("MAX_CONTENT_LENGTH", 64 * 1024)
+    app.config["JSON_AS_ASCII"] = False
+
+    from mapapp import assets, cli, db, errors, geocode, i18n, logs, security
+    from mapapp.views import api, pages
+
+    logs.init_app(app)
+    db.init_app(app)
+    i18n.init_app(app)
+    geocode.init_app(app)
+    assets.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    cli.init_app(app)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    return app

@@ -1,0 +1,72 @@
+"""The one declared list of settings.
+
+Each setting has a default and a line of help. ``create_app`` layers them:
+defaults, then ``MAPAPP_<NAME>`` environment variables, then ``test_config``.
+The README's configuration table is checked against this list by a test.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+    def parse(self, raw: str) -> Any:
+        """Turn an environment string into the type of the default."""
+        if isinstance(self.default, bool):
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+        if isinstance(self.default, int):
+            return int(raw)
+        return raw
+
+
+SETTINGS: list[Setting] = [
+    Setting("SECRET_KEY", None, "Signs sessions and CSRF tokens. Required outside development."),
+    Setting(
+        "DATABASE_URL",
+        None,
+        "SQLAlchemy URL. Default: SQLite file instance/mapapp.sqlite3. "
+        "Plain DATABASE_URL is accepted too (postgres:// and postgresql:// use psycopg).",
+    ),
+    Setting("REDIS_URL", None, "Optional. Shares rate limits and caches across gunicorn workers."),
+    Setting(
+        "TILE_URL",
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        "Map tile URL template; the only host pages may load from.",
+    ),
+    Setting(
+        "TILE_ATTRIBUTION",
+        '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+        "Attribution line for the tiles (trusted HTML, set by the operator).",
+    ),
+    Setting("GEOCODER", "offline", "offline (the shipped gazetteer) or nominatim."),
+    Setting("NOMINATIM_URL", "https://nominatim.openstreetmap.org", "Nominatim base URL."),
+    Setting("NOMINATIM_USER_AGENT", None, "Required with GEOCODER=nominatim: who is asking."),
+    Setting("CACHE_SECONDS", 30, "How long browsers and CDNs may keep map data (seconds)."),
+]
+
+SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def from_environ(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Settings given in the environment as MAPAPP_<NAME> (and plain DATABASE_URL)."""
+    environ = os.environ if environ is None else environ
+    found: dict[str, Any] = {}
+    if environ.get("DATABASE_URL"):
+        found["DATABASE_URL"] = environ["DATABASE_URL"]
+    for setting in SETTINGS:
+        raw = environ.get(f"MAPAPP_{setting.name}")
+        if raw is not None and raw != "":
+            found[setting.name] = setting.parse(raw)
+    return found
+
+
+def defaults() -> dict[str, Any]:
+    return {s.name: s.default for s in SETTINGS}

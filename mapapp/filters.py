@@ -1,0 +1,82 @@
+"""The query parameters shared by /, /embed, /rallies and the feeds (design.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import Select, or_
+
+from mapapp.gazetteer import REGION_CODES, Gazetteer
+from mapapp.i18n import MINSK
+from mapapp.models import Rally
+
+WHEN = ("upcoming", "past", "all")
+# A rally stays "upcoming" for a while after it starts, so people on their way still find it.
+ONGOING = timedelta(hours=3)
+
+
+class BadFilter(ValueError):
+    """A query parameter with a value we cannot use; the message is shown to the user."""
+
+
+@dataclass(frozen=True)
+class RallyFilter:
+    when: str = "upcoming"
+    region: str | None = None
+    city: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    city_id: int | None = None  # the gazetteer's town for `city`, whatever its spelling
+
+    def key(self) -> str:
+        return f"{self.when}|{self.region}|{self.city}|{self.date_from}|{self.date_to}"
+
+    def apply(self, query: Select, now: datetime) -> Select:
+        cutoff = now - ONGOING
+        if self.when == "upcoming":
+            query = query.where(Rally.starts_at >= cutoff).order_by(
+                Rally.featured.desc(), Rally.starts_at, Rally.id
+            )
+        elif self.when == "past":
+            query = query.where(Rally.starts_at < cutoff).order_by(Rally.starts_at.desc(), Rally.id)
+        else:
+            query = query.order_by(Rally.featured.desc(), Rally.starts_at, Rally.id)
+        if self.region:
+            query = query.where(Rally.region == self.region)
+        if self.city_id is not None:
+            query = query.where(or_(Rally.geonameid == self.city_id, Rally.town == self.city))
+        elif self.city:
+            query = query.where(Rally.town == self.city)
+        if self.date_from:
+            query = query.where(Rally.starts_at >= datetime.combine(self.date_from, time(), MINSK))
+        if self.date_to:
+            next_day = datetime.combine(self.date_to + timedelta(days=1), time(), MINSK)
+            query = query.where(Rally.starts_at < next_day)
+        return query
+
+
+def _date(name: str, raw: str | None) -> date | None:
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise BadFilter(f"'{name}' must be a date like 2027-10-21") from None
+
+
+def parse_filter(args: dict[str, str], gazetteer: Gazetteer | None = None) -> RallyFilter:
+    when = args.get("when") or "upcoming"
+    if when not in WHEN:
+        raise BadFilter("'when' must be one of: " + ", ".join(WHEN))
+    region = (args.get("region") or "").upper() or None
+    if region and region not in REGION_CODES:
+        raise BadFilter("'region' must be one of: " + ", ".join(REGION_CODES))
+    city = (args.get("city") or "").strip() or None
+    if city and len(city) > 120:
+        raise BadFilter("'city' is too long")
+    date_from, date_to = _date("from", args.get("from")), _date("to", args.get("to"))
+    if date_from and date_to and date_from > date_to:
+        raise BadFilter("'from' must not be after 'to'")
+    town = gazetteer.by_name(city) if (city and gazetteer) else None
+    return RallyFilter(when, region, city, date_from, date_to, town.geonameid if town else None)

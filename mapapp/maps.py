@@ -1,0 +1,111 @@
+"""Pure functions: settings and asset URLs in, a folium map (or its page parts) out.
+
+Knows nothing of Flask. User text never passes through here: folium draws the
+shell (map, tiles, controls) and mapapp/static/rallymap.js fetches the rallies
+as GeoJSON and builds markers and popups with textContent.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import folium
+from branca.element import MacroElement
+from jinja2 import Template
+
+# Belarus, south-west and north-east corners (WGS84).
+BELARUS_BOUNDS = ((51.26, 23.18), (56.17, 32.78))
+BELARUS_CENTRE = (53.71, 27.95)
+
+# folium's header carries a viewport that forbids zooming (fails WCAG 1.4.4) and a
+# second charset declaration; our page template sets both itself.
+_FOLIUM_METAS = re.compile(r"<meta (?:name=\"viewport\"|http-equiv=\"content-type\")[^>]*/>", re.S)
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+
+
+class RallyLayer(MacroElement):
+    """Hands the folium map to rallymap.js, which loads and draws the rallies."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            RallyMap.init({{ this._parent.get_name() }}, {{ this.config|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "RallyLayer"
+        self.config = config
+
+
+def rally_map(
+    *,
+    tile_url: str,
+    tile_attribution: str,
+    assets: dict[str, str],
+    config: dict[str, Any],
+) -> folium.Map:
+    """The map of rallies: self-hosted Leaflet and markercluster, one tile layer."""
+    fmap = folium.Map(
+        location=BELARUS_CENTRE,
+        zoom_start=6,
+        tiles=None,
+        control_scale=True,
+        prefer_canvas=False,
+    )
+    # Instance attributes: the class lists point at five CDNs (and folium's
+    # add_js_link would change them for every map in the process).
+    fmap.default_js = [
+        ("leaflet", assets["leaflet_js"]),
+        ("markercluster", assets["markercluster_js"]),
+        ("rallymap", assets["rallymap_js"]),
+    ]
+    fmap.default_css = [
+        ("leaflet_css", assets["leaflet_css"]),
+        ("markercluster_css", assets["markercluster_css"]),
+        ("markercluster_default_css", assets["markercluster_default_css"]),
+    ]
+    folium.TileLayer(
+        tiles=tile_url, attr=tile_attribution, max_zoom=19, min_zoom=5, name="tiles"
+    ).add_to(fmap)
+    RallyLayer({"bounds": BELARUS_BOUNDS, **config}).add_to(fmap)
+    return fmap
+
+
+@dataclass(frozen=True)
+class MapParts:
+    """What a page template needs to place a folium map inside its own layout."""
+
+    header: str  # <link>, <script src> and <style> for <head>
+    html: str  # the map's <div>
+    script: str  # JavaScript for a <script> element after the div
+    script_hashes: tuple[str, ...]  # CSP 'sha256-...' sources for every inline script
+
+    @property
+    def csp_script_sources(self) -> str:
+        return " ".join(f"'{h}'" for h in self.script_hashes)
+
+
+def csp_hash(source: str) -> str:
+    digest = hashlib.sha256(source.encode()).digest()
+    return "sha256-" + base64.b64encode(digest).decode()
+
+
+def map_parts(fmap: folium.Map) -> MapParts:
+    root = fmap.get_root()
+    root.render()  # adds the JS/CSS links to the header
+    header = _FOLIUM_METAS.sub("", root.header.render())
+    script = root.script.render()
+    inline = [*_INLINE_SCRIPT.findall(header), script]
+    return MapParts(
+        header=header,
+        html=root.html.render(),
+        script=script,
+        script_hashes=tuple(csp_hash(s) for s in inline),
+    )

@@ -1,0 +1,175 @@
+/* Draws the rallies on the folium map.
+ *
+ * User text arrives as GeoJSON and is put into the page only through textContent
+ * and setAttribute: never through HTML strings or folium's popup templates.
+ */
+(function () {
+  "use strict";
+
+  var FILTER_PARAMS = ["when", "region", "city", "from", "to"];
+
+  function element(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function localTime(iso, lang) {
+    try {
+      return new Intl.DateTimeFormat(lang, {
+        timeZone: "Europe/Minsk", dateStyle: "full", timeStyle: "short"
+      }).format(new Date(iso));
+    } catch (e) {
+      return iso;
+    }
+  }
+
+  function rallyUrl(config, id) {
+    // The id is a number from our own API; anything else is refused.
+    return config.rallyUrl + encodeURIComponent(String(Number(id))) +
+      (config.lang ? "?lang=" + encodeURIComponent(config.lang) : "");
+  }
+
+  function placeLine(p) {
+    return [p.place, p.town].filter(Boolean).join(", ");
+  }
+
+  function popupContent(p, config) {
+    var box = element("div", "rally-popup");
+    if (p.status === "cancelled") box.appendChild(element("p", "badge badge-cancelled", config.labels.cancelled));
+    if (p.featured) box.appendChild(element("p", "badge badge-featured", config.labels.featured));
+    box.appendChild(element("h2", "rally-popup-title", p.title));
+    box.appendChild(element("p", "rally-popup-place", placeLine(p)));
+    var when = element("p", "rally-popup-time");
+    var time = element("time", null, localTime(p.starts_at, config.lang));
+    time.setAttribute("datetime", p.starts_at);
+    when.appendChild(time);
+    box.appendChild(when);
+    var link = element("a", "rally-popup-link", config.labels.details);
+    link.href = rallyUrl(config, p.id);
+    box.appendChild(link);
+    return box;
+  }
+
+  function dataUrl(config) {
+    var page = new URLSearchParams(window.location.search);
+    var query = new URLSearchParams();
+    FILTER_PARAMS.forEach(function (name) {
+      if (page.get(name)) query.set(name, page.get(name));
+    });
+    var text = query.toString();
+    return config.dataUrl + (text ? "?" + text : "");
+  }
+
+  var featuredIcon = L.divIcon({
+    className: "rally-marker-featured",
+    iconSize: [40, 40],
+    iconAnchor: [20, 20],
+    popupAnchor: [0, -18]
+  });
+
+  function markerFor(feature, config) {
+    var p = feature.properties;
+    var c = feature.geometry.coordinates;
+    var label = p.title + " — " + placeLine(p);
+    var options = { title: label, alt: label, keyboard: true, riseOnHover: true };
+    if (p.featured) {
+      options.icon = featuredIcon;
+      options.zIndexOffset = 1000;
+    }
+    var marker = L.marker([c[1], c[0]], options);
+    marker.rallyId = p.id;
+    marker.bindPopup(function () { return popupContent(p, config); }, { maxWidth: 280 });
+    marker.on("add", function () {
+      var node = marker.getElement();
+      if (node) node.setAttribute("aria-label", label);
+    });
+    // Keyboard: focus moves into the opened popup; Escape closes it and gives focus
+    // back to the marker it came from.
+    function onEscape(key) {
+      if (key.key !== "Escape") return;
+      marker.closePopup();
+      var node = marker.getElement();
+      if (node) node.focus();
+    }
+    marker.on("popupopen", function (event) {
+      document.addEventListener("keydown", onEscape);
+      var container = event.popup.getElement();
+      var link = container && container.querySelector("a.rally-popup-link");
+      if (link) link.focus({ preventScroll: true });
+    });
+    marker.on("popupclose", function () {
+      document.removeEventListener("keydown", onEscape);
+    });
+    return marker;
+  }
+
+  function listItem(feature, marker, show, config) {
+    var p = feature.properties;
+    var item = element("li", "rally-item" + (p.featured ? " rally-featured" : "") +
+      (p.status === "cancelled" ? " rally-cancelled" : ""));
+    if (p.status === "cancelled") item.appendChild(element("strong", "badge badge-cancelled", config.labels.cancelled));
+    if (p.featured) item.appendChild(element("strong", "badge badge-featured", config.labels.featured));
+    var link = element("a", "rally-title", p.title);
+    link.href = rallyUrl(config, p.id);
+    item.appendChild(link);
+    var meta = element("p", "rally-meta", localTime(p.starts_at, config.lang) + " · " + placeLine(p));
+    var button = element("button", "show-on-map", config.labels.show);
+    button.type = "button";
+    button.addEventListener("click", function () { show(marker); });
+    meta.appendChild(button);
+    item.appendChild(meta);
+    return item;
+  }
+
+  function init(map, config) {
+    var status = document.getElementById("map-status");
+    var list = document.getElementById("rally-list");
+    map.fitBounds(config.bounds);
+    var cluster = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 50 });
+    map.addLayer(cluster);
+
+    function show(marker) {
+      if (cluster.hasLayer(marker)) {
+        cluster.zoomToShowLayer(marker, function () { marker.openPopup(); });
+      } else {
+        map.setView(marker.getLatLng(), Math.max(map.getZoom(), 13));
+        marker.openPopup();  // moves focus into the popup
+      }
+    }
+
+    fetch(dataUrl(config), { credentials: "omit" })
+      .then(function (response) {
+        if (!response.ok) throw new Error(response.status);
+        return response.json();
+      })
+      .then(function (data) {
+        var features = data.features || [];
+        // The main rally first in the list, then by time.
+        features.sort(function (a, b) {
+          return (b.properties.featured - a.properties.featured) ||
+            a.properties.starts_at.localeCompare(b.properties.starts_at);
+        });
+        var fragment = document.createDocumentFragment();
+        features.forEach(function (feature) {
+          var marker = markerFor(feature, config);
+          // The main rally is never hidden inside a cluster.
+          if (feature.properties.featured) marker.addTo(map); else cluster.addLayer(marker);
+          if (list) fragment.appendChild(listItem(feature, marker, show, config));
+        });
+        if (list) list.appendChild(fragment);
+        if (status) {
+          status.textContent = features.length
+            ? config.labels.loaded.replace("{count}", String(features.length))
+            : config.labels.none;
+        }
+        map.fire("rallies:loaded", { count: features.length });
+      })
+      .catch(function () {
+        if (status) status.textContent = config.labels.failed;
+      });
+  }
+
+  window.RallyMap = { init: init, popupContent: popupContent };
+})();

@@ -1,0 +1,1 @@
+"""One blueprint per concern: pages (people), api (machines)."""

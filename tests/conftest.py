@@ -1,0 +1,123 @@
+"""Fixtures in the manner of Flask's tutorial: a fresh database per test, client and runner.
+
+Tests that need PostgreSQL, Redis or Chromium skip when those are missing, except
+under MAPAPP_TEST_STRICT=1 (set by .ci/run), where such a skip is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from flask import Flask
+from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
+
+from mapapp import create_app, db
+from mapapp.models import Rally, Status
+
+STRICT = os.environ.get("MAPAPP_TEST_STRICT") == "1"
+PG_URL = os.environ.get("MAPAPP_TEST_DATABASE_URL")
+CHROMIUM = os.environ.get("MAPAPP_TEST_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # noqa: ANN001, ANN201
+    outcome = yield
+    report = outcome.get_result()
+    if STRICT and report.skipped:
+        report.outcome = "failed"
+        report.longrepr = f"skipped under MAPAPP_TEST_STRICT=1: {report.longrepr}"
+
+
+def make_app(database_url: str, **extra) -> Flask:  # noqa: ANN003
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test", **extra})
+    with app.app_context():
+        db.upgrade_schema()
+    return app
+
+
+def fresh_postgres() -> str:
+    if not PG_URL:
+        pytest.skip("MAPAPP_TEST_DATABASE_URL is not set")
+    engine = create_engine(db.normalise_url(PG_URL))
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return PG_URL
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:  # noqa: ANN001
+    return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+
+
+@pytest.fixture
+def app(sqlite_url: str) -> Iterator[Flask]:
+    """The app on a fresh SQLite file, schema created, no rallies."""
+    app = make_app(sqlite_url)
+    yield app
+    app.extensions["mapapp.db"]["engine"].dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_app(request, sqlite_url: str) -> Iterator[Flask]:  # noqa: ANN001
+    """The app on each database the product supports (PostgreSQL when configured)."""
+    url = sqlite_url if request.param == "sqlite" else fresh_postgres()
+    app = make_app(url)
+    yield app
+    app.extensions["mapapp.db"]["engine"].dispose()
+
+
+@pytest.fixture
+def client(app: Flask):  # noqa: ANN201
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):  # noqa: ANN201
+    return app.test_cli_runner()
+
+
+def add_rally(app: Flask, **fields) -> int:  # noqa: ANN003
+    """Store one rally (approved, in Minsk, next year) with any field overridden."""
+    values = {
+        "title": "Пікет салідарнасці",
+        "description": "Апісанне",
+        "town": "Мінск",
+        "place": "Плошча Свабоды",
+        "region": "BY-HM",
+        "lat": 53.9036,
+        "lon": 27.5561,
+        "starts_at": datetime(datetime.now(UTC).year + 1, 6, 1, 16, 0, tzinfo=UTC),
+        "status": Status.APPROVED.value,
+    }
+    values.update(fields)
+    with app.app_context():
+        session = db.session()
+        rally = Rally(**values)
+        session.add(rally)
+        session.commit()
+        return rally.id
+
+
+@pytest.fixture
+def seeded_app(app: Flask) -> Flask:
+    result = app.test_cli_runner().invoke(args=["init-db"])
+    assert result.exit_code == 0, result.output
+    return app
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """The app served over HTTP on 127.0.0.1 in a thread, for the browser."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()

@@ -1,0 +1,106 @@
+from datetime import UTC, datetime, timedelta
+
+from conftest import add_rally
+
+from mapapp.models import Status
+
+
+def test_geojson_has_one_point_per_public_rally_with_its_id(client, seeded_app):
+    response = client.get("/api/rallies.geojson")
+    assert response.status_code == 200
+    assert response.mimetype == "application/geo+json"
+    data = response.get_json()
+    assert data["type"] == "FeatureCollection"
+    features = data["features"]
+    assert len(features) == 13
+    for feature in features:
+        assert feature["geometry"]["type"] == "Point"
+        assert feature["properties"]["id"] == feature["id"]
+        lon, lat = feature["geometry"]["coordinates"]
+        assert 51.2 < lat < 56.2 and 23.1 < lon < 32.8
+    october = [f for f in features if f["properties"]["featured"]]
+    assert len(october) == 1
+    assert october[0]["geometry"]["coordinates"] == [27.5617, 53.9022]
+    assert october[0]["properties"]["starts_at"].endswith("T19:00:00+03:00")
+    assert "-10-21T" in october[0]["properties"]["starts_at"]
+
+
+def test_geojson_never_carries_contact_or_token(client, app):
+    add_rally(app, contact="secret-organizer@example.org", manage_token_hash="f" * 64)
+    body = client.get("/api/rallies.geojson").get_data(as_text=True)
+    assert "secret-organizer" not in body
+    assert "f" * 64 not in body
+
+
+def test_geojson_leaves_out_pending_and_rejected(client, app):
+    shown = add_rally(app, title="shown")
+    add_rally(app, title="pending", status=Status.PENDING.value)
+    add_rally(app, title="rejected", status=Status.REJECTED.value)
+    cancelled = add_rally(app, title="cancelled", status=Status.CANCELLED.value)
+    ids = {f["id"] for f in client.get("/api/rallies.geojson").get_json()["features"]}
+    assert ids == {shown, cancelled}
+
+
+def test_when_filter_splits_upcoming_and_past(client, app):
+    now = datetime.now(UTC)
+    future = add_rally(app, starts_at=now + timedelta(days=3))
+    past = add_rally(app, starts_at=now - timedelta(days=3))
+    ongoing = add_rally(app, starts_at=now - timedelta(hours=1))
+
+    def ids(query: str) -> set[int]:
+        features = client.get(f"/api/rallies.geojson{query}").get_json()["features"]
+        return {f["id"] for f in features}
+
+    assert ids("") == {future, ongoing}
+    assert ids("?when=past") == {past}
+    assert ids("?when=all") == {future, past, ongoing}
+
+
+def test_region_and_city_filters(client, app):
+    minsk = add_rally(app, geonameid=625144)
+    hrodna = add_rally(app, town="Гродна", region="BY-HR", lat=53.6778, lon=23.8297)
+
+    def ids(query: str) -> list[int]:
+        return [f["id"] for f in client.get(f"/api/rallies.geojson?{query}").get_json()["features"]]
+
+    assert ids("region=BY-HR") == [hrodna]
+    assert ids("region=by-hm") == [minsk]
+    # any spelling the gazetteer knows finds the town
+    assert ids("city=мінск") == ids("city=Minsk") == ids("city=Минск") == [minsk]
+    assert ids("city=Гродна") == [hrodna]
+
+
+def test_bad_filter_is_json_400(client):
+    response = client.get("/api/rallies.geojson?from=yesterday")
+    assert response.status_code == 400
+    assert "from" in response.get_json()["message"]
+
+
+def test_etag_gives_304_until_data_changes(client, app):
+    rally_id = add_rally(app, title="before")
+    first = client.get("/api/rallies.geojson")
+    etag = first.headers["ETag"]
+    assert first.cache_control.max_age == app.config["CACHE_SECONDS"]
+    again = client.get("/api/rallies.geojson", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+
+    from mapapp import db
+    from mapapp.models import Rally
+
+    with app.app_context():
+        session = db.session()
+        session.get(Rally, rally_id).status = Status.CANCELLED.value
+        session.commit()
+    changed = client.get("/api/rallies.geojson", headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    assert changed.get_json()["features"][0]["properties"]["status"] == "cancelled"
+
+
+def test_rally_json(client, app):
+    rally_id = add_rally(app, title="JSON rally", contact="hidden@example.org")
+    data = client.get(f"/api/rallies/{rally_id}").get_json()
+    assert data["id"] == rally_id and data["title"] == "JSON rally"
+    assert "contact" not in data and "hidden@example.org" not in str(data)
+    missing = client.get("/api/rallies/424242")
+    assert missing.status_code == 404
+    assert missing.get_json()["status"] == 404

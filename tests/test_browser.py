@@ -1,0 +1,133 @@
+"""The map in Debian's Chromium, driven by Playwright's Python API."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+from conftest import CHROMIUM, add_rally, make_app
+from flask import Blueprint, Flask, Response
+
+pytestmark = pytest.mark.browser
+
+# A 1x1 PNG: tiles come from the app itself in these tests.
+PIXEL = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+tiles = Blueprint("test_tiles", __name__)
+
+
+@tiles.get("/test-tiles/<int:z>/<int:x>/<int:y>.png")
+def tile(z: int, x: int, y: int) -> Response:
+    return Response(PIXEL, mimetype="image/png")
+
+
+@pytest.fixture
+def app(sqlite_url: str) -> Iterator[Flask]:
+    app = make_app(sqlite_url, TILE_URL="/test-tiles/{z}/{x}/{y}.png")
+    app.register_blueprint(tiles)
+    app.test_cli_runner().invoke(args=["init-db"])
+    yield app
+    app.extensions["mapapp.db"]["engine"].dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():  # noqa: ANN201
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):  # noqa: ANN001, ANN201
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.requested = []
+    page.errors = []
+    page.on("request", lambda request: page.requested.append(request.url))
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
+    yield page
+    context.close()
+
+
+def test_map_shows_october_square_and_its_popup(page, live_server):
+    page.goto(live_server + "/?lang=en")
+    featured = page.locator(".rally-marker-featured")
+    featured.wait_for(state="visible")
+    assert "Кастрычніцкая плошча" in featured.get_attribute("aria-label")
+    # regional gatherings are on the map too, clustered or not
+    page.wait_for_function("document.querySelectorAll('#rally-list li').length === 13")
+    assert page.locator(".marker-cluster, .leaflet-marker-icon").count() > 1
+    featured.click()
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for(state="visible")
+    text = popup.inner_text()
+    assert "Акцыя салідарнасці з палітвязнямі на Кастрычніцкай плошчы" in text
+    assert "Кастрычніцкая плошча, Мінск" in text
+    assert "October 21" in text and "7:00" in text  # Minsk time, whatever the browser's zone
+    link = popup.locator("a.rally-popup-link")
+    assert link.get_attribute("href").startswith("/rallies/")
+    # the main rally is first in the list beside the map
+    assert "Main rally" in page.locator("#rally-list li").first.inner_text()
+    hosts = {urlsplit(url).netloc for url in page.requested}
+    assert hosts == {urlsplit(live_server).netloc}, hosts
+    assert any("/test-tiles/" in url for url in page.requested)
+    assert page.errors == []
+
+
+def test_popup_text_is_inserted_as_text(page, live_server, app):
+    payload = "${alert(1)}`\\`<img src=x onerror=alert(2)></script><script>alert(3)</script>"
+    add_rally(app, title=payload, place=payload, town="Гродна", lat=53.6778, lon=23.8297)
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(live_server + "/?lang=en")
+    page.wait_for_function("document.querySelectorAll('#rally-list li').length === 14")
+    page.locator("#rally-list li", has_text="alert(1)").get_by_role("button").click()
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for(state="visible")
+    assert payload in popup.inner_text()
+    assert popup.locator("img").count() == 0
+    page.wait_for_timeout(300)
+    assert dialogs == []
+
+
+def test_keyboard_opens_and_escape_closes_the_popup(page, live_server):
+    page.goto(live_server + "/?lang=en")
+    featured = page.locator(".rally-marker-featured")
+    featured.wait_for(state="visible")
+    featured.focus()
+    page.keyboard.press("Enter")
+    page.locator(".leaflet-popup-content").wait_for(state="visible")
+    assert page.evaluate("document.activeElement.classList.contains('rally-popup-link')")
+    page.keyboard.press("Escape")
+    page.locator(".leaflet-popup-content").wait_for(state="detached")
+    assert page.evaluate("document.activeElement.classList.contains('rally-marker-featured')")
+
+
+def test_list_works_without_javascript(browser, live_server):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(live_server + "/rallies?lang=en")
+    items = page.locator(".rally-item")
+    assert items.count() == 13
+    assert "Кастрычніцкай плошчы" in items.first.inner_text()
+    context.close()

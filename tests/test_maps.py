@@ -1,0 +1,54 @@
+"""The pure map functions: no Flask, no CDN, CSP hashes that match the scripts."""
+
+from mapapp.maps import csp_hash, map_parts, rally_map
+
+ASSETS = {
+    "leaflet_js": "/v/leaflet.js",
+    "leaflet_css": "/v/leaflet.css",
+    "markercluster_js": "/v/mc.js",
+    "markercluster_css": "/v/mc.css",
+    "markercluster_default_css": "/v/mcd.css",
+    "rallymap_js": "/s/rallymap.js",
+}
+
+
+def build(**config):
+    return map_parts(
+        rally_map(
+            tile_url="https://tiles.example.org/{z}/{x}/{y}.png",
+            tile_attribution="&copy; test",
+            assets=ASSETS,
+            config={"dataUrl": "/api/rallies.geojson", **config},
+        )
+    )
+
+
+def test_only_given_assets_are_linked():
+    parts = build()
+    for url in ASSETS.values():
+        assert url in parts.header
+    for cdn in ("cdn.jsdelivr.net", "code.jquery.com", "cdnjs.cloudflare.com", "bootstrapcdn"):
+        assert cdn not in parts.header + parts.html + parts.script
+
+
+def test_zoom_is_not_forbidden():
+    # folium's own viewport has user-scalable=no; the page supplies its own.
+    assert "user-scalable" not in build().header
+
+
+def test_script_hands_map_and_config_to_rallymap():
+    parts = build(lang="en")
+    assert "RallyMap.init(map_" in parts.script
+    assert '"dataUrl": "/api/rallies.geojson"' in parts.script
+    assert "tiles.example.org" in parts.script
+
+
+def test_csp_hashes_cover_every_inline_script():
+    parts = build()
+    assert csp_hash(parts.script) in parts.script_hashes
+    assert len(parts.script_hashes) == parts.header.count("<script>") + 1
+
+
+def test_config_text_cannot_close_the_script():
+    parts = build(labels={"x": "</script><script>alert(1)</script>"})
+    assert "</script>" not in parts.script
