@@ -104,3 +104,21 @@ def test_rally_json(client, app):
     missing = client.get("/api/rallies/424242")
     assert missing.status_code == 404
     assert missing.get_json()["status"] == 404
+
+
+def test_geojson_is_gzipped_for_clients_that_accept_it(client, seeded_app):
+    import gzip
+    import json
+
+    plain = client.get("/api/rallies.geojson")
+    zipped = client.get("/api/rallies.geojson", headers={"Accept-Encoding": "gzip, br"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in zipped.headers["Vary"]
+    assert json.loads(gzip.decompress(zipped.data)) == plain.get_json()
+    assert len(zipped.data) < len(plain.data) / 3
+    assert zipped.headers["ETag"] != plain.headers["ETag"]
+    again = client.get(
+        "/api/rallies.geojson",
+        headers={"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["ETag"]},
+    )
+    assert again.status_code == 304

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from mapapp import db
@@ -16,13 +18,17 @@ bp = Blueprint("api", __name__)
 CACHE_ENTRIES = 64
 
 
-def cached_geojson(key: str, build) -> bytes:  # noqa: ANN001
-    """Keep the newest few GeoJSON documents in this process, keyed by their ETag."""
-    cache: dict[str, bytes] = current_app.extensions.setdefault("mapapp.geojson_cache", {})
+def cached_geojson(key: str, build) -> tuple[bytes, bytes]:  # noqa: ANN001
+    """The newest few GeoJSON documents of this process, plain and gzipped, by ETag.
+
+    Gzip takes 10,000 rallies from about 3.5 MB to a tenth: it matters on a phone.
+    """
+    cache = current_app.extensions.setdefault("mapapp.geojson_cache", {})
     if key not in cache:
         if len(cache) >= CACHE_ENTRIES:
             cache.pop(next(iter(cache)))
-        cache[key] = build()
+        body = build()
+        cache[key] = (body, gzip.compress(body, compresslevel=6, mtime=0))
     return cache[key]
 
 
@@ -34,13 +40,21 @@ def rallies_geojson() -> Response:
     # "upcoming" moves with the clock: the minute is part of the key.
     minute = (now - ONGOING).strftime("%Y%m%d%H%M")
     etag = etag_for(data_version(session), rally_filter.key(), minute)
+    gzipped = "gzip" in request.accept_encodings
+    if gzipped:
+        etag += "-gz"  # another representation, another strong ETag
     if etag in request.if_none_match:
         response = Response(status=304)
     else:
-        body = cached_geojson(
+        plain, compressed = cached_geojson(
             etag, lambda: feature_collection(public_rallies(session, rally_filter, now))
         )
-        response = Response(body, mimetype="application/geo+json")
+        if gzipped:
+            response = Response(compressed, mimetype="application/geo+json")
+            response.content_encoding = "gzip"
+        else:
+            response = Response(plain, mimetype="application/geo+json")
+    response.vary.add("Accept-Encoding")
     response.set_etag(etag)
     response.cache_control.public = True
     response.cache_control.max_age = current_app.config["CACHE_SECONDS"]
