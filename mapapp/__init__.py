@@ -31,7 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.setdefault("MAX_CONTENT_LENGTH", 64 * 1024)
     app.config["JSON_AS_ASCII"] = False
 
-    from mapapp import assets, cli, db, errors, geocode, i18n, logs, security
+    from mapapp import assets, cli, db, errors, geocode, i18n, limits, logs, security
     from mapapp.views import api, pages
 
     logs.init_app(app)
@@ -40,6 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     geocode.init_app(app)
     assets.init_app(app)
     security.init_app(app)
+    limits.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
     app.register_blueprint(pages.bp)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import sys
+
 import click
 from flask import Flask
 from flask.cli import with_appcontext
 
 from mapapp import db
-from mapapp.geocode import gazetteer
+from mapapp.geocode import gazetteer, geocode
 from mapapp.seed import demo_rallies, load_seed
 
 
@@ -37,6 +40,22 @@ def demo_data_command(count: int, seed: int | None) -> None:
     click.echo(f"Added {count} demo rallies.")
 
 
+@click.command("geocode")
+@click.argument("queries", nargs=-1, required=True)
+@click.option("--lang", type=click.Choice(["be", "ru", "en"]), default="en", show_default=True)
+@with_appcontext
+def geocode_command(queries: tuple[str, ...], lang: str) -> None:
+    """Geocode QUERIES (or '-' to read one per line from stdin): one JSON object a line."""
+    lines = sys.stdin if queries == ("-",) else queries
+    for line in lines:
+        query = line.rstrip("\r\n")
+        result = geocode(query, lang)
+        if not result.get("alternatives"):
+            result.pop("alternatives", None)  # one line a query stays short
+        click.echo(json.dumps(result, ensure_ascii=False))
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(init_db_command)
     app.cli.add_command(demo_data_command)
+    app.cli.add_command(geocode_command)

@@ -49,6 +49,13 @@ SETTINGS: list[Setting] = [
     Setting("GEOCODER", "offline", "offline (the shipped gazetteer) or nominatim."),
     Setting("NOMINATIM_URL", "https://nominatim.openstreetmap.org", "Nominatim base URL."),
     Setting("NOMINATIM_USER_AGENT", None, "Required with GEOCODER=nominatim: who is asking."),
+    Setting("NOMINATIM_TIMEOUT", 4, "Seconds to wait for Nominatim before using the gazetteer."),
+    Setting("GEOCODE_LIMIT", "30 per minute", "Rate limit of /api/geocode per client address."),
+    Setting(
+        "TRUSTED_PROXIES",
+        0,
+        "How many reverse proxies in front set X-Forwarded-For (0: trust none).",
+    ),
     Setting("CACHE_SECONDS", 30, "How long browsers and CDNs may keep map data (seconds)."),
 ]
 

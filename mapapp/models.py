@@ -80,3 +80,25 @@ class Rally(Base):
 
     def __repr__(self) -> str:
         return f"<Rally {self.id} {self.status} {self.town!r}>"
+
+
+class GeocodeCache(Base):
+    """Answers from the online geocoder, kept so each place is asked about once.
+
+    Keyed by a hash of the folded query, so the table holds no typed address.
+    """
+
+    __tablename__ = "geocode_cache"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    result: Mapped[str] = mapped_column(Text)  # JSON; "null" when the service found nothing
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Throttle(Base):
+    """When a shared outside service may next be called (one row per service)."""
+
+    __tablename__ = "throttle"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    next_at: Mapped[datetime] = mapped_column(UTCDateTime)

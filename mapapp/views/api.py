@@ -8,7 +8,9 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from mapapp import db
 from mapapp.filters import ONGOING, parse_filter
-from mapapp.geocode import gazetteer
+from mapapp.geocode import gazetteer, geocode, reverse_json
+from mapapp.i18n import current_language
+from mapapp.limits import limiter
 from mapapp.models import utcnow
 from mapapp.rallies import data_version, etag_for, feature_collection, public_detail, public_rallies
 from mapapp.rallies import public_rally as find_public_rally
@@ -67,6 +69,31 @@ def rally_json(rally_id: int) -> Response:
     if found is None:
         abort(404, "No such rally.")
     return jsonify(public_detail(found))
+
+
+@bp.get("/api/geocode")
+@limiter.limit(lambda: current_app.config["GEOCODE_LIMIT"])
+def geocode_json() -> tuple[Response, int]:
+    query = request.args.get("q", "")
+    if not query.strip():
+        abort(400, "Give the place to look up as ?q=, for example ?q=Гродна.")
+    if len(query) > 300:
+        abort(400, "The query is too long (at most 300 characters).")
+    result = geocode(query, current_language())
+    return jsonify(result), 404 if "error" in result else 200
+
+
+@bp.get("/api/reverse")
+@limiter.limit(lambda: current_app.config["GEOCODE_LIMIT"])
+def reverse() -> Response:
+    try:
+        lat, lon = float(request.args["lat"]), float(request.args["lon"])
+    except (KeyError, ValueError):
+        abort(400, "Give the point as ?lat=53.9&lon=27.56 (decimal degrees).")
+    found = reverse_json(lat, lon, current_language())
+    if found is None:
+        abort(422, "This point is outside Belarus.")
+    return jsonify(found)
 
 
 @bp.get("/healthz")

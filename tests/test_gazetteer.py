@@ -1,0 +1,157 @@
+"""The pure gazetteer: spellings people type, squares, addresses, reverse lookup."""
+
+import pytest
+
+from mapapp.gazetteer import Gazetteer, distance_km, fold, transliterate
+
+
+@pytest.fixture(scope="module")
+def gazetteer() -> Gazetteer:
+    return Gazetteer.load()
+
+
+def where(gazetteer, query):
+    match = gazetteer.geocode(query)
+    assert match is not None, query
+    return match
+
+
+HRODNA = (53.6758, 23.82887)
+MAHILIOU = (53.90876, 30.34044)
+OCTOBER_SQUARE = (53.9022, 27.5617)
+
+
+def test_all_belarusian_places_are_loaded(gazetteer):
+    assert len(gazetteer.places) == 314
+    assert {p.region for p in gazetteer.places} == {
+        "BY-BR", "BY-HO", "BY-HR", "BY-HM", "BY-MI", "BY-MA", "BY-VI"
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "Гродна", "Гродно", "Hrodna", "Grodno", "HRODNA", "гродно", "г. Гродно", "гор. Гродна",
+        "горад Гродна", "город Гродно", "Hrodna, Belarus", "Гродна, Беларусь",
+        "Гродно, Гродненская область", "Hrodna, Hrodna Region", "Grodno, Grodnenskaya obl.",
+        "Grdono", "Hrdona", "Гродо",
+    ],
+)  # fmt: skip
+def test_spellings_of_hrodna(gazetteer, query):
+    match = where(gazetteer, query)
+    assert match.kind == "town"
+    assert match.region == "BY-HR"
+    assert distance_km(match.lat, match.lon, *HRODNA) < 1
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["Магілёў", "Могилёв", "Могилев", "Mahilioŭ", "Mahiliou", "Mahilyow", "Mogilev", "Mahiliow",
+     "Mogiljov", "Mahilou", "МАГIЛЁЎ"],
+)  # fmt: skip
+def test_spellings_of_mahiliou(gazetteer, query):
+    match = where(gazetteer, query)
+    assert distance_km(match.lat, match.lon, *MAHILIOU) < 1
+
+
+def test_latin_letters_inside_cyrillic_words(gazetteer):
+    # a Latin i for і and a Latin c and o, as phones and keyboards produce them
+    assert where(gazetteer, "Мiнск").place.name == "Minsk"
+    assert where(gazetteer, "Bіцебск").place.name == "Vitebsk"
+    assert where(gazetteer, "Пoлацк").place.name == "Polotsk"
+
+
+def test_transliteration_systems():
+    assert transliterate("Магілёў", "by-2007") == "mahiliou"
+    assert transliterate("Віцебск", "bgn-be") == "vitsyebsk"
+    assert transliterate("Гомель", "by-2007") == "homiel"
+    assert transliterate("Могилёв", "icao-ru") == "mogilev"
+    assert transliterate("Бобруйск", "bgn-ru") == "bobruysk"
+    assert fold("Homieĺ") == fold("HOMIEL") == "homiel"
+
+
+def test_october_square_by_its_names(gazetteer):
+    for query in [
+        "Кастрычніцкая плошча", "пл. Кастрычніцкая", "Октябрьская площадь", "пл. Октябрьская",
+        "October Square", "Kastrychnitskaya", "Oktyabrskaya", "Kastryčnickaja plošča",
+        "Октябрьская площадь, Минск", "Minsk, Kastrychnitskaya ploshcha", "на Октябрьской площади",
+        "Oktyabrskaya square Minsk", "Мінск Кастрычніцкая",
+    ]:  # fmt: skip
+        match = where(gazetteer, query)
+        assert match.kind == "square", query
+        assert distance_km(match.lat, match.lon, *OCTOBER_SQUARE) < 0.1, query
+
+
+def test_the_named_town_decides_between_squares_of_one_name(gazetteer):
+    viciebsk = where(gazetteer, "Плошча Перамогі, Віцебск")
+    assert viciebsk.square.key == "viciebsk-victory-square"
+    minsk = where(gazetteer, "площадь Победы, Минск")
+    assert minsk.square.key == "minsk-victory-square"
+    polatsk = where(gazetteer, "Polatsk, Freedom Square")
+    assert polatsk.square.key == "polatsk-freedom-square"
+
+
+def test_square_name_alone_offers_the_other_towns(gazetteer):
+    match = where(gazetteer, "площадь Победы")
+    assert match.square.key == "minsk-victory-square"  # the larger town wins
+    assert [a.square.key for a in match.alternatives] == ["viciebsk-victory-square"]
+    assert match.confidence < 1
+
+
+@pytest.mark.parametrize(
+    ("query", "town"),
+    [
+        ("вул. Савецкая, 12, Гродна", "Hrodna"),
+        ("ул. Ленина 5, г. Пинск", "Pinsk"),
+        ("Pinsk, vulica Lienina 3", "Pinsk"),
+        ("ул Ленина 5 Пинск", "Pinsk"),
+        ("Гродна вуліца Савецкая", "Hrodna"),
+        ("площадь Ленина, Брест", "Brest"),  # no sourced square in Brest: the town's point
+    ],
+)
+def test_addresses_resolve_to_their_town_marked_approximate(gazetteer, query, town):
+    match = where(gazetteer, query)
+    assert match.kind == "approximate"
+    assert match.place.name == town
+    assert match.square is None
+
+
+def test_a_street_named_like_a_square_elsewhere_does_not_move_the_town(gazetteer):
+    # Hrodna has Lenin Square; an address on Lenin street in Pinsk stays in Pinsk
+    assert where(gazetteer, "ул. Ленина 5, г. Пинск").place.name == "Pinsk"
+    # and Savietskaja street is not Savietskaja square
+    assert where(gazetteer, "вул. Савецкая, 12, Гродна").square is None
+
+
+def test_region_decides_between_towns_of_one_name(gazetteer):
+    homiel = where(gazetteer, "Октябрьский, Гомельская область")
+    minsk_region = where(gazetteer, "Октябрьский, Минская обл.")
+    assert homiel.region == "BY-HO"
+    assert minsk_region.region == "BY-MI"
+    alone = where(gazetteer, "Октябрьский")
+    assert alone.alternatives and alone.confidence < 1
+
+
+def test_the_larger_town_wins_a_tie(gazetteer):
+    match = where(gazetteer, "Октябрьский")
+    assert all(match.place.population >= a.place.population for a in match.alternatives)
+
+
+def test_nothing_found(gazetteer):
+    assert gazetteer.geocode("Berlin Alexanderplatz") is None
+    assert gazetteer.geocode("") is None
+    assert gazetteer.geocode("x" * 400) is None
+
+
+def test_reverse_gives_town_and_region(gazetteer):
+    found = gazetteer.reverse(53.6779, 23.8300)
+    assert found.place.name == "Hrodna" and found.region == "BY-HR"
+    assert gazetteer.reverse(53.90, 27.56).region == "BY-HM"
+    assert gazetteer.reverse(53.95, 28.30).region == "BY-MI"
+
+
+def test_reverse_rejects_points_outside_belarus(gazetteer):
+    assert gazetteer.reverse(52.52, 13.40) is None  # Berlin
+    assert gazetteer.reverse(54.687, 25.279) is None  # Vilnius
+    assert gazetteer.reverse(50.45, 30.52) is None  # Kyiv
+    assert gazetteer.reverse(95, 27) is None
