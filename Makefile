@@ -26,7 +26,7 @@ install-test: $(VENV)/.installed-test
 
 run: install
 	$(FLASK) init-db
-	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+	MAPAPP_DEVELOPMENT=1 $(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 test: install-test
 	$(BIN)/ruff check .

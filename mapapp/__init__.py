@@ -7,8 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect
 
 from mapapp import config
+
+csrf = CSRFProtect()
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,11 +31,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if not app.config["SECRET_KEY"]:
         # Fine for one development process; production sets MAPAPP_SECRET_KEY (see README).
         app.config["SECRET_KEY"] = secrets.token_hex(32)
-    app.config.setdefault("MAX_CONTENT_LENGTH", 64 * 1024)
-    app.config["JSON_AS_ASCII"] = False
+    app.jinja_env.add_extension("jinja2.ext.do")
+    if app.config.get("MAX_CONTENT_LENGTH") is None:  # Flask's default is no limit
+        app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    # Moderators' session: not readable by scripts, not sent from other sites, HTTPS only
+    # outside development; forgotten after a working day.
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=not (app.config["DEVELOPMENT"] or app.config.get("TESTING")),
+        PERMANENT_SESSION_LIFETIME=12 * 3600,
+    )
 
     from mapapp import assets, cli, db, errors, geocode, i18n, limits, logs, security
-    from mapapp.views import api, pages
+    from mapapp.views import api, moderate, pages, submit
 
     logs.init_app(app)
     db.init_app(app)
@@ -41,8 +53,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     assets.init_app(app)
     security.init_app(app)
     limits.init_app(app)
+    csrf.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(submit.bp)
+    app.register_blueprint(moderate.bp)
     return app

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
+from sqlalchemy import select
+from werkzeug.security import generate_password_hash
 
-from mapapp import db
+from mapapp import db, lifecycle
 from mapapp.geocode import gazetteer, geocode
+from mapapp.importer import ImportError_, read_rows
+from mapapp.models import AuditEntry, Moderator, Rally
 from mapapp.seed import demo_rallies, load_seed
 
 
@@ -55,7 +60,68 @@ def geocode_command(queries: tuple[str, ...], lang: str) -> None:
         click.echo(json.dumps(result, ensure_ascii=False))
 
 
+@click.command("import-rallies")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@with_appcontext
+def import_rallies_command(file) -> None:  # noqa: ANN001
+    """Import rallies from a CSV FILE: every row, or none if any row is bad."""
+    lines = file.readlines()
+    with click.progressbar(length=max(len(lines) - 1, 0), label="Checking rows") as bar:
+        try:
+            rows = read_rows(lines, gazetteer(), geocode, bar.update)
+        except ImportError_ as error:
+            for problem in error.problems:
+                click.echo(problem, err=True)
+            raise click.ClickException(
+                f"{len(error.problems)} bad rows: nothing was imported"
+            ) from None
+    session = db.session()
+    for row in rows:
+        rally = Rally(**row.fields)
+        session.add(rally)
+        session.flush()
+        session.add(AuditEntry(actor="import", action="import", rally_id=rally.id, detail=""))
+        if rally.status == "approved":
+            session.add(AuditEntry(actor="import", action="approve", rally_id=rally.id, detail=""))
+    session.commit()
+    click.echo(f"Imported {len(rows)} rallies.")
+
+
+@click.command("create-moderator")
+@click.argument("name")
+@with_appcontext
+def create_moderator_command(name: str) -> None:
+    """Create moderator NAME, or set a new password (prompted, or MAPAPP_MODERATOR_PASSWORD)."""
+    password = os.environ.get("MAPAPP_MODERATOR_PASSWORD") or click.prompt(
+        "Password", hide_input=True, confirmation_prompt=True
+    )
+    if len(password) < 10:
+        raise click.ClickException("Use a password of at least 10 characters.")
+    if len(name) > 80 or not name.strip():
+        raise click.ClickException("The name must be 1 to 80 characters.")
+    session = db.session()
+    moderator = session.scalars(select(Moderator).where(Moderator.name == name)).first()
+    if moderator is None:
+        moderator = Moderator(name=name, password_hash="")
+        session.add(moderator)
+    moderator.password_hash = generate_password_hash(password)
+    session.commit()
+    click.echo(f"Moderator {name} is ready.")
+
+
+@click.command("purge")
+@with_appcontext
+def purge_command() -> None:
+    """Delete organizers' contacts MAPAPP_CONTACT_DAYS after their rally (run it daily)."""
+    days = current_app.config["CONTACT_DAYS"]
+    count = lifecycle.purge_contacts(db.session(), days)
+    click.echo(f"Deleted the contact of {count} rallies that ended more than {days} days ago.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(init_db_command)
     app.cli.add_command(demo_data_command)
     app.cli.add_command(geocode_command)
+    app.cli.add_command(import_rallies_command)
+    app.cli.add_command(create_moderator_command)
+    app.cli.add_command(purge_command)

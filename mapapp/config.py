@@ -57,6 +57,18 @@ SETTINGS: list[Setting] = [
         "How many reverse proxies in front set X-Forwarded-For (0: trust none).",
     ),
     Setting("CACHE_SECONDS", 30, "How long browsers and CDNs may keep map data (seconds)."),
+    Setting(
+        "SUBMIT_LIMIT", "20 per hour", "Rate limit of submit and manage form posts per address."
+    ),
+    Setting(
+        "LOGIN_LIMIT", "10 per 15 minutes", "Rate limit of moderator log-in attempts per address."
+    ),
+    Setting("CONTACT_DAYS", 7, "Days after a rally ends before `purge` deletes its contact."),
+    Setting(
+        "DEVELOPMENT",
+        False,
+        "Local development over plain HTTP: session cookies without Secure (make run sets it).",
+    ),
 ]
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}

@@ -5,7 +5,17 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, DateTime, Float, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -69,6 +79,8 @@ class Rally(Base):
     contact: Mapped[str | None] = mapped_column(String(200))  # private: moderators only
     manage_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     seed_key: Mapped[str | None] = mapped_column(String(64), unique=True)  # rallies from data/
+    reject_reason: Mapped[str | None] = mapped_column(String(300))
+    sequence: Mapped[int] = mapped_column(Integer, default=0)  # bumped on every change (iCalendar)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -102,3 +114,25 @@ class Throttle(Base):
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     next_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Moderator(Base):
+    __tablename__ = "moderator"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who did what to which rally, and when. No addresses, no contact data."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))  # "moderator:NAME", "organizer", "system"
+    action: Mapped[str] = mapped_column(String(40))
+    rally_id: Mapped[int | None] = mapped_column(ForeignKey("rally.id", ondelete="SET NULL"))
+    detail: Mapped[str] = mapped_column(Text, default="")

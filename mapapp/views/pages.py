@@ -4,52 +4,17 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from flask import Blueprint, abort, current_app, g, render_template, request, url_for
+from flask import Blueprint, abort, g, render_template, request
 from flask_babel import format_date
-from flask_babel import gettext as _
 
-from mapapp import db, maps
-from mapapp.assets import map_assets
+from mapapp import db
 from mapapp.filters import parse_filter
 from mapapp.geocode import gazetteer
-from mapapp.i18n import MINSK, current_language
+from mapapp.i18n import MINSK
 from mapapp.rallies import public_rallies, public_rally
+from mapapp.views.maps import map_shell
 
 bp = Blueprint("pages", __name__)
-
-
-def map_labels() -> dict[str, str]:
-    """The map's own interface text, in the page's language."""
-    return {
-        "details": _("Rally page"),
-        "cancelled": _("Cancelled"),
-        "featured": _("Main rally"),
-        "loading": _("Loading rallies…"),
-        "loaded": _("%(count)s rallies on the map", count="{count}"),
-        "none": _("No rallies match these filters."),
-        "failed": _("The map could not load the rallies. The list of rallies works without it."),
-        "show": _("Show on the map"),
-    }
-
-
-def map_shell() -> maps.MapParts:
-    """The folium page parts for the current language, rendered once per process."""
-    shells = current_app.extensions.setdefault("mapapp.map_shells", {})
-    lang = current_language()
-    if lang not in shells:
-        fmap = maps.rally_map(
-            tile_url=current_app.config["TILE_URL"],
-            tile_attribution=current_app.config["TILE_ATTRIBUTION"],
-            assets=map_assets(),
-            config={
-                "dataUrl": url_for("api.rallies_geojson"),
-                "rallyUrl": url_for("pages.rally", rally_id=0).removesuffix("0"),
-                "lang": lang,
-                "labels": map_labels(),
-            },
-        )
-        shells[lang] = maps.map_parts(fmap)
-    return shells[lang]
 
 
 @bp.get("/")

@@ -1,0 +1,121 @@
+"""Reading rallies from CSV (the import-rallies command): all rows or none.
+
+Header: title,city,place,starts_at,description,lat,lon,status,contact
+starts_at is ISO 8601; without an offset it is Minsk time. Empty lat/lon: geocoded from
+place and city. status is approved or pending (default pending). contact is private.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from mapapp.gazetteer import Gazetteer
+from mapapp.i18n import MINSK
+from mapapp.models import Status
+
+HEADER = ["title", "city", "place", "starts_at", "description", "lat", "lon", "status", "contact"]
+LIMITS = {"title": 200, "city": 120, "place": 200, "description": 5000, "contact": 200}
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class ImportError_(ValueError):  # noqa: N801 - not the builtin
+    """A file that cannot be imported; .problems lists each bad line and why."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class Row:
+    line: int
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_time(text: str) -> datetime:
+    value = datetime.fromisoformat(text.strip())
+    return value.replace(tzinfo=MINSK) if value.tzinfo is None else value
+
+
+def read_rows(
+    lines: Iterable[str],
+    gazetteer: Gazetteer,
+    geocode: Callable[[str], dict[str, Any]],
+    progress: Callable[[int], None] = lambda n: None,
+) -> list[Row]:
+    """Check every row; raise ImportError_ listing all bad ones, or return them all."""
+    reader = csv.DictReader(lines)
+    if reader.fieldnames is None or [h.strip() for h in reader.fieldnames] != HEADER:
+        raise ImportError_([f"line 1: the header must be exactly {','.join(HEADER)}"])
+    rows: list[Row] = []
+    problems: list[str] = []
+    for record in reader:
+        line = reader.line_num
+        try:
+            rows.append(Row(line, check_row(record, gazetteer, geocode)))
+        except ValueError as error:
+            problems.append(f"line {line}: {error}")
+        progress(1)
+    if problems:
+        raise ImportError_(problems)
+    return rows
+
+
+def check_row(
+    record: dict[str, str | None], gazetteer: Gazetteer, geocode: Callable[[str], dict]
+) -> dict[str, Any]:
+    if None in record or any(value is None for value in record.values()):
+        raise ValueError("wrong number of columns")
+    values = {k: (v or "").strip() for k, v in record.items()}
+    for name, limit in LIMITS.items():
+        if len(values[name]) > limit:
+            raise ValueError(f"{name} is longer than {limit} characters")
+        if _CONTROL.search(values[name]):
+            raise ValueError(f"{name} contains control characters")
+    if not values["title"]:
+        raise ValueError("title is empty")
+    if not values["city"]:
+        raise ValueError("city is empty")
+    try:
+        starts_at = parse_time(values["starts_at"])
+    except ValueError:
+        raise ValueError(f"starts_at {values['starts_at']!r} is not an ISO 8601 date") from None
+    status = values["status"] or Status.PENDING.value
+    if status not in (Status.APPROVED.value, Status.PENDING.value):
+        raise ValueError(f"status must be approved or pending, not {status!r}")
+    if values["lat"] or values["lon"]:
+        try:
+            lat, lon = float(values["lat"]), float(values["lon"])
+        except ValueError:
+            raise ValueError("lat and lon must both be decimal numbers") from None
+    else:
+        query = f"{values['place']}, {values['city']}" if values["place"] else values["city"]
+        found = geocode(query)
+        if "error" in found:
+            found = geocode(values["city"])
+        if "error" in found:
+            raise ValueError(f"cannot find {values['city']!r}: give lat and lon")
+        lat, lon = found["lat"], found["lon"]
+    under = gazetteer.reverse(lat, lon)
+    if under is None:
+        raise ValueError(f"the point {lat}, {lon} is outside Belarus")
+    town = gazetteer.by_name(values["city"]) or under.place
+    return {
+        "title": values["title"],
+        "description": values["description"],
+        "town": values["city"],
+        "geonameid": town.geonameid,
+        "place": values["place"],
+        "region": under.region,
+        "lat": lat,
+        "lon": lon,
+        "starts_at": starts_at,
+        "ends_at": starts_at + timedelta(hours=2),
+        "status": status,
+        "contact": values["contact"] or None,
+    }

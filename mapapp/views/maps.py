@@ -1,0 +1,61 @@
+"""The folium map shells the pages use, rendered once per kind and language."""
+
+from __future__ import annotations
+
+from flask import current_app, url_for
+from flask_babel import gettext as _
+
+from mapapp import maps
+from mapapp.assets import map_assets
+from mapapp.i18n import current_language
+
+
+def map_labels() -> dict[str, str]:
+    """The map's own interface text, in the page's language."""
+    return {
+        "details": _("Rally page"),
+        "cancelled": _("Cancelled"),
+        "featured": _("Main rally"),
+        "loading": _("Loading rallies…"),
+        "loaded": _("%(count)s rallies on the map", count="{count}"),
+        "none": _("No rallies match these filters."),
+        "failed": _("The map could not load the rallies. The list of rallies works without it."),
+        "show": _("Show on the map"),
+        "pin": _("The place of the rally: drag to move"),
+        "underPin": _("Town under the pin: %(town)s", town="{town}"),
+        "outside": _("The pin is outside Belarus."),
+    }
+
+
+def map_shell(
+    mode: str = "browse",
+    data_endpoint: str = "api.rallies_geojson",
+    rally_endpoint: str = "pages.rally",
+) -> maps.MapParts:
+    """The folium page parts for one kind of map in the current language.
+
+    mode "browse" draws the rallies from data_endpoint; "pin" shows one draggable pin
+    whose place the page's form keeps.
+    """
+    shells = current_app.extensions.setdefault("mapapp.map_shells", {})
+    key = (mode, data_endpoint, rally_endpoint, current_language())
+    if key not in shells:
+        fmap = maps.rally_map(
+            tile_url=current_app.config["TILE_URL"],
+            tile_attribution=current_app.config["TILE_ATTRIBUTION"],
+            assets=map_assets(),
+            config={
+                "mode": mode,
+                "dataUrl": url_for(data_endpoint),
+                "reverseUrl": url_for("api.reverse"),
+                "rallyUrl": url_for(rally_endpoint, rally_id=0).removesuffix("0"),
+                "lang": current_language(),
+                "labels": map_labels(),
+            },
+        )
+        shells[key] = maps.map_parts(fmap)
+    return shells[key]
+
+
+def pin_shell() -> maps.MapParts:
+    return map_shell("pin")

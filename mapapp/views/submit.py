@@ -1,0 +1,210 @@
+"""Organizers: submit a rally (no account), preview its pin, and manage it by link."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from mapapp import db, lifecycle
+from mapapp.forms import ActionForm, RallyForm
+from mapapp.gazetteer import distance_km
+from mapapp.geocode import gazetteer, geocode
+from mapapp.i18n import MINSK, current_language
+from mapapp.limits import limiter
+from mapapp.models import Rally, Status
+from mapapp.views.maps import pin_shell
+
+bp = Blueprint("submit", __name__)
+
+# A pin left this close to the named town keeps that town's name; further away, the
+# town under the pin is taken (the organizer moved it to another place).
+SAME_TOWN_KM = 10.0
+
+
+def submit_limit() -> str:
+    return current_app.config["SUBMIT_LIMIT"]
+
+
+def private(response: Response) -> Response:
+    """Pages with a manage token or a form: never cached, never indexed."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def render_form(form: RallyForm, template: str = "submit.html", status: int = 200, **context):  # noqa: ANN003, ANN201
+    towns = sorted({p.name_in(current_language()) for p in gazetteer().places})
+    page = render_template(template, form=form, towns=towns, **context)
+    return private(make_response(page, status))
+
+
+def form_errors_status(form: RallyForm) -> int:
+    # A missing or stale CSRF token is a bad request; anything else the person can fix.
+    return 400 if "csrf_token" in form.errors else 422
+
+
+def locate(form: RallyForm) -> dict[str, Any] | None:
+    """Geocode town and place; put an error on the form when nothing fits."""
+    town = geocode(form.town.data, current_language())
+    if "error" in town:
+        form.town.errors.append(_("This town is not in our list: check the spelling."))
+        return None
+    if form.place.data:
+        # The place only refines the town the organizer named: a square of the same name
+        # in another town must not move the rally there.
+        found = geocode(f"{form.place.data}, {form.town.data}", current_language())
+        if "error" not in found and found.get("geonameid") == town.get("geonameid"):
+            return found
+    return town
+
+
+def rally_fields(form: RallyForm, lat: float, lon: float, geonameid: int | None) -> dict[str, Any]:
+    """What is stored, from a validated form and a point inside Belarus."""
+    under_pin = gazetteer().reverse(lat, lon)
+    town = gazetteer().by_id(geonameid) if geonameid else None
+    if town is None or distance_km(lat, lon, town.lat, town.lon) > SAME_TOWN_KM:
+        town = under_pin.place
+    starts_at = form.starts_at()
+    return {
+        "title": form.title.data,
+        "description": form.description.data or "",
+        "town": town.name_be,
+        "geonameid": town.geonameid,
+        "place": form.place.data or "",
+        "region": under_pin.region,
+        "lat": round(lat, 6),
+        "lon": round(lon, 6),
+        "starts_at": starts_at,
+        "ends_at": starts_at + timedelta(hours=2),
+        "contact": form.contact.data or None,
+    }
+
+
+@bp.route("/submit", methods=["GET", "POST"])
+@limiter.limit(submit_limit, methods=["POST"])
+def submit():  # noqa: ANN201
+    form = RallyForm()
+    if request.method == "GET":
+        return render_form(form)
+    if form.website.data:
+        abort(400, _("This form could not be accepted."))
+    if not form.validate():
+        return render_form(form, status=form_errors_status(form))
+    step = request.form.get("step", "preview")
+    if step == "edit":
+        return render_form(form)
+    point = form.point() if step == "confirm" else None
+    if point is None:
+        found = locate(form)
+        if found is None:
+            return render_form(form, status=422)
+        point = (found["lat"], found["lon"])
+        form.lat.data, form.lon.data = str(found["lat"]), str(found["lon"])
+        form.geonameid.data = str(found.get("geonameid") or "")
+        if step != "confirm":
+            shell = pin_shell()
+            g.csp_script_hashes = shell.script_hashes
+            return render_form(form, "submit_preview.html", found=found, shell=shell)
+    if gazetteer().reverse(*point) is None:
+        form.place.errors.append(
+            _("The pin is outside Belarus: move it to the place of the rally.")
+        )
+        return render_form(form, status=422)
+    geonameid = int(form.geonameid.data) if (form.geonameid.data or "").isdigit() else None
+    rally, token = lifecycle.submit(db.session(), rally_fields(form, *point, geonameid))
+    session["manage_token"] = token  # shown once on the next page, then forgotten
+    return redirect(url_for("submit.done"), code=303)
+
+
+@bp.get("/submit/done")
+def done():  # noqa: ANN201
+    token = session.pop("manage_token", None)
+    link = url_for("submit.manage", token=token, _external=True) if token else None
+    return private(make_response(render_template("submit_done.html", link=link)))
+
+
+def rally_for(token: str) -> Rally:
+    rally = lifecycle.by_token(db.session(), token)
+    if rally is None:
+        abort(404, _("This manage link is not valid. Check that you copied all of it."))
+    return rally
+
+
+@bp.get("/manage/<token>")
+@limiter.limit("60 per minute")
+def manage(token: str):  # noqa: ANN201
+    rally = rally_for(token)
+    form = RallyForm(obj=rally, formdata=None)
+    starts = rally.starts_at.astimezone(MINSK)
+    form.date.data, form.time.data = starts.date(), starts.time()
+    return render_form(form, "manage.html", rally=rally, token=token, action_form=ActionForm())
+
+
+@bp.post("/manage/<token>/edit")
+@limiter.limit(submit_limit)
+def manage_edit(token: str):  # noqa: ANN201
+    rally = rally_for(token)
+    form = RallyForm()
+    if rally.status == Status.CANCELLED.value:
+        abort(409, _("This rally is cancelled and can no longer be changed."))
+    if form.website.data:
+        abort(400, _("This form could not be accepted."))
+    if not form.validate():
+        return render_form(
+            form,
+            "manage.html",
+            status=form_errors_status(form),
+            rally=rally,
+            token=token,
+            action_form=ActionForm(),
+        )
+    lat, lon, geonameid = rally.lat, rally.lon, rally.geonameid
+    if (form.town.data, form.place.data or "") != (rally.town, rally.place):
+        found = locate(form)
+        if found is None:
+            return render_form(
+                form, "manage.html", status=422, rally=rally, token=token, action_form=ActionForm()
+            )
+        lat, lon, geonameid = found["lat"], found["lon"], found.get("geonameid")
+    changed = lifecycle.edit(
+        db.session(), rally, rally_fields(form, lat, lon, geonameid), lifecycle.ORGANIZER
+    )
+    if changed:
+        flash(_("Saved. Moderators will look at the change before it shows on the map."))
+    else:
+        flash(_("Nothing was changed."))
+    return redirect(url_for("submit.manage", token=token), code=303)
+
+
+@bp.post("/manage/<token>/cancel")
+@limiter.limit(submit_limit)
+def manage_cancel(token: str):  # noqa: ANN201
+    rally = rally_for(token)
+    form = ActionForm()
+    if not form.validate():
+        abort(400, _("The form has expired. Reload the page and try again."))
+    if rally.status == Status.CANCELLED.value:
+        abort(409, _("This rally is already cancelled."))
+    lifecycle.cancel_by_organizer(db.session(), rally)
+    flash(
+        _(
+            "The rally is cancelled. If it was on the map, the map, the list and the feeds now show it as cancelled."
+        )
+    )
+    return redirect(url_for("submit.manage", token=token), code=303)

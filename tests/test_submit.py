@@ -1,0 +1,277 @@
+"""Organizers submit and manage rallies; bad input is refused with a 4xx and changes nothing."""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import add_rally, make_app
+from sqlalchemy import func, select
+
+from mapapp import db
+from mapapp.i18n import MINSK
+from mapapp.lifecycle import hash_token
+from mapapp.models import AuditEntry, Rally, Status
+
+CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def csrf(client, url="/submit"):
+    return CSRF.search(client.get(url).get_data(as_text=True)).group(1)
+
+
+def next_week():
+    day = datetime.now(MINSK) + timedelta(days=7)
+    return day.strftime("%Y-%m-%d")
+
+
+def form(client, **changes):
+    data = {
+        "csrf_token": csrf(client),
+        "title": "Пікет салідарнасці ў Гродне",
+        "town": "Гродно",
+        "place": "Савецкая плошча",
+        "date": next_week(),
+        "time": "19:00",
+        "description": "Прыходзьце з плакатамі.",
+        "contact": "organizer@example.org",
+        "website": "",
+    }
+    data.update(changes)
+    return data
+
+
+def rally_count(app, *where):
+    with app.app_context():
+        return db.session().scalar(select(func.count(Rally.id)).where(*where))
+
+
+def submit(client, **changes):
+    """Preview, then confirm: what a person does; returns the manage link."""
+    data = form(client, **changes)
+    preview = client.post("/submit", data=data)
+    assert preview.status_code == 200, preview.get_data(as_text=True)
+    page = preview.get_data(as_text=True)
+    lat = re.search(r'name="lat" value="([^"]+)"', page).group(1)
+    lon = re.search(r'name="lon" value="([^"]+)"', page).group(1)
+    geonameid = re.search(r'name="geonameid" value="([^"]*)"', page).group(1)
+    data.update(step="confirm", lat=lat, lon=lon, geonameid=geonameid)
+    sent = client.post("/submit", data=data)
+    assert sent.status_code == 303
+    done = client.get(sent.headers["Location"]).get_data(as_text=True)
+    return re.search(r'href="(http://localhost/manage/[^"]+)"', done).group(1)
+
+
+def test_form_page(client):
+    page = client.get("/submit?lang=en").get_data(as_text=True)
+    assert 'name="csrf_token"' in page
+    assert 'type="date"' in page and 'type="time"' in page
+    assert '<datalist id="towns">' in page and "Hrodna" in page
+    assert 'class="hp" aria-hidden="true"' in page
+
+
+def test_preview_shows_the_geocoded_square_on_a_map(client):
+    preview = client.post("/submit?lang=en", data=form(client))
+    page = preview.get_data(as_text=True)
+    assert preview.status_code == 200
+    assert 'name="lat" value="53.6778"' in page and 'name="lon" value="23.8297"' in page
+    assert "Soviet Square, Hrodna" in page
+    assert "RallyMap.init(" in page and '"mode": "pin"' in page
+    assert "script-src 'self' 'sha256-" in preview.headers["Content-Security-Policy"]
+
+
+def test_submit_stores_a_pending_rally_and_shows_the_link_once(client, app):
+    link = submit(client)
+    token = link.rsplit("/", 1)[1]
+    assert len(token) >= 32  # 192 bits in URL-safe base64
+    with app.app_context():
+        rally = db.session().scalars(select(Rally)).one()
+        assert rally.status == Status.PENDING.value
+        assert rally.manage_token_hash == hash_token(token)
+        assert token not in (rally.manage_token_hash or "")
+        assert rally.region == "BY-HR" and rally.contact == "organizer@example.org"
+        assert rally.starts_at.astimezone(MINSK).hour == 19
+    again = client.get("/submit/done").get_data(as_text=True)
+    assert token not in again  # shown once
+
+
+def test_pending_rally_is_not_public(client, app):
+    submit(client, title="Secret pending rally")
+    with app.app_context():
+        rally_id = db.session().scalars(select(Rally.id)).one()
+    assert "Secret pending rally" not in client.get("/rallies?when=all").get_data(as_text=True)
+    assert client.get(f"/rallies/{rally_id}").status_code == 404
+    assert client.get(f"/api/rallies/{rally_id}").status_code == 404
+    assert "Secret pending" not in client.get("/api/rallies.geojson?when=all").get_data(
+        as_text=True
+    )
+
+
+def test_dragged_pin_is_kept(client, app):
+    data = form(client)
+    data.update(step="confirm", lat="53.6800", lon="23.8400", geonameid="627904")
+    assert client.post("/submit", data=data).status_code == 303
+    with app.app_context():
+        rally = db.session().scalars(select(Rally)).one()
+    assert (rally.lat, rally.lon) == (53.68, 23.84)
+
+
+def test_pin_moved_to_another_town_takes_that_town(client, app):
+    data = form(client)
+    data.update(step="confirm", lat="52.1215", lon="26.0673", geonameid="627904")  # Pinsk
+    assert client.post("/submit", data=data).status_code == 303
+    with app.app_context():
+        rally = db.session().scalars(select(Rally)).one()
+    assert rally.region == "BY-BR" and rally.geonameid == 623549
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"title": ""}, "title", "Give the rally a title."),
+        ({"title": "x" * 121}, "title", "between 5 and 120"),
+        ({"title": "Пікет\x00салідарнасці"}, "title", "plain text"),
+        ({"description": "a" * 2001}, "description", "2000"),
+        ({"description": "ok\x00no"}, "description", "not allowed"),
+        ({"town": ""}, "town", "Name the town."),
+        ({"town": "Atlantis"}, "town", "not in our list"),
+        ({"date": "2020-01-01"}, "date", "in the future"),
+        ({"date": "not-a-date"}, "date", "Not a valid date"),
+        (
+            {"date": (datetime.now(UTC) + timedelta(days=400)).strftime("%Y-%m-%d")},
+            "date",
+            "within a year",
+        ),
+        ({"contact": "c" * 201}, "contact", "200"),
+    ],
+)
+def test_bad_input_is_shown_next_to_its_field(client, app, changes, field, message):
+    response = client.post("/submit?lang=en", data=form(client, **changes))
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    error = re.search(rf'<p class="error" id="{field}-error">(.*?)</p>', page, re.S)
+    assert error and message in error.group(1), page
+    assert f'aria-describedby="{field}-hint {field}-error"' in page or (
+        f'aria-describedby="{field}-error"' in page
+    )
+    assert 'role="alert"' in page
+    # what was typed comes back (but never a NUL byte)
+    if "\x00" not in str(changes) and changes.get(field, "") and field != "date":
+        assert str(changes[field])[:50] in page
+    assert rally_count(app) == 0
+
+
+def test_point_outside_belarus_is_refused(client, app):
+    data = form(client)
+    data.update(step="confirm", lat="52.2297", lon="21.0122")  # Warsaw
+    response = client.post("/submit?lang=en", data=data)
+    assert response.status_code == 422
+    assert "outside Belarus" in response.get_data(as_text=True)
+    assert rally_count(app) == 0
+
+
+def test_missing_or_wrong_csrf_token(client, app):
+    data = form(client)
+    del data["csrf_token"]
+    missing = client.post("/submit?lang=en", data=data)
+    assert missing.status_code == 400
+    assert "Reload the page" in missing.get_data(as_text=True)
+    wrong = client.post("/submit", data={**form(client), "csrf_token": "forged"})
+    assert wrong.status_code == 400
+    assert rally_count(app) == 0
+
+
+def test_honeypot(client, app):
+    response = client.post("/submit", data=form(client, website="http://spam.example"))
+    assert response.status_code == 400
+    assert rally_count(app) == 0
+
+
+def test_body_over_the_limit_is_413(client, app):
+    response = client.post("/submit", data=form(client, description="x" * 100_000))
+    assert response.status_code == 413
+    assert rally_count(app) == 0
+
+
+def test_too_many_submissions_is_429(sqlite_url):
+    app = make_app(sqlite_url, SUBMIT_LIMIT="2 per hour")
+    client = app.test_client()
+    codes = [client.post("/submit", data=form(client)).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    assert rally_count(app) == 0
+
+
+def test_manage_link_shows_status_and_edits_go_back_to_moderation(client, app):
+    link = submit(client)
+    path = link.replace("http://localhost", "")
+    page = client.get(path + "?lang=en").get_data(as_text=True)
+    assert "waiting for a moderator" in page
+    assert page.count("organizer@example.org") == 1  # the organizer sees their own contact
+    with app.app_context():
+        session = db.session()
+        rally = session.scalars(select(Rally)).one()
+        rally.status = Status.APPROVED.value
+        session.commit()
+    token_csrf = csrf(client, path)
+    changed = client.post(
+        path + "/edit", data={**form(client), "csrf_token": token_csrf, "time": "18:30"}
+    )
+    assert changed.status_code == 303
+    with app.app_context():
+        rally = db.session().scalars(select(Rally)).one()
+        assert rally.status == Status.PENDING.value
+        assert rally.starts_at.astimezone(MINSK).strftime("%H:%M") == "18:30"
+        actions = db.session().scalars(select(AuditEntry.action)).all()
+        assert actions == ["submit", "edit"]
+
+
+def test_cancel_by_link_keeps_an_approved_rally_visible_as_cancelled(client, app):
+    link = submit(client, title="Rally that gets cancelled")
+    path = link.replace("http://localhost", "")
+    with app.app_context():
+        session = db.session()
+        rally = session.scalars(select(Rally)).one()
+        from mapapp import lifecycle
+
+        lifecycle.set_status(session, rally, Status.APPROVED, "moderator:test")
+        rally_id = rally.id
+    response = client.post(path + "/cancel", data={"csrf_token": csrf(client, path)})
+    assert response.status_code == 303
+    page = client.get(f"/rallies/{rally_id}?lang=en").get_data(as_text=True)
+    assert "This rally is cancelled." in page
+    feature = client.get("/api/rallies.geojson").get_json()["features"][0]
+    assert feature["properties"]["status"] == "cancelled"
+    # a replayed cancel changes nothing
+    again = client.post(path + "/cancel", data={"csrf_token": csrf(client)})
+    assert again.status_code == 409
+    edit = client.post(path + "/edit", data=form(client))
+    assert edit.status_code == 409
+
+
+def test_cancel_of_a_never_approved_rally_withdraws_it(client, app):
+    link = submit(client, title="Withdrawn before approval")
+    path = link.replace("http://localhost", "")
+    client.post(path + "/cancel", data={"csrf_token": csrf(client, path)})
+    assert rally_count(app, Rally.status == Status.REJECTED.value) == 1
+    assert "Withdrawn" not in client.get("/rallies?when=all").get_data(as_text=True)
+
+
+def test_unknown_manage_token_is_404(client, app):
+    add_rally(app, manage_token_hash=hash_token("the-real-token"))
+    assert client.get("/manage/not-the-token").status_code == 404
+    response = client.post("/manage/not-the-token/cancel", data={"csrf_token": csrf(client)})
+    assert response.status_code == 404
+    assert rally_count(app, Rally.status == Status.APPROVED.value) == 1
+
+
+def test_state_changes_refuse_get(client, app):
+    rally_id = add_rally(app, manage_token_hash=hash_token("tok"))
+    assert client.get("/manage/tok/cancel").status_code == 405
+    assert client.get(f"/moderate/rallies/{rally_id}/approve").status_code == 405
+    assert rally_count(app, Rally.status == Status.APPROVED.value) == 1
+
+
+def test_manage_pages_are_private(client, app):
+    add_rally(app, manage_token_hash=hash_token("tok"))
+    response = client.get("/manage/tok")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "noindex" in response.headers["X-Robots-Tag"]
