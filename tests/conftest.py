@@ -6,13 +6,14 @@ under MAPAPP_TEST_STRICT=1 (set by .ci/run), where such a skip is a failure.
 
 from __future__ import annotations
 
+import base64
 import os
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from flask import Flask
+from flask import Blueprint, Flask, Response
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
@@ -121,3 +122,57 @@ def live_server(app: Flask) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join()
+
+
+# A 1x1 PNG: tiles come from the app itself in these tests.
+PIXEL = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+tiles = Blueprint("test_tiles", __name__)
+
+
+@tiles.get("/test-tiles/<int:z>/<int:x>/<int:y>.png")
+def tile(z: int, x: int, y: int) -> Response:
+    return Response(PIXEL, mimetype="image/png")
+
+
+def browser_app(database_url: str, **extra) -> Flask:  # noqa: ANN003
+    """The app with tiles served by itself, so a page needs no other host."""
+    app = make_app(database_url, TILE_URL="/test-tiles/{z}/{x}/{y}.png", **extra)
+    app.register_blueprint(tiles)
+    return app
+
+
+@pytest.fixture(scope="module")
+def browser():  # noqa: ANN201
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):  # noqa: ANN001, ANN201
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.requested = []
+    page.errors = []
+    page.on("request", lambda request: page.requested.append(request.url))
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
+    yield page
+    context.close()

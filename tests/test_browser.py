@@ -2,71 +2,22 @@
 
 from __future__ import annotations
 
-import base64
-import os
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import CHROMIUM, add_rally, make_app
-from flask import Blueprint, Flask, Response
+from conftest import add_rally, browser_app
+from flask import Flask
 
 pytestmark = pytest.mark.browser
-
-# A 1x1 PNG: tiles come from the app itself in these tests.
-PIXEL = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
-)
-tiles = Blueprint("test_tiles", __name__)
-
-
-@tiles.get("/test-tiles/<int:z>/<int:x>/<int:y>.png")
-def tile(z: int, x: int, y: int) -> Response:
-    return Response(PIXEL, mimetype="image/png")
 
 
 @pytest.fixture
 def app(sqlite_url: str) -> Iterator[Flask]:
-    app = make_app(sqlite_url, TILE_URL="/test-tiles/{z}/{x}/{y}.png")
-    app.register_blueprint(tiles)
+    app = browser_app(sqlite_url)
     app.test_cli_runner().invoke(args=["init-db"])
     yield app
     app.extensions["mapapp.db"]["engine"].dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):  # noqa: ANN001, ANN201
-    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.requested = []
-    page.errors = []
-    page.on("request", lambda request: page.requested.append(request.url))
-    page.on("pageerror", lambda error: page.errors.append(str(error)))
-    page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
-    yield page
-    context.close()
 
 
 def test_map_shows_october_square_and_its_popup(page, live_server):
