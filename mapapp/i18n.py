@@ -7,6 +7,7 @@ links carry ?lang= so a shared link opens in the language it was sent in.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,9 @@ from flask_babel import Babel, format_datetime, get_locale
 LANGUAGES = ("be", "ru", "en")
 DEFAULT_LANGUAGE = "be"
 MINSK = ZoneInfo("Europe/Minsk")
+# The .po catalogues are in git; the .mo files Flask-Babel reads are compiled from them by
+# `make install` (pybabel compile), so they never go stale in the repository.
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
 
 def select_language() -> str:
@@ -58,6 +62,10 @@ def lang_url(lang: str) -> str:
 def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Minsk")
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    if not any(TRANSLATIONS.glob("*/LC_MESSAGES/messages.mo")):
+        # Without compiled catalogues every language silently shows English.
+        app.logger.warning("No compiled translations: run pybabel compile -d %s", TRANSLATIONS)
     Babel(app, locale_selector=select_language)
     app.jinja_env.filters["local_datetime"] = local_datetime
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES

@@ -12,11 +12,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from flask import Flask
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
 from mapapp import create_app, db
+from mapapp.i18n import TRANSLATIONS
 from mapapp.models import Rally, Status
 
 STRICT = os.environ.get("MAPAPP_TEST_STRICT") == "1"
@@ -121,3 +124,19 @@ def live_server(app: Flask) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_translations() -> None:
+    """Compile catalogues whose .mo is missing or older than the .po (make does it too).
+
+    So a test run after editing a .po, or straight after a clone, sees the translations.
+    """
+    for po in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as source:
+            catalog = read_po(source)
+        with mo.open("wb") as target:
+            write_mo(target, catalog)  # like pybabel compile: fuzzy entries left out

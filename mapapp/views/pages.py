@@ -25,7 +25,9 @@ def map_labels() -> dict[str, str]:
         "cancelled": _("Cancelled"),
         "featured": _("Main rally"),
         "loading": _("Loading rallies…"),
-        "loaded": _("%(count)s rallies on the map", count="{count}"),
+        # Translators: {count} becomes a number in the browser. "Rallies on the map: 5" needs
+        # no plural forms, which Belarusian and Russian would otherwise need three of.
+        "loaded": _("Rallies on the map: %(count)s", count="{count}"),
         "none": _("No rallies match these filters."),
         "failed": _("The map could not load the rallies. The list of rallies works without it."),
         "show": _("Show on the map"),

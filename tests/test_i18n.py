@@ -1,0 +1,123 @@
+"""Belarusian, Russian and English: catalogues complete and current, pages in the right language."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from babel.messages.frontend import CommandLineInterface
+from babel.messages.pofile import read_po
+
+from mapapp import ROOT
+from mapapp.i18n import LANGUAGES, TRANSLATIONS
+
+POT = TRANSLATIONS / "messages.pot"
+
+
+def read_catalogue(path):  # noqa: ANN001, ANN201
+    with path.open("rb") as source:
+        return read_po(source)
+
+
+def msgids(catalog) -> set:  # noqa: ANN001
+    return {message.id for message in catalog if message.id}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_message_is_translated(lang):
+    template = read_catalogue(POT)
+    catalog = read_catalogue(TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po")
+    missing = []
+    for wanted in template:
+        if not wanted.id:
+            continue
+        found = catalog.get(wanted.id, wanted.context)
+        # A fuzzy entry is a guess by `pybabel update`: it is not compiled, so it counts as missing.
+        if found is None or found.fuzzy:
+            missing.append(wanted.id)
+            continue
+        strings = found.string if isinstance(found.string, tuple) else (found.string,)
+        if not all(strings):
+            missing.append(wanted.id)
+    assert missing == [], f"untranslated in {lang}: {missing}"
+    # Placeholders such as %(count)s must survive translation.
+    problems = [(message.id, errors) for message, errors in catalog.check()]
+    assert problems == []
+
+
+def test_template_is_up_to_date_with_the_sources(tmp_path):
+    fresh = tmp_path / "messages.pot"
+    argv = ["pybabel", "-q", "extract", "-F", str(ROOT / "babel.cfg"), "-o", str(fresh), str(ROOT)]
+    CommandLineInterface().run(argv)
+    assert msgids(read_catalogue(fresh)) == msgids(read_catalogue(POT)), "run `make translations`"
+
+
+def test_catalogues_hold_no_leftovers():
+    """Every language has the same text as the template (no forgotten language or stale entry)."""
+    expected = msgids(read_catalogue(POT))
+    for lang in LANGUAGES:
+        catalog = read_catalogue(TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po")
+        assert msgids(catalog) == expected, lang
+
+
+def html_lang(page: str) -> str:
+    return re.search(r'<html lang="([^"]+)">', page).group(1)
+
+
+# The same piece of interface in each language, as the pages must show it.
+LIST_OF_RALLIES = {"be": "Спіс акцый", "ru": "Список акций", "en": "List of rallies"}
+MAP = {"be": "Мапа акцый", "ru": "Карта акций", "en": "Rally map of Belarus"}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_pages_are_in_the_asked_language(client, seeded_app, lang):
+    rally_id = client.get("/api/rallies.geojson").get_json()["features"][0]["id"]
+    pages = {
+        "/": MAP[lang],
+        "/rallies": LIST_OF_RALLIES[lang],
+        f"/rallies/{rally_id}": LIST_OF_RALLIES[lang],
+    }
+    for path, text in pages.items():
+        page = client.get(f"{path}?lang={lang}").get_data(as_text=True)
+        assert html_lang(page) == lang, path
+        assert text in page, path
+        for other in set(LANGUAGES) - {lang}:
+            assert LIST_OF_RALLIES[other] not in page, (path, other)
+
+
+@pytest.mark.parametrize(
+    ("header", "lang"),
+    [
+        ("be", "be"),
+        ("ru-RU,ru;q=0.9", "ru"),
+        ("en-GB,en;q=0.8", "en"),
+        ("de-DE,de;q=0.9,fr;q=0.5", "be"),  # none of ours: Belarusian
+        ("", "be"),
+    ],
+)
+def test_accept_language_picks_the_language(client, header, lang):
+    page = client.get("/rallies", headers={"Accept-Language": header}).get_data(as_text=True)
+    assert html_lang(page) == lang
+    assert LIST_OF_RALLIES[lang] in page
+
+
+def test_lang_parameter_beats_accept_language(client):
+    page = client.get("/rallies?lang=en", headers={"Accept-Language": "ru"}).get_data(as_text=True)
+    assert html_lang(page) == "en"
+    assert "List of rallies" in page
+
+
+def test_unknown_lang_parameter_falls_back(client):
+    page = client.get("/rallies?lang=xx", headers={"Accept-Language": "ru"}).get_data(as_text=True)
+    assert html_lang(page) == "ru"
+
+
+def test_links_keep_the_language(client, seeded_app):
+    page = client.get("/rallies?lang=ru").get_data(as_text=True)
+    tags = [tag for tag in re.findall(r"<a\b[^>]*>", page) if "hreflang=" not in tag]
+    links = [re.search(r'href="([^"]*)"', tag).group(1) for tag in tags]
+    pages = [link for link in links if link.startswith("/") and not link.startswith("/api/")]
+    assert any(link.startswith("/rallies/") for link in pages)
+    assert any(link.startswith("/?") for link in pages)
+    for link in pages:
+        assert "lang=ru" in link, link
