@@ -6,13 +6,16 @@ links carry ?lang= so a shared link opens in the language it was sent in.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from babel import Locale
+from babel.dates import format_date, format_time
 from flask import Flask, request, url_for
-from flask_babel import Babel, format_datetime, get_locale
+from flask_babel import Babel, get_locale
 
 LANGUAGES = ("be", "ru", "en")
 DEFAULT_LANGUAGE = "be"
@@ -34,8 +37,36 @@ def current_language() -> str:
 
 
 def local_datetime(value: datetime, format: str = "medium") -> str:  # noqa: A002
-    """A stored UTC time as Minsk local time, in the page's language."""
-    return format_datetime(value, format)
+    """A stored UTC time as Minsk local time in the page's language.
+
+    The date at the given length (short, medium, long, full), then hours and minutes.
+    Babel's own long and full date-times add seconds and call the zone "Moscow Standard
+    Time"; the pages say once that all times are Minsk time.
+    """
+    local = value.astimezone(MINSK)
+    lang = current_language()
+    return (
+        _joiner(lang, format)
+        .replace("{1}", _date_text(lang, format, local.date()))
+        .replace("{0}", _time_text(lang, local.hour, local.minute))
+    )
+
+
+# Formatting is cached: the map's data formats thousands of times, and days and times repeat.
+@lru_cache(maxsize=4096)
+def _date_text(lang: str, format: str, day: date) -> str:  # noqa: A002
+    return format_date(day, format, locale=lang)
+
+
+@lru_cache(maxsize=1024)
+def _time_text(lang: str, hour: int, minute: int) -> str:
+    return format_time(time(hour, minute), "short", locale=lang)
+
+
+@lru_cache(maxsize=32)
+def _joiner(lang: str, format: str) -> str:  # noqa: A002
+    # How the language puts a date and a time together, e.g. "{1}, {0}" ('...' is literal text).
+    return str(Locale.parse(lang).datetime_formats[format]).replace("'", "")
 
 
 LANGUAGE_NAMES = {"be": "Беларуская", "ru": "Русский", "en": "English"}

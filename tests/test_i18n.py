@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
+from conftest import add_rally
 
 from mapapp import ROOT
 from mapapp.i18n import LANGUAGES, TRANSLATIONS
@@ -121,3 +123,27 @@ def test_links_keep_the_language(client, seeded_app):
     assert any(link.startswith("/?") for link in pages)
     for link in pages:
         assert "lang=ru" in link, link
+
+
+MONTH = {"be": "кастрычніка", "ru": "октября", "en": "October"}
+
+
+def spaced(text: str) -> str:
+    """CLDR puts no-break spaces in dates ("2099\u00a0г.", "7:00\u202fPM"): plain ones here."""
+    return text.replace("\u00a0", " ").replace("\u202f", " ")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_dates_are_in_the_language_and_minsk_time(client, app, lang):
+    # 16:00 UTC on 21 October is 19:00 in Minsk.
+    rally_id = add_rally(app, starts_at=datetime(2099, 10, 21, 16, 0, tzinfo=UTC))
+    listing = spaced(client.get(f"/rallies?lang={lang}").get_data(as_text=True))
+    heading = {"be": "серада, 21 кастрычніка 2099 г.", "ru": "среда, 21 октября 2099 г."}
+    assert heading.get(lang, "Wednesday, October 21, 2099") in listing
+    page = spaced(client.get(f"/rallies/{rally_id}?lang={lang}").get_data(as_text=True))
+    when = {"be": "19:00", "ru": "19:00", "en": "7:00 PM"}[lang]
+    assert f"21 {MONTH[lang]} 2099" in page or f"{MONTH[lang]} 21, 2099" in page
+    assert f", {when}</time>" in page
+    # no seconds, and not Babel's name for the zone
+    assert "19:00:00" not in page and "7:00:00" not in page
+    assert "Moscow" not in page and "Маскоўскі" not in page and "Москва" not in page
