@@ -15,6 +15,33 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 REGION_CODES = ("BY-BR", "BY-HO", "BY-HR", "BY-HM", "BY-MI", "BY-MA", "BY-VI")
 
+# The regions' names by ISO 3166-2 code, in each language of the site (shared/facts/belarus.md).
+REGION_NAMES: dict[str, dict[str, str]] = {
+    "BY-BR": {"be": "Брэсцкая вобласць", "ru": "Брестская область", "en": "Brest Region"},
+    "BY-HO": {
+        "be": "Гомельская вобласць",
+        "ru": "Гомельская область",
+        "en": "Gomel (Homiel) Region",
+    },
+    "BY-HR": {
+        "be": "Гродзенская вобласць",
+        "ru": "Гродненская область",
+        "en": "Grodno (Hrodna) Region",
+    },
+    "BY-HM": {"be": "горад Мінск", "ru": "город Минск", "en": "Minsk City"},
+    "BY-MI": {"be": "Мінская вобласць", "ru": "Минская область", "en": "Minsk Region"},
+    "BY-MA": {
+        "be": "Магілёўская вобласць",
+        "ru": "Могилёвская область",
+        "en": "Mogilev (Mahilioŭ) Region",
+    },
+    "BY-VI": {
+        "be": "Віцебская вобласць",
+        "ru": "Витебская область",
+        "en": "Vitebsk (Viciebsk) Region",
+    },
+}
+
 
 @dataclass(frozen=True)
 class Place:

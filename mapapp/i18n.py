@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,12 @@ from babel import Locale
 from babel.dates import format_date, format_time
 from flask import Flask, request, url_for
 from flask_babel import Babel, get_locale
+
+from mapapp.gazetteer import REGION_NAMES
+from mapapp.geocode import gazetteer
+
+if TYPE_CHECKING:
+    from mapapp.models import Rally
 
 LANGUAGES = ("be", "ru", "en")
 DEFAULT_LANGUAGE = "be"
@@ -69,6 +76,17 @@ def _joiner(lang: str, format: str) -> str:  # noqa: A002
     return str(Locale.parse(lang).datetime_formats[format]).replace("'", "")
 
 
+def town_name(rally: Rally, lang: str | None = None) -> str:
+    """The rally's town in the page's language, from the gazetteer; as written if not in it."""
+    place = gazetteer().by_id(rally.geonameid) if rally.geonameid is not None else None
+    return place.name_in(lang or current_language()) if place else rally.town
+
+
+def region_name(code: str, lang: str | None = None) -> str:
+    """A region's name in the page's language, from its ISO 3166-2 code (the code if unknown)."""
+    return REGION_NAMES.get(code, {}).get(lang or current_language(), code)
+
+
 LANGUAGE_NAMES = {"be": "Беларуская", "ru": "Русский", "en": "English"}
 
 
@@ -103,4 +121,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["current_language"] = current_language
     app.jinja_env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
     app.jinja_env.globals["lang_url"] = lang_url
+    app.jinja_env.globals["town_name"] = town_name
+    app.jinja_env.globals["region_name"] = region_name
     app.url_defaults(keep_language)

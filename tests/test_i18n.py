@@ -11,6 +11,7 @@ from babel.messages.pofile import read_po
 from conftest import add_rally
 
 from mapapp import ROOT
+from mapapp.gazetteer import REGION_CODES, REGION_NAMES
 from mapapp.i18n import LANGUAGES, TRANSLATIONS
 
 POT = TRANSLATIONS / "messages.pot"
@@ -147,3 +148,35 @@ def test_dates_are_in_the_language_and_minsk_time(client, app, lang):
     # no seconds, and not Babel's name for the zone
     assert "19:00:00" not in page and "7:00:00" not in page
     assert "Moscow" not in page and "Маскоўскі" not in page and "Москва" not in page
+
+
+HRODNA = {"be": "Гродна", "ru": "Гродно", "en": "Hrodna"}
+HRODNA_REGION = {"be": "Гродзенская вобласць", "ru": "Гродненская область", "en": "Grodno"}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_town_and_region_in_the_language(client, seeded_app, lang):
+    features = client.get("/api/rallies.geojson").get_json()["features"]
+    hrodna = next(f for f in features if f["properties"]["title"].startswith("Гродна:"))
+    page = client.get(f"/rallies/{hrodna['id']}?lang={lang}").get_data(as_text=True)
+    assert f"Савецкая плошча, {HRODNA[lang]}</dd>" in page  # the place stays as written
+    assert HRODNA_REGION[lang] in page
+    listing = client.get(f"/rallies?lang={lang}").get_data(as_text=True)
+    assert f"Савецкая плошча, {HRODNA[lang]}" in listing
+    assert HRODNA_REGION[lang] in listing
+
+
+def test_town_outside_the_gazetteer_stays_as_written(client, app):
+    towns = {
+        add_rally(app, town="Вёска Ніхто", geonameid=None): "Вёска Ніхто",
+        add_rally(app, town="Нейкае мястэчка", geonameid=1): "Нейкае мястэчка",  # no such id
+    }
+    for rally_id, town in towns.items():
+        for lang in LANGUAGES:
+            assert town in client.get(f"/rallies/{rally_id}?lang={lang}").get_data(as_text=True)
+
+
+def test_every_region_is_named_in_every_language():
+    assert set(REGION_NAMES) == set(REGION_CODES)
+    for names in REGION_NAMES.values():
+        assert set(names) == set(LANGUAGES) and all(names.values())
