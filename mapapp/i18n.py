@@ -43,15 +43,15 @@ def current_language() -> str:
     return str(get_locale() or DEFAULT_LANGUAGE)
 
 
-def local_datetime(value: datetime, format: str = "medium") -> str:  # noqa: A002
-    """A stored UTC time as Minsk local time in the page's language.
+def local_datetime(value: datetime, format: str = "medium", lang: str | None = None) -> str:  # noqa: A002
+    """A stored UTC time as Minsk local time in the page's language (or `lang`).
 
     The date at the given length (short, medium, long, full), then hours and minutes.
     Babel's own long and full date-times add seconds and call the zone "Moscow Standard
     Time"; the pages say once that all times are Minsk time.
     """
     local = value.astimezone(MINSK)
-    lang = current_language()
+    lang = lang or current_language()
     return (
         _joiner(lang, format)
         .replace("{1}", _date_text(lang, format, local.date()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 
@@ -180,3 +181,50 @@ def test_every_region_is_named_in_every_language():
     assert set(REGION_NAMES) == set(REGION_CODES)
     for names in REGION_NAMES.values():
         assert set(names) == set(LANGUAGES) and all(names.values())
+
+
+def test_geojson_names_towns_in_the_asked_language(client, seeded_app):
+    def hrodna(query: str) -> tuple[dict, str]:
+        response = client.get("/api/rallies.geojson" + query)
+        assert response.status_code == 200
+        features = response.get_json()["features"]
+        found = next(f for f in features if f["properties"]["title"].startswith("Гродна:"))
+        return found["properties"], response.headers["ETag"]
+
+    plain, plain_etag = hrodna("")
+    assert plain["town"] == "Гродна"  # as stored: the same document for everyone
+    assert "starts_text" not in plain
+    etags = {plain_etag}
+    for lang in LANGUAGES:
+        properties, etag = hrodna(f"?lang={lang}")
+        assert properties["town"] == HRODNA[lang]
+        assert MONTH[lang] in properties["starts_text"]
+        assert properties["starts_at"] == plain["starts_at"]
+        etags.add(etag)
+    assert len(etags) == 4  # the language is part of the cache key
+    _, ru_etag = hrodna("?lang=ru")
+    again = client.get("/api/rallies.geojson?lang=ru", headers={"If-None-Match": ru_etag})
+    assert again.status_code == 304
+
+
+def test_geojson_refuses_an_unknown_language(client):
+    response = client.get("/api/rallies.geojson?lang=de")
+    assert response.status_code == 400
+    assert "lang" in response.get_json()["message"]
+
+
+def map_config(page: str) -> dict:
+    return json.loads(re.search(r"RallyMap\.init\(map_\w+, (\{.*\})\);", page).group(1))
+
+
+def test_map_shell_is_made_once_per_language(client, app):
+    zoom_in = {"ru": "Приблизить", "be": "Наблізіць", "en": "Zoom in"}
+    for lang, headers in [("ru", {}), ("be", {}), ("ru", {}), ("en", {"Accept-Language": "en"})]:
+        query = "" if headers else f"?lang={lang}"
+        config = map_config(client.get("/" + query, headers=headers).get_data(as_text=True))
+        assert config["lang"] == lang
+        assert config["labels"]["zoomIn"] == zoom_in[lang]
+        # the same shell whether the language came from ?lang or Accept-Language
+        assert config["rallyUrl"] == "/rallies/"
+        assert config["dataUrl"] == "/api/rallies.geojson"
+    assert set(app.extensions["mapapp.map_shells"]) == {"ru", "be", "en"}

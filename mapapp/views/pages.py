@@ -31,6 +31,13 @@ def map_labels() -> dict[str, str]:
         "none": _("No rallies match these filters."),
         "failed": _("The map could not load the rallies. The list of rallies works without it."),
         "show": _("Show on the map"),
+        # Translators: {count} becomes a number in the browser.
+        "cluster": _("Rallies here: %(count)s. Zoom in to see them.", count="{count}"),
+        "closePopup": _("Close popup"),
+        "zoomIn": _("Zoom in"),
+        "zoomOut": _("Zoom out"),
+        # Translators: the title of the "Leaflet" link in the map's corner.
+        "leaflet": _("A JavaScript library for interactive maps"),
     }
 
 
@@ -45,7 +52,8 @@ def map_shell() -> maps.MapParts:
             assets=map_assets(),
             config={
                 "dataUrl": url_for("api.rallies_geojson"),
-                "rallyUrl": url_for("pages.rally", rally_id=0).removesuffix("0"),
+                # lang=None: without it, a ?lang= in this request would follow into the URL.
+                "rallyUrl": url_for("pages.rally", rally_id=0, lang=None).removesuffix("0"),
                 "lang": lang,
                 "labels": map_labels(),
             },
