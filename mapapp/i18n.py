@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_time
-from flask import Flask, request, url_for
+from flask import Flask, Response, request, url_for
 from flask_babel import Babel, get_locale
 
 from mapapp.gazetteer import REGION_NAMES
@@ -108,6 +108,13 @@ def lang_url(lang: str) -> str:
     return request.path + "?" + urlencode(args)
 
 
+def vary_on_language(response: Response) -> Response:
+    """A page without ?lang= is in the language of Accept-Language: say so to caches."""
+    if response.mimetype == "text/html" and request.args.get("lang") not in LANGUAGES:
+        response.vary.add("Accept-Language")
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Minsk")
@@ -124,3 +131,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["town_name"] = town_name
     app.jinja_env.globals["region_name"] = region_name
     app.url_defaults(keep_language)
+    app.after_request(vary_on_language)

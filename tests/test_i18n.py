@@ -228,3 +228,10 @@ def test_map_shell_is_made_once_per_language(client, app):
         assert config["rallyUrl"] == "/rallies/"
         assert config["dataUrl"] == "/api/rallies.geojson"
     assert set(app.extensions["mapapp.map_shells"]) == {"ru", "be", "en"}
+
+
+def test_pages_chosen_by_accept_language_vary_on_it(client):
+    assert "Accept-Language" in client.get("/rallies").headers.get("Vary", "")
+    assert "Accept-Language" not in client.get("/rallies?lang=be").headers.get("Vary", "")
+    # the map's data does not depend on the header at all
+    assert "Accept-Language" not in client.get("/api/rallies.geojson").headers.get("Vary", "")
