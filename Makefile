@@ -36,7 +36,7 @@ install-test: $(VENV)/.installed-test $(MO)
 # Re-extract the text to translate from the code and templates, and merge it into every
 # language's catalogue; new or changed text then waits there with an empty translation.
 translations: install
-	$(BIN)/pybabel -q extract -F babel.cfg -c "Translators:" --project mapapp \
+	$(BIN)/pybabel -q extract -F babel.cfg -k lazy_gettext -c "Translators:" --project mapapp \
 		--copyright-holder "mapapp contributors" -o $(CATALOGUES)/messages.pot .
 	$(BIN)/pybabel -q update -i $(CATALOGUES)/messages.pot -d $(CATALOGUES)
 	$(BIN)/pybabel -q compile -d $(CATALOGUES)

@@ -51,7 +51,8 @@ def test_every_message_is_translated(lang):
 
 def test_template_is_up_to_date_with_the_sources(tmp_path):
     fresh = tmp_path / "messages.pot"
-    argv = ["pybabel", "-q", "extract", "-F", str(ROOT / "babel.cfg"), "-o", str(fresh), str(ROOT)]
+    argv = ["pybabel", "-q", "extract", "-F", str(ROOT / "babel.cfg"), "-k", "lazy_gettext"]
+    argv += ["-o", str(fresh), str(ROOT)]  # as `make translations` runs it
     CommandLineInterface().run(argv)
     assert msgids(read_catalogue(fresh)) == msgids(read_catalogue(POT)), "run `make translations`"
 
@@ -235,3 +236,23 @@ def test_pages_chosen_by_accept_language_vary_on_it(client):
     assert "Accept-Language" not in client.get("/rallies?lang=be").headers.get("Vary", "")
     # the map's data does not depend on the header at all
     assert "Accept-Language" not in client.get("/api/rallies.geojson").headers.get("Vary", "")
+
+
+def test_error_pages_in_the_language(client):
+    titles = {"be": "Старонка не знойдзена", "ru": "Страница не найдена", "en": "Page not found"}
+    for lang, title in titles.items():
+        for path in ("/no-such-page", "/rallies/999999"):
+            response = client.get(f"{path}?lang={lang}")
+            assert response.status_code == 404
+            page = response.get_data(as_text=True)
+            assert f"<h1>404 {title}</h1>" in page and html_lang(page) == lang
+
+
+def test_bad_filter_message_in_the_page_language_and_english_in_the_api(client):
+    page = client.get("/rallies?when=someday&lang=ru").get_data(as_text=True)
+    assert "Параметр «when» может быть только одним из: upcoming, past, all" in page
+    page = client.get("/rallies?from=2027-10-22&to=2027-10-21&lang=be").get_data(as_text=True)
+    assert "«from» не можа быць пазней за «to»" in page
+    response = client.get("/api/rallies.geojson?when=someday", headers={"Accept-Language": "ru"})
+    assert response.status_code == 400
+    assert response.get_json()["message"] == "'when' must be one of: upcoming, past, all"

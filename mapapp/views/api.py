@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from mapapp import db
-from mapapp.filters import ONGOING, BadFilter, parse_filter
+from mapapp.filters import ONGOING, one_of, parse_filter
 from mapapp.geocode import gazetteer
 from mapapp.i18n import LANGUAGES, local_datetime, town_name
 from mapapp.models import Rally, utcnow
@@ -57,7 +57,7 @@ def rallies_geojson() -> Response:
     # Without ?lang the document is the same for everyone: towns as written, no texts.
     lang = request.args.get("lang") or None
     if lang is not None and lang not in LANGUAGES:
-        raise BadFilter("'lang' must be one of: " + ", ".join(LANGUAGES))
+        raise one_of("lang", LANGUAGES)
     session = db.session()
     now = utcnow()
     # "upcoming" moves with the clock: the minute is part of the key.
