@@ -15,31 +15,15 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 REGION_CODES = ("BY-BR", "BY-HO", "BY-HR", "BY-HM", "BY-MI", "BY-MA", "BY-VI")
 
-# The regions' names by ISO 3166-2 code, in each language of the site (shared/facts/belarus.md).
-REGION_NAMES: dict[str, dict[str, str]] = {
+# Names of the regions (facts/belarus.md), for pages in each language.
+REGION_NAMES = {
     "BY-BR": {"be": "Брэсцкая вобласць", "ru": "Брестская область", "en": "Brest Region"},
-    "BY-HO": {
-        "be": "Гомельская вобласць",
-        "ru": "Гомельская область",
-        "en": "Gomel (Homiel) Region",
-    },
-    "BY-HR": {
-        "be": "Гродзенская вобласць",
-        "ru": "Гродненская область",
-        "en": "Grodno (Hrodna) Region",
-    },
+    "BY-HO": {"be": "Гомельская вобласць", "ru": "Гомельская область", "en": "Homiel Region"},
+    "BY-HR": {"be": "Гродзенская вобласць", "ru": "Гродненская область", "en": "Hrodna Region"},
     "BY-HM": {"be": "горад Мінск", "ru": "город Минск", "en": "Minsk City"},
     "BY-MI": {"be": "Мінская вобласць", "ru": "Минская область", "en": "Minsk Region"},
-    "BY-MA": {
-        "be": "Магілёўская вобласць",
-        "ru": "Могилёвская область",
-        "en": "Mogilev (Mahilioŭ) Region",
-    },
-    "BY-VI": {
-        "be": "Віцебская вобласць",
-        "ru": "Витебская область",
-        "en": "Vitebsk (Viciebsk) Region",
-    },
+    "BY-MA": {"be": "Магілёўская вобласць", "ru": "Могилёвская область", "en": "Mahilioŭ Region"},
+    "BY-VI": {"be": "Віцебская вобласць", "ru": "Витебская область", "en": "Viciebsk Region"},
 }
 
 

@@ -153,7 +153,7 @@ def test_dates_are_in_the_language_and_minsk_time(client, app, lang):
 
 
 HRODNA = {"be": "Гродна", "ru": "Гродно", "en": "Hrodna"}
-HRODNA_REGION = {"be": "Гродзенская вобласць", "ru": "Гродненская область", "en": "Grodno"}
+HRODNA_REGION = {"be": "Гродзенская вобласць", "ru": "Гродненская область", "en": "Hrodna Region"}
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
