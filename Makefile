@@ -4,8 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 FLASK := $(BIN)/flask --app mapapp
+# Catalogues: .po files are in git, the .mo files the app reads are built from them.
+CATALOGUES := mapapp/translations
+MO := $(patsubst %.po,%.mo,$(wildcard $(CATALOGUES)/*/LC_MESSAGES/messages.po))
 
-.PHONY: run test install install-test lint format bench clean
+.PHONY: run test install install-test translations lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,15 +17,29 @@ $(BIN)/python:
 # Reinstall when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/pybabel -q compile -d $(CATALOGUES)
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,postgres,redis]'
+	$(BIN)/pybabel -q compile -d $(CATALOGUES)
 	touch $(VENV)/.installed $@
 
-install: $(VENV)/.installed
+# Recompile a catalogue whenever its .po file changes after the install.
+%.mo: %.po | $(VENV)/.installed
+	$(BIN)/pybabel -q compile -i $< -o $@
 
-install-test: $(VENV)/.installed-test
+install: $(VENV)/.installed $(MO)
+
+install-test: $(VENV)/.installed-test $(MO)
+
+# Re-extract the text to translate from the code and templates, and merge it into every
+# language's catalogue; new or changed text then waits there with an empty translation.
+translations: install
+	$(BIN)/pybabel -q extract -F babel.cfg -k lazy_gettext -k _l -c "Translators:" --project mapapp \
+		--copyright-holder "mapapp contributors" -o $(CATALOGUES)/messages.pot .
+	$(BIN)/pybabel -q update -i $(CATALOGUES)/messages.pot -d $(CATALOGUES)
+	$(BIN)/pybabel -q compile -d $(CATALOGUES)
 
 run: install
 	$(FLASK) init-db

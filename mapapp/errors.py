@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import force_locale, lazy_gettext
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException
@@ -11,6 +12,35 @@ from mapapp.filters import BadFilter
 
 MACHINE_PREFIXES = ("/api/", "/healthz")
 MACHINE_SUFFIXES = (".json", ".geojson", ".ics", ".csv")
+
+# What people read on an error page, in the page's language: werkzeug's names and texts are
+# English. Other codes show werkzeug's.
+PAGE_ERRORS = {
+    400: (
+        lazy_gettext("Bad request"),
+        lazy_gettext("The site cannot show what this address asks for."),
+    ),
+    404: (
+        lazy_gettext("Page not found"),
+        lazy_gettext(
+            "There is nothing at this address: the link may be mistyped, "
+            "or the rally is no longer public."
+        ),
+    ),
+    405: (
+        lazy_gettext("Method not allowed"),
+        lazy_gettext("This address does not accept that kind of request."),
+    ),
+    429: (lazy_gettext("Too many requests"), lazy_gettext("Please wait a minute and try again.")),
+    500: (
+        lazy_gettext("Something went wrong"),
+        lazy_gettext("The site could not show this page. Please try again later."),
+    ),
+    503: (
+        lazy_gettext("Temporarily unavailable"),
+        lazy_gettext("The site is busy or under maintenance. Please try again later."),
+    ),
+}
 
 
 def wants_json() -> bool:
@@ -21,12 +51,18 @@ def wants_json() -> bool:
 def handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
     code = error.code or 500
     if wants_json():
-        return jsonify(error=error.name, message=error.description, status=code), code
-    return render_template("error.html", error=error), code
+        # Machine clients get the same English text whatever their Accept-Language.
+        with force_locale("en"):
+            message = str(error.description)
+        return jsonify(error=error.name, message=message, status=code), code
+    title, text = PAGE_ERRORS.get(code, (error.name, error.description))
+    if error.description != type(error).description:
+        text = error.description  # our own message, such as a bad filter's
+    return render_template("error.html", code=code, title=title, text=text), code
 
 
 def handle_bad_filter(error: BadFilter) -> tuple[Response | str, int]:
-    return handle_http_error(BadRequest(str(error)))
+    return handle_http_error(BadRequest(error.args[0]))
 
 
 def handle_csrf_error(error: CSRFError) -> tuple[Response | str, int]:

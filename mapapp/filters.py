@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from flask_babel import lazy_gettext
 from sqlalchemy import Select, or_
 
 from mapapp.gazetteer import REGION_CODES, Gazetteer
@@ -17,7 +18,16 @@ ONGOING = timedelta(hours=3)
 
 
 class BadFilter(ValueError):
-    """A query parameter with a value we cannot use; the message is shown to the user."""
+    """A query parameter with a value we cannot use; the message is shown to the user.
+
+    The message is lazy: a page shows it in the page's language, the API in English.
+    """
+
+
+def one_of(name: str, values: tuple[str, ...]) -> BadFilter:
+    return BadFilter(
+        lazy_gettext("'%(name)s' must be one of: %(values)s", name=name, values=", ".join(values))
+    )
 
 
 @dataclass(frozen=True)
@@ -62,21 +72,25 @@ def _date(name: str, raw: str | None) -> date | None:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise BadFilter(f"'{name}' must be a date like 2027-10-21") from None
+        raise BadFilter(
+            lazy_gettext("'%(name)s' must be a date like 2027-10-21", name=name)
+        ) from None
 
 
 def parse_filter(args: dict[str, str], gazetteer: Gazetteer | None = None) -> RallyFilter:
     when = args.get("when") or "upcoming"
     if when not in WHEN:
-        raise BadFilter("'when' must be one of: " + ", ".join(WHEN))
+        raise one_of("when", WHEN)
     region = (args.get("region") or "").upper() or None
     if region and region not in REGION_CODES:
-        raise BadFilter("'region' must be one of: " + ", ".join(REGION_CODES))
+        raise one_of("region", REGION_CODES)
     city = (args.get("city") or "").strip() or None
     if city and len(city) > 120:
-        raise BadFilter("'city' is too long")
+        raise BadFilter(lazy_gettext("'%(name)s' is too long", name="city"))
     date_from, date_to = _date("from", args.get("from")), _date("to", args.get("to"))
     if date_from and date_to and date_from > date_to:
-        raise BadFilter("'from' must not be after 'to'")
+        raise BadFilter(
+            lazy_gettext("'%(first)s' must not be after '%(second)s'", first="from", second="to")
+        )
     town = gazetteer.by_name(city) if (city and gazetteer) else None
     return RallyFilter(when, region, city, date_from, date_to, town.geonameid if town else None)

@@ -6,16 +6,30 @@ links carry ?lang= so a shared link opens in the language it was sent in.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from flask import Flask, request, url_for
-from flask_babel import Babel, format_datetime, get_locale
+from babel import Locale
+from babel.dates import format_date, format_time
+from flask import Flask, Response, request, url_for
+from flask_babel import Babel, get_locale
+
+from mapapp.gazetteer import REGION_NAMES
+from mapapp.geocode import gazetteer
+
+if TYPE_CHECKING:
+    from mapapp.models import Rally
 
 LANGUAGES = ("be", "ru", "en")
 DEFAULT_LANGUAGE = "be"
 MINSK = ZoneInfo("Europe/Minsk")
+# The .po catalogues are in git; the .mo files Flask-Babel reads are compiled from them by
+# `make install` (pybabel compile), so they never go stale in the repository.
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
 
 def select_language() -> str:
@@ -29,17 +43,59 @@ def current_language() -> str:
     return str(get_locale() or DEFAULT_LANGUAGE)
 
 
-def local_datetime(value: datetime, format: str = "medium") -> str:  # noqa: A002
-    """A stored UTC time as Minsk local time, in the page's language."""
-    return format_datetime(value, format)
+def local_datetime(value: datetime, format: str = "medium", lang: str | None = None) -> str:  # noqa: A002
+    """A stored UTC time as Minsk local time in the page's language (or `lang`).
 
+    The date at the given length (short, medium, long, full), then hours and minutes.
+    Babel's own long and full date-times add seconds and call the zone "Moscow Standard
+    Time"; the pages say once that all times are Minsk time.
+    """
+    local = value.astimezone(MINSK)
+    lang = lang or current_language()
+    return (
+        _joiner(lang, format)
+        .replace("{1}", _date_text(lang, format, local.date()))
+        .replace("{0}", _time_text(lang, local.hour, local.minute))
+    )
+
+
+# Formatting is cached: the map's data formats thousands of times, and days and times repeat.
+@lru_cache(maxsize=4096)
+def _date_text(lang: str, format: str, day: date) -> str:  # noqa: A002
+    return format_date(day, format, locale=lang)
+
+
+@lru_cache(maxsize=1024)
+def _time_text(lang: str, hour: int, minute: int) -> str:
+    return format_time(time(hour, minute), "short", locale=lang)
+
+
+@lru_cache(maxsize=32)
+def _joiner(lang: str, format: str) -> str:  # noqa: A002
+    # How the language puts a date and a time together, e.g. "{1}, {0}" ('...' is literal text).
+    return str(Locale.parse(lang).datetime_formats[format]).replace("'", "")
+
+
+def town_name(rally: Rally, lang: str | None = None) -> str:
+    """The rally's town in the page's language, from the gazetteer; as written if not in it."""
+    place = gazetteer().by_id(rally.geonameid) if rally.geonameid is not None else None
+    return place.name_in(lang or current_language()) if place else rally.town
+
+
+def region_name(code: str, lang: str | None = None) -> str:
+    """A region's name in the page's language, from its ISO 3166-2 code (the code if unknown)."""
+    return REGION_NAMES.get(code, {}).get(lang or current_language(), code)
+
+
+# Blueprints of pages for people: their links carry ?lang=; data and files do not.
+PAGE_BLUEPRINTS = ("pages", "submit", "moderate")
 
 LANGUAGE_NAMES = {"be": "Беларуская", "ru": "Русский", "en": "English"}
 
 
 def keep_language(endpoint: str, values: dict) -> None:
     """Links between pages keep a language chosen with ?lang= (no cookie needed)."""
-    if not endpoint.startswith("pages.") or "lang" in values:
+    if endpoint.split(".")[0] not in PAGE_BLUEPRINTS or "lang" in values:
         return
     asked = request.args.get("lang") if request else None
     if asked in LANGUAGES:
@@ -55,13 +111,27 @@ def lang_url(lang: str) -> str:
     return request.path + "?" + urlencode(args)
 
 
+def vary_on_language(response: Response) -> Response:
+    """A page without ?lang= is in the language of Accept-Language: say so to caches."""
+    if response.mimetype == "text/html" and request.args.get("lang") not in LANGUAGES:
+        response.vary.add("Accept-Language")
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Minsk")
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    if not any(TRANSLATIONS.glob("*/LC_MESSAGES/messages.mo")):
+        # Without compiled catalogues every language silently shows English.
+        app.logger.warning("No compiled translations: run pybabel compile -d %s", TRANSLATIONS)
     Babel(app, locale_selector=select_language)
     app.jinja_env.filters["local_datetime"] = local_datetime
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["current_language"] = current_language
     app.jinja_env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
     app.jinja_env.globals["lang_url"] = lang_url
+    app.jinja_env.globals["town_name"] = town_name
+    app.jinja_env.globals["region_name"] = region_name
     app.url_defaults(keep_language)
+    app.after_request(vary_on_language)

@@ -58,6 +58,7 @@ def rally_map(
         tiles=None,
         control_scale=True,
         prefer_canvas=False,
+        zoom_control=False,  # rallymap.js adds it, with titles in the page's language
     )
     # Instance attributes: the class lists point at five CDNs (and folium's
     # add_js_link would change them for every map in the process).

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -75,7 +76,10 @@ def public_detail(rally: Rally) -> dict[str, Any]:
     return detail
 
 
-def feature_collection(rallies: list[Rally]) -> bytes:
+def feature_collection(
+    rallies: list[Rally], localise: Callable[[Rally], dict[str, Any]] | None = None
+) -> bytes:
+    """The rallies as GeoJSON; `localise` adds or replaces properties for one language."""
     features = [
         {
             "type": "Feature",
@@ -84,7 +88,7 @@ def feature_collection(rallies: list[Rally]) -> bytes:
                 "type": "Point",
                 "coordinates": [round(rally.lon, 6), round(rally.lat, 6)],
             },
-            "properties": public_properties(rally),
+            "properties": {**public_properties(rally), **(localise(rally) if localise else {})},
         }
         for rally in rallies
     ]

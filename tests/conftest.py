@@ -13,11 +13,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from flask import Blueprint, Flask, Response
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
 from mapapp import create_app, db
+from mapapp.i18n import TRANSLATIONS
 from mapapp.models import Rally, Status
 
 STRICT = os.environ.get("MAPAPP_TEST_STRICT") == "1"
@@ -176,3 +179,19 @@ def page(browser):  # noqa: ANN001, ANN201
     page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_translations() -> None:
+    """Compile catalogues whose .mo is missing or older than the .po (make does it too).
+
+    So a test run after editing a .po, or straight after a clone, sees the translations.
+    """
+    for po in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as source:
+            catalog = read_po(source)
+        with mo.open("wb") as target:
+            write_mo(target, catalog)  # like pybabel compile: fuzzy entries left out

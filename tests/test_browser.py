@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -33,7 +34,7 @@ def test_map_shows_october_square_and_its_popup(page, live_server):
     popup.wait_for(state="visible")
     text = popup.inner_text()
     assert "Акцыя салідарнасці з палітвязнямі на Кастрычніцкай плошчы" in text
-    assert "Кастрычніцкая плошча, Мінск" in text
+    assert "Кастрычніцкая плошча, Minsk" in text  # the place as written, the town in English
     assert "October 21" in text and "7:00" in text  # Minsk time, whatever the browser's zone
     link = popup.locator("a.rally-popup-link")
     assert link.get_attribute("href").startswith("/rallies/")
@@ -82,3 +83,46 @@ def test_list_works_without_javascript(browser, live_server):
     assert items.count() == 13
     assert "Кастрычніцкай плошчы" in items.first.inner_text()
     context.close()
+
+
+def test_map_interface_in_russian(page, live_server, app):
+    for _ in range(3):  # beside Lida's seeded rally: a cluster of four
+        add_rally(app, town="Ліда", geonameid=626081, region="BY-HR", lat=53.8885, lon=25.2846)
+    page.goto(live_server + "/?lang=ru")
+    page.wait_for_function("document.querySelectorAll('#rally-list li').length === 16")
+    assert page.locator("#map-status").inner_text() == "Акций на карте: 16"
+    assert page.locator(".leaflet-control-zoom-in").get_attribute("title") == "Приблизить"
+    assert page.locator(".leaflet-control-zoom-out").get_attribute("title") == "Отдалить"
+    assert page.locator(".leaflet-control-zoom-in").get_attribute("aria-label") == "Приблизить"
+    leaflet = page.locator(".leaflet-control-attribution a[href='https://leafletjs.com']")
+    assert leaflet.get_attribute("title") == "Библиотека JavaScript для интерактивных карт"
+    cluster = page.locator(".marker-cluster")
+    assert cluster.count() == 1
+    assert cluster.get_attribute("title") == "Акций здесь: 4. Приблизьте карту, чтобы увидеть их."
+    assert cluster.get_attribute("aria-label") == cluster.get_attribute("title")
+    assert cluster.inner_text() == "4"
+    page.locator(".rally-marker-featured").click()
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for(state="visible")
+    text = popup.inner_text()
+    assert "Главная акция" in text
+    assert "Кастрычніцкая плошча, Минск" in text  # the town from the gazetteer, in Russian
+    assert "21 октября" in text and "19:00" in text
+    assert popup.locator("a.rally-popup-link").inner_text() == "Страница акции"
+    assert re.fullmatch(
+        r"/rallies/\d+\?lang=ru", popup.locator("a.rally-popup-link").get_attribute("href")
+    )
+    close = page.locator(".leaflet-popup-close-button")
+    assert close.get_attribute("aria-label") == "Закрыть"
+    assert "Показать на карте" in page.locator("#rally-list li").first.inner_text()
+    assert page.errors == []
+
+
+def test_map_dates_in_belarusian(page, live_server):
+    # Chromium's Intl has no Belarusian: the server formats the times for the map.
+    page.goto(live_server + "/?lang=be")
+    page.wait_for_function("document.querySelectorAll('#rally-list li').length === 13")
+    first = page.locator("#rally-list li").first.inner_text()
+    assert "21 кастрычніка" in first and "19:00" in first
+    assert "Кастрычніцкая плошча, Мінск" in first
+    assert page.locator(".leaflet-control-zoom-in").get_attribute("title") == "Наблізіць"

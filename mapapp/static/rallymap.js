@@ -15,6 +15,11 @@
     return node;
   }
 
+  function startsText(p, lang) {
+    // The server formats the time when asked with ?lang (browsers lack some languages).
+    return p.starts_text || localTime(p.starts_at, lang);
+  }
+
   function localTime(iso, lang) {
     try {
       return new Intl.DateTimeFormat(lang, {
@@ -42,7 +47,7 @@
     box.appendChild(element("h2", "rally-popup-title", p.title));
     box.appendChild(element("p", "rally-popup-place", placeLine(p)));
     var when = element("p", "rally-popup-time");
-    var time = element("time", null, localTime(p.starts_at, config.lang));
+    var time = element("time", null, startsText(p, config.lang));
     time.setAttribute("datetime", p.starts_at);
     when.appendChild(time);
     box.appendChild(when);
@@ -58,8 +63,47 @@
     FILTER_PARAMS.forEach(function (name) {
       if (page.get(name)) query.set(name, page.get(name));
     });
+    // Towns and times in the page's language (the document is cached per language).
+    if (config.lang) query.set("lang", config.lang);
     var text = query.toString();
     return config.dataUrl + (text ? "?" + text : "");
+  }
+
+  // A div icon that carries a label: markercluster's clusters are otherwise just a number.
+  var LabelledIcon = L.DivIcon.extend({
+    createIcon: function (oldIcon) {
+      var node = L.DivIcon.prototype.createIcon.call(this, oldIcon);
+      node.title = this.options.label;
+      node.setAttribute("aria-label", this.options.label);
+      return node;
+    }
+  });
+
+  function clusterIcon(cluster, config) {
+    // The same look as markercluster's own icon; the count is inserted as text.
+    var count = cluster.getChildCount();
+    var size = count < 10 ? "small" : count < 100 ? "medium" : "large";
+    var inner = element("div");
+    inner.appendChild(element("span", null, count));
+    return new LabelledIcon({
+      html: inner,
+      className: "marker-cluster marker-cluster-" + size,
+      iconSize: L.point(40, 40),
+      label: config.labels.cluster.replace("{count}", String(count))
+    });
+  }
+
+  function translateControls(map, labels) {
+    // folium leaves out the zoom control so that it is made here with titles in our language.
+    L.control.zoom({ zoomInTitle: labels.zoomIn, zoomOutTitle: labels.zoomOut }).addTo(map);
+    var attribution = map.attributionControl;
+    if (!attribution || !attribution.options.prefix) return;
+    // Leaflet's own prefix (a link, with its flag), parsed as an inert document, with our title.
+    var parsed = new DOMParser().parseFromString(attribution.options.prefix, "text/html");
+    var link = parsed.querySelector("a");
+    if (!link) return;
+    link.title = labels.leaflet;
+    attribution.setPrefix(link.outerHTML);
   }
 
   var featuredIcon = L.divIcon({
@@ -96,6 +140,8 @@
     marker.on("popupopen", function (event) {
       document.addEventListener("keydown", onEscape);
       var container = event.popup.getElement();
+      var close = container && container.querySelector(".leaflet-popup-close-button");
+      if (close) close.setAttribute("aria-label", config.labels.closePopup);
       var link = container && container.querySelector("a.rally-popup-link");
       if (link) link.focus({ preventScroll: true });
     });
@@ -114,7 +160,7 @@
     var link = element("a", "rally-title", p.title);
     link.href = rallyUrl(config, p.id);
     item.appendChild(link);
-    var meta = element("p", "rally-meta", localTime(p.starts_at, config.lang) + " · " + placeLine(p));
+    var meta = element("p", "rally-meta", startsText(p, config.lang) + " · " + placeLine(p));
     var button = element("button", "show-on-map", config.labels.show);
     button.type = "button";
     button.addEventListener("click", function () { show(marker); });
@@ -176,7 +222,12 @@
     var status = document.getElementById("map-status");
     var list = document.getElementById("rally-list");
     map.fitBounds(config.bounds);
-    var cluster = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 50 });
+    translateControls(map, config.labels);
+    var cluster = L.markerClusterGroup({
+      showCoverageOnHover: false,
+      maxClusterRadius: 50,
+      iconCreateFunction: function (group) { return clusterIcon(group, config); }
+    });
     map.addLayer(cluster);
 
     function show(marker) {

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from mapapp import db
-from mapapp.filters import ONGOING, parse_filter
+from mapapp.filters import ONGOING, one_of, parse_filter
 from mapapp.geocode import gazetteer, geocode, reverse_json
-from mapapp.i18n import current_language
+from mapapp.i18n import LANGUAGES, current_language, local_datetime, town_name
 from mapapp.limits import limiter
-from mapapp.models import utcnow
+from mapapp.models import Rally, utcnow
 from mapapp.rallies import data_version, etag_for, feature_collection, public_detail, public_rallies
 from mapapp.rallies import public_rally as find_public_rally
 
@@ -34,14 +36,34 @@ def cached_geojson(key: str, build) -> tuple[bytes, bytes]:  # noqa: ANN001
     return cache[key]
 
 
+def in_language(lang: str) -> Callable[[Rally], dict[str, Any]]:
+    """What the map shows in a language: the town's name, and the start time as text.
+
+    The time is formatted here because browsers lack some languages' dates (Chromium
+    has no Belarusian in Intl), and so the map reads like the list and rally pages.
+    """
+
+    def localise(rally: Rally) -> dict[str, Any]:
+        return {
+            "town": town_name(rally, lang),
+            "starts_text": local_datetime(rally.starts_at, "full", lang),
+        }
+
+    return localise
+
+
 @bp.get("/api/rallies.geojson")
 def rallies_geojson() -> Response:
     rally_filter = parse_filter(request.args, gazetteer())
+    # Without ?lang the document is the same for everyone: towns as written, no texts.
+    lang = request.args.get("lang") or None
+    if lang is not None and lang not in LANGUAGES:
+        raise one_of("lang", LANGUAGES)
     session = db.session()
     now = utcnow()
     # "upcoming" moves with the clock: the minute is part of the key.
     minute = (now - ONGOING).strftime("%Y%m%d%H%M")
-    etag = etag_for(data_version(session), rally_filter.key(), minute)
+    etag = etag_for(data_version(session), rally_filter.key(), minute, lang or "")
     gzipped = "gzip" in request.accept_encodings
     if gzipped:
         etag += "-gz"  # another representation, another strong ETag
@@ -49,7 +71,10 @@ def rallies_geojson() -> Response:
         response = Response(status=304)
     else:
         plain, compressed = cached_geojson(
-            etag, lambda: feature_collection(public_rallies(session, rally_filter, now))
+            etag,
+            lambda: feature_collection(
+                public_rallies(session, rally_filter, now), in_language(lang) if lang else None
+            ),
         )
         if gzipped:
             response = Response(compressed, mimetype="application/geo+json")

@@ -17,10 +17,19 @@ def map_labels() -> dict[str, str]:
         "cancelled": _("Cancelled"),
         "featured": _("Main rally"),
         "loading": _("Loading rallies…"),
-        "loaded": _("%(count)s rallies on the map", count="{count}"),
+        # Translators: {count} becomes a number in the browser. "Rallies on the map: 5" needs
+        # no plural forms, which Belarusian and Russian would otherwise need three of.
+        "loaded": _("Rallies on the map: %(count)s", count="{count}"),
         "none": _("No rallies match these filters."),
         "failed": _("The map could not load the rallies. The list of rallies works without it."),
         "show": _("Show on the map"),
+        # Translators: {count} becomes a number in the browser.
+        "cluster": _("Rallies here: %(count)s. Zoom in to see them.", count="{count}"),
+        "closePopup": _("Close popup"),
+        "zoomIn": _("Zoom in"),
+        "zoomOut": _("Zoom out"),
+        # Translators: the title of the "Leaflet" link in the map's corner.
+        "leaflet": _("A JavaScript library for interactive maps"),
         "pin": _("The place of the rally: drag to move"),
         "underPin": _("Town under the pin: %(town)s", town="{town}"),
         "outside": _("The pin is outside Belarus."),
@@ -48,7 +57,8 @@ def map_shell(
                 "mode": mode,
                 "dataUrl": url_for(data_endpoint),
                 "reverseUrl": url_for("api.reverse"),
-                "rallyUrl": url_for(rally_endpoint, rally_id=0).removesuffix("0"),
+                # lang=None: without it, a ?lang= in this request would follow into the URL.
+                "rallyUrl": url_for(rally_endpoint, rally_id=0, lang=None).removesuffix("0"),
                 "lang": current_language(),
                 "labels": map_labels(),
             },
