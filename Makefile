@@ -25,6 +25,11 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pybabel -q compile -d $(CATALOGUES)
 	touch $(VENV)/.installed $@
 
+# axe-core for the accessibility tests, from the npm registry (pinned by the lock file).
+tests/axe/node_modules/axe-core/axe.min.js: tests/axe/package-lock.json
+	npm ci --prefix tests/axe --no-audit --no-fund --silent
+	touch $@
+
 # Recompile a catalogue whenever its .po file changes after the install.
 %.mo: %.po | $(VENV)/.installed
 	$(BIN)/pybabel -q compile -i $< -o $@
@@ -45,7 +50,7 @@ run: install
 	$(FLASK) init-db
 	MAPAPP_DEVELOPMENT=1 $(FLASK) run --host 127.0.0.1 --port $(PORT)
 
-test: install-test
+test: install-test tests/axe/node_modules/axe-core/axe.min.js
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

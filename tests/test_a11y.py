@@ -1,0 +1,106 @@
+"""WCAG 2.2 A/AA with axe-core (npm, injected by Playwright) on every page, phone and desktop."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import browser_app
+from flask import Flask
+
+pytestmark = pytest.mark.browser
+
+AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+WIDTHS = [(390, 844), (1280, 800)]
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    if not AXE.exists():
+        pytest.skip("axe-core is not installed (make install-test runs npm ci in tests/axe)")
+    return AXE.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def app(sqlite_url: str) -> Iterator[Flask]:
+    app = browser_app(sqlite_url)
+    app.test_cli_runner().invoke(args=["init-db"])
+    yield app
+    app.extensions["mapapp.db"]["engine"].dispose()
+
+
+PAGES = [
+    "/?lang=be",
+    "/?lang=en",
+    "/rallies?lang=be",
+    "/rallies?when=all&lang=ru",
+    "/rallies/1?lang=be",
+    "/rallies/2?lang=en",
+    "/submit?lang=be",
+    "/moderate/login?lang=ru",
+    "/no-such-page?lang=en",
+]
+
+
+def violations(browser, url: str, width: int, height: int, axe_source: str) -> list[dict]:  # noqa: ANN001
+    # axe is injected through the DevTools protocol; bypass_csp lets it run beside our CSP
+    context = browser.new_context(viewport={"width": width, "height": height}, bypass_csp=True)
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+    page.evaluate(axe_source)
+    result = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", TAGS
+    )
+    context.close()
+    return [
+        {"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in result["violations"]
+    ]
+
+
+@pytest.mark.parametrize(("width", "height"), WIDTHS)
+@pytest.mark.parametrize("path", PAGES)
+def test_no_axe_violations(browser, live_server, axe_source, path, width, height):
+    found = violations(browser, live_server + path, width, height, axe_source)
+    assert found == [], json.dumps(found, ensure_ascii=False, indent=1)
+
+
+def test_submit_errors_have_no_axe_violations(browser, live_server, axe_source):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
+    page = context.new_page()
+    page.goto(live_server + "/submit?lang=en")
+    page.click("button[type=submit]")  # everything empty: every error shown
+    page.wait_for_selector(".error-summary")
+    page.evaluate(axe_source)
+    result = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", TAGS
+    )
+    context.close()
+    assert [v["id"] for v in result["violations"]] == []
+
+
+def test_no_horizontal_scrolling_on_a_phone(browser, live_server):
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    page = context.new_page()
+    for path in ["/?lang=be", "/rallies?lang=be", "/rallies/1?lang=be", "/submit?lang=be"]:
+        page.goto(live_server + path)
+        page.wait_for_load_state("networkidle")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, path
+    context.close()
+
+
+def test_axe_finds_what_is_wrong(browser, axe_source):
+    """The check itself works: a page without lang, title, alt text or link names fails it."""
+    page = browser.new_page(bypass_csp=True)
+    page.set_content("<html><body><img src='x.png'><a href='#'></a></body></html>")
+    page.evaluate(axe_source)
+    result = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", TAGS
+    )
+    page.close()
+    assert {"html-has-lang", "image-alt", "link-name"} <= {v["id"] for v in result["violations"]}
