@@ -6,6 +6,7 @@ URL carries a version or a content hash, so browsers may keep files for a year.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from functools import cache
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import xstatic.pkg.leaflet
 import xstatic.pkg.leaflet_markercluster
 from flask import Blueprint, Flask, Response, abort, request, send_from_directory, url_for
+from werkzeug.security import safe_join
 
 VENDOR = {
     "leaflet": xstatic.pkg.leaflet,
@@ -20,6 +22,9 @@ VENDOR = {
 }
 STATIC_DIR = Path(__file__).parent / "static"
 YEAR = 365 * 24 * 3600
+# Text files are sent gzipped when the browser takes it: Leaflet shrinks from 147 KB to 42 KB,
+# which matters on a slow phone connection.
+COMPRESSIBLE = (".js", ".css", ".svg", ".json", ".map")
 
 bp = Blueprint("assets", __name__)
 
@@ -36,15 +41,37 @@ def vendor(name: str, version: str, filename: str) -> Response:
     package = VENDOR.get(name)
     if package is None or version != package.VERSION:
         abort(404)
-    return _long_lived(send_from_directory(package.BASE_DIR, filename))
+    return _long_lived(send_asset(package.BASE_DIR, filename))
 
 
 @bp.get("/static/<path:filename>")
 def static(filename: str) -> Response:
-    response = send_from_directory(STATIC_DIR, filename, max_age=300)
+    response = send_asset(STATIC_DIR, filename, max_age=300)
     if request.args.get("v") == content_hash(filename):
         _long_lived(response)
     return response
+
+
+def send_asset(directory: str | Path, filename: str, max_age: int | None = None) -> Response:
+    response = send_from_directory(directory, filename, max_age=max_age)
+    if not filename.endswith(COMPRESSIBLE):
+        return response
+    response.vary.add("Accept-Encoding")
+    if response.status_code == 200 and "gzip" in request.accept_encodings:
+        path = safe_join(str(directory), filename)
+        response.close()  # the file send_from_directory opened
+        response.direct_passthrough = False
+        response.set_data(_gzipped(path))
+        response.content_encoding = "gzip"
+        if response.get_etag()[0]:
+            response.set_etag(response.get_etag()[0] + "-gz")
+    return response
+
+
+@cache
+def _gzipped(path: str) -> bytes:
+    with open(path, "rb") as source:
+        return gzip.compress(source.read(), compresslevel=9, mtime=0)
 
 
 @cache
@@ -78,5 +105,6 @@ def map_assets() -> dict[str, str]:
 def init_app(app: Flask) -> None:
     if app.debug:
         content_hash.cache_clear()
+        _gzipped.cache_clear()
     app.register_blueprint(bp)
     app.jinja_env.globals["static_url"] = static_url

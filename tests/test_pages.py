@@ -30,6 +30,14 @@ def test_vendor_files_are_served_with_long_cache(client):
         assert response.cache_control.max_age >= 365 * 24 * 3600
     with client.get("/vendor/markercluster/1.4.1/MarkerCluster.css") as response:
         assert response.status_code == 200
+    with client.get(
+        "/vendor/leaflet/1.9.3/leaflet.js", headers={"Accept-Encoding": "gzip"}
+    ) as zipped:
+        import gzip
+
+        assert zipped.headers["Content-Encoding"] == "gzip"
+        assert b"Leaflet" in gzip.decompress(zipped.data)[:400]
+        assert len(zipped.data) < 60_000
     assert client.get("/vendor/leaflet/0.0.1/leaflet.js").status_code == 404
     assert client.get("/vendor/jquery/1/jquery.js").status_code == 404
 
@@ -142,3 +150,8 @@ def test_request_log_has_no_client_address(client, caplog):
     DropClientAddress().filter(v6)
     assert "2001:db8" not in v6.getMessage()
     assert any(isinstance(f, DropClientAddress) for f in logging.getLogger("werkzeug").filters)
+
+
+def test_robots_keeps_private_pages_out_of_search_engines(client):
+    text = client.get("/robots.txt").get_data(as_text=True)
+    assert "Disallow: /manage/" in text and "Disallow: /moderate" in text

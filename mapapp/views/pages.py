@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from flask import Blueprint, abort, g, render_template, request
+from flask import Blueprint, Response, abort, g, render_template, request
 from flask_babel import format_date
 
 from mapapp import db
@@ -23,6 +23,13 @@ def index() -> str:
     shell = map_shell()
     g.csp_script_hashes = shell.script_hashes
     return render_template("map.html", shell=shell)
+
+
+@bp.get("/robots.txt")
+def robots() -> Response:
+    # Manage links and moderation are private; everything else may be indexed.
+    text = "User-agent: *\nDisallow: /manage/\nDisallow: /moderate\nDisallow: /submit/done\n"
+    return Response(text, mimetype="text/plain")
 
 
 @bp.get("/rallies")
