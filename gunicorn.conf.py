@@ -4,6 +4,9 @@ import os
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Threads, so a worker waiting on the tile server or Nominatim does not hold up the map.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = 30
 # No client address in any log line: visitors face surveillance.
 accesslog = "-" if os.environ.get("MAPAPP_ACCESS_LOG") else None

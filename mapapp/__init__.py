@@ -43,7 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=12 * 3600,
     )
 
-    from mapapp import assets, cli, db, errors, geocode, i18n, limits, logs, security
+    from mapapp import assets, cli, db, errors, geocode, i18n, limits, logs, security, tiles
     from mapapp.views import api, moderate, pages, submit
 
     logs.init_app(app)
@@ -51,6 +51,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     geocode.init_app(app)
     assets.init_app(app)
+    tiles.init_app(app)
     security.init_app(app)
     limits.init_app(app)
     csrf.init_app(app)

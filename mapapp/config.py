@@ -46,6 +46,17 @@ SETTINGS: list[Setting] = [
         '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
         "Attribution line for the tiles (trusted HTML, set by the operator).",
     ),
+    Setting(
+        "TILE_PROXY",
+        True,
+        "Serve tiles through the app (cached in instance/tiles), so browsers ask no other host; "
+        "0 lets browsers fetch TILE_URL directly.",
+    ),
+    Setting(
+        "TILE_USER_AGENT",
+        "mapapp tile proxy (rally map of Belarus)",
+        "User-Agent the tile proxy sends to the tile server (its usage policy asks for one).",
+    ),
     Setting("GEOCODER", "offline", "offline (the shipped gazetteer) or nominatim."),
     Setting("NOMINATIM_URL", "https://nominatim.openstreetmap.org", "Nominatim base URL."),
     Setting("NOMINATIM_USER_AGENT", None, "Required with GEOCODER=nominatim: who is asking."),

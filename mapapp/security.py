@@ -6,6 +6,8 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g
 
+from mapapp.tiles import browser_tile_url
+
 
 def tile_source(tile_url: str) -> str:
     """The CSP source for the tile server: its origin, '{s}' subdomains as a wildcard."""
@@ -17,14 +19,14 @@ def tile_source(tile_url: str) -> str:
 
 def content_security_policy(script_hashes: tuple[str, ...] = ()) -> str:
     scripts = " ".join(["'self'", *(f"'{h}'" for h in script_hashes)])
-    tiles = tile_source(current_app.config["TILE_URL"])
+    tiles = tile_source(browser_tile_url(current_app))
     return "; ".join(
         [
             "default-src 'none'",
             f"script-src {scripts}",
             # Leaflet and folium position the map with inline styles.
             "style-src 'self' 'unsafe-inline'",
-            f"img-src 'self' data: {tiles}",
+            "img-src 'self' data:" + ("" if tiles == "'self'" else f" {tiles}"),
             "connect-src 'self'",
             "font-src 'self'",
             "base-uri 'none'",

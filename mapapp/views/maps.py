@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from mapapp import maps
 from mapapp.assets import map_assets
 from mapapp.i18n import current_language
+from mapapp.tiles import browser_tile_url
 
 
 def map_labels() -> dict[str, str]:
@@ -50,7 +51,7 @@ def map_shell(
     key = (mode, data_endpoint, rally_endpoint, current_language())
     if key not in shells:
         fmap = maps.rally_map(
-            tile_url=current_app.config["TILE_URL"],
+            tile_url=browser_tile_url(current_app),
             tile_attribution=current_app.config["TILE_ATTRIBUTION"],
             assets=map_assets(),
             config={
