@@ -18,7 +18,7 @@ from babel.dates import format_date, format_time
 from flask import Flask, Response, request, url_for
 from flask_babel import Babel, get_locale
 
-from mapapp.gazetteer import REGION_NAMES
+from mapapp.gazetteer import REGION_CODES, REGION_NAMES
 from mapapp.geocode import gazetteer
 
 if TYPE_CHECKING:
@@ -133,5 +133,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["lang_url"] = lang_url
     app.jinja_env.globals["town_name"] = town_name
     app.jinja_env.globals["region_name"] = region_name
+    app.jinja_env.globals["REGION_CODES"] = REGION_CODES
     app.url_defaults(keep_language)
     app.after_request(vary_on_language)

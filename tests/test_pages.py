@@ -155,3 +155,28 @@ def test_request_log_has_no_client_address(client, caplog):
 def test_robots_keeps_private_pages_out_of_search_engines(client):
     text = client.get("/robots.txt").get_data(as_text=True)
     assert "Disallow: /manage/" in text and "Disallow: /moderate" in text
+
+
+def test_list_has_the_filters_as_a_plain_form(client, seeded_app):
+    page = client.get("/rallies?region=BY-HR&when=all&lang=en").get_data(as_text=True)
+    assert '<form method="get" action="/rallies"' in page
+    assert '<option value="BY-HR" selected>Hrodna Region</option>' in page
+    assert 'name="when" value="all" checked' in page
+    assert '<input type="hidden" name="lang" value="en">' in page
+    # only Hrodna region's rallies, under their region's heading
+    assert "Гродна: салідарнасць" in page and "Віцебск: салідарнасць" not in page
+
+
+def test_list_groups_a_day_by_region(client, seeded_app):
+    page = client.get("/rallies?lang=en").get_data(as_text=True)
+    day = page.split('id="day-1"')[1]
+    regions = re.findall(r'<h3 id="day-1-region-\d+">([^<]+)</h3>', day)
+    assert regions == sorted(regions) and len(regions) == 6  # Minsk City: the main rally, above
+    assert day.index("Brest Region") < day.index("Брэст: салідарнасць") < day.index("Homiel Region")
+
+
+def test_map_page_offers_the_same_filters(client, seeded_app):
+    page = client.get("/?region=BY-VI&lang=ru").get_data(as_text=True)
+    assert '<details class="map-filters" open>' in page
+    assert '<form method="get" action="/"' in page
+    assert '<option value="BY-VI" selected>Витебская область</option>' in page

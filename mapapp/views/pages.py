@@ -10,7 +10,8 @@ from flask_babel import format_date
 from mapapp import db
 from mapapp.filters import parse_filter
 from mapapp.geocode import gazetteer
-from mapapp.i18n import MINSK
+from mapapp.i18n import MINSK, current_language, region_name
+from mapapp.models import Rally
 from mapapp.rallies import public_rallies, public_rally
 from mapapp.views.maps import map_shell
 
@@ -19,10 +20,13 @@ bp = Blueprint("pages", __name__)
 
 @bp.get("/")
 def index() -> str:
-    parse_filter(request.args, gazetteer())  # a bad filter is a 400 here, not a silently empty map
+    # a bad filter is a 400 here, not a silently empty map
+    rally_filter = parse_filter(request.args, gazetteer())
     shell = map_shell()
     g.csp_script_hashes = shell.script_hashes
-    return render_template("map.html", shell=shell)
+    return render_template(
+        "map.html", shell=shell, rally_filter=rally_filter, filter_towns=filter_towns()
+    )
 
 
 @bp.get("/robots.txt")
@@ -40,12 +44,30 @@ def rallies() -> str:
     featured = [r for r in found if r.featured] if rally_filter.when == "upcoming" else []
     rest = [r for r in found if r not in featured]
     by_day = [
-        (format_date(day, "full"), list(items))
+        (format_date(day, "full"), by_region(list(items)))
         for day, items in groupby(rest, key=lambda r: r.starts_at.astimezone(MINSK).date())
     ]
     return render_template(
-        "rallies.html", rally_filter=rally_filter, rallies=found, featured=featured, by_day=by_day
+        "rallies.html",
+        rally_filter=rally_filter,
+        rallies=found,
+        featured=featured,
+        by_day=by_day,
+        filter_towns=filter_towns(),
     )
+
+
+def by_region(rallies: list[Rally]) -> list[tuple[str, list[Rally]]]:
+    """One day's rallies grouped by region (in the page's language), each by time."""
+    named = sorted(rallies, key=lambda r: (region_name(r.region), r.starts_at))
+    return [
+        (name, list(items)) for name, items in groupby(named, key=lambda r: region_name(r.region))
+    ]
+
+
+def filter_towns() -> list[str]:
+    """Suggestions for the town filter: the gazetteer's towns in the page's language."""
+    return sorted({p.name_in(current_language()) for p in gazetteer().places})
 
 
 @bp.get("/rallies/<int:rally_id>")
