@@ -180,3 +180,25 @@ def test_map_page_offers_the_same_filters(client, seeded_app):
     assert '<details class="map-filters" open>' in page
     assert '<form method="get" action="/"' in page
     assert '<option value="BY-VI" selected>Витебская область</option>' in page
+
+
+def test_rally_page_has_a_preview_for_messengers_and_share_links(client, app):
+    rally_id = add_rally(app, title='Пікет "у Гродне" & <сход>', town="Гродна", geonameid=627904)
+    page = client.get(f"/rallies/{rally_id}?lang=ru").get_data(as_text=True)
+    url = f"http://localhost/rallies/{rally_id}?lang=ru"  # shared in the language it was read in
+    assert f'<meta property="og:url" content="{url}">' in page
+    assert (
+        '<meta property="og:title" content="Пікет &#34;у Гродне&#34; &amp; &lt;сход&gt;">' in page
+    )
+    assert 'property="og:description" content="' in page and "Гродно" in page
+    assert '<meta property="og:locale" content="ru_RU">' in page
+    assert "https://t.me/share/url?url=http%3A%2F%2Flocalhost%2Frallies%2F" in page
+    assert "%3Flang%3Dru&amp;text=" in page
+    assert 'rel="noopener noreferrer"' in page
+    assert f'data-copy="{url}"' in page
+
+
+def test_cancelled_rally_says_so_in_its_preview(client, app):
+    rally_id = add_rally(app, title="Сход", status="cancelled")
+    page = client.get(f"/rallies/{rally_id}?lang=en").get_data(as_text=True)
+    assert '<meta property="og:title" content="Cancelled: Сход">' in page
