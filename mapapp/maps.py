@@ -25,6 +25,7 @@ BELARUS_CENTRE = (53.71, 27.95)
 # second charset declaration; our page template sets both itself.
 _FOLIUM_METAS = re.compile(r"<meta (?:name=\"viewport\"|http-equiv=\"content-type\")[^>]*/>", re.S)
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+_SCRIPT_ELEMENT = re.compile(r"<script\b[^>]*>.*?</script>", re.S)
 
 
 class RallyLayer(MacroElement):
@@ -83,9 +84,10 @@ def rally_map(
 class MapParts:
     """What a page template needs to place a folium map inside its own layout."""
 
-    header: str  # <link>, <script src> and <style> for <head>
+    header: str  # <link> and <style> for <head>
     html: str  # the map's <div>
-    script: str  # JavaScript for a <script> element after the div
+    scripts: str  # <script> elements (Leaflet and the plugins) to place after the div
+    script: str  # JavaScript for a <script> element after those
     script_hashes: tuple[str, ...]  # CSP 'sha256-...' sources for every inline script
 
     @property
@@ -102,11 +104,15 @@ def map_parts(fmap: folium.Map) -> MapParts:
     root = fmap.get_root()
     root.render()  # adds the JS/CSS links to the header
     header = _FOLIUM_METAS.sub("", root.header.render())
+    # Scripts go to the end of the body, so the page's text shows before Leaflet has loaded.
+    scripts = "\n".join(_SCRIPT_ELEMENT.findall(header))
+    header = _SCRIPT_ELEMENT.sub("", header)
     script = root.script.render()
-    inline = [*_INLINE_SCRIPT.findall(header), script]
+    inline = [*_INLINE_SCRIPT.findall(scripts), script]
     return MapParts(
         header=header,
         html=root.html.render(),
+        scripts=scripts,
         script=script,
         script_hashes=tuple(csp_hash(s) for s in inline),
     )

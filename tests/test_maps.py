@@ -26,7 +26,8 @@ def build(**config):
 def test_only_given_assets_are_linked():
     parts = build()
     for url in ASSETS.values():
-        assert url in parts.header
+        assert url in parts.header + parts.scripts
+    assert "<script" not in parts.header  # scripts wait for the end of the body
     for cdn in ("cdn.jsdelivr.net", "code.jquery.com", "cdnjs.cloudflare.com", "bootstrapcdn"):
         assert cdn not in parts.header + parts.html + parts.script
 
@@ -46,7 +47,7 @@ def test_script_hands_map_and_config_to_rallymap():
 def test_csp_hashes_cover_every_inline_script():
     parts = build()
     assert csp_hash(parts.script) in parts.script_hashes
-    assert len(parts.script_hashes) == parts.header.count("<script>") + 1
+    assert len(parts.script_hashes) == parts.scripts.count("<script>") + 1
 
 
 def test_config_text_cannot_close_the_script():

@@ -270,6 +270,12 @@ def test_state_changes_refuse_get(client, app):
     assert rally_count(app, Rally.status == Status.APPROVED.value) == 1
 
 
+def test_the_empty_form_may_be_indexed(client):
+    response = client.get("/submit")
+    assert "X-Robots-Tag" not in response.headers
+    assert response.headers["Cache-Control"] == "no-store"  # it holds a CSRF token
+
+
 def test_manage_pages_are_private(client, app):
     add_rally(app, manage_token_hash=hash_token("tok"))
     response = client.get("/manage/tok")

@@ -41,17 +41,20 @@ def submit_limit() -> str:
     return current_app.config["SUBMIT_LIMIT"]
 
 
-def private(response: Response) -> Response:
-    """Pages with a manage token or a form: never cached, never indexed."""
+def private(response: Response, index: bool = False) -> Response:
+    """Pages with a form or a manage token: never cached; only the empty form is indexed."""
     response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Robots-Tag"] = "noindex"
+    if not index:
+        response.headers["X-Robots-Tag"] = "noindex"
     return response
 
 
 def render_form(form: RallyForm, template: str = "submit.html", status: int = 200, **context):  # noqa: ANN003, ANN201
     towns = sorted({p.name_in(current_language()) for p in gazetteer().places})
     page = render_template(template, form=form, towns=towns, **context)
-    return private(make_response(page, status))
+    return private(
+        make_response(page, status), index=request.method == "GET" and template == "submit.html"
+    )
 
 
 def form_errors_status(form: RallyForm) -> int:
