@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mapapp.filters import RallyFilter
+from mapapp.filters import ONGOING, RallyFilter
 from mapapp.i18n import MINSK
 from mapapp.models import PUBLIC_STATUSES, Rally, utcnow
 
@@ -43,6 +43,15 @@ def data_version(db: Session) -> str:
 
 def etag_for(*parts: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+def list_etag(db: Session, rally_filter: RallyFilter, now: datetime, *parts: str) -> str:
+    """The ETag of a filtered list of public rallies (GeoJSON, feeds): `parts` tell formats apart.
+
+    "upcoming" moves with the clock, so the minute is part of it along with the data and filter.
+    """
+    minute = (now - ONGOING).strftime("%Y%m%d%H%M")
+    return etag_for(data_version(db), rally_filter.key(), minute, *parts)
 
 
 def local_iso(value: datetime) -> str:

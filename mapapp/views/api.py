@@ -7,13 +7,14 @@ import gzip
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from mapapp import db
-from mapapp.filters import ONGOING, parse_filter
+from mapapp.filters import parse_filter
 from mapapp.geocode import gazetteer, geocode, reverse_json
 from mapapp.i18n import current_language
 from mapapp.limits import limiter
 from mapapp.models import utcnow
-from mapapp.rallies import data_version, etag_for, feature_collection, public_detail, public_rallies
+from mapapp.rallies import feature_collection, list_etag, public_detail, public_rallies
 from mapapp.rallies import public_rally as find_public_rally
+from mapapp.views.caching import conditional
 
 bp = Blueprint("api", __name__)
 
@@ -39,27 +40,22 @@ def rallies_geojson() -> Response:
     rally_filter = parse_filter(request.args, gazetteer())
     session = db.session()
     now = utcnow()
-    # "upcoming" moves with the clock: the minute is part of the key.
-    minute = (now - ONGOING).strftime("%Y%m%d%H%M")
-    etag = etag_for(data_version(session), rally_filter.key(), minute)
     gzipped = "gzip" in request.accept_encodings
-    if gzipped:
-        etag += "-gz"  # another representation, another strong ETag
-    if etag in request.if_none_match:
-        response = Response(status=304)
-    else:
+    # Gzipped is another representation, so another strong ETag.
+    etag = list_etag(session, rally_filter, now) + ("-gz" if gzipped else "")
+
+    def build() -> Response:
         plain, compressed = cached_geojson(
             etag, lambda: feature_collection(public_rallies(session, rally_filter, now))
         )
-        if gzipped:
-            response = Response(compressed, mimetype="application/geo+json")
-            response.content_encoding = "gzip"
-        else:
-            response = Response(plain, mimetype="application/geo+json")
+        if not gzipped:
+            return Response(plain, mimetype="application/geo+json")
+        response = Response(compressed, mimetype="application/geo+json")
+        response.content_encoding = "gzip"
+        return response
+
+    response = conditional(etag, build)
     response.vary.add("Accept-Encoding")
-    response.set_etag(etag)
-    response.cache_control.public = True
-    response.cache_control.max_age = current_app.config["CACHE_SECONDS"]
     return response
 
 
