@@ -25,7 +25,13 @@ def public_rallies(
     return list(db.scalars(rally_filter.apply(query, now or utcnow())))
 
 
+# The id column is a 32-bit INTEGER on PostgreSQL; SQLite cannot even bind an id past 2**63.
+MAX_ID = 2**31 - 1
+
+
 def public_rally(db: Session, rally_id: int) -> Rally | None:
+    if not 0 < rally_id <= MAX_ID:
+        return None  # a made-up id from a URL is "no such rally", not a database error
     rally = db.get(Rally, rally_id)
     if rally is None or rally.status not in PUBLIC_STATUSES:
         return None

@@ -122,3 +122,9 @@ def test_geojson_is_gzipped_for_clients_that_accept_it(client, seeded_app):
         headers={"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["ETag"]},
     )
     assert again.status_code == 304
+
+
+def test_an_id_too_large_for_the_database_is_404(client):
+    for path in ("/api/rallies/", "/rallies/"):
+        assert client.get(f"{path}{2**64}").status_code == 404
+        assert client.get(f"{path}{2**40}").status_code == 404
