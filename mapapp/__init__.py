@@ -32,7 +32,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["JSON_AS_ASCII"] = False
 
     from mapapp import assets, cli, db, errors, geocode, i18n, limits, logs, security
-    from mapapp.views import api, pages
+    from mapapp.views import api, feeds, pages
 
     logs.init_app(app)
     db.init_app(app)
@@ -45,4 +45,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(feeds.bp)
     return app

@@ -32,6 +32,17 @@ class RallyFilter:
     def key(self) -> str:
         return f"{self.when}|{self.region}|{self.city}|{self.date_from}|{self.date_to}"
 
+    def args(self) -> dict[str, str]:
+        """The filter as query parameters: links to the same rallies in another format."""
+        values = {
+            "when": self.when if self.when != "upcoming" else None,
+            "region": self.region,
+            "city": self.city,
+            "from": self.date_from.isoformat() if self.date_from else None,
+            "to": self.date_to.isoformat() if self.date_to else None,
+        }
+        return {name: value for name, value in values.items() if value}
+
     def apply(self, query: Select, now: datetime) -> Select:
         cutoff = now - ONGOING
         if self.when == "upcoming":
