@@ -128,3 +128,11 @@ def test_an_id_too_large_for_the_database_is_404(client):
     for path in ("/api/rallies/", "/rallies/"):
         assert client.get(f"{path}{2**64}").status_code == 404
         assert client.get(f"{path}{2**40}").status_code == 404
+
+
+def test_method_not_allowed_says_which_are(client):
+    for path in ("/api/rallies.geojson", "/rallies", "/rallies.ics"):
+        response = client.post(path)
+        assert response.status_code == 405
+        assert set(response.headers["Allow"].split(", ")) >= {"GET", "HEAD"}, path
+    assert client.post("/api/rallies.geojson").get_json()["status"] == 405
