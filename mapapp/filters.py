@@ -14,6 +14,8 @@ from mapapp.models import Rally
 WHEN = ("upcoming", "past", "all")
 # A rally stays "upcoming" for a while after it starts, so people on their way still find it.
 ONGOING = timedelta(hours=3)
+# Dates near year 1 or 9999 overflow when turned into Minsk midnights in UTC; no rally is there.
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
 
 
 class BadFilter(ValueError):
@@ -87,6 +89,9 @@ def parse_filter(args: dict[str, str], gazetteer: Gazetteer | None = None) -> Ra
     if city and len(city) > 120:
         raise BadFilter("'city' is too long")
     date_from, date_to = _date("from", args.get("from")), _date("to", args.get("to"))
+    for name, value in (("from", date_from), ("to", date_to)):
+        if value and not EARLIEST <= value <= LATEST:
+            raise BadFilter(f"'{name}' must be between {EARLIEST} and {LATEST}")
     if date_from and date_to and date_from > date_to:
         raise BadFilter("'from' must not be after 'to'")
     town = gazetteer.by_name(city) if (city and gazetteer) else None

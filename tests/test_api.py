@@ -136,3 +136,10 @@ def test_method_not_allowed_says_which_are(client):
         assert response.status_code == 405
         assert set(response.headers["Allow"].split(", ")) >= {"GET", "HEAD"}, path
     assert client.post("/api/rallies.geojson").get_json()["status"] == 405
+
+
+def test_far_dates_are_a_400_not_an_overflow(client):
+    for query in ("from=0001-01-01", "to=9999-12-31", "from=1899-12-31"):
+        for path in ("/api/rallies.geojson", "/rallies.csv", "/rallies"):
+            assert client.get(f"{path}?{query}").status_code == 400, (path, query)
+    assert client.get("/api/rallies.geojson?from=1900-01-01&to=2999-12-31").status_code == 200
