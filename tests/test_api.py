@@ -138,6 +138,16 @@ def test_method_not_allowed_says_which_are(client):
     assert client.post("/api/rallies.geojson").get_json()["status"] == 405
 
 
+def test_unknown_lang_is_a_400_for_machine_clients(client):
+    for path in ("/api/rallies.geojson", "/api/geocode?q=Minsk", "/api/reverse?lat=53.9&lon=27.5"):
+        sep = "&" if "?" in path else "?"
+        response = client.get(f"{path}{sep}lang=de")
+        assert response.status_code == 400, path
+        assert "lang" in response.get_json()["message"]
+        assert client.get(f"{path}{sep}lang=ru").status_code == 200, path
+        assert client.get(f"{path}{sep}lang=").status_code == 200, path
+
+
 def test_far_dates_are_a_400_not_an_overflow(client):
     for query in ("from=0001-01-01", "to=9999-12-31", "from=1899-12-31"):
         for path in ("/api/rallies.geojson", "/rallies.csv", "/rallies"):

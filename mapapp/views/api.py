@@ -8,9 +8,9 @@ from collections.abc import Callable
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from mapapp import db
-from mapapp.filters import parse_filter
+from mapapp.filters import BadFilter, parse_filter
 from mapapp.geocode import gazetteer, geocode, reverse_json
-from mapapp.i18n import current_language
+from mapapp.i18n import LANGUAGES, current_language
 from mapapp.limits import limiter
 from mapapp.models import utcnow
 from mapapp.rallies import feature_collection, list_etag, public_detail, public_rallies
@@ -33,9 +33,19 @@ def cached_geojson(key: str, build: Callable[[], bytes]) -> tuple[bytes, bytes]:
     return memoized("geojson", key, both)
 
 
+def api_language() -> str:
+    """?lang= for machine clients: an unknown one is a 400, as the OpenAPI document says,
+    not the silent fallback to Accept-Language that pages make for people."""
+    asked = request.args.get("lang")
+    if asked and asked not in LANGUAGES:
+        raise BadFilter("'lang' must be one of: " + ", ".join(LANGUAGES))
+    return current_language()
+
+
 @bp.get("/api/rallies.geojson")
 def rallies_geojson() -> Response:
     rally_filter = parse_filter(request.args, gazetteer())
+    api_language()
     session = db.session()
     now = utcnow()
     gzipped = "gzip" in request.accept_encodings
@@ -73,7 +83,7 @@ def geocode_json() -> tuple[Response, int]:
         abort(400, "Give the place to look up as ?q=, for example ?q=Гродна.")
     if len(query) > 300:
         abort(400, "The query is too long (at most 300 characters).")
-    result = geocode(query, current_language())
+    result = geocode(query, api_language())
     return jsonify(result), 404 if "error" in result else 200
 
 
@@ -84,7 +94,7 @@ def reverse() -> Response:
         lat, lon = float(request.args["lat"]), float(request.args["lon"])
     except (KeyError, ValueError):
         abort(400, "Give the point as ?lat=53.9&lon=27.56 (decimal degrees).")
-    found = reverse_json(lat, lon, current_language())
+    found = reverse_json(lat, lon, api_language())
     if found is None:
         abort(422, "This point is outside Belarus.")
     return jsonify(found)
