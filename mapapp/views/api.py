@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from mapapp import db
+from mapapp import db, openapi
 from mapapp.filters import BadFilter, parse_filter
 from mapapp.geocode import gazetteer, geocode, reverse_json
 from mapapp.i18n import LANGUAGES, current_language
@@ -98,6 +98,11 @@ def reverse() -> Response:
     if found is None:
         abort(422, "This point is outside Belarus.")
     return jsonify(found)
+
+
+@bp.get("/api/openapi.json")
+def openapi_json() -> Response:
+    return jsonify(openapi.document())
 
 
 @bp.get("/healthz")
