@@ -218,3 +218,15 @@ def test_feed_links_on_the_pages_carry_the_filters(client, app):
     rally_page = client.get(f"/rallies/{rally_id}?lang=en").get_data(as_text=True)
     assert f'href="/rallies/{rally_id}.ics"' in rally_page
     assert "Add to calendar (.ics)" in rally_page
+
+
+def test_feeds_on_each_database(db_app):
+    assert db_app.test_cli_runner().invoke(args=["init-db"]).exit_code == 0
+    client = db_app.test_client()
+    found = events(client.get("/rallies.ics?when=all&region=BY-HM"))
+    (october,) = found
+    assert october.decoded("DTSTART").astimezone(UTC).hour == 16
+    rows = csv_rows(client.get("/rallies.csv?when=all&city=Minsk"))
+    assert [row["starts_at"][10:] for row in rows] == ["T19:00:00+03:00"]
+    etag = client.get("/rallies.csv").headers["ETag"]
+    assert client.get("/rallies.csv", headers={"If-None-Match": etag}).status_code == 304
