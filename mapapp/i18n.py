@@ -38,8 +38,11 @@ LANGUAGE_NAMES = {"be": "Беларуская", "ru": "Русский", "en": "E
 
 
 def keep_language(endpoint: str, values: dict) -> None:
-    """Links between pages keep a language chosen with ?lang= (no cookie needed)."""
-    if not endpoint.startswith("pages.") or "lang" in values:
+    """Links between pages keep a language chosen with ?lang= (no cookie needed).
+
+    Links to the feeds keep it too: the rally links inside open in the same language.
+    """
+    if not endpoint.startswith(("pages.", "feeds.")) or "lang" in values:
         return
     asked = request.args.get("lang") if request else None
     if asked in LANGUAGES:

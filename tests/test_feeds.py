@@ -210,13 +210,13 @@ def test_etag_depends_on_the_filter(client, app):
 
 def test_feed_links_on_the_pages_carry_the_filters(client, app):
     rally_id = add_rally(app)
-    page = client.get("/rallies?when=all&region=BY-HM&lang=en").get_data(as_text=True)
+    page = client.get("/rallies?when=all&region=BY-HM").get_data(as_text=True)
     assert 'href="/rallies.ics?when=all&amp;region=BY-HM"' in page
     assert 'href="/rallies.csv?when=all&amp;region=BY-HM"' in page
-    plain = client.get("/rallies?lang=en").get_data(as_text=True)
+    plain = client.get("/rallies").get_data(as_text=True)
     assert 'href="/rallies.ics"' in plain and 'href="/rallies.csv"' in plain
     rally_page = client.get(f"/rallies/{rally_id}?lang=en").get_data(as_text=True)
-    assert f'href="/rallies/{rally_id}.ics"' in rally_page
+    assert f'href="/rallies/{rally_id}.ics?lang=en"' in rally_page
     assert "Add to calendar (.ics)" in rally_page
 
 
@@ -230,3 +230,17 @@ def test_feeds_on_each_database(db_app):
     assert [row["starts_at"][10:] for row in rows] == ["T19:00:00+03:00"]
     etag = client.get("/rallies.csv").headers["ETag"]
     assert client.get("/rallies.csv", headers={"If-None-Match": etag}).status_code == 304
+
+
+def test_feeds_keep_the_language(client, app):
+    rally_id = add_rally(app)
+    page = client.get("/rallies?lang=ru&when=all").get_data(as_text=True)
+    assert 'href="/rallies.ics?when=all&amp;lang=ru"' in page
+    assert 'href="/rallies.csv?when=all&amp;lang=ru"' in page
+    rally_page = client.get(f"/rallies/{rally_id}?lang=ru").get_data(as_text=True)
+    assert f'href="/rallies/{rally_id}.ics?lang=ru"' in rally_page
+    # and the links inside open the rally page in that language
+    (event,) = events(client.get("/rallies.ics?lang=ru"))
+    assert str(event["URL"]) == f"http://localhost/rallies/{rally_id}?lang=ru"
+    (row,) = csv_rows(client.get("/rallies.csv?lang=ru"))
+    assert row["url"] == f"http://localhost/rallies/{rally_id}?lang=ru"
