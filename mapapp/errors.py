@@ -6,6 +6,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import force_locale, lazy_gettext
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from mapapp.filters import BadFilter
@@ -48,24 +49,27 @@ def wants_json() -> bool:
     return path.startswith(MACHINE_PREFIXES) or path.endswith(MACHINE_SUFFIXES)
 
 
-def handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
+def handle_http_error(error: HTTPException) -> tuple[Response | str, int, Headers]:
     code = error.code or 500
+    # Keep the error's own headers, such as Allow on a 405 (RFC 9110 requires it).
+    headers = Headers(error.get_headers())
+    headers.remove("Content-Type")
     if wants_json():
         # Machine clients get the same English text whatever their Accept-Language.
         with force_locale("en"):
             message = str(error.description)
-        return jsonify(error=error.name, message=message, status=code), code
+        return jsonify(error=error.name, message=message, status=code), code, headers
     title, text = PAGE_ERRORS.get(code, (error.name, error.description))
     if error.description != type(error).description:
         text = error.description  # our own message, such as a bad filter's
-    return render_template("error.html", code=code, title=title, text=text), code
+    return render_template("error.html", code=code, title=title, text=text), code, headers
 
 
-def handle_bad_filter(error: BadFilter) -> tuple[Response | str, int]:
+def handle_bad_filter(error: BadFilter) -> tuple[Response | str, int, Headers]:
     return handle_http_error(BadRequest(error.args[0]))
 
 
-def handle_csrf_error(error: CSRFError) -> tuple[Response | str, int]:
+def handle_csrf_error(error: CSRFError) -> tuple[Response | str, int, Headers]:
     return handle_http_error(
         BadRequest(
             _("The form has expired or came from another site. Reload the page and try again.")

@@ -15,6 +15,8 @@ from mapapp.models import Rally
 WHEN = ("upcoming", "past", "all")
 # A rally stays "upcoming" for a while after it starts, so people on their way still find it.
 ONGOING = timedelta(hours=3)
+# Dates near year 1 or 9999 overflow when turned into Minsk midnights in UTC; no rally is there.
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
 
 
 class BadFilter(ValueError):
@@ -41,6 +43,17 @@ class RallyFilter:
 
     def key(self) -> str:
         return f"{self.when}|{self.region}|{self.city}|{self.date_from}|{self.date_to}"
+
+    def args(self) -> dict[str, str]:
+        """The filter as query parameters: links to the same rallies in another format."""
+        values = {
+            "when": self.when if self.when != "upcoming" else None,
+            "region": self.region,
+            "city": self.city,
+            "from": self.date_from.isoformat() if self.date_from else None,
+            "to": self.date_to.isoformat() if self.date_to else None,
+        }
+        return {name: value for name, value in values.items() if value}
 
     def apply(self, query: Select, now: datetime) -> Select:
         cutoff = now - ONGOING
@@ -88,6 +101,16 @@ def parse_filter(args: dict[str, str], gazetteer: Gazetteer | None = None) -> Ra
     if city and len(city) > 120:
         raise BadFilter(lazy_gettext("'%(name)s' is too long", name="city"))
     date_from, date_to = _date("from", args.get("from")), _date("to", args.get("to"))
+    for name, value in (("from", date_from), ("to", date_to)):
+        if value and not EARLIEST <= value <= LATEST:
+            raise BadFilter(
+                lazy_gettext(
+                    "'%(name)s' must be between %(first)s and %(last)s",
+                    name=name,
+                    first=EARLIEST.isoformat(),
+                    last=LATEST.isoformat(),
+                )
+            )
     if date_from and date_to and date_from > date_to:
         raise BadFilter(
             lazy_gettext("'%(first)s' must not be after '%(second)s'", first="from", second="to")

@@ -88,13 +88,16 @@ def region_name(code: str, lang: str | None = None) -> str:
 
 
 # Blueprints of pages for people: their links carry ?lang=; data and files do not.
-PAGE_BLUEPRINTS = ("pages", "submit", "moderate")
+PAGE_BLUEPRINTS = ("pages", "submit", "moderate", "feeds")
 
 LANGUAGE_NAMES = {"be": "Беларуская", "ru": "Русский", "en": "English"}
 
 
 def keep_language(endpoint: str, values: dict) -> None:
-    """Links between pages keep a language chosen with ?lang= (no cookie needed)."""
+    """Links between pages keep a language chosen with ?lang= (no cookie needed).
+
+    Links to the feeds keep it too: the rally links inside open in the same language.
+    """
     if endpoint.split(".")[0] not in PAGE_BLUEPRINTS or "lang" in values:
         return
     asked = request.args.get("lang") if request else None

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mapapp.filters import RallyFilter
+from mapapp.filters import ONGOING, RallyFilter
 from mapapp.i18n import MINSK
 from mapapp.models import PUBLIC_STATUSES, Rally, utcnow
 
@@ -26,7 +26,13 @@ def public_rallies(
     return list(db.scalars(rally_filter.apply(query, now or utcnow())))
 
 
+# The id column is a 32-bit INTEGER on PostgreSQL; SQLite cannot even bind an id past 2**63.
+MAX_ID = 2**31 - 1
+
+
 def public_rally(db: Session, rally_id: int) -> Rally | None:
+    if not 0 < rally_id <= MAX_ID:
+        return None  # a made-up id from a URL is "no such rally", not a database error
     rally = db.get(Rally, rally_id)
     if rally is None or rally.status not in PUBLIC_STATUSES:
         return None
@@ -44,6 +50,16 @@ def data_version(db: Session) -> str:
 
 def etag_for(*parts: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+def list_etag(db: Session, rally_filter: RallyFilter, now: datetime, *parts: str) -> str:
+    """The ETag of a filtered list of public rallies (GeoJSON, feeds): `parts` tell formats apart.
+
+    "upcoming" and "past" move with the clock, so the minute is part of theirs along with the
+    data and filter; "all" changes only with the data.
+    """
+    minute = "" if rally_filter.when == "all" else (now - ONGOING).strftime("%Y%m%d%H%M")
+    return etag_for(data_version(db), rally_filter.key(), minute, *parts)
 
 
 def local_iso(value: datetime) -> str:

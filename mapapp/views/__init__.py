@@ -1,1 +1,1 @@
-"""One blueprint per concern: pages (people), api (machines)."""
+"""One blueprint per concern: pages (people), api (machines), feeds (calendars, spreadsheets)."""

@@ -8,32 +8,39 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from mapapp import db
-from mapapp.filters import ONGOING, one_of, parse_filter
+from mapapp import db, openapi
+from mapapp.filters import one_of, parse_filter
 from mapapp.geocode import gazetteer, geocode, reverse_json
 from mapapp.i18n import LANGUAGES, current_language, local_datetime, town_name
 from mapapp.limits import limiter
 from mapapp.models import Rally, utcnow
-from mapapp.rallies import data_version, etag_for, feature_collection, public_detail, public_rallies
+from mapapp.rallies import feature_collection, list_etag, public_detail, public_rallies
 from mapapp.rallies import public_rally as find_public_rally
+from mapapp.views.caching import conditional, memoized
 
 bp = Blueprint("api", __name__)
 
-CACHE_ENTRIES = 64
 
-
-def cached_geojson(key: str, build) -> tuple[bytes, bytes]:  # noqa: ANN001
-    """The newest few GeoJSON documents of this process, plain and gzipped, by ETag.
+def cached_geojson(key: str, build: Callable[[], bytes]) -> tuple[bytes, bytes]:
+    """A GeoJSON document, plain and gzipped, kept by ETag.
 
     Gzip takes 10,000 rallies from about 3.5 MB to a tenth: it matters on a phone.
     """
-    cache = current_app.extensions.setdefault("mapapp.geojson_cache", {})
-    if key not in cache:
-        if len(cache) >= CACHE_ENTRIES:
-            cache.pop(next(iter(cache)))
+
+    def both() -> tuple[bytes, bytes]:
         body = build()
-        cache[key] = (body, gzip.compress(body, compresslevel=6, mtime=0))
-    return cache[key]
+        return body, gzip.compress(body, compresslevel=6, mtime=0)
+
+    return memoized("geojson", key, both)
+
+
+def api_language() -> str:
+    """?lang= for machine clients: an unknown one is a 400, as the OpenAPI document says,
+    not the silent fallback to Accept-Language that pages make for people."""
+    asked = request.args.get("lang") or None
+    if asked is not None and asked not in LANGUAGES:
+        raise one_of("lang", LANGUAGES)
+    return current_language()
 
 
 def in_language(lang: str) -> Callable[[Rally], dict[str, Any]]:
@@ -55,36 +62,30 @@ def in_language(lang: str) -> Callable[[Rally], dict[str, Any]]:
 @bp.get("/api/rallies.geojson")
 def rallies_geojson() -> Response:
     rally_filter = parse_filter(request.args, gazetteer())
+    api_language()
     # Without ?lang the document is the same for everyone: towns as written, no texts.
     lang = request.args.get("lang") or None
-    if lang is not None and lang not in LANGUAGES:
-        raise one_of("lang", LANGUAGES)
     session = db.session()
     now = utcnow()
-    # "upcoming" moves with the clock: the minute is part of the key.
-    minute = (now - ONGOING).strftime("%Y%m%d%H%M")
-    etag = etag_for(data_version(session), rally_filter.key(), minute, lang or "")
     gzipped = "gzip" in request.accept_encodings
-    if gzipped:
-        etag += "-gz"  # another representation, another strong ETag
-    if etag in request.if_none_match:
-        response = Response(status=304)
-    else:
+    # Gzipped is another representation, so another strong ETag.
+    etag = list_etag(session, rally_filter, now, lang or "") + ("-gz" if gzipped else "")
+
+    def build() -> Response:
         plain, compressed = cached_geojson(
             etag,
             lambda: feature_collection(
                 public_rallies(session, rally_filter, now), in_language(lang) if lang else None
             ),
         )
-        if gzipped:
-            response = Response(compressed, mimetype="application/geo+json")
-            response.content_encoding = "gzip"
-        else:
-            response = Response(plain, mimetype="application/geo+json")
+        if not gzipped:
+            return Response(plain, mimetype="application/geo+json")
+        response = Response(compressed, mimetype="application/geo+json")
+        response.content_encoding = "gzip"
+        return response
+
+    response = conditional(etag, build)
     response.vary.add("Accept-Encoding")
-    response.set_etag(etag)
-    response.cache_control.public = True
-    response.cache_control.max_age = current_app.config["CACHE_SECONDS"]
     return response
 
 
@@ -104,7 +105,7 @@ def geocode_json() -> tuple[Response, int]:
         abort(400, "Give the place to look up as ?q=, for example ?q=Гродна.")
     if len(query) > 300:
         abort(400, "The query is too long (at most 300 characters).")
-    result = geocode(query, current_language())
+    result = geocode(query, api_language())
     return jsonify(result), 404 if "error" in result else 200
 
 
@@ -115,10 +116,15 @@ def reverse() -> Response:
         lat, lon = float(request.args["lat"]), float(request.args["lon"])
     except (KeyError, ValueError):
         abort(400, "Give the point as ?lat=53.9&lon=27.56 (decimal degrees).")
-    found = reverse_json(lat, lon, current_language())
+    found = reverse_json(lat, lon, api_language())
     if found is None:
         abort(422, "This point is outside Belarus.")
     return jsonify(found)
+
+
+@bp.get("/api/openapi.json")
+def openapi_json() -> Response:
+    return jsonify(openapi.document())
 
 
 @bp.get("/healthz")

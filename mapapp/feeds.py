@@ -1,0 +1,103 @@
+"""Rallies as iCalendar (RFC 5545) and as CSV, for calendar apps and spreadsheets.
+
+Pure functions, no Flask: the caller passes how to link a rally. As in mapapp.rallies,
+the rows and events are built field by field, so no contact or token can slip in.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+
+from icalendar import Calendar, Event
+
+from mapapp.i18n import MINSK
+from mapapp.models import Rally, Status
+from mapapp.rallies import local_iso
+
+RallyUrl = Callable[[int], str]
+
+PRODID = "-//mapapp//Rally map of Belarus//EN"
+# UIDs must not change with the host a feed was fetched from, or calendars would show twins.
+UID_DOMAIN = "mapapp"
+# Most rallies give no end; calendars need one to draw the event.
+DEFAULT_LENGTH = timedelta(hours=2)
+ICAL_STATUS = {Status.APPROVED.value: "CONFIRMED", Status.CANCELLED.value: "CANCELLED"}
+
+CSV_COLUMNS = ("id", "title", "town", "place", "region", "starts_at", "status", "lat", "lon", "url")
+# Spreadsheets run a cell starting with these as a formula (OWASP "CSV injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def rally_uid(rally_id: int) -> str:
+    return f"rally-{rally_id}@{UID_DOMAIN}"
+
+
+def rally_event(rally: Rally, url: str) -> Event:
+    start = rally.starts_at.astimezone(MINSK)
+    if rally.ends_at and rally.ends_at > rally.starts_at:
+        end = rally.ends_at.astimezone(MINSK)
+    else:
+        end = start + DEFAULT_LENGTH  # RFC 5545: DTEND must come after DTSTART
+    event = Event()
+    event.add("uid", rally_uid(rally.id))
+    # DTSTAMP of a published calendar is when the event last changed (RFC 5545, 3.8.7.2).
+    event.add("dtstamp", rally.updated_at)
+    event.add("dtstart", start)
+    event.add("dtend", end)
+    event.add("summary", rally.title)
+    event.add("location", ", ".join(part for part in (rally.place, rally.town) if part))
+    # Several calendar apps never show URL: the link goes at the end of the description too.
+    description = f"{rally.description}\n\n{url}" if rally.description else url
+    event.add("description", description)
+    event.add("geo", (rally.lat, rally.lon))
+    event.add("url", url)
+    event.add("status", ICAL_STATUS[rally.status])
+    # No SEQUENCE: rallies keep no change counter; DTSTAMP tells clients which copy is newer.
+    return event
+
+
+def calendar(rallies: Iterable[Rally], rally_url: RallyUrl) -> bytes:
+    """One VCALENDAR with a VEVENT a rally, times in Europe/Minsk with its VTIMEZONE."""
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    for rally in rallies:
+        cal.add_component(rally_event(rally, rally_url(rally.id)))
+    # Built from zoneinfo, so clients need not know the TZID; only when an event uses it.
+    cal.add_missing_timezones()
+    return cal.to_ical()
+
+
+def csv_cell(value: str | int | float) -> str | int | float:
+    """Text that a spreadsheet would run as a formula gets a leading quote.
+
+    Only text: our numbers (id, coordinates) come from the database and cannot carry a formula.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def csv_document(rallies: Iterable[Rally], rally_url: RallyUrl) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for rally in rallies:
+        row = (
+            rally.id,
+            rally.title,
+            rally.town,
+            rally.place,
+            rally.region,
+            local_iso(rally.starts_at),
+            rally.status,
+            round(rally.lat, 6),
+            round(rally.lon, 6),
+            rally_url(rally.id),
+        )
+        writer.writerow([csv_cell(value) for value in row])
+    # With a byte order mark Excel reads the file as UTF-8 and shows Cyrillic right.
+    return out.getvalue().encode("utf-8-sig")

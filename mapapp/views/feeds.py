@@ -1,0 +1,68 @@
+"""Feeds of the rallies for calendar apps (iCalendar) and spreadsheets (CSV).
+
+They take the same filters as the list and the GeoJSON, and are cached the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Blueprint, Response, abort, request, url_for
+
+from mapapp import db
+from mapapp.feeds import RallyUrl, calendar, csv_document
+from mapapp.filters import parse_filter
+from mapapp.geocode import gazetteer
+from mapapp.models import Rally, utcnow
+from mapapp.rallies import etag_for, list_etag, public_rallies, public_rally
+from mapapp.views.caching import conditional, memoized
+
+bp = Blueprint("feeds", __name__)
+
+
+def rally_url(rally_id: int) -> str:
+    return url_for("pages.rally", rally_id=rally_id, _external=True)
+
+
+def feed(kind: str, mimetype: str, render: Callable[[list[Rally], RallyUrl], bytes]) -> Response:
+    """The filtered public rallies in one format, with an ETag like the GeoJSON's."""
+    rally_filter = parse_filter(request.args, gazetteer())
+    session = db.session()
+    now = utcnow()
+    etag = list_etag(session, rally_filter, now, kind)
+    # The body links to rally pages: their host and ?lang= are part of what is cached.
+    key = etag + rally_url(0)
+
+    def build() -> Response:
+        body = memoized(
+            "feed", key, lambda: render(public_rallies(session, rally_filter, now), rally_url), 16
+        )
+        return Response(body, mimetype=mimetype)
+
+    return conditional(etag, build)
+
+
+@bp.get("/rallies.ics")
+def rallies_ics() -> Response:
+    # Served inline: calendar apps subscribe to this URL.
+    return feed("ics", "text/calendar", calendar)
+
+
+@bp.get("/rallies.csv")
+def rallies_csv() -> Response:
+    response = feed("csv", "text/csv", csv_document)
+    response.headers.set("Content-Disposition", "attachment", filename="rallies.csv")
+    return response
+
+
+@bp.get("/rallies/<int:rally_id>.ics")
+def rally_ics(rally_id: int) -> Response:
+    found = public_rally(db.session(), rally_id)
+    if found is None:
+        abort(404, "No such rally.")
+    etag = etag_for("ics", str(found.id), found.updated_at.isoformat())
+    response = conditional(
+        etag, lambda: Response(calendar([found], rally_url), mimetype="text/calendar")
+    )
+    response.headers.set("Content-Disposition", "attachment", filename=f"rally-{found.id}.ics")
+    return response

@@ -1,0 +1,102 @@
+"""The OpenAPI document, and Schemathesis checking the app against it."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import schemathesis
+from conftest import add_rally, make_app
+from hypothesis import settings
+
+from mapapp import openapi
+from mapapp.gazetteer import REGION_CODES
+
+
+def test_openapi_document(client):
+    response = client.get("/api/openapi.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    document = response.get_json()
+    assert document == openapi.document()
+    assert document["openapi"].startswith("3.1")
+    assert {
+        "/api/rallies.geojson",
+        "/api/rallies/{id}",
+        "/api/geocode",
+        "/api/reverse",
+        "/healthz",
+    } <= set(document["paths"])
+    geojson = document["paths"]["/api/rallies.geojson"]["get"]
+    params = {p["name"]: p["schema"] for p in geojson["parameters"]}
+    assert params["region"]["enum"] == list(REGION_CODES)
+    assert params["when"]["enum"] == ["upcoming", "past", "all"]
+    assert params["from"]["format"] == params["to"]["format"] == "date"
+    assert params["city"]["maxLength"] == 120
+    assert params["lang"]["enum"] == ["be", "ru", "en"]
+    geocode = document["paths"]["/api/geocode"]["get"]
+    assert set(geocode["responses"]) == {"200", "400", "404", "429"}
+    assert set(document["paths"]["/api/reverse"]["get"]["responses"]) >= {"200", "400", "422"}
+
+
+def test_documented_paths_exist(app):
+    routes = {rule.rule.replace("<int:rally_id>", "{id}") for rule in app.url_map.iter_rules()}
+    document = app.test_client().get("/api/openapi.json").get_json()
+    assert set(document["paths"]) <= routes
+
+
+@pytest.fixture(scope="module")
+def fuzzed_app(tmp_path_factory):  # noqa: ANN001, ANN201
+    """One app for all the generated requests: seeded, and with a limit they never reach."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('openapi') / 'test.sqlite3'}"
+    app = make_app(url, GEOCODE_LIMIT="10000 per minute")
+    assert app.test_cli_runner().invoke(args=["init-db"]).exit_code == 0
+    starts = datetime(2099, 5, 1, 16, tzinfo=UTC)
+    add_rally(app, status="cancelled", starts_at=starts, ends_at=starts + timedelta(hours=1))
+    yield app
+    app.extensions["mapapp.db"]["engine"].dispose()
+
+
+# The document is plain data, so it loads without an app (test_openapi_document checks that
+# the app serves this very document). Not schemathesis.pytest.from_fixture: it sets a private
+# attribute that pytest 9 no longer has.
+schema = schemathesis.openapi.from_dict(openapi.document())
+
+
+@schema.parametrize()
+@settings(max_examples=25, deadline=None)
+def test_api_conforms_to_its_openapi_document(case, fuzzed_app):  # noqa: ANN001
+    """Schemathesis' checks: no 5xx; statuses, content types, headers and bodies as documented;
+    schema-breaking input refused with a 4xx; an undeclared method answered 405 with Allow."""
+    case.call_and_validate(
+        app=fuzzed_app,
+        # The WSGI client does not undo gzip, which the GeoJSON uses when it is accepted.
+        headers={"Accept-Encoding": "identity"},
+        # Not "every schema-valid request succeeds": some are refused on purpose for rules a
+        # JSON Schema cannot state: a point outside Belarus (422), `from` after `to` (400).
+        excluded_checks=[schemathesis.checks.positive_data_acceptance],
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "url", "status"),
+    [
+        ("/api/rallies.geojson", "/api/rallies.geojson?when=all", 200),
+        ("/api/rallies.geojson", "/api/rallies.geojson?from=2099-13-01", 400),
+        ("/api/rallies/{id}", "/api/rallies/1", 200),  # the main rally, no end
+        ("/api/rallies/{id}", "/api/rallies/14", 200),  # cancelled, with an end
+        ("/api/rallies/{id}", "/api/rallies/424242", 404),
+        ("/api/geocode", "/api/geocode?q=Kastrychnitskaya", 200),
+        ("/api/geocode", "/api/geocode?q=площадь Победы&lang=ru", 200),  # with alternatives
+        ("/api/geocode", "/api/geocode?q=вул. Савецкая, 12, Гродна", 200),
+        ("/api/geocode", "/api/geocode?q=Atlantis", 404),
+        ("/api/geocode", "/api/geocode?q=%20", 400),
+        ("/api/reverse", "/api/reverse?lat=53.678&lon=23.83", 200),
+        ("/api/reverse", "/api/reverse?lat=52.52&lon=13.40", 422),
+        ("/api/reverse", "/api/reverse?lat=north", 400),
+        ("/healthz", "/healthz", 200),
+    ],
+)
+def test_real_answers_match_the_document(fuzzed_app, path, url, status):  # noqa: ANN001
+    """Answers the fuzzer may not reach, such as a rally that exists or a place with near-ties."""
+    response = fuzzed_app.test_client().get(url)
+    assert response.status_code == status
+    schema[path]["GET"].validate_response(response)
