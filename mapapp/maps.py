@@ -20,6 +20,8 @@ from jinja2 import Template
 # Belarus, south-west and north-east corners (WGS84).
 BELARUS_BOUNDS = ((51.26, 23.18), (56.17, 32.78))
 BELARUS_CENTRE = (53.71, 27.95)
+# The zoom levels the tiles are drawn for: the whole country to a single street.
+MIN_ZOOM, MAX_ZOOM = 5, 19
 
 # folium's header carries a viewport that forbids zooming (fails WCAG 1.4.4) and a
 # second charset declaration; our page template sets both itself.
@@ -73,7 +75,7 @@ def rally_map(
         ("markercluster_default_css", assets["markercluster_default_css"]),
     ]
     folium.TileLayer(
-        tiles=tile_url, attr=tile_attribution, max_zoom=19, min_zoom=5, name="tiles"
+        tiles=tile_url, attr=tile_attribution, max_zoom=MAX_ZOOM, min_zoom=MIN_ZOOM, name="tiles"
     ).add_to(fmap)
     RallyLayer({"bounds": BELARUS_BOUNDS, **config}).add_to(fmap)
     return fmap

@@ -122,3 +122,19 @@ def test_geojson_is_gzipped_for_clients_that_accept_it(client, seeded_app):
         headers={"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["ETag"]},
     )
     assert again.status_code == 304
+
+
+def test_featured_filter_in_the_api_and_the_list(client, seeded_app):
+    every = client.get("/api/rallies.geojson")
+    featured = client.get("/api/rallies.geojson?featured=1")
+    assert len(every.get_json()["features"]) == 13
+    [main] = featured.get_json()["features"]
+    assert main["properties"]["featured"] is True
+    assert "Кастрычніцкай плошчы" in main["properties"]["title"]
+    assert every.headers["ETag"] != featured.headers["ETag"]
+    assert len(client.get("/api/rallies.geojson?featured=0").get_json()["features"]) == 13
+    bad = client.get("/api/rallies.geojson?featured=yes")
+    assert bad.status_code == 400
+    assert bad.get_json()["message"] == "'featured' must be one of: 0, 1"
+    listing = client.get("/rallies?featured=1&lang=en").get_data(as_text=True)
+    assert listing.count('class="rally-title"') == 1

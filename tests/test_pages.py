@@ -1,3 +1,4 @@
+import html
 import re
 from urllib.parse import urlsplit
 
@@ -142,3 +143,20 @@ def test_request_log_has_no_client_address(client, caplog):
     DropClientAddress().filter(v6)
     assert "2001:db8" not in v6.getMessage()
     assert any(isinstance(f, DropClientAddress) for f in logging.getLogger("werkzeug").filters)
+
+
+def test_map_takes_a_centre_and_zoom(client):
+    for query in ("lat=53.9&lon=27.56&zoom=12", "lat=52.1&lon=23.7", "zoom=8", "lat=&lon=&zoom="):
+        assert client.get(f"/?{query}").status_code == 200, query
+
+
+def test_bad_centre_is_a_clear_400_in_the_page_language(client):
+    cases = {
+        "/?lang=be&zoom=25": "Параметр «zoom» павінен быць цэлым лікам ад 5 да 19",
+        "/?lang=ru&lon=27": "Параметры «lat» и «lon» нужно задавать вместе",
+        "/?lang=en&lat=-33.9&lon=151.2": "'lat' must be a number from 49 to 59",
+    }
+    for path, message in cases.items():
+        response = client.get(path)
+        assert response.status_code == 400, path
+        assert message in html.unescape(response.get_data(as_text=True)), path

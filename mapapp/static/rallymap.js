@@ -6,7 +6,9 @@
 (function () {
   "use strict";
 
-  var FILTER_PARAMS = ["when", "region", "city", "from", "to"];
+  var FILTER_PARAMS = ["when", "region", "city", "from", "to", "featured"];
+  // The zoom for a centre asked for without one: a town's streets.
+  var PLACE_ZOOM = 13;
 
   function element(tag, className, text) {
     var node = document.createElement(tag);
@@ -217,11 +219,26 @@
     map.setView(start, 15);
   }
 
+  // A link may ask for a centre and zoom (?lat=&lon=&zoom=, checked by the server);
+  // otherwise the map shows the whole of Belarus.
+  function initialView(map, config) {
+    var page = new URLSearchParams(window.location.search);
+    var lat = parseFloat(page.get("lat"));
+    var lon = parseFloat(page.get("lon"));
+    var zoom = parseInt(page.get("zoom"), 10);
+    var centred = isFinite(lat) && isFinite(lon);
+    if (!centred && !isFinite(zoom)) {
+      map.fitBounds(config.bounds);
+      return;
+    }
+    map.setView(centred ? [lat, lon] : map.getCenter(), isFinite(zoom) ? zoom : PLACE_ZOOM);
+  }
+
   function init(map, config) {
     if (config.mode === "pin") return initPin(map, config);
     var status = document.getElementById("map-status");
     var list = document.getElementById("rally-list");
-    map.fitBounds(config.bounds);
+    initialView(map, config);
     translateControls(map, config.labels);
     var cluster = L.markerClusterGroup({
       showCoverageOnHover: false,

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, g, render_template, request
 from flask_babel import format_date
 
 from mapapp import db
-from mapapp.filters import parse_filter
+from mapapp.filters import parse_filter, parse_view
 from mapapp.geocode import gazetteer
 from mapapp.i18n import MINSK
 from mapapp.rallies import public_rallies, public_rally
@@ -19,7 +19,9 @@ bp = Blueprint("pages", __name__)
 
 @bp.get("/")
 def index() -> str:
-    parse_filter(request.args, gazetteer())  # a bad filter is a 400 here, not a silently empty map
+    # A bad filter or centre is a 400 here, not a silently empty map.
+    parse_filter(request.args, gazetteer())
+    parse_view(request.args)
     shell = map_shell()
     g.csp_script_hashes = shell.script_hashes
     return render_template("map.html", shell=shell)
