@@ -38,6 +38,19 @@
       (config.lang ? "?lang=" + encodeURIComponent(config.lang) : "");
   }
 
+  // A link to a rally's page. Inside another site's page (embed) it opens in a new tab:
+  // our pages refuse to be framed, and the partner's page stays where it was.
+  function rallyLink(config, p, className, text) {
+    var link = element("a", className, text);
+    link.href = rallyUrl(config, p.id);
+    if (config.mode === "embed") {
+      link.target = "_blank";
+      link.rel = "noopener";
+      link.appendChild(element("span", "visually-hidden", " " + config.labels.newTab));
+    }
+    return link;
+  }
+
   function placeLine(p) {
     return [p.place, p.town].filter(Boolean).join(", ");
   }
@@ -53,9 +66,7 @@
     time.setAttribute("datetime", p.starts_at);
     when.appendChild(time);
     box.appendChild(when);
-    var link = element("a", "rally-popup-link", config.labels.details);
-    link.href = rallyUrl(config, p.id);
-    box.appendChild(link);
+    box.appendChild(rallyLink(config, p, "rally-popup-link", config.labels.details));
     return box;
   }
 
@@ -159,9 +170,7 @@
       (p.status === "cancelled" ? " rally-cancelled" : ""));
     if (p.status === "cancelled") item.appendChild(element("strong", "badge badge-cancelled", config.labels.cancelled));
     if (p.featured) item.appendChild(element("strong", "badge badge-featured", config.labels.featured));
-    var link = element("a", "rally-title", p.title);
-    link.href = rallyUrl(config, p.id);
-    item.appendChild(link);
+    item.appendChild(rallyLink(config, p, "rally-title", p.title));
     var meta = element("p", "rally-meta", startsText(p, config.lang) + " · " + placeLine(p));
     var button = element("button", "show-on-map", config.labels.show);
     button.type = "button";
