@@ -44,7 +44,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
 
     from mapapp import assets, cli, db, errors, geocode, i18n, limits, logs, security, tiles
-    from mapapp.views import api, feeds, moderate, pages, submit
+    from mapapp.views import api, embed, feeds, moderate, pages, submit
 
     logs.init_app(app)
     db.init_app(app)
@@ -62,4 +62,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(submit.bp)
     app.register_blueprint(moderate.bp)
     app.register_blueprint(feeds.bp)
+    app.register_blueprint(embed.bp)
     return app

@@ -1,7 +1,8 @@
 """Static files, all served by the app itself: no CDN, nothing from another host.
 
-Leaflet and Leaflet.markercluster come from their xstatic packages on PyPI. Every
-URL carries a version or a content hash, so browsers may keep files for a year.
+Leaflet, Leaflet.markercluster and Leaflet.GestureHandling come from their xstatic
+packages on PyPI. Every URL carries a version or a content hash, so browsers may keep
+files for a year.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from functools import cache
 from pathlib import Path
 
 import xstatic.pkg.leaflet
+import xstatic.pkg.leaflet_gesturehandling
 import xstatic.pkg.leaflet_markercluster
 from flask import Blueprint, Flask, Response, abort, request, send_from_directory, url_for
 from werkzeug.security import safe_join
@@ -19,6 +21,7 @@ from werkzeug.security import safe_join
 VENDOR = {
     "leaflet": xstatic.pkg.leaflet,
     "markercluster": xstatic.pkg.leaflet_markercluster,
+    "gesturehandling": xstatic.pkg.leaflet_gesturehandling,
 }
 STATIC_DIR = Path(__file__).parent / "static"
 YEAR = 365 * 24 * 3600
@@ -98,6 +101,8 @@ def map_assets() -> dict[str, str]:
         "markercluster_js": vendor_url("markercluster", "leaflet.markercluster.js"),
         "markercluster_css": vendor_url("markercluster", "MarkerCluster.css"),
         "markercluster_default_css": vendor_url("markercluster", "MarkerCluster.Default.css"),
+        "gesturehandling_js": vendor_url("gesturehandling", "leaflet-gesture-handling.min.js"),
+        "gesturehandling_css": vendor_url("gesturehandling", "leaflet-gesture-handling.min.css"),
         "rallymap_js": static_url("rallymap.js"),
     }
 

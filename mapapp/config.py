@@ -76,6 +76,12 @@ SETTINGS: list[Setting] = [
     ),
     Setting("CONTACT_DAYS", 7, "Days after a rally ends before `purge` deletes its contact."),
     Setting(
+        "EMBED_ORIGINS",
+        None,
+        "Space-separated origins (https://news.example) that may frame /embed; "
+        "unset: any site may.",
+    ),
+    Setting(
         "DEVELOPMENT",
         False,
         "Local development over plain HTTP: session cookies without Secure (make run sets it).",

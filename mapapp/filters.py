@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -10,6 +11,7 @@ from sqlalchemy import Select, or_
 
 from mapapp.gazetteer import REGION_CODES, Gazetteer
 from mapapp.i18n import MINSK
+from mapapp.maps import MAX_ZOOM, MIN_ZOOM
 from mapapp.models import Rally
 
 WHEN = ("upcoming", "past", "all")
@@ -40,9 +42,12 @@ class RallyFilter:
     date_from: date | None = None
     date_to: date | None = None
     city_id: int | None = None  # the gazetteer's town for `city`, whatever its spelling
+    featured: bool = False  # the main rally only (partner sites embed just that)
 
     def key(self) -> str:
-        return f"{self.when}|{self.region}|{self.city}|{self.date_from}|{self.date_to}"
+        return (
+            f"{self.when}|{self.region}|{self.city}|{self.date_from}|{self.date_to}|{self.featured}"
+        )
 
     def args(self) -> dict[str, str]:
         """The filter as query parameters: links to the same rallies in another format."""
@@ -76,6 +81,8 @@ class RallyFilter:
         if self.date_to:
             next_day = datetime.combine(self.date_to + timedelta(days=1), time(), MINSK)
             query = query.where(Rally.starts_at < next_day)
+        if self.featured:
+            query = query.where(Rally.featured.is_(True))
         return query
 
 
@@ -88,6 +95,14 @@ def _date(name: str, raw: str | None) -> date | None:
         raise BadFilter(
             lazy_gettext("'%(name)s' must be a date like 2027-10-21", name=name)
         ) from None
+
+
+def flag(args: dict[str, str], name: str) -> bool:
+    """A yes/no parameter: 1 is yes; 0, empty or absent is no."""
+    raw = args.get(name) or "0"
+    if raw not in ("0", "1"):
+        raise one_of(name, ("0", "1"))
+    return raw == "1"
 
 
 def parse_filter(args: dict[str, str], gazetteer: Gazetteer | None = None) -> RallyFilter:
@@ -115,5 +130,57 @@ def parse_filter(args: dict[str, str], gazetteer: Gazetteer | None = None) -> Ra
         raise BadFilter(
             lazy_gettext("'%(first)s' must not be after '%(second)s'", first="from", second="to")
         )
+    featured = flag(args, "featured")
     town = gazetteer.by_name(city) if (city and gazetteer) else None
-    return RallyFilter(when, region, city, date_from, date_to, town.geonameid if town else None)
+    return RallyFilter(
+        when, region, city, date_from, date_to, town.geonameid if town else None, featured
+    )
+
+
+# Where a map may be centred: Belarus and a margin around it. A centre further away is a
+# mistake in a link, not a wish to look at rallies in Belarus.
+VIEW_LAT = (49.0, 59.0)
+VIEW_LON = (21.0, 35.0)
+
+
+@dataclass(frozen=True)
+class MapView:
+    """A centre and zoom asked for with ?lat=&lon=&zoom= (rallymap.js reads them too)."""
+
+    lat: float | None = None
+    lon: float | None = None
+    zoom: int | None = None
+
+
+def number(
+    args: dict[str, str], name: str, low: float, high: float, whole: bool = False
+) -> float | None:
+    """An optional number parameter from low to high; anything else is a BadFilter."""
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw) if whole else float(raw)
+    except ValueError:
+        value = math.nan
+    if math.isfinite(value) and low <= value <= high:
+        return value
+    limits = {"name": name, "low": f"{low:g}", "high": f"{high:g}"}
+    if whole:
+        raise BadFilter(
+            lazy_gettext("'%(name)s' must be a whole number from %(low)s to %(high)s", **limits)
+        )
+    raise BadFilter(lazy_gettext("'%(name)s' must be a number from %(low)s to %(high)s", **limits))
+
+
+def parse_view(args: dict[str, str]) -> MapView:
+    lat = number(args, "lat", *VIEW_LAT)
+    lon = number(args, "lon", *VIEW_LON)
+    if (lat is None) != (lon is None):
+        raise BadFilter(
+            lazy_gettext(
+                "'%(first)s' and '%(second)s' must be given together", first="lat", second="lon"
+            )
+        )
+    zoom = number(args, "zoom", MIN_ZOOM, MAX_ZOOM, whole=True)
+    return MapView(lat, lon, None if zoom is None else int(zoom))

@@ -88,7 +88,7 @@ def region_name(code: str, lang: str | None = None) -> str:
 
 
 # Blueprints of pages for people: their links carry ?lang=; data and files do not.
-PAGE_BLUEPRINTS = ("pages", "submit", "moderate", "feeds")
+PAGE_BLUEPRINTS = ("pages", "submit", "moderate", "feeds", "embed")
 
 LANGUAGE_NAMES = {"be": "Беларуская", "ru": "Русский", "en": "English"}
 

@@ -20,6 +20,8 @@ from jinja2 import Template
 # Belarus, south-west and north-east corners (WGS84).
 BELARUS_BOUNDS = ((51.26, 23.18), (56.17, 32.78))
 BELARUS_CENTRE = (53.71, 27.95)
+# The zoom levels the tiles are drawn for: the whole country to a single street.
+MIN_ZOOM, MAX_ZOOM = 5, 19
 
 # folium's header carries a viewport that forbids zooming (fails WCAG 1.4.4) and a
 # second charset declaration; our page template sets both itself.
@@ -51,8 +53,21 @@ def rally_map(
     tile_attribution: str,
     assets: dict[str, str],
     config: dict[str, Any],
+    gestures: dict[str, str] | None = None,
 ) -> folium.Map:
-    """The map of rallies: self-hosted Leaflet and markercluster, one tile layer."""
+    """The map of rallies: self-hosted Leaflet and markercluster, one tile layer.
+
+    With `gestures` (the texts "touch", "scroll" and "scrollMac"), the map leaves page
+    scrolling alone: one finger or a plain wheel scrolls the page and shows the text;
+    two fingers or ctrl + wheel move the map (Leaflet.GestureHandling). For a map inside
+    someone else's page, which must not trap a visitor scrolling past it.
+    """
+    # Leaflet reads gestureHandling when the map is created: it must be an L.map option.
+    options: dict[str, Any] = (
+        {"gesture_handling": True, "gesture_handling_options": {"text": gestures, "duration": 1000}}
+        if gestures
+        else {}
+    )
     fmap = folium.Map(
         location=BELARUS_CENTRE,
         zoom_start=6,
@@ -60,21 +75,24 @@ def rally_map(
         control_scale=True,
         prefer_canvas=False,
         zoom_control=False,  # rallymap.js adds it, with titles in the page's language
+        **options,
     )
     # Instance attributes: the class lists point at five CDNs (and folium's
     # add_js_link would change them for every map in the process).
     fmap.default_js = [
         ("leaflet", assets["leaflet_js"]),
         ("markercluster", assets["markercluster_js"]),
+        *([("gesturehandling", assets["gesturehandling_js"])] if gestures else []),
         ("rallymap", assets["rallymap_js"]),
     ]
     fmap.default_css = [
         ("leaflet_css", assets["leaflet_css"]),
         ("markercluster_css", assets["markercluster_css"]),
         ("markercluster_default_css", assets["markercluster_default_css"]),
+        *([("gesturehandling_css", assets["gesturehandling_css"])] if gestures else []),
     ]
     folium.TileLayer(
-        tiles=tile_url, attr=tile_attribution, max_zoom=19, min_zoom=5, name="tiles"
+        tiles=tile_url, attr=tile_attribution, max_zoom=MAX_ZOOM, min_zoom=MIN_ZOOM, name="tiles"
     ).add_to(fmap)
     RallyLayer({"bounds": BELARUS_BOUNDS, **config}).add_to(fmap)
     return fmap

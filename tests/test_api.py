@@ -154,3 +154,19 @@ def test_far_dates_are_a_400_not_an_overflow(client):
         for path in ("/api/rallies.geojson", "/rallies.csv", "/rallies"):
             assert client.get(f"{path}?{query}").status_code == 400, (path, query)
     assert client.get("/api/rallies.geojson?from=1900-01-01&to=2999-12-31").status_code == 200
+
+
+def test_featured_filter_in_the_api_and_the_list(client, seeded_app):
+    every = client.get("/api/rallies.geojson")
+    featured = client.get("/api/rallies.geojson?featured=1")
+    assert len(every.get_json()["features"]) == 13
+    [main] = featured.get_json()["features"]
+    assert main["properties"]["featured"] is True
+    assert "Кастрычніцкай плошчы" in main["properties"]["title"]
+    assert every.headers["ETag"] != featured.headers["ETag"]
+    assert len(client.get("/api/rallies.geojson?featured=0").get_json()["features"]) == 13
+    bad = client.get("/api/rallies.geojson?featured=yes")
+    assert bad.status_code == 400
+    assert bad.get_json()["message"] == "'featured' must be one of: 0, 1"
+    listing = client.get("/rallies?featured=1&lang=en").get_data(as_text=True)
+    assert listing.count('class="rally-title"') == 1

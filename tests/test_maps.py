@@ -53,3 +53,26 @@ def test_csp_hashes_cover_every_inline_script():
 def test_config_text_cannot_close_the_script():
     parts = build(labels={"x": "</script><script>alert(1)</script>"})
     assert "</script>" not in parts.script
+
+
+def test_gesture_handling_only_when_asked_for():
+    assert "gestureHandling" not in build().script
+    assert "gesture" not in build().header
+    texts = {"touch": "two fingers", "scroll": "ctrl + scroll", "scrollMac": "cmd + scroll"}
+    parts = map_parts(
+        rally_map(
+            tile_url="https://tiles.example.org/{z}/{x}/{y}.png",
+            tile_attribution="&copy; test",
+            assets={**ASSETS, "gesturehandling_js": "/v/gh.js", "gesturehandling_css": "/v/gh.css"},
+            config={"dataUrl": "/api/rallies.geojson"},
+            gestures=texts,
+        )
+    )
+    # an option of L.map itself: the plugin reads it when the map is created
+    assert '"gestureHandling": true' in parts.script
+    assert '"scrollMac": "cmd + scroll"' in parts.script
+    assert parts.script.index("gestureHandling") < parts.script.index("L.tileLayer")
+    # the plugin loads after Leaflet and before rallymap.js
+    assert parts.scripts.index("/v/leaflet.js") < parts.scripts.index("/v/gh.js")
+    assert parts.scripts.index("/v/gh.js") < parts.scripts.index("/s/rallymap.js")
+    assert "/v/gh.css" in parts.header

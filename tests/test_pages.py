@@ -1,3 +1,4 @@
+import html
 import re
 from urllib.parse import urlsplit
 
@@ -204,3 +205,20 @@ def test_cancelled_rally_says_so_in_its_preview(client, app):
     rally_id = add_rally(app, title="Сход", status="cancelled")
     page = client.get(f"/rallies/{rally_id}?lang=en").get_data(as_text=True)
     assert '<meta property="og:title" content="Cancelled: Сход">' in page
+
+
+def test_map_takes_a_centre_and_zoom(client):
+    for query in ("lat=53.9&lon=27.56&zoom=12", "lat=52.1&lon=23.7", "zoom=8", "lat=&lon=&zoom="):
+        assert client.get(f"/?{query}").status_code == 200, query
+
+
+def test_bad_centre_is_a_clear_400_in_the_page_language(client):
+    cases = {
+        "/?lang=be&zoom=25": "Параметр «zoom» павінен быць цэлым лікам ад 5 да 19",
+        "/?lang=ru&lon=27": "Параметры «lat» и «lon» нужно задавать вместе",
+        "/?lang=en&lat=-33.9&lon=151.2": "'lat' must be a number from 49 to 59",
+    }
+    for path, message in cases.items():
+        response = client.get(path)
+        assert response.status_code == 400, path
+        assert message in html.unescape(response.get_data(as_text=True)), path

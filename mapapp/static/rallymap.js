@@ -6,7 +6,9 @@
 (function () {
   "use strict";
 
-  var FILTER_PARAMS = ["when", "region", "city", "from", "to"];
+  var FILTER_PARAMS = ["when", "region", "city", "from", "to", "featured"];
+  // The zoom for a centre asked for without one: a town's streets.
+  var PLACE_ZOOM = 13;
 
   function element(tag, className, text) {
     var node = document.createElement(tag);
@@ -36,6 +38,19 @@
       (config.lang ? "?lang=" + encodeURIComponent(config.lang) : "");
   }
 
+  // A link to a rally's page. Inside another site's page (embed) it opens in a new tab:
+  // our pages refuse to be framed, and the partner's page stays where it was.
+  function rallyLink(config, p, className, text) {
+    var link = element("a", className, text);
+    link.href = rallyUrl(config, p.id);
+    if (config.mode === "embed") {
+      link.target = "_blank";
+      link.rel = "noopener";
+      link.appendChild(element("span", "visually-hidden", " " + config.labels.newTab));
+    }
+    return link;
+  }
+
   function placeLine(p) {
     return [p.place, p.town].filter(Boolean).join(", ");
   }
@@ -51,9 +66,7 @@
     time.setAttribute("datetime", p.starts_at);
     when.appendChild(time);
     box.appendChild(when);
-    var link = element("a", "rally-popup-link", config.labels.details);
-    link.href = rallyUrl(config, p.id);
-    box.appendChild(link);
+    box.appendChild(rallyLink(config, p, "rally-popup-link", config.labels.details));
     return box;
   }
 
@@ -157,9 +170,7 @@
       (p.status === "cancelled" ? " rally-cancelled" : ""));
     if (p.status === "cancelled") item.appendChild(element("strong", "badge badge-cancelled", config.labels.cancelled));
     if (p.featured) item.appendChild(element("strong", "badge badge-featured", config.labels.featured));
-    var link = element("a", "rally-title", p.title);
-    link.href = rallyUrl(config, p.id);
-    item.appendChild(link);
+    item.appendChild(rallyLink(config, p, "rally-title", p.title));
     var meta = element("p", "rally-meta", startsText(p, config.lang) + " · " + placeLine(p));
     var button = element("button", "show-on-map", config.labels.show);
     button.type = "button";
@@ -217,11 +228,26 @@
     map.setView(start, 15);
   }
 
+  // A link may ask for a centre and zoom (?lat=&lon=&zoom=, checked by the server);
+  // otherwise the map shows the whole of Belarus.
+  function initialView(map, config) {
+    var page = new URLSearchParams(window.location.search);
+    var lat = parseFloat(page.get("lat"));
+    var lon = parseFloat(page.get("lon"));
+    var zoom = parseInt(page.get("zoom"), 10);
+    var centred = isFinite(lat) && isFinite(lon);
+    if (!centred && !isFinite(zoom)) {
+      map.fitBounds(config.bounds);
+      return;
+    }
+    map.setView(centred ? [lat, lon] : map.getCenter(), isFinite(zoom) ? zoom : PLACE_ZOOM);
+  }
+
   function init(map, config) {
     if (config.mode === "pin") return initPin(map, config);
     var status = document.getElementById("map-status");
     var list = document.getElementById("rally-list");
-    map.fitBounds(config.bounds);
+    initialView(map, config);
     translateControls(map, config.labels);
     var cluster = L.markerClusterGroup({
       showCoverageOnHover: false,

@@ -15,6 +15,8 @@ def map_labels() -> dict[str, str]:
     """The map's own interface text, in the page's language."""
     return {
         "details": _("Rally page"),
+        # Translators: read by screen readers after a link on a map inside another site.
+        "newTab": _("(opens in a new tab)"),
         "cancelled": _("Cancelled"),
         "featured": _("Main rally"),
         "loading": _("Loading rallies…"),
@@ -37,6 +39,16 @@ def map_labels() -> dict[str, str]:
     }
 
 
+def gesture_labels() -> dict[str, str]:
+    """What an embedded map says when a visitor scrolls or swipes over it (see maps.rally_map)."""
+    return {
+        "touch": _("Use two fingers to move the map"),
+        "scroll": _("Use ctrl + scroll to zoom the map"),
+        # Translators: ⌘ is the Command key of Mac keyboards.
+        "scrollMac": _("Use ⌘ + scroll to zoom the map"),
+    }
+
+
 def map_shell(
     mode: str = "browse",
     data_endpoint: str = "api.rallies_geojson",
@@ -44,8 +56,9 @@ def map_shell(
 ) -> maps.MapParts:
     """The folium page parts for one kind of map in the current language.
 
-    mode "browse" draws the rallies from data_endpoint; "pin" shows one draggable pin
-    whose place the page's form keeps.
+    mode "browse" draws the rallies from data_endpoint; "embed" does too, inside another
+    site's page: it leaves page scrolling alone and opens links in a new tab; "pin" shows
+    one draggable pin whose place the page's form keeps.
     """
     shells = current_app.extensions.setdefault("mapapp.map_shells", {})
     key = (mode, data_endpoint, rally_endpoint, current_language())
@@ -63,6 +76,7 @@ def map_shell(
                 "lang": current_language(),
                 "labels": map_labels(),
             },
+            gestures=gesture_labels() if mode == "embed" else None,
         )
         shells[key] = maps.map_parts(fmap)
     return shells[key]

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, abort, g, render_template, request
 from flask_babel import format_date
 
 from mapapp import db
-from mapapp.filters import parse_filter
+from mapapp.filters import parse_filter, parse_view
 from mapapp.geocode import gazetteer
 from mapapp.i18n import MINSK, current_language, region_name
 from mapapp.models import Rally
@@ -20,8 +20,9 @@ bp = Blueprint("pages", __name__)
 
 @bp.get("/")
 def index() -> str:
-    # a bad filter is a 400 here, not a silently empty map
+    # A bad filter or centre is a 400 here, not a silently empty map.
     rally_filter = parse_filter(request.args, gazetteer())
+    parse_view(request.args)
     shell = map_shell()
     g.csp_script_hashes = shell.script_hashes
     return render_template(

@@ -1,0 +1,169 @@
+"""The map on partner sites: /embed (frameable, no cookies), its code page, and oEmbed."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+from mapapp import db
+from mapapp.embedding import (
+    DEFAULT_WIDTH,
+    EmbedOptions,
+    embed_query,
+    iframe_html,
+    map_query,
+    parse_embed,
+)
+from mapapp.filters import number, one_of, parse_filter, parse_view
+from mapapp.gazetteer import REGION_CODES
+from mapapp.geocode import gazetteer
+from mapapp.i18n import DEFAULT_LANGUAGE, LANGUAGES, current_language
+from mapapp.rallies import public_rally
+from mapapp.security import frameable
+from mapapp.views.maps import map_shell
+
+bp = Blueprint("embed", __name__)
+
+# Partners' CDNs and visitors' browsers may keep an embed page (only the map's shell: the
+# rallies come from the GeoJSON, kept MAPAPP_CACHE_SECONDS) and oEmbed answers a minute.
+MAX_AGE = 60
+# The zoom of a rally's embedded map: its square and the streets around.
+RALLY_ZOOM = 15
+
+
+def site_name(lang: str) -> str:
+    """The site's name in a language: the title of an embedded map, oEmbed's provider."""
+    with force_locale(lang):
+        return _("Rally map of Belarus")
+
+
+def public(response: Response) -> Response:
+    response.cache_control.public = True
+    response.cache_control.max_age = MAX_AGE
+    return response
+
+
+def map_options(args: Any) -> EmbedOptions:
+    """The embed options; a bad filter, centre or option is a 400, not a silently empty map."""
+    parse_filter(args, gazetteer())
+    parse_view(args)
+    return parse_embed(args)
+
+
+@bp.get("/embed")
+@frameable
+def embed() -> Response:
+    # No session, no flash, no form: nothing here may set a cookie (tests/test_embed.py).
+    options = map_options(request.args)
+    shell = map_shell("embed")
+    g.csp_script_hashes = shell.script_hashes
+    page = render_template(
+        "embed.html",
+        shell=shell,
+        options=options,
+        full_map=url_for("pages.index", **map_query(request.args)),
+        full_list=url_for("pages.rallies", **map_query(request.args)),
+    )
+    return public(Response(page, mimetype="text/html"))
+
+
+@bp.get("/embed/code")
+def code() -> str:
+    """Partners pick options in a plain GET form, see a preview and copy the snippet."""
+    options = map_options(request.args)
+    lang = request.args.get("embed_lang") or current_language()
+    if lang not in LANGUAGES:
+        raise one_of("embed_lang", LANGUAGES)
+    query = {**embed_query(request.args), "lang": lang}
+    return render_template(
+        "embed_code.html",
+        args=request.args,
+        lang=lang,
+        options=options,
+        regions=REGION_CODES,
+        preview=url_for("embed.embed", **query),
+        snippet=iframe_html(
+            url_for("embed.embed", _external=True, **query), site_name(lang), options.height
+        ),
+    )
+
+
+def resolve(url: str) -> tuple[str, dict[str, Any]]:
+    """The endpoint and arguments of a URL of this site; 404 for anything else."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or parts.netloc.lower() != request.host.lower():
+        abort(404, "oEmbed answers only for this site's map and rally pages.")
+    try:
+        endpoint, view_args = current_app.url_map.bind(request.host).match(
+            parts.path or "/", method="GET"
+        )
+    except HTTPException:
+        abort(404, "No such page on this site.")
+    return endpoint, view_args
+
+
+def embed_for(url: str) -> tuple[str, dict[str, str], EmbedOptions]:
+    """What to embed for an address of this site: the iframe's title, /embed query, options."""
+    endpoint, view_args = resolve(url)
+    args = dict(parse_qsl(urlsplit(url).query))
+    # In the language of the address (an oEmbed consumer's own is no guide).
+    lang = args.get("lang") if args.get("lang") in LANGUAGES else DEFAULT_LANGUAGE
+    if endpoint in ("pages.index", "embed.embed"):
+        options = map_options(args)
+        return site_name(lang), {**embed_query(args), "lang": lang}, options
+    if endpoint == "pages.rally":
+        rally = public_rally(db.session(), view_args["rally_id"])
+        if rally is None:
+            abort(404, "No such rally.")
+        # The rally's place on the map, whenever it was.
+        query = {"lang": lang, "when": "all", "lat": f"{rally.lat:.6f}", "lon": f"{rally.lon:.6f}"}
+        return rally.title, {**query, "zoom": str(RALLY_ZOOM)}, EmbedOptions()
+    abort(404, "oEmbed answers only for this site's map and rally pages.")
+
+
+@bp.get("/oembed")
+def oembed() -> Response:
+    """oEmbed (https://oembed.com) for the map (/, /embed) and rally pages."""
+    if (request.args.get("format") or "json") != "json":
+        abort(501, "Only format=json is available.")
+    url = request.args.get("url", "")
+    if not url:
+        abort(400, "Give the page to embed as ?url=.")
+    max_width = number(request.args, "maxwidth", 1, 100_000, whole=True)
+    max_height = number(request.args, "maxheight", 1, 100_000, whole=True)
+    title, query, options = embed_for(url)
+    width = min(DEFAULT_WIDTH, int(max_width or DEFAULT_WIDTH))
+    height = min(options.height, int(max_height or options.height))
+    html = iframe_html(
+        url_for("embed.embed", _external=True, **query),
+        title,
+        height,
+        max_width=width if max_width else None,
+    )
+    return public(
+        jsonify(
+            version="1.0",
+            type="rich",
+            title=title,
+            provider_name=site_name(query["lang"]),
+            provider_url=url_for("pages.index", lang=None, _external=True),
+            html=html,
+            width=width,
+            height=height,
+        )
+    )
