@@ -186,6 +186,7 @@
     var latInput = document.querySelector("input[name=lat]");
     var lonInput = document.querySelector("input[name=lon]");
     var status = document.getElementById("pin-status");
+    translateControls(map, config.labels);
     if (!latInput || !lonInput) return;
     var start = L.latLng(parseFloat(latInput.value), parseFloat(lonInput.value));
     var marker = L.marker(start, {
@@ -243,12 +244,68 @@
     map.setView(centred ? [lat, lon] : map.getCenter(), isFinite(zoom) ? zoom : PLACE_ZOOM);
   }
 
+  // Keeps centre and zoom in the address, so the view the visitor sees is a link to share.
+  function keepViewInAddress(map) {
+    map.on("moveend", function () {
+      var centre = map.getCenter();
+      var query = new URLSearchParams(window.location.search);
+      query.set("lat", centre.lat.toFixed(4));
+      query.set("lon", centre.lng.toFixed(4));
+      query.set("zoom", String(map.getZoom()));
+      window.history.replaceState(null, "", "?" + query.toString() + window.location.hash);
+    });
+  }
+
+  // "Near me": the browser's position centres the map and goes nowhere else.
+  function nearMeControl(map, labels) {
+    if (!navigator.geolocation) return;
+    var NearMe = L.Control.extend({
+      options: { position: "topleft" },
+      onAdd: function () {
+        var box = L.DomUtil.create("div", "leaflet-bar near-me");
+        var button = L.DomUtil.create("button", "near-me-button", box);
+        button.type = "button";
+        button.textContent = labels.nearMe;
+        L.DomEvent.disableClickPropagation(box);
+        button.addEventListener("click", function () {
+          navigator.geolocation.getCurrentPosition(
+            function (position) {
+              map.setView([position.coords.latitude, position.coords.longitude], 11);
+            },
+            function () { button.textContent = labels.nearMeFailed; },
+            { maximumAge: 600000, timeout: 15000 }
+          );
+        });
+        return box;
+      }
+    });
+    new NearMe().addTo(map);
+  }
+
+  // A rally's own page: its one marker, from the data the page carries.
+  function initSingle(map, config) {
+    var point = document.getElementById("rally-point");
+    if (!point) return;
+    var latlng = [parseFloat(point.dataset.lat), parseFloat(point.dataset.lon)];
+    var label = point.dataset.title;
+    var options = { title: label, alt: label, keyboard: false, interactive: false };
+    if (point.dataset.featured === "true") options.icon = featuredIcon;
+    L.marker(latlng, options).addTo(map);
+    map.setView(latlng, 15);
+    translateControls(map, config.labels);
+  }
+
   function init(map, config) {
     if (config.mode === "pin") return initPin(map, config);
+    if (config.mode === "single") return initSingle(map, config);
     var status = document.getElementById("map-status");
     var list = document.getElementById("rally-list");
     initialView(map, config);
     translateControls(map, config.labels);
+    if (config.mode === "browse") {
+      nearMeControl(map, config.labels);
+      keepViewInAddress(map);
+    }
     var cluster = L.markerClusterGroup({
       showCoverageOnHover: false,
       maxClusterRadius: 50,

@@ -33,6 +33,8 @@ def map_labels() -> dict[str, str]:
         "zoomOut": _("Zoom out"),
         # Translators: the title of the "Leaflet" link in the map's corner.
         "leaflet": _("A JavaScript library for interactive maps"),
+        "nearMe": _("Near me"),
+        "nearMeFailed": _("Your position is not available"),
         "pin": _("The place of the rally: drag to move"),
         "underPin": _("Town under the pin: %(town)s", town="{town}"),
         "outside": _("The pin is outside Belarus."),

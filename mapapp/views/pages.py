@@ -76,4 +76,6 @@ def rally(rally_id: int) -> str:
     found = public_rally(db.session(), rally_id)
     if found is None:
         abort(404)
-    return render_template("rally.html", rally=found)
+    shell = map_shell("single")
+    g.csp_script_hashes = shell.script_hashes
+    return render_template("rally.html", rally=found, shell=shell)
