@@ -146,6 +146,15 @@ def browser_app(database_url: str, **extra) -> Flask:  # noqa: ANN003
     return app
 
 
+@pytest.fixture
+def seeded_browser_app(sqlite_url: str) -> Iterator[Flask]:
+    """The browser tests' app with the seed rallies (the call on October Square and the rest)."""
+    app = browser_app(sqlite_url)
+    app.test_cli_runner().invoke(args=["init-db"])
+    yield app
+    app.extensions["mapapp.db"]["engine"].dispose()
+
+
 @pytest.fixture(scope="module")
 def browser():  # noqa: ANN201
     if not os.path.exists(CHROMIUM):

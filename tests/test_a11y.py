@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import browser_app
 from flask import Flask
 
 pytestmark = pytest.mark.browser
@@ -25,11 +23,8 @@ def axe_source() -> str:
 
 
 @pytest.fixture
-def app(sqlite_url: str) -> Iterator[Flask]:
-    app = browser_app(sqlite_url)
-    app.test_cli_runner().invoke(args=["init-db"])
-    yield app
-    app.extensions["mapapp.db"]["engine"].dispose()
+def app(seeded_browser_app: Flask) -> Flask:
+    return seeded_browser_app
 
 
 PAGES = [

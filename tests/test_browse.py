@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import add_rally, browser_app
+from conftest import add_rally
 from flask import Flask
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def app(sqlite_url: str) -> Iterator[Flask]:
-    app = browser_app(sqlite_url)
-    app.test_cli_runner().invoke(args=["init-db"])
-    yield app
-    app.extensions["mapapp.db"]["engine"].dispose()
+def app(seeded_browser_app: Flask) -> Flask:
+    return seeded_browser_app
 
 
 def view(page) -> dict:  # noqa: ANN001

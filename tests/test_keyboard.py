@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from conftest import browser_app
 from flask import Flask
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def app(sqlite_url: str) -> Iterator[Flask]:
-    app = browser_app(sqlite_url)
-    app.test_cli_runner().invoke(args=["init-db"])
-    yield app
-    app.extensions["mapapp.db"]["engine"].dispose()
+def app(seeded_browser_app: Flask) -> Flask:
+    return seeded_browser_app
 
 
 def test_tab_to_a_marker_and_back(page, live_server):
