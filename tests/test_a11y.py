@@ -37,7 +37,21 @@ PAGES = [
     "/submit?lang=be",
     "/moderate/login?lang=ru",
     "/no-such-page?lang=en",
+    "/embed?lang=be&list=1",
+    "/embed/code?lang=ru",
 ]
+
+
+def axe(page, axe_source: str) -> list[dict]:  # noqa: ANN001
+    page.wait_for_load_state("networkidle")
+    page.evaluate(axe_source)
+    result = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", TAGS
+    )
+    return [
+        {"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in result["violations"]
+    ]
 
 
 def violations(browser, url: str, width: int, height: int, axe_source: str) -> list[dict]:  # noqa: ANN001
@@ -45,16 +59,9 @@ def violations(browser, url: str, width: int, height: int, axe_source: str) -> l
     context = browser.new_context(viewport={"width": width, "height": height}, bypass_csp=True)
     page = context.new_page()
     page.goto(url)
-    page.wait_for_load_state("networkidle")
-    page.evaluate(axe_source)
-    result = page.evaluate(
-        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", TAGS
-    )
+    found = axe(page, axe_source)
     context.close()
-    return [
-        {"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-        for v in result["violations"]
-    ]
+    return found
 
 
 @pytest.mark.parametrize(("width", "height"), WIDTHS)
@@ -76,6 +83,44 @@ def test_submit_errors_have_no_axe_violations(browser, live_server, axe_source):
     )
     context.close()
     assert [v["id"] for v in result["violations"]] == []
+
+
+@pytest.mark.parametrize(("width", "height"), WIDTHS)
+def test_preview_manage_and_moderation_pages(browser, live_server, app, axe_source, width, height):
+    """The pages behind a form or a login, reached as people reach them."""
+    from datetime import date, timedelta
+
+    context = browser.new_context(viewport={"width": width, "height": height}, bypass_csp=True)
+    page = context.new_page()
+    page.goto(live_server + "/submit?lang=be")
+    page.fill("#title", "Пікет салідарнасці ў Гродне")
+    page.fill("#town", "Гродна")
+    page.fill("#date", (date.today() + timedelta(days=5)).isoformat())
+    page.fill("#time", "19:00")
+    page.click("button[type=submit]")
+    page.locator(".leaflet-marker-draggable").wait_for()
+    assert axe(page, axe_source) == [], "preview"
+    page.click("button[value=confirm]")
+    page.wait_for_url("**/submit/done**")
+    assert axe(page, axe_source) == [], "done"
+    page.goto(page.locator(".manage-link a").get_attribute("href"))
+    assert axe(page, axe_source) == [], "manage"
+    import os
+
+    os.environ["MAPAPP_MODERATOR_PASSWORD"] = "a long passphrase"
+    try:
+        app.test_cli_runner().invoke(args=["create-moderator", "mod"])
+    finally:
+        del os.environ["MAPAPP_MODERATOR_PASSWORD"]
+    page.goto(live_server + "/moderate/login?lang=en")
+    page.fill("#name", "mod")
+    page.fill("#password", "a long passphrase")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/moderate**")
+    assert axe(page, axe_source) == [], "moderation queue"
+    page.locator(".rally-title").first.click()
+    assert axe(page, axe_source) == [], "moderation of a rally"
+    context.close()
 
 
 def test_no_horizontal_scrolling_on_a_phone(browser, live_server):

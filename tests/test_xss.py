@@ -121,3 +121,15 @@ def test_no_payload_runs_for_moderators(page, live_server, app, monkeypatch):
         assert page.locator(INJECTED).count() == 0
         assert page.evaluate(INJECTED_SCRIPT) is False
         assert SECRET in page.content()  # moderators do see the contact
+
+
+def test_no_payload_runs_in_the_embedded_map(page, live_server, app):
+    page.goto(live_server + "/embed?when=all&list=1&lang=en")
+    page.wait_for_function(
+        f"document.querySelectorAll('#rally-list li').length === {len(PAYLOADS)}"
+    )
+    assert_clean(page)
+    page.locator(".leaflet-marker-icon, .marker-cluster").first.click()
+    page.wait_for_timeout(300)
+    assert_clean(page)
+    assert PAYLOADS[0] in page.inner_text("#rally-list")
