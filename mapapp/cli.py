@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -118,6 +119,21 @@ def purge_command() -> None:
     click.echo(f"Deleted the contact of {count} rallies that ended more than {days} days ago.")
 
 
+@click.command("export-static")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--lang", type=click.Choice(["be", "ru", "en"]), default="be", show_default=True)
+@click.option("--when", type=click.Choice(["upcoming", "past", "all"]), default="upcoming")
+@click.option("--base-url", default=None, help="The site's address, for links to rally pages.")
+@with_appcontext
+def export_static_command(directory: Path, lang: str, when: str, base_url: str | None) -> None:
+    """Write DIRECTORY/index.html: the map in one file that works opened from disk."""
+    from mapapp.export import export_static
+    from mapapp.filters import RallyFilter
+
+    path = export_static(current_app, directory, lang, base_url, RallyFilter(when=when))
+    click.echo(f"Wrote {path} ({path.stat().st_size // 1024} KB).")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(init_db_command)
     app.cli.add_command(demo_data_command)
@@ -125,3 +141,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(import_rallies_command)
     app.cli.add_command(create_moderator_command)
     app.cli.add_command(purge_command)
+    app.cli.add_command(export_static_command)

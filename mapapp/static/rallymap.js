@@ -41,6 +41,7 @@
   // A link to a rally's page. Inside another site's page (embed) it opens in a new tab:
   // our pages refuse to be framed, and the partner's page stays where it was.
   function rallyLink(config, p, className, text) {
+    if (!config.rallyUrl) return element("span", className, text);  // a page saved to disk
     var link = element("a", className, text);
     link.href = rallyUrl(config, p.id);
     if (config.mode === "embed") {
@@ -66,7 +67,7 @@
     time.setAttribute("datetime", p.starts_at);
     when.appendChild(time);
     box.appendChild(when);
-    box.appendChild(rallyLink(config, p, "rally-popup-link", config.labels.details));
+    if (config.rallyUrl) box.appendChild(rallyLink(config, p, "rally-popup-link", config.labels.details));
     return box;
   }
 
@@ -322,11 +323,17 @@
       }
     }
 
-    fetch(dataUrl(config), { credentials: "omit" })
+    // A page saved with export-static carries its rallies and marker images itself.
+    if (config.icons) {
+      L.Icon.Default.imagePath = "";
+      L.Icon.Default.mergeOptions(config.icons);
+    }
+    var loaded = config.data ? Promise.resolve(config.data) : fetch(dataUrl(config), { credentials: "omit" })
       .then(function (response) {
         if (!response.ok) throw new Error(response.status);
         return response.json();
-      })
+      });
+    loaded
       .then(function (data) {
         var features = data.features || [];
         // The main rally first in the list, then by time.
