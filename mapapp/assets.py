@@ -47,6 +47,12 @@ def vendor(name: str, version: str, filename: str) -> Response:
     return _long_lived(send_asset(package.BASE_DIR, filename))
 
 
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    # Browsers ask for it whatever the page says: answer rather than log a 404.
+    return send_asset(STATIC_DIR, "favicon.svg", max_age=86400)
+
+
 @bp.get("/static/<path:filename>")
 def static(filename: str) -> Response:
     response = send_asset(STATIC_DIR, filename, max_age=300)

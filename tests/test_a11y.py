@@ -97,7 +97,8 @@ def test_preview_manage_and_moderation_pages(browser, live_server, app, axe_sour
     page.fill("#town", "Гродна")
     page.fill("#date", (date.today() + timedelta(days=5)).isoformat())
     page.fill("#time", "19:00")
-    page.click("button[type=submit]")
+    with page.expect_navigation():
+        page.click("button[type=submit]")
     page.locator(".leaflet-marker-draggable").wait_for()
     assert axe(page, axe_source) == [], "preview"
     page.click("button[value=confirm]")
@@ -115,10 +116,11 @@ def test_preview_manage_and_moderation_pages(browser, live_server, app, axe_sour
     page.goto(live_server + "/moderate/login?lang=en")
     page.fill("#name", "mod")
     page.fill("#password", "a long passphrase")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/moderate**")
+    with page.expect_navigation():
+        page.click("button[type=submit]")
     assert axe(page, axe_source) == [], "moderation queue"
-    page.locator(".rally-title").first.click()
+    with page.expect_navigation():
+        page.locator(".rally-title").first.click()
     assert axe(page, axe_source) == [], "moderation of a rally"
     context.close()
 

@@ -42,8 +42,8 @@ def test_export_works_opened_from_disk(browser, exported):
     page.on("request", lambda request: hosts.add(urlsplit(request.url).netloc))
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(path.as_uri())
+    page.wait_for_function("document.querySelectorAll('#rally-list li').length === 14")
     featured = page.locator(".rally-marker-featured")
-    featured.wait_for()
     featured.click()
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for(state="visible")
@@ -63,6 +63,7 @@ def test_export_works_opened_from_disk(browser, exported):
 def test_export_without_a_base_url_has_no_dead_links(browser, exported):
     page = browser.new_page()
     page.goto(exported().as_uri())
+    page.wait_for_function("document.querySelectorAll('#rally-list li').length === 14")
     page.locator(".rally-marker-featured").click()
     page.locator(".leaflet-popup-content").wait_for(state="visible")
     assert page.locator(".leaflet-popup-content a").count() == 0

@@ -222,3 +222,8 @@ def test_bad_centre_is_a_clear_400_in_the_page_language(client):
         response = client.get(path)
         assert response.status_code == 400, path
         assert message in html.unescape(response.get_data(as_text=True)), path
+
+
+def test_favicon_ico_is_answered(client):
+    with client.get("/favicon.ico") as response:
+        assert response.status_code == 200 and response.mimetype == "image/svg+xml"

@@ -126,12 +126,25 @@
     iconAnchor: [20, 20],
     popupAnchor: [0, -18]
   });
+  // Markers drawn with CSS, not Leaflet's pictures: sharp on every screen, and a cancelled
+  // rally shows a cross on the map as well as saying so in words.
+  function rallyIcon(className) {
+    return L.divIcon({ className: className, iconSize: [28, 28], iconAnchor: [14, 14], popupAnchor: [0, -12] });
+  }
+  var plainIcon = rallyIcon("rally-marker");
+  var cancelledIcon = rallyIcon("rally-marker rally-marker-cancelled");
+  var pinIcon = L.divIcon({
+    className: "rally-marker-pin", html: "<span></span>", iconSize: [32, 32], iconAnchor: [16, 32]
+  });
 
   function markerFor(feature, config) {
     var p = feature.properties;
     var c = feature.geometry.coordinates;
     var label = p.title + " — " + placeLine(p);
-    var options = { title: label, alt: label, keyboard: true, riseOnHover: true };
+    var options = {
+      title: label, alt: label, keyboard: true, riseOnHover: true,
+      icon: p.status === "cancelled" ? cancelledIcon : plainIcon
+    };
     if (p.featured) {
       options.icon = featuredIcon;
       options.zIndexOffset = 1000;
@@ -191,7 +204,7 @@
     if (!latInput || !lonInput) return;
     var start = L.latLng(parseFloat(latInput.value), parseFloat(lonInput.value));
     var marker = L.marker(start, {
-      draggable: true, keyboard: true, title: config.labels.pin, alt: config.labels.pin
+      draggable: true, keyboard: true, title: config.labels.pin, alt: config.labels.pin, icon: pinIcon
     });
 
     function moved() {
@@ -289,7 +302,7 @@
     if (!point) return;
     var latlng = [parseFloat(point.dataset.lat), parseFloat(point.dataset.lon)];
     var label = point.dataset.title;
-    var options = { title: label, alt: label, keyboard: false, interactive: false };
+    var options = { title: label, alt: label, keyboard: false, interactive: false, icon: plainIcon };
     if (point.dataset.featured === "true") options.icon = featuredIcon;
     L.marker(latlng, options).addTo(map);
     map.setView(latlng, 15);
