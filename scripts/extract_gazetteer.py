@@ -31,6 +31,44 @@ REGIONS = {
     "07": "BY-VI",
 }
 
+# Names checked by hand for the regional centres and larger towns, where the picks above
+# go wrong or GeoNames' Latin name is an odd one: (English, Belarusian, Russian). English
+# follows the project's region names for the regional centres (Homiel, Mahilioŭ, Viciebsk),
+# and the usual English spelling elsewhere.
+CHECKED = {
+    625144: ("Minsk", "Мінск", "Минск"),
+    627907: ("Homiel", "Гомель", "Гомель"),
+    627904: ("Hrodna", "Гродна", "Гродно"),
+    620127: ("Viciebsk", "Віцебск", "Витебск"),
+    625665: ("Mahilioŭ", "Магілёў", "Могилёв"),
+    629634: ("Brest", "Брэст", "Брест"),
+    630468: ("Babruysk", "Бабруйск", "Бобруйск"),
+    630429: ("Baranavichy", "Баранавічы", "Барановичи"),
+    630376: ("Barysaw", "Барысаў", "Борисов"),
+    625324: ("Mazyr", "Мазыр", "Мозырь"),
+    624079: ("Orsha", "Орша", "Орша"),
+    622428: ("Salihorsk", "Салігорск", "Солигорск"),
+    624784: ("Navapolatsk", "Наваполацк", "Новополоцк"),
+    625625: ("Maladzyechna", "Маладзечна", "Молодечно"),
+    623317: ("Polatsk", "Полацк", "Полоцк"),
+    618800: ("Zhodzina", "Жодзіна", "Жодино"),
+    621074: ("Svietlahorsk", "Светлагорск", "Светлогорск"),
+    627145: ("Kobryn", "Кобрын", "Кобрин"),
+    620391: ("Vawkavysk", "Ваўкавыск", "Волковыск"),
+    627751: ("Kalinkavichy", "Калінкавічы", "Калинковичи"),
+    621713: ("Smarhon", "Смаргонь", "Сморгонь"),
+    622739: ("Rahachow", "Рагачоў", "Рогачёв"),
+    624034: ("Asipovichy", "Асіповічы", "Осиповичи"),
+    624785: ("Navahrudak", "Навагрудак", "Новогрудок"),
+    621729: ("Smalyavichy", "Смалявічы", "Смолевичи"),
+    625818: ("Luninets", "Лунінец", "Лунинец"),
+    627800: ("Ivatsevichy", "Івацэвічы", "Ивацевичи"),
+    625409: ("Maryina Horka", "Мар’іна Горка", "Марьина Горка"),
+    6846555: ("Fanipal", "Фаніпаль", "Фаниполь"),
+    623760: ("Pastavy", "Паставы", "Поставы"),
+    621266: ("Stowbtsy", "Стоўбцы", "Столбцы"),
+}
+
 CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 RUSSIAN_ONLY = re.compile(r"^[а-яё\- ]+$", re.IGNORECASE)
 BELARUSIAN_ONLY = re.compile(r"^[а-гд-зй-шы-яёіў'’\- ]+$", re.IGNORECASE)  # no и, щ, ъ
@@ -120,12 +158,16 @@ def extract() -> list[dict]:
         ):
             russian.remove(name_be)
         name_ru = pick(russian, RU_LATIN, latin, russian_bonus)
+        name = city["name"]
+        if city["geonameid"] in CHECKED:
+            name, name_be, name_ru = CHECKED[city["geonameid"]]
+            names = sorted(set(names) | {name, name_be, name_ru})
         places.append(
             {
                 "geonameid": city["geonameid"],
-                "name": city["name"],
-                "name_be": name_be or name_ru or city["name"],
-                "name_ru": name_ru or name_be or city["name"],
+                "name": name,
+                "name_be": name_be or name_ru or name,
+                "name_ru": name_ru or name_be or name,
                 "lat": round(city["latitude"], 5),
                 "lon": round(city["longitude"], 5),
                 "population": city["population"],
