@@ -70,6 +70,7 @@ def spelling_set(gazetteer: Gazetteer, seed: int = 1) -> list[tuple[str, str, fl
             ("square", f"{square.name_ru}, {town.name_ru}", *point),
             ("square", f"{square.name_en}, {town.name}", *point),
             ("square", f"{town.name_ru}, {square.aliases[2]}", *point),
+            ("square", f"{square.name_ru} {town.name_ru}", *point),  # no comma
         ]
     return cases
 

@@ -574,12 +574,13 @@ class Gazetteer:
         if best is None:
             # No comma between town and the rest ("Minsk Oktyabrskaya", "ул Ленина Пинск"):
             # a town named exactly at either end of a part.
-            for group in [*unmatched, *street_groups]:
+            for group in [*unmatched, *square_groups, *street_groups]:
                 found = self._town_at_an_end(group, region)
                 if found:
                     (best, runners_up), rest = found
-                    if group in unmatched:
-                        unmatched[unmatched.index(group)] = rest
+                    for groups in (unmatched, square_groups):
+                        if group in groups:
+                            groups[groups.index(group)] = rest
                     break
         # Words that named no town may be a square's short name: "Kastrychnitskaya".
         square_groups += unmatched

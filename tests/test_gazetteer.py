@@ -166,3 +166,18 @@ def test_checked_names_of_the_larger_towns(gazetteer):
     # the older spellings still find the towns
     assert where(gazetteer, "Horad Zhodzina").place.geonameid == 618800
     assert where(gazetteer, "Homyel'").place.name == "Homiel"
+
+
+@pytest.mark.parametrize(
+    ("query", "key"),
+    [
+        ("Ploshcha Lenina Grodno", "hrodna-lenin-square"),
+        ("pl. Pobedy Vitebsk", "viciebsk-victory-square"),
+        ("Плошча Славы Магілёў", "mahiliou-glory-square"),
+        ("пл. Свободы Полоцк", "polatsk-freedom-square"),
+        ("Oktiabrskaya ploshchad", "minsk-october-square"),
+    ],
+)
+def test_square_and_town_without_a_comma(gazetteer, query, key):
+    match = where(gazetteer, query)
+    assert match.kind == "square" and match.square.key == key
