@@ -227,3 +227,18 @@ def test_bad_centre_is_a_clear_400_in_the_page_language(client):
 def test_favicon_ico_is_answered(client):
     with client.get("/favicon.ico") as response:
         assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+
+
+def test_a_long_list_comes_in_pages(client, app):
+    from mapapp.views.pages import PAGE_SIZE
+
+    for i in range(PAGE_SIZE + 5):
+        add_rally(app, title=f"Rally number {i:03d}")
+    first = client.get("/rallies?lang=en&region=BY-HM").get_data(as_text=True)
+    assert first.count('class="rally-title"') == PAGE_SIZE
+    assert f"Rallies 1–{PAGE_SIZE} of {PAGE_SIZE + 5}" in first
+    assert 'rel="next" href="/rallies?lang=en&amp;region=BY-HM&amp;page=2"' in first
+    second = client.get("/rallies?lang=en&region=BY-HM&page=2").get_data(as_text=True)
+    assert second.count('class="rally-title"') == 5 and 'rel="prev"' in second
+    assert client.get("/rallies?page=3").status_code == 400
+    assert client.get("/rallies?page=x").status_code == 400

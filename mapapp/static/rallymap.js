@@ -7,6 +7,7 @@
   "use strict";
 
   var FILTER_PARAMS = ["when", "region", "city", "from", "to", "featured"];
+  var LIST_LIMIT = 200;
   // The zoom for a centre asked for without one: a town's streets.
   var PLACE_ZOOM = 13;
 
@@ -71,16 +72,21 @@
     return box;
   }
 
-  function dataUrl(config) {
+  // This page's filters and language, as a query string ("" when there are none).
+  function filterQuery(lang) {
     var page = new URLSearchParams(window.location.search);
     var query = new URLSearchParams();
     FILTER_PARAMS.forEach(function (name) {
       if (page.get(name)) query.set(name, page.get(name));
     });
-    // Towns and times in the page's language (the document is cached per language).
-    if (config.lang) query.set("lang", config.lang);
+    if (lang) query.set("lang", lang);
     var text = query.toString();
-    return config.dataUrl + (text ? "?" + text : "");
+    return text ? "?" + text : "";
+  }
+
+  function dataUrl(config) {
+    // Towns and times in the page's language (the document is cached per language).
+    return config.dataUrl + filterQuery(config.lang);
   }
 
   // A div icon that carries a label: markercluster's clusters are otherwise just a number.
@@ -355,12 +361,20 @@
             a.properties.starts_at.localeCompare(b.properties.starts_at);
         });
         var fragment = document.createDocumentFragment();
-        features.forEach(function (feature) {
+        features.forEach(function (feature, index) {
           var marker = markerFor(feature, config);
           // The main rally is never hidden inside a cluster.
           if (feature.properties.featured) marker.addTo(map); else cluster.addLayer(marker);
-          if (list) fragment.appendChild(listItem(feature, marker, show, config));
+          // Beside the map, the first ones; the list page has them all, page by page.
+          if (list && index < LIST_LIMIT) fragment.appendChild(listItem(feature, marker, show, config));
         });
+        if (list && features.length > LIST_LIMIT && config.listUrl) {
+          var more = element("li", "rally-item rally-more");
+          var link = element("a", null, config.labels.more.replace("{count}", String(features.length)));
+          link.href = config.listUrl + filterQuery(config.lang);
+          more.appendChild(link);
+          fragment.appendChild(more);
+        }
         if (list) list.appendChild(fragment);
         if (status) {
           status.textContent = features.length

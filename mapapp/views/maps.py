@@ -34,6 +34,8 @@ def map_labels() -> dict[str, str]:
         # Translators: the title of the "Leaflet" link in the map's corner.
         "leaflet": _("A JavaScript library for interactive maps"),
         "nearMe": _("Near me"),
+        # Translators: {count} becomes a number in the browser.
+        "more": _("All rallies on the map, %(count)s, in the list", count="{count}"),
         "nearMeFailed": _("Your position is not available"),
         "pin": _("The place of the rally: drag to move"),
         "underPin": _("Town under the pin: %(town)s", town="{town}"),
@@ -75,6 +77,7 @@ def map_shell(
                 "reverseUrl": url_for("api.reverse"),
                 # lang=None: without it, a ?lang= in this request would follow into the URL.
                 "rallyUrl": url_for(rally_endpoint, rally_id=0, lang=None).removesuffix("0"),
+                "listUrl": url_for("pages.rallies", lang=None),
                 "lang": current_language(),
                 "labels": map_labels(),
             },

@@ -5,10 +5,10 @@ from __future__ import annotations
 from itertools import groupby
 
 from flask import Blueprint, Response, abort, g, render_template, request
-from flask_babel import format_date
+from flask_babel import format_date, lazy_gettext
 
 from mapapp import db
-from mapapp.filters import parse_filter, parse_view
+from mapapp.filters import BadFilter, parse_filter, parse_view
 from mapapp.geocode import gazetteer
 from mapapp.i18n import MINSK, current_language, region_name
 from mapapp.models import Rally
@@ -41,9 +41,11 @@ def robots() -> Response:
 def rallies() -> str:
     rally_filter = parse_filter(request.args, gazetteer())
     found = public_rallies(db.session(), rally_filter)
+    page, pages = page_number(request.args.get("page"), len(found))
+    shown = found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     # Upcoming: the main rally first, whatever its date; then day by day.
-    featured = [r for r in found if r.featured] if rally_filter.when == "upcoming" else []
-    rest = [r for r in found if r not in featured]
+    featured = [r for r in shown if r.featured] if rally_filter.when == "upcoming" else []
+    rest = [r for r in shown if r not in featured]
     by_day = [
         (format_date(day, "full"), by_region(list(items)))
         for day, items in groupby(rest, key=lambda r: r.starts_at.astimezone(MINSK).date())
@@ -55,7 +57,25 @@ def rallies() -> str:
         featured=featured,
         by_day=by_day,
         filter_towns=filter_towns(),
+        page=page,
+        pages=pages,
+        first=(page - 1) * PAGE_SIZE + 1,
+        last=(page - 1) * PAGE_SIZE + len(shown),
     )
+
+
+# A phone on a slow connection should not have to load thousands of rallies at once.
+PAGE_SIZE = 200
+
+
+def page_number(raw: str | None, total: int) -> tuple[int, int]:
+    """The page asked for (1 if none) and the number of pages; a bad one is a 400."""
+    pages = max(1, -(-total // PAGE_SIZE))
+    if not raw:
+        return 1, pages
+    if not raw.isdigit() or not 1 <= int(raw) <= pages:
+        raise BadFilter(lazy_gettext("'page' must be a number from 1 to %(pages)s", pages=pages))
+    return int(raw), pages
 
 
 def by_region(rallies: list[Rally]) -> list[tuple[str, list[Rally]]]:
