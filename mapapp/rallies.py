@@ -20,10 +20,25 @@ from mapapp.models import PUBLIC_STATUSES, Rally, utcnow
 
 
 def public_rallies(
-    db: Session, rally_filter: RallyFilter, now: datetime | None = None
+    db: Session,
+    rally_filter: RallyFilter,
+    now: datetime | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[Rally]:
-    query = select(Rally).where(Rally.status.in_(PUBLIC_STATUSES))
-    return list(db.scalars(rally_filter.apply(query, now or utcnow())))
+    query = rally_filter.apply(
+        select(Rally).where(Rally.status.in_(PUBLIC_STATUSES)), now or utcnow()
+    )
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    return list(db.scalars(query))
+
+
+def count_public(db: Session, rally_filter: RallyFilter, now: datetime | None = None) -> int:
+    query = rally_filter.apply(
+        select(Rally.id).where(Rally.status.in_(PUBLIC_STATUSES)), now or utcnow()
+    )
+    return db.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
 
 
 # The id column is a 32-bit INTEGER on PostgreSQL; SQLite cannot even bind an id past 2**63.

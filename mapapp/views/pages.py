@@ -11,8 +11,8 @@ from mapapp import db
 from mapapp.filters import BadFilter, parse_filter, parse_view
 from mapapp.geocode import gazetteer
 from mapapp.i18n import MINSK, current_language, region_name
-from mapapp.models import Rally
-from mapapp.rallies import public_rallies, public_rally
+from mapapp.models import Rally, utcnow
+from mapapp.rallies import count_public, public_rallies, public_rally
 from mapapp.views.maps import map_shell
 
 bp = Blueprint("pages", __name__)
@@ -40,9 +40,10 @@ def robots() -> Response:
 @bp.get("/rallies")
 def rallies() -> str:
     rally_filter = parse_filter(request.args, gazetteer())
-    found = public_rallies(db.session(), rally_filter)
-    page, pages = page_number(request.args.get("page"), len(found))
-    shown = found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    session, now = db.session(), utcnow()
+    total = count_public(session, rally_filter, now)
+    page, pages = page_number(request.args.get("page"), total)
+    shown = public_rallies(session, rally_filter, now, PAGE_SIZE, (page - 1) * PAGE_SIZE)
     # Upcoming: the main rally first, whatever its date; then day by day.
     featured = [r for r in shown if r.featured] if rally_filter.when == "upcoming" else []
     rest = [r for r in shown if r not in featured]
@@ -53,7 +54,7 @@ def rallies() -> str:
     return render_template(
         "rallies.html",
         rally_filter=rally_filter,
-        rallies=found,
+        total=total,
         featured=featured,
         by_day=by_day,
         filter_towns=filter_towns(),
