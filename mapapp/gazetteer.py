@@ -401,6 +401,7 @@ class Gazetteer:
     ) -> None:
         self.places = sorted(places, key=lambda p: -p.population)
         self._by_id = {p.geonameid: p for p in self.places}
+        self._town_names: dict[str, list[str]] = {}
         self.boundaries = boundaries or {}
         self.squares = [
             Square(
@@ -458,6 +459,12 @@ class Gazetteer:
 
     # -- lookups by id and exact name ------------------------------------------------
 
+    def town_names(self, lang: str) -> list[str]:
+        """Every town's name in a language, sorted: suggestions for forms (made once)."""
+        if lang not in self._town_names:
+            self._town_names[lang] = sorted({p.name_in(lang) for p in self.places})
+        return self._town_names[lang]
+
     def by_id(self, geonameid: int) -> Place | None:
         return self._by_id.get(geonameid)
 
@@ -465,9 +472,6 @@ class Gazetteer:
         """Exact lookup of any spelling, folded (the larger town wins a tie)."""
         entries = self._town_index.get(" ".join(_strip_affixes(fold_words(name))))
         return entries[0][0] if entries else None
-
-    def square(self, key: str) -> Square | None:
-        return next((s for s in self.squares if s.key == key), None)
 
     # -- geocoding ---------------------------------------------------------------------
 
@@ -649,11 +653,8 @@ class Gazetteer:
         outline = self.boundaries.get("BY")
         if outline is not None and in_geometry(lat, lon, outline):
             return True
-        return distance_km(lat, lon, *self._nearest_point(lat, lon)) <= 3.0
-
-    def _nearest_point(self, lat: float, lon: float) -> tuple[float, float]:
         place = self.nearest(lat, lon)
-        return place.lat, place.lon
+        return distance_km(lat, lon, place.lat, place.lon) <= 3.0
 
     def region_at(self, lat: float, lon: float) -> str | None:
         # Minsk City first: Minsk Region's outline surrounds it.

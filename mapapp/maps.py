@@ -108,10 +108,6 @@ class MapParts:
     script: str  # JavaScript for a <script> element after those
     script_hashes: tuple[str, ...]  # CSP 'sha256-...' sources for every inline script
 
-    @property
-    def csp_script_sources(self) -> str:
-        return " ".join(f"'{h}'" for h in self.script_hashes)
-
 
 def csp_hash(source: str) -> str:
     digest = hashlib.sha256(source.encode()).digest()

@@ -26,7 +26,10 @@ def index() -> str:
     shell = map_shell()
     g.csp_script_hashes = shell.script_hashes
     return render_template(
-        "map.html", shell=shell, rally_filter=rally_filter, filter_towns=filter_towns()
+        "map.html",
+        shell=shell,
+        rally_filter=rally_filter,
+        filter_towns=gazetteer().town_names(current_language()),
     )
 
 
@@ -57,7 +60,7 @@ def rallies() -> str:
         total=total,
         featured=featured,
         by_day=by_day,
-        filter_towns=filter_towns(),
+        filter_towns=gazetteer().town_names(current_language()),
         page=page,
         pages=pages,
         first=(page - 1) * PAGE_SIZE + 1,
@@ -85,11 +88,6 @@ def by_region(rallies: list[Rally]) -> list[tuple[str, list[Rally]]]:
     return [
         (name, list(items)) for name, items in groupby(named, key=lambda r: region_name(r.region))
     ]
-
-
-def filter_towns() -> list[str]:
-    """Suggestions for the town filter: the gazetteer's towns in the page's language."""
-    return sorted({p.name_in(current_language()) for p in gazetteer().places})
 
 
 @bp.get("/rallies/<int:rally_id>")

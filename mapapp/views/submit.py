@@ -50,7 +50,7 @@ def private(response: Response, index: bool = False) -> Response:
 
 
 def render_form(form: RallyForm, template: str = "submit.html", status: int = 200, **context):  # noqa: ANN003, ANN201
-    towns = sorted({p.name_in(current_language()) for p in gazetteer().places})
+    towns = gazetteer().town_names(current_language())
     page = render_template(template, form=form, towns=towns, **context)
     return private(
         make_response(page, status), index=request.method == "GET" and template == "submit.html"
