@@ -15,7 +15,7 @@ from mapapp.limits import limiter
 from mapapp.models import utcnow
 from mapapp.public import current_version, public_rallies, seconds_until_change
 from mapapp.public import public_rally as find_public_rally
-from mapapp.rallies import etag_for, feature_collection, in_language, list_etag, public_detail
+from mapapp.rallies import etag_for, feature_collection, in_language, public_detail
 from mapapp.views.caching import conditional, memoized
 
 bp = Blueprint("api", __name__)
@@ -52,8 +52,9 @@ def rallies_geojson() -> Response:
     session = db.session()
     now = utcnow()
     gzipped = "gzip" in request.accept_encodings
+    version = current_version(session, now)  # the one database read of a 304
     # Gzipped is another representation, so another strong ETag.
-    etag = list_etag(session, rally_filter, now, lang or "") + ("-gz" if gzipped else "")
+    etag = etag_for(version.key, rally_filter.key(), lang or "") + ("-gz" if gzipped else "")
 
     def build() -> Response:
         plain, compressed = cached_geojson(
@@ -68,9 +69,7 @@ def rallies_geojson() -> Response:
         response.content_encoding = "gzip"
         return response
 
-    max_age = seconds_until_change(
-        current_version(session, now), now, current_app.config["CACHE_SECONDS"]
-    )
+    max_age = seconds_until_change(version, now, current_app.config["CACHE_SECONDS"])
     response = conditional(etag, build, max_age)
     response.vary.add("Accept-Encoding")
     return response
