@@ -102,7 +102,7 @@ def in_language(lang: str) -> Callable[[PublicRally], dict[str, Any]]:
 
 def reveal_sentence(reveal_at: datetime, lang: str | None = None) -> str:
     """ "The exact place will be announced at <Minsk time>", in `lang` (or the page's)."""
-    when = local_datetime(reveal_at, "medium", lang)
+    when = local_datetime(reveal_at, "long", lang)
     with force_locale(lang or current_language()):
         return gettext("The exact place will be announced at %(time)s.", time=when)
 
