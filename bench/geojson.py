@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mapapp import create_app, db
+from mapapp import create_app, db, lifecycle
 from mapapp.geocode import gazetteer
 from mapapp.seed import demo_rallies
 
@@ -37,7 +37,8 @@ def main() -> None:
         with app.app_context():
             db.upgrade_schema()
             session = db.session()
-            session.add_all(demo_rallies(gazetteer(), args.rallies, seed=1))
+            rallies = demo_rallies(gazetteer(), args.rallies, seed=1)
+            lifecycle.publish_many(session, rallies, actor="bench")
             session.commit()
         client = app.test_client()
 

@@ -16,7 +16,7 @@ from werkzeug.security import generate_password_hash
 from mapapp import db, lifecycle
 from mapapp.geocode import gazetteer, geocode
 from mapapp.importer import ImportError_, read_rows
-from mapapp.models import AuditEntry, Moderator, Rally
+from mapapp.models import Moderator
 from mapapp.seed import demo_rallies, load_seed
 
 
@@ -39,8 +39,7 @@ def demo_data_command(count: int, seed: int | None) -> None:
     rallies = demo_rallies(gazetteer(), count, seed=seed)
     with click.progressbar(length=len(rallies), label="Adding rallies") as bar:
         for start in range(0, len(rallies), 1000):
-            session.add_all(rallies[start : start + 1000])
-            session.flush()
+            lifecycle.publish_many(session, rallies[start : start + 1000], actor="demo-data")
             bar.update(len(rallies[start : start + 1000]))
     session.commit()
     click.echo(f"Added {count} demo rallies.")
@@ -78,12 +77,10 @@ def import_rallies_command(file) -> None:  # noqa: ANN001
             ) from None
     session = db.session()
     for row in rows:
-        rally = Rally(**row.fields)
-        session.add(rally)
-        session.flush()
-        session.add(AuditEntry(actor="import", action="import", rally_id=rally.id, detail=""))
-        if rally.status == "approved":
-            session.add(AuditEntry(actor="import", action="approve", rally_id=rally.id, detail=""))
+        fields = dict(row.fields)
+        approved = fields.pop("status") == "approved"
+        # One transaction: all rows or none; the data version moves with it.
+        lifecycle.create(session, fields, approved, actor="import", commit=False)
     session.commit()
     click.echo(f"Imported {len(rows)} rallies.")
 

@@ -67,7 +67,12 @@ SETTINGS: list[Setting] = [
         0,
         "How many reverse proxies in front set X-Forwarded-For (0: trust none).",
     ),
-    Setting("CACHE_SECONDS", 30, "How long browsers and CDNs may keep map data (seconds)."),
+    Setting(
+        "CACHE_SECONDS",
+        30,
+        "How long browsers and CDNs may keep map data (seconds). Keep it at most 30: with an "
+        "open page re-checking as often, a danger warning reaches it within a minute.",
+    ),
     Setting(
         "SUBMIT_LIMIT", "20 per hour", "Rate limit of submit and manage form posts per address."
     ),

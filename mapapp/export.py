@@ -17,8 +17,8 @@ from flask import Flask, render_template
 from mapapp import db, maps
 from mapapp.assets import STATIC_DIR, VENDOR
 from mapapp.filters import RallyFilter
-from mapapp.rallies import feature_collection, public_rallies
-from mapapp.views.api import in_language
+from mapapp.public import public_rallies
+from mapapp.rallies import feature_collection, in_language
 from mapapp.views.maps import map_labels
 
 _CSS_IMAGE = re.compile(r"url\(images/([\w.-]+\.png)\)")

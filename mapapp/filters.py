@@ -60,29 +60,30 @@ class RallyFilter:
         }
         return {name: value for name, value in values.items() if value}
 
-    def apply(self, query: Select, now: datetime) -> Select:
+    def apply(self, query: Select, now: datetime, table: type = Rally) -> Select:
+        """The filter on a query of `table` (Rally, or PublishedRally for the public)."""
         cutoff = now - ONGOING
         if self.when == "upcoming":
-            query = query.where(Rally.starts_at >= cutoff).order_by(
-                Rally.featured.desc(), Rally.starts_at, Rally.id
+            query = query.where(table.starts_at >= cutoff).order_by(
+                table.featured.desc(), table.starts_at, table.id
             )
         elif self.when == "past":
-            query = query.where(Rally.starts_at < cutoff).order_by(Rally.starts_at.desc(), Rally.id)
+            query = query.where(table.starts_at < cutoff).order_by(table.starts_at.desc(), table.id)
         else:
-            query = query.order_by(Rally.featured.desc(), Rally.starts_at, Rally.id)
+            query = query.order_by(table.featured.desc(), table.starts_at, table.id)
         if self.region:
-            query = query.where(Rally.region == self.region)
+            query = query.where(table.region == self.region)
         if self.city_id is not None:
-            query = query.where(or_(Rally.geonameid == self.city_id, Rally.town == self.city))
+            query = query.where(or_(table.geonameid == self.city_id, table.town == self.city))
         elif self.city:
-            query = query.where(Rally.town == self.city)
+            query = query.where(table.town == self.city)
         if self.date_from:
-            query = query.where(Rally.starts_at >= datetime.combine(self.date_from, time(), MINSK))
+            query = query.where(table.starts_at >= datetime.combine(self.date_from, time(), MINSK))
         if self.date_to:
             next_day = datetime.combine(self.date_to + timedelta(days=1), time(), MINSK)
-            query = query.where(Rally.starts_at < next_day)
+            query = query.where(table.starts_at < next_day)
         if self.featured:
-            query = query.where(Rally.featured.is_(True))
+            query = query.where(table.featured.is_(True))
         return query
 
 

@@ -11,11 +11,13 @@ from wtforms import (
     DateField,
     HiddenField,
     PasswordField,
+    SelectField,
     StringField,
     TextAreaField,
     TimeField,
     ValidationError,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
 from mapapp.i18n import MINSK
@@ -82,6 +84,27 @@ class RallyForm(FlaskForm):
             "Only moderators see it, to ask you about the rally. It is deleted a week after the event."
         ),
     )
+    # When the exact place becomes public (issue: staged disclosure). Until then the public
+    # sees the town only. Offsets are turned into a time when the form is saved.
+    reveal = SelectField(
+        _l("When to show the exact place"),
+        choices=[
+            SelectChoice("now", _l("Now")),
+            SelectChoice("1", _l("1 hour before the start")),
+            SelectChoice("2", _l("2 hours before the start")),
+            SelectChoice("6", _l("6 hours before the start")),
+            SelectChoice("24", _l("24 hours before the start")),
+            SelectChoice("at", _l("At a time I choose")),
+        ],
+        default="now",
+        description=_l(
+            "Until then everyone sees only the town, so the police cannot be there first."
+        ),
+    )
+    reveal_date = DateField(_l("Date to show the place"), [Optional()])
+    reveal_time = TimeField(
+        _l("Time to show the place"), [Optional()], description=_l("Minsk time")
+    )
     # Left empty by people; bots that fill every field give themselves away.
     website = StringField(_l("Leave this field empty"), [Optional(), Length(max=200)])
     lat = HiddenField()
@@ -102,6 +125,39 @@ class RallyForm(FlaskForm):
             raise ValidationError(_l("The date and time must be in the future."))
         if starts_at > now + timedelta(days=366):
             raise ValidationError(_l("The date must be within a year from today."))
+
+    def reveal_at(self) -> datetime | None:
+        """When the exact place becomes public (aware), or None for "now"."""
+        starts_at = self.starts_at()
+        choice = self.reveal.data or "now"
+        if choice == "now" or starts_at is None:
+            return None
+        if choice == "at":
+            if not (self.reveal_date.data and self.reveal_time.data):
+                return None
+            moment = datetime.combine(self.reveal_date.data, self.reveal_time.data, MINSK)
+        else:
+            moment = starts_at - timedelta(hours=int(choice))
+        return moment if moment > utcnow() else None  # a time already past: now
+
+    def show_reveal(self, reveal_at: datetime | None) -> None:
+        """Fill the reveal fields from a stored time (the manage and moderation pages)."""
+        if reveal_at is None:
+            self.reveal.data = "now"
+            return
+        local = reveal_at.astimezone(MINSK)
+        self.reveal.data = "at"
+        self.reveal_date.data, self.reveal_time.data = local.date(), local.time()
+
+    def validate_reveal(self, field) -> None:  # noqa: ANN001
+        if field.data != "at":
+            return
+        if not (self.reveal_date.data and self.reveal_time.data):
+            raise ValidationError(_l("Give the date and time to show the place."))
+        starts_at = self.starts_at()
+        moment = datetime.combine(self.reveal_date.data, self.reveal_time.data, MINSK)
+        if starts_at is not None and moment > starts_at:
+            raise ValidationError(_l("The place must be shown before the rally starts."))
 
     def point(self) -> tuple[float, float] | None:
         """The pin from the preview, if it came back as two numbers."""

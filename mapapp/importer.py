@@ -1,8 +1,10 @@
 """Reading rallies from CSV (the import-rallies command): all rows or none.
 
-Header: title,city,place,starts_at,description,lat,lon,status,contact
+Header: title,city,place,starts_at,description,lat,lon,status,contact[,reveal_at]
 starts_at is ISO 8601; without an offset it is Minsk time. Empty lat/lon: geocoded from
 place and city. status is approved or pending (default pending). contact is private.
+reveal_at (optional last column, ISO 8601, naive = Minsk): until then the public sees the
+town only; empty = public at once.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from mapapp.i18n import MINSK
 from mapapp.models import Status
 
 HEADER = ["title", "city", "place", "starts_at", "description", "lat", "lon", "status", "contact"]
+OPTIONAL = ["reveal_at"]  # may follow HEADER as the last column
 LIMITS = {"title": 200, "city": 120, "place": 200, "description": 5000, "contact": 200}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -50,8 +53,12 @@ def read_rows(
 ) -> list[Row]:
     """Check every row; raise ImportError_ listing all bad ones, or return them all."""
     reader = csv.DictReader(lines)
-    if reader.fieldnames is None or [h.strip() for h in reader.fieldnames] != HEADER:
-        raise ImportError_([f"line 1: the header must be exactly {','.join(HEADER)}"])
+    names = [h.strip() for h in reader.fieldnames or []]
+    if names not in (HEADER, HEADER + OPTIONAL):
+        raise ImportError_(
+            [f"line 1: the header must be exactly {','.join(HEADER)}[,{','.join(OPTIONAL)}]"]
+        )
+    reader.fieldnames = names
     rows: list[Row] = []
     problems: list[str] = []
     for record in reader:
@@ -85,6 +92,16 @@ def check_row(
         starts_at = parse_time(values["starts_at"])
     except ValueError:
         raise ValueError(f"starts_at {values['starts_at']!r} is not an ISO 8601 date") from None
+    reveal_at = None
+    if values.get("reveal_at"):
+        try:
+            reveal_at = parse_time(values["reveal_at"])
+        except ValueError:
+            raise ValueError(
+                f"reveal_at {values['reveal_at']!r} is not an ISO 8601 date and time"
+            ) from None
+        if reveal_at > starts_at:
+            raise ValueError("reveal_at is after starts_at: the place must be shown before")
     status = values["status"] or Status.PENDING.value
     if status not in (Status.APPROVED.value, Status.PENDING.value):
         raise ValueError(f"status must be approved or pending, not {status!r}")
@@ -118,4 +135,5 @@ def check_row(
         "ends_at": starts_at + timedelta(hours=2),
         "status": status,
         "contact": values["contact"] or None,
+        "reveal_at": reveal_at,
     }

@@ -50,14 +50,25 @@ class Base(DeclarativeBase):
 
 
 class Status(enum.StrEnum):
-    PENDING = "pending"
+    """The states of a rally; mapapp.lifecycle.TRANSITIONS says how one leads to another."""
+
+    PENDING = "pending"  # never approved: nothing of it is public
     APPROVED = "approved"
-    REJECTED = "rejected"
     CANCELLED = "cancelled"
+    DANGER = "danger"  # police at the place: do not come
+    MOVED = "moved"  # the place changed after it was public
+    REJECTED = "rejected"  # by a moderator (a public one is taken down)
+    WITHDRAWN = "withdrawn"  # by its organizer before it was approved
 
 
-# What anonymous visitors may see: approved rallies, and cancelled ones so the warning spreads.
-PUBLIC_STATUSES = (Status.APPROVED.value, Status.CANCELLED.value)
+# The states in which the last approved version is public (cancelled and danger so the
+# warning spreads). Every public read goes through PublishedRally, which holds only these.
+PUBLIC_STATUSES = (
+    Status.APPROVED.value,
+    Status.CANCELLED.value,
+    Status.DANGER.value,
+    Status.MOVED.value,
+)
 
 
 class Rally(Base):
@@ -81,6 +92,11 @@ class Rally(Base):
     seed_key: Mapped[str | None] = mapped_column(String(64), unique=True)  # rallies from data/
     reject_reason: Mapped[str | None] = mapped_column(String(300))
     sequence: Mapped[int] = mapped_column(Integer, default=0)  # bumped on every change (iCalendar)
+    # When the exact place becomes public (None: at once); until then only the town is shown.
+    reveal_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An organizer's edit of a public rally waits for a moderator; the public keeps seeing
+    # the published version (PublishedRally) until it is approved.
+    changes_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -92,6 +108,59 @@ class Rally(Base):
 
     def __repr__(self) -> str:
         return f"<Rally {self.id} {self.status} {self.town!r}>"
+
+
+class PublishedRally(Base):
+    """The last approved version of a public rally: the only table public outputs read.
+
+    `rally` is the working copy (with the private contact and unreviewed edits); a row is
+    copied here only when a moderator approves (or edits) it, and deleted when it is taken
+    down, so pending text cannot reach the public by construction. Read it through
+    mapapp.public, which also hides the place until `reveal_at`.
+    """
+
+    __tablename__ = "published_rally"
+
+    id: Mapped[int] = mapped_column(ForeignKey("rally.id", ondelete="CASCADE"), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    town: Mapped[str] = mapped_column(String(120))
+    place: Mapped[str] = mapped_column(String(200), default="")
+    region: Mapped[str] = mapped_column(String(5))
+    geonameid: Mapped[int | None] = mapped_column(Integer)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(12))  # one of PUBLIC_STATUSES
+    featured: Mapped[bool] = mapped_column(Boolean, default=False)
+    reveal_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    changes_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_published_rally_starts_at", "starts_at"),
+        Index("ix_published_rally_region", "region"),
+        Index("ix_published_rally_reveal_at", "reveal_at"),
+    )
+
+
+# The fields an approval copies from the working copy to the published version.
+PUBLISHED_FIELDS = ("title", "description", "town", "place", "region", "geonameid", "lat", "lon",
+                    "starts_at", "ends_at", "featured", "reveal_at")  # fmt: skip
+
+
+class DataVersion(Base):
+    """One row (id 1): a counter bumped in the transaction of every public change.
+
+    Read by primary key, it keys every public cache; pending-only changes leave it alone.
+    """
+
+    __tablename__ = "data_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class GeocodeCache(Base):

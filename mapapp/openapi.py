@@ -107,11 +107,21 @@ def schemas() -> dict[str, Any]:
         "id": INTEGER,
         "title": STRING,
         "town": STRING,
-        "place": STRING,
+        "place": {
+            "type": ["string", "null"],
+            "description": "null until the place is revealed (see reveal_at).",
+        },
         "region": REGION,
         "starts_at": LOCAL_TIME,
         "status": {"type": "string", "enum": list(PUBLIC_STATUSES)},
         "featured": {"type": "boolean", "description": "The main rally, on October Square."},
+    }
+    unrevealed = {
+        "exact": {
+            "type": "boolean",
+            "description": "false until the place is revealed: the point is the town's.",
+        },
+        "reveal_at": {**LOCAL_TIME, "description": "When the exact place becomes public."},
     }
     candidate = {
         "name": {"type": "string", "description": "The square and town, or the town."},
@@ -131,7 +141,7 @@ def schemas() -> dict[str, Any]:
                 "status": {"type": "integer", "description": "The HTTP status code again."},
             }
         ),
-        "RallyProperties": obj(properties),
+        "RallyProperties": obj({**properties, **unrevealed}, optional=tuple(unrevealed)),
         "Rally": obj(
             {
                 **properties,
@@ -139,6 +149,13 @@ def schemas() -> dict[str, Any]:
                 "ends_at": {**LOCAL_TIME, "type": ["string", "null"]},
                 "lat": NUMBER,
                 "lon": NUMBER,
+                "exact": unrevealed["exact"],
+                "reveal_at": {**unrevealed["reveal_at"], "type": ["string", "null"]},
+                "changes_pending": {
+                    "type": "boolean",
+                    "description": "An edit waits for a moderator; this is the approved version.",
+                },
+                "sequence": {"type": "integer", "description": "Moves with every public change."},
                 "updated_at": {"type": "string", "format": "date-time"},
             }
         ),
@@ -219,8 +236,9 @@ def document() -> dict[str, Any]:
         "info": {
             "title": "Rally map of Belarus",
             "version": "1",
-            "description": "Public rallies and the geocoder behind the map. Only approved and "
-            "cancelled rallies are public; times are Europe/Minsk.",
+            "description": "Public rallies and the geocoder behind the map. Only the last "
+            "approved version of a rally is public (status approved, cancelled, danger or moved); "
+            "its place is null until its reveal time; times are Europe/Minsk.",
         },
         "paths": {
             "/api/rallies.geojson": {

@@ -1,4 +1,4 @@
-"""Reading rallies for the public: one query, and their GeoJSON and JSON forms.
+"""Public rallies (read through mapapp.public) in their GeoJSON and JSON forms, and ETags.
 
 Nothing here returns a contact or a token: public shapes are built field by field.
 """
@@ -7,60 +7,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from flask_babel import force_locale, gettext
 from sqlalchemy.orm import Session
 
-from mapapp.filters import ONGOING, RallyFilter
-from mapapp.i18n import MINSK
-from mapapp.models import PUBLIC_STATUSES, Rally, utcnow
-
-
-def public_rallies(
-    db: Session,
-    rally_filter: RallyFilter,
-    now: datetime | None = None,
-    limit: int | None = None,
-    offset: int = 0,
-) -> list[Rally]:
-    query = rally_filter.apply(
-        select(Rally).where(Rally.status.in_(PUBLIC_STATUSES)), now or utcnow()
-    )
-    if limit is not None:
-        query = query.limit(limit).offset(offset)
-    return list(db.scalars(query))
-
-
-def count_public(db: Session, rally_filter: RallyFilter, now: datetime | None = None) -> int:
-    query = rally_filter.apply(
-        select(Rally.id).where(Rally.status.in_(PUBLIC_STATUSES)), now or utcnow()
-    )
-    return db.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-
-
-# The id column is a 32-bit INTEGER on PostgreSQL; SQLite cannot even bind an id past 2**63.
-MAX_ID = 2**31 - 1
-
-
-def public_rally(db: Session, rally_id: int) -> Rally | None:
-    if not 0 < rally_id <= MAX_ID:
-        return None  # a made-up id from a URL is "no such rally", not a database error
-    rally = db.get(Rally, rally_id)
-    if rally is None or rally.status not in PUBLIC_STATUSES:
-        return None
-    return rally
-
-
-def data_version(db: Session) -> str:
-    """Changes whenever any rally is added or changed: the key of every public cache.
-
-    It is read from the database, so all gunicorn workers agree without talking to each other.
-    """
-    latest, count = db.execute(select(func.max(Rally.updated_at), func.count(Rally.id))).one()
-    return f"{latest}|{count}"
+from mapapp.filters import RallyFilter
+from mapapp.i18n import MINSK, current_language, local_datetime, town_name
+from mapapp.public import (  # noqa: F401 - the public reads, re-exported for older callers
+    MAX_ID,
+    PublicRally,
+    count_public,
+    current_version,
+    data_version,
+    public_rallies,
+    public_rally,
+)
 
 
 def etag_for(*parts: str) -> str:
@@ -70,11 +34,10 @@ def etag_for(*parts: str) -> str:
 def list_etag(db: Session, rally_filter: RallyFilter, now: datetime, *parts: str) -> str:
     """The ETag of a filtered list of public rallies (GeoJSON, feeds): `parts` tell formats apart.
 
-    "upcoming" and "past" move with the clock, so the minute is part of theirs along with the
-    data and filter; "all" changes only with the data.
+    Keyed by the data version, which moves with every public change and at each moment the
+    public view moves by itself (a reveal time, an upcoming rally turning past).
     """
-    minute = "" if rally_filter.when == "all" else (now - ONGOING).strftime("%Y%m%d%H%M")
-    return etag_for(data_version(db), rally_filter.key(), minute, *parts)
+    return etag_for(data_version(db, now), rally_filter.key(), *parts)
 
 
 def local_iso(value: datetime) -> str:
@@ -82,8 +45,10 @@ def local_iso(value: datetime) -> str:
     return value.astimezone(MINSK).isoformat()
 
 
-def public_properties(rally: Rally) -> dict[str, Any]:
-    return {
+def public_properties(rally: PublicRally) -> dict[str, Any]:
+    """A rally's map properties. An unrevealed place is `place: null`, with `exact: false`
+    and `reveal_at` (Minsk ISO 8601); `status` is approved, cancelled, danger or moved."""
+    properties = {
         "id": rally.id,
         "title": rally.title,
         "town": rally.town,
@@ -93,24 +58,83 @@ def public_properties(rally: Rally) -> dict[str, Any]:
         "status": rally.status,
         "featured": rally.featured,
     }
+    if not getattr(rally, "exact", True):
+        properties["exact"] = False
+        properties["reveal_at"] = local_iso(rally.reveal_at)
+    return properties
 
 
-def public_detail(rally: Rally) -> dict[str, Any]:
+def public_detail(rally: PublicRally) -> dict[str, Any]:
     detail = public_properties(rally)
     detail.update(
         description=rally.description,
         ends_at=local_iso(rally.ends_at) if rally.ends_at else None,
         lat=rally.lat,
         lon=rally.lon,
+        exact=rally.exact,
+        reveal_at=local_iso(rally.reveal_at) if rally.reveal_at else None,
+        changes_pending=rally.changes_pending,
+        sequence=rally.sequence,
         updated_at=rally.updated_at.isoformat(),
     )
     return detail
 
 
+def in_language(lang: str) -> Callable[[PublicRally], dict[str, Any]]:
+    """What the map shows in a language: the town's name, the start time as text, and
+    for an unrevealed place when it will be announced.
+
+    The time is formatted here because browsers lack some languages' dates (Chromium
+    has no Belarusian in Intl), and so the map reads like the list and rally pages.
+    """
+
+    def localise(rally: PublicRally) -> dict[str, Any]:
+        texts = {
+            "town": town_name(rally, lang),
+            "starts_text": local_datetime(rally.starts_at, "full", lang),
+        }
+        if not getattr(rally, "exact", True):
+            texts["place_text"] = reveal_sentence(rally.reveal_at, lang)
+        return texts
+
+    return localise
+
+
+def reveal_sentence(reveal_at: datetime, lang: str | None = None) -> str:
+    """ "The exact place will be announced at <Minsk time>", in `lang` (or the page's)."""
+    when = local_datetime(reveal_at, "long", lang)
+    with force_locale(lang or current_language()):
+        return gettext("The exact place will be announced at %(time)s.", time=when)
+
+
+def status_sentence(status: str, lang: str | None = None) -> str:
+    """The fixed, translated sentence an urgent status shows ("" for approved)."""
+    with force_locale(lang or current_language()):
+        sentences = {
+            "danger": gettext("Danger: police are at the place. Do not come."),
+            "moved": gettext("The place has changed: check the new place before you go."),
+            "cancelled": gettext("This rally is cancelled."),
+        }
+    return sentences.get(status, "")
+
+
+def feed_notes(lang: str) -> Callable[[PublicRally], tuple[str, str]]:
+    """For calendars: the danger or moved warning first in SUMMARY, and for an unrevealed
+    place when it will be announced, first in DESCRIPTION (mapapp.feeds.Notes)."""
+
+    def notes(rally: PublicRally) -> tuple[str, str]:
+        warning = status_sentence(rally.status, lang) if rally.status in ("danger", "moved") else ""
+        note = "" if rally.exact else reveal_sentence(rally.reveal_at, lang)
+        return warning, note
+
+    return notes
+
+
 def feature_collection(
-    rallies: list[Rally], localise: Callable[[Rally], dict[str, Any]] | None = None
+    rallies: Sequence[Any], localise: Callable[[Any], dict[str, Any]] | None = None
 ) -> bytes:
-    """The rallies as GeoJSON; `localise` adds or replaces properties for one language."""
+    """PublicRally values (or, on the moderators' map, Rally rows) as GeoJSON; `localise`
+    adds or replaces properties for one language."""
     features = [
         {
             "type": "Feature",

@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mapapp import lifecycle
 from mapapp.gazetteer import DATA_DIR, Gazetteer
 from mapapp.i18n import MINSK
 from mapapp.models import Rally, Status, utcnow
@@ -44,7 +45,7 @@ def load_seed(
     now = now or utcnow()
     document = json.loads(path.read_text(encoding="utf-8"))
     present = set(db.scalars(select(Rally.seed_key).where(Rally.seed_key.is_not(None))))
-    added = 0
+    added: list[Rally] = []
     for entry in document["rallies"]:
         if entry["key"] in present:
             continue
@@ -52,7 +53,7 @@ def load_seed(
         if town is None:
             raise ValueError(f"seed {entry['key']}: no place {entry['geonameid']} in the gazetteer")
         starts_at = next_occurrence(entry["starts"], now)
-        db.add(
+        added.append(
             Rally(
                 seed_key=entry["key"],
                 title=entry["title"],
@@ -70,9 +71,10 @@ def load_seed(
                 featured=entry.get("featured", False),
             )
         )
-        added += 1
+    if added:
+        lifecycle.publish_many(db, added, actor="seed")
     db.commit()
-    return added
+    return len(added)
 
 
 DEMO_TITLES = [

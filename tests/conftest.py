@@ -19,9 +19,9 @@ from flask import Blueprint, Flask, Response
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
-from mapapp import create_app, db
+from mapapp import create_app, db, lifecycle
 from mapapp.i18n import TRANSLATIONS
-from mapapp.models import Rally, Status
+from mapapp.models import Status
 
 STRICT = os.environ.get("MAPAPP_TEST_STRICT") == "1"
 PG_URL = os.environ.get("MAPAPP_TEST_DATABASE_URL")
@@ -87,8 +87,23 @@ def runner(app: Flask):  # noqa: ANN201
     return app.test_cli_runner()
 
 
+# How add_rally reaches each state through the state table (mapapp.lifecycle).
+REACH = {
+    Status.PENDING.value: (False, []),
+    Status.APPROVED.value: (True, []),
+    Status.CANCELLED.value: (True, [("moderator:test", "cancel")]),
+    Status.DANGER.value: (True, [("moderator:test", "danger")]),
+    Status.MOVED.value: (True, [("moderator:test", "move")]),
+    Status.REJECTED.value: (False, [("moderator:test", "reject")]),
+    Status.WITHDRAWN.value: (False, [("organizer", "cancel")]),
+}
+
+
 def add_rally(app: Flask, **fields) -> int:  # noqa: ANN003
-    """Store one rally (approved, in Minsk, next year) with any field overridden."""
+    """Store one rally (approved, in Minsk, next year) with any field overridden.
+
+    It goes through mapapp.lifecycle like any rally: a public one is published.
+    """
     values = {
         "title": "Пікет салідарнасці",
         "description": "Апісанне",
@@ -101,11 +116,12 @@ def add_rally(app: Flask, **fields) -> int:  # noqa: ANN003
         "status": Status.APPROVED.value,
     }
     values.update(fields)
+    approved, steps = REACH[values.pop("status")]
     with app.app_context():
         session = db.session()
-        rally = Rally(**values)
-        session.add(rally)
-        session.commit()
+        rally = lifecycle.create(session, values, approved, actor="test")
+        for actor, action in steps:
+            lifecycle.perform(session, rally, actor, action, reason="test")
         return rally.id
 
 

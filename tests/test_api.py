@@ -85,13 +85,12 @@ def test_etag_gives_304_until_data_changes(client, app):
     again = client.get("/api/rallies.geojson?when=all", headers={"If-None-Match": etag})
     assert again.status_code == 304
 
-    from mapapp import db
+    from mapapp import db, lifecycle
     from mapapp.models import Rally
 
     with app.app_context():
         session = db.session()
-        session.get(Rally, rally_id).status = Status.CANCELLED.value
-        session.commit()
+        lifecycle.perform(session, session.get(Rally, rally_id), "moderator:test", "cancel")
     changed = client.get("/api/rallies.geojson?when=all", headers={"If-None-Match": etag})
     assert changed.status_code == 200
     assert changed.get_json()["features"][0]["properties"]["status"] == "cancelled"

@@ -78,13 +78,13 @@ def test_a_rally_page_shows_its_place_on_a_small_map(page, live_server):
 
 
 def test_the_list_beside_the_map_shows_the_first_and_links_to_all(page, live_server, app):
-    from mapapp import db
+    from mapapp import db, lifecycle
     from mapapp.geocode import gazetteer
     from mapapp.seed import demo_rallies
 
     with app.app_context():
         session = db.session()
-        session.add_all(demo_rallies(gazetteer(), 250, seed=5))
+        lifecycle.publish_many(session, demo_rallies(gazetteer(), 250, seed=5), actor="test")
         session.commit()
     page.goto(live_server + "/?lang=en&when=all")
     more = page.locator("#rally-list li.rally-more a")

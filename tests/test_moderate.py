@@ -97,11 +97,15 @@ def test_approve_reject_cancel_are_audited(client, app, moderator):
     client.post(f"/moderate/rallies/{c}/cancel", data={"csrf_token": token})
     assert status_of(app, c) == Status.CANCELLED.value
     with app.app_context():
-        log = db.session().scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+        log = (
+            db.session()
+            .scalars(select(AuditEntry).where(AuditEntry.actor != "test").order_by(AuditEntry.id))
+            .all()
+        )
     assert [(e.actor, e.action, e.rally_id) for e in log] == [
         ("moderator:alesia", "approve", a),
-        ("moderator:alesia", "rejected", b),
-        ("moderator:alesia", "cancelled", c),
+        ("moderator:alesia", "reject", b),
+        ("moderator:alesia", "cancel", c),
     ]
     assert log[1].detail == "Spam"
     # the public sees the approved and the cancelled one, not the rejected

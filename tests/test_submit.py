@@ -7,7 +7,7 @@ import pytest
 from conftest import add_rally, make_app
 from sqlalchemy import func, select
 
-from mapapp import db
+from mapapp import db, lifecycle
 from mapapp.i18n import MINSK
 from mapapp.lifecycle import hash_token
 from mapapp.models import AuditEntry, Rally, Status
@@ -209,8 +209,8 @@ def test_manage_link_shows_status_and_edits_go_back_to_moderation(client, app):
     with app.app_context():
         session = db.session()
         rally = session.scalars(select(Rally)).one()
-        rally.status = Status.APPROVED.value
-        session.commit()
+        lifecycle.approve(session, rally, "moderator:test")
+        rally_id = rally.id
     token_csrf = csrf(client, path)
     changed = client.post(
         path + "/edit", data={**form(client), "csrf_token": token_csrf, "time": "18:30"}
@@ -218,10 +218,13 @@ def test_manage_link_shows_status_and_edits_go_back_to_moderation(client, app):
     assert changed.status_code == 303
     with app.app_context():
         rally = db.session().scalars(select(Rally)).one()
-        assert rally.status == Status.PENDING.value
+        # The change waits for a moderator beside the approved version, which stays public.
+        assert rally.status == Status.APPROVED.value and rally.changes_pending
         assert rally.starts_at.astimezone(MINSK).strftime("%H:%M") == "18:30"
         actions = db.session().scalars(select(AuditEntry.action)).all()
-        assert actions == ["submit", "edit"]
+        assert actions == ["submit", "approve", "edit"]
+    public = client.get(f"/api/rallies/{rally_id}").get_json()
+    assert "18:30" not in public["starts_at"] and public["changes_pending"] is True
 
 
 def test_cancel_by_link_keeps_an_approved_rally_visible_as_cancelled(client, app):
@@ -232,7 +235,7 @@ def test_cancel_by_link_keeps_an_approved_rally_visible_as_cancelled(client, app
         rally = session.scalars(select(Rally)).one()
         from mapapp import lifecycle
 
-        lifecycle.set_status(session, rally, Status.APPROVED, "moderator:test")
+        lifecycle.approve(session, rally, "moderator:test")
         rally_id = rally.id
     response = client.post(path + "/cancel", data={"csrf_token": csrf(client, path)})
     assert response.status_code == 303
@@ -251,7 +254,7 @@ def test_cancel_of_a_never_approved_rally_withdraws_it(client, app):
     link = submit(client, title="Withdrawn before approval")
     path = link.replace("http://localhost", "")
     client.post(path + "/cancel", data={"csrf_token": csrf(client, path)})
-    assert rally_count(app, Rally.status == Status.REJECTED.value) == 1
+    assert rally_count(app, Rally.status == Status.WITHDRAWN.value) == 1
     assert "Withdrawn" not in client.get("/rallies?when=all").get_data(as_text=True)
 
 

@@ -311,7 +311,8 @@
     var options = { title: label, alt: label, keyboard: false, interactive: false, icon: plainIcon };
     if (point.dataset.featured === "true") options.icon = featuredIcon;
     L.marker(latlng, options).addTo(map);
-    map.setView(latlng, 15);
+    // A place not yet revealed: the point is the town's, so show the town, not its streets.
+    map.setView(latlng, point.dataset.exact === "false" ? 12 : 15);
     translateControls(map, config.labels);
   }
 

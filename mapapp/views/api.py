@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Callable
-from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from mapapp import db, openapi
 from mapapp.filters import one_of, parse_filter
 from mapapp.geocode import gazetteer, geocode, reverse_json
-from mapapp.i18n import LANGUAGES, current_language, local_datetime, town_name
+from mapapp.i18n import LANGUAGES, current_language
 from mapapp.limits import limiter
-from mapapp.models import Rally, utcnow
-from mapapp.rallies import feature_collection, list_etag, public_detail, public_rallies
-from mapapp.rallies import public_rally as find_public_rally
+from mapapp.models import utcnow
+from mapapp.public import current_version, public_rallies, seconds_until_change
+from mapapp.public import public_rally as find_public_rally
+from mapapp.rallies import etag_for, feature_collection, in_language, public_detail
 from mapapp.views.caching import conditional, memoized
 
 bp = Blueprint("api", __name__)
@@ -43,22 +43,6 @@ def api_language() -> str:
     return current_language()
 
 
-def in_language(lang: str) -> Callable[[Rally], dict[str, Any]]:
-    """What the map shows in a language: the town's name, and the start time as text.
-
-    The time is formatted here because browsers lack some languages' dates (Chromium
-    has no Belarusian in Intl), and so the map reads like the list and rally pages.
-    """
-
-    def localise(rally: Rally) -> dict[str, Any]:
-        return {
-            "town": town_name(rally, lang),
-            "starts_text": local_datetime(rally.starts_at, "full", lang),
-        }
-
-    return localise
-
-
 @bp.get("/api/rallies.geojson")
 def rallies_geojson() -> Response:
     rally_filter = parse_filter(request.args, gazetteer())
@@ -68,8 +52,9 @@ def rallies_geojson() -> Response:
     session = db.session()
     now = utcnow()
     gzipped = "gzip" in request.accept_encodings
+    version = current_version(session, now)  # the one database read of a 304
     # Gzipped is another representation, so another strong ETag.
-    etag = list_etag(session, rally_filter, now, lang or "") + ("-gz" if gzipped else "")
+    etag = etag_for(version.key, rally_filter.key(), lang or "") + ("-gz" if gzipped else "")
 
     def build() -> Response:
         plain, compressed = cached_geojson(
@@ -84,17 +69,27 @@ def rallies_geojson() -> Response:
         response.content_encoding = "gzip"
         return response
 
-    response = conditional(etag, build)
+    max_age = seconds_until_change(version, now, current_app.config["CACHE_SECONDS"])
+    response = conditional(etag, build, max_age)
     response.vary.add("Accept-Encoding")
     return response
 
 
 @bp.get("/api/rallies/<int:rally_id>")
 def rally_json(rally_id: int) -> Response:
-    found = find_public_rally(db.session(), rally_id)
+    """One public rally; cacheable like the map's feed, so a status reaches a page polling
+    it within MAPAPP_CACHE_SECONDS."""
+    session, now = db.session(), utcnow()
+    found = find_public_rally(session, rally_id, now)
     if found is None:
         abort(404, "No such rally.")
-    return jsonify(public_detail(found))
+    version = current_version(session, now)
+    # The rally's own public state: its sequence moves with every public change of it.
+    etag = etag_for(
+        "rally-json", str(found.id), f"{found.sequence}|{found.exact}|{found.changes_pending}"
+    )
+    max_age = seconds_until_change(version, now, current_app.config["CACHE_SECONDS"])
+    return conditional(etag, lambda: jsonify(public_detail(found)), max_age)
 
 
 @bp.get("/api/geocode")

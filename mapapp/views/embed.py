@@ -33,7 +33,7 @@ from mapapp.filters import number, one_of, parse_filter, parse_view
 from mapapp.gazetteer import REGION_CODES
 from mapapp.geocode import gazetteer
 from mapapp.i18n import DEFAULT_LANGUAGE, LANGUAGES, current_language
-from mapapp.rallies import public_rally
+from mapapp.public import public_rally
 from mapapp.security import frameable
 from mapapp.views.maps import map_shell
 
@@ -44,6 +44,8 @@ bp = Blueprint("embed", __name__)
 MAX_AGE = 60
 # The zoom of a rally's embedded map: its square and the streets around.
 RALLY_ZOOM = 15
+# ...and of one whose place is not yet revealed: the town.
+TOWN_ZOOM = 12
 
 
 def site_name(lang: str) -> str:
@@ -130,9 +132,10 @@ def embed_for(url: str) -> tuple[str, dict[str, str], EmbedOptions]:
         rally = public_rally(db.session(), view_args["rally_id"])
         if rally is None:
             abort(404, "No such rally.")
-        # The rally's place on the map, whenever it was.
+        # The rally's place on the map, whenever it was (its town until the place is revealed).
         query = {"lang": lang, "when": "all", "lat": f"{rally.lat:.6f}", "lon": f"{rally.lon:.6f}"}
-        return rally.title, {**query, "zoom": str(RALLY_ZOOM)}, EmbedOptions()
+        zoom = RALLY_ZOOM if rally.exact else TOWN_ZOOM
+        return rally.title, {**query, "zoom": str(zoom)}, EmbedOptions()
     abort(404, "oEmbed answers only for this site's map and rally pages.")
 
 

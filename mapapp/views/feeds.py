@@ -7,14 +7,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, Response, abort, request, url_for
+from flask import Blueprint, Response, abort, current_app, request, url_for
 
 from mapapp import db
-from mapapp.feeds import RallyUrl, calendar, csv_document
+from mapapp.feeds import Notes, RallyUrl, calendar, csv_document
 from mapapp.filters import parse_filter
 from mapapp.geocode import gazetteer
-from mapapp.models import Rally, utcnow
-from mapapp.rallies import etag_for, list_etag, public_rallies, public_rally
+from mapapp.i18n import current_language
+from mapapp.models import utcnow
+from mapapp.public import (
+    PublicRally,
+    current_version,
+    public_rallies,
+    public_rally,
+    seconds_until_change,
+)
+from mapapp.rallies import etag_for, feed_notes
 from mapapp.views.caching import conditional, memoized
 
 bp = Blueprint("feeds", __name__)
@@ -24,22 +32,31 @@ def rally_url(rally_id: int) -> str:
     return url_for("pages.rally", rally_id=rally_id, _external=True)
 
 
-def feed(kind: str, mimetype: str, render: Callable[[list[Rally], RallyUrl], bytes]) -> Response:
+Render = Callable[[list[PublicRally], RallyUrl, Notes], bytes]
+
+
+def feed(kind: str, mimetype: str, render: Render) -> Response:
     """The filtered public rallies in one format, with an ETag like the GeoJSON's."""
     rally_filter = parse_filter(request.args, gazetteer())
     session = db.session()
     now = utcnow()
-    etag = list_etag(session, rally_filter, now, kind)
+    version = current_version(session, now)
+    lang = current_language()  # the warnings' language
+    etag = etag_for(version.key, rally_filter.key(), kind, lang)
     # The body links to rally pages: their host and ?lang= are part of what is cached.
     key = etag + rally_url(0)
 
     def build() -> Response:
         body = memoized(
-            "feed", key, lambda: render(public_rallies(session, rally_filter, now), rally_url), 16
+            "feed",
+            key,
+            lambda: render(public_rallies(session, rally_filter, now), rally_url, feed_notes(lang)),
+            16,
         )
         return Response(body, mimetype=mimetype)
 
-    return conditional(etag, build)
+    max_age = seconds_until_change(version, now, current_app.config["CACHE_SECONDS"])
+    return conditional(etag, build, max_age)
 
 
 @bp.get("/rallies.ics")
@@ -57,12 +74,19 @@ def rallies_csv() -> Response:
 
 @bp.get("/rallies/<int:rally_id>.ics")
 def rally_ics(rally_id: int) -> Response:
-    found = public_rally(db.session(), rally_id)
+    session, now = db.session(), utcnow()
+    found = public_rally(session, rally_id, now)
     if found is None:
         abort(404, "No such rally.")
-    etag = etag_for("ics", str(found.id), found.updated_at.isoformat())
+    version = current_version(session, now)
+    lang = current_language()
+    # The rally's own public state: its sequence moves with every public change of it.
+    state = f"{found.sequence}|{found.exact}|{found.changes_pending}"
+    etag = etag_for("ics", str(found.id), state, lang, rally_url(0))
     response = conditional(
-        etag, lambda: Response(calendar([found], rally_url), mimetype="text/calendar")
+        etag,
+        lambda: Response(calendar([found], rally_url, feed_notes(lang)), mimetype="text/calendar"),
+        seconds_until_change(version, now, current_app.config["CACHE_SECONDS"]),
     )
     response.headers.set("Content-Disposition", "attachment", filename=f"rally-{found.id}.ics")
     return response

@@ -20,7 +20,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from mapapp import db, lifecycle
@@ -102,13 +102,17 @@ def logout():  # noqa: ANN201
     return redirect(url_for("pages.index"), code=303)
 
 
+def waiting() -> list[Rally]:
+    """New rallies and organizers' edits of public ones, oldest first."""
+    waits = or_(Rally.status == Status.PENDING.value, Rally.changes_pending.is_(True))
+    return list(db.session().scalars(select(Rally).where(waits).order_by(Rally.created_at)))
+
+
 @bp.get("")
 @login_required
 def queue():  # noqa: ANN201
     session_ = db.session()
-    pending = session_.scalars(
-        select(Rally).where(Rally.status == Status.PENDING.value).order_by(Rally.created_at)
-    ).all()
+    pending = waiting()
     recent = session_.scalars(
         select(Rally).where(Rally.status != Status.PENDING.value).order_by(Rally.updated_at.desc())
     ).all()[:30]
@@ -122,10 +126,7 @@ def queue():  # noqa: ANN201
 @bp.get("/pending.geojson")
 @login_required
 def pending_geojson() -> Response:
-    pending = db.session().scalars(
-        select(Rally).where(Rally.status == Status.PENDING.value).order_by(Rally.created_at)
-    )
-    return Response(feature_collection(list(pending)), mimetype="application/geo+json")
+    return Response(feature_collection(waiting()), mimetype="application/geo+json")
 
 
 def load(rally_id: int) -> Rally:
@@ -142,6 +143,7 @@ def rally(rally_id: int):  # noqa: ANN201
     form = RallyForm(obj=found, formdata=None)
     starts = found.starts_at.astimezone(MINSK)
     form.date.data, form.time.data = starts.date(), starts.time()
+    form.show_reveal(found.reveal_at)
     return render_page(found, form)
 
 
@@ -154,6 +156,7 @@ def render_page(found: Rally, form: RallyForm, status: int = 200):  # noqa: ANN2
     page = render_template(
         "moderate_rally.html",
         rally=found,
+        published=lifecycle.published(db.session(), found),
         form=form,
         reject_form=RejectForm(),
         action_form=ActionForm(),
@@ -169,39 +172,85 @@ def checked(form_class=ActionForm):  # noqa: ANN001, ANN201
     return form
 
 
+def refused(error: lifecycle.Refused) -> None:
+    """A change the state table does not allow: 409 with its translated reason."""
+    abort(409, str(error.message))
+
+
 @bp.post("/rallies/<int:rally_id>/approve")
 @login_required
 def approve(rally_id: int):  # noqa: ANN201
+    """Publish a pending rally, or an organizer's waiting edit of a public one."""
     checked()
     found = load(rally_id)
-    lifecycle.set_status(db.session(), found, Status.APPROVED, actor())
+    try:
+        lifecycle.approve(db.session(), found, actor())
+    except lifecycle.Refused as error:
+        refused(error)
     flash(_("Approved: the rally is on the map."))
+    return redirect(url_for("moderate.queue"), code=303)
+
+
+def rejection(rally_id: int, action: str, done: str):  # noqa: ANN201
+    found = load(rally_id)
+    form = checked(RejectForm)
+    if form.errors:
+        edit_form = RallyForm(obj=found, formdata=None)
+        return render_page(found, edit_form, 422)
+    try:
+        lifecycle.perform(db.session(), found, actor(), action, form.reason.data)
+    except lifecycle.Refused as error:
+        refused(error)
+    flash(done)
     return redirect(url_for("moderate.queue"), code=303)
 
 
 @bp.post("/rallies/<int:rally_id>/reject")
 @login_required
 def reject(rally_id: int):  # noqa: ANN201
-    found = load(rally_id)
-    form = checked(RejectForm)
-    if form.errors:
-        edit_form = RallyForm(obj=found, formdata=None)
-        return render_page(found, edit_form, 422)
-    lifecycle.set_status(db.session(), found, Status.REJECTED, actor(), form.reason.data)
-    flash(_("Rejected."))
-    return redirect(url_for("moderate.queue"), code=303)
+    """Reject a pending rally, or take down a public one (the organizer cannot undo it)."""
+    return rejection(rally_id, "reject", _("Rejected."))
+
+
+@bp.post("/rallies/<int:rally_id>/reject-changes")
+@login_required
+def reject_changes(rally_id: int):  # noqa: ANN201
+    """Discard an organizer's waiting edit; the published version stays."""
+    return rejection(
+        rally_id, "reject_changes", _("The changes are discarded; the approved version stays.")
+    )
+
+
+# Status actions a moderator takes with one press, and what the page then says.
+STATUS_ACTIONS = {
+    "cancel": lambda: _("Cancelled: the map, the list and the feeds show it as cancelled."),
+    "danger": lambda: _("Danger is shown: everyone is told not to come."),
+    "clear_danger": lambda: _("The danger warning is removed."),
+    "move": lambda: _("Marked as moved: everyone is told to check the new place."),
+    "restore": lambda: _("The rally is on the map again."),
+}
 
 
 @bp.post("/rallies/<int:rally_id>/cancel")
 @login_required
 def cancel(rally_id: int):  # noqa: ANN201
+    return set_status(rally_id, "cancel")
+
+
+@bp.post("/rallies/<int:rally_id>/status/<action>")
+@login_required
+def set_status(rally_id: int, action: str):  # noqa: ANN201
+    """One status action of the state table (danger, clear_danger, move, restore, cancel)."""
+    if action not in STATUS_ACTIONS:
+        abort(404)
     checked()
     found = load(rally_id)
-    if found.status == Status.CANCELLED.value:
-        abort(409, _("This rally is already cancelled."))
-    lifecycle.set_status(db.session(), found, Status.CANCELLED, actor())
-    flash(_("Cancelled: the map, the list and the feeds show it as cancelled."))
-    return redirect(url_for("moderate.queue"), code=303)
+    try:
+        lifecycle.perform(db.session(), found, actor(), action)
+    except lifecycle.Refused as error:
+        refused(error)
+    flash(STATUS_ACTIONS[action]())
+    return redirect(url_for("moderate.rally", rally_id=found.id), code=303)
 
 
 @bp.post("/rallies/<int:rally_id>/edit")
@@ -225,6 +274,11 @@ def edit(rally_id: int):  # noqa: ANN201
         lat, lon, geonameid = located["lat"], located["lon"], located.get("geonameid")
     fields = rally_fields(form, lat, lon, geonameid)
     fields["contact"] = found.contact  # moderators don't retype the organizer's contact
-    lifecycle.edit(db.session(), found, fields, actor())
+    session_ = db.session()
+    try:
+        lifecycle.set_reveal(session_, found, fields["reveal_at"], actor())
+        lifecycle.edit(session_, found, fields, actor())
+    except lifecycle.Refused as error:
+        refused(error)
     flash(_("Saved."))
     return redirect(url_for("moderate.rally", rally_id=found.id), code=303)

@@ -4,18 +4,30 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from flask import Blueprint, Response, abort, g, render_template, request
+from flask import Blueprint, Response, abort, current_app, g, render_template, request, session
 from flask_babel import format_date, lazy_gettext
 
 from mapapp import db
 from mapapp.filters import BadFilter, parse_filter, parse_view
 from mapapp.geocode import gazetteer
 from mapapp.i18n import MINSK, current_language, region_name
-from mapapp.models import Rally, utcnow
-from mapapp.rallies import count_public, public_rallies, public_rally
+from mapapp.models import utcnow
+from mapapp.public import (
+    PublicRally,
+    count_public,
+    current_version,
+    public_rallies,
+    public_rally,
+    seconds_until_change,
+)
+from mapapp.rallies import etag_for, reveal_sentence, status_sentence
+from mapapp.views.caching import conditional, memoized
 from mapapp.views.maps import map_shell
 
 bp = Blueprint("pages", __name__)
+# For templates: the fixed sentences of urgent statuses and of a place not yet revealed.
+bp.add_app_template_global(status_sentence)
+bp.add_app_template_global(reveal_sentence)
 
 
 @bp.get("/")
@@ -41,12 +53,29 @@ def robots() -> Response:
 
 
 @bp.get("/rallies")
-def rallies() -> str:
+def rallies() -> Response | str:
     rally_filter = parse_filter(request.args, gazetteer())
-    session, now = db.session(), utcnow()
-    total = count_public(session, rally_filter, now)
+    db_session, now = db.session(), utcnow()
+    if "_flashes" in session:
+        return rallies_page(rally_filter, now)  # a message for one person: not cached
+    # Cached like the feeds, by the data version: a page of 200 is built once per change.
+    version = current_version(db_session, now)
+    etag = etag_for(version.key, "rallies-page", current_language(), request.full_path)
+    return conditional(
+        etag,
+        lambda: Response(
+            memoized("rallies_page", etag, lambda: rallies_page(rally_filter, now), 32),
+            mimetype="text/html",
+        ),
+        seconds_until_change(version, now, current_app.config["CACHE_SECONDS"]),
+    )
+
+
+def rallies_page(rally_filter, now) -> str:  # noqa: ANN001
+    db_session = db.session()
+    total = count_public(db_session, rally_filter, now)
     page, pages = page_number(request.args.get("page"), total)
-    shown = public_rallies(session, rally_filter, now, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    shown = public_rallies(db_session, rally_filter, now, PAGE_SIZE, (page - 1) * PAGE_SIZE)
     # Upcoming: the main rally first, whatever its date; then day by day.
     featured = [r for r in shown if r.featured] if rally_filter.when == "upcoming" else []
     rest = [r for r in shown if r not in featured]
@@ -82,7 +111,7 @@ def page_number(raw: str | None, total: int) -> tuple[int, int]:
     return int(raw), pages
 
 
-def by_region(rallies: list[Rally]) -> list[tuple[str, list[Rally]]]:
+def by_region(rallies: list[PublicRally]) -> list[tuple[str, list[PublicRally]]]:
     """One day's rallies grouped by region (in the page's language), each by time."""
     named = sorted(rallies, key=lambda r: (region_name(r.region), r.starts_at))
     return [
@@ -92,7 +121,7 @@ def by_region(rallies: list[Rally]) -> list[tuple[str, list[Rally]]]:
 
 @bp.get("/rallies/<int:rally_id>")
 def rally(rally_id: int) -> str:
-    found = public_rally(db.session(), rally_id)
+    found = public_rally(db.session(), rally_id, utcnow())
     if found is None:
         abort(404)
     shell = map_shell("single")

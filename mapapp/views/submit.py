@@ -27,10 +27,22 @@ from mapapp.gazetteer import distance_km
 from mapapp.geocode import gazetteer, geocode
 from mapapp.i18n import MINSK, current_language
 from mapapp.limits import limiter
-from mapapp.models import Rally, Status
+from mapapp.models import Rally
 from mapapp.views.maps import pin_shell
 
 bp = Blueprint("submit", __name__)
+
+
+@bp.app_template_global()
+def can(actor: str, action: str, rally: Rally) -> bool:
+    """Whether the state table allows `action` by `actor` on the rally now (for buttons)."""
+    return lifecycle.allowed(actor, action, rally.status) is not None
+
+
+@bp.app_template_global()
+def state_name(state: str) -> str:
+    return str(lifecycle.STATE_NAMES.get(state, state))
+
 
 # A pin left this close to the named town keeps that town's name; further away, the
 # town under the pin is taken (the organizer moved it to another place).
@@ -96,6 +108,7 @@ def rally_fields(form: RallyForm, lat: float, lon: float, geonameid: int | None)
         "starts_at": starts_at,
         "ends_at": starts_at + timedelta(hours=2),
         "contact": form.contact.data or None,
+        "reveal_at": form.reveal_at(),
     }
 
 
@@ -149,6 +162,11 @@ def rally_for(token: str) -> Rally:
     return rally
 
 
+def refused(error: lifecycle.Refused) -> None:
+    """A change the state table does not allow: 409 with its translated reason."""
+    abort(409, str(error.message))
+
+
 @bp.get("/manage/<token>")
 @limiter.limit("60 per minute")
 def manage(token: str):  # noqa: ANN201
@@ -156,6 +174,7 @@ def manage(token: str):  # noqa: ANN201
     form = RallyForm(obj=rally, formdata=None)
     starts = rally.starts_at.astimezone(MINSK)
     form.date.data, form.time.data = starts.date(), starts.time()
+    form.show_reveal(rally.reveal_at)
     return render_form(form, "manage.html", rally=rally, token=token, action_form=ActionForm())
 
 
@@ -164,8 +183,10 @@ def manage(token: str):  # noqa: ANN201
 def manage_edit(token: str):  # noqa: ANN201
     rally = rally_for(token)
     form = RallyForm()
-    if rally.status == Status.CANCELLED.value:
-        abort(409, _("This rally is cancelled and can no longer be changed."))
+    try:
+        lifecycle.transition(rally, lifecycle.ORGANIZER, "edit")
+    except lifecycle.Refused as error:
+        refused(error)
     if form.website.data:
         abort(400, _("This form could not be accepted."))
     if not form.validate():
@@ -185,11 +206,18 @@ def manage_edit(token: str):  # noqa: ANN201
                 form, "manage.html", status=422, rally=rally, token=token, action_form=ActionForm()
             )
         lat, lon, geonameid = found["lat"], found["lon"], found.get("geonameid")
-    changed = lifecycle.edit(
-        db.session(), rally, rally_fields(form, lat, lon, geonameid), lifecycle.ORGANIZER
-    )
-    if changed:
+    fields = rally_fields(form, lat, lon, geonameid)
+    session_ = db.session()
+    try:
+        # The reveal time adds no text: it applies at once, to the published version too.
+        revealed = lifecycle.set_reveal(session_, rally, fields["reveal_at"], lifecycle.ORGANIZER)
+        changed = lifecycle.edit(session_, rally, fields, lifecycle.ORGANIZER)
+    except lifecycle.Refused as error:
+        refused(error)
+    if [name for name in changed if name != "contact"]:
         flash(_("Saved. Moderators will look at the change before it shows on the map."))
+    elif changed or revealed:
+        flash(_("Saved."))
     else:
         flash(_("Nothing was changed."))
     return redirect(url_for("submit.manage", token=token), code=303)
@@ -202,12 +230,29 @@ def manage_cancel(token: str):  # noqa: ANN201
     form = ActionForm()
     if not form.validate():
         abort(400, _("The form has expired. Reload the page and try again."))
-    if rally.status == Status.CANCELLED.value:
-        abort(409, _("This rally is already cancelled."))
-    lifecycle.cancel_by_organizer(db.session(), rally)
-    flash(
-        _(
-            "The rally is cancelled. If it was on the map, the map, the list and the feeds now show it as cancelled."
+    try:
+        state = lifecycle.cancel_by_organizer(db.session(), rally)
+    except lifecycle.Refused as error:
+        refused(error)
+    if state == lifecycle.WITHDRAWN:
+        flash(_("The rally is withdrawn. It was never shown to the public."))
+    else:
+        flash(
+            _("The rally is cancelled. The map, the list and the feeds now show it as cancelled.")
         )
-    )
+    return redirect(url_for("submit.manage", token=token), code=303)
+
+
+@bp.post("/manage/<token>/danger")
+@limiter.limit(submit_limit)
+def manage_danger(token: str):  # noqa: ANN201
+    """Danger at once, with no moderation: it adds only a fixed, translated warning."""
+    rally = rally_for(token)
+    if not ActionForm().validate():
+        abort(400, _("The form has expired. Reload the page and try again."))
+    try:
+        lifecycle.perform(db.session(), rally, lifecycle.ORGANIZER, "danger")
+    except lifecycle.Refused as error:
+        refused(error)
+    flash(_("Everyone who looks at the rally now sees the warning: do not come."))
     return redirect(url_for("submit.manage", token=token), code=303)

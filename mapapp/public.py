@@ -1,0 +1,216 @@
+"""The one public projection of a rally, and the one data version public caches are keyed by.
+
+Every public output (pages, list, map feed, API, GeoJSON, ICS, CSV, oEmbed, OpenGraph,
+embed, static export, outside channels) reads rallies through `public_rally` or
+`public_rallies`, as `PublicRally` values. What they hide:
+
+- anything not approved: they read `published_rally`, the last version a moderator
+  approved, never the working copy (`rally`), so an edit waiting for moderation, a pending,
+  rejected or withdrawn rally cannot show;
+- anything private: no contact, token, reject reason, audit entry or creation time;
+- the exact place until its reveal time: `place` is None, and `lat`/`lon` are the town's
+  point from the gazetteer (or the coordinates rounded to 0.1 degrees, about 10 km, when
+  the town is not in it). At the reveal time the place appears by itself: the data version
+  (below) moves then, so no cache keeps the town-only answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mapapp.filters import ONGOING, RallyFilter
+from mapapp.geocode import gazetteer
+from mapapp.models import DataVersion, PublishedRally, UTCDateTime, utcnow
+
+# The id column is a 32-bit INTEGER on PostgreSQL; SQLite cannot even bind an id past 2**63.
+MAX_ID = 2**31 - 1
+# Without a gazetteer town, an unrevealed rally is shown this coarsely (degrees).
+COARSE_DECIMALS = 1
+
+
+@dataclass(frozen=True)
+class PublicRally:
+    """What anyone may see of a rally: the only rally object a public output gets.
+
+    Times are aware UTC. `status` is approved, cancelled, danger or moved. `place` is None
+    until the place is revealed (`exact` False), and `lat`/`lon` are then the town's point.
+    """
+
+    id: int
+    title: str
+    description: str
+    status: str
+    featured: bool
+    starts_at: datetime
+    ends_at: datetime | None
+    updated_at: datetime
+    sequence: int
+    town: str
+    region: str
+    geonameid: int | None
+    place: str | None
+    lat: float
+    lon: float
+    exact: bool
+    reveal_at: datetime | None
+    changes_pending: bool
+
+
+def revealed(reveal_at: datetime | None, now: datetime) -> bool:
+    return reveal_at is None or reveal_at <= now
+
+
+def town_point(geonameid: int | None, lat: float, lon: float) -> tuple[float, float]:
+    """Where an unrevealed rally is drawn: its town's point, or a coarse one."""
+    town = gazetteer().by_id(geonameid) if geonameid is not None else None
+    if town is not None:
+        return town.lat, town.lon
+    return round(lat, COARSE_DECIMALS), round(lon, COARSE_DECIMALS)
+
+
+def project(row: PublishedRally, now: datetime) -> PublicRally:
+    """The public view of a published row at `now` (the reveal rule applied)."""
+    exact = revealed(row.reveal_at, now)
+    lat, lon = (row.lat, row.lon) if exact else town_point(row.geonameid, row.lat, row.lon)
+    return PublicRally(
+        id=row.id,
+        title=row.title,
+        description=row.description,
+        status=row.status,
+        featured=row.featured,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        updated_at=row.updated_at,
+        sequence=row.sequence,
+        town=row.town,
+        region=row.region,
+        geonameid=row.geonameid,
+        place=row.place if exact else None,
+        lat=lat,
+        lon=lon,
+        exact=exact,
+        reveal_at=row.reveal_at,
+        changes_pending=row.changes_pending,
+    )
+
+
+def public_rally(db: Session, rally_id: int, now: datetime | None = None) -> PublicRally | None:
+    """One public rally by id, or None (not public, or no such id: a 404 for the caller)."""
+    if not 0 < rally_id <= MAX_ID:
+        return None  # a made-up id from a URL is "no such rally", not a database error
+    row = db.get(PublishedRally, rally_id)
+    return project(row, now or utcnow()) if row is not None else None
+
+
+def public_rallies(
+    db: Session,
+    rally_filter: RallyFilter,
+    now: datetime | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[PublicRally]:
+    """The public rallies the filter selects, in its order; a page of them with `limit`."""
+    now = now or utcnow()
+    query = rally_filter.apply(select(PublishedRally), now, PublishedRally)
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    return [project(row, now) for row in db.scalars(query)]
+
+
+def count_public(db: Session, rally_filter: RallyFilter, now: datetime | None = None) -> int:
+    query = rally_filter.apply(select(PublishedRally.id), now or utcnow(), PublishedRally)
+    return db.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+
+
+VERSION_READ = select(DataVersion.version).where(DataVersion.id == 1)
+
+
+@dataclass(frozen=True)
+class Version:
+    """The public data version at a moment: `key` for caches, `until` when it next moves
+    by itself (a reveal time, or an upcoming rally turning past), or None."""
+
+    key: str
+    until: datetime | None
+
+
+def current_version(db: Session, now: datetime | None = None) -> Version:
+    """The data version: one primary-key read, plus the clock's part.
+
+    The counter (DataVersion) moves with every public change. Between changes, what the
+    public sees still moves at known times: a reveal time passing, a rally turning from
+    upcoming to past. These boundaries are read once per counter value and process (four
+    indexed min/max reads); the key holds the last boundary passed, so every worker gives
+    the same key for the same public state, and a cache turns over at each boundary.
+    """
+    now = now or utcnow()
+    # Core on the session's connection: the ORM's per-statement work is most of a 304's cost.
+    counter = db.connection().execute(VERSION_READ).scalar() or 0
+    cache: dict[int, tuple[datetime | None, datetime | None]] = current_app.extensions.setdefault(
+        "mapapp.version_boundaries", {}
+    )
+    bounds = cache.get(counter)
+    if (
+        bounds is None
+        or (bounds[1] is not None and now >= bounds[1])
+        or (bounds[0] is not None and now < bounds[0])
+    ):
+        bounds = _boundaries(db, now)
+        if len(cache) > 8:
+            cache.clear()
+        cache[counter] = bounds
+    last, until = bounds
+    return Version(f"{counter}.{last.strftime('%Y%m%d%H%M%S') if last else 0}", until)
+
+
+def _boundaries(db: Session, now: datetime) -> tuple[datetime | None, datetime | None]:
+    """The last moment at or before `now`, and the first after it, when the public view
+    moves by itself."""
+    cutoff = now - ONGOING
+    reveal = PublishedRally.reveal_at
+    starts = PublishedRally.starts_at
+    last_reveal, next_reveal = db.execute(
+        select(
+            select(func.max(reveal)).where(reveal <= now).scalar_subquery(),
+            select(func.min(reveal)).where(reveal > now).scalar_subquery(),
+        )
+    ).one()
+    last_start, next_start = db.execute(
+        select(
+            select(func.max(starts)).where(starts < cutoff).scalar_subquery(),
+            select(func.min(starts)).where(starts >= cutoff).scalar_subquery(),
+        )
+    ).one()
+    utc = UTCDateTime()
+
+    def aware(value: datetime | str | None) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # SQLite hands scalar subqueries back as text
+            value = datetime.fromisoformat(value)
+        return utc.process_result_value(value, db.get_bind().dialect)
+
+    lasts = [t for t in (aware(last_reveal), _plus(aware(last_start))) if t is not None]
+    nexts = [t for t in (aware(next_reveal), _plus(aware(next_start))) if t is not None]
+    return (max(lasts) if lasts else None), (min(nexts) if nexts else None)
+
+
+def _plus(value: datetime | None) -> datetime | None:
+    return value + ONGOING if value is not None else None
+
+
+def data_version(db: Session, now: datetime | None = None) -> str:
+    """The key of every public cache: moves when, and only when, what the public sees moves."""
+    return current_version(db, now).key
+
+
+def seconds_until_change(version: Version, now: datetime, longest: int) -> int:
+    """A cache lifetime: at most `longest` seconds, and never past the next boundary."""
+    if version.until is None:
+        return longest
+    return max(0, min(longest, int((version.until - now).total_seconds())))

@@ -1,0 +1,295 @@
+"""The one public projection (reveal times) and the one data version caches are keyed by."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from conftest import add_rally
+from flask import Flask
+from sqlalchemy import event
+
+from mapapp import db, lifecycle
+from mapapp.models import Rally
+from mapapp.public import data_version, public_rally
+from mapapp.views.caching import memoized
+
+HRODNA = 627904  # geonameid; the town's point in the gazetteer
+HRODNA_POINT = (53.6758, 23.82887)
+SECRET_PLACE = "Сакрэтны сквер за тэатрам"
+EXACT = (53.70213, 23.86431)  # about 4 km from the town's point
+# Rules whose arguments are not a rally id, and why the guard does not request them.
+NOT_RALLY_DATA = {
+    "assets.vendor": "Leaflet's files",
+    "assets.static": "the app's own files",
+    "tiles.tile": "map images (a proxy)",
+    "submit.manage": "the organizer's own page, behind the secret link",
+}
+
+
+def km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    (lat1, lon1), (lat2, lon2) = (map(math.radians, a)), (map(math.radians, b))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 6371 * 2 * math.asin(math.sqrt(h))
+
+
+def unrevealed_rally(app: Flask, reveal_in: timedelta = timedelta(days=30)) -> int:
+    starts = datetime.now(UTC) + reveal_in + timedelta(hours=2)
+    return add_rally(
+        app,
+        title="Пікет у Гродне",
+        town="Гродна",
+        geonameid=HRODNA,
+        region="BY-HR",
+        place=SECRET_PLACE,
+        lat=EXACT[0],
+        lon=EXACT[1],
+        starts_at=starts,
+        reveal_at=datetime.now(UTC) + reveal_in,
+    )
+
+
+def too_close(text: str) -> list[tuple[float, float]]:
+    """Every point (two numbers one after the other, in either order: [lon, lat], lat=&lon=,
+    GEO:lat;lon) in the text nearer the exact place than the town's point is."""
+    numbers = [float(n) for n in re.findall(r"-?\d{1,3}\.\d+", text)]
+    limit = km(HRODNA_POINT, EXACT) - 0.05
+    points = [(a, b) for a, b in zip(numbers, numbers[1:], strict=False) if 51 < a < 57]
+    points += [(b, a) for a, b in zip(numbers, numbers[1:], strict=False) if 51 < b < 57]
+    return [p for p in points if 23 < p[1] < 33 and km(p, EXACT) < limit]
+
+
+def assert_hidden(text: str, where: str) -> None:
+    assert SECRET_PLACE not in text, where
+    assert "Сакрэтны" not in text, where
+    assert not too_close(text), (where, too_close(text)[:3])
+
+
+def test_unrevealed_place_is_in_no_public_output(app: Flask, tmp_path: Path):
+    """The guard: every GET rule of the app, in every language and `when`, and the static
+    export, with one unrevealed rally: no place text, no coordinate nearer than its town."""
+    rally_id = unrevealed_rally(app)
+    client = app.test_client()
+    requested, skipped = [], set()
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods:
+            continue
+        if rule.arguments - {"rally_id"}:
+            skipped.add(rule.endpoint)
+            continue
+        path = rule.rule.replace("<int:rally_id>", str(rally_id))
+        extra = (
+            [f"url=http://localhost/rallies/{rally_id}"] if rule.endpoint == "embed.oembed" else []
+        )
+        for query in ("", "lang=en", "when=all", "lang=ru&when=all&city=Гродна"):
+            url = path + "?" + "&".join([*extra, query] if query else extra)
+            response = client.get(url, buffered=True)
+            assert response.status_code < 500, url
+            text = response.get_data(as_text=True)
+            if response.is_json:  # \u escapes would hide the place from a text search
+                text = json.dumps(response.get_json(), ensure_ascii=False)
+            assert_hidden(text, url)
+            requested.append(url)
+    assert skipped == set(NOT_RALLY_DATA)
+    # The rally is there, in its town, with the sentence instead of the place.
+    page = client.get(f"/rallies/{rally_id}?lang=en").get_data(as_text=True)
+    assert "The exact place will be announced at" in page and "Пікет у Гродне" in page
+    feature = client.get("/api/rallies.geojson?lang=be").get_json()["features"][0]
+    assert feature["geometry"]["coordinates"] == [HRODNA_POINT[1], HRODNA_POINT[0]]
+    assert feature["properties"]["place"] is None and feature["properties"]["exact"] is False
+    assert feature["properties"]["place_text"].startswith("Дакладнае месца будзе абвешчана")
+    ics = client.get(f"/rallies/{rally_id}.ics").get_data(as_text=True)
+    assert "LOCATION:Гродна" in ics and "GEO:" not in ics
+    # The static export, too.
+    result = app.test_cli_runner().invoke(args=["export-static", str(tmp_path), "--when", "all"])
+    assert result.exit_code == 0, result.output
+    assert_hidden((tmp_path / "index.html").read_text(encoding="utf-8"), "export-static")
+    assert len(requested) > 60
+
+
+def test_moderators_see_the_exact_place(client, app: Flask, monkeypatch):
+    from test_moderate import PASSWORD, log_in
+
+    monkeypatch.setenv("MAPAPP_MODERATOR_PASSWORD", PASSWORD)
+    app.test_cli_runner().invoke(args=["create-moderator", "alesia"])
+    rally_id = unrevealed_rally(app)
+    log_in(client)
+    assert SECRET_PLACE in client.get(f"/moderate/rallies/{rally_id}").get_data(as_text=True)
+
+
+def test_place_appears_by_itself_at_the_reveal_time(client, app: Flask):
+    rally_id = unrevealed_rally(app, reveal_in=timedelta(seconds=3))
+    before = client.get("/api/rallies.geojson")
+    assert SECRET_PLACE not in before.get_data(as_text=True)
+    assert before.cache_control.max_age <= 3  # no cache keeps the town-only answer past it
+    time.sleep(3.2)
+    after = client.get("/api/rallies.geojson", headers={"If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200
+    assert after.get_json()["features"][0]["properties"]["place"] == SECRET_PLACE
+    assert client.get(f"/api/rallies/{rally_id}").get_json()["lat"] == EXACT[0]
+
+
+def test_import_takes_reveal_at(app: Flask, tmp_path: Path):
+    rows = tmp_path / "rallies.csv"
+    rows.write_text(
+        "title,city,place,starts_at,description,lat,lon,status,contact,reveal_at\n"
+        f"Пікет,Гродна,{SECRET_PLACE},2099-05-01T19:00,,53.70213,23.86431,approved,,"
+        "2099-05-01T17:00\n"
+        "Другі,Гродна,Плошча,2099-05-01T19:00,,,,approved,,\n",
+        encoding="utf-8",
+    )
+    result = app.test_cli_runner().invoke(args=["import-rallies", str(rows)])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        first, second = db.session().query(Rally).order_by(Rally.id).all()
+        assert first.reveal_at == datetime(2099, 5, 1, 14, 0, tzinfo=UTC)  # 17:00 in Minsk
+        assert second.reveal_at is None
+    assert SECRET_PLACE not in app.test_client().get("/rallies.csv?when=all").get_data(as_text=True)
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "title,city,place,starts_at,description,lat,lon,status,contact,reveal_at\n"
+        "Пікет,Гродна,,2099-05-01T19:00,,,,approved,,tomorrow\n",
+        encoding="utf-8",
+    )
+    refused = app.test_cli_runner().invoke(args=["import-rallies", str(bad)])
+    assert refused.exit_code != 0 and "line 2: reveal_at" in refused.output
+
+
+def test_organizer_chooses_the_reveal_time_on_the_manage_page(client, app: Flask):
+    from test_submit import csrf, form
+
+    rally_id = add_rally(app, manage_token_hash=lifecycle.hash_token("tok"), place=SECRET_PLACE)
+    assert client.get(f"/api/rallies/{rally_id}").get_json()["place"] == SECRET_PLACE
+    with app.app_context():
+        starts = db.session().get(Rally, rally_id).starts_at.astimezone(lifecycle_minsk())
+    data = {
+        **form(client),
+        "csrf_token": csrf(client, "/manage/tok"),
+        "place": SECRET_PLACE,
+        "date": starts.strftime("%Y-%m-%d"),
+        "time": starts.strftime("%H:%M"),
+        "reveal": "2",
+    }
+    assert client.post("/manage/tok/edit", data=data).status_code == 303
+    public = client.get(f"/api/rallies/{rally_id}").get_json()
+    assert public["place"] is None and public["exact"] is False  # at once, no moderation
+    assert public["reveal_at"].endswith(f"{(starts - timedelta(hours=2)):%H:%M}:00+03:00")
+
+
+def lifecycle_minsk():  # noqa: ANN201
+    from mapapp.i18n import MINSK
+
+    return MINSK
+
+
+# Issue 13: one cheap data version.
+
+
+def test_pending_changes_do_not_move_the_public_etag(client, app: Flask):
+    add_rally(app, title="Public one")
+    etag = client.get("/api/rallies.geojson").headers["ETag"]
+    ics_etag = client.get("/rallies.ics").headers["ETag"]
+    from test_submit import submit
+
+    link = submit(client, title="A new pending submission")
+    assert client.get("/api/rallies.geojson").headers["ETag"] == etag
+    path = link.replace("http://localhost", "")
+    from test_submit import csrf, form
+
+    client.post(path + "/edit", data={**form(client), "csrf_token": csrf(client, path)})
+    assert client.get("/api/rallies.geojson").headers["ETag"] == etag
+    assert client.get("/rallies.ics").headers["ETag"] == ics_etag
+    with app.app_context():
+        session = db.session()
+        pending = session.query(Rally).filter_by(status="pending").one()
+        lifecycle.approve(session, pending, "moderator:m")
+    assert client.get("/api/rallies.geojson").headers["ETag"] != etag
+
+
+def test_a_304_costs_one_primary_key_read(client, app: Flask):
+    add_rally(app)
+    first = client.get("/api/rallies.geojson")
+    client.get("/api/rallies.geojson")  # the boundaries of this version are now known
+    statements: list[str] = []
+    engine = app.extensions["mapapp.db"]["engine"]
+
+    def count(conn, cursor, statement, *args) -> None:  # noqa: ANN001, ANN002
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        again = client.get("/api/rallies.geojson", headers={"If-None-Match": first.headers["ETag"]})
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert again.status_code == 304
+    assert len(statements) == 1 and "data_version" in statements[0], statements
+    assert "count(" not in statements[0].lower() and "max(" not in statements[0].lower()
+
+
+def test_every_public_change_moves_the_version_and_nothing_else_does(app: Flask):
+    rally_id = add_rally(app, contact="a@example.org")
+    with app.test_request_context():
+        session = db.session()
+        rally = session.get(Rally, rally_id)
+        versions = [data_version(session)]
+        lifecycle.edit(session, rally, {"contact": "b@example.org"}, "organizer")  # private
+        lifecycle.purge_contacts(session, 0, now=datetime(2200, 1, 1, tzinfo=UTC))
+        assert data_version(session) == versions[-1]
+        for step in (
+            lambda: lifecycle.perform(session, rally, "organizer", "danger"),
+            lambda: lifecycle.perform(session, rally, "moderator:m", "clear_danger"),
+            lambda: lifecycle.edit(session, rally, {"title": "Edited title"}, "moderator:m"),
+            lambda: lifecycle.perform(session, rally, "moderator:m", "cancel"),
+            lambda: lifecycle.perform(session, rally, "moderator:m", "reject", "spam"),
+        ):
+            step()
+            versions.append(data_version(session))
+        assert len(set(versions)) == len(versions)
+        assert public_rally(session, rally_id) is None
+
+
+def test_version_moves_when_an_upcoming_rally_turns_past(app: Flask):
+    starts = datetime(2030, 1, 1, 12, tzinfo=UTC)
+    add_rally(app, starts_at=starts)
+    with app.app_context():
+        session = db.session()
+        before = data_version(session, now=starts + timedelta(hours=2))
+        same = data_version(session, now=starts + timedelta(hours=2, minutes=30))
+        after = data_version(session, now=starts + timedelta(hours=3, minutes=1))
+    assert before == same != after
+
+
+def test_memoized_is_safe_across_threads(app: Flask):
+    errors: list[BaseException] = []
+
+    def work(offset: int) -> None:
+        with app.app_context():
+            try:
+                for n in range(300):
+                    memoized("race", f"{offset}-{n}", lambda n=n: n, entries=3)
+            except BaseException as error:  # noqa: BLE001 - any error fails the test
+                errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len(app.extensions["mapapp.race_cache"]) <= 3
+
+
+@pytest.mark.parametrize("path", ["/api/rallies.geojson", "/api/rallies/{id}"])
+def test_urgent_status_cache_lifetime_fits_a_minute(client, app: Flask, path: str):
+    rally_id = add_rally(app)
+    response = client.get(path.format(id=rally_id))
+    assert response.cache_control.public and response.cache_control.max_age <= 60
