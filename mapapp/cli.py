@@ -18,6 +18,7 @@ from mapapp.geocode import gazetteer, geocode
 from mapapp.importer import ImportError_, read_rows
 from mapapp.models import AuditEntry, Moderator, Rally
 from mapapp.seed import demo_rallies, load_seed
+from mapapp.signals import public_change
 
 
 @click.command("init-db")
@@ -84,6 +85,13 @@ def import_rallies_command(file) -> None:  # noqa: ANN001
         session.add(AuditEntry(actor="import", action="import", rally_id=rally.id, detail=""))
         if rally.status == "approved":
             session.add(AuditEntry(actor="import", action="approve", rally_id=rally.id, detail=""))
+            # telegram stand-in until publish sends public_change for imports (drop on merge).
+            public_change.send(
+                current_app._get_current_object(),
+                session=session,
+                rally_id=rally.id,
+                kind="published",
+            )
     session.commit()
     click.echo(f"Imported {len(rows)} rallies.")
 

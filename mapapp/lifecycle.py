@@ -11,10 +11,12 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from mapapp.models import AuditEntry, Rally, Status, utcnow
+from mapapp.models import PUBLIC_STATUSES, AuditEntry, Rally, Status, utcnow
+from mapapp.signals import public_change
 
 ORGANIZER = "organizer"
 # Fields an organizer may change; changing any of them sends the rally back to moderation,
@@ -58,13 +60,27 @@ def submit(db: Session, fields: dict[str, Any]) -> tuple[Rally, str]:
 def set_status(
     db: Session, rally: Rally, status: Status, actor: str, reason: str | None = None
 ) -> None:
+    was_public = rally.status in PUBLIC_STATUSES
     rally.status = status.value
     rally.reject_reason = reason if status is Status.REJECTED else None
     rally.sequence = (rally.sequence or 0) + 1
     audit(
         db, actor, status.value if status is not Status.APPROVED else "approve", rally, reason or ""
     )
+    # telegram stand-in for publish's public_change (drop on merge with publish).
+    if status is Status.APPROVED:
+        _send_public_change(db, rally, "edited" if was_public else "published")
+    elif status is Status.CANCELLED:
+        _send_public_change(db, rally, "cancelled")
+    elif was_public:
+        _send_public_change(db, rally, "taken_down")
     db.commit()
+
+
+def _send_public_change(db: Session, rally: Rally, kind: str) -> None:
+    # telegram stand-in until publish's lifecycle sends public_change itself (drop on merge).
+    db.flush()
+    public_change.send(current_app._get_current_object(), session=db, rally_id=rally.id, kind=kind)
 
 
 def was_approved(db: Session, rally: Rally) -> bool:
@@ -94,6 +110,8 @@ def edit(db: Session, rally: Rally, fields: dict[str, Any], actor: str) -> list[
     if actor == ORGANIZER and rally.status in (Status.APPROVED.value, Status.REJECTED.value):
         rally.status = Status.PENDING.value
     audit(db, actor, "edit", rally, ", ".join(c for c in changed if c != "contact"))
+    if rally.status in PUBLIC_STATUSES:  # telegram stand-in (drop on merge with publish)
+        _send_public_change(db, rally, "edited")
     db.commit()
     return changed
 
