@@ -21,6 +21,7 @@ from html import escape
 from typing import Any
 
 from flask import Flask, current_app
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -246,9 +247,14 @@ def in_language(lang: str) -> Iterator[None]:
     """Translate (Flask-Babel, Flask-WTF) and build URLs as a page in `lang` would.
 
     The worker has no request; this gives it one for the site's own address and language.
+    Flask-Babel keeps the locale on `g`, which the worker's app context shares across
+    requests, hence `force_locale` too.
     """
-    with current_app.test_request_context(
-        "/", base_url=base_url() or None, query_string={"lang": lang}
+    with (
+        current_app.test_request_context(
+            "/", base_url=base_url() or None, query_string={"lang": lang}
+        ),
+        force_locale(lang),
     ):
         yield
 

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from conftest import add_rally, make_app
+from fake_telegram import TOKEN, FakeTelegram
 from flask import Flask
 from sqlalchemy import select, text
+from test_moderate import log_in
 
 from mapapp import channel, db, lifecycle
-from mapapp.models import Rally, Status, TelegramMessage, TelegramOutbox, utcnow
+from mapapp.models import Rally, Status, TelegramChat, TelegramMessage, TelegramOutbox, utcnow
 from mapapp.telegram import BotClient
-from tests.conftest import add_rally, make_app
-from tests.fake_telegram import TOKEN, FakeTelegram
 
 CHANNEL = "@rallies_by"
 BASE = "https://map.example"
@@ -258,3 +261,190 @@ def test_regional_channels(sqlite_url, fake) -> None:
     assert message["chat_id"] == "@hrodna"
     assert "Гродна" in message["text"]  # TELEGRAM_LANGUAGE defaults to be
     app.extensions["mapapp.db"]["engine"].dispose()
+
+
+# -- the bot ----------------------------------------------------------------------------
+
+PERSON = 424242  # a private chat's id
+
+
+def grodna_id(app: Flask) -> int:
+    from mapapp.geocode import gazetteer
+
+    with app.app_context():
+        return gazetteer().by_name("Гродна").geonameid
+
+
+def converse(fake: FakeTelegram, app: Flask, *steps: str, lang: str = "en") -> list[str]:
+    """Play the person's messages (or "press:DATA" buttons); run the worker; the bot's replies."""
+    before = len(fake.texts_to(PERSON))
+    for step in steps:
+        if step.startswith("press:"):
+            fake.press(PERSON, step[len("press:") :], lang)
+        else:
+            fake.say(PERSON, step, lang)
+    worker_once(app)
+    return fake.texts_to(PERSON)[before:]
+
+
+def test_a_whole_conversation_stores_a_pending_rally_with_the_manage_link(
+    tg_app, fake, monkeypatch
+) -> None:
+    replies = converse(
+        fake,
+        tg_app,
+        "/new",
+        "Пікет супраць вайны",
+        f"press:town:{grodna_id(tg_app)}",
+        "Савецкая плошча",
+        f"01.06.{NEXT_YEAR} 18:30",
+        "press:reveal:0",
+        "press:skip",
+    )
+    assert "Title" in replies[0]
+    assert "Town" in replies[1]
+    summary = replies[-1]
+    assert "Пікет супраць вайны" in summary and "Hrodna" in summary
+    [location] = fake.sent("sendLocation")
+    assert abs(float(location["latitude"]) - 53.68) < 0.1
+    keyboard = fake.sent("sendMessage")[-1]["reply_markup"]["inline_keyboard"]
+    assert keyboard[0][0]["callback_data"] == "confirm"
+
+    [done] = converse(fake, tg_app, "press:confirm")
+    assert "sent to moderators" in done
+    assert f"{BASE}/manage/" in done
+    with tg_app.app_context():
+        rally = db.session().scalars(select(Rally)).one()
+        assert rally.status == Status.PENDING.value
+        assert rally.title == "Пікет супраць вайны" and rally.place == "Савецкая плошча"
+        assert rally.region == "BY-HR" and rally.contact is None
+        assert rally.starts_at == datetime(NEXT_YEAR, 6, 1, 15, 30, tzinfo=UTC)
+        token = done.split("/manage/")[1].split()[0].split("?")[0]
+        assert lifecycle.by_token(db.session(), token).id == rally.id
+        # The conversation is over: nothing of it is kept.
+        assert db.session().scalars(select(TelegramChat.state)).all() == [None]
+    # In the moderators' queue, like a rally from the web form.
+    monkeypatch.setenv("MAPAPP_MODERATOR_PASSWORD", "correct horse battery")
+    assert tg_app.test_cli_runner().invoke(args=["create-moderator", "alesia"]).exit_code == 0
+    client = tg_app.test_client()
+    assert log_in(client).status_code == 303
+    assert "Пікет супраць вайны" in client.get("/moderate").get_data(as_text=True)
+    assert {p["chat_id"] for p in fake.sent("sendMessage")} == {str(PERSON)}  # not the channel
+
+
+def test_bad_answers_get_the_forms_messages_in_the_chats_language(tg_app, fake) -> None:
+    replies = converse(fake, tg_app, "/new", "abc", "Пікет супраць вайны", "Атлантыда", lang="ru")
+    assert "Название" in replies[0]  # the form's label, in Russian from Telegram's language_code
+    assert replies[1] == "Значение должно содержать от 5 до 120 символов."  # the form's message
+    assert replies[3] == "Этого города нет в нашем списке: проверьте написание."
+    replies = converse(
+        fake,
+        tg_app,
+        f"press:town:{grodna_id(tg_app)}",
+        "press:skip",
+        "01.01.2001 10:00",
+        "zzz",
+        lang="ru",
+    )
+    assert "Дата и время должны быть в будущем." in replies[-2]
+    assert replies[-1] == "Неверное значение даты.\nУкажите время."
+    with tg_app.app_context():
+        assert db.session().scalars(select(Rally)).all() == []
+
+
+def test_nothing_of_the_chat_is_stored_with_the_rally(tg_app, fake) -> None:
+    converse(
+        fake,
+        tg_app,
+        "/new",
+        "Пікет супраць вайны",
+        f"press:town:{grodna_id(tg_app)}",
+        "press:skip",
+        f"01.06.{NEXT_YEAR} 18:30",
+        "press:reveal:2",
+        "Signal +375 29 000",
+        "press:confirm",
+    )
+    with tg_app.app_context():
+        session = db.session()
+        assert session.scalars(select(Rally)).one().contact == "Signal +375 29 000"
+        # Neither the chat id nor the user name is anywhere in the database.
+        for table in ("rally", "audit_log", "telegram_chat", "telegram_outbox", "geocode_cache"):
+            for row in session.execute(text(f"SELECT * FROM {table}")):  # noqa: S608
+                dump = json.dumps([str(value) for value in row])
+                assert str(PERSON) not in dump and "ales_organizer" not in dump, table
+
+
+def test_cancel_stops_and_language_can_be_changed(tg_app, fake) -> None:
+    replies = converse(fake, tg_app, "/new", "/cancel", "/language", "press:lang:be", "/new")
+    assert "Nothing was sent" in replies[1]
+    assert replies[3] == "Беларуская"
+    assert "Назва" in replies[4]
+
+
+def test_a_chat_is_rate_limited_and_forgotten_after_an_hour(tg_app, fake) -> None:
+    from mapapp import bot
+
+    converse(fake, tg_app, *["hello"] * (bot.UPDATES_PER_HOUR + 5))
+    replies = fake.texts_to(PERSON)
+    assert len(replies) == bot.UPDATES_PER_HOUR + 1  # answers, then one "too many"
+    assert "Too many" in replies[-1]
+    with tg_app.app_context():
+        session = db.session()
+        chat = session.scalars(select(TelegramChat)).one()
+        chat.expires_at = utcnow() - timedelta(seconds=1)
+        session.commit()
+    converse(fake, tg_app)
+    with tg_app.app_context():
+        assert db.session().scalars(select(TelegramChat)).all() == []
+
+
+def test_group_chats_are_ignored(tg_app, fake) -> None:
+    fake.say(PERSON, "/new")
+    fake.updates[-1]["message"]["chat"]["type"] = "group"
+    worker_once(tg_app)
+    assert fake.sent("sendMessage") == []
+
+
+def test_an_unrevealed_place_never_appears_and_is_added_once_revealed(
+    tg_app, fake, monkeypatch
+) -> None:
+    """Staged disclosure: the projection hides the place until its time; the worker edits."""
+    rally_id = approve_new(tg_app, place="Сакрэтны двор на Кастрычніцкай", geonameid=625144)
+    reveal_at = datetime(NEXT_YEAR, 6, 1, 14, 0, tzinfo=UTC)
+    hidden = {"place": True}
+    real = channel.public_rally
+
+    def projection(session, rally_id):  # noqa: ANN001, ANN202 - as mapapp.public's would
+        rally = real(session, rally_id)
+        if rally is None or not hidden["place"]:
+            return rally
+        fields = {k: getattr(rally, k) for k in ("id", "title", "status", "starts_at", "town")}
+        return SimpleNamespace(
+            **fields,
+            region=rally.region,
+            geonameid=rally.geonameid,
+            place=None,
+            lat=53.9,
+            lon=27.56,
+            exact=False,
+            reveal_at=reveal_at,
+        )
+
+    monkeypatch.setattr(channel, "public_rally", projection)
+    worker_once(tg_app)
+    worker_once(tg_app)
+    [posted] = fake.sent("sendMessage")
+    assert "Сакрэтны" not in posted["text"] and "Кастрычніцкай" not in posted["text"]
+    assert "The exact place will be announced at" in posted["text"]
+    assert "5:00" in posted["text"]  # 14:00 UTC is 17:00 in Minsk
+    assert fake.sent("editMessageText") == []
+    hidden["place"] = False  # the reveal time has passed
+    output = worker_once(tg_app)
+    assert "1 places revealed" in output
+    [edit] = fake.sent("editMessageText")
+    assert "Сакрэтны двор на Кастрычніцкай" in edit["text"]
+    worker_once(tg_app)
+    assert len(fake.sent("editMessageText")) == 1
+    with tg_app.app_context():
+        assert db.session().get(TelegramMessage, (rally_id, CHANNEL)).revealed
