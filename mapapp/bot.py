@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import re
+from contextlib import suppress
 from datetime import timedelta
 from typing import Any
 
@@ -32,7 +33,7 @@ from mapapp.forms import RallyForm
 from mapapp.geocode import gazetteer
 from mapapp.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES, local_datetime
 from mapapp.models import Rally, TelegramChat, utcnow
-from mapapp.telegram import BotClient, Incoming
+from mapapp.telegram import BotClient, Incoming, Refused, Unavailable
 
 CHAT_HOURS = 1  # a chat's row (answers, counters) lives this long
 UPDATES_PER_HOUR = 120  # messages and button presses a chat may send an hour
@@ -73,7 +74,9 @@ def handle(session: Session, client: BotClient, update: Incoming) -> None:
     chat.updates += 1
     lang = chat_language(chat, update.language_code)
     if update.callback_id:
-        client.answer_button(update.callback_id)
+        # Stops the button's spinner: cosmetic, so a failure must not drop the answer below.
+        with suppress(Unavailable, Refused):
+            client.answer_button(update.callback_id)
     with in_language(lang):
         if chat.updates > UPDATES_PER_HOUR:
             if chat.updates == UPDATES_PER_HOUR + 1:
