@@ -36,19 +36,23 @@ def init_app(app: Flask) -> None:
 def run_once(client: BotClient, poll_seconds: int = 0) -> dict[str, int]:
     """One round: forget expired chats, queue reveals, deliver what is due, read updates.
 
-    Returns counts (delivered, revealed, updates) for the command's output.
+    Returns counts (delivered, revealed, updates; down: 1 when Telegram could not be asked).
     """
     session = db.session()
     session.execute(delete(TelegramChat).where(TelegramChat.expires_at < utcnow()))
     session.commit()
     counts = {"revealed": channel.queue_reveals(session)}
     counts["delivered"] = channel.deliver_due(session, client)
-    counts["updates"] = read_updates(client, poll_seconds)
+    updates = read_updates(client, poll_seconds)
+    counts["updates"], counts["down"] = max(updates, 0), int(updates < 0)
     return counts
 
 
 def read_updates(client: BotClient, poll_seconds: int) -> int:
-    """Take one batch of the bot's updates and answer them; the offset moves past each."""
+    """Take one batch of the bot's updates and answer them; the offset moves past each.
+
+    Returns how many were read, or -1 when Telegram could not be asked.
+    """
     session = db.session()
     cursor = session.get(TelegramCursor, "updates")
     offset = cursor.value if cursor else None
@@ -56,7 +60,7 @@ def read_updates(client: BotClient, poll_seconds: int) -> int:
         updates = client.get_updates(offset, poll_seconds)
     except (Unavailable, telegram.Refused) as error:
         log.warning("Telegram updates unavailable: %s", error.kind)
-        return 0
+        return -1
     for update in updates:
         try:
             bot.handle(session, client, update)
@@ -101,5 +105,6 @@ def telegram_worker_command(once: bool) -> None:
                     f"{counts['revealed']} places revealed, {counts['updates']} updates read."
                 )
                 return
-            # Telegram down answers at once: don't spin on it.
-            time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
+            # Telegram down answers at once: don't spin on it (or fill the log).
+            pause = IDLE_SECONDS if counts["down"] else 1.0
+            time.sleep(max(0.0, pause - (time.monotonic() - started)))

@@ -16,7 +16,7 @@ TOKEN = "123456:TEST-token"
 
 
 class FakeTelegram:
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []  # every call, failed ones too
         self.done: list[tuple[str, dict[str, Any]]] = []  # the calls that succeeded
         self.fail_next: list[str] = []  # "429", "500", "drop", "400-gone"
@@ -37,6 +37,18 @@ class FakeTelegram:
                     for key, value in params.items():
                         if value[:1] in "{[":
                             params[key] = json.loads(value)
+                if self.path.startswith("/_script/"):  # driving it from a shell (README)
+                    with fake.lock:
+                        if self.path == "/_script/say":
+                            fake.say(
+                                int(params["chat_id"]), params["text"], params.get("lang", "en")
+                            )
+                        elif self.path == "/_script/press":
+                            fake.press(
+                                int(params["chat_id"]), params["data"], params.get("lang", "en")
+                            )
+                        calls = [{"method": m, **p} for m, p in fake.done]
+                    return self.reply(200, {"ok": True, "calls": calls})
                 prefix = f"/bot{TOKEN}/"
                 if not self.path.startswith(prefix):
                     return self.reply(401, {"ok": False, "error_code": 401})
@@ -79,7 +91,7 @@ class FakeTelegram:
             def log_message(self, *args) -> None:  # noqa: ANN002
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -174,3 +186,11 @@ class FakeTelegram:
     def __exit__(self, *exc) -> None:  # noqa: ANN002
         self.server.shutdown()
         self.server.server_close()
+
+
+if __name__ == "__main__":  # python tests/fake_telegram.py PORT: a fake to try the worker on
+    import sys
+
+    with FakeTelegram(int(sys.argv[1])) as server:
+        print(f"Fake Bot API at {server.url}, token {TOKEN}", flush=True)
+        server.thread.join()
