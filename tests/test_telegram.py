@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -10,7 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import add_rally, make_app
+from conftest import add_rally, fresh_postgres, make_app
 from fake_telegram import TOKEN, FakeTelegram
 from flask import Flask
 from sqlalchemy import select, text
@@ -18,6 +19,7 @@ from test_moderate import log_in
 
 from mapapp import channel, db, lifecycle
 from mapapp.models import Rally, Status, TelegramChat, TelegramMessage, TelegramOutbox, utcnow
+from mapapp.signals import public_change
 from mapapp.telegram import BotClient
 
 CHANNEL = "@rallies_by"
@@ -121,33 +123,34 @@ def test_cancelled_edits_the_message_and_replies_with_the_fixed_sentence(tg_app,
     assert len(fake.sent("sendMessage")) == 2  # the reply is sent once
 
 
-def test_danger_edits_the_message_and_replies(tg_app, fake) -> None:
-    """The danger status (publish's lifecycle sends it): edit, then the fixed urgent reply."""
+@pytest.mark.parametrize(
+    ("status", "sentence"),
+    [
+        ("danger", "Danger: police are at the place. Do not come."),
+        ("moved", "The place has changed: check the new place before you go."),
+    ],
+)
+def test_danger_and_moved_edit_the_message_and_reply(
+    tg_app, fake, monkeypatch, status, sentence
+) -> None:
+    """The urgent statuses (set by publish's lifecycle): edit, then the fixed urgent reply."""
     rally_id = approve_new(tg_app)
     worker_once(tg_app)
     with tg_app.app_context():
         session = db.session()
-        session.execute(text("UPDATE rally SET status = 'danger' WHERE id = :id"), {"id": rally_id})
-        channel.enqueue(tg_app, session, rally_id, "danger")
+        session.execute(
+            text("UPDATE rally SET status = :s WHERE id = :id"), {"s": status, "id": rally_id}
+        )
+        public_change.send(tg_app, session=session, rally_id=rally_id, kind=status)
         session.commit()
-        # Until mapapp.public lands, the projection on this branch knows no danger status.
-        from mapapp import models
+        # Until mapapp.public lands, this branch's projection knows no danger or moved status.
+        import mapapp.rallies
 
-        if "danger" not in models.PUBLIC_STATUSES:
-            models_statuses = models.PUBLIC_STATUSES
-            models.PUBLIC_STATUSES = (*models_statuses, "danger")
-            import mapapp.rallies
-
-            mapapp.rallies.PUBLIC_STATUSES = models.PUBLIC_STATUSES
-        try:
-            with BotClient(TOKEN, fake.url) as client:
-                channel.deliver_due(session, client)
-        finally:
-            if "danger" not in models_statuses:
-                models.PUBLIC_STATUSES = models_statuses
-                mapapp.rallies.PUBLIC_STATUSES = models_statuses
+        statuses = mapapp.rallies.PUBLIC_STATUSES
+        monkeypatch.setattr(mapapp.rallies, "PUBLIC_STATUSES", (*statuses, status))
+        with BotClient(TOKEN, fake.url) as client:
+            channel.deliver_due(session, client)
     [edit] = fake.sent("editMessageText")
-    sentence = "Danger: police are at the place. Do not come."
     assert sentence in edit["text"]
     reply = fake.sent("sendMessage")[-1]
     assert reply["reply_parameters"]["message_id"] == 101 and sentence in reply["text"]
@@ -448,3 +451,38 @@ def test_an_unrevealed_place_never_appears_and_is_added_once_revealed(
     assert len(fake.sent("editMessageText")) == 1
     with tg_app.app_context():
         assert db.session().get(TelegramMessage, (rally_id, CHANNEL)).revealed
+
+
+@pytest.mark.postgres
+def test_channel_and_bot_on_postgresql(fake, monkeypatch) -> None:
+    app = make_app(
+        fresh_postgres(),
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_CHANNEL=CHANNEL,
+        TELEGRAM_API_URL=fake.url,
+        BASE_URL=BASE,
+    )
+    try:
+        rally_id = approve_new(app)
+        converse(fake, app, "/new", "Пікет супраць вайны", f"press:town:{grodna_id(app)}")
+        assert len(fake.sent("sendMessage")) == 1 + 3  # the channel post, three questions
+        set_status(app, rally_id, Status.CANCELLED)
+        worker_once(app)
+        assert len(fake.sent("editMessageText")) == 1
+        with app.app_context():
+            assert db.session().get(TelegramMessage, (rally_id, CHANNEL)).message_id == 101
+            assert db.session().scalars(select(TelegramChat)).one().state is not None
+    finally:
+        app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_nothing_but_error_types_is_logged(tg_app, fake, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    approve_new(tg_app, title="Сакрэтная назва для логаў")
+    fake.fail_next = ["500"]
+    worker_once(tg_app)
+    converse(fake, tg_app, "/new", "Яшчэ адна сакрэтная назва")
+    worker_once(tg_app)
+    assert "NetworkError" in caplog.text
+    for secret in (TOKEN, "сакрэтная", "Сакрэтная", str(PERSON), fake.url):
+        assert secret not in caplog.text
