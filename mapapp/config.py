@@ -87,6 +87,23 @@ SETTINGS: list[Setting] = [
         "unset: any site may.",
     ),
     Setting(
+        "TELEGRAM_BOT_TOKEN",
+        None,
+        "Token of the Telegram bot (from @BotFather): enables the channel and the bot. Secret.",
+    ),
+    Setting(
+        "TELEGRAM_CHANNEL",
+        None,
+        "Channel the map posts to: @name or a numeric id; or one per region, "
+        "'BY-HR=@a BY-BR=@b *=@others'. Unset: the bot only takes submissions.",
+    ),
+    Setting(
+        "TELEGRAM_API_URL",
+        "https://api.telegram.org",
+        "Telegram Bot API server (a local Bot API server, or the tests' fake).",
+    ),
+    Setting("TELEGRAM_LANGUAGE", "be", "Language of the channel's messages: be, ru or en."),
+    Setting(
         "DEVELOPMENT",
         False,
         "Local development over plain HTTP: session cookies without Secure (make run sets it).",

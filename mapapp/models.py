@@ -6,6 +6,7 @@ import enum
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -205,3 +206,67 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(40))
     rally_id: Mapped[int | None] = mapped_column(ForeignKey("rally.id", ondelete="SET NULL"))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class TelegramOutbox(Base):
+    """A change the Telegram channel must hear of, written in the transaction of the change.
+
+    The worker delivers rows in id order per rally; `step` records how far a delivery got
+    (1: the channel message is posted or edited, 2: the urgent reply is sent too), so a retry
+    never posts anything twice.
+    """
+
+    __tablename__ = "telegram_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rally_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))  # a public_change kind, or "revealed"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(String(80))  # the error's type, never its text
+
+    __table_args__ = (Index("ix_telegram_outbox_due", "delivered_at", "next_at"),)
+
+
+class TelegramMessage(Base):
+    """The channel message that shows a rally, kept to edit it later."""
+
+    __tablename__ = "telegram_message"
+
+    rally_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat: Mapped[str] = mapped_column(String(64), primary_key=True)  # the channel, not a person
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    text_hash: Mapped[str] = mapped_column(String(64))
+    revealed: Mapped[bool] = mapped_column(Boolean, default=True)  # the text shows the place
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class TelegramChat(Base):
+    """A private chat with the bot, known only by a keyed hash of its id, for an hour at most.
+
+    Holds the conversation in progress and the rate-limit counters; nothing of it is
+    stored with a rally, and the worker deletes the row when `expires_at` passes.
+    """
+
+    __tablename__ = "telegram_chat"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    language: Mapped[str | None] = mapped_column(String(2))
+    state: Mapped[str | None] = mapped_column(Text)  # JSON of the answers so far
+    window_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updates: Mapped[int] = mapped_column(Integer, default=0)
+    submissions: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class TelegramCursor(Base):
+    """The worker's position in the bot's updates (getUpdates offset)."""
+
+    __tablename__ = "telegram_cursor"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
