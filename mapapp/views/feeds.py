@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, Response, abort, request, url_for
+from flask import Blueprint, Response, abort, request
 
 from mapapp import db
+from mapapp.addresses import external_url
 from mapapp.feeds import RallyUrl, calendar, csv_document
 from mapapp.filters import parse_filter
 from mapapp.geocode import gazetteer
@@ -21,7 +22,8 @@ bp = Blueprint("feeds", __name__)
 
 
 def rally_url(rally_id: int) -> str:
-    return url_for("pages.rally", rally_id=rally_id, _external=True)
+    """A rally page's address on this request's declared origin (a mirror's feed stays there)."""
+    return external_url("pages.rally", rally_id=rally_id)
 
 
 def feed(kind: str, mimetype: str, render: Callable[[list[Rally], RallyUrl], bytes]) -> Response:
@@ -29,9 +31,9 @@ def feed(kind: str, mimetype: str, render: Callable[[list[Rally], RallyUrl], byt
     rally_filter = parse_filter(request.args, gazetteer())
     session = db.session()
     now = utcnow()
-    etag = list_etag(session, rally_filter, now, kind)
-    # The body links to rally pages: their host and ?lang= are part of what is cached.
-    key = etag + rally_url(0)
+    # The body links to rally pages: their origin, prefix and ?lang= are part of its ETag.
+    etag = list_etag(session, rally_filter, now, kind, rally_url(0))
+    key = etag
 
     def build() -> Response:
         body = memoized(
@@ -60,7 +62,7 @@ def rally_ics(rally_id: int) -> Response:
     found = public_rally(db.session(), rally_id)
     if found is None:
         abort(404, "No such rally.")
-    etag = etag_for("ics", str(found.id), found.updated_at.isoformat())
+    etag = etag_for("ics", str(found.id), found.updated_at.isoformat(), rally_url(0))
     response = conditional(
         etag, lambda: Response(calendar([found], rally_url), mimetype="text/calendar")
     )
