@@ -137,8 +137,11 @@ def embed_for(url: str) -> tuple[str, dict[str, str], EmbedOptions]:
 @bp.get("/oembed")
 def oembed() -> Response:
     """oEmbed (https://oembed.com) for the map (/, /embed) and rally pages."""
-    if (request.args.get("format") or "json") != "json":
+    answer_format = request.args.get("format") or "json"
+    if answer_format == "xml":  # oEmbed's own answer for a format the provider lacks
         abort(501, "Only format=json is available.")
+    if answer_format != "json":
+        raise one_of("format", ("json",))
     url = request.args.get("url", "")
     if not url:
         abort(400, "Give the page to embed as ?url=.")
