@@ -216,3 +216,11 @@ def test_without_a_base_url_only_local_names_are_served(sqlite_url):
 def test_addresses_must_be_addresses(sqlite_url, setting, value):
     with pytest.raises(ValueError, match=f"MAPAPP_{setting}"):
         create_app({"TESTING": True, "DATABASE_URL": sqlite_url, setting: value})
+
+
+def test_the_export_links_to_the_base_url(app, tmp_path):
+    add_rally(app)
+    result = app.test_cli_runner().invoke(args=["export-static", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert f'"rallyUrl": "{BASE}/rallies/"' in page
