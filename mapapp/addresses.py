@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-from flask import Flask, Response, current_app, request, url_for
+from flask import Flask, Response, current_app, has_request_context, request, url_for
 from werkzeug.exceptions import SecurityError
 from werkzeug.routing import RequestRedirect
 from werkzeug.sansio.utils import get_host
@@ -152,8 +152,18 @@ def page_address() -> str:
 
 def canonical_url(path: str) -> str:
     """The canonical address of a path url_for gave (prefix included): on MAPAPP_BASE_URL,
-    or on this request's declared origin when no base URL is set."""
+    or on this request's declared origin when no base URL is set.
+
+    Outside a request (a worker posting links, the export) `path` is a path inside the app,
+    such as "/rallies/5", and MAPAPP_BASE_URL is needed.
+
+    :raise RuntimeError: outside a request without MAPAPP_BASE_URL.
+    """
     base = addresses().base
+    if not has_request_context():
+        if base is None:
+            raise RuntimeError("Set MAPAPP_BASE_URL: links made outside a request need it.")
+        return base + path
     if base is None:
         return current_origin() + path
     root = request.script_root

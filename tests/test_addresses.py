@@ -15,6 +15,7 @@ from conftest import add_rally, make_app
 from flask import Flask
 
 from mapapp import create_app, db
+from mapapp.addresses import canonical_url
 
 BASE = "https://rallies.example"
 MIRROR = "https://mirror.example"
@@ -224,3 +225,11 @@ def test_the_export_links_to_the_base_url(app, tmp_path):
     assert result.exit_code == 0, result.output
     page = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
     assert f'"rallyUrl": "{BASE}/rallies/"' in page
+
+
+def test_links_made_outside_a_request_use_the_base_url(app, sqlite_url):
+    with app.app_context():
+        assert canonical_url("/rallies/5") == f"{BASE}/rallies/5"
+    other = make_app(sqlite_url)
+    with other.app_context(), pytest.raises(RuntimeError, match="MAPAPP_BASE_URL"):
+        canonical_url("/rallies/5")
