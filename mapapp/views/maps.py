@@ -66,7 +66,7 @@ def map_shell(
     """
     shells = current_app.extensions.setdefault("mapapp.map_shells", {})
     # The URLs inside carry the path prefix: a mirror at /mirror/ gets its own shell.
-    key = (mode, data_endpoint, rally_endpoint, current_language(), request.script_root)
+    key = (mode, data_endpoint, rally_endpoint, request.script_root, current_language())
     if key not in shells:
         fmap = maps.rally_map(
             tile_url=browser_tile_url(current_app),
