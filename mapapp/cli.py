@@ -120,13 +120,18 @@ def purge_command() -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--lang", type=click.Choice(["be", "ru", "en"]), default="be", show_default=True)
 @click.option("--when", type=click.Choice(["upcoming", "past", "all"]), default="upcoming")
-@click.option("--base-url", default=None, help="The site's address, for links to rally pages.")
+@click.option(
+    "--base-url",
+    default=None,
+    help="The site's address, for links to rally pages (default: MAPAPP_BASE_URL).",
+)
 @with_appcontext
 def export_static_command(directory: Path, lang: str, when: str, base_url: str | None) -> None:
     """Write DIRECTORY/index.html: the map in one file that works opened from disk."""
     from mapapp.export import export_static
     from mapapp.filters import RallyFilter
 
+    base_url = base_url or current_app.config["BASE_URL"]
     path = export_static(current_app, directory, lang, base_url, RallyFilter(when=when))
     click.echo(f"Wrote {path} ({path.stat().st_size // 1024} KB).")
 

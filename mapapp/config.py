@@ -65,7 +65,27 @@ SETTINGS: list[Setting] = [
     Setting(
         "TRUSTED_PROXIES",
         0,
-        "How many reverse proxies in front set X-Forwarded-For (0: trust none).",
+        "How many reverse proxies in front set X-Forwarded-For, -Proto and -Prefix (0: trust none). "
+        "X-Forwarded-Host is never trusted.",
+    ),
+    Setting(
+        "BASE_URL",
+        None,
+        "The site's canonical address, https://host[/prefix]: absolute links are built from it, "
+        "and a request for a host not declared here or in HOSTS/ONION_URL is refused. "
+        "Unset: only localhost names are served.",
+    ),
+    Setting(
+        "HOSTS",
+        "",
+        "Other addresses of the same site, space-separated origins (https://mirror.example): "
+        "mirrors whose pages link to themselves.",
+    ),
+    Setting(
+        "ONION_URL",
+        None,
+        "The site's Tor onion address (http://xxx.onion[/prefix]): served too, and pages "
+        "elsewhere send Onion-Location.",
     ),
     Setting(
         "CACHE_SECONDS",

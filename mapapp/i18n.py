@@ -105,14 +105,13 @@ def keep_language(endpoint: str, values: dict) -> None:
         values["lang"] = asked
 
 
-def lang_url(lang: str, external: bool = False) -> str:
-    """This page in another language: same path and query, another ?lang=."""
+def lang_url(lang: str) -> str:
+    """This page in another language: same path and query, another ?lang= (relative)."""
     args = request.args.to_dict()
     args["lang"] = lang
     if request.endpoint and request.url_rule is not None:
-        return url_for(request.endpoint, **(request.view_args or {}), **args, _external=external)
-    base = request.host_url.rstrip("/") if external else ""
-    return base + request.path + "?" + urlencode(args)
+        return url_for(request.endpoint, **(request.view_args or {}), **args)
+    return request.script_root + request.path + "?" + urlencode(args)
 
 
 def vary_on_language(response: Response) -> Response:

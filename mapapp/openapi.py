@@ -43,12 +43,20 @@ def obj(properties: dict[str, Any], optional: tuple[str, ...] = ()) -> dict[str,
 
 STRING = {"type": "string"}
 NUMBER = {"type": "number"}
+SIZE = {"type": "integer", "minimum": 1, "maximum": 100_000}
 INTEGER = {"type": "integer"}
 REGION = {"type": "string", "enum": list(REGION_CODES)}
 LOCAL_TIME = {
     "type": "string",
     "format": "date-time",
     "description": "ISO 8601 with the Minsk offset (+03:00).",
+}
+
+# A day the filters take: EARLIEST to LATEST (1900-2999); the app refuses other years.
+DAY = {
+    "type": "string",
+    "format": "date",
+    "pattern": r"^(19[0-9]{2}|2[0-9]{3})-[0-9]{2}-[0-9]{2}$",
 }
 
 # The filters come from forms too, and a form sends an empty field: "not given".
@@ -73,14 +81,15 @@ FILTERS = [
     ),
     query(
         "from",
-        {"type": "string", "format": "date"},
+        DAY,
         "First day, Minsk time (1900-01-01 to 2999-12-31).",
         allowEmptyValue=True,
     ),
     query(
         "to",
-        {"type": "string", "format": "date"},
-        "Last day, Minsk time (1900-01-01 to 2999-12-31); not before `from`.",
+        DAY,
+        "Last day, Minsk time (1900-01-01 to 2999-12-31). Not before `from` (400): the one "
+        "rule here JSON Schema cannot state.",
         allowEmptyValue=True,
     ),
 ]
@@ -213,12 +222,25 @@ def schemas() -> dict[str, Any]:
             }
         ),
         "Health": obj({"status": {"type": "string", "enum": ["ok", "database unavailable"]}}),
+        "OEmbed": obj(
+            {
+                "version": {"const": "1.0"},
+                "type": {"const": "rich"},
+                "title": STRING,
+                "provider_name": STRING,
+                "provider_url": {"type": "string", "format": "uri"},
+                "html": {"type": "string", "description": "An iframe of /embed."},
+                "width": {"type": "integer", "minimum": 1},
+                "height": {"type": "integer", "minimum": 1},
+            }
+        ),
     }
 
 
-def feed(summary: str, media_type: str, description: str) -> dict[str, Any]:
+def feed(operation_id: str, summary: str, media_type: str, description: str) -> dict[str, Any]:
     return {
         "get": {
+            "operationId": operation_id,
             "summary": summary,
             "parameters": FILTERS,
             "responses": {
@@ -229,8 +251,9 @@ def feed(summary: str, media_type: str, description: str) -> dict[str, Any]:
     }
 
 
-def document() -> dict[str, Any]:
-    """The OpenAPI document; paths are relative to wherever the app is served."""
+def document(server: str = "/") -> dict[str, Any]:
+    """The OpenAPI document; `server` is the site's address (MAPAPP_BASE_URL, or the address
+    and path prefix the document was asked at), which the paths are relative to."""
     return {
         "openapi": "3.1.0",
         "info": {
@@ -238,11 +261,15 @@ def document() -> dict[str, Any]:
             "version": "1",
             "description": "Public rallies and the geocoder behind the map. Only the last "
             "approved version of a rally is public (status approved, cancelled, danger or moved); "
-            "its place is null until its reveal time; times are Europe/Minsk.",
+            "its place is null until its reveal time; times are Europe/Minsk. The rallies, feeds "
+            "and oEmbed may be read from any origin (CORS), with their ETag.",
+            "license": {"name": "MIT", "identifier": "MIT"},
         },
+        "servers": [{"url": server}],
         "paths": {
             "/api/rallies.geojson": {
                 "get": {
+                    "operationId": "listRallies",
                     "summary": "Public rallies as GeoJSON points",
                     "parameters": [*FILTERS, LANG],
                     "responses": {
@@ -256,6 +283,7 @@ def document() -> dict[str, Any]:
             },
             "/api/rallies/{id}": {
                 "get": {
+                    "operationId": "getRally",
                     "summary": "One public rally, with its description",
                     "parameters": [RALLY_ID],
                     "responses": {
@@ -266,6 +294,7 @@ def document() -> dict[str, Any]:
             },
             "/api/geocode": {
                 "get": {
+                    "operationId": "geocode",
                     "summary": "Where a place is (the offline gazetteer, then Nominatim)",
                     "parameters": [
                         query(
@@ -289,6 +318,7 @@ def document() -> dict[str, Any]:
             },
             "/api/reverse": {
                 "get": {
+                    "operationId": "reverseGeocode",
                     "summary": "The town and region under a point",
                     "parameters": [
                         query("lat", NUMBER, "Latitude, decimal degrees.", required=True),
@@ -298,13 +328,14 @@ def document() -> dict[str, Any]:
                     "responses": {
                         "200": {"description": "The town.", "content": content(ref("Reverse"))},
                         "400": error("`lat` or `lon` is missing or not a number."),
-                        "422": error("The point is outside Belarus."),
+                        "404": error("The point is outside Belarus: no town is under it."),
                         "429": RATE_LIMITED,
                     },
                 }
             },
             "/healthz": {
                 "get": {
+                    "operationId": "health",
                     "summary": "Whether the app can reach its database",
                     "responses": {
                         "200": {"description": "Healthy.", "content": content(ref("Health"))},
@@ -316,11 +347,13 @@ def document() -> dict[str, Any]:
                 }
             },
             "/rallies.ics": feed(
+                "ralliesCalendar",
                 "Public rallies as an iCalendar feed",
                 "text/calendar",
                 "RFC 5545, times in Europe/Minsk. ETag; 304 on If-None-Match.",
             ),
             "/rallies.csv": feed(
+                "ralliesCsv",
                 "Public rallies as CSV",
                 "text/csv",
                 "UTF-8 with a byte order mark; id,title,town,place,region,starts_at,status,"
@@ -328,6 +361,7 @@ def document() -> dict[str, Any]:
             ),
             "/rallies/{id}.ics": {
                 "get": {
+                    "operationId": "rallyCalendar",
                     "summary": "One public rally as an iCalendar file",
                     "parameters": [RALLY_ID],
                     "responses": {
@@ -336,6 +370,40 @@ def document() -> dict[str, Any]:
                             "content": content(STRING, "text/calendar"),
                         },
                         "404": NOT_FOUND,
+                    },
+                }
+            },
+            "/oembed": {
+                "get": {
+                    "operationId": "oembed",
+                    "summary": "oEmbed (https://oembed.com) for the map and rally pages",
+                    "parameters": [
+                        query(
+                            "url",
+                            {"type": "string", "minLength": 1},
+                            "An address of this site: the map (/), /embed or /rallies/{id}, "
+                            "with their query. Any other address is a 404.",
+                            required=True,
+                        ),
+                        query(
+                            "format",
+                            {"type": "string", "enum": ["json"], "default": "json"},
+                            "Only json; xml is a 501, as oEmbed says.",
+                        ),
+                        query("maxwidth", SIZE, "Largest width the consumer can show (px)."),
+                        query("maxheight", SIZE, "Largest height the consumer can show (px)."),
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "A `rich` answer: the iframe to embed.",
+                            "content": content(ref("OEmbed")),
+                        },
+                        "400": error(
+                            "`url` is missing, a size is not a whole number, or the format "
+                            "is neither json nor xml."
+                        ),
+                        "404": error("Not an address of this site's map or of a public rally."),
+                        "501": error("format=xml: only json is made."),
                     },
                 }
             },

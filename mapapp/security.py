@@ -1,7 +1,9 @@
 """Response headers that keep pages to their own host and out of other sites' frames.
 
 Every page refuses to be framed, except views marked @frameable (the partner map at
-/embed): those may be framed by any site, or only by MAPAPP_EMBED_ORIGINS.
+/embed): those may be framed by any site, or only by MAPAPP_EMBED_ORIGINS. The public data
+(CROSS_ORIGIN_ENDPOINTS) may be read by any site's scripts; everything else only by this site.
+Over HTTPS in production pages also send HSTS.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, current_app, g, request
 
+from mapapp.addresses import current_origin
 from mapapp.tiles import browser_tile_url
 
 # What EMBED_ORIGINS may hold: origins only, so a typo cannot add or break a CSP directive.
@@ -69,8 +72,56 @@ def content_security_policy(script_hashes: tuple[str, ...] = ()) -> str:
     )
 
 
+# Public, cookie-free data: any site's scripts may read it (partners' maps and lists). Named
+# by endpoint, not by a decorator on the view, so that the preflight (OPTIONS, answered by
+# Flask without calling the view) and error answers get the same headers.
+CROSS_ORIGIN_ENDPOINTS = frozenset(
+    {
+        "api.rallies_geojson",
+        "api.rally_json",
+        "api.openapi_json",
+        "embed.oembed",
+        "feeds.rallies_ics",
+        "feeds.rallies_csv",
+        "feeds.rally_ics",
+    }
+)
+HSTS_SECONDS = 365 * 24 * 3600
+
+
+def cross_origin_headers(response: Response) -> None:
+    """CORS for the public data, and who may load each response (CORP)."""
+    headers = response.headers
+    if request.url_rule is not None and request.url_rule.endpoint in CROSS_ORIGIN_ENDPOINTS:
+        headers["Access-Control-Allow-Origin"] = "*"
+        headers["Access-Control-Expose-Headers"] = "ETag"
+        headers.setdefault("Cross-Origin-Resource-Policy", "cross-origin")
+        if request.method == "OPTIONS":
+            headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
+            # Conditional requests: a partner's poll costs a 304.
+            headers["Access-Control-Allow-Headers"] = "If-None-Match, If-Modified-Since"
+            headers["Access-Control-Max-Age"] = "86400"
+    elif g.get("frameable"):
+        # Partners' pages may frame /embed even when they require CORP of what they embed.
+        headers.setdefault("Cross-Origin-Resource-Policy", "cross-origin")
+    else:
+        headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+
+
+def https_production() -> bool:
+    """Served over HTTPS in production: MAPAPP_BASE_URL is https and this is not development."""
+    base = current_app.config["BASE_URL"] or ""
+    return base.startswith("https://") and not current_app.config["DEVELOPMENT"]
+
+
 def set_headers(response: Response) -> Response:
     headers = response.headers
+    cross_origin_headers(response)
+    if response.mimetype == "text/html" and not g.get("frameable"):
+        # Pages keep no handle on windows of other sites they open, nor those on them.
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if https_production() and current_origin().startswith("https://"):
+        headers.setdefault("Strict-Transport-Security", f"max-age={HSTS_SECONDS}")
     headers.setdefault("X-Content-Type-Options", "nosniff")
     # Nothing about which page a visitor read goes to another host.
     headers.setdefault("Referrer-Policy", "same-origin")

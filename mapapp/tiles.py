@@ -15,7 +15,16 @@ import time
 import urllib.request
 from pathlib import Path
 
-from flask import Blueprint, Flask, Response, abort, current_app, send_file
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    has_request_context,
+    request,
+    send_file,
+)
 
 bp = Blueprint("tiles", __name__)
 
@@ -34,10 +43,13 @@ def proxied(app: Flask) -> bool:
 
 
 def browser_tile_url(app: Flask) -> str:
-    """The tile URL template pages give Leaflet."""
+    """The tile URL template pages give Leaflet, under this request's path prefix if any."""
+    root = request.script_root if has_request_context() else ""
     if proxied(app):
-        return "/tiles/{z}/{x}/{y}.png"
-    return app.config["TILE_URL"]
+        return root + "/tiles/{z}/{x}/{y}.png"
+    url = app.config["TILE_URL"]
+    # A path on this site (tests serve tiles themselves) moves under the prefix too.
+    return root + url if url.startswith("/") and not url.startswith("//") else url
 
 
 def _tile_dir() -> Path:

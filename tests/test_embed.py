@@ -283,7 +283,7 @@ def test_oembed_answers_only_for_this_site(client, app):
 
 def test_oembed_errors(client):
     assert oembed(client, "http://localhost/", format="xml").status_code == 501
-    assert oembed(client, "http://localhost/", format="yaml").status_code == 501
+    assert oembed(client, "http://localhost/", format="yaml").status_code == 400
     assert client.get("/oembed").status_code == 400
     bad_filter = oembed(client, "http://localhost/?when=someday")
     assert bad_filter.status_code == 400

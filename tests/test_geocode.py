@@ -58,7 +58,7 @@ def test_api_reverse(client):
     data = client.get("/api/reverse?lat=53.678&lon=23.83&lang=be").get_json()
     assert data["town"] == "Гродна" and data["region"] == "BY-HR"
     outside = client.get("/api/reverse?lat=52.52&lon=13.40")
-    assert outside.status_code == 422
+    assert outside.status_code == 404
     assert "outside Belarus" in outside.get_json()["message"]
     assert client.get("/api/reverse?lat=north&lon=1").status_code == 400
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from mapapp import db, openapi
+from mapapp.addresses import current_origin
 from mapapp.filters import one_of, parse_filter
 from mapapp.geocode import gazetteer, geocode, reverse_json
 from mapapp.i18n import LANGUAGES, current_language
@@ -113,13 +114,16 @@ def reverse() -> Response:
         abort(400, "Give the point as ?lat=53.9&lon=27.56 (decimal degrees).")
     found = reverse_json(lat, lon, api_language())
     if found is None:
-        abort(422, "This point is outside Belarus.")
+        # Not found, as /api/geocode says: the request itself was well formed.
+        abort(404, "This point is outside Belarus: no town is under it.")
     return jsonify(found)
 
 
 @bp.get("/api/openapi.json")
 def openapi_json() -> Response:
-    return jsonify(openapi.document())
+    # Paths are relative to the site's address: the canonical one, else where this was asked.
+    server = current_app.config["BASE_URL"] or (current_origin() + request.script_root)
+    return jsonify(openapi.document(server or "/"))
 
 
 @bp.get("/healthz")

@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from mapapp import db
+from mapapp.addresses import app_path, external_url
 from mapapp.embedding import (
     DEFAULT_WIDTH,
     EmbedOptions,
@@ -99,21 +100,18 @@ def code() -> str:
         options=options,
         regions=REGION_CODES,
         preview=url_for("embed.embed", **query),
-        snippet=iframe_html(
-            url_for("embed.embed", _external=True, **query), site_name(lang), options.height
-        ),
+        snippet=iframe_html(external_url("embed.embed", **query), site_name(lang), options.height),
     )
 
 
 def resolve(url: str) -> tuple[str, dict[str, Any]]:
-    """The endpoint and arguments of a URL of this site; 404 for anything else."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or parts.netloc.lower() != request.host.lower():
+    """The endpoint and arguments of a URL of this site (any of its declared addresses, under
+    its path prefix); 404 for anything else."""
+    found = app_path(url)
+    if found is None:
         abort(404, "oEmbed answers only for this site's map and rally pages.")
     try:
-        endpoint, view_args = current_app.url_map.bind(request.host).match(
-            parts.path or "/", method="GET"
-        )
+        endpoint, view_args = current_app.url_map.bind("localhost").match(found[0], method="GET")
     except HTTPException:
         abort(404, "No such page on this site.")
     return endpoint, view_args
@@ -142,8 +140,11 @@ def embed_for(url: str) -> tuple[str, dict[str, str], EmbedOptions]:
 @bp.get("/oembed")
 def oembed() -> Response:
     """oEmbed (https://oembed.com) for the map (/, /embed) and rally pages."""
-    if (request.args.get("format") or "json") != "json":
+    answer_format = request.args.get("format") or "json"
+    if answer_format == "xml":  # oEmbed's own answer for a format the provider lacks
         abort(501, "Only format=json is available.")
+    if answer_format != "json":
+        raise one_of("format", ("json",))
     url = request.args.get("url", "")
     if not url:
         abort(400, "Give the page to embed as ?url=.")
@@ -153,7 +154,7 @@ def oembed() -> Response:
     width = min(DEFAULT_WIDTH, int(max_width or DEFAULT_WIDTH))
     height = min(options.height, int(max_height or options.height))
     html = iframe_html(
-        url_for("embed.embed", _external=True, **query),
+        external_url("embed.embed", **query),
         title,
         height,
         max_width=width if max_width else None,
@@ -164,7 +165,7 @@ def oembed() -> Response:
             type="rich",
             title=title,
             provider_name=site_name(query["lang"]),
-            provider_url=url_for("pages.index", lang=None, _external=True),
+            provider_url=external_url("pages.index", lang=None),
             html=html,
             width=width,
             height=height,

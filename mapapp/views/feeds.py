@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, Response, abort, current_app, request, url_for
+from flask import Blueprint, Response, abort, current_app, request
 
 from mapapp import db
+from mapapp.addresses import external_url
 from mapapp.feeds import Notes, RallyUrl, calendar, csv_document
 from mapapp.filters import parse_filter
 from mapapp.geocode import gazetteer
@@ -29,7 +30,8 @@ bp = Blueprint("feeds", __name__)
 
 
 def rally_url(rally_id: int) -> str:
-    return url_for("pages.rally", rally_id=rally_id, _external=True)
+    """A rally page's address on this request's declared origin (a mirror's feed stays there)."""
+    return external_url("pages.rally", rally_id=rally_id)
 
 
 Render = Callable[[list[PublicRally], RallyUrl, Notes], bytes]
@@ -42,9 +44,9 @@ def feed(kind: str, mimetype: str, render: Render) -> Response:
     now = utcnow()
     version = current_version(session, now)
     lang = current_language()  # the warnings' language
-    etag = etag_for(version.key, rally_filter.key(), kind, lang)
-    # The body links to rally pages: their host and ?lang= are part of what is cached.
-    key = etag + rally_url(0)
+    # The body links to rally pages: their origin, prefix and ?lang= are part of its ETag.
+    etag = etag_for(version.key, rally_filter.key(), kind, lang, rally_url(0))
+    key = etag
 
     def build() -> Response:
         body = memoized(

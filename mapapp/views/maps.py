@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, url_for
+from flask import current_app, request, url_for
 from flask_babel import gettext as _
 
 from mapapp import maps
@@ -65,7 +65,8 @@ def map_shell(
     one draggable pin whose place the page's form keeps.
     """
     shells = current_app.extensions.setdefault("mapapp.map_shells", {})
-    key = (mode, data_endpoint, rally_endpoint, current_language())
+    # The URLs inside carry the path prefix: a mirror at /mirror/ gets its own shell.
+    key = (mode, data_endpoint, rally_endpoint, request.script_root, current_language())
     if key not in shells:
         fmap = maps.rally_map(
             tile_url=browser_tile_url(current_app),

@@ -87,8 +87,9 @@ def login():  # noqa: ANN201
             next_path = request.args.get("next", "")
             # Only a path on this site: never a redirect to another host.
             if not next_path.startswith("/") or next_path.startswith("//"):
-                next_path = url_for("moderate.queue")
-            return redirect(next_path, code=303)
+                return redirect(url_for("moderate.queue"), code=303)
+            # next= is a path inside the app: the prefix it is served under goes in front.
+            return redirect(request.script_root + next_path, code=303)
         form.password.errors.append(_("Wrong name or password."))
     status = 200 if request.method == "GET" else (400 if "csrf_token" in form.errors else 401)
     return make_response(render_template("moderate_login.html", form=form), status)

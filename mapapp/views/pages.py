@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from flask import Blueprint, Response, abort, current_app, g, render_template, request, session
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import format_date, lazy_gettext
 
 from mapapp import db
@@ -47,8 +57,11 @@ def index() -> str:
 
 @bp.get("/robots.txt")
 def robots() -> Response:
-    # Manage links and moderation are private; everything else may be indexed.
-    text = "User-agent: *\nDisallow: /manage/\nDisallow: /moderate\nDisallow: /submit/done\n"
+    # Manage links and moderation are private; everything else may be indexed. Under a path
+    # prefix the paths carry it (a proxy may serve this file at the host's root).
+    manage = request.script_root + "/manage/"
+    disallow = [manage, url_for("moderate.queue", lang=None), url_for("submit.done", lang=None)]
+    text = "User-agent: *\n" + "".join(f"Disallow: {path}\n" for path in disallow)
     return Response(text, mimetype="text/plain")
 
 

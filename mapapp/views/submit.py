@@ -22,6 +22,7 @@ from flask import (
 from flask_babel import gettext as _
 
 from mapapp import db, lifecycle
+from mapapp.addresses import external_url
 from mapapp.forms import ActionForm, RallyForm
 from mapapp.gazetteer import distance_km
 from mapapp.geocode import gazetteer, geocode
@@ -151,7 +152,7 @@ def submit():  # noqa: ANN201
 @bp.get("/submit/done")
 def done():  # noqa: ANN201
     token = session.pop("manage_token", None)
-    link = url_for("submit.manage", token=token, _external=True) if token else None
+    link = external_url("submit.manage", token=token) if token else None
     return private(make_response(render_template("submit_done.html", link=link)))
 
 
