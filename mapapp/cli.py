@@ -13,7 +13,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from mapapp import db, lifecycle
+from mapapp import accounts, db, lifecycle
 from mapapp.geocode import gazetteer, geocode
 from mapapp.importer import ImportError_, read_rows
 from mapapp.models import AuditEntry, Moderator, Rally
@@ -92,7 +92,9 @@ def import_rallies_command(file) -> None:  # noqa: ANN001
 @click.argument("name")
 @with_appcontext
 def create_moderator_command(name: str) -> None:
-    """Create moderator NAME, or set a new password (prompted, or MAPAPP_MODERATOR_PASSWORD)."""
+    """Create moderator NAME, or set a new password (prompted, or MAPAPP_MODERATOR_PASSWORD).
+
+    A new password ends every session of that moderator."""
     password = os.environ.get("MAPAPP_MODERATOR_PASSWORD") or click.prompt(
         "Password", hide_input=True, confirmation_prompt=True
     )
@@ -103,8 +105,10 @@ def create_moderator_command(name: str) -> None:
     session = db.session()
     moderator = session.scalars(select(Moderator).where(Moderator.name == name)).first()
     if moderator is None:
-        moderator = Moderator(name=name, password_hash="")
+        moderator = Moderator(name=name, password_hash="", session_epoch=0)
         session.add(moderator)
+    else:
+        accounts.end_sessions(moderator)  # a new password logs out every old session
     moderator.password_hash = generate_password_hash(password)
     session.commit()
     click.echo(f"Moderator {name} is ready.")
