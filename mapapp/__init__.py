@@ -46,6 +46,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             from mapapp.accounts import load_or_create_secret
 
             app.config["SECRET_KEY"] = load_or_create_secret(Path(app.instance_path) / "secret_key")
+    # Flask-WTF's HTTPS Referer check refuses every form of a browser that sends no Referer
+    # (privacy settings, extensions, Referrer-Policy: no-referrer). The token, tied to a
+    # SameSite session cookie, and the Sec-Fetch-Site check (security.py) do that work.
+    app.config.setdefault("WTF_CSRF_SSL_STRICT", False)
     app.jinja_env.add_extension("jinja2.ext.do")
     if app.config.get("MAX_CONTENT_LENGTH") is None:  # Flask's default is no limit
         app.config["MAX_CONTENT_LENGTH"] = 64 * 1024

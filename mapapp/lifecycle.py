@@ -44,9 +44,13 @@ def audit(db: Session, actor: str, action: str, rally: Rally | None, detail: str
     )
 
 
-def submit(db: Session, fields: dict[str, Any]) -> tuple[Rally, str]:
-    """Store a new rally as pending; returns it and its manage token (shown once)."""
-    token = new_token()
+def submit(db: Session, fields: dict[str, Any], token: str | None = None) -> tuple[Rally, str]:
+    """Store a new rally as pending; returns it and its manage token (shown once).
+
+    ``token``: the manage token to give it (the form's submission key), else a new one.
+    :raise sqlalchemy.exc.IntegrityError: a rally already has that token.
+    """
+    token = token or new_token()
     rally = Rally(**fields, status=Status.PENDING.value, manage_token_hash=hash_token(token))
     db.add(rally)
     db.flush()

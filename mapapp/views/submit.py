@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -20,8 +21,9 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
 
-from mapapp import db, lifecycle
+from mapapp import csrf, db, lifecycle
 from mapapp.forms import ActionForm, RallyForm
 from mapapp.gazetteer import distance_km
 from mapapp.geocode import gazetteer, geocode
@@ -31,6 +33,9 @@ from mapapp.models import Rally, Status
 from mapapp.views.maps import pin_shell
 
 bp = Blueprint("submit", __name__)
+
+# What a submission key looks like (lifecycle.new_token: 24 random bytes, URL-safe).
+SUBMISSION_KEY = re.compile(r"[A-Za-z0-9_-]{32}")
 
 # A pin left this close to the named town keeps that town's name; further away, the
 # town under the pin is taken (the organizer moved it to another place).
@@ -51,6 +56,8 @@ def private(response: Response, index: bool = False) -> Response:
 
 def render_form(form: RallyForm, template: str = "submit.html", status: int = 200, **context):  # noqa: ANN003, ANN201
     towns = gazetteer().town_names(current_language())
+    if template in ("submit.html", "submit_preview.html"):
+        context.setdefault("submission", submission_key())
     page = render_template(template, form=form, towns=towns, **context)
     return private(
         make_response(page, status), index=request.method == "GET" and template == "submit.html"
@@ -101,6 +108,7 @@ def rally_fields(form: RallyForm, lat: float, lon: float, geonameid: int | None)
 
 @bp.route("/submit", methods=["GET", "POST"])
 @limiter.limit(submit_limit, methods=["POST"])
+@csrf.exempt  # the form checks its token and, when it is stale, shows everything typed again
 def submit():  # noqa: ANN201
     form = RallyForm()
     if request.method == "GET":
@@ -130,9 +138,22 @@ def submit():  # noqa: ANN201
         )
         return render_form(form, status=422)
     geonameid = int(form.geonameid.data) if (form.geonameid.data or "").isdigit() else None
-    rally, token = lifecycle.submit(db.session(), rally_fields(form, *point, geonameid))
+    token = submission_key()
+    if lifecycle.by_token(db.session(), token) is None:
+        try:
+            lifecycle.submit(db.session(), rally_fields(form, *point, geonameid), token=token)
+        except IntegrityError:  # the same form sent twice at once: the other one stored it
+            db.session().rollback()
+    # Sent again (a retry, Back and send): the same rally and the same link, not a second one.
     session["manage_token"] = token  # shown once on the next page, then forgotten
     return redirect(url_for("submit.done"), code=303)
+
+
+def submission_key() -> str:
+    """The key that makes the confirm step count once: made at the first preview, carried
+    in the form, and then the rally's manage token (so a second post finds the rally)."""
+    key = request.form.get("submission", "")
+    return key if SUBMISSION_KEY.fullmatch(key) else lifecycle.new_token()
 
 
 @bp.get("/submit/done")
@@ -161,6 +182,7 @@ def manage(token: str):  # noqa: ANN201
 
 @bp.post("/manage/<token>/edit")
 @limiter.limit(submit_limit)
+@csrf.exempt  # as submit: a stale token shows the form again with the typed text
 def manage_edit(token: str):  # noqa: ANN201
     rally = rally_for(token)
     form = RallyForm()
