@@ -62,11 +62,24 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=12 * 3600,
     )
 
-    from mapapp import assets, cli, db, errors, geocode, i18n, limits, logs, security, tiles
+    from mapapp import (
+        assets,
+        cli,
+        contacts,
+        db,
+        errors,
+        geocode,
+        i18n,
+        limits,
+        logs,
+        security,
+        tiles,
+    )
     from mapapp.views import api, embed, feeds, moderate, pages, submit
 
     logs.init_app(app)
     db.init_app(app)
+    contacts.init_app(app)
     i18n.init_app(app)
     geocode.init_app(app)
     assets.init_app(app)

@@ -85,6 +85,17 @@ SETTINGS: list[Setting] = [
     ),
     Setting("CONTACT_DAYS", 7, "Days after a rally ends before `purge` deletes its contact."),
     Setting(
+        "CONTACT_KEY",
+        None,
+        "Fernet key(s), space-separated, that encrypt organizer contacts in the database: the "
+        "first encrypts, all decrypt. Without one, contacts are not taken outside development.",
+    ),
+    Setting(
+        "REJECTED_DAYS",
+        30,
+        "Days after a rally is rejected or withdrawn before `purge` deletes its texts.",
+    ),
+    Setting(
         "EMBED_ORIGINS",
         None,
         "Space-separated origins (https://news.example) that may frame /embed; "

@@ -118,3 +118,38 @@ def purge_contacts(db: Session, days: int, now: datetime | None = None) -> int:
             db.add(AuditEntry(actor="system", action="purge-contact", rally_id=rally_id, detail=""))
     db.commit()
     return len(ids)
+
+
+def new_manage_link(db: Session, rally: Rally, actor: str) -> str:
+    """Give the rally a new manage token (the old link stops working); returns it, to be
+    shown once and passed on by hand."""
+    token = new_token()
+    rally.manage_token_hash = hash_token(token)
+    audit(db, actor, "new-manage-link", rally)
+    db.commit()
+    return token
+
+
+def purge_rejected(db: Session, days: int, now: datetime | None = None) -> int:
+    """Delete the texts of rallies rejected or withdrawn more than `days` ago; returns how many.
+
+    What stays: the row (the audit log refers to it), its town, region and times.
+    """
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    stale = select(Rally.id).where(
+        Rally.status.in_((Status.REJECTED.value, "withdrawn")),
+        Rally.updated_at < cutoff,
+        (Rally.title != "") | (Rally.contact.is_not(None)),
+    )
+    ids = list(db.scalars(stale))
+    if ids:
+        db.execute(
+            update(Rally)
+            .where(Rally.id.in_(ids))
+            .values(title="", description="", place="", contact=None, reject_reason=None)
+        )
+        db.execute(update(AuditEntry).where(AuditEntry.rally_id.in_(ids)).values(detail=""))
+        for rally_id in ids:
+            db.add(AuditEntry(actor="system", action="purge-texts", rally_id=rally_id, detail=""))
+    db.commit()
+    return len(ids)

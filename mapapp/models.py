@@ -18,6 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from mapapp.contacts import EncryptedContact
+
 
 class UTCDateTime(TypeDecorator):
     """An aware datetime in Python, UTC in the database (SQLite keeps no zone)."""
@@ -77,7 +79,7 @@ class Rally(Base):
     status: Mapped[str] = mapped_column(String(12), default=Status.PENDING.value)
     featured: Mapped[bool] = mapped_column(Boolean, default=False)
     # Private, moderators only: encrypted with MAPAPP_CONTACT_KEY (mapapp.contacts).
-    contact: Mapped[str | None] = mapped_column(Text)
+    contact: Mapped[str | None] = mapped_column(EncryptedContact)
     manage_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     seed_key: Mapped[str | None] = mapped_column(String(64), unique=True)  # rallies from data/
     reject_reason: Mapped[str | None] = mapped_column(String(300))

@@ -249,3 +249,15 @@ def edit(rally_id: int):  # noqa: ANN201
     lifecycle.edit(db.session(), found, fields, actor())
     flash(_("Saved."))
     return redirect(url_for("moderate.rally", rally_id=found.id), code=303)
+
+
+@bp.post("/rallies/<int:rally_id>/manage-link")
+@login_required
+def new_manage_link(rally_id: int):  # noqa: ANN201
+    """A new manage link for an organizer who lost theirs: the old one stops working. Shown
+    once, on this answer (never stored, never redirected through the session)."""
+    checked()
+    found = load(rally_id)
+    token = lifecycle.new_manage_link(db.session(), found, actor())
+    link = url_for("submit.manage", token=token, _external=True)
+    return render_template("moderate_link.html", rally=found, link=link)

@@ -23,7 +23,7 @@ from flask import (
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
-from mapapp import csrf, db, lifecycle
+from mapapp import contacts, csrf, db, lifecycle
 from mapapp.forms import ActionForm, RallyForm
 from mapapp.gazetteer import distance_km
 from mapapp.geocode import gazetteer, geocode
@@ -64,6 +64,14 @@ def render_form(form: RallyForm, template: str = "submit.html", status: int = 20
     )
 
 
+def rally_form(**kwargs: Any) -> RallyForm:
+    """The organizer's form; without a way to keep contacts safe, it has no contact field."""
+    form = RallyForm(**kwargs)
+    if not contacts.accepting():
+        del form.contact  # what a client posts there anyway is never read
+    return form
+
+
 def form_errors_status(form: RallyForm) -> int:
     # A missing or stale CSRF token is a bad request; anything else the person can fix.
     return 400 if "csrf_token" in form.errors else 422
@@ -102,7 +110,7 @@ def rally_fields(form: RallyForm, lat: float, lon: float, geonameid: int | None)
         "lon": round(lon, 6),
         "starts_at": starts_at,
         "ends_at": starts_at + timedelta(hours=2),
-        "contact": form.contact.data or None,
+        "contact": (form.contact.data or None) if form.contact else None,
     }
 
 
@@ -110,7 +118,7 @@ def rally_fields(form: RallyForm, lat: float, lon: float, geonameid: int | None)
 @limiter.limit(submit_limit, methods=["POST"])
 @csrf.exempt  # the form checks its token and, when it is stale, shows everything typed again
 def submit():  # noqa: ANN201
-    form = RallyForm()
+    form = rally_form()
     if request.method == "GET":
         return render_form(form)
     if form.website.data:
@@ -174,7 +182,7 @@ def rally_for(token: str) -> Rally:
 @limiter.limit("60 per minute")
 def manage(token: str):  # noqa: ANN201
     rally = rally_for(token)
-    form = RallyForm(obj=rally, formdata=None)
+    form = rally_form(obj=rally, formdata=None)
     starts = rally.starts_at.astimezone(MINSK)
     form.date.data, form.time.data = starts.date(), starts.time()
     return render_form(form, "manage.html", rally=rally, token=token, action_form=ActionForm())
@@ -185,7 +193,7 @@ def manage(token: str):  # noqa: ANN201
 @csrf.exempt  # as submit: a stale token shows the form again with the typed text
 def manage_edit(token: str):  # noqa: ANN201
     rally = rally_for(token)
-    form = RallyForm()
+    form = rally_form()
     if rally.status == Status.CANCELLED.value:
         abort(409, _("This rally is cancelled and can no longer be changed."))
     if form.website.data:
