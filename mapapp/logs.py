@@ -155,12 +155,18 @@ except ImportError:  # gunicorn is a dependency; this keeps `import mapapp.logs`
     _GunicornBase = object  # type: ignore[assignment,misc]
 
 
-class _RedactArgs(logging.Filter):
-    """gunicorn's own messages ("Error handling request %s") quote the raw target."""
+class RedactArgs(logging.Filter):
+    """Addresses, URLs and paths out of a library's log arguments: gunicorn's "Error handling
+    request %s" quotes the raw target, Flask-Limiter's "ratelimit ... (%s) exceeded" the
+    client's address."""
+
+    def __init__(self, keep_info: bool = False) -> None:
+        super().__init__()
+        self.keep_info = keep_info
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno == logging.INFO:
-            return True  # the server's own life: listening, workers booting and exiting
+        if self.keep_info and record.levelno == logging.INFO:
+            return True  # gunicorn's own life: listening, workers booting and exiting
         if isinstance(record.args, tuple):
             record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
         if isinstance(record.msg, str) and not record.args:
@@ -178,7 +184,7 @@ class GunicornLogger(_GunicornBase):  # type: ignore[misc,valid-type]
 
     def setup(self, cfg: Any) -> None:
         super().setup(cfg)
-        self.error_log.addFilter(_RedactArgs())
+        self.error_log.addFilter(RedactArgs(keep_info=True))
         for handler in self.error_log.handlers:
             old = handler.formatter
             handler.setFormatter(
@@ -215,4 +221,7 @@ def init_app(app: Flask) -> None:
     for old in [f for f in werkzeug_log.filters if isinstance(f, WerkzeugRequestLog)]:
         werkzeug_log.removeFilter(old)
     werkzeug_log.addFilter(WerkzeugRequestLog(app.url_map))
+    limiter_log = logging.getLogger("flask-limiter")
+    if not any(isinstance(f, RedactArgs) for f in limiter_log.filters):
+        limiter_log.addFilter(RedactArgs())
     app.before_request(remember_route)

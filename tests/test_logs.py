@@ -120,6 +120,10 @@ def journeys(client, app) -> None:
     action = CSRF.search(client.get("/moderate").get_data(as_text=True)).group(1)
     approve = client.post(f"/moderate/rallies/{rally_id}/approve", data={"csrf_token": action})
     assert approve.status_code == 303
+    # past a rate limit (Flask-Limiter logs the client's address it counts by)
+    for _ in range(3):
+        client.get(f"/api/reverse?lat={PIN[0]}&lon={PIN[1]}")
+    assert client.get(f"/api/reverse?lat={PIN[0]}&lon={PIN[1]}").status_code == 429
     # a bad request carrying private text in its query
     assert client.get(f"/rallies?city={urllib.parse.quote(TYPED)}&lat={PIN[0]}").status_code < 500
 
@@ -133,7 +137,7 @@ def test_route_of_names_the_rule_not_the_target(app):
 def test_journeys_and_a_database_error_log_nothing_private(sqlite_url, monkeypatch, captured):
     monkeypatch.setenv("MAPAPP_MODERATOR_PASSWORD", PASSWORD)
     # Errors handled as in production (a 500 page, logged), not raised into the test.
-    app = make_app(sqlite_url, PROPAGATE_EXCEPTIONS=False)
+    app = make_app(sqlite_url, PROPAGATE_EXCEPTIONS=False, GEOCODE_LIMIT="3 per minute")
     app.test_cli_runner().invoke(args=["create-moderator", "alesia"])
     client = app.test_client()
     journeys(client, app)
@@ -149,6 +153,7 @@ def test_journeys_and_a_database_error_log_nothing_private(sqlite_url, monkeypat
     confirm = submit_form(token, step="confirm", lat=PIN[0], lon=PIN[1], geonameid="")
     assert client.post("/submit", data=confirm).status_code == 500
     logged = "\n".join(captured)
+    assert "ratelimit 3 per 1 minute ((address)) exceeded" in logged
     assert "Exception on /submit [POST]" in logged  # the error is there, for the operator
     assert "IntegrityError" in logged and "INSERT INTO rally" in logged
     assert_nothing_private(captured)

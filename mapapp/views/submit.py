@@ -150,8 +150,11 @@ def submit():  # noqa: ANN201
     if lifecycle.by_token(db.session(), token) is None:
         try:
             lifecycle.submit(db.session(), rally_fields(form, *point, geonameid), token=token)
-        except IntegrityError:  # the same form sent twice at once: the other one stored it
+        except IntegrityError:
             db.session().rollback()
+            if lifecycle.by_token(db.session(), token) is None:
+                raise  # not the same form sent twice at once: a real failure
+            # else the same form, sent twice at once: the other request stored it
     # Sent again (a retry, Back and send): the same rally and the same link, not a second one.
     session["manage_token"] = token  # shown once on the next page, then forgotten
     return redirect(url_for("submit.done"), code=303)
