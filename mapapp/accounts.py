@@ -107,6 +107,8 @@ def safe_next(raw: str | None) -> str | None:
         return None
     if path != "/moderate" and not path.startswith("/moderate/"):
         return None
+    if any(segment.lower().replace("%2e", ".") in (".", "..") for segment in path.split("/")):
+        return None  # "/moderate/../x" leaves the moderation pages
     return path
 
 

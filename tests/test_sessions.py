@@ -143,7 +143,8 @@ def test_safe_next():
     assert safe_next("/moderate") == "/moderate"
     assert safe_next("/moderate\t") == "/moderate"
     assert safe_next("/\t/evil.example") is None
-    assert safe_next("/moderate/../..//evil") == "/moderate/../..//evil"  # a path, same site
+    assert safe_next("/moderate/../..//evil") is None
+    assert safe_next("/moderate/%2E%2e/rallies") is None
 
 
 # -- (d) log-in limits per account, shared by all workers --------------------------------
