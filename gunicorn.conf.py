@@ -2,12 +2,21 @@
 
 import os
 
+from mapapp.config import defaults as _defaults
+from mapapp.config import from_environ as _from_environ
+
+# The app's declared settings (MAPAPP_*); gunicorn takes every other top-level name here
+# for one of its own, hence the underscores.
+_settings = {**_defaults(), **_from_environ()}
+
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Threads, so a worker waiting on the tile server or Nominatim does not hold up the map.
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+threads = _settings["THREADS"]
 timeout = 30
-# No client address in any log line: visitors face surveillance.
-accesslog = "-" if os.environ.get("MAPAPP_ACCESS_LOG") else None
+# No client address, query string or secret path in any log line: visitors face
+# surveillance. The logger class writes the route (/manage/<token>) whatever the format.
+logger_class = "mapapp.logs.GunicornLogger"
+accesslog = "-" if _settings["ACCESS_LOG"] else None
 access_log_format = '"%(r)s" %(s)s %(b)s %(L)ss'

@@ -16,8 +16,17 @@ csrf = CSRFProtect()
 ROOT = Path(__file__).resolve().parent.parent
 
 
+class MapApp(Flask):
+    """Flask, logging exceptions by route and without their messages (see mapapp.logs)."""
+
+    def log_exception(self, exc_info) -> None:  # noqa: ANN001
+        from mapapp.logs import log_exception
+
+        log_exception(self, exc_info)
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(
+    app = MapApp(
         __name__,
         instance_path=str(ROOT / "instance"),
         template_folder=str(ROOT / "templates"),
@@ -29,8 +38,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     if not app.config["SECRET_KEY"]:
-        # Fine for one development process; production sets MAPAPP_SECRET_KEY (see README).
-        app.config["SECRET_KEY"] = secrets.token_hex(32)
+        if app.config["DEVELOPMENT"] or app.config.get("TESTING"):
+            app.config["SECRET_KEY"] = secrets.token_hex(32)  # one process: fine
+        else:
+            # Every gunicorn worker, and every restart, must sign with the same key: made
+            # once, kept in instance/ (mode 0600). MAPAPP_SECRET_KEY keeps it off the disk.
+            from mapapp.accounts import load_or_create_secret
+
+            app.config["SECRET_KEY"] = load_or_create_secret(Path(app.instance_path) / "secret_key")
+    # Flask-WTF's HTTPS Referer check refuses every form of a browser that sends no Referer
+    # (privacy settings, extensions, Referrer-Policy: no-referrer). The token, tied to a
+    # SameSite session cookie, and the Sec-Fetch-Site check (security.py) do that work.
+    app.config.setdefault("WTF_CSRF_SSL_STRICT", False)
     app.jinja_env.add_extension("jinja2.ext.do")
     if app.config.get("MAX_CONTENT_LENGTH") is None:  # Flask's default is no limit
         app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
@@ -47,6 +66,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         addresses,
         assets,
         cli,
+        contacts,
         db,
         errors,
         geocode,
@@ -62,6 +82,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     logs.init_app(app)
     addresses.init_app(app)
     db.init_app(app)
+    contacts.init_app(app)
     i18n.init_app(app)
     geocode.init_app(app)
     assets.init_app(app)

@@ -13,7 +13,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from mapapp import db, lifecycle
+from mapapp import accounts, db, lifecycle
 from mapapp.geocode import gazetteer, geocode
 from mapapp.importer import ImportError_, read_rows
 from mapapp.models import Moderator
@@ -75,6 +75,13 @@ def import_rallies_command(file) -> None:  # noqa: ANN001
             raise click.ClickException(
                 f"{len(error.problems)} bad rows: nothing was imported"
             ) from None
+    from mapapp import contacts
+
+    if not contacts.accepting() and any(row.fields.get("contact") for row in rows):
+        raise click.ClickException(
+            "the file has contacts, but MAPAPP_CONTACT_KEY is not set: they would be stored "
+            "in clear. Set a key (flask --app mapapp new-contact-key) or empty the column"
+        )
     session = db.session()
     for row in rows:
         fields = dict(row.fields)
@@ -89,7 +96,9 @@ def import_rallies_command(file) -> None:  # noqa: ANN001
 @click.argument("name")
 @with_appcontext
 def create_moderator_command(name: str) -> None:
-    """Create moderator NAME, or set a new password (prompted, or MAPAPP_MODERATOR_PASSWORD)."""
+    """Create moderator NAME, or set a new password (prompted, or MAPAPP_MODERATOR_PASSWORD).
+
+    A new password ends every session of that moderator."""
     password = os.environ.get("MAPAPP_MODERATOR_PASSWORD") or click.prompt(
         "Password", hide_input=True, confirmation_prompt=True
     )
@@ -100,8 +109,10 @@ def create_moderator_command(name: str) -> None:
     session = db.session()
     moderator = session.scalars(select(Moderator).where(Moderator.name == name)).first()
     if moderator is None:
-        moderator = Moderator(name=name, password_hash="")
+        moderator = Moderator(name=name, password_hash="", session_epoch=0)
         session.add(moderator)
+    else:
+        accounts.end_sessions(moderator)  # a new password logs out every old session
     moderator.password_hash = generate_password_hash(password)
     session.commit()
     click.echo(f"Moderator {name} is ready.")
@@ -110,10 +121,47 @@ def create_moderator_command(name: str) -> None:
 @click.command("purge")
 @with_appcontext
 def purge_command() -> None:
-    """Delete organizers' contacts MAPAPP_CONTACT_DAYS after their rally (run it daily)."""
+    """Delete organizers' contacts MAPAPP_CONTACT_DAYS after their rally, and the texts of
+    rallies rejected or withdrawn MAPAPP_REJECTED_DAYS ago (run it daily)."""
     days = current_app.config["CONTACT_DAYS"]
     count = lifecycle.purge_contacts(db.session(), days)
     click.echo(f"Deleted the contact of {count} rallies that ended more than {days} days ago.")
+    days = current_app.config["REJECTED_DAYS"]
+    count = lifecycle.purge_rejected(db.session(), days)
+    click.echo(f"Deleted the texts of {count} rallies rejected or withdrawn over {days} days ago.")
+
+
+@click.command("new-contact-key")
+def new_contact_key_command() -> None:
+    """Print a new key for MAPAPP_CONTACT_KEY (keep it off the database's disk)."""
+    from cryptography.fernet import Fernet
+
+    click.echo(f"MAPAPP_CONTACT_KEY={Fernet.generate_key().decode()}")
+
+
+@click.command("rotate-contact-key")
+@with_appcontext
+def rotate_contact_key_command() -> None:
+    """Re-encrypt every contact with the first key of MAPAPP_CONTACT_KEY.
+
+    Rotation: set MAPAPP_CONTACT_KEY="NEW OLD", run this, then set it to "NEW". Contacts
+    stored in clear (before a key was set) are encrypted too.
+    """
+    from cryptography.fernet import InvalidToken
+
+    from mapapp import contacts
+
+    try:
+        with db.engine().begin() as connection:
+            count = contacts.rotate(connection)
+    except contacts.ContactKeyMissing as error:
+        raise click.ClickException(str(error)) from None
+    except InvalidToken:
+        raise click.ClickException(
+            "a contact is encrypted with a key that is not in MAPAPP_CONTACT_KEY: "
+            "nothing was changed (add the old key after the new one)"
+        ) from None
+    click.echo(f"Encrypted {count} contacts with the first key.")
 
 
 @click.command("export-static")
@@ -143,4 +191,6 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(import_rallies_command)
     app.cli.add_command(create_moderator_command)
     app.cli.add_command(purge_command)
+    app.cli.add_command(new_contact_key_command)
+    app.cli.add_command(rotate_contact_key_command)
     app.cli.add_command(export_static_command)

@@ -97,9 +97,29 @@ SETTINGS: list[Setting] = [
         "SUBMIT_LIMIT", "20 per hour", "Rate limit of submit and manage form posts per address."
     ),
     Setting(
-        "LOGIN_LIMIT", "10 per 15 minutes", "Rate limit of moderator log-in attempts per address."
+        "LOGIN_LIMIT",
+        "10 per 15 minutes",
+        "Failed moderator log-ins allowed per client address (and per browser a moderator "
+        "used before), counted by all workers together.",
+    ),
+    Setting(
+        "LOGIN_ACCOUNT_LIMIT",
+        "30 per hour",
+        "Failed log-ins allowed per moderator account from browsers it never logged in "
+        "with, whatever their addresses (stops a distributed guess).",
     ),
     Setting("CONTACT_DAYS", 7, "Days after a rally ends before `purge` deletes its contact."),
+    Setting(
+        "CONTACT_KEY",
+        None,
+        "Fernet key(s), space-separated, that encrypt organizer contacts in the database: the "
+        "first encrypts, all decrypt. Without one, contacts are not taken outside development.",
+    ),
+    Setting(
+        "REJECTED_DAYS",
+        30,
+        "Days after a rally is rejected or withdrawn before `purge` deletes its texts.",
+    ),
     Setting(
         "EMBED_ORIGINS",
         None,
@@ -124,6 +144,17 @@ SETTINGS: list[Setting] = [
     ),
     Setting("TELEGRAM_LANGUAGE", "be", "Language of the channel's messages: be, ru or en."),
     Setting(
+        "ACCESS_LOG",
+        False,
+        "gunicorn writes an access log to stdout: method, route (/manage/<token>, never the "
+        "address typed or the token), status, size, time; no client address.",
+    ),
+    Setting(
+        "THREADS",
+        4,
+        "Threads per gunicorn worker (gunicorn.conf.py); plain GUNICORN_THREADS is accepted too.",
+    ),
+    Setting(
         "DEVELOPMENT",
         False,
         "Local development over plain HTTP: session cookies without Secure (make run sets it).",
@@ -139,6 +170,8 @@ def from_environ(environ: dict[str, str] | None = None) -> dict[str, Any]:
     found: dict[str, Any] = {}
     if environ.get("DATABASE_URL"):
         found["DATABASE_URL"] = environ["DATABASE_URL"]
+    if environ.get("GUNICORN_THREADS"):
+        found["THREADS"] = int(environ["GUNICORN_THREADS"])
     for setting in SETTINGS:
         raw = environ.get(f"MAPAPP_{setting.name}")
         if raw is not None and raw != "":

@@ -228,13 +228,15 @@ def _finish(
     db.commit()
 
 
-def submit(db: Session, fields: dict[str, Any]) -> tuple[Rally, str]:
+def submit(db: Session, fields: dict[str, Any], token: str | None = None) -> tuple[Rally, str]:
     """Store a new rally as pending; returns it and its manage token (shown once).
 
+    ``token``: the manage token to give it (the form's submission key), else a new one.
     Nothing public changes, so the data version stays as it is.
+    :raise sqlalchemy.exc.IntegrityError: a rally already has that token.
     """
     to = transition(None, ORGANIZER, "submit")
-    token = new_token()
+    token = token or new_token()
     rally = Rally(**fields, status=to, manage_token_hash=hash_token(token))
     db.add(rally)
     db.flush()
@@ -414,5 +416,40 @@ def purge_contacts(db: Session, days: int, now: datetime | None = None) -> int:
         db.execute(update(Rally).where(Rally.id.in_(ids)).values(contact=None))
         for rally_id in ids:
             db.add(AuditEntry(actor="system", action="purge-contact", rally_id=rally_id, detail=""))
+    db.commit()
+    return len(ids)
+
+
+def new_manage_link(db: Session, rally: Rally, actor: str) -> str:
+    """Give the rally a new manage token (the old link stops working); returns it, to be
+    shown once and passed on by hand."""
+    token = new_token()
+    rally.manage_token_hash = hash_token(token)
+    audit(db, actor, "new-manage-link", rally)
+    db.commit()
+    return token
+
+
+def purge_rejected(db: Session, days: int, now: datetime | None = None) -> int:
+    """Delete the texts of rallies rejected or withdrawn more than `days` ago; returns how many.
+
+    What stays: the row (the audit log refers to it), its town, region and times.
+    """
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    stale = select(Rally.id).where(
+        Rally.status.in_((Status.REJECTED.value, "withdrawn")),
+        Rally.updated_at < cutoff,
+        (Rally.title != "") | (Rally.contact.is_not(None)),
+    )
+    ids = list(db.scalars(stale))
+    if ids:
+        db.execute(
+            update(Rally)
+            .where(Rally.id.in_(ids))
+            .values(title="", description="", place="", contact=None, reject_reason=None)
+        )
+        db.execute(update(AuditEntry).where(AuditEntry.rally_id.in_(ids)).values(detail=""))
+        for rally_id in ids:
+            db.add(AuditEntry(actor="system", action="purge-texts", rally_id=rally_id, detail=""))
     db.commit()
     return len(ids)

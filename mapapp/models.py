@@ -19,6 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from mapapp.contacts import EncryptedContact
+
 
 class UTCDateTime(TypeDecorator):
     """An aware datetime in Python, UTC in the database (SQLite keeps no zone)."""
@@ -88,7 +90,8 @@ class Rally(Base):
     ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(12), default=Status.PENDING.value)
     featured: Mapped[bool] = mapped_column(Boolean, default=False)
-    contact: Mapped[str | None] = mapped_column(String(200))  # private: moderators only
+    # Private, moderators only: encrypted with MAPAPP_CONTACT_KEY (mapapp.contacts).
+    contact: Mapped[str | None] = mapped_column(EncryptedContact)
     manage_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     seed_key: Mapped[str | None] = mapped_column(String(64), unique=True)  # rallies from data/
     reject_reason: Mapped[str | None] = mapped_column(String(300))
@@ -192,7 +195,21 @@ class Moderator(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     password_hash: Mapped[str] = mapped_column(String(256))
+    # Sessions carry the epoch they began in; raising it (log out, new password) ends them all.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LoginFailure(Base):
+    """A failed log-in, counted per account (and per address, hashed) by every worker."""
+
+    __tablename__ = "login_failure"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))  # a keyed hash: no name or address in clear
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_login_failure_key_at", "key", "at"),)
 
 
 class AuditEntry(Base):

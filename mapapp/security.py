@@ -14,7 +14,7 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, abort, current_app, g, request
 
 from mapapp.addresses import current_origin
 from mapapp.tiles import browser_tile_url
@@ -143,6 +143,14 @@ def check_embed_origins(origins: str | None) -> None:
             )
 
 
+def refuse_cross_site_posts() -> None:
+    """A form another site made a browser send is refused (Sec-Fetch-Site, set by the
+    browser itself; a browser without it is left to the CSRF token)."""
+    if request.method == "POST" and request.headers.get("Sec-Fetch-Site") == "cross-site":
+        abort(403)
+
+
 def init_app(app: Flask) -> None:
     check_embed_origins(app.config["EMBED_ORIGINS"])
+    app.before_request(refuse_cross_site_posts)
     app.after_request(set_headers)

@@ -37,8 +37,13 @@ def pytest_runtest_makereport(item, call):  # noqa: ANN001, ANN201
         report.longrepr = f"skipped under MAPAPP_TEST_STRICT=1: {report.longrepr}"
 
 
+# Contacts are encrypted in every test, as in production (a Fernet key made for the tests).
+CONTACT_KEY = "4Zi86stjb46tcJmRwkFprA-8Z-RRZOOdum_14yHqSpw="
+
+
 def make_app(database_url: str, **extra) -> Flask:  # noqa: ANN003
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test", **extra})
+    settings = {"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test"}
+    app = create_app({**settings, "CONTACT_KEY": CONTACT_KEY, **extra})
     with app.app_context():
         db.upgrade_schema()
     return app

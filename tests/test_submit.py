@@ -174,7 +174,9 @@ def test_missing_or_wrong_csrf_token(client, app):
     del data["csrf_token"]
     missing = client.post("/submit?lang=en", data=data)
     assert missing.status_code == 400
-    assert "Reload the page" in missing.get_data(as_text=True)
+    page = missing.get_data(as_text=True)
+    assert "The form was not sent" in page and "Nothing you typed is lost" in page
+    assert "Пікет салідарнасці ў Гродне" in page  # the typed text is in the form again
     wrong = client.post("/submit", data={**form(client), "csrf_token": "forged"})
     assert wrong.status_code == 400
     assert rally_count(app) == 0

@@ -9,7 +9,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     g,
     make_response,
@@ -23,11 +22,10 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from mapapp import db, lifecycle
+from mapapp import accounts, csrf, db, lifecycle
 from mapapp.forms import ActionForm, LoginForm, RallyForm, RejectForm
 from mapapp.geocode import gazetteer
 from mapapp.i18n import MINSK
-from mapapp.limits import limiter
 from mapapp.models import AuditEntry, Moderator, Rally, Status
 from mapapp.rallies import feature_collection
 from mapapp.views.maps import map_shell
@@ -43,10 +41,14 @@ def dummy_hash() -> str:
 
 
 def current_moderator() -> Moderator | None:
+    """The moderator of this session, unless the session was ended (its epoch is old)."""
     moderator_id = session.get("moderator_id")
     if moderator_id is None:
         return None
-    return db.session().get(Moderator, moderator_id)
+    moderator = db.session().get(Moderator, moderator_id)
+    if moderator is None or session.get("epoch") != moderator.session_epoch:
+        return None
+    return moderator
 
 
 def login_required(view: Callable) -> Callable:
@@ -72,26 +74,38 @@ def private(response: Response) -> Response:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT"], methods=["POST"])
+@csrf.exempt  # the form checks its token and asks again with a fresh one
 def login():  # noqa: ANN201
     form = LoginForm()
+    status = 200
     if form.validate_on_submit():
-        moderator = (
-            db.session().scalars(select(Moderator).where(Moderator.name == form.name.data)).first()
-        )
+        session_ = db.session()
+        moderator = session_.scalars(
+            select(Moderator).where(Moderator.name == form.name.data)
+        ).first()
+        if accounts.login_refused(session_, form.name.data, moderator):
+            form.password.errors.append(
+                _("Too many wrong passwords: log-in is paused for a while. Try again later.")
+            )
+            return make_response(render_template("moderate_login.html", form=form), 429)
         password_hash = moderator.password_hash if moderator else dummy_hash()
         if check_password_hash(password_hash, form.password.data) and moderator:
+            device = accounts.known_device(moderator)
             session.clear()
             session["moderator_id"] = moderator.id
+            session["epoch"] = moderator.session_epoch
             session.permanent = True
-            next_path = request.args.get("next", "")
-            # Only a path on this site: never a redirect to another host.
-            if not next_path.startswith("/") or next_path.startswith("//"):
-                return redirect(url_for("moderate.queue"), code=303)
-            # next= is a path inside the app: the prefix it is served under goes in front.
-            return redirect(request.script_root + next_path, code=303)
+            # Only a moderation page of this site, under whatever prefix the site has.
+            next_path = accounts.safe_next(request.args.get("next"))
+            target = request.script_root + next_path if next_path else url_for("moderate.queue")
+            response = redirect(target, code=303)
+            accounts.remember_device(response, moderator, device)
+            return response
+        accounts.record_failure(session_, form.name.data, moderator)
         form.password.errors.append(_("Wrong name or password."))
-    status = 200 if request.method == "GET" else (400 if "csrf_token" in form.errors else 401)
+        status = 401
+    elif request.method == "POST":
+        status = 400 if "csrf_token" in form.errors else 422
     return make_response(render_template("moderate_login.html", form=form), status)
 
 
@@ -99,6 +113,11 @@ def login():  # noqa: ANN201
 def logout():  # noqa: ANN201
     if not ActionForm().validate():
         abort(400, _("The form has expired. Reload the page and try again."))
+    moderator = current_moderator()
+    if moderator is not None:
+        # Every copy of this moderator's cookie stops working, on every device.
+        accounts.end_sessions(moderator)
+        db.session().commit()
     session.clear()
     return redirect(url_for("pages.index"), code=303)
 
@@ -256,6 +275,7 @@ def set_status(rally_id: int, action: str):  # noqa: ANN201
 
 @bp.post("/rallies/<int:rally_id>/edit")
 @login_required
+@csrf.exempt  # the form checks its token; a stale one shows the edits again, not a bare 400
 def edit(rally_id: int):  # noqa: ANN201
     found = load(rally_id)
     form = RallyForm()
@@ -283,3 +303,15 @@ def edit(rally_id: int):  # noqa: ANN201
         refused(error)
     flash(_("Saved."))
     return redirect(url_for("moderate.rally", rally_id=found.id), code=303)
+
+
+@bp.post("/rallies/<int:rally_id>/manage-link")
+@login_required
+def new_manage_link(rally_id: int):  # noqa: ANN201
+    """A new manage link for an organizer who lost theirs: the old one stops working. Shown
+    once, on this answer (never stored, never redirected through the session)."""
+    checked()
+    found = load(rally_id)
+    token = lifecycle.new_manage_link(db.session(), found, actor())
+    link = url_for("submit.manage", token=token, _external=True)
+    return render_template("moderate_link.html", rally=found, link=link)

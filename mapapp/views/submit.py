@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -20,8 +21,9 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
 
-from mapapp import db, lifecycle
+from mapapp import contacts, csrf, db, lifecycle
 from mapapp.addresses import external_url
 from mapapp.forms import ActionForm, RallyForm
 from mapapp.gazetteer import distance_km
@@ -45,6 +47,9 @@ def state_name(state: str) -> str:
     return str(lifecycle.STATE_NAMES.get(state, state))
 
 
+# What a submission key looks like (lifecycle.new_token: 24 random bytes, URL-safe).
+SUBMISSION_KEY = re.compile(r"[A-Za-z0-9_-]{32}")
+
 # A pin left this close to the named town keeps that town's name; further away, the
 # town under the pin is taken (the organizer moved it to another place).
 SAME_TOWN_KM = 10.0
@@ -64,10 +69,20 @@ def private(response: Response, index: bool = False) -> Response:
 
 def render_form(form: RallyForm, template: str = "submit.html", status: int = 200, **context):  # noqa: ANN003, ANN201
     towns = gazetteer().town_names(current_language())
+    if template in ("submit.html", "submit_preview.html"):
+        context.setdefault("submission", submission_key())
     page = render_template(template, form=form, towns=towns, **context)
     return private(
         make_response(page, status), index=request.method == "GET" and template == "submit.html"
     )
+
+
+def rally_form(**kwargs: Any) -> RallyForm:
+    """The organizer's form; without a way to keep contacts safe, it has no contact field."""
+    form = RallyForm(**kwargs)
+    if not contacts.accepting():
+        del form.contact  # what a client posts there anyway is never read
+    return form
 
 
 def form_errors_status(form: RallyForm) -> int:
@@ -108,15 +123,16 @@ def rally_fields(form: RallyForm, lat: float, lon: float, geonameid: int | None)
         "lon": round(lon, 6),
         "starts_at": starts_at,
         "ends_at": starts_at + timedelta(hours=2),
-        "contact": form.contact.data or None,
+        "contact": (form.contact.data or None) if form.contact else None,
         "reveal_at": form.reveal_at(),
     }
 
 
 @bp.route("/submit", methods=["GET", "POST"])
 @limiter.limit(submit_limit, methods=["POST"])
+@csrf.exempt  # the form checks its token and, when it is stale, shows everything typed again
 def submit():  # noqa: ANN201
-    form = RallyForm()
+    form = rally_form()
     if request.method == "GET":
         return render_form(form)
     if form.website.data:
@@ -144,9 +160,25 @@ def submit():  # noqa: ANN201
         )
         return render_form(form, status=422)
     geonameid = int(form.geonameid.data) if (form.geonameid.data or "").isdigit() else None
-    rally, token = lifecycle.submit(db.session(), rally_fields(form, *point, geonameid))
+    token = submission_key()
+    if lifecycle.by_token(db.session(), token) is None:
+        try:
+            lifecycle.submit(db.session(), rally_fields(form, *point, geonameid), token=token)
+        except IntegrityError:
+            db.session().rollback()
+            if lifecycle.by_token(db.session(), token) is None:
+                raise  # not the same form sent twice at once: a real failure
+            # else the same form, sent twice at once: the other request stored it
+    # Sent again (a retry, Back and send): the same rally and the same link, not a second one.
     session["manage_token"] = token  # shown once on the next page, then forgotten
     return redirect(url_for("submit.done"), code=303)
+
+
+def submission_key() -> str:
+    """The key that makes the confirm step count once: made at the first preview, carried
+    in the form, and then the rally's manage token (so a second post finds the rally)."""
+    key = request.form.get("submission", "")
+    return key if SUBMISSION_KEY.fullmatch(key) else lifecycle.new_token()
 
 
 @bp.get("/submit/done")
@@ -172,7 +204,7 @@ def refused(error: lifecycle.Refused) -> None:
 @limiter.limit("60 per minute")
 def manage(token: str):  # noqa: ANN201
     rally = rally_for(token)
-    form = RallyForm(obj=rally, formdata=None)
+    form = rally_form(obj=rally, formdata=None)
     starts = rally.starts_at.astimezone(MINSK)
     form.date.data, form.time.data = starts.date(), starts.time()
     form.show_reveal(rally.reveal_at)
@@ -181,9 +213,10 @@ def manage(token: str):  # noqa: ANN201
 
 @bp.post("/manage/<token>/edit")
 @limiter.limit(submit_limit)
+@csrf.exempt  # as submit: a stale token shows the form again with the typed text
 def manage_edit(token: str):  # noqa: ANN201
     rally = rally_for(token)
-    form = RallyForm()
+    form = rally_form()
     try:
         lifecycle.transition(rally, lifecycle.ORGANIZER, "edit")
     except lifecycle.Refused as error:
