@@ -25,7 +25,7 @@ from pathlib import Path
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+from mapapp.paths import DATA_DIR
 
 REGION_CODES = ("BY-BR", "BY-HO", "BY-HR", "BY-HM", "BY-MI", "BY-MA", "BY-VI")
 

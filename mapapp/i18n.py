@@ -106,13 +106,21 @@ def keep_language(endpoint: str, values: dict) -> None:
 
 
 def lang_url(lang: str, external: bool = False) -> str:
-    """This page in another language: same path and query, another ?lang=."""
-    args = request.args.to_dict()
-    args["lang"] = lang
+    """This page in another language: same path and query, another ?lang=.
+
+    The query is copied as text, never passed to url_for as keywords: a parameter named
+    like one of url_for's options (`_method`, `_external`, `_anchor`, `_scheme`) or like a
+    route argument (`/rallies/5?rally_id=1`) would otherwise change the URL or fail.
+    """
+    kept = urlencode(
+        [(key, value) for key, value in request.args.items(multi=True) if key != "lang"]
+    )
     if request.endpoint and request.url_rule is not None:
-        return url_for(request.endpoint, **(request.view_args or {}), **args, _external=external)
-    base = request.host_url.rstrip("/") if external else ""
-    return base + request.path + "?" + urlencode(args)
+        url = url_for(request.endpoint, **(request.view_args or {}), lang=lang, _external=external)
+    else:
+        base = request.host_url.rstrip("/") if external else ""
+        url = base + request.script_root + request.path + "?" + urlencode({"lang": lang})
+    return url + ("&" if "?" in url else "?") + kept if kept else url
 
 
 def vary_on_language(response: Response) -> Response:
@@ -122,13 +130,36 @@ def vary_on_language(response: Response) -> Response:
     return response
 
 
+class MissingCatalogueError(RuntimeError):
+    """A language the app offers has no compiled catalogue: its pages would be English."""
+
+
+def require_catalogues(directories: str, root_path: str = ".") -> None:
+    """Refuse to start unless every offered language has a compiled catalogue (.mo).
+
+    `directories` is Flask-Babel's setting: paths separated by ";", relative ones from
+    `root_path` (the app's, as Flask-Babel reads them). Without the .mo files
+    every page silently shows English, which is worse than not starting.
+    """
+    roots = [Path(root_path, d) for d in directories.split(";") if d]
+    missing = [
+        lang
+        for lang in LANGUAGES
+        if not any((root / lang / "LC_MESSAGES" / "messages.mo").is_file() for root in roots)
+    ]
+    if missing:
+        raise MissingCatalogueError(
+            f"no compiled catalogue for {', '.join(missing)} in {directories}: "
+            f"run `pybabel compile -d {TRANSLATIONS}` (make install does), "
+            "or install from a wheel, which carries them"
+        )
+
+
 def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Minsk")
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
-    if not any(TRANSLATIONS.glob("*/LC_MESSAGES/messages.mo")):
-        # Without compiled catalogues every language silently shows English.
-        app.logger.warning("No compiled translations: run pybabel compile -d %s", TRANSLATIONS)
+    require_catalogues(app.config["BABEL_TRANSLATION_DIRECTORIES"], app.root_path)
     Babel(app, locale_selector=select_language)
     app.jinja_env.filters["local_datetime"] = local_datetime
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
