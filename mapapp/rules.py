@@ -122,10 +122,10 @@ def start_problem(starts_at: datetime, now: datetime, approved: bool = False) ->
         return f"the year {starts_at.year} is not plausible"
     starts_at = starts_at.astimezone(UTC)
     if starts_at > now + FUTURE_LIMIT:
-        return "is more than a year ahead"
+        return "it is more than a year ahead"
     if approved:
         if starts_at < now - PAST_LIMIT:
-            return "is more than ten years ago"
+            return "it is more than ten years ago"
     elif starts_at <= now:
-        return "is not in the future (only approved rallies may be in the past)"
+        return "a pending rally must be in the future (only approved ones may be past)"
     return None
