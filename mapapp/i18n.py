@@ -17,9 +17,11 @@ from babel import Locale
 from babel.dates import format_date, format_time
 from flask import Flask, Response, request, url_for
 from flask_babel import Babel, get_locale
+from markupsafe import Markup
 
 from mapapp.gazetteer import REGION_CODES, REGION_NAMES
 from mapapp.geocode import gazetteer
+from mapapp.rules import BIDI_CONTROLS
 
 if TYPE_CHECKING:
     from mapapp.models import Rally
@@ -123,6 +125,22 @@ def lang_url(lang: str, external: bool = False) -> str:
     return url + ("&" if "?" in url else "?") + kept if kept else url
 
 
+def bdi(value: object) -> Markup:
+    """User text as `<bdi>` (escaped): its direction cannot reorder the text after it.
+
+    A place ending in U+202E (right-to-left override) would otherwise show the town that
+    follows it backwards. None and "" give nothing.
+    """
+    if value is None or value == "":
+        return Markup("")
+    return Markup("<bdi>{}</bdi>").format(value)
+
+
+def without_direction_controls(value: object) -> str:
+    """User text with direction controls removed, for plain-text places (<title>, meta tags)."""
+    return "".join(c for c in str(value or "") if c not in BIDI_CONTROLS)
+
+
 def vary_on_language(response: Response) -> Response:
     """A page without ?lang= is in the language of Accept-Language: say so to caches."""
     if response.mimetype == "text/html" and request.args.get("lang") not in LANGUAGES:
@@ -162,6 +180,8 @@ def init_app(app: Flask) -> None:
     require_catalogues(app.config["BABEL_TRANSLATION_DIRECTORIES"], app.root_path)
     Babel(app, locale_selector=select_language)
     app.jinja_env.filters["local_datetime"] = local_datetime
+    app.jinja_env.filters["bdi"] = bdi
+    app.jinja_env.filters["no_bidi"] = without_direction_controls
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["current_language"] = current_language
     app.jinja_env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES

@@ -53,8 +53,14 @@
     return link;
   }
 
+  // User text between first-strong isolate and pop directional isolate (the plain-text
+  // <bdi>): a direction control inside it cannot reverse the text that follows.
+  function isolate(text) {
+    return "\u2068" + text + "\u2069";
+  }
+
   function placeLine(p) {
-    return [p.place, p.town].filter(Boolean).join(", ");
+    return [p.place, p.town].filter(Boolean).map(isolate).join(", ");
   }
 
   function popupContent(p, config) {
@@ -146,7 +152,7 @@
   function markerFor(feature, config) {
     var p = feature.properties;
     var c = feature.geometry.coordinates;
-    var label = p.title + " — " + placeLine(p);
+    var label = isolate(p.title) + " — " + placeLine(p);
     var options = {
       title: label, alt: label, keyboard: true, riseOnHover: true,
       icon: p.status === "cancelled" ? cancelledIcon : plainIcon
