@@ -267,3 +267,41 @@ def test_bad_filter_message_in_the_page_language_and_english_in_the_api(client):
     response = client.get("/api/rallies.geojson?when=someday", headers={"Accept-Language": "ru"})
     assert response.status_code == 400
     assert response.get_json()["message"] == "'when' must be one of: upcoming, past, all"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "_method=POST",
+        "_external=1",
+        "_anchor=x",
+        "_scheme=javascript",
+        "rally_id=1",
+        "filename=x",
+        "token=x",
+        "endpoint=x",
+        "values=1",
+    ],
+)
+def test_query_parameters_named_like_url_for_options_are_plain_query(client, app, query):
+    """lang_url copies the query as text: no parameter name changes the link or fails."""
+    rally_id = add_rally(app)
+    pages = [
+        "/",
+        "/rallies",
+        f"/rallies/{rally_id}",
+        "/submit",
+        "/embed",
+        "/embed/code",
+        "/moderate/login",
+        "/manage/not-a-token",
+        "/rallies/999999",
+    ]
+    for path in pages:
+        response = client.get(f"{path}?{query}&lang=ru")
+        assert response.status_code in (200, 404), (path, response.status_code)
+        page = response.get_data(as_text=True)
+        name, value = query.split("=")
+        if path != "/embed":  # the embed has no language links
+            # the language links keep the parameter as plain query text
+            assert f'href="{path}?lang=be&amp;{name}={value}"' in page, path
