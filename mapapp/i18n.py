@@ -6,6 +6,7 @@ links carry ?lang= so a shared link opens in the language it was sent in.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, time
 from functools import lru_cache
 from pathlib import Path
@@ -35,10 +36,29 @@ TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
 
 def select_language() -> str:
+    """?lang= if it is one of ours, else the first of ours the browser accepts, else be."""
     asked = request.args.get("lang", "")
     if asked in LANGUAGES:
         return asked
-    return request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
+    return preferred_language(request.accept_languages) or DEFAULT_LANGUAGE
+
+
+def preferred_language(accepted: Iterable[tuple[str, float]]) -> str | None:
+    """The first of LANGUAGES in an Accept-Language header, in the header's preference.
+
+    `accepted` is (tag, quality) pairs, best first (werkzeug's parsed header is). A tag
+    with a region or script counts as its bare language ("ru-RU" is Russian, "be-tarask"
+    Belarusian); q=0 means "not this one"; "*" means any, so our default.
+    """
+    for tag, quality in accepted:
+        if quality <= 0:
+            continue
+        if tag == "*":
+            return DEFAULT_LANGUAGE
+        language = tag.replace("_", "-").split("-")[0].lower()
+        if language in LANGUAGES:
+            return language
+    return None
 
 
 def current_language() -> str:

@@ -108,6 +108,14 @@ def test_pages_are_in_the_asked_language(client, seeded_app, lang):
         ("en-GB,en;q=0.8", "en"),
         ("de-DE,de;q=0.9,fr;q=0.5", "be"),  # none of ours: Belarusian
         ("", "be"),
+        ("ru-RU,en;q=0.8", "ru"),  # a region-tagged language counts as the bare one
+        ("be-BY,ru;q=0.9,en;q=0.8", "be"),
+        ("en-US,en;q=0.9,ru;q=0.8", "en"),
+        ("de-DE,ru-RU;q=0.7,en;q=0.5", "ru"),  # walked in preference order
+        ("en;q=0.5,ru-RU;q=0.9", "ru"),  # by quality, not by position
+        ("ru;q=0,en", "en"),  # q=0: not this one
+        ("be-tarask", "be"),
+        ("RU-ru", "ru"),
     ],
 )
 def test_accept_language_picks_the_language(client, header, lang):
