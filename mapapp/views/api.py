@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from mapapp import db, openapi
+from mapapp import db, openapi, rules
 from mapapp.filters import one_of, parse_filter
 from mapapp.geocode import gazetteer, geocode, reverse_json
 from mapapp.i18n import LANGUAGES, current_language, local_datetime, town_name
@@ -100,8 +100,8 @@ def rally_json(rally_id: int) -> Response:
 @bp.get("/api/geocode")
 @limiter.limit(lambda: current_app.config["GEOCODE_LIMIT"])
 def geocode_json() -> tuple[Response, int]:
-    query = request.args.get("q", "")
-    if not query.strip():
+    query = rules.normalise(request.args.get("q", ""))
+    if not query:
         abort(400, "Give the place to look up as ?q=, for example ?q=Гродна.")
     if len(query) > 300:
         abort(400, "The query is too long (at most 300 characters).")
