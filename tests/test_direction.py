@@ -83,4 +83,6 @@ def test_the_maps_list_isolates_place_and_town(page, live_server, app):
     page.goto(live_server + "/?lang=be")
     meta = page.locator("#rally-list .rally-meta").first
     meta.wait_for()
-    assert f"\u2068{PLACE}\u2069, \u2068" in meta.text_content()
+    assert f"<bdi>{PLACE}</bdi>, <bdi>Гродна</bdi>" in meta.inner_html()
+    marker = page.locator(".leaflet-marker-icon[title^='\u2068Пікет']").first
+    assert marker.get_attribute("title").startswith(f"\u2068{TITLE}\u2069 — \u2068{PLACE}\u2069")
