@@ -93,7 +93,7 @@ def test_rally_page(client, app):
     page = response.get_data(as_text=True)
     assert "Пікет &lt;b&gt;у Гродне&lt;/b&gt;" in page
     assert "<b>у Гродне</b>" not in page
-    assert "<p>Першы</p>" in page and "<p>Другі</p>" in page
+    assert '<p dir="auto">Першы</p>' in page and '<p dir="auto">Другі</p>' in page
 
 
 def test_rally_page_404_for_missing_and_pending(client, app):
