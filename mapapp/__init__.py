@@ -10,10 +10,11 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from mapapp import config
+from mapapp.paths import CHECKOUT_DIR, PACKAGE_DIR, TEMPLATES_DIR
 
 csrf = CSRFProtect()
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PACKAGE_DIR.parent  # the checkout, for tools and tests (an installed app uses paths.py)
 
 
 class MapApp(Flask):
@@ -28,8 +29,10 @@ class MapApp(Flask):
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = MapApp(
         __name__,
-        instance_path=str(ROOT / "instance"),
-        template_folder=str(ROOT / "templates"),
+        # A checkout keeps its instance/ beside the code; an installed app uses Flask's
+        # default, <prefix>/var/mapapp-instance (site-packages is no place for a database).
+        instance_path=str(CHECKOUT_DIR / "instance") if CHECKOUT_DIR else None,
+        template_folder=str(TEMPLATES_DIR),
         static_folder=None,  # served by mapapp.assets with fingerprinted URLs
     )
     # Settings: declared defaults, then MAPAPP_* environment, then the test's.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 from functools import cache
 from pathlib import Path
 
@@ -70,7 +71,9 @@ def send_asset(directory: str | Path, filename: str, max_age: int | None = None)
         path = safe_join(str(directory), filename)
         response.close()  # the file send_from_directory opened
         response.direct_passthrough = False
-        response.set_data(_gzipped(path))
+        # Keyed by the real path: "./app.css", "a/../app.css"... are one entry, so the cache
+        # is bounded by the files that exist, not by the spellings people send.
+        response.set_data(_gzipped(os.path.realpath(path)))
         response.content_encoding = "gzip"
         if response.get_etag()[0]:
             response.set_etag(response.get_etag()[0] + "-gz")
@@ -84,11 +87,22 @@ def _gzipped(path: str) -> bytes:
 
 
 @cache
+def _static_hashes() -> dict[str, str]:
+    """Every file under static/ by its path there ("app.css"), with its content hash."""
+    return {
+        path.relative_to(STATIC_DIR).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        for path in sorted(STATIC_DIR.rglob("*"))
+        if path.is_file()
+    }
+
+
 def content_hash(filename: str) -> str | None:
-    path = (STATIC_DIR / filename).resolve()
-    if not path.is_relative_to(STATIC_DIR) or not path.is_file():
-        return None
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    """The 12-hex-digit content hash of a file under static/, None if there is no such file.
+
+    Only the files' own names are known: any other spelling ("./app.css") gets None, and
+    nothing is remembered per spelling (a cache keyed by the URL grows without bound).
+    """
+    return _static_hashes().get(filename)
 
 
 def vendor_url(name: str, filename: str) -> str:
@@ -115,7 +129,7 @@ def map_assets() -> dict[str, str]:
 
 def init_app(app: Flask) -> None:
     if app.debug:
-        content_hash.cache_clear()
+        _static_hashes.cache_clear()
         _gzipped.cache_clear()
     app.register_blueprint(bp)
     app.jinja_env.globals["static_url"] = static_url

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, Response, jsonify, render_template, request
-from flask_babel import force_locale, lazy_gettext
-from flask_babel import gettext as _
+from flask_babel import LazyString, force_locale, lazy_gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import BadRequest, HTTPException
@@ -37,11 +36,20 @@ PAGE_ERRORS = {
         lazy_gettext("Something went wrong"),
         lazy_gettext("The site could not show this page. Please try again later."),
     ),
+    413: (
+        lazy_gettext("Too much sent"),
+        lazy_gettext("What was sent is too large for this site. Shorten it and try again."),
+    ),
     503: (
         lazy_gettext("Temporarily unavailable"),
         lazy_gettext("The site is busy or under maintenance. Please try again later."),
     ),
 }
+# Any other code: werkzeug's (and Flask-Limiter's) names and texts are English only.
+OTHER_CLIENT_ERROR = (
+    lazy_gettext("Cannot do this"),
+    lazy_gettext("The site cannot do what this request asks."),
+)
 
 
 def wants_json() -> bool:
@@ -59,9 +67,10 @@ def handle_http_error(error: HTTPException) -> tuple[Response | str, int, Header
         with force_locale("en"):
             message = str(error.description)
         return jsonify(error=error.name, message=message, status=code), code, headers
-    title, text = PAGE_ERRORS.get(code, (error.name, error.description))
-    if error.description != type(error).description:
-        text = error.description  # our own message, such as a bad filter's
+    other = OTHER_CLIENT_ERROR if code < 500 else PAGE_ERRORS[500]
+    title, text = PAGE_ERRORS.get(code, other)
+    if isinstance(error.description, LazyString):
+        text = error.description  # our own translated message, such as a bad filter's
     return render_template("error.html", code=code, title=title, text=text), code, headers
 
 
@@ -72,7 +81,9 @@ def handle_bad_filter(error: BadFilter) -> tuple[Response | str, int, Headers]:
 def handle_csrf_error(error: CSRFError) -> tuple[Response | str, int, Headers]:
     return handle_http_error(
         BadRequest(
-            _("The form has expired or came from another site. Reload the page and try again.")
+            lazy_gettext(
+                "The form has expired or came from another site. Reload the page and try again."
+            )
         )
     )
 

@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 from flask_babel import lazy_gettext
 from sqlalchemy import Select, or_
 
+from mapapp import rules
 from mapapp.gazetteer import REGION_CODES, Gazetteer
 from mapapp.i18n import MINSK
 from mapapp.maps import MAX_ZOOM, MIN_ZOOM
@@ -113,7 +114,7 @@ def parse_filter(args: dict[str, str], gazetteer: Gazetteer | None = None) -> Ra
     region = (args.get("region") or "").upper() or None
     if region and region not in REGION_CODES:
         raise one_of("region", REGION_CODES)
-    city = (args.get("city") or "").strip() or None
+    city = rules.normalise(args.get("city") or "") or None  # NFC, as towns are stored
     if city and len(city) > 120:
         raise BadFilter(lazy_gettext("'%(name)s' is too long", name="city"))
     date_from, date_to = _date("from", args.get("from")), _date("to", args.get("to"))

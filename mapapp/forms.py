@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 
+from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -20,57 +20,115 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
+from mapapp import rules
 from mapapp.i18n import MINSK
 from mapapp.models import utcnow
 
-# Control characters (NUL and the like) have no place in a rally's text; newlines and
-# tabs are fine in the description.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_LINE_BREAKS = re.compile(r"[\r\n\t]")
+# The form's words for the shared rules' problems (mapapp.rules), in the page's language.
+PROBLEM_MESSAGES = {
+    rules.LINE_BREAK: _l("Use plain text on one line."),
+    rules.CONTROL: _l("This text contains characters that are not allowed."),
+    rules.DIRECTION: _l("Remove the invisible characters that change the direction of text."),
+    rules.FORMAT: _l("Remove the invisible formatting characters from this text."),
+}
+
+
+AT_MOST = _l("At most %(max)d characters, please (now %(length)d).")
+REQUIRED = _l("Fill in this field.")
 
 
 def plain_line(form, field) -> None:  # noqa: ANN001
-    if field.data and (_CONTROL.search(field.data) or _LINE_BREAKS.search(field.data)):
-        raise ValidationError(_l("Use plain text on one line."))
+    """One line of text without control or invisible format characters."""
+    problem = rules.text_problem(field.data, one_line=True) if field.data else None
+    if problem:
+        raise ValidationError(PROBLEM_MESSAGES[problem])
 
 
 def plain_text(form, field) -> None:  # noqa: ANN001
-    if field.data and _CONTROL.search(field.data):
-        raise ValidationError(_l("This text contains characters that are not allowed."))
+    """Text (line breaks allowed) without control or invisible format characters."""
+    problem = rules.text_problem(field.data, one_line=False) if field.data else None
+    if problem:
+        raise ValidationError(PROBLEM_MESSAGES[problem])
+
+
+def rally_text(name: str) -> list:
+    """The validators of rally field `name`, from the shared rules (length and characters)."""
+    rule = rules.RALLY_TEXT[name]
+    if rule.min_length > 1:
+        length = Length(
+            rule.min_length,
+            rule.max_length,
+            _l("Between %(min)d and %(max)d characters, please (now %(length)d)."),
+        )
+    else:
+        length = Length(max=rule.max_length, message=AT_MOST)
+    return [length, plain_line if rule.one_line else plain_text]
 
 
 def strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
+    """Text as people read it: NFC (decomposed letters joined), no surrounding space."""
+    return rules.normalise(value)
 
 
-class RallyForm(FlaskForm):
+class CatalogueTranslations:
+    """WTForms' own messages from our catalogues, in the page's language.
+
+    WTForms has no Belarusian, and its Russian is worded its own way: every message a
+    person can see comes from mapapp/translations (LIBRARY_MESSAGES lists WTForms' ones).
+    """
+
+    def gettext(self, string: str) -> str:
+        return get_translations().ugettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return get_translations().ungettext(singular, plural, n)
+
+
+# What WTForms itself says for our fields (a date or a time it cannot read), so that
+# `make translations` keeps them in our catalogues; every validator has our own message.
+LIBRARY_MESSAGES = (_l("Not a valid date value."), _l("Not a valid time value."))
+
+
+class Form(FlaskForm):
+    """Every form of the app: messages in the page's language, from our catalogues."""
+
+    class Meta:
+        def get_translations(self, form) -> CatalogueTranslations:  # noqa: ANN001
+            return CatalogueTranslations()
+
+
+class RallyForm(Form):
     title = StringField(
         _l("Title"),
-        [InputRequired(_l("Give the rally a title.")), Length(5, 120), plain_line],
+        [InputRequired(_l("Give the rally a title.")), *rally_text("title")],
         filters=[strip],
         description=_l("5 to 120 characters, for example: Solidarity with political prisoners"),
     )
     town = StringField(
         _l("Town"),
-        [InputRequired(_l("Name the town.")), Length(max=120), plain_line],
+        [InputRequired(_l("Name the town.")), *rally_text("town")],
         filters=[strip],
         description=_l("In any spelling: Гродна, Гродно, Hrodna"),
     )
     place = StringField(
         _l("Place"),
-        [Optional(), Length(max=200), plain_line],
+        [Optional(), *rally_text("place")],
         filters=[strip],
         description=_l("A square or a street, for example: Савецкая плошча"),
     )
-    date = DateField(_l("Date"), [InputRequired(_l("Give the date."))])
+    # Browsers send 2026-12-25 and 19:00; typed by hand (no date picker) 25.12.2026 and 19.00.
+    date = DateField(
+        _l("Date"), [InputRequired(_l("Give the date."))], format=["%Y-%m-%d", "%d.%m.%Y"]
+    )
     time = TimeField(
         _l("Time"),
         [InputRequired(_l("Give the time."))],
+        format=["%H:%M", "%H.%M", "%H:%M:%S"],
         description=_l("Minsk time"),
     )
     description = TextAreaField(
         _l("Description"),
-        [Optional(), Length(max=2000), plain_text],
+        [Optional(), *rally_text("description")],
         filters=[strip],
         description=_l(
             "What people should know: what to bring, how to find you. Up to 2000 characters."
@@ -78,7 +136,7 @@ class RallyForm(FlaskForm):
     )
     contact = StringField(
         _l("Contact for moderators (optional)"),
-        [Optional(), Length(max=200), plain_line],
+        [Optional(), *rally_text("contact")],
         filters=[strip],
         description=_l(
             "Only moderators see it, to ask you about the rally. It is deleted a week after the event."
@@ -106,7 +164,9 @@ class RallyForm(FlaskForm):
         _l("Time to show the place"), [Optional()], description=_l("Minsk time")
     )
     # Left empty by people; bots that fill every field give themselves away.
-    website = StringField(_l("Leave this field empty"), [Optional(), Length(max=200)])
+    website = StringField(
+        _l("Leave this field empty"), [Optional(), Length(max=200, message=AT_MOST)]
+    )
     lat = HiddenField()
     lon = HiddenField()
     geonameid = HiddenField()
@@ -123,7 +183,7 @@ class RallyForm(FlaskForm):
         now = utcnow()
         if starts_at <= now:
             raise ValidationError(_l("The date and time must be in the future."))
-        if starts_at > now + timedelta(days=366):
+        if rules.start_problem(starts_at, now) is not None:
             raise ValidationError(_l("The date must be within a year from today."))
 
     def reveal_at(self) -> datetime | None:
@@ -170,18 +230,26 @@ class RallyForm(FlaskForm):
         return lat, lon
 
 
-class RejectForm(FlaskForm):
+class RejectForm(Form):
     reason = StringField(
         _l("Reason"),
-        [InputRequired(_l("Say why, for the record.")), Length(max=300), plain_line],
+        [
+            InputRequired(_l("Say why, for the record.")),
+            Length(max=300, message=AT_MOST),
+            plain_line,
+        ],
         filters=[strip],
     )
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A form with only its CSRF token: approve, cancel, log out."""
 
 
-class LoginForm(FlaskForm):
-    name = StringField(_l("Name"), [InputRequired(), Length(max=80)], filters=[strip])
-    password = PasswordField(_l("Password"), [InputRequired(), Length(max=200)])
+class LoginForm(Form):
+    name = StringField(
+        _l("Name"), [InputRequired(REQUIRED), Length(max=80, message=AT_MOST)], filters=[strip]
+    )
+    password = PasswordField(
+        _l("Password"), [InputRequired(REQUIRED), Length(max=200, message=AT_MOST)]
+    )

@@ -25,7 +25,7 @@ from pathlib import Path
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+from mapapp.paths import DATA_DIR
 
 REGION_CODES = ("BY-BR", "BY-HO", "BY-HR", "BY-HM", "BY-MI", "BY-MA", "BY-VI")
 
@@ -273,6 +273,8 @@ class Square:
     lon: float
     source: str
     aliases: tuple[str, ...] = field(default=(), repr=False)
+    # Other towns with a square of this name, whose point is not known ("Плошча Леніна").
+    also_in: tuple[Place, ...] = field(default=(), repr=False)
 
     def name_in(self, lang: str) -> str:
         return {"be": self.name_be, "ru": self.name_ru}.get(lang, self.name_en)
@@ -414,6 +416,7 @@ class Gazetteer:
                 lon=s["lon"],
                 source=s.get("source", ""),
                 aliases=tuple(s.get("aliases", ())),
+                also_in=tuple(self._by_id[g] for g in s.get("also_in", ()) if g in self._by_id),
             )
             for s in (squares_data or [])
         ]
@@ -614,11 +617,32 @@ class Gazetteer:
                 square_score, square = squares[0]
                 if region and not _compatible(square.town.region, region):
                     continue
-                ambiguous = 0.8 if len(squares) > 1 else 1.0  # the larger town won: say so
-                others = tuple(
-                    Candidate("square", q.town, q, round(s * ambiguous, 2), q.name_be)
-                    for s, q in squares[1:]
-                    if q is not square
+                # A name several towns' squares share ("Плошча Леніна") says no town by itself:
+                # the larger town's square wins, at half confidence, and the others are listed
+                # (towns whose square has no known point as the town itself, to pin there).
+                known = {q.town.geonameid for _, q in squares}
+                elsewhere = list(
+                    dict.fromkeys(
+                        t for _, q in squares for t in q.also_in if t.geonameid not in known
+                    )
+                )
+                ambiguous = 0.5 if len(squares) > 1 or elsewhere else 1.0
+                others = (
+                    *(
+                        Candidate("square", q.town, q, round(s * ambiguous, 2), q.name_be)
+                        for s, q in squares[1:]
+                        if q is not square
+                    ),
+                    *(
+                        Candidate(
+                            "approximate",
+                            t,
+                            None,
+                            round(square_score * ambiguous * 0.6, 2),
+                            square.name_be,
+                        )
+                        for t in elsewhere
+                    ),
                 )[:5]
                 confidence = square_score * ambiguous
                 return self._answer(

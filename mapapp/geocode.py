@@ -22,7 +22,7 @@ from flask import Flask, current_app
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from mapapp import db
+from mapapp import db, rules
 from mapapp.gazetteer import Candidate, Gazetteer, Match, fold
 from mapapp.models import GeocodeCache, Throttle, utcnow
 
@@ -76,8 +76,8 @@ def match_json(query: str, match: Match, lang: str) -> dict[str, Any]:
 
 def geocode(query: str, lang: str = "en") -> dict[str, Any]:
     """One query -> {"query", "lat", "lon", "name", "region", "kind", "source", ...}
-    or {"query", "error"}."""
-    query = (query or "").strip()
+    or {"query", "error"}. The query is read as NFC (decomposed letters joined)."""
+    query = rules.normalise(query or "")
     if not query:
         return {"query": query, "error": "Empty query: type a town, and a square or street."}
     if len(query) > 300:

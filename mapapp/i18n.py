@@ -6,6 +6,7 @@ links carry ?lang= so a shared link opens in the language it was sent in.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, time
 from functools import lru_cache
 from pathlib import Path
@@ -17,9 +18,11 @@ from babel import Locale
 from babel.dates import format_date, format_time
 from flask import Flask, Response, request, url_for
 from flask_babel import Babel, get_locale
+from markupsafe import Markup
 
 from mapapp.gazetteer import REGION_CODES, REGION_NAMES
 from mapapp.geocode import gazetteer
+from mapapp.rules import BIDI_CONTROLS
 
 if TYPE_CHECKING:
     from mapapp.models import Rally
@@ -33,10 +36,29 @@ TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
 
 def select_language() -> str:
+    """?lang= if it is one of ours, else the first of ours the browser accepts, else be."""
     asked = request.args.get("lang", "")
     if asked in LANGUAGES:
         return asked
-    return request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
+    return preferred_language(request.accept_languages) or DEFAULT_LANGUAGE
+
+
+def preferred_language(accepted: Iterable[tuple[str, float]]) -> str | None:
+    """The first of LANGUAGES in an Accept-Language header, in the header's preference.
+
+    `accepted` is (tag, quality) pairs, best first (werkzeug's parsed header is). A tag
+    with a region or script counts as its bare language ("ru-RU" is Russian, "be-tarask"
+    Belarusian); q=0 means "not this one"; "*" means any, so our default.
+    """
+    for tag, quality in accepted:
+        if quality <= 0:
+            continue
+        if tag == "*":
+            return DEFAULT_LANGUAGE
+        language = tag.replace("_", "-").split("-")[0].lower()
+        if language in LANGUAGES:
+            return language
+    return None
 
 
 def current_language() -> str:
@@ -106,12 +128,36 @@ def keep_language(endpoint: str, values: dict) -> None:
 
 
 def lang_url(lang: str) -> str:
-    """This page in another language: same path and query, another ?lang= (relative)."""
-    args = request.args.to_dict()
-    args["lang"] = lang
+    """This page in another language: same path and query, another ?lang= (relative).
+
+    The query is copied as text, never passed to url_for as keywords: a parameter named
+    like one of url_for's options (`_method`, `_external`, `_anchor`, `_scheme`) or like a
+    route argument (`/rallies/5?rally_id=1`) would otherwise change the URL or fail.
+    """
+    kept = urlencode(
+        [(key, value) for key, value in request.args.items(multi=True) if key != "lang"]
+    )
     if request.endpoint and request.url_rule is not None:
-        return url_for(request.endpoint, **(request.view_args or {}), **args)
-    return request.script_root + request.path + "?" + urlencode(args)
+        url = url_for(request.endpoint, **(request.view_args or {}), lang=lang)
+    else:
+        url = request.script_root + request.path + "?" + urlencode({"lang": lang})
+    return url + ("&" if "?" in url else "?") + kept if kept else url
+
+
+def bdi(value: object) -> Markup:
+    """User text as `<bdi>` (escaped): its direction cannot reorder the text after it.
+
+    A place ending in U+202E (right-to-left override) would otherwise show the town that
+    follows it backwards. None and "" give nothing.
+    """
+    if value is None or value == "":
+        return Markup("")
+    return Markup("<bdi>{}</bdi>").format(value)
+
+
+def without_direction_controls(value: object) -> str:
+    """User text with direction controls removed, for plain-text places (<title>, meta tags)."""
+    return "".join(c for c in str(value or "") if c not in BIDI_CONTROLS)
 
 
 def vary_on_language(response: Response) -> Response:
@@ -121,15 +167,40 @@ def vary_on_language(response: Response) -> Response:
     return response
 
 
+class MissingCatalogueError(RuntimeError):
+    """A language the app offers has no compiled catalogue: its pages would be English."""
+
+
+def require_catalogues(directories: str, root_path: str = ".") -> None:
+    """Refuse to start unless every offered language has a compiled catalogue (.mo).
+
+    `directories` is Flask-Babel's setting: paths separated by ";", relative ones from
+    `root_path` (the app's, as Flask-Babel reads them). Without the .mo files
+    every page silently shows English, which is worse than not starting.
+    """
+    roots = [Path(root_path, d) for d in directories.split(";") if d]
+    missing = [
+        lang
+        for lang in LANGUAGES
+        if not any((root / lang / "LC_MESSAGES" / "messages.mo").is_file() for root in roots)
+    ]
+    if missing:
+        raise MissingCatalogueError(
+            f"no compiled catalogue for {', '.join(missing)} in {directories}: "
+            f"run `pybabel compile -d {TRANSLATIONS}` (make install does), "
+            "or install from a wheel, which carries them"
+        )
+
+
 def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Minsk")
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
-    if not any(TRANSLATIONS.glob("*/LC_MESSAGES/messages.mo")):
-        # Without compiled catalogues every language silently shows English.
-        app.logger.warning("No compiled translations: run pybabel compile -d %s", TRANSLATIONS)
+    require_catalogues(app.config["BABEL_TRANSLATION_DIRECTORIES"], app.root_path)
     Babel(app, locale_selector=select_language)
     app.jinja_env.filters["local_datetime"] = local_datetime
+    app.jinja_env.filters["bdi"] = bdi
+    app.jinja_env.filters["no_bidi"] = without_direction_controls
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["current_language"] = current_language
     app.jinja_env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES

@@ -10,20 +10,26 @@ town only; empty = public at once.
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from mapapp import rules
 from mapapp.gazetteer import Gazetteer
 from mapapp.i18n import MINSK
-from mapapp.models import Status
+from mapapp.models import Status, utcnow
 
 HEADER = ["title", "city", "place", "starts_at", "description", "lat", "lon", "status", "contact"]
 OPTIONAL = ["reveal_at"]  # may follow HEADER as the last column
-LIMITS = {"title": 200, "city": 120, "place": 200, "description": 5000, "contact": 200}
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Each column's rule in mapapp.rules (the form's rules: lengths, one line, characters).
+TEXT_RULES = {
+    "title": "title",
+    "city": "town",
+    "place": "place",
+    "description": "description",
+    "contact": "contact",
+}
 
 
 class ImportError_(ValueError):  # noqa: N801 - not the builtin
@@ -50,8 +56,14 @@ def read_rows(
     gazetteer: Gazetteer,
     geocode: Callable[[str], dict[str, Any]],
     progress: Callable[[int], None] = lambda n: None,
+    now: datetime | None = None,
 ) -> list[Row]:
-    """Check every row; raise ImportError_ listing all bad ones, or return them all."""
+    """Check every row; raise ImportError_ listing all bad ones, or return them all.
+
+    Each problem reads "line N: reason", N the file's line where the row starts (a quoted
+    field may span lines). `now` (aware) is when start times are judged; default: now.
+    """
+    now = now or utcnow()
     reader = csv.DictReader(lines)
     names = [h.strip() for h in reader.fieldnames or []]
     if names not in (HEADER, HEADER + OPTIONAL):
@@ -61,11 +73,12 @@ def read_rows(
     reader.fieldnames = names
     rows: list[Row] = []
     problems: list[str] = []
+    ended = reader.line_num  # the header's last line
     for record in reader:
-        line = reader.line_num
+        line, ended = ended + 1, reader.line_num
         try:
-            rows.append(Row(line, check_row(record, gazetteer, geocode)))
-        except ValueError as error:
+            rows.append(Row(line, check_row(record, gazetteer, geocode, now)))
+        except (ValueError, ArithmeticError) as error:
             problems.append(f"line {line}: {error}")
         progress(1)
     if problems:
@@ -74,20 +87,25 @@ def read_rows(
 
 
 def check_row(
-    record: dict[str, str | None], gazetteer: Gazetteer, geocode: Callable[[str], dict]
+    record: dict[str, str | None],
+    gazetteer: Gazetteer,
+    geocode: Callable[[str], dict],
+    now: datetime | None = None,
 ) -> dict[str, Any]:
+    """One CSV record as Rally fields, by the same rules as the form (mapapp.rules).
+
+    Raises ValueError with the reason (English, for the command line).
+    """
     if None in record or any(value is None for value in record.values()):
         raise ValueError("wrong number of columns")
-    values = {k: (v or "").strip() for k, v in record.items()}
-    for name, limit in LIMITS.items():
-        if len(values[name]) > limit:
-            raise ValueError(f"{name} is longer than {limit} characters")
-        if _CONTROL.search(values[name]):
-            raise ValueError(f"{name} contains control characters")
-    if not values["title"]:
-        raise ValueError("title is empty")
-    if not values["city"]:
-        raise ValueError("city is empty")
+    values = {k: rules.normalise(v or "") for k, v in record.items()}
+    for column, rule in TEXT_RULES.items():
+        problem = rules.field_problem(rule, values[column])
+        if problem:
+            raise ValueError(f"{column} {problem}")
+    status = values["status"] or Status.PENDING.value
+    if status not in (Status.APPROVED.value, Status.PENDING.value):
+        raise ValueError(f"status must be approved or pending, not {status!r}")
     try:
         starts_at = parse_time(values["starts_at"])
     except ValueError:
@@ -102,9 +120,11 @@ def check_row(
             ) from None
         if reveal_at > starts_at:
             raise ValueError("reveal_at is after starts_at: the place must be shown before")
-    status = values["status"] or Status.PENDING.value
-    if status not in (Status.APPROVED.value, Status.PENDING.value):
-        raise ValueError(f"status must be approved or pending, not {status!r}")
+    problem = rules.start_problem(
+        starts_at, now or utcnow(), approved=status == Status.APPROVED.value
+    )
+    if problem:
+        raise ValueError(f"starts_at {values['starts_at']!r}: {problem}")
     if values["lat"] or values["lon"]:
         try:
             lat, lon = float(values["lat"]), float(values["lon"])

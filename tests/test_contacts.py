@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import CONTACT_KEY, add_rally, make_app
 from cryptography.fernet import Fernet
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from test_sessions import csrf, log_in
 from test_submit import submit
 
@@ -125,12 +125,15 @@ def test_without_a_key_outside_development_contacts_are_refused(sqlite_url):
         add_rally(app, contact=CONTACT)
 
 
+SOON = datetime.now(UTC) + timedelta(days=30)
+
+
 def test_import_with_contacts_and_no_key_is_refused(sqlite_url, tmp_path):
     app = make_app(sqlite_url, CONTACT_KEY=None, TESTING=False, SECRET_KEY="k" * 32)
     csv = tmp_path / "rallies.csv"
     csv.write_text(
         "title,city,place,starts_at,description,lat,lon,status,contact\n"
-        f"Пікет у Гродне,Гродна,,2030-06-01T19:00,,,,pending,{CONTACT}\n",
+        f"Пікет у Гродне,Гродна,,{SOON:%Y-%m-%d}T19:00,,,,pending,{CONTACT}\n",
         encoding="utf-8",
     )
     result = app.test_cli_runner().invoke(args=["import-rallies", str(csv)])
@@ -143,9 +146,11 @@ def test_purge_deletes_old_contacts_and_rejected_texts(app, runner):
     long_ago = datetime.now(UTC) - timedelta(days=60)
     ended = add_rally(app, contact=CONTACT, starts_at=long_ago, ends_at=long_ago)
     upcoming = add_rally(app, contact=CONTACT)
-    rejected = add_rally(
-        app, status="rejected", title="Адхілены пікет", contact=CONTACT, updated_at=long_ago
-    )
+    rejected = add_rally(app, status="rejected", title="Адхілены пікет", contact=CONTACT)
+    with app.app_context():  # rejected two months ago
+        session = db.session()
+        session.execute(update(Rally).where(Rally.id == rejected).values(updated_at=long_ago))
+        session.commit()
     recent_rejected = add_rally(app, status="rejected", title="Учора адхілены")
     result = runner.invoke(args=["purge"])
     assert result.exit_code == 0, result.output

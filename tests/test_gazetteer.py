@@ -181,3 +181,17 @@ def test_checked_names_of_the_larger_towns(gazetteer):
 def test_square_and_town_without_a_comma(gazetteer, query, key):
     match = where(gazetteer, query)
     assert match.kind == "square" and match.square.key == key
+
+
+def test_a_square_name_many_towns_share_is_ambiguous_without_a_town(gazetteer):
+    for query in ("пл. Леніна", "площадь Ленина", "Леніна плошча", "Lenina"):
+        match = where(gazetteer, query)
+        assert match.kind == "square" and match.square.key == "hrodna-lenin-square", query
+        assert match.confidence <= 0.5, query
+        towns = {a.place.name_be for a in match.alternatives}
+        assert {"Брэст", "Гомель"} <= towns, query
+        assert all(a.kind == "approximate" and a.square is None for a in match.alternatives)
+    # with its town, the same name is certain
+    assert where(gazetteer, "Плошча Леніна, Гродна").confidence == 1.0
+    # a square whose name no other town is known to share stays certain
+    assert where(gazetteer, "Кастрычніцкая плошча").confidence == 1.0

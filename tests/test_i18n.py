@@ -108,6 +108,14 @@ def test_pages_are_in_the_asked_language(client, seeded_app, lang):
         ("en-GB,en;q=0.8", "en"),
         ("de-DE,de;q=0.9,fr;q=0.5", "be"),  # none of ours: Belarusian
         ("", "be"),
+        ("ru-RU,en;q=0.8", "ru"),  # a region-tagged language counts as the bare one
+        ("be-BY,ru;q=0.9,en;q=0.8", "be"),
+        ("en-US,en;q=0.9,ru;q=0.8", "en"),
+        ("de-DE,ru-RU;q=0.7,en;q=0.5", "ru"),  # walked in preference order
+        ("en;q=0.5,ru-RU;q=0.9", "ru"),  # by quality, not by position
+        ("ru;q=0,en", "en"),  # q=0: not this one
+        ("be-tarask", "be"),
+        ("RU-ru", "ru"),
     ],
 )
 def test_accept_language_picks_the_language(client, header, lang):
@@ -171,10 +179,11 @@ def test_town_and_region_in_the_language(client, seeded_app, lang):
     features = client.get("/api/rallies.geojson").get_json()["features"]
     hrodna = next(f for f in features if f["properties"]["title"].startswith("Гродна:"))
     page = client.get(f"/rallies/{hrodna['id']}?lang={lang}").get_data(as_text=True)
-    assert f"Савецкая плошча, {HRODNA[lang]}</dd>" in page  # the place stays as written
+    # the place stays as written
+    assert f"<bdi>Савецкая плошча</bdi>, <bdi>{HRODNA[lang]}</bdi></dd>" in page
     assert HRODNA_REGION[lang] in page
     listing = client.get(f"/rallies?lang={lang}").get_data(as_text=True)
-    assert f"Савецкая плошча, {HRODNA[lang]}" in listing
+    assert f"<bdi>Савецкая плошча</bdi>, <bdi>{HRODNA[lang]}</bdi>" in listing
     assert HRODNA_REGION[lang] in listing
 
 
@@ -267,3 +276,58 @@ def test_bad_filter_message_in_the_page_language_and_english_in_the_api(client):
     response = client.get("/api/rallies.geojson?when=someday", headers={"Accept-Language": "ru"})
     assert response.status_code == 400
     assert response.get_json()["message"] == "'when' must be one of: upcoming, past, all"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "_method=POST",
+        "_external=1",
+        "_anchor=x",
+        "_scheme=javascript",
+        "rally_id=1",
+        "filename=x",
+        "token=x",
+        "endpoint=x",
+        "values=1",
+    ],
+)
+def test_query_parameters_named_like_url_for_options_are_plain_query(client, app, query):
+    """lang_url copies the query as text: no parameter name changes the link or fails."""
+    rally_id = add_rally(app)
+    pages = [
+        "/",
+        "/rallies",
+        f"/rallies/{rally_id}",
+        "/submit",
+        "/embed",
+        "/embed/code",
+        "/moderate/login",
+        "/manage/not-a-token",
+        "/rallies/999999",
+    ]
+    for path in pages:
+        response = client.get(f"{path}?{query}&lang=ru")
+        assert response.status_code in (200, 404), (path, response.status_code)
+        page = response.get_data(as_text=True)
+        name, value = query.split("=")
+        if path != "/embed":  # the embed has no language links
+            # the language links keep the parameter as plain query text
+            assert f'href="{path}?lang=be&amp;{name}={value}"' in page, path
+
+
+def test_every_text_marked_in_a_template_is_in_the_catalogues():
+    """Read without babel's extractor, which skips a whole template it cannot parse."""
+    marked = re.compile(r"""\b_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""")
+    found = {
+        (m.group(1) or m.group(2), path.name)
+        for path in (ROOT / "templates").glob("*.html")
+        for m in marked.finditer(path.read_text(encoding="utf-8"))
+    }
+    assert len(found) > 50
+    for lang in LANGUAGES:
+        catalogue = read_catalogue(TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po")
+        missing = [(text, name) for text, name in found if not (catalogue.get(text) or None)]
+        assert not missing, (lang, missing)
+        untranslated = [(t, n) for t, n in found if not catalogue.get(t).string]
+        assert not untranslated, (lang, untranslated)

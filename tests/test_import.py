@@ -1,5 +1,6 @@
 """import-rallies, create-moderator and purge, on SQLite and PostgreSQL."""
 
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -8,6 +9,8 @@ from mapapp import db
 from mapapp.models import Moderator, Rally
 
 HEADER = "title,city,place,starts_at,description,lat,lon,status,contact\n"
+# Within the next year, as the form's rules want for a new rally.
+SOON = (datetime.now(UTC) + timedelta(days=60)).strftime("%Y-%m-%d")
 
 
 def write(tmp_path, body, name="rallies.csv"):
@@ -24,8 +27,8 @@ def rallies(app):
 def test_import_geocodes_and_reads_minsk_time(db_app, tmp_path):
     path = write(
         tmp_path,
-        "Пікет у Гродне,Гродна,Савецкая плошча,2030-10-21T19:00,Апісанне,,,approved,a@example.org\n"
-        'Другі,"Minsk",,2030-10-21T19:00:00+03:00,"Коска, і ""двукоссе""",53.9,27.56,,\n',
+        f"Пікет у Гродне,Гродна,Савецкая плошча,{SOON}T19:00,Апісанне,,,approved,a@example.org\n"
+        f'Другі,"Minsk",,{SOON}T19:00:00+03:00,"Коска, і ""двукоссе""",53.9,27.56,,\n',
     )
     result = db_app.test_cli_runner().invoke(args=["import-rallies", path])
     assert result.exit_code == 0, result.output
@@ -34,7 +37,7 @@ def test_import_geocodes_and_reads_minsk_time(db_app, tmp_path):
     assert (first.lat, first.lon) == (53.6778, 23.8297)  # the square, geocoded
     assert first.region == "BY-HR" and first.status == "approved"
     assert first.contact == "a@example.org"
-    assert first.starts_at == datetime(2030, 10, 21, 16, 0, tzinfo=UTC)
+    assert first.starts_at == datetime.fromisoformat(f"{SOON}T16:00+00:00")
     assert second.status == "pending" and second.region == "BY-HM"
     assert second.description == 'Коска, і "двукоссе"'
 
@@ -42,13 +45,13 @@ def test_import_geocodes_and_reads_minsk_time(db_app, tmp_path):
 def test_bad_rows_are_named_and_nothing_is_imported(db_app, tmp_path):
     path = write(
         tmp_path,
-        "Good one,Minsk,,2030-01-01T12:00,,,,approved,\n"
+        f"Good one,Minsk,,{SOON}T12:00,,,,approved,\n"
         "No date,Minsk,,tomorrow,,,,,\n"
-        "Outside,Warsaw,,2030-01-01T12:00,,52.23,21.01,,\n"
-        "Bad status,Minsk,,2030-01-01T12:00,,,,published,\n"
-        ",Minsk,,2030-01-01T12:00,,,,,\n"
-        "Unknown town,Atlantis,,2030-01-01T12:00,,,,,\n"
-        "Half a point,Minsk,,2030-01-01T12:00,,53.9,,,\n",
+        f"Outside,Warsaw,,{SOON}T12:00,,52.23,21.01,,\n"
+        f"Bad status,Minsk,,{SOON}T12:00,,,,published,\n"
+        f",Minsk,,{SOON}T12:00,,,,,\n"
+        f"Unknown town,Atlantis,,{SOON}T12:00,,,,,\n"
+        f"Half a point,Minsk,,{SOON}T12:00,,53.9,,,\n",
     )
     result = db_app.test_cli_runner().invoke(args=["import-rallies", path])
     assert result.exit_code != 0
@@ -61,6 +64,56 @@ def test_bad_rows_are_named_and_nothing_is_imported(db_app, tmp_path):
     assert "line 8: lat and lon must both be decimal numbers" in output
     assert "6 bad rows: nothing was imported" in output
     assert rallies(db_app) == []
+
+
+def test_import_has_the_forms_rules_and_names_every_bad_line(db_app, tmp_path):
+    now = datetime.now(UTC)
+    two_years_ago = (now - timedelta(days=730)).strftime("%Y-%m-%dT%H:%M")
+    path = write(
+        tmp_path,
+        "Year one,Minsk,,0001-01-01T00:00,,,,approved,\n"  # line 2: crashed with a traceback
+        "Mistyped year,Minsk,,0207-10-21T19:00,,,,approved,\n"
+        '"Two\nlines",Minsk,,{soon}T12:00,,,,,\n'  # lines 4-5
+        "Reversed,Minsk,Плошча\u202e,{soon}T12:00,,,,,\n"
+        "Isolate,Minsk\u2066,,{soon}T12:00,,,,,\n"
+        "Marked,Minsk,,{soon}T12:00,Апісанне\u200f,,,,\n"
+        "{long},Minsk,,{soon}T12:00,,,,,\n"
+        "In the past,Minsk,,{past},,,,pending,\n"
+        "Far ahead,Minsk,,2099-06-01T19:00,,,,approved,\n"
+        "Tiny,Minsk,,{soon}T12:00,,,,,\n"
+        "Line\u2028sep,Minsk,,{soon}T12:00,,,,,\n".format(
+            soon=SOON, long="Д" * 121, past=two_years_ago
+        ),
+    )
+    result = db_app.test_cli_runner().invoke(args=["import-rallies", path])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    output = result.output
+    assert "Traceback" not in output
+    assert "line 2: starts_at '0001-01-01T00:00': the year 1 is not plausible" in output
+    assert "line 3: starts_at '0207-10-21T19:00': the year 207 is not plausible" in output
+    assert "line 4: title must be on one line" in output
+    assert "line 6: place contains invisible characters that change the direction" in output
+    assert "line 7: city contains invisible characters that change the direction" in output
+    assert "line 8: description contains invisible characters" in output
+    assert "line 9: title is longer than 120 characters" in output
+    assert "line 10: starts_at" in output and "must be in the future" in output
+    assert "line 11: starts_at '2099-06-01T19:00': the year 2099 is not plausible" in output
+    assert "line 12: title is shorter than 5 characters" in output
+    assert "line 13: title must be on one line" in output
+    assert "11 bad rows" in output
+    assert rallies(db_app) == []
+
+
+def test_import_normalises_to_nfc_and_keeps_approved_past_rallies(db_app, tmp_path):
+    title = "Пікет ў " + "ў" * 5 + "а" * 107  # 120 letters, six of them ў
+    decomposed = unicodedata.normalize("NFD", title)
+    assert len(decomposed) == 126
+    past = (datetime.now(UTC) - timedelta(days=730)).strftime("%Y-%m-%dT19:00")
+    path = write(tmp_path, f"{decomposed},Minsk,,{past},,,,approved,\n")
+    result = db_app.test_cli_runner().invoke(args=["import-rallies", path])
+    assert result.exit_code == 0, result.output
+    (rally,) = rallies(db_app)
+    assert rally.title == title and rally.status == "approved"
 
 
 def test_wrong_header_is_refused(db_app, tmp_path):

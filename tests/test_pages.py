@@ -93,7 +93,7 @@ def test_rally_page(client, app):
     page = response.get_data(as_text=True)
     assert "Пікет &lt;b&gt;у Гродне&lt;/b&gt;" in page
     assert "<b>у Гродне</b>" not in page
-    assert "<p>Першы</p>" in page and "<p>Другі</p>" in page
+    assert '<p dir="auto">Першы</p>' in page and '<p dir="auto">Другі</p>' in page
 
 
 def test_rally_page_404_for_missing_and_pending(client, app):
@@ -242,3 +242,21 @@ def test_a_long_list_comes_in_pages(client, app):
     assert second.count('class="rally-title"') == 5 and 'rel="prev"' in second
     assert client.get("/rallies?page=3").status_code == 400
     assert client.get("/rallies?page=x").status_code == 400
+
+
+def test_static_spellings_do_not_grow_a_cache(client):
+    """Any number of spellings of a static file remember nothing per spelling."""
+    from mapapp import assets
+
+    assets._static_hashes()
+    before = (assets._static_hashes.cache_info().currsize, assets._gzipped.cache_info().currsize)
+    for n in range(1, 300):
+        path = "./" * n + "app.css"
+        response = client.get(f"/static/{path}?v=x", headers={"Accept-Encoding": "gzip"})
+        assert response.status_code in (200, 404)
+        response.close()
+    assert assets._static_hashes.cache_info().currsize == before[0] == 1
+    # one gzipped copy per real file at most, whatever the spelling
+    assert assets._gzipped.cache_info().currsize <= before[1] + 1
+    assert assets.content_hash("./app.css") is None
+    assert assets.content_hash("app.css") is not None

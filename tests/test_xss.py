@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -51,13 +52,16 @@ def app(sqlite_url: str, tmp_path) -> Iterator[Flask]:
             # spread over Minsk so each has its own marker
             lat, lon = 53.85 + (i % 6) * 0.02, 27.45 + (i // 6) * 0.04
             writer.writerow(
-                [f"T{i} {payload}", f"Мінск {payload}", payload, "2099-06-01T19:00",
+                [f"T{i} {payload}", f"Мінск {payload}", payload, SOON,
                  f"{payload}\n{payload}", lat, lon, "approved", SECRET]
             )  # fmt: skip
     result = app.test_cli_runner().invoke(args=["import-rallies", str(path)])
     assert result.exit_code == 0, result.output
     yield app
     app.extensions["mapapp.db"]["engine"].dispose()
+
+
+SOON = (datetime.now(UTC) + timedelta(days=60)).strftime("%Y-%m-%dT19:00")
 
 
 def rally_ids(app: Flask) -> list[int]:

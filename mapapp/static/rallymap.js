@@ -53,8 +53,23 @@
     return link;
   }
 
+  // User text isolated from what follows it, so a direction control inside cannot reverse
+  // it: in the page as <bdi> elements, in labels (plain text) between first-strong isolate
+  // and pop directional isolate, the plain-text <bdi>.
+  function isolate(text) {
+    return "\u2068" + text + "\u2069";
+  }
+
   function placeLine(p) {
-    return [p.place, p.town].filter(Boolean).join(", ");
+    return [p.place, p.town].filter(Boolean).map(isolate).join(", ");
+  }
+
+  function appendPlace(node, p) {
+    [p.place, p.town].filter(Boolean).forEach(function (text, i) {
+      if (i) node.appendChild(document.createTextNode(", "));
+      node.appendChild(element("bdi", null, text));
+    });
+    return node;
   }
 
   function popupContent(p, config) {
@@ -62,7 +77,7 @@
     if (p.status === "cancelled") box.appendChild(element("p", "badge badge-cancelled", config.labels.cancelled));
     if (p.featured) box.appendChild(element("p", "badge badge-featured", config.labels.featured));
     box.appendChild(element("h2", "rally-popup-title", p.title));
-    box.appendChild(element("p", "rally-popup-place", placeLine(p)));
+    box.appendChild(appendPlace(element("p", "rally-popup-place"), p));
     var when = element("p", "rally-popup-time");
     var time = element("time", null, startsText(p, config.lang));
     time.setAttribute("datetime", p.starts_at);
@@ -146,7 +161,7 @@
   function markerFor(feature, config) {
     var p = feature.properties;
     var c = feature.geometry.coordinates;
-    var label = p.title + " — " + placeLine(p);
+    var label = isolate(p.title) + " — " + placeLine(p);
     var options = {
       title: label, alt: label, keyboard: true, riseOnHover: true,
       icon: p.status === "cancelled" ? cancelledIcon : plainIcon
@@ -191,7 +206,7 @@
     if (p.status === "cancelled") item.appendChild(element("strong", "badge badge-cancelled", config.labels.cancelled));
     if (p.featured) item.appendChild(element("strong", "badge badge-featured", config.labels.featured));
     item.appendChild(rallyLink(config, p, "rally-title", p.title));
-    var meta = element("p", "rally-meta", startsText(p, config.lang) + " · " + placeLine(p));
+    var meta = appendPlace(element("p", "rally-meta", startsText(p, config.lang) + " · "), p);
     var button = element("button", "show-on-map", config.labels.show);
     button.type = "button";
     button.addEventListener("click", function () { show(marker); });

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from mapapp import db, openapi
+from mapapp import db, openapi, rules
 from mapapp.addresses import current_origin
 from mapapp.filters import one_of, parse_filter
 from mapapp.geocode import gazetteer, geocode, reverse_json
@@ -96,8 +96,8 @@ def rally_json(rally_id: int) -> Response:
 @bp.get("/api/geocode")
 @limiter.limit(lambda: current_app.config["GEOCODE_LIMIT"])
 def geocode_json() -> tuple[Response, int]:
-    query = request.args.get("q", "")
-    if not query.strip():
+    query = rules.normalise(request.args.get("q", ""))
+    if not query:
         abort(400, "Give the place to look up as ?q=, for example ?q=Гродна.")
     if len(query) > 300:
         abort(400, "The query is too long (at most 300 characters).")

@@ -19,6 +19,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -112,7 +113,7 @@ def login():  # noqa: ANN201
 @bp.post("/logout")
 def logout():  # noqa: ANN201
     if not ActionForm().validate():
-        abort(400, _("The form has expired. Reload the page and try again."))
+        abort(400, _l("The form has expired. Reload the page and try again."))
     moderator = current_moderator()
     if moderator is not None:
         # Every copy of this moderator's cookie stops working, on every device.
@@ -152,7 +153,7 @@ def pending_geojson() -> Response:
 def load(rally_id: int) -> Rally:
     rally = db.session().get(Rally, rally_id)
     if rally is None:
-        abort(404, _("No such rally."))
+        abort(404, _l("No such rally."))
     return rally
 
 
@@ -188,13 +189,13 @@ def render_page(found: Rally, form: RallyForm, status: int = 200):  # noqa: ANN2
 def checked(form_class=ActionForm):  # noqa: ANN001, ANN201
     form = form_class()
     if not form.validate() and "csrf_token" in form.errors:
-        abort(400, _("The form has expired. Reload the page and try again."))
+        abort(400, _l("The form has expired. Reload the page and try again."))
     return form
 
 
 def refused(error: lifecycle.Refused) -> None:
     """A change the state table does not allow: 409 with its translated reason."""
-    abort(409, str(error.message))
+    abort(409, error.message)
 
 
 @bp.post("/rallies/<int:rally_id>/approve")

@@ -21,6 +21,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from mapapp import contacts, csrf, db, lifecycle
@@ -136,7 +137,7 @@ def submit():  # noqa: ANN201
     if request.method == "GET":
         return render_form(form)
     if form.website.data:
-        abort(400, _("This form could not be accepted."))
+        abort(400, _l("This form could not be accepted."))
     if not form.validate():
         return render_form(form, status=form_errors_status(form))
     step = request.form.get("step", "preview")
@@ -191,13 +192,13 @@ def done():  # noqa: ANN201
 def rally_for(token: str) -> Rally:
     rally = lifecycle.by_token(db.session(), token)
     if rally is None:
-        abort(404, _("This manage link is not valid. Check that you copied all of it."))
+        abort(404, _l("This manage link is not valid. Check that you copied all of it."))
     return rally
 
 
 def refused(error: lifecycle.Refused) -> None:
     """A change the state table does not allow: 409 with its translated reason."""
-    abort(409, str(error.message))
+    abort(409, error.message)
 
 
 @bp.get("/manage/<token>")
@@ -222,7 +223,7 @@ def manage_edit(token: str):  # noqa: ANN201
     except lifecycle.Refused as error:
         refused(error)
     if form.website.data:
-        abort(400, _("This form could not be accepted."))
+        abort(400, _l("This form could not be accepted."))
     if not form.validate():
         return render_form(
             form,
@@ -263,7 +264,7 @@ def manage_cancel(token: str):  # noqa: ANN201
     rally = rally_for(token)
     form = ActionForm()
     if not form.validate():
-        abort(400, _("The form has expired. Reload the page and try again."))
+        abort(400, _l("The form has expired. Reload the page and try again."))
     try:
         state = lifecycle.cancel_by_organizer(db.session(), rally)
     except lifecycle.Refused as error:
@@ -283,7 +284,7 @@ def manage_danger(token: str):  # noqa: ANN201
     """Danger at once, with no moderation: it adds only a fixed, translated warning."""
     rally = rally_for(token)
     if not ActionForm().validate():
-        abort(400, _("The form has expired. Reload the page and try again."))
+        abort(400, _l("The form has expired. Reload the page and try again."))
     try:
         lifecycle.perform(db.session(), rally, lifecycle.ORGANIZER, "danger")
     except lifecycle.Refused as error:
