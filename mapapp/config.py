@@ -69,6 +69,12 @@ SETTINGS: list[Setting] = [
     ),
     Setting("CACHE_SECONDS", 30, "How long browsers and CDNs may keep map data (seconds)."),
     Setting(
+        "REFRESH_SECONDS",
+        25,
+        "How often open maps, embeds and rally pages re-check their data (seconds); with "
+        "CACHE_SECONDS, how late an urgent status may reach them.",
+    ),
+    Setting(
         "SUBMIT_LIMIT", "20 per hour", "Rate limit of submit and manage form posts per address."
     ),
     Setting(

@@ -14,7 +14,14 @@ from mapapp.geocode import gazetteer, geocode, reverse_json
 from mapapp.i18n import LANGUAGES, current_language, local_datetime, town_name
 from mapapp.limits import limiter
 from mapapp.models import Rally, utcnow
-from mapapp.rallies import feature_collection, list_etag, public_detail, public_rallies
+from mapapp.rallies import (
+    data_version,
+    etag_for,
+    feature_collection,
+    list_etag,
+    public_detail,
+    public_rallies,
+)
 from mapapp.rallies import public_rally as find_public_rally
 from mapapp.views.caching import conditional, memoized
 
@@ -91,10 +98,13 @@ def rallies_geojson() -> Response:
 
 @bp.get("/api/rallies/<int:rally_id>")
 def rally_json(rally_id: int) -> Response:
-    found = find_public_rally(db.session(), rally_id)
+    session = db.session()
+    found = find_public_rally(session, rally_id)
     if found is None:
         abort(404, "No such rally.")
-    return jsonify(public_detail(found))
+    # Open rally pages re-check this every REFRESH_SECONDS: unchanged, it is a bodiless 304.
+    etag = etag_for(data_version(session), "rally", str(rally_id))
+    return conditional(etag, lambda: jsonify(public_detail(found)))
 
 
 @bp.get("/api/geocode")
