@@ -762,12 +762,14 @@
           if (!p.featured) cluster.addLayer(marker);
           if (wasOpen) openRally(marker);
         } else {
+          var was = marker.feature.geometry.coordinates;
           marker.feature = feature;
           marker.signature = sig;
           marker.options.label = markerLabel(p, config.labels);
           var c = feature.geometry.coordinates;
           var inCluster = cluster.hasLayer(marker);
-          if (!marker.getLatLng().equals([c[1], c[0]])) {
+          // Compared with the data, not getLatLng(): a spread-out (spiderfied) marker is drawn elsewhere.
+          if (was[0] !== c[0] || was[1] !== c[1]) {
             if (inCluster) cluster.removeLayer(marker);
             marker.setLatLng([c[1], c[0]]);
             if (inCluster) cluster.addLayer(marker);
