@@ -353,7 +353,7 @@
     new ResizeObserver(function () {
       var size = map.getContainer().getBoundingClientRect();
       if (!size.width || !size.height) return;
-      map.invalidateSize({ pan: false });
+      map.invalidateSize();  // keeps the centre
       if (pending) {
         pending = false;
         map.fitBounds(bounds);
