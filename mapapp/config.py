@@ -94,6 +94,12 @@ SETTINGS: list[Setting] = [
         "open page re-checking as often, a danger warning reaches it within a minute.",
     ),
     Setting(
+        "REFRESH_SECONDS",
+        25,
+        "How often open maps, embeds and rally pages re-check their data (seconds); with "
+        "CACHE_SECONDS, how late an urgent status may reach them.",
+    ),
+    Setting(
         "SUBMIT_LIMIT", "20 per hour", "Rate limit of submit and manage form posts per address."
     ),
     Setting(

@@ -191,3 +191,50 @@ def test_code_page_works_without_javascript(browser, live_server):
     page.wait_for_url(re.compile(r"list=1"))
     assert "list=1" in page.locator("#embed-snippet").input_value()
     context.close()
+
+
+HIDDEN_TAB_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Partner tabs</title><link rel="icon" href="data:,"></head>
+<body style="margin:0">
+<button id="show" type="button">Map</button>
+<div id="tab" style="display:none">
+<iframe id="rallies" src="{src}" title="Rally map" style="width:100%;height:500px;border:0"></iframe>
+</div>
+<script>document.getElementById("show").onclick = function () {{
+  document.getElementById("tab").style.display = "block";
+}};</script>
+</body></html>"""
+
+
+def test_map_in_a_tab_hidden_at_load_fits_belarus_when_shown(page, live_server, partner):
+    pages, origin = partner
+    pages["/tabs"] = HIDDEN_TAB_PAGE.format(src=live_server + "/embed?lang=en")
+    page.goto(origin + "/tabs")
+    embed = None
+    for _ in range(200):
+        embed = next((f for f in page.frames if "/embed" in f.url), None)
+        if embed and embed.evaluate("performance.getEntriesByName('rallies-loaded').length > 0"):
+            break
+        page.wait_for_timeout(50)
+    fmap = "window[Object.keys(window).find((k) => /^map_\\w+$/.test(k))]"
+    assert embed.evaluate("innerWidth") == 0  # hidden: a 0 x 0 map
+    page.click("#show")
+    for _ in range(100):
+        if embed.evaluate(f"{fmap}.getZoom()") >= 6:
+            break
+        page.wait_for_timeout(50)
+    view = embed.evaluate(
+        f"(() => {{ const b = {fmap}.getBounds(), c = b.getCenter();"
+        f" return [{fmap}.getZoom(), b.getWest(), b.getEast(), c.lat, c.lng]; }})()"
+    )
+    zoom, west, east, lat, lon = view
+    # Belarus fills the frame, not half of Europe at the lowest zoom (5)
+    assert zoom >= 6, view
+    assert west < 23.2 and east > 32.8 and 51.2 < lat < 56.2 and 23.2 < lon < 32.8, view
+    # and the visitor's own move is kept: hidden again, shown again, no new fit
+    embed.evaluate(f"{fmap}.setZoom(9, {{animate: false}})")
+    page.evaluate("document.getElementById('tab').style.display = 'none'")
+    page.wait_for_timeout(100)
+    page.click("#show")
+    page.wait_for_timeout(300)
+    assert embed.evaluate(f"{fmap}.getZoom()") == 9

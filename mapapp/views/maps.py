@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 
 from mapapp import maps
 from mapapp.assets import map_assets
+from mapapp.filters import VIEW_LAT, VIEW_LON
 from mapapp.i18n import current_language
 from mapapp.tiles import browser_tile_url
 
@@ -40,6 +41,16 @@ def map_labels() -> dict[str, str]:
         "pin": _("The place of the rally: drag to move"),
         "underPin": _("Town under the pin: %(town)s", town="{town}"),
         "outside": _("The pin is outside Belarus."),
+        # Translators: {done} and {total} become numbers in the browser.
+        "loadingProgress": _(
+            "Loading rallies: %(done)s of %(total)s", done="{done}", total="{total}"
+        ),
+        # Translators: a heading in the main rally's popup, over rallies drawn under its star.
+        "alsoHere": _("Other rallies at this place"),
+        # The fixed sentences of urgent statuses, the same on the server's pages.
+        "danger": _("Danger: police are at the place. Do not come."),
+        "cancelledNotice": _("This rally is cancelled."),
+        "moved": _("The place has changed: check the new place before you go."),
     }
 
 
@@ -57,16 +68,26 @@ def map_shell(
     mode: str = "browse",
     data_endpoint: str = "api.rallies_geojson",
     rally_endpoint: str = "pages.rally",
+    credentials: bool = False,
 ) -> maps.MapParts:
     """The folium page parts for one kind of map in the current language.
 
     mode "browse" draws the rallies from data_endpoint; "embed" does too, inside another
     site's page: it leaves page scrolling alone and opens links in a new tab; "pin" shows
-    one draggable pin whose place the page's form keeps.
+    one draggable pin whose place the page's form keeps; "single" one rally's marker.
+    Maps of rallies re-read their data every REFRESH_SECONDS. With `credentials` the data
+    is fetched with the visitor's cookie (the moderators' map); public maps send none.
     """
     shells = current_app.extensions.setdefault("mapapp.map_shells", {})
     # The URLs inside carry the path prefix: a mirror at /mirror/ gets its own shell.
-    key = (mode, data_endpoint, rally_endpoint, request.script_root, current_language())
+    key = (
+        mode,
+        data_endpoint,
+        rally_endpoint,
+        credentials,
+        request.script_root,
+        current_language(),
+    )
     if key not in shells:
         fmap = maps.rally_map(
             tile_url=browser_tile_url(current_app),
@@ -74,7 +95,13 @@ def map_shell(
             assets=map_assets(),
             config={
                 "mode": mode,
-                "dataUrl": url_for(data_endpoint),
+                # lang=None: rallymap.js adds the page's own ?lang= (and filters).
+                "dataUrl": url_for(data_endpoint, lang=None),
+                "credentials": "same-origin" if credentials else "omit",
+                "apiRallyUrl": url_for("api.rally_json", rally_id=0).removesuffix("0"),
+                "refreshSeconds": current_app.config["REFRESH_SECONDS"],
+                # The views the server takes back in ?lat=&lon= (south-west, north-east).
+                "viewBounds": ((VIEW_LAT[0], VIEW_LON[0]), (VIEW_LAT[1], VIEW_LON[1])),
                 "reverseUrl": url_for("api.reverse"),
                 # lang=None: without it, a ?lang= in this request would follow into the URL.
                 "rallyUrl": url_for(rally_endpoint, rally_id=0, lang=None).removesuffix("0"),

@@ -137,7 +137,7 @@ def queue():  # noqa: ANN201
     recent = session_.scalars(
         select(Rally).where(Rally.status != Status.PENDING.value).order_by(Rally.updated_at.desc())
     ).all()[:30]
-    shell = map_shell("browse", "moderate.pending_geojson", "moderate.rally")
+    shell = map_shell("browse", "moderate.pending_geojson", "moderate.rally", credentials=True)
     g.csp_script_hashes = shell.script_hashes
     return render_template(
         "moderate.html", pending=pending, recent=recent, shell=shell, action_form=ActionForm()

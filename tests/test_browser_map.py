@@ -1,0 +1,234 @@
+"""The map as a keyboard user, a person at 400 % zoom, a phone and a moderator meet it, in Chromium."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from conftest import add_rally, browser_app
+from flask import Flask
+
+pytestmark = pytest.mark.browser
+
+FMAP = "window[Object.keys(window).find((k) => /^map_\\w+$/.test(k))]"
+STAR = (53.9022, 27.5617)  # October Square, the seed's main rally
+
+
+@pytest.fixture
+def app(sqlite_url: str, monkeypatch) -> Iterator[Flask]:
+    app = browser_app(sqlite_url)
+    app.test_cli_runner().invoke(args=["init-db"])
+    yield app
+    app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def minsk_rallies(app: Flask, count: int = 5) -> list[int]:
+    """Rallies a few streets apart in Minsk: one cluster over Belarus, apart at street zoom."""
+    return [
+        add_rally(app, title=f"Minsk rally {i}", lat=53.93 + i * 0.004, lon=27.45 + i * 0.004)
+        for i in range(count)
+    ]
+
+
+def wait_until(page, expression: str, timeout: float = 15) -> None:
+    """Polls from Python: the page's CSP forbids the eval that wait_for_function's polling uses."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(f"Boolean({expression})"):
+        if time.monotonic() > deadline:
+            pytest.fail(f"still false after {timeout} s: {expression}")
+        page.wait_for_timeout(50)
+
+
+def loaded(page, count: int) -> None:
+    wait_until(page, f"document.querySelectorAll('#rally-list li').length === {count}")
+    wait_until(page, "performance.getEntriesByName('rallies-loaded').length > 0")
+
+
+def active(page, expression: str):  # noqa: ANN201
+    return page.evaluate(f"(() => {{ const e = document.activeElement; return {expression}; }})()")
+
+
+def focus_in_map_on_a_rally(page) -> None:
+    wait_until(
+        page,
+        "document.activeElement.closest('.leaflet-marker-pane') !== null"
+        " && document.activeElement.classList.contains('leaflet-marker-icon')",
+    )
+
+
+def test_enter_and_space_open_a_cluster_and_focus_stays_in_the_map(page, live_server, app):
+    minsk_rallies(app)
+    page.goto(live_server + "/?lang=en")
+    loaded(page, 18)
+    start = 8
+    for key in ("Enter", " "):
+        page.evaluate(f"{FMAP}.setView([53.94, 27.46], {start}, {{animate: false}})")
+        cluster = page.locator(
+            ".marker-cluster[aria-label='Rallies here: 5. Zoom in to see them.']"
+        )
+        cluster.wait_for()
+        assert (
+            cluster.get_attribute("role") == "button" and cluster.get_attribute("tabindex") == "0"
+        )
+        cluster.focus()
+        page.keyboard.press(key)
+        wait_until(page, f"{FMAP}.getZoom() > {start}")
+        focus_in_map_on_a_rally(page)
+        # on one of the cluster's own rallies (or a smaller cluster of them)
+        assert re.match(
+            r"Minsk rally \d|Rallies here: \d", active(page, "e.getAttribute('aria-label')")
+        )
+    # a mouse click zooms too, and leaves focus in the map, not on <body>
+    page.evaluate(f"{FMAP}.setView([53.94, 27.46], {start}, {{animate: false}})")
+    page.locator(".marker-cluster[aria-label='Rallies here: 5. Zoom in to see them.']").click()
+    wait_until(page, f"{FMAP}.getZoom() > {start}")
+    focus_in_map_on_a_rally(page)
+    assert page.errors == []
+
+
+def test_focus_returns_to_what_opened_the_popup(page, live_server, app):
+    minsk_rallies(app)
+    page.goto(live_server + "/?lang=en")
+    loaded(page, 18)
+    button = page.locator("#rally-list li", has_text="Minsk rally 2").get_by_role("button")
+    popup = page.locator(".leaflet-popup-content")
+    # the list's button, then Escape: back on the button
+    button.click()
+    popup.wait_for(state="visible")
+    assert active(page, "e.classList.contains('rally-popup-link')")
+    page.keyboard.press("Escape")
+    popup.wait_for(state="detached")
+    assert active(page, "e.classList.contains('show-on-map') && e.closest('li').innerText")
+    assert "Minsk rally 2" in active(page, "e.closest('li').innerText")
+    # the list's button, then the popup's ×: back on the button, not on <body>
+    button.click()
+    popup.wait_for(state="visible")
+    page.locator(".leaflet-popup-close-button").click()
+    popup.wait_for(state="detached")
+    assert "Minsk rally 2" in active(
+        page, "e.classList.contains('show-on-map') && e.closest('li').innerText"
+    )
+    # a marker opened with the keyboard, closed with ×: back on the marker
+    marker = page.locator(".leaflet-marker-icon[aria-label^='Minsk rally 2']")
+    marker.focus()
+    page.keyboard.press(" ")
+    popup.wait_for(state="visible")
+    page.locator(".leaflet-popup-close-button").click()
+    popup.wait_for(state="detached")
+    assert active(page, "e.getAttribute('aria-label')").startswith("Minsk rally 2")
+    assert page.errors == []
+
+
+def test_at_400_percent_zoom_the_wheel_reaches_the_list(browser, live_server, app):
+    # 1280 x 1024 at 400 %: a 320 x 256 CSS pixel window
+    context = browser.new_context(viewport={"width": 320, "height": 256}, locale="en-US")
+    page = context.new_page()
+    page.goto(live_server + "/?lang=en")
+    loaded(page, 13)
+    frame = page.locator(".map-frame").bounding_box()
+    assert frame["height"] <= 256
+    zoom = page.evaluate(f"{FMAP}.getZoom()")
+    page.mouse.move(160, 200)
+    for _ in range(40):
+        page.mouse.wheel(0, 120)
+        page.wait_for_timeout(30)
+        if page.evaluate("document.getElementById('rally-list').getBoundingClientRect().top < 256"):
+            break
+    else:
+        pytest.fail("the wheel never brought the list into view")
+    assert page.evaluate(f"{FMAP}.getZoom()") == zoom  # the wheel scrolled the page, not the map
+    context.close()
+
+
+def test_rallies_under_the_star_are_reachable(page, live_server, app):
+    add_rally(app, title="Under the star", place="Кастрычніцкая плошча", lat=STAR[0], lon=STAR[1])
+    page.goto(live_server + f"/?lang=en&lat={STAR[0]}&lon={STAR[1]}&zoom=16")
+    loaded(page, 14)
+    star = page.locator(".rally-marker-featured")
+    hidden = page.locator(".leaflet-marker-icon[aria-label^='Under the star']")
+    # the marker is there but the star covers it: a pointer cannot reach it
+    box = hidden.bounding_box()
+    on_top = page.evaluate(
+        f"document.elementFromPoint({box['x'] + box['width'] / 2}, {box['y'] + box['height'] / 2})"
+        ".classList.contains('rally-marker-featured')"
+    )
+    assert on_top
+    # by pointer: the star's popup lists it
+    star.click()
+    other = page.locator(".rally-popup-other", has_text="Under the star")
+    other.click()
+    page.locator(".rally-popup-title", has_text="Under the star").wait_for()
+    page.keyboard.press("Escape")
+    wait_until(page, "document.querySelectorAll('.leaflet-popup').length === 0")
+    # by keyboard: star, Enter, Tab to the listed rally, Enter
+    star.focus()
+    page.keyboard.press("Enter")
+    page.locator(".rally-popup-other").wait_for()
+    assert active(page, "e.classList.contains('rally-popup-link')")
+    page.keyboard.press("Tab")
+    assert active(page, "e.textContent") == "Under the star"
+    page.keyboard.press("Enter")
+    page.locator(".rally-popup-title", has_text="Under the star").wait_for()
+    assert page.errors == []
+
+
+def test_one_long_word_wraps_on_a_phone(browser, live_server, app):
+    long_title = "Д" * 120
+    long_place = "#" + "салідарнасць" * 8
+    rally_id = add_rally(app, title=long_title, place=long_place, lat=53.6778, lon=23.8297)
+    phone = browser.new_context(viewport={"width": 375, "height": 740}, locale="en-US")
+    page = phone.new_page()
+    wide = "document.documentElement.scrollWidth"
+    page.goto(live_server + "/?lang=en")
+    loaded(page, 14)
+    assert page.evaluate(wide) <= 375
+    page.locator("#rally-list li", has_text="ДДДД").get_by_role("button").click()
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for(state="visible")
+    assert popup.evaluate("(e) => e.scrollWidth <= e.clientWidth")
+    assert popup.locator("h2").evaluate("(e) => e.scrollWidth <= e.clientWidth")
+    assert page.evaluate(wide) <= 375
+    for path in (f"/rallies/{rally_id}?lang=en", "/rallies?lang=en"):
+        page.goto(live_server + path)
+        assert page.evaluate(wide) <= 375, path
+        heading = page.locator("h1") if "/rallies/" in path else page.locator(".rally-title").first
+        assert heading.evaluate("(e) => e.scrollWidth <= e.clientWidth"), path
+    phone.close()
+
+
+def test_the_map_never_writes_a_view_the_server_refuses(page, live_server):
+    page.goto(live_server + "/?lang=en")
+    wait_until(page, "performance.getEntriesByName('rallies-loaded').length > 0")
+    # dragged far east, then far north-west
+    for target in ("[53.9, 45.0]", "[70.0, 5.0]"):
+        page.evaluate(f"{FMAP}.setView({target}, 8, {{animate: false}})")
+        wait_until(page, "new URLSearchParams(location.search).get('zoom') === '8'")
+        query = parse_qs(urlsplit(page.url).query)
+        assert 21 <= float(query["lon"][0]) <= 35 and 49 <= float(query["lat"][0]) <= 59, query
+        assert page.goto(page.url).status == 200
+        page.evaluate(f"{FMAP}.setView([53.9, 27.5], 7, {{animate: false}})")
+        wait_until(page, "new URLSearchParams(location.search).get('zoom') === '7'")
+
+
+def test_moderators_map_loads(browser, live_server, app, monkeypatch):
+    monkeypatch.setenv("MAPAPP_MODERATOR_PASSWORD", "a long passphrase")
+    app.test_cli_runner().invoke(args=["create-moderator", "mod"])
+    add_rally(app, title="Waiting rally", status="pending", lat=52.4345, lon=30.9754, town="Гомель")
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(live_server + "/moderate/login?lang=en")
+    page.fill("#name", "mod")
+    page.fill("#password", "a long passphrase")
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    wait_until(page, "document.getElementById('map-status').textContent !== ''")
+    assert page.locator("#map-status").inner_text() == "Rallies on the map: 1"
+    assert page.locator(".leaflet-marker-icon[aria-label^='Waiting rally']").count() == 1
+    feeds = [url for url in requested if "pending.geojson" in url]
+    assert feeds and all(url.count("lang=") == 1 for url in feeds), feeds
+    context.close()

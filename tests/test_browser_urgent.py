@@ -1,0 +1,177 @@
+"""An urgent status reaches pages already open, in Chromium, without a reload (issue 15).
+
+The status is changed from another process, straight in the database, as a moderator
+or an organizer on another app server would; the pages re-check every second here
+(MAPAPP_REFRESH_SECONDS, 25 s by default).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+from conftest import add_rally, browser_app
+from flask import Flask
+
+pytestmark = pytest.mark.browser
+
+FMAP = "window[Object.keys(window).find((k) => /^map_\\w+$/.test(k))]"
+CHANGE = """
+import sqlite3, sys
+from datetime import UTC, datetime
+db = sqlite3.connect(sys.argv[1])
+now = datetime.now(UTC).replace(tzinfo=None).isoformat(" ")
+db.execute("UPDATE rally SET status = ?, updated_at = ? WHERE id = ?", (sys.argv[2], now, int(sys.argv[3])))
+db.commit()
+"""
+
+
+@pytest.fixture
+def app(sqlite_url: str) -> Iterator[Flask]:
+    app = browser_app(sqlite_url, REFRESH_SECONDS=1)
+    app.test_cli_runner().invoke(args=["init-db"])
+    yield app
+    app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def wait_until(page, expression: str, timeout: float = 15) -> None:
+    """Polls from Python: the page's CSP forbids the eval that wait_for_function's polling uses."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(f"Boolean({expression})"):
+        if time.monotonic() > deadline:
+            pytest.fail(f"still false after {timeout} s: {expression}")
+        page.wait_for_timeout(50)
+
+
+def view(page) -> list:
+    return page.evaluate(f"[{FMAP}.getZoom(), {FMAP}.getCenter().lat, {FMAP}.getCenter().lng]")
+
+
+def test_cancelled_elsewhere_reaches_open_map_embed_and_rally_page(
+    browser, live_server, app, sqlite_url
+):
+    rally_id = add_rally(app, title="Пікет у Гомелі", town="Гомель", lat=52.4345, lon=30.9754)
+    context = browser.new_context(locale="en-US")
+    statuses: list[tuple[str, int]] = []
+    context.on("response", lambda response: statuses.append((response.url, response.status)))
+    pages = {}
+    for name, path in (
+        ("map", "/?lang=be"),
+        ("embed", "/embed?lang=ru"),
+        ("rally", f"/rallies/{rally_id}?lang=en"),
+    ):
+        pages[name] = context.new_page()
+        pages[name].goto(live_server + path)
+    for name in ("map", "embed"):
+        wait_until(pages[name], "performance.getEntriesByName('rallies-loaded').length > 0")
+    # the visitor has a popup open on the map
+    pages["map"].locator("#rally-list li", has_text="Пікет у Гомелі").get_by_role("button").click()
+    pages["map"].locator(".leaflet-popup-content", has_text="Пікет у Гомелі").wait_for()
+    before = view(pages["map"])
+    # the pages re-check, and unchanged data is a 304
+    deadline = time.monotonic() + 15
+    while not (
+        any("/api/rallies.geojson" in url and status == 304 for url, status in statuses)
+        and any(f"/api/rallies/{rally_id}" in url and status == 304 for url, status in statuses)
+    ):
+        assert time.monotonic() < deadline, statuses
+        pages["map"].wait_for_timeout(100)
+
+    database = sqlite_url.removeprefix("sqlite:///")
+    subprocess.run([sys.executable, "-c", CHANGE, database, "cancelled", str(rally_id)], check=True)
+    changed = time.monotonic()
+
+    wait_until(
+        pages["map"],
+        "document.getElementById('urgent').textContent.includes('Гэтая акцыя адменена.')",
+    )
+    wait_until(
+        pages["embed"],
+        "document.getElementById('urgent').textContent.includes('Эта акция отменена.')",
+    )
+    wait_until(
+        pages["rally"],
+        "document.getElementById('urgent').textContent.includes('This rally is cancelled.')",
+    )
+    assert time.monotonic() - changed < 60
+    banner = pages["map"].locator("#urgent")
+    assert banner.get_attribute("role") == "alert"
+    assert (
+        banner.locator("a", has_text="Пікет у Гомелі").get_attribute("href")
+        == f"/rallies/{rally_id}?lang=be"
+    )
+    # its marker turned into a cancelled one; the view and the open popup stayed
+    marker = pages["map"].locator(".rally-marker-cancelled[aria-label*='Пікет у Гомелі']")
+    assert marker.count() == 1
+    assert view(pages["map"]) == before
+    assert "Адменена" in pages["map"].locator(".leaflet-popup-content").inner_text()
+    assert (
+        pages["map"].locator("#rally-list li.rally-cancelled", has_text="Пікет у Гомелі").count()
+        == 1
+    )
+    assert (
+        pages["embed"].locator(".rally-marker-cancelled").count() >= 1
+        or pages["embed"].locator(".marker-cluster").count() >= 1
+    )
+    assert pages["rally"].locator(".rally-marker-cancelled").count() == 1
+    context.close()
+
+
+def test_danger_and_moved_are_drawn_and_said_and_hidden_tabs_wait(page, live_server, app):
+    """Statuses the server may not send yet: the feed is changed on its way to the page."""
+    gomel = add_rally(app, title="Пікет у Гомелі", town="Гомель", lat=52.45, lon=31.01)
+    brest = add_rally(app, title="Пікет у Брэсце", town="Брэст", lat=52.11, lon=23.71)
+    changes: dict[int, dict] = {}
+    asked = []
+
+    def feed(route) -> None:  # noqa: ANN001
+        asked.append(time.monotonic())
+        response = route.fetch(headers={**route.request.headers, "if-none-match": ""})
+        document = response.json()
+        for feature in document["features"]:
+            change = changes.get(feature["id"], {})
+            feature["properties"].update(change.get("properties", {}))
+            if "coordinates" in change:
+                feature["geometry"]["coordinates"] = change["coordinates"]
+        tag = f'"{abs(hash(json.dumps(changes, sort_keys=True)))}"'
+        if route.request.headers.get("if-none-match") == tag:
+            route.fulfill(status=304, headers={"ETag": tag})
+        else:
+            route.fulfill(status=200, json=document, headers={"ETag": tag})
+
+    page.route("**/api/rallies.geojson*", feed)
+    page.goto(live_server + "/?lang=en")
+    wait_until(page, "performance.getEntriesByName('rallies-loaded').length > 0")
+    # a hidden tab asks nothing; shown again, it asks at once
+    page.evaluate(
+        "Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});"
+        "document.dispatchEvent(new Event('visibilitychange'))"
+    )
+    page.wait_for_timeout(300)
+    hidden_at = len(asked)
+    page.wait_for_timeout(2500)
+    assert len(asked) == hidden_at
+    changes[gomel] = {"properties": {"status": "danger"}}
+    changes[brest] = {"properties": {"status": "moved"}, "coordinates": [23.6857, 52.0895]}
+    page.evaluate(
+        "Object.defineProperty(document, 'visibilityState', {value: 'visible', configurable: true});"
+        "document.dispatchEvent(new Event('visibilitychange'))"
+    )
+    wait_until(
+        page, "document.getElementById('urgent').textContent.includes('Do not come.')", timeout=2
+    )
+    banner = page.locator("#urgent").inner_text()
+    assert "Пікет у Гомелі: Danger: police are at the place. Do not come." in banner
+    assert "Пікет у Брэсце: The place has changed: check the new place before you go." in banner
+    page.evaluate(f"{FMAP}.setView([52.0895, 23.6857], 14, {{animate: false}})")
+    wait_until(page, "document.querySelector('.rally-marker-moved') !== null")
+    page.evaluate(f"{FMAP}.setView([52.45, 31.01], 14, {{animate: false}})")
+    wait_until(page, "document.querySelector('.rally-marker-danger') !== null")
+    label = page.locator(".rally-marker-danger").get_attribute("aria-label")
+    assert label.startswith("Danger: police are at the place. Do not come. Пікет у Гомелі")
+    assert page.errors == []
+    page.unroute_all(behavior="ignoreErrors")
