@@ -15,8 +15,8 @@ from werkzeug.security import generate_password_hash
 
 from mapapp import db, lifecycle
 from mapapp.geocode import gazetteer, geocode
-from mapapp.importer import ImportError_, read_rows
-from mapapp.models import AuditEntry, Moderator, Rally
+from mapapp.importer import ImportError_, read_rows, write_rows
+from mapapp.models import Moderator
 from mapapp.seed import demo_rallies, load_seed
 
 
@@ -25,7 +25,7 @@ from mapapp.seed import demo_rallies, load_seed
 def init_db_command() -> None:
     """Create or upgrade the schema and load the seed rallies (safe to run again)."""
     db.upgrade_schema()
-    added = load_seed(db.session(), gazetteer())
+    added = load_seed(db.session(write=True), gazetteer())
     click.echo(f"Database ready; {added} seed rallies added.")
 
 
@@ -35,7 +35,7 @@ def init_db_command() -> None:
 @click.option("--seed", type=int, default=None, help="Random seed, for the same data each time.")
 def demo_data_command(count: int, seed: int | None) -> None:
     """Add COUNT synthetic approved rallies over real Belarusian towns."""
-    session = db.session()
+    session = db.session(write=True)
     rallies = demo_rallies(gazetteer(), count, seed=seed)
     with click.progressbar(length=len(rallies), label="Adding rallies") as bar:
         for start in range(0, len(rallies), 1000):
@@ -76,16 +76,10 @@ def import_rallies_command(file) -> None:  # noqa: ANN001
             raise click.ClickException(
                 f"{len(error.problems)} bad rows: nothing was imported"
             ) from None
-    session = db.session()
-    for row in rows:
-        rally = Rally(**row.fields)
-        session.add(rally)
-        session.flush()
-        session.add(AuditEntry(actor="import", action="import", rally_id=rally.id, detail=""))
-        if rally.status == "approved":
-            session.add(AuditEntry(actor="import", action="approve", rally_id=rally.id, detail=""))
-    session.commit()
-    click.echo(f"Imported {len(rows)} rallies.")
+    # Checked first, then written in short batches: the site keeps taking submissions.
+    with click.progressbar(length=len(rows), label="Importing") as bar:
+        stored = write_rows(db.session(write=True), rows, bar.update)
+    click.echo(f"Imported {stored} rallies.")
 
 
 @click.command("create-moderator")
@@ -100,7 +94,7 @@ def create_moderator_command(name: str) -> None:
         raise click.ClickException("Use a password of at least 10 characters.")
     if len(name) > 80 or not name.strip():
         raise click.ClickException("The name must be 1 to 80 characters.")
-    session = db.session()
+    session = db.session(write=True)
     moderator = session.scalars(select(Moderator).where(Moderator.name == name)).first()
     if moderator is None:
         moderator = Moderator(name=name, password_hash="")
@@ -115,7 +109,7 @@ def create_moderator_command(name: str) -> None:
 def purge_command() -> None:
     """Delete organizers' contacts MAPAPP_CONTACT_DAYS after their rally (run it daily)."""
     days = current_app.config["CONTACT_DAYS"]
-    count = lifecycle.purge_contacts(db.session(), days)
+    count = lifecycle.purge_contacts(db.session(write=True), days)
     click.echo(f"Deleted the contact of {count} rallies that ended more than {days} days ago.")
 
 
