@@ -112,7 +112,11 @@ def close_session(_exc: BaseException | None = None) -> None:
 
 def ping() -> bool:
     """A cheap check that the database answers, for /healthz."""
-    with engine().connect() as connection:
+    return ping_engine(engine())
+
+
+def ping_engine(an_engine: Engine) -> bool:
+    with an_engine.connect() as connection:
         return connection.execute(text("SELECT 1")).scalar() == 1
 
 
