@@ -128,6 +128,38 @@ def export_static_command(directory: Path, lang: str, when: str, base_url: str |
     click.echo(f"Wrote {path} ({path.stat().st_size // 1024} KB).")
 
 
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup_command(path: Path) -> None:
+    """Write a consistent copy of the database to PATH while the site runs.
+
+    It holds organizers' contacts until they are purged: keep it private, delete old copies.
+    """
+    from mapapp.backup import BackupError, backup
+
+    try:
+        backup(db.engine(), path)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Wrote {path} ({path.stat().st_size // 1024} KB).")
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.confirmation_option(prompt="Replace everything in the database with this copy?")
+@with_appcontext
+def restore_command(path: Path) -> None:
+    """Replace the database's contents with the copy at PATH (made by `backup`)."""
+    from mapapp.backup import BackupError, restore
+
+    try:
+        restore(db.engine(), path)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Restored the database from {path}.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(init_db_command)
     app.cli.add_command(demo_data_command)
@@ -136,3 +168,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(create_moderator_command)
     app.cli.add_command(purge_command)
     app.cli.add_command(export_static_command)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
