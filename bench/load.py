@@ -191,7 +191,7 @@ async def slow_clients(port: int, count: int, seconds: float) -> dict[str, float
     }
 
 
-def wait_until_up(port: int, seconds: float = 60) -> None:
+def wait_until_up(port: int, seconds: float = 180) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if asyncio.run(one_get(port, "/healthz", 2)) is not None:

@@ -169,9 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     while not stopping.is_set() and gunicorn.poll() is None and nginx.poll() is None:
         stopping.wait(0.5)
     failed = not stopping.is_set()
-    # nginx first (QUIT: finish the requests in progress), then gunicorn (TERM: graceful).
+    # nginx first (QUIT: finish the requests in progress), then gunicorn (TERM: graceful,
+    # within its graceful_timeout of 30 s; killed after that, and its files removed).
     stop(nginx, signal.SIGQUIT)
-    stop(gunicorn, signal.SIGTERM)
+    stop(gunicorn, signal.SIGTERM, 45)
+    for leftover in (pidfile, socket):
+        leftover.unlink(missing_ok=True)
     if failed:
         print(
             f"stopped: nginx status {nginx.returncode}, gunicorn status {gunicorn.returncode}",

@@ -171,7 +171,7 @@ def test_stack_serves_holds_slow_clients_and_stops_on_sigterm(stack: Stack) -> N
     # SIGTERM stops nginx and gunicorn (master and workers).
     nginx_pid = int((stack.instance / "nginx" / "nginx.pid").read_text())
     stack.process.send_signal(signal.SIGTERM)
-    assert stack.process.wait(60) == 0
+    assert stack.process.wait(120) == 0
     assert not alive(master) and not alive(nginx_pid)
     assert not (stack.instance / "gunicorn.pid").exists()
     with pytest.raises(OSError):
