@@ -8,7 +8,7 @@ FLASK := $(BIN)/flask --app mapapp
 CATALOGUES := mapapp/translations
 MO := $(patsubst %.po,%.mo,$(wildcard $(CATALOGUES)/*/LC_MESSAGES/messages.po))
 
-.PHONY: run test install install-test translations lint format bench clean
+.PHONY: run serve test install install-test translations lint format bench bench-load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,12 @@ run: install
 	$(FLASK) init-db
 	MAPAPP_DEVELOPMENT=1 $(FLASK) run --host 127.0.0.1 --port $(PORT)
 
+# The production stack in the foreground: nginx on PORT in front of gunicorn on a unix socket
+# (instance/gunicorn.sock, master pid in instance/gunicorn.pid); SIGTERM or Ctrl-C stops both.
+serve: install
+	$(FLASK) init-db
+	exec $(BIN)/python deploy/serve.py --listen $(or $(LISTEN),127.0.0.1:$(PORT))
+
 test: install-test tests/axe/node_modules/axe-core/axe.min.js
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -67,6 +73,10 @@ lint: install-test
 
 bench: install
 	$(BIN)/python bench/geojson.py
+
+# make serve under 64 connections, a killed worker and 200 slow clients, against gunicorn alone.
+bench-load: install
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -10,7 +10,9 @@ from mapapp.config import from_environ as _from_environ
 _settings = {**_defaults(), **_from_environ()}
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Workers from the CPUs this process may use (gunicorn's docs: about one or two a core; with
+# threads, one a core plus one), unless WEB_CONCURRENCY says.
+workers = int(os.environ.get("WEB_CONCURRENCY", str(len(os.sched_getaffinity(0)) + 1)))
 # Threads, so a worker waiting on the tile server or Nominatim does not hold up the map.
 worker_class = "gthread"
 threads = _settings["THREADS"]

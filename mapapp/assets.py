@@ -34,6 +34,8 @@ bp = Blueprint("assets", __name__)
 
 
 def _long_lived(response: Response) -> Response:
+    # send_file's default is "no-cache", which would make browsers and nginx ask every time.
+    response.cache_control.no_cache = None
     response.cache_control.max_age = YEAR
     response.cache_control.public = True
     response.cache_control.immutable = True

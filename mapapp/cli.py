@@ -15,7 +15,7 @@ from werkzeug.security import generate_password_hash
 
 from mapapp import accounts, db, lifecycle
 from mapapp.geocode import gazetteer, geocode
-from mapapp.importer import ImportError_, read_rows
+from mapapp.importer import ImportError_, read_rows, write_rows
 from mapapp.models import Moderator
 from mapapp.seed import demo_rallies, load_seed
 
@@ -25,7 +25,7 @@ from mapapp.seed import demo_rallies, load_seed
 def init_db_command() -> None:
     """Create or upgrade the schema and load the seed rallies (safe to run again)."""
     db.upgrade_schema()
-    added = load_seed(db.session(), gazetteer())
+    added = load_seed(db.session(write=True), gazetteer())
     click.echo(f"Database ready; {added} seed rallies added.")
 
 
@@ -35,7 +35,7 @@ def init_db_command() -> None:
 @click.option("--seed", type=int, default=None, help="Random seed, for the same data each time.")
 def demo_data_command(count: int, seed: int | None) -> None:
     """Add COUNT synthetic approved rallies over real Belarusian towns."""
-    session = db.session()
+    session = db.session(write=True)
     rallies = demo_rallies(gazetteer(), count, seed=seed)
     with click.progressbar(length=len(rallies), label="Adding rallies") as bar:
         for start in range(0, len(rallies), 1000):
@@ -82,14 +82,10 @@ def import_rallies_command(file) -> None:  # noqa: ANN001
             "the file has contacts, but MAPAPP_CONTACT_KEY is not set: they would be stored "
             "in clear. Set a key (flask --app mapapp new-contact-key) or empty the column"
         )
-    session = db.session()
-    for row in rows:
-        fields = dict(row.fields)
-        approved = fields.pop("status") == "approved"
-        # One transaction: all rows or none; the data version moves with it.
-        lifecycle.create(session, fields, approved, actor="import", commit=False)
-    session.commit()
-    click.echo(f"Imported {len(rows)} rallies.")
+    # Checked first, then written in short batches: the site keeps taking submissions.
+    with click.progressbar(length=len(rows), label="Importing") as bar:
+        stored = write_rows(db.session(write=True), rows, bar.update)
+    click.echo(f"Imported {stored} rallies.")
 
 
 @click.command("create-moderator")
@@ -106,7 +102,7 @@ def create_moderator_command(name: str) -> None:
         raise click.ClickException("Use a password of at least 10 characters.")
     if len(name) > 80 or not name.strip():
         raise click.ClickException("The name must be 1 to 80 characters.")
-    session = db.session()
+    session = db.session(write=True)
     moderator = session.scalars(select(Moderator).where(Moderator.name == name)).first()
     if moderator is None:
         moderator = Moderator(name=name, password_hash="", session_epoch=0)
@@ -124,7 +120,7 @@ def purge_command() -> None:
     """Delete organizers' contacts MAPAPP_CONTACT_DAYS after their rally, and the texts of
     rallies rejected or withdrawn MAPAPP_REJECTED_DAYS ago (run it daily)."""
     days = current_app.config["CONTACT_DAYS"]
-    count = lifecycle.purge_contacts(db.session(), days)
+    count = lifecycle.purge_contacts(db.session(write=True), days)
     click.echo(f"Deleted the contact of {count} rallies that ended more than {days} days ago.")
     days = current_app.config["REJECTED_DAYS"]
     count = lifecycle.purge_rejected(db.session(), days)
@@ -184,6 +180,38 @@ def export_static_command(directory: Path, lang: str, when: str, base_url: str |
     click.echo(f"Wrote {path} ({path.stat().st_size // 1024} KB).")
 
 
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup_command(path: Path) -> None:
+    """Write a consistent copy of the database to PATH while the site runs.
+
+    It holds organizers' contacts until they are purged: keep it private, delete old copies.
+    """
+    from mapapp.backup import BackupError, backup
+
+    try:
+        backup(db.engine(), path)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Wrote {path} ({path.stat().st_size // 1024} KB).")
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.confirmation_option(prompt="Replace everything in the database with this copy?")
+@with_appcontext
+def restore_command(path: Path) -> None:
+    """Replace the database's contents with the copy at PATH (made by `backup`)."""
+    from mapapp.backup import BackupError, restore
+
+    try:
+        restore(db.engine(), path)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Restored the database from {path}.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(init_db_command)
     app.cli.add_command(demo_data_command)
@@ -194,3 +222,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(new_contact_key_command)
     app.cli.add_command(rotate_contact_key_command)
     app.cli.add_command(export_static_command)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)

@@ -57,6 +57,12 @@ SETTINGS: list[Setting] = [
         "mapapp tile proxy (rally map of Belarus)",
         "User-Agent the tile proxy sends to the tile server (its usage policy asks for one).",
     ),
+    Setting(
+        "TILE_FETCH_LIMIT",
+        "600 per minute",
+        "Most tiles the proxy may fetch from the tile server, for the whole site.",
+    ),
+    Setting("TILE_CACHE_MB", 2048, "Disk budget of the tile proxy's cache (instance/tiles), MB."),
     Setting("GEOCODER", "offline", "offline (the shipped gazetteer) or nominatim."),
     Setting("NOMINATIM_URL", "https://nominatim.openstreetmap.org", "Nominatim base URL."),
     Setting("NOMINATIM_USER_AGENT", None, "Required with GEOCODER=nominatim: who is asking."),

@@ -2,17 +2,24 @@
 
 SQLite is the default: a file in instance/, in WAL mode with a busy timeout so
 several gunicorn workers can read while one writes. PostgreSQL by URL (psycopg).
+
+Writers take SQLite's write lock first (`BEGIN IMMEDIATE`): a transaction that reads and
+then writes would otherwise fail at once with "database is locked" when another worker
+wrote in between, whatever the busy timeout. Every request that may change data (any
+method but GET, HEAD, OPTIONS) and every `session(write=True)` gets such transactions;
+readers never wait for writers (WAL).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def normalise_url(url: str) -> str:
@@ -33,6 +40,9 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # noqa: ANN001
+            # pysqlite's own BEGIN (deferred, only before a write) is switched off: the begin
+            # event below starts every transaction itself (SQLAlchemy's pysqlite recipe).
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=15000")
@@ -40,8 +50,20 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection) -> None:  # noqa: ANN001
+            mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+            connection.exec_driver_sql(f"BEGIN {mode}")
+
         return engine
+    # pool_pre_ping: a connection the server dropped (restart, pg_terminate_backend) is
+    # replaced before use instead of failing the request.
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine (and pool) whose SQLite transactions begin IMMEDIATE."""
+    return engine.execution_options(sqlite_begin="IMMEDIATE")
 
 
 def init_app(app: Flask) -> None:
@@ -54,6 +76,7 @@ def init_app(app: Flask) -> None:
     app.extensions["mapapp.db"] = {
         "engine": engine,
         "sessionmaker": sessionmaker(engine, expire_on_commit=False),
+        "writer": writer(engine),
     }
     app.teardown_appcontext(close_session)
 
@@ -62,10 +85,24 @@ def engine() -> Engine:
     return current_app.extensions["mapapp.db"]["engine"]
 
 
-def session() -> Session:
-    """The session of the current app context, opened on first use."""
+def session(write: bool = False) -> Session:
+    """The session of the current app context, opened on first use.
+
+    write: the caller reads and then writes (commands; requests other than GET, HEAD and
+    OPTIONS always do), so its SQLite transactions take the write lock at their start. A
+    reading session asked to write commits its (read-only) transaction and becomes a writer.
+    """
+    state = current_app.extensions["mapapp.db"]
+    write = write or (has_request_context() and request.method not in READ_ONLY_METHODS)
     if "db_session" not in g:
-        g.db_session = current_app.extensions["mapapp.db"]["sessionmaker"]()
+        g.db_session = state["sessionmaker"](bind=state["writer"] if write else state["engine"])
+    elif (
+        write
+        and g.db_session.bind is not state["writer"]
+        and not (g.db_session.new or g.db_session.dirty or g.db_session.deleted)
+    ):
+        g.db_session.commit()  # ends the deferred transaction (nothing to write)
+        g.db_session.bind = state["writer"]
     return g.db_session
 
 
@@ -77,7 +114,11 @@ def close_session(_exc: BaseException | None = None) -> None:
 
 def ping() -> bool:
     """A cheap check that the database answers, for /healthz."""
-    with engine().connect() as connection:
+    return ping_engine(engine())
+
+
+def ping_engine(an_engine: Engine) -> bool:
+    with an_engine.connect() as connection:
         return connection.execute(text("SELECT 1")).scalar() == 1
 
 

@@ -206,10 +206,14 @@ def _try_slot(name: str, interval: float) -> bool:
                 _redis(redis_url).set(f"mapapp:slot:{name}", "1", nx=True, px=int(interval * 1000))
             )
         except Exception:  # noqa: BLE001 - Redis down: the database still serialises
-            log.warning("Redis unavailable for the %s throttle; using the database", name)
+            said = current_app.extensions.setdefault("mapapp.redis_down_said", set())
+            if name not in said:  # once per worker, not once per request
+                said.add(name)
+                log.warning("Redis unavailable for the %s throttle; using the database", name)
     now = utcnow()
     try:
-        with db.engine().begin() as connection:
+        # Read then write: SQLite takes the write lock first (BEGIN IMMEDIATE).
+        with db.writer(db.engine()).begin() as connection:
             taken = connection.execute(
                 update(Throttle)
                 .where(Throttle.name == name, Throttle.next_at <= now)

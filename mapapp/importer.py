@@ -1,5 +1,8 @@
 """Reading rallies from CSV (the import-rallies command): all rows or none.
 
+Every row is checked before anything is written; then the rows are written in short
+batches (write_rows), so a big import never holds the database for long.
+
 Header: title,city,place,starts_at,description,lat,lon,status,contact[,reveal_at]
 starts_at is ISO 8601; without an offset it is Minsk time. Empty lat/lon: geocoded from
 place and city. status is approved or pending (default pending). contact is private.
@@ -10,15 +13,20 @@ town only; empty = public at once.
 from __future__ import annotations
 
 import csv
+import secrets
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from mapapp import rules
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from mapapp import lifecycle, rules
 from mapapp.gazetteer import Gazetteer
 from mapapp.i18n import MINSK
-from mapapp.models import Status, utcnow
+from mapapp.models import AuditEntry, PublishedRally, Rally, Status, TelegramOutbox, utcnow
 
 HEADER = ["title", "city", "place", "starts_at", "description", "lat", "lon", "status", "contact"]
 OPTIONAL = ["reveal_at"]  # may follow HEADER as the last column
@@ -157,3 +165,64 @@ def check_row(
         "contact": values["contact"] or None,
         "reveal_at": reveal_at,
     }
+
+
+def write_rows(
+    session: Session,
+    rows: list[Row],
+    progress: Callable[[int], None] = lambda n: None,
+    batch_size: int = 500,
+    pause: float = 0.1,
+) -> int:
+    """Store checked rows in short transactions; on any failure delete what was stored.
+
+    One transaction for 50,000 rows held SQLite's write lock for half a minute, and people
+    submitting meanwhile got "database is locked". Batches of `batch_size` rows each commit
+    in a fraction of a second, with `pause` seconds between them for other writers (SQLite's
+    busy handler retries every 100 ms at most). All or nothing is kept by deleting this
+    import's rallies (found by the audit entries tagged with its id) when anything fails.
+    Returns the number of rallies stored.
+    """
+    import_id = secrets.token_hex(8)
+    tag = f"import {import_id}"
+    stored = 0
+    try:
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start : start + batch_size]
+            for row in batch:
+                fields = dict(row.fields)
+                approved = fields.pop("status") == Status.APPROVED.value
+                # Through lifecycle, like every rally: an approved one is published, the data
+                # version moves and listeners (Telegram) hear of it in the same transaction.
+                lifecycle.create(
+                    session, fields, approved, actor="import", commit=False, detail=tag
+                )
+            session.commit()
+            stored += len(batch)
+            progress(len(batch))
+            if pause and stored < len(rows):
+                time.sleep(pause)
+    except BaseException:
+        session.rollback()
+        delete_import(session, import_id)
+        raise
+    return stored
+
+
+def delete_import(session: Session, import_id: str) -> int:
+    """Delete the rallies an interrupted import stored (and their audit entries)."""
+    tag = f"import {import_id}"
+    ids = session.scalars(
+        select(AuditEntry.rally_id).where(
+            AuditEntry.detail == tag, AuditEntry.action.in_(("import", "import_approved"))
+        )
+    ).all()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        session.execute(delete(TelegramOutbox).where(TelegramOutbox.rally_id.in_(chunk)))
+        session.execute(delete(AuditEntry).where(AuditEntry.rally_id.in_(chunk)))
+        session.execute(delete(PublishedRally).where(PublishedRally.id.in_(chunk)))
+        session.execute(delete(Rally).where(Rally.id.in_(chunk)))
+        lifecycle.bump_version(session)  # what the public saw of them is gone again
+        session.commit()
+    return len(ids)

@@ -245,11 +245,17 @@ def submit(db: Session, fields: dict[str, Any], token: str | None = None) -> tup
 
 
 def create(
-    db: Session, fields: dict[str, Any], approved: bool, actor: str = "import", commit: bool = True
+    db: Session,
+    fields: dict[str, Any],
+    approved: bool,
+    actor: str = "import",
+    commit: bool = True,
+    detail: str = "",
 ) -> Rally:
     """A rally from an operator (import, seed, demo data): pending, or approved and public.
 
     With commit=False the caller commits (batches); the version is bumped all the same.
+    `detail` goes into the audit entry (an import's tag, to find its rallies again).
     """
     action = "import_approved" if approved else "import"
     to = transition(None, SYSTEM, action)
@@ -261,7 +267,7 @@ def create(
         for name in PUBLISHED_FIELDS:
             setattr(row, name, getattr(rally, name))
         db.add(row)
-    audit(db, actor, action, rally)
+    audit(db, actor, action, rally, detail)
     if approved:
         bump_version(db)
         db.flush()

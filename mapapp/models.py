@@ -287,3 +287,17 @@ class TelegramCursor(Base):
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger)
+
+
+class RateLimitCounter(Base):
+    """A rate-limit window's count (mapapp.limits.DatabaseStorage): shared by all workers.
+
+    name is Flask-Limiter's key (the limit and the client address or account), expires_at
+    a Unix time; rows past it are stale and deleted as the counters are used.
+    """
+
+    __tablename__ = "rate_limit"
+
+    name: Mapped[str] = mapped_column(String(300), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)

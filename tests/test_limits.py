@@ -3,7 +3,10 @@
 import os
 
 import pytest
-from conftest import make_app
+from conftest import fresh_postgres, make_app
+from sqlalchemy import text
+
+from mapapp import db
 
 REDIS_URL = os.environ.get("MAPAPP_TEST_REDIS_URL")
 
@@ -17,7 +20,7 @@ def test_workers_share_limits_through_redis(sqlite_url):
     # two apps stand for two gunicorn workers
     first = make_app(sqlite_url, REDIS_URL=REDIS_URL, GEOCODE_LIMIT="3 per minute")
     second = make_app(sqlite_url, REDIS_URL=REDIS_URL, GEOCODE_LIMIT="3 per minute")
-    assert first.config["RATELIMIT_STORAGE_URI"] == REDIS_URL
+    assert first.config["RATELIMIT_STORAGE_URI"] == "mapapp-failover://"
     codes = [
         app.test_client().get("/api/geocode?q=Minsk").status_code
         for app in (first, second, first, second)
@@ -25,9 +28,38 @@ def test_workers_share_limits_through_redis(sqlite_url):
     assert codes == [200, 200, 200, 429]
 
 
-def test_memory_storage_without_redis(sqlite_url):
-    app = make_app(sqlite_url)
-    assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
+def counted_in_database(app) -> list[int]:
+    """The counters in the rate_limit table: what every worker (process) reads."""
+    with app.app_context():
+        return list(db.session().scalars(text("SELECT count FROM rate_limit")))
+
+
+def test_limits_are_counted_in_the_database_without_redis(sqlite_url):
+    """Not per-worker memory, which would multiply every limit by the number of workers."""
+    app = make_app(sqlite_url, GEOCODE_LIMIT="3 per minute")
+    assert app.config["RATELIMIT_STORAGE_URI"] == "mapapp-database://"
+    client = app.test_client()
+    codes = [client.get("/api/geocode?q=Minsk").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    assert counted_in_database(app) == [4]
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_redis_down_pages_serve_and_limits_fall_back_to_the_database(database, sqlite_url, caplog):
+    url = sqlite_url if database == "sqlite" else fresh_postgres()
+    closed = "redis://127.0.0.1:5169/0"  # nothing listens there
+    app = make_app(url, REDIS_URL=closed, GEOCODE_LIMIT="3 per minute")
+    client = app.test_client()
+    for path in ("/", "/rallies", "/api/rallies.geojson", "/rallies.ics", "/healthz"):
+        assert client.get(path).status_code == 200, path
+    codes = [client.get("/api/geocode?q=Minsk").status_code for _ in range(5)]
+    assert codes == [200, 200, 200, 429, 429]
+    assert counted_in_database(app) == [5]  # shared by every worker, not in this one's memory
+    said = [r.getMessage() for r in caplog.records if "rate limits" in r.getMessage()]
+    assert said == [
+        "Redis is unreachable: rate limits are counted in the database until it answers again"
+    ]  # once, not once per request
+    app.extensions["mapapp.db"]["engine"].dispose()
 
 
 def test_forwarded_for_is_ignored_without_a_trusted_proxy(sqlite_url):

@@ -1,0 +1,188 @@
+"""The production stack in the foreground: nginx on a TCP port in front of gunicorn on a unix socket.
+
+    python deploy/serve.py [--listen 127.0.0.1:8000] [--server-names "map.example"] [--instance DIR]
+
+`make serve` runs it. gunicorn reads gunicorn.conf.py (workers, threads) and the same MAPAPP_*
+environment as ever; its master's pid goes to INSTANCE/gunicorn.pid. nginx gets its own prefix
+under INSTANCE/nginx (config filled in from deploy/nginx.conf, temp and cache directories), so it
+writes nothing under /etc or /var and runs as root or not. SIGTERM or SIGINT stops both; when
+either dies, the other is stopped too and the exit status is non-zero. nginx's error lines go to
+stderr with the client address blanked out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = Path(__file__).resolve().parent / "nginx.conf"
+NGINX_DIRS = ("body", "proxy", "fastcgi", "uwsgi", "scgi", "cache/assets", "cache/feeds")
+# nginx adds "client: <address>" (and "server: ...") to error lines about a request.
+CLIENT_IN_LOG = re.compile(r"client: [^,]+")
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else "")
+    if not found:
+        sys.exit("nginx is not installed: apt-get install nginx-light (or nginx).")
+    return found
+
+
+def render_config(
+    listen: str, server_names: str, public_host: str, prefix: Path, socket: Path
+) -> str:
+    """deploy/nginx.conf with its @NAMES@ filled in."""
+    values = {
+        "USER_LINE": "user root;" if os.geteuid() == 0 else "",
+        "NGINX_WORKERS": "auto",
+        "PREFIX": str(prefix),
+        "SOCKET": str(socket),
+        "LISTEN": listen,
+        "SERVER_NAMES": server_names,
+        "PUBLIC_HOST": public_host,
+    }
+    text = TEMPLATE.read_text()
+    for name, value in values.items():
+        text = text.replace(f"@{name}@", value)
+    if "@" in re.sub(r"#.*", "", text):
+        raise SystemExit("deploy/nginx.conf has a placeholder serve.py does not fill in")
+    return text
+
+
+def copy_stderr(stream, output) -> None:  # noqa: ANN001
+    """Pass nginx's error lines on without the client's address."""
+    for line in stream:
+        output.write(CLIENT_IN_LOG.sub("client: -", line))
+        output.flush()
+
+
+def gunicorn_has(setting: str) -> bool:
+    from gunicorn.config import KNOWN_SETTINGS
+
+    return any(known.name == setting for known in KNOWN_SETTINGS)
+
+
+def wait_for(path: Path, process: subprocess.Popen, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        if process.poll() is not None:
+            raise SystemExit(f"gunicorn exited with status {process.returncode} before starting")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"gunicorn did not create {path} within {seconds:.0f} s")
+        time.sleep(0.1)
+
+
+def stop(process: subprocess.Popen, how: int, seconds: float = 20) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(how)
+    try:
+        process.wait(seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    port = os.environ.get("PORT", "8000")
+    parser.add_argument("--listen", default=f"127.0.0.1:{port}", help="nginx's address:port")
+    parser.add_argument(
+        "--server-names",
+        default=os.environ.get("SERVER_NAMES", "127.0.0.1 localhost"),
+        help="host names the site answers to (others get 421)",
+    )
+    parser.add_argument(
+        "--public-host", default=None, help="Host the app sees (default: first name and port)"
+    )
+    parser.add_argument("--instance", type=Path, default=ROOT / "instance")
+    args = parser.parse_args(argv)
+
+    instance = args.instance.resolve()
+    prefix = instance / "nginx"
+    for name in NGINX_DIRS:
+        (prefix / name).mkdir(parents=True, exist_ok=True)
+    socket = instance / "gunicorn.sock"
+    pidfile = instance / "gunicorn.pid"
+    socket.unlink(missing_ok=True)
+    listen_port = args.listen.rsplit(":", 1)[-1]
+    public_host = args.public_host or args.server_names.split()[0]
+    if args.public_host is None and listen_port not in ("80", "443"):
+        public_host += f":{listen_port}"
+    config = prefix / "nginx.conf"
+    config.write_text(render_config(args.listen, args.server_names, public_host, prefix, socket))
+
+    extra = []
+    if gunicorn_has("control_socket"):
+        # gunicorn 24+ opens a control socket in ~/.gunicorn by default: keep it ours.
+        extra = ["--control-socket", str(instance / "gunicorn.ctl")]
+    env = dict(os.environ)
+    # Only nginx reaches the socket, and it sets X-Forwarded-For/-Proto: trust one hop (more when
+    # the operator says a CDN is in front too).
+    env.setdefault("MAPAPP_TRUSTED_PROXIES", "1")
+    gunicorn = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            str(ROOT / "gunicorn.conf.py"),
+            "--bind",
+            f"unix:{socket}",
+            "--pid",
+            str(pidfile),
+            *extra,
+            "mapapp:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        wait_for(socket, gunicorn, 60)
+    except SystemExit:
+        stop(gunicorn, signal.SIGTERM)
+        raise
+    nginx = subprocess.Popen(  # noqa: S603 - the system's nginx, our config
+        [nginx_binary(), "-p", str(prefix), "-c", str(config), "-e", "stderr", "-g", "daemon off;"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    threading.Thread(target=copy_stderr, args=(nginx.stderr, sys.stderr), daemon=True).start()
+    print(f"Serving on http://{args.listen}/ (nginx -> {socket})", file=sys.stderr, flush=True)
+
+    stopping = threading.Event()
+
+    def on_signal(_signum, _frame) -> None:  # noqa: ANN001
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    while not stopping.is_set() and gunicorn.poll() is None and nginx.poll() is None:
+        stopping.wait(0.5)
+    failed = not stopping.is_set()
+    # nginx first (QUIT: finish the requests in progress), then gunicorn (TERM: graceful,
+    # within its graceful_timeout of 30 s; killed after that, and its files removed).
+    stop(nginx, signal.SIGQUIT)
+    stop(gunicorn, signal.SIGTERM, 45)
+    for leftover in (pidfile, socket):
+        leftover.unlink(missing_ok=True)
+    if failed:
+        print(
+            f"stopped: nginx status {nginx.returncode}, gunicorn status {gunicorn.returncode}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

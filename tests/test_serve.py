@@ -1,0 +1,183 @@
+"""`make serve` for real: Debian's nginx in front of gunicorn (deploy/serve.py, deploy/nginx.conf)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STRICT = os.environ.get("MAPAPP_TEST_STRICT") == "1"
+
+
+def free_port() -> int:
+    """A free port, from 5150-5169 first (the range this machine gives these tests)."""
+    for port in [*range(5160, 5170), 0]:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return probe.getsockname()[1]
+    raise RuntimeError("no free port")
+
+
+def get(url: str, timeout: float = 10, headers: dict[str, str] | None = None):  # noqa: ANN201
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return answer.status, dict(answer.headers), answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+class Stack:
+    def __init__(self, process: subprocess.Popen, base: str, instance: Path, log: Path) -> None:
+        self.process, self.base, self.instance, self.log = process, base, instance, log
+
+    def master_pid(self) -> int:
+        return int((self.instance / "gunicorn.pid").read_text())
+
+
+@pytest.fixture
+def stack(tmp_path: Path):  # noqa: ANN201
+    if not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()):
+        if STRICT:
+            pytest.fail("nginx is not installed (apt-get install nginx-light)")
+        pytest.skip("nginx is not installed")
+    env = dict(os.environ)
+    env.update(
+        MAPAPP_DATABASE_URL=f"sqlite:///{tmp_path / 'serve.sqlite3'}",
+        MAPAPP_SECRET_KEY="test-secret-key-for-the-serve-test",
+        MAPAPP_TILE_PROXY="0",
+        MAPAPP_ACCESS_LOG="1",
+        WEB_CONCURRENCY="2",
+        GUNICORN_THREADS="2",
+    )
+    flask = [sys.executable, "-m", "flask", "--app", "mapapp"]
+    subprocess.run([*flask, "init-db"], cwd=ROOT, env=env, check=True, capture_output=True)
+    port = free_port()
+    instance = tmp_path / "instance"
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "deploy/serve.py", "--listen", f"127.0.0.1:{port}"]
+            + ["--instance", str(instance)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if get(base + "/healthz", 2)[0] == 200:
+                break
+        except OSError:
+            pass
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.3)
+    yield Stack(process, base, instance, log)
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by its parent) is not alive.
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "\nState:\tZ" not in status.read_text()
+
+
+def slow_client(port: int, stop: threading.Event, opened: list[socket.socket]) -> None:
+    """A request whose header never ends: a line every 2 s (slowloris)."""
+    conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+    opened.append(conn)
+    try:
+        conn.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        while not stop.wait(2):
+            conn.sendall(b"X-Slow: 1\r\n")
+    except OSError:
+        pass
+
+
+def test_stack_serves_holds_slow_clients_and_stops_on_sigterm(stack: Stack) -> None:
+    # Pages and the feed come through nginx.
+    status, headers, body = get(stack.base + "/")
+    assert status == 200 and headers["Server"] == "nginx"
+    assert b"leaflet" in body.lower()
+    status, headers, body = get(stack.base + "/api/rallies.geojson")
+    assert status == 200 and b"FeatureCollection" in body
+    # The feed is micro-cached for everyone without a cookie; a moderator's cookie bypasses it.
+    assert get(stack.base + "/api/rallies.geojson")[1]["X-Cache"] == "HIT"
+    with_cookie = get(stack.base + "/api/rallies.geojson", headers={"Cookie": "session=x"})
+    assert with_cookie[1]["X-Cache"] == "BYPASS"
+    # Fingerprinted files are served from nginx's cache after the first time.
+    page = get(stack.base + "/")[2].decode()
+    asset = next(part for part in page.split('"') if part.startswith("/vendor/leaflet/"))
+    assert get(stack.base + asset)[0] == 200
+    assert get(stack.base + asset)[1]["X-Cache"] == "HIT"
+    # Another Host is refused before it reaches the app or a cache key.
+    assert get(stack.base + "/", headers={"Host": "attacker.example"})[0] == 421
+
+    # 100 slow half-open connections do not stop anyone else.
+    port = int(stack.base.rsplit(":", 1)[1])
+    stop, opened = threading.Event(), []
+    slow = [
+        threading.Thread(target=slow_client, args=(port, stop, opened), daemon=True)
+        for _ in range(100)
+    ]
+    for thread in slow:
+        thread.start()
+    time.sleep(3)
+    try:
+        for _ in range(5):
+            start = time.monotonic()
+            assert get(stack.base + "/healthz", timeout=1)[0] == 200
+            assert time.monotonic() - start < 1
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        for conn in opened:
+            conn.close()
+
+    # A worker killed: nginx retries GETs on another one, nobody sees an error.
+    master = stack.master_pid()
+    workers = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    os.kill(int(workers[0]), signal.SIGKILL)
+    statuses = [get(stack.base + "/api/rallies.geojson?when=all")[0] for _ in range(10)]
+    assert statuses == [200] * 10
+
+    # SIGTERM stops nginx and gunicorn (master and workers).
+    nginx_pid = int((stack.instance / "nginx" / "nginx.pid").read_text())
+    stack.process.send_signal(signal.SIGTERM)
+    assert stack.process.wait(120) == 0
+    assert not alive(master) and not alive(nginx_pid)
+    assert not (stack.instance / "gunicorn.pid").exists()
+    with pytest.raises(OSError):
+        get(stack.base + "/healthz", timeout=2)
+
+    # No client address in any log line (gunicorn's access log was on).
+    lines = stack.log.read_text().splitlines()
+    assert any('"GET /healthz' in line or "GET /healthz" in line for line in lines), lines
+    assert [line for line in lines if "127.0.0.1" in line and "Serving on" not in line] == []
