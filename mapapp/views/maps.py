@@ -6,7 +6,7 @@ from flask import current_app, url_for
 from flask_babel import gettext as _
 
 from mapapp import maps
-from mapapp.assets import map_assets
+from mapapp.assets import basemap_url, map_assets
 from mapapp.i18n import current_language
 from mapapp.tiles import browser_tile_url
 
@@ -75,6 +75,7 @@ def map_shell(
                 "mode": mode,
                 "dataUrl": url_for(data_endpoint),
                 "reverseUrl": url_for("api.reverse"),
+                "basemapUrl": basemap_url(),
                 # lang=None: without it, a ?lang= in this request would follow into the URL.
                 "rallyUrl": url_for(rally_endpoint, rally_id=0, lang=None).removesuffix("0"),
                 "listUrl": url_for("pages.rallies", lang=None),
