@@ -43,7 +43,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=12 * 3600,
     )
 
-    from mapapp import assets, cli, db, errors, geocode, i18n, limits, logs, security, tiles
+    from mapapp import (
+        assets,
+        cli,
+        db,
+        errors,
+        geocode,
+        i18n,
+        limits,
+        logs,
+        security,
+        signing,
+        tiles,
+    )
     from mapapp.views import api, embed, feeds, moderate, pages, submit
 
     logs.init_app(app)
@@ -57,6 +69,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
+    signing.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(submit.bp)

@@ -82,6 +82,12 @@ SETTINGS: list[Setting] = [
         "unset: any site may.",
     ),
     Setting(
+        "SIGNING_KEY",
+        None,
+        "Ed25519 key (made by `flask --app mapapp signing-key`) that signs the export and "
+        "/api/rallies.geojson in minisign's format; unset: nothing is signed.",
+    ),
+    Setting(
         "DEVELOPMENT",
         False,
         "Local development over plain HTTP: session cookies without Secure (make run sets it).",

@@ -77,6 +77,8 @@ def rally_map(
         zoom_control=False,  # rallymap.js adds it, with titles in the page's language
         **options,
     )
+    # Leaflet takes the zoom range from the tile layer; markercluster needs one without tiles.
+    fmap.options.update(max_zoom=MAX_ZOOM, min_zoom=MIN_ZOOM)
     # Instance attributes: the class lists point at five CDNs (and folium's
     # add_js_link would change them for every map in the process).
     fmap.default_js = [

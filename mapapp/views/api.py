@@ -16,6 +16,7 @@ from mapapp.limits import limiter
 from mapapp.models import Rally, utcnow
 from mapapp.rallies import feature_collection, list_etag, public_detail, public_rallies
 from mapapp.rallies import public_rally as find_public_rally
+from mapapp.signing import signed_comment, signing_key
 from mapapp.views.caching import conditional, memoized
 
 bp = Blueprint("api", __name__)
@@ -59,25 +60,31 @@ def in_language(lang: str) -> Callable[[Rally], dict[str, Any]]:
     return localise
 
 
-@bp.get("/api/rallies.geojson")
-def rallies_geojson() -> Response:
+def geojson_document() -> tuple[str, tuple[bytes, bytes]]:
+    """The GeoJSON this request asks for: its ETag (before any "-gz") and its bytes."""
     rally_filter = parse_filter(request.args, gazetteer())
     api_language()
     # Without ?lang the document is the same for everyone: towns as written, no texts.
     lang = request.args.get("lang") or None
     session = db.session()
     now = utcnow()
+    etag = list_etag(session, rally_filter, now, lang or "")
+    return etag, cached_geojson(
+        etag,
+        lambda: feature_collection(
+            public_rallies(session, rally_filter, now), in_language(lang) if lang else None
+        ),
+    )
+
+
+@bp.get("/api/rallies.geojson")
+def rallies_geojson() -> Response:
     gzipped = "gzip" in request.accept_encodings
+    etag, (plain, compressed) = geojson_document()
     # Gzipped is another representation, so another strong ETag.
-    etag = list_etag(session, rally_filter, now, lang or "") + ("-gz" if gzipped else "")
+    etag += "-gz" if gzipped else ""
 
     def build() -> Response:
-        plain, compressed = cached_geojson(
-            etag,
-            lambda: feature_collection(
-                public_rallies(session, rally_filter, now), in_language(lang) if lang else None
-            ),
-        )
         if not gzipped:
             return Response(plain, mimetype="application/geo+json")
         response = Response(compressed, mimetype="application/geo+json")
@@ -86,6 +93,27 @@ def rallies_geojson() -> Response:
 
     response = conditional(etag, build)
     response.vary.add("Accept-Encoding")
+    return response
+
+
+@bp.get("/api/rallies.geojson.minisig")
+def rallies_geojson_signature() -> Response:
+    """minisign's signature of the document /api/rallies.geojson gives for the same query.
+
+    Check it with `minisign -Vm rallies.geojson -p signing.pub` (the key is on /about).
+    The trusted comment carries the document's ETag: fetch both within the same minute,
+    or compare the ETag, since the "upcoming" list moves with the clock.
+    """
+    key = signing_key(current_app)
+    if key is None:
+        abort(404, "This site has no signing key (MAPAPP_SIGNING_KEY).")
+    etag, (plain, _) = geojson_document()
+    signature = memoized(
+        "geojson_signature",
+        etag,
+        lambda: key.sign(plain, signed_comment(f"rallies.geojson etag:{etag}")),
+    )
+    response = conditional(etag + "-sig", lambda: Response(signature, mimetype="text/plain"))
     return response
 
 

@@ -13,6 +13,7 @@ from mapapp import db
 from mapapp.feeds import RallyUrl, calendar, csv_document
 from mapapp.filters import parse_filter
 from mapapp.geocode import gazetteer
+from mapapp.i18n import current_language
 from mapapp.models import Rally, utcnow
 from mapapp.rallies import etag_for, list_etag, public_rallies, public_rally
 from mapapp.views.caching import conditional, memoized
@@ -52,6 +53,27 @@ def rallies_ics() -> Response:
 def rallies_csv() -> Response:
     response = feed("csv", "text/csv", csv_document)
     response.headers.set("Content-Disposition", "attachment", filename="rallies.csv")
+    return response
+
+
+@bp.get("/offline.html")
+def offline_map() -> Response:
+    """The export-static page for this language and these filters, as a download.
+
+    Built once per data version (and minute, for "upcoming") and base URL in each worker.
+    """
+    from mapapp.export import render_export
+
+    rally_filter = parse_filter(request.args, gazetteer())
+    lang = current_language()
+    now = utcnow()
+    site = url_for("pages.index", lang=None, _external=True).rstrip("/")
+    etag = list_etag(db.session(), rally_filter, now, "offline", lang, site)
+    body = memoized(
+        "offline", etag, lambda: render_export(rally_filter, lang, site, made_at=now).encode(), 4
+    )
+    response = conditional(etag, lambda: Response(body, mimetype="text/html"))
+    response.headers.set("Content-Disposition", "attachment", filename=f"rally-map-{lang}.html")
     return response
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from flask import Blueprint, Response, abort, g, render_template, request
+from flask import Blueprint, Response, abort, current_app, g, render_template, request
 from flask_babel import format_date, lazy_gettext
 
 from mapapp import db
@@ -13,6 +13,7 @@ from mapapp.geocode import gazetteer
 from mapapp.i18n import MINSK, current_language, region_name
 from mapapp.models import Rally, utcnow
 from mapapp.rallies import count_public, public_rallies, public_rally
+from mapapp.signing import signing_key
 from mapapp.views.maps import map_shell
 
 bp = Blueprint("pages", __name__)
@@ -31,6 +32,12 @@ def index() -> str:
         rally_filter=rally_filter,
         filter_towns=gazetteer().town_names(current_language()),
     )
+
+
+@bp.get("/about")
+def about() -> str:
+    """What the map is, the offline copy, and the public key that checks signed copies."""
+    return render_template("about.html", key=signing_key(current_app))
 
 
 @bp.get("/robots.txt")
