@@ -56,7 +56,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         signing,
         tiles,
     )
-    from mapapp.views import api, embed, feeds, moderate, pages, submit
+    from mapapp.views import api, embed, feeds, moderate, pages, share, submit
 
     logs.init_app(app)
     db.init_app(app)
@@ -76,4 +76,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(moderate.bp)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(embed.bp)
+    app.register_blueprint(share.bp)
     return app

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from flask import Blueprint, Response, abort, current_app, g, render_template, request
+from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
 from flask_babel import format_date, lazy_gettext
 
-from mapapp import db
+from mapapp import db, jsonld
 from mapapp.filters import BadFilter, parse_filter, parse_view
 from mapapp.geocode import gazetteer
-from mapapp.i18n import MINSK, current_language, region_name
+from mapapp.i18n import MINSK, current_language, region_name, town_name
 from mapapp.models import Rally, utcnow
 from mapapp.rallies import count_public, public_rallies, public_rally
 from mapapp.signing import signing_key
@@ -104,4 +104,16 @@ def rally(rally_id: int) -> str:
         abort(404)
     shell = map_shell("single")
     g.csp_script_hashes = shell.script_hashes
-    return render_template("rally.html", rally=found, shell=shell)
+    lang = current_language()
+    image = url_for("share.rally_image", rally_id=found.id, language=lang, _external=True)
+    event = jsonld.rally_event(
+        found,
+        url=url_for("pages.rally", rally_id=found.id, _external=True),
+        image=image,
+        town=town_name(found, lang),
+        region=region_name(found.region, lang),
+        place=found.place,
+    )
+    return render_template(
+        "rally.html", rally=found, shell=shell, share_image=image, event_json_ld=event
+    )
