@@ -236,6 +236,22 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/rallies.geojson.minisig": {
+                "get": {
+                    "summary": "minisign signature of /api/rallies.geojson for the same query",
+                    "description": "Check with `minisign -Vm rallies.geojson -P <key>`; the key is "
+                    "on /about. The trusted comment carries the document's ETag.",
+                    "parameters": [*FILTERS, LANG],
+                    "responses": {
+                        "200": {
+                            "description": "minisign's signature file (prehashed Ed25519).",
+                            "content": content(STRING, "text/plain"),
+                        },
+                        "400": BAD_FILTER,
+                        "404": error("This site has no signing key (MAPAPP_SIGNING_KEY)."),
+                    },
+                }
+            },
             "/api/rallies/{id}": {
                 "get": {
                     "summary": "One public rally, with its description",
