@@ -318,6 +318,20 @@ def document() -> dict[str, Any]:
                 "text/calendar",
                 "RFC 5545, times in Europe/Minsk. ETag; 304 on If-None-Match.",
             ),
+            "/rallies.ics.minisig": {
+                "get": {
+                    "summary": "minisign signature of /rallies.ics for the same query",
+                    "parameters": [*FILTERS, LANG],
+                    "responses": {
+                        "200": {
+                            "description": "minisign's signature file (prehashed Ed25519).",
+                            "content": content(STRING, "text/plain"),
+                        },
+                        "400": BAD_FILTER,
+                        "404": error("This site has no signing key (MAPAPP_SIGNING_KEY)."),
+                    },
+                }
+            },
             "/rallies.csv": feed(
                 "Public rallies as CSV",
                 "text/csv",

@@ -83,8 +83,8 @@ def test_rally_page_carries_a_schema_org_event(client, app):
     )
     event = json_ld(client.get(f"/rallies/{rally_id}?lang=en").get_data(as_text=True))
     assert event["@type"] == "Event" and event["name"] == "Сход"
-    assert event["startDate"] == "2031-06-01T19:00:00+03:00"
-    assert event["endDate"] == "2031-06-01T21:00:00+03:00"
+    assert event["startDate"] == "2031-06-01T19:00+03:00"
+    assert event["endDate"] == "2031-06-01T21:00+03:00"
     assert event["eventStatus"] == "https://schema.org/EventScheduled"
     assert event["location"]["name"].startswith("Савецкая плошча, ")
     assert event["location"]["geo"] == {

@@ -96,10 +96,23 @@ def test_live_geojson_signature_verifies_with_the_key_on_the_about_page(app, cli
         assert not minisign_verifies(tmp_path / "rallies.geojson", tmp_path / "signing.pub")
 
 
+def test_live_calendar_signature_verifies(app, client, tmp_path):
+    (tmp_path / "signing.pub").write_text(load_key(SECRET).public_key_file())
+    feed = client.get("/rallies.ics?when=all&lang=be")
+    signature = client.get("/rallies.ics.minisig?when=all&lang=be")
+    assert signature.status_code == 200
+    (tmp_path / "rallies.ics").write_bytes(feed.data)
+    (tmp_path / "rallies.ics.minisig").write_bytes(signature.data)
+    assert minisign_verifies(tmp_path / "rallies.ics", tmp_path / "signing.pub")
+    (tmp_path / "rallies.ics").write_bytes(feed.data.replace(b"T190000", b"T200000", 1))
+    assert not minisign_verifies(tmp_path / "rallies.ics", tmp_path / "signing.pub")
+
+
 def test_without_a_key_nothing_claims_to_be_signed(sqlite_url, tmp_path):
     app = make_app(sqlite_url)
     client = app.test_client()
     assert client.get("/api/rallies.geojson.minisig").status_code == 404
+    assert client.get("/rallies.ics.minisig").status_code == 404
     assert "does not sign" in client.get("/about?lang=en").get_data(as_text=True)
     result = app.test_cli_runner().invoke(args=["export-static", str(tmp_path / "copy")])
     assert result.exit_code == 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, Response, abort, request, url_for
+from flask import Blueprint, Response, abort, current_app, request, url_for
 
 from mapapp import db
 from mapapp.feeds import RallyUrl, calendar, csv_document
@@ -16,6 +16,7 @@ from mapapp.geocode import gazetteer
 from mapapp.i18n import current_language
 from mapapp.models import Rally, utcnow
 from mapapp.rallies import etag_for, list_etag, public_rallies, public_rally
+from mapapp.signing import signed_comment, signing_key
 from mapapp.views.caching import conditional, memoized
 
 bp = Blueprint("feeds", __name__)
@@ -25,8 +26,10 @@ def rally_url(rally_id: int) -> str:
     return url_for("pages.rally", rally_id=rally_id, _external=True)
 
 
-def feed(kind: str, mimetype: str, render: Callable[[list[Rally], RallyUrl], bytes]) -> Response:
-    """The filtered public rallies in one format, with an ETag like the GeoJSON's."""
+def feed_bytes(
+    kind: str, render: Callable[[list[Rally], RallyUrl], bytes]
+) -> tuple[str, Callable[[], bytes]]:
+    """The ETag of this request's feed and a function that gives its body (built once)."""
     rally_filter = parse_filter(request.args, gazetteer())
     session = db.session()
     now = utcnow()
@@ -34,19 +37,40 @@ def feed(kind: str, mimetype: str, render: Callable[[list[Rally], RallyUrl], byt
     # The body links to rally pages: their host and ?lang= are part of what is cached.
     key = etag + rally_url(0)
 
-    def build() -> Response:
-        body = memoized(
+    def body() -> bytes:
+        return memoized(
             "feed", key, lambda: render(public_rallies(session, rally_filter, now), rally_url), 16
         )
-        return Response(body, mimetype=mimetype)
 
-    return conditional(etag, build)
+    return etag, body
+
+
+def feed(kind: str, mimetype: str, render: Callable[[list[Rally], RallyUrl], bytes]) -> Response:
+    """The filtered public rallies in one format, with an ETag like the GeoJSON's."""
+    etag, body = feed_bytes(kind, render)
+    return conditional(etag, lambda: Response(body(), mimetype=mimetype))
 
 
 @bp.get("/rallies.ics")
 def rallies_ics() -> Response:
     # Served inline: calendar apps subscribe to this URL.
     return feed("ics", "text/calendar", calendar)
+
+
+@bp.get("/rallies.ics.minisig")
+def rallies_ics_signature() -> Response:
+    """minisign's signature of the feed /rallies.ics gives for the same query (see /about)."""
+    key = signing_key(current_app)
+    if key is None:
+        abort(404, "This site has no signing key (MAPAPP_SIGNING_KEY).")
+    etag, body = feed_bytes("ics", calendar)
+    signature = memoized(
+        "feed_signature",
+        etag + rally_url(0),
+        lambda: key.sign(body(), signed_comment(f"rallies.ics etag:{etag}")),
+        16,
+    )
+    return conditional(etag + "-sig", lambda: Response(signature, mimetype="text/plain"))
 
 
 @bp.get("/rallies.csv")
