@@ -77,10 +77,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         limits,
         logs,
         security,
+        signing,
         tiles,
         worker,
     )
-    from mapapp.views import api, embed, feeds, moderate, pages, submit
+    from mapapp.views import api, embed, feeds, moderate, pages, share, submit
 
     logs.init_app(app)
     addresses.init_app(app)
@@ -96,10 +97,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     cli.init_app(app)
     worker.init_app(app)
+    signing.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(submit.bp)
     app.register_blueprint(moderate.bp)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(embed.bp)
+    app.register_blueprint(share.bp)
     return app

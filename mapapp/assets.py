@@ -19,12 +19,16 @@ import xstatic.pkg.leaflet_markercluster
 from flask import Blueprint, Flask, Response, abort, request, send_from_directory, url_for
 from werkzeug.security import safe_join
 
+from mapapp.gazetteer import DATA_DIR
+
 VENDOR = {
     "leaflet": xstatic.pkg.leaflet,
     "markercluster": xstatic.pkg.leaflet_markercluster,
     "gesturehandling": xstatic.pkg.leaflet_gesturehandling,
 }
 STATIC_DIR = Path(__file__).parent / "static"
+# The map's own basemap (outline, regions, town names), built by scripts/build_basemap.py.
+BASEMAP = "basemap.json"
 YEAR = 365 * 24 * 3600
 # Text files are sent gzipped when the browser takes it: Leaflet shrinks from 147 KB to 42 KB,
 # which matters on a slow phone connection.
@@ -48,6 +52,23 @@ def vendor(name: str, version: str, filename: str) -> Response:
     if package is None or version != package.VERSION:
         abort(404)
     return _long_lived(send_asset(package.BASE_DIR, filename))
+
+
+@bp.get("/basemap/<version>.json")
+def basemap(version: str) -> Response:
+    if version != basemap_version():
+        abort(404)
+    return _long_lived(send_asset(DATA_DIR, BASEMAP))
+
+
+@cache
+def basemap_version() -> str:
+    return hashlib.sha256((DATA_DIR / BASEMAP).read_bytes()).hexdigest()[:12]
+
+
+def basemap_url() -> str:
+    """The basemap's data, at a URL that changes with it (browsers keep it a year)."""
+    return url_for("assets.basemap", version=basemap_version())
 
 
 @bp.get("/favicon.ico")
@@ -125,6 +146,7 @@ def map_assets() -> dict[str, str]:
         "markercluster_default_css": vendor_url("markercluster", "MarkerCluster.Default.css"),
         "gesturehandling_js": vendor_url("gesturehandling", "leaflet-gesture-handling.min.js"),
         "gesturehandling_css": vendor_url("gesturehandling", "leaflet-gesture-handling.min.css"),
+        "basemap_js": static_url("basemap.js"),
         "rallymap_js": static_url("rallymap.js"),
     }
 
@@ -132,6 +154,7 @@ def map_assets() -> dict[str, str]:
 def init_app(app: Flask) -> None:
     if app.debug:
         _static_hashes.cache_clear()
+        basemap_version.cache_clear()
         _gzipped.cache_clear()
     app.register_blueprint(bp)
     app.jinja_env.globals["static_url"] = static_url

@@ -164,20 +164,61 @@ def rotate_contact_key_command() -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--lang", type=click.Choice(["be", "ru", "en"]), default="be", show_default=True)
 @click.option("--when", type=click.Choice(["upcoming", "past", "all"]), default="upcoming")
+@click.option("--region", default=None, help="A region's rallies only (BY-BR, BY-HM, ...).")
+@click.option(
+    "--city", default=None, help="A town's rallies only (any spelling the gazetteer knows)."
+)
+@click.option("--from", "date_from", default=None, help="From this date (YYYY-MM-DD, Minsk).")
+@click.option("--to", "date_to", default=None, help="To this date (YYYY-MM-DD, Minsk).")
+@click.option(
+    "--no-tiles", is_flag=True, help="No tile layer: the file asks no server for anything."
+)
 @click.option(
     "--base-url",
     default=None,
     help="The site's address, for links to rally pages (default: MAPAPP_BASE_URL).",
 )
 @with_appcontext
-def export_static_command(directory: Path, lang: str, when: str, base_url: str | None) -> None:
-    """Write DIRECTORY/index.html: the map in one file that works opened from disk."""
+def export_static_command(
+    directory: Path,
+    lang: str,
+    when: str,
+    region: str | None,
+    city: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    no_tiles: bool,
+    base_url: str | None,
+) -> None:
+    """Write DIRECTORY/index.html (the map in one file that works opened from disk),
+    rallies.geojson and rallies.ics; signed with MAPAPP_SIGNING_KEY when it is set."""
     from mapapp.export import export_static
-    from mapapp.filters import RallyFilter
+    from mapapp.filters import BadFilter, parse_filter
 
     base_url = base_url or current_app.config["BASE_URL"]
-    path = export_static(current_app, directory, lang, base_url, RallyFilter(when=when))
-    click.echo(f"Wrote {path} ({path.stat().st_size // 1024} KB).")
+    asked = {"when": when, "region": region, "city": city, "from": date_from, "to": date_to}
+    try:
+        rally_filter = parse_filter({k: v for k, v in asked.items() if v}, gazetteer())
+    except BadFilter as error:
+        with current_app.test_request_context("/?lang=en"):  # the message is lazy gettext
+            raise click.UsageError(str(error)) from None
+    export = export_static(current_app, directory, lang, base_url, rally_filter, tiles=not no_tiles)
+    for name in export.files:
+        size = (directory / name).stat().st_size
+        click.echo(f"Wrote {directory / name} ({size // 1024} KB).")
+    if not export.signed:
+        click.echo("Not signed: set MAPAPP_SIGNING_KEY (see `signing-key`).", err=True)
+
+
+@click.command("signing-key")
+def signing_key_command() -> None:
+    """Make a new Ed25519 signing key: prints MAPAPP_SIGNING_KEY=<secret> for the environment."""
+    from mapapp.signing import load_key, new_secret
+
+    secret = new_secret()
+    click.echo(f"MAPAPP_SIGNING_KEY={secret}")
+    # The public half on stderr, so `>> .env` keeps only the secret line.
+    click.echo(f"Public key (minisign): {load_key(secret).public_key_base64()}", err=True)
 
 
 @click.command("backup")
@@ -224,3 +265,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(export_static_command)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+    app.cli.add_command(signing_key_command)

@@ -167,6 +167,12 @@ SETTINGS: list[Setting] = [
         "Threads per gunicorn worker (gunicorn.conf.py); plain GUNICORN_THREADS is accepted too.",
     ),
     Setting(
+        "SIGNING_KEY",
+        None,
+        "Ed25519 key (made by `flask --app mapapp signing-key`) that signs the export and "
+        "/api/rallies.geojson in minisign's format; unset: nothing is signed.",
+    ),
+    Setting(
         "DEVELOPMENT",
         False,
         "Local development over plain HTTP: session cookies without Secure (make run sets it).",

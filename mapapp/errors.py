@@ -11,7 +11,7 @@ from werkzeug.exceptions import BadRequest, HTTPException
 from mapapp.filters import BadFilter
 
 MACHINE_PREFIXES = ("/api/", "/healthz", "/oembed")
-MACHINE_SUFFIXES = (".json", ".geojson", ".ics", ".csv")
+MACHINE_SUFFIXES = (".json", ".geojson", ".ics", ".csv", ".minisig")
 
 # What people read on an error page, in the page's language: werkzeug's names and texts are
 # English. Other codes show werkzeug's.

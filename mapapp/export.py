@@ -2,7 +2,9 @@
 
 Leaflet, markercluster, the styles, rallymap.js and the rallies themselves are written
 into the file, so it needs no server: it can be passed around on a USB stick or in a
-messenger when the site is blocked. Only tiles come from MAPAPP_TILE_URL, when online.
+messenger when the site is blocked. Only tiles come from MAPAPP_TILE_URL, when online
+(none with --no-tiles: the app's own basemap is in the file). Beside it go the rallies as
+GeoJSON and iCalendar and, with MAPAPP_SIGNING_KEY, a minisign signature of each file.
 """
 
 from __future__ import annotations
@@ -10,15 +12,21 @@ from __future__ import annotations
 import base64
 import json
 import re
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from flask import Flask, render_template
 
 from mapapp import db, maps
-from mapapp.assets import STATIC_DIR, VENDOR
+from mapapp.assets import BASEMAP, STATIC_DIR, VENDOR
+from mapapp.feeds import calendar
 from mapapp.filters import RallyFilter
+from mapapp.gazetteer import DATA_DIR
+from mapapp.models import utcnow
 from mapapp.public import public_rallies
 from mapapp.rallies import feature_collection, in_language
+from mapapp.signing import signed_comment, signing_key
 from mapapp.views.maps import map_labels
 
 _CSS_IMAGE = re.compile(r"url\(images/([\w.-]+\.png)\)")
@@ -37,18 +45,30 @@ def _script_text(source: str) -> str:
     return source.replace("</script", "<\\/script").replace("<!--", "<\\!--")
 
 
-def render_export(rally_filter: RallyFilter, lang: str, base_url: str | None) -> str:
-    """The whole page; call inside a request context in the wanted language."""
+def render_export(
+    rally_filter: RallyFilter,
+    lang: str,
+    base_url: str | None,
+    tiles: bool = True,
+    made_at: datetime | None = None,
+) -> str:
+    """The whole page; call inside a request context in the wanted language.
+
+    The rallies are in it twice: as plain HTML (a list that reads where scripts do not run,
+    in file previews and messengers' viewers) and as data for the map, which replaces the
+    list when scripts run. With `tiles` False the page asks no server for anything.
+    """
     from flask import current_app
 
+    made_at = made_at or utcnow()
     images = Path(VENDOR["leaflet"].BASE_DIR) / "images"
     leaflet_css = _CSS_IMAGE.sub(
         lambda m: f"url({_data_uri(images / m.group(1))})", _vendor_file("leaflet", "leaflet.css")
     )
-    rallies = public_rallies(db.session(), rally_filter)
+    rallies = public_rallies(db.session(), rally_filter, made_at)
     data = json.loads(feature_collection(rallies, in_language(lang)))
     fmap = maps.rally_map(
-        tile_url=current_app.config["TILE_URL"],
+        tile_url=current_app.config["TILE_URL"] if tiles else None,
         tile_attribution=current_app.config["TILE_ATTRIBUTION"],
         # Placeholders: the files themselves are written into the page below.
         assets=dict.fromkeys(
@@ -58,6 +78,7 @@ def render_export(rally_filter: RallyFilter, lang: str, base_url: str | None) ->
                 "markercluster_js",
                 "markercluster_css",
                 "markercluster_default_css",
+                "basemap_js",
                 "rallymap_js",
             ),
             "#",
@@ -68,6 +89,7 @@ def render_export(rally_filter: RallyFilter, lang: str, base_url: str | None) ->
             "rallyUrl": f"{base_url.rstrip('/')}/rallies/" if base_url else None,
             "lang": lang,
             "labels": map_labels(),
+            "basemap": json.loads((DATA_DIR / BASEMAP).read_text(encoding="utf-8")),
             "icons": {
                 "iconUrl": _data_uri(images / "marker-icon.png"),
                 "iconRetinaUrl": _data_uri(images / "marker-icon-2x.png"),
@@ -87,6 +109,7 @@ def render_export(rally_filter: RallyFilter, lang: str, base_url: str | None) ->
     scripts = [
         _vendor_file("leaflet", "leaflet.js"),
         _vendor_file("markercluster", "leaflet.markercluster.js"),
+        (STATIC_DIR / "basemap.js").read_text(encoding="utf-8"),
         (STATIC_DIR / "rallymap.js").read_text(encoding="utf-8"),
     ]
     folium_styles = re.sub(r"<link\b[^>]*>", "", shell.header)
@@ -97,16 +120,68 @@ def render_export(rally_filter: RallyFilter, lang: str, base_url: str | None) ->
         map_html=shell.html,
         scripts=[_script_text(s) for s in scripts],
         map_script=_script_text(shell.script),
-        count=len(rallies),
-        base_url=base_url,
+        rallies=rallies,
+        base_url=base_url.rstrip("/") if base_url else None,
+        made_at=made_at,
+        public_key=signing_key(current_app),
         inline_scripts=re.findall(r"<script>(.*?)</script>", shell.scripts, re.S),
     )
 
 
-def export_static(app: Flask, out_dir: Path, lang: str, base_url: str | None, rally_filter) -> Path:  # noqa: ANN001
+@dataclass(frozen=True)
+class Export:
+    """The files export-static wrote, and whether they are signed."""
+
+    directory: Path
+    files: tuple[str, ...]
+    signed: bool
+
+
+EXPORT_FILES = ("index.html", "rallies.geojson", "rallies.ics")
+
+
+def export_files(
+    rally_filter: RallyFilter, lang: str, base_url: str | None, tiles: bool = True
+) -> dict[str, bytes]:
+    """index.html, rallies.geojson and rallies.ics for one filter and language, made now.
+
+    Call inside a request context in `lang`.
+    """
+    now = utcnow()
+    rallies = public_rallies(db.session(), rally_filter, now)
+    site = base_url.rstrip("/") if base_url else None
+
+    def rally_url(rally_id: int) -> str | None:
+        return f"{site}/rallies/{rally_id}?lang={lang}" if site else None
+
+    return {
+        "index.html": render_export(rally_filter, lang, base_url, tiles, now).encode(),
+        "rallies.geojson": feature_collection(rallies, in_language(lang)),
+        "rallies.ics": calendar(rallies, rally_url),
+    }
+
+
+def export_static(
+    app: Flask,
+    out_dir: Path,
+    lang: str,
+    base_url: str | None,
+    rally_filter: RallyFilter,
+    tiles: bool = True,
+) -> Export:
+    """Write the export into out_dir; with MAPAPP_SIGNING_KEY, NAME.minisig and signing.pub too."""
     with app.test_request_context(f"/?lang={lang}"):
-        page = render_export(rally_filter, lang, base_url)
+        files = export_files(rally_filter, lang, base_url, tiles)
+    key = signing_key(app)
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "index.html"
-    path.write_text(page, encoding="utf-8")
-    return path
+    written = []
+    for name, body in files.items():
+        (out_dir / name).write_bytes(body)
+        written.append(name)
+        if key is not None:
+            (out_dir / f"{name}.minisig").write_text(key.sign(body, signed_comment(name)))
+            written.append(f"{name}.minisig")
+    if key is not None:
+        (out_dir / "signing.pub").write_text(key.public_key_file())
+        written.append("signing.pub")
+    return Export(directory=out_dir, files=tuple(written), signed=key is not None)

@@ -9,16 +9,16 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, Timezone, TimezoneStandard
 
 from mapapp.i18n import MINSK
 from mapapp.models import Status
 from mapapp.public import PublicRally
 from mapapp.rallies import local_iso
 
-RallyUrl = Callable[[int], str]
+RallyUrl = Callable[[int], str | None]
 # The sentences a rally's state adds, in the feed's language: (first in SUMMARY, first in
 # DESCRIPTION), e.g. the danger warning and "the exact place will be announced at ...".
 Notes = Callable[[PublicRally], tuple[str, str]]
@@ -49,43 +49,85 @@ def no_notes(rally: PublicRally) -> tuple[str, str]:
     return "", ""
 
 
-def rally_event(rally: PublicRally, url: str, notes: Notes = no_notes) -> Event:
-    """One VEVENT. An unrevealed place: LOCATION is the town alone and there is no GEO."""
-    start = rally.starts_at.astimezone(MINSK)
+def rally_event(rally: PublicRally, url: str | None, notes: Notes = no_notes) -> Event:
+    """One VEVENT; `url` None leaves the link out (an export without a site). An unrevealed
+    place: LOCATION is the town alone and there is no GEO.
+
+    Times from MINSK_SINCE on are Minsk local times (TZID=Europe/Minsk, see minsk_timezone);
+    earlier ones, when Minsk had summer time, are written in UTC, which every client reads
+    the same way.
+    """
+    start = rally.starts_at
     if rally.ends_at and rally.ends_at > rally.starts_at:
-        end = rally.ends_at.astimezone(MINSK)
+        end = rally.ends_at
     else:
         end = start + DEFAULT_LENGTH  # RFC 5545: DTEND must come after DTSTART
     event = Event()
     event.add("uid", rally_uid(rally.id))
     # DTSTAMP of a published calendar is when the event last changed (RFC 5545, 3.8.7.2).
     event.add("dtstamp", rally.updated_at)
-    event.add("dtstart", start)
-    event.add("dtend", end)
+    event.add("last-modified", rally.updated_at)
+    # Bumped with every public change, so calendars replace their copy (RFC 5545, 3.8.7.4).
+    event.add("sequence", rally.sequence or 0)
+    event.add("dtstart", _event_time(start))
+    event.add("dtend", _event_time(end))
     warning, note = notes(rally)
     event.add("summary", f"{warning} {rally.title}" if warning else rally.title)
     event.add("location", ", ".join(part for part in (rally.place, rally.town) if part))
     # Several calendar apps never show URL: the link goes at the end of the description too.
     description = "\n\n".join(part for part in (note, rally.description, url) if part)
     event.add("description", description)
-    if rally.exact:
+    if rally.exact:  # no point for a place not yet revealed
         event.add("geo", (rally.lat, rally.lon))
-    event.add("url", url)
+    if url:
+        event.add("url", url)
     event.add("status", ICAL_STATUS[rally.status])
-    # Bumped with every public change, so calendars replace their copy (RFC 5545, 3.8.7.4).
-    event.add("sequence", rally.sequence)
     return event
 
 
+# Minsk has been on UTC+3 all year since this instant (27 March 2011, 02:00 local, +02).
+MINSK_SINCE = datetime(2011, 3, 27, 0, 0, tzinfo=UTC)
+MINSK_TZID = "Europe/Minsk"
+
+
+def _event_time(value: datetime) -> datetime:
+    if value >= MINSK_SINCE:
+        return value.astimezone(MINSK)
+    return value.astimezone(UTC)
+
+
+def minsk_timezone() -> Timezone:
+    """Europe/Minsk as one observance: +03:00 from 27 March 2011 on, exact for every time
+    written with it (earlier ones go out in UTC).
+
+    Generated VTIMEZONEs list every historic transition, some in one multi-value RDATE that
+    ical.js and vobject misread, and a COMMENT that libical's checks refuse; this one has
+    nothing a client could read in two ways.
+    """
+    zone = Timezone()
+    zone.add("tzid", MINSK_TZID)
+    standard = TimezoneStandard()
+    standard.add("dtstart", datetime(2011, 3, 27, 2, 0))
+    standard.add("tzoffsetfrom", timedelta(hours=2))
+    standard.add("tzoffsetto", timedelta(hours=3))
+    standard.add("tzname", "+03")
+    zone.add_component(standard)
+    return zone
+
+
 def calendar(rallies: Iterable[PublicRally], rally_url: RallyUrl, notes: Notes = no_notes) -> bytes:
-    """One VCALENDAR with a VEVENT a rally, times in Europe/Minsk with its VTIMEZONE."""
+    """One VCALENDAR with a VEVENT a rally, times in Europe/Minsk with its VTIMEZONE.
+
+    The VTIMEZONE is always there, so an empty feed is still a valid calendar (RFC 5545
+    wants at least one component).
+    """
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add_component(minsk_timezone())
     for rally in rallies:
         cal.add_component(rally_event(rally, rally_url(rally.id), notes))
-    # Built from zoneinfo, so clients need not know the TZID; only when an event uses it.
-    cal.add_missing_timezones()
     return cal.to_ical()
 
 

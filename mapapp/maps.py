@@ -49,7 +49,7 @@ class RallyLayer(MacroElement):
 
 def rally_map(
     *,
-    tile_url: str,
+    tile_url: str | None,
     tile_attribution: str,
     assets: dict[str, str],
     config: dict[str, Any],
@@ -77,12 +77,16 @@ def rally_map(
         zoom_control=False,  # rallymap.js adds it, with titles in the page's language
         **options,
     )
+    # Leaflet takes the zoom range from the tile layer; markercluster needs one without tiles.
+    fmap.options.update(max_zoom=MAX_ZOOM, min_zoom=MIN_ZOOM)
     # Instance attributes: the class lists point at five CDNs (and folium's
     # add_js_link would change them for every map in the process).
     fmap.default_js = [
         ("leaflet", assets["leaflet_js"]),
         ("markercluster", assets["markercluster_js"]),
         *([("gesturehandling", assets["gesturehandling_js"])] if gestures else []),
+        # The app's own basemap (outline, regions, towns), when the page has it.
+        *([("basemap", assets["basemap_js"])] if "basemap_js" in assets else []),
         ("rallymap", assets["rallymap_js"]),
     ]
     fmap.default_css = [
@@ -91,9 +95,14 @@ def rally_map(
         ("markercluster_default_css", assets["markercluster_default_css"]),
         *([("gesturehandling_css", assets["gesturehandling_css"])] if gestures else []),
     ]
-    folium.TileLayer(
-        tiles=tile_url, attr=tile_attribution, max_zoom=MAX_ZOOM, min_zoom=MIN_ZOOM, name="tiles"
-    ).add_to(fmap)
+    if tile_url:  # None: no tiles at all, only the app's own basemap (basemap.js)
+        folium.TileLayer(
+            tiles=tile_url,
+            attr=tile_attribution,
+            max_zoom=MAX_ZOOM,
+            min_zoom=MIN_ZOOM,
+            name="tiles",
+        ).add_to(fmap)
     RallyLayer({"bounds": BELARUS_BOUNDS, **config}).add_to(fmap)
     return fmap
 

@@ -281,6 +281,22 @@ def document(server: str = "/") -> dict[str, Any]:
                     },
                 }
             },
+            "/api/rallies.geojson.minisig": {
+                "get": {
+                    "summary": "minisign signature of /api/rallies.geojson for the same query",
+                    "description": "Check with `minisign -Vm rallies.geojson -P <key>`; the key is "
+                    "on /about. The trusted comment carries the document's ETag.",
+                    "parameters": [*FILTERS, LANG],
+                    "responses": {
+                        "200": {
+                            "description": "minisign's signature file (prehashed Ed25519).",
+                            "content": content(STRING, "text/plain"),
+                        },
+                        "400": BAD_FILTER,
+                        "404": error("This site has no signing key (MAPAPP_SIGNING_KEY)."),
+                    },
+                }
+            },
             "/api/rallies/{id}": {
                 "get": {
                     "operationId": "getRally",
@@ -352,6 +368,20 @@ def document(server: str = "/") -> dict[str, Any]:
                 "text/calendar",
                 "RFC 5545, times in Europe/Minsk. ETag; 304 on If-None-Match.",
             ),
+            "/rallies.ics.minisig": {
+                "get": {
+                    "summary": "minisign signature of /rallies.ics for the same query",
+                    "parameters": [*FILTERS, LANG],
+                    "responses": {
+                        "200": {
+                            "description": "minisign's signature file (prehashed Ed25519).",
+                            "content": content(STRING, "text/plain"),
+                        },
+                        "400": BAD_FILTER,
+                        "404": error("This site has no signing key (MAPAPP_SIGNING_KEY)."),
+                    },
+                }
+            },
             "/rallies.csv": feed(
                 "ralliesCsv",
                 "Public rallies as CSV",

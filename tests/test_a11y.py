@@ -39,6 +39,7 @@ PAGES = [
     "/no-such-page?lang=en",
     "/embed?lang=be&list=1",
     "/embed/code?lang=ru",
+    "/about?lang=be",
 ]
 
 

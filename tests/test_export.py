@@ -69,3 +69,73 @@ def test_export_without_a_base_url_has_no_dead_links(browser, exported):
     assert page.locator(".leaflet-popup-content a").count() == 0
     assert page.locator("#rally-list a").count() == 0
     page.close()
+
+
+@pytest.mark.browser
+def test_export_without_tiles_fetches_nothing_and_draws_the_basemap(browser, exported):
+    path = exported("--lang", "be", "--no-tiles", "--when", "all")
+    page = browser.new_page()
+    requested, errors = [], []
+    page.on("request", lambda request: requested.append(request.url))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(path.as_uri())
+    page.wait_for_function("document.querySelectorAll('#rally-list li').length === 14")
+    page.locator(".basemap-names span").first.wait_for()
+    names = page.locator(".basemap-names span").all_inner_texts()
+    assert "Мінск" in names and "Гродна" in names and "Брэсцкая вобласць" in names
+    assert page.locator(".leaflet-basemap-pane canvas").count() == 1
+    assert page.locator(".leaflet-tile").count() == 0
+    assert [url for url in requested if not url.startswith(("file:", "data:"))] == []
+    assert page.locator("#plain-list").count() == 0  # replaced by the map's own list
+    assert page.locator("#export-stale").is_hidden()  # made just now
+    assert errors == []
+    page.close()
+
+
+@pytest.mark.browser
+def test_export_reads_with_scripts_off_and_warns_when_old(browser, exported):
+    path = exported("--lang", "en")
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(path.as_uri())
+    items = page.locator("#plain-list li")
+    assert items.count() == 14  # the seed rallies and the one added above
+    assert "Main rally" in items.first.inner_text()
+    assert PAYLOAD in page.locator("#plain-list").inner_text()
+    assert "This copy of the map was made on" in page.inner_text("body")
+    context.close()
+    # opened two days later, it says so
+    context = browser.new_context()
+    page = context.new_page()
+    page.add_init_script("Date.now = () => new Date().getTime() + 2 * 24 * 3600 * 1000;")
+    page.goto(path.as_uri())
+    page.locator("#export-stale").wait_for(state="visible")
+    assert "more than a day old" in page.locator("#export-stale").inner_text()
+    context.close()
+
+
+def test_export_takes_the_shared_filters(exported, app):
+    page = exported("--lang", "en", "--region", "BY-HR").read_text(encoding="utf-8")
+    assert "Гродна: салідарнасць" in page and "Кастрычніцкай плошчы" not in page
+    page = exported("--city", "Viciebsk", "--when", "all").read_text(encoding="utf-8")
+    assert "Віцебск: салідарнасць" in page and "Гродна: салідарнасць" not in page
+    result = app.test_cli_runner().invoke(args=["export-static", "out", "--region", "BY-XX"])
+    assert result.exit_code == 2 and "region" in result.output
+
+
+def test_the_site_serves_the_current_export(client, exported):
+    exported()  # the seed rallies and the payload
+    response = client.get("/offline.html?lang=ru")
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"] == "attachment; filename=rally-map-ru.html"
+    page = response.get_data(as_text=True)
+    assert '<html lang="ru">' in page and '"basemap": {' in page
+    assert 'href="http://localhost/rallies/' in page  # links back to the site
+    again = client.get("/offline.html?lang=ru", headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304
+    add_rally(client.application, title="Новы сход", town="Ліда", lat=53.89, lon=25.3)
+    moved = client.get("/offline.html?lang=ru")
+    assert moved.headers["ETag"] != response.headers["ETag"] and "Новы сход" in moved.get_data(
+        as_text=True
+    )
+    assert "/offline.html" in client.get("/?lang=en").get_data(as_text=True)

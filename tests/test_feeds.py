@@ -247,3 +247,64 @@ def test_feeds_keep_the_language(client, app):
     assert str(event["URL"]) == f"http://localhost/rallies/{rally_id}?lang=ru"
     (row,) = csv_rows(client.get("/rallies.csv?lang=ru"))
     assert row["url"] == f"http://localhost/rallies/{rally_id}?lang=ru"
+
+
+def _utc_starts(ics: bytes) -> dict[str, tuple[datetime, datetime]]:
+    """Each event's start in UTC as icalendar and as vobject read it, by title."""
+    import vobject
+
+    by_icalendar = {
+        str(e["SUMMARY"]): e.decoded("DTSTART").astimezone(UTC)
+        for e in Calendar.from_ical(ics).walk("VEVENT")
+    }
+    parsed = vobject.readOne(ics.decode())
+    by_vobject = {
+        e.summary.value: e.dtstart.value.astimezone(UTC) for e in parsed.contents.get("vevent", [])
+    }
+    return {title: (by_icalendar[title], by_vobject[title]) for title in by_icalendar}
+
+
+def test_every_parser_reads_the_same_times(client, app):
+    # 19 December 2010 20:00 in Minsk was 18:00 UTC (winter time, +02); since 2011 Minsk is +03.
+    old = datetime(2010, 12, 19, 18, 0, tzinfo=UTC)
+    summer_2010 = datetime(2010, 7, 3, 16, 0, tzinfo=UTC)
+    new = datetime(2027, 1, 10, 16, 0, tzinfo=UTC)
+    add_rally(app, title="Плошча 2010", starts_at=old)
+    add_rally(app, title="Лета 2010", starts_at=summer_2010)
+    add_rally(app, title="Зіма 2027", starts_at=new)
+    response = client.get("/rallies.ics?when=all")
+    starts = _utc_starts(response.data)
+    assert starts["Плошча 2010"] == (old, old)
+    assert starts["Лета 2010"] == (summer_2010, summer_2010)
+    assert starts["Зіма 2027"] == (new, new)
+    text = response.get_data(as_text=True)
+    assert "DTSTART;TZID=Europe/Minsk:20270110T190000" in text  # local time, as people read it
+    assert "DTSTART:20101219T180000Z" in text  # before 2011: UTC, read alike everywhere
+    zone = Calendar.from_ical(response.data).walk("VTIMEZONE")
+    assert len(zone) == 1 and [c.name for c in zone[0].subcomponents] == ["STANDARD"]
+    assert "COMMENT" not in zone[0] and "RDATE" not in zone[0].subcomponents[0]
+    assert zone[0].subcomponents[0].decoded("TZOFFSETTO") == timedelta(hours=3)
+
+
+def test_an_empty_feed_is_still_a_calendar(client, app):
+    import vobject
+
+    response = client.get("/rallies.ics?from=2999-01-01")
+    assert response.status_code == 200
+    parsed = Calendar.from_ical(response.data)
+    assert parsed.walk("VEVENT") == [] and len(parsed.subcomponents) == 1  # the VTIMEZONE
+    assert vobject.readOne(response.get_data(as_text=True)).name == "VCALENDAR"
+
+
+def test_calendars_get_sequence_and_last_modified(client, app):
+    changed = datetime(2026, 5, 4, 3, 2, 1, tzinfo=UTC)
+    rally_id = add_rally(app, title="Перанесены сход", sequence=3)
+    with app.app_context():
+        session = db.session()
+        session.execute(
+            Rally.__table__.update().where(Rally.id == rally_id).values(updated_at=changed)
+        )
+        session.commit()
+    (event,) = events(client.get(f"/rallies/{rally_id}.ics"))
+    assert event["SEQUENCE"] == 3
+    assert event.decoded("LAST-MODIFIED") == changed == event.decoded("DTSTAMP")

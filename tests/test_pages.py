@@ -22,6 +22,7 @@ def test_map_page_is_a_self_hosted_leaflet_map(client, seeded_app):
     assert re.findall(r'<script\b[^>]*src="([^"]+)"', page) == [
         "/vendor/leaflet/1.9.3/leaflet.js",
         "/vendor/markercluster/1.4.1/leaflet.markercluster.js",
+        re.search(r'src="(/static/basemap.js\?v=\w+)"', page).group(1),
         re.search(r'src="(/static/rallymap.js\?v=\w+)"', page).group(1),
     ]
 

@@ -494,6 +494,7 @@
   }
 
   function init(map, config) {
+    if (window.RallyBasemap) window.RallyBasemap.add(map, config);  // basemap.js
     if (config.mode === "pin") return initPin(map, config);
     if (config.mode === "single") return initSingle(map, config);
     var status = document.getElementById("map-status");

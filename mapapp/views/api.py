@@ -17,6 +17,7 @@ from mapapp.models import utcnow
 from mapapp.public import current_version, public_rallies, seconds_until_change
 from mapapp.public import public_rally as find_public_rally
 from mapapp.rallies import etag_for, feature_collection, in_language, public_detail
+from mapapp.signing import signed_comment, signing_key
 from mapapp.views.caching import conditional, memoized
 
 bp = Blueprint("api", __name__)
@@ -44,36 +45,69 @@ def api_language() -> str:
     return current_language()
 
 
-@bp.get("/api/rallies.geojson")
-def rallies_geojson() -> Response:
+def geojson_document() -> tuple[str, Callable[[], tuple[bytes, bytes]], int]:
+    """The GeoJSON this request asks for: its ETag (before any "-gz"), a function giving its
+    bytes (plain and gzipped, built once per ETag), and how long it may be kept (seconds)."""
     rally_filter = parse_filter(request.args, gazetteer())
     api_language()
     # Without ?lang the document is the same for everyone: towns as written, no texts.
     lang = request.args.get("lang") or None
     session = db.session()
     now = utcnow()
-    gzipped = "gzip" in request.accept_encodings
     version = current_version(session, now)  # the one database read of a 304
-    # Gzipped is another representation, so another strong ETag.
-    etag = etag_for(version.key, rally_filter.key(), lang or "") + ("-gz" if gzipped else "")
+    etag = etag_for(version.key, rally_filter.key(), lang or "")
 
-    def build() -> Response:
-        plain, compressed = cached_geojson(
+    def document() -> tuple[bytes, bytes]:
+        return cached_geojson(
             etag,
             lambda: feature_collection(
                 public_rallies(session, rally_filter, now), in_language(lang) if lang else None
             ),
         )
+
+    return etag, document, seconds_until_change(version, now, current_app.config["CACHE_SECONDS"])
+
+
+@bp.get("/api/rallies.geojson")
+def rallies_geojson() -> Response:
+    etag, document, max_age = geojson_document()
+    gzipped = "gzip" in request.accept_encodings
+
+    def build() -> Response:
+        plain, compressed = document()
         if not gzipped:
             return Response(plain, mimetype="application/geo+json")
         response = Response(compressed, mimetype="application/geo+json")
         response.content_encoding = "gzip"
         return response
 
-    max_age = seconds_until_change(version, now, current_app.config["CACHE_SECONDS"])
-    response = conditional(etag, build, max_age)
+    # Gzipped is another representation, so another strong ETag.
+    response = conditional(etag + ("-gz" if gzipped else ""), build, max_age)
     response.vary.add("Accept-Encoding")
     return response
+
+
+@bp.get("/api/rallies.geojson.minisig")
+def rallies_geojson_signature() -> Response:
+    """minisign's signature of the document /api/rallies.geojson gives for the same query.
+
+    Check it with `minisign -Vm rallies.geojson -p signing.pub` (the key is on /about).
+    The trusted comment carries the document's ETag: compare it with the document's.
+    """
+    key = signing_key(current_app)
+    if key is None:
+        abort(404, "This site has no signing key (MAPAPP_SIGNING_KEY).")
+    etag, document, max_age = geojson_document()
+
+    def build() -> Response:
+        signature = memoized(
+            "geojson_signature",
+            etag,
+            lambda: key.sign(document()[0], signed_comment(f"rallies.geojson etag:{etag}")),
+        )
+        return Response(signature, mimetype="text/plain")
+
+    return conditional(etag + "-sig", build, max_age)
 
 
 @bp.get("/api/rallies/<int:rally_id>")

@@ -24,6 +24,7 @@ from mapapp.public import (
     seconds_until_change,
 )
 from mapapp.rallies import etag_for, feed_notes
+from mapapp.signing import signed_comment, signing_key
 from mapapp.views.caching import conditional, memoized
 
 bp = Blueprint("feeds", __name__)
@@ -37,8 +38,9 @@ def rally_url(rally_id: int) -> str:
 Render = Callable[[list[PublicRally], RallyUrl, Notes], bytes]
 
 
-def feed(kind: str, mimetype: str, render: Render) -> Response:
-    """The filtered public rallies in one format, with an ETag like the GeoJSON's."""
+def feed_bytes(kind: str, render: Render) -> tuple[str, Callable[[], bytes], int]:
+    """This request's feed: its ETag, a function giving its body (built once per ETag), and
+    how long it may be kept (seconds: never past the next reveal or "upcoming" boundary)."""
     rally_filter = parse_filter(request.args, gazetteer())
     session = db.session()
     now = utcnow()
@@ -46,19 +48,22 @@ def feed(kind: str, mimetype: str, render: Render) -> Response:
     lang = current_language()  # the warnings' language
     # The body links to rally pages: their origin, prefix and ?lang= are part of its ETag.
     etag = etag_for(version.key, rally_filter.key(), kind, lang, rally_url(0))
-    key = etag
 
-    def build() -> Response:
-        body = memoized(
+    def body() -> bytes:
+        return memoized(
             "feed",
-            key,
+            etag,
             lambda: render(public_rallies(session, rally_filter, now), rally_url, feed_notes(lang)),
             16,
         )
-        return Response(body, mimetype=mimetype)
 
-    max_age = seconds_until_change(version, now, current_app.config["CACHE_SECONDS"])
-    return conditional(etag, build, max_age)
+    return etag, body, seconds_until_change(version, now, current_app.config["CACHE_SECONDS"])
+
+
+def feed(kind: str, mimetype: str, render: Render) -> Response:
+    """The filtered public rallies in one format, with an ETag like the GeoJSON's."""
+    etag, body, max_age = feed_bytes(kind, render)
+    return conditional(etag, lambda: Response(body(), mimetype=mimetype), max_age)
 
 
 @bp.get("/rallies.ics")
@@ -67,10 +72,61 @@ def rallies_ics() -> Response:
     return feed("ics", "text/calendar", calendar)
 
 
+@bp.get("/rallies.ics.minisig")
+def rallies_ics_signature() -> Response:
+    """minisign's signature of the feed /rallies.ics gives for the same query (see /about)."""
+    key = signing_key(current_app)
+    if key is None:
+        abort(404, "This site has no signing key (MAPAPP_SIGNING_KEY).")
+    etag, body, max_age = feed_bytes("ics", calendar)
+
+    def build() -> Response:
+        signature = memoized(
+            "feed_signature",
+            etag,
+            lambda: key.sign(body(), signed_comment(f"rallies.ics etag:{etag}")),
+            16,
+        )
+        return Response(signature, mimetype="text/plain")
+
+    return conditional(etag + "-sig", build, max_age)
+
+
 @bp.get("/rallies.csv")
 def rallies_csv() -> Response:
     response = feed("csv", "text/csv", csv_document)
     response.headers.set("Content-Disposition", "attachment", filename="rallies.csv")
+    return response
+
+
+@bp.get("/offline.html")
+def offline_map() -> Response:
+    """The export-static page for this language and these filters, as a download.
+
+    Built once per data version and address in each worker.
+    """
+    from mapapp.export import render_export
+
+    rally_filter = parse_filter(request.args, gazetteer())
+    lang = current_language()
+    session, now = db.session(), utcnow()
+    version = current_version(session, now)
+    # Links in the file lead to the declared address this request came to.
+    site = external_url("pages.index", lang=None).rstrip("/")
+    etag = etag_for(version.key, rally_filter.key(), "offline", lang, site)
+
+    def build() -> Response:
+        body = memoized(
+            "offline",
+            etag,
+            lambda: render_export(rally_filter, lang, site, made_at=now).encode(),
+            4,
+        )
+        return Response(body, mimetype="text/html")
+
+    max_age = seconds_until_change(version, now, current_app.config["CACHE_SECONDS"])
+    response = conditional(etag, build, max_age)
+    response.headers.set("Content-Disposition", "attachment", filename=f"rally-map-{lang}.html")
     return response
 
 

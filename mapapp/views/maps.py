@@ -6,7 +6,7 @@ from flask import current_app, request, url_for
 from flask_babel import gettext as _
 
 from mapapp import maps
-from mapapp.assets import map_assets
+from mapapp.assets import basemap_url, map_assets
 from mapapp.filters import VIEW_LAT, VIEW_LON
 from mapapp.i18n import current_language
 from mapapp.tiles import browser_tile_url
@@ -103,6 +103,7 @@ def map_shell(
                 # The views the server takes back in ?lat=&lon= (south-west, north-east).
                 "viewBounds": ((VIEW_LAT[0], VIEW_LON[0]), (VIEW_LAT[1], VIEW_LON[1])),
                 "reverseUrl": url_for("api.reverse"),
+                "basemapUrl": basemap_url(),
                 # lang=None: without it, a ?lang= in this request would follow into the URL.
                 "rallyUrl": url_for(rally_endpoint, rally_id=0, lang=None).removesuffix("0"),
                 "listUrl": url_for("pages.rallies", lang=None),

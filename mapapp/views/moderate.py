@@ -24,6 +24,7 @@ from sqlalchemy import or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from mapapp import accounts, csrf, db, lifecycle
+from mapapp.addresses import external_url
 from mapapp.forms import ActionForm, LoginForm, RallyForm, RejectForm
 from mapapp.geocode import gazetteer
 from mapapp.i18n import MINSK
@@ -314,5 +315,5 @@ def new_manage_link(rally_id: int):  # noqa: ANN201
     checked()
     found = load(rally_id)
     token = lifecycle.new_manage_link(db.session(), found, actor())
-    link = url_for("submit.manage", token=token, _external=True)
+    link = external_url("submit.manage", token=token)
     return render_template("moderate_link.html", rally=found, link=link)

@@ -17,10 +17,11 @@ from flask import (
 )
 from flask_babel import format_date, lazy_gettext
 
-from mapapp import db
+from mapapp import db, jsonld
+from mapapp.addresses import canonical_url, external_url
 from mapapp.filters import BadFilter, parse_filter, parse_view
 from mapapp.geocode import gazetteer
-from mapapp.i18n import MINSK, current_language, region_name
+from mapapp.i18n import MINSK, current_language, region_name, town_name
 from mapapp.models import utcnow
 from mapapp.public import (
     PublicRally,
@@ -31,6 +32,7 @@ from mapapp.public import (
     seconds_until_change,
 )
 from mapapp.rallies import etag_for, reveal_sentence, status_sentence
+from mapapp.signing import signing_key
 from mapapp.views.caching import conditional, memoized
 from mapapp.views.maps import map_shell
 
@@ -53,6 +55,12 @@ def index() -> str:
         rally_filter=rally_filter,
         filter_towns=gazetteer().town_names(current_language()),
     )
+
+
+@bp.get("/about")
+def about() -> str:
+    """What the map is, the offline copy, and the public key that checks signed copies."""
+    return render_template("about.html", key=signing_key(current_app))
 
 
 @bp.get("/robots.txt")
@@ -139,4 +147,16 @@ def rally(rally_id: int) -> str:
         abort(404)
     shell = map_shell("single")
     g.csp_script_hashes = shell.script_hashes
-    return render_template("rally.html", rally=found, shell=shell)
+    lang = current_language()
+    image = external_url("share.rally_image", rally_id=found.id, language=lang)
+    event = jsonld.rally_event(
+        found,
+        url=canonical_url(url_for("pages.rally", rally_id=found.id, lang=None)),
+        image=image,
+        town=town_name(found, lang),
+        region=region_name(found.region, lang),
+        place=found.place,
+    )
+    return render_template(
+        "rally.html", rally=found, shell=shell, share_image=image, event_json_ld=event
+    )

@@ -1,0 +1,143 @@
+/* The map's own light basemap, drawn from data shipped with the app (data/basemap.json):
+ * Belarus's outline, its seven regions and their names, and town names in the page's
+ * language, the regional centres first and more towns as the map zooms in. It reads when
+ * no tile loads (a blocked tile server, a file opened from disk); tiles, when they load,
+ * lie underneath it.
+ *
+ * Cheap on a phone: the shapes go to one canvas, the names are a few dozen <span>s in one
+ * box, redrawn only when the map stops moving. The names are decoration for sighted
+ * readers (aria-hidden): the list beside the map says where every rally is in words.
+ */
+(function () {
+  "use strict";
+
+  var FONT = "12px system-ui, sans-serif";
+  var REGION_FONT = "italic 13px system-ui, sans-serif";
+  var MARGIN = 4;  // px kept free around a name
+  var REGION_MAX_ZOOM = 9;  // past it a region's name is just in the way
+  var measure = document.createElement("canvas").getContext("2d");
+  var widths = {};
+
+  function textWidth(text, font) {
+    var key = font + "|" + text;
+    if (!(key in widths)) {
+      measure.font = font;
+      widths[key] = Math.ceil(measure.measureText(text).width);
+    }
+    return widths[key];
+  }
+
+  // GeoJSON order [lon, lat] to Leaflet's [lat, lon].
+  function latLngs(rings) {
+    return rings.map(function (ring) {
+      return ring.map(function (p) { return [p[1], p[0]]; });
+    });
+  }
+
+  function overlaps(box, taken) {
+    for (var i = 0; i < taken.length; i++) {
+      var t = taken[i];
+      if (box[0] < t[2] && box[2] > t[0] && box[1] < t[3] && box[3] > t[1]) return true;
+    }
+    return false;
+  }
+
+  var Names = L.Layer.extend({
+    initialize: function (data, lang) {
+      var index = Math.max(0, data.langs.indexOf(lang));
+      var towns = data.towns.map(function (t) {
+        return { text: t.names[index], latlng: L.latLng(t.point), zoom: t.zoom, kind: "town" };
+      });
+      var regions = data.regions.map(function (r) {
+        return { text: r.names[index], latlng: L.latLng(r.label), zoom: 0, kind: "region" };
+      });
+      // Regional centres first, then the regions' names, then the other towns, biggest first.
+      var centres = towns.filter(function (t) { return t.zoom <= 5; });
+      var others = towns.filter(function (t) { return t.zoom > 5; });
+      this._names = centres.concat(regions, others);
+    },
+
+    onAdd: function (map) {
+      this._box = L.DomUtil.create("div", "basemap-names leaflet-zoom-hide", map.getPane("basemapNames"));
+      this._box.setAttribute("aria-hidden", "true");
+      map.on("moveend", this._draw, this);
+      this._draw();
+    },
+
+    onRemove: function (map) {
+      map.off("moveend", this._draw, this);
+      L.DomUtil.remove(this._box);
+    },
+
+    _draw: function () {
+      var map = this._map;
+      var zoom = map.getZoom();
+      var size = map.getSize();
+      var taken = [];
+      var fragment = document.createDocumentFragment();
+      this._names.forEach(function (name) {
+        if (name.kind === "town" ? name.zoom > zoom : zoom > REGION_MAX_ZOOM) return;
+        var at = map.latLngToContainerPoint(name.latlng);
+        if (at.x < -100 || at.y < -20 || at.x > size.x + 100 || at.y > size.y + 20) return;
+        var region = name.kind === "region";
+        var width = textWidth(name.text, region ? REGION_FONT : FONT);
+        // A town's name to the right of its dot (far enough for a rally's marker on the
+        // town not to cover it), else to the left; a region's centred on its point, or just
+        // below or above it when a town already sits there.
+        var tries = region ? [[-width / 2, -8], [-width / 2, 10], [-width / 2, -26]] : [[-4, -8], [-width - 22, -8]];
+        for (var i = 0; i < tries.length; i++) {
+          var x = at.x + tries[i][0];
+          var y = at.y + tries[i][1];
+          var box = [x - MARGIN, y - MARGIN, x + width + (region ? 0 : 18) + MARGIN, y + 16 + MARGIN];
+          if (overlaps(box, taken)) continue;
+          taken.push(box);
+          var span = document.createElement("span");
+          span.className = region ? "basemap-region" : "basemap-town" + (i ? " basemap-town-left" : "");
+          span.textContent = name.text;
+          var point = map.containerPointToLayerPoint([x, y]);
+          L.DomUtil.setPosition(span, point);
+          fragment.appendChild(span);
+          return;
+        }
+      });
+      this._box.textContent = "";
+      this._box.appendChild(fragment);
+    }
+  });
+
+  function draw(map, data, lang) {
+    // Between the tiles (200) and the rallies' layers (400): tiles underneath, names above
+    // the shapes and below the markers and popups.
+    map.createPane("basemap").style.zIndex = 250;
+    var names = map.createPane("basemapNames");
+    names.style.zIndex = 450;
+    names.style.pointerEvents = "none";
+    var renderer = L.canvas({ pane: "basemap", padding: 0.5 });
+    var common = { renderer: renderer, interactive: false };
+    L.polygon(latLngs(data.outline), L.extend({
+      color: "#4a5560", weight: 2, fillColor: "#fffdf5", fillOpacity: 0.35
+    }, common)).addTo(map);
+    L.polygon(data.regions.map(function (r) { return latLngs(r.rings); }), L.extend({
+      color: "#7d8a96", weight: 1, dashArray: "5 4", fill: false
+    }, common)).addTo(map);
+    L.DomUtil.addClass(map.getContainer(), "has-basemap");
+    new Names(data, lang).addTo(map);
+  }
+
+  // config.basemap: the data itself (a page saved to disk); config.basemapUrl: where to fetch it.
+  function add(map, config) {
+    if (config.basemap) {
+      draw(map, config.basemap, config.lang);
+    } else if (config.basemapUrl) {
+      fetch(config.basemapUrl, { credentials: "omit" })
+        .then(function (response) {
+          if (!response.ok) throw new Error(response.status);
+          return response.json();
+        })
+        .then(function (data) { draw(map, data, config.lang); })
+        .catch(function () {});  // the map works without it, as before
+    }
+  }
+
+  window.RallyBasemap = { add: add };
+})();

@@ -1,0 +1,74 @@
+"""Link previews: the share images og:image points at, drawn by mapapp.share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Blueprint, Response, abort, request
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from mapapp import db
+from mapapp.i18n import LANGUAGES, local_datetime, town_name
+from mapapp.rallies import etag_for, public_rally
+from mapapp.share import share_image
+from mapapp.views.caching import memoized
+
+bp = Blueprint("share", __name__)
+
+
+def _png(etag: str, build: Callable[[], bytes]) -> Response:
+    # Drawing takes ~0.1 s: each worker keeps the newest few; previews are fetched in bursts.
+    body = memoized("share_image", etag, build, 32)
+    response = Response(body, mimetype="image/png")
+    response.set_etag(etag)
+    response.cache_control.public = True
+    response.cache_control.max_age = 3600
+    return response.make_conditional(request)
+
+
+@bp.get("/share/map-<language>.png")
+def site_image(language: str) -> Response:
+    if language not in LANGUAGES:
+        abort(404)
+
+    def build() -> bytes:
+        with force_locale(language):
+            return share_image(
+                _("Rallies for political prisoners"),
+                [
+                    _(
+                        "Where and when people in Belarus gather in solidarity with political "
+                        "prisoners: a map and a list of rallies."
+                    )
+                ],
+                _("Rally map of Belarus"),
+            )
+
+    return _png(etag_for("share-site", language), build)
+
+
+@bp.get("/share/rallies/<int:rally_id>-<language>.png")
+def rally_image(rally_id: int, language: str) -> Response:
+    """The rally's title, time and town on a small map of Belarus (the town's point until
+    the place is revealed: only what the rally page shows)."""
+    if language not in LANGUAGES:
+        abort(404)
+    rally = public_rally(db.session(), rally_id)
+    if rally is None:
+        abort(404)
+    etag = etag_for("share-rally", str(rally.id), rally.updated_at.isoformat(), language)
+
+    def build() -> bytes:
+        with force_locale(language):
+            return share_image(
+                rally.title,
+                [local_datetime(rally.starts_at, "full", language), town_name(rally, language)],
+                _("Rally map of Belarus"),
+                point=(rally.lat, rally.lon),
+                cancelled_text=_("This rally is cancelled.")
+                if rally.status == "cancelled"
+                else None,
+            )
+
+    return _png(etag, build)
