@@ -259,11 +259,11 @@ def create(
     """
     action = "import_approved" if approved else "import"
     to = transition(None, SYSTEM, action)
-    rally = Rally(**fields, status=to, sequence=0)
+    rally = Rally(**{"sequence": 0, **fields}, status=to)
     db.add(rally)
     db.flush()
     if approved:
-        row = PublishedRally(id=rally.id, status=to, sequence=0, changes_pending=False)
+        row = PublishedRally(id=rally.id, status=to, sequence=rally.sequence, changes_pending=False)
         for name in PUBLISHED_FIELDS:
             setattr(row, name, getattr(rally, name))
         db.add(row)

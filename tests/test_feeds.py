@@ -1,6 +1,7 @@
 """The iCalendar and CSV feeds: filters, what is public, escaping, caching."""
 
 import csv
+import gzip
 import io
 from datetime import UTC, datetime, timedelta
 
@@ -10,7 +11,7 @@ from icalendar import Calendar
 
 from mapapp import db, lifecycle
 from mapapp.feeds import csv_cell
-from mapapp.models import Rally, Status
+from mapapp.models import PublishedRally, Rally, Status
 
 
 def events(response) -> list:  # noqa: ANN001
@@ -301,10 +302,49 @@ def test_calendars_get_sequence_and_last_modified(client, app):
     rally_id = add_rally(app, title="Перанесены сход", sequence=3)
     with app.app_context():
         session = db.session()
-        session.execute(
-            Rally.__table__.update().where(Rally.id == rally_id).values(updated_at=changed)
-        )
+        for table in (Rally.__table__, PublishedRally.__table__):  # what the public reads
+            session.execute(table.update().where(table.c.id == rally_id).values(updated_at=changed))
         session.commit()
     (event,) = events(client.get(f"/rallies/{rally_id}.ics"))
     assert event["SEQUENCE"] == 3
     assert event.decoded("LAST-MODIFIED") == changed == event.decoded("DTSTAMP")
+
+
+def test_feeds_are_gzipped_for_clients_that_take_it(client, app):
+    add_rally(app, title="Пікет у Гродне")
+    plain = client.get("/rallies.ics?when=all")
+    packed = client.get("/rallies.ics?when=all", headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.data) == plain.data
+    assert len(packed.data) < len(plain.data)
+    assert "Accept-Encoding" in packed.headers["Vary"]
+    # Another representation, another strong ETag; each revalidates to a bodiless 304.
+    assert packed.headers["ETag"] != plain.headers["ETag"]
+    again = client.get(
+        "/rallies.ics?when=all",
+        headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]},
+    )
+    assert again.status_code == 304 and again.data == b""
+    csv_packed = client.get("/rallies.csv", headers={"Accept-Encoding": "gzip"})
+    assert gzip.decompress(csv_packed.data) == client.get("/rallies.csv").data
+
+
+def test_a_new_filter_waits_its_turn_to_be_built_and_cached_feeds_still_answer(
+    client, app, monkeypatch
+):
+    """Each new ?to= is a new list to build: builds take turns, so a crowd of new filters
+    cannot take every thread of a worker; past the wait it is a 503 with Retry-After."""
+    from mapapp.views import caching
+
+    add_rally(app)
+    assert client.get("/rallies.ics?when=all").status_code == 200  # built and kept
+    monkeypatch.setattr(caching, "BUILD_WAIT", 0.1)
+    assert caching._build_gate.acquire(timeout=1)  # another request is building
+    try:
+        busy = client.get("/rallies.ics?when=all&to=2099-01-01")
+        assert busy.status_code == 503
+        assert busy.headers["Retry-After"] == str(caching.RETRY_AFTER)
+        assert client.get("/rallies.ics?when=all").status_code == 200
+    finally:
+        caching._build_gate.release()
+    assert client.get("/rallies.ics?when=all&to=2099-01-01").status_code == 200

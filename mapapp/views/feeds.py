@@ -5,6 +5,7 @@ They take the same filters as the list and the GeoJSON, and are cached the same 
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Callable
 
 from flask import Blueprint, Response, abort, current_app, request
@@ -61,9 +62,24 @@ def feed_bytes(kind: str, render: Render) -> tuple[str, Callable[[], bytes], int
 
 
 def feed(kind: str, mimetype: str, render: Render) -> Response:
-    """The filtered public rallies in one format, with an ETag like the GeoJSON's."""
+    """The filtered public rallies in one format, with an ETag like the GeoJSON's; gzipped
+    (another representation, another strong ETag) for clients that take it."""
     etag, body, max_age = feed_bytes(kind, render)
-    return conditional(etag, lambda: Response(body(), mimetype=mimetype), max_age)
+    gzipped = "gzip" in request.accept_encodings
+
+    def build() -> Response:
+        if not gzipped:
+            return Response(body(), mimetype=mimetype)
+        compressed = memoized(
+            "feed_gz", etag, lambda: gzip.compress(body(), compresslevel=6, mtime=0), 16
+        )
+        response = Response(compressed, mimetype=mimetype)
+        response.content_encoding = "gzip"
+        return response
+
+    response = conditional(etag + ("-gz" if gzipped else ""), build, max_age)
+    response.vary.add("Accept-Encoding")
+    return response
 
 
 @bp.get("/rallies.ics")
