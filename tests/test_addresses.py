@@ -48,6 +48,7 @@ def get_urls(app: Flask, rally_id: int) -> list[str]:
         "z": 0,
         "x": 0,
         "y": 0,
+        "language": "en",
     }
     queries = {
         "api.geocode_json": "?q=Мінск",
@@ -63,16 +64,22 @@ def get_urls(app: Flask, rally_id: int) -> list[str]:
         for rule in app.url_map.iter_rules():
             if "GET" not in rule.methods:
                 continue
-            args = {name: values[name] for name in rule.arguments}
+            args = {name: values[name] for name in rule.arguments if name in values}
             if rule.endpoint == "assets.static":
                 args["filename"] = "app.css"
+            if rule.endpoint == "assets.basemap":
+                from mapapp.assets import basemap_version
+
+                args["version"] = basemap_version()
             urls.append(url_for(rule.endpoint, **args) + queries.get(rule.endpoint, ""))
     assert len(urls) >= 25
     return urls
 
 
 def everything(response) -> str:  # noqa: ANN001
-    text = response.get_data(as_text=True) + "\n" + str(response.headers)
+    body = response.get_data()
+    # Images (share cards, tiles) are read as bytes: a host name would still show in them.
+    text = body.decode("utf-8", "replace") + "\n" + str(response.headers)
     response.close()
     return text
 

@@ -151,7 +151,7 @@ def rally(rally_id: int) -> str:
     image = external_url("share.rally_image", rally_id=found.id, language=lang)
     event = jsonld.rally_event(
         found,
-        url=canonical_url(url_for("pages.rally", rally_id=found.id, lang=None)),
+        url=canonical_url(url_for("pages.rally", rally_id=found.id)),
         image=image,
         town=town_name(found, lang),
         region=region_name(found.region, lang),

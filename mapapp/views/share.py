@@ -57,7 +57,9 @@ def rally_image(rally_id: int, language: str) -> Response:
     rally = public_rally(db.session(), rally_id)
     if rally is None:
         abort(404)
-    etag = etag_for("share-rally", str(rally.id), rally.updated_at.isoformat(), language)
+    # Its public state: the sequence moves with every public change, `exact` at the reveal.
+    state = f"{rally.sequence}|{rally.exact}|{rally.status}"
+    etag = etag_for("share-rally", str(rally.id), state, language)
 
     def build() -> bytes:
         with force_locale(language):
