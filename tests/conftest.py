@@ -125,8 +125,9 @@ def add_rally(app: Flask, **fields) -> int:  # noqa: ANN003
     with app.app_context():
         session = db.session()
         rally = lifecycle.create(session, values, approved, actor="test")
+        reason = values.get("reject_reason") or "test"  # a rejection keeps the reason given
         for actor, action in steps:
-            lifecycle.perform(session, rally, actor, action, reason="test")
+            lifecycle.perform(session, rally, actor, action, reason=reason)
         return rally.id
 
 

@@ -98,9 +98,13 @@
     return null;
   }
 
+  // Direction controls, which only isolation keeps from reordering what follows.
+  var BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
   function markerLabel(p, labels) {
     var status = p.status === "cancelled" ? labels.cancelled : statusSentence(p.status, labels);
-    return (status ? status + " " : "") + isolate(p.title) + " — " + placeLine(p);
+    var title = BIDI.test(p.title) ? isolate(p.title) : p.title;
+    return (status ? status + " " : "") + title + " — " + placeLine(p);
   }
 
   function popupContent(p, config, extra) {
@@ -363,7 +367,12 @@
   // unless the visitor has moved it meanwhile.
   function followSize(map, bounds) {
     var pending = Boolean(bounds);
-    map.on("dragstart zoomstart", function () { pending = false; });
+    // Only the visitor's own moves count: Leaflet also zooms by itself (max bounds, min zoom).
+    function moved() { pending = false; }
+    map.on("dragstart", moved);
+    ["pointerdown", "wheel", "keydown", "touchstart"].forEach(function (type) {
+      map.getContainer().addEventListener(type, moved, { passive: true });
+    });
     if (!window.ResizeObserver) return;
     new ResizeObserver(function () {
       var size = map.getContainer().getBoundingClientRect();
