@@ -17,6 +17,9 @@ import pytest
 from conftest import add_rally, browser_app
 from flask import Flask
 
+from mapapp import db, lifecycle
+from mapapp.models import Rally
+
 pytestmark = pytest.mark.browser
 
 FMAP = "window[Object.keys(window).find((k) => /^map_\\w+$/.test(k))]"
@@ -172,3 +175,18 @@ def test_danger_and_moved_are_drawn_and_said_and_hidden_tabs_wait(page, live_ser
     assert label.startswith("Danger: police are at the place. Do not come. Пікет у Гомелі")
     assert page.errors == []
     page.unroute_all(behavior="ignoreErrors")
+
+
+def test_a_rally_page_made_in_danger_forgets_it_once_cancelled(page, live_server, app):
+    """The page's own danger line goes when the status changes: never two statuses at once."""
+    rally_id = add_rally(app, title="Пікет у Брэсце", status="danger")
+    page.goto(f"{live_server}/rallies/{rally_id}?lang=en")
+    assert page.locator("p.banner-danger").count() == 1
+    with app.app_context():
+        session = db.session()
+        lifecycle.perform(session, session.get(Rally, rally_id), "moderator:test", "cancel", "x")
+    wait_until(
+        page, "document.getElementById('urgent').textContent.includes('This rally is cancelled.')"
+    )
+    assert "Danger" not in page.locator("main").inner_text()
+    assert page.locator("p.banner-danger").count() == 0

@@ -491,6 +491,8 @@
     watch(url, config.refreshSeconds, "omit", function (rally) {
       if (!rally) return;
       if (rally.status !== shown.status) {
+        // The status the page was made with is no longer true: only the banner speaks now.
+        document.querySelectorAll("[data-status-then]").forEach(function (node) { node.remove(); });
         banner.say(rally, false);
         shown.status = rally.status;
         point.dataset.status = rally.status;
