@@ -73,6 +73,7 @@ lint: install-test
 
 bench: install
 	$(BIN)/python bench/geojson.py
+	$(BIN)/python bench/serve.py --rallies 10000
 
 # make serve under 64 connections, a killed worker and 200 slow clients, against gunicorn alone.
 bench-load: install
