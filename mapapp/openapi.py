@@ -283,6 +283,7 @@ def document(server: str = "/") -> dict[str, Any]:
             },
             "/api/rallies.geojson.minisig": {
                 "get": {
+                    "operationId": "getRalliesSignature",
                     "summary": "minisign signature of /api/rallies.geojson for the same query",
                     "description": "Check with `minisign -Vm rallies.geojson -P <key>`; the key is "
                     "on /about. The trusted comment carries the document's ETag.",
@@ -370,6 +371,7 @@ def document(server: str = "/") -> dict[str, Any]:
             ),
             "/rallies.ics.minisig": {
                 "get": {
+                    "operationId": "getCalendarSignature",
                     "summary": "minisign signature of /rallies.ics for the same query",
                     "parameters": [*FILTERS, LANG],
                     "responses": {
