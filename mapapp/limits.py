@@ -189,6 +189,9 @@ def init_app(app: Flask) -> None:
         else:
             app.config["RATELIMIT_STORAGE_URI"] = "mapapp-database://"
             app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"engine": engine})
+    # Flask-Limiter keeps `enabled` on the one Limiter and takes it as the default of the next
+    # app: an app made with limits off (a test) would switch them off for every later one.
+    app.config.setdefault("RATELIMIT_ENABLED", True)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "mapapp")
     limiter.init_app(app)
