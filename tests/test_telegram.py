@@ -335,7 +335,7 @@ def test_a_whole_conversation_stores_a_pending_rally_with_the_manage_link(
 def test_bad_answers_get_the_forms_messages_in_the_chats_language(tg_app, fake) -> None:
     replies = converse(fake, tg_app, "/new", "abc", "Пікет супраць вайны", "Атлантыда", lang="ru")
     assert "Название" in replies[0]  # the form's label, in Russian from Telegram's language_code
-    assert replies[1] == "Значение должно содержать от 5 до 120 символов."  # the form's message
+    assert replies[1] == "Число знаков: от 5 до 120 (сейчас 3)."  # the form's own message
     assert replies[3] == "Этого города нет в нашем списке: проверьте написание."
     replies = converse(
         fake,
@@ -347,7 +347,7 @@ def test_bad_answers_get_the_forms_messages_in_the_chats_language(tg_app, fake) 
         lang="ru",
     )
     assert "Дата и время должны быть в будущем." in replies[-2]
-    assert replies[-1] == "Неверное значение даты.\nУкажите время."
+    assert replies[-1] == "Дата не распознана: напишите её как 25.12.2026.\nУкажите время."
     with tg_app.app_context():
         assert db.session().scalars(select(Rally)).all() == []
 

@@ -366,8 +366,10 @@
   // (hidden at load: a 0 x 0 box fits Belarus at the lowest zoom): fit them once it is,
   // unless the visitor has moved it meanwhile.
   function followSize(map, bounds) {
-    var pending = Boolean(bounds);
-    // Only the visitor's own moves count: Leaflet also zooms by itself (max bounds, min zoom).
+    // Only a map that had no size at load (hidden in a tab) waits to fit Belarus; and only the
+    // visitor's own moves cancel that: Leaflet also zooms by itself (max bounds, min zoom).
+    var box = map.getContainer().getBoundingClientRect();
+    var pending = Boolean(bounds) && !(box.width && box.height);
     function moved() { pending = false; }
     map.on("dragstart", moved);
     ["pointerdown", "wheel", "keydown", "touchstart"].forEach(function (type) {
