@@ -10,11 +10,13 @@ import csv
 import io
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from icalendar import Calendar, Event, Timezone, TimezoneStandard
 
 from mapapp.i18n import MINSK
 from mapapp.models import Status
+from mapapp.parts import Layout
 from mapapp.public import PublicRally
 from mapapp.rallies import local_iso
 
@@ -115,20 +117,36 @@ def minsk_timezone() -> Timezone:
     return zone
 
 
+@cache
+def calendar_layout() -> Layout:
+    """A VCALENDAR as bytes: its properties and the VTIMEZONE, the VEVENTs (each ends with
+    CRLF, so nothing goes between them), and the END line."""
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add_component(minsk_timezone())
+    whole = cal.to_ical()
+    tail = b"END:VCALENDAR\r\n"
+    if not whole.endswith(tail):  # icalendar ends every component with its END line
+        raise ValueError("icalendar wrote an unexpected calendar end")
+    return Layout(whole[: -len(tail)], b"", tail)
+
+
+def event_bytes(rally_url: RallyUrl, notes: Notes = no_notes) -> Callable[[PublicRally], bytes]:
+    """A function giving one rally's VEVENT as icalendar writes it (folded lines, CRLF):
+    a part of a calendar (see mapapp.parts and calendar_layout)."""
+    return lambda rally: rally_event(rally, rally_url(rally.id), notes).to_ical()
+
+
 def calendar(rallies: Iterable[PublicRally], rally_url: RallyUrl, notes: Notes = no_notes) -> bytes:
     """One VCALENDAR with a VEVENT a rally, times in Europe/Minsk with its VTIMEZONE.
 
     The VTIMEZONE is always there, so an empty feed is still a valid calendar (RFC 5545
     wants at least one component).
     """
-    cal = Calendar()
-    cal.add("prodid", PRODID)
-    cal.add("version", "2.0")
-    cal.add("calscale", "GREGORIAN")
-    cal.add_component(minsk_timezone())
-    for rally in rallies:
-        cal.add_component(rally_event(rally, rally_url(rally.id), notes))
-    return cal.to_ical()
+    layout, part = calendar_layout(), event_bytes(rally_url, notes)
+    return layout.head + b"".join(part(rally) for rally in rallies) + layout.tail
 
 
 def csv_cell(value: str | int | float) -> str | int | float:
@@ -141,15 +159,22 @@ def csv_cell(value: str | int | float) -> str | int | float:
     return value
 
 
-def csv_document(
-    rallies: Iterable[PublicRally], rally_url: RallyUrl, notes: Notes = no_notes
-) -> bytes:
-    """One row a rally; an unrevealed place is empty, its point the town's, `reveal_at` set."""
+def _csv_line(values: Iterable[str | int | float]) -> bytes:
     out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for rally in rallies:
-        row = (
+    csv.writer(out).writerow(values)
+    return out.getvalue().encode()
+
+
+# With a byte order mark Excel reads the file as UTF-8 and shows Cyrillic right.
+CSV_LAYOUT = Layout(b"\xef\xbb\xbf" + _csv_line(CSV_COLUMNS), b"", b"")
+
+
+def csv_row(rally_url: RallyUrl) -> Callable[[PublicRally], bytes]:
+    """A function giving one rally's CSV line (UTF-8, CRLF): a part of the CSV document.
+    An unrevealed place is empty, its point the town's, `reveal_at` set."""
+
+    def row(rally: PublicRally) -> bytes:
+        values = (
             rally.id,
             rally.title,
             rally.town,
@@ -162,6 +187,14 @@ def csv_document(
             rally_url(rally.id),
             local_iso(rally.reveal_at) if rally.reveal_at else "",
         )
-        writer.writerow([csv_cell(value) for value in row])
-    # With a byte order mark Excel reads the file as UTF-8 and shows Cyrillic right.
-    return out.getvalue().encode("utf-8-sig")
+        return _csv_line(csv_cell(value) for value in values)
+
+    return row
+
+
+def csv_document(
+    rallies: Iterable[PublicRally], rally_url: RallyUrl, notes: Notes = no_notes
+) -> bytes:
+    """One row a rally, under the header (CSV_COLUMNS), with a byte order mark."""
+    part = csv_row(rally_url)
+    return CSV_LAYOUT.head + b"".join(part(rally) for rally in rallies)

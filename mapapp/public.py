@@ -16,12 +16,15 @@ embed, static export, outside channels) reads rallies through `public_rally` or
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, type_coerce
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from mapapp.filters import ONGOING, RallyFilter
 from mapapp.geocode import gazetteer
@@ -115,11 +118,116 @@ def public_rallies(
     offset: int = 0,
 ) -> list[PublicRally]:
     """The public rallies the filter selects, in its order; a page of them with `limit`."""
+    return [entry.rally for entry in public_entries(db, rally_filter, now, limit, offset)]
+
+
+class Entry:
+    """A public rally as this process last projected it, with its serialised parts.
+
+    `parts` maps a context (a format and what else its text depends on: the language, the
+    site's address) to that format's bytes for this rally; see mapapp.parts.
+    """
+
+    __slots__ = ("rally", "parts", "used")
+
+    def __init__(self, rally: PublicRally, used: int) -> None:
+        self.rally = rally
+        self.parts: dict[tuple, bytes] = {}
+        self.used = used
+
+
+class EntryCache:
+    """Per process: a published row, as read raw from the database, to its Entry.
+
+    The key is the whole row (every column of published_rally, before any conversion), so
+    an entry can only be found again for exactly the row it was made from: any change to a
+    rally (a status, an edit, a reveal time) is another key and a new projection. The one
+    thing the row does not hold, whether the reveal time has passed, is checked on every
+    read. Old entries go after a few reads: at most about twice as many entries as the
+    largest read (the number of public rallies) are kept.
+    """
+
+    KEEP_READS = 16
+    FLOOR = 4096
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple, Entry] = {}
+        self.reads = 0
+        self.largest = 0
+        self.lock = threading.Lock()
+
+    def evict(self) -> None:
+        if len(self.entries) <= max(self.FLOOR, 2 * self.largest):
+            return
+        with self.lock:
+            oldest = self.reads - self.KEEP_READS
+            kept = {key: e for key, e in list(self.entries.items()) if e.used > oldest}
+            if len(kept) > max(self.FLOOR, 2 * self.largest):
+                kept = {key: e for key, e in kept.items() if e.used == self.reads}
+            self.entries = kept
+
+
+# Every column of published_rally, read without conversion: the cache key.
+COLUMNS = tuple(PublishedRally.__table__.columns)
+RAW_COLUMNS = tuple(type_coerce(column, NullType()).label(column.key) for column in COLUMNS)
+COLUMN_NAMES = tuple(column.key for column in COLUMNS)
+# Rows fetched by id at a time (SQLite allows 32,766 bound values).
+FETCH_IDS = 5000
+
+
+def public_entries(
+    db: Session,
+    rally_filter: RallyFilter,
+    now: datetime | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[Entry]:
+    """The public rallies the filter selects, in its order, as cached entries.
+
+    One SQLAlchemy Core read of the selected rows; only rows this process has not seen
+    (new or changed since) are converted and projected, the others reuse their entry, and
+    with it the serialised parts made for earlier documents.
+    """
     now = now or utcnow()
-    query = rally_filter.apply(select(PublishedRally), now, PublishedRally)
+    query = rally_filter.apply(select(*RAW_COLUMNS), now, PublishedRally)
     if limit is not None:
         query = query.limit(limit).offset(offset)
-    return [project(row, now) for row in db.scalars(query)]
+    # Plain tuples: hashed and compared in C (a Row compares in Python).
+    rows = [tuple(row) for row in db.connection().execute(query)]
+    cache: EntryCache = current_app.extensions.setdefault("mapapp.public_entries", EntryCache())
+    cache.reads += 1
+    read = cache.reads
+    cache.largest = max(cache.largest, len(rows))
+    found = cache.entries
+    entries: list[Entry | None] = []
+    missing: dict[int, int] = {}  # rally id -> its index in `entries`
+    for row in rows:
+        entry = found.get(row)
+        if entry is not None:
+            reveal_at = entry.rally.reveal_at
+            if entry.rally.exact == (reveal_at is None or reveal_at <= now):
+                entry.used = read
+                entries.append(entry)
+                continue
+        missing[row[0]] = len(entries)
+        entries.append(None)
+    ids = list(missing)
+    for start in range(0, len(ids), FETCH_IDS):
+        # Raw and converted in one statement, so the key and the values are the same row's
+        # (it may have changed since the read above: then the newer one is shown).
+        chunk = ids[start : start + FETCH_IDS]
+        query = select(*RAW_COLUMNS, *COLUMNS).where(PublishedRally.id.in_(chunk))
+        for row in db.connection().execute(query):
+            raw, values = tuple(row[: len(COLUMNS)]), row[len(COLUMNS) :]
+            entry = Entry(
+                project(SimpleNamespace(**dict(zip(COLUMN_NAMES, values, strict=True))), now), read
+            )
+            found[raw] = entry
+            entries[missing[raw[0]]] = entry
+    # A row gone since the first read (taken down meanwhile) is left out.
+    entries = [entry for entry in entries if entry is not None]
+    cache.evict()
+    return entries
 
 
 def count_public(db: Session, rally_filter: RallyFilter, now: datetime | None = None) -> int:

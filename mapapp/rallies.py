@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from mapapp.filters import RallyFilter
 from mapapp.i18n import MINSK, current_language, local_datetime, town_name
+from mapapp.parts import Layout
 from mapapp.public import (  # noqa: F401 - the public reads, re-exported for older callers
     MAX_ID,
     PublicRally,
@@ -130,22 +131,41 @@ def feed_notes(lang: str) -> Callable[[PublicRally], tuple[str, str]]:
     return notes
 
 
+def feature(rally: Any, localise: Callable[[Any], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """One rally as a GeoJSON Feature (a dict): a Point, the id, the public properties."""
+    return {
+        "type": "Feature",
+        "id": rally.id,
+        "geometry": {
+            "type": "Point",
+            "coordinates": [round(rally.lon, 6), round(rally.lat, 6)],
+        },
+        "properties": {**public_properties(rally), **(localise(rally) if localise else {})},
+    }
+
+
+def to_json(value: Any) -> bytes:
+    """Compact UTF-8 JSON, as every GeoJSON document here is written."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+# A FeatureCollection as bytes: this head, the features' JSON joined by commas, this tail.
+FEATURES_LAYOUT = Layout(b'{"type":"FeatureCollection","features":[', b",", b"]}")
+
+
+def feature_bytes(
+    localise: Callable[[Any], dict[str, Any]] | None = None,
+) -> Callable[[Any], bytes]:
+    """A function giving one rally's Feature as JSON bytes: a part of a FeatureCollection
+    (see mapapp.parts and FEATURES_LAYOUT)."""
+    return lambda rally: to_json(feature(rally, localise))
+
+
 def feature_collection(
     rallies: Sequence[Any], localise: Callable[[Any], dict[str, Any]] | None = None
 ) -> bytes:
     """PublicRally values (or, on the moderators' map, Rally rows) as GeoJSON; `localise`
     adds or replaces properties for one language."""
-    features = [
-        {
-            "type": "Feature",
-            "id": rally.id,
-            "geometry": {
-                "type": "Point",
-                "coordinates": [round(rally.lon, 6), round(rally.lat, 6)],
-            },
-            "properties": {**public_properties(rally), **(localise(rally) if localise else {})},
-        }
-        for rally in rallies
-    ]
-    document = {"type": "FeatureCollection", "features": features}
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    part = feature_bytes(localise)
+    layout = FEATURES_LAYOUT
+    return layout.head + layout.sep.join(part(rally) for rally in rallies) + layout.tail

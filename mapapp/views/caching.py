@@ -9,6 +9,9 @@ from typing import TypeVar
 from flask import Response, current_app, request
 from werkzeug.exceptions import ServiceUnavailable
 
+from mapapp.parts import ChunkCache, Layout, document, rally_parts
+from mapapp.public import Entry, PublicRally
+
 T = TypeVar("T")
 
 
@@ -17,13 +20,18 @@ def conditional(etag: str, build: Callable[[], Response], max_age: int | None = 
 
     The body is built only when it is needed: a calendar app polling a feed mostly gets 304s.
     `max_age` (seconds) defaults to MAPAPP_CACHE_SECONDS; callers pass less when the data
-    version moves sooner by itself (mapapp.public.seconds_until_change).
+    version moves sooner by itself (mapapp.public.seconds_until_change), so no cache keeps
+    an answer fresh past a reveal time. `stale-while-revalidate` is MAPAPP_CACHE_SECONDS.
     """
     response = Response(status=304) if etag in request.if_none_match else build()
-    response.set_etag(etag)
+    response.set_etag(etag)  # strong: the same bytes for the same ETag
     response.cache_control.public = True
     longest = current_app.config["CACHE_SECONDS"]
     response.cache_control.max_age = longest if max_age is None else min(max_age, longest)
+    # A CDN may answer from its copy for that long past max-age while it revalidates in the
+    # background: under load one visitor in many waits for the app, none gets old data
+    # for longer than max-age plus this.
+    response.cache_control.stale_while_revalidate = longest
     return response
 
 
@@ -38,13 +46,29 @@ BUILD_WAIT = 10.0  # seconds
 RETRY_AFTER = 5  # seconds
 
 
+def weight(value: object) -> int:
+    """Bytes held by a memoized value: its length when it is bytes or text (or the sum for a
+    tuple of them), else 0 (counted by `entries` alone)."""
+    if isinstance(value, bytes | str):
+        return len(value)
+    if isinstance(value, tuple):
+        return sum(weight(item) for item in value)
+    return 0
+
+
+# What one process keeps of each kind of memoized result at most (bytes), whatever `entries`
+# says: 10,000 rallies are about 4 MiB of GeoJSON (plain and gzipped), 100,000 ten times that.
+MEMO_BUDGET = 64 * 2**20
+
+
 def memoized(name: str, key: str, build: Callable[[], T], entries: int = 64) -> T:
     """The newest few results of `build` in this process, by key (an ETag, say).
 
     A list of 10,000 rallies takes a few tenths of a second to build as GeoJSON and
     seconds as iCalendar: each worker builds it once per data version, not once a visitor.
     Builds take turns (see BUILD_WAIT); a request that cannot get its turn in time is a 503
-    with Retry-After.
+    with Retry-After. At most `entries` results are kept, and at most MEMO_BUDGET bytes of
+    them (see `weight`): the oldest go first, the newest always stays.
     """
     cache: dict[str, T] = current_app.extensions.setdefault(f"mapapp.{name}_cache", {})
     found = cache.get(key)
@@ -68,7 +92,19 @@ def memoized(name: str, key: str, build: Callable[[], T], entries: int = 64) -> 
     # The eviction and the insert under the lock, so another thread's eviction cannot race
     # ours (a KeyError before).
     with _memo_lock:
-        while len(cache) >= entries:
-            cache.pop(next(iter(cache)), None)  # the oldest
+        cache.pop(key, None)
+        held = sum(weight(kept) for kept in cache.values()) + weight(value)
+        while cache and (len(cache) >= entries or held > MEMO_BUDGET):
+            held -= weight(cache.pop(next(iter(cache))))  # the oldest
         cache[key] = value
     return value
+
+
+def prepared(
+    layout: Layout, entries: list[Entry], context: tuple, render: Callable[[PublicRally], bytes]
+) -> tuple[bytes, bytes]:
+    """A document of per-rally parts, plain and gzipped (mapapp.parts): only the parts of
+    rallies new or changed since this process last rendered them in `context` are rendered,
+    and only the chunks holding them compressed."""
+    chunks = current_app.extensions.setdefault("mapapp.gzip_chunks", ChunkCache())
+    return document(layout, rally_parts(entries, context, render), chunks)

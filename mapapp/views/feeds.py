@@ -5,28 +5,36 @@ They take the same filters as the list and the GeoJSON, and are cached the same 
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Callable
 
 from flask import Blueprint, Response, abort, current_app, request
 
 from mapapp import db
 from mapapp.addresses import external_url
-from mapapp.feeds import Notes, RallyUrl, calendar, csv_document
+from mapapp.feeds import (
+    CSV_LAYOUT,
+    Notes,
+    RallyUrl,
+    calendar,
+    calendar_layout,
+    csv_row,
+    event_bytes,
+)
 from mapapp.filters import parse_filter
 from mapapp.geocode import gazetteer
 from mapapp.i18n import current_language
 from mapapp.models import utcnow
+from mapapp.parts import Layout
 from mapapp.public import (
     PublicRally,
     current_version,
-    public_rallies,
+    public_entries,
     public_rally,
     seconds_until_change,
 )
 from mapapp.rallies import etag_for, feed_notes
 from mapapp.signing import signed_comment, signing_key
-from mapapp.views.caching import conditional, memoized
+from mapapp.views.caching import conditional, memoized, prepared
 
 bp = Blueprint("feeds", __name__)
 
@@ -36,43 +44,53 @@ def rally_url(rally_id: int) -> str:
     return external_url("pages.rally", rally_id=rally_id)
 
 
-Render = Callable[[list[PublicRally], RallyUrl, Notes], bytes]
+# A feed's format: its layout, and the function rendering one rally's part of it.
+Format = tuple[Callable[[], Layout], Callable[[RallyUrl, Notes], Callable[[PublicRally], bytes]]]
+ICS: Format = (calendar_layout, event_bytes)
+CSV: Format = (lambda: CSV_LAYOUT, lambda url, notes: csv_row(url))
 
 
-def feed_bytes(kind: str, render: Render) -> tuple[str, Callable[[], bytes], int]:
-    """This request's feed: its ETag, a function giving its body (built once per ETag), and
-    how long it may be kept (seconds: never past the next reveal or "upcoming" boundary)."""
+def feed_bytes(kind: str, form: Format) -> tuple[str, Callable[[], tuple[bytes, bytes]], int]:
+    """This request's feed: its ETag, a function giving its body plain and gzipped (built
+    once per ETag), and how long it may be kept (seconds: never past the next reveal or
+    "upcoming" boundary)."""
     rally_filter = parse_filter(request.args, gazetteer())
     session = db.session()
     now = utcnow()
     version = current_version(session, now)
     lang = current_language()  # the warnings' language
-    # The body links to rally pages: their origin, prefix and ?lang= are part of its ETag.
-    etag = etag_for(version.key, rally_filter.key(), kind, lang, rally_url(0))
+    # The body links to rally pages: their origin, prefix and ?lang= are part of its ETag,
+    # and of what each rally's part depends on.
+    origin = rally_url(0)
+    etag = etag_for(version.key, rally_filter.key(), kind, lang, origin)
+    layout, part = form
 
-    def body() -> bytes:
+    def body() -> tuple[bytes, bytes]:
         return memoized(
             "feed",
             etag,
-            lambda: render(public_rallies(session, rally_filter, now), rally_url, feed_notes(lang)),
+            lambda: prepared(
+                layout(),
+                public_entries(session, rally_filter, now),
+                (kind, lang, origin),
+                part(rally_url, feed_notes(lang)),
+            ),
             16,
         )
 
     return etag, body, seconds_until_change(version, now, current_app.config["CACHE_SECONDS"])
 
 
-def feed(kind: str, mimetype: str, render: Render) -> Response:
+def feed(kind: str, mimetype: str, form: Format) -> Response:
     """The filtered public rallies in one format, with an ETag like the GeoJSON's; gzipped
     (another representation, another strong ETag) for clients that take it."""
-    etag, body, max_age = feed_bytes(kind, render)
+    etag, body, max_age = feed_bytes(kind, form)
     gzipped = "gzip" in request.accept_encodings
 
     def build() -> Response:
+        plain, compressed = body()
         if not gzipped:
-            return Response(body(), mimetype=mimetype)
-        compressed = memoized(
-            "feed_gz", etag, lambda: gzip.compress(body(), compresslevel=6, mtime=0), 16
-        )
+            return Response(plain, mimetype=mimetype)
         response = Response(compressed, mimetype=mimetype)
         response.content_encoding = "gzip"
         return response
@@ -85,7 +103,7 @@ def feed(kind: str, mimetype: str, render: Render) -> Response:
 @bp.get("/rallies.ics")
 def rallies_ics() -> Response:
     # Served inline: calendar apps subscribe to this URL.
-    return feed("ics", "text/calendar", calendar)
+    return feed("ics", "text/calendar", ICS)
 
 
 @bp.get("/rallies.ics.minisig")
@@ -94,13 +112,13 @@ def rallies_ics_signature() -> Response:
     key = signing_key(current_app)
     if key is None:
         abort(404, "This site has no signing key (MAPAPP_SIGNING_KEY).")
-    etag, body, max_age = feed_bytes("ics", calendar)
+    etag, body, max_age = feed_bytes("ics", ICS)
 
     def build() -> Response:
         signature = memoized(
             "feed_signature",
             etag,
-            lambda: key.sign(body(), signed_comment(f"rallies.ics etag:{etag}")),
+            lambda: key.sign(body()[0], signed_comment(f"rallies.ics etag:{etag}")),
             16,
         )
         return Response(signature, mimetype="text/plain")
@@ -110,7 +128,7 @@ def rallies_ics_signature() -> Response:
 
 @bp.get("/rallies.csv")
 def rallies_csv() -> Response:
-    response = feed("csv", "text/csv", csv_document)
+    response = feed("csv", "text/csv", CSV)
     response.headers.set("Content-Disposition", "attachment", filename="rallies.csv")
     return response
 

@@ -1,0 +1,143 @@
+"""Whole documents (GeoJSON, iCalendar, CSV) joined from per-rally parts, and their gzip.
+
+After a public change most rallies are as they were: their serialised parts (a GeoJSON
+Feature, a VEVENT, a CSV row) are kept on their mapapp.public.Entry and reused, so a
+rebuild serialises only the rallies that changed. The gzip of a document is made the same
+way: the parts are cut into chunks at points that depend on the parts' content (so a
+changed, added or removed rally changes one chunk or two), each chunk is compressed on its
+own into raw deflate ended by a sync flush (the way pigz compresses in parallel), and the
+compressed chunks are joined behind one gzip header. Unchanged chunks come from a cache.
+
+Pure apart from the caches handed in; no Flask.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from mapapp.public import Entry, PublicRally
+
+# A chunk ends after a part whose hash is 0 modulo this (about this many parts a chunk, a
+# few tens of KiB: deflate's window is 32 KiB, so little is lost by cutting there)...
+CHUNK_PARTS = 64
+# ... or at this many parts, whatever the hashes say.
+MAX_CHUNK_PARTS = 4 * CHUNK_PARTS
+# zlib's default: chunks are compressed once, so the better ratio costs nothing later.
+LEVEL = 6
+# deflate's window (bytes): how far back a compressed piece may refer.
+WINDOW = 32 * 1024
+# The gzip header (RFC 1952): deflate, no name, mtime 0, OS unknown; and the empty last block
+# that ends a deflate stream made of sync-flushed pieces.
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+LAST_BLOCK = b"\x03\x00"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a document is made of parts: `head`, the parts with `sep` between them, `tail`."""
+
+    head: bytes
+    sep: bytes
+    tail: bytes
+
+
+def rally_parts(
+    entries: Iterable[Entry], context: tuple, render: Callable[[PublicRally], bytes]
+) -> list[bytes]:
+    """Each entry's part for `context`, rendered (and kept on the entry) when missing.
+
+    `context` must name everything the part depends on besides the rally: the format, the
+    language, the site's address the links use. The rally itself is the entry's.
+    """
+    parts = []
+    for entry in entries:
+        part = entry.parts.get(context)
+        if part is None:
+            part = entry.parts[context] = render(entry.rally)
+        parts.append(part)
+    return parts
+
+
+def chunks(parts: Sequence[bytes]) -> list[tuple[bytes, ...]]:
+    """The parts cut at content-defined points (see CHUNK_PARTS)."""
+    cut, start = [], 0
+    for index, part in enumerate(parts):
+        if hash(part) % CHUNK_PARTS == 0 or index + 1 - start >= MAX_CHUNK_PARTS:
+            cut.append(tuple(parts[start : index + 1]))
+            start = index + 1
+    if start < len(parts):
+        cut.append(tuple(parts[start:]))
+    return cut
+
+
+def deflate(data: bytes, before: bytes = b"", level: int = LEVEL) -> bytes:
+    """Raw deflate of `data` ending on a byte boundary and not final: such pieces can be
+    joined one after another into one stream. `before` is (the end of) what comes before
+    `data` in that stream: the compressor may refer back to it, as the reader has it."""
+    if before:
+        compressor = zlib.compressobj(level, zlib.DEFLATED, -15, zdict=before[-WINDOW:])
+    else:
+        compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+
+
+class ChunkCache:
+    """Compressed chunks by their content, least recently used first out, at most
+    `budget` bytes of compressed data."""
+
+    def __init__(self, budget: int = 32 * 2**20) -> None:
+        self.budget = budget
+        self.size = 0
+        self.chunks: dict[tuple, bytes] = {}
+        self.lock = threading.Lock()
+
+    def deflated(
+        self, key: tuple, data: Callable[[], bytes], before: Callable[[], bytes] = bytes
+    ) -> bytes:
+        """The deflated `data()` (after `before()`, see `deflate`) kept under `key`, a
+        tuple naming both exactly."""
+        with self.lock:
+            found = self.chunks.pop(key, None)
+            if found is not None:
+                self.chunks[key] = found  # now the most recently used
+                return found
+        made = deflate(data(), before())
+        with self.lock:
+            if key not in self.chunks:
+                self.chunks[key] = made
+                self.size += len(made)
+            while self.size > self.budget and self.chunks:
+                self.size -= len(self.chunks.pop(next(iter(self.chunks))))
+        return made
+
+
+def document(layout: Layout, parts: Sequence[bytes], cache: ChunkCache) -> tuple[bytes, bytes]:
+    """The document (head, parts joined by sep, tail) plain and gzipped (RFC 1952).
+
+    Only chunks not in `cache` are compressed. gzip.decompress (and every browser) reads
+    the result as one member; its bytes differ from gzip.compress's of the same text.
+    """
+    head, sep, tail = layout.head, layout.sep, layout.tail
+    plain = head + sep.join(parts) + tail
+    pieces = [GZIP_HEADER, cache.deflated(("head", head), lambda: head)]
+    previous: tuple[bytes, ...] = (head,)
+    for index, chunk in enumerate(chunks(parts)):
+        lead = sep if index else b""
+        # Each chunk is compressed with the chunk before it as its dictionary: nearly the
+        # ratio of one stream, and a changed rally recompresses two chunks, not one.
+        pieces.append(
+            cache.deflated(
+                (lead, sep, chunk, previous),
+                lambda: lead + sep.join(chunk),  # noqa: B023
+                lambda: (sep if index > 1 else b"") + sep.join(previous),  # noqa: B023
+            )
+        )
+        previous = chunk
+    pieces.append(cache.deflated(("tail", tail), lambda: tail))
+    pieces.append(LAST_BLOCK)
+    pieces.append(struct.pack("<II", zlib.crc32(plain), len(plain) & 0xFFFFFFFF))
+    return plain, b"".join(pieces)

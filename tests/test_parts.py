@@ -1,0 +1,231 @@
+"""Feeds rebuilt from per-rally parts (mapapp.parts): what a rebuild after a change shows.
+
+Each process keeps every rally's serialised part (GeoJSON Feature, VEVENT, CSV row) and the
+gzip of unchanged chunks; these tests change rallies between requests and check that the
+next answer in every format and language holds the change, and only what is public.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import add_rally
+from icalendar import Calendar
+from test_public import SECRET_PLACE, unrevealed_rally
+
+from mapapp import db, lifecycle
+from mapapp.feeds import calendar, minsk_timezone
+from mapapp.models import Rally
+from mapapp.parts import ChunkCache, Layout, document
+from mapapp.public import PublicRally
+
+# Every format a feed of many rallies is served in, each in every language it has.
+FORMATS = [
+    "/api/rallies.geojson?when=all",
+    "/api/rallies.geojson?when=all&lang=be",
+    "/api/rallies.geojson?when=all&lang=ru",
+    "/api/rallies.geojson?when=all&lang=en",
+    "/rallies.ics?when=all&lang=be",
+    "/rallies.ics?when=all&lang=ru",
+    "/rallies.ics?when=all&lang=en",
+    "/rallies.csv?when=all",
+    "/rallies.csv?when=all&lang=en",
+]
+GZIP = {"Accept-Encoding": "gzip"}
+
+
+def text(client, path: str) -> str:  # noqa: ANN001
+    """The feed as a client that takes gzip gets it, checked against the plain one."""
+    packed = client.get(path, headers=GZIP)
+    assert packed.status_code == 200, path
+    assert packed.headers["Content-Encoding"] == "gzip"
+    plain = client.get(path)
+    assert gzip.decompress(packed.data) == plain.data, path
+    body = plain.get_data(as_text=True)
+    if path.startswith("/api/"):  # as JSON reads it: no \u escape hides a text
+        body = json.dumps(json.loads(body), ensure_ascii=False)
+    # iCalendar folds long lines and escapes commas
+    return body.replace("\r\n ", "").replace("\\,", ",")
+
+
+def warm(client) -> None:  # noqa: ANN001
+    for path in FORMATS:
+        text(client, path)
+
+
+@pytest.mark.parametrize("path", FORMATS)
+def test_an_edit_of_one_rally_replaces_its_cached_part(client, app, path):
+    others = [add_rally(app, title=f"Іншы пікет нумар {n}") for n in range(3)]
+    rally_id = add_rally(app, title="Стары загаловак пікета")
+    warm(client)
+    assert "Стары загаловак пікета" in text(client, path)
+    with app.app_context():
+        session = db.session()
+        rally = session.get(Rally, rally_id)
+        lifecycle.edit(session, rally, {"title": "Новы загаловак пікета"}, "moderator:t")
+    after = text(client, path)
+    assert "Новы загаловак пікета" in after
+    assert "Стары загаловак пікета" not in after
+    for n in range(len(others)):  # the unchanged rallies' parts are still there
+        assert f"Іншы пікет нумар {n}" in after
+
+
+@pytest.mark.parametrize("path", FORMATS)
+def test_a_new_cancelled_and_taken_down_rally_show_in_the_next_answer(client, app, path):
+    kept = add_rally(app, title="Пікет, які застаецца")
+    gone = add_rally(app, title="Пікет, які знікне")
+    warm(client)
+    added = add_rally(app, title="Пікет, які дадалі")
+    with app.app_context():
+        session = db.session()
+        lifecycle.perform(session, session.get(Rally, gone), "moderator:t", "reject", "спам")
+        lifecycle.perform(session, session.get(Rally, kept), "moderator:t", "cancel")
+    after = text(client, path)
+    assert "Пікет, які дадалі" in after and "Пікет, які знікне" not in after
+    assert "Пікет, які застаецца" in after
+    if "/rallies.ics" in path:
+        assert "STATUS:CANCELLED" in after
+    elif "geojson" in path:
+        statuses = {f["id"]: f["properties"]["status"] for f in json.loads(after)["features"]}
+        assert statuses[kept] == "cancelled" and added in statuses and gone not in statuses
+    else:
+        assert ",cancelled," in after
+
+
+def later(monkeypatch, delta: timedelta) -> None:
+    """Every request from now on sees the clock `delta` ahead."""
+    from mapapp import public
+    from mapapp.views import api, feeds
+
+    def ahead() -> datetime:
+        return datetime.now(UTC) + delta
+
+    for module in (public, api, feeds):
+        monkeypatch.setattr(module, "utcnow", ahead)
+
+
+@pytest.mark.parametrize("path", FORMATS)
+def test_cached_parts_keep_an_unrevealed_place_hidden_until_its_time(
+    client, app, monkeypatch, path
+):
+    unrevealed_rally(app, reveal_in=timedelta(days=1))
+    with app.app_context():  # a private field on the working copy, never public
+        session = db.session()
+        session.query(Rally).one().contact = "+375 29 000-00-00 private"
+        session.commit()
+    warm(client)
+    before = text(client, path)
+    assert "Пікет у Гродне" in before
+    assert SECRET_PLACE not in before and "private" not in before
+    # The same published row a day later: the place is public now, and the part changes.
+    later(monkeypatch, timedelta(days=1, minutes=1))
+    after = text(client, path)
+    assert SECRET_PLACE in after and "private" not in after
+
+
+def test_each_site_address_gets_its_own_links(client, app):
+    rally_id = add_rally(app)
+    here = text(client, "/rallies.ics?when=all")
+    there = client.get("/rallies.ics?when=all", base_url="http://127.0.0.1:8080")
+    assert f"http://localhost/rallies/{rally_id}" in here
+    mirrored = there.get_data(as_text=True).replace("\r\n ", "")
+    assert f"http://127.0.0.1:8080/rallies/{rally_id}" in mirrored
+    assert "http://localhost/" not in mirrored
+    assert f"/rallies/{rally_id}?lang=en" in text(client, "/rallies.csv?when=all&lang=en")
+
+
+def test_the_parts_make_the_calendar_icalendar_writes(app):
+    """The feed is icalendar's own text: the joined VEVENTs are what Calendar.to_ical gives."""
+    now = datetime(2030, 5, 1, 12, tzinfo=UTC)
+    rallies = [
+        PublicRally(
+            n,
+            f"Пікет {n}; з коскамі, і \\ рысай",
+            "Апісанне\nу два радкі " * 9,
+            "approved",
+            n == 1,
+            now + timedelta(days=n),
+            None,
+            now,
+            n,
+            "Мінск",
+            "BY-HM",
+            625144,
+            "Плошча",
+            53.9,
+            27.56,
+            True,
+            None,
+            False,
+        )  # fmt: skip
+        for n in range(1, 4)
+    ]
+    url = "http://localhost/rallies/{}".format
+    whole = Calendar()
+    whole.add("prodid", "-//mapapp//Rally map of Belarus//EN")
+    whole.add("version", "2.0")
+    whole.add("calscale", "GREGORIAN")
+    whole.add_component(minsk_timezone())
+    from mapapp.feeds import rally_event
+
+    for rally in rallies:
+        whole.add_component(rally_event(rally, url(rally.id)))
+    assert calendar(rallies, url) == whole.to_ical()
+
+
+def test_gzip_of_chunks_reads_as_one_stream_and_recompresses_little():
+    rng = random.Random(13)
+    parts = [
+        json.dumps({"id": n, "title": "пікет " * rng.randint(1, 30)}, ensure_ascii=False).encode()
+        for n in range(3000)
+    ]
+    layout = Layout(b'{"features":[', b",", b"]}")
+    cache = ChunkCache()
+    plain, packed = document(layout, parts, cache)
+    assert plain == layout.head + b",".join(parts) + layout.tail
+    assert gzip.decompress(packed) == plain
+    assert len(packed) < len(plain) / 3
+    made = len(cache.chunks)
+    # One rally changed, one added, one gone: a few chunks are new, the rest are reused.
+    parts[1500] = b'{"id":1500,"title":"changed"}'
+    parts.insert(700, b'{"id":9999,"title":"new"}')
+    del parts[2500]
+    plain, packed = document(layout, parts, cache)
+    assert gzip.decompress(packed) == plain == layout.head + b",".join(parts) + layout.tail
+    assert len(cache.chunks) - made <= 9  # three changes, each at most three chunks
+    # Empty and single documents too.
+    for few in ([], [b"1"]):
+        plain, packed = document(layout, few, ChunkCache())
+        assert gzip.decompress(packed) == plain
+
+
+def test_old_entries_are_dropped(client, app, monkeypatch):
+    """The per-rally cache holds about what is public, not every version ever seen."""
+    from mapapp.public import EntryCache
+
+    monkeypatch.setattr(EntryCache, "FLOOR", 4)
+    rally_id = add_rally(app, title="Пікет нумар 0")
+    for n in range(1, 20):
+        with app.app_context():
+            session = db.session()
+            rally = session.get(Rally, rally_id)
+            lifecycle.edit(session, rally, {"title": f"Пікет нумар {n}"}, "moderator:t")
+        assert f"Пікет нумар {n}" in text(client, "/rallies.csv?when=all")
+    assert len(app.extensions["mapapp.public_entries"].entries) <= 4
+
+
+def test_feeds_and_list_pages_are_cacheable_by_a_cdn(client, app):
+    add_rally(app)
+    for path in ("/api/rallies.geojson", "/rallies.ics", "/rallies.csv", "/rallies"):
+        first = client.get(path, headers=GZIP)
+        assert not first.headers["ETag"].startswith("W/"), path  # strong
+        control = first.cache_control
+        assert control.public and control.max_age == app.config["CACHE_SECONDS"], path
+        assert control.stale_while_revalidate == app.config["CACHE_SECONDS"], path
+        assert "Set-Cookie" not in first.headers, path
+        again = client.get(path, headers={**GZIP, "If-None-Match": first.headers["ETag"]})
+        assert again.status_code == 304 and again.data == b"", path
