@@ -1,17 +1,23 @@
 """The app under gunicorn with N demo rallies: what a crowd on the day of a call meets.
 
-Starts `flask init-db` + `demo-data` on a fresh database, then gunicorn (the repo's
-gunicorn.conf.py), and measures from a second process over keep-alive connections:
+Makes a fresh database (`flask init-db` + `demo-data --count N`, timed), starts gunicorn
+with the repo's gunicorn.conf.py (workers from the CPU count unless --workers) and, beside
+it, the naive folium page (bench/naive.py: every marker inline, rendered per request) under
+gunicorn with as many workers; then measures from this process over keep-alive connections,
+in one run:
 
-- throughput of the map page, the embed, the list, the GeoJSON (full, gzipped) and its 304,
-  the ICS and CSV feeds, each as a ratio against `/healthz` measured in the same run;
-- the map page against the naive folium page (every marker inline, rendered per request);
-- the first GeoJSON answer after a change made by another process (the rebuild);
-- bytes per rally of the gzipped GeoJSON; memory per worker.
+- throughput of `/healthz`, the naive page, `/`, `/embed`, the `/rallies` page, the GeoJSON
+  (`?when=all`, gzipped) and its 304, the ICS and CSV feeds (`?when=all`, gzipped), each as
+  a ratio against `/healthz` and against the naive page;
+- the first GeoJSON, ICS and CSV answer after a change made by another process (a rally
+  added by `flask demo-data`, or one rally edited through mapapp.lifecycle), median of a few;
+- bytes per rally gzipped; resident memory per worker.
 
-    .venv/bin/python bench/serve.py [--rallies 10000] [--seconds 4] [--connections 8]
+    .venv/bin/python bench/serve.py --rallies 10000 [--seconds 4] [--connections 8]
+        [--workers N] [--changes 5] [--database-url postgresql://...]
 
-Only 127.0.0.1 is contacted; every loop is bounded in time.
+With --database-url the tables there are emptied first (give a scratch database). Only
+127.0.0.1 is contacted; every loop is bounded in time.
 """
 
 from __future__ import annotations
@@ -31,6 +37,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+GZIP = {"Accept-Encoding": "gzip"}
+# The naive page's gunicorn: its renders take seconds (minutes at 100,000 rallies).
+NAIVE_ARGS = ("--timeout", "900", "--chdir", str(ROOT / "bench"))
+FEEDS = {
+    "GeoJSON": "/api/rallies.geojson?when=all",
+    "ICS": "/rallies.ics?when=all",
+    "CSV": "/rallies.csv?when=all",
+}
 
 
 def free_port() -> int:
@@ -39,8 +53,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+def get(
+    port: int, path: str, headers: dict[str, str] | None = None, timeout: float = 600
+) -> tuple[int, dict, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     connection.request("GET", path, headers=headers or {})
     answer = connection.getresponse()
     body = answer.read()
@@ -51,14 +67,16 @@ def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[in
 def throughput(
     port: int, path: str, seconds: float, connections: int, headers: dict | None = None
 ) -> tuple[float, float, int]:
-    """Requests a second, p99 latency in ms and errors, over keep-alive connections."""
+    """Requests a second, p99 latency in ms and errors, over keep-alive connections.
+
+    Requests under way at the deadline are waited for and counted."""
     deadline = time.perf_counter() + seconds
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
 
     def worker() -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
         mine = []
         while time.perf_counter() < deadline:
             start = time.perf_counter()
@@ -71,7 +89,7 @@ def throughput(
             except OSError:
                 errors[0] += 1
                 connection.close()
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
                 continue
             mine.append(time.perf_counter() - start)
         connection.close()
@@ -86,13 +104,12 @@ def throughput(
         thread.join()
     elapsed = time.perf_counter() - started
     latencies.sort()
-    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else float("nan")
+    p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000 if latencies else float("nan")
     return len(latencies) / elapsed, p99, errors[0]
 
 
-def worker_memory(master_pid: int) -> list[int]:
-    """Resident memory of each gunicorn worker (KiB), from /proc."""
-    sizes = []
+def workers_of(master_pid: int) -> list[int]:
+    pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -101,28 +118,42 @@ def worker_memory(master_pid: int) -> list[int]:
         except OSError:
             continue
         if re.search(rf"^PPid:\s+{master_pid}$", status, re.M):
-            sizes.append(int(re.search(r"^VmRSS:\s+(\d+)", status, re.M).group(1)))
+            pids.append(int(entry.name))
+    return pids
+
+
+def worker_memory(master_pid: int) -> list[int]:
+    """Resident memory of each gunicorn worker (KiB), from /proc."""
+    sizes = []
+    for pid in workers_of(master_pid):
+        status = Path(f"/proc/{pid}/status").read_text()
+        sizes.append(int(re.search(r"^VmRSS:\s+(\d+)", status, re.M).group(1)))
     return sizes
 
 
-def naive_folium_page_ms(database_url: str, repeat: int = 3) -> float:
-    """The map as folium's tutorials make it: one Marker with a Popup a rally, every request."""
-    import folium
-    from sqlalchemy import create_engine, text
+def wait_until_up(port: int, process: subprocess.Popen, path: str | None) -> None:
+    for _ in range(600):
+        if process.poll() is not None:
+            raise SystemExit(f"gunicorn on port {port} exited ({process.returncode})")
+        try:
+            if path is None:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return
+            if get(port, path, timeout=5)[0] == 200:
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"gunicorn on port {port} did not come up")
 
-    engine = create_engine(database_url)
-    with engine.connect() as connection:
-        rows = connection.execute(text("SELECT title, lat, lon FROM rally")).all()
-    engine.dispose()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fmap = folium.Map(location=(53.7, 27.9), zoom_start=6, tiles=None)
-        for title, lat, lon in rows:
-            folium.Marker((lat, lon), popup=folium.Popup(title)).add_to(fmap)
-        fmap.get_root().render()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1000
+
+def edit_one(rally_id: int, title: str) -> None:
+    """Run in another process: a moderator's edit of one rally's title (a public change)."""
+    from mapapp import create_app, db, lifecycle
+    from mapapp.models import Rally
+
+    with create_app().app_context():
+        session = db.session()
+        lifecycle.edit(session, session.get(Rally, rally_id), {"title": title}, "moderator:bench")
 
 
 def main() -> None:
@@ -130,28 +161,39 @@ def main() -> None:
     parser.add_argument("--rallies", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, help="default: gunicorn.conf.py's (CPUs + 1)")
+    parser.add_argument("--changes", type=int, default=5, help="changes timed per feed")
+    parser.add_argument("--database-url", help="a scratch database (default: SQLite, temporary)")
+    parser.add_argument("--edit-one", nargs=2, metavar=("ID", "TITLE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.edit_one:
+        edit_one(int(args.edit_one[0]), args.edit_one[1])
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
-        database_url = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
+        database_url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
         env = {
             **os.environ,
             "MAPAPP_DATABASE_URL": database_url,
             "MAPAPP_SECRET_KEY": "bench",
             "MAPAPP_DEVELOPMENT": "1",
-            "WEB_CONCURRENCY": str(args.workers),
         }
+        if args.workers:
+            env["WEB_CONCURRENCY"] = str(args.workers)
         env.pop("MAPAPP_REDIS_URL", None)
         flask = [str(BIN / "flask"), "--app", "mapapp"]
+        if args.database_url:
+            empty(database_url)
         subprocess.run([*flask, "init-db"], env=env, check=True, capture_output=True)  # noqa: S603
+        start = time.perf_counter()
         subprocess.run(  # noqa: S603
             [*flask, "demo-data", "--count", str(args.rallies), "--seed", "1"],
             env=env,
             check=True,
             capture_output=True,
         )
-        port = free_port()
+        made = time.perf_counter() - start
+        port, naive_port = free_port(), free_port()
         server = subprocess.Popen(  # noqa: S603
             [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "mapapp:create_app()"],
             env={**env, "PORT": str(port)},
@@ -159,71 +201,131 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        workers = args.workers or 0
         try:
-            for _ in range(300):
-                try:
-                    if get(port, "/healthz")[0] == 200:
-                        break
-                except OSError:
-                    time.sleep(0.1)
-            run(args, port, server.pid, env, flask, database_url)
+            wait_until_up(port, server, "/healthz")
+            workers = len(workers_of(server.pid))
+            naive = subprocess.Popen(  # noqa: S603
+                [
+                    str(BIN / "gunicorn"),
+                    "--workers",
+                    str(workers),
+                    *NAIVE_ARGS,
+                    "--bind",
+                    f"127.0.0.1:{naive_port}",
+                    "naive:app",
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                wait_until_up(naive_port, naive, None)
+                print(f"{args.rallies} demo rallies made in {made:.1f} s "
+                      f"({database_url.split(':')[0]})")  # fmt: skip
+                run(args, port, naive_port, server.pid, workers, env, flask)
+            finally:
+                naive.terminate()
+                naive.wait(timeout=60)
         finally:
             server.terminate()
-            server.wait(timeout=30)
+            server.wait(timeout=60)
 
 
-def run(args, port: int, master_pid: int, env: dict, flask: list[str], database_url: str) -> None:  # noqa: ANN001
-    gz = {"Accept-Encoding": "gzip"}
-    feed = "/api/rallies.geojson?when=all"
-    # Warm every worker's caches before measuring.
-    for _ in range(2 * args.workers):
-        for path in ("/", "/embed", "/rallies", feed, "/rallies.ics?when=all", "/rallies.csv"):
-            get(port, path, gz)
-    status, headers, body = get(port, feed, gz)
-    etag = headers.get("ETag")
-    plain = get(port, feed)[2]
+def empty(database_url: str) -> None:
+    """Drop the app's tables in a scratch database, so demo-data starts from nothing."""
+    from sqlalchemy import create_engine
 
-    print(
-        f"{args.rallies} rallies, {args.workers} gunicorn workers, {args.connections} connections"
-    )
-    print(f"GeoJSON: {len(plain) / 1024:.0f} KiB, gzipped {len(body) / 1024:.0f} KiB, "
-          f"{len(body) / args.rallies:.1f} B/rally")  # fmt: skip
+    from mapapp.models import Base
+
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        Base.metadata.drop_all(connection)
+        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    engine.dispose()
+
+
+def warm(port: int, paths: list[str], workers: int) -> float:
+    """Ask for every path from as many connections at once as there are workers, a few
+    rounds, so that every worker has built everything; returns the seconds it took."""
+    start = time.perf_counter()
+    for _ in range(3):
+        for path in paths:
+            threads = [
+                threading.Thread(target=get, args=(port, path, GZIP)) for _ in range(2 * workers)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    return time.perf_counter() - start
+
+
+def run(args, port, naive_port, master_pid, workers, env, flask) -> None:  # noqa: ANN001, PLR0913
+    paths = ["/", "/embed", "/rallies", *FEEDS.values()]
+    took = warm(port, paths, workers)
+    print(f"gunicorn: {workers} workers; {args.connections} connections, {args.seconds:g} s a row; "
+          f"first builds (every worker, every path, 3 rounds) {took:.0f} s")  # fmt: skip
+    load = os.getloadavg()
+    print(f"load average before the run: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} "
+          f"on {os.cpu_count()} CPUs")  # fmt: skip
+
+    sizes = {}
+    for name, path in FEEDS.items():
+        plain = get(port, path)[2]
+        packed = get(port, path, GZIP)[2]
+        sizes[name] = (len(plain), len(packed))
+        print(f"{name}: {len(plain) / 1024:,.0f} KiB, gzipped {len(packed) / 1024:,.0f} KiB, "
+              f"{len(packed) / args.rallies:.1f} B/rally gzipped")  # fmt: skip
+    etag = get(port, FEEDS["GeoJSON"], GZIP)[1].get("ETag", "")
 
     rows = [
-        ("/healthz (baseline)", "/healthz", {}),
-        ("/ (map page)", "/", gz),
-        ("/embed", "/embed", gz),
-        ("/rallies (list, page 1)", "/rallies", gz),
-        ("GeoJSON when=all, gzip", feed, gz),
-        ("GeoJSON 304 (If-None-Match)", feed, {**gz, "If-None-Match": etag or ""}),
-        ("ICS when=all, gzip", "/rallies.ics?when=all", gz),
-        ("CSV", "/rallies.csv", gz),
+        ("/ (map page)", port, "/", GZIP),
+        ("/embed", port, "/embed", GZIP),
+        ("/rallies (list, page 1)", port, "/rallies", GZIP),
+        ("GeoJSON when=all, gzip", port, FEEDS["GeoJSON"], GZIP),
+        ("GeoJSON 304 (If-None-Match)", port, FEEDS["GeoJSON"], {**GZIP, "If-None-Match": etag}),
+        ("ICS when=all, gzip", port, FEEDS["ICS"], GZIP),
+        ("CSV when=all, gzip", port, FEEDS["CSV"], GZIP),
     ]
-    baseline = None
-    print(f"{'what':34} {'req/s':>8} {'p99 ms':>8} {'errors':>6} {'vs /healthz':>11}")
-    for name, path, headers in rows:
-        rate, p99, errors = throughput(port, path, args.seconds, args.connections, headers)
-        baseline = baseline or rate
-        print(f"{name:34} {rate:8.0f} {p99:8.1f} {errors:6d} {rate / baseline:10.2f}x")
+    healthz = throughput(port, "/healthz", args.seconds, args.connections)
+    # The naive page takes seconds a request: one connection a worker is all it can serve.
+    naive = throughput(naive_port, "/", args.seconds, min(args.connections, workers), GZIP)
+    print(f"{'what':30} {'req/s':>9} {'p99 ms':>9} {'errors':>6} {'vs /healthz':>11} "
+          f"{'vs naive':>9}")  # fmt: skip
+    print(f"{'/healthz (baseline)':30} {healthz[0]:9.1f} {healthz[1]:9.1f} {healthz[2]:6d} "
+          f"{1:10.2f}x {healthz[0] / naive[0]:8.0f}x")  # fmt: skip
+    print(f"{'naive folium page (baseline)':30} {naive[0]:9.2f} {naive[1]:9.0f} {naive[2]:6d} "
+          f"{naive[0] / healthz[0]:10.4f}x {1:8.0f}x")  # fmt: skip
+    for name, to, path, headers in rows:
+        rate, p99, errors = throughput(to, path, args.seconds, args.connections, headers)
+        print(f"{name:30} {rate:9.1f} {p99:9.1f} {errors:6d} {rate / healthz[0]:10.2f}x "
+              f"{rate / naive[0]:8.0f}x")  # fmt: skip
 
-    start = time.perf_counter()
-    get(port, "/", gz)
-    page_ms = (time.perf_counter() - start) * 1000
-    naive_ms = naive_folium_page_ms(database_url.replace("sqlite:///", "sqlite:///"))
-    print(f"map page {page_ms:.1f} ms vs naive folium page (markers inline) {naive_ms:.0f} ms: "
-          f"{naive_ms / page_ms:.0f}x faster")  # fmt: skip
-
-    # A change made by another process, then the first answer of this server.
-    subprocess.run([*flask, "demo-data", "--count", "1", "--seed", "2"], env=env, check=True,  # noqa: S603
-                   capture_output=True)  # fmt: skip
-    for path, label in ((feed, "GeoJSON when=all"), ("/rallies.ics?when=all", "ICS when=all")):
-        start = time.perf_counter()
-        status, headers, body = get(port, path, gz)
-        print(f"first {label} after a change in another process: "
-              f"{(time.perf_counter() - start) * 1000:.0f} ms ({len(body) / 1024:.0f} KiB sent)")  # fmt: skip
+    # Changes made by another process, then the first answer of this server, each feed.
+    ids = [int(i) for i in re.findall(rb'"id":(\d+),"geometry"', get(port, FEEDS["GeoJSON"])[2])]
+    print(f"first answer after a change made by another process (median of {args.changes}, "
+          f"gzipped, when=all):")  # fmt: skip
+    for n, (name, path) in enumerate(FEEDS.items()):
+        times = []
+        for k in range(args.changes):
+            if k % 2:  # a new rally, through the CLI
+                seed = str(1000 + n * args.changes + k)
+                command = [*flask, "demo-data", "--count", "1", "--seed", seed]
+            else:  # one rally edited, through mapapp.lifecycle
+                rally_id = ids[(n * args.changes + k) * 7919 % len(ids)]
+                title = f"Пікет пасля змены {n}-{k}"
+                command = [sys.executable, __file__, "--edit-one", str(rally_id), title]
+            subprocess.run(command, env=env, check=True, capture_output=True)  # noqa: S603
+            start = time.perf_counter()
+            status, _, body = get(port, path, GZIP)
+            times.append((time.perf_counter() - start) * 1000)
+            assert status == 200, status
+        print(f"  {name:8} {statistics.median(times):6.0f} ms (from {min(times):.0f} to "
+              f"{max(times):.0f} ms; {len(body) / 1024:,.0f} KiB sent)")  # fmt: skip
     memory = worker_memory(master_pid)
     if memory:
-        print(f"memory per worker: {', '.join(f'{kib / 1024:.0f} MiB' for kib in memory)}")
+        print(f"memory per worker (RSS): {', '.join(f'{kib / 1024:.0f} MiB' for kib in memory)}")
 
 
 if __name__ == "__main__":

@@ -141,7 +141,9 @@ class PublishedRally(Base):
     reveal_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     changes_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     sequence: Mapped[int] = mapped_column(Integer, default=0)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Moves with every change of the row (lifecycle sets it; onupdate catches any other
+    # UPDATE made through SQLAlchemy): mapapp.public's per-process cache relies on it.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     __table_args__ = (
         Index("ix_published_rally_starts_at", "starts_at"),

@@ -137,14 +137,17 @@ class Entry:
 
 
 class EntryCache:
-    """Per process: a published row, as read raw from the database, to its Entry.
+    """Per process: a published row's version, (id, updated_at, changes_pending) as read raw
+    from the database, to its Entry.
 
-    The key is the whole row (every column of published_rally, before any conversion), so
-    an entry can only be found again for exactly the row it was made from: any change to a
-    rally (a status, an edit, a reveal time) is another key and a new projection. The one
-    thing the row does not hold, whether the reveal time has passed, is checked on every
-    read. Old entries go after a few reads: at most about twice as many entries as the
-    largest read (the number of public rallies) are kept.
+    Every change of a published row moves its `updated_at` (lifecycle sets it, and the
+    column's onupdate does for any other UPDATE made through SQLAlchemy) except the
+    organizer's "changes pending" mark, which is in the key too: an entry is found again only
+    for the version of the row it was made from. The one thing the row does not hold,
+    whether the reveal time has passed, is checked on every read. Old entries go after a
+    few reads: at most about twice as many entries as the largest read (the number of
+    public rallies) are kept. A database changed behind the app's back (SQL by hand, a
+    restore) needs a restart, as the README says.
     """
 
     KEEP_READS = 16
@@ -167,9 +170,12 @@ class EntryCache:
             self.entries = kept
 
 
-# Every column of published_rally, read without conversion: the cache key.
+# A row's version, read without conversion (the cache key), and every column of it.
+KEY_COLUMNS = tuple(
+    type_coerce(column, NullType()).label(f"key_{column.key}")
+    for column in (PublishedRally.id, PublishedRally.updated_at, PublishedRally.changes_pending)
+)
 COLUMNS = tuple(PublishedRally.__table__.columns)
-RAW_COLUMNS = tuple(type_coerce(column, NullType()).label(column.key) for column in COLUMNS)
 COLUMN_NAMES = tuple(column.key for column in COLUMNS)
 # Rows fetched by id at a time (SQLite allows 32,766 bound values).
 FETCH_IDS = 5000
@@ -184,12 +190,13 @@ def public_entries(
 ) -> list[Entry]:
     """The public rallies the filter selects, in its order, as cached entries.
 
-    One SQLAlchemy Core read of the selected rows; only rows this process has not seen
-    (new or changed since) are converted and projected, the others reuse their entry, and
-    with it the serialised parts made for earlier documents.
+    One SQLAlchemy Core read of the selected rows' versions (three columns, see EntryCache);
+    only rows this process has not seen (new or changed since) are then read whole,
+    converted and projected. The others reuse their entry, and with it the serialised parts
+    made for earlier documents.
     """
     now = now or utcnow()
-    query = rally_filter.apply(select(*RAW_COLUMNS), now, PublishedRally)
+    query = rally_filter.apply(select(*KEY_COLUMNS), now, PublishedRally)
     if limit is not None:
         query = query.limit(limit).offset(offset)
     # Plain tuples: hashed and compared in C (a Row compares in Python).
@@ -213,12 +220,12 @@ def public_entries(
         entries.append(None)
     ids = list(missing)
     for start in range(0, len(ids), FETCH_IDS):
-        # Raw and converted in one statement, so the key and the values are the same row's
+        # Key and values in one statement, so they are the same version's
         # (it may have changed since the read above: then the newer one is shown).
         chunk = ids[start : start + FETCH_IDS]
-        query = select(*RAW_COLUMNS, *COLUMNS).where(PublishedRally.id.in_(chunk))
+        query = select(*KEY_COLUMNS, *COLUMNS).where(PublishedRally.id.in_(chunk))
         for row in db.connection().execute(query):
-            raw, values = tuple(row[: len(COLUMNS)]), row[len(COLUMNS) :]
+            raw, values = tuple(row[: len(KEY_COLUMNS)]), row[len(KEY_COLUMNS) :]
             entry = Entry(
                 project(SimpleNamespace(**dict(zip(COLUMN_NAMES, values, strict=True))), now), read
             )
