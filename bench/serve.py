@@ -131,6 +131,18 @@ def worker_memory(master_pid: int) -> list[int]:
     return sizes
 
 
+def cpu_ns(master_pid: int) -> int:
+    """CPU time the workers have used so far (ns, every thread), from /proc."""
+    total = 0
+    for pid in workers_of(master_pid):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                total += int((task / "schedstat").read_text().split()[0])
+            except (OSError, ValueError):
+                continue
+    return total
+
+
 def wait_until_up(port: int, process: subprocess.Popen, path: str | None) -> None:
     for _ in range(600):
         if process.poll() is not None:
@@ -307,7 +319,7 @@ def run(args, port, naive_port, master_pid, workers, env, flask) -> None:  # noq
     print(f"first answer after a change made by another process (median of {args.changes}, "
           f"gzipped, when=all):")  # fmt: skip
     for n, (name, path) in enumerate(FEEDS.items()):
-        times = []
+        times, cpu = [], []
         for k in range(args.changes):
             if k % 2:  # a new rally, through the CLI
                 seed = str(1000 + n * args.changes + k)
@@ -317,12 +329,16 @@ def run(args, port, naive_port, master_pid, workers, env, flask) -> None:  # noq
                 title = f"Пікет пасля змены {n}-{k}"
                 command = [sys.executable, __file__, "--edit-one", str(rally_id), title]
             subprocess.run(command, env=env, check=True, capture_output=True)  # noqa: S603
+            time.sleep(0.5)  # the other process's exit is not this server's time
+            used = cpu_ns(master_pid)
             start = time.perf_counter()
             status, _, body = get(port, path, GZIP)
             times.append((time.perf_counter() - start) * 1000)
+            cpu.append((cpu_ns(master_pid) - used) / 1e6)
             assert status == 200, status
         print(f"  {name:8} {statistics.median(times):6.0f} ms (from {min(times):.0f} to "
-              f"{max(times):.0f} ms; {len(body) / 1024:,.0f} KiB sent)")  # fmt: skip
+              f"{max(times):.0f} ms; the workers' CPU {statistics.median(cpu):.0f} ms; "
+              f"{len(body) / 1024:,.0f} KiB sent)")  # fmt: skip
     memory = worker_memory(master_pid)
     if memory:
         print(f"memory per worker (RSS): {', '.join(f'{kib / 1024:.0f} MiB' for kib in memory)}")

@@ -339,12 +339,14 @@ def test_a_new_filter_waits_its_turn_to_be_built_and_cached_feeds_still_answer(
     add_rally(app)
     assert client.get("/rallies.ics?when=all").status_code == 200  # built and kept
     monkeypatch.setattr(caching, "BUILD_WAIT", 0.1)
-    assert caching._build_gate.acquire(timeout=1)  # another request is building
+    assert caching.build_gate("feed").acquire(timeout=1)  # another request is building
     try:
         busy = client.get("/rallies.ics?when=all&to=2099-01-01")
         assert busy.status_code == 503
         assert busy.headers["Retry-After"] == str(caching.RETRY_AFTER)
         assert client.get("/rallies.ics?when=all").status_code == 200
+        # The map's data is another kind: it is built meanwhile.
+        assert client.get("/api/rallies.geojson?when=all&to=2099-01-01").status_code == 200
     finally:
-        caching._build_gate.release()
+        caching.build_gate("feed").release()
     assert client.get("/rallies.ics?when=all&to=2099-01-01").status_code == 200

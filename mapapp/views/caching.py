@@ -36,11 +36,13 @@ def conditional(etag: str, build: Callable[[], Response], max_age: int | None = 
 
 
 _memo_lock = threading.Lock()
-# One big build at a time in a process: a visitor asking for a new filter combination (each
-# new ?to= is one) waits for the build before it, and past BUILD_WAIT seconds gets a 503
-# with Retry-After, so a handful of such requests cannot take every thread and the memory
-# of a worker while cached answers (and pages) go on being served.
-_build_gate = threading.BoundedSemaphore(1)
+# One big build of a kind at a time in a process: a visitor asking for a new filter
+# combination (each new ?to= is one) waits for the build of that kind before it, and past
+# BUILD_WAIT seconds gets a 503 with Retry-After, so a handful of such requests cannot take
+# every thread and the memory of a worker while cached answers (and pages) go on being
+# served. Kinds (the GeoJSON, the feeds, the list pages...) do not wait for each other: a
+# new worker's first calendar (seconds at 100,000 rallies) does not hold up the map's data.
+_build_gates: dict[str, threading.BoundedSemaphore] = {}
 _building = threading.local()
 BUILD_WAIT = 10.0  # seconds
 RETRY_AFTER = 5  # seconds
@@ -61,13 +63,19 @@ def weight(value: object) -> int:
 MEMO_BUDGET = 64 * 2**20
 
 
+def build_gate(name: str) -> threading.BoundedSemaphore:
+    """The gate builds of memoized results called `name` take turns at, in this process."""
+    with _memo_lock:
+        return _build_gates.setdefault(name, threading.BoundedSemaphore(1))
+
+
 def memoized(name: str, key: str, build: Callable[[], T], entries: int = 64) -> T:
     """The newest few results of `build` in this process, by key (an ETag, say).
 
     A list of 10,000 rallies takes a few tenths of a second to build as GeoJSON and
     seconds as iCalendar: each worker builds it once per data version, not once a visitor.
-    Builds take turns (see BUILD_WAIT); a request that cannot get its turn in time is a 503
-    with Retry-After. At most `entries` results are kept, and at most MEMO_BUDGET bytes of
+    Builds of one `name` take turns (see BUILD_WAIT); a request that cannot get its turn
+    in time is a 503 with Retry-After. At most `entries` results are kept, and at most MEMO_BUDGET bytes of
     them (see `weight`): the oldest go first, the newest always stays.
     """
     cache: dict[str, T] = current_app.extensions.setdefault(f"mapapp.{name}_cache", {})
@@ -77,7 +85,8 @@ def memoized(name: str, key: str, build: Callable[[], T], entries: int = 64) -> 
     if getattr(_building, "active", False):  # a build inside a build (a signature's document)
         value = build()
     else:
-        if not _build_gate.acquire(timeout=BUILD_WAIT):
+        gate = build_gate(name)
+        if not gate.acquire(timeout=BUILD_WAIT):
             raise ServiceUnavailable(
                 "Busy building another list: try again in a few seconds.",
                 retry_after=RETRY_AFTER,
@@ -88,7 +97,7 @@ def memoized(name: str, key: str, build: Callable[[], T], entries: int = 64) -> 
             value = found if found is not None else build()
         finally:
             _building.active = False
-            _build_gate.release()
+            gate.release()
     # The eviction and the insert under the lock, so another thread's eviction cannot race
     # ours (a KeyError before).
     with _memo_lock:
