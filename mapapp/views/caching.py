@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from flask import Response, current_app, request
@@ -48,18 +50,33 @@ BUILD_WAIT = 10.0  # seconds
 RETRY_AFTER = 5  # seconds
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A document kept gzipped (what every browser takes); `plain()` gives it unzipped."""
+
+    name: str  # the kind of document and its ETag, for the plain bytes' own small cache
+    key: str
+    gz: bytes
+
+    def plain(self) -> bytes:
+        """The document unzipped, for the rare client without gzip (and signatures)."""
+        return memoized(f"{self.name}_plain", self.key, lambda: gzip.decompress(self.gz), 2)
+
+
 def weight(value: object) -> int:
     """Bytes held by a memoized value: its length when it is bytes or text (or the sum for a
-    tuple of them), else 0 (counted by `entries` alone)."""
+    tuple of them, the gzip of a Prepared), else 0 (counted by `entries` alone)."""
     if isinstance(value, bytes | str):
         return len(value)
     if isinstance(value, tuple):
         return sum(weight(item) for item in value)
+    if isinstance(value, Prepared):
+        return len(value.gz)
     return 0
 
 
 # What one process keeps of each kind of memoized result at most (bytes), whatever `entries`
-# says: 10,000 rallies are about 4 MiB of GeoJSON (plain and gzipped), 100,000 ten times that.
+# says: 10,000 rallies are about 0.4 MiB of gzipped GeoJSON, 3.5 MiB unzipped.
 MEMO_BUDGET = 64 * 2**20
 
 
@@ -110,10 +127,16 @@ def memoized(name: str, key: str, build: Callable[[], T], entries: int = 64) -> 
 
 
 def prepared(
-    layout: Layout, entries: list[Entry], context: tuple, render: Callable[[PublicRally], bytes]
-) -> tuple[bytes, bytes]:
-    """A document of per-rally parts, plain and gzipped (mapapp.parts): only the parts of
-    rallies new or changed since this process last rendered them in `context` are rendered,
-    and only the chunks holding them compressed."""
+    name: str,
+    key: str,
+    layout: Layout,
+    entries: list[Entry],
+    context: tuple,
+    render: Callable[[PublicRally], bytes],
+) -> Prepared:
+    """A document of per-rally parts (mapapp.parts), gzipped: only the parts of rallies new
+    or changed since this process last rendered them in `context` are rendered, and only the
+    chunks holding them compressed. `name` and `key` (its ETag) name it for `plain()`."""
     chunks = current_app.extensions.setdefault("mapapp.gzip_chunks", ChunkCache())
-    return document(layout, rally_parts(entries, context, render), chunks)
+    _, gz = document(layout, rally_parts(entries, context, render), chunks)
+    return Prepared(name, key, gz)

@@ -34,7 +34,7 @@ from mapapp.public import (
 )
 from mapapp.rallies import etag_for, feed_notes
 from mapapp.signing import signed_comment, signing_key
-from mapapp.views.caching import conditional, memoized, prepared
+from mapapp.views.caching import Prepared, conditional, memoized, prepared
 
 bp = Blueprint("feeds", __name__)
 
@@ -50,9 +50,9 @@ ICS: Format = (calendar_layout, event_bytes)
 CSV: Format = (lambda: CSV_LAYOUT, lambda url, notes: csv_row(url))
 
 
-def feed_bytes(kind: str, form: Format) -> tuple[str, Callable[[], tuple[bytes, bytes]], int]:
-    """This request's feed: its ETag, a function giving its body plain and gzipped (built
-    once per ETag), and how long it may be kept (seconds: never past the next reveal or
+def feed_bytes(kind: str, form: Format) -> tuple[str, Callable[[], Prepared], int]:
+    """This request's feed: its ETag, a function giving its body (gzipped, built once per
+    ETag; the plain bytes on demand), and how long it may be kept (seconds: never past the next reveal or
     "upcoming" boundary)."""
     rally_filter = parse_filter(request.args, gazetteer())
     session = db.session()
@@ -65,11 +65,13 @@ def feed_bytes(kind: str, form: Format) -> tuple[str, Callable[[], tuple[bytes, 
     etag = etag_for(version.key, rally_filter.key(), kind, lang, origin)
     layout, part = form
 
-    def body() -> tuple[bytes, bytes]:
+    def body() -> Prepared:
         return memoized(
             "feed",
             etag,
             lambda: prepared(
+                "feed",
+                etag,
                 layout(),
                 public_entries(session, rally_filter, now),
                 (kind, lang, origin),
@@ -88,10 +90,9 @@ def feed(kind: str, mimetype: str, form: Format) -> Response:
     gzipped = "gzip" in request.accept_encodings
 
     def build() -> Response:
-        plain, compressed = body()
         if not gzipped:
-            return Response(plain, mimetype=mimetype)
-        response = Response(compressed, mimetype=mimetype)
+            return Response(body().plain(), mimetype=mimetype)
+        response = Response(body().gz, mimetype=mimetype)
         response.content_encoding = "gzip"
         return response
 
@@ -118,7 +119,7 @@ def rallies_ics_signature() -> Response:
         signature = memoized(
             "feed_signature",
             etag,
-            lambda: key.sign(body()[0], signed_comment(f"rallies.ics etag:{etag}")),
+            lambda: key.sign(body().plain(), signed_comment(f"rallies.ics etag:{etag}")),
             16,
         )
         return Response(signature, mimetype="text/plain")
