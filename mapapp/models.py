@@ -152,6 +152,18 @@ class PublishedRally(Base):
     )
 
 
+# The lists' order with each row's version (mapapp.public.public_entries reads only these):
+# a covering index, so a rebuild sorts nothing (migration 0008_feeds).
+Index(
+    "ix_published_rally_list",
+    PublishedRally.featured.desc(),
+    PublishedRally.starts_at,
+    PublishedRally.id,
+    PublishedRally.updated_at,
+    PublishedRally.changes_pending,
+)
+
+
 # The fields an approval copies from the working copy to the published version.
 PUBLISHED_FIELDS = ("title", "description", "town", "place", "region", "geonameid", "lat", "lon",
                     "starts_at", "ends_at", "featured", "reveal_at")  # fmt: skip
