@@ -1,7 +1,9 @@
 """How fast the map's data and shell are served with 10,000 rallies.
 
-Baseline: building the GeoJSON from the database on every request (the cache
-cleared each time). Printed as ratios against that baseline, measured in this run.
+Baseline: building the GeoJSON from the database on every request (every cache cleared
+each time: the documents, the per-rally parts, the gzip chunks). Against it: the rebuild
+after a change (one rally edited; its unchanged neighbours' parts reused), the cached
+answer and the 304. Printed as ratios against that baseline, measured in this run.
     .venv/bin/python bench/geojson.py [--rallies N] [--repeat R]
 """
 
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from mapapp import create_app, db, lifecycle
 from mapapp.geocode import gazetteer
+from mapapp.models import Rally
 from mapapp.seed import demo_rallies
 
 
@@ -42,17 +45,30 @@ def main() -> None:
             session.commit()
         client = app.test_client()
 
+        gz = {"Accept-Encoding": "gzip"}
+
         def uncached() -> None:
-            app.extensions.pop("mapapp.geojson_cache", None)
-            assert client.get("/api/rallies.geojson?when=all").status_code == 200
+            for cache in ("geojson_cache", "public_entries", "gzip_chunks"):
+                app.extensions.pop(f"mapapp.{cache}", None)
+            assert client.get("/api/rallies.geojson?when=all", headers=gz).status_code == 200
+
+        edits = iter(range(10**6))
+
+        def after_a_change() -> float:
+            """One rally edited, then the GeoJSON asked for: the request's seconds."""
+            with app.app_context():
+                session = db.session()
+                rally = session.get(Rally, rallies[0].id)
+                lifecycle.edit(session, rally, {"title": f"Пікет {next(edits)}"}, "moderator:b")
+            start = time.perf_counter()
+            assert client.get("/api/rallies.geojson?when=all", headers=gz).status_code == 200
+            return time.perf_counter() - start
 
         def cached() -> None:
-            assert client.get("/api/rallies.geojson?when=all").status_code == 200
-
-        etag = client.get("/api/rallies.geojson?when=all").headers["ETag"]
+            assert client.get("/api/rallies.geojson?when=all", headers=gz).status_code == 200
 
         def conditional() -> None:
-            headers = {"If-None-Match": etag}
+            headers = {**gz, "If-None-Match": etag}
             assert client.get("/api/rallies.geojson?when=all", headers=headers).status_code == 304
 
         def map_shell_cold() -> None:
@@ -70,6 +86,11 @@ def main() -> None:
             f"{len(zipped.data) / 1024:.0f} KiB ({size / len(zipped.data):.1f}x smaller)"
         )
         print(f"geojson rebuilt each request (baseline): {base * 1000:8.2f} ms  1.00x")
+        client.get("/api/rallies.geojson?when=all", headers=gz)
+        after_a_change()  # every part made once
+        took = statistics.median(after_a_change() for _ in range(args.repeat))
+        print(f"{'geojson rebuilt after a change':40s} {took * 1000:8.2f} ms  {base / took:.1f}x")
+        etag = client.get("/api/rallies.geojson?when=all", headers=gz).headers["ETag"]
         for name, function in [("geojson from cache", cached), ("geojson 304", conditional)]:
             took = timed(function, args.repeat)
             print(f"{name:40s} {took * 1000:8.2f} ms  {base / took:.1f}x faster")
