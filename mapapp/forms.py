@@ -8,6 +8,7 @@ from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     HiddenField,
     PasswordField,
@@ -18,7 +19,7 @@ from wtforms import (
     ValidationError,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from mapapp import rules
 from mapapp.i18n import MINSK
@@ -257,6 +258,15 @@ class RejectForm(Form):
 
 class ActionForm(Form):
     """A form with only its CSRF token: approve, cancel, log out."""
+
+
+class CancelForm(Form):
+    """The organizer's cancel: a ticked box, so one stray tap on a phone cancels nothing."""
+
+    confirm = BooleanField(
+        _l("Yes, cancel it. This cannot be undone."),
+        [DataRequired(_l("Tick the box to confirm that the rally is cancelled."))],
+    )
 
 
 class LoginForm(Form):
