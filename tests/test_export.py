@@ -121,6 +121,18 @@ def test_export_reads_with_scripts_off_and_warns_when_old(browser, exported):
     context.close()
 
 
+def test_export_of_1000_rallies_fits_its_budget(app, tmp_path):
+    """At most 2.5 MB with the basemap (issue 16); bench/export.py measures its time."""
+    runner = app.test_cli_runner()
+    runner.invoke(args=["init-db"])
+    assert runner.invoke(args=["demo-data", "--count", "987", "--seed", "1"]).exit_code == 0
+    result = runner.invoke(args=["export-static", str(tmp_path / "big"), "--when", "all"])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "big" / "index.html").read_text(encoding="utf-8")
+    assert page.count('<li class="rally-item') == 1000  # every rally, in the plain list
+    assert len(page.encode()) <= 2.5 * 1024 * 1024
+
+
 def test_export_takes_the_shared_filters(exported, app):
     page = exported("--lang", "en", "--region", "BY-HR").read_text(encoding="utf-8")
     assert "Гродна: салідарнасць" in page and "Кастрычніцкай плошчы" not in page
