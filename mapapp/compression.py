@@ -14,7 +14,7 @@ put into it under compression (BREACH).
 
 from __future__ import annotations
 
-from flask import Flask, Response, request, session
+from flask import Flask, Response, request, request_finished
 from flask_compress import Compress
 
 # Text the site sends that is worth compressing; everything else is binary or comes
@@ -23,30 +23,33 @@ MIMETYPES = ["text/html", "application/json", "text/plain"]
 
 
 def public_response(response: Response) -> bool:
-    """True when `response` is the same for everyone who asks for it this way."""
+    """True when `response` is the same for everyone who asks for it this way (read once the
+    response is final, session cookie included)."""
     return (
         request.method in ("GET", "HEAD")
         and "Cookie" not in request.headers
         and "Authorization" not in request.headers
         and "Set-Cookie" not in response.headers
-        # The session cookie is added after this (Flask saves the session last).
-        and not session.modified
         and not response.is_streamed
     )
 
 
+def compress_finished(sender: Flask, response: Response, **_extra: object) -> None:
+    """On request_finished: the response as it goes out, compressed in place when public.
+
+    Not an after_request function: Flask sets the session cookie after those run, and
+    reading the session there to find out would add "Vary: Cookie" to every page.
+    """
+    if public_response(response):
+        sender.extensions["mapapp.compress"].after_request(response)
+
+
 def init_app(app: Flask) -> None:
-    """Compress public pages (see public_response) after every other after_request."""
-    app.config.setdefault("COMPRESS_REGISTER", False)  # our hook below decides what
+    """Compress public pages (see public_response) as they leave the app."""
+    app.config.setdefault("COMPRESS_REGISTER", False)  # compress_finished decides what
     app.config.setdefault("COMPRESS_MIMETYPES", MIMETYPES)
     app.config.setdefault("COMPRESS_MIN_SIZE", 1024)
     app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
     app.config.setdefault("COMPRESS_STREAMS", False)
-    compress = Compress(app)
-
-    def compress_public(response: Response) -> Response:
-        return compress.after_request(response) if public_response(response) else response
-
-    # after_request functions run last registered, first: this one is registered first so
-    # that it sees the finished body and headers.
-    app.after_request_funcs.setdefault(None, []).insert(0, compress_public)
+    app.extensions["mapapp.compress"] = Compress(app)
+    request_finished.connect(compress_finished, app)
