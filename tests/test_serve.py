@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import signal
@@ -132,6 +133,16 @@ def test_stack_serves_holds_slow_clients_and_stops_on_sigterm(stack: Stack) -> N
     assert get(stack.base + "/api/rallies.geojson")[1]["X-Cache"] == "HIT"
     with_cookie = get(stack.base + "/api/rallies.geojson", headers={"Cookie": "session=x"})
     assert with_cookie[1]["X-Cache"] == "BYPASS"
+    # Pages are micro-cached too, one copy per language and encoding (Vary): a reader never
+    # gets another's variant, and a cookie (a moderator, a form) goes past the cache.
+    for _ in range(2):
+        ru = get(stack.base + "/", headers={"Accept-Language": "ru", "Accept-Encoding": "gzip"})
+        en = get(stack.base + "/", headers={"Accept-Language": "en"})
+    assert ru[1]["X-Cache"] == en[1]["X-Cache"] == "HIT"
+    assert ru[1]["Content-Encoding"] == "gzip" and b'<html lang="ru">' in gzip.decompress(ru[2])
+    assert "Content-Encoding" not in en[1] and b'<html lang="en">' in en[2]
+    moderator = get(stack.base + "/", headers={"Accept-Language": "ru", "Cookie": "session=x"})
+    assert moderator[1]["X-Cache"] == "BYPASS" and "Content-Encoding" not in moderator[1]
     # Fingerprinted files are served from nginx's cache after the first time.
     page = get(stack.base + "/")[2].decode()
     asset = next(part for part in page.split('"') if part.startswith("/vendor/leaflet/"))
