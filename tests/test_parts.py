@@ -229,3 +229,23 @@ def test_feeds_and_list_pages_are_cacheable_by_a_cdn(client, app):
         assert "Set-Cookie" not in first.headers, path
         again = client.get(path, headers={**GZIP, "If-None-Match": first.headers["ETag"]})
         assert again.status_code == 304 and again.data == b"", path
+
+
+@pytest.mark.parametrize("path", FORMATS)
+def test_an_edit_waiting_for_a_moderator_is_in_no_cached_part(client, app, path):
+    rally_id = add_rally(app, title="Ухвалены загаловак")
+    warm(client)
+    etag = client.get(path, headers=GZIP).headers["ETag"]
+    with app.app_context():
+        session = db.session()
+        rally = session.get(Rally, rally_id)
+        lifecycle.edit(session, rally, {"title": "Загаловак, які чакае"}, "organizer")
+    after = text(client, path)
+    assert "Ухвалены загаловак" in after and "Загаловак, які чакае" not in after
+    # The version moved ("changes pending" is public), so the ETag did too.
+    assert client.get(path, headers={**GZIP, "If-None-Match": etag}).status_code == 200
+    with app.app_context():
+        session = db.session()
+        lifecycle.approve(session, session.get(Rally, rally_id), "moderator:t")
+    approved = text(client, path)
+    assert "Загаловак, які чакае" in approved and "Ухвалены загаловак" not in approved
