@@ -3,10 +3,12 @@
 After a public change most rallies are as they were: their serialised parts (a GeoJSON
 Feature, a VEVENT, a CSV row) are kept on their mapapp.public.Entry and reused, so a
 rebuild serialises only the rallies that changed. The gzip of a document is made the same
-way: the parts are cut into chunks at points that depend on the parts' content (so a
-changed, added or removed rally changes one chunk or two), each chunk is compressed on its
-own into raw deflate ended by a sync flush (the way pigz compresses in parallel), and the
-compressed chunks are joined behind one gzip header. Unchanged chunks come from a cache.
+way: the parts are cut into chunks at points that depend on the parts' content alone (so
+a changed, added or removed rally changes the chunk it is in, and the cut points stay put
+elsewhere), each chunk is compressed into raw deflate ended by a sync flush, with the chunk
+before it as its dictionary (as pigz does), and the compressed chunks are joined behind one
+gzip header. Unchanged chunks (with unchanged chunks before them) come from a cache. Every
+process makes the same bytes for the same parts, as a strong ETag promises.
 
 Pure apart from the caches handed in; no Flask.
 """
@@ -21,8 +23,8 @@ from dataclasses import dataclass
 
 from mapapp.public import Entry, PublicRally
 
-# A chunk ends after a part whose hash is 0 modulo this (about this many parts a chunk, a
-# few tens of KiB: deflate's window is 32 KiB, so little is lost by cutting there)...
+# A chunk ends after a part whose Adler-32 is 0 modulo this (about this many parts a chunk,
+# a few tens of KiB; not Python's hash(), which differs from process to process)...
 CHUNK_PARTS = 64
 # ... or at this many parts, whatever the hashes say.
 MAX_CHUNK_PARTS = 4 * CHUNK_PARTS
@@ -66,7 +68,7 @@ def chunks(parts: Sequence[bytes]) -> list[tuple[bytes, ...]]:
     """The parts cut at content-defined points (see CHUNK_PARTS)."""
     cut, start = [], 0
     for index, part in enumerate(parts):
-        if hash(part) % CHUNK_PARTS == 0 or index + 1 - start >= MAX_CHUNK_PARTS:
+        if zlib.adler32(part) % CHUNK_PARTS == 0 or index + 1 - start >= MAX_CHUNK_PARTS:
             cut.append(tuple(parts[start : index + 1]))
             start = index + 1
     if start < len(parts):

@@ -249,3 +249,29 @@ def test_an_edit_waiting_for_a_moderator_is_in_no_cached_part(client, app, path)
         lifecycle.approve(session, session.get(Rally, rally_id), "moderator:t")
     approved = text(client, path)
     assert "Загаловак, які чакае" in approved and "Ухвалены загаловак" not in approved
+
+
+def test_every_process_makes_the_same_gzip_bytes():
+    """A strong ETag promises the same bytes from every worker: the cut points and the
+    compression depend on the parts alone, not on the process's hash seed."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import hashlib\n"
+        "from mapapp.parts import ChunkCache, Layout, document\n"
+        'parts = [(\'{"id":%d,"title":"пікет %d"}\' % (n, n * 7)).encode() for n in range(3000)]\n'
+        "print(hashlib.sha256(document(Layout(b'[', b',', b']'), parts, ChunkCache())[1]).hexdigest())\n"
+    )
+    digests = {
+        subprocess.run(  # noqa: S603
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(digests) == 1
