@@ -28,7 +28,7 @@ def test_export_is_one_file_with_everything_in_it(exported):
     page = exported("--lang", "en").read_text(encoding="utf-8")
     assert '<html lang="en">' in page
     assert "<script src=" not in page and '<link rel="stylesheet"' not in page
-    assert "L.markerClusterGroup" in page and "RallyMap" in page
+    assert "Supercluster" in page and "RallyMap" in page and "ISC License" in page
     assert '"featured": true' in page and '"type": "FeatureCollection"' in page  # the rallies
     assert "data:image/png;base64," in page  # and the marker images
     assert "</script><script>window.__xss" not in page
