@@ -29,7 +29,7 @@
   var CLUSTER_RADIUS = 50;
   // A popup waits this long (ms) for its rally's details before it opens saying "Loading".
   var DETAILS_WAIT = 800;
-  // A popup's list of rallies at one place names at most this many with their titles.
+  // The star's popup names at most this many of the rallies under it by their titles.
   var TITLES_AT_ONCE = 30;
 
   function element(tag, className, text) {
@@ -117,7 +117,7 @@
 
   // A rally as the map keeps it, from either form of the GeoJSON: the map's compact one
   // (towns as an index into `towns`, the day, no texts) or the full one, whose properties
-  // are the rally's details already. `signature` tells a changed rally in a newer document.
+  // are the rally's details already.
   function recordsOf(data) {
     var towns = data && data.towns;
     var compact = Array.isArray(towns);
@@ -138,11 +138,13 @@
         details: compact ? null : p
       };
       record.dayName = compact ? (dayNames[p.day] || p.day) : startsText(p);
-      record.signature = JSON.stringify(compact
-        ? [c, record.status, record.featured, record.town, record.day]
-        : [c, p]);
       return record;
     });
+  }
+
+  // What tells a changed rally in a newer document (made only when one comes).
+  function signature(r) {
+    return JSON.stringify([r.lon, r.lat, r.status, r.featured, r.town, r.day, r.details]);
   }
 
   // What a rally's marker is called: its title and place when the data has them (the
@@ -718,7 +720,7 @@
         points.push({ type: "Feature", properties: { id: r.id }, geometry: { type: "Point", coordinates: [r.lon, r.lat] } });
       });
       // Clusters up to one zoom below the map's closest; at that one every rally is drawn,
-      // those that share a point spread around it (spread()).
+      // those that share a point spread around it (place()).
       index = new window.Supercluster({
         radius: CLUSTER_RADIUS,
         extent: 256,  // Leaflet's tiles: the radius is then in CSS pixels
@@ -873,18 +875,19 @@
       return found;
     }
 
-    // A list of rallies in a popup (those under the star, or at one point), each a button
-    // that opens its own popup; named by title when the details are there.
-    function rallyButtons(className, heading, rallies, opener) {
-      var box = element("div", className);
-      box.appendChild(element("h3", null, heading));
+    // The rallies under the star, in its popup: each a button that opens its own popup,
+    // named by its title once that is loaded.
+    function alsoHere(r, hidden) {
+      if (!hidden.length) return null;
+      var box = element("div", "rally-popup-also");
+      box.appendChild(element("h3", null, config.labels.alsoHere));
       var items = element("ul");
-      rallies.forEach(function (other, i) {
+      hidden.forEach(function (other, i) {
         var item = element("li");
         var d = details.known(other);
         var button = element("button", "rally-popup-other", d ? d.title : markerLabel(other, config.labels));
         button.type = "button";
-        button.addEventListener("click", function () { show(other, opener()); });
+        button.addEventListener("click", function () { show(other, star && star.getElement()); });
         if (!d && i < TITLES_AT_ONCE) {
           details.load(other).then(function (loaded) { button.textContent = loaded.title; }, function () {});
         }
@@ -893,13 +896,6 @@
       });
       box.appendChild(items);
       return box;
-    }
-
-    function alsoHere(r, hidden) {
-      if (!hidden.length) return null;
-      return rallyButtons("rally-popup-also", config.labels.alsoHere, hidden, function () {
-        return star && star.getElement();
-      });
     }
 
     function popupOffset(r) {
@@ -1221,7 +1217,9 @@
           if (isUrgent(r.status)) banner.say(r, true);
           return;
         }
-        if (before.signature === r.signature) return;
+        before.sig = before.sig || signature(before);
+        r.sig = signature(r);
+        if (before.sig === r.sig) return;
         details.forget(r.id);
         if (before.featured !== r.featured) {
           removeRecord(before);
