@@ -143,6 +143,11 @@ def test_stack_serves_holds_slow_clients_and_stops_on_sigterm(stack: Stack) -> N
     assert "Content-Encoding" not in en[1] and b'<html lang="en">' in en[2]
     moderator = get(stack.base + "/", headers={"Accept-Language": "ru", "Cookie": "session=x"})
     assert moderator[1]["X-Cache"] == "BYPASS" and "Content-Encoding" not in moderator[1]
+    # A client's X-Forwarded-Prefix never reaches the app (it trusts one hop's): otherwise its
+    # links, cached, would send everyone to the attacker's host.
+    for path in ("/rallies?poison=1", "/rallies?poison=1"):
+        poisoned = get(stack.base + path, headers={"X-Forwarded-Prefix": "//attacker.example"})
+        assert poisoned[0] == 200 and b"attacker.example" not in poisoned[2]
     # Fingerprinted files are served from nginx's cache after the first time.
     page = get(stack.base + "/")[2].decode()
     asset = next(part for part in page.split('"') if part.startswith("/vendor/leaflet/"))
