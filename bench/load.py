@@ -6,8 +6,9 @@ Starts, on a fresh SQLite file with 2,000 demo rallies (127.0.0.1 only):
 and measures on both, in this run:
 1. C keep-alive connections for S seconds, alternating `/` and `/api/rallies.geojson`
    (gzip accepted, as a browser does): requests, errors, p50/p99/max latency;
-2. the same load while one gunicorn worker is SIGKILLed: errors before the new worker answers
-   and after;
+2. the same load, with `/healthz` (never cached: every third request reaches a worker, so the
+   killed one is busy) while one gunicorn worker is SIGKILLed: errors before the new worker
+   answers and after;
 3. 200 slow half-open connections (one header line every 3 s) while another client asks
    `/healthz` twice a second with a 1 s timeout.
 
@@ -83,11 +84,13 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
     return status, keep
 
 
-async def connection_loop(port: int, run: Run, until: float, number: int) -> None:
+async def connection_loop(
+    port: int, run: Run, until: float, number: int, paths: tuple[str, ...] = PATHS
+) -> None:
     reader = writer = None
     turn = number
     while time.monotonic() < until:
-        path = PATHS[turn % len(PATHS)]
+        path = paths[turn % len(paths)]
         turn += 1
         start = time.monotonic()
         try:
@@ -122,10 +125,10 @@ async def connection_loop(port: int, run: Run, until: float, number: int) -> Non
         writer.close()
 
 
-async def load(port: int, connections: int, seconds: float) -> Run:
+async def load(port: int, connections: int, seconds: float, paths: tuple[str, ...] = PATHS) -> Run:
     run = Run(started=time.monotonic(), seconds=seconds)
     until = run.started + seconds
-    await asyncio.gather(*(connection_loop(port, run, until, n) for n in range(connections)))
+    await asyncio.gather(*(connection_loop(port, run, until, n, paths) for n in range(connections)))
     return run
 
 
@@ -212,7 +215,7 @@ def kill_test(port: int, pidfile: Path, connections: int, seconds: float) -> dic
     result: dict[str, float] = {}
 
     async def scenario() -> Run:
-        task = asyncio.create_task(load(port, connections, seconds))
+        task = asyncio.create_task(load(port, connections, seconds, (*PATHS, "/healthz")))
         await asyncio.sleep(seconds / 3)
         victim = before[0]
         killed_at = time.monotonic()

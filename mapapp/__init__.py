@@ -69,6 +69,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         addresses,
         assets,
         cli,
+        compression,
         contacts,
         db,
         errors,
@@ -92,6 +93,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     assets.init_app(app)
     tiles.init_app(app)
     security.init_app(app)
+    compression.init_app(app)
     limits.init_app(app)
     csrf.init_app(app)
     errors.init_app(app)

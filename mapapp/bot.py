@@ -27,7 +27,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from mapapp import lifecycle
+from mapapp import contacts, lifecycle
 from mapapp.channel import base_url, in_language
 from mapapp.forms import RallyForm
 from mapapp.geocode import gazetteer
@@ -197,7 +197,10 @@ class Conversation:
         return [str(message) for name in names for message in getattr(form, name).errors]
 
     def next_step(self) -> None:
-        self.state["step"] = STEPS[STEPS.index(self.state["step"]) + 1]
+        step = STEPS[STEPS.index(self.state["step"]) + 1]
+        if step == "contact" and not contacts.accepting():
+            step = "confirm"  # no key to keep a contact safe: the web form has no field either
+        self.state["step"] = step
         self.save()
         self.ask()
 
@@ -299,7 +302,11 @@ class Conversation:
             f"{form.place.label.text}: {form.place.data or '—'}",
             f"{form.date.label.text}: {local_datetime(starts_at, 'full', self.lang)}",
             f"{_('When should the exact place become public?')} {self.reveal_label(hours)}",
-            f"{form.contact.label.text}: {form.contact.data or '—'}",
+            *(
+                [f"{form.contact.label.text}: {form.contact.data or '—'}"]
+                if contacts.accepting()
+                else []
+            ),
             _("The place on the map: %(name)s", name=found.get("name") or found.get("town")),
         ]
         self.client.send_location(self.chat_id, found["lat"], found["lon"])

@@ -169,8 +169,9 @@ SETTINGS: list[Setting] = [
     Setting(
         "SIGNING_KEY",
         None,
-        "Ed25519 key (made by `flask --app mapapp signing-key`) that signs the export and "
-        "/api/rallies.geojson in minisign's format; unset: nothing is signed.",
+        "Ed25519 key (made by `flask --app mapapp signing-key`) that signs the export, "
+        "/api/rallies.geojson, /rallies.ics and /offline.html in minisign's format; unset: "
+        "nothing is signed.",
     ),
     Setting(
         "DEVELOPMENT",

@@ -104,6 +104,26 @@ class EncryptedContact(TypeDecorator):
         return None if value is None else decrypt(value)
 
 
+class SealedText(TypeDecorator):
+    """Text encrypted with MAPAPP_CONTACT_KEY when one is set, clear otherwise.
+
+    For short-lived working state that may hold a contact or an unrevealed place (a Telegram
+    chat's answers so far): a copy of the database, or a backup, does not show them.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        found = cipher()
+        if value is None or found is None:
+            return value
+        return PREFIX + found.encrypt(value.encode()).decode("ascii")
+
+    def process_result_value(self, value: str | None, dialect: Any) -> str | None:
+        return None if value is None else decrypt(value)
+
+
 def rotate(connection: Connection) -> int:
     """Re-encrypt every contact with the first key (and encrypt clear ones); returns how many.
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_babel import LazyString, force_locale, lazy_gettext
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.datastructures import Headers
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException, ServiceUnavailable
 
 from mapapp.filters import BadFilter
 
+RETRY_AFTER = 5  # seconds, after a database error that is likely to pass
 MACHINE_PREFIXES = ("/api/", "/healthz", "/oembed")
 MACHINE_SUFFIXES = (".json", ".geojson", ".ics", ".csv", ".minisig")
 
@@ -74,6 +76,19 @@ def handle_http_error(error: HTTPException) -> tuple[Response | str, int, Header
     return render_template("error.html", code=code, title=title, text=text), code, headers
 
 
+def handle_database_unavailable(error: OperationalError) -> tuple[Response | str, int, Headers]:
+    """The database could not be reached or was busy (restarted, connection dropped, locked
+    past the busy timeout): a 503 that asks to try again, not a 500. Nothing was stored (the
+    transaction did not commit), and the pool replaces the dropped connection (pool_pre_ping).
+
+    Logged like any server error (mapapp.logs keeps values out of the line).
+    """
+    current_app.log_exception((type(error), error, error.__traceback__))
+    return handle_http_error(
+        ServiceUnavailable("The database is unavailable for a moment.", retry_after=RETRY_AFTER)
+    )
+
+
 def handle_bad_filter(error: BadFilter) -> tuple[Response | str, int, Headers]:
     return handle_http_error(BadRequest(error.args[0]))
 
@@ -92,3 +107,4 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(BadFilter, handle_bad_filter)
+    app.register_error_handler(OperationalError, handle_database_unavailable)

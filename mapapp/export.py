@@ -12,10 +12,11 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+import folium
 from flask import Flask, render_template
 
 from mapapp import db, maps
@@ -45,28 +46,63 @@ def _script_text(source: str) -> str:
     return source.replace("</script", "<\\/script").replace("<!--", "<\\!--")
 
 
+def _json_text(document: bytes) -> str:
+    """A JSON document, compact and in plain UTF-8, to put inside <script type="application/json">.
+
+    "<" appears only inside strings, where \\u003c stands for it: nothing can end the element.
+    """
+    value = json.loads(document)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
+
+
+def _fixed_ids(fmap: folium.Map, shell: maps.MapParts) -> maps.MapParts:
+    """The parts with folium's random element ids (map_<32 hex digits>...) numbered instead.
+
+    The same rallies then make the same bytes, whichever process renders them: a signature
+    made by one gunicorn worker verifies the file another one served.
+    """
+    ids, todo = [], [fmap.get_root()]
+    while todo:
+        element = todo.pop(0)
+        ids.append(element._id)  # noqa: SLF001 - branca keeps the id there
+        todo.extend(element._children.values())  # noqa: SLF001
+    numbered = {old: f"{number:04d}" for number, old in enumerate(ids)}
+    pattern = re.compile("|".join(ids))
+
+    def fix(text: str) -> str:
+        return pattern.sub(lambda m: numbered[m.group(0)], text)
+
+    return replace(
+        shell, header=fix(shell.header), html=fix(shell.html), scripts=fix(shell.scripts),
+        script=fix(shell.script), script_hashes=(),
+    )  # fmt: skip
+
+
 def render_export(
     rally_filter: RallyFilter,
     lang: str,
     base_url: str | None,
     tiles: bool = True,
     made_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> str:
     """The whole page; call inside a request context in the wanted language.
 
     The rallies are in it twice: as plain HTML (a list that reads where scripts do not run,
     in file previews and messengers' viewers) and as data for the map, which replaces the
     list when scripts run. With `tiles` False the page asks no server for anything.
+    `made_at` (default: now) is the time the page says it was made; the rallies are those
+    public at `now` (default: made_at).
     """
     from flask import current_app
 
-    made_at = made_at or utcnow()
+    made_at = made_at or now or utcnow()
+    now = now or made_at
     images = Path(VENDOR["leaflet"].BASE_DIR) / "images"
     leaflet_css = _CSS_IMAGE.sub(
         lambda m: f"url({_data_uri(images / m.group(1))})", _vendor_file("leaflet", "leaflet.css")
     )
-    rallies = public_rallies(db.session(), rally_filter, made_at)
-    data = json.loads(feature_collection(rallies, in_language(lang)))
+    rallies = public_rallies(db.session(), rally_filter, now)
     fmap = maps.rally_map(
         tile_url=current_app.config["TILE_URL"] if tiles else None,
         tile_attribution=current_app.config["TILE_ATTRIBUTION"],
@@ -83,11 +119,11 @@ def render_export(
         ),  # fmt: skip
         config={
             "mode": "browse",
-            "data": data,
+            # config.data and config.basemap are read from the page's JSON blocks (see
+            # export.html): JSON.parse of raw UTF-8 is cheaper to load than a JS literal.
             "rallyUrl": f"{base_url.rstrip('/')}/rallies/" if base_url else None,
             "lang": lang,
             "labels": map_labels(),
-            "basemap": json.loads((DATA_DIR / BASEMAP).read_text(encoding="utf-8")),
             "icons": {
                 "iconUrl": _data_uri(images / "marker-icon.png"),
                 "iconRetinaUrl": _data_uri(images / "marker-icon-2x.png"),
@@ -95,7 +131,7 @@ def render_export(
             },
         },
     )
-    shell = maps.map_parts(fmap)
+    shell = _fixed_ids(fmap, maps.map_parts(fmap))
     styles = "\n".join(
         [
             leaflet_css,
@@ -117,6 +153,8 @@ def render_export(
         scripts=[_script_text(s) for s in scripts],
         map_script=_script_text(shell.script),
         rallies=rallies,
+        rallies_json=_json_text(feature_collection(rallies, in_language(lang))),
+        basemap_json=_json_text((DATA_DIR / BASEMAP).read_bytes()),
         base_url=base_url.rstrip("/") if base_url else None,
         made_at=made_at,
         public_key=signing_key(current_app),

@@ -8,6 +8,7 @@ from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     HiddenField,
     PasswordField,
@@ -18,7 +19,7 @@ from wtforms import (
     ValidationError,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from mapapp import rules
 from mapapp.i18n import MINSK
@@ -201,13 +202,26 @@ class RallyForm(Form):
         return moment if moment > utcnow() else None  # a time already past: now
 
     def show_reveal(self, reveal_at: datetime | None) -> None:
-        """Fill the reveal fields from a stored time (the manage and moderation pages)."""
+        """Fill the reveal fields from a stored time (the manage and moderation pages).
+
+        Call after the date and time are filled: a reveal time that is one of the offered
+        "N hours before the start" comes back as that choice, so that moving the start moves
+        the reveal with it, as the organizer chose; any other time comes back as itself.
+        """
         if reveal_at is None:
             self.reveal.data = "now"
             return
         local = reveal_at.astimezone(MINSK)
-        self.reveal.data = "at"
         self.reveal_date.data, self.reveal_time.data = local.date(), local.time()
+        starts_at = self.starts_at()
+        before = (starts_at - reveal_at) if starts_at is not None else None
+        offered = {value for value, *_ in self.reveal.choices if value.isdigit()}
+        if before is not None and before % timedelta(hours=1) == timedelta(0):
+            hours = str(before // timedelta(hours=1))
+            if hours in offered:
+                self.reveal.data = hours
+                return
+        self.reveal.data = "at"
 
     def validate_reveal(self, field) -> None:  # noqa: ANN001
         if field.data != "at":
@@ -244,6 +258,15 @@ class RejectForm(Form):
 
 class ActionForm(Form):
     """A form with only its CSRF token: approve, cancel, log out."""
+
+
+class CancelForm(Form):
+    """The organizer's cancel: a ticked box, so one stray tap on a phone cancels nothing."""
+
+    confirm = BooleanField(
+        _l("Yes, cancel it. This cannot be undone."),
+        [DataRequired(_l("Tick the box to confirm that the rally is cancelled."))],
+    )
 
 
 class LoginForm(Form):

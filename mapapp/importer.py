@@ -171,7 +171,7 @@ def write_rows(
     session: Session,
     rows: list[Row],
     progress: Callable[[int], None] = lambda n: None,
-    batch_size: int = 500,
+    batch_size: int = 200,
     pause: float = 0.1,
 ) -> int:
     """Store checked rows in short transactions; on any failure delete what was stored.
@@ -189,14 +189,18 @@ def write_rows(
     try:
         for start in range(0, len(rows), batch_size):
             batch = rows[start : start + batch_size]
+            published = False
             for row in batch:
                 fields = dict(row.fields)
                 approved = fields.pop("status") == Status.APPROVED.value
-                # Through lifecycle, like every rally: an approved one is published, the data
-                # version moves and listeners (Telegram) hear of it in the same transaction.
+                # Through lifecycle, like every rally: an approved one is published and
+                # listeners (Telegram) hear of it in the same transaction.
                 lifecycle.create(
-                    session, fields, approved, actor="import", commit=False, detail=tag
+                    session, fields, approved, actor="import", commit=False, detail=tag, bump=False
                 )
+                published = published or approved
+            if published:
+                lifecycle.bump_version(session)  # once a batch: one row, but read by everyone
             session.commit()
             stored += len(batch)
             progress(len(batch))

@@ -251,10 +251,12 @@ def create(
     actor: str = "import",
     commit: bool = True,
     detail: str = "",
+    bump: bool = True,
 ) -> Rally:
     """A rally from an operator (import, seed, demo data): pending, or approved and public.
 
-    With commit=False the caller commits (batches); the version is bumped all the same.
+    With commit=False the caller commits (batches); with bump=False too, the caller moves
+    the data version once for the batch (bump_version) before it commits.
     `detail` goes into the audit entry (an import's tag, to find its rallies again).
     """
     action = "import_approved" if approved else "import"
@@ -269,7 +271,8 @@ def create(
         db.add(row)
     audit(db, actor, action, rally, detail)
     if approved:
-        bump_version(db)
+        if bump:
+            bump_version(db)
         db.flush()
         public_change.send(
             current_app._get_current_object(), session=db, rally_id=rally.id, kind="published"

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from mapapp.contacts import EncryptedContact
+from mapapp.contacts import EncryptedContact, SealedText
 
 
 class UTCDateTime(TypeDecorator):
@@ -273,7 +273,9 @@ class TelegramChat(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     language: Mapped[str | None] = mapped_column(String(2))
-    state: Mapped[str | None] = mapped_column(Text)  # JSON of the answers so far
+    # JSON of the answers so far, sealed with the contact key (it may hold a contact and a
+    # place not yet revealed).
+    state: Mapped[str | None] = mapped_column(SealedText)
     window_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updates: Mapped[int] = mapped_column(Integer, default=0)
     submissions: Mapped[int] = mapped_column(Integer, default=0)

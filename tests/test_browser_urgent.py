@@ -191,3 +191,31 @@ def test_a_rally_page_made_in_danger_forgets_it_once_cancelled(page, live_server
     )
     assert "Danger" not in page.locator("main").inner_text()
     assert page.locator("p.banner-danger").count() == 0
+
+
+@pytest.mark.parametrize("path", ["/?lang=be", "/embed?lang=be"])
+def test_the_urgent_banner_covers_no_map_control_on_a_phone(browser, live_server, app, path):
+    # Belarusian: the longest "near me" label ("Побач са мной") of the three languages.
+    add_rally(app, title="Пікет у Гомелі", town="Гомель", lat=52.4345, lon=30.9754, status="danger")
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, geolocation={"latitude": 53.9, "longitude": 27.56}
+    )
+    page = context.new_page()
+    page.goto(live_server + path)
+    wait_until(page, "performance.getEntriesByName('rallies-loaded').length > 0")
+    wait_until(page, "document.querySelector('#urgent').textContent.length > 0")
+    banner = page.locator("#urgent").bounding_box()
+    controls = page.locator(".leaflet-control")
+    assert controls.count() >= 2  # the zoom buttons and "near me" at least
+    for index in range(controls.count()):
+        box = controls.nth(index).bounding_box()
+        if not box or not box["width"]:
+            continue
+        apart = (
+            box["x"] + box["width"] <= banner["x"]
+            or banner["x"] + banner["width"] <= box["x"]
+            or box["y"] + box["height"] <= banner["y"]
+            or banner["y"] + banner["height"] <= box["y"]
+        )
+        assert apart, (controls.nth(index).inner_text(), box, banner)
+    context.close()

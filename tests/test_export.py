@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlsplit
 
 import pytest
@@ -29,7 +30,13 @@ def test_export_is_one_file_with_everything_in_it(exported):
     assert '<html lang="en">' in page
     assert "<script src=" not in page and '<link rel="stylesheet"' not in page
     assert "Supercluster" in page and "RallyMap" in page and "ISC License" in page
-    assert '"featured": true' in page and '"type": "FeatureCollection"' in page  # the rallies
+    # The rallies and the basemap as compact JSON in plain UTF-8 (smaller and quicker to load
+    # than a script's literal with \\u escapes)
+    rallies = page.split('<script type="application/json" id="export-rallies">')[1]
+    rallies = json.loads(rallies.split("</script>")[0])
+    assert rallies["type"] == "FeatureCollection" and len(rallies["features"]) == 14
+    assert rallies["features"][0]["properties"]["featured"] is True
+    assert '"place":"Кастрычніцкая плошча"' in page and 'id="export-basemap">{"langs":' in page
     assert "data:image/png;base64," in page  # and the marker images
     assert "</script><script>window.__xss" not in page
 
@@ -95,11 +102,14 @@ def test_export_without_tiles_fetches_nothing_and_draws_the_basemap(browser, exp
 @pytest.mark.browser
 def test_export_reads_with_scripts_off_and_warns_when_old(browser, exported):
     path = exported("--lang", "en")
-    context = browser.new_context(java_script_enabled=False)
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
     page = context.new_page()
     page.goto(path.as_uri())
     items = page.locator("#plain-list li")
     assert items.count() == 14  # the seed rallies and the one added above
+    # On a phone the list is on the first screen, not below an empty map's frame.
+    assert page.locator(".map-frame").is_hidden()
+    assert items.first.bounding_box()["y"] < 844
     assert "Main rally" in items.first.inner_text()
     assert PAYLOAD in page.locator("#plain-list").inner_text()
     assert "This copy of the map was made on" in page.inner_text("body")
@@ -112,6 +122,18 @@ def test_export_reads_with_scripts_off_and_warns_when_old(browser, exported):
     page.locator("#export-stale").wait_for(state="visible")
     assert "more than a day old" in page.locator("#export-stale").inner_text()
     context.close()
+
+
+def test_export_of_1000_rallies_fits_its_budget(app, tmp_path):
+    """At most 2.5 MB with the basemap (issue 16); bench/export.py measures its time."""
+    runner = app.test_cli_runner()
+    runner.invoke(args=["init-db"])
+    assert runner.invoke(args=["demo-data", "--count", "987", "--seed", "1"]).exit_code == 0
+    result = runner.invoke(args=["export-static", str(tmp_path / "big"), "--when", "all"])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "big" / "index.html").read_text(encoding="utf-8")
+    assert page.count('<li class="rally-item') == 1000  # every rally, in the plain list
+    assert len(page.encode()) <= 2.5 * 1024 * 1024
 
 
 def test_export_takes_the_shared_filters(exported, app):
@@ -129,7 +151,7 @@ def test_the_site_serves_the_current_export(client, exported):
     assert response.status_code == 200
     assert response.headers["Content-Disposition"] == "attachment; filename=rally-map-ru.html"
     page = response.get_data(as_text=True)
-    assert '<html lang="ru">' in page and '"basemap": {' in page
+    assert '<html lang="ru">' in page and 'id="export-basemap">{' in page
     assert 'href="http://localhost/rallies/' in page  # links back to the site
     again = client.get("/offline.html?lang=ru", headers={"If-None-Match": response.headers["ETag"]})
     assert again.status_code == 304

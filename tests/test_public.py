@@ -189,6 +189,33 @@ def test_organizer_chooses_the_reveal_time_on_the_manage_page(client, app: Flask
     public = client.get(f"/api/rallies/{rally_id}").get_json()
     assert public["place"] is None and public["exact"] is False  # at once, no moderation
     assert public["reveal_at"].endswith(f"{(starts - timedelta(hours=2)):%H:%M}:00+03:00")
+    # The page shows the choice made ("2 hours before"), not a fixed time, so moving the
+    # start moves the reveal with it.
+    page = client.get("/manage/tok").get_data(as_text=True)
+    assert re.search(r'<option selected value="2">|<option value="2" selected>', page), page
+    later = starts + timedelta(hours=3)
+    moved = {**data, "csrf_token": csrf(client, "/manage/tok"), "time": later.strftime("%H:%M")}
+    moved["date"] = later.strftime("%Y-%m-%d")
+    assert client.post("/manage/tok/edit", data=moved).status_code == 303
+    with app.app_context():
+        stored = db.session().get(Rally, rally_id)
+        assert stored.starts_at - stored.reveal_at == timedelta(hours=2)
+
+
+def test_a_reveal_time_not_offered_comes_back_as_itself(app: Flask):
+    from mapapp.forms import RallyForm
+    from mapapp.i18n import MINSK
+
+    with app.test_request_context():
+        form = RallyForm(formdata=None)
+        starts = datetime(2030, 5, 1, 19, 0, tzinfo=MINSK)
+        form.date.data, form.time.data = starts.date(), starts.time()
+        form.show_reveal(starts - timedelta(hours=3, minutes=30))
+        assert form.reveal.data == "at"
+        assert form.reveal_date.data == starts.date()
+        assert form.reveal_time.data.strftime("%H:%M") == "15:30"
+        form.show_reveal(starts - timedelta(hours=24))
+        assert form.reveal.data == "24"
 
 
 def lifecycle_minsk():  # noqa: ANN201

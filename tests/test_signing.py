@@ -13,6 +13,7 @@ from flask import Flask
 
 from mapapp import create_app
 from mapapp.signing import SigningKeyError, load_key, new_secret
+from mapapp.views import feeds
 
 MINISIGN = shutil.which("minisign") or "/usr/bin/minisign"
 SECRET = new_secret()
@@ -108,11 +109,38 @@ def test_live_calendar_signature_verifies(app, client, tmp_path):
     assert not minisign_verifies(tmp_path / "rallies.ics", tmp_path / "signing.pub")
 
 
+def test_offline_copy_signature_verifies_whichever_worker_made_it(
+    app, client, sqlite_url, tmp_path, monkeypatch
+):
+    """/offline.html and /offline.html.minisig from two processes: the same bytes, verified."""
+    # One window for the whole test: a new one starting between two requests is a new copy.
+    monkeypatch.setattr(feeds, "OFFLINE_WINDOW", 10**9)
+    about = client.get("/about?lang=en").get_data(as_text=True)
+    assert 'href="/offline.html.minisig' in about and "rally-map-en.html.minisig" in about
+    (tmp_path / "signing.pub").write_text(load_key(SECRET).public_key_file())
+    other_worker = make_app(sqlite_url, SIGNING_KEY=SECRET)
+    for query in ("?lang=en", "?lang=be&region=BY-HR"):
+        copy = client.get("/offline.html" + query)
+        signature = other_worker.test_client().get("/offline.html.minisig" + query)
+        assert copy.status_code == signature.status_code == 200
+        assert copy.headers["ETag"].strip('"') in signature.get_data(as_text=True)
+        (tmp_path / "rally-map.html").write_bytes(copy.data)
+        (tmp_path / "rally-map.html.minisig").write_bytes(signature.data)
+        assert minisign_verifies(tmp_path / "rally-map.html", tmp_path / "signing.pub")
+        # One rally moved a little: the check fails.
+        doctored = copy.data.replace(b'"coordinates":[2', b'"coordinates":[3', 1)
+        assert doctored != copy.data
+        (tmp_path / "rally-map.html").write_bytes(doctored)
+        assert not minisign_verifies(tmp_path / "rally-map.html", tmp_path / "signing.pub")
+    other_worker.extensions["mapapp.db"]["engine"].dispose()
+
+
 def test_without_a_key_nothing_claims_to_be_signed(sqlite_url, tmp_path):
     app = make_app(sqlite_url)
     client = app.test_client()
     assert client.get("/api/rallies.geojson.minisig").status_code == 404
     assert client.get("/rallies.ics.minisig").status_code == 404
+    assert client.get("/offline.html.minisig").status_code == 404
     assert "does not sign" in client.get("/about?lang=en").get_data(as_text=True)
     result = app.test_cli_runner().invoke(args=["export-static", str(tmp_path / "copy")])
     assert result.exit_code == 0

@@ -248,14 +248,22 @@ def test_cancel_by_link_keeps_an_approved_rally_visible_as_cancelled(client, app
 
         lifecycle.approve(session, rally, "moderator:test")
         rally_id = rally.id
-    response = client.post(path + "/cancel", data={"csrf_token": csrf(client, path)})
+    unconfirmed = client.post(path + "/cancel", data={"csrf_token": csrf(client, path)})
+    assert unconfirmed.status_code == 422  # one stray tap cancels nothing
+    assert "Пастаўце адзнаку" in unconfirmed.get_data(as_text=True)  # the default language
+    assert client.get("/api/rallies.geojson").get_json()["features"][0]["properties"]["status"] == (
+        "approved"
+    )
+    response = client.post(
+        path + "/cancel", data={"csrf_token": csrf(client, path), "confirm": "y"}
+    )
     assert response.status_code == 303
     page = client.get(f"/rallies/{rally_id}?lang=en").get_data(as_text=True)
     assert "This rally is cancelled." in page
     feature = client.get("/api/rallies.geojson").get_json()["features"][0]
     assert feature["properties"]["status"] == "cancelled"
     # a replayed cancel changes nothing
-    again = client.post(path + "/cancel", data={"csrf_token": csrf(client)})
+    again = client.post(path + "/cancel", data={"csrf_token": csrf(client), "confirm": "y"})
     assert again.status_code == 409
     edit = client.post(path + "/edit", data=form(client))
     assert edit.status_code == 409
@@ -264,7 +272,7 @@ def test_cancel_by_link_keeps_an_approved_rally_visible_as_cancelled(client, app
 def test_cancel_of_a_never_approved_rally_withdraws_it(client, app):
     link = submit(client, title="Withdrawn before approval")
     path = link.replace("http://localhost", "")
-    client.post(path + "/cancel", data={"csrf_token": csrf(client, path)})
+    client.post(path + "/cancel", data={"csrf_token": csrf(client, path), "confirm": "y"})
     assert rally_count(app, Rally.status == Status.WITHDRAWN.value) == 1
     assert "Withdrawn" not in client.get("/rallies?when=all").get_data(as_text=True)
 

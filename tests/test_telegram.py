@@ -375,6 +375,58 @@ def test_nothing_of_the_chat_is_stored_with_the_rally(tg_app, fake) -> None:
                 assert str(PERSON) not in dump and "ales_organizer" not in dump, table
 
 
+def test_a_chats_answers_are_sealed_while_it_lasts(tg_app, fake) -> None:
+    # The conversation waits at its summary: the contact and the place sit in the chat's row.
+    converse(
+        fake,
+        tg_app,
+        "/new",
+        "Пікет супраць вайны",
+        f"press:town:{grodna_id(tg_app)}",
+        "Двор на Калініна",
+        f"01.06.{NEXT_YEAR} 18:30",
+        "press:reveal:2",
+        "Signal +375 29 111",
+    )
+    with tg_app.app_context():
+        session = db.session()
+        [raw] = session.execute(text("SELECT state FROM telegram_chat")).scalars()
+        assert raw and "+375 29 111" not in raw and "Калініна" not in raw
+        assert "+375 29 111" in session.scalars(select(TelegramChat.state)).one()  # readable
+    [done] = converse(fake, tg_app, "press:confirm")
+    assert "sent to moderators" in done
+
+
+def test_without_a_contact_key_the_bot_asks_for_no_contact(sqlite_url, fake) -> None:
+    app = make_app(
+        sqlite_url,
+        CONTACT_KEY=None,
+        TESTING=False,
+        SECRET_KEY="k" * 32,
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_API_URL=fake.url,
+        TELEGRAM_LANGUAGE="en",
+        BASE_URL=BASE,
+    )
+    replies = converse(
+        fake,
+        app,
+        "/new",
+        "Пікет супраць вайны",
+        f"press:town:{grodna_id(app)}",
+        "press:skip",
+        f"01.06.{NEXT_YEAR} 18:30",
+        "press:reveal:0",
+    )
+    summary = replies[-1]
+    assert "Check the rally" in summary and "Contact" not in summary  # straight to the summary
+    [done] = converse(fake, app, "press:confirm")
+    assert "sent to moderators" in done
+    with app.app_context():
+        assert db.session().scalars(select(Rally)).one().contact is None
+    app.extensions["mapapp.db"]["engine"].dispose()
+
+
 def test_cancel_stops_and_language_can_be_changed(tg_app, fake) -> None:
     replies = converse(fake, tg_app, "/new", "/cancel", "/language", "press:lang:be", "/new")
     assert "Nothing was sent" in replies[1]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, current_app, request
 
@@ -115,35 +116,69 @@ def rallies_csv() -> Response:
     return response
 
 
-@bp.get("/offline.html")
-def offline_map() -> Response:
-    """The export-static page for this language and these filters, as a download.
+# The offline copy says when it was made, to the start of a window of this many seconds, so
+# that every worker builds the same bytes for a window and its signature (from any worker)
+# verifies the file (from any other).
+OFFLINE_WINDOW = 600
 
-    Built once per data version and address in each worker.
-    """
+
+def offline_document() -> tuple[str, Callable[[], bytes], int, str]:
+    """This request's offline copy: its ETag, a function giving its bytes (built once per ETag
+    in each worker, the same in every worker), how long it may be kept (seconds), and its
+    language."""
     from mapapp.export import render_export
 
     rally_filter = parse_filter(request.args, gazetteer())
     lang = current_language()
     session, now = db.session(), utcnow()
     version = current_version(session, now)
+    # What the public sees is the same at every moment of one data version; the time the copy
+    # says it was made is the start of this window.
+    start = int(now.timestamp()) // OFFLINE_WINDOW * OFFLINE_WINDOW
+    made_at = datetime.fromtimestamp(start, UTC)
     # Links in the file lead to the declared address this request came to.
     site = external_url("pages.index", lang=None).rstrip("/")
-    etag = etag_for(version.key, rally_filter.key(), "offline", lang, site)
+    etag = etag_for(version.key, rally_filter.key(), "offline", lang, site, str(start))
 
-    def build() -> Response:
-        body = memoized(
+    def body() -> bytes:
+        return memoized(
             "offline",
             etag,
-            lambda: render_export(rally_filter, lang, site, made_at=now).encode(),
+            lambda: render_export(rally_filter, lang, site, made_at=made_at, now=now).encode(),
             4,
         )
-        return Response(body, mimetype="text/html")
 
     max_age = seconds_until_change(version, now, current_app.config["CACHE_SECONDS"])
-    response = conditional(etag, build, max_age)
+    return etag, body, min(max_age, start + OFFLINE_WINDOW - int(now.timestamp())), lang
+
+
+@bp.get("/offline.html")
+def offline_map() -> Response:
+    """The export-static page for this language and these filters, as a download."""
+    etag, body, max_age, lang = offline_document()
+    response = conditional(etag, lambda: Response(body(), mimetype="text/html"), max_age)
     response.headers.set("Content-Disposition", "attachment", filename=f"rally-map-{lang}.html")
     return response
+
+
+@bp.get("/offline.html.minisig")
+def offline_map_signature() -> Response:
+    """minisign's signature of the file /offline.html gives for the same query (see /about)."""
+    key = signing_key(current_app)
+    if key is None:
+        abort(404, "This site has no signing key (MAPAPP_SIGNING_KEY).")
+    etag, body, max_age, lang = offline_document()
+
+    def build() -> Response:
+        signature = memoized(
+            "offline_signature",
+            etag,
+            lambda: key.sign(body(), signed_comment(f"rally-map-{lang}.html etag:{etag}")),
+            4,
+        )
+        return Response(signature, mimetype="text/plain")
+
+    return conditional(etag + "-sig", build, max_age)
 
 
 @bp.get("/rallies/<int:rally_id>.ics")

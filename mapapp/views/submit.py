@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from mapapp import contacts, csrf, db, lifecycle
 from mapapp.addresses import external_url
-from mapapp.forms import ActionForm, RallyForm
+from mapapp.forms import ActionForm, CancelForm, RallyForm
 from mapapp.gazetteer import distance_km
 from mapapp.geocode import gazetteer, geocode
 from mapapp.i18n import MINSK, current_language
@@ -206,10 +206,34 @@ def refused(error: lifecycle.Refused) -> None:
 def manage(token: str):  # noqa: ANN201
     rally = rally_for(token)
     form = rally_form(obj=rally, formdata=None)
+    fill_times(form, rally)
+    return render_manage(form, rally, token)
+
+
+def fill_times(form: RallyForm, rally: Rally) -> None:
+    """The stored start and reveal times into the form's fields (Minsk time)."""
     starts = rally.starts_at.astimezone(MINSK)
     form.date.data, form.time.data = starts.date(), starts.time()
     form.show_reveal(rally.reveal_at)
-    return render_form(form, "manage.html", rally=rally, token=token, action_form=ActionForm())
+
+
+def render_manage(
+    form: RallyForm,
+    rally: Rally,
+    token: str,
+    status: int = 200,
+    cancel_form: CancelForm | None = None,
+):  # noqa: ANN201
+    """The organizer's page: the rally's state, the danger button, the edit and cancel forms."""
+    return render_form(
+        form,
+        "manage.html",
+        status=status,
+        rally=rally,
+        token=token,
+        action_form=ActionForm(),
+        cancel_form=cancel_form or CancelForm(formdata=None),
+    )
 
 
 @bp.post("/manage/<token>/edit")
@@ -225,21 +249,12 @@ def manage_edit(token: str):  # noqa: ANN201
     if form.website.data:
         abort(400, _l("This form could not be accepted."))
     if not form.validate():
-        return render_form(
-            form,
-            "manage.html",
-            status=form_errors_status(form),
-            rally=rally,
-            token=token,
-            action_form=ActionForm(),
-        )
+        return render_manage(form, rally, token, status=form_errors_status(form))
     lat, lon, geonameid = rally.lat, rally.lon, rally.geonameid
     if (form.town.data, form.place.data or "") != (rally.town, rally.place):
         found = locate(form)
         if found is None:
-            return render_form(
-                form, "manage.html", status=422, rally=rally, token=token, action_form=ActionForm()
-            )
+            return render_manage(form, rally, token, status=422)
         lat, lon, geonameid = found["lat"], found["lon"], found.get("geonameid")
     fields = rally_fields(form, lat, lon, geonameid)
     session_ = db.session()
@@ -262,9 +277,13 @@ def manage_edit(token: str):  # noqa: ANN201
 @limiter.limit(submit_limit)
 def manage_cancel(token: str):  # noqa: ANN201
     rally = rally_for(token)
-    form = ActionForm()
+    form = CancelForm()
     if not form.validate():
-        abort(400, _l("The form has expired. Reload the page and try again."))
+        if "csrf_token" in form.errors:
+            abort(400, _l("The form has expired. Reload the page and try again."))
+        edit_form = rally_form(obj=rally, formdata=None)
+        fill_times(edit_form, rally)
+        return render_manage(edit_form, rally, token, status=422, cancel_form=form)
     try:
         state = lifecycle.cancel_by_organizer(db.session(), rally)
     except lifecycle.Refused as error:

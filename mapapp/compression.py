@@ -1,0 +1,55 @@
+"""Compressed public pages: gzip or brotli by Flask-Compress, for anonymous GETs only.
+
+The feeds and the fingerprinted files come compressed already (prepared once per version).
+Pages did not: the list of rallies is 135 KB of HTML, 13 KB gzipped. nginx could compress
+them itself, but it would do so again for every reader of its micro-cache (measured: a
+third fewer requests a second under bench/load.py); compressed here, nginx keeps the
+compressed bytes (one copy per Accept-Encoding, as Vary says) and serves them as they are.
+
+Only responses that carry no secret are compressed: a GET or HEAD without a cookie whose
+answer sets none. A page with a CSRF token (a form, the moderators' pages) comes with a
+session cookie and is left alone, so a page never mixes a secret with text an attacker can
+put into it under compression (BREACH).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, request, request_finished
+from flask_compress import Compress
+
+# Text the site sends that is worth compressing; everything else is binary or comes
+# compressed already (feeds, assets: their Content-Encoding is set and they are skipped).
+MIMETYPES = ["text/html", "application/json", "text/plain"]
+
+
+def public_response(response: Response) -> bool:
+    """True when `response` is the same for everyone who asks for it this way (read once the
+    response is final, session cookie included)."""
+    return (
+        request.method in ("GET", "HEAD")
+        and "Cookie" not in request.headers
+        and "Authorization" not in request.headers
+        and "Set-Cookie" not in response.headers
+        and not response.is_streamed
+    )
+
+
+def compress_finished(sender: Flask, response: Response, **_extra: object) -> None:
+    """On request_finished: the response as it goes out, compressed in place when public.
+
+    Not an after_request function: Flask sets the session cookie after those run, and
+    reading the session there to find out would add "Vary: Cookie" to every page.
+    """
+    if public_response(response):
+        sender.extensions["mapapp.compress"].after_request(response)
+
+
+def init_app(app: Flask) -> None:
+    """Compress public pages (see public_response) as they leave the app."""
+    app.config.setdefault("COMPRESS_REGISTER", False)  # compress_finished decides what
+    app.config.setdefault("COMPRESS_MIMETYPES", MIMETYPES)
+    app.config.setdefault("COMPRESS_MIN_SIZE", 1024)
+    app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
+    app.config.setdefault("COMPRESS_STREAMS", False)
+    app.extensions["mapapp.compress"] = Compress(app)
+    request_finished.connect(compress_finished, app)

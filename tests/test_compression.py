@@ -1,0 +1,41 @@
+"""Public pages compressed (mapapp/compression.py); nothing with a cookie or a secret."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+from conftest import add_rally
+
+
+@pytest.mark.parametrize("path", ["/", "/rallies?when=all", "/rallies/{id}", "/embed", "/about"])
+def test_public_pages_are_compressed_for_clients_that_take_it(app, client, path):
+    rally_id = add_rally(app, title="Пікет у Гродне", town="Гродна", lat=53.68, lon=23.83)
+    path = path.format(id=rally_id)
+    plain = client.get(path)
+    assert plain.status_code == 200 and "Content-Encoding" not in plain.headers
+    packed = client.get(path, headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in packed.headers["Vary"]
+    assert gzip.decompress(packed.data) == plain.data
+    assert len(packed.data) < len(plain.data) / 2
+
+
+def test_a_cached_page_answers_304_for_its_compressed_etag(client):
+    packed = client.get("/rallies", headers={"Accept-Encoding": "gzip"})
+    again = client.get(
+        "/rallies", headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]}
+    )
+    assert again.status_code == 304
+    plain = client.get("/rallies")
+    assert plain.headers["ETag"] != packed.headers["ETag"]  # another representation
+
+
+def test_nothing_with_a_cookie_or_a_form_token_is_compressed(app):
+    client = app.test_client(use_cookies=False)
+    # A form: its CSRF token comes with a new session cookie.
+    form = client.get("/submit", headers={"Accept-Encoding": "gzip"})
+    assert "Set-Cookie" in form.headers and "Content-Encoding" not in form.headers
+    # A visitor with a cookie (a moderator, someone who submitted): never compressed.
+    page = client.get("/rallies", headers={"Accept-Encoding": "gzip", "Cookie": "session=x"})
+    assert page.status_code == 200 and "Content-Encoding" not in page.headers
