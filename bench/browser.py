@@ -1,15 +1,24 @@
-"""Time to markers in Chromium with 10,000 rallies, with and without a 4x slower CPU (a phone).
+"""Time to markers in Chromium at 100, 1,000 and 10,000 rallies, on a desktop profile and
+with a 4x slower CPU (a phone), and the map feed's bytes a rally.
 
 Time to markers: from the start of navigation to the moment the map says how many rallies
-it drew (every marker and cluster added, the first ones on screen). Also the longest time
-the page did not answer (the longest "long task"): what a visitor feels as a freeze.
-Baseline, measured in the same run: the same page with 100 rallies.
-    .venv/bin/python bench/browser.py [--rallies N] [--repeat R] [--chromium PATH]
+it drew (the index built, the first clusters and markers on screen). Also the longest task
+(what a visitor feels as a freeze) and where the time went: until the page asked for its
+feed (HTML, scripts, basemap), the feed's transfer, its parsing, the records and the
+cluster index (supercluster), drawing the view and the list. Every page shows all the
+rallies (`when=all`).
+
+Baselines, measured in the same run: the same page with 100 rallies, and the naive folium
+page (one folium.Marker with its Popup a rally, all inline, as folium's tutorials make it;
+served with the app's own Leaflet).
+
+    .venv/bin/python bench/browser.py [--counts 100,1000,10000] [--repeat R] [--chromium PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import logging
 import os
 import statistics
@@ -17,16 +26,21 @@ import tempfile
 import threading
 from pathlib import Path
 
+from flask import Flask, Response
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
-from mapapp import create_app, db
+from mapapp import create_app, db, lifecycle
+from mapapp.assets import vendor_url
+from mapapp.filters import RallyFilter
 from mapapp.geocode import gazetteer
+from mapapp.public import public_rallies
 from mapapp.seed import demo_rallies
 
-BASELINE = 100
-# Targets of issue 13: a desktop profile, and a 4x CPU slowdown.
+# Targets of issue 13: a desktop profile, and a 4x CPU slowdown (seconds).
 TARGETS = {1: 1.0, 4: 2.5}
+BUDGET = 25  # bytes a rally in the map's feed, gzipped
+PAGE = "/?lang=en&when=all"
 
 # Before any page script: note when the status line first says how many rallies are drawn,
 # and the longest task that kept the page from answering.
@@ -39,9 +53,12 @@ new PerformanceObserver((list) => {
 }).observe({type: "longtask", buffered: true});
 document.addEventListener("DOMContentLoaded", () => {
   const status = document.getElementById("map-status");
+  if (!status) {  // the naive folium page: its markers are made by its inline script
+    window.__bench.markers = document.querySelector(".leaflet-marker-icon") && performance.now();
+    return;
+  }
   const done = () => {
     if (!window.__bench.markers && /\\d{2}/.test(status.textContent) &&
-        !/\\d+\\D+\\d+/.test(status.textContent) &&
         document.querySelector(".leaflet-marker-icon")) {
       window.__bench.markers = performance.now();
     }
@@ -50,8 +67,34 @@ document.addEventListener("DOMContentLoaded", () => {
 });
 """
 
+# Where the time went, from rallymap.js's marks and the feed's resource timing (ms).
+PHASES = """
+(() => {
+  const mark = (name) => (performance.getEntriesByName(name)[0] || {startTime: NaN}).startTime;
+  const feed = performance.getEntriesByType("resource").find((e) => e.name.includes("geojson"));
+  return [window.__bench.markers, window.__bench.longest, feed ? feed.startTime : NaN,
+          feed ? feed.responseEnd : NaN, mark("rallies-data"), mark("rallies-built"),
+          mark("rallies-loaded")];
+})()
+"""
 
-def serve(count: int, folder: Path) -> tuple[str, object]:
+
+def naive_page(app: Flask) -> str:
+    """folium's tutorial map of every public rally (markers and popups inline), with the
+    app's own Leaflet instead of folium's CDNs (this bench asks no other host)."""
+    import folium
+
+    with app.test_request_context("/"):
+        rallies = public_rallies(db.session(), RallyFilter("all"))
+        fmap = folium.Map(location=(53.7, 27.9), zoom_start=6, tiles=None)
+        fmap.default_js = [("leaflet", vendor_url("leaflet", "leaflet.js"))]
+        fmap.default_css = [("leaflet_css", vendor_url("leaflet", "leaflet.css"))]
+        for rally in rallies:
+            folium.Marker((rally.lat, rally.lon), popup=folium.Popup(rally.title)).add_to(fmap)
+        return fmap.get_root().render()
+
+
+def serve(count: int, folder: Path) -> tuple[str, object, Flask]:
     """The app with `count` demo rallies on a free port of 127.0.0.1, in a thread."""
     # Tiles from a path nobody answers: the bench measures the markers, not the network.
     app = create_app(
@@ -63,80 +106,114 @@ def serve(count: int, folder: Path) -> tuple[str, object]:
     with app.app_context():
         db.upgrade_schema()
         session = db.session()
-        session.add_all(demo_rallies(gazetteer(), count, seed=1))
+        lifecycle.publish_many(session, demo_rallies(gazetteer(), count, seed=1), actor="bench")
         session.commit()
+    naive = naive_page(app)
+    # The naive page from the same server; its scripts are inline, so a CSP that allows them.
+    policy = "default-src 'self' 'unsafe-inline'; img-src 'self' data:"
+    app.add_url_rule(
+        "/naive", "naive", lambda: Response(naive, headers={"Content-Security-Policy": policy})
+    )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}"
     # The feed is built once and then served from memory, as in production.
-    app.test_client().get("/api/rallies.geojson?when=all&lang=en")
-    return url, server
+    app.test_client().get("/api/rallies.geojson?fields=map&when=all&lang=en")
+    return url, server, app
 
 
-def measure(browser, url: str, throttle: int) -> tuple[float, ...]:  # noqa: ANN001
-    """For one fresh page, in seconds: time to markers, the longest task, and where the time
-    went (rallymap.js's marks): data fetched and parsed, markers and list made, clustered."""
+def measure(browser, url: str, throttle: int) -> list[float]:  # noqa: ANN001
+    """For one fresh page, in seconds: time to markers, the longest task, and the phases
+    (until the feed was asked for, its transfer, parsing, build, drawing)."""
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
     page = context.new_page()
     page.add_init_script(WATCH)
     cdp = context.new_cdp_session(page)
     cdp.send("Emulation.setCPUThrottlingRate", {"rate": throttle})
-    page.goto(url + "/?lang=en&when=all", wait_until="commit")
+    page.goto(url, wait_until="commit", timeout=120_000)
     # Polled from here: the page's CSP forbids the eval wait_for_function's polling needs.
     while not page.evaluate("Boolean(window.__bench && window.__bench.markers)"):
         page.wait_for_timeout(50)
-    found = page.evaluate(
-        "[window.__bench.markers, window.__bench.longest].concat("
-        "['rallies-data', 'rallies-built', 'rallies-loaded'].map("
-        "(name) => (performance.getEntriesByName(name)[0] || {startTime: NaN}).startTime))"
-    )
+    markers, longest, asked, received, data, built, drawn = page.evaluate(PHASES)
     context.close()
-    markers, longest, data, built, loaded = (value / 1000 for value in found)
-    return markers, longest, data, built - data, loaded - built
+    return [
+        value / 1000
+        for value in (markers, longest, asked, received - asked, data - received, built - data)
+    ] + [(drawn - built) / 1000]
+
+
+def feed_bytes(app: Flask, count: int) -> None:
+    client = app.test_client()
+    sizes = {}
+    for name, query in (("full", ""), ("map", "fields=map&")):
+        body = client.get(f"/api/rallies.geojson?{query}when=all&lang=en").data
+        sizes[name] = (len(body) / count, len(gzip.compress(body, 6, mtime=0)) / count)
+    (plain, gz), (full_plain, full_gz) = sizes["map"], sizes["full"]
+    print(f"\nfeed at {count:,} rallies, bytes a rally (plain / gzipped):")
+    print(f"  full GeoJSON (?lang=en)           {full_plain:7.1f} / {full_gz:5.1f}")
+    print(
+        f"  map's feed (?fields=map&lang=en)  {plain:7.1f} / {gz:5.1f}"
+        f"   {full_gz / gz:.2f}x smaller gzipped; <= {BUDGET} B: {'yes' if gz <= BUDGET else 'NO'}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rallies", type=int, default=10_000)
+    parser.add_argument("--counts", default="100,1000,10000")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--naive-repeat", type=int, default=1)
     parser.add_argument(
         "--chromium", default=os.environ.get("MAPAPP_TEST_CHROMIUM", "/usr/bin/chromium")
     )
     args = parser.parse_args()
+    counts = [int(c) for c in args.counts.split(",")]
+    baseline, largest = counts[0], counts[-1]
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+    with open("/proc/loadavg") as load:
+        print(f"load average before: {' '.join(load.read().split()[:3])} ({os.cpu_count()} CPUs)")
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
-        servers = {count: serve(count, Path(tmp)) for count in (BASELINE, args.rallies)}
+        servers = {count: serve(count, Path(tmp)) for count in counts}
         browser = playwright.chromium.launch(
             executable_path=args.chromium, args=["--no-sandbox", "--disable-gpu"]
         )
-        print(f"time to markers in Chromium, median of {args.repeat}; baseline: {BASELINE} rallies")
+        print(f"time to markers in Chromium, median of {args.repeat}; baseline: {baseline} rallies")
         print(
-            f"{'rallies':>8} {'CPU':>4} {'markers s':>10} {'vs baseline':>12} {'longest task s':>15}"
-            f" {'data s':>7} {'build s':>8} {'cluster s':>10}  target"
+            f"{'rallies':>8} {'CPU':>4} {'markers s':>10} {'vs base':>8} {'vs naive':>9}"
+            f" {'longest':>8} {'to feed':>8} {'feed':>6} {'parse':>6} {'build':>6} {'draw':>6}"
+            "  target"
         )
         for throttle in (1, 4):
             results = {}
-            for count, (url, _) in servers.items():
-                measure(
-                    browser, url, throttle
-                )  # warm: files in the browser's cache, as on a second visit
-                runs = [measure(browser, url, throttle) for _ in range(args.repeat)]
+            for count, (url, _, _) in servers.items():
+                measure(browser, url + PAGE, throttle)  # warm: files in the browser's cache
+                runs = [measure(browser, url + PAGE, throttle) for _ in range(args.repeat)]
                 results[count] = [statistics.median(column) for column in zip(*runs, strict=True)]
-            for count, (seconds, longest, data, build, clustering) in results.items():
-                ratio = seconds / results[BASELINE][0]
-                target = TARGETS[throttle]
+            url = servers[largest][0] + "/naive"
+            naive = statistics.median(
+                measure(browser, url, throttle)[0] for _ in range(args.naive_repeat)
+            )
+            for count, (seconds, longest, asked, feed, parse, build, draw) in results.items():
+                ratio = seconds / results[baseline][0]
                 verdict = (
                     ""
-                    if count == BASELINE
-                    else f"<= {target} s: {'yes' if seconds <= target else 'NO'}"
+                    if count == baseline
+                    else f"<= {TARGETS[throttle]} s: {'yes' if seconds <= TARGETS[throttle] else 'NO'}"
                 )
+                versus = f"{naive / seconds:8.1f}x" if count == largest else f"{'':>9}"
                 print(
-                    f"{count:>8} {throttle:>3}x {seconds:>10.2f} {ratio:>11.2f}x {longest:>15.2f}"
-                    f" {data:>7.2f} {build:>8.2f} {clustering:>10.2f}  {verdict}"
+                    f"{count:>8} {throttle:>3}x {seconds:>10.2f} {ratio:>7.2f}x {versus}"
+                    f" {longest:>8.2f} {asked:>8.2f} {feed:>6.2f} {parse:>6.2f} {build:>6.2f}"
+                    f" {draw:>6.2f}  {verdict}"
                 )
+            print(
+                f"   naive {throttle:>3}x {naive:>10.2f}   (folium, {largest:,} markers and popups inline)"
+            )
         browser.close()
-        for _, server in servers.values():
+        feed_bytes(servers[largest][2], largest)
+        for _, server, _ in servers.values():
             server.shutdown()
+    with open("/proc/loadavg") as load:
+        print(f"load average after: {' '.join(load.read().split()[:3])}")
 
 
 if __name__ == "__main__":

@@ -198,9 +198,15 @@ def check_host() -> Response | None:
 
     A plain answer, not the error page: with an untrusted Host, Flask cannot build links.
     Also makes werkzeug's trailing-slash redirects relative: it builds them from the Host.
+    Refuses too a path prefix that would make links name another host ("//host", "/\\host":
+    a proxy passing a client's X-Forwarded-Prefix on, and a cache keeping the page).
     """
     if origin_of(_request_host()) is None:
         response = Response("400 Bad Request: unknown host name\n", 400, mimetype="text/plain")
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    if request.script_root.startswith("//") or "\\" in request.script_root:
+        response = Response("400 Bad Request: bad path prefix\n", 400, mimetype="text/plain")
         response.headers["Cache-Control"] = "no-store"
         return response
     redirect = request.routing_exception

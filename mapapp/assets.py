@@ -1,8 +1,9 @@
 """Static files, all served by the app itself: no CDN, nothing from another host.
 
-Leaflet, Leaflet.markercluster and Leaflet.GestureHandling come from their xstatic
-packages on PyPI. Every URL carries a version or a content hash, so browsers may keep
-files for a year.
+Leaflet and Leaflet.GestureHandling come from their xstatic packages on PyPI; supercluster
+(the map's clusters) is vendored from npm under static/vendor/supercluster (no PyPI package
+carries it). Every URL carries a version or a content hash, so browsers may keep files
+for a year.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from pathlib import Path
 
 import xstatic.pkg.leaflet
 import xstatic.pkg.leaflet_gesturehandling
-import xstatic.pkg.leaflet_markercluster
 from flask import Blueprint, Flask, Response, abort, request, send_from_directory, url_for
 from werkzeug.security import safe_join
 
@@ -23,12 +23,13 @@ from mapapp.gazetteer import DATA_DIR
 
 VENDOR = {
     "leaflet": xstatic.pkg.leaflet,
-    "markercluster": xstatic.pkg.leaflet_markercluster,
     "gesturehandling": xstatic.pkg.leaflet_gesturehandling,
 }
 STATIC_DIR = Path(__file__).parent / "static"
 # The map's own basemap (outline, regions, town names), built by scripts/build_basemap.py.
 BASEMAP = "basemap.json"
+# mapbox/supercluster 9.1.0 from npm (its dist/supercluster.min.js, ISC licence in the file).
+SUPERCLUSTER = "vendor/supercluster/supercluster.min.js"
 YEAR = 365 * 24 * 3600
 # Text files are sent gzipped when the browser takes it: Leaflet shrinks from 147 KB to 42 KB,
 # which matters on a slow phone connection.
@@ -141,9 +142,7 @@ def map_assets() -> dict[str, str]:
     return {
         "leaflet_js": vendor_url("leaflet", "leaflet.js"),
         "leaflet_css": vendor_url("leaflet", "leaflet.css"),
-        "markercluster_js": vendor_url("markercluster", "leaflet.markercluster.js"),
-        "markercluster_css": vendor_url("markercluster", "MarkerCluster.css"),
-        "markercluster_default_css": vendor_url("markercluster", "MarkerCluster.Default.css"),
+        "supercluster_js": static_url(SUPERCLUSTER),
         "gesturehandling_js": vendor_url("gesturehandling", "leaflet-gesture-handling.min.js"),
         "gesturehandling_css": vendor_url("gesturehandling", "leaflet-gesture-handling.min.css"),
         "basemap_js": static_url("basemap.js"),

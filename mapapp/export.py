@@ -1,6 +1,6 @@
 """export-static: the map as one HTML file that works opened from disk.
 
-Leaflet, markercluster, the styles, rallymap.js and the rallies themselves are written
+Leaflet, supercluster, the styles, rallymap.js and the rallies themselves are written
 into the file, so it needs no server: it can be passed around on a USB stick or in a
 messenger when the site is blocked. Only tiles come from MAPAPP_TILE_URL, when online
 (none with --no-tiles: the app's own basemap is in the file). Beside it go the rallies as
@@ -20,7 +20,7 @@ import folium
 from flask import Flask, render_template
 
 from mapapp import db, maps
-from mapapp.assets import BASEMAP, STATIC_DIR, VENDOR
+from mapapp.assets import BASEMAP, STATIC_DIR, SUPERCLUSTER, VENDOR
 from mapapp.feeds import calendar
 from mapapp.filters import RallyFilter
 from mapapp.gazetteer import DATA_DIR
@@ -111,9 +111,7 @@ def render_export(
             (
                 "leaflet_js",
                 "leaflet_css",
-                "markercluster_js",
-                "markercluster_css",
-                "markercluster_default_css",
+                "supercluster_js",
                 "basemap_js",
                 "rallymap_js",
             ),
@@ -137,14 +135,12 @@ def render_export(
     styles = "\n".join(
         [
             leaflet_css,
-            _vendor_file("markercluster", "MarkerCluster.css"),
-            _vendor_file("markercluster", "MarkerCluster.Default.css"),
             (STATIC_DIR / "app.css").read_text(encoding="utf-8"),
         ]
     )
     scripts = [
         _vendor_file("leaflet", "leaflet.js"),
-        _vendor_file("markercluster", "leaflet.markercluster.js"),
+        (STATIC_DIR / SUPERCLUSTER).read_text(encoding="utf-8"),
         (STATIC_DIR / "basemap.js").read_text(encoding="utf-8"),
         (STATIC_DIR / "rallymap.js").read_text(encoding="utf-8"),
     ]

@@ -55,7 +55,7 @@ def rally_map(
     config: dict[str, Any],
     gestures: dict[str, str] | None = None,
 ) -> folium.Map:
-    """The map of rallies: self-hosted Leaflet and markercluster, one tile layer.
+    """The map of rallies: self-hosted Leaflet and supercluster, one tile layer.
 
     With `gestures` (the texts "touch", "scroll" and "scrollMac"), the map leaves page
     scrolling alone: one finger or a plain wheel scrolls the page and shows the text;
@@ -77,13 +77,13 @@ def rally_map(
         zoom_control=False,  # rallymap.js adds it, with titles in the page's language
         **options,
     )
-    # Leaflet takes the zoom range from the tile layer; markercluster needs one without tiles.
+    # Leaflet takes the zoom range from the tile layer; the clusters need one without tiles.
     fmap.options.update(max_zoom=MAX_ZOOM, min_zoom=MIN_ZOOM)
     # Instance attributes: the class lists point at five CDNs (and folium's
     # add_js_link would change them for every map in the process).
     fmap.default_js = [
         ("leaflet", assets["leaflet_js"]),
-        ("markercluster", assets["markercluster_js"]),
+        ("supercluster", assets["supercluster_js"]),
         *([("gesturehandling", assets["gesturehandling_js"])] if gestures else []),
         # The app's own basemap (outline, regions, towns), when the page has it.
         *([("basemap", assets["basemap_js"])] if "basemap_js" in assets else []),
@@ -91,8 +91,6 @@ def rally_map(
     ]
     fmap.default_css = [
         ("leaflet_css", assets["leaflet_css"]),
-        ("markercluster_css", assets["markercluster_css"]),
-        ("markercluster_default_css", assets["markercluster_default_css"]),
         *([("gesturehandling_css", assets["gesturehandling_css"])] if gestures else []),
     ]
     if tile_url:  # None: no tiles at all, only the app's own basemap (basemap.js)

@@ -99,6 +99,14 @@ LANG = query(
     "Language of names; without it, Accept-Language decides.",
     allowEmptyValue=True,
 )
+FIELDS = query(
+    "fields",
+    {"type": "string", "enum": ["map"]},
+    "`map`: the map's compact form (MapCollection): a Point a rally with only its status, "
+    "whether it is the main rally, its town (an index into `towns`) and its day; no title, "
+    "description or place (they are at /api/rallies/{id}). Without it, every public property.",
+    allowEmptyValue=True,
+)
 RALLY_ID = {
     "name": "id",
     "in": "path",
@@ -131,6 +139,14 @@ def schemas() -> dict[str, Any]:
             "description": "false until the place is revealed: the point is the town's.",
         },
         "reveal_at": {**LOCAL_TIME, "description": "When the exact place becomes public."},
+    }
+    # With ?lang=: what the map shows, in that language ("town" is then the gazetteer's name).
+    localised = {
+        "starts_text": {"type": "string", "description": "The start, Minsk time, in words."},
+        "place_text": {
+            "type": "string",
+            "description": "Until the place is revealed: when it will be announced.",
+        },
     }
     candidate = {
         "name": {"type": "string", "description": "The square and town, or the town."},
@@ -166,7 +182,9 @@ def schemas() -> dict[str, Any]:
                 },
                 "sequence": {"type": "integer", "description": "Moves with every public change."},
                 "updated_at": {"type": "string", "format": "date-time"},
-            }
+                **localised,
+            },
+            optional=tuple(localised),
         ),
         "RallyCollection": obj(
             {
@@ -194,6 +212,56 @@ def schemas() -> dict[str, Any]:
                     ),
                 },
             }
+        ),
+        "MapCollection": obj(
+            {
+                "type": {"const": "FeatureCollection"},
+                "towns": {
+                    "type": "array",
+                    "items": STRING,
+                    "description": "Town names (in `lang` when asked for); features point here.",
+                },
+                "day_names": {
+                    "type": "object",
+                    "additionalProperties": STRING,
+                    "description": "With `lang`: each day of the features in words.",
+                },
+                "features": {
+                    "type": "array",
+                    "items": obj(
+                        {
+                            "type": {"const": "Feature"},
+                            "id": INTEGER,
+                            "geometry": obj(
+                                {
+                                    "type": {"const": "Point"},
+                                    "coordinates": {
+                                        "type": "array",
+                                        "items": NUMBER,
+                                        "minItems": 2,
+                                        "maxItems": 2,
+                                        "description": "[longitude, latitude], 5 decimals; an "
+                                        "unrevealed place is its town's point.",
+                                    },
+                                }
+                            ),
+                            "properties": obj(
+                                {
+                                    "status": {"type": "string", "enum": list(PUBLIC_STATUSES)},
+                                    "featured": {"type": "boolean"},
+                                    "town": {
+                                        "type": "integer",
+                                        "minimum": 0,
+                                        "description": "Index into `towns`.",
+                                    },
+                                    "day": {**DAY, "description": "The start's day, Minsk."},
+                                }
+                            ),
+                        }
+                    ),
+                },
+            },
+            optional=("day_names",),
         ),
         "Candidate": obj(candidate),
         "Place": obj(
@@ -271,11 +339,15 @@ def document(server: str = "/") -> dict[str, Any]:
                 "get": {
                     "operationId": "listRallies",
                     "summary": "Public rallies as GeoJSON points",
-                    "parameters": [*FILTERS, LANG],
+                    "parameters": [*FILTERS, LANG, FIELDS],
                     "responses": {
                         "200": {
-                            "description": "One Point feature a rally. ETag; 304 on If-None-Match.",
-                            "content": content(ref("RallyCollection"), "application/geo+json"),
+                            "description": "One Point feature a rally (RallyCollection, or "
+                            "MapCollection with fields=map). ETag; 304 on If-None-Match.",
+                            "content": content(
+                                {"anyOf": [ref("RallyCollection"), ref("MapCollection")]},
+                                "application/geo+json",
+                            ),
                         },
                         "400": BAD_FILTER,
                     },
@@ -287,7 +359,7 @@ def document(server: str = "/") -> dict[str, Any]:
                     "summary": "minisign signature of /api/rallies.geojson for the same query",
                     "description": "Check with `minisign -Vm rallies.geojson -P <key>`; the key is "
                     "on /about. The trusted comment carries the document's ETag.",
-                    "parameters": [*FILTERS, LANG],
+                    "parameters": [*FILTERS, LANG, FIELDS],
                     "responses": {
                         "200": {
                             "description": "minisign's signature file (prehashed Ed25519).",
@@ -302,9 +374,12 @@ def document(server: str = "/") -> dict[str, Any]:
                 "get": {
                     "operationId": "getRally",
                     "summary": "One public rally, with its description",
-                    "parameters": [RALLY_ID],
+                    "description": "With `lang`, also its town, start and an unrevealed "
+                    "place's note in that language: what a popup on the map shows.",
+                    "parameters": [RALLY_ID, LANG],
                     "responses": {
                         "200": {"description": "The rally.", "content": content(ref("Rally"))},
+                        "400": BAD_FILTER,
                         "404": NOT_FOUND,
                     },
                 }

@@ -29,7 +29,7 @@ def test_export_is_one_file_with_everything_in_it(exported):
     page = exported("--lang", "en").read_text(encoding="utf-8")
     assert '<html lang="en">' in page
     assert "<script src=" not in page and '<link rel="stylesheet"' not in page
-    assert "L.markerClusterGroup" in page and "RallyMap" in page
+    assert "Supercluster" in page and "RallyMap" in page and "ISC License" in page
     # The rallies and the basemap as compact JSON in plain UTF-8 (smaller and quicker to load
     # than a script's literal with \\u escapes)
     rallies = page.split('<script type="application/json" id="export-rallies">')[1]
@@ -102,11 +102,14 @@ def test_export_without_tiles_fetches_nothing_and_draws_the_basemap(browser, exp
 @pytest.mark.browser
 def test_export_reads_with_scripts_off_and_warns_when_old(browser, exported):
     path = exported("--lang", "en")
-    context = browser.new_context(java_script_enabled=False)
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
     page = context.new_page()
     page.goto(path.as_uri())
     items = page.locator("#plain-list li")
     assert items.count() == 14  # the seed rallies and the one added above
+    # On a phone the list is on the first screen, not below an empty map's frame.
+    assert page.locator(".map-frame").is_hidden()
+    assert items.first.bounding_box()["y"] < 844
     assert "Main rally" in items.first.inner_text()
     assert PAYLOAD in page.locator("#plain-list").inner_text()
     assert "This copy of the map was made on" in page.inner_text("body")

@@ -5,9 +5,7 @@ from mapapp.maps import csp_hash, map_parts, rally_map
 ASSETS = {
     "leaflet_js": "/v/leaflet.js",
     "leaflet_css": "/v/leaflet.css",
-    "markercluster_js": "/v/mc.js",
-    "markercluster_css": "/v/mc.css",
-    "markercluster_default_css": "/v/mcd.css",
+    "supercluster_js": "/s/supercluster.js",
     "rallymap_js": "/s/rallymap.js",
 }
 

@@ -13,7 +13,7 @@ def test_map_page_is_a_self_hosted_leaflet_map(client, seeded_app):
     page = response.get_data(as_text=True)
     assert 'class="folium-map"' in page
     assert "/vendor/leaflet/1.9.3/leaflet.js" in page
-    assert "/vendor/markercluster/" in page
+    assert "/static/vendor/supercluster/supercluster.min.js?v=" in page
     assert "RallyMap.init(" in page
     # nothing from another host (the language alternates are absolute, on this host)
     for tag in re.findall(r"<(?:script|link)\b[^>]*>", page):
@@ -21,7 +21,7 @@ def test_map_page_is_a_self_hosted_leaflet_map(client, seeded_app):
             assert urlsplit(url).netloc in ("", "localhost"), tag
     assert re.findall(r'<script\b[^>]*src="([^"]+)"', page) == [
         "/vendor/leaflet/1.9.3/leaflet.js",
-        "/vendor/markercluster/1.4.1/leaflet.markercluster.js",
+        re.search(r'src="(/static/vendor/supercluster/supercluster.min.js\?v=\w+)"', page).group(1),
         re.search(r'src="(/static/basemap.js\?v=\w+)"', page).group(1),
         re.search(r'src="(/static/rallymap.js\?v=\w+)"', page).group(1),
     ]
@@ -32,8 +32,15 @@ def test_vendor_files_are_served_with_long_cache(client):
         assert response.status_code == 200
         assert b"Leaflet" in response.data[:400]
         assert response.cache_control.max_age >= 365 * 24 * 3600
-    with client.get("/vendor/markercluster/1.4.1/MarkerCluster.css") as response:
+    with client.get("/vendor/gesturehandling/1.2.1/leaflet-gesture-handling.min.css") as response:
         assert response.status_code == 200
+    supercluster = re.search(
+        r'src="(/static/vendor/supercluster/[^"]+)"', client.get("/").get_data(as_text=True)
+    ).group(1)
+    with client.get(html.unescape(supercluster)) as response:
+        assert response.status_code == 200
+        assert b"ISC License" in response.data[:2000]  # its licence travels with it
+        assert response.cache_control.max_age >= 365 * 24 * 3600
     with client.get(
         "/vendor/leaflet/1.9.3/leaflet.js", headers={"Accept-Encoding": "gzip"}
     ) as zipped:

@@ -197,3 +197,14 @@ def test_map_submission_and_embed_work_at_the_mirror(page, mirror):
     assert outside == []
     assert failed == []
     assert page.errors == []
+
+
+def test_a_prefix_that_names_another_host_is_refused(app):
+    """A proxy that passes a client's X-Forwarded-Prefix on must not let it name another host:
+    "//attacker.example" would put that host into every link, and a cache keeps the page."""
+    client = app.test_client()
+    for prefix in ("//attacker.example", "/\\attacker.example"):
+        response = client.get("/rallies", headers={"X-Forwarded-Prefix": prefix})
+        assert response.status_code == 400
+        assert b"attacker.example" not in response.data
+    assert client.get("/rallies", headers={"X-Forwarded-Prefix": PREFIX}).status_code == 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import shutil
 import signal
@@ -19,6 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 STRICT = os.environ.get("MAPAPP_TEST_STRICT") == "1"
+MINISIGN = shutil.which("minisign") or "/usr/bin/minisign"
 
 
 def free_port() -> int:
@@ -52,10 +54,22 @@ class Stack:
 
 @pytest.fixture
 def stack(tmp_path: Path):  # noqa: ANN201
-    if not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()):
-        if STRICT:
-            pytest.fail("nginx is not installed (apt-get install nginx-light)")
-        pytest.skip("nginx is not installed")
+    yield from run_stack(tmp_path, serve_env(tmp_path))
+
+
+@pytest.fixture
+def signed_stack(tmp_path: Path):  # noqa: ANN201
+    from mapapp.signing import load_key, new_secret
+
+    secret = new_secret()
+    env = serve_env(tmp_path, MAPAPP_SIGNING_KEY=secret)
+    public_key = tmp_path / "signing.pub"
+    public_key.write_text(f"untrusted comment: test\n{load_key(secret).public_key_base64()}\n")
+    for stack in run_stack(tmp_path, env):
+        yield stack, env, public_key
+
+
+def serve_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         MAPAPP_DATABASE_URL=f"sqlite:///{tmp_path / 'serve.sqlite3'}",
@@ -64,7 +78,17 @@ def stack(tmp_path: Path):  # noqa: ANN201
         MAPAPP_ACCESS_LOG="1",
         WEB_CONCURRENCY="2",
         GUNICORN_THREADS="2",
+        **extra,
     )
+    return env
+
+
+def run_stack(tmp_path: Path, env: dict[str, str]):  # noqa: ANN201
+    """make serve's stack (deploy/serve.py) on a free port, yielded once it answers."""
+    if not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()):
+        if STRICT:
+            pytest.fail("nginx is not installed (apt-get install nginx-light)")
+        pytest.skip("nginx is not installed")
     flask = [sys.executable, "-m", "flask", "--app", "mapapp"]
     subprocess.run([*flask, "init-db"], cwd=ROOT, env=env, check=True, capture_output=True)
     port = free_port()
@@ -143,6 +167,11 @@ def test_stack_serves_holds_slow_clients_and_stops_on_sigterm(stack: Stack) -> N
     assert "Content-Encoding" not in en[1] and b'<html lang="en">' in en[2]
     moderator = get(stack.base + "/", headers={"Accept-Language": "ru", "Cookie": "session=x"})
     assert moderator[1]["X-Cache"] == "BYPASS" and "Content-Encoding" not in moderator[1]
+    # A client's X-Forwarded-Prefix never reaches the app (it trusts one hop's): otherwise its
+    # links, cached, would send everyone to the attacker's host.
+    for path in ("/rallies?poison=1", "/rallies?poison=1"):
+        poisoned = get(stack.base + path, headers={"X-Forwarded-Prefix": "//attacker.example"})
+        assert poisoned[0] == 200 and b"attacker.example" not in poisoned[2]
     # Fingerprinted files are served from nginx's cache after the first time.
     page = get(stack.base + "/")[2].decode()
     asset = next(part for part in page.split('"') if part.startswith("/vendor/leaflet/"))
@@ -192,3 +221,29 @@ def test_stack_serves_holds_slow_clients_and_stops_on_sigterm(stack: Stack) -> N
     lines = stack.log.read_text().splitlines()
     assert any('"GET /healthz' in line or "GET /healthz" in line for line in lines), lines
     assert [line for line in lines if "127.0.0.1" in line and "Serving on" not in line] == []
+
+
+def test_a_feed_and_its_signature_agree_soon_after_a_change(tmp_path: Path, signed_stack) -> None:
+    """nginx keeps a feed a second at most: after a change the feed it serves and the
+    signature (never kept) verify together within a few seconds, not after max-age (30 s)."""
+    stack, env, public_key = signed_stack
+    path = "/api/rallies.geojson?when=all"
+    assert get(stack.base + path)[1]["X-Cache"] in ("MISS", "EXPIRED")
+    assert get(stack.base + path)[1]["X-Cache"] == "HIT"  # the old document is now kept
+    flask = [sys.executable, "-m", "flask", "--app", "mapapp"]
+    subprocess.run([*flask, "demo-data", "--count", "1"], cwd=ROOT, env=env, check=True)
+    deadline = time.monotonic() + 8
+    while True:
+        document = get(stack.base + path)[2]
+        signature = get(stack.base + path.replace(".geojson", ".geojson.minisig"))[2]
+        (tmp_path / "feed.geojson").write_bytes(document)
+        (tmp_path / "feed.geojson.minisig").write_bytes(signature)
+        checked = subprocess.run(  # noqa: S603 - our own arguments
+            [MINISIGN, "-Vm", str(tmp_path / "feed.geojson"), "-p", str(public_key)],
+            capture_output=True,
+            check=False,
+        )
+        if checked.returncode == 0 and len(json.loads(document)["features"]) > 13:
+            break
+        assert time.monotonic() < deadline, "the feed and its signature still disagree"
+        time.sleep(0.5)

@@ -12,8 +12,9 @@ from mapapp.filters import one_of, parse_filter
 from mapapp.geocode import gazetteer, geocode, reverse_json
 from mapapp.i18n import LANGUAGES, current_language
 from mapapp.limits import limiter
+from mapapp.mapfeed import map_collection
 from mapapp.models import utcnow
-from mapapp.public import current_version, public_entries, seconds_until_change
+from mapapp.public import current_version, public_entries, public_rallies, seconds_until_change
 from mapapp.public import public_rally as find_public_rally
 from mapapp.rallies import FEATURES_LAYOUT, etag_for, feature_bytes, in_language, public_detail
 from mapapp.signing import signed_comment, signing_key
@@ -46,12 +47,25 @@ def geojson_document() -> tuple[str, Callable[[], Prepared], int]:
     api_language()
     # Without ?lang the document is the same for everyone: towns as written, no texts.
     lang = request.args.get("lang") or None
+    # ?fields=map: the map's compact form (mapapp.mapfeed), else every public property.
+    fields = request.args.get("fields") or None
+    if fields not in (None, "map"):
+        raise one_of("fields", ("map",))
     session = db.session()
     now = utcnow()
     version = current_version(session, now)  # the one database read of a 304
-    etag = etag_for(version.key, rally_filter.key(), lang or "")
+    etag = etag_for(version.key, rally_filter.key(), lang or "", *([fields] if fields else []))
 
     def document() -> Prepared:
+        if fields == "map":
+            return cached_geojson(
+                etag,
+                lambda: Prepared.compress(
+                    "geojson",
+                    etag,
+                    map_collection(public_rallies(session, rally_filter, now), lang),
+                ),
+            )
         return cached_geojson(
             etag,
             lambda: prepared(
@@ -112,6 +126,9 @@ def rallies_geojson_signature() -> Response:
 def rally_json(rally_id: int) -> Response:
     """One public rally; cacheable like the map's feed, so a status reaches a page polling
     it within MAPAPP_CACHE_SECONDS."""
+    api_language()
+    # With ?lang (the map's popups): the town, the time and an unrevealed place's note in it.
+    lang = request.args.get("lang") or None
     session, now = db.session(), utcnow()
     found = find_public_rally(session, rally_id, now)
     if found is None:
@@ -119,10 +136,18 @@ def rally_json(rally_id: int) -> Response:
     version = current_version(session, now)
     # The rally's own public state: its sequence moves with every public change of it.
     etag = etag_for(
-        "rally-json", str(found.id), f"{found.sequence}|{found.exact}|{found.changes_pending}"
+        "rally-json",
+        str(found.id),
+        f"{found.sequence}|{found.exact}|{found.changes_pending}",
+        lang or "",
     )
     max_age = seconds_until_change(version, now, current_app.config["CACHE_SECONDS"])
-    return conditional(etag, lambda: jsonify(public_detail(found)), max_age)
+
+    def build() -> Response:
+        detail = public_detail(found)
+        return jsonify({**detail, **in_language(lang)(found)} if lang else detail)
+
+    return conditional(etag, build, max_age)
 
 
 @bp.get("/api/geocode")

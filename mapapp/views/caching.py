@@ -58,6 +58,11 @@ class Prepared:
     key: str
     gz: bytes
 
+    @classmethod
+    def compress(cls, name: str, key: str, plain: bytes) -> Prepared:
+        """A document made whole (not of parts), gzipped at zlib's default level."""
+        return cls(name, key, gzip.compress(plain, compresslevel=6, mtime=0))
+
     def plain(self) -> bytes:
         """The document unzipped, for the rare client without gzip (and signatures)."""
         return memoized(f"{self.name}_plain", self.key, lambda: gzip.decompress(self.gz), 2)

@@ -41,10 +41,12 @@ def map_labels() -> dict[str, str]:
         "pin": _("The place of the rally: drag to move"),
         "underPin": _("Town under the pin: %(town)s", town="{town}"),
         "outside": _("The pin is outside Belarus."),
-        # Translators: {done} and {total} become numbers in the browser.
-        "loadingProgress": _(
-            "Loading rallies: %(done)s of %(total)s", done="{done}", total="{total}"
-        ),
+        # Translators: a button under the first rallies in the list beside the map.
+        "showMore": _("Show more rallies"),
+        # Translators: in a rally's popup on the map while its title and place are on their way.
+        "loadingDetails": _("Loading the rally's details…"),
+        "detailsFailed": _("The rally's details could not be loaded. Check your connection."),
+        "retry": _("Try again"),
         # Translators: a heading in the main rally's popup, over rallies drawn under its star.
         "alsoHere": _("Other rallies at this place"),
         # The fixed sentences of urgent statuses, the same on the server's pages.
@@ -95,8 +97,13 @@ def map_shell(
             assets=map_assets(),
             config={
                 "mode": mode,
-                # lang=None: rallymap.js adds the page's own ?lang= (and filters).
-                "dataUrl": url_for(data_endpoint, lang=None),
+                # lang=None: rallymap.js adds the page's own ?lang= (and filters). Public
+                # maps read the compact feed (mapapp.mapfeed) and load texts per rally.
+                "dataUrl": url_for(
+                    data_endpoint,
+                    lang=None,
+                    **({"fields": "map"} if data_endpoint == "api.rallies_geojson" else {}),
+                ),
                 "credentials": "same-origin" if credentials else "omit",
                 "apiRallyUrl": url_for("api.rally_json", rally_id=0).removesuffix("0"),
                 "refreshSeconds": current_app.config["REFRESH_SECONDS"],
