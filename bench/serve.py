@@ -10,7 +10,8 @@ in one run:
   (`?when=all`, gzipped) and its 304, the ICS and CSV feeds (`?when=all`, gzipped), each as
   a ratio against `/healthz` (measured in slices alternating with the row's own, so both
   meet the same load on a shared machine) and against the naive page;
-- the first GeoJSON, ICS and CSV answer after a change made by another process (a rally
+- the first GeoJSON, ICS, CSV and map feed (`?fields=map`) answer after a change made by
+  another process (a rally
   added by `flask demo-data`, or one rally edited through mapapp.lifecycle), median of a few;
 - bytes per rally gzipped; resident memory per worker.
 
@@ -45,6 +46,8 @@ FEEDS = {
     "GeoJSON": "/api/rallies.geojson?when=all",
     "ICS": "/rallies.ics?when=all",
     "CSV": "/rallies.csv?when=all",
+    # The map's own compact form (mapapp.mapfeed), as the map asks for it.
+    "map feed": "/api/rallies.geojson?when=all&fields=map&lang=be",
 }
 
 
@@ -300,6 +303,7 @@ def run(args, port, naive_port, master_pid, workers, env, flask) -> None:  # noq
         ("GeoJSON 304 (If-None-Match)", port, FEEDS["GeoJSON"], {**GZIP, "If-None-Match": etag}),
         ("ICS when=all, gzip", port, FEEDS["ICS"], GZIP),
         ("CSV when=all, gzip", port, FEEDS["CSV"], GZIP),
+        ("map feed (fields=map), gzip", port, FEEDS["map feed"], GZIP),
     ]
     # The machine is shared: each row is measured in slices alternating with /healthz, and
     # its ratio is against the /healthz slices around it (the same load on both sides).
