@@ -20,6 +20,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select, type_coerce
@@ -125,14 +126,15 @@ class Entry:
     """A public rally as this process last projected it, with its serialised parts.
 
     `parts` maps a context (a format and what else its text depends on: the language, the
-    site's address) to that format's bytes for this rally; see mapapp.parts.
+    site's address) to that format's bytes for this rally (see mapapp.parts), or to what a
+    format keeps to make them (mapapp.mapfeed: the town's name and the day).
     """
 
     __slots__ = ("rally", "parts", "used")
 
     def __init__(self, rally: PublicRally, used: int) -> None:
         self.rally = rally
-        self.parts: dict[tuple, bytes] = {}
+        self.parts: dict[tuple, Any] = {}
         self.used = used
 
 

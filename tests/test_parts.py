@@ -275,3 +275,35 @@ def test_every_process_makes_the_same_gzip_bytes():
         for seed in ("1", "2", "3")
     }
     assert len(digests) == 1
+
+
+@pytest.mark.parametrize("lang", [None, "be", "en"])
+def test_the_map_feed_from_parts_is_map_collection_byte_for_byte(client, app, lang):
+    """/api/rallies.geojson?fields=map is rebuilt from kept parts: the bytes are those of
+    mapapp.mapfeed.map_collection, before and after changes that move the towns' indexes."""
+    from mapapp.filters import RallyFilter
+    from mapapp.mapfeed import map_collection
+    from mapapp.public import public_rallies
+
+    query = f"/api/rallies.geojson?when=all&fields=map{f'&lang={lang}' if lang else ''}"
+
+    def same() -> None:
+        served = client.get(query, headers=GZIP)
+        with app.app_context():
+            rallies = public_rallies(db.session(), RallyFilter("all"))
+            assert gzip.decompress(served.data) == map_collection(rallies, lang)
+        assert client.get(query).data == gzip.decompress(served.data)
+
+    soon = datetime(datetime.now(UTC).year + 1, 3, 1, 16, tzinfo=UTC)
+    first = add_rally(app, town="Гродна", geonameid=627904, starts_at=soon)
+    add_rally(app, town="Мінск", starts_at=soon + timedelta(days=1))
+    same()
+    # A rally in a third town first in the order: every town's index moves by one.
+    add_rally(app, town="Брэст", starts_at=soon - timedelta(days=1))
+    same()
+    with app.app_context():
+        session = db.session()
+        lifecycle.perform(session, session.get(Rally, first), "moderator:t", "cancel")
+    same()
+    unrevealed_rally(app)
+    same()

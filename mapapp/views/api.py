@@ -12,13 +12,13 @@ from mapapp.filters import one_of, parse_filter
 from mapapp.geocode import gazetteer, geocode, reverse_json
 from mapapp.i18n import LANGUAGES, current_language
 from mapapp.limits import limiter
-from mapapp.mapfeed import map_collection
+from mapapp.mapfeed import map_layout_and_parts
 from mapapp.models import utcnow
-from mapapp.public import current_version, public_entries, public_rallies, seconds_until_change
+from mapapp.public import current_version, public_entries, seconds_until_change
 from mapapp.public import public_rally as find_public_rally
 from mapapp.rallies import FEATURES_LAYOUT, etag_for, feature_bytes, in_language, public_detail
 from mapapp.signing import signed_comment, signing_key
-from mapapp.views.caching import Prepared, conditional, memoized, prepared
+from mapapp.views.caching import Prepared, conditional, memoized, prepared, prepared_parts
 
 bp = Blueprint("api", __name__)
 
@@ -60,10 +60,10 @@ def geojson_document() -> tuple[str, Callable[[], Prepared], int]:
         if fields == "map":
             return cached_geojson(
                 etag,
-                lambda: Prepared.compress(
+                lambda: prepared_parts(
                     "geojson",
                     etag,
-                    map_collection(public_rallies(session, rally_filter, now), lang),
+                    *map_layout_and_parts(public_entries(session, rally_filter, now), lang),
                 ),
             )
         return cached_geojson(

@@ -58,11 +58,6 @@ class Prepared:
     key: str
     gz: bytes
 
-    @classmethod
-    def compress(cls, name: str, key: str, plain: bytes) -> Prepared:
-        """A document made whole (not of parts), gzipped at zlib's default level."""
-        return cls(name, key, gzip.compress(plain, compresslevel=6, mtime=0))
-
     def plain(self) -> bytes:
         """The document unzipped, for the rare client without gzip (and signatures)."""
         return memoized(f"{self.name}_plain", self.key, lambda: gzip.decompress(self.gz), 2)
@@ -142,6 +137,11 @@ def prepared(
     """A document of per-rally parts (mapapp.parts), gzipped: only the parts of rallies new
     or changed since this process last rendered them in `context` are rendered, and only the
     chunks holding them compressed. `name` and `key` (its ETag) name it for `plain()`."""
+    return prepared_parts(name, key, layout, rally_parts(entries, context, render))
+
+
+def prepared_parts(name: str, key: str, layout: Layout, parts: list[bytes]) -> Prepared:
+    """A document of the given parts, gzipped from this process's kept chunks."""
     chunks = current_app.extensions.setdefault("mapapp.gzip_chunks", ChunkCache())
-    _, gz = document(layout, rally_parts(entries, context, render), chunks)
+    _, gz = document(layout, parts, chunks)
     return Prepared(name, key, gz)
