@@ -14,7 +14,11 @@ put into it under compression (BREACH).
 
 from __future__ import annotations
 
-from flask import Flask, Response, request, request_finished
+import hashlib
+import threading
+from collections import OrderedDict
+
+from flask import Flask, Response, g, request, request_finished
 from flask_compress import Compress
 
 # Text the site sends that is worth compressing; everything else is binary or comes
@@ -34,6 +38,33 @@ def public_response(response: Response) -> bool:
     )
 
 
+class CompressedBodies:
+    """Flask-Compress's cache: the newest compressed bodies, by algorithm and a digest of
+    the plain body (see body_key), so a page served again is not compressed again."""
+
+    def __init__(self, entries: int = 128) -> None:
+        self.entries = entries
+        self.data: OrderedDict[str, bytes] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self.lock:
+            return self.data.get(key)
+
+    def set(self, key: str, value: bytes) -> None:
+        with self.lock:
+            self.data[key] = value
+            self.data.move_to_end(key)
+            while len(self.data) > self.entries:
+                self.data.popitem(last=False)
+
+
+def body_key(_request: object) -> str:
+    """The cache key of the body being compressed: its BLAKE2 digest (set by
+    compress_finished), so equal bytes share one compressed copy and changed bytes never do."""
+    return g.compress_digest
+
+
 def compress_finished(sender: Flask, response: Response, **_extra: object) -> None:
     """On request_finished: the response as it goes out, compressed in place when public.
 
@@ -41,6 +72,7 @@ def compress_finished(sender: Flask, response: Response, **_extra: object) -> No
     reading the session there to find out would add "Vary: Cookie" to every page.
     """
     if public_response(response):
+        g.compress_digest = hashlib.blake2b(response.get_data(), digest_size=16).hexdigest()
         sender.extensions["mapapp.compress"].after_request(response)
 
 
@@ -51,5 +83,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("COMPRESS_MIN_SIZE", 1024)
     app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
     app.config.setdefault("COMPRESS_STREAMS", False)
+    app.config.setdefault("COMPRESS_CACHE_BACKEND", CompressedBodies)
+    app.config.setdefault("COMPRESS_CACHE_KEY", body_key)
     app.extensions["mapapp.compress"] = Compress(app)
     request_finished.connect(compress_finished, app)

@@ -39,3 +39,25 @@ def test_nothing_with_a_cookie_or_a_form_token_is_compressed(app):
     # A visitor with a cookie (a moderator, someone who submitted): never compressed.
     page = client.get("/rallies", headers={"Accept-Encoding": "gzip", "Cookie": "session=x"})
     assert page.status_code == 200 and "Content-Encoding" not in page.headers
+
+
+def test_a_page_is_compressed_once_and_a_changed_page_again(app, client, monkeypatch):
+    from flask_compress import flask_compress
+
+    calls: list[str] = []
+    real = flask_compress._compress_data
+
+    def counting(app, data, algorithm):  # noqa: ANN001, ANN202
+        calls.append(algorithm)
+        return real(app, data, algorithm)
+
+    monkeypatch.setattr(flask_compress, "_compress_data", counting)
+    add_rally(app, title="Пікет у Гродне", town="Гродна", lat=53.68, lon=23.83)
+    gz = {"Accept-Encoding": "gzip"}
+    first = client.get("/rallies?when=all", headers=gz)
+    assert client.get("/rallies?when=all", headers=gz).data == first.data
+    assert calls == ["gzip"]  # the second answer reused the compressed bytes
+    add_rally(app, title="Новы пікет у Віцебску", town="Віцебск", lat=55.19, lon=30.2)
+    changed = client.get("/rallies?when=all", headers=gz)
+    assert calls == ["gzip", "gzip"]
+    assert "Новы пікет у Віцебску" in gzip.decompress(changed.data).decode()

@@ -268,3 +268,28 @@ def test_static_spellings_do_not_grow_a_cache(client):
     assert assets._gzipped.cache_info().currsize <= before[1] + 1
     assert assets.content_hash("./app.css") is None
     assert assets.content_hash("app.css") is not None
+
+
+def test_the_map_page_is_rendered_once_per_variant_and_a_message_never_kept(app):
+    from flask import template_rendered
+
+    rendered: list[str] = []
+
+    def record(sender, template, context, **extra) -> None:  # noqa: ANN001, ANN003
+        rendered.append(template.name)
+
+    template_rendered.connect(record, app)
+    try:
+        client = app.test_client()
+        first = client.get("/?lang=en")
+        assert client.get("/?lang=en").data == first.data
+        assert rendered.count("map.html") == 1  # the second visitor got the kept page
+        assert client.get("/?lang=ru").data != first.data  # each language its own
+        assert rendered.count("map.html") == 2
+        # A message for one person (after a submission) is rendered for them alone.
+        with client.session_transaction() as session:
+            session["_flashes"] = [("message", "Дзякуй: акцыя адпраўлена")]
+        assert "Дзякуй: акцыя адпраўлена" in client.get("/?lang=en").get_data(as_text=True)
+        assert "Дзякуй" not in app.test_client().get("/?lang=en").get_data(as_text=True)
+    finally:
+        template_rendered.disconnect(record, app)

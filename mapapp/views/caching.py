@@ -145,3 +145,19 @@ def prepared_parts(name: str, key: str, layout: Layout, parts: list[bytes]) -> P
     chunks = current_app.extensions.setdefault("mapapp.gzip_chunks", ChunkCache())
     _, gz = document(layout, parts, chunks)
     return Prepared(name, key, gz)
+
+
+def page_once(name: str, render: Callable[[], str]) -> str:
+    """A page that holds no rally data, rendered once per language, address (origin and
+    prefix) and query string in each worker, not once a visitor (the map's shell, the embed).
+
+    Rendering the map page's template costs a few milliseconds, several times the health
+    check; a crowd arriving from one link asks for the same few variants. At most 64 variants
+    of each page are kept, so odd query strings cost a render, never memory.
+    """
+    from mapapp.addresses import site_key
+    from mapapp.i18n import current_language
+    from mapapp.rallies import etag_for
+
+    key = etag_for(name, current_language(), site_key(), request.full_path)
+    return memoized(f"page_{name}", key, render, 64)

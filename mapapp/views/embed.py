@@ -36,6 +36,7 @@ from mapapp.geocode import gazetteer
 from mapapp.i18n import DEFAULT_LANGUAGE, LANGUAGES, current_language
 from mapapp.public import public_rally
 from mapapp.security import frameable
+from mapapp.views.caching import page_once
 from mapapp.views.maps import map_shell
 
 bp = Blueprint("embed", __name__)
@@ -75,12 +76,15 @@ def embed() -> Response:
     options = map_options(request.args)
     shell = map_shell("embed")
     g.csp_script_hashes = shell.script_hashes
-    page = render_template(
-        "embed.html",
-        shell=shell,
-        options=options,
-        full_map=url_for("pages.index", **map_query(request.args)),
-        full_list=url_for("pages.rallies", **map_query(request.args)),
+    page = page_once(
+        "embed",
+        lambda: render_template(
+            "embed.html",
+            shell=shell,
+            options=options,
+            full_map=url_for("pages.index", **map_query(request.args)),
+            full_list=url_for("pages.rallies", **map_query(request.args)),
+        ),
     )
     return public(Response(page, mimetype="text/html"))
 

@@ -33,7 +33,7 @@ from mapapp.public import (
 )
 from mapapp.rallies import etag_for, reveal_sentence, status_sentence
 from mapapp.signing import signing_key
-from mapapp.views.caching import conditional, memoized
+from mapapp.views.caching import conditional, memoized, page_once
 from mapapp.views.maps import map_shell
 
 bp = Blueprint("pages", __name__)
@@ -49,12 +49,18 @@ def index() -> str:
     parse_view(request.args)
     shell = map_shell()
     g.csp_script_hashes = shell.script_hashes
-    return render_template(
-        "map.html",
-        shell=shell,
-        rally_filter=rally_filter,
-        filter_towns=gazetteer().town_names(current_language()),
-    )
+
+    def render() -> str:
+        return render_template(
+            "map.html",
+            shell=shell,
+            rally_filter=rally_filter,
+            filter_towns=gazetteer().town_names(current_language()),
+        )
+
+    if "_flashes" in session:
+        return render()  # a message for one person ("submitted"): not kept
+    return page_once("map", render)
 
 
 @bp.get("/about")
