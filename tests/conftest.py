@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import os
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -226,3 +227,12 @@ def compiled_translations() -> None:
             catalog = read_po(source)
         with mo.open("wb") as target:
             write_mo(target, catalog)  # like pybabel compile: fuzzy entries left out
+
+
+def wait_until(page, expression: str, timeout: float = 15) -> None:  # noqa: ANN001
+    """Polls from Python: the page's CSP forbids the eval that wait_for_function's polling uses."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(f"Boolean({expression})"):
+        if time.monotonic() > deadline:
+            pytest.fail(f"still false after {timeout} s: {expression}")
+        page.wait_for_timeout(50)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import add_rally
+from conftest import add_rally, wait_until
 from flask import Flask
 
 pytestmark = pytest.mark.browser
@@ -26,7 +26,7 @@ def test_the_address_follows_the_map_and_opens_the_same_view(page, live_server):
     page.evaluate(
         "() => { const m = Object.values(window).find(v => v && v._container && v.setView); m.setView([53.68, 23.83], 12); }"
     )
-    page.wait_for_function("location.search.includes('zoom=12')")
+    wait_until(page, "location.search.includes('zoom=12')")
     shown = view(page)
     assert shown["region"] == "BY-HR" and shown["lang"] == "en"
     assert abs(float(shown["lat"]) - 53.68) < 0.01 and abs(float(shown["lon"]) - 23.83) < 0.01
@@ -54,7 +54,7 @@ def test_near_me_uses_the_position_only_in_the_browser(browser, live_server):
     page.locator(".leaflet-marker-icon").first.wait_for()
     requested.clear()
     page.get_by_role("button", name="Near me").click()
-    page.wait_for_function("location.search.includes('zoom=11')")
+    wait_until(page, "location.search.includes('zoom=11')")
     assert abs(float(view(page)["lat"]) - 52.12) < 0.01
     # tiles were asked for, but no request carries the position
     assert not [url for url in requested if "52.12" in url or "26.06" in url]

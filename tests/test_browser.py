@@ -6,7 +6,7 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import add_rally
+from conftest import add_rally, wait_until
 from flask import Flask
 
 pytestmark = pytest.mark.browser
@@ -25,7 +25,7 @@ def test_map_shows_october_square_and_its_popup(page, live_server):
     name = featured.get_attribute("aria-label").replace("\u2068", "").replace("\u2069", "")
     assert name == "Main rally: Minsk, Thursday, October 21, 2027"
     # regional gatherings are on the map too, clustered or not
-    page.wait_for_function("document.querySelectorAll('#rally-list li').length === 13")
+    wait_until(page, "document.querySelectorAll('#rally-list li').length === 13")
     assert page.locator(".marker-cluster, .leaflet-marker-icon").count() > 1
     featured.click()
     popup = page.locator(".leaflet-popup-content")
@@ -50,7 +50,7 @@ def test_popup_text_is_inserted_as_text(page, live_server, app):
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.goto(live_server + "/?lang=en")
-    page.wait_for_function("document.querySelectorAll('#rally-list li').length === 14")
+    wait_until(page, "document.querySelectorAll('#rally-list li').length === 14")
     page.locator("#rally-list li", has_text="alert(1)").get_by_role("button").click()
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for(state="visible")
@@ -87,7 +87,7 @@ def test_map_interface_in_russian(page, live_server, app):
     for _ in range(3):  # beside Lida's seeded rally: a cluster of four
         add_rally(app, town="Ліда", geonameid=626081, region="BY-HR", lat=53.8885, lon=25.2846)
     page.goto(live_server + "/?lang=ru")
-    page.wait_for_function("document.querySelectorAll('#rally-list li').length === 16")
+    wait_until(page, "document.querySelectorAll('#rally-list li').length === 16")
     assert page.locator("#map-status").inner_text() == "Акций на карте: 16"
     assert page.locator(".leaflet-control-zoom-in").get_attribute("title") == "Приблизить"
     assert page.locator(".leaflet-control-zoom-out").get_attribute("title") == "Отдалить"
@@ -119,7 +119,9 @@ def test_map_interface_in_russian(page, live_server, app):
 def test_map_dates_in_belarusian(page, live_server):
     # Chromium's Intl has no Belarusian: the server formats the times for the map.
     page.goto(live_server + "/?lang=be")
-    page.wait_for_function("document.querySelectorAll('#rally-list li').length === 13")
+    wait_until(page, "document.querySelectorAll('#rally-list li').length === 13")
+    # A line's time and place come with its details, loaded once it is in view.
+    wait_until(page, "document.querySelector('#rally-list li').innerText.includes('19:00')")
     first = page.locator("#rally-list li").first.inner_text()
     assert "21 кастрычніка" in first and "19:00" in first
     assert "Кастрычніцкая плошча, Мінск" in first

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import browser_app
+from conftest import browser_app, wait_until
 from flask import Flask
 
 pytestmark = pytest.mark.browser
@@ -108,7 +108,7 @@ def test_embedded_map_lets_the_partner_page_scroll(page, live_server, partner):
     box = page.locator("iframe#rallies").bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.wheel(0, 300)
-    page.wait_for_function("window.scrollY > 0")  # the partner's page scrolled
+    wait_until(page, "window.scrollY > 0")  # the partner's page scrolled
     container = frame.locator(".leaflet-container")
     assert "leaflet-gesture-handling-scroll-warning" in container.get_attribute("class")
     assert container.get_attribute("data-gesture-handling-scroll-content") == (
@@ -128,7 +128,7 @@ def test_embed_options_featured_and_centre(page, live_server, partner):
     frame = embed_frame(page)
     frame.locator(".rally-marker-featured").wait_for(state="visible")
     embed = next(f for f in page.frames if "/embed" in f.url)
-    embed.wait_for_function("document.getElementById('map-status').textContent !== ''")
+    wait_until(embed, "document.getElementById('map-status').textContent !== ''")
     assert frame.locator("#map-status").inner_text() == "Rallies on the map: 1"
     assert frame.locator(".leaflet-marker-icon").count() == 1
     fmap = "window[Object.keys(window).find((k) => /^map_\\w+$/.test(k))]"
@@ -141,7 +141,7 @@ def test_partner_page_cannot_frame_the_site_itself(page, live_server, partner):
     pages, origin = partner
     pages["/steal"] = PARTNER_PAGE.format(src=live_server + "/?lang=be")
     page.goto(origin + "/steal")
-    page.wait_for_function("true")
+    wait_until(page, "true")
     page.wait_for_timeout(500)
     assert any("frame-ancestors 'none'" in error for error in page.errors), page.errors
     frame = next(f for f in page.frames if f != page.main_frame)

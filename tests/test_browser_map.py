@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import add_rally, browser_app
+from conftest import add_rally, browser_app, wait_until
 from flask import Flask
 
 pytestmark = pytest.mark.browser
@@ -31,15 +30,6 @@ def minsk_rallies(app: Flask, count: int = 5) -> list[int]:
         add_rally(app, title=f"Minsk rally {i}", lat=53.93 + i * 0.004, lon=27.45 + i * 0.004)
         for i in range(count)
     ]
-
-
-def wait_until(page, expression: str, timeout: float = 15) -> None:
-    """Polls from Python: the page's CSP forbids the eval that wait_for_function's polling uses."""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(f"Boolean({expression})"):
-        if time.monotonic() > deadline:
-            pytest.fail(f"still false after {timeout} s: {expression}")
-        page.wait_for_timeout(50)
 
 
 def loaded(page, count: int) -> None:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import add_rally, browser_app
+from conftest import add_rally, browser_app, wait_until
 from flask import Flask
 
 from mapapp import db, lifecycle
@@ -40,15 +40,6 @@ def app(sqlite_url: str) -> Iterator[Flask]:
     app.test_cli_runner().invoke(args=["init-db"])
     yield app
     app.extensions["mapapp.db"]["engine"].dispose()
-
-
-def wait_until(page, expression: str, timeout: float = 15) -> None:
-    """Polls from Python: the page's CSP forbids the eval that wait_for_function's polling uses."""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(f"Boolean({expression})"):
-        if time.monotonic() > deadline:
-            pytest.fail(f"still false after {timeout} s: {expression}")
-        page.wait_for_timeout(50)
 
 
 def view(page) -> list:

@@ -6,7 +6,7 @@ import json
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import add_rally
+from conftest import add_rally, wait_until
 
 PAYLOAD = "</script><script>window.__xss=1</script>${window.__xss=2}"
 
@@ -49,7 +49,7 @@ def test_export_works_opened_from_disk(browser, exported):
     page.on("request", lambda request: hosts.add(urlsplit(request.url).netloc))
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(path.as_uri())
-    page.wait_for_function("document.querySelectorAll('#rally-list li').length === 14")
+    wait_until(page, "document.querySelectorAll('#rally-list li').length === 14")
     featured = page.locator(".rally-marker-featured")
     featured.click()
     popup = page.locator(".leaflet-popup-content")
@@ -70,7 +70,7 @@ def test_export_works_opened_from_disk(browser, exported):
 def test_export_without_a_base_url_has_no_dead_links(browser, exported):
     page = browser.new_page()
     page.goto(exported().as_uri())
-    page.wait_for_function("document.querySelectorAll('#rally-list li').length === 14")
+    wait_until(page, "document.querySelectorAll('#rally-list li').length === 14")
     page.locator(".rally-marker-featured").click()
     page.locator(".leaflet-popup-content").wait_for(state="visible")
     assert page.locator(".leaflet-popup-content a").count() == 0
@@ -86,7 +86,7 @@ def test_export_without_tiles_fetches_nothing_and_draws_the_basemap(browser, exp
     page.on("request", lambda request: requested.append(request.url))
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(path.as_uri())
-    page.wait_for_function("document.querySelectorAll('#rally-list li').length === 14")
+    wait_until(page, "document.querySelectorAll('#rally-list li').length === 14")
     page.locator(".basemap-names span").first.wait_for()
     names = page.locator(".basemap-names span").all_inner_texts()
     assert "Мінск" in names and "Гродна" in names and "Брэсцкая вобласць" in names

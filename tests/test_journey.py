@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import browser_app
+from conftest import browser_app, wait_until
 from flask import Flask
 
 from mapapp.i18n import MINSK
@@ -54,7 +54,7 @@ def test_submit_approve_and_see_it_on_the_map(browser, live_server, app):
     assert page.input_value("input[name=lat]") == "53.6778"
     pin.focus()
     page.keyboard.press("ArrowUp")
-    page.wait_for_function("document.getElementById('pin-status').textContent.includes('Гродна')")
+    wait_until(page, "document.getElementById('pin-status').textContent.includes('Гродна')")
     assert page.input_value("input[name=lat]") == "53.678300"
     page.get_by_role("button", name="Адправіць мадэратарам").click()
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import browser_app
+from conftest import browser_app, wait_until
 from flask import Flask
 from sqlalchemy import select
 
@@ -87,9 +87,7 @@ def test_no_payload_runs_on_the_map_or_in_a_popup(page, live_server, app):
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.goto(live_server + "/?when=all&lang=en")
-    page.wait_for_function(
-        f"document.querySelectorAll('#rally-list li').length === {len(PAYLOADS)}"
-    )
+    wait_until(page, f"document.querySelectorAll('#rally-list li').length === {len(PAYLOADS)}")
     buttons = page.locator("#rally-list button.show-on-map")
     for i in range(len(PAYLOADS)):
         buttons.nth(i).click()
@@ -134,9 +132,7 @@ def test_no_payload_runs_for_moderators(page, live_server, app, monkeypatch):
 
 def test_no_payload_runs_in_the_embedded_map(page, live_server, app):
     page.goto(live_server + "/embed?when=all&list=1&lang=en")
-    page.wait_for_function(
-        f"document.querySelectorAll('#rally-list li').length === {len(PAYLOADS)}"
-    )
+    wait_until(page, f"document.querySelectorAll('#rally-list li').length === {len(PAYLOADS)}")
     assert_clean(page)
     page.locator(".leaflet-marker-icon, .marker-cluster").first.click()
     page.wait_for_timeout(300)
