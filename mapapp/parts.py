@@ -132,9 +132,12 @@ def document(layout: Layout, parts: Sequence[bytes], cache: ChunkCache) -> tuple
         lead = sep if index else b""
         # Each chunk is compressed with the chunk before it as its dictionary: nearly the
         # ratio of one stream, and a changed rally recompresses two chunks, not one.
+        # The dictionary is `sep` and the previous chunk after the first two chunks, the
+        # previous chunk alone for the second: the key tells them apart, or a chunk kept
+        # from one document could refer back to a `sep` that is not there in another.
         pieces.append(
             cache.deflated(
-                (lead, sep, chunk, previous),
+                (lead, sep, chunk, previous, index > 1),
                 lambda: lead + sep.join(chunk),  # noqa: B023
                 lambda: (sep if index > 1 else b"") + sep.join(previous),  # noqa: B023
             )

@@ -203,6 +203,30 @@ def test_gzip_of_chunks_reads_as_one_stream_and_recompresses_little():
         assert gzip.decompress(packed) == plain
 
 
+def test_a_chunk_kept_from_one_document_is_right_in_another():
+    """Two documents (two filters) can hold the same run of chunks at different places: the
+    compressed chunk kept from one must decompress right in the other, whatever the
+    separator (one of several bytes showed it: the dictionary held a separator that the
+    other document did not have before that chunk, a CRC error)."""
+    import zlib
+
+    def part(n: int) -> bytes:
+        return b'{"type":"Feature","id":%d,"properties":{"town":"Minsk"}}' % n
+
+    # Parts that end a chunk (see CHUNK_PARTS) and parts that do not.
+    cut = [part(n) for n in range(100_000) if zlib.adler32(part(n)) % 64 == 0][:3]
+    rest = [part(n) for n in range(100_000, 100_100) if zlib.adler32(part(n)) % 64 != 0]
+    for sep in (b",", b",\n  "):
+        layout = Layout(b'{"features":[\n', sep, b"]}")
+        whole = rest[:5] + cut[:2] + rest[5:10] + [cut[2]] + rest[10:15]
+        # The same chunks from cut[1] on, first in the document: a filter took the others.
+        later = whole[whole.index(cut[1]) :]
+        cache = ChunkCache()
+        for parts in (whole, later):
+            plain, packed = document(layout, parts, cache)
+            assert gzip.decompress(packed) == plain == layout.head + sep.join(parts) + layout.tail
+
+
 def test_old_entries_are_dropped(client, app, monkeypatch):
     """The per-rally cache holds about what is public, not every version ever seen."""
     from mapapp.public import EntryCache
