@@ -39,3 +39,16 @@ def test_nothing_with_a_cookie_or_a_form_token_is_compressed(app):
     # A visitor with a cookie (a moderator, someone who submitted): never compressed.
     page = client.get("/rallies", headers={"Accept-Encoding": "gzip", "Cookie": "session=x"})
     assert page.status_code == 200 and "Content-Encoding" not in page.headers
+
+
+def test_a_client_refusing_gzip_gets_plain_feeds_and_assets(client, app):
+    """ "gzip;q=0" means "not gzip" (RFC 9110): the prepared feeds and the assets are sent
+    plain then, as to a client naming no encoding; "*" takes gzip."""
+    add_rally(app)
+    for path in ("/api/rallies.geojson", "/api/rallies.geojson?fields=map", "/rallies.ics",
+                 "/rallies.csv", "/static/app.css"):  # fmt: skip
+        refused = client.get(path, headers={"Accept-Encoding": "gzip;q=0, identity"})
+        assert refused.status_code == 200, path
+        assert refused.content_encoding is None, path
+        assert refused.data == client.get(path).data, path
+        assert client.get(path, headers={"Accept-Encoding": "*"}).content_encoding == "gzip", path
