@@ -19,6 +19,7 @@ import xstatic.pkg.leaflet_gesturehandling
 from flask import Blueprint, Flask, Response, abort, request, send_from_directory, url_for
 from werkzeug.security import safe_join
 
+from mapapp.compression import takes_gzip
 from mapapp.gazetteer import DATA_DIR
 
 VENDOR = {
@@ -91,7 +92,7 @@ def send_asset(directory: str | Path, filename: str, max_age: int | None = None)
     if not filename.endswith(COMPRESSIBLE):
         return response
     response.vary.add("Accept-Encoding")
-    if response.status_code == 200 and "gzip" in request.accept_encodings:
+    if response.status_code == 200 and takes_gzip():
         path = safe_join(str(directory), filename)
         response.close()  # the file send_from_directory opened
         response.direct_passthrough = False

@@ -26,6 +26,12 @@ from flask_compress import Compress
 MIMETYPES = ["text/html", "application/json", "text/plain"]
 
 
+def takes_gzip() -> bool:
+    """Whether this request's client takes gzip: named (or "*") with a quality above 0.
+    "gzip;q=0" says it does not (RFC 9110, 12.5.3), though werkzeug's `in` finds it."""
+    return request.accept_encodings["gzip"] > 0
+
+
 def public_response(response: Response) -> bool:
     """True when `response` is the same for everyone who asks for it this way (read once the
     response is final, session cookie included)."""

@@ -92,9 +92,9 @@ def map_layout_and_parts(
 ) -> tuple[Layout, list[bytes]]:
     """map_collection's document as a Layout and one part a rally (mapapp.parts).
 
-    Each entry keeps its town name and day (per language) and its Feature's JSON (per
-    language and town index): only a rally new or changed since, or whose town's index moved,
-    is serialised again. The head (the `towns` and `day_names` tables) is made each time.
+    Each entry keeps its town name and day and its Feature's JSON around the town index (per
+    language): only a rally new or changed since is serialised again, and what an entry
+    keeps does not grow with the filters asked for. The head (the `towns` and `day_names` tables) is made each time.
     """
     towns: dict[str, int] = {}
     days: dict[str, date] = {}
@@ -109,8 +109,11 @@ def map_layout_and_parts(
         town, iso, day = where
         days.setdefault(iso, day)
         index = towns.setdefault(town, len(towns))
-        part = entry.parts.get(("map", lang, index))
-        if part is None:
+        # The Feature's JSON around its town index, kept once per language: the index moves
+        # with the filter (a town's place in `towns`), and keeping a part per index let
+        # visitors asking for many filters grow every entry up to one part per town.
+        around = entry.parts.get(("map", lang))
+        if around is None:
             rally = entry.rally
             feature = {
                 "type": "Feature",
@@ -122,11 +125,13 @@ def map_layout_and_parts(
                 "properties": {
                     "status": rally.status,
                     "featured": rally.featured,
-                    "town": index,
+                    "town": -1,
                     "day": iso,
                 },
             }
-            part = entry.parts[("map", lang, index)] = _json(feature)
+            before, after = _json(feature).split(b'"town":-1', 1)
+            around = entry.parts[("map", lang)] = (before + b'"town":', after)
+        part = b"%s%d%s" % (around[0], index, around[1])
         parts.append(part)
     head: dict = {"type": "FeatureCollection", "towns": list(towns)}
     if lang:

@@ -61,3 +61,20 @@ def test_a_page_is_compressed_once_and_a_changed_page_again(app, client, monkeyp
     changed = client.get("/rallies?when=all", headers=gz)
     assert calls == ["gzip", "gzip"]
     assert "Новы пікет у Віцебску" in gzip.decompress(changed.data).decode()
+
+
+def test_a_client_refusing_gzip_gets_plain_feeds_and_assets(client, app):
+    """ "gzip;q=0" means "not gzip" (RFC 9110): the prepared feeds and the assets are sent
+    plain then, as to a client naming no encoding; "*" takes gzip."""
+    add_rally(app)
+    for path in ("/api/rallies.geojson", "/api/rallies.geojson?fields=map", "/rallies.ics",
+                 "/rallies.csv", "/static/app.css"):  # fmt: skip
+        refused = client.get(path, headers={"Accept-Encoding": "gzip;q=0, identity"})
+        plain = client.get(path)
+        star = client.get(path, headers={"Accept-Encoding": "*"})
+        assert refused.status_code == 200, path
+        assert refused.content_encoding is None, path
+        assert refused.data == plain.data, path
+        assert star.content_encoding == "gzip", path
+        for response in (refused, plain, star):
+            response.close()  # an asset's open file

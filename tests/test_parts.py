@@ -203,6 +203,45 @@ def test_gzip_of_chunks_reads_as_one_stream_and_recompresses_little():
         assert gzip.decompress(packed) == plain
 
 
+def test_a_chunk_kept_from_one_document_is_right_in_another():
+    """Two documents (two filters) can hold the same run of chunks at different places: the
+    compressed chunk kept from one must decompress right in the other, whatever the
+    separator (one of several bytes showed it: the dictionary held a separator that the
+    other document did not have before that chunk, a CRC error)."""
+    import zlib
+
+    def part(n: int) -> bytes:
+        return b'{"type":"Feature","id":%d,"properties":{"town":"Minsk"}}' % n
+
+    # Parts that end a chunk (see CHUNK_PARTS) and parts that do not.
+    cut = [part(n) for n in range(100_000) if zlib.adler32(part(n)) % 64 == 0][:3]
+    rest = [part(n) for n in range(100_000, 100_100) if zlib.adler32(part(n)) % 64 != 0]
+    for sep in (b",", b",\n  "):
+        layout = Layout(b'{"features":[\n', sep, b"]}")
+        whole = rest[:5] + cut[:2] + rest[5:10] + [cut[2]] + rest[10:15]
+        # The same chunks from cut[1] on, first in the document: a filter took the others.
+        later = whole[whole.index(cut[1]) :]
+        cache = ChunkCache()
+        for parts in (whole, later):
+            plain, packed = document(layout, parts, cache)
+            assert gzip.decompress(packed) == plain == layout.head + sep.join(parts) + layout.tail
+
+
+def test_the_gzip_chunk_cache_counts_the_text_it_keeps():
+    """The kept chunks' keys hold their parts' text, ten times their compressed size and
+    not always shared with anything else (the map feed's parts are made for each filter):
+    the budget bounds that text too, not the compressed bytes alone."""
+    budget = 200_000
+    cache = ChunkCache(budget)
+    layout = Layout(b"[", b",", b"]")
+    for document_number in range(40):  # forty filters' documents, 50 KB of text each
+        parts = [b'{"id":%d,"town":"%d"}' % (n, document_number) for n in range(2000)]
+        plain, packed = document(layout, parts, cache)
+        assert gzip.decompress(packed) == plain
+    text = sum(len(b"".join(key[2])) for key in cache.chunks if len(key) > 2)
+    assert 0 < text <= budget
+
+
 def test_old_entries_are_dropped(client, app, monkeypatch):
     """The per-rally cache holds about what is public, not every version ever seen."""
     from mapapp.public import EntryCache
@@ -307,3 +346,30 @@ def test_the_map_feed_from_parts_is_map_collection_byte_for_byte(client, app, la
     same()
     unrevealed_rally(app)
     same()
+
+
+def test_what_a_rally_keeps_does_not_grow_with_the_filters_asked_for(client, app):
+    """Each filter puts the towns in another order, so a rally's town index differs from
+    one map document to the next: what its entry keeps must not grow with them (a part per
+    index let visitors asking for many ?from= dates grow every worker by hundreds of MiB),
+    and every document is still map_collection's."""
+    from mapapp.filters import RallyFilter
+    from mapapp.mapfeed import map_collection
+    from mapapp.public import public_rallies
+
+    soon = datetime(datetime.now(UTC).year + 1, 3, 1, 16, tzinfo=UTC)
+    towns = ["Гродна", "Мінск", "Брэст", "Віцебск", "Гомель", "Магілёў"]
+    for day in range(12):
+        add_rally(app, town=towns[day % 6], starts_at=soon + timedelta(days=day))
+    kept = None
+    for day in range(12):
+        since = (soon + timedelta(days=day)).date()
+        served = client.get(f"/api/rallies.geojson?when=all&fields=map&lang=be&from={since}")
+        with app.app_context():
+            rallies = public_rallies(db.session(), RallyFilter("all", date_from=since))
+            assert len(rallies) == 12 - day
+            assert served.data == map_collection(rallies, "be")
+        entries = app.extensions["mapapp.public_entries"].entries.values()
+        counts = {len(entry.parts) for entry in entries}
+        kept = kept or counts
+        assert counts == kept, since

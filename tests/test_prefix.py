@@ -208,3 +208,27 @@ def test_a_prefix_that_names_another_host_is_refused(app):
         assert response.status_code == 400
         assert b"attacker.example" not in response.data
     assert client.get("/rallies", headers={"X-Forwarded-Prefix": PREFIX}).status_code == 200
+
+
+def test_a_cached_list_page_is_kept_per_address_and_prefix(app):
+    """The list page is cached by the data version: one built for a mirror's address or
+    under a prefix must not be served (with its links) at another address, nor its ETag."""
+    add_rally(app)
+    client = app.test_client()
+    asked = [
+        ("http://localhost", {}),
+        ("http://127.0.0.1:8080", {}),
+        ("http://localhost", {"X-Forwarded-Prefix": PREFIX}),
+    ]
+    etags = set()
+    for base, headers in asked:
+        page = client.get("/rallies?lang=en", base_url=base, headers=headers)
+        html = page.get_data(as_text=True)
+        etags.add(page.headers["ETag"])
+        assert f'content="{base}{headers.get("X-Forwarded-Prefix", "")}/share/' in html, base
+        links = local_links(html)
+        if headers:
+            assert all(link.startswith(PREFIX) for link in links if link.startswith("/"))
+        else:
+            assert not any(link.startswith(PREFIX) for link in links)
+    assert len(etags) == len(asked)

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from mapapp import db, openapi, rules
 from mapapp.addresses import current_origin
+from mapapp.compression import takes_gzip
 from mapapp.filters import one_of, parse_filter
 from mapapp.geocode import gazetteer, geocode, reverse_json
 from mapapp.i18n import LANGUAGES, current_language
@@ -84,7 +85,7 @@ def geojson_document() -> tuple[str, Callable[[], Prepared], int]:
 @bp.get("/api/rallies.geojson")
 def rallies_geojson() -> Response:
     etag, document, max_age = geojson_document()
-    gzipped = "gzip" in request.accept_encodings
+    gzipped = takes_gzip()
 
     def build() -> Response:
         if not gzipped:

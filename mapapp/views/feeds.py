@@ -12,6 +12,7 @@ from flask import Blueprint, Response, abort, current_app, request
 
 from mapapp import db
 from mapapp.addresses import external_url
+from mapapp.compression import takes_gzip
 from mapapp.feeds import (
     CSV_LAYOUT,
     Notes,
@@ -88,7 +89,7 @@ def feed(kind: str, mimetype: str, form: Format) -> Response:
     """The filtered public rallies in one format, with an ETag like the GeoJSON's; gzipped
     (another representation, another strong ETag) for clients that take it."""
     etag, body, max_age = feed_bytes(kind, form)
-    gzipped = "gzip" in request.accept_encodings
+    gzipped = takes_gzip()
 
     def build() -> Response:
         if not gzipped:

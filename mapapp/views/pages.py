@@ -18,7 +18,7 @@ from flask import (
 from flask_babel import format_date, lazy_gettext
 
 from mapapp import db, jsonld
-from mapapp.addresses import canonical_url, external_url
+from mapapp.addresses import canonical_url, external_url, page_address
 from mapapp.filters import BadFilter, parse_filter, parse_view
 from mapapp.geocode import gazetteer
 from mapapp.i18n import MINSK, current_language, region_name, town_name
@@ -86,8 +86,10 @@ def rallies() -> Response | str:
     if "_flashes" in session:
         return rallies_page(rally_filter, now)  # a message for one person: not cached
     # Cached like the feeds, by the data version: a page of 200 is built once per change.
+    # Its links (the share image's absolute one, every path's prefix) follow the address it
+    # was asked at, so that address is in the key: a mirror or a prefix gets its own page.
     version = current_version(db_session, now)
-    etag = etag_for(version.key, "rallies-page", current_language(), request.full_path)
+    etag = etag_for(version.key, "rallies-page", current_language(), page_address())
     return conditional(
         etag,
         lambda: Response(
