@@ -231,3 +231,23 @@ def test_moderators_map_loads(browser, live_server, app, monkeypatch):
     feeds = [url for url in requested if "pending.geojson" in url]
     assert feeds and all(url.count("lang=") == 1 for url in feeds), feeds
     context.close()
+
+
+def test_the_stars_popup_names_a_few_and_zooms_in_to_the_rest(page, live_server, app):
+    # 40 rallies around the star, as at a country's zoom: the list names 30, then zooms in.
+    for i in range(40):
+        add_rally(app, title=f"Near the star {i}", lat=STAR[0] + i * 0.0004, lon=STAR[1])
+    page.goto(live_server + f"/?lang=en&lat={STAR[0]}&lon={STAR[1]}&zoom=8")
+    wait_until(page, "performance.getEntriesByName('rallies-loaded').length > 0")
+    zoom = page.evaluate(f"{FMAP}.getZoom()")
+    page.locator(".rally-marker-featured").click()
+    page.locator(".rally-popup-zoom").wait_for()
+    buttons = page.locator(".rally-popup-other")
+    assert buttons.count() == 31  # 30 named, and the way to the rest
+    closer = page.locator(".rally-popup-zoom")
+    assert re.fullmatch(r"\d+ more: zoom in to see them", closer.inner_text())
+    closer.click()
+    wait_until(page, f"{FMAP}.getZoom() > {zoom}")
+    wait_until(page, "document.querySelectorAll('.leaflet-popup').length === 0")
+    assert active(page, "e.classList.contains('rally-marker-featured')")
+    assert page.errors == []

@@ -23,6 +23,8 @@
   // Markers or clusters drawn this close (pixels) to the main rally's star are under it:
   // its popup lists them, so that they can be reached.
   var STAR_RADIUS = 34;
+  // How many of the rallies under the star its popup names (a button zooms in to the rest).
+  var ALSO_LIMIT = 30;
   // How many rallies the urgent banner names at most (the map and the list show the rest).
   var BANNER_LIMIT = 5;
   // Rallies closer than this (pixels, at the current zoom) are drawn as one cluster.
@@ -882,7 +884,9 @@
       var box = element("div", "rally-popup-also");
       box.appendChild(element("h3", null, config.labels.alsoHere));
       var items = element("ul");
-      hidden.forEach(function (other, i) {
+      // At a country's zoom the star can hide thousands: the list names the first few, and
+      // its last button zooms in (a phone, and a keyboard, would go through every one).
+      hidden.slice(0, ALSO_LIMIT).forEach(function (other, i) {
         var item = element("li");
         var d = details.known(other);
         var button = element("button", "rally-popup-other", d ? d.title : markerLabel(other, config.labels));
@@ -894,6 +898,21 @@
         item.appendChild(button);
         items.appendChild(item);
       });
+      if (hidden.length > ALSO_LIMIT) {
+        var rest = element("li");
+        var closer = element("button", "rally-popup-other rally-popup-zoom",
+          config.labels.alsoMore.replace("{count}", String(hidden.length - ALSO_LIMIT)));
+        closer.type = "button";
+        closer.addEventListener("click", function () {
+          var here = star.getLatLng();
+          map.closePopup();
+          map.setView(here, Math.min(map.getZoom() + 3, map.getMaxZoom()));
+          var node = star.getElement();
+          if (node) node.focus();
+        });
+        rest.appendChild(closer);
+        items.appendChild(rest);
+      }
       box.appendChild(items);
       return box;
     }

@@ -49,6 +49,8 @@ def map_labels() -> dict[str, str]:
         "retry": _("Try again"),
         # Translators: a heading in the main rally's popup, over rallies drawn under its star.
         "alsoHere": _("Other rallies at this place"),
+        # Translators: the last line of that list when the star hides many; {count} is a number.
+        "alsoMore": _("%(count)s more: zoom in to see them", count="{count}"),
         # The fixed sentences of urgent statuses, the same on the server's pages.
         "danger": _("Danger: police are at the place. Do not come."),
         "cancelledNotice": _("This rally is cancelled."),
