@@ -43,6 +43,25 @@ def day_name(day: date, lang: str) -> str:
     return format_date(day, "full", locale=lang)
 
 
+def map_feature(rally: PublicRally, town: int, day: str) -> dict:
+    """One rally of the map's feed: a GeoJSON Feature with its id, point (DECIMALS), status,
+    featured, `town` (an index into the document's `towns`) and `day` (Minsk ISO date)."""
+    return {
+        "type": "Feature",
+        "id": rally.id,
+        "geometry": {
+            "type": "Point",
+            "coordinates": [round(rally.lon, DECIMALS), round(rally.lat, DECIMALS)],
+        },
+        "properties": {
+            "status": rally.status,
+            "featured": rally.featured,
+            "town": town,
+            "day": day,
+        },
+    }
+
+
 def map_collection(rallies: Sequence[PublicRally], lang: str | None = None) -> bytes:
     """The compact GeoJSON of `rallies` (in their order), as UTF-8 JSON bytes.
 
@@ -57,22 +76,7 @@ def map_collection(rallies: Sequence[PublicRally], lang: str | None = None) -> b
         day = rally.starts_at.astimezone(MINSK).date()
         iso = day.isoformat()
         days.setdefault(iso, day)
-        features.append(
-            {
-                "type": "Feature",
-                "id": rally.id,
-                "geometry": {
-                    "type": "Point",
-                    "coordinates": [round(rally.lon, DECIMALS), round(rally.lat, DECIMALS)],
-                },
-                "properties": {
-                    "status": rally.status,
-                    "featured": rally.featured,
-                    "town": towns.setdefault(town, len(towns)),
-                    "day": iso,
-                },
-            }
-        )
+        features.append(map_feature(rally, towns.setdefault(town, len(towns)), iso))
     document: dict = {"type": "FeatureCollection", "towns": list(towns)}
     if lang:
         document["day_names"] = {iso: day_name(day, lang) for iso, day in days.items()}
@@ -114,22 +118,7 @@ def map_layout_and_parts(
         # visitors asking for many filters grow every entry up to one part per town.
         around = entry.parts.get(("map", lang))
         if around is None:
-            rally = entry.rally
-            feature = {
-                "type": "Feature",
-                "id": rally.id,
-                "geometry": {
-                    "type": "Point",
-                    "coordinates": [round(rally.lon, DECIMALS), round(rally.lat, DECIMALS)],
-                },
-                "properties": {
-                    "status": rally.status,
-                    "featured": rally.featured,
-                    "town": -1,
-                    "day": iso,
-                },
-            }
-            before, after = _json(feature).split(b'"town":-1', 1)
+            before, after = _json(map_feature(entry.rally, -1, iso)).split(b'"town":-1', 1)
             around = entry.parts[("map", lang)] = (before + b'"town":', after)
         part = b"%s%d%s" % (around[0], index, around[1])
         parts.append(part)
