@@ -41,6 +41,29 @@ def obj(properties: dict[str, Any], optional: tuple[str, ...] = ()) -> dict[str,
     }
 
 
+def point_feature(properties: dict[str, Any], coordinates: str) -> dict[str, Any]:
+    """The schema of a GeoJSON Feature with a rally id, a Point and `properties`."""
+    return obj(
+        {
+            "type": {"const": "Feature"},
+            "id": INTEGER,
+            "geometry": obj(
+                {
+                    "type": {"const": "Point"},
+                    "coordinates": {
+                        "type": "array",
+                        "items": NUMBER,
+                        "minItems": 2,
+                        "maxItems": 2,
+                        "description": coordinates,
+                    },
+                }
+            ),
+            "properties": properties,
+        }
+    )
+
+
 STRING = {"type": "string"}
 NUMBER = {"type": "number"}
 SIZE = {"type": "integer", "minimum": 1, "maximum": 100_000}
@@ -191,25 +214,7 @@ def schemas() -> dict[str, Any]:
                 "type": {"const": "FeatureCollection"},
                 "features": {
                     "type": "array",
-                    "items": obj(
-                        {
-                            "type": {"const": "Feature"},
-                            "id": INTEGER,
-                            "geometry": obj(
-                                {
-                                    "type": {"const": "Point"},
-                                    "coordinates": {
-                                        "type": "array",
-                                        "items": NUMBER,
-                                        "minItems": 2,
-                                        "maxItems": 2,
-                                        "description": "[longitude, latitude]",
-                                    },
-                                }
-                            ),
-                            "properties": ref("RallyProperties"),
-                        }
-                    ),
+                    "items": point_feature(ref("RallyProperties"), "[longitude, latitude]"),
                 },
             }
         ),
@@ -228,36 +233,20 @@ def schemas() -> dict[str, Any]:
                 },
                 "features": {
                     "type": "array",
-                    "items": obj(
-                        {
-                            "type": {"const": "Feature"},
-                            "id": INTEGER,
-                            "geometry": obj(
-                                {
-                                    "type": {"const": "Point"},
-                                    "coordinates": {
-                                        "type": "array",
-                                        "items": NUMBER,
-                                        "minItems": 2,
-                                        "maxItems": 2,
-                                        "description": "[longitude, latitude], 5 decimals; an "
-                                        "unrevealed place is its town's point.",
-                                    },
-                                }
-                            ),
-                            "properties": obj(
-                                {
-                                    "status": {"type": "string", "enum": list(PUBLIC_STATUSES)},
-                                    "featured": {"type": "boolean"},
-                                    "town": {
-                                        "type": "integer",
-                                        "minimum": 0,
-                                        "description": "Index into `towns`.",
-                                    },
-                                    "day": {**DAY, "description": "The start's day, Minsk."},
-                                }
-                            ),
-                        }
+                    "items": point_feature(
+                        obj(
+                            {
+                                "status": {"type": "string", "enum": list(PUBLIC_STATUSES)},
+                                "featured": {"type": "boolean"},
+                                "town": {
+                                    "type": "integer",
+                                    "minimum": 0,
+                                    "description": "Index into `towns`.",
+                                },
+                                "day": {**DAY, "description": "The start's day, Minsk."},
+                            }
+                        ),
+                        "[longitude, latitude], 5 decimals; an unrevealed place is its town's point.",
                     ),
                 },
             },
