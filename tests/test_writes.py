@@ -341,17 +341,8 @@ def test_postgres_connections_killed_under_load_are_replaced() -> None:
     threads = [threading.Thread(target=load) for _ in range(3)]
     for thread in threads:
         thread.start()
-    killed = 0
     try:
-        for _ in range(3):
-            time.sleep(0.5)
-            with admin.connect() as connection:
-                killed += connection.execute(
-                    text(
-                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                    )
-                ).scalar()
+        killed = kill_connections(admin, 3, 0.5)
         time.sleep(0.5)
         after = len(statuses)
         time.sleep(0.5)
@@ -372,6 +363,22 @@ def test_postgres_connections_killed_under_load_are_replaced() -> None:
     with app.app_context():
         assert db.session().get(Rally, rally.id) is not None
     app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def kill_connections(admin, times: int, pause: float) -> int:  # noqa: ANN001
+    """End every other connection to the database `times` times, `pause` s apart, as a server
+    restart does (pg_terminate_backend); how many were ended."""
+    killed = 0
+    for _ in range(times):
+        time.sleep(pause)
+        with admin.connect() as connection:
+            killed += connection.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar()
+    return killed
 
 
 def submit_through_form(client, title: str) -> int:  # noqa: ANN001
@@ -409,17 +416,8 @@ def test_postgres_restarted_under_submissions_loses_nothing_acknowledged() -> No
     threads = [threading.Thread(target=submitting, args=(name,)) for name in "abc"]
     for thread in threads:
         thread.start()
-    killed = 0
     try:
-        for _ in range(3):
-            time.sleep(0.7)
-            with admin.connect() as connection:
-                killed += connection.execute(
-                    text(
-                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                    )
-                ).scalar()
+        killed = kill_connections(admin, 3, 0.7)
         time.sleep(0.5)
         after = len(answers)
         time.sleep(1)
