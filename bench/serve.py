@@ -9,7 +9,9 @@ in one run:
 - throughput of `/healthz`, the naive page, `/`, `/embed`, the `/rallies` page, the GeoJSON
   (`?when=all`, gzipped) and its 304, the ICS and CSV feeds (`?when=all`, gzipped), each as
   a ratio against `/healthz` (measured in slices alternating with the row's own, so both
-  meet the same load on a shared machine) and against the naive page;
+  meet the same load on a shared machine) and against the naive page; and the workers' CPU
+  time per request (from /proc), against /healthz's in the same slices: what the server
+  spends on one answer, which the load generator's own share of the cores does not blur;
 - the first GeoJSON, ICS, CSV and map feed (`?fields=map`) answer after a change made by
   another process (a rally
   added by `flask demo-data`, or one rally edited through mapapp.lifecycle), median of a few;
@@ -312,21 +314,31 @@ def run(args, port, naive_port, master_pid, workers, env, flask) -> None:  # noq
     # The naive page takes seconds a request: one connection a worker is all it can serve.
     naive = throughput(naive_port, "/", args.seconds, min(args.connections, workers), GZIP)
     print(f"{'what':30} {'req/s':>9} {'p99 ms':>9} {'errors':>6} {'vs /healthz':>11} "
-          f"{'vs naive':>9}")  # fmt: skip
+          f"{'vs naive':>9} {'CPU/req':>9} {'vs /healthz':>11}")  # fmt: skip
     print(f"{'/healthz (baseline)':30} {healthz[0]:9.1f} {healthz[1]:9.1f} {healthz[2]:6d} "
           f"{1:10.2f}x {healthz[0] / naive[0]:8.0f}x")  # fmt: skip
     print(f"{'naive folium page (baseline)':30} {naive[0]:9.2f} {naive[1]:9.0f} {naive[2]:6d} "
           f"{naive[0] / healthz[0]:10.4f}x {1:8.0f}x")  # fmt: skip
-    for name, to, path, headers in rows:
+
+    def timed(path: str, headers: dict | None = None) -> tuple[float, float, int, float]:
+        """throughput(), and the workers' CPU per request (ms): what the server spends on
+        one, whatever this process and the machine's other work take of the cores."""
+        before = cpu_ns(master_pid)
+        rate, p99, errors = throughput(port, path, args.seconds / slices, args.connections, headers)
+        spent = (cpu_ns(master_pid) - before) / 1e6
+        return rate, p99, errors, spent / max(1, rate * args.seconds / slices)
+
+    for name, _to, path, headers in rows:
         own, base = [], []
         for _ in range(slices):
-            base.append(throughput(port, "/healthz", args.seconds / slices, args.connections))
-            own.append(throughput(to, path, args.seconds / slices, args.connections, headers))
+            base.append(timed("/healthz"))
+            own.append(timed(path, headers))
         rate = statistics.mean(r[0] for r in own)
         around = statistics.mean(r[0] for r in base)
         p99, errors = max(r[1] for r in own), sum(r[2] for r in own)
+        cpu, cpu_around = statistics.mean(r[3] for r in own), statistics.mean(r[3] for r in base)
         print(f"{name:30} {rate:9.1f} {p99:9.1f} {errors:6d} {rate / around:10.2f}x "
-              f"{rate / naive[0]:8.0f}x")  # fmt: skip
+              f"{rate / naive[0]:8.0f}x {cpu:7.2f}ms {cpu_around / cpu:10.2f}x")  # fmt: skip
 
     # Changes made by another process, then the first answer of this server, each feed.
     ids = [int(i) for i in re.findall(rb'"id":(\d+),"geometry"', get(port, FEEDS["GeoJSON"])[2])]

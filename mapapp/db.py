@@ -8,6 +8,11 @@ then writes would otherwise fail at once with "database is locked" when another 
 wrote in between, whatever the busy timeout. Every request that may change data (any
 method but GET, HEAD, OPTIONS) and every `session(write=True)` gets such transactions;
 readers never wait for writers (WAL).
+
+A request that only reads reads on one connection (`reader`), in one transaction: on
+PostgreSQL REPEATABLE READ, so the data version and the rows read after it are one snapshot
+(SQLite's read transactions are one already). A revalidation (a 304) needs nothing more than
+that connection; a session, when the request needs one, is opened on it.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -66,6 +71,14 @@ def writer(engine: Engine) -> Engine:
     return engine.execution_options(sqlite_begin="IMMEDIATE")
 
 
+def reading(engine: Engine) -> Engine:
+    """The same engine (and pool) whose transactions are one snapshot: REPEATABLE READ on
+    PostgreSQL (read-only transactions never fail to serialise), SQLite's own otherwise."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="REPEATABLE READ")
+    return engine
+
+
 def init_app(app: Flask) -> None:
     url = app.config.get("DATABASE_URL")
     if not url:
@@ -77,6 +90,7 @@ def init_app(app: Flask) -> None:
         "engine": engine,
         "sessionmaker": sessionmaker(engine, expire_on_commit=False),
         "writer": writer(engine),
+        "reader": reading(engine),
     }
     app.teardown_appcontext(close_session)
 
@@ -95,7 +109,10 @@ def session(write: bool = False) -> Session:
     state = current_app.extensions["mapapp.db"]
     write = write or (has_request_context() and request.method not in READ_ONLY_METHODS)
     if "db_session" not in g:
-        g.db_session = state["sessionmaker"](bind=state["writer"] if write else state["engine"])
+        if write:
+            g.db_session = state["sessionmaker"](bind=state["writer"])
+        else:  # on the reader: the same snapshot as a data version read before
+            g.db_session = state["sessionmaker"](bind=reader())
     elif (
         write
         and g.db_session.bind is not state["writer"]
@@ -103,13 +120,32 @@ def session(write: bool = False) -> Session:
     ):
         g.db_session.commit()  # ends the deferred transaction (nothing to write)
         g.db_session.bind = state["writer"]
+        close_reader()  # its snapshot is older than what this session will write
     return g.db_session
+
+
+def reader() -> Connection:
+    """The current app context's reading connection, opened on first use: one transaction
+    (one snapshot, see `reading`) until the context ends. Cheaper than a session: a 304 reads
+    the data version on it and nothing more. A reading session() runs on it."""
+    if "db_reader" not in g:
+        if "db_session" in g:  # a session opened first: its connection is the reader
+            return g.db_session.connection()
+        g.db_reader = current_app.extensions["mapapp.db"]["reader"].connect()
+    return g.db_reader
+
+
+def close_reader() -> None:
+    connection = g.pop("db_reader", None)
+    if connection is not None:
+        connection.close()
 
 
 def close_session(_exc: BaseException | None = None) -> None:
     db_session = g.pop("db_session", None)
     if db_session is not None:
         db_session.close()
+    close_reader()
 
 
 def ping() -> bool:

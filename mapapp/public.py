@@ -23,7 +23,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, type_coerce
+from sqlalchemy import Connection, func, select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
@@ -256,7 +256,7 @@ class Version:
     until: datetime | None
 
 
-def current_version(db: Session, now: datetime | None = None) -> Version:
+def current_version(db: Session | Connection, now: datetime | None = None) -> Version:
     """The data version: one primary-key read, plus the clock's part.
 
     The counter (DataVersion) moves with every public change. Between changes, what the
@@ -264,10 +264,12 @@ def current_version(db: Session, now: datetime | None = None) -> Version:
     upcoming to past. These boundaries are read once per counter value and process (four
     indexed min/max reads); the key holds the last boundary passed, so every worker gives
     the same key for the same public state, and a cache turns over at each boundary.
+    `db`: a session, or a connection (mapapp.db.reader: a 304 needs no session).
     """
     now = now or utcnow()
-    # Core on the session's connection: the ORM's per-statement work is most of a 304's cost.
-    counter = db.connection().execute(VERSION_READ).scalar() or 0
+    # Core, not the ORM: its per-statement work would be most of a 304's cost.
+    connection = db.connection() if isinstance(db, Session) else db
+    counter = connection.execute(VERSION_READ).scalar() or 0
     cache: dict[int, tuple[datetime | None, datetime | None]] = current_app.extensions.setdefault(
         "mapapp.version_boundaries", {}
     )
@@ -277,7 +279,7 @@ def current_version(db: Session, now: datetime | None = None) -> Version:
         or (bounds[1] is not None and now >= bounds[1])
         or (bounds[0] is not None and now < bounds[0])
     ):
-        bounds = _boundaries(db, now)
+        bounds = _boundaries(connection, now)
         if len(cache) > 8:
             cache.clear()
         cache[counter] = bounds
@@ -285,7 +287,7 @@ def current_version(db: Session, now: datetime | None = None) -> Version:
     return Version(f"{counter}.{last.strftime('%Y%m%d%H%M%S') if last else 0}", until)
 
 
-def _boundaries(db: Session, now: datetime) -> tuple[datetime | None, datetime | None]:
+def _boundaries(db: Connection, now: datetime) -> tuple[datetime | None, datetime | None]:
     """The last moment at or before `now`, and the first after it, when the public view
     moves by itself."""
     cutoff = now - ONGOING
@@ -310,7 +312,7 @@ def _boundaries(db: Session, now: datetime) -> tuple[datetime | None, datetime |
             return None
         if isinstance(value, str):  # SQLite hands scalar subqueries back as text
             value = datetime.fromisoformat(value)
-        return utc.process_result_value(value, db.get_bind().dialect)
+        return utc.process_result_value(value, db.dialect)
 
     lasts = [t for t in (aware(last_reveal), _plus(aware(last_start))) if t is not None]
     nexts = [t for t in (aware(next_reveal), _plus(aware(next_start))) if t is not None]

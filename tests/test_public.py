@@ -327,3 +327,64 @@ def test_urgent_status_cache_lifetime_fits_a_minute(client, app: Flask, path: st
     rally_id = add_rally(app)
     response = client.get(path.format(id=rally_id))
     assert response.cache_control.public and response.cache_control.max_age <= 60
+
+
+# Every answer that conditional() makes a 304 of, with what a phone sends.
+REVALIDATED = [
+    "/api/rallies.geojson?when=all",
+    "/api/rallies.geojson?when=all&fields=map&lang=be",
+    "/api/rallies.geojson.minisig?when=all",
+    "/api/rallies/{id}?lang=ru",
+    "/rallies.ics",
+    "/rallies.ics.minisig",
+    "/rallies.csv",
+    "/rallies",
+    "/offline.html",
+    "/offline.html.minisig",
+    "/rallies/{id}.ics",
+]
+# What a 304 leaves out because it has no body (RFC 9110, 15.4.5); everything else it says
+# replaces what a cache holds of the 200.
+BODY_HEADERS = {"Content-Type", "Content-Length", "Content-Encoding", "Date"}
+
+
+@pytest.mark.parametrize("path", REVALIDATED)
+def test_a_304_carries_the_headers_of_the_200(sqlite_url: str, path: str):
+    from conftest import make_app
+    from test_signing import SECRET
+
+    app = make_app(sqlite_url, SIGNING_KEY=SECRET)
+    path = path.format(id=add_rally(app))
+    client = app.test_client()
+    asked = {"Accept-Encoding": "gzip, br", "Accept-Language": "ru"}
+    full = client.get(path, headers=asked)
+    assert full.status_code == 200, full.data
+    again = client.get(path, headers={**asked, "If-None-Match": full.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+
+    def kept(response) -> dict[str, str]:  # noqa: ANN001
+        return {k: v for k, v in response.headers.items() if k not in BODY_HEADERS}
+
+    # Before: a 304 was typed text/html, so it said "Vary: Accept-Language" where the
+    # feed's 200 does not (a cache splits the feed by language from then on) and sent a
+    # page's Cross-Origin-Opener-Policy.
+    assert kept(again) == kept(full)
+    app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_the_version_and_the_rows_read_after_it_are_one_snapshot(db_app: Flask):
+    """A request reads the data version, then the rows: a change committed in between by
+    another server is in neither, or a document would be kept under the older version's
+    ETag with the newer rows (two workers, two documents, one strong ETag)."""
+    from mapapp.filters import parse_filter
+    from mapapp.public import current_version, public_entries
+
+    add_rally(db_app, title="first")
+    with db_app.test_request_context("/api/rallies.geojson?when=all"):
+        version = current_version(db.reader())
+        with db_app.app_context():  # another request, as another server would
+            add_rally(db_app, title="second")
+            assert current_version(db.reader()).key != version.key
+        entries = public_entries(db.session(), parse_filter({"when": "all"}))
+        assert [entry.rally.title for entry in entries] == ["first"]
+        assert current_version(db.session()).key == version.key

@@ -24,6 +24,9 @@ from mapapp.views.caching import Prepared, conditional, memoized, prepared, prep
 bp = Blueprint("api", __name__)
 
 
+GEOJSON = "application/geo+json"
+
+
 def cached_geojson(key: str, build: Callable[[], Prepared]) -> Prepared:
     """A GeoJSON document, gzipped (its plain bytes on demand), kept by ETag.
 
@@ -32,12 +35,18 @@ def cached_geojson(key: str, build: Callable[[], Prepared]) -> Prepared:
     return memoized("geojson", key, build)
 
 
-def api_language() -> str:
-    """?lang= for machine clients: an unknown one is a 400, as the OpenAPI document says,
-    not the silent fallback to Accept-Language that pages make for people."""
+def asked_language() -> str | None:
+    """?lang= for machine clients, or None: an unknown one is a 400, as the OpenAPI document
+    says, not the silent fallback to Accept-Language that pages make for people."""
     asked = request.args.get("lang") or None
     if asked is not None and asked not in LANGUAGES:
         raise one_of("lang", LANGUAGES)
+    return asked
+
+
+def api_language() -> str:
+    """The language of a machine client's answer: ?lang= (checked), else the request's."""
+    asked_language()
     return current_language()
 
 
@@ -45,16 +54,14 @@ def geojson_document() -> tuple[str, Callable[[], Prepared], int]:
     """The GeoJSON this request asks for: its ETag (before any "-gz"), a function giving its
     bytes (plain and gzipped, built once per ETag), and how long it may be kept (seconds)."""
     rally_filter = parse_filter(request.args, gazetteer())
-    api_language()
     # Without ?lang the document is the same for everyone: towns as written, no texts.
-    lang = request.args.get("lang") or None
+    lang = asked_language()
     # ?fields=map: the map's compact form (mapapp.mapfeed), else every public property.
     fields = request.args.get("fields") or None
     if fields not in (None, "map"):
         raise one_of("fields", ("map",))
-    session = db.session()
     now = utcnow()
-    version = current_version(session, now)  # the one database read of a 304
+    version = current_version(db.reader(), now)  # the one database read of a 304
     etag = etag_for(version.key, rally_filter.key(), lang or "", *([fields] if fields else []))
 
     def document() -> Prepared:
@@ -64,7 +71,7 @@ def geojson_document() -> tuple[str, Callable[[], Prepared], int]:
                 lambda: prepared_parts(
                     "geojson",
                     etag,
-                    *map_layout_and_parts(public_entries(session, rally_filter, now), lang),
+                    *map_layout_and_parts(public_entries(db.session(), rally_filter, now), lang),
                 ),
             )
         return cached_geojson(
@@ -73,7 +80,7 @@ def geojson_document() -> tuple[str, Callable[[], Prepared], int]:
                 "geojson",
                 etag,
                 FEATURES_LAYOUT,
-                public_entries(session, rally_filter, now),
+                public_entries(db.session(), rally_filter, now),
                 ("geojson", lang or ""),
                 feature_bytes(in_language(lang) if lang else None),
             ),
@@ -89,13 +96,13 @@ def rallies_geojson() -> Response:
 
     def build() -> Response:
         if not gzipped:
-            return Response(document().plain(), mimetype="application/geo+json")
-        response = Response(document().gz, mimetype="application/geo+json")
+            return Response(document().plain(), mimetype=GEOJSON)
+        response = Response(document().gz, mimetype=GEOJSON)
         response.content_encoding = "gzip"
         return response
 
     # Gzipped is another representation, so another strong ETag.
-    response = conditional(etag + ("-gz" if gzipped else ""), build, max_age)
+    response = conditional(etag + ("-gz" if gzipped else ""), build, max_age, GEOJSON)
     response.vary.add("Accept-Encoding")
     return response
 
@@ -120,16 +127,15 @@ def rallies_geojson_signature() -> Response:
         )
         return Response(signature, mimetype="text/plain")
 
-    return conditional(etag + "-sig", build, max_age)
+    return conditional(etag + "-sig", build, max_age, "text/plain")
 
 
 @bp.get("/api/rallies/<int:rally_id>")
 def rally_json(rally_id: int) -> Response:
     """One public rally; cacheable like the map's feed, so a status reaches a page polling
     it within MAPAPP_CACHE_SECONDS."""
-    api_language()
     # With ?lang (the map's popups): the town, the time and an unrevealed place's note in it.
-    lang = request.args.get("lang") or None
+    lang = asked_language()
     session, now = db.session(), utcnow()
     found = find_public_rally(session, rally_id, now)
     if found is None:
@@ -148,7 +154,7 @@ def rally_json(rally_id: int) -> Response:
         detail = public_detail(found)
         return jsonify({**detail, **in_language(lang)(found)} if lang else detail)
 
-    return conditional(etag, build, max_age)
+    return conditional(etag, build, max_age, "application/json")
 
 
 @bp.get("/api/geocode")

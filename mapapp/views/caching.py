@@ -17,23 +17,29 @@ from mapapp.public import Entry, PublicRally
 T = TypeVar("T")
 
 
-def conditional(etag: str, build: Callable[[], Response], max_age: int | None = None) -> Response:
+def conditional(
+    etag: str, build: Callable[[], Response], max_age: int | None, mimetype: str
+) -> Response:
     """A 304 when the client already holds `etag`, else `build()`; both cacheable publicly.
 
     The body is built only when it is needed: a calendar app polling a feed mostly gets 304s.
-    `max_age` (seconds) defaults to MAPAPP_CACHE_SECONDS; callers pass less when the data
-    version moves sooner by itself (mapapp.public.seconds_until_change), so no cache keeps
-    an answer fresh past a reveal time. `stale-while-revalidate` is MAPAPP_CACHE_SECONDS.
+    `max_age` (seconds) is at most MAPAPP_CACHE_SECONDS (None: that); callers pass less when
+    the data version moves sooner by itself (mapapp.public.seconds_until_change), so no cache
+    keeps an answer fresh past a reveal time. `stale-while-revalidate` is MAPAPP_CACHE_SECONDS.
+    `mimetype` is what `build()` gives: a 304 carries no body, but the headers added on the
+    way out (Vary, the isolation headers of pages) follow it, and a cache replaces its copy's
+    headers with a 304's (RFC 9110, 15.4.5): they must be the 200's.
     """
-    response = Response(status=304) if etag in request.if_none_match else build()
-    response.set_etag(etag)  # strong: the same bytes for the same ETag
-    response.cache_control.public = True
+    held = etag in request.if_none_match
+    response = Response(status=304, mimetype=mimetype) if held else build()
     longest = current_app.config["CACHE_SECONDS"]
-    response.cache_control.max_age = longest if max_age is None else min(max_age, longest)
+    age = longest if max_age is None else min(max_age, longest)
+    # Set as text: the cache_control object would serialise the header on each change.
+    response.headers["ETag"] = f'"{etag}"'  # strong: the same bytes for the same ETag
     # A CDN may answer from its copy for that long past max-age while it revalidates in the
     # background: under load one visitor in many waits for the app, none gets old data
     # for longer than max-age plus this.
-    response.cache_control.stale_while_revalidate = longest
+    response.headers["Cache-Control"] = f"public, max-age={age}, stale-while-revalidate={longest}"
     return response
 
 

@@ -57,9 +57,8 @@ def feed_bytes(kind: str, form: Format) -> tuple[str, Callable[[], Prepared], in
     ETag; the plain bytes on demand), and how long it may be kept (seconds: never past the next reveal or
     "upcoming" boundary)."""
     rally_filter = parse_filter(request.args, gazetteer())
-    session = db.session()
     now = utcnow()
-    version = current_version(session, now)
+    version = current_version(db.reader(), now)
     lang = current_language()  # the warnings' language
     # The body links to rally pages: their origin, prefix and ?lang= are part of its ETag,
     # and of what each rally's part depends on.
@@ -75,7 +74,7 @@ def feed_bytes(kind: str, form: Format) -> tuple[str, Callable[[], Prepared], in
                 "feed",
                 etag,
                 layout(),
-                public_entries(session, rally_filter, now),
+                public_entries(db.session(), rally_filter, now),
                 (kind, lang, origin),
                 part(rally_url, feed_notes(lang)),
             ),
@@ -98,7 +97,7 @@ def feed(kind: str, mimetype: str, form: Format) -> Response:
         response.content_encoding = "gzip"
         return response
 
-    response = conditional(etag + ("-gz" if gzipped else ""), build, max_age)
+    response = conditional(etag + ("-gz" if gzipped else ""), build, max_age, mimetype)
     response.vary.add("Accept-Encoding")
     return response
 
@@ -126,7 +125,7 @@ def rallies_ics_signature() -> Response:
         )
         return Response(signature, mimetype="text/plain")
 
-    return conditional(etag + "-sig", build, max_age)
+    return conditional(etag + "-sig", build, max_age, "text/plain")
 
 
 @bp.get("/rallies.csv")
@@ -176,7 +175,9 @@ def offline_document() -> tuple[str, Callable[[], bytes], int, str]:
 def offline_map() -> Response:
     """The export-static page for this language and these filters, as a download."""
     etag, body, max_age, lang = offline_document()
-    response = conditional(etag, lambda: Response(body(), mimetype="text/html"), max_age)
+    response = conditional(
+        etag, lambda: Response(body(), mimetype="text/html"), max_age, "text/html"
+    )
     response.headers.set("Content-Disposition", "attachment", filename=f"rally-map-{lang}.html")
     return response
 
@@ -198,7 +199,7 @@ def offline_map_signature() -> Response:
         )
         return Response(signature, mimetype="text/plain")
 
-    return conditional(etag + "-sig", build, max_age)
+    return conditional(etag + "-sig", build, max_age, "text/plain")
 
 
 @bp.get("/rallies/<int:rally_id>.ics")
@@ -216,6 +217,7 @@ def rally_ics(rally_id: int) -> Response:
         etag,
         lambda: Response(calendar([found], rally_url, feed_notes(lang)), mimetype="text/calendar"),
         seconds_until_change(version, now, current_app.config["CACHE_SECONDS"]),
+        "text/calendar",
     )
     response.headers.set("Content-Disposition", "attachment", filename=f"rally-{found.id}.ics")
     return response

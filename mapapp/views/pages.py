@@ -97,6 +97,7 @@ def rallies() -> Response | str:
             mimetype="text/html",
         ),
         seconds_until_change(version, now, current_app.config["CACHE_SECONDS"]),
+        "text/html",
     )
 
 
