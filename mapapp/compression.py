@@ -78,7 +78,10 @@ def compress_finished(sender: Flask, response: Response, **_extra: object) -> No
     reading the session there to find out would add "Vary: Cookie" to every page.
     """
     if public_response(response):
-        g.compress_digest = hashlib.blake2b(response.get_data(), digest_size=16).hexdigest()
+        known = g.get("body_key")  # a page made once (views.caching.page_once)
+        g.compress_digest = (
+            known or hashlib.blake2b(response.get_data(), digest_size=16).hexdigest()
+        )
         sender.extensions["mapapp.compress"].after_request(response)
 
 

@@ -388,3 +388,19 @@ def test_the_version_and_the_rows_read_after_it_are_one_snapshot(db_app: Flask):
         entries = public_entries(db.session(), parse_filter({"when": "all"}))
         assert [entry.rally.title for entry in entries] == ["first"]
         assert current_version(db.session()).key == version.key
+
+
+@pytest.mark.parametrize("path", ["/", "/embed", "/rallies"])
+def test_a_page_made_once_says_the_same_the_second_time(client, app: Flask, path: str):
+    """Pages kept per variant (page_once, memoized) are not rendered the second time: what
+    rendering adds on the way (opening the session adds "Vary: Cookie") must not differ."""
+    add_rally(app)
+    asked = {"Accept-Encoding": "gzip", "Accept-Language": "be"}
+    first, second = client.get(path, headers=asked), client.get(path, headers=asked)
+    assert first.status_code == second.status_code == 200
+    assert first.data == second.data
+    assert {k: v for k, v in first.headers.items() if k != "Date"} == {
+        k: v for k, v in second.headers.items() if k != "Date"
+    }
+    if path != "/embed":  # the embed sets no cookie, so shows no flash
+        assert "Cookie" in first.headers["Vary"]

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 from werkzeug.exceptions import ServiceUnavailable
 
 from mapapp.parts import ChunkCache, Layout, document, rally_parts
@@ -166,4 +166,7 @@ def page_once(name: str, render: Callable[[], str]) -> str:
     from mapapp.rallies import etag_for
 
     key = etag_for(name, current_language(), site_key(), request.full_path)
+    # The page's bytes are the same for the same key: their compressed copy is found by it,
+    # not by a digest of them (mapapp.compression.body_key).
+    g.body_key = key
     return memoized(f"page_{name}", key, render, 64)

@@ -43,7 +43,7 @@ bp.add_app_template_global(reveal_sentence)
 
 
 @bp.get("/")
-def index() -> str:
+def index() -> Response | str:
     # A bad filter or centre is a 400 here, not a silently empty map.
     rally_filter = parse_filter(request.args, gazetteer())
     parse_view(request.args)
@@ -58,9 +58,17 @@ def index() -> str:
             filter_towns=gazetteer().town_names(current_language()),
         )
 
-    if "_flashes" in session:
+    if flash_waiting():
         return render()  # a message for one person ("submitted"): not kept
-    return page_once("map", render)
+    response = Response(page_once("map", render), mimetype="text/html")
+    response.vary.add("Cookie")  # with a session cookie, a flash may be on the page
+    return response
+
+
+def flash_waiting() -> bool:
+    """A message waits for this visitor ("submitted"), who has a session cookie. Without
+    one there is no session to open (and no "Vary: Cookie" added by opening it)."""
+    return current_app.config["SESSION_COOKIE_NAME"] in request.cookies and "_flashes" in session
 
 
 @bp.get("/about")
@@ -82,15 +90,15 @@ def robots() -> Response:
 @bp.get("/rallies")
 def rallies() -> Response | str:
     rally_filter = parse_filter(request.args, gazetteer())
-    db_session, now = db.session(), utcnow()
-    if "_flashes" in session:
+    now = utcnow()
+    if flash_waiting():
         return rallies_page(rally_filter, now)  # a message for one person: not cached
     # Cached like the feeds, by the data version: a page of 200 is built once per change.
     # Its links (the share image's absolute one, every path's prefix) follow the address it
     # was asked at, so that address is in the key: a mirror or a prefix gets its own page.
-    version = current_version(db_session, now)
+    version = current_version(db.reader(), now)
     etag = etag_for(version.key, "rallies-page", current_language(), page_address())
-    return conditional(
+    response = conditional(
         etag,
         lambda: Response(
             memoized("rallies_page", etag, lambda: rallies_page(rally_filter, now), 32),
@@ -99,6 +107,8 @@ def rallies() -> Response | str:
         seconds_until_change(version, now, current_app.config["CACHE_SECONDS"]),
         "text/html",
     )
+    response.vary.add("Cookie")  # with a session cookie, a flash may be on the page
+    return response
 
 
 def rallies_page(rally_filter, now) -> str:  # noqa: ANN001
