@@ -19,6 +19,9 @@ in one run:
 
     .venv/bin/python bench/serve.py --rallies 10000 [--seconds 4] [--connections 8]
         [--workers N] [--changes 5] [--database-url postgresql://...]
+        [--only 304 "/ (map" /embed] [--slices 4]
+
+--only measures just those throughput rows (names as printed), each in --slices slices.
 
 With --database-url the tables there are emptied first (give a scratch database). Only
 127.0.0.1 is contacted; every loop is bounded in time.
@@ -181,6 +184,13 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, help="default: gunicorn.conf.py's (CPUs + 1)")
     parser.add_argument("--changes", type=int, default=5, help="changes timed per feed")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="ROW",
+        help="measure only the throughput rows whose names hold one of these (e.g. 304 embed)",
+    )
+    parser.add_argument("--slices", type=int, default=4, help="slices of each row (and /healthz)")
     parser.add_argument("--database-url", help="a scratch database (default: SQLite, temporary)")
     parser.add_argument("--edit-one", nargs=2, metavar=("ID", "TITLE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -309,7 +319,9 @@ def run(args, port, naive_port, master_pid, workers, env, flask) -> None:  # noq
     ]
     # The machine is shared: each row is measured in slices alternating with /healthz, and
     # its ratio is against the /healthz slices around it (the same load on both sides).
-    slices = 4
+    slices = args.slices
+    if args.only:
+        rows = [row for row in rows if any(word in row[0] for word in args.only)]
     healthz = throughput(port, "/healthz", args.seconds, args.connections)
     # The naive page takes seconds a request: one connection a worker is all it can serve.
     naive = throughput(naive_port, "/", args.seconds, min(args.connections, workers), GZIP)
@@ -340,6 +352,8 @@ def run(args, port, naive_port, master_pid, workers, env, flask) -> None:  # noq
         print(f"{name:30} {rate:9.1f} {p99:9.1f} {errors:6d} {rate / around:10.2f}x "
               f"{rate / naive[0]:8.0f}x {cpu:7.2f}ms {cpu_around / cpu:10.2f}x")  # fmt: skip
 
+    if args.only:
+        return
     # Changes made by another process, then the first answer of this server, each feed.
     ids = [int(i) for i in re.findall(rb'"id":(\d+),"geometry"', get(port, FEEDS["GeoJSON"])[2])]
     print(f"first answer after a change made by another process (median of {args.changes}, "

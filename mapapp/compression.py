@@ -77,7 +77,12 @@ def compress_finished(sender: Flask, response: Response, **_extra: object) -> No
     Not an after_request function: Flask sets the session cookie after those run, and
     reading the session there to find out would add "Vary: Cookie" to every page.
     """
-    if public_response(response):
+    if not public_response(response):
+        return
+    if response.status_code == 304:
+        # No body to compress; the Vary of the 200 it stands for (RFC 9110, 15.4.5).
+        response.vary.add("Accept-Encoding")
+    else:
         known = g.get("body_key")  # a page made once (views.caching.page_once)
         g.compress_digest = (
             known or hashlib.blake2b(response.get_data(), digest_size=16).hexdigest()

@@ -79,6 +79,20 @@ def reading(engine: Engine) -> Engine:
     return engine
 
 
+class ReadOnlySessionError(RuntimeError):
+    """A GET request's session was asked to write without session(write=True)."""
+
+
+def refuse_writes(db_session: Session, _context: object, _instances: object) -> None:
+    """before_flush of a GET request's session, while it runs on the reader: its commit
+    would not end the reader's transaction, so a write there would be lost. Writes ask
+    session(write=True), which moves the session to the writer (and lets them through)."""
+    if isinstance(db_session.bind, Connection) and (
+        db_session.new or db_session.dirty or db_session.deleted
+    ):
+        raise ReadOnlySessionError("a reading session does not write: use session(write=True)")
+
+
 def init_app(app: Flask) -> None:
     url = app.config.get("DATABASE_URL")
     if not url:
@@ -86,9 +100,12 @@ def init_app(app: Flask) -> None:
         url = f"sqlite:///{Path(app.instance_path) / 'mapapp.sqlite3'}"
         app.config["DATABASE_URL"] = url
     engine = make_engine(url)
+    reading_sessionmaker = sessionmaker(expire_on_commit=False)
+    event.listen(reading_sessionmaker, "before_flush", refuse_writes)
     app.extensions["mapapp.db"] = {
         "engine": engine,
         "sessionmaker": sessionmaker(engine, expire_on_commit=False),
+        "reading_sessionmaker": reading_sessionmaker,
         "writer": writer(engine),
         "reader": reading(engine),
     }
@@ -111,8 +128,10 @@ def session(write: bool = False) -> Session:
     if "db_session" not in g:
         if write:
             g.db_session = state["sessionmaker"](bind=state["writer"])
-        else:  # on the reader: the same snapshot as a data version read before
-            g.db_session = state["sessionmaker"](bind=reader())
+        elif has_request_context():  # on the reader: the snapshot of a version read before
+            g.db_session = state["reading_sessionmaker"](bind=reader())
+        else:  # a command or the worker: commits its own transactions
+            g.db_session = state["sessionmaker"](bind=state["engine"])
     elif (
         write
         and g.db_session.bind is not state["writer"]

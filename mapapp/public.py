@@ -29,7 +29,7 @@ from sqlalchemy.types import NullType
 
 from mapapp.filters import ONGOING, RallyFilter
 from mapapp.geocode import gazetteer
-from mapapp.models import DataVersion, PublishedRally, UTCDateTime, utcnow
+from mapapp.models import PublishedRally, UTCDateTime, utcnow
 
 # The id column is a 32-bit INTEGER on PostgreSQL; SQLite cannot even bind an id past 2**63.
 MAX_ID = 2**31 - 1
@@ -244,16 +244,19 @@ def count_public(db: Session, rally_filter: RallyFilter, now: datetime | None = 
     return db.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
 
 
-VERSION_READ = select(DataVersion.version).where(DataVersion.id == 1)
+# The data version's one row, read on the database driver's own cursor (see current_version).
+VERSION_READ = "SELECT version FROM data_version WHERE id = 1"  # models.DataVersion
 
 
 @dataclass(frozen=True)
 class Version:
     """The public data version at a moment: `key` for caches, `until` when it next moves
-    by itself (a reveal time, or an upcoming rally turning past), or None."""
+    by itself (a reveal time, or an upcoming rally turning past), or None; `since` the
+    boundary it last moved at by itself."""
 
     key: str
     until: datetime | None
+    since: datetime | None = None  # the last boundary passed, or None
 
 
 def current_version(db: Session | Connection, now: datetime | None = None) -> Version:
@@ -267,24 +270,32 @@ def current_version(db: Session | Connection, now: datetime | None = None) -> Ve
     `db`: a session, or a connection (mapapp.db.reader: a 304 needs no session).
     """
     now = now or utcnow()
-    # Core, not the ORM: its per-statement work would be most of a 304's cost.
     connection = db.connection() if isinstance(db, Session) else db
-    counter = connection.execute(VERSION_READ).scalar() or 0
-    cache: dict[int, tuple[datetime | None, datetime | None]] = current_app.extensions.setdefault(
-        "mapapp.version_boundaries", {}
-    )
-    bounds = cache.get(counter)
+    # The driver's cursor, not a statement of SQLAlchemy's: the ORM's or Core's work per
+    # statement would be a third of a 304's cost. In the connection's transaction (begun
+    # here if need be), so the rows read after it are of the same snapshot.
+    if not connection.in_transaction():
+        connection.begin()
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(VERSION_READ)
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    counter = (row[0] if row else 0) or 0
+    cache: dict[int, Version] = current_app.extensions.setdefault("mapapp.versions", {})
+    version = cache.get(counter)
     if (
-        bounds is None
-        or (bounds[1] is not None and now >= bounds[1])
-        or (bounds[0] is not None and now < bounds[0])
+        version is None
+        or (version.until is not None and now >= version.until)
+        or (version.since is not None and now < version.since)
     ):
-        bounds = _boundaries(connection, now)
+        last, until = _boundaries(connection, now)
+        version = Version(f"{counter}.{last.strftime('%Y%m%d%H%M%S') if last else 0}", until, last)
         if len(cache) > 8:
             cache.clear()
-        cache[counter] = bounds
-    last, until = bounds
-    return Version(f"{counter}.{last.strftime('%Y%m%d%H%M%S') if last else 0}", until)
+        cache[counter] = version
+    return version
 
 
 def _boundaries(db: Connection, now: datetime) -> tuple[datetime | None, datetime | None]:

@@ -124,7 +124,7 @@ def add_rally(app: Flask, **fields) -> int:  # noqa: ANN003
     values.update(fields)
     approved, steps = REACH[values.pop("status")]
     with app.app_context():
-        session = db.session()
+        session = db.session(write=True)
         rally = lifecycle.create(session, values, approved, actor="test")
         reason = values.get("reject_reason") or "test"  # a rejection keeps the reason given
         for actor, action in steps:

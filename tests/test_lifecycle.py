@@ -105,7 +105,7 @@ def test_every_actor_action_and_state(app: Flask):
         sent.append(kw["kind"])
 
     with public_change.connected_to(listen), app.test_request_context("/?lang=en"):
-        session = db.session()
+        session = db.session(write=True)  # a GET's context (for the language) that writes
         for kind, action, state, with_edit in CASES:
             case = f"{kind} {action} {state} edit={with_edit}"
             rally = rally_in(session, state, with_edit)

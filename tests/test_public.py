@@ -255,15 +255,20 @@ def test_a_304_costs_one_primary_key_read(client, app: Flask):
     statements: list[str] = []
     engine = app.extensions["mapapp.db"]["engine"]
 
-    def count(conn, cursor, statement, *args) -> None:  # noqa: ANN001, ANN002
-        if not statement.startswith("BEGIN"):  # SQLite's transaction start, not a read
+    def count(statement: str) -> None:
+        if not statement.startswith(("BEGIN", "ROLLBACK")):  # a transaction's ends, not reads
             statements.append(statement)
 
-    event.listen(engine, "before_cursor_execute", count)
+    # What SQLite itself is asked: the version is read on the driver's cursor, not through
+    # SQLAlchemy's statement events.
+    def trace(dbapi_connection, *_args) -> None:  # noqa: ANN001, ANN002
+        dbapi_connection.set_trace_callback(count)
+
+    event.listen(engine, "checkout", trace)
     try:
         again = client.get("/api/rallies.geojson", headers={"If-None-Match": first.headers["ETag"]})
     finally:
-        event.remove(engine, "before_cursor_execute", count)
+        event.remove(engine, "checkout", trace)
     assert again.status_code == 304
     assert len(statements) == 1 and "data_version" in statements[0], statements
     assert "count(" not in statements[0].lower() and "max(" not in statements[0].lower()
@@ -272,7 +277,7 @@ def test_a_304_costs_one_primary_key_read(client, app: Flask):
 def test_every_public_change_moves_the_version_and_nothing_else_does(app: Flask):
     rally_id = add_rally(app, contact="a@example.org")
     with app.test_request_context():
-        session = db.session()
+        session = db.session(write=True)
         rally = session.get(Rally, rally_id)
         versions = [data_version(session)]
         lifecycle.edit(session, rally, {"contact": "b@example.org"}, "organizer")  # private
@@ -404,3 +409,24 @@ def test_a_page_made_once_says_the_same_the_second_time(client, app: Flask, path
     }
     if path != "/embed":  # the embed sets no cookie, so shows no flash
         assert "Cookie" in first.headers["Vary"]
+
+
+def test_a_get_requests_session_refuses_to_write_unless_asked(app: Flask):
+    """A GET's session runs on the reading connection, whose transaction its commit does not
+    end: a write there would be lost without a word. It is refused; session(write=True)
+    moves the session to the writer and the write is kept."""
+    rally_id = add_rally(app, title="before")
+    with app.test_request_context("/rallies"):
+        session = db.session()
+        session.get(Rally, rally_id).title = "lost?"
+        with pytest.raises(db.ReadOnlySessionError):
+            session.commit()
+        session.rollback()
+    with app.test_request_context("/rallies"):
+        session = db.session()
+        rally = session.get(Rally, rally_id)
+        assert db.session(write=True) is session
+        rally.title = "kept"
+        session.commit()
+    with app.app_context():
+        assert db.session().get(Rally, rally_id).title == "kept"
