@@ -12,6 +12,11 @@ Baselines, measured in the same run: the same page with 100 rallies, and the nai
 page (one folium.Marker with its Popup a rally, all inline, as folium's tutorials make it;
 served with the app's own Leaflet).
 
+Then a phone on a slow link (Lighthouse's mobile profile: "Slow 4G", 150 ms a round trip,
+1.6 Mbit/s down, and the 4x CPU) at the largest count: the page as served, against the same
+page without the request for the feed in its head (views/maps.py EARLY_FEED), which then
+asks for the feed only once its scripts have come and run.
+
     .venv/bin/python bench/browser.py [--counts 100,1000,10000] [--repeat R] [--chromium PATH]
 """
 
@@ -21,6 +26,7 @@ import argparse
 import gzip
 import logging
 import os
+import re
 import statistics
 import tempfile
 import threading
@@ -79,6 +85,16 @@ PHASES = """
 """
 
 
+# Lighthouse's "Slow 4G" (its mobile default), for Network.emulateNetworkConditions.
+PHONE_LINK = {
+    "offline": False,
+    "latency": 150,  # ms a round trip
+    "downloadThroughput": 1.6e6 / 8,  # bytes a second
+    "uploadThroughput": 750e3 / 8,
+}
+EARLY_FEED = re.compile(r'<script data-feed="[^"]*">.*?</script>')
+
+
 def naive_page(app: Flask) -> str:
     """folium's tutorial map of every public rally (markers and popups inline), with the
     app's own Leaflet instead of folium's CDNs (this bench asks no other host)."""
@@ -114,6 +130,15 @@ def serve(count: int, folder: Path) -> tuple[str, object, Flask]:
     app.add_url_rule(
         "/naive", "naive", lambda: Response(naive, headers={"Content-Security-Policy": policy})
     )
+    # The map page without its head's request for the feed: the baseline of the phone rows.
+    index = app.view_functions["pages.index"]
+
+    def without_early_feed() -> Response:
+        page = index()
+        page.set_data(EARLY_FEED.sub("", page.get_data(as_text=True)))
+        return page
+
+    app.add_url_rule("/without-early-feed", "without_early_feed", without_early_feed)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}"
@@ -122,14 +147,23 @@ def serve(count: int, folder: Path) -> tuple[str, object, Flask]:
     return url, server, app
 
 
-def measure(browser, url: str, throttle: int) -> list[float]:  # noqa: ANN001
+def measure(browser, url: str, throttle: int, link: dict | None = None) -> list[float]:  # noqa: ANN001
     """For one fresh page, in seconds: time to markers, the longest task, and the phases
-    (until the feed was asked for, its transfer, parsing, build, drawing)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    (until the feed was asked for, its transfer, parsing, build, drawing). `link`: network
+    conditions (PHONE_LINK) on a phone-sized screen."""
+    if link:
+        context = browser.new_context(
+            viewport={"width": 390, "height": 844}, is_mobile=True, locale="en-US"
+        )
+    else:
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
     page = context.new_page()
     page.add_init_script(WATCH)
     cdp = context.new_cdp_session(page)
     cdp.send("Emulation.setCPUThrottlingRate", {"rate": throttle})
+    if link:
+        cdp.send("Network.enable")
+        cdp.send("Network.emulateNetworkConditions", link)
     page.goto(url, wait_until="commit", timeout=120_000)
     # Polled from here: the page's CSP forbids the eval wait_for_function's polling needs.
     while not page.evaluate("Boolean(window.__bench && window.__bench.markers)"):
@@ -208,6 +242,19 @@ def main() -> None:
             print(
                 f"   naive {throttle:>3}x {naive:>10.2f}   (folium, {largest:,} markers and popups inline)"
             )
+        url = servers[largest][0]
+        phone = {}
+        for name, path in (("as served", PAGE), ("without", "/without-early-feed" + PAGE[1:])):
+            measure(browser, url + path, 4, PHONE_LINK)  # warm: files in the browser's cache
+            runs = [measure(browser, url + path, 4, PHONE_LINK) for _ in range(args.repeat)]
+            phone[name] = [statistics.median(column) for column in zip(*runs, strict=True)]
+        served, without = phone["as served"], phone["without"]
+        print(
+            f"\na phone on Slow 4G (150 ms, 1.6 Mbit/s) with 4x CPU, {largest:,} rallies, 390x844,"
+            f" median of {args.repeat}: markers {served[0]:.2f} s (feed asked at {served[2]:.2f} s,"
+            f" here {served[3]:.2f} s later); without the head's request {without[0]:.2f} s"
+            f" (asked at {without[2]:.2f} s): {without[0] / served[0]:.2f}x"
+        )
         browser.close()
         feed_bytes(servers[largest][2], largest)
         for _, server, _ in servers.values():

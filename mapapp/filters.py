@@ -58,6 +58,7 @@ class RallyFilter:
             "city": self.city,
             "from": self.date_from.isoformat() if self.date_from else None,
             "to": self.date_to.isoformat() if self.date_to else None,
+            "featured": "1" if self.featured else None,
         }
         return {name: value for name, value in values.items() if value}
 

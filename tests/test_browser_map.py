@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from conftest import add_rally, browser_app, wait_until
 from flask import Flask
+from werkzeug.serving import make_server
 
 pytestmark = pytest.mark.browser
 
@@ -251,3 +253,56 @@ def test_the_stars_popup_names_a_few_and_zooms_in_to_the_rest(page, live_server,
     wait_until(page, "document.querySelectorAll('.leaflet-popup').length === 0")
     assert active(page, "e.classList.contains('rally-marker-featured')")
     assert page.errors == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/?lang=en&region=BY-HM", "/embed?lang=ru&city=%D0%9C%D1%96%D0%BD%D1%81%D0%BA&list=1"],
+)
+def test_the_page_asks_for_its_feed_before_the_maps_scripts_have_come(
+    browser, sqlite_url: str, path: str
+):
+    """On a phone's slow link the rallies come while Leaflet and the map's scripts load: the
+    page's head asks for the feed. Held here: rallymap.js, which asked for it before. One
+    request at load, then the map's re-checks of the same URL (304s)."""
+    app = browser_app(sqlite_url, REFRESH_SECONDS=1)
+    app.test_cli_runner().invoke(args=["init-db"])
+    minsk_rallies(app, 3)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    feeds: list[tuple[str, str | None]] = []
+    page.on(
+        "request",
+        lambda r: (
+            feeds.append((r.url, r.headers.get("if-none-match")))
+            if "/api/rallies.geojson" in r.url
+            else None
+        ),
+    )
+    held = []
+    page.route("**/static/rallymap.js*", lambda route: held.append(route))
+    try:
+        page.goto(f"http://127.0.0.1:{server.server_port}{path}", wait_until="commit")
+        for _ in range(100):  # up to 10 s
+            if feeds and held:
+                break
+            page.wait_for_timeout(100)
+        assert held and feeds, (held, feeds)  # asked for while rallymap.js has not come
+        held[0].continue_()
+        wait_until(page, "document.querySelectorAll('#rally-list li').length > 0")
+        url, etag = feeds[0]
+        assert "fields=map" in url and etag is None
+        assert ("region=BY-HM" in url) if "region" in path else ("city=" in url)
+        assert f"lang={'en' if 'lang=en' in path else 'ru'}" in url
+        for _ in range(50):  # the first re-check, a second later
+            if len(feeds) > 1:
+                break
+            page.wait_for_timeout(100)
+        assert [u for u, _ in feeds] == [url] * len(feeds) and len(feeds) > 1
+        assert all(tag for _, tag in feeds[1:])  # with the first answer's ETag
+    finally:
+        context.close()
+        server.shutdown()
+        app.extensions["mapapp.db"]["engine"].dispose()

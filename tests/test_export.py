@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -161,3 +162,16 @@ def test_the_site_serves_the_current_export(client, exported):
         as_text=True
     )
     assert "/offline.html" in client.get("/?lang=en").get_data(as_text=True)
+
+
+def test_the_maps_links_keep_the_main_rally_filter(client, exported):
+    """A map of the main rally only (?featured=1, as partners embed it) offers the offline
+    copy of that, not of every rally; its feed asked for in the head carries it too."""
+    exported()
+    page = client.get("/?lang=en&featured=1").get_data(as_text=True)
+    offline = re.search(r'href="(/offline\.html[^"]*)"', page).group(1)
+    assert "featured=1" in offline
+    copy = client.get(offline.replace("&amp;", "&")).get_data(as_text=True)
+    assert "Кастрычніцкай плошчы" in copy and "Гродна: салідарнасць" not in copy
+    feed = re.search(r'<script data-feed="([^"]+)">', page).group(1)
+    assert "featured=1" in feed and "fields=map" in feed

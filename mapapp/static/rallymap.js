@@ -285,8 +285,10 @@
   // Fetches `url` now and then every `seconds`, with the ETag of the last answer, so an
   // unchanged document costs a 304 with no body. It waits while the tab is hidden and
   // looks at once when the tab is shown again. `onData(json)` gets every new document;
-  // `onData(null)` a 404 (the thing is gone).
-  function watch(url, seconds, credentials, onData, onError) {
+  // `onData(null)` a 404 (the thing is gone). `first`: a fetch of `url` already under way
+  // (the page's head starts the map's feed, see views/maps.py EARLY_FEED), taken as the
+  // first answer.
+  function watch(url, seconds, credentials, onData, onError, first) {
     var etag = null;
     var timer = null;
     var busy = false;
@@ -303,7 +305,9 @@
       busy = true;
       var headers = etag ? { "If-None-Match": etag } : {};
       // no-store: this code, not the HTTP cache, keeps the last answer and its ETag.
-      fetch(url, { credentials: credentials, cache: "no-store", headers: headers })
+      var asked = first || fetch(url, { credentials: credentials, cache: "no-store", headers: headers });
+      first = null;
+      asked
         .then(function (response) {
           if (response.status === 304) return null;
           if (response.status === 404) return onData(null);
@@ -1294,8 +1298,13 @@
     if (config.data) {
       received(config.data);
     } else {
-      // Moderators' map: its data needs their session cookie; public maps send none.
-      watch(dataUrl(config), config.refreshSeconds, config.credentials || "omit", received, failed);
+      // Moderators' map: its data needs their session cookie; public maps send none, and
+      // their pages have asked for it already (window.rallyFeed), with this page's filter.
+      var early = config.credentials === "same-origin" ? null : window.rallyFeed;
+      window.rallyFeed = null;
+      var url = early ? early.url : dataUrl(config);
+      watch(url, config.refreshSeconds, config.credentials || "omit", received, failed,
+        early && early.promise);
     }
   }
 

@@ -30,14 +30,14 @@ from mapapp.embedding import (
     map_query,
     parse_embed,
 )
-from mapapp.filters import number, one_of, parse_filter, parse_view
+from mapapp.filters import RallyFilter, number, one_of, parse_filter, parse_view
 from mapapp.gazetteer import REGION_CODES
 from mapapp.geocode import gazetteer
 from mapapp.i18n import DEFAULT_LANGUAGE, LANGUAGES, current_language
 from mapapp.public import public_rally
 from mapapp.security import frameable
 from mapapp.views.caching import page_once
-from mapapp.views.maps import map_shell
+from mapapp.views.maps import early_feed, map_shell
 
 bp = Blueprint("embed", __name__)
 
@@ -62,25 +62,28 @@ def public(response: Response) -> Response:
     return response
 
 
-def map_options(args: Any) -> EmbedOptions:
-    """The embed options; a bad filter, centre or option is a 400, not a silently empty map."""
-    parse_filter(args, gazetteer())
+def map_options(args: Any) -> tuple[RallyFilter, EmbedOptions]:
+    """The filter and the embed options; a bad filter, centre or option is a 400, not a
+    silently empty map."""
+    rally_filter = parse_filter(args, gazetteer())
     parse_view(args)
-    return parse_embed(args)
+    return rally_filter, parse_embed(args)
 
 
 @bp.get("/embed")
 @frameable
 def embed() -> Response:
     # No session, no flash, no form: nothing here may set a cookie (tests/test_embed.py).
-    options = map_options(request.args)
+    rally_filter, options = map_options(request.args)
     shell = map_shell("embed")
     g.csp_script_hashes = shell.script_hashes
+    feed = early_feed(rally_filter)
     page = page_once(
         "embed",
         lambda: render_template(
             "embed.html",
             shell=shell,
+            early_feed=feed,
             options=options,
             full_map=url_for("pages.index", **map_query(request.args)),
             full_list=url_for("pages.rallies", **map_query(request.args)),
@@ -92,7 +95,7 @@ def embed() -> Response:
 @bp.get("/embed/code")
 def code() -> str:
     """Partners pick options in a plain GET form, see a preview and copy the snippet."""
-    options = map_options(request.args)
+    options = map_options(request.args)[1]
     lang = request.args.get("embed_lang") or current_language()
     if lang not in LANGUAGES:
         raise one_of("embed_lang", LANGUAGES)
@@ -128,7 +131,7 @@ def embed_for(url: str) -> tuple[str, dict[str, str], EmbedOptions]:
     # In the language of the address (an oEmbed consumer's own is no guide).
     lang = args.get("lang") if args.get("lang") in LANGUAGES else DEFAULT_LANGUAGE
     if endpoint in ("pages.index", "embed.embed"):
-        options = map_options(args)
+        options = map_options(args)[1]
         return site_name(lang), {**embed_query(args), "lang": lang}, options
     if endpoint == "pages.rally":
         rally = public_rally(db.session(), view_args["rally_id"])
