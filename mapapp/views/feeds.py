@@ -136,7 +136,8 @@ def rallies_ics_signature() -> Response:
         )
         return Response(signature, mimetype="text/plain")
 
-    return conditional(etag + "-sig", build, max_age, "text/plain")
+    # Weak: the signature says when it was made (each worker makes its own).
+    return conditional(etag + "-sig", build, max_age, "text/plain", weak=True)
 
 
 @bp.get("/rallies.csv")
@@ -210,7 +211,8 @@ def offline_map_signature() -> Response:
         )
         return Response(signature, mimetype="text/plain")
 
-    return conditional(etag + "-sig", build, max_age, "text/plain")
+    # Weak: the signature says when it was made (each worker makes its own).
+    return conditional(etag + "-sig", build, max_age, "text/plain", weak=True)
 
 
 @bp.get("/rallies/<int:rally_id>.ics")
