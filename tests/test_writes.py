@@ -13,7 +13,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import fresh_postgres, make_app
+from conftest import add_rally, fresh_postgres, make_app
 from flask import g
 from sqlalchemy import create_engine, event, func, select, text
 from werkzeug.security import generate_password_hash
@@ -394,7 +394,8 @@ def test_a_reading_connection_lost_is_a_503_before_the_reads_and_no_error_after(
         return response
 
     client = app.test_client()
-    for path in ("/api/rallies.geojson", "/rallies", "/rallies.ics"):
+    rally_id = add_rally(app)
+    for path in ("/api/rallies.geojson", "/rallies", "/rallies.ics", f"/rallies/{rally_id}.ics"):
         etag = client.get(path).headers["ETag"]
         for held in ({}, {"If-None-Match": etag}):
             answered = client.get(path, headers=held).status_code
