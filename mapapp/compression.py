@@ -32,6 +32,12 @@ def takes_gzip() -> bool:
     return request.accept_encodings["gzip"] > 0
 
 
+def takes_compression() -> bool:
+    """Whether this request's client takes br or gzip at all. Flask-Compress picks the best
+    rated of them even when that is rated 0: "gzip;q=0" alone got gzip."""
+    return max(request.accept_encodings[name] for name in ("br", "gzip")) > 0
+
+
 def public_response(response: Response) -> bool:
     """True when `response` is the same for everyone who asks for it this way (read once the
     response is final, session cookie included)."""
@@ -79,8 +85,9 @@ def compress_finished(sender: Flask, response: Response, **_extra: object) -> No
     """
     if not public_response(response):
         return
-    if response.status_code == 304:
-        # No body to compress; the Vary of the 200 it stands for (RFC 9110, 15.4.5).
+    if response.status_code == 304 or not takes_compression():
+        # No body to compress (a 304: the Vary of the 200 it stands for, RFC 9110, 15.4.5),
+        # or a client that refuses both encodings: sent as it is, for this Accept-Encoding.
         response.vary.add("Accept-Encoding")
     else:
         known = g.get("body_key")  # a page made once (views.caching.page_once)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -154,16 +155,44 @@ def reader() -> Connection:
     return g.db_reader
 
 
+def driver_error(connection: Connection, error: Exception, cursor: object) -> DBAPIError:
+    """The database driver's own error (from its cursor, which SQLAlchemy never sees) as
+    SQLAlchemy raises its statements' errors: wrapped, so a lost connection is an
+    OperationalError (a 503 in mapapp.errors, not a 500), and the connection invalidated
+    when the server dropped it, so that closing it does not fail as well."""
+    dialect = connection.dialect
+    lost = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
+    if lost:
+        connection.invalidate(error)
+    return DBAPIError.instance(
+        None, None, error, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
+    )
+
+
+def close_quietly(resource: Session | Connection) -> None:
+    """Close at the end of a request. A connection the server dropped after the request read
+    what it needed (a restart, pg_terminate_backend) fails its rollback here; nothing is lost
+    (requests commit before they answer) and the pool has let it go, so the answer stands
+    instead of turning into a 500."""
+    try:
+        resource.close()
+    except OperationalError as error:
+        current_app.logger.warning(
+            "A database connection was lost at the end of a request (%s)",
+            type(error.orig).__name__,
+        )
+
+
 def close_reader() -> None:
     connection = g.pop("db_reader", None)
     if connection is not None:
-        connection.close()
+        close_quietly(connection)
 
 
 def close_session(_exc: BaseException | None = None) -> None:
     db_session = g.pop("db_session", None)
     if db_session is not None:
-        db_session.close()
+        close_quietly(db_session)
     close_reader()
 
 

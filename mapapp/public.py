@@ -27,6 +27,7 @@ from sqlalchemy import Connection, func, select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
+from mapapp.db import driver_error
 from mapapp.filters import ONGOING, RallyFilter
 from mapapp.geocode import gazetteer
 from mapapp.models import PublishedRally, UTCDateTime, utcnow
@@ -280,6 +281,8 @@ def current_version(db: Session | Connection, now: datetime | None = None) -> Ve
     try:
         cursor.execute(VERSION_READ)
         row = cursor.fetchone()
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise driver_error(connection, error, cursor) from error
     finally:
         cursor.close()
     counter = (row[0] if row else 0) or 0

@@ -84,6 +84,11 @@ def test_etag_gives_304_until_data_changes(client, app):
     assert first.cache_control.max_age == app.config["CACHE_SECONDS"]
     again = client.get("/api/rallies.geojson?when=all", headers={"If-None-Match": etag})
     assert again.status_code == 304
+    # If-None-Match compares weakly (RFC 9110, 13.1.2): a CDN that compressed the feed hands
+    # the tag back weak, in a list or not.
+    for held in (f"W/{etag}", f'"other", W/{etag}'):
+        weak = client.get("/api/rallies.geojson?when=all", headers={"If-None-Match": held})
+        assert weak.status_code == 304 and weak.headers["ETag"] == etag
 
     from mapapp import db, lifecycle
     from mapapp.models import Rally

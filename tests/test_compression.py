@@ -78,3 +78,19 @@ def test_a_client_refusing_gzip_gets_plain_feeds_and_assets(client, app):
         assert star.content_encoding == "gzip", path
         for response in (refused, plain, star):
             response.close()  # an asset's open file
+
+
+@pytest.mark.parametrize("path", ["/", "/rallies", "/about", "/api/rallies/{id}"])
+def test_a_client_refusing_every_encoding_gets_plain_pages(client, app, path):
+    """ "gzip;q=0" alone, or every encoding refused: Flask-Compress still picked the best rated
+    one (gzip, br) though its rating is 0, and such a client could not read the page."""
+    path = path.format(id=add_rally(app, description="Апісанне " * 200))
+    plain = client.get(path)
+    for refused in ("gzip;q=0", "gzip;q=0, br;q=0", "gzip;q=nan"):
+        answer = client.get(path, headers={"Accept-Encoding": refused})
+        assert answer.status_code == 200 and answer.content_encoding is None, refused
+        assert answer.data == plain.data and "Accept-Encoding" in answer.headers["Vary"]
+    # Rated above 0 among refused ones: that one.
+    assert (
+        client.get(path, headers={"Accept-Encoding": "gzip;q=0, br;q=0.5"}).content_encoding == "br"
+    )

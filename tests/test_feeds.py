@@ -250,6 +250,26 @@ def test_feeds_keep_the_language(client, app):
     assert row["url"] == f"http://localhost/rallies/{rally_id}?lang=ru"
 
 
+@pytest.mark.parametrize("path", ["/rallies.ics", "/rallies/{id}.ics", "/rallies.csv"])
+def test_feeds_in_the_language_of_the_header_vary_on_it(client, app, path):
+    """A calendar's warnings are in the request's language: a cache that keeps one copy for
+    every language (nginx's micro-cache did) hands one reader's warning to all the others."""
+    path = path.format(id=add_rally(app, status=Status.DANGER.value))
+    warnings = {"ru": "Опасность: на месте милиция", "en": "Danger: police are at the place"}
+    for lang, warning in warnings.items():
+        response = client.get(path, headers={"Accept-Language": lang})
+        assert "Accept-Language" in response.headers["Vary"]
+        if path.endswith(".ics"):
+            assert warning in response.get_data(as_text=True).replace("\r\n ", "")
+        # a revalidation says the same (RFC 9110, 15.4.5)
+        again = client.get(
+            path, headers={"Accept-Language": lang, "If-None-Match": response.headers["ETag"]}
+        )
+        assert again.status_code == 304 and "Accept-Language" in again.headers["Vary"]
+    # ?lang= names the language: the header plays no part
+    assert "Accept-Language" not in client.get(f"{path}?lang=en").headers["Vary"]
+
+
 def _utc_starts(ics: bytes) -> dict[str, tuple[datetime, datetime]]:
     """Each event's start in UTC as icalendar and as vobject read it, by title."""
     import vobject

@@ -247,3 +247,46 @@ def test_a_feed_and_its_signature_agree_soon_after_a_change(tmp_path: Path, sign
             break
         assert time.monotonic() < deadline, "the feed and its signature still disagree"
         time.sleep(0.5)
+
+
+# A moderator's "danger" on the first seed rally, from outside the stack (as another worker).
+SET_DANGER = """
+from mapapp import create_app, db, lifecycle
+from mapapp.models import Rally
+app = create_app()
+with app.app_context():
+    session = db.session(write=True)
+    lifecycle.perform(session, session.get(Rally, 1), "moderator:test", "danger")
+"""
+
+
+def test_nginx_keeps_each_language_serves_no_old_copy_and_takes_long_addresses(
+    stack: Stack, tmp_path: Path
+) -> None:
+    env = serve_env(tmp_path)
+    page, feed = stack.base + "/rallies/1", stack.base + "/rallies/1.ics"
+    for url in (page, page, feed, feed):  # now kept by nginx
+        assert get(url)[0] == 200
+    assert b"banner-danger" not in get(page)[2]
+    subprocess.run([sys.executable, "-c", SET_DANGER], cwd=ROOT, env=env, check=True)
+    time.sleep(2.5)  # past what nginx keeps a page (2 s) and a feed (1 s)
+    # The first reader after a quiet spell gets the new page, not the kept one (nginx's
+    # background update gave the old copy, however old, to whoever came first).
+    status, headers, body = get(page)
+    assert b"banner-danger" in body, headers.get("X-Cache")
+    # Each language its own calendar, one right after the other, through the micro-cache.
+    warnings = {
+        "ru": "Опасность: на месте милиция",
+        "en": "Danger: police are at the place",
+        "be": "Небяспека: на месцы міліцыя",
+    }
+    for _ in range(2):
+        for lang, warning in warnings.items():
+            status, headers, body = get(feed, headers={"Accept-Language": lang})
+            assert status == 200 and warning in body.decode().replace("\r\n ", ""), lang
+    # A long query string is answered, not a 502: nginx put the cache key (the whole address)
+    # and the answer's headers in one 4 KB buffer; keys of about 2.9 to 3.4 KB left too little
+    # room (longer ones are not cached at all).
+    long_query = "?when=all&" + "x" * 3100
+    for path in ("/", "/rallies", "/api/rallies.geojson", "/rallies.ics"):
+        assert get(stack.base + path + long_query)[0] == 200, path

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from conftest import add_rally, make_app
@@ -132,6 +133,31 @@ def test_offline_copy_signature_verifies_whichever_worker_made_it(
         assert doctored != copy.data
         (tmp_path / "rally-map.html").write_bytes(doctored)
         assert not minisign_verifies(tmp_path / "rally-map.html", tmp_path / "signing.pub")
+    other_worker.extensions["mapapp.db"]["engine"].dispose()
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/rallies.geojson.minisig", "/rallies.ics.minisig?lang=en", "/offline.html.minisig"],
+)
+def test_a_signature_two_workers_make_has_a_weak_etag(app, client, sqlite_url, monkeypatch, path):
+    """Each worker signs at its own second (the trusted comment says when): one document, one
+    ETag, two signatures. A strong ETag promised the same bytes; a weak one promises the same
+    document signed, and either worker's copy revalidates at the other."""
+    from mapapp import signing
+
+    monkeypatch.setattr(feeds, "OFFLINE_WINDOW", 10**9)  # one offline copy for the whole test
+    other_worker = make_app(sqlite_url, SIGNING_KEY=SECRET)
+    first = client.get(path)
+    with monkeypatch.context() as later:
+        later.setattr(signing, "time", SimpleNamespace(time=lambda: 4_000_000_000))
+        second = other_worker.test_client().get(path)
+    assert first.status_code == second.status_code == 200
+    assert first.data != second.data and b"timestamp:4000000000" in second.data
+    assert first.headers["ETag"] == second.headers["ETag"]
+    assert first.headers["ETag"].startswith('W/"')
+    held = {"If-None-Match": first.headers["ETag"]}
+    assert other_worker.test_client().get(path, headers=held).status_code == 304
     other_worker.extensions["mapapp.db"]["engine"].dispose()
 
 

@@ -13,8 +13,9 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import fresh_postgres, make_app
-from sqlalchemy import create_engine, func, select, text
+from conftest import add_rally, fresh_postgres, make_app
+from flask import g
+from sqlalchemy import create_engine, event, func, select, text
 from werkzeug.security import generate_password_hash
 
 from mapapp import create_app, db, lifecycle
@@ -362,6 +363,49 @@ def test_postgres_connections_killed_under_load_are_replaced() -> None:
         rally, _ = lifecycle.submit(db.session(), fields)
     with app.app_context():
         assert db.session().get(Rally, rally.id) is not None
+    app.extensions["mapapp.db"]["engine"].dispose()
+
+
+@pytest.mark.postgres
+def test_a_reading_connection_lost_is_a_503_before_the_reads_and_no_error_after() -> None:
+    """The server drops a GET's reading connection (a restart). Before its reads: a 503 that
+    asks to come back (the data version is read on the driver's own cursor, whose error
+    SQLAlchemy never wrapped: a 500). After them: the answer made stands (closing the
+    connection at the end failed its rollback: a 500 for a page already made)."""
+    url = fresh_postgres()
+    app = make_app(url)
+    admin = create_engine(db.normalise_url(url), isolation_level="AUTOCOMMIT")
+    kill = {"when": None}
+
+    def terminate(connection) -> None:  # noqa: ANN001
+        pid = connection.connection.dbapi_connection.info.backend_pid
+        with admin.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+    @event.listens_for(app.extensions["mapapp.db"]["engine"], "engine_connect")
+    def before_the_reads(connection) -> None:  # noqa: ANN001 - checked out, pre-pinged
+        if kill["when"] == "before":
+            terminate(connection)
+
+    @app.after_request
+    def after_the_reads(response):  # noqa: ANN001, ANN202
+        if kill["when"] == "after":
+            terminate(g.db_reader)
+        return response
+
+    client = app.test_client()
+    rally_id = add_rally(app)
+    for path in ("/api/rallies.geojson", "/rallies", "/rallies.ics", f"/rallies/{rally_id}.ics"):
+        etag = client.get(path).headers["ETag"]
+        for held in ({}, {"If-None-Match": etag}):
+            answered = client.get(path, headers=held).status_code
+            kill["when"] = "before"
+            assert client.get(path, headers=held).status_code == 503, (path, held)
+            kill["when"] = "after"
+            assert client.get(path, headers=held).status_code == answered, (path, held)
+            kill["when"] = None
+            assert client.get(path, headers=held).status_code == answered, (path, held)
+    admin.dispose()
     app.extensions["mapapp.db"]["engine"].dispose()
 
 

@@ -127,7 +127,8 @@ def rallies_geojson_signature() -> Response:
         )
         return Response(signature, mimetype="text/plain")
 
-    return conditional(etag + "-sig", build, max_age, "text/plain")
+    # Weak: the signature says when it was made (each worker makes its own).
+    return conditional(etag + "-sig", build, max_age, "text/plain", weak=True)
 
 
 @bp.get("/api/rallies/<int:rally_id>")

@@ -18,7 +18,7 @@ T = TypeVar("T")
 
 
 def conditional(
-    etag: str, build: Callable[[], Response], max_age: int | None, mimetype: str
+    etag: str, build: Callable[[], Response], max_age: int | None, mimetype: str, weak: bool = False
 ) -> Response:
     """A 304 when the client already holds `etag`, else `build()`; both cacheable publicly.
 
@@ -29,13 +29,18 @@ def conditional(
     `mimetype` is what `build()` gives: a 304 carries no body, but the headers added on the
     way out (Vary, the isolation headers of pages) follow it, and a cache replaces its copy's
     headers with a 304's (RFC 9110, 15.4.5): they must be the 200's.
+    `weak`: the same ETag stands for the same content, not the same bytes (a signature says
+    when it was made, and two workers make it at different seconds).
     """
-    held = etag in request.if_none_match
+    # If-None-Match compares weakly (RFC 9110, 13.1.2): W/"x" holds "x". A CDN that
+    # compresses hands the tag back weak; compared strongly, its copy was never a 304.
+    held = request.if_none_match.contains_weak(etag)
     response = Response(status=304, mimetype=mimetype) if held else build()
     longest = current_app.config["CACHE_SECONDS"]
     age = longest if max_age is None else min(max_age, longest)
     # Set as text: the cache_control object would serialise the header on each change.
-    response.headers["ETag"] = f'"{etag}"'  # strong: the same bytes for the same ETag
+    # Strong unless told: the same bytes for the same ETag.
+    response.headers["ETag"] = f'W/"{etag}"' if weak else f'"{etag}"'
     # A CDN may answer from its copy for that long past max-age while it revalidates in the
     # background: under load one visitor in many waits for the app, none gets old data
     # for longer than max-age plus this.

@@ -24,7 +24,7 @@ from mapapp.feeds import (
 )
 from mapapp.filters import parse_filter
 from mapapp.geocode import gazetteer
-from mapapp.i18n import current_language
+from mapapp.i18n import LANGUAGES, current_language
 from mapapp.models import utcnow
 from mapapp.parts import Layout
 from mapapp.public import (
@@ -39,6 +39,17 @@ from mapapp.signing import signed_comment, signing_key
 from mapapp.views.caching import Prepared, conditional, memoized, prepared
 
 bp = Blueprint("feeds", __name__)
+
+
+@bp.after_request
+def vary_on_language(response: Response) -> Response:
+    """Every answer here is in the request's language (the calendars' danger and moved
+    warnings, the offline copy, their signatures; the ETags of all): without ?lang= that is
+    Accept-Language's, so caches keep one copy per language. Without it nginx's micro-cache
+    gave the first reader's warnings, in Russian say, to everyone for a second at a time."""
+    if request.args.get("lang") not in LANGUAGES:
+        response.vary.add("Accept-Language")
+    return response
 
 
 def rally_url(rally_id: int) -> str:
@@ -125,7 +136,8 @@ def rallies_ics_signature() -> Response:
         )
         return Response(signature, mimetype="text/plain")
 
-    return conditional(etag + "-sig", build, max_age, "text/plain")
+    # Weak: the signature says when it was made (each worker makes its own).
+    return conditional(etag + "-sig", build, max_age, "text/plain", weak=True)
 
 
 @bp.get("/rallies.csv")
@@ -199,7 +211,8 @@ def offline_map_signature() -> Response:
         )
         return Response(signature, mimetype="text/plain")
 
-    return conditional(etag + "-sig", build, max_age, "text/plain")
+    # Weak: the signature says when it was made (each worker makes its own).
+    return conditional(etag + "-sig", build, max_age, "text/plain", weak=True)
 
 
 @bp.get("/rallies/<int:rally_id>.ics")
