@@ -74,9 +74,11 @@ def writer(engine: Engine) -> Engine:
 
 def reading(engine: Engine) -> Engine:
     """The same engine (and pool) whose transactions are one snapshot: REPEATABLE READ on
-    PostgreSQL (read-only transactions never fail to serialise), SQLite's own otherwise."""
+    PostgreSQL (read-only transactions never fail to serialise), SQLite's own otherwise. On
+    PostgreSQL they are READ ONLY too: a write there (which its request could not keep) is
+    refused by the server, whatever SQLAlchemy layer it came through."""
     if engine.dialect.name == "postgresql":
-        return engine.execution_options(isolation_level="REPEATABLE READ")
+        return engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
     return engine
 
 

@@ -430,3 +430,25 @@ def test_a_get_requests_session_refuses_to_write_unless_asked(app: Flask):
         session.commit()
     with app.app_context():
         assert db.session().get(Rally, rally_id).title == "kept"
+
+
+def test_a_get_requests_reader_refuses_any_write_on_postgresql():
+    """Not only the ORM's: an UPDATE statement on the reading connection (whose transaction
+    nobody commits) is refused by PostgreSQL itself, not lost without a word. (SQLite has no
+    read-only transactions; there the ORM guard above covers sessions.)"""
+    from conftest import fresh_postgres, make_app
+    from sqlalchemy import update
+    from sqlalchemy.exc import InternalError
+
+    app = make_app(fresh_postgres())
+    rally_id = add_rally(app, title="before")
+    with app.test_request_context("/rallies"):
+        statement = update(Rally).where(Rally.id == rally_id).values(title="lost?")
+        with pytest.raises(InternalError, match="read-only transaction"):
+            db.reader().execute(statement)
+    with app.test_request_context("/rallies", method="POST"):  # a writer's is not read-only
+        db.session().execute(statement)
+        db.session().commit()
+    with app.app_context():
+        assert db.session().get(Rally, rally_id).title == "lost?"
+    app.extensions["mapapp.db"]["engine"].dispose()

@@ -265,15 +265,19 @@ def test_nginx_keeps_each_language_serves_no_old_copy_and_takes_long_addresses(
 ) -> None:
     env = serve_env(tmp_path)
     page, feed = stack.base + "/rallies/1", stack.base + "/rallies/1.ics"
-    for url in (page, page, feed, feed):  # now kept by nginx
+    listing = stack.base + "/rallies?lang=en"
+    for url in (page, page, feed, feed, listing, listing):  # now kept by nginx
         assert get(url)[0] == 200
-    assert b"banner-danger" not in get(page)[2]
+    assert b"banner-danger" not in get(page)[2] and b"badge-danger" not in get(listing)[2]
     subprocess.run([sys.executable, "-c", SET_DANGER], cwd=ROOT, env=env, check=True)
     time.sleep(2.5)  # past what nginx keeps a page (2 s) and a feed (1 s)
     # The first reader after a quiet spell gets the new page, not the kept one (nginx's
     # background update gave the old copy, however old, to whoever came first).
     status, headers, body = get(page)
     assert b"banner-danger" in body, headers.get("X-Cache")
+    # The list too: nginx kept it as long as the app's max-age (30 s) before.
+    status, headers, body = get(listing)
+    assert b"badge-danger" in body, headers.get("X-Cache")
     # Each language its own calendar, one right after the other, through the micro-cache.
     warnings = {
         "ru": "Опасность: на месте милиция",
