@@ -37,7 +37,7 @@ from mapapp.i18n import DEFAULT_LANGUAGE, LANGUAGES, current_language
 from mapapp.public import public_rally
 from mapapp.security import frameable
 from mapapp.views.caching import page_once
-from mapapp.views.maps import early_feed, map_shell
+from mapapp.views.maps import EARLY_FEED_HASH, early_feed, map_shell
 
 bp = Blueprint("embed", __name__)
 
@@ -76,14 +76,13 @@ def embed() -> Response:
     # No session, no flash, no form: nothing here may set a cookie (tests/test_embed.py).
     rally_filter, options = map_options(request.args)
     shell = map_shell("embed")
-    g.csp_script_hashes = shell.script_hashes
-    feed = early_feed(rally_filter)
+    g.csp_script_hashes = (*shell.script_hashes, EARLY_FEED_HASH)
     page = page_once(
         "embed",
         lambda: render_template(
             "embed.html",
             shell=shell,
-            early_feed=feed,
+            early_feed=early_feed(rally_filter),
             options=options,
             full_map=url_for("pages.index", **map_query(request.args)),
             full_list=url_for("pages.rallies", **map_query(request.args)),

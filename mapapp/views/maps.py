@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, request, url_for
+from flask import current_app, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 
@@ -143,8 +143,8 @@ EARLY_FEED_HASH = maps.csp_hash(EARLY_FEED)
 
 def early_feed(rally_filter: RallyFilter) -> Markup:
     """The <script> element asking for the public map's feed (its compact form, this page's
-    filter and language) from the page's head; its CSP hash goes with this response."""
-    g.csp_script_hashes = (*g.get("csp_script_hashes", ()), EARLY_FEED_HASH)
+    filter and language) from the page's head. Made when the page is rendered (once per
+    variant); every response of the page names EARLY_FEED_HASH in its CSP."""
     url = url_for(
         "api.rallies_geojson", fields="map", **rally_filter.args(), lang=current_language()
     )

@@ -34,7 +34,7 @@ from mapapp.public import (
 from mapapp.rallies import etag_for, reveal_sentence, status_sentence
 from mapapp.signing import signing_key
 from mapapp.views.caching import conditional, memoized, page_once
-from mapapp.views.maps import early_feed, map_shell
+from mapapp.views.maps import EARLY_FEED_HASH, early_feed, map_shell
 
 bp = Blueprint("pages", __name__)
 # For templates: the fixed sentences of urgent statuses and of a place not yet revealed.
@@ -48,14 +48,13 @@ def index() -> Response | str:
     rally_filter = parse_filter(request.args, gazetteer())
     parse_view(request.args)
     shell = map_shell()
-    g.csp_script_hashes = shell.script_hashes
-    feed = early_feed(rally_filter)
+    g.csp_script_hashes = (*shell.script_hashes, EARLY_FEED_HASH)
 
     def render() -> str:
         return render_template(
             "map.html",
             shell=shell,
-            early_feed=feed,
+            early_feed=early_feed(rally_filter),
             rally_filter=rally_filter,
             filter_towns=gazetteer().town_names(current_language()),
         )
