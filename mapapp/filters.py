@@ -118,6 +118,11 @@ def parse_filter(args: dict[str, str], gazetteer: Gazetteer | None = None) -> Ra
     city = rules.normalise(args.get("city") or "") or None  # NFC, as towns are stored
     if city and len(city) > 120:
         raise BadFilter(lazy_gettext("'%(name)s' is too long", name="city"))
+    # No town name has them (rules.text_problem), and PostgreSQL refuses a NUL in a query.
+    if city and rules.text_problem(city):
+        raise BadFilter(
+            lazy_gettext("'%(name)s' contains characters that are not allowed", name="city")
+        )
     date_from, date_to = _date("from", args.get("from")), _date("to", args.get("to"))
     for name, value in (("from", date_from), ("to", date_to)):
         if value and not EARLIEST <= value <= LATEST:

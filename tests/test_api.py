@@ -1,6 +1,8 @@
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from conftest import add_rally
+from flask import Flask
 
 from mapapp.models import Status
 
@@ -158,6 +160,18 @@ def test_far_dates_are_a_400_not_an_overflow(client):
         for path in ("/api/rallies.geojson", "/rallies.csv", "/rallies"):
             assert client.get(f"{path}?{query}").status_code == 400, (path, query)
     assert client.get("/api/rallies.geojson?from=1900-01-01&to=2999-12-31").status_code == 200
+
+
+@pytest.mark.parametrize("city", ["Minsk%00", "%01", "Min%0Ask", "%E2%80%AEMinsk"])
+def test_a_town_with_control_characters_is_a_400(db_app: Flask, city: str):
+    """No town name has them, and PostgreSQL refuses a NUL in a query (a 500 before). The
+    map page says so itself rather than asking for a feed that fails."""
+    db_app.test_cli_runner().invoke(args=["init-db"])
+    client = db_app.test_client()
+    for path in ("/api/rallies.geojson", "/rallies.csv", "/rallies.ics", "/rallies", "/", "/embed"):
+        response = client.get(f"{path}?city={city}&lang=en")
+        assert response.status_code == 400, (path, city)
+        assert "'city' contains characters" in response.get_data(as_text=True), path
 
 
 def test_featured_filter_in_the_api_and_the_list(client, seeded_app):

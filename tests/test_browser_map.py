@@ -306,3 +306,38 @@ def test_the_page_asks_for_its_feed_before_the_maps_scripts_have_come(
         context.close()
         server.shutdown()
         app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_a_map_whose_feed_fails_at_load_says_so_and_recovers(browser, sqlite_url: str):
+    """The head's request for the feed gets a 503 (the app restarting behind nginx): the map
+    says it could not load the rallies, and draws them at its next check once they come."""
+    app = browser_app(sqlite_url, REFRESH_SECONDS=1)
+    app.test_cli_runner().invoke(args=["init-db"])
+    minsk_rallies(app, 3)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    down = [True]
+
+    def feed(route) -> None:  # noqa: ANN001
+        if down[0]:
+            route.fulfill(status=503, body="down", headers={"Retry-After": "1"})
+        else:
+            route.continue_()
+
+    page.route("**/api/rallies.geojson*", feed)
+    try:
+        page.goto(f"http://127.0.0.1:{server.server_port}/?lang=en")
+        wait_until(page, "/could not load/.test(document.getElementById('map-status').textContent)")
+        down[0] = False
+        wait_until(
+            page, "/on the map: \\d/.test(document.getElementById('map-status').textContent)"
+        )
+        assert page.evaluate("document.querySelectorAll('#rally-list li').length") > 0
+        assert errors == []
+    finally:
+        context.close()
+        server.shutdown()

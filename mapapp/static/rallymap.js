@@ -926,11 +926,13 @@
       return L.point(anchor[0], anchor[1] + 7);  // Leaflet's own offset, from the icon's anchor
     }
 
-    var failed = new Set();      // rallies whose details could not be loaded
+    // Rallies whose details could not be loaded. Not `failed`: that is the feed's handler
+    // below, and a var of the same name in this function would replace it.
+    var detailsFailed = new Set();
 
     function popupFor(r, hidden) {
       var d = details.known(r);
-      var state = d ? null : (failed.has(r.id) ? "failed" : "loading");
+      var state = d ? null : (detailsFailed.has(r.id) ? "failed" : "loading");
       return popupContent(r, config, d, state, function () { reload(r); }, alsoHere(r, hidden));
     }
 
@@ -940,12 +942,12 @@
 
     // Loads a rally's details; its open popup is drawn again when they come or fail.
     function loadDetails(r) {
-      failed.delete(r.id);
+      detailsFailed.delete(r.id);
       var loading = details.load(r);
       loading.then(function () {
         if (showing(r)) refreshPopup();
       }, function () {
-        failed.add(r.id);
+        detailsFailed.add(r.id);
         if (showing(r)) refreshPopup();
       });
       return loading;
