@@ -308,9 +308,13 @@ def test_the_page_asks_for_its_feed_before_the_maps_scripts_have_come(
         app.extensions["mapapp.db"]["engine"].dispose()
 
 
-def test_a_map_whose_feed_fails_at_load_says_so_and_recovers(browser, sqlite_url: str):
-    """The head's request for the feed gets a 503 (the app restarting behind nginx): the map
-    says it could not load the rallies, and draws them at its next check once they come."""
+@pytest.mark.parametrize("failure", ["503", "offline"])
+def test_a_map_whose_feed_fails_at_load_says_so_and_recovers(
+    browser, sqlite_url: str, failure: str
+):
+    """The head's request for the feed gets a 503 (the app restarting behind nginx), or no
+    answer at all (the phone offline for a moment): the map says it could not load the
+    rallies, with no uncaught error, and draws them at its next check once they come."""
     app = browser_app(sqlite_url, REFRESH_SECONDS=1)
     app.test_cli_runner().invoke(args=["init-db"])
     minsk_rallies(app, 3)
@@ -323,14 +327,30 @@ def test_a_map_whose_feed_fails_at_load_says_so_and_recovers(browser, sqlite_url
     down = [True]
 
     def feed(route) -> None:  # noqa: ANN001
-        if down[0]:
+        if down[0] and failure == "offline":
+            route.abort("internetdisconnected")
+        elif down[0]:
             route.fulfill(status=503, body="down", headers={"Retry-After": "1"})
         else:
             route.continue_()
 
     page.route("**/api/rallies.geojson*", feed)
+    # Offline, the head's request fails at once, before rallymap.js has come to take it.
+    held = []
+    if failure == "offline":
+        page.route("**/static/rallymap.js*", lambda route: held.append(route))
+        page.on("console", lambda m: errors.append(m.text) if "Uncaught" in m.text else None)
     try:
-        page.goto(f"http://127.0.0.1:{server.server_port}/?lang=en")
+        # With rallymap.js held, the page never finishes loading: wait only for its start.
+        start = "commit" if failure == "offline" else "load"
+        page.goto(f"http://127.0.0.1:{server.server_port}/?lang=en", wait_until=start)
+        for _ in range(100):
+            if held or failure != "offline":
+                break
+            page.wait_for_timeout(100)
+        if held:
+            page.wait_for_timeout(500)  # the failure is in before the script
+            held[0].continue_()
         wait_until(page, "/could not load/.test(document.getElementById('map-status').textContent)")
         down[0] = False
         wait_until(

@@ -133,10 +133,12 @@ def pin_shell() -> maps.MapParts:
 # Run in the page's <head>: the map's feed is asked for before Leaflet and the map's scripts
 # have come and run, not after. On a phone's slow link that is their download time and a
 # round trip sooner. rallymap.js takes this answer as its first, and this URL for its checks.
+# The catch() only marks a failure (offline at load) as handled until rallymap.js takes the
+# promise and says so on the page: no "Uncaught (in promise)" meanwhile.
 EARLY_FEED = (
-    '(function (s) { var u = s.getAttribute("data-feed"); window.rallyFeed = '
-    '{ url: u, promise: fetch(u, { credentials: "omit", cache: "no-store" }) }; })'
-    "(document.currentScript);"
+    '(function (s) { var u = s.getAttribute("data-feed"); '
+    'var p = fetch(u, { credentials: "omit", cache: "no-store" }); p.catch(function () {}); '
+    "window.rallyFeed = { url: u, promise: p }; })(document.currentScript);"
 )
 EARLY_FEED_HASH = maps.csp_hash(EARLY_FEED)
 
