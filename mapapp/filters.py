@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -16,6 +17,9 @@ from mapapp.maps import MAX_ZOOM, MIN_ZOOM
 from mapapp.models import Rally
 
 WHEN = ("upcoming", "past", "all")
+# A town filter: no control characters (Unicode Cc, NUL to U+009F) nor direction controls.
+CITY_CHARACTERS = "[^\\x00-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*"
+CITY_PATTERN = re.compile(CITY_CHARACTERS)
 # A rally stays "upcoming" for a while after it starts, so people on their way still find it.
 ONGOING = timedelta(hours=3)
 # Dates near year 1 or 9999 overflow when turned into Minsk midnights in UTC; no rally is there.
@@ -115,14 +119,16 @@ def parse_filter(args: dict[str, str], gazetteer: Gazetteer | None = None) -> Ra
     region = (args.get("region") or "").upper() or None
     if region and region not in REGION_CODES:
         raise one_of("region", REGION_CODES)
-    city = rules.normalise(args.get("city") or "") or None  # NFC, as towns are stored
-    if city and len(city) > 120:
-        raise BadFilter(lazy_gettext("'%(name)s' is too long", name="city"))
-    # No town name has them (rules.text_problem), and PostgreSQL refuses a NUL in a query.
-    if city and rules.text_problem(city):
+    # No town name has control characters (NUL to U+009F) or direction controls, and
+    # PostgreSQL refuses a NUL in a query; other invisible characters simply match no town.
+    # Checked as given, before white space is trimmed: the OpenAPI document's CITY_PATTERN.
+    if not CITY_PATTERN.fullmatch(args.get("city") or ""):
         raise BadFilter(
             lazy_gettext("'%(name)s' contains characters that are not allowed", name="city")
         )
+    city = rules.normalise(args.get("city") or "") or None  # NFC, as towns are stored
+    if city and len(city) > 120:
+        raise BadFilter(lazy_gettext("'%(name)s' is too long", name="city"))
     date_from, date_to = _date("from", args.get("from")), _date("to", args.get("to"))
     for name, value in (("from", date_from), ("to", date_to)):
         if value and not EARLIEST <= value <= LATEST:

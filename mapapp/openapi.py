@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mapapp.filters import WHEN
+from mapapp.filters import CITY_CHARACTERS, WHEN
 from mapapp.gazetteer import REGION_CODES
 from mapapp.i18n import LANGUAGES
 from mapapp.models import PUBLIC_STATUSES
@@ -98,8 +98,9 @@ FILTERS = [
     ),
     query(
         "city",
-        {"type": "string", "maxLength": 120},
-        "A town, in any spelling the gazetteer knows (Гродна, Гродно, Hrodna, Grodno).",
+        {"type": "string", "maxLength": 120, "pattern": f"^{CITY_CHARACTERS}$"},
+        "A town, in any spelling the gazetteer knows (Гродна, Гродно, Hrodna, Grodno); no "
+        "control or direction-control characters.",
         allowEmptyValue=True,
     ),
     query(

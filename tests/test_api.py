@@ -188,3 +188,24 @@ def test_featured_filter_in_the_api_and_the_list(client, seeded_app):
     assert bad.get_json()["message"] == "'featured' must be one of: 0, 1"
     listing = client.get("/rallies?featured=1&lang=en").get_data(as_text=True)
     assert listing.count('class="rally-title"') == 1
+
+
+def test_the_openapi_documents_city_pattern_is_what_the_server_refuses(client):
+    """Schema-valid towns are taken and schema-breaking ones refused, whatever white space
+    the server trims (a tab first was trimmed to a valid town against the document)."""
+    import re
+    from urllib.parse import quote
+
+    from mapapp import openapi
+
+    parameters = openapi.document("/")["paths"]["/api/rallies.geojson"]["get"]["parameters"]
+    city = next(p for p in parameters if p.get("name") == "city" or "$ref" in p)
+    if "$ref" in city:  # a shared parameter
+        name = city["$ref"].rsplit("/", 1)[1]
+        city = openapi.document("/")["components"]["parameters"][name]
+    pattern = city["schema"]["pattern"]
+    for char in ("\t", "\x00", "\x1f", "\x85", "\u202e", "\u2066", "\u200b", "é", " ", "\u00ad"):
+        value = f"{char}Minsk"
+        valid = re.fullmatch(pattern, value) is not None
+        status = client.get(f"/api/rallies.geojson?city={quote(value)}").status_code
+        assert status == (200 if valid else 400), (repr(char), status)
