@@ -255,23 +255,47 @@ def test_the_stars_popup_names_a_few_and_zooms_in_to_the_rest(page, live_server,
     assert page.errors == []
 
 
-@pytest.mark.parametrize(
-    "path",
-    ["/?lang=en&region=BY-HM", "/embed?lang=ru&city=%D0%9C%D1%96%D0%BD%D1%81%D0%BA&list=1"],
-)
-def test_the_page_asks_for_its_feed_before_the_maps_scripts_have_come(
-    browser, sqlite_url: str, path: str
-):
-    """On a phone's slow link the rallies come while Leaflet and the map's scripts load: the
-    page's head asks for the feed. Held here: rallymap.js, which asked for it before. One
-    request at load, then the map's re-checks of the same URL (304s)."""
+@pytest.fixture
+def phone(browser, sqlite_url: str) -> Iterator[tuple[str, object]]:  # noqa: ANN001
+    """A phone (390x844) and the app's address: three Minsk rallies, re-checked every second."""
     app = browser_app(sqlite_url, REFRESH_SECONDS=1)
     app.test_cli_runner().invoke(args=["init-db"])
     minsk_rallies(app, 3)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
-    page = context.new_page()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", context.new_page()
+    finally:
+        context.close()
+        server.shutdown()
+        app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def hold_rallymap(page) -> list:  # noqa: ANN001
+    """rallymap.js held back: the list gets its request (a Route) to let it go on."""
+    held = []
+    page.route("**/static/rallymap.js*", lambda route: held.append(route))
+    return held
+
+
+def poll(page, condition, seconds: float = 10) -> None:  # noqa: ANN001
+    """Wait, in the page's time, until `condition()` (a Python check) holds or time runs out."""
+    for _ in range(int(seconds * 10)):
+        if condition():
+            return
+        page.wait_for_timeout(100)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/?lang=en&region=BY-HM", "/embed?lang=ru&city=%D0%9C%D1%96%D0%BD%D1%81%D0%BA&list=1"],
+)
+def test_the_page_asks_for_its_feed_before_the_maps_scripts_have_come(phone, path: str):
+    """On a phone's slow link the rallies come while Leaflet and the map's scripts load: the
+    page's head asks for the feed. Held here: rallymap.js, which asked for it before. One
+    request at load, then the map's re-checks of the same URL (304s)."""
+    base, page = phone
     feeds: list[tuple[str, str | None]] = []
     page.on(
         "request",
@@ -281,47 +305,27 @@ def test_the_page_asks_for_its_feed_before_the_maps_scripts_have_come(
             else None
         ),
     )
-    held = []
-    page.route("**/static/rallymap.js*", lambda route: held.append(route))
-    try:
-        page.goto(f"http://127.0.0.1:{server.server_port}{path}", wait_until="commit")
-        for _ in range(100):  # up to 10 s
-            if feeds and held:
-                break
-            page.wait_for_timeout(100)
-        assert held and feeds, (held, feeds)  # asked for while rallymap.js has not come
-        held[0].continue_()
-        wait_until(page, "document.querySelectorAll('#rally-list li').length > 0")
-        url, etag = feeds[0]
-        assert "fields=map" in url and etag is None
-        assert ("region=BY-HM" in url) if "region" in path else ("city=" in url)
-        assert f"lang={'en' if 'lang=en' in path else 'ru'}" in url
-        for _ in range(50):  # the first re-check, a second later
-            if len(feeds) > 1:
-                break
-            page.wait_for_timeout(100)
-        assert [u for u, _ in feeds] == [url] * len(feeds) and len(feeds) > 1
-        assert all(tag for _, tag in feeds[1:])  # with the first answer's ETag
-    finally:
-        context.close()
-        server.shutdown()
-        app.extensions["mapapp.db"]["engine"].dispose()
+    held = hold_rallymap(page)
+    page.goto(base + path, wait_until="commit")
+    poll(page, lambda: feeds and held)
+    assert held and feeds, (held, feeds)  # asked for while rallymap.js has not come
+    held[0].continue_()
+    wait_until(page, "document.querySelectorAll('#rally-list li').length > 0")
+    url, etag = feeds[0]
+    assert "fields=map" in url and etag is None
+    assert ("region=BY-HM" in url) if "region" in path else ("city=" in url)
+    assert f"lang={'en' if 'lang=en' in path else 'ru'}" in url
+    poll(page, lambda: len(feeds) > 1, 5)  # the first re-check, a second later
+    assert [u for u, _ in feeds] == [url] * len(feeds) and len(feeds) > 1
+    assert all(tag for _, tag in feeds[1:])  # with the first answer's ETag
 
 
 @pytest.mark.parametrize("failure", ["503", "offline"])
-def test_a_map_whose_feed_fails_at_load_says_so_and_recovers(
-    browser, sqlite_url: str, failure: str
-):
+def test_a_map_whose_feed_fails_at_load_says_so_and_recovers(phone, failure: str):
     """The head's request for the feed gets a 503 (the app restarting behind nginx), or no
     answer at all (the phone offline for a moment): the map says it could not load the
     rallies, with no uncaught error, and draws them at its next check once they come."""
-    app = browser_app(sqlite_url, REFRESH_SECONDS=1)
-    app.test_cli_runner().invoke(args=["init-db"])
-    minsk_rallies(app, 3)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
-    page = context.new_page()
+    base, page = phone
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     down = [True]
@@ -338,26 +342,17 @@ def test_a_map_whose_feed_fails_at_load_says_so_and_recovers(
     # Offline, the head's request fails at once, before rallymap.js has come to take it.
     held = []
     if failure == "offline":
-        page.route("**/static/rallymap.js*", lambda route: held.append(route))
+        held = hold_rallymap(page)
         page.on("console", lambda m: errors.append(m.text) if "Uncaught" in m.text else None)
-    try:
-        # With rallymap.js held, the page never finishes loading: wait only for its start.
-        start = "commit" if failure == "offline" else "load"
-        page.goto(f"http://127.0.0.1:{server.server_port}/?lang=en", wait_until=start)
-        for _ in range(100):
-            if held or failure != "offline":
-                break
-            page.wait_for_timeout(100)
-        if held:
-            page.wait_for_timeout(500)  # the failure is in before the script
-            held[0].continue_()
-        wait_until(page, "/could not load/.test(document.getElementById('map-status').textContent)")
-        down[0] = False
-        wait_until(
-            page, "/on the map: \\d/.test(document.getElementById('map-status').textContent)"
-        )
-        assert page.evaluate("document.querySelectorAll('#rally-list li').length") > 0
-        assert errors == []
-    finally:
-        context.close()
-        server.shutdown()
+    # With rallymap.js held, the page never finishes loading: wait only for its start.
+    start = "commit" if failure == "offline" else "load"
+    page.goto(base + "/?lang=en", wait_until=start)
+    poll(page, lambda: held or failure != "offline")
+    if held:
+        page.wait_for_timeout(500)  # the failure is in before the script
+        held[0].continue_()
+    wait_until(page, "/could not load/.test(document.getElementById('map-status').textContent)")
+    down[0] = False
+    wait_until(page, "/on the map: \\d/.test(document.getElementById('map-status').textContent)")
+    assert page.evaluate("document.querySelectorAll('#rally-list li').length") > 0
+    assert errors == []
