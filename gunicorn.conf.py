@@ -19,6 +19,6 @@ threads = _settings["THREADS"]
 timeout = 30
 # No client address, query string or secret path in any log line: visitors face
 # surveillance. The logger class writes the route (/manage/<token>) whatever the format.
-logger_class = "mapapp.logs.GunicornLogger"
+logger_class = "mapapp.web.logs.GunicornLogger"
 accesslog = "-" if _settings["ACCESS_LOG"] else None
 access_log_format = '"%(r)s" %(s)s %(b)s %(L)ss'

@@ -37,12 +37,13 @@ from flask import Flask, Response
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
-from mapapp import create_app, db, lifecycle
-from mapapp.assets import vendor_url
-from mapapp.filters import RallyFilter
-from mapapp.geocode import gazetteer
-from mapapp.public import public_rallies
-from mapapp.seed import demo_rallies
+from mapapp import create_app
+from mapapp.domain import db, lifecycle
+from mapapp.domain.filters import RallyFilter
+from mapapp.domain.geocoding import gazetteer
+from mapapp.domain.seed import demo_rallies
+from mapapp.publishing.public import public_rallies
+from mapapp.web.assets import vendor_url
 
 # Targets of issue 13: a desktop profile, and a 4x CPU slowdown (seconds).
 TARGETS = {1: 1.0, 4: 2.5}

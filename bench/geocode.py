@@ -13,7 +13,7 @@ import statistics
 import time
 from collections import defaultdict
 
-from mapapp.gazetteer import Gazetteer, distance_km, transliterate
+from mapapp.places.gazetteer import Gazetteer, distance_km, transliterate
 
 REGION_RU = {
     "BY-BR": "Брестская область",

@@ -15,10 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from mapapp import create_app, db, lifecycle
-from mapapp.geocode import gazetteer
-from mapapp.models import Rally
-from mapapp.seed import demo_rallies
+from mapapp import create_app
+from mapapp.domain import db, lifecycle
+from mapapp.domain.geocoding import gazetteer
+from mapapp.domain.models import Rally
+from mapapp.domain.seed import demo_rallies
 
 
 def timed(function, repeat: int) -> float:  # noqa: ANN001

@@ -32,8 +32,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from mapapp import create_app, db
-from mapapp.models import Rally
+from mapapp import create_app
+from mapapp.domain import db
+from mapapp.domain.models import Rally
 
 ROOT = Path(__file__).resolve().parent.parent
 PERCENT = re.compile(rb"(Checking rows|Importing)\s+\[[^\]]*\]\s+(\d+)%")

@@ -14,7 +14,7 @@ in one run:
   spends on one answer, which the load generator's own share of the cores does not blur;
 - the first GeoJSON, ICS, CSV and map feed (`?fields=map`) answer after a change made by
   another process (a rally
-  added by `flask demo-data`, or one rally edited through mapapp.lifecycle), median of a few;
+  added by `flask demo-data`, or one rally edited through mapapp.domain.lifecycle), median of a few;
 - bytes per rally gzipped; resident memory per worker.
 
     .venv/bin/python bench/serve.py --rallies 10000 [--seconds 4] [--connections 8]
@@ -51,7 +51,7 @@ FEEDS = {
     "GeoJSON": "/api/rallies.geojson?when=all",
     "ICS": "/rallies.ics?when=all",
     "CSV": "/rallies.csv?when=all",
-    # The map's own compact form (mapapp.mapfeed), as the map asks for it.
+    # The map's own compact form (mapapp.publishing.mapfeed), as the map asks for it.
     "map feed": "/api/rallies.geojson?when=all&fields=map&lang=be",
 }
 
@@ -169,8 +169,9 @@ def wait_until_up(port: int, process: subprocess.Popen, path: str | None) -> Non
 
 def edit_one(rally_id: int, title: str) -> None:
     """Run in another process: a moderator's edit of one rally's title (a public change)."""
-    from mapapp import create_app, db, lifecycle
-    from mapapp.models import Rally
+    from mapapp import create_app
+    from mapapp.domain import db, lifecycle
+    from mapapp.domain.models import Rally
 
     with create_app().app_context():
         session = db.session()
@@ -264,7 +265,7 @@ def empty(database_url: str) -> None:
     """Drop the app's tables in a scratch database, so demo-data starts from nothing."""
     from sqlalchemy import create_engine
 
-    from mapapp.models import Base
+    from mapapp.domain.models import Base
 
     engine = create_engine(database_url)
     with engine.begin() as connection:
@@ -364,7 +365,7 @@ def run(args, port, naive_port, master_pid, workers, env, flask) -> None:  # noq
             if k % 2:  # a new rally, through the CLI
                 seed = str(1000 + n * args.changes + k)
                 command = [*flask, "demo-data", "--count", "1", "--seed", seed]
-            else:  # one rally edited, through mapapp.lifecycle
+            else:  # one rally edited, through mapapp.domain.lifecycle
                 rally_id = ids[(n * args.changes + k) * 7919 % len(ids)]
                 title = f"Пікет пасля змены {n}-{k}"
                 command = [sys.executable, __file__, "--edit-one", str(rally_id), title]

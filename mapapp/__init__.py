@@ -18,10 +18,10 @@ ROOT = PACKAGE_DIR.parent  # the checkout, for tools and tests (an installed app
 
 
 class MapApp(Flask):
-    """Flask, logging exceptions by route and without their messages (see mapapp.logs)."""
+    """Flask, logging exceptions by route and without their messages (see mapapp.web.logs)."""
 
     def log_exception(self, exc_info) -> None:  # noqa: ANN001
-        from mapapp.logs import log_exception
+        from mapapp.web.logs import log_exception
 
         log_exception(self, exc_info)
 
@@ -33,7 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # default, <prefix>/var/mapapp-instance (site-packages is no place for a database).
         instance_path=str(CHECKOUT_DIR / "instance") if CHECKOUT_DIR else None,
         template_folder=str(TEMPLATES_DIR),
-        static_folder=None,  # served by mapapp.assets with fingerprinted URLs
+        static_folder=None,  # served by mapapp.web.assets with fingerprinted URLs
     )
     # Settings: declared defaults, then MAPAPP_* environment, then the test's.
     app.config.from_mapping(config.defaults())
@@ -46,7 +46,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         else:
             # Every gunicorn worker, and every restart, must sign with the same key: made
             # once, kept in instance/ (mode 0600). MAPAPP_SECRET_KEY keeps it off the disk.
-            from mapapp.accounts import load_or_create_secret
+            from mapapp.domain.accounts import load_or_create_secret
 
             app.config["SECRET_KEY"] = load_or_create_secret(Path(app.instance_path) / "secret_key")
     # Flask-WTF's HTTPS Referer check refuses every form of a browser that sends no Referer
@@ -65,31 +65,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=12 * 3600,
     )
 
-    from mapapp import (
-        addresses,
-        assets,
-        cli,
-        compression,
-        contacts,
-        db,
-        errors,
-        geocode,
-        i18n,
-        limits,
-        logs,
-        security,
-        signing,
-        tiles,
-        worker,
-    )
+    from mapapp import cli
+    from mapapp.channels.telegram import worker
+    from mapapp.domain import contacts, db, geocoding
+    from mapapp.publishing import signing
     from mapapp.views import api, embed, feeds, moderate, pages, share, submit
+    from mapapp.web import assets, compression, errors, i18n, limits, logs, security, tiles, urls
 
     logs.init_app(app)
-    addresses.init_app(app)
+    urls.init_app(app)
     db.init_app(app)
     contacts.init_app(app)
     i18n.init_app(app)
-    geocode.init_app(app)
+    geocoding.init_app(app)
     assets.init_app(app)
     tiles.init_app(app)
     security.init_app(app)

@@ -13,11 +13,11 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from mapapp import accounts, db, lifecycle
-from mapapp.geocode import gazetteer, geocode
-from mapapp.importer import ImportError_, read_rows, write_rows
-from mapapp.models import Moderator
-from mapapp.seed import demo_rallies, load_seed
+from mapapp.domain import accounts, db, lifecycle
+from mapapp.domain.geocoding import gazetteer, geocode
+from mapapp.domain.importer import ImportError_, read_rows, write_rows
+from mapapp.domain.models import Moderator
+from mapapp.domain.seed import demo_rallies, load_seed
 
 
 @click.command("init-db")
@@ -75,7 +75,7 @@ def import_rallies_command(file) -> None:  # noqa: ANN001
             raise click.ClickException(
                 f"{len(error.problems)} bad rows: nothing was imported"
             ) from None
-    from mapapp import contacts
+    from mapapp.domain import contacts
 
     if not contacts.accepting() and any(row.fields.get("contact") for row in rows):
         raise click.ClickException(
@@ -145,7 +145,7 @@ def rotate_contact_key_command() -> None:
     """
     from cryptography.fernet import InvalidToken
 
-    from mapapp import contacts
+    from mapapp.domain import contacts
 
     try:
         with db.engine().begin() as connection:
@@ -192,8 +192,8 @@ def export_static_command(
 ) -> None:
     """Write DIRECTORY/index.html (the map in one file that works opened from disk),
     rallies.geojson and rallies.ics; signed with MAPAPP_SIGNING_KEY when it is set."""
-    from mapapp.export import export_static
-    from mapapp.filters import BadFilter, parse_filter
+    from mapapp.domain.filters import BadFilter, parse_filter
+    from mapapp.publishing.export import export_static
 
     base_url = base_url or current_app.config["BASE_URL"]
     asked = {"when": when, "region": region, "city": city, "from": date_from, "to": date_to}
@@ -213,7 +213,7 @@ def export_static_command(
 @click.command("signing-key")
 def signing_key_command() -> None:
     """Make a new Ed25519 signing key: prints MAPAPP_SIGNING_KEY=<secret> for the environment."""
-    from mapapp.signing import load_key, new_secret
+    from mapapp.publishing.signing import load_key, new_secret
 
     secret = new_secret()
     click.echo(f"MAPAPP_SIGNING_KEY={secret}")
@@ -229,7 +229,7 @@ def backup_command(path: Path) -> None:
 
     It holds organizers' contacts until they are purged: keep it private, delete old copies.
     """
-    from mapapp.backup import BackupError, backup
+    from mapapp.domain.backup import BackupError, backup
 
     try:
         backup(db.engine(), path)
@@ -244,7 +244,7 @@ def backup_command(path: Path) -> None:
 @with_appcontext
 def restore_command(path: Path) -> None:
     """Replace the database's contents with the copy at PATH (made by `backup`)."""
-    from mapapp.backup import BackupError, restore
+    from mapapp.domain.backup import BackupError, restore
 
     try:
         restore(db.engine(), path)

@@ -20,9 +20,10 @@ from flask import Blueprint, Flask, Response
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
-from mapapp import create_app, db, lifecycle
-from mapapp.i18n import TRANSLATIONS
-from mapapp.models import Status
+from mapapp import create_app
+from mapapp.domain import db, lifecycle
+from mapapp.domain.models import Status
+from mapapp.web.i18n import TRANSLATIONS
 
 STRICT = os.environ.get("MAPAPP_TEST_STRICT") == "1"
 PG_URL = os.environ.get("MAPAPP_TEST_DATABASE_URL")
@@ -93,7 +94,7 @@ def runner(app: Flask):  # noqa: ANN201
     return app.test_cli_runner()
 
 
-# How add_rally reaches each state through the state table (mapapp.lifecycle).
+# How add_rally reaches each state through the state table (mapapp.domain.lifecycle).
 REACH = {
     Status.PENDING.value: (False, []),
     Status.APPROVED.value: (True, []),
@@ -108,7 +109,7 @@ REACH = {
 def add_rally(app: Flask, **fields) -> int:  # noqa: ANN003
     """Store one rally (approved, in Minsk, next year) with any field overridden.
 
-    It goes through mapapp.lifecycle like any rally: a public one is published.
+    It goes through mapapp.domain.lifecycle like any rally: a public one is published.
     """
     values = {
         "title": "Пікет салідарнасці",

@@ -14,8 +14,9 @@ import xstatic.pkg.leaflet
 from conftest import add_rally, make_app
 from flask import Flask
 
-from mapapp import create_app, db
-from mapapp.addresses import canonical_url
+from mapapp import create_app
+from mapapp.domain import db
+from mapapp.web.urls import canonical_url
 
 BASE = "https://rallies.example"
 MIRROR = "https://mirror.example"
@@ -68,7 +69,7 @@ def get_urls(app: Flask, rally_id: int) -> list[str]:
             if rule.endpoint == "assets.static":
                 args["filename"] = "app.css"
             if rule.endpoint == "assets.basemap":
-                from mapapp.assets import basemap_version
+                from mapapp.web.assets import basemap_version
 
                 args["version"] = basemap_version()
             urls.append(url_for(rule.endpoint, **args) + queries.get(rule.endpoint, ""))

@@ -4,7 +4,7 @@ import pytest
 from conftest import add_rally
 from flask import Flask
 
-from mapapp.models import Status
+from mapapp.domain.models import Status
 
 
 def test_geojson_has_one_point_per_public_rally_with_its_id(client, seeded_app):
@@ -92,8 +92,8 @@ def test_etag_gives_304_until_data_changes(client, app):
         weak = client.get("/api/rallies.geojson?when=all", headers={"If-None-Match": held})
         assert weak.status_code == 304 and weak.headers["ETag"] == etag
 
-    from mapapp import db, lifecycle
-    from mapapp.models import Rally
+    from mapapp.domain import db, lifecycle
+    from mapapp.domain.models import Rally
 
     with app.app_context():
         session = db.session()
@@ -196,7 +196,7 @@ def test_the_openapi_documents_city_pattern_is_what_the_server_refuses(client):
     import re
     from urllib.parse import quote
 
-    from mapapp import openapi
+    from mapapp.publishing import openapi
 
     parameters = openapi.document("/")["paths"]["/api/rallies.geojson"]["get"]["parameters"]
     city = next(p for p in parameters if p.get("name") == "city" or "$ref" in p)

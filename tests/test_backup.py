@@ -6,8 +6,8 @@ import threading
 from conftest import add_rally
 from sqlalchemy import select
 
-from mapapp import db
-from mapapp.models import Rally
+from mapapp.domain import db
+from mapapp.domain.models import Rally
 
 
 def titles(app):

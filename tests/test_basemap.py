@@ -10,7 +10,7 @@ import pytest
 from conftest import make_app
 from flask import Flask
 
-from mapapp.gazetteer import DATA_DIR, REGION_CODES
+from mapapp.places.gazetteer import DATA_DIR, REGION_CODES
 
 ROOT = Path(__file__).resolve().parent.parent
 

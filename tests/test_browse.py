@@ -78,9 +78,9 @@ def test_a_rally_page_shows_its_place_on_a_small_map(page, live_server):
 
 
 def test_the_list_beside_the_map_shows_the_first_and_links_to_all(page, live_server, app):
-    from mapapp import db, lifecycle
-    from mapapp.geocode import gazetteer
-    from mapapp.seed import demo_rallies
+    from mapapp.domain import db, lifecycle
+    from mapapp.domain.geocoding import gazetteer
+    from mapapp.domain.seed import demo_rallies
 
     with app.app_context():
         session = db.session()

@@ -8,9 +8,9 @@ import pytest
 from conftest import add_rally, browser_app, wait_until
 from flask import Flask
 
-from mapapp import db, lifecycle
-from mapapp.geocode import gazetteer
-from mapapp.seed import demo_rallies
+from mapapp.domain import db, lifecycle
+from mapapp.domain.geocoding import gazetteer
+from mapapp.domain.seed import demo_rallies
 
 pytestmark = pytest.mark.browser
 

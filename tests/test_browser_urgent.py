@@ -1,6 +1,6 @@
 """An urgent status reaches pages already open, in Chromium, without a reload (issue 15).
 
-The organizer presses "danger" in another process (through mapapp.lifecycle, as the manage
+The organizer presses "danger" in another process (through mapapp.domain.lifecycle, as the manage
 page on another app server would); the pages re-check every second here
 (MAPAPP_REFRESH_SECONDS, 25 s by default).
 """
@@ -17,16 +17,17 @@ import pytest
 from conftest import add_rally, browser_app, wait_until
 from flask import Flask
 
-from mapapp import db, lifecycle
-from mapapp.models import Rally
+from mapapp.domain import db, lifecycle
+from mapapp.domain.models import Rally
 
 pytestmark = pytest.mark.browser
 
 FMAP = "window[Object.keys(window).find((k) => /^map_\\w+$/.test(k))]"
 CHANGE = """
 import sys
-from mapapp import create_app, db, lifecycle
-from mapapp.models import Rally
+from mapapp import create_app
+from mapapp.domain import db, lifecycle
+from mapapp.domain.models import Rally
 app = create_app({"DATABASE_URL": sys.argv[1], "SECRET_KEY": "x", "TESTING": True})
 with app.app_context():
     session = db.session()

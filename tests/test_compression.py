@@ -1,4 +1,4 @@
-"""Public pages compressed (mapapp/compression.py); nothing with a cookie or a secret."""
+"""Public pages compressed (mapapp/web/compression.py); nothing with a cookie or a secret."""
 
 from __future__ import annotations
 

@@ -14,10 +14,11 @@ from sqlalchemy import select, text, update
 from test_sessions import csrf, log_in
 from test_submit import submit
 
-from mapapp import create_app, db
-from mapapp.contacts import UNREADABLE
-from mapapp.lifecycle import hash_token
-from mapapp.models import AuditEntry, Rally
+from mapapp import create_app
+from mapapp.domain import db
+from mapapp.domain.contacts import UNREADABLE
+from mapapp.domain.lifecycle import hash_token
+from mapapp.domain.models import AuditEntry, Rally
 
 CONTACT = "telegram @hidden_organizer_4711"
 PASSWORD = "correct horse battery"

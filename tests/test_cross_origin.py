@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from conftest import add_rally, make_app
 
-from mapapp.security import CROSS_ORIGIN_ENDPOINTS
+from mapapp.web.security import CROSS_ORIGIN_ENDPOINTS
 
 
 def public_data_urls(rally_id: int) -> list[str]:

@@ -14,7 +14,7 @@ import pytest
 from conftest import add_rally
 from test_moderate import log_in, moderator  # noqa: F401 - a fixture
 
-from mapapp.lifecycle import hash_token
+from mapapp.domain.lifecycle import hash_token
 
 RLO = "\u202e"
 PLACE = f"Плошча{RLO}"

@@ -11,7 +11,7 @@ import pytest
 from conftest import add_rally, make_app
 
 from mapapp import create_app
-from mapapp.models import Status
+from mapapp.domain.models import Status
 
 
 def frame_ancestors(response) -> str:  # noqa: ANN001

@@ -9,9 +9,9 @@ import pytest
 from conftest import add_rally
 from icalendar import Calendar
 
-from mapapp import db, lifecycle
-from mapapp.feeds import csv_cell
-from mapapp.models import PublishedRally, Rally, Status
+from mapapp.domain import db, lifecycle
+from mapapp.domain.models import PublishedRally, Rally, Status
+from mapapp.publishing.feeds import csv_cell
 
 
 def events(response) -> list:  # noqa: ANN001
@@ -354,7 +354,7 @@ def test_a_new_filter_waits_its_turn_to_be_built_and_cached_feeds_still_answer(
 ):
     """Each new ?to= is a new list to build: builds take turns, so a crowd of new filters
     cannot take every thread of a worker; past the wait it is a 503 with Retry-After."""
-    from mapapp.views import caching
+    from mapapp.web import caching
 
     add_rally(app)
     assert client.get("/rallies.ics?when=all").status_code == 200  # built and kept

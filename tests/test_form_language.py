@@ -11,8 +11,8 @@ from flask_babel import LazyString
 from test_submit import form
 from wtforms.fields.core import UnboundField
 
-from mapapp import forms
-from mapapp.i18n import LANGUAGES, TRANSLATIONS
+from mapapp.web import forms
+from mapapp.web.i18n import LANGUAGES, TRANSLATIONS
 
 
 def catalogue(lang: str):  # noqa: ANN201

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from mapapp import db, lifecycle
-from mapapp.models import Moderator, Rally
+from mapapp.domain import db, lifecycle
+from mapapp.domain.models import Moderator, Rally
 
 FUZZ = settings(
     max_examples=60,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mapapp.gazetteer import Gazetteer, distance_km, fold, transliterate
+from mapapp.places.gazetteer import Gazetteer, distance_km, fold, transliterate
 
 
 @pytest.fixture(scope="module")

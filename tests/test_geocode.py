@@ -9,7 +9,7 @@ import pytest
 from conftest import make_app
 from fake_nominatim import FakeNominatim
 
-from mapapp.geocode import acquire_slot, geocode
+from mapapp.domain.geocoding import acquire_slot, geocode
 
 ADDRESS = "вул. Леніна, 3, Пінск"
 

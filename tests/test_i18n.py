@@ -12,8 +12,8 @@ from babel.messages.pofile import read_po
 from conftest import add_rally
 
 from mapapp import ROOT
-from mapapp.gazetteer import REGION_CODES, REGION_NAMES
-from mapapp.i18n import LANGUAGES, TRANSLATIONS
+from mapapp.places.gazetteer import REGION_CODES, REGION_NAMES
+from mapapp.web.i18n import LANGUAGES, TRANSLATIONS
 
 POT = TRANSLATIONS / "messages.pot"
 

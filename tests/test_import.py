@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from mapapp import db
-from mapapp.models import Moderator, Rally
+from mapapp.domain import db
+from mapapp.domain.models import Moderator, Rally
 
 HEADER = "title,city,place,starts_at,description,lat,lon,status,contact\n"
 # Within the next year, as the form's rules want for a new rally.

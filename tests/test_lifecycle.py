@@ -10,11 +10,11 @@ from conftest import add_rally
 from flask import Flask
 from test_moderate import PASSWORD, csrf, log_in
 
-from mapapp import db, lifecycle
-from mapapp.lifecycle import LIVE, NEW, TRANSITIONS, Refused
-from mapapp.models import PUBLIC_STATUSES, Rally, Status
-from mapapp.public import public_rally
-from mapapp.signals import public_change
+from mapapp.domain import db, lifecycle
+from mapapp.domain.lifecycle import LIVE, NEW, TRANSITIONS, Refused
+from mapapp.domain.models import PUBLIC_STATUSES, Rally, Status
+from mapapp.domain.signals import public_change
+from mapapp.publishing.public import public_rally
 
 ACTORS = {"organizer": "organizer", "moderator": "moderator:m", "system": "import"}
 ACTIONS = sorted({action for _, action, _ in TRANSITIONS})
@@ -224,7 +224,7 @@ def test_rejecting_an_edit_keeps_the_published_version(client, app, moderator):
 
 
 def test_organizer_sets_danger_in_one_step_and_everyone_sees_it(client, app):
-    from mapapp.lifecycle import hash_token
+    from mapapp.domain.lifecycle import hash_token
 
     rally_id = add_rally(app, manage_token_hash=hash_token("tok"), title="Danger rally")
     response = client.post("/manage/tok/danger", data={"csrf_token": csrf(client, "/manage/tok")})

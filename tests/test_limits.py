@@ -6,7 +6,7 @@ import pytest
 from conftest import fresh_postgres, make_app
 from sqlalchemy import text
 
-from mapapp import db
+from mapapp.domain import db
 
 REDIS_URL = os.environ.get("MAPAPP_TEST_REDIS_URL")
 

@@ -26,9 +26,9 @@ from conftest import add_rally, make_app
 from sqlalchemy import text
 from werkzeug.serving import make_server
 
-from mapapp import db
-from mapapp.lifecycle import hash_token
-from mapapp.logs import route_of
+from mapapp.domain import db
+from mapapp.domain.lifecycle import hash_token
+from mapapp.web.logs import route_of
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTACT = "secret-organizer-contact@example.org"
@@ -75,7 +75,7 @@ def assert_nothing_private(lines: list[str]) -> None:
 def next_week() -> str:
     from datetime import datetime, timedelta
 
-    from mapapp.i18n import MINSK
+    from mapapp.web.i18n import MINSK
 
     return (datetime.now(MINSK) + timedelta(days=7)).strftime("%Y-%m-%d")
 

@@ -10,9 +10,9 @@ from conftest import add_rally
 from flask import Flask
 from test_public import EXACT, HRODNA_POINT, SECRET_PLACE, unrevealed_rally
 
-from mapapp import db, lifecycle
-from mapapp.geocode import gazetteer
-from mapapp.seed import demo_rallies
+from mapapp.domain import db, lifecycle
+from mapapp.domain.geocoding import gazetteer
+from mapapp.domain.seed import demo_rallies
 
 XSS = "<img src=x onerror=alert(1)> ${alert(2)}"
 

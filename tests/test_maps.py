@@ -1,6 +1,6 @@
 """The pure map functions: no Flask, no CDN, CSP hashes that match the scripts."""
 
-from mapapp.maps import csp_hash, map_parts, rally_map
+from mapapp.places.mapshell import csp_hash, map_parts, rally_map
 
 ASSETS = {
     "leaflet_js": "/v/leaflet.js",

@@ -6,8 +6,8 @@ import pytest
 from conftest import add_rally, make_app
 from sqlalchemy import select
 
-from mapapp import db
-from mapapp.models import AuditEntry, Rally, Status
+from mapapp.domain import db
+from mapapp.domain.models import AuditEntry, Rally, Status
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 PASSWORD = "correct horse battery"

@@ -9,8 +9,8 @@ from conftest import add_rally
 from sqlalchemy import select
 from test_submit import form, submit
 
-from mapapp import db
-from mapapp.models import Rally
+from mapapp.domain import db
+from mapapp.domain.models import Rally
 
 # 120 letters, six of them ў: 126 code points when decomposed (у + combining breve).
 TITLE = "Пікет ў " + "ў" * 5 + "а" * 107

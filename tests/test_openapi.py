@@ -7,8 +7,8 @@ import schemathesis
 from conftest import add_rally, make_app
 from hypothesis import settings
 
-from mapapp import openapi
-from mapapp.gazetteer import REGION_CODES
+from mapapp.places.gazetteer import REGION_CODES
+from mapapp.publishing import openapi
 
 
 def test_openapi_document(client):

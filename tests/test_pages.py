@@ -4,7 +4,7 @@ from urllib.parse import urlsplit
 
 from conftest import add_rally
 
-from mapapp.models import Status
+from mapapp.domain.models import Status
 
 
 def test_map_page_is_a_self_hosted_leaflet_map(client, seeded_app):
@@ -124,7 +124,7 @@ def test_healthz(client):
 
 
 def test_healthz_reports_a_dead_database(app):
-    from mapapp.db import make_engine
+    from mapapp.domain.db import make_engine
 
     app.extensions["mapapp.db"]["engine"] = make_engine("sqlite:////nonexistent/dir/db.sqlite3")
     response = app.test_client().get("/healthz")
@@ -142,7 +142,7 @@ def test_language_links_keep_the_language(client, seeded_app):
 def test_request_log_has_no_client_address(client, caplog):
     import logging
 
-    from mapapp.logs import WerkzeugRequestLog
+    from mapapp.web.logs import WerkzeugRequestLog
 
     record = logging.LogRecord(
         "werkzeug",
@@ -254,7 +254,7 @@ def test_a_long_list_comes_in_pages(client, app):
 
 def test_static_spellings_do_not_grow_a_cache(client):
     """Any number of spellings of a static file remember nothing per spelling."""
-    from mapapp import assets
+    from mapapp.web import assets
 
     assets._static_hashes()
     before = (assets._static_hashes.cache_info().currsize, assets._gzipped.cache_info().currsize)

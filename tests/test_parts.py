@@ -1,4 +1,4 @@
-"""Feeds rebuilt from per-rally parts (mapapp.parts): what a rebuild after a change shows.
+"""Feeds rebuilt from per-rally parts (mapapp.publishing.parts): what a rebuild after a change shows.
 
 Each process keeps every rally's serialised part (GeoJSON Feature, VEVENT, CSV row) and the
 gzip of unchanged chunks; these tests change rallies between requests and check that the
@@ -17,11 +17,11 @@ from conftest import add_rally
 from icalendar import Calendar
 from test_public import SECRET_PLACE, unrevealed_rally
 
-from mapapp import db, lifecycle
-from mapapp.feeds import calendar, minsk_timezone
-from mapapp.models import Rally
-from mapapp.parts import ChunkCache, Layout, document
-from mapapp.public import PublicRally
+from mapapp.domain import db, lifecycle
+from mapapp.domain.models import Rally
+from mapapp.publishing.feeds import calendar, minsk_timezone
+from mapapp.publishing.parts import ChunkCache, Layout, document
+from mapapp.publishing.public import PublicRally
 
 # Every format a feed of many rallies is served in, each in every language it has.
 FORMATS = [
@@ -98,7 +98,7 @@ def test_a_new_cancelled_and_taken_down_rally_show_in_the_next_answer(client, ap
 
 def later(monkeypatch, delta: timedelta) -> None:
     """Every request from now on sees the clock `delta` ahead."""
-    from mapapp import public
+    from mapapp.publishing import public
     from mapapp.views import api, feeds
 
     def ahead() -> datetime:
@@ -170,7 +170,7 @@ def test_the_parts_make_the_calendar_icalendar_writes(app):
     whole.add("version", "2.0")
     whole.add("calscale", "GREGORIAN")
     whole.add_component(minsk_timezone())
-    from mapapp.feeds import rally_event
+    from mapapp.publishing.feeds import rally_event
 
     for rally in rallies:
         whole.add_component(rally_event(rally, url(rally.id)))
@@ -244,7 +244,7 @@ def test_the_gzip_chunk_cache_counts_the_text_it_keeps():
 
 def test_old_entries_are_dropped(client, app, monkeypatch):
     """The per-rally cache holds about what is public, not every version ever seen."""
-    from mapapp.public import EntryCache
+    from mapapp.publishing.public import EntryCache
 
     monkeypatch.setattr(EntryCache, "FLOOR", 4)
     rally_id = add_rally(app, title="Пікет нумар 0")
@@ -299,7 +299,7 @@ def test_every_process_makes_the_same_gzip_bytes():
 
     script = (
         "import hashlib\n"
-        "from mapapp.parts import ChunkCache, Layout, document\n"
+        "from mapapp.publishing.parts import ChunkCache, Layout, document\n"
         'parts = [(\'{"id":%d,"title":"пікет %d"}\' % (n, n * 7)).encode() for n in range(3000)]\n'
         "print(hashlib.sha256(document(Layout(b'[', b',', b']'), parts, ChunkCache())[1]).hexdigest())\n"
     )
@@ -319,10 +319,10 @@ def test_every_process_makes_the_same_gzip_bytes():
 @pytest.mark.parametrize("lang", [None, "be", "en"])
 def test_the_map_feed_from_parts_is_map_collection_byte_for_byte(client, app, lang):
     """/api/rallies.geojson?fields=map is rebuilt from kept parts: the bytes are those of
-    mapapp.mapfeed.map_collection, before and after changes that move the towns' indexes."""
-    from mapapp.filters import RallyFilter
-    from mapapp.mapfeed import map_collection
-    from mapapp.public import public_rallies
+    mapapp.publishing.mapfeed.map_collection, before and after changes that move the towns' indexes."""
+    from mapapp.domain.filters import RallyFilter
+    from mapapp.publishing.mapfeed import map_collection
+    from mapapp.publishing.public import public_rallies
 
     query = f"/api/rallies.geojson?when=all&fields=map{f'&lang={lang}' if lang else ''}"
 
@@ -353,9 +353,9 @@ def test_what_a_rally_keeps_does_not_grow_with_the_filters_asked_for(client, app
     one map document to the next: what its entry keeps must not grow with them (a part per
     index let visitors asking for many ?from= dates grow every worker by hundreds of MiB),
     and every document is still map_collection's."""
-    from mapapp.filters import RallyFilter
-    from mapapp.mapfeed import map_collection
-    from mapapp.public import public_rallies
+    from mapapp.domain.filters import RallyFilter
+    from mapapp.publishing.mapfeed import map_collection
+    from mapapp.publishing.public import public_rallies
 
     soon = datetime(datetime.now(UTC).year + 1, 3, 1, 16, tzinfo=UTC)
     towns = ["Гродна", "Мінск", "Брэст", "Віцебск", "Гомель", "Магілёў"]

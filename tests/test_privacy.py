@@ -3,8 +3,8 @@
 import pytest
 from conftest import add_rally
 
-from mapapp.lifecycle import hash_token
-from mapapp.models import Status
+from mapapp.domain.lifecycle import hash_token
+from mapapp.domain.models import Status
 
 CONTACT = "private-organizer-contact@example.org"
 
@@ -43,7 +43,7 @@ def test_contact_and_token_in_no_public_response(client, app, lang):
 def test_no_client_address_is_stored(app):
     from sqlalchemy import inspect
 
-    from mapapp import db
+    from mapapp.domain import db
 
     with app.app_context():
         inspector = inspect(db.engine())

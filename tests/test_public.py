@@ -15,10 +15,10 @@ from conftest import add_rally
 from flask import Flask
 from sqlalchemy import event
 
-from mapapp import db, lifecycle
-from mapapp.models import Rally
-from mapapp.public import data_version, public_rally
-from mapapp.views.caching import memoized
+from mapapp.domain import db, lifecycle
+from mapapp.domain.models import Rally
+from mapapp.publishing.public import data_version, public_rally
+from mapapp.web.caching import memoized
 
 HRODNA = 627904  # geonameid; the town's point in the gazetteer
 HRODNA_POINT = (53.6758, 23.82887)
@@ -203,8 +203,8 @@ def test_organizer_chooses_the_reveal_time_on_the_manage_page(client, app: Flask
 
 
 def test_a_reveal_time_not_offered_comes_back_as_itself(app: Flask):
-    from mapapp.forms import RallyForm
-    from mapapp.i18n import MINSK
+    from mapapp.web.forms import RallyForm
+    from mapapp.web.i18n import MINSK
 
     with app.test_request_context():
         form = RallyForm(formdata=None)
@@ -219,7 +219,7 @@ def test_a_reveal_time_not_offered_comes_back_as_itself(app: Flask):
 
 
 def lifecycle_minsk():  # noqa: ANN201
-    from mapapp.i18n import MINSK
+    from mapapp.web.i18n import MINSK
 
     return MINSK
 
@@ -381,8 +381,8 @@ def test_the_version_and_the_rows_read_after_it_are_one_snapshot(db_app: Flask):
     """A request reads the data version, then the rows: a change committed in between by
     another server is in neither, or a document would be kept under the older version's
     ETag with the newer rows (two workers, two documents, one strong ETag)."""
-    from mapapp.filters import parse_filter
-    from mapapp.public import current_version, public_entries
+    from mapapp.domain.filters import parse_filter
+    from mapapp.publishing.public import current_version, public_entries
 
     add_rally(db_app, title="first")
     with db_app.test_request_context("/api/rallies.geojson?when=all"):

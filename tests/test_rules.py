@@ -1,10 +1,10 @@
-"""The shared rules for a rally's text and time (mapapp.rules): form, import and API use them."""
+"""The shared rules for a rally's text and time (mapapp.domain.rules): form, import and API use them."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mapapp import rules
+from mapapp.domain import rules
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 

@@ -59,7 +59,7 @@ def stack(tmp_path: Path):  # noqa: ANN201
 
 @pytest.fixture
 def signed_stack(tmp_path: Path):  # noqa: ANN201
-    from mapapp.signing import load_key, new_secret
+    from mapapp.publishing.signing import load_key, new_secret
 
     secret = new_secret()
     env = serve_env(tmp_path, MAPAPP_SIGNING_KEY=secret)
@@ -251,8 +251,9 @@ def test_a_feed_and_its_signature_agree_soon_after_a_change(tmp_path: Path, sign
 
 # A moderator's "danger" on the first seed rally, from outside the stack (as another worker).
 SET_DANGER = """
-from mapapp import create_app, db, lifecycle
-from mapapp.models import Rally
+from mapapp import create_app
+from mapapp.domain import db, lifecycle
+from mapapp.domain.models import Rally
 app = create_app()
 with app.app_context():
     session = db.session(write=True)

@@ -14,10 +14,11 @@ from conftest import add_rally, make_app
 from sqlalchemy import func, select
 from test_submit import form as submit_form
 
-from mapapp import create_app, db
-from mapapp.accounts import SecretKeyError, load_or_create_secret, safe_next
-from mapapp.lifecycle import hash_token
-from mapapp.models import Rally
+from mapapp import create_app
+from mapapp.domain import db
+from mapapp.domain.accounts import SecretKeyError, load_or_create_secret, safe_next
+from mapapp.domain.lifecycle import hash_token
+from mapapp.domain.models import Rally
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 PASSWORD = "correct horse battery"
@@ -199,7 +200,7 @@ def test_a_locked_address_does_not_lock_out_the_moderators_browser(sqlite_url, m
 def test_the_failure_table_holds_no_name_or_address(app, moderator):
     client = app.test_client()
     log_in(client, password="guess", name="alesia")
-    from mapapp.models import LoginFailure
+    from mapapp.domain.models import LoginFailure
 
     with app.app_context():
         keys = db.session().scalars(select(LoginFailure.key)).all()

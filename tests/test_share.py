@@ -14,8 +14,8 @@ import pytest
 from conftest import add_rally
 from PIL import Image
 
-from mapapp import jsonld
-from mapapp.models import Status
+from mapapp.domain.models import Status
+from mapapp.publishing import jsonld
 
 PAYLOADS = [
     line for line in (Path(__file__).parent / "xss_payloads.txt").read_text().splitlines() if line

@@ -13,7 +13,7 @@ from conftest import add_rally, make_app
 from flask import Flask
 
 from mapapp import create_app
-from mapapp.signing import SigningKeyError, load_key, new_secret
+from mapapp.publishing.signing import SigningKeyError, load_key, new_secret
 from mapapp.views import feeds
 
 MINISIGN = shutil.which("minisign") or "/usr/bin/minisign"
@@ -144,7 +144,7 @@ def test_a_signature_two_workers_make_has_a_weak_etag(app, client, sqlite_url, m
     """Each worker signs at its own second (the trusted comment says when): one document, one
     ETag, two signatures. A strong ETag promised the same bytes; a weak one promises the same
     document signed, and either worker's copy revalidates at the other."""
-    from mapapp import signing
+    from mapapp.publishing import signing
 
     monkeypatch.setattr(feeds, "OFFLINE_WINDOW", 10**9)  # one offline copy for the whole test
     other_worker = make_app(sqlite_url, SIGNING_KEY=SECRET)

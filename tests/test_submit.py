@@ -7,10 +7,10 @@ import pytest
 from conftest import add_rally, make_app
 from sqlalchemy import func, select
 
-from mapapp import db, lifecycle
-from mapapp.i18n import MINSK
-from mapapp.lifecycle import hash_token
-from mapapp.models import AuditEntry, Rally, Status
+from mapapp.domain import db, lifecycle
+from mapapp.domain.lifecycle import hash_token
+from mapapp.domain.models import AuditEntry, Rally, Status
+from mapapp.web.i18n import MINSK
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
@@ -244,7 +244,7 @@ def test_cancel_by_link_keeps_an_approved_rally_visible_as_cancelled(client, app
     with app.app_context():
         session = db.session()
         rally = session.scalars(select(Rally)).one()
-        from mapapp import lifecycle
+        from mapapp.domain import lifecycle
 
         lifecycle.approve(session, rally, "moderator:test")
         rally_id = rally.id

@@ -16,9 +16,17 @@ from flask import Flask
 from sqlalchemy import select, text
 from test_moderate import log_in
 
-from mapapp import channel, db, lifecycle
-from mapapp.models import Rally, Status, TelegramChat, TelegramMessage, TelegramOutbox, utcnow
-from mapapp.telegram import BotClient
+from mapapp.channels.telegram import client, outbox
+from mapapp.channels.telegram.client import BotClient
+from mapapp.domain import db, lifecycle
+from mapapp.domain.models import (
+    Rally,
+    Status,
+    TelegramChat,
+    TelegramMessage,
+    TelegramOutbox,
+    utcnow,
+)
 
 CHANNEL = "@rallies_by"
 BASE = "https://map.example"
@@ -51,7 +59,7 @@ def worker_once(app: Flask) -> str:
     return result.output
 
 
-# The moderator's action that leads to each state (mapapp.lifecycle.TRANSITIONS).
+# The moderator's action that leads to each state (mapapp.domain.lifecycle.TRANSITIONS).
 ACTIONS = {
     Status.CANCELLED: "cancel",
     Status.REJECTED: "reject",
@@ -169,16 +177,16 @@ def test_telegram_failing_then_answering_posts_once(tg_app, fake, failure) -> No
     with tg_app.app_context():
         session = db.session()
         with BotClient(TOKEN, fake.url) as client:
-            assert channel.deliver_due(session, client) == 0
+            assert outbox.deliver_due(session, client) == 0
             row = session.scalars(select(TelegramOutbox)).one()
             assert row.delivered_at is None and row.attempts == 1
             assert row.error in ("RetryAfter", "NetworkError", "TimedOut")
             assert row.next_at > utcnow()  # backoff (429: at least retry_after)
-            assert channel.deliver_due(session, client) == 0  # not yet due: no call
+            assert outbox.deliver_due(session, client) == 0  # not yet due: no call
             calls = len(fake.calls)
             later = utcnow() + timedelta(minutes=2)
-            assert channel.deliver_due(session, client, now=later) == 1
-            assert channel.deliver_due(session, client, now=later) == 0
+            assert outbox.deliver_due(session, client, now=later) == 1
+            assert outbox.deliver_due(session, client, now=later) == 0
         assert len(fake.calls) == calls + 1
         assert db.session().get(TelegramMessage, (rally_id, CHANNEL)).message_id == 101
     assert len(fake.sent("sendMessage")) == 1
@@ -193,7 +201,7 @@ def test_a_rallys_messages_keep_their_order_while_telegram_fails(tg_app, fake) -
     with tg_app.app_context():
         session = db.session()
         with BotClient(TOKEN, fake.url) as client:
-            channel.deliver_due(session, client, now=utcnow() + timedelta(minutes=5))
+            outbox.deliver_due(session, client, now=utcnow() + timedelta(minutes=5))
     sent = [(name, params) for name, params in fake.done if name != "getUpdates"]
     assert [name for name, _params in sent] == ["sendMessage", "sendMessage"]
     assert "reply_parameters" not in sent[0][1]  # the post first, then the cancelled reply
@@ -244,7 +252,7 @@ def test_without_telegram_configured_the_outbox_stays_empty(app) -> None:
 def test_channel_settings_are_checked_at_start(sqlite_url) -> None:
     with pytest.raises(ValueError, match="TELEGRAM_CHANNEL"):
         make_app(sqlite_url, TELEGRAM_CHANNEL="rallies")
-    assert channel.telegram.channels("BY-HR=@hrodna *=@all") == {"BY-HR": "@hrodna", "*": "@all"}
+    assert client.channels("BY-HR=@hrodna *=@all") == {"BY-HR": "@hrodna", "*": "@all"}
 
 
 def test_regional_channels(sqlite_url, fake) -> None:
@@ -269,7 +277,7 @@ PERSON = 424242  # a private chat's id
 
 
 def grodna_id(app: Flask) -> int:
-    from mapapp.geocode import gazetteer
+    from mapapp.domain.geocoding import gazetteer
 
     with app.app_context():
         return gazetteer().by_name("Гродна").geonameid
@@ -435,7 +443,7 @@ def test_cancel_stops_and_language_can_be_changed(tg_app, fake) -> None:
 
 
 def test_a_chat_is_rate_limited_and_forgotten_after_an_hour(tg_app, fake) -> None:
-    from mapapp import bot
+    from mapapp.channels.telegram import bot
 
     converse(fake, tg_app, *["hello"] * (bot.UPDATES_PER_HOUR + 5))
     replies = fake.texts_to(PERSON)

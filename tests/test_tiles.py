@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from conftest import make_app
 
-from mapapp.tiles import GREY_TILE
+from mapapp.web.tiles import GREY_TILE
 
 PNG = GREY_TILE.replace(b"IEND", b"IEND")  # any PNG will do
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from mapapp.i18n import LANGUAGES, TRANSLATIONS
+from mapapp.web.i18n import LANGUAGES, TRANSLATIONS
 
 REPO = Path(__file__).resolve().parent.parent
 # Pages for people (HTML), each read in every language; /rallies/1 is a seed rally.
@@ -154,7 +154,7 @@ def test_the_installed_wheel_serves_every_page_in_every_language(installed, tmp_
 
 def test_an_offered_language_without_a_catalogue_stops_the_app(tmp_path):
     from mapapp import create_app
-    from mapapp.i18n import MissingCatalogueError
+    from mapapp.web.i18n import MissingCatalogueError
 
     for lang in ("be", "en"):  # ru left without one
         (tmp_path / lang / "LC_MESSAGES").mkdir(parents=True)

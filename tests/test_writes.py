@@ -18,9 +18,10 @@ from flask import g
 from sqlalchemy import create_engine, event, func, select, text
 from werkzeug.security import generate_password_hash
 
-from mapapp import create_app, db, lifecycle
-from mapapp.importer import Row, write_rows
-from mapapp.models import AuditEntry, Moderator, Rally, Status
+from mapapp import create_app
+from mapapp.domain import db, lifecycle
+from mapapp.domain.importer import Row, write_rows
+from mapapp.domain.models import AuditEntry, Moderator, Rally, Status
 
 ROUNDS = 12
 

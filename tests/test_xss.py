@@ -13,8 +13,8 @@ from conftest import browser_app, wait_until
 from flask import Flask
 from sqlalchemy import select
 
-from mapapp import db
-from mapapp.models import Rally
+from mapapp.domain import db
+from mapapp.domain.models import Rally
 
 pytestmark = pytest.mark.browser
 

@@ -6,20 +6,27 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from mapapp import db, openapi, rules
-from mapapp.addresses import current_origin
-from mapapp.compression import takes_gzip
-from mapapp.filters import one_of, parse_filter
-from mapapp.geocode import gazetteer, geocode, reverse_json
-from mapapp.i18n import LANGUAGES, current_language
-from mapapp.limits import limiter
-from mapapp.mapfeed import map_layout_and_parts
-from mapapp.models import utcnow
-from mapapp.public import current_version, public_entries, seconds_until_change
-from mapapp.public import public_rally as find_public_rally
-from mapapp.rallies import FEATURES_LAYOUT, etag_for, feature_bytes, in_language, public_detail
-from mapapp.signing import signed_comment, signing_key
-from mapapp.views.caching import Prepared, conditional, memoized, prepared, prepared_parts
+from mapapp.domain import db, rules
+from mapapp.domain.filters import one_of, parse_filter
+from mapapp.domain.geocoding import gazetteer, geocode, reverse_json
+from mapapp.domain.models import utcnow
+from mapapp.publishing import openapi
+from mapapp.publishing.geojson import (
+    FEATURES_LAYOUT,
+    etag_for,
+    feature_bytes,
+    in_language,
+    public_detail,
+)
+from mapapp.publishing.mapfeed import map_layout_and_parts
+from mapapp.publishing.public import current_version, public_entries, seconds_until_change
+from mapapp.publishing.public import public_rally as find_public_rally
+from mapapp.publishing.signing import signed_comment, signing_key
+from mapapp.web.caching import Prepared, conditional, memoized, prepared, prepared_parts
+from mapapp.web.compression import takes_gzip
+from mapapp.web.i18n import LANGUAGES, current_language
+from mapapp.web.limits import limiter
+from mapapp.web.urls import current_origin
 
 bp = Blueprint("api", __name__)
 
@@ -56,7 +63,7 @@ def geojson_document() -> tuple[str, Callable[[], Prepared], int]:
     rally_filter = parse_filter(request.args, gazetteer())
     # Without ?lang the document is the same for everyone: towns as written, no texts.
     lang = asked_language()
-    # ?fields=map: the map's compact form (mapapp.mapfeed), else every public property.
+    # ?fields=map: the map's compact form (mapapp.publishing.mapfeed), else every public property.
     fields = request.args.get("fields") or None
     if fields not in (None, "map"):
         raise one_of("fields", ("map",))

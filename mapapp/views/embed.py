@@ -20,9 +20,11 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-from mapapp import db
-from mapapp.addresses import app_path, external_url
-from mapapp.embedding import (
+from mapapp.domain import db
+from mapapp.domain.filters import RallyFilter, number, one_of, parse_filter, parse_view
+from mapapp.domain.geocoding import gazetteer
+from mapapp.places.gazetteer import REGION_CODES
+from mapapp.publishing.embedding import (
     DEFAULT_WIDTH,
     EmbedOptions,
     embed_query,
@@ -30,14 +32,12 @@ from mapapp.embedding import (
     map_query,
     parse_embed,
 )
-from mapapp.filters import RallyFilter, number, one_of, parse_filter, parse_view
-from mapapp.gazetteer import REGION_CODES
-from mapapp.geocode import gazetteer
-from mapapp.i18n import DEFAULT_LANGUAGE, LANGUAGES, current_language
-from mapapp.public import public_rally
-from mapapp.security import frameable
-from mapapp.views.caching import page_once
-from mapapp.views.maps import EARLY_FEED_HASH, early_feed, map_shell
+from mapapp.publishing.public import public_rally
+from mapapp.web.caching import page_once
+from mapapp.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, current_language
+from mapapp.web.mapshells import EARLY_FEED_HASH, early_feed, map_shell
+from mapapp.web.security import frameable
+from mapapp.web.urls import app_path, external_url
 
 bp = Blueprint("embed", __name__)
 

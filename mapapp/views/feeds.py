@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, current_app, request
 
-from mapapp import db
-from mapapp.addresses import external_url
-from mapapp.compression import takes_gzip
-from mapapp.feeds import (
+from mapapp.domain import db
+from mapapp.domain.filters import parse_filter
+from mapapp.domain.geocoding import gazetteer
+from mapapp.domain.models import utcnow
+from mapapp.publishing.feeds import (
     CSV_LAYOUT,
     Notes,
     RallyUrl,
@@ -22,21 +23,20 @@ from mapapp.feeds import (
     csv_row,
     event_bytes,
 )
-from mapapp.filters import parse_filter
-from mapapp.geocode import gazetteer
-from mapapp.i18n import LANGUAGES, current_language
-from mapapp.models import utcnow
-from mapapp.parts import Layout
-from mapapp.public import (
+from mapapp.publishing.geojson import etag_for, feed_notes
+from mapapp.publishing.parts import Layout
+from mapapp.publishing.public import (
     PublicRally,
     current_version,
     public_entries,
     public_rally,
     seconds_until_change,
 )
-from mapapp.rallies import etag_for, feed_notes
-from mapapp.signing import signed_comment, signing_key
-from mapapp.views.caching import Prepared, conditional, memoized, prepared
+from mapapp.publishing.signing import signed_comment, signing_key
+from mapapp.web.caching import Prepared, conditional, memoized, prepared
+from mapapp.web.compression import takes_gzip
+from mapapp.web.i18n import LANGUAGES, current_language
+from mapapp.web.urls import external_url
 
 bp = Blueprint("feeds", __name__)
 
@@ -157,7 +157,7 @@ def offline_document() -> tuple[str, Callable[[], bytes], int, str]:
     """This request's offline copy: its ETag, a function giving its bytes (built once per ETag
     in each worker, the same in every worker), how long it may be kept (seconds), and its
     language."""
-    from mapapp.export import render_export
+    from mapapp.publishing.export import render_export
 
     rally_filter = parse_filter(request.args, gazetteer())
     lang = current_language()

@@ -17,13 +17,13 @@ from flask import (
 )
 from flask_babel import format_date, lazy_gettext
 
-from mapapp import db, jsonld
-from mapapp.addresses import canonical_url, external_url, page_address
-from mapapp.filters import BadFilter, parse_filter, parse_view
-from mapapp.geocode import gazetteer
-from mapapp.i18n import MINSK, current_language, region_name, town_name
-from mapapp.models import utcnow
-from mapapp.public import (
+from mapapp.domain import db
+from mapapp.domain.filters import BadFilter, parse_filter, parse_view
+from mapapp.domain.geocoding import gazetteer
+from mapapp.domain.models import utcnow
+from mapapp.publishing import jsonld
+from mapapp.publishing.geojson import etag_for, reveal_sentence, status_sentence
+from mapapp.publishing.public import (
     PublicRally,
     count_public,
     current_version,
@@ -31,10 +31,11 @@ from mapapp.public import (
     public_rally,
     seconds_until_change,
 )
-from mapapp.rallies import etag_for, reveal_sentence, status_sentence
-from mapapp.signing import signing_key
-from mapapp.views.caching import conditional, memoized, page_once
-from mapapp.views.maps import EARLY_FEED_HASH, early_feed, map_shell
+from mapapp.publishing.signing import signing_key
+from mapapp.web.caching import conditional, memoized, page_once
+from mapapp.web.i18n import MINSK, current_language, region_name, town_name
+from mapapp.web.mapshells import EARLY_FEED_HASH, early_feed, map_shell
+from mapapp.web.urls import canonical_url, external_url, page_address
 
 bp = Blueprint("pages", __name__)
 # For templates: the fixed sentences of urgent statuses and of a place not yet revealed.

@@ -1,4 +1,4 @@
-"""Link previews: the share images og:image points at, drawn by mapapp.share."""
+"""Link previews: the share images og:image points at, drawn by mapapp.publishing.share_image."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from flask import Blueprint, Response, abort, request
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from mapapp import db
-from mapapp.i18n import LANGUAGES, local_datetime, town_name
-from mapapp.rallies import etag_for, public_rally
-from mapapp.share import share_image
-from mapapp.views.caching import memoized
+from mapapp.domain import db
+from mapapp.publishing.geojson import etag_for, public_rally
+from mapapp.publishing.share_image import share_image
+from mapapp.web.caching import memoized
+from mapapp.web.i18n import LANGUAGES, local_datetime, town_name
 
 bp = Blueprint("share", __name__)
 

@@ -24,15 +24,16 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
-from mapapp import contacts, csrf, db, lifecycle
-from mapapp.addresses import external_url
-from mapapp.forms import ActionForm, CancelForm, RallyForm
-from mapapp.gazetteer import distance_km
-from mapapp.geocode import gazetteer, geocode
-from mapapp.i18n import MINSK, current_language
-from mapapp.limits import limiter
-from mapapp.models import Rally
-from mapapp.views.maps import pin_shell
+from mapapp import csrf
+from mapapp.domain import contacts, db, lifecycle
+from mapapp.domain.geocoding import gazetteer, geocode
+from mapapp.domain.models import Rally
+from mapapp.places.gazetteer import distance_km
+from mapapp.web.forms import ActionForm, CancelForm, RallyForm
+from mapapp.web.i18n import MINSK, current_language
+from mapapp.web.limits import limiter
+from mapapp.web.mapshells import pin_shell
+from mapapp.web.urls import external_url
 
 bp = Blueprint("submit", __name__)
 

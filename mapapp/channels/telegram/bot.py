@@ -1,0 +1,359 @@
+"""The bot's private chats: submitting a rally step by step, as the web form would.
+
+`/new` asks for the title, town (gazetteer suggestions as buttons), place, date and time,
+when to reveal the place, and an optional contact; shows a summary with the geocoded
+place (a location message); on confirm the answers go through `forms.RallyForm` and
+`lifecycle.submit`, the web form's own validation and storage, and the reply carries the
+manage link. Messages are the form's, in the chat's language.
+
+Privacy: the rally gets nothing of the chat. A chat is known here only by a keyed hash of
+its id (`TelegramChat.key`); its row holds the answers so far and rate-limit counters and
+is deleted an hour after it began (the worker purges expired rows) or when the
+conversation ends. Telegram is reached only through `mapapp.channels.telegram.client`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from contextlib import suppress
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app, url_for
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
+
+from mapapp.channels.telegram.client import BotClient, Incoming, Refused, Unavailable
+from mapapp.channels.telegram.outbox import base_url, in_language
+from mapapp.domain import contacts, lifecycle
+from mapapp.domain.geocoding import gazetteer
+from mapapp.domain.models import TelegramChat, utcnow
+from mapapp.web.forms import RallyForm
+from mapapp.web.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES, local_datetime
+
+CHAT_HOURS = 1  # a chat's row (answers, counters) lives this long
+UPDATES_PER_HOUR = 120  # messages and button presses a chat may send an hour
+SUBMISSIONS_PER_HOUR = 3  # rallies a chat may send an hour
+REVEAL_HOURS = (0, 1, 2, 3, 6)  # choices for "when does the place become public"
+BIG_TOWNS = ("Мінск", "Брэст", "Віцебск", "Гомель", "Гродна", "Магілёў")
+STEPS = ("title", "town", "place", "when", "reveal", "contact", "confirm")
+_DATE = re.compile(r"^(\d{1,2})[./](\d{1,2})[./](\d{4})$")
+
+
+def chat_key(chat_id: int) -> str:
+    """A chat's id, keyed with the secret key: the table alone does not give the id back."""
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(secret, f"telegram-chat:{chat_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def chat_language(chat: TelegramChat | None, language_code: str | None) -> str:
+    if chat is not None and chat.language in LANGUAGES:
+        return chat.language
+    code = (language_code or "").split("-")[0].lower()
+    return code if code in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def handle(session: Session, client: BotClient, update: Incoming) -> None:
+    """Answer one update from a private chat (others are ignored)."""
+    if update.chat_id is None or not update.private or update.text is None:
+        return
+    now = utcnow()
+    key = chat_key(update.chat_id)
+    chat = session.get(TelegramChat, key)
+    if chat is None or chat.expires_at <= now:
+        if chat is not None:
+            session.delete(chat)
+            session.flush()
+        chat = TelegramChat(key=key, window_at=now, updates=0, submissions=0)
+        chat.expires_at = now + timedelta(hours=CHAT_HOURS)
+        session.add(chat)
+    chat.updates += 1
+    lang = chat_language(chat, update.language_code)
+    if update.callback_id:
+        # Stops the button's spinner: cosmetic, so a failure must not drop the answer below.
+        with suppress(Unavailable, Refused):
+            client.answer_button(update.callback_id)
+    with in_language(lang):
+        if chat.updates > UPDATES_PER_HOUR:
+            if chat.updates == UPDATES_PER_HOUR + 1:
+                session.commit()
+                client.send_message(update.chat_id, _("Too many messages: try again in an hour."))
+            session.commit()
+            return
+        conversation = Conversation(session, client, chat, update.chat_id, lang)
+        conversation.answer(update.text.strip())
+    session.commit()
+
+
+class Conversation:
+    """One chat's submission in progress; the answers live in `chat.state` as JSON."""
+
+    def __init__(
+        self, session: Session, client: BotClient, chat: TelegramChat, chat_id: int, lang: str
+    ) -> None:
+        self.session, self.client, self.chat, self.chat_id = session, client, chat, chat_id
+        self.lang = lang
+        self.state: dict[str, Any] = json.loads(chat.state) if chat.state else {}
+
+    # -- talking ----------------------------------------------------------------------
+
+    def say(self, text: str, buttons: list[list[tuple[str, str]]] | None = None) -> None:
+        """Send plain text (escaped here: nothing typed becomes markup)."""
+        from html import escape
+
+        self.client.send_message(self.chat_id, escape(text), buttons=buttons or ())
+
+    def save(self) -> None:
+        self.chat.state = json.dumps(self.state, ensure_ascii=False) if self.state else None
+        self.session.commit()
+
+    def answer(self, text: str) -> None:
+        command = text.split()[0].split("@")[0].lower() if text.startswith("/") else ""
+        if command == "/cancel":
+            self.state = {}
+            self.save()
+            self.say(_("Stopped. Nothing was sent. Send /new to start again."))
+        elif command == "/new":
+            self.state = {"step": "title"}
+            self.save()
+            self.ask()
+        elif command == "/language":
+            self.say(
+                _("Choose the language"),
+                [[(LANGUAGE_NAMES[code], f"lang:{code}") for code in LANGUAGES]],
+            )
+        elif text.startswith("lang:") and text[5:] in LANGUAGES:
+            self.chat.language = text[5:]
+            self.session.commit()
+            with in_language(text[5:]):
+                self.lang = text[5:]
+                self.say(LANGUAGE_NAMES[text[5:]])
+                if self.state.get("step"):
+                    self.ask()
+        elif command or not self.state.get("step"):
+            self.say(
+                _(
+                    "This bot sends rallies to the map of Belarus. Moderators check each one before it is shown. /new submits a rally, /language changes the language, /cancel stops."
+                )
+            )
+        else:
+            getattr(self, f"take_{self.state['step']}")(text)
+
+    def ask(self) -> None:
+        """Ask the question of the current step."""
+        step = self.state["step"]
+        form = RallyForm(meta={"csrf": False}, formdata=None)
+        if step in ("title", "place"):
+            field = getattr(form, step)
+            skip = [[(_("Skip"), "skip")]] if step == "place" else None
+            self.say(f"{field.label.text}\n{field.description}", skip)
+        elif step == "town":
+            towns = [gazetteer().by_name(name) for name in BIG_TOWNS]
+            buttons = [(t.name_in(self.lang), f"town:{t.geonameid}") for t in towns if t]
+            self.say(
+                f"{form.town.label.text}\n{form.town.description}",
+                [buttons[i : i + 3] for i in range(0, len(buttons), 3)],
+            )
+        elif step == "when":
+            example = (utcnow() + timedelta(days=7)).strftime("%d.%m.%Y") + " 18:00"
+            self.say(
+                _("Write the date and time, for example: %(example)s", example=example)
+                + f"\n{form.time.description}"
+            )
+        elif step == "reveal":
+            self.say(
+                _("When should the exact place become public?"),
+                [[(self.reveal_label(hours), f"reveal:{hours}")] for hours in REVEAL_HOURS],
+            )
+        elif step == "contact":
+            self.say(
+                f"{form.contact.label.text}\n{form.contact.description}", [[(_("Skip"), "skip")]]
+            )
+        elif step == "confirm":
+            self.summary()
+
+    def reveal_label(self, hours: int) -> str:
+        return _("Now") if hours == 0 else _("%(hours)s h before the start", hours=hours)
+
+    # -- the form ---------------------------------------------------------------------
+
+    def form(self, **more: str) -> RallyForm:
+        """The web form filled with the answers so far (and `more`), validated."""
+        data = {
+            name: self.state.get(name, "")
+            for name in ("title", "town", "place", "date", "time", "contact")
+        }
+        data.update(more)
+        data["geonameid"] = str(self.state.get("geonameid") or "")
+        form = RallyForm(meta={"csrf": False}, formdata=MultiDict(data))
+        form.validate()
+        return form
+
+    def errors_of(self, form: RallyForm, *names: str) -> list[str]:
+        return [str(message) for name in names for message in getattr(form, name).errors]
+
+    def next_step(self) -> None:
+        step = STEPS[STEPS.index(self.state["step"]) + 1]
+        if step == "contact" and not contacts.accepting():
+            step = "confirm"  # no key to keep a contact safe: the web form has no field either
+        self.state["step"] = step
+        self.save()
+        self.ask()
+
+    def take_title(self, text: str) -> None:
+        self.take_field("title", text)
+
+    def take_place(self, text: str) -> None:
+        self.take_field("place", "" if text == "skip" else text)
+
+    def take_contact(self, text: str) -> None:
+        self.take_field("contact", "" if text == "skip" else text)
+
+    def take_field(self, name: str, text: str) -> None:
+        errors = self.errors_of(self.form(**{name: text}), name)
+        if errors:
+            self.say("\n".join(errors))
+            return
+        self.state[name] = text
+        self.next_step()
+
+    def take_town(self, text: str) -> None:
+        if text.startswith("town:") and text[5:].isdigit():
+            place = gazetteer().by_id(int(text[5:]))
+            if place is not None:
+                self.state.update(town=place.name_in(self.lang), geonameid=place.geonameid)
+                self.next_step()
+                return
+        errors = self.errors_of(self.form(town=text), "town")
+        if errors:
+            self.say("\n".join(errors))
+            return
+        match = gazetteer().geocode(text)
+        if match is None:
+            self.say(_("This town is not in our list: check the spelling."))
+            return
+        candidates = [match, *match.alternatives][:5]
+        seen: dict[int, Any] = {}
+        for candidate in candidates:
+            seen.setdefault(candidate.place.geonameid, candidate.place)
+        if len(seen) == 1 and match.confidence >= 0.9:
+            self.state.update(town=text, geonameid=match.place.geonameid)
+            self.next_step()
+            return
+        self.say(
+            _("Choose the town"),
+            [
+                [(f"{place.name_in(self.lang)} ({place.region})", f"town:{geonameid}")]
+                for geonameid, place in seen.items()
+            ],
+        )
+
+    def take_when(self, text: str) -> None:
+        parts = text.split()
+        day, time = (parts + ["", ""])[:2] if len(parts) <= 2 else (text, "")
+        found = _DATE.match(day)
+        if found:  # 01.06.2027, as people write it here; the form reads ISO dates
+            d, m, y = found.groups()
+            day = f"{y}-{int(m):02d}-{int(d):02d}"
+        time = time.replace(".", ":")
+        errors = self.errors_of(self.form(date=day, time=time), "date", "time")
+        if errors:
+            self.say("\n".join(errors))
+            return
+        self.state.update(date=day, time=time)
+        self.next_step()
+
+    def take_reveal(self, text: str) -> None:
+        value = text.removeprefix("reveal:")
+        if not value.isdigit() or int(value) not in REVEAL_HOURS:
+            self.ask()
+            return
+        self.state["reveal"] = int(value)
+        self.next_step()
+
+    def located(self, form: RallyForm) -> dict[str, Any] | None:
+        from mapapp.views.submit import locate
+
+        return locate(form)
+
+    def summary(self) -> None:
+        form = self.form()
+        wrong = [field.name for field in form if field.errors]
+        found = self.located(form) if not wrong else None
+        if found is None:
+            # Back to the first answer that is wrong now (a date passed, a town not found).
+            wrong = wrong or ["town"]
+            self.say("\n".join(str(m) for name in wrong for m in getattr(form, name).errors))
+            step = {"date": "when", "time": "when"}.get(wrong[0], wrong[0])
+            self.state["step"] = step if step in STEPS else "title"
+            self.save()
+            self.ask()
+            return
+        starts_at = form.starts_at()
+        hours = int(self.state.get("reveal", 0))
+        lines = [
+            _("Check the rally before sending it to moderators:"),
+            f"{form.title.label.text}: {form.title.data}",
+            f"{form.town.label.text}: {found.get('town') or form.town.data}",
+            f"{form.place.label.text}: {form.place.data or '—'}",
+            f"{form.date.label.text}: {local_datetime(starts_at, 'full', self.lang)}",
+            f"{_('When should the exact place become public?')} {self.reveal_label(hours)}",
+            *(
+                [f"{form.contact.label.text}: {form.contact.data or '—'}"]
+                if contacts.accepting()
+                else []
+            ),
+            _("The place on the map: %(name)s", name=found.get("name") or found.get("town")),
+        ]
+        self.client.send_location(self.chat_id, found["lat"], found["lon"])
+        self.say(
+            "\n".join(lines),
+            [[(_("Send to moderators"), "confirm")], [(_("Start again"), "/new")]],
+        )
+
+    def take_confirm(self, text: str) -> None:
+        if text != "confirm":
+            self.ask()
+            return
+        if self.chat.submissions >= SUBMISSIONS_PER_HOUR:
+            self.say(_("Too many rallies from this chat: try again in an hour."))
+            return
+        form = self.form()
+        found = self.located(form) if not form.errors else None
+        if found is None:
+            self.summary()  # says what is wrong and starts again
+            return
+        from mapapp.views.submit import rally_fields
+
+        fields = rally_fields(form, found["lat"], found["lon"], found.get("geonameid"))
+        hours = int(self.state.get("reveal", 0))
+        if hours:  # staged disclosure: the town only until then
+            fields["reveal_at"] = fields["starts_at"] - timedelta(hours=hours)
+        _rally, token = lifecycle.submit(self.session, fields)
+        self.chat.submissions += 1
+        self.state = {}
+        self.save()
+        link = manage_link(token)
+        self.say(
+            "\n\n".join(
+                [
+                    _("Thank you: the rally is sent to moderators"),
+                    _("It will appear on the map once a moderator approves it."),
+                    _("Save this link now: it is shown only once.")
+                    + " "
+                    + _(
+                        "With it you can see the status, change the rally or cancel it. Anyone with the link can do the same, so keep it private."
+                    ),
+                    link,
+                ]
+            )
+        )
+
+
+def manage_link(token: str) -> str:
+    """The organizer's manage link, absolute from the site's declared address."""
+    return url_for("submit.manage", token=token, _external=bool(base_url()))

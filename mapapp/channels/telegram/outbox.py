@@ -1,0 +1,299 @@
+"""The Telegram channel that follows the map: the outbox, the message text, delivery.
+
+A change the public sees (`signals.public_change`) adds an outbox row in the same
+transaction as the change: no network, nothing to lose if the request fails after. The
+worker (`mapapp.channels.telegram.worker`) delivers due rows in order per rally, rendering the rally from the
+public projection at send time, so text waiting for moderation is never sent and a rally
+no longer public is taken out of the channel. Reveals are found by time: a message posted
+before its rally's place was public is edited once the place is.
+
+Telegram is reached only through `mapapp.channels.telegram.client`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from html import escape
+from typing import Any
+
+from flask import Flask, current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mapapp.channels.telegram.client import BotClient, Refused, Unavailable, channel_for, configured
+from mapapp.domain.models import TelegramMessage, TelegramOutbox, utcnow
+from mapapp.publishing.public import public_rally as projection
+from mapapp.web.i18n import local_datetime, town_name
+
+log = logging.getLogger(__name__)
+
+# Changes that edit the message and also reply to it, so subscribers get a notification.
+URGENT = ("cancelled", "danger", "moved")
+MAX_BACKOFF = 3600  # seconds between tries of one row, at most
+GIVE_UP_AFTER = 48  # tries of a row Telegram keeps refusing (a day and more of backoff)
+
+
+def public_rally(session: Session, rally_id: int) -> Any:  # noqa: ANN401 - a PublicRally
+    """The rally as the public sees it now, or None: the one public projection."""
+    return projection(session, rally_id)
+
+
+# -- the outbox -------------------------------------------------------------------------
+
+
+def enqueue(sender: Flask, session: Session, rally_id: int, kind: str, **_extra: Any) -> None:
+    """`public_change` receiver: note the change in the caller's transaction (no commit)."""
+    if not (configured(sender) and sender.config.get("TELEGRAM_CHANNEL")):
+        return  # no channel: nothing would ever deliver the row
+    session.add(TelegramOutbox(rally_id=rally_id, kind=kind, next_at=utcnow()))
+
+
+def queue_reveals(session: Session) -> int:
+    """Add a "revealed" row for each posted rally whose place has become public since."""
+    added = 0
+    waiting = session.scalars(
+        select(TelegramMessage).where(
+            TelegramMessage.revealed.is_(False), TelegramMessage.removed.is_(False)
+        )
+    ).all()
+    for message in waiting:
+        view = public_rally(session, message.rally_id)
+        if view is None or view.place is None:
+            continue
+        queued = session.scalars(
+            select(TelegramOutbox.id).where(
+                TelegramOutbox.rally_id == message.rally_id,
+                TelegramOutbox.delivered_at.is_(None),
+            )
+        ).first()
+        if queued is None:
+            session.add(TelegramOutbox(rally_id=message.rally_id, kind="revealed"))
+            added += 1
+    session.commit()
+    return added
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
+    """Wait before the next try: 5 s doubling to an hour, never less than Telegram asked."""
+    seconds = min(MAX_BACKOFF, 5 * 2 ** max(attempts - 1, 0))
+    return timedelta(seconds=max(seconds, retry_after or 0))
+
+
+def deliver_due(
+    session: Session, client: BotClient, now: datetime | None = None, limit: int = 200
+) -> int:
+    """Deliver the due outbox rows, oldest first, keeping each rally's order; returns how many.
+
+    A row that fails waits (backoff) and holds back the later rows of its rally. When
+    Telegram is down or asks to slow down, the batch stops: the rest waits for the next.
+    """
+    now = now or utcnow()
+    rows = session.scalars(
+        select(TelegramOutbox)
+        .where(TelegramOutbox.delivered_at.is_(None))
+        .order_by(TelegramOutbox.id)
+        .limit(limit)
+    ).all()
+    held: set[int] = set()
+    delivered = 0
+    for row in rows:
+        if row.rally_id in held:
+            continue
+        if row.next_at > now:
+            held.add(row.rally_id)
+            continue
+        try:
+            deliver(session, client, row)
+        except Unavailable as error:
+            session.rollback()
+            row.attempts += 1
+            row.error = error.kind
+            row.next_at = now + backoff(row.attempts, error.retry_after)
+            session.commit()
+            log.warning("Telegram unavailable: %s", error.kind)
+            return delivered
+        except Refused as error:
+            session.rollback()
+            row.attempts += 1
+            row.error = error.kind
+            row.next_at = now + backoff(row.attempts)
+            if row.attempts >= GIVE_UP_AFTER:
+                row.delivered_at = now  # kept with its error, for the operator to see
+            session.commit()
+            held.add(row.rally_id)
+            log.warning("Telegram refused a channel message: %s", error.kind)
+            continue
+        row.delivered_at = now
+        row.error = None
+        session.commit()
+        delivered += 1
+    return delivered
+
+
+def deliver(session: Session, client: BotClient, row: TelegramOutbox) -> None:
+    """Bring the channel in line with what the public sees of one rally now.
+
+    Not public (any more): its messages are deleted (or say it was removed). Public and not
+    yet posted: posted. Posted: edited if its text changed. An urgent change also replies to
+    the message, once (`row.step` records it). Message ids are committed as soon as Telegram
+    gives them, so a retry edits what was posted rather than posting again.
+    """
+    view = public_rally(session, row.rally_id)
+    if view is None:
+        remove_all(session, client, row.rally_id)
+        return
+    chat = channel_for(view.region)
+    if chat is None:
+        return
+    lang = current_app.config.get("TELEGRAM_LANGUAGE") or "be"
+    with in_language(lang):
+        text = message_text(view, lang)
+        urgent = urgent_text(view.status) if row.kind in URGENT else None
+    message = session.get(TelegramMessage, (row.rally_id, chat))
+    if row.step < 1:
+        post_or_edit(session, client, chat, message, view, text)
+        row.step = 1
+        session.commit()
+        message = session.get(TelegramMessage, (row.rally_id, chat))
+    if urgent and row.step < 2 and message is not None and row.kind == view.status:
+        client.send_message(chat, f"<b>{escape(urgent)}</b>", reply_to=message.message_id)
+        row.step = 2
+        session.commit()
+
+
+def post_or_edit(
+    session: Session,
+    client: BotClient,
+    chat: str,
+    message: TelegramMessage | None,
+    view: Any,  # noqa: ANN401
+    text: str,
+) -> None:
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    revealed = view.place is not None
+    if message is not None and not message.removed:
+        if message.text_hash == digest:
+            return  # the channel already says this
+        try:
+            client.edit_message(chat, message.message_id, text)
+        except Refused as error:
+            if not error.gone:
+                raise
+            message.removed = True  # deleted by hand in the channel: post it anew
+        else:
+            message.text_hash, message.revealed = digest, revealed
+            session.commit()
+            return
+    message_id = client.send_message(chat, text)
+    if message is None:
+        message = TelegramMessage(rally_id=view.id, chat=chat, message_id=message_id)
+        session.add(message)
+    message.message_id, message.text_hash = message_id, digest
+    message.revealed, message.removed = revealed, False
+    session.commit()
+
+
+def remove_all(session: Session, client: BotClient, rally_id: int) -> None:
+    """Take a rally no longer public out of the channel: delete, or say it was removed."""
+    messages = session.scalars(
+        select(TelegramMessage).where(
+            TelegramMessage.rally_id == rally_id, TelegramMessage.removed.is_(False)
+        )
+    ).all()
+    lang = current_app.config.get("TELEGRAM_LANGUAGE") or "be"
+    for message in messages:
+        try:
+            client.delete_message(message.chat, message.message_id)
+        except Refused as error:
+            if not error.gone:  # too old to delete: say so instead of leaving the old text
+                with in_language(lang):
+                    removed = escape(_("This rally was removed from the map."))
+                try:
+                    client.edit_message(message.chat, message.message_id, removed)
+                except Refused as again:
+                    if not again.gone:
+                        raise
+        message.removed = True
+        session.commit()
+
+
+# -- the text ---------------------------------------------------------------------------
+
+
+def base_url() -> str:
+    """The site's public address (no trailing slash), from settings, never from a request."""
+    configured = current_app.config.get("BASE_URL")
+    if configured:
+        return configured.rstrip("/")
+    server = current_app.config.get("SERVER_NAME")
+    if server:
+        scheme = current_app.config.get("PREFERRED_URL_SCHEME", "http")
+        return f"{scheme}://{server}{current_app.config.get('APPLICATION_ROOT', '/')}".rstrip("/")
+    return ""
+
+
+@contextmanager
+def in_language(lang: str) -> Iterator[None]:
+    """Translate (Flask-Babel, Flask-WTF) and build URLs as a page in `lang` would.
+
+    The worker has no request; this gives it one for the site's own address and language.
+    Flask-Babel keeps the locale on `g`, which the worker's app context shares across
+    requests, hence `force_locale` too.
+    """
+    with (
+        current_app.test_request_context(
+            "/", base_url=base_url() or None, query_string={"lang": lang}
+        ),
+        force_locale(lang),
+    ):
+        yield
+
+
+def urgent_text(status: str) -> str | None:
+    """The fixed sentence of an urgent status, in the current language (never free text)."""
+    if status == "danger":
+        return _("Danger: police are at the place. Do not come.")
+    if status == "moved":
+        return _("The place has changed: check the new place before you go.")
+    if status == "cancelled":
+        return _("This rally is cancelled.")
+    return None
+
+
+def message_text(view: Any, lang: str) -> str:  # noqa: ANN401 - a PublicRally
+    """A rally as a Telegram HTML message; every piece of user text escaped.
+
+    Title, status sentence, town (and the place once revealed, else when it will be), day and
+    time in Minsk, links to the rally page and the map from the site's declared address.
+    """
+    lines = [f"<b>{escape(view.title)}</b>"]
+    sentence = urgent_text(view.status)
+    if sentence:
+        lines.append(f"⚠️ <b>{escape(sentence)}</b>")
+    where = town_name(view, lang)
+    if view.place:
+        where = f"{where}, {view.place}"
+    lines.append(f"📍 {escape(where)}")
+    reveal_at = getattr(view, "reveal_at", None)
+    if view.place is None and reveal_at is not None:
+        announced = _(
+            "The exact place will be announced at %(time)s.",
+            time=local_datetime(reveal_at, "medium", lang),
+        )
+        lines.append(escape(announced))
+    lines.append(f"🗓 {escape(local_datetime(view.starts_at, 'full', lang))}")
+    base = base_url()
+    if base:
+        page = escape(f"{base}/rallies/{view.id}?lang={lang}", quote=True)
+        whole_map = escape(f"{base}/?lang={lang}", quote=True)
+        lines.append(
+            f'<a href="{page}">{escape(_("Rally page"))}</a> · '
+            f'<a href="{whole_map}">{escape(_("Map"))}</a>'
+        )
+    return "\n".join(lines)

@@ -1,0 +1,319 @@
+"""The tables. Times are stored in UTC and shown in Europe/Minsk."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from mapapp.domain.contacts import EncryptedContact, SealedText
+
+
+class UTCDateTime(TypeDecorator):
+    """An aware datetime in Python, UTC in the database (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:  # noqa: ANN001
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: give a time zone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:  # noqa: ANN001
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Status(enum.StrEnum):
+    """The states of a rally; mapapp.domain.lifecycle.TRANSITIONS says how one leads to another."""
+
+    PENDING = "pending"  # never approved: nothing of it is public
+    APPROVED = "approved"
+    CANCELLED = "cancelled"
+    DANGER = "danger"  # police at the place: do not come
+    MOVED = "moved"  # the place changed after it was public
+    REJECTED = "rejected"  # by a moderator (a public one is taken down)
+    WITHDRAWN = "withdrawn"  # by its organizer before it was approved
+
+
+# The states in which the last approved version is public (cancelled and danger so the
+# warning spreads). Every public read goes through PublishedRally, which holds only these.
+PUBLIC_STATUSES = (
+    Status.APPROVED.value,
+    Status.CANCELLED.value,
+    Status.DANGER.value,
+    Status.MOVED.value,
+)
+
+
+class Rally(Base):
+    __tablename__ = "rally"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    town: Mapped[str] = mapped_column(String(120))
+    place: Mapped[str] = mapped_column(String(200), default="")
+    region: Mapped[str] = mapped_column(String(5))  # ISO 3166-2, e.g. BY-HM
+    geonameid: Mapped[int | None] = mapped_column(Integer)  # the town in the gazetteer
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(12), default=Status.PENDING.value)
+    featured: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Private, moderators only: encrypted with MAPAPP_CONTACT_KEY (mapapp.domain.contacts).
+    contact: Mapped[str | None] = mapped_column(EncryptedContact)
+    manage_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    seed_key: Mapped[str | None] = mapped_column(String(64), unique=True)  # rallies from data/
+    reject_reason: Mapped[str | None] = mapped_column(String(300))
+    sequence: Mapped[int] = mapped_column(Integer, default=0)  # bumped on every change (iCalendar)
+    # When the exact place becomes public (None: at once); until then only the town is shown.
+    reveal_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An organizer's edit of a public rally waits for a moderator; the public keeps seeing
+    # the published version (PublishedRally) until it is approved.
+    changes_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        Index("ix_rally_status_starts_at", "status", "starts_at"),
+        Index("ix_rally_region", "region"),
+        Index("ix_rally_updated_at", "updated_at"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<Rally {self.id} {self.status} {self.town!r}>"
+
+
+class PublishedRally(Base):
+    """The last approved version of a public rally: the only table public outputs read.
+
+    `rally` is the working copy (with the private contact and unreviewed edits); a row is
+    copied here only when a moderator approves (or edits) it, and deleted when it is taken
+    down, so pending text cannot reach the public by construction. Read it through
+    mapapp.publishing.public, which also hides the place until `reveal_at`.
+    """
+
+    __tablename__ = "published_rally"
+
+    id: Mapped[int] = mapped_column(ForeignKey("rally.id", ondelete="CASCADE"), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    town: Mapped[str] = mapped_column(String(120))
+    place: Mapped[str] = mapped_column(String(200), default="")
+    region: Mapped[str] = mapped_column(String(5))
+    geonameid: Mapped[int | None] = mapped_column(Integer)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(12))  # one of PUBLIC_STATUSES
+    featured: Mapped[bool] = mapped_column(Boolean, default=False)
+    reveal_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    changes_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    # Moves with every change of the row (lifecycle sets it; onupdate catches any other
+    # UPDATE made through SQLAlchemy): mapapp.publishing.public's per-process cache relies on it.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        Index("ix_published_rally_starts_at", "starts_at"),
+        Index("ix_published_rally_region", "region"),
+        Index("ix_published_rally_reveal_at", "reveal_at"),
+    )
+
+
+# The lists' order with each row's version (mapapp.publishing.public.public_entries reads only these):
+# a covering index, so a rebuild sorts nothing (migration 0008_feeds).
+Index(
+    "ix_published_rally_list",
+    PublishedRally.featured.desc(),
+    PublishedRally.starts_at,
+    PublishedRally.id,
+    PublishedRally.updated_at,
+    PublishedRally.changes_pending,
+)
+
+
+# The fields an approval copies from the working copy to the published version.
+PUBLISHED_FIELDS = ("title", "description", "town", "place", "region", "geonameid", "lat", "lon",
+                    "starts_at", "ends_at", "featured", "reveal_at")  # fmt: skip
+
+
+class DataVersion(Base):
+    """One row (id 1): a counter bumped in the transaction of every public change.
+
+    Read by primary key, it keys every public cache; pending-only changes leave it alone.
+    """
+
+    __tablename__ = "data_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class GeocodeCache(Base):
+    """Answers from the online geocoder, kept so each place is asked about once.
+
+    Keyed by a hash of the folded query, so the table holds no typed address.
+    """
+
+    __tablename__ = "geocode_cache"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    result: Mapped[str] = mapped_column(Text)  # JSON; "null" when the service found nothing
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Throttle(Base):
+    """When a shared outside service may next be called (one row per service)."""
+
+    __tablename__ = "throttle"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    next_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Moderator(Base):
+    __tablename__ = "moderator"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    # Sessions carry the epoch they began in; raising it (log out, new password) ends them all.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LoginFailure(Base):
+    """A failed log-in, counted per account (and per address, hashed) by every worker."""
+
+    __tablename__ = "login_failure"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))  # a keyed hash: no name or address in clear
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_login_failure_key_at", "key", "at"),)
+
+
+class AuditEntry(Base):
+    """Who did what to which rally, and when. No addresses, no contact data."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))  # "moderator:NAME", "organizer", "system"
+    action: Mapped[str] = mapped_column(String(40))
+    rally_id: Mapped[int | None] = mapped_column(ForeignKey("rally.id", ondelete="SET NULL"))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class TelegramOutbox(Base):
+    """A change the Telegram channel must hear of, written in the transaction of the change.
+
+    The worker delivers rows in id order per rally; `step` records how far a delivery got
+    (1: the channel message is posted or edited, 2: the urgent reply is sent too), so a retry
+    never posts anything twice.
+    """
+
+    __tablename__ = "telegram_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rally_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))  # a public_change kind, or "revealed"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(String(80))  # the error's type, never its text
+
+    __table_args__ = (Index("ix_telegram_outbox_due", "delivered_at", "next_at"),)
+
+
+class TelegramMessage(Base):
+    """The channel message that shows a rally, kept to edit it later."""
+
+    __tablename__ = "telegram_message"
+
+    rally_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat: Mapped[str] = mapped_column(String(64), primary_key=True)  # the channel, not a person
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    text_hash: Mapped[str] = mapped_column(String(64))
+    revealed: Mapped[bool] = mapped_column(Boolean, default=True)  # the text shows the place
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class TelegramChat(Base):
+    """A private chat with the bot, known only by a keyed hash of its id, for an hour at most.
+
+    Holds the conversation in progress and the rate-limit counters; nothing of it is
+    stored with a rally, and the worker deletes the row when `expires_at` passes.
+    """
+
+    __tablename__ = "telegram_chat"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    language: Mapped[str | None] = mapped_column(String(2))
+    # JSON of the answers so far, sealed with the contact key (it may hold a contact and a
+    # place not yet revealed).
+    state: Mapped[str | None] = mapped_column(SealedText)
+    window_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updates: Mapped[int] = mapped_column(Integer, default=0)
+    submissions: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class TelegramCursor(Base):
+    """The worker's position in the bot's updates (getUpdates offset)."""
+
+    __tablename__ = "telegram_cursor"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
+class RateLimitCounter(Base):
+    """A rate-limit window's count (mapapp.web.limits.DatabaseStorage): shared by all workers.
+
+    name is Flask-Limiter's key (the limit and the client address or account), expires_at
+    a Unix time; rows past it are stale and deleted as the counters are used.
+    """
+
+    __tablename__ = "rate_limit"
+
+    name: Mapped[str] = mapped_column(String(300), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)

@@ -1,0 +1,222 @@
+"""export-static: the map as one HTML file that works opened from disk.
+
+Leaflet, supercluster, the styles, rallymap.js and the rallies themselves are written
+into the file, so it needs no server: it can be passed around on a USB stick or in a
+messenger when the site is blocked. Only tiles come from MAPAPP_TILE_URL, when online
+(none with --no-tiles: the app's own basemap is in the file). Beside it go the rallies as
+GeoJSON and iCalendar and, with MAPAPP_SIGNING_KEY, a minisign signature of each file.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+import folium
+from flask import Flask, render_template
+
+from mapapp.domain import db
+from mapapp.domain.filters import RallyFilter
+from mapapp.domain.models import utcnow
+from mapapp.places import mapshell
+from mapapp.places.gazetteer import DATA_DIR
+from mapapp.publishing.feeds import calendar
+from mapapp.publishing.geojson import feature_collection, in_language
+from mapapp.publishing.public import public_rallies
+from mapapp.publishing.signing import signed_comment, signing_key
+from mapapp.web.assets import BASEMAP, STATIC_DIR, SUPERCLUSTER, VENDOR
+from mapapp.web.mapshells import map_labels
+
+_CSS_IMAGE = re.compile(r"url\(images/([\w.-]+\.png)\)")
+
+
+def _vendor_file(name: str, filename: str) -> str:
+    return (Path(VENDOR[name].BASE_DIR) / filename).read_text(encoding="utf-8")
+
+
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def _script_text(source: str) -> str:
+    """JavaScript to put inside <script>: it must not end the element early."""
+    return source.replace("</script", "<\\/script").replace("<!--", "<\\!--")
+
+
+def _json_text(document: bytes) -> str:
+    """A JSON document, compact and in plain UTF-8, to put inside <script type="application/json">.
+
+    "<" appears only inside strings, where \\u003c stands for it: nothing can end the element.
+    """
+    value = json.loads(document)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
+
+
+def _fixed_ids(fmap: folium.Map, shell: mapshell.MapParts) -> mapshell.MapParts:
+    """The parts with folium's random element ids (map_<32 hex digits>...) numbered instead.
+
+    The same rallies then make the same bytes, whichever process renders them: a signature
+    made by one gunicorn worker verifies the file another one served.
+    """
+    ids, todo = [], [fmap.get_root()]
+    while todo:
+        element = todo.pop(0)
+        ids.append(element._id)  # noqa: SLF001 - branca keeps the id there
+        todo.extend(element._children.values())  # noqa: SLF001
+    numbered = {old: f"{number:04d}" for number, old in enumerate(ids)}
+    pattern = re.compile("|".join(ids))
+
+    def fix(text: str) -> str:
+        return pattern.sub(lambda m: numbered[m.group(0)], text)
+
+    return replace(
+        shell, header=fix(shell.header), html=fix(shell.html), scripts=fix(shell.scripts),
+        script=fix(shell.script), script_hashes=(),
+    )  # fmt: skip
+
+
+def render_export(
+    rally_filter: RallyFilter,
+    lang: str,
+    base_url: str | None,
+    tiles: bool = True,
+    made_at: datetime | None = None,
+    now: datetime | None = None,
+) -> str:
+    """The whole page; call inside a request context in the wanted language.
+
+    The rallies are in it twice: as plain HTML (a list that reads where scripts do not run,
+    in file previews and messengers' viewers) and as data for the map, which replaces the
+    list when scripts run. With `tiles` False the page asks no server for anything.
+    `made_at` (default: now) is the time the page says it was made; the rallies are those
+    public at `now` (default: made_at).
+    """
+    from flask import current_app
+
+    made_at = made_at or now or utcnow()
+    now = now or made_at
+    images = Path(VENDOR["leaflet"].BASE_DIR) / "images"
+    leaflet_css = _CSS_IMAGE.sub(
+        lambda m: f"url({_data_uri(images / m.group(1))})", _vendor_file("leaflet", "leaflet.css")
+    )
+    rallies = public_rallies(db.session(), rally_filter, now)
+    fmap = mapshell.rally_map(
+        tile_url=current_app.config["TILE_URL"] if tiles else None,
+        tile_attribution=current_app.config["TILE_ATTRIBUTION"],
+        # Placeholders: the files themselves are written into the page below.
+        assets=dict.fromkeys(
+            (
+                "leaflet_js",
+                "leaflet_css",
+                "supercluster_js",
+                "basemap_js",
+                "rallymap_js",
+            ),
+            "#",
+        ),  # fmt: skip
+        config={
+            "mode": "browse",
+            # config.data and config.basemap are read from the page's JSON blocks (see
+            # export.html): JSON.parse of raw UTF-8 is cheaper to load than a JS literal.
+            "rallyUrl": f"{base_url.rstrip('/')}/rallies/" if base_url else None,
+            "lang": lang,
+            "labels": map_labels(),
+            "icons": {
+                "iconUrl": _data_uri(images / "marker-icon.png"),
+                "iconRetinaUrl": _data_uri(images / "marker-icon-2x.png"),
+                "shadowUrl": _data_uri(images / "marker-shadow.png"),
+            },
+        },
+    )
+    shell = _fixed_ids(fmap, mapshell.map_parts(fmap))
+    styles = "\n".join(
+        [
+            leaflet_css,
+            (STATIC_DIR / "app.css").read_text(encoding="utf-8"),
+        ]
+    )
+    scripts = [
+        _vendor_file("leaflet", "leaflet.js"),
+        (STATIC_DIR / SUPERCLUSTER).read_text(encoding="utf-8"),
+        (STATIC_DIR / "basemap.js").read_text(encoding="utf-8"),
+        (STATIC_DIR / "rallymap.js").read_text(encoding="utf-8"),
+    ]
+    folium_styles = re.sub(r"<link\b[^>]*>", "", shell.header)
+    return render_template(
+        "export.html",
+        styles=styles,
+        folium_styles=folium_styles,
+        map_html=shell.html,
+        scripts=[_script_text(s) for s in scripts],
+        map_script=_script_text(shell.script),
+        rallies=rallies,
+        rallies_json=_json_text(feature_collection(rallies, in_language(lang))),
+        basemap_json=_json_text((DATA_DIR / BASEMAP).read_bytes()),
+        base_url=base_url.rstrip("/") if base_url else None,
+        made_at=made_at,
+        public_key=signing_key(current_app),
+        inline_scripts=re.findall(r"<script>(.*?)</script>", shell.scripts, re.S),
+    )
+
+
+@dataclass(frozen=True)
+class Export:
+    """The files export-static wrote, and whether they are signed."""
+
+    directory: Path
+    files: tuple[str, ...]
+    signed: bool
+
+
+EXPORT_FILES = ("index.html", "rallies.geojson", "rallies.ics")
+
+
+def export_files(
+    rally_filter: RallyFilter, lang: str, base_url: str | None, tiles: bool = True
+) -> dict[str, bytes]:
+    """index.html, rallies.geojson and rallies.ics for one filter and language, made now.
+
+    Call inside a request context in `lang`.
+    """
+    now = utcnow()
+    rallies = public_rallies(db.session(), rally_filter, now)
+    site = base_url.rstrip("/") if base_url else None
+
+    def rally_url(rally_id: int) -> str | None:
+        return f"{site}/rallies/{rally_id}?lang={lang}" if site else None
+
+    return {
+        "index.html": render_export(rally_filter, lang, base_url, tiles, now).encode(),
+        "rallies.geojson": feature_collection(rallies, in_language(lang)),
+        "rallies.ics": calendar(rallies, rally_url),
+    }
+
+
+def export_static(
+    app: Flask,
+    out_dir: Path,
+    lang: str,
+    base_url: str | None,
+    rally_filter: RallyFilter,
+    tiles: bool = True,
+) -> Export:
+    """Write the export into out_dir; with MAPAPP_SIGNING_KEY, NAME.minisig and signing.pub too."""
+    with app.test_request_context(f"/?lang={lang}"):
+        files = export_files(rally_filter, lang, base_url, tiles)
+    key = signing_key(app)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, body in files.items():
+        (out_dir / name).write_bytes(body)
+        written.append(name)
+        if key is not None:
+            (out_dir / f"{name}.minisig").write_text(key.sign(body, signed_comment(name)))
+            written.append(f"{name}.minisig")
+    if key is not None:
+        (out_dir / "signing.pub").write_text(key.public_key_file())
+        written.append("signing.pub")
+    return Export(directory=out_dir, files=tuple(written), signed=key is not None)

@@ -1,0 +1,133 @@
+"""The map's own feed: what the map needs to draw and filter its rallies, and nothing else.
+
+`/api/rallies.geojson?fields=map` gives this compact form of the public rallies. It stays
+GeoJSON (a FeatureCollection of Points, each with the rally id), with two tables beside
+the features (foreign members, RFC 7946 section 6.1):
+
+    {"type": "FeatureCollection",
+     "towns": ["Мінск", "Гродна", ...],
+     "day_names": {"2027-10-21": "чацвер, 21 кастрычніка 2027 г.", ...},   (with a language)
+     "features": [{"type": "Feature", "id": 12,
+                   "geometry": {"type": "Point", "coordinates": [27.56171, 53.90222]},
+                   "properties": {"status": "approved", "featured": true,
+                                  "town": 0, "day": "2027-10-21"}}, ...]}
+
+- `town` is an index into `towns` (in the asked language, else as written);
+- `day` is the Minsk date the rally starts on; `day_names` gives each day in words;
+- coordinates are rounded to 5 decimals (about 1 m); an unrevealed place is its town's
+  point already (mapapp.publishing.public);
+- no title, description or place text: the map loads them for one rally when its popup
+  opens (`/api/rallies/<id>?lang=`). So no user text can leak through this feed, and it
+  stays small: about 17 bytes a rally gzipped, against 36 for the full feed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date
+from functools import lru_cache
+
+from babel.dates import format_date
+
+from mapapp.publishing.parts import Layout
+from mapapp.publishing.public import Entry, PublicRally
+from mapapp.web.i18n import MINSK, town_name
+
+# 5 decimals of a degree: 1.1 m of latitude; finer is noise for a marker.
+DECIMALS = 5
+
+
+def day_name(day: date, lang: str) -> str:
+    """A day in words in `lang`, as the list and rally pages write it (babel's "full")."""
+    return format_date(day, "full", locale=lang)
+
+
+def map_feature(rally: PublicRally, town: int, day: str) -> dict:
+    """One rally of the map's feed: a GeoJSON Feature with its id, point (DECIMALS), status,
+    featured, `town` (an index into the document's `towns`) and `day` (Minsk ISO date)."""
+    return {
+        "type": "Feature",
+        "id": rally.id,
+        "geometry": {
+            "type": "Point",
+            "coordinates": [round(rally.lon, DECIMALS), round(rally.lat, DECIMALS)],
+        },
+        "properties": {
+            "status": rally.status,
+            "featured": rally.featured,
+            "town": town,
+            "day": day,
+        },
+    }
+
+
+def map_collection(rallies: Sequence[PublicRally], lang: str | None = None) -> bytes:
+    """The compact GeoJSON of `rallies` (in their order), as UTF-8 JSON bytes.
+
+    With `lang` (be, ru or en) town names and `day_names` are in that language; without
+    it, towns are as written and there are no day names (the same document for everyone).
+    """
+    towns: dict[str, int] = {}
+    days: dict[str, date] = {}
+    features = []
+    for rally in rallies:
+        town = town_name(rally, lang) if lang else rally.town
+        day = rally.starts_at.astimezone(MINSK).date()
+        iso = day.isoformat()
+        days.setdefault(iso, day)
+        features.append(map_feature(rally, towns.setdefault(town, len(towns)), iso))
+    document: dict = {"type": "FeatureCollection", "towns": list(towns)}
+    if lang:
+        document["day_names"] = {iso: day_name(day, lang) for iso, day in days.items()}
+    document["features"] = features
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+# The same document made again after a change from what each rally's entry keeps
+# (mapapp.publishing.public.Entry), for /api/rallies.geojson?fields=map: byte for byte what
+# map_collection gives (tests/test_parts.py checks it), in a fraction of the time.
+# Days in words, kept: babel takes a tenth of a millisecond a day, and a year has 365.
+_day_name = lru_cache(maxsize=4096)(day_name)
+
+
+def map_layout_and_parts(
+    entries: Sequence[Entry], lang: str | None = None
+) -> tuple[Layout, list[bytes]]:
+    """map_collection's document as a Layout and one part a rally (mapapp.publishing.parts).
+
+    Each entry keeps its town name and day and its Feature's JSON around the town index (per
+    language): only a rally new or changed since is serialised again, and what an entry
+    keeps does not grow with the filters asked for. The head (the `towns` and `day_names` tables) is made each time.
+    """
+    towns: dict[str, int] = {}
+    days: dict[str, date] = {}
+    parts = []
+    for entry in entries:
+        where = entry.parts.get(("map-where", lang))
+        if where is None:
+            rally = entry.rally
+            day = rally.starts_at.astimezone(MINSK).date()
+            town = town_name(rally, lang) if lang else rally.town
+            where = entry.parts[("map-where", lang)] = (town, day.isoformat(), day)
+        town, iso, day = where
+        days.setdefault(iso, day)
+        index = towns.setdefault(town, len(towns))
+        # The Feature's JSON around its town index, kept once per language: the index moves
+        # with the filter (a town's place in `towns`), and keeping a part per index let
+        # visitors asking for many filters grow every entry up to one part per town.
+        around = entry.parts.get(("map", lang))
+        if around is None:
+            before, after = _json(map_feature(entry.rally, -1, iso)).split(b'"town":-1', 1)
+            around = entry.parts[("map", lang)] = (before + b'"town":', after)
+        part = b"%s%d%s" % (around[0], index, around[1])
+        parts.append(part)
+    head: dict = {"type": "FeatureCollection", "towns": list(towns)}
+    if lang:
+        head["day_names"] = {iso: _day_name(day, lang) for iso, day in days.items()}
+    # {"type":...,"towns":[...],"day_names":{...}} less its "}", then the features.
+    return Layout(_json(head)[:-1] + b',"features":[', b",", b"]}"), parts
+
+
+def _json(value: object) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()

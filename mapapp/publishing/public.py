@@ -1,0 +1,349 @@
+"""The one public projection of a rally, and the one data version public caches are keyed by.
+
+Every public output (pages, list, map feed, API, GeoJSON, ICS, CSV, oEmbed, OpenGraph,
+embed, static export, outside channels) reads rallies through `public_rally` or
+`public_rallies`, as `PublicRally` values. What they hide:
+
+- anything not approved: they read `published_rally`, the last version a moderator
+  approved, never the working copy (`rally`), so an edit waiting for moderation, a pending,
+  rejected or withdrawn rally cannot show;
+- anything private: no contact, token, reject reason, audit entry or creation time;
+- the exact place until its reveal time: `place` is None, and `lat`/`lon` are the town's
+  point from the gazetteer (or the coordinates rounded to 0.1 degrees, about 10 km, when
+  the town is not in it). At the reveal time the place appears by itself: the data version
+  (below) moves then, so no cache keeps the town-only answer.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import Connection, func, select, type_coerce
+from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
+
+from mapapp.domain.db import driver_error
+from mapapp.domain.filters import ONGOING, RallyFilter
+from mapapp.domain.geocoding import gazetteer
+from mapapp.domain.models import PublishedRally, UTCDateTime, utcnow
+
+# The id column is a 32-bit INTEGER on PostgreSQL; SQLite cannot even bind an id past 2**63.
+MAX_ID = 2**31 - 1
+# Without a gazetteer town, an unrevealed rally is shown this coarsely (degrees).
+COARSE_DECIMALS = 1
+
+
+@dataclass(frozen=True)
+class PublicRally:
+    """What anyone may see of a rally: the only rally object a public output gets.
+
+    Times are aware UTC. `status` is approved, cancelled, danger or moved. `place` is None
+    until the place is revealed (`exact` False), and `lat`/`lon` are then the town's point.
+    """
+
+    id: int
+    title: str
+    description: str
+    status: str
+    featured: bool
+    starts_at: datetime
+    ends_at: datetime | None
+    updated_at: datetime
+    sequence: int
+    town: str
+    region: str
+    geonameid: int | None
+    place: str | None
+    lat: float
+    lon: float
+    exact: bool
+    reveal_at: datetime | None
+    changes_pending: bool
+
+
+def revealed(reveal_at: datetime | None, now: datetime) -> bool:
+    return reveal_at is None or reveal_at <= now
+
+
+def town_point(geonameid: int | None, lat: float, lon: float) -> tuple[float, float]:
+    """Where an unrevealed rally is drawn: its town's point, or a coarse one."""
+    town = gazetteer().by_id(geonameid) if geonameid is not None else None
+    if town is not None:
+        return town.lat, town.lon
+    return round(lat, COARSE_DECIMALS), round(lon, COARSE_DECIMALS)
+
+
+def project(row: PublishedRally, now: datetime) -> PublicRally:
+    """The public view of a published row at `now` (the reveal rule applied)."""
+    exact = revealed(row.reveal_at, now)
+    lat, lon = (row.lat, row.lon) if exact else town_point(row.geonameid, row.lat, row.lon)
+    return PublicRally(
+        id=row.id,
+        title=row.title,
+        description=row.description,
+        status=row.status,
+        featured=row.featured,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        updated_at=row.updated_at,
+        sequence=row.sequence,
+        town=row.town,
+        region=row.region,
+        geonameid=row.geonameid,
+        place=row.place if exact else None,
+        lat=lat,
+        lon=lon,
+        exact=exact,
+        reveal_at=row.reveal_at,
+        changes_pending=row.changes_pending,
+    )
+
+
+def public_rally(db: Session, rally_id: int, now: datetime | None = None) -> PublicRally | None:
+    """One public rally by id, or None (not public, or no such id: a 404 for the caller)."""
+    if not 0 < rally_id <= MAX_ID:
+        return None  # a made-up id from a URL is "no such rally", not a database error
+    row = db.get(PublishedRally, rally_id)
+    return project(row, now or utcnow()) if row is not None else None
+
+
+def public_rallies(
+    db: Session,
+    rally_filter: RallyFilter,
+    now: datetime | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[PublicRally]:
+    """The public rallies the filter selects, in its order; a page of them with `limit`."""
+    return [entry.rally for entry in public_entries(db, rally_filter, now, limit, offset)]
+
+
+class Entry:
+    """A public rally as this process last projected it, with its serialised parts.
+
+    `parts` maps a context (a format and what else its text depends on: the language, the
+    site's address) to that format's bytes for this rally (see mapapp.publishing.parts), or to what a
+    format keeps to make them (mapapp.publishing.mapfeed: the town's name and the day).
+    """
+
+    __slots__ = ("rally", "parts", "used")
+
+    def __init__(self, rally: PublicRally, used: int) -> None:
+        self.rally = rally
+        self.parts: dict[tuple, Any] = {}
+        self.used = used
+
+
+class EntryCache:
+    """Per process: a published row's version, (id, updated_at, changes_pending) as read raw
+    from the database, to its Entry.
+
+    Every change of a published row moves its `updated_at` (lifecycle sets it, and the
+    column's onupdate does for any other UPDATE made through SQLAlchemy) except the
+    organizer's "changes pending" mark, which is in the key too: an entry is found again only
+    for the version of the row it was made from. The one thing the row does not hold,
+    whether the reveal time has passed, is checked on every read. Old entries go after a
+    few reads: at most about twice as many entries as the largest read (the number of
+    public rallies) are kept. A database changed behind the app's back (SQL by hand, a
+    restore) needs a restart, as the README says.
+    """
+
+    KEEP_READS = 16
+    FLOOR = 4096
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple, Entry] = {}
+        self.reads = 0
+        self.largest = 0
+        self.lock = threading.Lock()
+
+    def evict(self) -> None:
+        if len(self.entries) <= max(self.FLOOR, 2 * self.largest):
+            return
+        with self.lock:
+            oldest = self.reads - self.KEEP_READS
+            kept = {key: e for key, e in list(self.entries.items()) if e.used > oldest}
+            if len(kept) > max(self.FLOOR, 2 * self.largest):
+                kept = {key: e for key, e in kept.items() if e.used == self.reads}
+            self.entries = kept
+
+
+# A row's version, read without conversion (the cache key), and every column of it.
+KEY_COLUMNS = tuple(
+    type_coerce(column, NullType()).label(f"key_{column.key}")
+    for column in (PublishedRally.id, PublishedRally.updated_at, PublishedRally.changes_pending)
+)
+COLUMNS = tuple(PublishedRally.__table__.columns)
+COLUMN_NAMES = tuple(column.key for column in COLUMNS)
+# Rows fetched by id at a time (SQLite allows 32,766 bound values).
+FETCH_IDS = 5000
+
+
+def public_entries(
+    db: Session,
+    rally_filter: RallyFilter,
+    now: datetime | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[Entry]:
+    """The public rallies the filter selects, in its order, as cached entries.
+
+    One SQLAlchemy Core read of the selected rows' versions (three columns, see EntryCache);
+    only rows this process has not seen (new or changed since) are then read whole,
+    converted and projected. The others reuse their entry, and with it the serialised parts
+    made for earlier documents.
+    """
+    now = now or utcnow()
+    query = rally_filter.apply(select(*KEY_COLUMNS), now, PublishedRally)
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    # Plain tuples: hashed and compared in C (a Row compares in Python).
+    rows = [tuple(row) for row in db.connection().execute(query)]
+    cache: EntryCache = current_app.extensions.setdefault("mapapp.public_entries", EntryCache())
+    cache.reads += 1
+    read = cache.reads
+    cache.largest = max(cache.largest, len(rows))
+    found = cache.entries
+    entries: list[Entry | None] = []
+    missing: dict[int, int] = {}  # rally id -> its index in `entries`
+    for row in rows:
+        entry = found.get(row)
+        if entry is not None:
+            reveal_at = entry.rally.reveal_at
+            if entry.rally.exact == (reveal_at is None or reveal_at <= now):
+                entry.used = read
+                entries.append(entry)
+                continue
+        missing[row[0]] = len(entries)
+        entries.append(None)
+    ids = list(missing)
+    for start in range(0, len(ids), FETCH_IDS):
+        # Key and values in one statement, so they are the same version's
+        # (it may have changed since the read above: then the newer one is shown).
+        chunk = ids[start : start + FETCH_IDS]
+        query = select(*KEY_COLUMNS, *COLUMNS).where(PublishedRally.id.in_(chunk))
+        for row in db.connection().execute(query):
+            raw, values = tuple(row[: len(KEY_COLUMNS)]), row[len(KEY_COLUMNS) :]
+            entry = Entry(
+                project(SimpleNamespace(**dict(zip(COLUMN_NAMES, values, strict=True))), now), read
+            )
+            found[raw] = entry
+            entries[missing[raw[0]]] = entry
+    # A row gone since the first read (taken down meanwhile) is left out.
+    entries = [entry for entry in entries if entry is not None]
+    cache.evict()
+    return entries
+
+
+def count_public(db: Session, rally_filter: RallyFilter, now: datetime | None = None) -> int:
+    query = rally_filter.apply(select(PublishedRally.id), now or utcnow(), PublishedRally)
+    return db.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+
+
+# The data version's one row, read on the database driver's own cursor (see current_version).
+VERSION_READ = "SELECT version FROM data_version WHERE id = 1"  # models.DataVersion
+
+
+@dataclass(frozen=True)
+class Version:
+    """The public data version at a moment: `key` for caches, `until` when it next moves
+    by itself (a reveal time, or an upcoming rally turning past), or None; `since` the
+    boundary it last moved at by itself."""
+
+    key: str
+    until: datetime | None
+    since: datetime | None = None  # the last boundary passed, or None
+
+
+def current_version(db: Session | Connection, now: datetime | None = None) -> Version:
+    """The data version: one primary-key read, plus the clock's part.
+
+    The counter (DataVersion) moves with every public change. Between changes, what the
+    public sees still moves at known times: a reveal time passing, a rally turning from
+    upcoming to past. These boundaries are read once per counter value and process (four
+    indexed min/max reads); the key holds the last boundary passed, so every worker gives
+    the same key for the same public state, and a cache turns over at each boundary.
+    `db`: a session, or a connection (mapapp.domain.db.reader: a 304 needs no session).
+    """
+    now = now or utcnow()
+    connection = db.connection() if isinstance(db, Session) else db
+    # The driver's cursor, not a statement of SQLAlchemy's: the ORM's or Core's work per
+    # statement would be a third of a 304's cost. In the connection's transaction (begun
+    # here if need be), so the rows read after it are of the same snapshot.
+    if not connection.in_transaction():
+        connection.begin()
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(VERSION_READ)
+        row = cursor.fetchone()
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise driver_error(connection, error, cursor) from error
+    finally:
+        cursor.close()
+    counter = (row[0] if row else 0) or 0
+    cache: dict[int, Version] = current_app.extensions.setdefault("mapapp.versions", {})
+    version = cache.get(counter)
+    if (
+        version is None
+        or (version.until is not None and now >= version.until)
+        or (version.since is not None and now < version.since)
+    ):
+        last, until = _boundaries(connection, now)
+        version = Version(f"{counter}.{last.strftime('%Y%m%d%H%M%S') if last else 0}", until, last)
+        if len(cache) > 8:
+            cache.clear()
+        cache[counter] = version
+    return version
+
+
+def _boundaries(db: Connection, now: datetime) -> tuple[datetime | None, datetime | None]:
+    """The last moment at or before `now`, and the first after it, when the public view
+    moves by itself."""
+    cutoff = now - ONGOING
+    reveal = PublishedRally.reveal_at
+    starts = PublishedRally.starts_at
+    last_reveal, next_reveal = db.execute(
+        select(
+            select(func.max(reveal)).where(reveal <= now).scalar_subquery(),
+            select(func.min(reveal)).where(reveal > now).scalar_subquery(),
+        )
+    ).one()
+    last_start, next_start = db.execute(
+        select(
+            select(func.max(starts)).where(starts < cutoff).scalar_subquery(),
+            select(func.min(starts)).where(starts >= cutoff).scalar_subquery(),
+        )
+    ).one()
+    utc = UTCDateTime()
+
+    def aware(value: datetime | str | None) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # SQLite hands scalar subqueries back as text
+            value = datetime.fromisoformat(value)
+        return utc.process_result_value(value, db.dialect)
+
+    lasts = [t for t in (aware(last_reveal), _plus(aware(last_start))) if t is not None]
+    nexts = [t for t in (aware(next_reveal), _plus(aware(next_start))) if t is not None]
+    return (max(lasts) if lasts else None), (min(nexts) if nexts else None)
+
+
+def _plus(value: datetime | None) -> datetime | None:
+    return value + ONGOING if value is not None else None
+
+
+def data_version(db: Session, now: datetime | None = None) -> str:
+    """The key of every public cache: moves when, and only when, what the public sees moves."""
+    return current_version(db, now).key
+
+
+def seconds_until_change(version: Version, now: datetime, longest: int) -> int:
+    """A cache lifetime: at most `longest` seconds, and never past the next boundary."""
+    if version.until is None:
+        return longest
+    return max(0, min(longest, int((version.until - now).total_seconds())))

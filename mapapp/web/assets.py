@@ -1,0 +1,161 @@
+"""Static files, all served by the app itself: no CDN, nothing from another host.
+
+Leaflet and Leaflet.GestureHandling come from their xstatic packages on PyPI; supercluster
+(the map's clusters) is vendored from npm under static/vendor/supercluster (no PyPI package
+carries it). Every URL carries a version or a content hash, so browsers may keep files
+for a year.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from functools import cache
+from pathlib import Path
+
+import xstatic.pkg.leaflet
+import xstatic.pkg.leaflet_gesturehandling
+from flask import Blueprint, Flask, Response, abort, request, send_from_directory, url_for
+from werkzeug.security import safe_join
+
+from mapapp.paths import PACKAGE_DIR
+from mapapp.places.gazetteer import DATA_DIR
+from mapapp.web.compression import takes_gzip
+
+VENDOR = {
+    "leaflet": xstatic.pkg.leaflet,
+    "gesturehandling": xstatic.pkg.leaflet_gesturehandling,
+}
+STATIC_DIR = PACKAGE_DIR / "static"
+# The map's own basemap (outline, regions, town names), built by scripts/build_basemap.py.
+BASEMAP = "basemap.json"
+# mapbox/supercluster 9.1.0 from npm (its dist/supercluster.min.js, ISC licence in the file).
+SUPERCLUSTER = "vendor/supercluster/supercluster.min.js"
+YEAR = 365 * 24 * 3600
+# Text files are sent gzipped when the browser takes it: Leaflet shrinks from 147 KB to 42 KB,
+# which matters on a slow phone connection.
+COMPRESSIBLE = (".js", ".css", ".svg", ".json", ".map")
+
+bp = Blueprint("assets", __name__)
+
+
+def _long_lived(response: Response) -> Response:
+    # send_file's default is "no-cache", which would make browsers and nginx ask every time.
+    response.cache_control.no_cache = None
+    response.cache_control.max_age = YEAR
+    response.cache_control.public = True
+    response.cache_control.immutable = True
+    return response
+
+
+@bp.get("/vendor/<name>/<version>/<path:filename>")
+def vendor(name: str, version: str, filename: str) -> Response:
+    package = VENDOR.get(name)
+    if package is None or version != package.VERSION:
+        abort(404)
+    return _long_lived(send_asset(package.BASE_DIR, filename))
+
+
+@bp.get("/basemap/<version>.json")
+def basemap(version: str) -> Response:
+    if version != basemap_version():
+        abort(404)
+    return _long_lived(send_asset(DATA_DIR, BASEMAP))
+
+
+@cache
+def basemap_version() -> str:
+    return hashlib.sha256((DATA_DIR / BASEMAP).read_bytes()).hexdigest()[:12]
+
+
+def basemap_url() -> str:
+    """The basemap's data, at a URL that changes with it (browsers keep it a year)."""
+    return url_for("assets.basemap", version=basemap_version())
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    # Browsers ask for it whatever the page says: answer rather than log a 404.
+    return send_asset(STATIC_DIR, "favicon.svg", max_age=86400)
+
+
+@bp.get("/static/<path:filename>")
+def static(filename: str) -> Response:
+    response = send_asset(STATIC_DIR, filename, max_age=300)
+    if request.args.get("v") == content_hash(filename):
+        _long_lived(response)
+    return response
+
+
+def send_asset(directory: str | Path, filename: str, max_age: int | None = None) -> Response:
+    response = send_from_directory(directory, filename, max_age=max_age)
+    if not filename.endswith(COMPRESSIBLE):
+        return response
+    response.vary.add("Accept-Encoding")
+    if response.status_code == 200 and takes_gzip():
+        path = safe_join(str(directory), filename)
+        response.close()  # the file send_from_directory opened
+        response.direct_passthrough = False
+        # Keyed by the real path: "./app.css", "a/../app.css"... are one entry, so the cache
+        # is bounded by the files that exist, not by the spellings people send.
+        response.set_data(_gzipped(os.path.realpath(path)))
+        response.content_encoding = "gzip"
+        if response.get_etag()[0]:
+            response.set_etag(response.get_etag()[0] + "-gz")
+    return response
+
+
+@cache
+def _gzipped(path: str) -> bytes:
+    with open(path, "rb") as source:
+        return gzip.compress(source.read(), compresslevel=9, mtime=0)
+
+
+@cache
+def _static_hashes() -> dict[str, str]:
+    """Every file under static/ by its path there ("app.css"), with its content hash."""
+    return {
+        path.relative_to(STATIC_DIR).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        for path in sorted(STATIC_DIR.rglob("*"))
+        if path.is_file()
+    }
+
+
+def content_hash(filename: str) -> str | None:
+    """The 12-hex-digit content hash of a file under static/, None if there is no such file.
+
+    Only the files' own names are known: any other spelling ("./app.css") gets None, and
+    nothing is remembered per spelling (a cache keyed by the URL grows without bound).
+    """
+    return _static_hashes().get(filename)
+
+
+def vendor_url(name: str, filename: str) -> str:
+    return url_for("assets.vendor", name=name, version=VENDOR[name].VERSION, filename=filename)
+
+
+def static_url(filename: str) -> str:
+    return url_for("assets.static", filename=filename, v=content_hash(filename))
+
+
+def map_assets() -> dict[str, str]:
+    """The URLs maps.rally_map needs."""
+    return {
+        "leaflet_js": vendor_url("leaflet", "leaflet.js"),
+        "leaflet_css": vendor_url("leaflet", "leaflet.css"),
+        "supercluster_js": static_url(SUPERCLUSTER),
+        "gesturehandling_js": vendor_url("gesturehandling", "leaflet-gesture-handling.min.js"),
+        "gesturehandling_css": vendor_url("gesturehandling", "leaflet-gesture-handling.min.css"),
+        "basemap_js": static_url("basemap.js"),
+        "rallymap_js": static_url("rallymap.js"),
+    }
+
+
+def init_app(app: Flask) -> None:
+    if app.debug:
+        _static_hashes.cache_clear()
+        basemap_version.cache_clear()
+        _gzipped.cache_clear()
+    app.register_blueprint(bp)
+    app.jinja_env.globals["static_url"] = static_url

@@ -1,0 +1,177 @@
+"""HTTP caching shared by the machine-readable lists: the GeoJSON and the feeds."""
+
+from __future__ import annotations
+
+import gzip
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from flask import Response, current_app, g, request
+from werkzeug.exceptions import ServiceUnavailable
+
+from mapapp.publishing.parts import ChunkCache, Layout, document, rally_parts
+from mapapp.publishing.public import Entry, PublicRally
+
+T = TypeVar("T")
+
+
+def conditional(
+    etag: str, build: Callable[[], Response], max_age: int | None, mimetype: str, weak: bool = False
+) -> Response:
+    """A 304 when the client already holds `etag`, else `build()`; both cacheable publicly.
+
+    The body is built only when it is needed: a calendar app polling a feed mostly gets 304s.
+    `max_age` (seconds) is at most MAPAPP_CACHE_SECONDS (None: that); callers pass less when
+    the data version moves sooner by itself (mapapp.publishing.public.seconds_until_change), so no cache
+    keeps an answer fresh past a reveal time. `stale-while-revalidate` is MAPAPP_CACHE_SECONDS.
+    `mimetype` is what `build()` gives: a 304 carries no body, but the headers added on the
+    way out (Vary, the isolation headers of pages) follow it, and a cache replaces its copy's
+    headers with a 304's (RFC 9110, 15.4.5): they must be the 200's.
+    `weak`: the same ETag stands for the same content, not the same bytes (a signature says
+    when it was made, and two workers make it at different seconds).
+    """
+    # If-None-Match compares weakly (RFC 9110, 13.1.2): W/"x" holds "x". A CDN that
+    # compresses hands the tag back weak; compared strongly, its copy was never a 304.
+    held = request.if_none_match.contains_weak(etag)
+    response = Response(status=304, mimetype=mimetype) if held else build()
+    longest = current_app.config["CACHE_SECONDS"]
+    age = longest if max_age is None else min(max_age, longest)
+    # Set as text: the cache_control object would serialise the header on each change.
+    # Strong unless told: the same bytes for the same ETag.
+    response.headers["ETag"] = f'W/"{etag}"' if weak else f'"{etag}"'
+    # A CDN may answer from its copy for that long past max-age while it revalidates in the
+    # background: under load one visitor in many waits for the app, none gets old data
+    # for longer than max-age plus this.
+    response.headers["Cache-Control"] = f"public, max-age={age}, stale-while-revalidate={longest}"
+    return response
+
+
+_memo_lock = threading.Lock()
+# One big build of a kind at a time in a process: a visitor asking for a new filter
+# combination (each new ?to= is one) waits for the build of that kind before it, and past
+# BUILD_WAIT seconds gets a 503 with Retry-After, so a handful of such requests cannot take
+# every thread and the memory of a worker while cached answers (and pages) go on being
+# served. Kinds (the GeoJSON, the feeds, the list pages...) do not wait for each other: a
+# new worker's first calendar (seconds at 100,000 rallies) does not hold up the map's data.
+_build_gates: dict[str, threading.BoundedSemaphore] = {}
+_building = threading.local()
+BUILD_WAIT = 10.0  # seconds
+RETRY_AFTER = 5  # seconds
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A document kept gzipped (what every browser takes); `plain()` gives it unzipped."""
+
+    name: str  # the kind of document and its ETag, for the plain bytes' own small cache
+    key: str
+    gz: bytes
+
+    def plain(self) -> bytes:
+        """The document unzipped, for the rare client without gzip (and signatures)."""
+        return memoized(f"{self.name}_plain", self.key, lambda: gzip.decompress(self.gz), 2)
+
+
+def weight(value: object) -> int:
+    """Bytes held by a memoized value: its length when it is bytes or text (or the sum for a
+    tuple of them, the gzip of a Prepared), else 0 (counted by `entries` alone)."""
+    if isinstance(value, bytes | str):
+        return len(value)
+    if isinstance(value, tuple):
+        return sum(weight(item) for item in value)
+    if isinstance(value, Prepared):
+        return len(value.gz)
+    return 0
+
+
+# What one process keeps of each kind of memoized result at most (bytes), whatever `entries`
+# says: 10,000 rallies are about 0.4 MiB of gzipped GeoJSON, 3.5 MiB unzipped.
+MEMO_BUDGET = 64 * 2**20
+
+
+def build_gate(name: str) -> threading.BoundedSemaphore:
+    """The gate builds of memoized results called `name` take turns at, in this process."""
+    with _memo_lock:
+        return _build_gates.setdefault(name, threading.BoundedSemaphore(1))
+
+
+def memoized(name: str, key: str, build: Callable[[], T], entries: int = 64) -> T:
+    """The newest few results of `build` in this process, by key (an ETag, say).
+
+    A list of 10,000 rallies takes a few tenths of a second to build as GeoJSON and
+    seconds as iCalendar: each worker builds it once per data version, not once a visitor.
+    Builds of one `name` take turns (see BUILD_WAIT); a request that cannot get its turn
+    in time is a 503 with Retry-After. At most `entries` results are kept, and at most MEMO_BUDGET bytes of
+    them (see `weight`): the oldest go first, the newest always stays.
+    """
+    cache: dict[str, T] = current_app.extensions.setdefault(f"mapapp.{name}_cache", {})
+    found = cache.get(key)
+    if found is not None:
+        return found
+    if getattr(_building, "active", False):  # a build inside a build (a signature's document)
+        value = build()
+    else:
+        gate = build_gate(name)
+        if not gate.acquire(timeout=BUILD_WAIT):
+            raise ServiceUnavailable(
+                "Busy building another list: try again in a few seconds.",
+                retry_after=RETRY_AFTER,
+            )
+        _building.active = True
+        try:
+            found = cache.get(key)  # built by the thread we waited for
+            value = found if found is not None else build()
+        finally:
+            _building.active = False
+            gate.release()
+    # The eviction and the insert under the lock, so another thread's eviction cannot race
+    # ours (a KeyError before).
+    with _memo_lock:
+        cache.pop(key, None)
+        held = sum(weight(kept) for kept in cache.values()) + weight(value)
+        while cache and (len(cache) >= entries or held > MEMO_BUDGET):
+            held -= weight(cache.pop(next(iter(cache))))  # the oldest
+        cache[key] = value
+    return value
+
+
+def prepared(
+    name: str,
+    key: str,
+    layout: Layout,
+    entries: list[Entry],
+    context: tuple,
+    render: Callable[[PublicRally], bytes],
+) -> Prepared:
+    """A document of per-rally parts (mapapp.publishing.parts), gzipped: only the parts of rallies new
+    or changed since this process last rendered them in `context` are rendered, and only the
+    chunks holding them compressed. `name` and `key` (its ETag) name it for `plain()`."""
+    return prepared_parts(name, key, layout, rally_parts(entries, context, render))
+
+
+def prepared_parts(name: str, key: str, layout: Layout, parts: list[bytes]) -> Prepared:
+    """A document of the given parts, gzipped from this process's kept chunks."""
+    chunks = current_app.extensions.setdefault("mapapp.gzip_chunks", ChunkCache())
+    _, gz = document(layout, parts, chunks)
+    return Prepared(name, key, gz)
+
+
+def page_once(name: str, render: Callable[[], str]) -> str:
+    """A page that holds no rally data, rendered once per language, address (origin and
+    prefix) and query string in each worker, not once a visitor (the map's shell, the embed).
+
+    Rendering the map page's template costs a few milliseconds, several times the health
+    check; a crowd arriving from one link asks for the same few variants. At most 64 variants
+    of each page are kept, so odd query strings cost a render, never memory.
+    """
+    from mapapp.publishing.geojson import etag_for
+    from mapapp.web.i18n import current_language
+    from mapapp.web.urls import site_key
+
+    key = etag_for(name, current_language(), site_key(), request.full_path)
+    # The page's bytes are the same for the same key: their compressed copy is found by it,
+    # not by a digest of them (mapapp.web.compression.body_key).
+    g.body_key = key
+    return memoized(f"page_{name}", key, render, 64)

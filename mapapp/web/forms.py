@@ -1,0 +1,278 @@
+"""Forms (Flask-WTF: CSRF on every one). Labels and messages are translatable."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask_babel import get_translations
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    TimeField,
+    ValidationError,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from mapapp.domain import rules
+from mapapp.domain.models import utcnow
+from mapapp.web.i18n import MINSK
+
+# The form's words for the shared rules' problems (mapapp.domain.rules), in the page's language.
+PROBLEM_MESSAGES = {
+    rules.LINE_BREAK: _l("Use plain text on one line."),
+    rules.CONTROL: _l("This text contains characters that are not allowed."),
+    rules.DIRECTION: _l("Remove the invisible characters that change the direction of text."),
+    rules.FORMAT: _l("Remove the invisible formatting characters from this text."),
+}
+
+
+AT_MOST = _l("At most %(max)d characters, please (now %(length)d).")
+REQUIRED = _l("Fill in this field.")
+
+
+def plain_line(form, field) -> None:  # noqa: ANN001
+    """One line of text without control or invisible format characters."""
+    problem = rules.text_problem(field.data, one_line=True) if field.data else None
+    if problem:
+        raise ValidationError(PROBLEM_MESSAGES[problem])
+
+
+def plain_text(form, field) -> None:  # noqa: ANN001
+    """Text (line breaks allowed) without control or invisible format characters."""
+    problem = rules.text_problem(field.data, one_line=False) if field.data else None
+    if problem:
+        raise ValidationError(PROBLEM_MESSAGES[problem])
+
+
+def rally_text(name: str) -> list:
+    """The validators of rally field `name`, from the shared rules (length and characters)."""
+    rule = rules.RALLY_TEXT[name]
+    if rule.min_length > 1:
+        length = Length(
+            rule.min_length,
+            rule.max_length,
+            _l("Between %(min)d and %(max)d characters, please (now %(length)d)."),
+        )
+    else:
+        length = Length(max=rule.max_length, message=AT_MOST)
+    return [length, plain_line if rule.one_line else plain_text]
+
+
+def strip(value: str | None) -> str | None:
+    """Text as people read it: NFC (decomposed letters joined), no surrounding space."""
+    return rules.normalise(value)
+
+
+class CatalogueTranslations:
+    """WTForms' own messages from our catalogues, in the page's language.
+
+    WTForms has no Belarusian, and its Russian is worded its own way: every message a
+    person can see comes from mapapp/translations (LIBRARY_MESSAGES lists WTForms' ones).
+    """
+
+    def gettext(self, string: str) -> str:
+        return get_translations().ugettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return get_translations().ungettext(singular, plural, n)
+
+
+# What WTForms itself says for our fields (a date or a time it cannot read), so that
+# `make translations` keeps them in our catalogues; every validator has our own message.
+LIBRARY_MESSAGES = (_l("Not a valid date value."), _l("Not a valid time value."))
+
+
+class Form(FlaskForm):
+    """Every form of the app: messages in the page's language, from our catalogues."""
+
+    class Meta:
+        def get_translations(self, form) -> CatalogueTranslations:  # noqa: ANN001
+            return CatalogueTranslations()
+
+
+class RallyForm(Form):
+    title = StringField(
+        _l("Title"),
+        [InputRequired(_l("Give the rally a title.")), *rally_text("title")],
+        filters=[strip],
+        description=_l("5 to 120 characters, for example: Solidarity with political prisoners"),
+    )
+    town = StringField(
+        _l("Town"),
+        [InputRequired(_l("Name the town.")), *rally_text("town")],
+        filters=[strip],
+        description=_l("In any spelling: Гродна, Гродно, Hrodna"),
+    )
+    place = StringField(
+        _l("Place"),
+        [Optional(), *rally_text("place")],
+        filters=[strip],
+        description=_l("A square or a street, for example: Савецкая плошча"),
+    )
+    # Browsers send 2026-12-25 and 19:00; typed by hand (no date picker) 25.12.2026 and 19.00.
+    date = DateField(
+        _l("Date"), [InputRequired(_l("Give the date."))], format=["%Y-%m-%d", "%d.%m.%Y"]
+    )
+    time = TimeField(
+        _l("Time"),
+        [InputRequired(_l("Give the time."))],
+        format=["%H:%M", "%H.%M", "%H:%M:%S"],
+        description=_l("Minsk time"),
+    )
+    description = TextAreaField(
+        _l("Description"),
+        [Optional(), *rally_text("description")],
+        filters=[strip],
+        description=_l(
+            "What people should know: what to bring, how to find you. Up to 2000 characters."
+        ),
+    )
+    contact = StringField(
+        _l("Contact for moderators (optional)"),
+        [Optional(), *rally_text("contact")],
+        filters=[strip],
+        description=_l(
+            "Only moderators see it, to ask you about the rally. It is deleted a week after the event."
+        ),
+    )
+    # When the exact place becomes public (issue: staged disclosure). Until then the public
+    # sees the town only. Offsets are turned into a time when the form is saved.
+    reveal = SelectField(
+        _l("When to show the exact place"),
+        choices=[
+            SelectChoice("now", _l("Now")),
+            SelectChoice("1", _l("1 hour before the start")),
+            SelectChoice("2", _l("2 hours before the start")),
+            SelectChoice("6", _l("6 hours before the start")),
+            SelectChoice("24", _l("24 hours before the start")),
+            SelectChoice("at", _l("At a time I choose")),
+        ],
+        default="now",
+        description=_l(
+            "Until then everyone sees only the town, so the police cannot be there first."
+        ),
+    )
+    reveal_date = DateField(_l("Date to show the place"), [Optional()])
+    reveal_time = TimeField(
+        _l("Time to show the place"), [Optional()], description=_l("Minsk time")
+    )
+    # Left empty by people; bots that fill every field give themselves away.
+    website = StringField(
+        _l("Leave this field empty"), [Optional(), Length(max=200, message=AT_MOST)]
+    )
+    lat = HiddenField()
+    lon = HiddenField()
+    geonameid = HiddenField()
+
+    def starts_at(self) -> datetime | None:
+        if not (self.date.data and self.time.data):
+            return None
+        return datetime.combine(self.date.data, self.time.data, MINSK)
+
+    def validate_date(self, field) -> None:  # noqa: ANN001
+        starts_at = self.starts_at()
+        if starts_at is None:
+            return
+        now = utcnow()
+        if starts_at <= now:
+            raise ValidationError(_l("The date and time must be in the future."))
+        if rules.start_problem(starts_at, now) is not None:
+            raise ValidationError(_l("The date must be within a year from today."))
+
+    def reveal_at(self) -> datetime | None:
+        """When the exact place becomes public (aware), or None for "now"."""
+        starts_at = self.starts_at()
+        choice = self.reveal.data or "now"
+        if choice == "now" or starts_at is None:
+            return None
+        if choice == "at":
+            if not (self.reveal_date.data and self.reveal_time.data):
+                return None
+            moment = datetime.combine(self.reveal_date.data, self.reveal_time.data, MINSK)
+        else:
+            moment = starts_at - timedelta(hours=int(choice))
+        return moment if moment > utcnow() else None  # a time already past: now
+
+    def show_reveal(self, reveal_at: datetime | None) -> None:
+        """Fill the reveal fields from a stored time (the manage and moderation pages).
+
+        Call after the date and time are filled: a reveal time that is one of the offered
+        "N hours before the start" comes back as that choice, so that moving the start moves
+        the reveal with it, as the organizer chose; any other time comes back as itself.
+        """
+        if reveal_at is None:
+            self.reveal.data = "now"
+            return
+        local = reveal_at.astimezone(MINSK)
+        self.reveal_date.data, self.reveal_time.data = local.date(), local.time()
+        starts_at = self.starts_at()
+        before = (starts_at - reveal_at) if starts_at is not None else None
+        offered = {value for value, *_ in self.reveal.choices if value.isdigit()}
+        if before is not None and before % timedelta(hours=1) == timedelta(0):
+            hours = str(before // timedelta(hours=1))
+            if hours in offered:
+                self.reveal.data = hours
+                return
+        self.reveal.data = "at"
+
+    def validate_reveal(self, field) -> None:  # noqa: ANN001
+        if field.data != "at":
+            return
+        if not (self.reveal_date.data and self.reveal_time.data):
+            raise ValidationError(_l("Give the date and time to show the place."))
+        starts_at = self.starts_at()
+        moment = datetime.combine(self.reveal_date.data, self.reveal_time.data, MINSK)
+        if starts_at is not None and moment > starts_at:
+            raise ValidationError(_l("The place must be shown before the rally starts."))
+
+    def point(self) -> tuple[float, float] | None:
+        """The pin from the preview, if it came back as two numbers."""
+        try:
+            lat, lon = float(self.lat.data), float(self.lon.data)
+        except (TypeError, ValueError):
+            return None
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            return None
+        return lat, lon
+
+
+class RejectForm(Form):
+    reason = StringField(
+        _l("Reason"),
+        [
+            InputRequired(_l("Say why, for the record.")),
+            Length(max=300, message=AT_MOST),
+            plain_line,
+        ],
+        filters=[strip],
+    )
+
+
+class ActionForm(Form):
+    """A form with only its CSRF token: approve, cancel, log out."""
+
+
+class CancelForm(Form):
+    """The organizer's cancel: a ticked box, so one stray tap on a phone cancels nothing."""
+
+    confirm = BooleanField(
+        _l("Yes, cancel it. This cannot be undone."),
+        [DataRequired(_l("Tick the box to confirm that the rally is cancelled."))],
+    )
+
+
+class LoginForm(Form):
+    name = StringField(
+        _l("Name"), [InputRequired(REQUIRED), Length(max=80, message=AT_MOST)], filters=[strip]
+    )
+    password = PasswordField(
+        _l("Password"), [InputRequired(REQUIRED), Length(max=200, message=AT_MOST)]
+    )

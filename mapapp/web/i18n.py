@@ -1,0 +1,213 @@
+"""Languages (Flask-Babel): Belarusian, Russian, English; times always in Europe/Minsk.
+
+The language comes from ?lang=, then Accept-Language, then Belarusian. No cookie:
+links carry ?lang= so a shared link opens in the language it was sent in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, time
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_date, format_time
+from flask import Flask, Response, request, url_for
+from flask_babel import Babel, get_locale
+from markupsafe import Markup
+
+from mapapp.domain.geocoding import gazetteer
+from mapapp.domain.rules import BIDI_CONTROLS
+from mapapp.paths import PACKAGE_DIR
+from mapapp.places.gazetteer import REGION_CODES, REGION_NAMES
+
+if TYPE_CHECKING:
+    from mapapp.domain.models import Rally
+
+LANGUAGES = ("be", "ru", "en")
+DEFAULT_LANGUAGE = "be"
+MINSK = ZoneInfo("Europe/Minsk")
+# The .po catalogues are in git; the .mo files Flask-Babel reads are compiled from them by
+# `make install` (pybabel compile), so they never go stale in the repository.
+TRANSLATIONS = PACKAGE_DIR / "translations"
+
+
+def select_language() -> str:
+    """?lang= if it is one of ours, else the first of ours the browser accepts, else be."""
+    asked = request.args.get("lang", "")
+    if asked in LANGUAGES:
+        return asked
+    return preferred_language(request.accept_languages) or DEFAULT_LANGUAGE
+
+
+def preferred_language(accepted: Iterable[tuple[str, float]]) -> str | None:
+    """The first of LANGUAGES in an Accept-Language header, in the header's preference.
+
+    `accepted` is (tag, quality) pairs, best first (werkzeug's parsed header is). A tag
+    with a region or script counts as its bare language ("ru-RU" is Russian, "be-tarask"
+    Belarusian); q=0 means "not this one"; "*" means any, so our default.
+    """
+    for tag, quality in accepted:
+        if quality <= 0:
+            continue
+        if tag == "*":
+            return DEFAULT_LANGUAGE
+        language = tag.replace("_", "-").split("-")[0].lower()
+        if language in LANGUAGES:
+            return language
+    return None
+
+
+def current_language() -> str:
+    return str(get_locale() or DEFAULT_LANGUAGE)
+
+
+def local_datetime(value: datetime, format: str = "medium", lang: str | None = None) -> str:  # noqa: A002
+    """A stored UTC time as Minsk local time in the page's language (or `lang`).
+
+    The date at the given length (short, medium, long, full), then hours and minutes.
+    Babel's own long and full date-times add seconds and call the zone "Moscow Standard
+    Time"; the pages say once that all times are Minsk time.
+    """
+    local = value.astimezone(MINSK)
+    lang = lang or current_language()
+    return (
+        _joiner(lang, format)
+        .replace("{1}", _date_text(lang, format, local.date()))
+        .replace("{0}", _time_text(lang, local.hour, local.minute))
+    )
+
+
+# Formatting is cached: the map's data formats thousands of times, and days and times repeat.
+@lru_cache(maxsize=4096)
+def _date_text(lang: str, format: str, day: date) -> str:  # noqa: A002
+    return format_date(day, format, locale=lang)
+
+
+@lru_cache(maxsize=1024)
+def _time_text(lang: str, hour: int, minute: int) -> str:
+    return format_time(time(hour, minute), "short", locale=lang)
+
+
+@lru_cache(maxsize=32)
+def _joiner(lang: str, format: str) -> str:  # noqa: A002
+    # How the language puts a date and a time together, e.g. "{1}, {0}" ('...' is literal text).
+    return str(Locale.parse(lang).datetime_formats[format]).replace("'", "")
+
+
+def town_name(rally: Rally, lang: str | None = None) -> str:
+    """The rally's town in the page's language, from the gazetteer; as written if not in it."""
+    place = gazetteer().by_id(rally.geonameid) if rally.geonameid is not None else None
+    return place.name_in(lang or current_language()) if place else rally.town
+
+
+def region_name(code: str, lang: str | None = None) -> str:
+    """A region's name in the page's language, from its ISO 3166-2 code (the code if unknown)."""
+    return REGION_NAMES.get(code, {}).get(lang or current_language(), code)
+
+
+# Blueprints of pages for people: their links carry ?lang=; data and files do not.
+PAGE_BLUEPRINTS = ("pages", "submit", "moderate", "feeds", "embed")
+
+LANGUAGE_NAMES = {"be": "Беларуская", "ru": "Русский", "en": "English"}
+
+
+def keep_language(endpoint: str, values: dict) -> None:
+    """Links between pages keep a language chosen with ?lang= (no cookie needed).
+
+    Links to the feeds keep it too: the rally links inside open in the same language.
+    """
+    if endpoint.split(".")[0] not in PAGE_BLUEPRINTS or "lang" in values:
+        return
+    asked = request.args.get("lang") if request else None
+    if asked in LANGUAGES:
+        values["lang"] = asked
+
+
+def lang_url(lang: str) -> str:
+    """This page in another language: same path and query, another ?lang= (relative).
+
+    The query is copied as text, never passed to url_for as keywords: a parameter named
+    like one of url_for's options (`_method`, `_external`, `_anchor`, `_scheme`) or like a
+    route argument (`/rallies/5?rally_id=1`) would otherwise change the URL or fail.
+    """
+    kept = urlencode(
+        [(key, value) for key, value in request.args.items(multi=True) if key != "lang"]
+    )
+    if request.endpoint and request.url_rule is not None:
+        url = url_for(request.endpoint, **(request.view_args or {}), lang=lang)
+    else:
+        url = request.script_root + request.path + "?" + urlencode({"lang": lang})
+    return url + ("&" if "?" in url else "?") + kept if kept else url
+
+
+def bdi(value: object) -> Markup:
+    """User text as `<bdi>` (escaped): its direction cannot reorder the text after it.
+
+    A place ending in U+202E (right-to-left override) would otherwise show the town that
+    follows it backwards. None and "" give nothing.
+    """
+    if value is None or value == "":
+        return Markup("")
+    return Markup("<bdi>{}</bdi>").format(value)
+
+
+def without_direction_controls(value: object) -> str:
+    """User text with direction controls removed, for plain-text places (<title>, meta tags)."""
+    return "".join(c for c in str(value or "") if c not in BIDI_CONTROLS)
+
+
+def vary_on_language(response: Response) -> Response:
+    """A page without ?lang= is in the language of Accept-Language: say so to caches."""
+    if response.mimetype == "text/html" and request.args.get("lang") not in LANGUAGES:
+        response.vary.add("Accept-Language")
+    return response
+
+
+class MissingCatalogueError(RuntimeError):
+    """A language the app offers has no compiled catalogue: its pages would be English."""
+
+
+def require_catalogues(directories: str, root_path: str = ".") -> None:
+    """Refuse to start unless every offered language has a compiled catalogue (.mo).
+
+    `directories` is Flask-Babel's setting: paths separated by ";", relative ones from
+    `root_path` (the app's, as Flask-Babel reads them). Without the .mo files
+    every page silently shows English, which is worse than not starting.
+    """
+    roots = [Path(root_path, d) for d in directories.split(";") if d]
+    missing = [
+        lang
+        for lang in LANGUAGES
+        if not any((root / lang / "LC_MESSAGES" / "messages.mo").is_file() for root in roots)
+    ]
+    if missing:
+        raise MissingCatalogueError(
+            f"no compiled catalogue for {', '.join(missing)} in {directories}: "
+            f"run `pybabel compile -d {TRANSLATIONS}` (make install does), "
+            "or install from a wheel, which carries them"
+        )
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Minsk")
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    require_catalogues(app.config["BABEL_TRANSLATION_DIRECTORIES"], app.root_path)
+    Babel(app, locale_selector=select_language)
+    app.jinja_env.filters["local_datetime"] = local_datetime
+    app.jinja_env.filters["bdi"] = bdi
+    app.jinja_env.filters["no_bidi"] = without_direction_controls
+    app.jinja_env.globals["LANGUAGES"] = LANGUAGES
+    app.jinja_env.globals["current_language"] = current_language
+    app.jinja_env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
+    app.jinja_env.globals["lang_url"] = lang_url
+    app.jinja_env.globals["town_name"] = town_name
+    app.jinja_env.globals["region_name"] = region_name
+    app.jinja_env.globals["REGION_CODES"] = REGION_CODES
+    app.url_defaults(keep_language)
+    app.after_request(vary_on_language)

@@ -1,0 +1,197 @@
+"""Rate limits (Flask-Limiter) and the client address they count by.
+
+Counts are shared by all gunicorn workers: in Redis with MAPAPP_REDIS_URL, otherwise (and
+while Redis is down) in the app's database (table rate_limit). Per-worker memory would
+multiply every limit by the number of workers. X-Forwarded-For is trusted only for
+MAPAPP_TRUSTED_PROXIES hops: trusting it with no proxy in front would let anyone step past
+a limit by sending a new address each time.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from typing import Any
+
+from flask import Flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from limits.storage import Storage, storage_from_string
+from sqlalchemy import Engine, text
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from mapapp.domain import db
+
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+log = logging.getLogger(__name__)
+
+REDIS_RETRY_SECONDS = 30  # how long the database counts alone after Redis failed
+REDIS_TIMEOUT = 0.5  # seconds: a limit check must not hold a request up for long
+
+
+class DatabaseStorage(Storage):
+    """Fixed-window counters in the app's database, one row per key.
+
+    Each increment is one short write transaction (SQLite: BEGIN IMMEDIATE); stale rows
+    are deleted as they are met, and all of them now and then.
+    """
+
+    STORAGE_SCHEME = ["mapapp-database"]
+
+    def __init__(self, uri: str | None = None, engine: Engine | None = None, **options: Any):  # noqa: ANN401
+        super().__init__(uri, wrap_exceptions=bool(options.get("wrap_exceptions")))
+        assert engine is not None, "DatabaseStorage needs the app's engine"
+        self.engine = engine
+        self.writer = db.writer(engine)
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        return Exception
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        now = time.time()
+        with self.writer.begin() as connection:
+            connection.execute(
+                text("DELETE FROM rate_limit WHERE name = :name AND expires_at <= :now"),
+                {"name": key, "now": now},
+            )
+            count = connection.execute(
+                text(
+                    "INSERT INTO rate_limit (name, count, expires_at) VALUES (:name, :amount, :at) "
+                    "ON CONFLICT (name) DO UPDATE SET count = rate_limit.count + :amount "
+                    "RETURNING count"
+                ),
+                {"name": key, "amount": amount, "at": now + expiry},
+            ).scalar_one()
+            if random.random() < 0.01:  # noqa: S311 - housekeeping, not security
+                connection.execute(
+                    text("DELETE FROM rate_limit WHERE expires_at <= :now"), {"now": now}
+                )
+        return int(count)
+
+    def _row(self, key: str) -> tuple[int, float] | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                text(
+                    "SELECT count, expires_at FROM rate_limit "
+                    "WHERE name = :name AND expires_at > :now"
+                ),
+                {"name": key, "now": time.time()},
+            ).first()
+        return (int(row[0]), float(row[1])) if row else None
+
+    def get(self, key: str) -> int:
+        row = self._row(key)
+        return row[0] if row else 0
+
+    def get_expiry(self, key: str) -> float:
+        row = self._row(key)
+        return row[1] if row else time.time()
+
+    def check(self) -> bool:
+        try:
+            return db.ping_engine(self.engine)
+        except Exception:  # noqa: BLE001 - "not healthy" is the answer
+            return False
+
+    def reset(self) -> int | None:
+        with self.writer.begin() as connection:
+            return connection.execute(text("DELETE FROM rate_limit")).rowcount
+
+    def clear(self, key: str) -> None:
+        with self.writer.begin() as connection:
+            connection.execute(text("DELETE FROM rate_limit WHERE name = :name"), {"name": key})
+
+
+class FailoverStorage(Storage):
+    """Redis while it answers; the database while it does not (said once in the log).
+
+    After a failure Redis is left alone for REDIS_RETRY_SECONDS, so a dead Redis costs each
+    worker one short timeout per half minute, not one per request.
+    """
+
+    STORAGE_SCHEME = ["mapapp-failover"]
+
+    def __init__(
+        self,
+        uri: str | None = None,
+        redis_url: str = "",
+        engine: Engine | None = None,
+        **options: Any,  # noqa: ANN401
+    ) -> None:
+        super().__init__(uri, wrap_exceptions=bool(options.get("wrap_exceptions")))
+        self.redis = storage_from_string(
+            redis_url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+        )
+        self.database = DatabaseStorage(engine=engine)
+        self.redis_down_until = 0.0
+        self.said_down = False
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        return Exception
+
+    def _call(self, method: str, *args: Any) -> Any:  # noqa: ANN401
+        if time.monotonic() >= self.redis_down_until:
+            try:
+                answer = getattr(self.redis, method)(*args)
+            except Exception:  # noqa: BLE001 - any Redis failure: count in the database
+                self.redis_down_until = time.monotonic() + REDIS_RETRY_SECONDS
+                if not self.said_down:
+                    self.said_down = True
+                    log.warning(
+                        "Redis is unreachable: rate limits are counted in the database "
+                        "until it answers again"
+                    )
+            else:
+                if self.said_down:
+                    self.said_down = False
+                    log.warning("Redis answers again: rate limits are counted in Redis")
+                return answer
+        return getattr(self.database, method)(*args)
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        return self._call("incr", key, expiry, amount)
+
+    def get(self, key: str) -> int:
+        return self._call("get", key)
+
+    def get_expiry(self, key: str) -> float:
+        return self._call("get_expiry", key)
+
+    def check(self) -> bool:
+        return self._call("check")
+
+    def reset(self) -> int | None:
+        return self._call("reset")
+
+    def clear(self, key: str) -> None:
+        self._call("clear", key)
+
+
+def init_app(app: Flask) -> None:
+    proxies = int(app.config["TRUSTED_PROXIES"])
+    if proxies:
+        # Not X-Forwarded-Host: the proxy passes Host on (mapapp.web.urls checks it). The prefix
+        # is the path the proxy mounts the site under (/mirror): links follow it.
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=0, x_prefix=proxies
+        )
+    engine = app.extensions["mapapp.db"]["engine"]
+    if "RATELIMIT_STORAGE_URI" not in app.config:
+        if app.config["REDIS_URL"]:
+            app.config["RATELIMIT_STORAGE_URI"] = "mapapp-failover://"
+            app.config.setdefault(
+                "RATELIMIT_STORAGE_OPTIONS",
+                {"redis_url": app.config["REDIS_URL"], "engine": engine},
+            )
+        else:
+            app.config["RATELIMIT_STORAGE_URI"] = "mapapp-database://"
+            app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"engine": engine})
+    # Flask-Limiter keeps `enabled` on the one Limiter and takes it as the default of the next
+    # app: an app made with limits off (a test) would switch them off for every later one.
+    app.config.setdefault("RATELIMIT_ENABLED", True)
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", "mapapp")
+    limiter.init_app(app)

@@ -1,0 +1,154 @@
+"""The folium map shells the pages use, rendered once per kind and language."""
+
+from __future__ import annotations
+
+from flask import current_app, request, url_for
+from flask_babel import gettext as _
+from markupsafe import Markup
+
+from mapapp.domain.filters import VIEW_LAT, VIEW_LON, RallyFilter
+from mapapp.places import mapshell
+from mapapp.web.assets import basemap_url, map_assets
+from mapapp.web.i18n import current_language
+from mapapp.web.tiles import browser_tile_url
+
+
+def map_labels() -> dict[str, str]:
+    """The map's own interface text, in the page's language."""
+    return {
+        "details": _("Rally page"),
+        # Translators: read by screen readers after a link on a map inside another site.
+        "newTab": _("(opens in a new tab)"),
+        "cancelled": _("Cancelled"),
+        "featured": _("Main rally"),
+        "loading": _("Loading rallies…"),
+        # Translators: {count} becomes a number in the browser. "Rallies on the map: 5" needs
+        # no plural forms, which Belarusian and Russian would otherwise need three of.
+        "loaded": _("Rallies on the map: %(count)s", count="{count}"),
+        "none": _("No rallies match these filters."),
+        "failed": _("The map could not load the rallies. The list of rallies works without it."),
+        "show": _("Show on the map"),
+        # Translators: {count} becomes a number in the browser.
+        "cluster": _("Rallies here: %(count)s. Zoom in to see them.", count="{count}"),
+        "closePopup": _("Close popup"),
+        "zoomIn": _("Zoom in"),
+        "zoomOut": _("Zoom out"),
+        # Translators: the title of the "Leaflet" link in the map's corner.
+        "leaflet": _("A JavaScript library for interactive maps"),
+        "nearMe": _("Near me"),
+        # Translators: {count} becomes a number in the browser.
+        "more": _("All rallies on the map, %(count)s, in the list", count="{count}"),
+        "nearMeFailed": _("Your position is not available"),
+        "pin": _("The place of the rally: drag to move"),
+        "underPin": _("Town under the pin: %(town)s", town="{town}"),
+        "outside": _("The pin is outside Belarus."),
+        # Translators: a button under the first rallies in the list beside the map.
+        "showMore": _("Show more rallies"),
+        # Translators: in a rally's popup on the map while its title and place are on their way.
+        "loadingDetails": _("Loading the rally's details…"),
+        "detailsFailed": _("The rally's details could not be loaded. Check your connection."),
+        "retry": _("Try again"),
+        # Translators: a heading in the main rally's popup, over rallies drawn under its star.
+        "alsoHere": _("Other rallies at this place"),
+        # Translators: the last line of that list when the star hides many; {count} is a number.
+        "alsoMore": _("%(count)s more: zoom in to see them", count="{count}"),
+        # The fixed sentences of urgent statuses, the same on the server's pages.
+        "danger": _("Danger: police are at the place. Do not come."),
+        "cancelledNotice": _("This rally is cancelled."),
+        "moved": _("The place has changed: check the new place before you go."),
+    }
+
+
+def gesture_labels() -> dict[str, str]:
+    """What an embedded map says when a visitor scrolls or swipes over it (see mapshell.rally_map)."""
+    return {
+        "touch": _("Use two fingers to move the map"),
+        "scroll": _("Use ctrl + scroll to zoom the map"),
+        # Translators: ⌘ is the Command key of Mac keyboards.
+        "scrollMac": _("Use ⌘ + scroll to zoom the map"),
+    }
+
+
+def map_shell(
+    mode: str = "browse",
+    data_endpoint: str = "api.rallies_geojson",
+    rally_endpoint: str = "pages.rally",
+    credentials: bool = False,
+) -> mapshell.MapParts:
+    """The folium page parts for one kind of map in the current language.
+
+    mode "browse" draws the rallies from data_endpoint; "embed" does too, inside another
+    site's page: it leaves page scrolling alone and opens links in a new tab; "pin" shows
+    one draggable pin whose place the page's form keeps; "single" one rally's marker.
+    Maps of rallies re-read their data every REFRESH_SECONDS. With `credentials` the data
+    is fetched with the visitor's cookie (the moderators' map); public maps send none.
+    """
+    shells = current_app.extensions.setdefault("mapapp.map_shells", {})
+    # The URLs inside carry the path prefix: a mirror at /mirror/ gets its own shell.
+    key = (
+        mode,
+        data_endpoint,
+        rally_endpoint,
+        credentials,
+        request.script_root,
+        current_language(),
+    )
+    if key not in shells:
+        fmap = mapshell.rally_map(
+            tile_url=browser_tile_url(current_app),
+            tile_attribution=current_app.config["TILE_ATTRIBUTION"],
+            assets=map_assets(),
+            config={
+                "mode": mode,
+                # lang=None: rallymap.js adds the page's own ?lang= (and filters). Public
+                # maps read the compact feed (mapapp.publishing.mapfeed) and load texts per rally.
+                "dataUrl": url_for(
+                    data_endpoint,
+                    lang=None,
+                    **({"fields": "map"} if data_endpoint == "api.rallies_geojson" else {}),
+                ),
+                "credentials": "same-origin" if credentials else "omit",
+                "apiRallyUrl": url_for("api.rally_json", rally_id=0).removesuffix("0"),
+                "refreshSeconds": current_app.config["REFRESH_SECONDS"],
+                # The views the server takes back in ?lat=&lon= (south-west, north-east).
+                "viewBounds": ((VIEW_LAT[0], VIEW_LON[0]), (VIEW_LAT[1], VIEW_LON[1])),
+                "reverseUrl": url_for("api.reverse"),
+                "basemapUrl": basemap_url(),
+                # lang=None: without it, a ?lang= in this request would follow into the URL.
+                "rallyUrl": url_for(rally_endpoint, rally_id=0, lang=None).removesuffix("0"),
+                "listUrl": url_for("pages.rallies", lang=None),
+                "lang": current_language(),
+                "labels": map_labels(),
+            },
+            gestures=gesture_labels() if mode == "embed" else None,
+        )
+        shells[key] = mapshell.map_parts(fmap)
+    return shells[key]
+
+
+def pin_shell() -> mapshell.MapParts:
+    return map_shell("pin")
+
+
+# Run in the page's <head>: the map's feed is asked for before Leaflet and the map's scripts
+# have come and run, not after. On a phone's slow link that is their download time and a
+# round trip sooner. rallymap.js takes this answer as its first, and this URL for its checks.
+# The catch() only marks a failure (offline at load) as handled until rallymap.js takes the
+# promise and says so on the page: no "Uncaught (in promise)" meanwhile.
+EARLY_FEED = (
+    '(function (s) { var u = s.getAttribute("data-feed"); '
+    'var p = fetch(u, { credentials: "omit", cache: "no-store" }); p.catch(function () {}); '
+    "window.rallyFeed = { url: u, promise: p }; })(document.currentScript);"
+)
+EARLY_FEED_HASH = mapshell.csp_hash(EARLY_FEED)
+
+
+def early_feed(rally_filter: RallyFilter) -> Markup:
+    """The <script> element asking for the public map's feed (its compact form, this page's
+    filter and language) from the page's head. Made when the page is rendered (once per
+    variant); every response of the page names EARLY_FEED_HASH in its CSP."""
+    url = url_for(
+        "api.rallies_geojson", fields="map", **rally_filter.args(), lang=current_language()
+    )
+    script = Markup(EARLY_FEED)  # noqa: S704 - our own constant
+    return Markup('<script data-feed="{}">{}</script>').format(url, script)
