@@ -7,12 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from flask_wtf.csrf import CSRFProtect
 
 from mapapp import config
 from mapapp.paths import CHECKOUT_DIR, PACKAGE_DIR, TEMPLATES_DIR
-
-csrf = CSRFProtect()
 
 ROOT = PACKAGE_DIR.parent  # the checkout, for tools and tests (an installed app uses paths.py)
 
@@ -46,7 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         else:
             # Every gunicorn worker, and every restart, must sign with the same key: made
             # once, kept in instance/ (mode 0600). MAPAPP_SECRET_KEY keeps it off the disk.
-            from mapapp.domain.accounts import load_or_create_secret
+            from mapapp.web.accounts import load_or_create_secret
 
             app.config["SECRET_KEY"] = load_or_create_secret(Path(app.instance_path) / "secret_key")
     # Flask-WTF's HTTPS Referer check refuses every form of a browser that sends no Referer
@@ -71,6 +68,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from mapapp.publishing import signing
     from mapapp.views import api, embed, feeds, moderate, pages, share, submit
     from mapapp.web import assets, compression, errors, i18n, limits, logs, security, tiles, urls
+    from mapapp.web.forms import csrf
 
     logs.init_app(app)
     urls.init_app(app)

@@ -13,11 +13,12 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from mapapp.domain import accounts, db, lifecycle
+from mapapp.domain import db, lifecycle
 from mapapp.domain.geocoding import gazetteer, geocode
 from mapapp.domain.importer import ImportError_, read_rows, write_rows
 from mapapp.domain.models import Moderator
 from mapapp.domain.seed import demo_rallies, load_seed
+from mapapp.web import accounts
 
 
 @click.command("init-db")

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import xstatic.pkg.leaflet
+import xstatic.pkg.leaflet_gesturehandling
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 # A source checkout (also an editable install) has pyproject.toml beside the package.
 CHECKOUT_DIR: Path | None = (
@@ -35,3 +38,15 @@ def bundled(name: str) -> Path:
 
 DATA_DIR = bundled("data")
 TEMPLATES_DIR = bundled("templates")
+
+# The map's static files: the app's own in static/, Leaflet and Leaflet.GestureHandling from
+# their xstatic packages on PyPI.
+VENDOR = {
+    "leaflet": xstatic.pkg.leaflet,
+    "gesturehandling": xstatic.pkg.leaflet_gesturehandling,
+}
+STATIC_DIR = PACKAGE_DIR / "static"
+# The map's own basemap (outline, regions, town names), built by scripts/build_basemap.py.
+BASEMAP = "basemap.json"
+# mapbox/supercluster 9.1.0 from npm (its dist/supercluster.min.js, ISC licence in the file).
+SUPERCLUSTER = "vendor/supercluster/supercluster.min.js"

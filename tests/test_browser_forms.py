@@ -9,7 +9,7 @@ import pytest
 from conftest import browser_app
 from flask import Flask
 
-from mapapp.web.i18n import MINSK
+from mapapp.places.locale import MINSK
 
 pytestmark = pytest.mark.browser
 

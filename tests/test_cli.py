@@ -34,7 +34,7 @@ def test_seed_puts_the_call_on_october_square_next_21_october(db_app):
     assert featured.region == "BY-HM"
     local = featured.starts_at.astimezone(featured.starts_at.tzinfo)
     assert featured.starts_at.tzinfo is not None
-    from mapapp.web.i18n import MINSK
+    from mapapp.places.locale import MINSK
 
     local = featured.starts_at.astimezone(MINSK)
     assert (local.month, local.day, local.hour, local.minute) == (10, 21, 19, 0)
@@ -61,7 +61,7 @@ def test_seed_has_the_regional_centres_on_their_squares(db_app):
 
 
 def test_next_occurrence_rolls_over_the_year():
-    from mapapp.web.i18n import MINSK
+    from mapapp.places.locale import MINSK
 
     before = datetime(2026, 10, 21, 18, 59, tzinfo=MINSK)
     after = datetime(2026, 10, 21, 19, 1, tzinfo=MINSK)
@@ -104,7 +104,7 @@ def test_upgrade_keeps_existing_rallies(db_app):
 def test_stored_times_come_back_aware_utc(db_app):
     from conftest import add_rally
 
-    from mapapp.web.i18n import MINSK
+    from mapapp.places.locale import MINSK
 
     rally_id = add_rally(db_app, starts_at=datetime(2030, 1, 2, 19, 0, tzinfo=MINSK))
     with db_app.app_context():

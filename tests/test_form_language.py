@@ -11,8 +11,9 @@ from flask_babel import LazyString
 from test_submit import form
 from wtforms.fields.core import UnboundField
 
+from mapapp.places.locale import LANGUAGES
 from mapapp.web import forms
-from mapapp.web.i18n import LANGUAGES, TRANSLATIONS
+from mapapp.web.i18n import TRANSLATIONS
 
 
 def catalogue(lang: str):  # noqa: ANN201

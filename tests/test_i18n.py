@@ -13,7 +13,8 @@ from conftest import add_rally
 
 from mapapp import ROOT
 from mapapp.places.gazetteer import REGION_CODES, REGION_NAMES
-from mapapp.web.i18n import LANGUAGES, TRANSLATIONS
+from mapapp.places.locale import LANGUAGES
+from mapapp.web.i18n import TRANSLATIONS
 
 POT = TRANSLATIONS / "messages.pot"
 

@@ -10,7 +10,7 @@ import pytest
 from conftest import browser_app, wait_until
 from flask import Flask
 
-from mapapp.web.i18n import MINSK
+from mapapp.places.locale import MINSK
 
 pytestmark = pytest.mark.browser
 

@@ -75,7 +75,7 @@ def assert_nothing_private(lines: list[str]) -> None:
 def next_week() -> str:
     from datetime import datetime, timedelta
 
-    from mapapp.web.i18n import MINSK
+    from mapapp.places.locale import MINSK
 
     return (datetime.now(MINSK) + timedelta(days=7)).strftime("%Y-%m-%d")
 

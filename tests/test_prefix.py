@@ -17,7 +17,7 @@ from conftest import add_rally, browser_app, make_app
 from flask import Flask
 from werkzeug.serving import make_server
 
-from mapapp.web.i18n import MINSK
+from mapapp.places.locale import MINSK
 
 PREFIX = "/mirror"
 

@@ -203,8 +203,8 @@ def test_organizer_chooses_the_reveal_time_on_the_manage_page(client, app: Flask
 
 
 def test_a_reveal_time_not_offered_comes_back_as_itself(app: Flask):
+    from mapapp.places.locale import MINSK
     from mapapp.web.forms import RallyForm
-    from mapapp.web.i18n import MINSK
 
     with app.test_request_context():
         form = RallyForm(formdata=None)
@@ -219,7 +219,7 @@ def test_a_reveal_time_not_offered_comes_back_as_itself(app: Flask):
 
 
 def lifecycle_minsk():  # noqa: ANN201
-    from mapapp.web.i18n import MINSK
+    from mapapp.places.locale import MINSK
 
     return MINSK
 

@@ -16,9 +16,9 @@ from test_submit import form as submit_form
 
 from mapapp import create_app
 from mapapp.domain import db
-from mapapp.domain.accounts import SecretKeyError, load_or_create_secret, safe_next
 from mapapp.domain.lifecycle import hash_token
 from mapapp.domain.models import Rally
+from mapapp.web.accounts import SecretKeyError, load_or_create_secret, safe_next
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 PASSWORD = "correct horse battery"

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from mapapp.domain import db, lifecycle
 from mapapp.domain.lifecycle import hash_token
 from mapapp.domain.models import AuditEntry, Rally, Status
-from mapapp.web.i18n import MINSK
+from mapapp.places.locale import MINSK
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 

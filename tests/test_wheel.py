@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from mapapp.web.i18n import LANGUAGES, TRANSLATIONS
+from mapapp.places.locale import LANGUAGES
+from mapapp.web.i18n import TRANSLATIONS
 
 REPO = Path(__file__).resolve().parent.parent
 # Pages for people (HTML), each read in every language; /rallies/1 is a seed rally.

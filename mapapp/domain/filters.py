@@ -13,8 +13,8 @@ from sqlalchemy import Select, or_
 from mapapp.domain import rules
 from mapapp.domain.models import Rally
 from mapapp.places.gazetteer import REGION_CODES, Gazetteer
+from mapapp.places.locale import MINSK
 from mapapp.places.mapshell import MAX_ZOOM, MIN_ZOOM
-from mapapp.web.i18n import MINSK
 
 WHEN = ("upcoming", "past", "all")
 # A town filter: no control characters (Unicode Cc, NUL to U+009F) nor direction controls.

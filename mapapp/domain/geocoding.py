@@ -16,7 +16,6 @@ import logging
 import time
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 from sqlalchemy import insert, select, update
@@ -25,6 +24,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from mapapp.domain import db, rules
 from mapapp.domain.models import GeocodeCache, Throttle, utcnow
 from mapapp.places.gazetteer import Candidate, Gazetteer, Match, fold
+from mapapp.places.nominatim import search as nominatim_search
 
 log = logging.getLogger(__name__)
 
@@ -120,22 +120,26 @@ def nominatim(query: str) -> dict[str, Any] | None:
         return cached or None
     if not acquire_slot("nominatim", NOMINATIM_INTERVAL, wait=NOMINATIM_INTERVAL * 1.5):
         return None  # busy: the gazetteer answers this time; nothing cached
+    config = current_app.config
     try:
-        location = _nominatim_client().geocode(
-            query, exactly_one=True, country_codes="by", addressdetails=True, language="be"
+        location = nominatim_search(
+            query,
+            config["NOMINATIM_URL"],
+            config["NOMINATIM_USER_AGENT"],
+            config["NOMINATIM_TIMEOUT"],
         )
     except Exception as error:  # noqa: BLE001 - timeouts, refusals, 429, 5xx, bad JSON
         log.warning("Nominatim failed: %s", type(error).__name__)  # never the query
         return None
     result: dict[str, Any] = {}
     if location is not None:
-        lat, lon = float(location.latitude), float(location.longitude)
+        lat, lon = location.lat, location.lon
         found = gazetteer().reverse(lat, lon)
         if found is not None:
             result = {
                 "lat": round(lat, 6),
                 "lon": round(lon, 6),
-                "name": str(location.address)[:200],
+                "name": location.address[:200],
                 "town": found.place.name,
                 "geonameid": found.place.geonameid,
                 "region": found.region,
@@ -146,23 +150,6 @@ def nominatim(query: str) -> dict[str, Any] | None:
             }
     cache_put(key, result)
     return result or None
-
-
-def _nominatim_client():  # noqa: ANN202
-    # urllib, not requests: requests' urllib3 retries on its own (more than one request a
-    # second) and logs the URL, with the typed address in it, at WARNING when it does.
-    from geopy.adapters import URLLibAdapter
-    from geopy.geocoders import Nominatim
-
-    config = current_app.config
-    url = urlsplit(config["NOMINATIM_URL"])
-    return Nominatim(
-        user_agent=config["NOMINATIM_USER_AGENT"],
-        domain=url.netloc + url.path.rstrip("/"),
-        scheme=url.scheme or "https",
-        timeout=config["NOMINATIM_TIMEOUT"],
-        adapter_factory=URLLibAdapter,
-    )
 
 
 def cache_get(key: str) -> dict[str, Any] | None:

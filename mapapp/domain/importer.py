@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from mapapp.domain import lifecycle, rules
 from mapapp.domain.models import AuditEntry, PublishedRally, Rally, Status, TelegramOutbox, utcnow
 from mapapp.places.gazetteer import Gazetteer
-from mapapp.web.i18n import MINSK
+from mapapp.places.locale import MINSK
 
 HEADER = ["title", "city", "place", "starts_at", "description", "lat", "lon", "status", "contact"]
 OPTIONAL = ["reveal_at"]  # may follow HEADER as the last column

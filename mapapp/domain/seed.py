@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from mapapp.domain import lifecycle
 from mapapp.domain.models import Rally, Status, utcnow
 from mapapp.places.gazetteer import DATA_DIR, Gazetteer
-from mapapp.web.i18n import MINSK
+from mapapp.places.locale import MINSK
 
 SEED_FILE = DATA_DIR / "seed_rallies.json"
 MONTHS = "january february march april may june july august september october november december"

@@ -22,14 +22,14 @@ from flask import Flask, render_template
 from mapapp.domain import db
 from mapapp.domain.filters import RallyFilter
 from mapapp.domain.models import utcnow
+from mapapp.paths import BASEMAP, STATIC_DIR, SUPERCLUSTER, VENDOR
 from mapapp.places import mapshell
 from mapapp.places.gazetteer import DATA_DIR
 from mapapp.publishing.feeds import calendar
 from mapapp.publishing.geojson import feature_collection, in_language
+from mapapp.publishing.labels import map_labels
 from mapapp.publishing.public import public_rallies
 from mapapp.publishing.signing import signed_comment, signing_key
-from mapapp.web.assets import BASEMAP, STATIC_DIR, SUPERCLUSTER, VENDOR
-from mapapp.web.mapshells import map_labels
 
 _CSS_IMAGE = re.compile(r"url\(images/([\w.-]+\.png)\)")
 

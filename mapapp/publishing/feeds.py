@@ -15,10 +15,9 @@ from functools import cache
 from icalendar import Calendar, Event, Timezone, TimezoneStandard
 
 from mapapp.domain.models import Status
-from mapapp.publishing.geojson import local_iso
+from mapapp.places.locale import MINSK, local_iso
 from mapapp.publishing.parts import Layout
 from mapapp.publishing.public import PublicRally
-from mapapp.web.i18n import MINSK
 
 RallyUrl = Callable[[int], str | None]
 # The sentences a rally's state adds, in the feed's language: (first in SUMMARY, first in

@@ -1,49 +1,19 @@
-"""Public rallies (read through mapapp.publishing.public) in their GeoJSON and JSON forms, and ETags.
+"""Public rallies (read through mapapp.publishing.public) in their GeoJSON and JSON forms.
 
 Nothing here returns a contact or a token: public shapes are built field by field.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Any
 
-from flask_babel import force_locale, gettext
-from sqlalchemy.orm import Session
-
-from mapapp.domain.filters import RallyFilter
+from mapapp.domain.names import town_name
+from mapapp.places.locale import local_datetime, local_iso
 from mapapp.publishing.parts import Layout
-from mapapp.publishing.public import (  # noqa: F401 - the public reads, re-exported for older callers
-    MAX_ID,
-    PublicRally,
-    count_public,
-    current_version,
-    data_version,
-    public_rallies,
-    public_rally,
-)
-from mapapp.web.i18n import MINSK, current_language, local_datetime, town_name
-
-
-def etag_for(*parts: str) -> str:
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
-
-
-def list_etag(db: Session, rally_filter: RallyFilter, now: datetime, *parts: str) -> str:
-    """The ETag of a filtered list of public rallies (GeoJSON, feeds): `parts` tell formats apart.
-
-    Keyed by the data version, which moves with every public change and at each moment the
-    public view moves by itself (a reveal time, an upcoming rally turning past).
-    """
-    return etag_for(data_version(db, now), rally_filter.key(), *parts)
-
-
-def local_iso(value: datetime) -> str:
-    """ISO 8601 with the Minsk offset: what a person in Minsk would read."""
-    return value.astimezone(MINSK).isoformat()
+from mapapp.publishing.public import PublicRally
+from mapapp.publishing.words import reveal_sentence
 
 
 def public_properties(rally: PublicRally) -> dict[str, Any]:
@@ -99,36 +69,6 @@ def in_language(lang: str) -> Callable[[PublicRally], dict[str, Any]]:
         return texts
 
     return localise
-
-
-def reveal_sentence(reveal_at: datetime, lang: str | None = None) -> str:
-    """ "The exact place will be announced at <Minsk time>", in `lang` (or the page's)."""
-    when = local_datetime(reveal_at, "long", lang)
-    with force_locale(lang or current_language()):
-        return gettext("The exact place will be announced at %(time)s.", time=when)
-
-
-def status_sentence(status: str, lang: str | None = None) -> str:
-    """The fixed, translated sentence an urgent status shows ("" for approved)."""
-    with force_locale(lang or current_language()):
-        sentences = {
-            "danger": gettext("Danger: police are at the place. Do not come."),
-            "moved": gettext("The place has changed: check the new place before you go."),
-            "cancelled": gettext("This rally is cancelled."),
-        }
-    return sentences.get(status, "")
-
-
-def feed_notes(lang: str) -> Callable[[PublicRally], tuple[str, str]]:
-    """For calendars: the danger or moved warning first in SUMMARY, and for an unrevealed
-    place when it will be announced, first in DESCRIPTION (mapapp.publishing.feeds.Notes)."""
-
-    def notes(rally: PublicRally) -> tuple[str, str]:
-        warning = status_sentence(rally.status, lang) if rally.status in ("danger", "moved") else ""
-        note = "" if rally.exact else reveal_sentence(rally.reveal_at, lang)
-        return warning, note
-
-    return notes
 
 
 def feature(rally: Any, localise: Callable[[Any], dict[str, Any]] | None = None) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from mapapp.web.i18n import MINSK
+from mapapp.places.locale import MINSK
 
 # As in the calendar feed: a rally without an end is drawn as two hours.
 DEFAULT_LENGTH = timedelta(hours=2)

@@ -30,9 +30,10 @@ from functools import lru_cache
 
 from babel.dates import format_date
 
+from mapapp.domain.names import town_name
+from mapapp.places.locale import MINSK
 from mapapp.publishing.parts import Layout
 from mapapp.publishing.public import Entry, PublicRally
-from mapapp.web.i18n import MINSK, town_name
 
 # 5 decimals of a degree: 1.1 m of latitude; finer is noise for a marker.
 DECIMALS = 5

@@ -11,7 +11,7 @@ from typing import Any
 from mapapp.domain.filters import CITY_CHARACTERS, WHEN
 from mapapp.domain.models import PUBLIC_STATUSES
 from mapapp.places.gazetteer import REGION_CODES
-from mapapp.web.i18n import LANGUAGES
+from mapapp.places.locale import LANGUAGES
 
 JSON = "application/json"
 

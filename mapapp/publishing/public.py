@@ -16,6 +16,7 @@ embed, static export, outside channels) reads rallies through `public_rally` or
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -347,3 +348,16 @@ def seconds_until_change(version: Version, now: datetime, longest: int) -> int:
     if version.until is None:
         return longest
     return max(0, min(longest, int((version.until - now).total_seconds())))
+
+
+def etag_for(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+def list_etag(db: Session, rally_filter: RallyFilter, now: datetime, *parts: str) -> str:
+    """The ETag of a filtered list of public rallies (GeoJSON, feeds): `parts` tell formats apart.
+
+    Keyed by the data version, which moves with every public change and at each moment the
+    public view moves by itself (a reveal time, an upcoming rally turning past).
+    """
+    return etag_for(data_version(db, now), rally_filter.key(), *parts)

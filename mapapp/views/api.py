@@ -10,21 +10,16 @@ from mapapp.domain import db, rules
 from mapapp.domain.filters import one_of, parse_filter
 from mapapp.domain.geocoding import gazetteer, geocode, reverse_json
 from mapapp.domain.models import utcnow
+from mapapp.places.locale import LANGUAGES
 from mapapp.publishing import openapi
-from mapapp.publishing.geojson import (
-    FEATURES_LAYOUT,
-    etag_for,
-    feature_bytes,
-    in_language,
-    public_detail,
-)
+from mapapp.publishing.geojson import FEATURES_LAYOUT, feature_bytes, in_language, public_detail
 from mapapp.publishing.mapfeed import map_layout_and_parts
-from mapapp.publishing.public import current_version, public_entries, seconds_until_change
+from mapapp.publishing.public import current_version, etag_for, public_entries, seconds_until_change
 from mapapp.publishing.public import public_rally as find_public_rally
 from mapapp.publishing.signing import signed_comment, signing_key
 from mapapp.web.caching import Prepared, conditional, memoized, prepared, prepared_parts
 from mapapp.web.compression import takes_gzip
-from mapapp.web.i18n import LANGUAGES, current_language
+from mapapp.web.i18n import current_language
 from mapapp.web.limits import limiter
 from mapapp.web.urls import current_origin
 

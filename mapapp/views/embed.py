@@ -24,6 +24,7 @@ from mapapp.domain import db
 from mapapp.domain.filters import RallyFilter, number, one_of, parse_filter, parse_view
 from mapapp.domain.geocoding import gazetteer
 from mapapp.places.gazetteer import REGION_CODES
+from mapapp.places.locale import DEFAULT_LANGUAGE, LANGUAGES
 from mapapp.publishing.embedding import (
     DEFAULT_WIDTH,
     EmbedOptions,
@@ -34,7 +35,7 @@ from mapapp.publishing.embedding import (
 )
 from mapapp.publishing.public import public_rally
 from mapapp.web.caching import page_once
-from mapapp.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, current_language
+from mapapp.web.i18n import current_language
 from mapapp.web.mapshells import EARLY_FEED_HASH, early_feed, map_shell
 from mapapp.web.security import frameable
 from mapapp.web.urls import app_path, external_url

@@ -14,6 +14,7 @@ from mapapp.domain import db
 from mapapp.domain.filters import parse_filter
 from mapapp.domain.geocoding import gazetteer
 from mapapp.domain.models import utcnow
+from mapapp.places.locale import LANGUAGES
 from mapapp.publishing.feeds import (
     CSV_LAYOUT,
     Notes,
@@ -23,19 +24,20 @@ from mapapp.publishing.feeds import (
     csv_row,
     event_bytes,
 )
-from mapapp.publishing.geojson import etag_for, feed_notes
 from mapapp.publishing.parts import Layout
 from mapapp.publishing.public import (
     PublicRally,
     current_version,
+    etag_for,
     public_entries,
     public_rally,
     seconds_until_change,
 )
 from mapapp.publishing.signing import signed_comment, signing_key
+from mapapp.publishing.words import feed_notes
 from mapapp.web.caching import Prepared, conditional, memoized, prepared
 from mapapp.web.compression import takes_gzip
-from mapapp.web.i18n import LANGUAGES, current_language
+from mapapp.web.i18n import current_language
 from mapapp.web.urls import external_url
 
 bp = Blueprint("feeds", __name__)

@@ -23,14 +23,21 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from mapapp import csrf
-from mapapp.domain import accounts, db, lifecycle
+from mapapp.domain import db, lifecycle
 from mapapp.domain.geocoding import gazetteer
 from mapapp.domain.models import AuditEntry, Moderator, Rally, Status
+from mapapp.places.locale import MINSK
 from mapapp.publishing.geojson import feature_collection
-from mapapp.views.submit import locate, rally_fields
-from mapapp.web.forms import ActionForm, LoginForm, RallyForm, RejectForm
-from mapapp.web.i18n import MINSK
+from mapapp.web import accounts
+from mapapp.web.forms import (
+    ActionForm,
+    LoginForm,
+    RallyForm,
+    RejectForm,
+    csrf,
+    locate,
+    rally_fields,
+)
 from mapapp.web.mapshells import map_shell
 from mapapp.web.urls import external_url
 

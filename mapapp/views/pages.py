@@ -21,26 +21,25 @@ from mapapp.domain import db
 from mapapp.domain.filters import BadFilter, parse_filter, parse_view
 from mapapp.domain.geocoding import gazetteer
 from mapapp.domain.models import utcnow
+from mapapp.places.locale import MINSK
 from mapapp.publishing import jsonld
-from mapapp.publishing.geojson import etag_for, reveal_sentence, status_sentence
 from mapapp.publishing.public import (
     PublicRally,
     count_public,
     current_version,
+    etag_for,
     public_rallies,
     public_rally,
     seconds_until_change,
 )
 from mapapp.publishing.signing import signing_key
 from mapapp.web.caching import conditional, memoized, page_once
-from mapapp.web.i18n import MINSK, current_language, region_name, town_name
+from mapapp.web.i18n import current_language, region_name, town_name
 from mapapp.web.mapshells import EARLY_FEED_HASH, early_feed, map_shell
 from mapapp.web.urls import canonical_url, external_url, page_address
 
 bp = Blueprint("pages", __name__)
 # For templates: the fixed sentences of urgent statuses and of a place not yet revealed.
-bp.add_app_template_global(status_sentence)
-bp.add_app_template_global(reveal_sentence)
 
 
 @bp.get("/")

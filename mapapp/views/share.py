@@ -9,10 +9,11 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from mapapp.domain import db
-from mapapp.publishing.geojson import etag_for, public_rally
+from mapapp.places.locale import LANGUAGES
+from mapapp.publishing.public import etag_for, public_rally
 from mapapp.publishing.share_image import share_image
 from mapapp.web.caching import memoized
-from mapapp.web.i18n import LANGUAGES, local_datetime, town_name
+from mapapp.web.i18n import local_datetime, town_name
 
 bp = Blueprint("share", __name__)
 

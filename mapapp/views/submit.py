@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Any
 
 from flask import (
@@ -24,13 +23,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
-from mapapp import csrf
 from mapapp.domain import contacts, db, lifecycle
-from mapapp.domain.geocoding import gazetteer, geocode
+from mapapp.domain.geocoding import gazetteer
 from mapapp.domain.models import Rally
-from mapapp.places.gazetteer import distance_km
-from mapapp.web.forms import ActionForm, CancelForm, RallyForm
-from mapapp.web.i18n import MINSK, current_language
+from mapapp.places.locale import MINSK
+from mapapp.web.forms import ActionForm, CancelForm, RallyForm, csrf, locate, rally_fields
+from mapapp.web.i18n import current_language
 from mapapp.web.limits import limiter
 from mapapp.web.mapshells import pin_shell
 from mapapp.web.urls import external_url
@@ -51,10 +49,6 @@ def state_name(state: str) -> str:
 
 # What a submission key looks like (lifecycle.new_token: 24 random bytes, URL-safe).
 SUBMISSION_KEY = re.compile(r"[A-Za-z0-9_-]{32}")
-
-# A pin left this close to the named town keeps that town's name; further away, the
-# town under the pin is taken (the organizer moved it to another place).
-SAME_TOWN_KM = 10.0
 
 
 def submit_limit() -> str:
@@ -90,44 +84,6 @@ def rally_form(**kwargs: Any) -> RallyForm:
 def form_errors_status(form: RallyForm) -> int:
     # A missing or stale CSRF token is a bad request; anything else the person can fix.
     return 400 if "csrf_token" in form.errors else 422
-
-
-def locate(form: RallyForm) -> dict[str, Any] | None:
-    """Geocode town and place; put an error on the form when nothing fits."""
-    town = geocode(form.town.data, current_language())
-    if "error" in town:
-        form.town.errors.append(_("This town is not in our list: check the spelling."))
-        return None
-    if form.place.data:
-        # The place only refines the town the organizer named: a square of the same name
-        # in another town must not move the rally there.
-        found = geocode(f"{form.place.data}, {form.town.data}", current_language())
-        if "error" not in found and found.get("geonameid") == town.get("geonameid"):
-            return found
-    return town
-
-
-def rally_fields(form: RallyForm, lat: float, lon: float, geonameid: int | None) -> dict[str, Any]:
-    """What is stored, from a validated form and a point inside Belarus."""
-    under_pin = gazetteer().reverse(lat, lon)
-    town = gazetteer().by_id(geonameid) if geonameid else None
-    if town is None or distance_km(lat, lon, town.lat, town.lon) > SAME_TOWN_KM:
-        town = under_pin.place
-    starts_at = form.starts_at()
-    return {
-        "title": form.title.data,
-        "description": form.description.data or "",
-        "town": town.name_be,
-        "geonameid": town.geonameid,
-        "place": form.place.data or "",
-        "region": under_pin.region,
-        "lat": round(lat, 6),
-        "lon": round(lon, 6),
-        "starts_at": starts_at,
-        "ends_at": starts_at + timedelta(hours=2),
-        "contact": (form.contact.data or None) if form.contact else None,
-        "reveal_at": form.reveal_at(),
-    }
 
 
 @bp.route("/submit", methods=["GET", "POST"])

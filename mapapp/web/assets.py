@@ -14,24 +14,13 @@ import os
 from functools import cache
 from pathlib import Path
 
-import xstatic.pkg.leaflet
-import xstatic.pkg.leaflet_gesturehandling
 from flask import Blueprint, Flask, Response, abort, request, send_from_directory, url_for
 from werkzeug.security import safe_join
 
-from mapapp.paths import PACKAGE_DIR
+from mapapp.paths import BASEMAP, STATIC_DIR, SUPERCLUSTER, VENDOR
 from mapapp.places.gazetteer import DATA_DIR
 from mapapp.web.compression import takes_gzip
 
-VENDOR = {
-    "leaflet": xstatic.pkg.leaflet,
-    "gesturehandling": xstatic.pkg.leaflet_gesturehandling,
-}
-STATIC_DIR = PACKAGE_DIR / "static"
-# The map's own basemap (outline, regions, town names), built by scripts/build_basemap.py.
-BASEMAP = "basemap.json"
-# mapbox/supercluster 9.1.0 from npm (its dist/supercluster.min.js, ISC licence in the file).
-SUPERCLUSTER = "vendor/supercluster/supercluster.min.js"
 YEAR = 365 * 24 * 3600
 # Text files are sent gzipped when the browser takes it: Leaflet shrinks from 147 KB to 42 KB,
 # which matters on a slow phone connection.

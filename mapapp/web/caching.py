@@ -166,7 +166,7 @@ def page_once(name: str, render: Callable[[], str]) -> str:
     check; a crowd arriving from one link asks for the same few variants. At most 64 variants
     of each page are kept, so odd query strings cost a render, never memory.
     """
-    from mapapp.publishing.geojson import etag_for
+    from mapapp.publishing.public import etag_for
     from mapapp.web.i18n import current_language
     from mapapp.web.urls import site_key
 

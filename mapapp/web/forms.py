@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask_babel import get_translations
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFProtect
 from wtforms import (
     BooleanField,
     DateField,
@@ -22,8 +25,11 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from mapapp.domain import rules
+from mapapp.domain.geocoding import gazetteer, geocode
 from mapapp.domain.models import utcnow
-from mapapp.web.i18n import MINSK
+from mapapp.places.gazetteer import distance_km
+from mapapp.places.locale import MINSK
+from mapapp.web.i18n import current_language
 
 # The form's words for the shared rules' problems (mapapp.domain.rules), in the page's language.
 PROBLEM_MESSAGES = {
@@ -32,6 +38,13 @@ PROBLEM_MESSAGES = {
     rules.DIRECTION: _l("Remove the invisible characters that change the direction of text."),
     rules.FORMAT: _l("Remove the invisible formatting characters from this text."),
 }
+
+# Flask-WTF's CSRF protection, one for the app (init_app in create_app).
+csrf = CSRFProtect()
+
+# A pin left this close to the named town keeps that town's name; further away, the
+# town under the pin is taken (the organizer moved it to another place).
+SAME_TOWN_KM = 10.0
 
 
 AT_MOST = _l("At most %(max)d characters, please (now %(length)d).")
@@ -276,3 +289,41 @@ class LoginForm(Form):
     password = PasswordField(
         _l("Password"), [InputRequired(REQUIRED), Length(max=200, message=AT_MOST)]
     )
+
+
+def locate(form: RallyForm) -> dict[str, Any] | None:
+    """Geocode town and place; put an error on the form when nothing fits."""
+    town = geocode(form.town.data, current_language())
+    if "error" in town:
+        form.town.errors.append(_("This town is not in our list: check the spelling."))
+        return None
+    if form.place.data:
+        # The place only refines the town the organizer named: a square of the same name
+        # in another town must not move the rally there.
+        found = geocode(f"{form.place.data}, {form.town.data}", current_language())
+        if "error" not in found and found.get("geonameid") == town.get("geonameid"):
+            return found
+    return town
+
+
+def rally_fields(form: RallyForm, lat: float, lon: float, geonameid: int | None) -> dict[str, Any]:
+    """What is stored, from a validated form and a point inside Belarus."""
+    under_pin = gazetteer().reverse(lat, lon)
+    town = gazetteer().by_id(geonameid) if geonameid else None
+    if town is None or distance_km(lat, lon, town.lat, town.lon) > SAME_TOWN_KM:
+        town = under_pin.place
+    starts_at = form.starts_at()
+    return {
+        "title": form.title.data,
+        "description": form.description.data or "",
+        "town": town.name_be,
+        "geonameid": town.geonameid,
+        "place": form.place.data or "",
+        "region": under_pin.region,
+        "lat": round(lat, 6),
+        "lon": round(lon, 6),
+        "starts_at": starts_at,
+        "ends_at": starts_at + timedelta(hours=2),
+        "contact": (form.contact.data or None) if form.contact else None,
+        "reveal_at": form.reveal_at(),
+    }

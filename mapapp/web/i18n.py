@@ -7,32 +7,23 @@ links carry ?lang= so a shared link opens in the language it was sent in.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, time
-from functools import lru_cache
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
-from babel import Locale
-from babel.dates import format_date, format_time
 from flask import Flask, Response, request, url_for
 from flask_babel import Babel, get_locale
 from markupsafe import Markup
 
-from mapapp.domain.geocoding import gazetteer
+from mapapp.domain import names
+from mapapp.domain.names import HasTown
 from mapapp.domain.rules import BIDI_CONTROLS
 from mapapp.paths import PACKAGE_DIR
+from mapapp.places import locale
 from mapapp.places.gazetteer import REGION_CODES, REGION_NAMES
+from mapapp.places.locale import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES
+from mapapp.publishing import words
 
-if TYPE_CHECKING:
-    from mapapp.domain.models import Rally
-
-LANGUAGES = ("be", "ru", "en")
-DEFAULT_LANGUAGE = "be"
-MINSK = ZoneInfo("Europe/Minsk")
-# The .po catalogues are in git; the .mo files Flask-Babel reads are compiled from them by
-# `make install` (pybabel compile), so they never go stale in the repository.
 TRANSLATIONS = PACKAGE_DIR / "translations"
 
 
@@ -67,53 +58,33 @@ def current_language() -> str:
 
 
 def local_datetime(value: datetime, format: str = "medium", lang: str | None = None) -> str:  # noqa: A002
-    """A stored UTC time as Minsk local time in the page's language (or `lang`).
-
-    The date at the given length (short, medium, long, full), then hours and minutes.
-    Babel's own long and full date-times add seconds and call the zone "Moscow Standard
-    Time"; the pages say once that all times are Minsk time.
-    """
-    local = value.astimezone(MINSK)
-    lang = lang or current_language()
-    return (
-        _joiner(lang, format)
-        .replace("{1}", _date_text(lang, format, local.date()))
-        .replace("{0}", _time_text(lang, local.hour, local.minute))
-    )
+    """`mapapp.places.locale.local_datetime` in the page's language unless `lang` is given."""
+    return locale.local_datetime(value, format, lang or current_language())
 
 
-# Formatting is cached: the map's data formats thousands of times, and days and times repeat.
-@lru_cache(maxsize=4096)
-def _date_text(lang: str, format: str, day: date) -> str:  # noqa: A002
-    return format_date(day, format, locale=lang)
-
-
-@lru_cache(maxsize=1024)
-def _time_text(lang: str, hour: int, minute: int) -> str:
-    return format_time(time(hour, minute), "short", locale=lang)
-
-
-@lru_cache(maxsize=32)
-def _joiner(lang: str, format: str) -> str:  # noqa: A002
-    # How the language puts a date and a time together, e.g. "{1}, {0}" ('...' is literal text).
-    return str(Locale.parse(lang).datetime_formats[format]).replace("'", "")
-
-
-def town_name(rally: Rally, lang: str | None = None) -> str:
-    """The rally's town in the page's language, from the gazetteer; as written if not in it."""
-    place = gazetteer().by_id(rally.geonameid) if rally.geonameid is not None else None
-    return place.name_in(lang or current_language()) if place else rally.town
+def town_name(rally: HasTown, lang: str | None = None) -> str:
+    """The rally's town in the page's language (or `lang`): `mapapp.domain.names.town_name`."""
+    return names.town_name(rally, lang or current_language())
 
 
 def region_name(code: str, lang: str | None = None) -> str:
-    """A region's name in the page's language, from its ISO 3166-2 code (the code if unknown)."""
+    """A region's name in the page's language (or `lang`), from its ISO 3166-2 code (the code
+    if unknown)."""
     return REGION_NAMES.get(code, {}).get(lang or current_language(), code)
+
+
+def status_sentence(status: str, lang: str | None = None) -> str:
+    """`mapapp.publishing.words.status_sentence` in the page's language unless `lang` is given."""
+    return words.status_sentence(status, lang or current_language())
+
+
+def reveal_sentence(reveal_at: datetime, lang: str | None = None) -> str:
+    """`mapapp.publishing.words.reveal_sentence` in the page's language unless `lang` is given."""
+    return words.reveal_sentence(reveal_at, lang or current_language())
 
 
 # Blueprints of pages for people: their links carry ?lang=; data and files do not.
 PAGE_BLUEPRINTS = ("pages", "submit", "moderate", "feeds", "embed")
-
-LANGUAGE_NAMES = {"be": "Беларуская", "ru": "Русский", "en": "English"}
 
 
 def keep_language(endpoint: str, values: dict) -> None:
@@ -208,6 +179,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["lang_url"] = lang_url
     app.jinja_env.globals["town_name"] = town_name
     app.jinja_env.globals["region_name"] = region_name
+    app.jinja_env.globals["status_sentence"] = status_sentence
+    app.jinja_env.globals["reveal_sentence"] = reveal_sentence
     app.jinja_env.globals["REGION_CODES"] = REGION_CODES
     app.url_defaults(keep_language)
     app.after_request(vary_on_language)

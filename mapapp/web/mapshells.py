@@ -8,55 +8,10 @@ from markupsafe import Markup
 
 from mapapp.domain.filters import VIEW_LAT, VIEW_LON, RallyFilter
 from mapapp.places import mapshell
+from mapapp.publishing.labels import map_labels
 from mapapp.web.assets import basemap_url, map_assets
 from mapapp.web.i18n import current_language
 from mapapp.web.tiles import browser_tile_url
-
-
-def map_labels() -> dict[str, str]:
-    """The map's own interface text, in the page's language."""
-    return {
-        "details": _("Rally page"),
-        # Translators: read by screen readers after a link on a map inside another site.
-        "newTab": _("(opens in a new tab)"),
-        "cancelled": _("Cancelled"),
-        "featured": _("Main rally"),
-        "loading": _("Loading rallies…"),
-        # Translators: {count} becomes a number in the browser. "Rallies on the map: 5" needs
-        # no plural forms, which Belarusian and Russian would otherwise need three of.
-        "loaded": _("Rallies on the map: %(count)s", count="{count}"),
-        "none": _("No rallies match these filters."),
-        "failed": _("The map could not load the rallies. The list of rallies works without it."),
-        "show": _("Show on the map"),
-        # Translators: {count} becomes a number in the browser.
-        "cluster": _("Rallies here: %(count)s. Zoom in to see them.", count="{count}"),
-        "closePopup": _("Close popup"),
-        "zoomIn": _("Zoom in"),
-        "zoomOut": _("Zoom out"),
-        # Translators: the title of the "Leaflet" link in the map's corner.
-        "leaflet": _("A JavaScript library for interactive maps"),
-        "nearMe": _("Near me"),
-        # Translators: {count} becomes a number in the browser.
-        "more": _("All rallies on the map, %(count)s, in the list", count="{count}"),
-        "nearMeFailed": _("Your position is not available"),
-        "pin": _("The place of the rally: drag to move"),
-        "underPin": _("Town under the pin: %(town)s", town="{town}"),
-        "outside": _("The pin is outside Belarus."),
-        # Translators: a button under the first rallies in the list beside the map.
-        "showMore": _("Show more rallies"),
-        # Translators: in a rally's popup on the map while its title and place are on their way.
-        "loadingDetails": _("Loading the rally's details…"),
-        "detailsFailed": _("The rally's details could not be loaded. Check your connection."),
-        "retry": _("Try again"),
-        # Translators: a heading in the main rally's popup, over rallies drawn under its star.
-        "alsoHere": _("Other rallies at this place"),
-        # Translators: the last line of that list when the star hides many; {count} is a number.
-        "alsoMore": _("%(count)s more: zoom in to see them", count="{count}"),
-        # The fixed sentences of urgent statuses, the same on the server's pages.
-        "danger": _("Danger: police are at the place. Do not come."),
-        "cancelledNotice": _("This rally is cancelled."),
-        "moved": _("The place has changed: check the new place before you go."),
-    }
 
 
 def gesture_labels() -> dict[str, str]:

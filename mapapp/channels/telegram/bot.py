@@ -32,8 +32,8 @@ from mapapp.channels.telegram.outbox import base_url, in_language
 from mapapp.domain import contacts, lifecycle
 from mapapp.domain.geocoding import gazetteer
 from mapapp.domain.models import TelegramChat, utcnow
-from mapapp.web.forms import RallyForm
-from mapapp.web.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES, local_datetime
+from mapapp.places.locale import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES, local_datetime
+from mapapp.web.forms import RallyForm, locate, rally_fields
 
 CHAT_HOURS = 1  # a chat's row (answers, counters) lives this long
 UPDATES_PER_HOUR = 120  # messages and button presses a chat may send an hour
@@ -276,8 +276,6 @@ class Conversation:
         self.next_step()
 
     def located(self, form: RallyForm) -> dict[str, Any] | None:
-        from mapapp.views.submit import locate
-
         return locate(form)
 
     def summary(self) -> None:
@@ -327,8 +325,6 @@ class Conversation:
         if found is None:
             self.summary()  # says what is wrong and starts again
             return
-        from mapapp.views.submit import rally_fields
-
         fields = rally_fields(form, found["lat"], found["lon"], found.get("geonameid"))
         hours = int(self.state.get("reveal", 0))
         if hours:  # staged disclosure: the town only until then

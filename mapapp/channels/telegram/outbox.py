@@ -28,8 +28,9 @@ from sqlalchemy.orm import Session
 
 from mapapp.channels.telegram.client import BotClient, Refused, Unavailable, channel_for, configured
 from mapapp.domain.models import TelegramMessage, TelegramOutbox, utcnow
+from mapapp.domain.names import town_name
+from mapapp.places.locale import local_datetime
 from mapapp.publishing.public import public_rally as projection
-from mapapp.web.i18n import local_datetime, town_name
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,45 @@
+"""The one place that turns a rally's status or change into words, in a language.
+
+Every output (pages, feeds, calendars, the map, Telegram) takes its sentences from here, so a
+danger warning reads the same everywhere. `lang` is be, ru or en.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from flask_babel import force_locale, gettext
+
+from mapapp.places.locale import local_datetime
+from mapapp.publishing.public import PublicRally
+
+
+def reveal_sentence(reveal_at: datetime, lang: str) -> str:
+    """ "The exact place will be announced at <Minsk time>", in `lang`."""
+    when = local_datetime(reveal_at, "long", lang)
+    with force_locale(lang):
+        return gettext("The exact place will be announced at %(time)s.", time=when)
+
+
+def status_sentence(status: str, lang: str) -> str:
+    """The fixed, translated sentence an urgent status shows ("" for approved)."""
+    with force_locale(lang):
+        sentences = {
+            "danger": gettext("Danger: police are at the place. Do not come."),
+            "moved": gettext("The place has changed: check the new place before you go."),
+            "cancelled": gettext("This rally is cancelled."),
+        }
+    return sentences.get(status, "")
+
+
+def feed_notes(lang: str) -> Callable[[PublicRally], tuple[str, str]]:
+    """For calendars: the danger or moved warning first in SUMMARY, and for an unrevealed
+    place when it will be announced, first in DESCRIPTION (mapapp.publishing.ics.Notes)."""
+
+    def notes(rally: PublicRally) -> tuple[str, str]:
+        warning = status_sentence(rally.status, lang) if rally.status in ("danger", "moved") else ""
+        note = "" if rally.exact else reveal_sentence(rally.reveal_at, lang)
+        return warning, note
+
+    return notes
