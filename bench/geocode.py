@@ -13,7 +13,9 @@ import statistics
 import time
 from collections import defaultdict
 
-from mapapp.places.gazetteer import Gazetteer, distance_km, transliterate
+from mapapp.places.index import distance_km
+from mapapp.places.search import Gazetteer
+from mapapp.places.spelling import transliterate
 
 REGION_RU = {
     "BY-BR": "Брестская область",

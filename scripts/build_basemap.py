@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mapapp.places.gazetteer import REGION_CODES, REGION_NAMES  # noqa: E402
+from mapapp.places.regions import REGION_CODES, REGION_NAMES  # noqa: E402
 
 DATA = ROOT / "data"
 OUT = DATA / "basemap.json"

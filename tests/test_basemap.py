@@ -10,7 +10,8 @@ import pytest
 from conftest import make_app
 from flask import Flask
 
-from mapapp.places.gazetteer import DATA_DIR, REGION_CODES
+from mapapp.paths import DATA_DIR
+from mapapp.places.regions import REGION_CODES
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,7 +7,8 @@ from sqlalchemy import func, select
 from mapapp.domain import db
 from mapapp.domain.models import Rally, Status
 from mapapp.domain.seed import demo_rallies, next_occurrence
-from mapapp.places.gazetteer import REGION_CODES, Gazetteer
+from mapapp.places.regions import REGION_CODES
+from mapapp.places.search import Gazetteer
 
 
 def count(app, *where) -> int:

@@ -11,7 +11,7 @@ from icalendar import Calendar
 
 from mapapp.domain import db, lifecycle
 from mapapp.domain.models import PublishedRally, Rally, Status
-from mapapp.publishing.feeds import csv_cell
+from mapapp.publishing.csvtable import csv_cell
 
 
 def events(response) -> list:  # noqa: ANN001

@@ -2,7 +2,9 @@
 
 import pytest
 
-from mapapp.places.gazetteer import Gazetteer, distance_km, fold, transliterate
+from mapapp.places.index import distance_km
+from mapapp.places.search import Gazetteer
+from mapapp.places.spelling import fold, transliterate
 
 
 @pytest.fixture(scope="module")

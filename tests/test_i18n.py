@@ -12,8 +12,8 @@ from babel.messages.pofile import read_po
 from conftest import add_rally
 
 from mapapp import ROOT
-from mapapp.places.gazetteer import REGION_CODES, REGION_NAMES
 from mapapp.places.locale import LANGUAGES
+from mapapp.places.regions import REGION_CODES, REGION_NAMES
 from mapapp.web.i18n import TRANSLATIONS
 
 POT = TRANSLATIONS / "messages.pot"

@@ -7,7 +7,7 @@ import schemathesis
 from conftest import add_rally, make_app
 from hypothesis import settings
 
-from mapapp.places.gazetteer import REGION_CODES
+from mapapp.places.regions import REGION_CODES
 from mapapp.publishing import openapi
 
 

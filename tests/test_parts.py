@@ -19,7 +19,7 @@ from test_public import SECRET_PLACE, unrevealed_rally
 
 from mapapp.domain import db, lifecycle
 from mapapp.domain.models import Rally
-from mapapp.publishing.feeds import calendar, minsk_timezone
+from mapapp.publishing.ics import calendar, minsk_timezone
 from mapapp.publishing.parts import ChunkCache, Layout, document
 from mapapp.publishing.public import PublicRally
 
@@ -170,7 +170,7 @@ def test_the_parts_make_the_calendar_icalendar_writes(app):
     whole.add("version", "2.0")
     whole.add("calscale", "GREGORIAN")
     whole.add_component(minsk_timezone())
-    from mapapp.publishing.feeds import rally_event
+    from mapapp.publishing.ics import rally_event
 
     for rally in rallies:
         whole.add_component(rally_event(rally, url(rally.id)))

@@ -12,9 +12,10 @@ from sqlalchemy import Select, or_
 
 from mapapp.domain import rules
 from mapapp.domain.models import Rally
-from mapapp.places.gazetteer import REGION_CODES, Gazetteer
 from mapapp.places.locale import MINSK
 from mapapp.places.mapshell import MAX_ZOOM, MIN_ZOOM
+from mapapp.places.regions import REGION_CODES
+from mapapp.places.search import Gazetteer
 
 WHEN = ("upcoming", "past", "all")
 # A town filter: no control characters (Unicode Cc, NUL to U+009F) nor direction controls.

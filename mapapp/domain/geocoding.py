@@ -23,8 +23,10 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from mapapp.domain import db, rules
 from mapapp.domain.models import GeocodeCache, Throttle, utcnow
-from mapapp.places.gazetteer import Candidate, Gazetteer, Match, fold
+from mapapp.places.index import Candidate, Match
 from mapapp.places.nominatim import search as nominatim_search
+from mapapp.places.search import Gazetteer
+from mapapp.places.spelling import fold
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from mapapp.domain import lifecycle, rules
 from mapapp.domain.models import AuditEntry, PublishedRally, Rally, Status, TelegramOutbox, utcnow
-from mapapp.places.gazetteer import Gazetteer
 from mapapp.places.locale import MINSK
+from mapapp.places.search import Gazetteer
 
 HEADER = ["title", "city", "place", "starts_at", "description", "lat", "lon", "status", "contact"]
 OPTIONAL = ["reveal_at"]  # may follow HEADER as the last column

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from mapapp.domain import lifecycle
 from mapapp.domain.models import Rally, Status, utcnow
-from mapapp.places.gazetteer import DATA_DIR, Gazetteer
+from mapapp.paths import DATA_DIR
 from mapapp.places.locale import MINSK
+from mapapp.places.search import Gazetteer
 
 SEED_FILE = DATA_DIR / "seed_rallies.json"
 MONTHS = "january february march april may june july august september october november december"

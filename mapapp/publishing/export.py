@@ -22,11 +22,10 @@ from flask import Flask, render_template
 from mapapp.domain import db
 from mapapp.domain.filters import RallyFilter
 from mapapp.domain.models import utcnow
-from mapapp.paths import BASEMAP, STATIC_DIR, SUPERCLUSTER, VENDOR
+from mapapp.paths import BASEMAP, DATA_DIR, STATIC_DIR, SUPERCLUSTER, VENDOR
 from mapapp.places import mapshell
-from mapapp.places.gazetteer import DATA_DIR
-from mapapp.publishing.feeds import calendar
 from mapapp.publishing.geojson import feature_collection, in_language
+from mapapp.publishing.ics import calendar
 from mapapp.publishing.labels import map_labels
 from mapapp.publishing.public import public_rallies
 from mapapp.publishing.signing import signed_comment, signing_key

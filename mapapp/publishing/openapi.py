@@ -10,8 +10,8 @@ from typing import Any
 
 from mapapp.domain.filters import CITY_CHARACTERS, WHEN
 from mapapp.domain.models import PUBLIC_STATUSES
-from mapapp.places.gazetteer import REGION_CODES
 from mapapp.places.locale import LANGUAGES
+from mapapp.places.regions import REGION_CODES
 
 JSON = "application/json"
 

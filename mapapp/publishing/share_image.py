@@ -15,8 +15,7 @@ from functools import cache
 
 from PIL import Image, ImageDraw, ImageFont
 
-from mapapp.paths import PACKAGE_DIR
-from mapapp.places.gazetteer import DATA_DIR
+from mapapp.paths import DATA_DIR, PACKAGE_DIR
 
 FONTS = PACKAGE_DIR / "fonts"
 SIZE = (1200, 630)  # what Telegram, Facebook and others show large

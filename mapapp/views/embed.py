@@ -23,8 +23,8 @@ from werkzeug.exceptions import HTTPException
 from mapapp.domain import db
 from mapapp.domain.filters import RallyFilter, number, one_of, parse_filter, parse_view
 from mapapp.domain.geocoding import gazetteer
-from mapapp.places.gazetteer import REGION_CODES
 from mapapp.places.locale import DEFAULT_LANGUAGE, LANGUAGES
+from mapapp.places.regions import REGION_CODES
 from mapapp.publishing.embedding import (
     DEFAULT_WIDTH,
     EmbedOptions,

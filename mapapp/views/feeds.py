@@ -15,15 +15,8 @@ from mapapp.domain.filters import parse_filter
 from mapapp.domain.geocoding import gazetteer
 from mapapp.domain.models import utcnow
 from mapapp.places.locale import LANGUAGES
-from mapapp.publishing.feeds import (
-    CSV_LAYOUT,
-    Notes,
-    RallyUrl,
-    calendar,
-    calendar_layout,
-    csv_row,
-    event_bytes,
-)
+from mapapp.publishing.csvtable import CSV_LAYOUT, csv_row
+from mapapp.publishing.ics import Notes, RallyUrl, calendar, calendar_layout, event_bytes
 from mapapp.publishing.parts import Layout
 from mapapp.publishing.public import (
     PublicRally,

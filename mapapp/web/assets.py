@@ -17,8 +17,7 @@ from pathlib import Path
 from flask import Blueprint, Flask, Response, abort, request, send_from_directory, url_for
 from werkzeug.security import safe_join
 
-from mapapp.paths import BASEMAP, STATIC_DIR, SUPERCLUSTER, VENDOR
-from mapapp.places.gazetteer import DATA_DIR
+from mapapp.paths import BASEMAP, DATA_DIR, STATIC_DIR, SUPERCLUSTER, VENDOR
 from mapapp.web.compression import takes_gzip
 
 YEAR = 365 * 24 * 3600

@@ -27,7 +27,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from mapapp.domain import rules
 from mapapp.domain.geocoding import gazetteer, geocode
 from mapapp.domain.models import utcnow
-from mapapp.places.gazetteer import distance_km
+from mapapp.places.index import distance_km
 from mapapp.places.locale import MINSK
 from mapapp.web.i18n import current_language
 

@@ -20,8 +20,8 @@ from mapapp.domain.names import HasTown
 from mapapp.domain.rules import BIDI_CONTROLS
 from mapapp.paths import PACKAGE_DIR
 from mapapp.places import locale
-from mapapp.places.gazetteer import REGION_CODES, REGION_NAMES
 from mapapp.places.locale import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES
+from mapapp.places.regions import REGION_CODES, REGION_NAMES
 from mapapp.publishing import words
 
 TRANSLATIONS = PACKAGE_DIR / "translations"

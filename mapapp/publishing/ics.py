@@ -1,4 +1,4 @@
-"""Rallies as iCalendar (RFC 5545) and as CSV, for calendar apps and spreadsheets.
+"""Rallies as iCalendar (RFC 5545), for calendar apps.
 
 Pure functions, no Flask: the caller passes how to link a rally. As in mapapp.publishing.geojson,
 the rows and events are built field by field, so no contact or token can slip in.
@@ -6,8 +6,6 @@ the rows and events are built field by field, so no contact or token can slip in
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -15,7 +13,7 @@ from functools import cache
 from icalendar import Calendar, Event, Timezone, TimezoneStandard
 
 from mapapp.domain.models import Status
-from mapapp.places.locale import MINSK, local_iso
+from mapapp.places.locale import MINSK
 from mapapp.publishing.parts import Layout
 from mapapp.publishing.public import PublicRally
 
@@ -35,11 +33,6 @@ ICAL_STATUS = {
     Status.DANGER.value: "CONFIRMED",  # still on, but the SUMMARY starts with the warning
     Status.MOVED.value: "CONFIRMED",
 }
-
-CSV_COLUMNS = ("id", "title", "town", "place", "region", "starts_at", "status", "lat", "lon", "url",
-               "reveal_at")  # fmt: skip
-# Spreadsheets run a cell starting with these as a formula (OWASP "CSV injection").
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def rally_uid(rally_id: int) -> str:
@@ -146,54 +139,3 @@ def calendar(rallies: Iterable[PublicRally], rally_url: RallyUrl, notes: Notes =
     """
     layout, part = calendar_layout(), event_bytes(rally_url, notes)
     return layout.head + b"".join(part(rally) for rally in rallies) + layout.tail
-
-
-def csv_cell(value: str | int | float) -> str | int | float:
-    """Text that a spreadsheet would run as a formula gets a leading quote.
-
-    Only text: our numbers (id, coordinates) come from the database and cannot carry a formula.
-    """
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
-def _csv_line(values: Iterable[str | int | float]) -> bytes:
-    out = io.StringIO()
-    csv.writer(out).writerow(values)
-    return out.getvalue().encode()
-
-
-# With a byte order mark Excel reads the file as UTF-8 and shows Cyrillic right.
-CSV_LAYOUT = Layout(b"\xef\xbb\xbf" + _csv_line(CSV_COLUMNS), b"", b"")
-
-
-def csv_row(rally_url: RallyUrl) -> Callable[[PublicRally], bytes]:
-    """A function giving one rally's CSV line (UTF-8, CRLF): a part of the CSV document.
-    An unrevealed place is empty, its point the town's, `reveal_at` set."""
-
-    def row(rally: PublicRally) -> bytes:
-        values = (
-            rally.id,
-            rally.title,
-            rally.town,
-            rally.place or "",
-            rally.region,
-            local_iso(rally.starts_at),
-            rally.status,
-            round(rally.lat, 6),
-            round(rally.lon, 6),
-            rally_url(rally.id),
-            local_iso(rally.reveal_at) if rally.reveal_at else "",
-        )
-        return _csv_line(csv_cell(value) for value in values)
-
-    return row
-
-
-def csv_document(
-    rallies: Iterable[PublicRally], rally_url: RallyUrl, notes: Notes = no_notes
-) -> bytes:
-    """One row a rally, under the header (CSV_COLUMNS), with a byte order mark."""
-    part = csv_row(rally_url)
-    return CSV_LAYOUT.head + b"".join(part(rally) for rally in rallies)
