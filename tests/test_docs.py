@@ -233,3 +233,53 @@ def test_the_link_checker_sees_links():
     assert (
         slug("nginx in front of gunicorn (`make serve`)") == "nginx-in-front-of-gunicorn-make-serve"
     )
+
+
+# Paths: the files the docs name, and the tree of modules in docs/developers.md
+
+DEVELOPERS = DOCS / "developers.md"
+TOP = ("mapapp", "tests", "deploy", "data", "bench", "scripts", "templates", "docs")
+
+
+def named_paths() -> set[str]:
+    found = set()
+    for path in MARKDOWN:
+        for span in re.findall(r"`([^`\n]+)`", read(path)):
+            pattern = rf"(?<![\w./-])((?:{'|'.join(TOP)})/[\w./-]*)"
+            found.update(m.rstrip(".") for m in re.findall(pattern, span))
+    return found
+
+
+def module_tree() -> set[str]:
+    """The paths of the one-line-a-module tree in docs/developers.md."""
+    block = re.search(r"^```\n(mapapp/\n.*?)^```", read(DEVELOPERS), flags=re.S | re.M).group(1)
+    stack: list[str] = []
+    paths = set()
+    for line in block.splitlines():
+        depth = (len(line) - len(line.lstrip(" "))) // 2
+        names = re.split(r"\s{2,}", line.strip())[0]
+        stack = stack[:depth]
+        for name in names.split(", "):
+            paths.add("".join(stack) + name)
+        if names.endswith("/"):
+            stack.append(names)
+    return paths
+
+
+def test_named_files_exist():
+    assert "mapapp/config.py" in named_paths()
+    missing = sorted(p for p in named_paths() if not (ROOT / p).exists())
+    assert missing == []
+
+
+def test_module_tree_names_every_module_and_no_other():
+    tree = module_tree()
+    assert "mapapp/places/index.py" in tree and "mapapp/views/api.py" in tree
+    assert sorted(p for p in tree if not (ROOT / p).exists()) == []
+    modules = {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "mapapp").rglob("*.py")
+        if "migrations" not in path.parts
+        and (path.name != "__init__.py" or path.parent == ROOT / "mapapp")
+    }
+    assert sorted(modules - tree) == [], "modules missing from the tree in docs/developers.md"
