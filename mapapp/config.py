@@ -2,7 +2,7 @@
 
 Each setting has a default and a line of help. ``create_app`` layers them:
 defaults, then ``MAPAPP_<NAME>`` environment variables, then ``test_config``.
-The README's configuration table is checked against this list by a test.
+The settings table in docs/operators.md is checked against this list (tests/test_docs.py).
 """
 
 from __future__ import annotations

@@ -1,10 +1,5 @@
-import re
-from pathlib import Path
-
 from mapapp import create_app
-from mapapp.config import SETTINGS, from_environ
-
-README = Path(__file__).resolve().parent.parent / "README.md"
+from mapapp.config import from_environ
 
 
 def test_environment_overrides_defaults(monkeypatch, sqlite_url):
@@ -33,11 +28,3 @@ def test_default_database_is_sqlite_in_instance(monkeypatch, tmp_path):
     app = create_app()
     assert app.config["DATABASE_URL"].startswith("sqlite:///")
     assert app.config["DATABASE_URL"].endswith("instance/mapapp.sqlite3")
-
-
-def test_readme_documents_every_setting():
-    readme = README.read_text(encoding="utf-8")
-    documented = set(re.findall(r"`MAPAPP_([A-Z_]+)`", readme))
-    assert {s.name for s in SETTINGS} <= documented
-    for setting in SETTINGS:
-        assert setting.help, setting.name
