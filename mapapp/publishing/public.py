@@ -151,7 +151,7 @@ class EntryCache:
     whether the reveal time has passed, is checked on every read. Old entries go after a
     few reads: at most about twice as many entries as the largest read (the number of
     public rallies) are kept. A database changed behind the app's back (SQL by hand, a
-    restore) needs a restart, as the README says.
+    restore) needs a restart, as docs/operators.md says.
     """
 
     KEEP_READS = 16

@@ -17,8 +17,14 @@ from mapapp.publishing.mapfeed import map_layout_and_parts
 from mapapp.publishing.public import current_version, etag_for, public_entries, seconds_until_change
 from mapapp.publishing.public import public_rally as find_public_rally
 from mapapp.publishing.signing import signed_comment, signing_key
-from mapapp.web.caching import Prepared, conditional, memoized, prepared, prepared_parts
-from mapapp.web.compression import takes_gzip
+from mapapp.web.caching import (
+    Prepared,
+    conditional,
+    memoized,
+    prepared,
+    prepared_parts,
+    prepared_response,
+)
 from mapapp.web.i18n import current_language
 from mapapp.web.limits import limiter
 from mapapp.web.urls import current_origin
@@ -94,19 +100,7 @@ def geojson_document() -> tuple[str, Callable[[], Prepared], int]:
 @bp.get("/api/rallies.geojson")
 def rallies_geojson() -> Response:
     etag, document, max_age = geojson_document()
-    gzipped = takes_gzip()
-
-    def build() -> Response:
-        if not gzipped:
-            return Response(document().plain(), mimetype=GEOJSON)
-        response = Response(document().gz, mimetype=GEOJSON)
-        response.content_encoding = "gzip"
-        return response
-
-    # Gzipped is another representation, so another strong ETag.
-    response = conditional(etag + ("-gz" if gzipped else ""), build, max_age, GEOJSON)
-    response.vary.add("Accept-Encoding")
-    return response
+    return prepared_response(etag, document, max_age, GEOJSON)
 
 
 @bp.get("/api/rallies.geojson.minisig")

@@ -28,8 +28,7 @@ from mapapp.publishing.public import (
 )
 from mapapp.publishing.signing import signed_comment, signing_key
 from mapapp.publishing.words import feed_notes
-from mapapp.web.caching import Prepared, conditional, memoized, prepared
-from mapapp.web.compression import takes_gzip
+from mapapp.web.caching import Prepared, conditional, memoized, prepared, prepared_response
 from mapapp.web.i18n import current_language
 from mapapp.web.urls import external_url
 
@@ -94,18 +93,7 @@ def feed(kind: str, mimetype: str, form: Format) -> Response:
     """The filtered public rallies in one format, with an ETag like the GeoJSON's; gzipped
     (another representation, another strong ETag) for clients that take it."""
     etag, body, max_age = feed_bytes(kind, form)
-    gzipped = takes_gzip()
-
-    def build() -> Response:
-        if not gzipped:
-            return Response(body().plain(), mimetype=mimetype)
-        response = Response(body().gz, mimetype=mimetype)
-        response.content_encoding = "gzip"
-        return response
-
-    response = conditional(etag + ("-gz" if gzipped else ""), build, max_age, mimetype)
-    response.vary.add("Accept-Encoding")
-    return response
+    return prepared_response(etag, body, max_age, mimetype)
 
 
 @bp.get("/rallies.ics")

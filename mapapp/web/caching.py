@@ -13,6 +13,7 @@ from werkzeug.exceptions import ServiceUnavailable
 
 from mapapp.publishing.parts import ChunkCache, Layout, document, rally_parts
 from mapapp.publishing.public import Entry, PublicRally
+from mapapp.web.compression import takes_gzip
 
 T = TypeVar("T")
 
@@ -175,3 +176,25 @@ def page_once(name: str, render: Callable[[], str]) -> str:
     # not by a digest of them (mapapp.web.compression.body_key).
     g.body_key = key
     return memoized(f"page_{name}", key, render, 64)
+
+
+def prepared_response(
+    etag: str, document: Callable[[], Prepared], max_age: int, mimetype: str
+) -> Response:
+    """A prepared document as a conditional response: gzipped for a client that takes it (another
+    representation, so another strong ETag, `-gz`), plain otherwise; `Vary: Accept-Encoding`.
+
+    `document` is called only when the body is needed (not for a 304); `max_age` is in seconds.
+    """
+    gzipped = takes_gzip()
+
+    def build() -> Response:
+        if not gzipped:
+            return Response(document().plain(), mimetype=mimetype)
+        response = Response(document().gz, mimetype=mimetype)
+        response.content_encoding = "gzip"
+        return response
+
+    response = conditional(etag + ("-gz" if gzipped else ""), build, max_age, mimetype)
+    response.vary.add("Accept-Encoding")
+    return response

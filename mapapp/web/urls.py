@@ -234,7 +234,7 @@ def init_app(app: Flask) -> None:
     if found.base is None and not (app.config.get("DEVELOPMENT") or app.config.get("TESTING")):
         # Said at start, not discovered as a 400 on every page.
         app.logger.warning(
-            "MAPAPP_BASE_URL is not set: only the local names (localhost, loopback) are served (see README)"
+            "MAPAPP_BASE_URL is not set: only the local names (localhost, loopback) are served (see docs/operators.md)"
         )
     if app.config.get("TRUSTED_HOSTS") is None:
         names = {_hostname(host) for host in found.origins}

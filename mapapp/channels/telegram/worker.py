@@ -87,7 +87,7 @@ def read_updates(client: BotClient, poll_seconds: int) -> int:
 def telegram_worker_command(once: bool) -> None:
     """Post rallies to the Telegram channel and answer the bot's chats."""
     if not configured():
-        raise click.ClickException("Set MAPAPP_TELEGRAM_BOT_TOKEN (see the README) first.")
+        raise click.ClickException("Set MAPAPP_TELEGRAM_BOT_TOKEN (see docs/operators.md) first.")
     poll = 0 if once else POLL_SECONDS
     with BotClient.from_config(poll) as client:
         while True:
