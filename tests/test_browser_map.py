@@ -273,9 +273,10 @@ def phone(browser, sqlite_url: str) -> Iterator[tuple[str, object]]:  # noqa: AN
 
 
 def hold_rallymap(page) -> list:  # noqa: ANN001
-    """rallymap.js held back: the list gets its request (a Route) to let it go on."""
+    """The map's script (its entry module, map/<hash>/main.js) held back: the list gets its
+    request (a Route) to let it go on."""
     held = []
-    page.route("**/static/rallymap.js*", lambda route: held.append(route))
+    page.route("**/static/map/*/main.js", lambda route: held.append(route))
     return held
 
 
