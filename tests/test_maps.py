@@ -70,7 +70,7 @@ def test_gesture_handling_only_when_asked_for():
     assert '"gestureHandling": true' in parts.script
     assert '"scrollMac": "cmd + scroll"' in parts.script
     assert parts.script.index("gestureHandling") < parts.script.index("L.tileLayer")
-    # the plugin loads after Leaflet and before rallymap.js
+    # the plugin loads after Leaflet and before the map's script
     assert parts.scripts.index("/v/leaflet.js") < parts.scripts.index("/v/gh.js")
     assert parts.scripts.index("/v/gh.js") < parts.scripts.index("/s/rallymap.js")
     assert "/v/gh.css" in parts.header
