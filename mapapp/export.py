@@ -1,10 +1,11 @@
 """export-static: the map as one HTML file that works opened from disk.
 
 Leaflet, supercluster, the styles, the map's modules (joined into one script) and the
-rallies themselves are written into the file, so it needs no server: it can be passed around on a USB stick or in a
-messenger when the site is blocked. Only tiles come from MAPAPP_TILE_URL, when online
-(none with --no-tiles: the app's own basemap is in the file). Beside it go the rallies as
-GeoJSON and iCalendar and, with MAPAPP_SIGNING_KEY, a minisign signature of each file.
+rallies themselves are written into the file, so it needs no server: it can be passed
+around on a USB stick or in a messenger when the site is blocked. Only tiles come from
+MAPAPP_TILE_URL, when online (none with --no-tiles: the app's own basemap is in the file).
+Beside it go the rallies as GeoJSON and iCalendar and, with MAPAPP_SIGNING_KEY, a minisign
+signature of each file.
 """
 
 from __future__ import annotations
