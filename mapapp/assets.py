@@ -179,7 +179,7 @@ def map_assets() -> dict[str, str]:
         "gesturehandling_js": vendor_url("gesturehandling", "leaflet-gesture-handling.min.js"),
         "gesturehandling_css": vendor_url("gesturehandling", "leaflet-gesture-handling.min.css"),
         "basemap_js": static_url("basemap.js"),
-        "rallymap_js": module_url("main.js"),  # an ES module: maps.rally_map says so
+        "rallymap_js": module_url("main.js"),  # an ES module: maps.map_parts says so
     }
 
 
