@@ -76,7 +76,8 @@ document.addEventListener("DOMContentLoaded", () => {
 });
 """
 
-# Where the time went, from rallymap.js's marks and the feed's resource timing (ms).
+# Where the time went, from the map script's marks (static/map/dom.js mark()) and the feed's
+# resource timing (ms).
 PHASES = """
 (() => {
   const mark = (name) => (performance.getEntriesByName(name)[0] || {startTime: NaN}).startTime;

@@ -17,7 +17,7 @@ from pathlib import Path
 from flask import Blueprint, Flask, Response, abort, request, send_from_directory, url_for
 from werkzeug.security import safe_join
 
-from mapapp.paths import BASEMAP, DATA_DIR, STATIC_DIR, SUPERCLUSTER, VENDOR
+from mapapp.paths import BASEMAP, DATA_DIR, MODULES, STATIC_DIR, SUPERCLUSTER, VENDOR
 from mapapp.web.compression import takes_gzip
 
 YEAR = 365 * 24 * 3600
@@ -74,6 +74,36 @@ def static(filename: str) -> Response:
     if request.args.get("v") == content_hash(filename):
         _long_lived(response)
     return response
+
+
+# The map's modules import each other by relative URLs ("./feed.js"), which a per-file
+# ?v=<hash> cannot reach: the import would ask for the unversioned file. So they are served
+# under one hash over them all, /static/map/<hash>/feed.js: every import is then as
+# fingerprinted (and kept a year) as the entry. Simpler than an import map: nothing to write
+# into every page and its CSP, and it works in every browser that runs modules. An old page
+# asking for an old hash after a deploy gets the files as they are now, briefly cached, as
+# /static/<file>?v=<old hash> does.
+@bp.get(f"/static/{MODULES}/<version>/<name>")
+def module(version: str, name: str) -> Response:
+    response = send_asset(STATIC_DIR / MODULES, name, max_age=300)
+    if version == modules_version():
+        _long_lived(response)
+    return response
+
+
+@cache
+def modules_version() -> str:
+    """One hash over the map's modules (their names and contents)."""
+    digest = hashlib.sha256()
+    for name, file_hash in _static_hashes().items():
+        if name.startswith(MODULES + "/"):
+            digest.update(f"{name} {file_hash}\n".encode())
+    return digest.hexdigest()[:12]
+
+
+def module_url(name: str) -> str:
+    """The URL of one of the map's modules (static/map/NAME), by their common hash."""
+    return url_for("assets.module", version=modules_version(), name=name)
 
 
 def send_asset(directory: str | Path, filename: str, max_age: int | None = None) -> Response:
@@ -136,7 +166,7 @@ def map_assets() -> dict[str, str]:
         "gesturehandling_js": vendor_url("gesturehandling", "leaflet-gesture-handling.min.js"),
         "gesturehandling_css": vendor_url("gesturehandling", "leaflet-gesture-handling.min.css"),
         "basemap_js": static_url("basemap.js"),
-        "rallymap_js": static_url("rallymap.js"),
+        "rallymap_js": module_url("main.js"),  # an ES module: mapshell.map_parts says so
     }
 
 
@@ -144,6 +174,7 @@ def init_app(app: Flask) -> None:
     if app.debug:
         _static_hashes.cache_clear()
         basemap_version.cache_clear()
+        modules_version.cache_clear()
         _gzipped.cache_clear()
     app.register_blueprint(bp)
     app.jinja_env.globals["static_url"] = static_url
