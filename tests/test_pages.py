@@ -316,10 +316,35 @@ def test_the_maps_modules_are_fingerprinted_by_one_hash(client):
         with client.get(url, headers={"Accept-Encoding": "gzip"}) as response:
             assert response.status_code == 200 and response.cache_control.immutable, url
             assert response.headers["Content-Encoding"] == "gzip"
-    # Another hash (a page made before a deploy): today's files, kept for minutes only.
+    # Another hash (a page made before a deploy, or a worker still on the old code): the files
+    # this server has, never kept by a cache under the other version's name.
     with client.get("/static/map/000000000000/main.js") as response:
         assert response.status_code == 200 and not response.cache_control.immutable
+        assert response.cache_control.no_store and not response.cache_control.public
+    # Every module is preloaded: a slow link fetches them at once, not one import level a time.
+    preloaded = set(
+        re.findall(r'<link rel="modulepreload" href="/static/map/\w+/([\w-]+\.js)">', page)
+    )
+    assert preloaded >= {"main.js", "feed.js", "star.js", "dom.js"}
     assert client.get(f"/static/map/{entry.group(2)}/nothing.js").status_code == 404
+
+
+def test_a_static_file_is_kept_a_year_only_under_its_own_hash(client):
+    """A spelling the hashes do not know ("./app.css") without ?v= is no fingerprint."""
+    for url, kept in (
+        ("/static/./app.css", False),
+        ("/static/app.css", False),
+        (static_url_of(client, "app.css"), True),
+    ):
+        with client.get(url) as response:
+            assert bool(response.cache_control.immutable) is kept, url
+
+
+def static_url_of(client, name: str) -> str:  # noqa: ANN001
+    with client.application.test_request_context():
+        from mapapp.web.assets import static_url
+
+        return static_url(name)
 
 
 def test_the_modules_hash_moves_with_any_module(monkeypatch):

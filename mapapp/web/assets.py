@@ -71,7 +71,8 @@ def favicon() -> Response:
 @bp.get("/static/<path:filename>")
 def static(filename: str) -> Response:
     response = send_asset(STATIC_DIR, filename, max_age=300)
-    if request.args.get("v") == content_hash(filename):
+    version = request.args.get("v")
+    if version is not None and version == content_hash(filename):
         _long_lived(response)
     return response
 
@@ -80,14 +81,20 @@ def static(filename: str) -> Response:
 # ?v=<hash> cannot reach: the import would ask for the unversioned file. So they are served
 # under one hash over them all, /static/map/<hash>/feed.js: every import is then as
 # fingerprinted (and kept a year) as the entry. Simpler than an import map: nothing to write
-# into every page and its CSP, and it works in every browser that runs modules. An old page
-# asking for an old hash after a deploy gets the files as they are now, briefly cached, as
-# /static/<file>?v=<old hash> does.
+# into every page and its CSP, and it works in every browser that runs modules. Another hash
+# (an old page after a deploy, or a new page reaching a worker that still runs the old code)
+# gets the files as they are here, but never kept by a cache: modules that import each other
+# must come from one version, and nginx or a CDN must not keep this server's files under the
+# other version's name.
 @bp.get(f"/static/{MODULES}/<version>/<name>")
 def module(version: str, name: str) -> Response:
-    response = send_asset(STATIC_DIR / MODULES, name, max_age=300)
+    response = send_asset(STATIC_DIR / MODULES, name)
     if version == modules_version():
         _long_lived(response)
+    else:
+        response.cache_control.no_store = True
+        response.cache_control.public = False
+        response.cache_control.max_age = None
     return response
 
 
@@ -99,6 +106,15 @@ def modules_version() -> str:
         if name.startswith(MODULES + "/"):
             digest.update(f"{name} {file_hash}\n".encode())
     return digest.hexdigest()[:12]
+
+
+def module_urls() -> list[str]:
+    """The URLs of every one of the map's modules, for <link rel="modulepreload">."""
+    return [
+        module_url(name.removeprefix(MODULES + "/"))
+        for name in sorted(_static_hashes())
+        if name.startswith(MODULES + "/") and name.endswith(".js")
+    ]
 
 
 def module_url(name: str) -> str:

@@ -9,7 +9,7 @@ from markupsafe import Markup
 from mapapp.domain.filters import VIEW_LAT, VIEW_LON, RallyFilter
 from mapapp.places import mapshell
 from mapapp.publishing.labels import map_labels
-from mapapp.web.assets import basemap_url, map_assets
+from mapapp.web.assets import basemap_url, map_assets, module_urls
 from mapapp.web.i18n import current_language
 from mapapp.web.tiles import browser_tile_url
 
@@ -78,7 +78,7 @@ def map_shell(
             },
             gestures=gesture_labels() if mode == "embed" else None,
         )
-        shells[key] = mapshell.map_parts(fmap)
+        shells[key] = mapshell.map_parts(fmap, preload=module_urls())
     return shells[key]
 
 

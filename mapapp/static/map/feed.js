@@ -31,7 +31,7 @@ export function dataUrl(config) {
 // unchanged document costs a 304 with no body. It waits while the tab is hidden and
 // looks at once when the tab is shown again. `onData(json)` gets every new document;
 // `onData(null)` a 404 (the thing is gone). `first`: a fetch of `url` already under way
-// (the page's head starts the map's feed, see views/maps.py EARLY_FEED), taken as the
+// (the page's head starts the map's feed, see mapapp/web/mapshells.py EARLY_FEED), taken as the
 // first answer.
 export function watch(url, seconds, credentials, onData, onError, first) {
   var etag = null;
