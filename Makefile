@@ -59,6 +59,7 @@ run: install
 # The production stack in the foreground: nginx on PORT in front of gunicorn on a unix socket
 # (instance/gunicorn.sock, master pid in instance/gunicorn.pid); SIGTERM or Ctrl-C stops both.
 serve: install
+	$(BIN)/python deploy/extras.py
 	$(FLASK) init-db
 	exec $(BIN)/python deploy/serve.py --listen $(or $(LISTEN),127.0.0.1:$(PORT))
 

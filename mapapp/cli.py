@@ -252,6 +252,12 @@ def restore_command(path: Path) -> None:
     except BackupError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Restored the database from {path}.")
+    # Every running worker keeps caches of the old data (map shells, pages, the data version
+    # it last saw): they start afresh only with a new process.
+    click.echo(
+        "Now restart the app (systemctl restart mapapp, or stop and start make serve) so that "
+        "every worker serves the restored data."
+    )
 
 
 def init_app(app: Flask) -> None:
