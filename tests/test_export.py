@@ -61,8 +61,8 @@ def test_export_works_opened_from_disk(browser, exported):
     assert page.locator("#rally-list li").count() == 14
     assert PAYLOAD in page.inner_text("#rally-list")
     assert page.evaluate("window.__xss") is None
-    # from disk, only the tile server is asked for anything
-    assert hosts <= {"", "tile.openstreetmap.org"}
+    # opened online, it asks no server at all: no tiles unless the operator opts in
+    assert hosts == {""}
     assert errors == []
     page.close()
 
@@ -175,3 +175,33 @@ def test_the_maps_links_keep_the_main_rally_filter(client, exported):
     assert "Кастрычніцкай плошчы" in copy and "Гродна: салідарнасць" not in copy
     feed = re.search(r'<script data-feed="([^"]+)">', page).group(1)
     assert "featured=1" in feed and "fields=map" in feed
+
+
+@pytest.mark.browser
+def test_the_sites_copy_opened_online_asks_no_other_host(browser, client, exported, tmp_path):
+    exported()
+    copy = client.get("/offline.html?lang=en").get_data(as_text=True)
+    assert "tile.openstreetmap.org" not in copy  # no tile layer unless the operator opts in
+    path = tmp_path / "rally-map-en.html"
+    path.write_text(copy, encoding="utf-8")
+    page = browser.new_page()
+    requested, errors = [], []
+    page.on("request", lambda request: requested.append(request.url))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(path.as_uri())
+    wait_until(page, "document.querySelectorAll('#rally-list li').length === 14")
+    page.locator(".basemap-names span").first.wait_for()  # the app's own basemap instead
+    assert [url for url in requested if not url.startswith(("file:", "data:"))] == []
+    assert errors == []
+    page.close()
+
+
+def test_tiles_in_a_copy_are_the_operators_choice(exported, sqlite_url):
+    from conftest import make_app
+
+    assert "tile.openstreetmap.org" not in exported().read_text(encoding="utf-8")
+    assert "tile.openstreetmap.org" in exported("--tiles").read_text(encoding="utf-8")
+    opted_in = make_app(sqlite_url, EXPORT_TILES=True)
+    page = opted_in.test_client().get("/offline.html").get_data(as_text=True)
+    assert "tile.openstreetmap.org" in page
+    assert "tile.openstreetmap.org" not in exported("--no-tiles").read_text(encoding="utf-8")

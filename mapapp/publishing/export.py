@@ -2,9 +2,9 @@
 
 Leaflet, supercluster, the styles, rallymap.js and the rallies themselves are written
 into the file, so it needs no server: it can be passed around on a USB stick or in a
-messenger when the site is blocked. Only tiles come from MAPAPP_TILE_URL, when online
-(none with --no-tiles: the app's own basemap is in the file). Beside it go the rallies as
-GeoJSON and iCalendar and, with MAPAPP_SIGNING_KEY, a minisign signature of each file.
+messenger when the site is blocked. It asks no other host: the app's own basemap is in the
+file; only with MAPAPP_EXPORT_TILES (or --tiles) do tiles come from MAPAPP_TILE_URL, online.
+Beside it go the rallies as GeoJSON and iCalendar and, with MAPAPP_SIGNING_KEY, a minisign signature of each file.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def render_export(
     rally_filter: RallyFilter,
     lang: str,
     base_url: str | None,
-    tiles: bool = True,
+    tiles: bool | None = None,
     made_at: datetime | None = None,
     now: datetime | None = None,
 ) -> str:
@@ -98,6 +98,8 @@ def render_export(
 
     made_at = made_at or now or utcnow()
     now = now or made_at
+    if tiles is None:  # the operator's choice: no tile server unless opted in
+        tiles = bool(current_app.config["EXPORT_TILES"])
     images = Path(VENDOR["leaflet"].BASE_DIR) / "images"
     leaflet_css = _CSS_IMAGE.sub(
         lambda m: f"url({_data_uri(images / m.group(1))})", _vendor_file("leaflet", "leaflet.css")
@@ -175,7 +177,7 @@ EXPORT_FILES = ("index.html", "rallies.geojson", "rallies.ics")
 
 
 def export_files(
-    rally_filter: RallyFilter, lang: str, base_url: str | None, tiles: bool = True
+    rally_filter: RallyFilter, lang: str, base_url: str | None, tiles: bool | None = None
 ) -> dict[str, bytes]:
     """index.html, rallies.geojson and rallies.ics for one filter and language, made now.
 
@@ -201,7 +203,7 @@ def export_static(
     lang: str,
     base_url: str | None,
     rally_filter: RallyFilter,
-    tiles: bool = True,
+    tiles: bool | None = None,
 ) -> Export:
     """Write the export into out_dir; with MAPAPP_SIGNING_KEY, NAME.minisig and signing.pub too."""
     with app.test_request_context(f"/?lang={lang}"):
