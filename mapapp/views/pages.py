@@ -78,6 +78,13 @@ def about() -> str:
     return render_template("about.html", key=signing_key(current_app))
 
 
+@bp.get("/verify")
+def verify() -> str:
+    """Check a copy (the offline map, a feed) and its .minisig in the browser, with this site's
+    key: the file goes nowhere (WebCrypto's Ed25519 and mapapp/static/verify.js)."""
+    return render_template("verify.html", key=signing_key(current_app))
+
+
 @bp.get("/robots.txt")
 def robots() -> Response:
     # Manage links and moderation are private; everything else may be indexed. Under a path
