@@ -94,6 +94,12 @@ SETTINGS: list[Setting] = [
         "mirrors whose pages link to themselves.",
     ),
     Setting(
+        "SECURITY_CONTACT",
+        None,
+        "Where to report a vulnerability (mailto:... or https://...), published in "
+        "/.well-known/security.txt (RFC 9116); unset, that file is a 404.",
+    ),
+    Setting(
         "ONION_URL",
         None,
         "The site's Tor onion address (http://xxx.onion[/prefix]): served too, and pages "

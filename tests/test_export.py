@@ -205,3 +205,9 @@ def test_tiles_in_a_copy_are_the_operators_choice(exported, sqlite_url):
     page = opted_in.test_client().get("/offline.html").get_data(as_text=True)
     assert "tile.openstreetmap.org" in page
     assert "tile.openstreetmap.org" not in exported("--no-tiles").read_text(encoding="utf-8")
+
+
+def test_the_inlined_leaflet_css_has_no_old_ie_rule(exported, client):
+    page = exported().read_text(encoding="utf-8")
+    assert ".lvml {" in page and "behavior:" not in page  # the rule stays, its IE line goes
+    assert "behavior:" not in client.get("/offline.html").get_data(as_text=True)

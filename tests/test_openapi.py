@@ -40,6 +40,12 @@ def test_openapi_document(client):
     assert len(ids) == len(set(ids)) == len(operations)
     assert document["info"]["license"]["identifier"] == "MIT"
     assert document["servers"] == [{"url": "http://localhost"}]
+    assert document["security"] == []  # public: no credentials (redocly's security-defined)
+    for path, methods in document["paths"].items():
+        names = {p["name"] for p in methods["get"].get("parameters", [])}
+        if path.startswith(("/rallies", "/api/rallies")):
+            # every route that takes ?lang= declares it, and the 400 an unknown one gets
+            assert "lang" in names and "400" in methods["get"]["responses"], path
 
 
 def test_openapi_servers_name_the_site(sqlite_url):
@@ -122,6 +128,14 @@ def test_api_conforms_to_its_openapi_document(case, fuzzed_app):  # noqa: ANN001
         ("/oembed", "/oembed?url=http://localhost/&maxwidth=wide", 400),
         ("/api/reverse", "/api/reverse?lat=north", 400),
         ("/healthz", "/healthz", 200),
+        # lang is be|ru|en on the feeds and their signatures too, as declared
+        ("/rallies.ics", "/rallies.ics?lang=xx", 400),
+        ("/rallies.ics", "/rallies.ics?lang=en", 200),
+        ("/rallies.csv", "/rallies.csv?lang=-58800", 400),
+        ("/rallies.ics.minisig", "/rallies.ics.minisig?lang=-58800", 400),
+        ("/rallies/{id}.ics", "/rallies/1.ics?lang=de", 400),
+        ("/rallies/{id}.ics", "/rallies/1.ics?lang=ru", 200),
+        ("/rallies.ics", "/rallies.ics?from=2000-01-01&to=1911-03-12", 400),
     ],
 )
 def test_real_answers_match_the_document(fuzzed_app, path, url, status):  # noqa: ANN001
