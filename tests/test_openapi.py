@@ -1,6 +1,10 @@
 """The OpenAPI document, and Schemathesis checking the app against it."""
 
+import json
+import os
+import subprocess
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -143,3 +147,22 @@ def test_real_answers_match_the_document(fuzzed_app, path, url, status):  # noqa
     response = fuzzed_app.test_client().get(url)
     assert response.status_code == status
     schema[path]["GET"].validate_response(response)
+
+
+REDOCLY = Path(__file__).parent / "redocly" / "node_modules" / ".bin" / "redocly"
+
+
+def test_redocly_lint_is_clean(tmp_path):
+    """Partners' tools read the document without an error or a warning (recommended rules)."""
+    if not REDOCLY.exists():
+        if os.environ.get("MAPAPP_TEST_STRICT") == "1":
+            pytest.fail("npm ci --prefix tests/redocly (make test does it)")
+        pytest.skip("Redocly is not installed (make test runs npm ci in tests/redocly)")
+    path = tmp_path / "openapi.json"
+    path.write_text(json.dumps(openapi.document("https://rallies.example")))
+    done = subprocess.run(  # noqa: S603 - our own arguments
+        [str(REDOCLY), "lint", str(path)], capture_output=True, text=True, check=False, timeout=120
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "Your API description is valid" in output and "You have" not in output, output

@@ -427,6 +427,7 @@ def document(server: str = "/") -> dict[str, Any]:
                     "summary": "Whether the app can reach its database",
                     "responses": {
                         "200": {"description": "Healthy.", "content": content(ref("Health"))},
+                        "400": {"description": "The request's host is not a name of the site."},
                         "503": {
                             "description": "The database does not answer.",
                             "content": content(ref("Health")),
