@@ -73,7 +73,10 @@ def test_documented_paths_exist(app):
 def fuzzed_app(tmp_path_factory):  # noqa: ANN001, ANN201
     """One app for all the generated requests: seeded, and with a limit they never reach."""
     url = f"sqlite:///{tmp_path_factory.mktemp('openapi') / 'test.sqlite3'}"
-    app = make_app(url, GEOCODE_LIMIT="10000 per minute")
+    # With a signing key, so the signatures' routes answer (and check their parameters) too.
+    from mapapp.publishing.signing import new_secret
+
+    app = make_app(url, GEOCODE_LIMIT="10000 per minute", SIGNING_KEY=new_secret())
     assert app.test_cli_runner().invoke(args=["init-db"]).exit_code == 0
     starts = datetime(2099, 5, 1, 16, tzinfo=UTC)
     add_rally(app, status="cancelled", starts_at=starts, ends_at=starts + timedelta(hours=1))
