@@ -30,6 +30,11 @@ tests/axe/node_modules/axe-core/axe.min.js: tests/axe/package-lock.json
 	npm ci --prefix tests/axe --no-audit --no-fund --silent
 	touch $@
 
+# Redocly's linter for the OpenAPI document (tests/test_openapi.py), pinned by its lock file.
+tests/redocly/node_modules/.bin/redocly: tests/redocly/package-lock.json
+	npm ci --prefix tests/redocly --no-audit --no-fund --silent
+	touch $@
+
 # Recompile a catalogue whenever its .po file changes after the install.
 %.mo: %.po | $(VENV)/.installed
 	$(BIN)/pybabel -q compile -i $< -o $@
@@ -59,10 +64,11 @@ run: install
 # The production stack in the foreground: nginx on PORT in front of gunicorn on a unix socket
 # (instance/gunicorn.sock, master pid in instance/gunicorn.pid); SIGTERM or Ctrl-C stops both.
 serve: install
+	$(BIN)/python deploy/extras.py
 	$(FLASK) init-db
 	exec $(BIN)/python deploy/serve.py --listen $(or $(LISTEN),127.0.0.1:$(PORT))
 
-test: install-test tests/axe/node_modules/axe-core/axe.min.js
+test: install-test tests/axe/node_modules/axe-core/axe.min.js tests/redocly/node_modules/.bin/redocly
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports

@@ -68,7 +68,7 @@ def make_export(count: int, folder: Path) -> dict[str, Path]:
     run("init-db")
     run("demo-data", "--count", str(count - 13), "--seed", "1")
     out = {}
-    for name, extra in (("tiles", []), ("no-tiles", ["--no-tiles"])):
+    for name, extra in (("tiles", ["--tiles"]), ("no-tiles", ["--no-tiles"])):
         out[name] = folder / f"{count}-{name}"
         run("export-static", str(out[name]), "--when", "all", "--lang", "be", *extra)
     return {name: path / "index.html" for name, path in out.items()}

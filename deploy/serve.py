@@ -92,6 +92,30 @@ def stop(process: subprocess.Popen, how: int, seconds: float = 20) -> None:
         process.wait()
 
 
+def site_address(listen: str, server_names: str) -> str:
+    """The address to open: nginx answers 421 to a name it was not given, so it is the first
+    declared name (with the port), not the address it listens on (0.0.0.0 or 127.0.0.1)."""
+    host, port = listen.rsplit(":", 1)
+    names = server_names.split()
+    name = names[0] if names and not names[0].startswith(("~", "*", "_")) else host
+    return f"http://{name}{'' if port == '80' else ':' + port}/"
+
+
+def start_warnings(environ: dict[str, str] | os._Environ) -> list[str]:
+    """Settings that will break the site, said before the first visitor finds out."""
+    if environ.get("MAPAPP_DEVELOPMENT") in ("1", "true", "yes"):
+        return []
+    base = environ.get("MAPAPP_BASE_URL", "")
+    host = base.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+    if base.startswith("http://") and not host.endswith(".onion"):
+        return [
+            f"MAPAPP_BASE_URL is {base}, not https://: the session cookie is Secure, so browsers "
+            "drop it over plain HTTP and every form and the moderators' log-in fail. Put HTTPS "
+            "in front (a TLS proxy or CDN) and set an https:// address."
+        ]
+    return []
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     port = os.environ.get("PORT", "8000")
@@ -157,7 +181,13 @@ def main(argv: list[str] | None = None) -> int:
         text=True,
     )
     threading.Thread(target=copy_stderr, args=(nginx.stderr, sys.stderr), daemon=True).start()
-    print(f"Serving on http://{args.listen}/ (nginx -> {socket})", file=sys.stderr, flush=True)
+    print(
+        f"Serving on {site_address(args.listen, args.server_names)} (nginx -> {socket})",
+        file=sys.stderr,
+        flush=True,
+    )
+    for warning in start_warnings(os.environ):
+        print(f"Warning: {warning}", file=sys.stderr, flush=True)
 
     stopping = threading.Event()
 

@@ -46,6 +46,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             from mapapp.web.accounts import load_or_create_secret
 
             app.config["SECRET_KEY"] = load_or_create_secret(Path(app.instance_path) / "secret_key")
+    if (
+        app.config["DEVELOPMENT"]
+        and not app.config.get("TESTING")
+        and not app.config["CONTACT_KEY"]
+    ):
+        # Contacts are never stored in clear, on a developer's machine either: a key made once
+        # and kept in instance/ (mode 0600), as the secret key is outside development.
+        import base64
+
+        from mapapp.web.accounts import load_or_create_secret
+
+        raw = load_or_create_secret(Path(app.instance_path) / "contact_key")
+        app.config["CONTACT_KEY"] = base64.urlsafe_b64encode(bytes.fromhex(raw)).decode()
     # Flask-WTF's HTTPS Referer check refuses every form of a browser that sends no Referer
     # (privacy settings, extensions, Referrer-Policy: no-referrer). The token, tied to a
     # SameSite session cookie, and the Sec-Fetch-Site check (security.py) do that work.

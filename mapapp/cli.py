@@ -172,7 +172,10 @@ def rotate_contact_key_command() -> None:
 @click.option("--from", "date_from", default=None, help="From this date (YYYY-MM-DD, Minsk).")
 @click.option("--to", "date_to", default=None, help="To this date (YYYY-MM-DD, Minsk).")
 @click.option(
-    "--no-tiles", is_flag=True, help="No tile layer: the file asks no server for anything."
+    "--tiles/--no-tiles",
+    default=None,
+    help="Tiles from MAPAPP_TILE_URL when the file is opened online (default: "
+    "MAPAPP_EXPORT_TILES, off: the app's own basemap only, no other host asked).",
 )
 @click.option(
     "--base-url",
@@ -188,7 +191,7 @@ def export_static_command(
     city: str | None,
     date_from: str | None,
     date_to: str | None,
-    no_tiles: bool,
+    tiles: bool | None,
     base_url: str | None,
 ) -> None:
     """Write DIRECTORY/index.html (the map in one file that works opened from disk),
@@ -203,7 +206,7 @@ def export_static_command(
     except BadFilter as error:
         with current_app.test_request_context("/?lang=en"):  # the message is lazy gettext
             raise click.UsageError(str(error)) from None
-    export = export_static(current_app, directory, lang, base_url, rally_filter, tiles=not no_tiles)
+    export = export_static(current_app, directory, lang, base_url, rally_filter, tiles=tiles)
     for name in export.files:
         size = (directory / name).stat().st_size
         click.echo(f"Wrote {directory / name} ({size // 1024} KB).")
@@ -252,6 +255,12 @@ def restore_command(path: Path) -> None:
     except BackupError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Restored the database from {path}.")
+    # Every running worker keeps caches of the old data (map shells, pages, the data version
+    # it last saw): they start afresh only with a new process.
+    click.echo(
+        "Now restart the app (systemctl restart mapapp, or stop and start make serve) so that "
+        "every worker serves the restored data."
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -53,6 +53,12 @@ SETTINGS: list[Setting] = [
         "0 lets browsers fetch TILE_URL directly.",
     ),
     Setting(
+        "EXPORT_TILES",
+        False,
+        "Offline copies (export-static, /offline.html) ask TILE_URL for tiles when opened "
+        "online. Off: they draw the app's own basemap only and ask no other host.",
+    ),
+    Setting(
         "TILE_USER_AGENT",
         "mapapp tile proxy (rally map of Belarus)",
         "User-Agent the tile proxy sends to the tile server (its usage policy asks for one).",
@@ -86,6 +92,12 @@ SETTINGS: list[Setting] = [
         "",
         "Other addresses of the same site, space-separated origins (https://mirror.example): "
         "mirrors whose pages link to themselves.",
+    ),
+    Setting(
+        "SECURITY_CONTACT",
+        None,
+        "Where to report a vulnerability (mailto:... or https://...), published in "
+        "/.well-known/security.txt (RFC 9116); unset, that file is a 404.",
     ),
     Setting(
         "ONION_URL",

@@ -36,6 +36,7 @@ PAGES = [
     "/rallies/2?lang=en",
     "/submit?lang=be",
     "/moderate/login?lang=ru",
+    "/verify?lang=be",
     "/no-such-page?lang=en",
     "/embed?lang=be&list=1",
     "/embed/code?lang=ru",

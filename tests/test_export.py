@@ -61,8 +61,8 @@ def test_export_works_opened_from_disk(browser, exported):
     assert page.locator("#rally-list li").count() == 14
     assert PAYLOAD in page.inner_text("#rally-list")
     assert page.evaluate("window.__xss") is None
-    # from disk, only the tile server is asked for anything
-    assert hosts <= {"", "tile.openstreetmap.org"}
+    # opened online, it asks no server at all: no tiles unless the operator opts in
+    assert hosts == {""}
     assert errors == []
     page.close()
 
@@ -229,3 +229,39 @@ def test_every_module_of_the_map_is_in_the_saved_page(exported):
     joined = re.findall(r"^/\* map/([\w-]+\.js) \*/$", page, re.M)
     assert sorted(joined) == sorted(p.name for p in (STATIC_DIR / MODULES).glob("*.js"))
     assert joined[-1] == "main.js" and "window.RallyMap = {" in page
+
+
+@pytest.mark.browser
+def test_the_sites_copy_opened_online_asks_no_other_host(browser, client, exported, tmp_path):
+    exported()
+    copy = client.get("/offline.html?lang=en").get_data(as_text=True)
+    assert "tile.openstreetmap.org" not in copy  # no tile layer unless the operator opts in
+    path = tmp_path / "rally-map-en.html"
+    path.write_text(copy, encoding="utf-8")
+    page = browser.new_page()
+    requested, errors = [], []
+    page.on("request", lambda request: requested.append(request.url))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(path.as_uri())
+    wait_until(page, "document.querySelectorAll('#rally-list li').length === 14")
+    page.locator(".basemap-names span").first.wait_for()  # the app's own basemap instead
+    assert [url for url in requested if not url.startswith(("file:", "data:"))] == []
+    assert errors == []
+    page.close()
+
+
+def test_tiles_in_a_copy_are_the_operators_choice(exported, sqlite_url):
+    from conftest import make_app
+
+    assert "tile.openstreetmap.org" not in exported().read_text(encoding="utf-8")
+    assert "tile.openstreetmap.org" in exported("--tiles").read_text(encoding="utf-8")
+    opted_in = make_app(sqlite_url, EXPORT_TILES=True)
+    page = opted_in.test_client().get("/offline.html").get_data(as_text=True)
+    assert "tile.openstreetmap.org" in page
+    assert "tile.openstreetmap.org" not in exported("--no-tiles").read_text(encoding="utf-8")
+
+
+def test_the_inlined_leaflet_css_has_no_old_ie_rule(exported, client):
+    page = exported().read_text(encoding="utf-8")
+    assert ".lvml {" in page and "behavior:" not in page  # the rule stays, its IE line goes
+    assert "behavior:" not in client.get("/offline.html").get_data(as_text=True)

@@ -68,11 +68,17 @@ def test_session_cookie_is_httponly_samesite_and_secure_outside_development(sqli
 def test_queue_oldest_first_with_contact_for_moderators_only(client, app, moderator):
     first = add_rally(app, title="First pending", status="pending", contact="first@example.org")
     second = add_rally(app, title="Second pending", status="pending")
-    add_rally(app, title="Already approved")
+    add_rally(app, title="Imported approved")  # no moderator decided it
+    add_rally(app, title="Cancelled by a moderator", status="cancelled")
     assert log_in(client).status_code == 303
     page = client.get("/moderate?lang=en").get_data(as_text=True)
     assert page.index("First pending") < page.index("Second pending")
-    assert "Already approved" in page.split("Recently decided")[1]
+    recent = page.split("Recently decided")[1]
+    assert "Imported approved" not in recent
+    assert "Cancelled by a moderator</bdi></a> — cancelled" in recent
+    assert "Cancelled by a moderator</bdi></a> — отменена" in client.get(
+        "/moderate?lang=ru"
+    ).get_data(as_text=True)
     detail = client.get(f"/moderate/rallies/{first}").get_data(as_text=True)
     assert "first@example.org" in detail
     features = client.get("/moderate/pending.geojson").get_json()["features"]

@@ -1,6 +1,10 @@
 """The OpenAPI document, and Schemathesis checking the app against it."""
 
+import json
+import os
+import subprocess
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -40,6 +44,12 @@ def test_openapi_document(client):
     assert len(ids) == len(set(ids)) == len(operations)
     assert document["info"]["license"]["identifier"] == "MIT"
     assert document["servers"] == [{"url": "http://localhost"}]
+    assert document["security"] == []  # public: no credentials (redocly's security-defined)
+    for path, methods in document["paths"].items():
+        names = {p["name"] for p in methods["get"].get("parameters", [])}
+        if path.startswith(("/rallies", "/api/rallies")):
+            # every route that takes ?lang= declares it, and the 400 an unknown one gets
+            assert "lang" in names and "400" in methods["get"]["responses"], path
 
 
 def test_openapi_servers_name_the_site(sqlite_url):
@@ -63,7 +73,10 @@ def test_documented_paths_exist(app):
 def fuzzed_app(tmp_path_factory):  # noqa: ANN001, ANN201
     """One app for all the generated requests: seeded, and with a limit they never reach."""
     url = f"sqlite:///{tmp_path_factory.mktemp('openapi') / 'test.sqlite3'}"
-    app = make_app(url, GEOCODE_LIMIT="10000 per minute")
+    # With a signing key, so the signatures' routes answer (and check their parameters) too.
+    from mapapp.publishing.signing import new_secret
+
+    app = make_app(url, GEOCODE_LIMIT="10000 per minute", SIGNING_KEY=new_secret())
     assert app.test_cli_runner().invoke(args=["init-db"]).exit_code == 0
     starts = datetime(2099, 5, 1, 16, tzinfo=UTC)
     add_rally(app, status="cancelled", starts_at=starts, ends_at=starts + timedelta(hours=1))
@@ -122,6 +135,14 @@ def test_api_conforms_to_its_openapi_document(case, fuzzed_app):  # noqa: ANN001
         ("/oembed", "/oembed?url=http://localhost/&maxwidth=wide", 400),
         ("/api/reverse", "/api/reverse?lat=north", 400),
         ("/healthz", "/healthz", 200),
+        # lang is be|ru|en on the feeds and their signatures too, as declared
+        ("/rallies.ics", "/rallies.ics?lang=xx", 400),
+        ("/rallies.ics", "/rallies.ics?lang=en", 200),
+        ("/rallies.csv", "/rallies.csv?lang=-58800", 400),
+        ("/rallies.ics.minisig", "/rallies.ics.minisig?lang=-58800", 400),
+        ("/rallies/{id}.ics", "/rallies/1.ics?lang=de", 400),
+        ("/rallies/{id}.ics", "/rallies/1.ics?lang=ru", 200),
+        ("/rallies.ics", "/rallies.ics?from=2000-01-01&to=1911-03-12", 400),
     ],
 )
 def test_real_answers_match_the_document(fuzzed_app, path, url, status):  # noqa: ANN001
@@ -129,3 +150,22 @@ def test_real_answers_match_the_document(fuzzed_app, path, url, status):  # noqa
     response = fuzzed_app.test_client().get(url)
     assert response.status_code == status
     schema[path]["GET"].validate_response(response)
+
+
+REDOCLY = Path(__file__).parent / "redocly" / "node_modules" / ".bin" / "redocly"
+
+
+def test_redocly_lint_is_clean(tmp_path):
+    """Partners' tools read the document without an error or a warning (recommended rules)."""
+    if not REDOCLY.exists():
+        if os.environ.get("MAPAPP_TEST_STRICT") == "1":
+            pytest.fail("npm ci --prefix tests/redocly (make test does it)")
+        pytest.skip("Redocly is not installed (make test runs npm ci in tests/redocly)")
+    path = tmp_path / "openapi.json"
+    path.write_text(json.dumps(openapi.document("https://rallies.example")))
+    done = subprocess.run(  # noqa: S603 - our own arguments
+        [str(REDOCLY), "lint", str(path)], capture_output=True, text=True, check=False, timeout=120
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "Your API description is valid" in output and "You have" not in output, output

@@ -358,3 +358,28 @@ def test_the_modules_hash_moves_with_any_module(monkeypatch):
     # Files outside static/map/ are not in it.
     monkeypatch.setattr(assets, "_static_hashes", lambda: {**hashes, "app.css": "0" * 12})
     assert assets.modules_version.__wrapped__() == before
+
+
+def test_security_txt_follows_rfc_9116(sqlite_url):
+    from datetime import UTC, datetime, timedelta
+
+    from conftest import make_app
+
+    assert make_app(sqlite_url).test_client().get("/.well-known/security.txt").status_code == 404
+    app = make_app(
+        sqlite_url,
+        SECURITY_CONTACT="mailto:security@rallies.example\nContact: https://evil.example",
+        BASE_URL="https://rallies.example",
+    )
+    response = app.test_client().get(
+        "/.well-known/security.txt", base_url="https://rallies.example"
+    )
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+    fields = dict(line.split(": ", 1) for line in response.get_data(as_text=True).splitlines())
+    assert fields["Contact"] == "mailto:security@rallies.example"  # one line, nothing added
+    assert "evil" not in response.get_data(as_text=True)
+    expires = datetime.strptime(fields["Expires"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert timedelta(days=150) < expires - datetime.now(UTC) < timedelta(days=365)
+    assert fields["Preferred-Languages"] == "be, ru, en"
+    assert fields["Canonical"] == "https://rallies.example/.well-known/security.txt"

@@ -109,6 +109,9 @@ def test_the_wheel_carries_data_templates_and_catalogues(installed):
     for lang in LANGUAGES:
         assert f"mapapp/translations/{lang}/LC_MESSAGES/messages.mo" in names
     assert not any(name.startswith(("data/", "templates/", "tests/")) for name in names)
+    # The licence as an SPDX expression (PEP 639), not the table setuptools warns about.
+    (metadata,) = [name for name in names if name.endswith(".dist-info/METADATA")]
+    assert "\nLicense-Expression: MIT\n" in zipfile.ZipFile(wheel).read(metadata).decode()
 
 
 def test_the_installed_wheel_carries_gunicorns_settings(installed, tmp_path):

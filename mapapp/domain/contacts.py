@@ -7,9 +7,9 @@ the old one. ``Rally.contact`` is an :class:`EncryptedContact` column: code read
 writes plain text, the database holds ``fernet:<token>``. A database file or a backup
 alone reveals no contact.
 
-Without a key the app does not take contacts outside development: the forms say so and
-have no contact field, and the column refuses clear text (:class:`ContactKeyMissing`).
-In development and tests without a key, contacts are stored as typed.
+Without a key the app does not take contacts: the forms say so and have no contact field,
+and the column refuses clear text (:class:`ContactKeyMissing`). In development without a
+key, create_app makes one, kept in instance/contact_key; only tests may store clear text.
 """
 
 from __future__ import annotations
@@ -55,13 +55,11 @@ def cipher() -> MultiFernet | None:
 
 
 def clear_text_allowed() -> bool:
-    return has_app_context() and bool(
-        current_app.config["DEVELOPMENT"] or current_app.config.get("TESTING")
-    )
+    return has_app_context() and bool(current_app.config.get("TESTING"))
 
 
 def accepting() -> bool:
-    """Whether forms may take a contact: with a key, or in development."""
+    """Whether forms may take a contact: with a key (in development, one is made)."""
     return cipher() is not None or clear_text_allowed()
 
 

@@ -2,10 +2,10 @@
 
 Leaflet, supercluster, the styles, the map's modules (joined into one script) and the
 rallies themselves are written into the file, so it needs no server: it can be passed
-around on a USB stick or in a messenger when the site is blocked. Only tiles come from
-MAPAPP_TILE_URL, when online (none with --no-tiles: the app's own basemap is in the file).
-Beside it go the rallies as GeoJSON and iCalendar and, with MAPAPP_SIGNING_KEY, a minisign
-signature of each file.
+around on a USB stick or in a messenger when the site is blocked. It asks no other host: the
+app's own basemap is in the file; only with MAPAPP_EXPORT_TILES (or --tiles) do tiles come
+from MAPAPP_TILE_URL, online. Beside it go the rallies as GeoJSON and iCalendar and, with
+MAPAPP_SIGNING_KEY, a minisign signature of each file.
 """
 
 from __future__ import annotations
@@ -90,6 +90,11 @@ def classic_script(directory: Path, entry: str = "main.js") -> str:
     return '(function () {\n"use strict";\n\n' + "\n".join(parts) + "\n})();\n"
 
 
+# Old Internet Explorer's VML `behavior` declaration in Leaflet's CSS: no browser since IE 9
+# reads it, and it is not CSS (the Nu checker reports it as an error in the inlined copy).
+_OLD_IE = re.compile(r"[ \t]*behavior:[^;}]*;[ \t]*\n?")
+
+
 def _vendor_file(name: str, filename: str) -> str:
     return (Path(VENDOR[name].BASE_DIR) / filename).read_text(encoding="utf-8")
 
@@ -139,7 +144,7 @@ def render_export(
     rally_filter: RallyFilter,
     lang: str,
     base_url: str | None,
-    tiles: bool = True,
+    tiles: bool | None = None,
     made_at: datetime | None = None,
     now: datetime | None = None,
 ) -> str:
@@ -155,9 +160,12 @@ def render_export(
 
     made_at = made_at or now or utcnow()
     now = now or made_at
+    if tiles is None:  # the operator's choice: no tile server unless opted in
+        tiles = bool(current_app.config["EXPORT_TILES"])
     images = Path(VENDOR["leaflet"].BASE_DIR) / "images"
     leaflet_css = _CSS_IMAGE.sub(
-        lambda m: f"url({_data_uri(images / m.group(1))})", _vendor_file("leaflet", "leaflet.css")
+        lambda m: f"url({_data_uri(images / m.group(1))})",
+        _OLD_IE.sub("", _vendor_file("leaflet", "leaflet.css")),
     )
     rallies = public_rallies(db.session(), rally_filter, now)
     fmap = mapshell.rally_map(
@@ -233,7 +241,7 @@ EXPORT_FILES = ("index.html", "rallies.geojson", "rallies.ics")
 
 
 def export_files(
-    rally_filter: RallyFilter, lang: str, base_url: str | None, tiles: bool = True
+    rally_filter: RallyFilter, lang: str, base_url: str | None, tiles: bool | None = None
 ) -> dict[str, bytes]:
     """index.html, rallies.geojson and rallies.ics for one filter and language, made now.
 
@@ -259,7 +267,7 @@ def export_static(
     lang: str,
     base_url: str | None,
     rally_filter: RallyFilter,
-    tiles: bool = True,
+    tiles: bool | None = None,
 ) -> Export:
     """Write the export into out_dir; with MAPAPP_SIGNING_KEY, NAME.minisig and signing.pub too."""
     with app.test_request_context(f"/?lang={lang}"):

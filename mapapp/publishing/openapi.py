@@ -120,7 +120,8 @@ FILTERS = [
 LANG = query(
     "lang",
     {"type": "string", "enum": list(LANGUAGES)},
-    "Language of names; without it, Accept-Language decides.",
+    "Language of names (and of a feed's warnings); without it, Accept-Language decides. "
+    "Any other value is a 400.",
     allowEmptyValue=True,
 )
 FIELDS = query(
@@ -138,7 +139,10 @@ RALLY_ID = {
     "schema": {"type": "integer", "minimum": 1},
     "description": "The rally's id (as in the GeoJSON).",
 }
-BAD_FILTER = error("A query parameter has a value the app cannot use; `message` says which.")
+BAD_FILTER = error(
+    "A query parameter has a value the app cannot use, or `from` is after `to`; `message` "
+    "says which."
+)
 NOT_FOUND = error("No public rally has this id (pending and rejected ones are not public).")
 RATE_LIMITED = error("Too many requests from this address (MAPAPP_GEOCODE_LIMIT).")
 
@@ -300,7 +304,7 @@ def feed(operation_id: str, summary: str, media_type: str, description: str) -> 
         "get": {
             "operationId": operation_id,
             "summary": summary,
-            "parameters": FILTERS,
+            "parameters": [*FILTERS, LANG],
             "responses": {
                 "200": {"description": description, "content": content(STRING, media_type)},
                 "400": BAD_FILTER,
@@ -324,6 +328,8 @@ def document(server: str = "/") -> dict[str, Any]:
             "license": {"name": "MIT", "identifier": "MIT"},
         },
         "servers": [{"url": server}],
+        # Every operation is public: no credentials, said once for the whole document.
+        "security": [],
         "paths": {
             "/api/rallies.geojson": {
                 "get": {
@@ -421,6 +427,7 @@ def document(server: str = "/") -> dict[str, Any]:
                     "summary": "Whether the app can reach its database",
                     "responses": {
                         "200": {"description": "Healthy.", "content": content(ref("Health"))},
+                        "400": {"description": "The request's host is not a name of the site."},
                         "503": {
                             "description": "The database does not answer.",
                             "content": content(ref("Health")),
@@ -460,12 +467,13 @@ def document(server: str = "/") -> dict[str, Any]:
                 "get": {
                     "operationId": "rallyCalendar",
                     "summary": "One public rally as an iCalendar file",
-                    "parameters": [RALLY_ID],
+                    "parameters": [RALLY_ID, LANG],
                     "responses": {
                         "200": {
                             "description": "A VCALENDAR with one VEVENT, as an attachment.",
                             "content": content(STRING, "text/calendar"),
                         },
+                        "400": BAD_FILTER,
                         "404": NOT_FOUND,
                     },
                 }

@@ -48,6 +48,13 @@ class SigningKey:
         # minisign prints the id as a little-endian 64-bit number in upper-case hex.
         return self.key_id[::-1].hex().upper()
 
+    @property
+    def fingerprint(self) -> str:
+        """The key's fingerprint for people to compare (copy, /about, /verify, the channel):
+        the first 128 bits of SHA-256 of the public key, in groups of four hex digits."""
+        digest = hashlib.sha256(self.public).hexdigest()[:32].upper()
+        return " ".join(digest[i : i + 4] for i in range(0, 32, 4))
+
     def public_key_base64(self) -> str:
         """What `minisign -P` takes, and the second line of the public key file."""
         return base64.b64encode(KEY_ALGORITHM + self.key_id + self.public).decode()

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, abort, current_app, request
 
 from mapapp.domain import db
-from mapapp.domain.filters import parse_filter
+from mapapp.domain.filters import one_of, parse_filter
 from mapapp.domain.geocoding import gazetteer
 from mapapp.domain.models import utcnow
 from mapapp.places.locale import LANGUAGES
@@ -33,6 +33,15 @@ from mapapp.web.i18n import current_language
 from mapapp.web.urls import external_url
 
 bp = Blueprint("feeds", __name__)
+
+
+@bp.before_request
+def known_language() -> None:
+    """?lang= is be, ru or en (or empty: Accept-Language), as on the API: another is a 400
+    (the OpenAPI document declares it), not a feed in the default language."""
+    asked = request.args.get("lang")
+    if asked and asked not in LANGUAGES:
+        raise one_of("lang", LANGUAGES)
 
 
 @bp.after_request

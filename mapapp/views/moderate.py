@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, time, timedelta
 from functools import cache, wraps
+from urllib.parse import parse_qsl, urlencode
 
 from flask import (
     Blueprint,
@@ -20,17 +22,20 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select
+from flask_babel import ngettext
+from sqlalchemy import Select, func, or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from mapapp.domain import db, lifecycle
+from mapapp.domain.filters import BadFilter, RallyFilter, parse_filter
 from mapapp.domain.geocoding import gazetteer
-from mapapp.domain.models import AuditEntry, Moderator, Rally, Status
+from mapapp.domain.models import PUBLIC_STATUSES, AuditEntry, Moderator, Rally, Status, utcnow
 from mapapp.places.locale import MINSK
 from mapapp.publishing.geojson import feature_collection
 from mapapp.web import accounts
 from mapapp.web.forms import (
     ActionForm,
+    BulkForm,
     LoginForm,
     RallyForm,
     RejectForm,
@@ -38,6 +43,7 @@ from mapapp.web.forms import (
     locate,
     rally_fields,
 )
+from mapapp.web.i18n import current_language, local_datetime, without_direction_controls
 from mapapp.web.mapshells import map_shell
 from mapapp.web.urls import external_url
 
@@ -138,19 +144,217 @@ def waiting() -> list[Rally]:
     return list(db.session().scalars(select(Rally).where(waits).order_by(Rally.created_at)))
 
 
+# Rallies a page of the queue shows: a phone scrolls through them; 500 waiting are 20 pages.
+QUEUE_PAGE = 25
+# What waits: everything, new rallies only, or organizers' edits of public rallies only.
+QUEUE_STATES = ("all", "new", "changes")
+# The query parameters that make a view of the queue (kept after every action).
+QUEUE_ARGS = ("lang", "state", "region", "city", "from", "to", "q", "page")
+
+
+class QueueView:
+    """One view of the queue: its filters (region, town, dates, state), search and page."""
+
+    def __init__(self, args: dict[str, str]) -> None:
+        self.args = {name: args[name] for name in QUEUE_ARGS if args.get(name)}
+        self.state = self.args.get("state", "all")
+        if self.state not in QUEUE_STATES:
+            raise BadFilter(
+                _l(
+                    "'%(name)s' must be one of: %(values)s",
+                    name="state",
+                    values=", ".join(QUEUE_STATES),
+                )
+            )
+        self.filter: RallyFilter = parse_filter({**self.args, "when": "all"}, gazetteer())
+        self.q = " ".join(self.args.get("q", "").split())[:100]
+
+    def query(self, columns: tuple = (Rally,)) -> Select:
+        waits = or_(Rally.status == Status.PENDING.value, Rally.changes_pending.is_(True))
+        query = select(*columns).where(waits)
+        if self.state == "new":
+            query = query.where(Rally.status == Status.PENDING.value)
+        elif self.state == "changes":
+            query = query.where(Rally.changes_pending.is_(True))
+        query = self.filter.apply(query, utcnow())
+        if self.q:
+            like = "%" + self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            matches = [
+                column.ilike(like, escape="\\")
+                for column in (Rally.title, Rally.town, Rally.place, Rally.description)
+            ]
+            if self.q.lstrip("#").isdigit():
+                matches.append(Rally.id == int(self.q.lstrip("#")))
+            query = query.where(or_(*matches))
+        # Oldest submission first: whoever waited longest is decided first.
+        return query.order_by(None).order_by(Rally.created_at, Rally.id)
+
+    def ids(self) -> list[int]:
+        return list(db.session().scalars(self.query((Rally.id,))))
+
+    def position_before(self, rally: Rally) -> int | None:
+        """Where `rally` would stand in this view (the rallies before it count), so that after
+        deciding it the view shows the rally that followed it."""
+        before = (
+            self.query((func.count(Rally.id),))
+            .order_by(None)
+            .where(
+                or_(
+                    Rally.created_at < rally.created_at,
+                    (Rally.created_at == rally.created_at) & (Rally.id < rally.id),
+                )
+            )
+        )
+        return db.session().scalar(before)
+
+    def page_args(self, page: int) -> dict[str, str]:
+        return (
+            {**self.args, "page": str(page)}
+            if page > 1
+            else {k: v for k, v in self.args.items() if k != "page"}
+        )
+
+
+def queue_view(raw: str | None) -> QueueView:
+    """The view a form came from (its `back` field: the queue's query string), or the first page."""
+    try:
+        return QueueView(dict(parse_qsl(raw or "")[:20]))
+    except BadFilter:
+        return QueueView({})
+
+
+def back_to_queue(view: QueueView, anchor_position: int | None) -> Response:
+    """The same view of the queue, scrolled to the rally now at `anchor_position` (the one
+    after those just decided), on whatever page it now is."""
+    ids = view.ids()
+    args = view.page_args(1)
+    fragment = "#queue"
+    if ids:
+        position = min(anchor_position or 0, len(ids) - 1)
+        args = view.page_args(position // QUEUE_PAGE + 1)
+        fragment = f"#rally-{ids[position]}"
+    return redirect(url_for("moderate.queue", **args) + fragment, code=303)
+
+
+def named(rally: Rally) -> str:
+    """A rally's title for a confirmation: its direction controls cannot turn the sentence."""
+    return "\u201c" + without_direction_controls(rally.title) + "\u201d"
+
+
+def approved_message(rally: Rally) -> str:
+    if rally.status in PUBLIC_STATUSES and not rally.changes_pending:
+        return _("Approved: %(title)s is on the map.", title=named(rally))
+    return _("%(title)s: your approval is recorded.", title=named(rally))
+
+
 @bp.get("")
 @login_required
 def queue():  # noqa: ANN201
+    return render_queue(QueueView(request.args), BulkForm(formdata=None))
+
+
+def render_queue(view: QueueView, bulk_form: BulkForm, status: int = 200):  # noqa: ANN201
     session_ = db.session()
-    pending = waiting()
+    total = session_.scalar(view.query((func.count(Rally.id),)).order_by(None))
+    pages = max(1, -(-total // QUEUE_PAGE))
+    raw_page = view.args.get("page", "1")
+    if not raw_page.isdigit() or not 1 <= int(raw_page) <= pages:
+        raise BadFilter(_l("'page' must be a number from 1 to %(pages)s", pages=pages))
+    page = int(raw_page)
+    pending = list(session_.scalars(view.query().limit(QUEUE_PAGE).offset((page - 1) * QUEUE_PAGE)))
+    # What moderators decided (not imports, seeds or organizers' own cancels).
+    last_decision = (
+        select(AuditEntry.rally_id, func.max(AuditEntry.id).label("last"))
+        .where(
+            AuditEntry.actor.like("moderator:%"),
+            AuditEntry.rally_id.is_not(None),
+            AuditEntry.action != "new-manage-link",
+        )
+        .group_by(AuditEntry.rally_id)
+        .subquery()
+    )
     recent = session_.scalars(
-        select(Rally).where(Rally.status != Status.PENDING.value).order_by(Rally.updated_at.desc())
-    ).all()[:30]
+        select(Rally)
+        .join(last_decision, last_decision.c.rally_id == Rally.id)
+        .where(Rally.status != Status.PENDING.value)
+        .order_by(last_decision.c.last.desc())
+        .limit(30)
+    ).all()
     shell = map_shell("browse", "moderate.pending_geojson", "moderate.rally", credentials=True)
     g.csp_script_hashes = shell.script_hashes
-    return render_template(
-        "moderate.html", pending=pending, recent=recent, shell=shell, action_form=ActionForm()
+    here = urlencode(view.page_args(page))
+    page = render_template(
+        "moderate.html",
+        pending=pending,
+        recent=recent,
+        shell=shell,
+        action_form=ActionForm(),
+        bulk_form=bulk_form,
+        view=view,
+        here=here,
+        total=total,
+        page=page,
+        pages=pages,
+        first=(page - 1) * QUEUE_PAGE + 1,
+        last=(page - 1) * QUEUE_PAGE + len(pending),
+        filter_towns=gazetteer().town_names(current_language()),
     )
+    return make_response(page, status)
+
+
+@bp.post("/bulk")
+@login_required
+def bulk():  # noqa: ANN201
+    """Several rallies at once, each through mapapp.domain.lifecycle like a single decision
+    (its rules, one audit entry each): approve them, or reject them with one reason."""
+    form = checked(BulkForm)
+    view = queue_view(request.form.get("back"))
+    if form.errors:
+        return render_queue(view, form, 422)
+    before = view.ids()
+    chosen = [rally_id for rally_id in dict.fromkeys(form.ids.data)]
+    positions = [before.index(i) for i in chosen if i in before]
+    session_ = db.session()
+    done, refused_titles = [], []
+    for rally_id in chosen:
+        found = session_.get(Rally, rally_id)
+        if found is None:
+            continue
+        try:
+            if form.decision.data == "approve":
+                lifecycle.approve(session_, found, actor())
+            else:
+                lifecycle.perform(session_, found, actor(), "reject", form.reason.data)
+        except lifecycle.Refused as error:
+            session_.rollback()
+            refused_titles.append(
+                _("Not changed: %(title)s: %(reason)s", title=named(found), reason=error.message)
+            )
+            continue
+        done.append(named(found))
+    if done:
+        titles = "; ".join(done)
+        if form.decision.data == "approve":
+            flash(
+                ngettext(
+                    "Approved %(num)d: %(titles)s.",
+                    "Approved %(num)d: %(titles)s.",
+                    len(done),
+                    titles=titles,
+                )
+            )
+        else:
+            flash(
+                ngettext(
+                    "Rejected %(num)d: %(titles)s.",
+                    "Rejected %(num)d: %(titles)s.",
+                    len(done),
+                    titles=titles,
+                )
+            )
+    for message in refused_titles:
+        flash(message)
+    return back_to_queue(view, min(positions) if positions else None)
 
 
 @bp.get("/pending.geojson")
@@ -177,20 +381,33 @@ def rally(rally_id: int):  # noqa: ANN201
     return render_page(found, form)
 
 
-def render_page(found: Rally, form: RallyForm, status: int = 200):  # noqa: ANN201
+def render_page(  # noqa: ANN201
+    found: Rally,
+    form: RallyForm,
+    status: int = 200,
+    reject_form: RejectForm | None = None,
+):
+    """The rally's page; `reject_form` is the rejection just sent, with its errors."""
     history = (
         db.session()
         .scalars(select(AuditEntry).where(AuditEntry.rally_id == found.id).order_by(AuditEntry.at))
         .all()
     )
+    # The pin on a small map: the map shell of a rally's page (no public feed to watch).
+    shell = map_shell("single")
+    g.csp_script_hashes = shell.script_hashes
+    back = request.values.get("back", "")
     page = render_template(
         "moderate_rally.html",
         rally=found,
         published=lifecycle.published(db.session(), found),
         form=form,
-        reject_form=RejectForm(),
+        reject_form=reject_form or RejectForm(formdata=None),
         action_form=ActionForm(),
         history=history,
+        shell=shell,
+        back=back,
+        queue_url=url_for("moderate.queue", **queue_view(back).args),
     )
     return make_response(page, status)
 
@@ -207,6 +424,13 @@ def refused(error: lifecycle.Refused) -> None:
     abort(409, error.message)
 
 
+def decided(found: Rally, message: str) -> Response:
+    """Back to the view of the queue the moderator came from, at the rally that followed."""
+    flash(message)
+    view = queue_view(request.form.get("back"))
+    return back_to_queue(view, view.position_before(found))
+
+
 @bp.post("/rallies/<int:rally_id>/approve")
 @login_required
 def approve(rally_id: int):  # noqa: ANN201
@@ -217,29 +441,29 @@ def approve(rally_id: int):  # noqa: ANN201
         lifecycle.approve(db.session(), found, actor())
     except lifecycle.Refused as error:
         refused(error)
-    flash(_("Approved: the rally is on the map."))
-    return redirect(url_for("moderate.queue"), code=303)
+    return decided(found, approved_message(found))
 
 
-def rejection(rally_id: int, action: str, done: str):  # noqa: ANN201
+def rejection(rally_id: int, action: str, done: Callable[[str], str]):  # noqa: ANN201
     found = load(rally_id)
     form = checked(RejectForm)
     if form.errors:
         edit_form = RallyForm(obj=found, formdata=None)
-        return render_page(found, edit_form, 422)
+        starts = found.starts_at.astimezone(MINSK)
+        edit_form.date.data, edit_form.time.data = starts.date(), starts.time()
+        return render_page(found, edit_form, 422, reject_form=form)
     try:
         lifecycle.perform(db.session(), found, actor(), action, form.reason.data)
     except lifecycle.Refused as error:
         refused(error)
-    flash(done)
-    return redirect(url_for("moderate.queue"), code=303)
+    return decided(found, done(named(found)))
 
 
 @bp.post("/rallies/<int:rally_id>/reject")
 @login_required
 def reject(rally_id: int):  # noqa: ANN201
     """Reject a pending rally, or take down a public one (the organizer cannot undo it)."""
-    return rejection(rally_id, "reject", _("Rejected."))
+    return rejection(rally_id, "reject", lambda title: _("Rejected: %(title)s.", title=title))
 
 
 @bp.post("/rallies/<int:rally_id>/reject-changes")
@@ -247,17 +471,28 @@ def reject(rally_id: int):  # noqa: ANN201
 def reject_changes(rally_id: int):  # noqa: ANN201
     """Discard an organizer's waiting edit; the published version stays."""
     return rejection(
-        rally_id, "reject_changes", _("The changes are discarded; the approved version stays.")
+        rally_id,
+        "reject_changes",
+        lambda title: _(
+            "%(title)s: the changes are discarded; the approved version stays.", title=title
+        ),
     )
 
 
 # Status actions a moderator takes with one press, and what the page then says.
 STATUS_ACTIONS = {
-    "cancel": lambda: _("Cancelled: the map, the list and the feeds show it as cancelled."),
-    "danger": lambda: _("Danger is shown: everyone is told not to come."),
-    "clear_danger": lambda: _("The danger warning is removed."),
-    "move": lambda: _("Marked as moved: everyone is told to check the new place."),
-    "restore": lambda: _("The rally is on the map again."),
+    "cancel": lambda title: _(
+        "%(title)s is cancelled: the map, the list and the feeds show it as cancelled.",
+        title=title,
+    ),
+    "danger": lambda title: _(
+        "Danger is shown for %(title)s: everyone is told not to come.", title=title
+    ),
+    "clear_danger": lambda title: _("The danger warning is removed from %(title)s.", title=title),
+    "move": lambda title: _(
+        "%(title)s is marked as moved: everyone is told to check the new place.", title=title
+    ),
+    "restore": lambda title: _("%(title)s is on the map again.", title=title),
 }
 
 
@@ -279,7 +514,7 @@ def set_status(rally_id: int, action: str):  # noqa: ANN201
         lifecycle.perform(db.session(), found, actor(), action)
     except lifecycle.Refused as error:
         refused(error)
-    flash(STATUS_ACTIONS[action]())
+    flash(STATUS_ACTIONS[action](named(found)))
     return redirect(url_for("moderate.rally", rally_id=found.id), code=303)
 
 
@@ -311,7 +546,7 @@ def edit(rally_id: int):  # noqa: ANN201
         lifecycle.edit(session_, found, fields, actor())
     except lifecycle.Refused as error:
         refused(error)
-    flash(_("Saved."))
+    flash(_("Saved: %(title)s.", title=named(found)))
     return redirect(url_for("moderate.rally", rally_id=found.id), code=303)
 
 
@@ -325,3 +560,147 @@ def new_manage_link(rally_id: int):  # noqa: ANN201
     token = lifecycle.new_manage_link(db.session(), found, actor())
     link = external_url("submit.manage", token=token)
     return render_template("moderate_link.html", rally=found, link=link)
+
+
+# The audit log's actions in the page's language (mapapp.domain.lifecycle writes the codes).
+ACTION_NAMES = {
+    "submit": _l("submitted"),
+    "import": _l("imported, waiting for a moderator"),
+    "import_approved": _l("imported and published"),
+    "edit": _l("edited"),
+    "reveal": _l("time the exact place is shown set"),
+    "approve": _l("approved"),
+    "approve_changes": _l("changes approved"),
+    "approve_move": _l("changes approved: a new place"),
+    "reject": _l("rejected or taken down"),
+    "reject_changes": _l("changes rejected"),
+    "cancel": _l("cancelled"),
+    "danger": _l("marked as dangerous"),
+    "clear_danger": _l("danger warning removed"),
+    "move": _l("marked as moved"),
+    "restore": _l("shown again (not cancelled)"),
+    "new-manage-link": _l("new manage link made"),
+    "purge-contact": _l("contact forgotten after the rally"),
+    "purge-texts": _l("texts of a rejected rally deleted"),
+}
+ACTOR_NAMES = {
+    "organizer": _l("the organizer"),
+    "system": _l("the site, automatically"),
+    "import": _l("an import by the operator"),
+    "seed": _l("the seed rallies"),
+    "demo-data": _l("demo data"),
+}
+
+
+@bp.app_template_global()
+def action_name(action: str) -> str:
+    return str(ACTION_NAMES.get(action, action))
+
+
+@bp.app_template_global()
+def actor_name(actor: str) -> str:
+    kind, _sep, name = actor.partition(":")
+    if kind == "moderator" and name:
+        return _("moderator %(name)s", name=name)
+    return str(ACTOR_NAMES.get(actor, actor))
+
+
+LOG_PAGE = 50
+
+
+@bp.get("/log")
+@login_required
+def log():  # noqa: ANN201
+    """The audit log: who did what to which rally, newest first; by moderator, action, dates."""
+    args = request.args
+    session_ = db.session()
+    names = list(session_.scalars(select(Moderator.name).order_by(Moderator.name)))
+    query = select(AuditEntry, Rally.title).outerjoin(Rally, Rally.id == AuditEntry.rally_id)
+    who = args.get("moderator") or ""
+    if who:
+        if who not in names:
+            raise BadFilter(_l("No moderator of that name."))
+        query = query.where(AuditEntry.actor == f"moderator:{who}")
+    action = args.get("action") or ""
+    if action:
+        if action not in ACTION_NAMES:
+            raise BadFilter(
+                _l(
+                    "'%(name)s' must be one of: %(values)s",
+                    name="action",
+                    values=", ".join(ACTION_NAMES),
+                )
+            )
+        query = query.where(AuditEntry.action == action)
+    rally_id = args.get("rally") or ""
+    if rally_id:
+        if not rally_id.isdigit() or len(rally_id) > 12:
+            raise BadFilter(_l("'%(name)s' must be a whole number", name="rally"))
+        query = query.where(AuditEntry.rally_id == int(rally_id))
+    # The dates are Minsk days, as everywhere (the shared filter's from/to).
+    dates = parse_filter({"when": "all", "from": args.get("from"), "to": args.get("to")})
+    if dates.date_from:
+        query = query.where(AuditEntry.at >= datetime.combine(dates.date_from, time(), MINSK))
+    if dates.date_to:
+        next_day = datetime.combine(dates.date_to + timedelta(days=1), time(), MINSK)
+        query = query.where(AuditEntry.at < next_day)
+    total = session_.scalar(select(func.count()).select_from(query.subquery()))
+    pages = max(1, -(-total // LOG_PAGE))
+    raw_page = args.get("page") or "1"
+    if not raw_page.isdigit() or not 1 <= int(raw_page) <= pages:
+        raise BadFilter(_l("'page' must be a number from 1 to %(pages)s", pages=pages))
+    page = int(raw_page)
+    entries = session_.execute(
+        query.order_by(AuditEntry.id.desc()).limit(LOG_PAGE).offset((page - 1) * LOG_PAGE)
+    ).all()
+    kept = {
+        name: args[name]
+        for name in ("lang", "moderator", "action", "rally", "from", "to")
+        if args.get(name)
+    }
+    return render_template(
+        "moderate_log.html",
+        entries=entries,
+        names=names,
+        actions=ACTION_NAMES,
+        kept=kept,
+        dates=dates,
+        total=total,
+        page=page,
+        pages=pages,
+        first=(page - 1) * LOG_PAGE + 1,
+        last=(page - 1) * LOG_PAGE + len(entries),
+    )
+
+
+FIELD_NAMES = {
+    "title": _l("title"),
+    "description": _l("description"),
+    "town": _l("town"),
+    "place": _l("place"),
+    "region": _l("region"),
+    "geonameid": _l("town"),
+    "lat": _l("pin"),
+    "lon": _l("pin"),
+    "starts_at": _l("start"),
+    "ends_at": _l("end"),
+}
+
+
+@bp.app_template_global()
+def audit_detail(entry: AuditEntry) -> str:
+    """An entry's detail in the page's language: the fields an edit changed, a reveal's time;
+    a reason a moderator typed stays as typed."""
+    if not entry.detail:
+        return ""
+    if entry.action in ("edit", "move"):
+        names = [str(FIELD_NAMES.get(name, name)) for name in entry.detail.split(", ")]
+        return ", ".join(dict.fromkeys(names))
+    if entry.action == "reveal":
+        if entry.detail == "now":
+            return _("at once")
+        try:
+            return local_datetime(datetime.fromisoformat(entry.detail), "short")
+        except ValueError:
+            return entry.detail
+    return entry.detail

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from itertools import groupby
 
 from flask import (
@@ -76,6 +77,38 @@ def flash_waiting() -> bool:
 def about() -> str:
     """What the map is, the offline copy, and the public key that checks signed copies."""
     return render_template("about.html", key=signing_key(current_app))
+
+
+@bp.get("/verify")
+def verify() -> str:
+    """Check a copy (the offline map, a feed) and its .minisig in the browser, with this site's
+    key: the file goes nowhere (WebCrypto's Ed25519 and mapapp/static/verify.js)."""
+    return render_template("verify.html", key=signing_key(current_app))
+
+
+@bp.get("/.well-known/security.txt")
+def security_txt() -> Response:
+    """RFC 9116: where to report a vulnerability (MAPAPP_SECURITY_CONTACT), until when this
+    says so (a rolling half-year, from the start of today so a day's answers are the same),
+    in which languages, and (with MAPAPP_BASE_URL) where this file is canonically."""
+    # One line: a setting with a line break cannot add fields of its own.
+    contact = (current_app.config["SECURITY_CONTACT"] or "").strip().split("\n")[0].strip()
+    if not contact:
+        abort(404)
+    today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    lines = [
+        f"Contact: {contact}",
+        f"Expires: {(today + timedelta(days=182)).strftime('%Y-%m-%dT%H:%M:%SZ')}",
+        "Preferred-Languages: be, ru, en",
+    ]
+    if current_app.config["BASE_URL"]:
+        lines.append(
+            f"Canonical: {current_app.config['BASE_URL'].rstrip('/')}/.well-known/security.txt"
+        )
+    response = Response("\n".join(lines) + "\n", mimetype="text/plain")
+    response.cache_control.public = True
+    response.cache_control.max_age = 86400
+    return response
 
 
 @bp.get("/robots.txt")

@@ -16,6 +16,7 @@ from wtforms import (
     HiddenField,
     PasswordField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
     TimeField,
@@ -261,12 +262,38 @@ class RejectForm(Form):
     reason = StringField(
         _l("Reason"),
         [
-            InputRequired(_l("Say why, for the record.")),
+            # After the strip filter: a reason of spaces is no reason.
+            DataRequired(_l("Say why, for the record.")),
             Length(max=300, message=AT_MOST),
             plain_line,
         ],
         filters=[strip],
     )
+
+
+class BulkForm(Form):
+    """The queue's several rallies at once: approve them, or reject them with one reason."""
+
+    ids = SelectMultipleField(
+        _l("Rallies"),
+        [InputRequired(_l("Select at least one rally."))],
+        coerce=int,
+        validate_choice=False,
+    )
+    decision = StringField(_l("Decision"))
+    reason = StringField(
+        _l("Reason (for a rejection)"),
+        [Length(max=300, message=AT_MOST), plain_line],
+        filters=[strip],
+    )
+
+    def validate_decision(self, field) -> None:  # noqa: ANN001
+        if field.data not in ("approve", "reject"):
+            raise ValidationError(_("Choose to approve or to reject."))
+
+    def validate_reason(self, field) -> None:  # noqa: ANN001
+        if self.decision.data == "reject" and not field.data:
+            raise ValidationError(_("Say why, for the record."))
 
 
 class ActionForm(Form):

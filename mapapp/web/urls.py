@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
+import click
 from flask import Flask, Response, current_app, has_request_context, request, url_for
 from werkzeug.exceptions import SecurityError
 from werkzeug.routing import RequestRedirect
@@ -228,14 +229,34 @@ def onion_location(response: Response) -> Response:
     return response
 
 
+def start_warnings(found: Addresses) -> list[str]:
+    """What will break with these settings outside development, one sentence each."""
+    if found.base is None:
+        return [
+            "MAPAPP_BASE_URL is not set: only the local names (localhost, loopback) are served "
+            "(see docs/operators.md)"
+        ]
+    # (Tor Browser keeps a Secure cookie on an http:// .onion address: it is end-to-end encrypted.)
+    if found.base.startswith("http://") and not _hostname(urlsplit(found.base).netloc).endswith(
+        ".onion"
+    ):
+        return [
+            f"MAPAPP_BASE_URL is {found.base}, not https://: the session cookie is Secure, so "
+            "browsers drop it over plain HTTP and every form and the moderators' log-in fail; "
+            "serve the site over HTTPS (or set MAPAPP_DEVELOPMENT=1 on your own machine)"
+        ]
+    return []
+
+
 def init_app(app: Flask) -> None:
     found = parse_addresses(app.config)
     app.extensions["mapapp.urls"] = found
-    if found.base is None and not (app.config.get("DEVELOPMENT") or app.config.get("TESTING")):
-        # Said at start, not discovered as a 400 on every page.
-        app.logger.warning(
-            "MAPAPP_BASE_URL is not set: only the local names (localhost, loopback) are served (see docs/operators.md)"
-        )
+    # Said when the site starts (gunicorn), not discovered as a 400 on every page; not before
+    # every command (flask --app mapapp ...), nor in development.
+    serving = click.get_current_context(silent=True) is None
+    if serving and not (app.config.get("DEVELOPMENT") or app.config.get("TESTING")):
+        for warning in start_warnings(found):
+            app.logger.warning(warning)
     if app.config.get("TRUSTED_HOSTS") is None:
         names = {_hostname(host) for host in found.origins}
         if found.loopback:

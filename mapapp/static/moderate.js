@@ -1,0 +1,25 @@
+/* The moderators' queue: "select all on this page" and how many are selected (the form works without it). */
+(function () {
+  "use strict";
+  var form = document.getElementById("bulk");
+  if (!form) return;
+  var boxes = Array.prototype.slice.call(form.querySelectorAll("input[name=ids]"));
+  var all = form.querySelector(".bulk-all");
+  var count = form.querySelector(".bulk-count");
+  var selectLabel = all ? all.textContent : "";
+  function update() {
+    var n = boxes.filter(function (box) { return box.checked; }).length;
+    if (count) count.textContent = "(" + n + ")";
+    if (all) all.textContent = n === boxes.length ? all.getAttribute("data-none") : selectLabel;
+  }
+  boxes.forEach(function (box) { box.addEventListener("change", update); });
+  if (all) {
+    all.hidden = false;
+    all.addEventListener("click", function () {
+      var every = boxes.every(function (box) { return box.checked; });
+      boxes.forEach(function (box) { box.checked = !every; });
+      update();
+    });
+  }
+  update();
+})();
