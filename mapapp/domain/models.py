@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -141,6 +142,9 @@ class PublishedRally(Base):
     reveal_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     changes_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     sequence: Mapped[int] = mapped_column(Integer, default=0)
+    # How many different moderators approved the publication of this version (0: imported
+    # by the operator); mapapp.publishing.public turns it into the public verification grade.
+    checked_by: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Moves with every change of the row (lifecycle sets it; onupdate catches any other
     # UPDATE made through SQLAlchemy): mapapp.publishing.public's per-process cache relies on it.
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -237,6 +241,31 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(40))
     rally_id: Mapped[int | None] = mapped_column(ForeignKey("rally.id", ondelete="SET NULL"))
     detail: Mapped[str] = mapped_column(Text, default="")
+    # The moderators whose approvals made this change, comma-separated ("" for one step).
+    approvers: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class Approval(Base):
+    """One moderator's approval of one action on one version of a rally (its `sequence`).
+
+    An action that needs MAPAPP_APPROVALS approvals (mapapp.domain.lifecycle.decide) happens
+    when that many different moderators (by id, whatever their sessions) approved it for the
+    same version; a change of the rally moves its sequence, and older approvals no longer count.
+    """
+
+    __tablename__ = "approval"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rally_id: Mapped[int] = mapped_column(ForeignKey("rally.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(20))
+    sequence: Mapped[int] = mapped_column(Integer)
+    moderator_id: Mapped[int] = mapped_column(ForeignKey("moderator.id", ondelete="CASCADE"))
+    detail: Mapped[str] = mapped_column(String(300), default="")  # a rejection's reason
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("rally_id", "action", "sequence", "moderator_id", name="uq_approval"),
+    )
 
 
 class TelegramOutbox(Base):

@@ -148,8 +148,14 @@ def queue():  # noqa: ANN201
     ).all()[:30]
     shell = map_shell("browse", "moderate.pending_geojson", "moderate.rally", credentials=True)
     g.csp_script_hashes = shell.script_hashes
+    approvals = {rally.id: lifecycle.waiting_approvals(session_, rally) for rally in pending}
     return render_template(
-        "moderate.html", pending=pending, recent=recent, shell=shell, action_form=ActionForm()
+        "moderate.html",
+        pending=pending,
+        recent=recent,
+        shell=shell,
+        action_form=ActionForm(),
+        approvals=approvals,
     )
 
 
@@ -183,9 +189,13 @@ def render_page(found: Rally, form: RallyForm, status: int = 200):  # noqa: ANN2
         .scalars(select(AuditEntry).where(AuditEntry.rally_id == found.id).order_by(AuditEntry.at))
         .all()
     )
+    session_ = db.session()
     page = render_template(
         "moderate_rally.html",
         rally=found,
+        waiting_approvals=lifecycle.waiting_approvals(session_, found),
+        danger_by=lifecycle.danger_setters(session_, found),
+        me=g.moderator.name,
         published=lifecycle.published(db.session(), found),
         form=form,
         reject_form=RejectForm(),
@@ -214,11 +224,26 @@ def approve(rally_id: int):  # noqa: ANN201
     checked()
     found = load(rally_id)
     try:
-        lifecycle.approve(db.session(), found, actor())
+        decision = lifecycle.decide(db.session(), found, g.moderator, "approve")
     except lifecycle.Refused as error:
         refused(error)
-    flash(_("Approved: the rally is on the map."))
+    if decision.done:
+        flash(_("Approved: the rally is on the map."))
+    else:
+        flash_waiting(decision)
     return redirect(url_for("moderate.queue"), code=303)
+
+
+def flash_waiting(decision: lifecycle.Decision) -> None:
+    """The approval is recorded; nothing public changed yet."""
+    flash(
+        _(
+            "Your approval is recorded: approved by %(count)d of %(needed)d. Nothing changes "
+            "for the public until another moderator approves too.",
+            count=decision.count,
+            needed=decision.needed,
+        )
+    )
 
 
 def rejection(rally_id: int, action: str, done: str):  # noqa: ANN201
@@ -228,9 +253,16 @@ def rejection(rally_id: int, action: str, done: str):  # noqa: ANN201
         edit_form = RallyForm(obj=found, formdata=None)
         return render_page(found, edit_form, 422)
     try:
-        lifecycle.perform(db.session(), found, actor(), action, form.reason.data)
+        if action == "reject":
+            decision = lifecycle.decide(db.session(), found, g.moderator, action, form.reason.data)
+        else:  # discarding an organizer's waiting edit: the public keeps the approved version
+            lifecycle.perform(db.session(), found, actor(), action, form.reason.data)
+            decision = None
     except lifecycle.Refused as error:
         refused(error)
+    if decision is not None and not decision.done:
+        flash_waiting(decision)
+        return redirect(url_for("moderate.rally", rally_id=found.id), code=303)
     flash(done)
     return redirect(url_for("moderate.queue"), code=303)
 
@@ -258,6 +290,7 @@ STATUS_ACTIONS = {
     "clear_danger": lambda: _("The danger warning is removed."),
     "move": lambda: _("Marked as moved: everyone is told to check the new place."),
     "restore": lambda: _("The rally is on the map again."),
+    "confirm_danger": lambda: _("You confirmed the danger warning."),
 }
 
 
@@ -270,16 +303,20 @@ def cancel(rally_id: int):  # noqa: ANN201
 @bp.post("/rallies/<int:rally_id>/status/<action>")
 @login_required
 def set_status(rally_id: int, action: str):  # noqa: ANN201
-    """One status action of the state table (danger, clear_danger, move, restore, cancel)."""
+    """One status action of the state table (danger, clear_danger, move, restore, cancel),
+    or confirming another moderator's danger warning; through the approvals it needs."""
     if action not in STATUS_ACTIONS:
         abort(404)
     checked()
     found = load(rally_id)
     try:
-        lifecycle.perform(db.session(), found, actor(), action)
+        decision = lifecycle.decide(db.session(), found, g.moderator, action)
     except lifecycle.Refused as error:
         refused(error)
-    flash(STATUS_ACTIONS[action]())
+    if decision.done:
+        flash(STATUS_ACTIONS[action]())
+    else:
+        flash_waiting(decision)
     return redirect(url_for("moderate.rally", rally_id=found.id), code=303)
 
 
@@ -311,7 +348,10 @@ def edit(rally_id: int):  # noqa: ANN201
         lifecycle.edit(session_, found, fields, actor())
     except lifecycle.Refused as error:
         refused(error)
-    flash(_("Saved."))
+    if found.changes_pending and lifecycle.published(session_, found) is not None:
+        flash(_("Saved. The new place or time is public once another moderator approves it."))
+    else:
+        flash(_("Saved."))
     return redirect(url_for("moderate.rally", rally_id=found.id), code=303)
 
 
