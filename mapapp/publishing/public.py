@@ -65,6 +65,25 @@ class PublicRally:
     exact: bool
     reveal_at: datetime | None
     changes_pending: bool
+    checked_by: int = 0  # how many moderators approved this version (0: imported)
+
+    @property
+    def verification(self) -> str:
+        """How the rally was checked, defined here once for every output (in words:
+        mapapp.publishing.words.verification_sentence)."""
+        return verification(self.checked_by)
+
+
+# The verification grades, most checked first: two or more different moderators approved
+# the published version (MAPAPP_APPROVALS), one did (before two-person approval, or with
+# MAPAPP_APPROVALS=1), or the operator imported it (import-rallies, the seed rallies).
+VERIFICATIONS = ("moderators", "moderator", "imported")
+
+
+def verification(checked_by: int) -> str:
+    if checked_by >= 2:
+        return "moderators"
+    return "moderator" if checked_by == 1 else "imported"
 
 
 def revealed(reveal_at: datetime | None, now: datetime) -> bool:
@@ -102,6 +121,7 @@ def project(row: PublishedRally, now: datetime) -> PublicRally:
         exact=exact,
         reveal_at=row.reveal_at,
         changes_pending=row.changes_pending,
+        checked_by=row.checked_by or 0,
     )
 
 
