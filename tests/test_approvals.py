@@ -288,3 +288,49 @@ def test_the_default_is_two_and_one_in_development(sqlite_url) -> None:
     assert make_app(sqlite_url, APPROVALS=None).config["APPROVALS"] == 2
     assert make_app(sqlite_url, APPROVALS=None, DEVELOPMENT=True).config["APPROVALS"] == 1
     assert make_app(sqlite_url, APPROVALS="3").config["APPROVALS"] == 3
+
+
+def test_an_organizer_two_moderators_know_needs_one_approval_fewer(app2) -> None:
+    from test_submit import submit
+
+    organizer = app2.test_client()
+    first_link = submit(organizer, title="Першая акцыя").replace("http://localhost", "")
+    with app2.app_context():
+        first = db.session().scalars(select(Rally).where(Rally.title == "Першая акцыя")).one().id
+    alesia, barys = moderator_client(app2, "alesia"), moderator_client(app2, "barys")
+    press(alesia, first, "approve")
+    press(barys, first, "approve")
+    # One moderator alone cannot make an organizer known: that would halve the rule.
+    press(alesia, first, "status/trust_organizer")
+    page = barys.get(f"/moderate/rallies/{first}?lang=en").get_data(as_text=True)
+    assert "Mark the organizer as known: approved by 1 of 2" in page
+    press(barys, first, "status/trust_organizer")
+    page = barys.get(f"/moderate/rallies/{first}?lang=en").get_data(as_text=True)
+    assert "Known to the moderators" in page
+    # The organizer's next rally, from the manage page: one moderator publishes it.
+    token = csrf(organizer, first_link)
+    another = organizer.post(f"{first_link}/another", data={"csrf_token": token})
+    assert another.status_code == 303 and another.headers["Location"].endswith("/submit")
+    submit(organizer, title="Другая акцыя")
+    with app2.app_context():
+        second = db.session().scalars(select(Rally).where(Rally.title == "Другая акцыя")).one().id
+    press(alesia, second, "approve")
+    answer = app2.test_client().get(f"/api/rallies/{second}?lang=en").get_json()
+    assert answer["verification"] == "known-organizer"
+    assert answer["verification_text"] == (
+        "Organizer known to the moderators; checked by one moderator."
+    )
+    # A rally from someone else (no manage page of a known organizer) still needs two.
+    stranger = app2.test_client()
+    submit(stranger, title="Чужая акцыя")
+    with app2.app_context():
+        third = db.session().scalars(select(Rally).where(Rally.title == "Чужая акцыя")).one().id
+    press(alesia, third, "approve")
+    assert app2.test_client().get(f"/api/rallies/{third}").status_code == 404
+    # Taken back by one moderator: the next rally needs two again.
+    press(barys, first, "status/untrust_organizer")
+    submit(organizer, title="Трэцяя акцыя")
+    with app2.app_context():
+        fourth = db.session().scalars(select(Rally).where(Rally.title == "Трэцяя акцыя")).one().id
+    press(alesia, fourth, "approve")
+    assert app2.test_client().get(f"/api/rallies/{fourth}").status_code == 404

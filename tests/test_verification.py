@@ -92,3 +92,21 @@ def test_every_output_says_how_a_rally_was_checked(sqlite_url) -> None:
         assert f'"verification":"{grade}"' in offline
         assert f'"verification_text":"{WORDS[grade]}"' in offline
         assert f'data-verification="{grade}">{WORDS[grade]}' in offline.replace("&#39;", "'")
+
+
+def test_the_grades_in_words(app) -> None:
+    from types import SimpleNamespace
+
+    from mapapp.publishing.public import verification
+    from mapapp.publishing.words import verification_sentence
+
+    known = SimpleNamespace(checked_by=1, organizer_known=True)
+    assert verification(known) == "known-organizer"
+    assert verification(SimpleNamespace(checked_by=2, organizer_known=True)) == "moderators"
+    with app.app_context():
+        assert verification_sentence(known, "be") == (
+            "Арганізатар вядомы мадэратарам; праверана адным мадэратарам."
+        )
+        assert verification_sentence(known, "ru") == (
+            "Организатор известен модераторам; проверено одним модератором."
+        )

@@ -31,6 +31,7 @@ from mapapp.domain.models import (
     Approval,
     AuditEntry,
     DataVersion,
+    KnownOrganizer,
     Moderator,
     PublishedRally,
     Rally,
@@ -121,8 +122,9 @@ TIME_FIELDS = ("starts_at", "ends_at")
 # each one puts people at a place, or keeps them away from a real rally. "approve_changes"
 # only when the changes move the place or the time, "reject" only of a public rally
 # (a take-down). "danger" stays one step: a late warning costs more than a false one.
+# "trust_organizer": the organizer's next rallies need one approval fewer.
 GATED = ("approve", "approve_move", "approve_changes", "cancel", "restore", "move", "reject",
-         "clear_danger")  # fmt: skip
+         "clear_danger", "trust_organizer")  # fmt: skip
 
 
 class Refused(Exception):
@@ -214,11 +216,13 @@ def _publish(db: Session, rally: Rally, status: str, checked_by: int | None = No
 
     `checked_by`: how many moderators approved this version (None: as before, at least 1).
     """
+    known = organizer_known(db, rally)  # read before the new row is added (autoflush)
     row = published(db, rally)
     if row is None:
         row = PublishedRally(id=rally.id, checked_by=0)
         db.add(row)
     row.checked_by = checked_by if checked_by is not None else max(row.checked_by or 0, 1)
+    row.organizer_known = known
     for name in PUBLISHED_FIELDS:
         setattr(row, name, getattr(rally, name))
     rally.changes_pending = False
@@ -263,16 +267,23 @@ def _finish(
     db.commit()
 
 
-def submit(db: Session, fields: dict[str, Any], token: str | None = None) -> tuple[Rally, str]:
+def submit(
+    db: Session,
+    fields: dict[str, Any],
+    token: str | None = None,
+    organizer_key: str | None = None,
+) -> tuple[Rally, str]:
     """Store a new rally as pending; returns it and its manage token (shown once).
 
     ``token``: the manage token to give it (the form's submission key), else a new one.
+    ``organizer_key``: the organizer's, from the rally whose manage page sent them here.
     Nothing public changes, so the data version stays as it is.
     :raise sqlalchemy.exc.IntegrityError: a rally already has that token.
     """
     to = transition(None, ORGANIZER, "submit")
     token = token or new_token()
     rally = Rally(**fields, status=to, manage_token_hash=hash_token(token))
+    rally.organizer_key = organizer_key or secrets.token_hex(16)
     db.add(rally)
     db.flush()
     _finish(db, rally, ORGANIZER, "submit", to, public=False)
@@ -406,10 +417,26 @@ def concrete(db: Session, rally: Rally, action: str) -> str:
     return action
 
 
+def organizer_known(db: Session, rally: Rally) -> bool:
+    """Whether the moderators marked this rally's organizer as known (KnownOrganizer)."""
+    key = rally.organizer_key
+    return key is not None and db.get(KnownOrganizer, key) is not None
+
+
+def organizer_key_of(db: Session, rally: Rally) -> str:
+    """The rally's organizer key, made now for a rally from before keys (the caller commits)."""
+    if rally.organizer_key is None:
+        rally.organizer_key = secrets.token_hex(16)
+    return rally.organizer_key
+
+
 def required(db: Session, rally: Rally, action: str) -> int:
     """How many different moderators must approve `action` (a concrete one) on the rally."""
     if action not in GATED:
         return 1
+    if action == "approve" and organizer_known(db, rally):
+        # A known organizer's new rally: one approval fewer (never none).
+        return max(1, int(current_app.config["APPROVALS"]) - 1)
     row = published(db, rally)
     if action == "reject" and row is None:
         return 1  # rejecting what was never public: the organizer can edit and send it again
@@ -458,7 +485,9 @@ def waiting_approvals(db: Session, rally: Rally) -> list[Decision]:
     )
     found = []
     for action in sorted(actions):
-        if action == "danger" or allowed(f"{MODERATOR}:", action, rally.status) is None:
+        if action == "danger":
+            continue
+        if action != "trust_organizer" and allowed(f"{MODERATOR}:", action, rally.status) is None:
             continue
         names = [_name(db, a.moderator_id) for a in approvers_of(db, rally, action)]
         found.append(Decision(action, False, len(names), required(db, rally, action), None, names))
@@ -539,8 +568,18 @@ def decide(
         db.commit()
         names = danger_setters(db, rally)
         return Decision(action, True, len(names), len(names), rally.status, names)
-    action = concrete(db, rally, action)
-    transition(rally, actor, action)  # refused before anything is recorded
+    if action == "untrust_organizer":  # taking trust away is safe: one step
+        if rally.organizer_key is not None:
+            db.query(KnownOrganizer).filter(KnownOrganizer.key == rally.organizer_key).delete()
+        audit(db, actor, action, rally)
+        db.commit()
+        return Decision(action, True, 1, 1, rally.status, [moderator.name])
+    if action == "trust_organizer":
+        if organizer_known(db, rally):
+            raise Refused(_l("The moderators already know this organizer."))
+    else:
+        action = concrete(db, rally, action)
+        transition(rally, actor, action)  # refused before anything is recorded
     if action in ("approve_changes", "approve_move") and not rally.changes_pending:
         raise Refused(_l("There are no changes waiting for a moderator."))
     needed = required(db, rally, action)
@@ -553,6 +592,11 @@ def decide(
         if len(setters) == 1 and any(i not in setters for i in ids):
             enough = True  # a second moderator lifts one moderator's warning
     names = [_name(db, i) for i in ids]
+    if enough and action == "trust_organizer":
+        db.add(KnownOrganizer(key=organizer_key_of(db, rally)))
+        audit(db, actor, action, rally, "", names)
+        db.commit()
+        return Decision(action, True, len(ids), needed, rally.status, names)
     if not enough:
         audit(db, actor, f"approval:{action}", rally, f"{len(ids)}/{needed}")
         db.commit()

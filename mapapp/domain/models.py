@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -102,6 +103,9 @@ class Rally(Base):
     # An organizer's edit of a public rally waits for a moderator; the public keeps seeing
     # the published version (PublishedRally) until it is approved.
     changes_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The same organizer's rallies share it (a rally submitted from a manage page's "submit
+    # another rally" takes that rally's key): KnownOrganizer marks the key trusted.
+    organizer_key: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -145,6 +149,8 @@ class PublishedRally(Base):
     # How many different moderators approved the publication of this version (0: imported
     # by the operator); mapapp.publishing.public turns it into the public verification grade.
     checked_by: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Its organizer was known to the moderators (checked outside the site) when it was published.
+    organizer_known: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Moves with every change of the row (lifecycle sets it; onupdate catches any other
     # UPDATE made through SQLAlchemy): mapapp.publishing.public's per-process cache relies on it.
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -243,6 +249,16 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     # The moderators whose approvals made this change, comma-separated ("" for one step).
     approvers: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class KnownOrganizer(Base):
+    """An organizer the moderators checked outside the site (MAPAPP_APPROVALS of them agreed):
+    their next rallies (same `Rally.organizer_key`) need one approval fewer."""
+
+    __tablename__ = "known_organizer"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Approval(Base):

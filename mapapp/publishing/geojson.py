@@ -31,7 +31,7 @@ def public_properties(rally: PublicRally) -> dict[str, Any]:
     }
     checked_by = getattr(rally, "checked_by", None)  # none on the moderators' working copies
     if checked_by is not None:
-        properties["verification"] = verification(checked_by)
+        properties["verification"] = verification(rally)
         properties["checked_by"] = checked_by
     if not getattr(rally, "exact", True):
         properties["exact"] = False
@@ -71,7 +71,7 @@ def in_language(lang: str) -> Callable[[PublicRally], dict[str, Any]]:
         if not getattr(rally, "exact", True):
             texts["place_text"] = reveal_sentence(rally.reveal_at, lang)
         if getattr(rally, "checked_by", None) is not None:
-            texts["verification_text"] = verification_sentence(rally.checked_by, lang)
+            texts["verification_text"] = verification_sentence(rally, lang)
         return texts
 
     return localise

@@ -66,24 +66,31 @@ class PublicRally:
     reveal_at: datetime | None
     changes_pending: bool
     checked_by: int = 0  # how many moderators approved this version (0: imported)
+    organizer_known: bool = False  # its organizer was known to the moderators
 
     @property
     def verification(self) -> str:
         """How the rally was checked, defined here once for every output (in words:
         mapapp.publishing.words.verification_sentence)."""
-        return verification(self.checked_by)
+        return verification(self)
 
 
 # The verification grades, most checked first: two or more different moderators approved
-# the published version (MAPAPP_APPROVALS), one did (before two-person approval, or with
-# MAPAPP_APPROVALS=1), or the operator imported it (import-rallies, the seed rallies).
-VERIFICATIONS = ("moderators", "moderator", "imported")
+# the published version (MAPAPP_APPROVALS); one did, for an organizer the moderators know
+# (checked outside the site; such an organizer's rallies need one approval fewer); one did
+# (before two-person approval, or with MAPAPP_APPROVALS=1); the operator imported it
+# (import-rallies, the seed rallies).
+VERIFICATIONS = ("moderators", "known-organizer", "moderator", "imported")
 
 
-def verification(checked_by: int) -> str:
+def verification(rally: Any) -> str:
+    """The grade of a PublicRally (or anything with `checked_by` and `organizer_known`)."""
+    checked_by = getattr(rally, "checked_by", 0) or 0
     if checked_by >= 2:
         return "moderators"
-    return "moderator" if checked_by == 1 else "imported"
+    if checked_by == 1:
+        return "known-organizer" if getattr(rally, "organizer_known", False) else "moderator"
+    return "imported"
 
 
 def revealed(reveal_at: datetime | None, now: datetime) -> bool:
@@ -122,6 +129,7 @@ def project(row: PublishedRally, now: datetime) -> PublicRally:
         reveal_at=row.reveal_at,
         changes_pending=row.changes_pending,
         checked_by=row.checked_by or 0,
+        organizer_known=bool(row.organizer_known),
     )
 
 

@@ -33,12 +33,16 @@ def status_sentence(status: str, lang: str) -> str:
     return sentences.get(status, "")
 
 
-def verification_sentence(checked_by: int, lang: str) -> str:
+def verification_sentence(rally: object, lang: str) -> str:
     """How a public rally was checked (mapapp.publishing.public.verification), in `lang`."""
-    grade = verification(checked_by)
+    grade = verification(rally)
     with force_locale(lang):
         if grade == "moderators":
-            return gettext("Checked by %(count)d moderators.", count=checked_by)
+            return gettext(
+                "Checked by %(count)d moderators.", count=getattr(rally, "checked_by", 2)
+            )
+        if grade == "known-organizer":
+            return gettext("Organizer known to the moderators; checked by one moderator.")
         if grade == "moderator":
             return gettext("Checked by one moderator.")
         return gettext("Imported by the site's operators, not checked by a moderator here.")
@@ -52,6 +56,6 @@ def feed_notes(lang: str) -> Callable[[PublicRally], tuple[str, str, str]]:
     def notes(rally: PublicRally) -> tuple[str, str, str]:
         warning = status_sentence(rally.status, lang) if rally.status in ("danger", "moved") else ""
         note = "" if rally.exact else reveal_sentence(rally.reveal_at, lang)
-        return warning, note, verification_sentence(rally.checked_by, lang)
+        return warning, note, verification_sentence(rally, lang)
 
     return notes

@@ -195,6 +195,7 @@ def render_page(found: Rally, form: RallyForm, status: int = 200):  # noqa: ANN2
         rally=found,
         waiting_approvals=lifecycle.waiting_approvals(session_, found),
         danger_by=lifecycle.danger_setters(session_, found),
+        organizer_known=lifecycle.organizer_known(session_, found),
         me=g.moderator.name,
         published=lifecycle.published(db.session(), found),
         form=form,
@@ -291,6 +292,10 @@ STATUS_ACTIONS = {
     "move": lambda: _("Marked as moved: everyone is told to check the new place."),
     "restore": lambda: _("The rally is on the map again."),
     "confirm_danger": lambda: _("You confirmed the danger warning."),
+    "trust_organizer": lambda: _(
+        "The organizer is known to the moderators: their next rallies need one approval fewer."
+    ),
+    "untrust_organizer": lambda: _("The organizer is no longer marked as known."),
 }
 
 

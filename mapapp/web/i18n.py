@@ -83,9 +83,9 @@ def reveal_sentence(reveal_at: datetime, lang: str | None = None) -> str:
     return words.reveal_sentence(reveal_at, lang or current_language())
 
 
-def verification_sentence(checked_by: int, lang: str | None = None) -> str:
+def verification_sentence(rally: object, lang: str | None = None) -> str:
     """How a rally was checked (`mapapp.publishing.words`), in the page's language."""
-    return words.verification_sentence(checked_by, lang or current_language())
+    return words.verification_sentence(rally, lang or current_language())
 
 
 # Blueprints of pages for people: their links carry ?lang=; data and files do not.

@@ -290,7 +290,7 @@ def message_text(view: Any, lang: str) -> str:  # noqa: ANN401 - a PublicRally
         )
         lines.append(escape(announced))
     lines.append(f"🗓 {escape(local_datetime(view.starts_at, 'full', lang))}")
-    lines.append(f"✔ {escape(verification_sentence(getattr(view, 'checked_by', 0), lang))}")
+    lines.append(f"✔ {escape(verification_sentence(view, lang))}")
     base = base_url()
     if base:
         page = escape(f"{base}/rallies/{view.id}?lang={lang}", quote=True)
