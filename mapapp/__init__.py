@@ -59,6 +59,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
         raw = load_or_create_secret(Path(app.instance_path) / "contact_key")
         app.config["CONTACT_KEY"] = base64.urlsafe_b64encode(bytes.fromhex(raw)).decode()
+
+    # Two moderators publish (one seized account publishes nothing); one on a laptop.
+    approvals = app.config.get("APPROVALS")
+    if approvals in (None, ""):
+        approvals = 1 if app.config["DEVELOPMENT"] else 2
+    app.config["APPROVALS"] = int(approvals)
+    if app.config["APPROVALS"] < 1:
+        raise ValueError("MAPAPP_APPROVALS must be 1 or more")
     # Flask-WTF's HTTPS Referer check refuses every form of a browser that sends no Referer
     # (privacy settings, extensions, Referrer-Policy: no-referrer). The token, tied to a
     # SameSite session cookie, and the Sec-Fetch-Site check (security.py) do that work.

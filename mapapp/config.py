@@ -186,6 +186,12 @@ SETTINGS: list[Setting] = [
         "nothing is signed.",
     ),
     Setting(
+        "APPROVALS",
+        None,
+        "How many different moderators must approve publishing a rally, an edit of its place "
+        "or time, a take-down, cancel, restore or move. Unset: 2, or 1 with DEVELOPMENT.",
+    ),
+    Setting(
         "DEVELOPMENT",
         False,
         "Local development over plain HTTP: session cookies without Secure (make run sets it).",

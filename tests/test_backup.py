@@ -7,7 +7,7 @@ from conftest import add_rally
 from sqlalchemy import select
 
 from mapapp.domain import db
-from mapapp.domain.models import Rally
+from mapapp.domain.models import Approval, Moderator, Rally
 
 
 def titles(app):
@@ -16,8 +16,14 @@ def titles(app):
 
 
 def test_backup_and_restore_round_trip(db_app, tmp_path):
-    add_rally(db_app, title="Before the copy", contact="org@example.org")
+    before = add_rally(db_app, title="Before the copy", contact="org@example.org")
     runner = db_app.test_cli_runner()
+    with db_app.app_context():  # a first approval waiting for a second moderator
+        session = db.session(write=True)
+        session.add(Moderator(name="alesia", password_hash="-"))
+        session.flush()
+        session.add(Approval(rally_id=before, action="cancel", sequence=0, moderator_id=1))
+        session.commit()
     path = tmp_path / "copy.backup"
 
     # Writers keep writing while the copy is made: the copy is one consistent moment.
@@ -55,6 +61,8 @@ def test_backup_and_restore_round_trip(db_app, tmp_path):
     with db_app.app_context():
         kept = db.session().scalars(select(Rally).where(Rally.title == "Before the copy")).one()
         assert kept.contact == "org@example.org"
+        [waiting] = db.session().scalars(select(Approval)).all()
+        assert (waiting.rally_id, waiting.action) == (kept.id, "cancel")
     # The app answers from the restored data without a restart.
     assert db_app.test_client().get("/healthz").status_code == 200
 

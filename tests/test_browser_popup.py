@@ -59,6 +59,11 @@ def test_a_popup_shows_the_details_it_loads_when_it_opens(page, live_server, app
     assert "Cancelled" in text
     assert "Савецкая плошча, Hrodna" in text
     assert "7:00" in text  # 16:00 UTC is 19:00 in Minsk
+    checked = popup.locator(".rally-popup-verification")  # imported by add_rally
+    assert (
+        checked.inner_text() == "Imported by the site's operators, not checked by a moderator here."
+    )
+    assert checked.get_attribute("data-verification") == "imported"
     link = popup.locator("a.rally-popup-link")
     assert link.get_attribute("href") == f"/rallies/{cancelled}?lang=en"
     assert link.get_attribute("target") == "_blank"  # an embed opens the site in a new tab

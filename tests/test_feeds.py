@@ -145,9 +145,10 @@ def test_csv_columns_and_values(client, seeded_app):
     rows = csv_rows(response)
     assert list(rows[0]) == [
         "id", "title", "town", "place", "region", "starts_at", "status", "lat", "lon", "url",
-        "reveal_at",
+        "reveal_at", "verification",
     ]  # fmt: skip
     october = next(row for row in rows if row["place"] == "Кастрычніцкая плошча")
+    assert october["verification"] == "imported"  # the seed rallies
     assert october["starts_at"].endswith("-10-21T19:00:00+03:00")
     assert (october["lat"], october["lon"]) == ("53.9022", "27.5617")
     assert october["url"] == f"http://localhost/rallies/{october['id']}"

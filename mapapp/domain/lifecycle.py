@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,8 +28,11 @@ from sqlalchemy.orm import Session
 from mapapp.domain.models import (
     PUBLIC_STATUSES,
     PUBLISHED_FIELDS,
+    Approval,
     AuditEntry,
     DataVersion,
+    KnownOrganizer,
+    Moderator,
     PublishedRally,
     Rally,
     Status,
@@ -112,6 +116,15 @@ STATE_NAMES = {
 EDITABLE = ("title", "description", "town", "place", "region", "geonameid", "lat", "lon",
             "starts_at", "ends_at", "contact")  # fmt: skip
 PLACE_FIELDS = ("town", "place", "lat", "lon")
+TIME_FIELDS = ("starts_at", "ends_at")
+
+# A moderator's actions that need MAPAPP_APPROVALS different moderators (see `decide`):
+# each one puts people at a place, or keeps them away from a real rally. "approve_changes"
+# only when the changes move the place or the time, "reject" only of a public rally
+# (a take-down). "danger" stays one step: a late warning costs more than a false one.
+# "trust_organizer": the organizer's next rallies need one approval fewer.
+GATED = ("approve", "approve_move", "approve_changes", "cancel", "restore", "move", "reject",
+         "clear_danger", "trust_organizer")  # fmt: skip
 
 
 class Refused(Exception):
@@ -166,9 +179,22 @@ def by_token(db: Session, token: str) -> Rally | None:
     return db.scalars(select(Rally).where(Rally.manage_token_hash == hash_token(token))).first()
 
 
-def audit(db: Session, actor: str, action: str, rally: Rally | None, detail: str = "") -> None:
+def audit(
+    db: Session,
+    actor: str,
+    action: str,
+    rally: Rally | None,
+    detail: str = "",
+    approvers: list[str] | None = None,
+) -> None:
     db.add(
-        AuditEntry(actor=actor, action=action, rally_id=rally.id if rally else None, detail=detail)
+        AuditEntry(
+            actor=actor,
+            action=action,
+            rally_id=rally.id if rally else None,
+            detail=detail,
+            approvers=", ".join(approvers or []),
+        )
     )
 
 
@@ -185,12 +211,18 @@ def published(db: Session, rally: Rally) -> PublishedRally | None:
     return db.get(PublishedRally, rally.id)
 
 
-def _publish(db: Session, rally: Rally, status: str) -> None:
-    """Copy the working copy to the published version (a moderator has seen it)."""
+def _publish(db: Session, rally: Rally, status: str, checked_by: int | None = None) -> None:
+    """Copy the working copy to the published version (a moderator has seen it).
+
+    `checked_by`: how many moderators approved this version (None: as before, at least 1).
+    """
+    known = organizer_known(db, rally)  # read before the new row is added (autoflush)
     row = published(db, rally)
     if row is None:
-        row = PublishedRally(id=rally.id)
+        row = PublishedRally(id=rally.id, checked_by=0)
         db.add(row)
+    row.checked_by = checked_by if checked_by is not None else max(row.checked_by or 0, 1)
+    row.organizer_known = known
     for name in PUBLISHED_FIELDS:
         setattr(row, name, getattr(rally, name))
     rally.changes_pending = False
@@ -212,11 +244,18 @@ def _discard_changes(rally: Rally, row: PublishedRally) -> None:
 
 
 def _finish(
-    db: Session, rally: Rally, actor: str, action: str, to: str, public: bool, detail: str = ""
+    db: Session,
+    rally: Rally,
+    actor: str,
+    action: str,
+    to: str,
+    public: bool,
+    detail: str = "",
+    approvers: list[str] | None = None,
 ) -> None:
     """Record the change; when the public sees it, move the data version and tell listeners."""
     rally.status = to
-    audit(db, actor, action, rally, detail)
+    audit(db, actor, action, rally, detail, approvers)
     if public:
         bump_version(db)
         db.flush()
@@ -228,16 +267,23 @@ def _finish(
     db.commit()
 
 
-def submit(db: Session, fields: dict[str, Any], token: str | None = None) -> tuple[Rally, str]:
+def submit(
+    db: Session,
+    fields: dict[str, Any],
+    token: str | None = None,
+    organizer_key: str | None = None,
+) -> tuple[Rally, str]:
     """Store a new rally as pending; returns it and its manage token (shown once).
 
     ``token``: the manage token to give it (the form's submission key), else a new one.
+    ``organizer_key``: the organizer's, from the rally whose manage page sent them here.
     Nothing public changes, so the data version stays as it is.
     :raise sqlalchemy.exc.IntegrityError: a rally already has that token.
     """
     to = transition(None, ORGANIZER, "submit")
     token = token or new_token()
     rally = Rally(**fields, status=to, manage_token_hash=hash_token(token))
+    rally.organizer_key = organizer_key or secrets.token_hex(16)
     db.add(rally)
     db.flush()
     _finish(db, rally, ORGANIZER, "submit", to, public=False)
@@ -317,9 +363,18 @@ def approve(db: Session, rally: Rally, actor: str) -> str:
     return perform(db, rally, actor, "approve")
 
 
-def perform(db: Session, rally: Rally, actor: str, action: str, reason: str | None = None) -> str:
+def perform(
+    db: Session,
+    rally: Rally,
+    actor: str,
+    action: str,
+    reason: str | None = None,
+    approvers: list[str] | None = None,
+) -> str:
     """Do one status action of TRANSITIONS (not edit or reveal: see `edit`, `set_reveal`).
 
+    At once: a moderator's action goes through `decide`, which calls this once enough
+    moderators approved it (`approvers`, their names, go into the audit entry).
     Raises Refused when the table, or the rally (no waiting changes), does not allow it.
     Returns the new state.
     """
@@ -332,7 +387,10 @@ def perform(db: Session, rally: Rally, actor: str, action: str, reason: str | No
     rally.sequence = (rally.sequence or 0) + 1
     public = row is not None or to in PUBLIC_STATUSES
     if action in ("approve", "approve_changes", "approve_move"):
-        _publish(db, rally, to)
+        checked = len(approvers) if approvers else None
+        if action == "approve_changes" and checked is not None and row is not None:
+            checked = max(checked, row.checked_by or 0)  # the place and time stay as checked
+        _publish(db, rally, to, checked)
     elif to in (REJECTED, WITHDRAWN):
         rally.reject_reason = reason if to == REJECTED else None
         rally.changes_pending = False
@@ -343,8 +401,212 @@ def perform(db: Session, rally: Rally, actor: str, action: str, reason: str | No
             # A cancel cancels the approved version; the waiting edit goes with it.
             _discard_changes(rally, row)
         _restatus(row, rally, to)
-    _finish(db, rally, actor, action, to, public, reason or "")
+    _finish(db, rally, actor, action, to, public, reason or "", approvers)
     return to
+
+
+def concrete(db: Session, rally: Rally, action: str) -> str:
+    """A moderator's "approve" as the action it is: publish, or publish the waiting changes
+    (`approve_move` when they change the place)."""
+    if action == "approve" and rally.status in LIVE and rally.changes_pending:
+        row = published(db, rally)
+        moved = row is not None and any(
+            getattr(rally, name) != getattr(row, name) for name in PLACE_FIELDS
+        )
+        return "approve_move" if moved else "approve_changes"
+    return action
+
+
+def organizer_known(db: Session, rally: Rally) -> bool:
+    """Whether the moderators marked this rally's organizer as known (KnownOrganizer)."""
+    key = rally.organizer_key
+    return key is not None and db.get(KnownOrganizer, key) is not None
+
+
+def organizer_key_of(db: Session, rally: Rally) -> str:
+    """The rally's organizer key, made now for a rally from before keys (the caller commits)."""
+    if rally.organizer_key is None:
+        rally.organizer_key = secrets.token_hex(16)
+    return rally.organizer_key
+
+
+def required(db: Session, rally: Rally, action: str) -> int:
+    """How many different moderators must approve `action` (a concrete one) on the rally."""
+    if action not in GATED:
+        return 1
+    if action == "approve" and organizer_known(db, rally):
+        # A known organizer's new rally: one approval fewer (never none).
+        return max(1, int(current_app.config["APPROVALS"]) - 1)
+    row = published(db, rally)
+    if action == "reject" and row is None:
+        return 1  # rejecting what was never public: the organizer can edit and send it again
+    same_time = row is not None and all(
+        getattr(rally, name) == getattr(row, name) for name in TIME_FIELDS
+    )
+    if action == "approve_changes" and same_time:
+        return 1  # text only: the place and the time people go to stay as approved
+    return max(1, int(current_app.config["APPROVALS"]))
+
+
+@dataclass
+class Decision:
+    """What a moderator's press did: `done` (the action happened, to state `to`), or the
+    approval was recorded and `count` of `needed` moderators approved so far."""
+
+    action: str
+    done: bool
+    count: int
+    needed: int
+    to: str | None = None
+    approvers: list[str] = field(default_factory=list)
+
+
+def approvers_of(db: Session, rally: Rally, action: str) -> list[Approval]:
+    """The approvals of `action` on the rally's present version, first first."""
+    return list(
+        db.scalars(
+            select(Approval)
+            .where(
+                Approval.rally_id == rally.id,
+                Approval.action == action,
+                Approval.sequence == (rally.sequence or 0),
+            )
+            .order_by(Approval.at, Approval.id)
+        )
+    )
+
+
+def waiting_approvals(db: Session, rally: Rally) -> list[Decision]:
+    """The actions some moderators approved on this version and that wait for more."""
+    actions = db.scalars(
+        select(Approval.action)
+        .where(Approval.rally_id == rally.id, Approval.sequence == (rally.sequence or 0))
+        .distinct()
+    )
+    found = []
+    for action in sorted(actions):
+        if action == "danger":
+            continue
+        if action != "trust_organizer" and allowed(f"{MODERATOR}:", action, rally.status) is None:
+            continue
+        names = [_name(db, a.moderator_id) for a in approvers_of(db, rally, action)]
+        found.append(Decision(action, False, len(names), required(db, rally, action), None, names))
+    return found
+
+
+def danger_setters(db: Session, rally: Rally) -> list[str]:
+    """Who set and confirmed the present danger warning (moderators' names; empty: the
+    organizer set it, or there is none)."""
+    if rally.status != DANGER:
+        return []
+    return [_name(db, a.moderator_id) for a in approvers_of(db, rally, "danger")]
+
+
+def _name(db: Session, moderator_id: int) -> str:
+    moderator = db.get(Moderator, moderator_id)
+    return moderator.name if moderator is not None else "?"
+
+
+def _approve_once(
+    db: Session, rally: Rally, moderator: Moderator, action: str, detail: str
+) -> None:
+    """Record `moderator`'s approval of `action` on this version (once: a second press, from
+    any session of the same account, adds nothing)."""
+    known = db.scalar(
+        select(Approval.id).where(
+            Approval.rally_id == rally.id,
+            Approval.action == action,
+            Approval.sequence == (rally.sequence or 0),
+            Approval.moderator_id == moderator.id,
+        )
+    )
+    if known is None:
+        db.add(
+            Approval(
+                rally_id=rally.id,
+                action=action,
+                sequence=rally.sequence or 0,
+                moderator_id=moderator.id,
+                detail=detail[:300],
+            )
+        )
+        db.flush()
+
+
+def _lock(db: Session, rally: Rally) -> None:
+    """Take the rally's row lock (PostgreSQL; SQLite's writer is one at a time already) and
+    re-read it, so two moderators approving at once both count, in turn."""
+    db.execute(
+        select(Rally)
+        .where(Rally.id == rally.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def decide(
+    db: Session, rally: Rally, moderator: Moderator, action: str, reason: str | None = None
+) -> Decision:
+    """A moderator's status action (approve, reject, cancel, danger, clear_danger, move,
+    restore, confirm_danger), through the approvals it needs.
+
+    The approval is recorded; when `required` different moderators approved the same action
+    on the same version of the rally, it happens (`perform`) and the audit entry names them
+    all. Until then nothing public changes. A moderator's danger happens at once; a second
+    moderator confirms it ("confirm_danger") or lifts it: one moderator other than the one who
+    set an unconfirmed warning lifts it, else "clear_danger" needs `required` moderators.
+    Raises Refused when the state table does not allow the action now.
+    """
+    actor = f"{MODERATOR}:{moderator.name}"
+    _lock(db, rally)
+    if action == "confirm_danger":
+        setters = approvers_of(db, rally, "danger")
+        if rally.status != DANGER or not setters:
+            raise Refused(_l("There is no moderator's danger warning to confirm."))
+        _approve_once(db, rally, moderator, "danger", "")
+        audit(db, actor, "confirm_danger", rally)
+        db.commit()
+        names = danger_setters(db, rally)
+        return Decision(action, True, len(names), len(names), rally.status, names)
+    if action == "untrust_organizer":  # taking trust away is safe: one step
+        if rally.organizer_key is not None:
+            db.query(KnownOrganizer).filter(KnownOrganizer.key == rally.organizer_key).delete()
+        audit(db, actor, action, rally)
+        db.commit()
+        return Decision(action, True, 1, 1, rally.status, [moderator.name])
+    if action == "trust_organizer":
+        if organizer_known(db, rally):
+            raise Refused(_l("The moderators already know this organizer."))
+    else:
+        action = concrete(db, rally, action)
+        transition(rally, actor, action)  # refused before anything is recorded
+    if action in ("approve_changes", "approve_move") and not rally.changes_pending:
+        raise Refused(_l("There are no changes waiting for a moderator."))
+    needed = required(db, rally, action)
+    _approve_once(db, rally, moderator, action, reason or "")
+    approvals = approvers_of(db, rally, action)
+    ids = [a.moderator_id for a in approvals]
+    enough = len(ids) >= needed
+    if action == "clear_danger":
+        setters = [a.moderator_id for a in approvers_of(db, rally, "danger")]
+        if len(setters) == 1 and any(i not in setters for i in ids):
+            enough = True  # a second moderator lifts one moderator's warning
+    names = [_name(db, i) for i in ids]
+    if enough and action == "trust_organizer":
+        db.add(KnownOrganizer(key=organizer_key_of(db, rally)))
+        audit(db, actor, action, rally, "", names)
+        db.commit()
+        return Decision(action, True, len(ids), needed, rally.status, names)
+    if not enough:
+        audit(db, actor, f"approval:{action}", rally, f"{len(ids)}/{needed}")
+        db.commit()
+        return Decision(action, False, len(ids), needed, rally.status, names)
+    to = perform(db, rally, actor, action, reason, approvers=names)
+    if action == "danger":
+        # Who set it, kept against the new version: shown, confirmed or lifted by another.
+        _approve_once(db, rally, moderator, "danger", "")
+        db.commit()
+    return Decision(action, True, len(ids), needed, to, names)
 
 
 def cancel_by_organizer(db: Session, rally: Rally) -> str:
@@ -367,7 +629,16 @@ def edit(db: Session, rally: Rally, fields: dict[str, Any], actor: str) -> list[
     kind = actor_kind(actor)
     row = published(db, rally)
     action = "edit"
+    held = None  # a moderator's new place or time of a live rally, waiting for more approvals
     if kind == MODERATOR and rally.status in LIVE and row is not None:
+        where_when = PLACE_FIELDS + TIME_FIELDS
+        new = {name: fields.get(name, getattr(rally, name)) for name in where_when}
+        moves = any(new[name] != getattr(row, name) for name in where_when)
+        if moves and int(current_app.config["APPROVALS"]) > 1:
+            held = _moderator(db, actor)
+    if held is not None:
+        pass  # published below as changes waiting, with this moderator's approval
+    elif kind == MODERATOR and rally.status in LIVE and row is not None:
         new_place = {name: fields.get(name, getattr(rally, name)) for name in PLACE_FIELDS}
         if any(new_place[name] != getattr(row, name) for name in PLACE_FIELDS):
             action = "move"
@@ -380,7 +651,7 @@ def edit(db: Session, rally: Rally, fields: dict[str, Any], actor: str) -> list[
         return changed
     rally.sequence = (rally.sequence or 0) + 1
     public = False
-    if kind == MODERATOR and row is not None:
+    if kind == MODERATOR and row is not None and held is None:
         _publish(db, rally, to)
         public = True
     elif row is not None:
@@ -388,7 +659,19 @@ def edit(db: Session, rally: Rally, fields: dict[str, Any], actor: str) -> list[
         rally.changes_pending = True
         row.changes_pending = True
     _finish(db, rally, actor, action, to, public, detail)
+    if held is not None:
+        # The editor's approval of the change; another moderator's publishes it.
+        decide(db, rally, held, "approve")
     return changed
+
+
+def _moderator(db: Session, actor: str) -> Moderator:
+    """The account behind 'moderator:NAME' (approvals count accounts, not names in text)."""
+    name = actor.split(":", 1)[1] if ":" in actor else ""
+    found = db.scalars(select(Moderator).where(Moderator.name == name)).first()
+    if found is None:
+        raise Refused(_l("Only a moderator's account can approve."))
+    return found
 
 
 def set_reveal(db: Session, rally: Rally, reveal_at: datetime | None, actor: str) -> bool:

@@ -16,6 +16,8 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -101,6 +103,9 @@ class Rally(Base):
     # An organizer's edit of a public rally waits for a moderator; the public keeps seeing
     # the published version (PublishedRally) until it is approved.
     changes_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The same organizer's rallies share it (a rally submitted from a manage page's "submit
+    # another rally" takes that rally's key): KnownOrganizer marks the key trusted.
+    organizer_key: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -141,6 +146,11 @@ class PublishedRally(Base):
     reveal_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     changes_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     sequence: Mapped[int] = mapped_column(Integer, default=0)
+    # How many different moderators approved the publication of this version (0: imported
+    # by the operator); mapapp.publishing.public turns it into the public verification grade.
+    checked_by: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Its organizer was known to the moderators (checked outside the site) when it was published.
+    organizer_known: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Moves with every change of the row (lifecycle sets it; onupdate catches any other
     # UPDATE made through SQLAlchemy): mapapp.publishing.public's per-process cache relies on it.
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -237,6 +247,41 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(40))
     rally_id: Mapped[int | None] = mapped_column(ForeignKey("rally.id", ondelete="SET NULL"))
     detail: Mapped[str] = mapped_column(Text, default="")
+    # The moderators whose approvals made this change, comma-separated ("" for one step).
+    approvers: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class KnownOrganizer(Base):
+    """An organizer the moderators checked outside the site (MAPAPP_APPROVALS of them agreed):
+    their next rallies (same `Rally.organizer_key`) need one approval fewer."""
+
+    __tablename__ = "known_organizer"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Approval(Base):
+    """One moderator's approval of one action on one version of a rally (its `sequence`).
+
+    An action that needs MAPAPP_APPROVALS approvals (mapapp.domain.lifecycle.decide) happens
+    when that many different moderators (by id, whatever their sessions) approved it for the
+    same version; a change of the rally moves its sequence, and older approvals no longer count.
+    """
+
+    __tablename__ = "approval"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rally_id: Mapped[int] = mapped_column(ForeignKey("rally.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(20))
+    sequence: Mapped[int] = mapped_column(Integer)
+    moderator_id: Mapped[int] = mapped_column(ForeignKey("moderator.id", ondelete="CASCADE"))
+    detail: Mapped[str] = mapped_column(String(300), default="")  # a rejection's reason
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("rally_id", "action", "sequence", "moderator_id", name="uq_approval"),
+    )
 
 
 class TelegramOutbox(Base):

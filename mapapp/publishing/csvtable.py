@@ -16,7 +16,7 @@ from mapapp.publishing.parts import Layout
 from mapapp.publishing.public import PublicRally
 
 CSV_COLUMNS = ("id", "title", "town", "place", "region", "starts_at", "status", "lat", "lon", "url",
-               "reveal_at")  # fmt: skip
+               "reveal_at", "verification")  # fmt: skip
 # Spreadsheets run a cell starting with these as a formula (OWASP "CSV injection").
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -58,6 +58,7 @@ def csv_row(rally_url: RallyUrl) -> Callable[[PublicRally], bytes]:
             round(rally.lon, 6),
             rally_url(rally.id),
             local_iso(rally.reveal_at) if rally.reveal_at else "",
+            rally.verification,
         )
         return _csv_line(csv_cell(value) for value in values)
 

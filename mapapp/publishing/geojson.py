@@ -12,8 +12,8 @@ from typing import Any
 from mapapp.domain.names import town_name
 from mapapp.places.locale import local_datetime, local_iso
 from mapapp.publishing.parts import Layout
-from mapapp.publishing.public import PublicRally
-from mapapp.publishing.words import reveal_sentence
+from mapapp.publishing.public import PublicRally, verification
+from mapapp.publishing.words import reveal_sentence, verification_sentence
 
 
 def public_properties(rally: PublicRally) -> dict[str, Any]:
@@ -29,6 +29,10 @@ def public_properties(rally: PublicRally) -> dict[str, Any]:
         "status": rally.status,
         "featured": rally.featured,
     }
+    checked_by = getattr(rally, "checked_by", None)  # none on the moderators' working copies
+    if checked_by is not None:
+        properties["verification"] = verification(rally)
+        properties["checked_by"] = checked_by
     if not getattr(rally, "exact", True):
         properties["exact"] = False
         properties["reveal_at"] = local_iso(rally.reveal_at)
@@ -66,6 +70,8 @@ def in_language(lang: str) -> Callable[[PublicRally], dict[str, Any]]:
         }
         if not getattr(rally, "exact", True):
             texts["place_text"] = reveal_sentence(rally.reveal_at, lang)
+        if getattr(rally, "checked_by", None) is not None:
+            texts["verification_text"] = verification_sentence(rally, lang)
         return texts
 
     return localise

@@ -19,8 +19,9 @@ from mapapp.publishing.public import PublicRally
 
 RallyUrl = Callable[[int], str | None]
 # The sentences a rally's state adds, in the feed's language: (first in SUMMARY, first in
-# DESCRIPTION), e.g. the danger warning and "the exact place will be announced at ...".
-Notes = Callable[[PublicRally], tuple[str, str]]
+# DESCRIPTION, after the description), e.g. the danger warning, "the exact place will be
+# announced at ..." and how the rally was checked.
+Notes = Callable[[PublicRally], tuple[str, str, str]]
 
 PRODID = "-//mapapp//Rally map of Belarus//EN"
 # UIDs must not change with the host a feed was fetched from, or calendars would show twins.
@@ -39,8 +40,8 @@ def rally_uid(rally_id: int) -> str:
     return f"rally-{rally_id}@{UID_DOMAIN}"
 
 
-def no_notes(rally: PublicRally) -> tuple[str, str]:
-    return "", ""
+def no_notes(rally: PublicRally) -> tuple[str, str, str]:
+    return "", "", ""
 
 
 def rally_event(rally: PublicRally, url: str | None, notes: Notes = no_notes) -> Event:
@@ -65,11 +66,11 @@ def rally_event(rally: PublicRally, url: str | None, notes: Notes = no_notes) ->
     event.add("sequence", rally.sequence or 0)
     event.add("dtstart", _event_time(start))
     event.add("dtend", _event_time(end))
-    warning, note = notes(rally)
+    warning, note, checked = notes(rally)
     event.add("summary", f"{warning} {rally.title}" if warning else rally.title)
     event.add("location", ", ".join(part for part in (rally.place, rally.town) if part))
     # Several calendar apps never show URL: the link goes at the end of the description too.
-    description = "\n\n".join(part for part in (note, rally.description, url) if part)
+    description = "\n\n".join(part for part in (note, rally.description, checked, url) if part)
     event.add("description", description)
     if rally.exact:  # no point for a place not yet revealed
         event.add("geo", (rally.lat, rally.lon))

@@ -12,6 +12,7 @@ from mapapp.domain.filters import CITY_CHARACTERS, WHEN
 from mapapp.domain.models import PUBLIC_STATUSES
 from mapapp.places.locale import LANGUAGES
 from mapapp.places.regions import REGION_CODES
+from mapapp.publishing.public import VERIFICATIONS
 
 JSON = "application/json"
 
@@ -160,6 +161,17 @@ def schemas() -> dict[str, Any]:
         "starts_at": LOCAL_TIME,
         "status": {"type": "string", "enum": list(PUBLIC_STATUSES)},
         "featured": {"type": "boolean", "description": "The main rally, on October Square."},
+        "verification": {
+            "type": "string",
+            "enum": list(VERIFICATIONS),
+            "description": "How it was checked: approved by two or more different moderators, "
+            "by one, or imported by the site's operators.",
+        },
+        "checked_by": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "How many different moderators approved this version.",
+        },
     }
     unrevealed = {
         "exact": {
@@ -175,6 +187,7 @@ def schemas() -> dict[str, Any]:
             "type": "string",
             "description": "Until the place is revealed: when it will be announced.",
         },
+        "verification_text": {"type": "string", "description": "`verification` in words."},
     }
     candidate = {
         "name": {"type": "string", "description": "The square and town, or the town."},

@@ -65,6 +65,32 @@ class PublicRally:
     exact: bool
     reveal_at: datetime | None
     changes_pending: bool
+    checked_by: int = 0  # how many moderators approved this version (0: imported)
+    organizer_known: bool = False  # its organizer was known to the moderators
+
+    @property
+    def verification(self) -> str:
+        """How the rally was checked, defined here once for every output (in words:
+        mapapp.publishing.words.verification_sentence)."""
+        return verification(self)
+
+
+# The verification grades, most checked first: two or more different moderators approved
+# the published version (MAPAPP_APPROVALS); one did, for an organizer the moderators know
+# (checked outside the site; such an organizer's rallies need one approval fewer); one did
+# (before two-person approval, or with MAPAPP_APPROVALS=1); the operator imported it
+# (import-rallies, the seed rallies).
+VERIFICATIONS = ("moderators", "known-organizer", "moderator", "imported")
+
+
+def verification(rally: Any) -> str:
+    """The grade of a PublicRally (or anything with `checked_by` and `organizer_known`)."""
+    checked_by = getattr(rally, "checked_by", 0) or 0
+    if checked_by >= 2:
+        return "moderators"
+    if checked_by == 1:
+        return "known-organizer" if getattr(rally, "organizer_known", False) else "moderator"
+    return "imported"
 
 
 def revealed(reveal_at: datetime | None, now: datetime) -> bool:
@@ -102,6 +128,8 @@ def project(row: PublishedRally, now: datetime) -> PublicRally:
         exact=exact,
         reveal_at=row.reveal_at,
         changes_pending=row.changes_pending,
+        checked_by=row.checked_by or 0,
+        organizer_known=bool(row.organizer_known),
     )
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from flask_babel import force_locale, gettext
 
 from mapapp.places.locale import local_datetime
-from mapapp.publishing.public import PublicRally
+from mapapp.publishing.public import PublicRally, verification
 
 
 def reveal_sentence(reveal_at: datetime, lang: str) -> str:
@@ -33,13 +33,29 @@ def status_sentence(status: str, lang: str) -> str:
     return sentences.get(status, "")
 
 
-def feed_notes(lang: str) -> Callable[[PublicRally], tuple[str, str]]:
-    """For calendars: the danger or moved warning first in SUMMARY, and for an unrevealed
-    place when it will be announced, first in DESCRIPTION (mapapp.publishing.ics.Notes)."""
+def verification_sentence(rally: object, lang: str) -> str:
+    """How a public rally was checked (mapapp.publishing.public.verification), in `lang`."""
+    grade = verification(rally)
+    with force_locale(lang):
+        if grade == "moderators":
+            return gettext(
+                "Checked by %(count)d moderators.", count=getattr(rally, "checked_by", 2)
+            )
+        if grade == "known-organizer":
+            return gettext("Organizer known to the moderators; checked by one moderator.")
+        if grade == "moderator":
+            return gettext("Checked by one moderator.")
+        return gettext("Imported by the site's operators, not checked by a moderator here.")
 
-    def notes(rally: PublicRally) -> tuple[str, str]:
+
+def feed_notes(lang: str) -> Callable[[PublicRally], tuple[str, str, str]]:
+    """For calendars: the danger or moved warning first in SUMMARY, first in DESCRIPTION
+    when an unrevealed place will be announced, and how the rally was checked after the
+    description (mapapp.publishing.ics.Notes)."""
+
+    def notes(rally: PublicRally) -> tuple[str, str, str]:
         warning = status_sentence(rally.status, lang) if rally.status in ("danger", "moved") else ""
         note = "" if rally.exact else reveal_sentence(rally.reveal_at, lang)
-        return warning, note
+        return warning, note, verification_sentence(rally, lang)
 
     return notes

@@ -283,6 +283,7 @@ def render_queue(view: QueueView, bulk_form: BulkForm, status: int = 200):  # no
     shell = map_shell("browse", "moderate.pending_geojson", "moderate.rally", credentials=True)
     g.csp_script_hashes = shell.script_hashes
     here = urlencode(view.page_args(page))
+    approvals = {rally.id: lifecycle.waiting_approvals(session_, rally) for rally in pending}
     page = render_template(
         "moderate.html",
         pending=pending,
@@ -298,6 +299,7 @@ def render_queue(view: QueueView, bulk_form: BulkForm, status: int = 200):  # no
         first=(page - 1) * QUEUE_PAGE + 1,
         last=(page - 1) * QUEUE_PAGE + len(pending),
         filter_towns=gazetteer().town_names(current_language()),
+        approvals=approvals,
     )
     return make_response(page, status)
 
@@ -315,23 +317,26 @@ def bulk():  # noqa: ANN201
     chosen = [rally_id for rally_id in dict.fromkeys(form.ids.data)]
     positions = [before.index(i) for i in chosen if i in before]
     session_ = db.session()
-    done, refused_titles = [], []
+    done, refused_titles, waiting_titles = [], [], []
     for rally_id in chosen:
         found = session_.get(Rally, rally_id)
         if found is None:
             continue
         try:
-            if form.decision.data == "approve":
-                lifecycle.approve(session_, found, actor())
-            else:
-                lifecycle.perform(session_, found, actor(), "reject", form.reason.data)
+            # Through the approvals each action needs (MAPAPP_APPROVALS), as one at a time.
+            decision = lifecycle.decide(
+                session_, found, g.moderator, form.decision.data, form.reason.data or None
+            )
         except lifecycle.Refused as error:
             session_.rollback()
             refused_titles.append(
                 _("Not changed: %(title)s: %(reason)s", title=named(found), reason=error.message)
             )
             continue
-        done.append(named(found))
+        if decision.done:
+            done.append(named(found))
+        else:
+            waiting_titles.append(waiting_message(found, decision))
     if done:
         titles = "; ".join(done)
         if form.decision.data == "approve":
@@ -352,7 +357,7 @@ def bulk():  # noqa: ANN201
                     titles=titles,
                 )
             )
-    for message in refused_titles:
+    for message in [*waiting_titles, *refused_titles]:
         flash(message)
     return back_to_queue(view, min(positions) if positions else None)
 
@@ -393,6 +398,7 @@ def render_page(  # noqa: ANN201
         .scalars(select(AuditEntry).where(AuditEntry.rally_id == found.id).order_by(AuditEntry.at))
         .all()
     )
+    session_ = db.session()
     # The pin on a small map: the map shell of a rally's page (no public feed to watch).
     shell = map_shell("single")
     g.csp_script_hashes = shell.script_hashes
@@ -400,6 +406,10 @@ def render_page(  # noqa: ANN201
     page = render_template(
         "moderate_rally.html",
         rally=found,
+        waiting_approvals=lifecycle.waiting_approvals(session_, found),
+        danger_by=lifecycle.danger_setters(session_, found),
+        organizer_known=lifecycle.organizer_known(session_, found),
+        me=g.moderator.name,
         published=lifecycle.published(db.session(), found),
         form=form,
         reject_form=reject_form or RejectForm(formdata=None),
@@ -438,10 +448,23 @@ def approve(rally_id: int):  # noqa: ANN201
     checked()
     found = load(rally_id)
     try:
-        lifecycle.approve(db.session(), found, actor())
+        decision = lifecycle.decide(db.session(), found, g.moderator, "approve")
     except lifecycle.Refused as error:
         refused(error)
-    return decided(found, approved_message(found))
+    if decision.done:
+        return decided(found, approved_message(found))
+    return decided(found, waiting_message(found, decision))
+
+
+def waiting_message(found: Rally, decision: lifecycle.Decision) -> str:
+    """The approval is recorded; nothing public changed yet."""
+    return _(
+        "%(title)s: your approval is recorded, approved by %(count)d of %(needed)d. Nothing "
+        "changes for the public until another moderator approves too.",
+        title=named(found),
+        count=decision.count,
+        needed=decision.needed,
+    )
 
 
 def rejection(rally_id: int, action: str, done: Callable[[str], str]):  # noqa: ANN201
@@ -453,9 +476,16 @@ def rejection(rally_id: int, action: str, done: Callable[[str], str]):  # noqa: 
         edit_form.date.data, edit_form.time.data = starts.date(), starts.time()
         return render_page(found, edit_form, 422, reject_form=form)
     try:
-        lifecycle.perform(db.session(), found, actor(), action, form.reason.data)
+        if action == "reject":
+            decision = lifecycle.decide(db.session(), found, g.moderator, action, form.reason.data)
+        else:  # discarding an organizer's waiting edit: the public keeps the approved version
+            lifecycle.perform(db.session(), found, actor(), action, form.reason.data)
+            decision = None
     except lifecycle.Refused as error:
         refused(error)
+    if decision is not None and not decision.done:
+        flash(waiting_message(found, decision))
+        return redirect(url_for("moderate.rally", rally_id=found.id), code=303)
     return decided(found, done(named(found)))
 
 
@@ -493,6 +523,17 @@ STATUS_ACTIONS = {
         "%(title)s is marked as moved: everyone is told to check the new place.", title=title
     ),
     "restore": lambda title: _("%(title)s is on the map again.", title=title),
+    "confirm_danger": lambda title: _(
+        "You confirmed the danger warning of %(title)s.", title=title
+    ),
+    "trust_organizer": lambda title: _(
+        "The organizer of %(title)s is known to the moderators: their next rallies need one "
+        "approval fewer.",
+        title=title,
+    ),
+    "untrust_organizer": lambda title: _(
+        "The organizer of %(title)s is no longer marked as known.", title=title
+    ),
 }
 
 
@@ -505,16 +546,20 @@ def cancel(rally_id: int):  # noqa: ANN201
 @bp.post("/rallies/<int:rally_id>/status/<action>")
 @login_required
 def set_status(rally_id: int, action: str):  # noqa: ANN201
-    """One status action of the state table (danger, clear_danger, move, restore, cancel)."""
+    """One status action of the state table (danger, clear_danger, move, restore, cancel),
+    or confirming another moderator's danger warning; through the approvals it needs."""
     if action not in STATUS_ACTIONS:
         abort(404)
     checked()
     found = load(rally_id)
     try:
-        lifecycle.perform(db.session(), found, actor(), action)
+        decision = lifecycle.decide(db.session(), found, g.moderator, action)
     except lifecycle.Refused as error:
         refused(error)
-    flash(STATUS_ACTIONS[action](named(found)))
+    if decision.done:
+        flash(STATUS_ACTIONS[action](named(found)))
+    else:
+        flash(waiting_message(found, decision))
     return redirect(url_for("moderate.rally", rally_id=found.id), code=303)
 
 
@@ -546,7 +591,16 @@ def edit(rally_id: int):  # noqa: ANN201
         lifecycle.edit(session_, found, fields, actor())
     except lifecycle.Refused as error:
         refused(error)
-    flash(_("Saved: %(title)s.", title=named(found)))
+    if found.changes_pending and lifecycle.published(session_, found) is not None:
+        flash(
+            _(
+                "Saved: %(title)s. The new place or time is public once another moderator "
+                "approves it.",
+                title=named(found),
+            )
+        )
+    else:
+        flash(_("Saved: %(title)s.", title=named(found)))
     return redirect(url_for("moderate.rally", rally_id=found.id), code=303)
 
 
@@ -582,6 +636,9 @@ ACTION_NAMES = {
     "new-manage-link": _l("new manage link made"),
     "purge-contact": _l("contact forgotten after the rally"),
     "purge-texts": _l("texts of a rejected rally deleted"),
+    "confirm_danger": _l("danger warning confirmed"),
+    "trust_organizer": _l("organizer marked as known"),
+    "untrust_organizer": _l("organizer no longer marked as known"),
 }
 ACTOR_NAMES = {
     "organizer": _l("the organizer"),
@@ -594,6 +651,11 @@ ACTOR_NAMES = {
 
 @bp.app_template_global()
 def action_name(action: str) -> str:
+    """An audit action in the page's language; "approval:<action>" is one moderator's approval
+    of an action that needs more (MAPAPP_APPROVALS)."""
+    if action.startswith("approval:"):
+        wanted = action.removeprefix("approval:")
+        return _("approval recorded (%(action)s)", action=ACTION_NAMES.get(wanted, wanted))
     return str(ACTION_NAMES.get(action, action))
 
 

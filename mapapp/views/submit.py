@@ -121,7 +121,12 @@ def submit():  # noqa: ANN201
     token = submission_key()
     if lifecycle.by_token(db.session(), token) is None:
         try:
-            lifecycle.submit(db.session(), rally_fields(form, *point, geonameid), token=token)
+            lifecycle.submit(
+                db.session(),
+                rally_fields(form, *point, geonameid),
+                token=token,
+                organizer_key=session.get("organizer_key"),
+            )
         except IntegrityError:
             db.session().rollback()
             if lifecycle.by_token(db.session(), token) is None:
@@ -130,6 +135,21 @@ def submit():  # noqa: ANN201
     # Sent again (a retry, Back and send): the same rally and the same link, not a second one.
     session["manage_token"] = token  # shown once on the next page, then forgotten
     return redirect(url_for("submit.done"), code=303)
+
+
+@bp.post("/manage/<token>/another")
+@limiter.limit(submit_limit)
+def manage_another(token: str):  # noqa: ANN201
+    """ "Submit another rally": the new rally is this organizer's too, so if the moderators
+    know them (checked outside the site), it needs one approval fewer. The key goes into
+    this browser's signed session, never into a URL."""
+    if not ActionForm().validate():
+        abort(400, _l("The form has expired. Reload the page and try again."))
+    rally = rally_for(token)
+    session_ = db.session()
+    session["organizer_key"] = lifecycle.organizer_key_of(session_, rally)
+    session_.commit()
+    return redirect(url_for("submit.submit"), code=303)
 
 
 def submission_key() -> str:

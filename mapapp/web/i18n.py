@@ -83,6 +83,11 @@ def reveal_sentence(reveal_at: datetime, lang: str | None = None) -> str:
     return words.reveal_sentence(reveal_at, lang or current_language())
 
 
+def verification_sentence(rally: object, lang: str | None = None) -> str:
+    """How a rally was checked (`mapapp.publishing.words`), in the page's language."""
+    return words.verification_sentence(rally, lang or current_language())
+
+
 # Blueprints of pages for people: their links carry ?lang=; data and files do not.
 PAGE_BLUEPRINTS = ("pages", "submit", "moderate", "feeds", "embed")
 
@@ -181,6 +186,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["region_name"] = region_name
     app.jinja_env.globals["status_sentence"] = status_sentence
     app.jinja_env.globals["reveal_sentence"] = reveal_sentence
+    app.jinja_env.globals["verification_sentence"] = verification_sentence
     app.jinja_env.globals["REGION_CODES"] = REGION_CODES
     app.url_defaults(keep_language)
     app.after_request(vary_on_language)

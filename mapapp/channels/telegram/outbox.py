@@ -31,6 +31,7 @@ from mapapp.domain.models import TelegramMessage, TelegramOutbox, utcnow
 from mapapp.domain.names import town_name
 from mapapp.places.locale import local_datetime
 from mapapp.publishing.public import public_rally as projection
+from mapapp.publishing.words import verification_sentence
 
 log = logging.getLogger(__name__)
 
@@ -289,6 +290,7 @@ def message_text(view: Any, lang: str) -> str:  # noqa: ANN401 - a PublicRally
         )
         lines.append(escape(announced))
     lines.append(f"🗓 {escape(local_datetime(view.starts_at, 'full', lang))}")
+    lines.append(f"✔ {escape(verification_sentence(view, lang))}")
     base = base_url()
     if base:
         page = escape(f"{base}/rallies/{view.id}?lang={lang}", quote=True)

@@ -23,6 +23,12 @@ function appendDetails(body, d, config) {
   time.setAttribute("datetime", d.starts_at);
   when.appendChild(time);
   body.appendChild(when);
+  // How it was checked (mapapp/publishing/public.py): "Checked by 2 moderators" and so on.
+  if (d.verification_text) {
+    var checked = element("p", "rally-popup-verification", d.verification_text);
+    checked.setAttribute("data-verification", d.verification);
+    body.appendChild(checked);
+  }
 }
 
 // A rally's popup: what the feed says at once (status, main rally, the link to its page),

@@ -1,0 +1,336 @@
+"""Two-person approval (MAPAPP_APPROVALS=2), over HTTP: one moderator's approval changes
+nothing any public output shows; a second, different moderator's does. The same moderator
+never counts twice, from another session or after a new password."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from conftest import add_rally, fresh_postgres, make_app
+from fake_telegram import TOKEN
+from flask import Flask
+from sqlalchemy import select
+from test_moderate import PASSWORD, csrf, log_in
+
+from mapapp.domain import db
+from mapapp.domain.models import Approval, AuditEntry, PublishedRally, Rally, TelegramOutbox
+
+TITLE = "Пікет ля ратушы двух-асобы"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app2(request, sqlite_url: str) -> Iterator[Flask]:  # noqa: ANN001
+    """Two approvals publish; the Telegram channel is configured so its outbox fills."""
+    app = make_app(
+        sqlite_url if request.param == "sqlite" else fresh_postgres(),
+        APPROVALS=2,
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_CHANNEL="@rallies_by",
+        TELEGRAM_API_URL="http://127.0.0.1:9",
+    )
+    runner = app.test_cli_runner()
+    for name in ("alesia", "barys"):
+        result = runner.invoke(
+            args=["create-moderator", name], env={"MAPAPP_MODERATOR_PASSWORD": PASSWORD}
+        )
+        assert result.exit_code == 0, result.output
+    yield app
+    app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def moderator_client(app: Flask, name: str):  # noqa: ANN201
+    client = app.test_client()
+    assert log_in(client, name=name).status_code == 303
+    return client
+
+
+def press(client, rally_id: int, path: str, **data):  # noqa: ANN001, ANN003, ANN201
+    token = csrf(client, f"/moderate/rallies/{rally_id}")
+    return client.post(f"/moderate/rallies/{rally_id}/{path}", data={"csrf_token": token, **data})
+
+
+def public_outputs(app: Flask, rally_id: int) -> dict[str, str]:
+    """Every public output, as text (a 404 as "404"): a rally is in it or not."""
+    anonymous = app.test_client()
+    urls = [
+        "/api/rallies.geojson",
+        "/api/rallies.geojson?lang=en",
+        "/api/rallies.geojson?fields=map",
+        f"/api/rallies/{rally_id}",
+        "/rallies.ics",
+        f"/rallies/{rally_id}.ics",
+        "/rallies.csv",
+        "/rallies?lang=en",
+        f"/rallies/{rally_id}?lang=en",
+        "/embed?lang=en",
+        f"/oembed?url=http://localhost/rallies/{rally_id}",
+        "/offline.html",
+        f"/share/rallies/{rally_id}-en.png",
+        "/",
+    ]
+    found = {}
+    for url in urls:
+        response = anonymous.get(url)
+        if response.status_code == 404:
+            found[url] = "404"
+        elif response.mimetype == "image/png":
+            found[url] = "a png"
+        elif "json" in response.mimetype:
+            found[url] = json.dumps(response.get_json(), ensure_ascii=False)
+        else:
+            found[url] = response.get_data(as_text=True)
+        assert response.status_code in (200, 404), (url, response.status_code)
+    with app.app_context():
+        rows = db.session().scalars(
+            select(TelegramOutbox).where(TelegramOutbox.rally_id == rally_id)
+        )
+        found["telegram outbox"] = " ".join(row.kind for row in rows)
+    return found
+
+
+def shows(app: Flask, rally_id: int, text: str) -> dict[str, bool]:
+    outputs = public_outputs(app, rally_id)
+    return {url: text in body for url, body in outputs.items()}
+
+
+def assert_absent(app: Flask, rally_id: int) -> None:
+    outputs = public_outputs(app, rally_id)
+    for url, body in outputs.items():
+        assert TITLE not in body, url
+        assert f'"id": {rally_id}' not in body, url
+    for url in (f"/api/rallies/{rally_id}", f"/rallies/{rally_id}.ics", f"/rallies/{rally_id}?lang=en",
+                f"/oembed?url=http://localhost/rallies/{rally_id}", f"/share/rallies/{rally_id}-en.png"):  # fmt: skip
+        assert outputs[url] == "404", url
+    assert outputs["telegram outbox"] == ""
+
+
+def assert_present(app: Flask, rally_id: int) -> None:
+    outputs = public_outputs(app, rally_id)
+    for url in ("/api/rallies.geojson", "/api/rallies.geojson?lang=en", f"/api/rallies/{rally_id}",
+                "/rallies.ics", f"/rallies/{rally_id}.ics", "/rallies.csv", "/rallies?lang=en",
+                f"/rallies/{rally_id}?lang=en", f"/oembed?url=http://localhost/rallies/{rally_id}",
+                "/offline.html"):  # fmt: skip
+        assert TITLE in outputs[url], url
+    assert f'"id": {rally_id}' in outputs["/api/rallies.geojson?fields=map"]
+    assert outputs[f"/share/rallies/{rally_id}-en.png"] != "404"
+    assert outputs["telegram outbox"] == "published"
+
+
+def test_one_approval_publishes_nothing_the_second_moderators_does(app2) -> None:
+    rally_id = add_rally(app2, title=TITLE, status="pending")
+    alesia, barys = moderator_client(app2, "alesia"), moderator_client(app2, "barys")
+    assert press(alesia, rally_id, "approve").status_code == 303
+    assert_absent(app2, rally_id)
+    page = alesia.get(f"/moderate/rallies/{rally_id}?lang=en").get_data(as_text=True)
+    assert "approved by 1 of 2" in page and "<bdi>alesia</bdi>" in page
+    queue = barys.get("/moderate?lang=en").get_data(as_text=True)
+    assert "approved by 1 of 2" in queue
+    assert press(barys, rally_id, "approve").status_code == 303
+    assert_present(app2, rally_id)
+    with app2.app_context():
+        session = db.session()
+        assert session.get(PublishedRally, rally_id).checked_by == 2
+        entry = session.scalars(
+            select(AuditEntry).where(
+                AuditEntry.rally_id == rally_id, AuditEntry.action == "approve"
+            )
+        ).one()
+        assert entry.actor == "moderator:barys" and entry.approvers == "alesia, barys"
+
+
+def test_one_moderator_in_two_sessions_counts_once(app2) -> None:
+    rally_id = add_rally(app2, title=TITLE, status="pending")
+    first, second = moderator_client(app2, "alesia"), moderator_client(app2, "alesia")
+    assert press(first, rally_id, "approve").status_code == 303
+    assert press(second, rally_id, "approve").status_code == 303
+    assert_absent(app2, rally_id)
+    # A new password (create-moderator again) is the same account: still one approval.
+    result = app2.test_cli_runner().invoke(
+        args=["create-moderator", "alesia"], env={"MAPAPP_MODERATOR_PASSWORD": "another password 2"}
+    )
+    assert result.exit_code == 0, result.output
+    third = app2.test_client()
+    assert log_in(third, name="alesia", password="another password 2").status_code == 303
+    assert press(third, rally_id, "approve").status_code == 303
+    assert_absent(app2, rally_id)
+    with app2.app_context():
+        assert len(db.session().scalars(select(Approval)).all()) == 1
+    assert press(moderator_client(app2, "barys"), rally_id, "approve").status_code == 303
+    assert_present(app2, rally_id)
+
+
+def test_an_organizers_new_time_needs_two_approvals_and_their_new_text_one(app2) -> None:
+    rally_id = add_rally(app2, title=TITLE)  # imported, public
+    with app2.app_context():
+        session = db.session(write=True)
+        rally = session.get(Rally, rally_id)
+        from mapapp.domain import lifecycle
+
+        new_time = rally.starts_at.replace(hour=rally.starts_at.hour + 1)
+        lifecycle.edit(session, rally, {"starts_at": new_time}, lifecycle.ORGANIZER)
+    alesia, barys = moderator_client(app2, "alesia"), moderator_client(app2, "barys")
+    press(alesia, rally_id, "approve")
+    ics = app2.test_client().get(f"/rallies/{rally_id}.ics").get_data(as_text=True)
+    assert "T190000" in ics and "T200000" not in ics  # the approved time (Minsk) stays public
+    press(barys, rally_id, "approve")
+    ics = app2.test_client().get(f"/rallies/{rally_id}.ics").get_data(as_text=True)
+    assert "T200000" in ics
+    # Text only: one moderator's approval publishes it.
+    with app2.app_context():
+        session = db.session(write=True)
+        lifecycle.edit(
+            session,
+            session.get(Rally, rally_id),
+            {"description": "Новы тэкст"},
+            lifecycle.ORGANIZER,
+        )
+    press(alesia, rally_id, "approve")
+    assert (
+        app2.test_client().get(f"/api/rallies/{rally_id}").get_json()["description"] == "Новы тэкст"
+    )
+    with app2.app_context():
+        assert db.session().get(PublishedRally, rally_id).checked_by == 2  # place and time: two
+
+
+def test_a_moderators_new_place_waits_for_a_second_moderator(app2) -> None:
+    rally_id = add_rally(app2, title=TITLE)
+    alesia, barys = moderator_client(app2, "alesia"), moderator_client(app2, "barys")
+    year = datetime.now(UTC).year + 1
+    form = {
+        "csrf_token": csrf(alesia, f"/moderate/rallies/{rally_id}"),
+        "title": TITLE,
+        "description": "Апісанне",
+        "town": "Мінск",
+        "place": "Кастрычніцкая плошча",
+        "date": f"{year}-06-01",
+        "time": "19:00",
+        "lat": "53.9025",
+        "lon": "27.5616",
+    }
+    response = alesia.post(f"/moderate/rallies/{rally_id}/edit", data=form)
+    assert response.status_code == 303, response.get_data(as_text=True)[:2000]
+    public = app2.test_client().get(f"/api/rallies/{rally_id}").get_json()
+    assert public["place"] == "Плошча Свабоды"
+    assert public["status"] == "approved"
+    page = barys.get(f"/moderate/rallies/{rally_id}?lang=en").get_data(as_text=True)
+    assert "approved by 1 of 2" in page
+    press(barys, rally_id, "approve")
+    public = app2.test_client().get(f"/api/rallies/{rally_id}").get_json()
+    assert public["place"] == "Кастрычніцкая плошча"
+    assert public["status"] == "moved"
+
+
+@pytest.mark.parametrize(
+    ("start", "path", "data", "after"),
+    [
+        ("approved", "cancel", {}, "cancelled"),
+        ("approved", "status/move", {}, "moved"),
+        ("cancelled", "status/restore", {}, "approved"),
+        ("approved", "reject", {"reason": "Пастка"}, None),
+    ],
+)
+def test_take_down_cancel_restore_and_moved_need_two(app2, start, path, data, after) -> None:
+    rally_id = add_rally(app2, title=TITLE, status=start)
+    alesia, barys = moderator_client(app2, "alesia"), moderator_client(app2, "barys")
+    assert press(alesia, rally_id, path, **data).status_code == 303
+    assert press(moderator_client(app2, "alesia"), rally_id, path, **data).status_code == 303
+    answer = app2.test_client().get(f"/api/rallies/{rally_id}").get_json()
+    assert answer["status"] == start
+    assert press(barys, rally_id, path, **data).status_code == 303
+    answer = app2.test_client().get(f"/api/rallies/{rally_id}")
+    if after is None:
+        assert answer.status_code == 404
+    else:
+        assert answer.get_json()["status"] == after
+
+
+def test_danger_is_one_step_shows_who_and_a_second_moderator_lifts_or_confirms(app2) -> None:
+    rally_id = add_rally(app2, title=TITLE)
+    alesia, barys = moderator_client(app2, "alesia"), moderator_client(app2, "barys")
+    press(alesia, rally_id, "status/danger")
+    assert app2.test_client().get(f"/api/rallies/{rally_id}").get_json()["status"] == "danger"
+    page = barys.get(f"/moderate/rallies/{rally_id}?lang=en").get_data(as_text=True)
+    assert "Danger warning set by <bdi>alesia</bdi>" in page and "not yet confirmed" in page
+    press(alesia, rally_id, "status/clear_danger")  # the one who set it cannot lift it alone
+    assert app2.test_client().get(f"/api/rallies/{rally_id}").get_json()["status"] == "danger"
+    press(barys, rally_id, "status/clear_danger")  # a second moderator lifts it
+    assert app2.test_client().get(f"/api/rallies/{rally_id}").get_json()["status"] == "approved"
+    # Confirmed by a second moderator, the warning needs two to lift.
+    press(alesia, rally_id, "status/danger")
+    press(barys, rally_id, "status/confirm_danger")
+    page = alesia.get(f"/moderate/rallies/{rally_id}?lang=en").get_data(as_text=True)
+    assert "confirmed by <bdi>barys</bdi>" in page
+    press(barys, rally_id, "status/clear_danger")
+    assert app2.test_client().get(f"/api/rallies/{rally_id}").get_json()["status"] == "danger"
+    press(alesia, rally_id, "status/clear_danger")
+    assert app2.test_client().get(f"/api/rallies/{rally_id}").get_json()["status"] == "approved"
+
+
+def test_an_organizers_danger_and_cancel_stay_one_step(app2) -> None:
+    from mapapp.domain import lifecycle
+
+    rally_id = add_rally(app2, title=TITLE)
+    with app2.app_context():
+        session = db.session(write=True)
+        lifecycle.perform(session, session.get(Rally, rally_id), lifecycle.ORGANIZER, "danger")
+    assert app2.test_client().get(f"/api/rallies/{rally_id}").get_json()["status"] == "danger"
+    with app2.app_context():
+        session = db.session(write=True)
+        lifecycle.cancel_by_organizer(session, session.get(Rally, rally_id))
+    answer = app2.test_client().get(f"/api/rallies/{rally_id}").get_json()
+    assert answer["status"] == "cancelled"
+
+
+def test_the_default_is_two_and_one_in_development(sqlite_url) -> None:
+    assert make_app(sqlite_url, APPROVALS=None).config["APPROVALS"] == 2
+    assert make_app(sqlite_url, APPROVALS=None, DEVELOPMENT=True).config["APPROVALS"] == 1
+    assert make_app(sqlite_url, APPROVALS="3").config["APPROVALS"] == 3
+
+
+def test_an_organizer_two_moderators_know_needs_one_approval_fewer(app2) -> None:
+    from test_submit import submit
+
+    organizer = app2.test_client()
+    first_link = submit(organizer, title="Першая акцыя").replace("http://localhost", "")
+    with app2.app_context():
+        first = db.session().scalars(select(Rally).where(Rally.title == "Першая акцыя")).one().id
+    alesia, barys = moderator_client(app2, "alesia"), moderator_client(app2, "barys")
+    press(alesia, first, "approve")
+    press(barys, first, "approve")
+    # One moderator alone cannot make an organizer known: that would halve the rule.
+    press(alesia, first, "status/trust_organizer")
+    page = barys.get(f"/moderate/rallies/{first}?lang=en").get_data(as_text=True)
+    assert "Mark the organizer as known: approved by 1 of 2" in page
+    press(barys, first, "status/trust_organizer")
+    page = barys.get(f"/moderate/rallies/{first}?lang=en").get_data(as_text=True)
+    assert "Known to the moderators" in page
+    # The organizer's next rally, from the manage page: one moderator publishes it.
+    token = csrf(organizer, first_link)
+    another = organizer.post(f"{first_link}/another", data={"csrf_token": token})
+    assert another.status_code == 303 and another.headers["Location"].endswith("/submit")
+    submit(organizer, title="Другая акцыя")
+    with app2.app_context():
+        second = db.session().scalars(select(Rally).where(Rally.title == "Другая акцыя")).one().id
+    press(alesia, second, "approve")
+    answer = app2.test_client().get(f"/api/rallies/{second}?lang=en").get_json()
+    assert answer["verification"] == "known-organizer"
+    assert answer["verification_text"] == (
+        "Organizer known to the moderators; checked by one moderator."
+    )
+    # A rally from someone else (no manage page of a known organizer) still needs two.
+    stranger = app2.test_client()
+    submit(stranger, title="Чужая акцыя")
+    with app2.app_context():
+        third = db.session().scalars(select(Rally).where(Rally.title == "Чужая акцыя")).one().id
+    press(alesia, third, "approve")
+    assert app2.test_client().get(f"/api/rallies/{third}").status_code == 404
+    # Taken back by one moderator: the next rally needs two again.
+    press(barys, first, "status/untrust_organizer")
+    submit(organizer, title="Трэцяя акцыя")
+    with app2.app_context():
+        fourth = db.session().scalars(select(Rally).where(Rally.title == "Трэцяя акцыя")).one().id
+    press(alesia, fourth, "approve")
+    assert app2.test_client().get(f"/api/rallies/{fourth}").status_code == 404
