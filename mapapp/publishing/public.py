@@ -156,12 +156,30 @@ class EntryCache:
 
     KEEP_READS = 16
     FLOOR = 4096
+    # The bytes of parts kept on the entries (all contexts together), at most: past it the
+    # parts of the context least recently grown are dropped from every entry (read again
+    # from mapapp.publishing.partstore when next needed). At 10,000 rallies a calendar's
+    # parts are about 8 MiB, a GeoJSON's 4.
+    PART_BUDGET = 96 * 2**20
 
     def __init__(self) -> None:
         self.entries: dict[tuple, Entry] = {}
         self.reads = 0
         self.largest = 0
         self.lock = threading.Lock()
+        self.held: dict[tuple, int] = {}  # context -> bytes of its parts kept, oldest first
+
+    def kept(self, context: tuple, added: int) -> None:
+        """Count `added` bytes of parts of `context` now kept on entries, and keep the total
+        within PART_BUDGET (the newest context always stays)."""
+        with self.lock:
+            self.held[context] = self.held.pop(context, 0) + added
+            total = sum(self.held.values())
+            while total > self.PART_BUDGET and len(self.held) > 1:
+                oldest = next(iter(self.held))
+                total -= self.held.pop(oldest)
+                for entry in list(self.entries.values()):
+                    entry.parts.pop(oldest, None)
 
     def evict(self) -> None:
         if len(self.entries) <= max(self.FLOOR, 2 * self.largest):
@@ -185,6 +203,18 @@ COLUMN_NAMES = tuple(column.key for column in COLUMNS)
 FETCH_IDS = 5000
 
 
+def entry_cache() -> EntryCache:
+    """This process's EntryCache."""
+    return current_app.extensions.setdefault("mapapp.public_entries", EntryCache())
+
+
+def part_size(value: Any) -> int:
+    """About how many bytes a kept part holds (bytes, or a tuple of texts and bytes)."""
+    if isinstance(value, tuple):
+        return sum(part_size(item) for item in value) + 56
+    return len(value) * (2 if isinstance(value, str) else 1) + 33
+
+
 def public_entries(
     db: Session,
     rally_filter: RallyFilter,
@@ -205,7 +235,7 @@ def public_entries(
         query = query.limit(limit).offset(offset)
     # Plain tuples: hashed and compared in C (a Row compares in Python).
     rows = [tuple(row) for row in db.connection().execute(query)]
-    cache: EntryCache = current_app.extensions.setdefault("mapapp.public_entries", EntryCache())
+    cache = entry_cache()
     cache.reads += 1
     read = cache.reads
     cache.largest = max(cache.largest, len(rows))
