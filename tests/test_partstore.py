@@ -180,3 +180,21 @@ def test_a_worker_keeps_parts_within_its_budget(app, monkeypatch) -> None:
             assert sum(held.values()) <= 12_000 + max(held.values())
             assert len(held) < 5  # of the seven contexts asked for
     fresh.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_backup_and_restore_keep_the_parts(app, tmp_path) -> None:
+    from mapapp.domain.backup import backup, restore
+
+    add_rally(app)
+    with app.app_context():
+        engine = db.engine()
+        count = select(func.count()).select_from(PublishedPart)
+        with engine.connect() as connection:
+            kept = connection.scalar(count)
+        assert kept > 0
+        backup(engine, tmp_path / "copy.sqlite3")
+        with engine.begin() as connection:
+            connection.execute(PublishedPart.__table__.delete())
+        restore(engine, tmp_path / "copy.sqlite3")
+        with engine.connect() as connection:
+            assert connection.scalar(count) == kept

@@ -37,11 +37,19 @@ from mapapp.publishing.csvtable import csv_row
 from mapapp.publishing.geojson import feature_bytes, in_language
 from mapapp.publishing.ics import event_bytes
 from mapapp.publishing.mapfeed import map_part
-from mapapp.publishing.public import Entry, PublicRally, project
+from mapapp.publishing.public import (
+    COLUMN_NAMES,
+    COLUMNS,
+    KEY_COLUMNS,
+    Entry,
+    PublicRally,
+    project,
+    project_side,
+    raw_revision,
+)
 from mapapp.publishing.words import feed_notes
 
 TABLE = PublishedPart.__table__
-COLUMNS = tuple(PublishedRally.__table__.columns)
 # Ids asked for by IN at a time; more missing parts than this are read by their context alone.
 FETCH_IDS = 2000
 
@@ -51,23 +59,25 @@ def context_name(context: tuple) -> str:
     return "|".join("" if item is None else str(item) for item in context)
 
 
-def revision(rally: PublicRally) -> str:
-    """The row version a part was made from: the row's `updated_at` (aware UTC, ISO 8601)."""
-    return rally.updated_at.isoformat()
-
-
 def encode(context: tuple, value: Any) -> bytes:
-    """A part as the table keeps it (the map's entry is four values, the others bytes)."""
+    """A part as the table keeps it. The map's entry is four values: joined by NUL (which
+    JSON text and a day never hold), or as JSON when the town's name holds one."""
     if context[0] == "map":
         before, after, town, day = value
-        return json.dumps([before.decode(), after.decode(), town, day]).encode()
+        if "\0" in town:
+            return json.dumps([before.decode(), after.decode(), town, day]).encode()
+        return b"\0".join((before, after, town.encode(), day.encode()))
     return value
 
 
 def decode(context: tuple, data: bytes) -> Any:
     if context[0] == "map":
-        before, after, town, day = json.loads(data)
-        return before.encode(), after.encode(), town, day
+        data = bytes(data)
+        if data.startswith(b"["):
+            before, after, town, day = json.loads(data)
+            return before.encode(), after.encode(), town, day
+        before, after, town, day = data.split(b"\0")
+        return before, after, town.decode(), day.decode()
     return bytes(data)
 
 
@@ -115,11 +125,15 @@ def write_rallies(
         chunk = ids[start : start + FETCH_IDS]
         connection.execute(delete(TABLE).where(TABLE.c.rally_id.in_(chunk)))
         rows = []
-        for row in connection.execute(select(*COLUMNS).where(PublishedRally.id.in_(chunk))):
-            published = SimpleNamespace(**row._mapping)
+        query = select(*KEY_COLUMNS, *COLUMNS).where(PublishedRally.id.in_(chunk))
+        for row in connection.execute(query):
+            published = SimpleNamespace(
+                **dict(zip(COLUMN_NAMES, row[len(KEY_COLUMNS) :], strict=True))
+            )
+            kept = raw_revision(row[1])
             states = [project(published, now)]
             if not states[0].exact:  # the reveal to come: its parts are made now too
-                states.append(project(published, published.reveal_at))
+                states.append(project_side(published, True))
             for rally in states:
                 for context, render in made:
                     rows.append(
@@ -127,7 +141,7 @@ def write_rallies(
                             "context": context_name(context),
                             "exact": rally.exact,
                             "rally_id": rally.id,
-                            "revision": revision(rally),
+                            "revision": kept,
                             "data": encode(context, render(rally)),
                         }
                     )
@@ -141,7 +155,7 @@ def load(connection: Connection, entries: Sequence[Entry], context: tuple) -> in
     """Fill the entries' parts for `context` from the table where it holds them for the
     entry's row version and reveal side; returns how many were found."""
     name = context_name(context)
-    wanted = {entry.rally.id: entry for entry in entries}
+    wanted = {entry.id: entry for entry in entries}
     query = select(TABLE.c.rally_id, TABLE.c.exact, TABLE.c.revision, TABLE.c.data).where(
         TABLE.c.context == name
     )
@@ -153,9 +167,7 @@ def load(connection: Connection, entries: Sequence[Entry], context: tuple) -> in
     for each in queries:
         for rally_id, exact, kept, data in connection.execute(each):
             entry = wanted.get(rally_id)
-            if entry is None or bool(exact) != entry.rally.exact or context in entry.parts:
-                continue
-            if kept != revision(entry.rally):
+            if entry is None or kept != entry.revision or bool(exact) != entry.exact:
                 continue
             entry.parts[context] = decode(context, data)
             found += 1
@@ -163,19 +175,19 @@ def load(connection: Connection, entries: Sequence[Entry], context: tuple) -> in
 
 
 def save(engine: Engine, items: Sequence[tuple[Entry, tuple]]) -> None:
-    """Write parts a worker had to make itself (in a transaction of their own), unless the
-    table holds a newer version of them already."""
+    """Write parts a worker had to make itself (in a transaction of their own). One of an
+    older row version than the table's may replace it (a slow worker): readers take a part
+    only for their own row version, and a worker reading the newer one writes it again."""
     if not items:
         return
     rows = {}
     for entry, context in items:
-        rally = entry.rally
-        key = (context_name(context), rally.exact, rally.id)
+        key = (context_name(context), entry.exact, entry.id)
         rows[key] = {
             "context": key[0],
             "exact": key[1],
             "rally_id": key[2],
-            "revision": revision(rally),
+            "revision": entry.revision,
             "data": encode(context, entry.parts[context]),
         }
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
@@ -183,7 +195,7 @@ def save(engine: Engine, items: Sequence[tuple[Entry, tuple]]) -> None:
     statement = statement.on_conflict_do_update(
         index_elements=[TABLE.c.context, TABLE.c.exact, TABLE.c.rally_id],
         set_={"revision": statement.excluded.revision, "data": statement.excluded.data},
-        where=TABLE.c.revision < statement.excluded.revision,
+        where=TABLE.c.revision != statement.excluded.revision,
     )
     values = list(rows.values())
     with engine.begin() as connection:

@@ -20,7 +20,13 @@ from mapapp.domain.models import PublishedRally, utcnow
 from mapapp.places.locale import LANGUAGES
 from mapapp.publishing import partstore
 from mapapp.publishing.parts import ChunkCache, Layout, document, rally_parts
-from mapapp.publishing.public import Entry, PublicRally, entry_cache, part_size
+from mapapp.publishing.public import (
+    Entry,
+    PublicRally,
+    entry_cache,
+    part_size,
+    read_rallies,
+)
 from mapapp.web.compression import takes_gzip
 
 T = TypeVar("T")
@@ -171,9 +177,12 @@ def shared_parts() -> tuple[
     """
 
     def load(entries: list[Entry], context: tuple) -> object:
-        found = partstore.load(db.session().connection(), entries, context)
+        session = db.session()
+        found = partstore.load(session.connection(), entries, context)
         if found:
             kept(entries, context)
+        # The rest are made here: their rows are read (once) in the same snapshot.
+        read_rallies(session, [entry for entry in entries if context not in entry.parts])
         return found
 
     def save(entries: list[Entry], context: tuple) -> object:
