@@ -119,6 +119,11 @@ def engine() -> Engine:
     return current_app.extensions["mapapp.db"]["engine"]
 
 
+def writing_engine() -> Engine:
+    """The engine whose transactions write (see `writer`): for a short write of its own."""
+    return current_app.extensions["mapapp.db"]["writer"]
+
+
 def session(write: bool = False) -> Session:
     """The session of the current app context, opened on first use.
 

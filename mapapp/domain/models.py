@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -172,6 +173,28 @@ Index(
     PublishedRally.updated_at,
     PublishedRally.changes_pending,
 )
+
+
+class PublishedPart(Base):
+    """A public rally's part of one document (a GeoJSON Feature, a VEVENT, a CSV line, its
+    entry in the map's feed) as bytes, made once when its published row changes and read by
+    every worker and every server (mapapp.publishing.partstore). Derived data: a part is used
+    only while `revision` is its row's `updated_at` and `exact` the side of its reveal time
+    the public is on; both sides are kept for a rally with a reveal time still to come.
+    """
+
+    __tablename__ = "published_part"
+
+    # The document and what its text depends on: "ics|be|https://site/rallies/0?lang=be".
+    context: Mapped[str] = mapped_column(String(400), primary_key=True)
+    exact: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    rally_id: Mapped[int] = mapped_column(
+        ForeignKey("published_rally.id", ondelete="CASCADE"), primary_key=True
+    )
+    revision: Mapped[str] = mapped_column(String(40))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (Index("ix_published_part_rally_id", "rally_id"),)
 
 
 # The fields an approval copies from the working copy to the published version.

@@ -24,7 +24,7 @@ the features (foreign members, RFC 7946 section 6.1):
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from functools import lru_cache
 
@@ -89,43 +89,58 @@ def map_collection(rallies: Sequence[PublicRally], lang: str | None = None) -> b
 # (mapapp.publishing.public.Entry), for /api/rallies.geojson?fields=map: byte for byte what
 # map_collection gives (tests/test_parts.py checks it), in a fraction of the time.
 # Days in words, kept: babel takes a tenth of a millisecond a day, and a year has 365.
-_day_name = lru_cache(maxsize=4096)(day_name)
+@lru_cache(maxsize=4096)
+def _day_name(iso: str, lang: str) -> str:
+    return day_name(date.fromisoformat(iso), lang)
+
+
+def map_part(rally: PublicRally, lang: str | None) -> tuple[bytes, bytes, str, str]:
+    """A rally's entry in the map's feed, in `lang`: its Feature's JSON before and after the
+    town index, its town's name and its Minsk day (ISO). The index moves with the filter (a
+    town's place in `towns`): keeping a part per index would let visitors asking for many
+    filters grow every entry up to one part per town."""
+    day = rally.starts_at.astimezone(MINSK).date().isoformat()
+    town = town_name(rally, lang) if lang else rally.town
+    before, after = _json(map_feature(rally, -1, day)).split(b'"town":-1', 1)
+    return before + b'"town":', after, town, day
 
 
 def map_layout_and_parts(
-    entries: Sequence[Entry], lang: str | None = None
+    entries: Sequence[Entry],
+    lang: str | None = None,
+    load: Callable[[list[Entry], tuple], object] | None = None,
+    save: Callable[[list[Entry], tuple], object] | None = None,
 ) -> tuple[Layout, list[bytes]]:
     """map_collection's document as a Layout and one part a rally (mapapp.publishing.parts).
 
-    Each entry keeps its town name and day and its Feature's JSON around the town index (per
-    language): only a rally new or changed since is serialised again, and what an entry
-    keeps does not grow with the filters asked for. The head (the `towns` and `day_names` tables) is made each time.
+    Each entry keeps its `map_part` (per language) under ("map", lang): only a rally new or
+    changed since is serialised again (unless `load` finds it in the shared store,
+    mapapp.publishing.partstore; what is made is handed to `save`), and what an entry keeps
+    does not grow with the filters asked for. The head (the `towns` and `day_names` tables)
+    is made each time.
     """
     towns: dict[str, int] = {}
-    days: dict[str, date] = {}
+    days: dict[str, None] = {}
     parts = []
+    if load is not None:
+        missing = [entry for entry in entries if ("map", lang) not in entry.parts]
+        if missing:
+            load(missing, ("map", lang))
+    made = []
     for entry in entries:
-        where = entry.parts.get(("map-where", lang))
-        if where is None:
-            rally = entry.rally
-            day = rally.starts_at.astimezone(MINSK).date()
-            town = town_name(rally, lang) if lang else rally.town
-            where = entry.parts[("map-where", lang)] = (town, day.isoformat(), day)
-        town, iso, day = where
-        days.setdefault(iso, day)
-        index = towns.setdefault(town, len(towns))
-        # The Feature's JSON around its town index, kept once per language: the index moves
-        # with the filter (a town's place in `towns`), and keeping a part per index let
-        # visitors asking for many filters grow every entry up to one part per town.
         around = entry.parts.get(("map", lang))
         if around is None:
-            before, after = _json(map_feature(entry.rally, -1, iso)).split(b'"town":-1', 1)
-            around = entry.parts[("map", lang)] = (before + b'"town":', after)
-        part = b"%s%d%s" % (around[0], index, around[1])
-        parts.append(part)
+            around = entry.parts[("map", lang)] = map_part(entry.rally, lang)
+            made.append(entry)
+        before, after, town, iso = around
+        days.setdefault(iso, None)
+        index = towns.setdefault(town, len(towns))
+        parts.append(b"%s%d%s" % (before, index, after))
+    if save is not None and made:
+        save(made, ("map", lang))
     head: dict = {"type": "FeatureCollection", "towns": list(towns)}
     if lang:
-        head["day_names"] = {iso: _day_name(day, lang) for iso, day in days.items()}
+        head["day_names"] = {iso: _day_name(iso, lang) for iso in days}
     # {"type":...,"towns":[...],"day_names":{...}} less its "}", then the features.
     return Layout(_json(head)[:-1] + b',"features":[', b",", b"]}"), parts
 

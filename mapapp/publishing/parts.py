@@ -18,7 +18,7 @@ from __future__ import annotations
 import struct
 import threading
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from mapapp.publishing.public import Entry, PublicRally
@@ -48,19 +48,32 @@ class Layout:
 
 
 def rally_parts(
-    entries: Iterable[Entry], context: tuple, render: Callable[[PublicRally], bytes]
+    entries: Sequence[Entry],
+    context: tuple,
+    render: Callable[[PublicRally], bytes],
+    load: Callable[[list[Entry], tuple], object] | None = None,
+    save: Callable[[list[Entry], tuple], object] | None = None,
 ) -> list[bytes]:
     """Each entry's part for `context`, rendered (and kept on the entry) when missing.
 
     `context` must name everything the part depends on besides the rally: the format, the
     language, the site's address the links use. The rally itself is the entry's.
+    `load(missing, context)` may first fill the missing parts from a shared store
+    (mapapp.publishing.partstore); the entries whose part was rendered here go to `save`.
     """
-    parts = []
+    if load is not None:
+        missing = [entry for entry in entries if context not in entry.parts]
+        if missing:
+            load(missing, context)
+    parts, made = [], []
     for entry in entries:
         part = entry.parts.get(context)
         if part is None:
             part = entry.parts[context] = render(entry.rally)
+            made.append(entry)
         parts.append(part)
+    if save is not None and made:
+        save(made, context)
     return parts
 
 

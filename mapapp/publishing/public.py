@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -107,7 +108,11 @@ def town_point(geonameid: int | None, lat: float, lon: float) -> tuple[float, fl
 
 def project(row: PublishedRally, now: datetime) -> PublicRally:
     """The public view of a published row at `now` (the reveal rule applied)."""
-    exact = revealed(row.reveal_at, now)
+    return project_side(row, revealed(row.reveal_at, now))
+
+
+def project_side(row: PublishedRally, exact: bool) -> PublicRally:
+    """The public view of a published row before (`exact` False) or after its reveal time."""
     lat, lon = (row.lat, row.lon) if exact else town_point(row.geonameid, row.lat, row.lon)
     return PublicRally(
         id=row.id,
@@ -149,7 +154,9 @@ def public_rallies(
     offset: int = 0,
 ) -> list[PublicRally]:
     """The public rallies the filter selects, in its order; a page of them with `limit`."""
-    return [entry.rally for entry in public_entries(db, rally_filter, now, limit, offset)]
+    entries = public_entries(db, rally_filter, now, limit, offset)
+    read_rallies(db, entries)
+    return [entry.rally for entry in entries]
 
 
 class Entry:
@@ -160,12 +167,57 @@ class Entry:
     format keeps to make them (mapapp.publishing.mapfeed: the town's name and the day).
     """
 
-    __slots__ = ("rally", "parts", "used")
+    __slots__ = ("_rally", "parts", "used", "id", "revision", "exact", "reveal_at")
 
-    def __init__(self, rally: PublicRally, used: int) -> None:
-        self.rally = rally
+    def __init__(self, rally: PublicRally | None, used: int) -> None:
+        self._rally = rally
         self.parts: dict[tuple, Any] = {}
         self.used = used
+        if rally is not None:
+            self.id, self.exact, self.reveal_at = rally.id, rally.exact, rally.reveal_at
+            self.revision = raw_revision(rally.updated_at)
+
+    @classmethod
+    def unread(
+        cls, rally_id: int, revision: str, reveal_at: datetime | None, now: datetime, used: int
+    ) -> Entry:
+        """An entry known by its row version alone: its parts may come from
+        mapapp.publishing.partstore without the row being read (`read_rallies` reads it)."""
+        entry = cls(None, used)
+        entry.id, entry.revision, entry.reveal_at = rally_id, revision, reveal_at
+        entry.exact = revealed(reveal_at, now)
+        return entry
+
+    @property
+    def rally(self) -> PublicRally:
+        if self._rally is None:
+            raise LookupError(f"rally {self.id} not read yet (read_rallies)")
+        return self._rally
+
+
+def raw_revision(raw: Any) -> str:
+    """A row version (`updated_at` as the driver gives it, see KEY_COLUMNS) as text: the
+    same for every process and server reading the same row."""
+    if isinstance(raw, datetime):
+        return (raw.astimezone(UTC) if raw.tzinfo else raw).isoformat(" ")
+    return str(raw)
+
+
+def read_rallies(db: Session, entries: Sequence[Entry]) -> None:
+    """Read and project the rows of the entries not read yet (in the caller's snapshot, the
+    one their row versions were read in)."""
+    wanted = {entry.id: entry for entry in entries if entry._rally is None}
+    ids = list(wanted)
+    for start in range(0, len(ids), FETCH_IDS):
+        chunk = ids[start : start + FETCH_IDS]
+        query = select(*KEY_COLUMNS, *COLUMNS).where(PublishedRally.id.in_(chunk))
+        for row in db.connection().execute(query):
+            entry = wanted[row[0]]
+            values = row[len(KEY_COLUMNS) :]
+            # In a request's snapshot the row is the version its entry was found by (outside
+            # one, a command's, it may be newer: then the newer one is shown).
+            row_values = SimpleNamespace(**dict(zip(COLUMN_NAMES, values, strict=True)))
+            entry._rally = project_side(row_values, entry.exact)
 
 
 class EntryCache:
@@ -184,12 +236,30 @@ class EntryCache:
 
     KEEP_READS = 16
     FLOOR = 4096
+    # The bytes of parts kept on the entries (all contexts together), at most: past it the
+    # parts of the context least recently grown are dropped from every entry (read again
+    # from mapapp.publishing.partstore when next needed). At 10,000 rallies a calendar's
+    # parts are about 8 MiB, a GeoJSON's 4.
+    PART_BUDGET = 96 * 2**20
 
     def __init__(self) -> None:
         self.entries: dict[tuple, Entry] = {}
         self.reads = 0
         self.largest = 0
         self.lock = threading.Lock()
+        self.held: dict[tuple, int] = {}  # context -> bytes of its parts kept, oldest first
+
+    def kept(self, context: tuple, added: int) -> None:
+        """Count `added` bytes of parts of `context` now kept on entries, and keep the total
+        within PART_BUDGET (the newest context always stays)."""
+        with self.lock:
+            self.held[context] = self.held.pop(context, 0) + added
+            total = sum(self.held.values())
+            while total > self.PART_BUDGET and len(self.held) > 1:
+                oldest = next(iter(self.held))
+                total -= self.held.pop(oldest)
+                for entry in list(self.entries.values()):
+                    entry.parts.pop(oldest, None)
 
     def evict(self) -> None:
         if len(self.entries) <= max(self.FLOOR, 2 * self.largest):
@@ -213,6 +283,18 @@ COLUMN_NAMES = tuple(column.key for column in COLUMNS)
 FETCH_IDS = 5000
 
 
+def entry_cache() -> EntryCache:
+    """This process's EntryCache."""
+    return current_app.extensions.setdefault("mapapp.public_entries", EntryCache())
+
+
+def part_size(value: Any) -> int:
+    """About how many bytes a kept part holds (bytes, or a tuple of texts and bytes)."""
+    if isinstance(value, tuple):
+        return sum(part_size(item) for item in value) + 56
+    return len(value) * (2 if isinstance(value, str) else 1) + 33
+
+
 def public_entries(
     db: Session,
     rally_filter: RallyFilter,
@@ -233,38 +315,33 @@ def public_entries(
         query = query.limit(limit).offset(offset)
     # Plain tuples: hashed and compared in C (a Row compares in Python).
     rows = [tuple(row) for row in db.connection().execute(query)]
-    cache: EntryCache = current_app.extensions.setdefault("mapapp.public_entries", EntryCache())
+    cache = entry_cache()
     cache.reads += 1
     read = cache.reads
     cache.largest = max(cache.largest, len(rows))
     found = cache.entries
-    entries: list[Entry | None] = []
-    missing: dict[int, int] = {}  # rally id -> its index in `entries`
+    entries: list[Entry] = []
+    missing = []
     for row in rows:
         entry = found.get(row)
         if entry is not None:
-            reveal_at = entry.rally.reveal_at
-            if entry.rally.exact == (reveal_at is None or reveal_at <= now):
+            reveal_at = entry.reveal_at
+            if entry.exact == (reveal_at is None or reveal_at <= now):
                 entry.used = read
                 entries.append(entry)
                 continue
-        missing[row[0]] = len(entries)
-        entries.append(None)
-    ids = list(missing)
-    for start in range(0, len(ids), FETCH_IDS):
-        # Key and values in one statement, so they are the same version's
-        # (it may have changed since the read above: then the newer one is shown).
-        chunk = ids[start : start + FETCH_IDS]
-        query = select(*KEY_COLUMNS, *COLUMNS).where(PublishedRally.id.in_(chunk))
-        for row in db.connection().execute(query):
-            raw, values = tuple(row[: len(KEY_COLUMNS)]), row[len(KEY_COLUMNS) :]
-            entry = Entry(
-                project(SimpleNamespace(**dict(zip(COLUMN_NAMES, values, strict=True))), now), read
-            )
-            found[raw] = entry
-            entries[missing[raw[0]]] = entry
-    # A row gone since the first read (taken down meanwhile) is left out.
-    entries = [entry for entry in entries if entry is not None]
+        missing.append((len(entries), row))
+        entries.append(None)  # type: ignore[arg-type]
+    if missing:
+        # The rows are read whole only when a part is not in mapapp.publishing.partstore
+        # (read_rallies): here only their reveal times, the one thing their parts depend on
+        # beside the row version.
+        reveal_at = PublishedRally.reveal_at
+        query = select(PublishedRally.id, reveal_at).where(reveal_at.is_not(None))
+        reveals = {row[0]: row[1] for row in db.connection().execute(query)}
+        for index, row in missing:
+            entry = Entry.unread(row[0], raw_revision(row[1]), reveals.get(row[0]), now, read)
+            found[row] = entries[index] = entry
     cache.evict()
     return entries
 

@@ -24,6 +24,7 @@ from mapapp.web.caching import (
     prepared,
     prepared_parts,
     prepared_response,
+    shared_parts,
 )
 from mapapp.web.i18n import current_language
 from mapapp.web.limits import limiter
@@ -79,7 +80,9 @@ def geojson_document() -> tuple[str, Callable[[], Prepared], int]:
                 lambda: prepared_parts(
                     "geojson",
                     etag,
-                    *map_layout_and_parts(public_entries(db.session(), rally_filter, now), lang),
+                    *map_layout_and_parts(
+                        public_entries(db.session(), rally_filter, now), lang, *shared_parts()
+                    ),
                 ),
             )
         return cached_geojson(

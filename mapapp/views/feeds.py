@@ -28,7 +28,14 @@ from mapapp.publishing.public import (
 )
 from mapapp.publishing.signing import signed_comment, signing_key
 from mapapp.publishing.words import feed_notes
-from mapapp.web.caching import Prepared, conditional, memoized, prepared, prepared_response
+from mapapp.web.caching import (
+    Prepared,
+    conditional,
+    memoized,
+    prepared,
+    prepared_response,
+    remember_origin,
+)
 from mapapp.web.i18n import current_language
 from mapapp.web.urls import external_url
 
@@ -77,6 +84,7 @@ def feed_bytes(kind: str, form: Format) -> tuple[str, Callable[[], Prepared], in
     # The body links to rally pages: their origin, prefix and ?lang= are part of its ETag,
     # and of what each rally's part depends on.
     origin = rally_url(0)
+    remember_origin(origin)
     etag = etag_for(version.key, rally_filter.key(), kind, lang, origin)
     layout, part = form
 

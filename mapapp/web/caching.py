@@ -7,12 +7,26 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
+from urllib.parse import urlsplit
 
-from flask import Response, current_app, g, request
+from flask import Flask, Response, current_app, g, request
+from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import ServiceUnavailable
 
+from mapapp.domain import db
+from mapapp.domain.models import PublishedRally, utcnow
+from mapapp.places.locale import LANGUAGES
+from mapapp.publishing import partstore
 from mapapp.publishing.parts import ChunkCache, Layout, document, rally_parts
-from mapapp.publishing.public import Entry, PublicRally
+from mapapp.publishing.public import (
+    Entry,
+    PublicRally,
+    entry_cache,
+    part_size,
+    read_rallies,
+)
 from mapapp.web.compression import takes_gzip
 
 T = TypeVar("T")
@@ -149,7 +163,100 @@ def prepared(
     """A document of per-rally parts (mapapp.publishing.parts), gzipped: only the parts of rallies new
     or changed since this process last rendered them in `context` are rendered, and only the
     chunks holding them compressed. `name` and `key` (its ETag) name it for `plain()`."""
-    return prepared_parts(name, key, layout, rally_parts(entries, context, render))
+    load, save = shared_parts()
+    return prepared_parts(name, key, layout, rally_parts(entries, context, render, load, save))
+
+
+def shared_parts() -> tuple[
+    Callable[[list[Entry], tuple], object], Callable[[list[Entry], tuple], object]
+]:
+    """This request's way to the parts every worker and server shares
+    (mapapp.publishing.partstore): `load` fills the entries' missing parts of a context from
+    the table (in the request's read snapshot), `save` writes back the parts this worker had
+    to make itself, in a short transaction of its own (a failure only logs: the answer stands).
+    """
+
+    def load(entries: list[Entry], context: tuple) -> object:
+        session = db.session()
+        found = partstore.load(session.connection(), entries, context)
+        if found:
+            kept(entries, context)
+        # The rest are made here: their rows are read (once) in the same snapshot.
+        read_rallies(session, [entry for entry in entries if context not in entry.parts])
+        return found
+
+    def save(entries: list[Entry], context: tuple) -> object:
+        kept(entries, context)
+        try:
+            partstore.save(db.writing_engine(), [(entry, context) for entry in entries])
+        except SQLAlchemyError:
+            current_app.logger.warning("could not keep %d parts of %s", len(entries), context[0])
+        return None
+
+    return load, save
+
+
+def kept(entries: list[Entry], context: tuple) -> None:
+    """Count the parts of `context` these entries now keep against the process's budget
+    (mapapp.publishing.public.EntryCache.PART_BUDGET)."""
+    held = sum(part_size(entry.parts[context]) for entry in entries if context in entry.parts)
+    entry_cache().kept(context, held)
+
+
+# Addresses of a rally 0's page (…/rallies/0?lang=be) feeds were asked for in this process
+# beyond the declared ones, which a change makes parts for too (at most this many).
+SEEN_ORIGINS = 16
+
+
+def remember_origin(origin: str) -> None:
+    """Note a feed's links' address (mapapp.views.feeds), so that changes made in this
+    process make its parts too (a development server's, or a mirror's under its own prefix)."""
+    seen: dict[str, None] = current_app.extensions.setdefault("mapapp.feed_origins", {})
+    if origin not in seen and len(seen) < SEEN_ORIGINS:
+        seen[origin] = None
+
+
+def feed_origins(app: Flask) -> list[str]:
+    """Every address of a rally 0's page the calendar and CSV feeds link to, one per site
+    address (MAPAPP_BASE_URL, each of MAPAPP_HOSTS under its prefix, MAPAPP_ONION_URL) and
+    language, and those this process served feeds for."""
+    found = app.extensions["mapapp.urls"]
+    sites = []
+    if found.base:
+        prefix = urlsplit(found.base).path
+        sites.append(found.base)
+        sites += [origin + prefix for origin in found.origins.values()]
+    if found.onion:
+        sites.append(found.onion)
+    origins = {f"{site}/rallies/0?lang={lang}": None for site in sites for lang in LANGUAGES}
+    origins.update(app.extensions.get("mapapp.feed_origins", {}))
+    return list(origins)
+
+
+def install_part_store(app: Flask) -> None:
+    """Make the shared parts of every published rally a writing session changes, in the
+    transaction that changes it (mapapp.publishing.partstore), whatever made the change:
+    a moderator, the organizer, an import, the seed, demo data."""
+    maker = app.extensions["mapapp.db"]["sessionmaker"]
+
+    @event.listens_for(maker, "after_flush")
+    def note_changes(session: Session, _context: object) -> None:
+        changed = session.info.setdefault("mapapp.published_changed", set())
+        for item in (*session.new, *session.dirty):
+            if isinstance(item, PublishedRally):
+                changed.add(item.id)
+
+    @event.listens_for(maker, "before_commit")
+    def make_parts(session: Session) -> None:
+        if not session.info.get("mapapp.published_changed"):
+            return
+        session.flush()
+        changed = session.info.pop("mapapp.published_changed", set())
+        partstore.write_rallies(session.connection(), changed, utcnow(), feed_origins(app))
+
+    @event.listens_for(maker, "after_soft_rollback")
+    def forget_changes(session: Session, _previous: object) -> None:
+        session.info.pop("mapapp.published_changed", None)
 
 
 def prepared_parts(name: str, key: str, layout: Layout, parts: list[bytes]) -> Prepared:

@@ -1,0 +1,210 @@
+"""Cold and warm, apart: what a worker that has just started answers, against a warm one.
+
+For this checkout and, with --baseline DIR, another checkout of the app (the code before a
+change, e.g. `git worktree add /tmp/before main`), in alternated rounds on databases made the same
+way (`init-db`, `demo-data --count N --seed 1`, each by its own code), each round:
+
+- starts gunicorn (2 workers unless --workers) and times the first answer of each feed
+  (GeoJSON, the map's feed, ICS, CSV; gzipped) with a filter never asked before, right after the
+  start (cold), then the same address again and another new filter (warm);
+- times the first `when=all` answer of each feed after a change made by another process (a
+  rally's title edited through mapapp.domain.lifecycle), answered by whichever worker;
+- asks for --attack random filters (every feed, region, dates, language) and reads each
+  worker's resident memory.
+
+Every round is printed; then the median of the rounds per code and, with a baseline, the
+ratio. Only 127.0.0.1 is contacted; every loop is bounded in time.
+
+    .venv/bin/python bench/cold.py --rallies 10000 [--rounds 3] [--baseline /tmp/before]
+        [--workers 2] [--attack 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serve import (  # noqa: E402
+    BIN,
+    GZIP,
+    ROOT,
+    cpu_ns,
+    free_port,
+    get,
+    wait_until_up,
+    worker_memory,
+)
+
+REGIONS = ("BY-BR", "BY-HO", "BY-HR", "BY-HM", "BY-MA", "BY-MI", "BY-VI")
+LANGS = ("be", "ru", "en")
+FEEDS = {
+    "GeoJSON": "/api/rallies.geojson?when=all",
+    "map feed": "/api/rallies.geojson?when=all&fields=map&lang=be",
+    "ICS": "/rallies.ics?when=all&lang=be",
+    "CSV": "/rallies.csv?when=all&lang=be",
+}
+
+
+def new_filter(rng: random.Random) -> str:
+    """A filter no one asked before (a region, a language and a date range)."""
+    first = date(2026, 1, 1) + timedelta(days=rng.randrange(0, 700))
+    last = first + timedelta(days=rng.randrange(30, 900))
+    return f"&region={rng.choice(REGIONS)}&from={first}&to={last}"
+
+
+def timed(port: int, path: str, master: int) -> tuple[float, float]:
+    """The answer's time from here (ms) and the workers' CPU time it took (ms): on a shared
+    machine the second is what the server spends, whatever else runs."""
+    used = cpu_ns(master)
+    start = time.perf_counter()
+    status, _, _ = get(port, path, GZIP)
+    elapsed = (time.perf_counter() - start) * 1000
+    if status != 200:
+        raise SystemExit(f"{path}: {status}")
+    return elapsed, (cpu_ns(master) - used) / 1e6
+
+
+def edit_one(rally_id: int, title: str) -> None:
+    """Run in another process: a moderator's edit of one rally's title."""
+    from mapapp import create_app
+    from mapapp.domain import db, lifecycle
+    from mapapp.domain.models import Rally
+
+    with create_app().app_context():
+        session = db.session(write=True)
+        lifecycle.edit(session, session.get(Rally, rally_id), {"title": title}, "moderator:bench")
+
+
+class Code:
+    """One checkout of the app with its own database, server port and environment."""
+
+    def __init__(self, name: str, root: Path, tmp: Path, args: argparse.Namespace) -> None:
+        self.name, self.root = name, root
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(root),
+            "MAPAPP_DATABASE_URL": f"sqlite:///{tmp / (name + '.sqlite3')}",
+            "MAPAPP_SECRET_KEY": "bench",
+            "MAPAPP_DEVELOPMENT": "1",
+            # The feeds' links: a declared address, as in production.
+            "MAPAPP_BASE_URL": f"http://127.0.0.1:{self.port}",
+            "WEB_CONCURRENCY": str(args.workers),
+        }
+        self.env.pop("MAPAPP_REDIS_URL", None)
+        flask = [str(BIN / "flask"), "--app", "mapapp"]
+        start = time.perf_counter()
+        for command in (["init-db"], ["demo-data", "--count", str(args.rallies), "--seed", "1"]):
+            run = [*flask, *command]
+            subprocess.run(run, env=self.env, cwd=root, check=True, capture_output=True)  # noqa: S603
+        print(f"{name}: database made in {time.perf_counter() - start:.0f} s", flush=True)
+        self.rounds: list[dict[str, tuple[float, float]]] = []
+
+    def round(self, number: int, args: argparse.Namespace) -> None:
+        rng = random.Random(number * 7919 + hash(self.name) % 1000)
+        server = subprocess.Popen(  # noqa: S603
+            [
+                str(BIN / "gunicorn"),
+                "-c",
+                str(self.root / "gunicorn.conf.py"),
+                "mapapp:create_app()",
+            ],
+            env={**self.env, "PORT": str(self.port)},
+            cwd=self.root,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        figures: dict[str, tuple[float, float]] = {}
+        master = server.pid
+        try:
+            wait_until_up(self.port, server, "/healthz")
+            for name, path in FEEDS.items():
+                asked = path + new_filter(rng)
+                figures[f"cold {name}, new filter"] = timed(self.port, asked, master)
+                figures[f"warm {name}, same"] = timed(self.port, asked, master)
+                figures[f"warm {name}, new filter"] = timed(
+                    self.port, path + new_filter(rng), master
+                )
+            for name, path in FEEDS.items():
+                figures[f"first {name} when=all"] = timed(self.port, path, master)
+            for n, (name, path) in enumerate(FEEDS.items()):
+                title = f"Пікет пасля змены {number}-{n}"
+                command = [
+                    sys.executable,
+                    __file__,
+                    "--edit-one",
+                    str(1 + n * 97 % args.rallies),
+                    title,
+                ]
+                done = {"env": self.env, "cwd": self.root, "check": True, "capture_output": True}
+                subprocess.run(command, **done)  # noqa: S603
+                time.sleep(0.3)
+                figures[f"after a change {name}"] = timed(self.port, path, master)
+            paths = list(FEEDS.values())
+            for _ in range(args.attack):
+                path = rng.choice(paths).replace("lang=be", f"lang={rng.choice(LANGS)}")
+                get(self.port, path + new_filter(rng), GZIP)
+            memory = max(worker_memory(server.pid)) / 1024
+            figures["memory a worker, MiB (largest)"] = (memory, memory)
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+        self.rounds.append(figures)
+        print(f"{self.name} round {number}:", flush=True)
+        for key, (wall, cpu) in figures.items():
+            print(f"  {key:36} {wall:8.0f} ms, CPU {cpu:6.0f} ms", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rallies", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--attack", type=int, default=300, help="random filters before memory")
+    parser.add_argument("--baseline", type=Path, help="another checkout to compare with")
+    parser.add_argument("--edit-one", nargs=2, metavar=("ID", "TITLE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.edit_one:
+        edit_one(int(args.edit_one[0]), args.edit_one[1])
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        codes = [Code("this", ROOT, Path(tmp), args)]
+        if args.baseline:
+            codes.append(Code("baseline", args.baseline.resolve(), Path(tmp), args))
+        for number in range(args.rounds):
+            for code in codes if number % 2 == 0 else reversed(codes):
+                code.round(number, args)
+        print(
+            f"\nmedians of {args.rounds} rounds, {args.rallies} rallies: time from here (ms) and, in"
+        )
+        print("brackets, the workers' CPU time (ms; the figure a shared machine does not blur)")
+        keys = list(codes[0].rounds[0])
+        header = "".join(f"{code.name:>20}" for code in codes)
+        print(f"  {'':36}{header}{'   ratio (CPU)' if len(codes) > 1 else ''}")
+        for key in keys:
+            values = [
+                (
+                    statistics.median(r[key][0] for r in code.rounds),
+                    statistics.median(r[key][1] for r in code.rounds),
+                )
+                for code in codes
+            ]
+            line = "".join(f"{wall:10.0f} ({cpu:6.0f})" for wall, cpu in values)
+            if len(values) > 1 and values[1][0] and values[1][1]:
+                line += (
+                    f"  {values[0][0] / values[1][0]:5.2f}x ({values[0][1] / values[1][1]:5.2f}x)"
+                )
+            print(f"  {key:36}{line}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+"""Every public rally's parts of the feeds, made once and shared by every worker and server.
+
+A part (a GeoJSON Feature, the map feed's entry, a VEVENT, a CSV line; see
+mapapp.publishing.parts) depends on the rally's published row, the side of its reveal time the
+public is on, and its context: the format, the language, and for the calendar and the CSV the
+address their links go to. Parts are kept in the table `published_part` beside
+`published_rally`:
+
+- made when a published row changes, in the transaction that changes it (`write_rallies`, run
+  from a session hook installed by mapapp.web.caching), for every language, each declared
+  address of the site, and both sides of a reveal time still to come: when the reveal time
+  passes, the revealed parts are already there;
+- found again only for the same row version (`revision`: its `updated_at`, which moves with
+  every change of the row) and the same side of the reveal (`exact`);
+- read by a worker that lacks them (`load`): a new worker, a respawned one, another server
+  joins and concatenates ready bytes; whatever a worker still had to make itself (a
+  mirror's address not declared, rows from before this table) it writes back (`save`), so the
+  next worker reads it.
+
+Rows of a rally taken down go with it (ON DELETE CASCADE).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from mapapp.domain.models import PublishedPart, PublishedRally
+from mapapp.places.locale import LANGUAGES
+from mapapp.publishing.csvtable import csv_row
+from mapapp.publishing.geojson import feature_bytes, in_language
+from mapapp.publishing.ics import event_bytes
+from mapapp.publishing.mapfeed import map_part
+from mapapp.publishing.public import (
+    COLUMN_NAMES,
+    COLUMNS,
+    KEY_COLUMNS,
+    Entry,
+    PublicRally,
+    project,
+    project_side,
+    raw_revision,
+)
+from mapapp.publishing.words import feed_notes
+
+TABLE = PublishedPart.__table__
+# Ids asked for by IN at a time; more missing parts than this are read by their context alone.
+FETCH_IDS = 2000
+
+
+def context_name(context: tuple) -> str:
+    """The context tuple a worker keeps a part under, as the table's `context` column."""
+    return "|".join("" if item is None else str(item) for item in context)
+
+
+def encode(context: tuple, value: Any) -> bytes:
+    """A part as the table keeps it. The map's entry is four values: joined by NUL (which
+    JSON text and a day never hold), or as JSON when the town's name holds one."""
+    if context[0] == "map":
+        before, after, town, day = value
+        if "\0" in town:
+            return json.dumps([before.decode(), after.decode(), town, day]).encode()
+        return b"\0".join((before, after, town.encode(), day.encode()))
+    return value
+
+
+def decode(context: tuple, data: bytes) -> Any:
+    if context[0] == "map":
+        data = bytes(data)
+        if data.startswith(b"["):
+            before, after, town, day = json.loads(data)
+            return before.encode(), after.encode(), town, day
+        before, after, town, day = data.split(b"\0")
+        return before, after, town.decode(), day.decode()
+    return bytes(data)
+
+
+def rally_url(origin: str) -> Callable[[int], str]:
+    """A rally page's address for a feed whose rally 0 is at `origin` (.../rallies/0?lang=be),
+    as mapapp.views.feeds.rally_url gives it in a request to that address."""
+    head, tail = origin.split("/rallies/0", 1)
+    return lambda rally_id: f"{head}/rallies/{rally_id}{tail}"
+
+
+def renderers(origins: Iterable[str]) -> list[tuple[tuple, Callable[[PublicRally], Any]]]:
+    """Every context a change makes parts for, with its part's renderer: the GeoJSON without
+    and with each language, the map's feed likewise, and the calendar (in each language) and
+    the CSV for each of `origins` (a rally 0's page address, one per site address and
+    language)."""
+    made: list[tuple[tuple, Callable[[PublicRally], Any]]] = [
+        (("geojson", ""), feature_bytes(None))
+    ]
+    made += [(("geojson", lang), feature_bytes(in_language(lang))) for lang in LANGUAGES]
+    made += [
+        (("map", lang), lambda rally, lang=lang: map_part(rally, lang))
+        for lang in (None, *LANGUAGES)
+    ]
+    for origin in origins:
+        lang = origin.rsplit("lang=", 1)[-1]
+        if lang not in LANGUAGES:
+            continue
+        url = rally_url(origin)
+        made.append((("ics", lang, origin), event_bytes(url, feed_notes(lang))))
+        made.append((("csv", lang, origin), csv_row(url)))
+    return made
+
+
+def write_rallies(
+    connection: Connection, ids: Iterable[int], now: datetime, origins: Iterable[str]
+) -> int:
+    """Make and store the parts of these published rallies (in the caller's transaction),
+    replacing their older ones; returns how many were written."""
+    ids = sorted(set(ids))
+    if not ids:
+        return 0
+    made = renderers(origins)
+    written = 0
+    for start in range(0, len(ids), FETCH_IDS):
+        chunk = ids[start : start + FETCH_IDS]
+        connection.execute(delete(TABLE).where(TABLE.c.rally_id.in_(chunk)))
+        rows = []
+        query = select(*KEY_COLUMNS, *COLUMNS).where(PublishedRally.id.in_(chunk))
+        for row in connection.execute(query):
+            published = SimpleNamespace(
+                **dict(zip(COLUMN_NAMES, row[len(KEY_COLUMNS) :], strict=True))
+            )
+            kept = raw_revision(row[1])
+            states = [project(published, now)]
+            if not states[0].exact:  # the reveal to come: its parts are made now too
+                states.append(project_side(published, True))
+            for rally in states:
+                for context, render in made:
+                    rows.append(
+                        {
+                            "context": context_name(context),
+                            "exact": rally.exact,
+                            "rally_id": rally.id,
+                            "revision": kept,
+                            "data": encode(context, render(rally)),
+                        }
+                    )
+        if rows:
+            connection.execute(TABLE.insert(), rows)
+            written += len(rows)
+    return written
+
+
+def load(connection: Connection, entries: Sequence[Entry], context: tuple) -> int:
+    """Fill the entries' parts for `context` from the table where it holds them for the
+    entry's row version and reveal side; returns how many were found."""
+    name = context_name(context)
+    wanted = {entry.id: entry for entry in entries}
+    query = select(TABLE.c.rally_id, TABLE.c.exact, TABLE.c.revision, TABLE.c.data).where(
+        TABLE.c.context == name
+    )
+    if len(wanted) > FETCH_IDS:
+        queries = [query]  # most of the context: one range of the primary key
+    else:
+        queries = [query.where(TABLE.c.rally_id.in_(list(wanted)))]
+    found = 0
+    for each in queries:
+        for rally_id, exact, kept, data in connection.execute(each):
+            entry = wanted.get(rally_id)
+            if entry is None or kept != entry.revision or bool(exact) != entry.exact:
+                continue
+            entry.parts[context] = decode(context, data)
+            found += 1
+    return found
+
+
+def save(engine: Engine, items: Sequence[tuple[Entry, tuple]]) -> None:
+    """Write parts a worker had to make itself (in a transaction of their own). One of an
+    older row version than the table's may replace it (a slow worker): readers take a part
+    only for their own row version, and a worker reading the newer one writes it again."""
+    if not items:
+        return
+    rows = {}
+    for entry, context in items:
+        key = (context_name(context), entry.exact, entry.id)
+        rows[key] = {
+            "context": key[0],
+            "exact": key[1],
+            "rally_id": key[2],
+            "revision": entry.revision,
+            "data": encode(context, entry.parts[context]),
+        }
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(TABLE)
+    statement = statement.on_conflict_do_update(
+        index_elements=[TABLE.c.context, TABLE.c.exact, TABLE.c.rally_id],
+        set_={"revision": statement.excluded.revision, "data": statement.excluded.data},
+        where=TABLE.c.revision != statement.excluded.revision,
+    )
+    values = list(rows.values())
+    with engine.begin() as connection:
+        # Only rallies still published: a part of one taken down meanwhile is left out.
+        ids = {row["rally_id"] for row in values}
+        alive = set()
+        id_list = sorted(ids)
+        for start in range(0, len(id_list), FETCH_IDS):
+            chunk = id_list[start : start + FETCH_IDS]
+            alive.update(
+                connection.scalars(select(PublishedRally.id).where(PublishedRally.id.in_(chunk)))
+            )
+        values = [row for row in values if row["rally_id"] in alive]
+        for start in range(0, len(values), FETCH_IDS):
+            connection.execute(statement, values[start : start + FETCH_IDS])

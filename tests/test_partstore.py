@@ -1,0 +1,200 @@
+"""Parts shared by every worker and server (mapapp.publishing.partstore).
+
+A new app instance on the same database stands for a new gunicorn worker, a respawned one
+or a second server: it must serve the same bytes as the warm one without making any part
+itself, also right after a change made through another instance and after a reveal time.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import add_rally, fresh_postgres, make_app
+from flask import Flask
+from sqlalchemy import func, select
+from test_public import SECRET_PLACE, unrevealed_rally
+
+from mapapp.domain import db, lifecycle
+from mapapp.domain.models import PublishedPart, Rally
+from mapapp.publishing import csvtable, geojson, ics, mapfeed
+from mapapp.publishing.public import EntryCache, entry_cache, part_size
+
+BASE = "http://localhost"
+FEEDS = [
+    "/api/rallies.geojson?when=all",
+    "/api/rallies.geojson?when=all&lang=ru",
+    "/api/rallies.geojson?when=all&fields=map",
+    "/api/rallies.geojson?when=all&fields=map&lang=be",
+    "/api/rallies.geojson?when=upcoming&region=BY-HR&fields=map&lang=en",
+    "/rallies.ics?when=all&lang=be",
+    "/rallies.ics?when=all&lang=en&region=BY-HM",
+    "/rallies.csv?when=all&lang=ru",
+]
+GZIP = {"Accept-Encoding": "gzip"}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, sqlite_url: str) -> str:  # noqa: ANN001
+    return sqlite_url if request.param == "sqlite" else fresh_postgres()
+
+
+@pytest.fixture
+def builds(monkeypatch) -> list[str]:  # noqa: ANN001
+    """Every part made from a rally (any format), by name, from the moment it is asked for."""
+    made: list[str] = []
+
+    def counting(module: object, name: str) -> None:
+        original = getattr(module, name)
+
+        def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            made.append(name)
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, wrapper)
+
+    counting(geojson, "feature")
+    counting(mapfeed, "map_feature")
+    counting(ics, "rally_event")
+    counting(csvtable, "_csv_line")
+    return made
+
+
+def answers(app: Flask) -> dict[str, bytes]:
+    client = app.test_client()
+    found = {}
+    for path in FEEDS:
+        for headers in ({}, GZIP):
+            response = client.get(path, headers=headers)
+            assert response.status_code == 200, path
+            found[path + str(headers)] = response.data
+    return found
+
+
+def some_rallies(app: Flask) -> list[int]:
+    start = datetime(datetime.now(UTC).year + 1, 3, 1, 15, tzinfo=UTC)
+    ids = [
+        add_rally(app, title=f"Пікет {n}", starts_at=start + timedelta(days=n)) for n in range(6)
+    ]
+    ids.append(add_rally(app, title="Danger", status="danger"))
+    ids.append(unrevealed_rally(app, timedelta(days=2)))
+    return ids
+
+
+def test_a_new_worker_serves_the_same_bytes_without_making_parts(database, builds) -> None:
+    first = make_app(database, BASE_URL=BASE)
+    ids = some_rallies(first)
+    warm = answers(first)
+    with first.app_context():
+        stored = db.session().scalar(select(func.count()).select_from(PublishedPart))
+    # Every language and format, both sides of the reveal of the unrevealed one.
+    assert stored >= len(ids) * 14
+    builds.clear()
+
+    second = make_app(database, BASE_URL=BASE)  # a new worker, or another server
+    assert answers(second) == warm
+    assert builds == []
+
+    # A change through the first: the second's next answer holds it, still made of no part
+    # of its own (the change made them, in its transaction).
+    with first.app_context():
+        session = db.session(write=True)
+        rally = session.get(Rally, ids[0])
+        lifecycle.edit(session, rally, {"title": "Зменены загаловак"}, actor="moderator:test")
+        lifecycle.perform(session, session.get(Rally, ids[1]), "moderator:test", "cancel")
+    builds.clear()  # the change made its parts: every worker reads them
+    client = second.test_client()
+    assert "Зменены загаловак".encode() in client.get("/rallies.csv?when=all&lang=ru").data
+    assert "Зменены загаловак" in client.get("/api/rallies.geojson?when=all").get_data(True)
+    assert b"STATUS:CANCELLED" in client.get("/rallies.ics?when=all&lang=be").data
+    assert builds == []
+    for app in (first, second):
+        app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_the_reveal_is_served_from_parts_made_before_it(database, builds, monkeypatch) -> None:
+    first = make_app(database, BASE_URL=BASE)
+    some_rallies(first)
+    before = first.test_client().get("/rallies.csv?when=all&lang=be").data
+    assert SECRET_PLACE.encode() not in before
+    builds.clear()
+    later = datetime.now(UTC) + timedelta(days=3)  # past the reveal time
+    for module in ("mapapp.views.feeds", "mapapp.views.api"):
+        monkeypatch.setattr(f"{module}.utcnow", lambda: later)
+    second = make_app(database, BASE_URL=BASE)
+    client = second.test_client()
+    assert SECRET_PLACE.encode() in client.get("/rallies.csv?when=all&lang=be").data
+    assert SECRET_PLACE.encode() in client.get("/rallies.ics?when=all&lang=en").data
+    assert SECRET_PLACE in client.get("/api/rallies.geojson?when=all&lang=be").get_data(True)
+    assert builds == []
+    for app in (first, second):
+        app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_parts_a_worker_made_are_kept_for_the_next(database, builds) -> None:
+    """Without a declared address the feeds' links follow the request's: the first worker
+    asked makes those parts and writes them back; the next one reads them."""
+    first = make_app(database)
+    some_rallies(first)
+    builds.clear()
+    warm = answers(first)
+    assert "rally_event" in builds  # no change had made the calendar for this address
+    builds.clear()
+    second = make_app(database)
+    assert answers(second) == warm
+    assert builds == []
+    for app in (first, second):
+        app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_a_rally_taken_down_leaves_no_parts(app) -> None:
+    rally_id = add_rally(app)
+    with app.app_context():
+        session = db.session(write=True)
+        count = select(func.count()).where(PublishedPart.rally_id == rally_id)
+        assert session.scalar(count) > 0
+        lifecycle.perform(
+            session, session.get(Rally, rally_id), "moderator:test", "reject", reason="test"
+        )
+        assert session.scalar(count) == 0
+
+
+def test_a_worker_keeps_parts_within_its_budget(app, monkeypatch) -> None:
+    """However many languages, formats and filters are asked for, a worker keeps at most
+    PART_BUDGET bytes of parts (the rest is read again from the table), and answers alike."""
+    for n in range(20):
+        add_rally(app, title=f"Пікет {n} " + "x" * 150)
+    client = app.test_client()
+    first = {path: client.get(path).data for path in FEEDS}
+    monkeypatch.setattr(EntryCache, "PART_BUDGET", 12_000)
+    fresh = make_app(app.config["DATABASE_URL"])
+    client = fresh.test_client()
+    for path in FEEDS + FEEDS:
+        assert client.get(path).data == first[path]
+        with fresh.app_context():
+            cache = entry_cache()
+            held = {}
+            for entry in cache.entries.values():
+                for context, part in entry.parts.items():
+                    held[context] = held.get(context, 0) + part_size(part)
+            assert sum(held.values()) <= 12_000 + max(held.values())
+            assert len(held) < 5  # of the seven contexts asked for
+    fresh.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_backup_and_restore_keep_the_parts(app, tmp_path) -> None:
+    from mapapp.domain.backup import backup, restore
+
+    add_rally(app)
+    with app.app_context():
+        engine = db.engine()
+        count = select(func.count()).select_from(PublishedPart)
+        with engine.connect() as connection:
+            kept = connection.scalar(count)
+        assert kept > 0
+        backup(engine, tmp_path / "copy.sqlite3")
+        with engine.begin() as connection:
+            connection.execute(PublishedPart.__table__.delete())
+        restore(engine, tmp_path / "copy.sqlite3")
+        with engine.connect() as connection:
+            assert connection.scalar(count) == kept
