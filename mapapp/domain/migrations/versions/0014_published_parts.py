@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_published_parts"
-down_revision = "0008_feeds"
+down_revision = "0011_approvals"
 branch_labels = None
 depends_on = None
 
