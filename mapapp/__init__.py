@@ -67,10 +67,22 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from mapapp.domain import contacts, db, geocoding
     from mapapp.publishing import signing
     from mapapp.views import api, embed, feeds, moderate, pages, share, submit
-    from mapapp.web import assets, compression, errors, i18n, limits, logs, security, tiles, urls
+    from mapapp.web import (
+        assets,
+        compression,
+        errors,
+        i18n,
+        keyed,
+        limits,
+        logs,
+        security,
+        tiles,
+        urls,
+    )
     from mapapp.web.forms import csrf
 
     logs.init_app(app)
+    keyed.init_app(app)
     urls.init_app(app)
     db.init_app(app)
     contacts.init_app(app)

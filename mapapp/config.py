@@ -37,6 +37,13 @@ SETTINGS: list[Setting] = [
     ),
     Setting("REDIS_URL", None, "Optional. Shares rate limits and caches across gunicorn workers."),
     Setting(
+        "HASH_KEY",
+        None,
+        "Key of the keyed hashes of client addresses (rate limits, failed log-ins) and Telegram "
+        "chat ids: give it from a secrets store, never a file on the server's disk. Unset: a "
+        "random key in memory, shared by the gunicorn workers of one server.",
+    ),
+    Setting(
         "TILE_URL",
         "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
         "Map tile URL template; the only host pages may load from.",

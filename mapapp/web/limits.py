@@ -4,7 +4,8 @@ Counts are shared by all gunicorn workers: in Redis with MAPAPP_REDIS_URL, other
 while Redis is down) in the app's database (table rate_limit). Per-worker memory would
 multiply every limit by the number of workers. X-Forwarded-For is trusted only for
 MAPAPP_TRUSTED_PROXIES hops: trusting it with no proxy in front would let anyone step past
-a limit by sending a new address each time.
+a limit by sending a new address each time. Clients are counted by a keyed hash of their
+address (client_key), and expired counters are deleted: no address is stored anywhere.
 """
 
 from __future__ import annotations
@@ -22,8 +23,19 @@ from sqlalchemy import Engine, text
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from mapapp.domain import db
+from mapapp.web.keyed import keyed_hash
 
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+def client_key() -> str:
+    """The client, as the limits count it: a keyed hash of its address, never the address.
+
+    The counters' names (rows of rate_limit, Redis keys) then hold nothing a seized disk
+    could turn back into an address (mapapp.web.keyed: the key is not on the disk).
+    """
+    return keyed_hash("address", get_remote_address() or "-")
+
+
+limiter = Limiter(key_func=client_key, default_limits=[])
 log = logging.getLogger(__name__)
 
 REDIS_RETRY_SECONDS = 30  # how long the database counts alone after Redis failed

@@ -14,15 +14,13 @@ conversation ends. Telegram is reached only through `mapapp.channels.telegram.cl
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 from contextlib import suppress
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app, url_for
+from flask import url_for
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
@@ -34,6 +32,7 @@ from mapapp.domain.geocoding import gazetteer
 from mapapp.domain.models import TelegramChat, utcnow
 from mapapp.places.locale import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES, local_datetime
 from mapapp.web.forms import RallyForm, locate, rally_fields
+from mapapp.web.keyed import keyed_hash
 
 CHAT_HOURS = 1  # a chat's row (answers, counters) lives this long
 UPDATES_PER_HOUR = 120  # messages and button presses a chat may send an hour
@@ -45,9 +44,11 @@ _DATE = re.compile(r"^(\d{1,2})[./](\d{1,2})[./](\d{4})$")
 
 
 def chat_key(chat_id: int) -> str:
-    """A chat's id, keyed with the secret key: the table alone does not give the id back."""
-    secret = str(current_app.config["SECRET_KEY"]).encode()
-    return hmac.new(secret, f"telegram-chat:{chat_id}".encode(), hashlib.sha256).hexdigest()
+    """A chat's id, keyed with the hash key (mapapp.web.keyed: not on the server's disk).
+
+    The table alone, or the whole disk, does not give the id back.
+    """
+    return keyed_hash("telegram-chat", str(chat_id))
 
 
 def chat_language(chat: TelegramChat | None, language_code: str | None) -> str:
