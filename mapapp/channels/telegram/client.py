@@ -152,7 +152,7 @@ class BotClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _run(self, call: Any) -> Any:  # noqa: ANN401 - whatever the Bot API method returns
+    def _run(self, call: Any, quiet: bool = False) -> Any:  # noqa: ANN401 - what the method returns
         from telegram.error import (
             BadRequest,
             ChatMigrated,
@@ -162,13 +162,15 @@ class BotClient:
             RetryAfter,
             TelegramError,
         )
-        from telegram.warnings import PTBDeprecationWarning
+        from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
         try:
             # PTB 22 warns (even inside its own RetryAfter message) that retry_after becomes
             # a timedelta in 23; the value is read as either below.
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", PTBDeprecationWarning)
+                if quiet:
+                    warnings.simplefilter("ignore", PTBUserWarning)
                 return self._loop.run_until_complete(call)
         except RetryAfter as error:
             with warnings.catch_warnings():
@@ -256,15 +258,38 @@ class BotClient:
         self._run(self._bot.answer_callback_query(callback_id))
 
     def get_updates(self, offset: int | None, poll_seconds: int = 0) -> list[Incoming]:
-        """The next updates after `offset` (long polling for up to `poll_seconds`)."""
-        updates = self._run(
-            self._bot.get_updates(
-                offset=offset,
-                timeout=poll_seconds,
-                allowed_updates=["message", "callback_query"],
-            )
+        """The next updates after `offset` (long polling for up to `poll_seconds`).
+
+        Read as raw JSON and reduced one by one: an update the bot cannot read becomes an
+        empty `Incoming` with its id (skipped, the offset moves past it) instead of failing
+        the whole batch again and again.
+        """
+        from telegram import Update
+
+        raw = self._run(
+            self._bot.do_api_request(
+                "getUpdates",
+                api_kwargs={
+                    "offset": offset,
+                    "timeout": poll_seconds,
+                    "allowed_updates": ["message", "callback_query"],
+                },
+            ),
+            quiet=True,  # PTB would rather we called get_updates, which parses the batch whole
         )
-        return [incoming(update) for update in updates]
+        if not isinstance(raw, list):
+            raise Unavailable("MalformedUpdates")
+        found = []
+        for item in raw:
+            update_id = item.get("update_id") if isinstance(item, dict) else None
+            if type(update_id) is not int:
+                continue  # without an id there is nothing to move past
+            try:
+                found.append(incoming(Update.de_json(item, self._bot)))
+            except Exception as error:  # noqa: BLE001 - whatever the sender put in it
+                log.warning("Telegram update the bot cannot read: %s", type(error).__name__)
+                found.append(Incoming(update_id, None, False, None, None))
+        return found
 
 
 def incoming(update: Any) -> Incoming:  # noqa: ANN401 - a telegram.Update
@@ -282,7 +307,7 @@ def incoming(update: Any) -> Incoming:  # noqa: ANN401 - a telegram.Update
             callback_id=query.id,
         )
     message = update.message
-    if message is None:
+    if message is None or message.chat is None:
         return Incoming(update.update_id, None, False, None, None)
     return Incoming(
         update.update_id,
