@@ -116,6 +116,18 @@ SETTINGS: list[Setting] = [
         "SUBMIT_LIMIT", "20 per hour", "Rate limit of submit and manage form posts per address."
     ),
     Setting(
+        "BUILD_LIMIT",
+        "30 per minute",
+        "Costly answers not already built (share images, offline copies, feeds and pages for "
+        "new query strings) one client address may cause; past it a 429. Built ones are "
+        "always served.",
+    ),
+    Setting(
+        "BUILD_TOTAL_LIMIT",
+        "600 per minute",
+        "The same, for all clients together: what the workers may spend on new builds.",
+    ),
+    Setting(
         "LOGIN_LIMIT",
         "10 per 15 minutes",
         "Failed moderator log-ins allowed per client address (and per browser a moderator "

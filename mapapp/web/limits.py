@@ -15,9 +15,10 @@ import random
 import time
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app, has_request_context
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from limits import parse as parse_limit
 from limits.storage import Storage, storage_from_string
 from sqlalchemy import Engine, text
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -40,6 +41,27 @@ log = logging.getLogger(__name__)
 
 REDIS_RETRY_SECONDS = 30  # how long the database counts alone after Redis failed
 REDIS_TIMEOUT = 0.5  # seconds: a limit check must not hold a request up for long
+
+
+def may_build() -> bool:
+    """Whether this request may pay for one costly build (a cache miss: a share image, an
+    offline copy, a feed or a page for a new query string).
+
+    Counted per client (BUILD_LIMIT) and for the whole site (BUILD_TOTAL_LIMIT), in Redis or
+    the database like every limit: one client with a script gets 429s long before the site is
+    busy, many together get them before the workers are; answers already built are served to
+    everyone whatever the counts. Outside a request (a CLI command), or without counters at
+    all, the build goes ahead.
+    """
+    if not has_request_context() or not limiter.enabled:
+        return True
+    config = current_app.config
+    try:
+        return limiter.limiter.hit(
+            parse_limit(config["BUILD_LIMIT"]), "build", client_key()
+        ) and limiter.limiter.hit(parse_limit(config["BUILD_TOTAL_LIMIT"]), "build-all")
+    except Exception:  # noqa: BLE001 - no counter: serve, as the pages do without Redis
+        return True
 
 
 class DatabaseStorage(Storage):
