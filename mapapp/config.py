@@ -128,6 +128,12 @@ SETTINGS: list[Setting] = [
         "The same, for all clients together: what the workers may spend on new builds.",
     ),
     Setting(
+        "PENDING_LIMIT",
+        300,
+        "Most rallies waiting for moderators at once, from the form and the bot together; "
+        "past it new submissions are refused and the moderation page says so.",
+    ),
+    Setting(
         "LOGIN_LIMIT",
         "10 per 15 minutes",
         "Failed moderator log-ins allowed per client address (and per browser a moderator "

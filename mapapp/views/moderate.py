@@ -9,6 +9,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     g,
     make_response,
@@ -149,7 +150,13 @@ def queue():  # noqa: ANN201
     shell = map_shell("browse", "moderate.pending_geojson", "moderate.rally", credentials=True)
     g.csp_script_hashes = shell.script_hashes
     return render_template(
-        "moderate.html", pending=pending, recent=recent, shell=shell, action_form=ActionForm()
+        "moderate.html",
+        pending=pending,
+        recent=recent,
+        shell=shell,
+        action_form=ActionForm(),
+        queue_full=lifecycle.queue_full(session_),
+        pending_limit=current_app.config["PENDING_LIMIT"],
     )
 
 

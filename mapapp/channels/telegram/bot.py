@@ -368,7 +368,16 @@ class Conversation:
         hours = int(self.state.get("reveal", 0))
         if hours:  # staged disclosure: the town only until then
             fields["reveal_at"] = fields["starts_at"] - timedelta(hours=hours)
-        _rally, token = lifecycle.submit(self.session, fields)
+        try:
+            _rally, token = lifecycle.submit(self.session, fields)
+        except lifecycle.QueueFull:
+            self.say(
+                _(
+                    "Too many rallies are waiting for moderators right now. Press the button again in an hour: your answers are kept."
+                ),
+                [[(_("Send to moderators"), "confirm")]],
+            )
+            return
         self.chat.submissions += 1
         self.state = {}
         self.save()
