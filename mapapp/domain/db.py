@@ -46,7 +46,7 @@ def owner_only(path: str) -> None:
     if not path:
         return  # an in-memory database
     for name in (path, f"{path}-wal", f"{path}-shm"):
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # gone, or not ours to change
             if os.stat(name).st_mode & 0o077:
                 os.chmod(name, 0o600)
 
