@@ -7,7 +7,8 @@ environment as ever; its master's pid goes to INSTANCE/gunicorn.pid. nginx gets 
 under INSTANCE/nginx (config filled in from deploy/nginx.conf, temp and cache directories), so it
 writes nothing under /etc or /var and runs as root or not. SIGTERM or SIGINT stops both; when
 either dies, the other is stopped too and the exit status is non-zero. nginx's error lines go to
-stderr with the client address blanked out.
+stderr without the client address, the query string, the Referer or any path segment that is
+not a route's own word (a token, an id, a typed place): see scrub().
 """
 
 from __future__ import annotations
@@ -26,8 +27,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = Path(__file__).resolve().parent / "nginx.conf"
 NGINX_DIRS = ("body", "proxy", "fastcgi", "uwsgi", "scgi", "cache/assets", "cache/feeds")
-# nginx adds "client: <address>" (and "server: ...") to error lines about a request.
+# nginx adds "client: <address>", "request: "<line>"", "upstream: "<url>"", "host: "<name>""
+# and "referrer: "<url>"" to error lines about a request: the address, the query string (a typed
+# place in /api/geocode?q=), a manage token (in the path, or in the Referer of a manage page).
 CLIENT_IN_LOG = re.compile(r"client: [^,]+")
+QUOTED = r'"(?:[^"\\]|\\.)*"'
+REQUEST_IN_LOG = re.compile(rf"request: {QUOTED}")
+REFERRER_IN_LOG = re.compile(rf", referrer: {QUOTED}")
+UPSTREAM_IN_LOG = re.compile(rf"upstream: {QUOTED}")
+HOST_IN_LOG = re.compile(rf"host: {QUOTED}")
+QUERY = re.compile(r"\?[^\s\",]*")
+# A path segment kept in a log line: a route's own words (manage, api, geocode, rallies.ics);
+# ids, tokens, percent-encoded or non-ASCII text (a typed place) become "…".
+PLAIN_SEGMENT = re.compile(r"[a-z][a-z._-]{0,23}")
 
 
 def nginx_binary() -> str:
@@ -58,10 +70,28 @@ def render_config(
     return text
 
 
+def _request(match: re.Match) -> str:
+    parts = match.group(0)[len('request: "') : -1].split(" ")
+    method = parts[0] if re.fullmatch(r"[A-Z]{1,16}", parts[0]) else "-"
+    path = parts[1].split("?", 1)[0] if len(parts) > 1 else ""
+    segments = [s if PLAIN_SEGMENT.fullmatch(s) else "…" for s in path.split("/")[1:]]
+    return f'request: "{method} /{"/".join(segments)}"'
+
+
+def scrub(line: str) -> str:
+    """An nginx error line without address, query, token, typed place or Referer."""
+    line = CLIENT_IN_LOG.sub("client: -", line)
+    line = REQUEST_IN_LOG.sub(_request, line)
+    line = REFERRER_IN_LOG.sub("", line)
+    line = UPSTREAM_IN_LOG.sub('upstream: "-"', line)
+    line = HOST_IN_LOG.sub('host: "-"', line)
+    return QUERY.sub("", line)
+
+
 def copy_stderr(stream, output) -> None:  # noqa: ANN001
-    """Pass nginx's error lines on without the client's address."""
+    """Pass nginx's error lines on without address, query string, token or Referer."""
     for line in stream:
-        output.write(CLIENT_IN_LOG.sub("client: -", line))
+        output.write(scrub(line))
         output.flush()
 
 

@@ -94,6 +94,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         compression,
         errors,
         i18n,
+        keyed,
         limits,
         logs,
         security,
@@ -103,6 +104,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from mapapp.web.forms import csrf
 
     logs.init_app(app)
+    keyed.init_app(app)
     urls.init_app(app)
     db.init_app(app)
     caching.install_part_store(app)

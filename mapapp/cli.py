@@ -126,6 +126,7 @@ def purge_command() -> None:
     days = current_app.config["REJECTED_DAYS"]
     count = lifecycle.purge_rejected(db.session(), days)
     click.echo(f"Deleted the texts of {count} rallies rejected or withdrawn over {days} days ago.")
+    db.forget_deleted()
 
 
 @click.command("new-contact-key")

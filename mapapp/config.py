@@ -37,6 +37,13 @@ SETTINGS: list[Setting] = [
     ),
     Setting("REDIS_URL", None, "Optional. Shares rate limits and caches across gunicorn workers."),
     Setting(
+        "HASH_KEY",
+        None,
+        "Key of the keyed hashes of client addresses (rate limits, failed log-ins) and Telegram "
+        "chat ids: give it from a secrets store, never a file on the server's disk. Unset: a "
+        "random key in memory, shared by the gunicorn workers of one server.",
+    ),
+    Setting(
         "TILE_URL",
         "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
         "Map tile URL template; the only host pages may load from.",
@@ -119,6 +126,24 @@ SETTINGS: list[Setting] = [
     ),
     Setting(
         "SUBMIT_LIMIT", "20 per hour", "Rate limit of submit and manage form posts per address."
+    ),
+    Setting(
+        "BUILD_LIMIT",
+        "30 per minute",
+        "Costly answers not already built (share images, offline copies, feeds and pages for "
+        "new query strings) one client address may cause; past it a 429. Built ones are "
+        "always served.",
+    ),
+    Setting(
+        "BUILD_TOTAL_LIMIT",
+        "600 per minute",
+        "The same, for all clients together: what the workers may spend on new builds.",
+    ),
+    Setting(
+        "PENDING_LIMIT",
+        300,
+        "Most rallies waiting for moderators at once, from the form and the bot together; "
+        "past it new submissions are refused and the moderation page says so.",
     ),
     Setting(
         "LOGIN_LIMIT",

@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
@@ -19,7 +21,8 @@ class FakeTelegram:
     def __init__(self, port: int = 0) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []  # every call, failed ones too
         self.done: list[tuple[str, dict[str, Any]]] = []  # the calls that succeeded
-        self.fail_next: list[str] = []  # "429", "500", "drop", "400-gone"
+        # "429", "500", "drop", "400-gone", "retry-forever", "huge", "trickle"
+        self.fail_next: list[str] = []
         self.updates: list[dict[str, Any]] = []
         self.next_message_id = 100
         self.next_update_id = 1000
@@ -68,6 +71,32 @@ class FakeTelegram:
                         {"ok": False, "error_code": 429, "description": "Too Many Requests",
                          "parameters": {"retry_after": 1}},
                     )  # fmt: skip
+                if failure == "retry-forever":  # a retry_after no one can wait for
+                    return self.reply(
+                        429,
+                        {"ok": False, "error_code": 429, "description": "Too Many Requests",
+                         "parameters": {"retry_after": 10**15}},
+                    )  # fmt: skip
+                if failure == "huge":  # an answer bigger than any the Bot API gives
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()  # no Content-Length: read until it ends
+                    with contextlib.suppress(OSError):
+                        self.wfile.write(b'{"ok": true, "result": "' + b"x" * 2**20)
+                        for _ in range(64):
+                            self.wfile.write(b"x" * 2**20)
+                    return None
+                if failure == "trickle":  # one byte now and then, never the end
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "100000")
+                    self.end_headers()
+                    with contextlib.suppress(OSError):
+                        for _ in range(600):
+                            self.wfile.write(b" ")
+                            self.wfile.flush()
+                            time.sleep(0.1)
+                    return None
                 if failure == "500":
                     return self.reply(500, {"ok": False, "error_code": 500})
                 if failure == "400-gone":

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from mapapp.domain import db
 
 REDIS_URL = os.environ.get("MAPAPP_TEST_REDIS_URL")
+HASH_KEY = "k" * 64
 
 
 def test_workers_share_limits_through_redis(sqlite_url):
@@ -17,9 +18,10 @@ def test_workers_share_limits_through_redis(sqlite_url):
     import redis
 
     redis.Redis.from_url(REDIS_URL).flushdb()
-    # two apps stand for two gunicorn workers
-    first = make_app(sqlite_url, REDIS_URL=REDIS_URL, GEOCODE_LIMIT="3 per minute")
-    second = make_app(sqlite_url, REDIS_URL=REDIS_URL, GEOCODE_LIMIT="3 per minute")
+    # two apps stand for two gunicorn workers, with the hash key their master gave both
+    shared = {"REDIS_URL": REDIS_URL, "GEOCODE_LIMIT": "3 per minute", "HASH_KEY": HASH_KEY}
+    first = make_app(sqlite_url, **shared)
+    second = make_app(sqlite_url, **shared)
     assert first.config["RATELIMIT_STORAGE_URI"] == "mapapp-failover://"
     codes = [
         app.test_client().get("/api/geocode?q=Minsk").status_code

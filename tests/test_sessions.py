@@ -153,6 +153,7 @@ def test_safe_next():
 
 def test_failures_are_counted_by_all_workers_together(sqlite_url, monkeypatch):
     monkeypatch.setenv("MAPAPP_MODERATOR_PASSWORD", PASSWORD)
+    monkeypatch.setenv("MAPAPP_HASH_KEY", "k" * 64)  # as gunicorn.conf.py gives every worker
     workers = [make_app(sqlite_url, LOGIN_LIMIT="3 per minute") for _ in range(2)]
     workers[0].test_cli_runner().invoke(args=["create-moderator", "alesia"])
     clients = [w.test_client() for w in workers]

@@ -4,6 +4,10 @@ SQLite: the online backup API (a snapshot, taken page by page while others read 
 PostgreSQL: pg_dump's custom format (one snapshot) and pg_restore. A copy holds organizers'
 contacts until `purge` deletes them from the database and the old copies are gone: backup files
 are written readable by their owner only.
+
+Short-lived tables are copied empty (EPHEMERAL): rate-limit counters, failed log-ins and the
+bot's chats in progress are keyed by hashes of client addresses and chat ids, and have no use
+after their hour; a backup that is kept for months must not hold them.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
+
+EPHEMERAL = ("rate_limit", "login_failure", "telegram_chat")
 
 
 class BackupError(RuntimeError):
@@ -34,6 +40,9 @@ def backup(engine: Engine, path: Path) -> Path:
             try:
                 with sqlite3.connect(partial) as target:
                     raw.driver_connection.backup(target)
+                    for table in EPHEMERAL:
+                        target.execute(f"DELETE FROM {table}")  # noqa: S608 - our names
+                target.execute("VACUUM")  # no deleted row left in a free page
                 target.close()
             finally:
                 raw.close()
@@ -41,7 +50,14 @@ def backup(engine: Engine, path: Path) -> Path:
             _pg(
                 "pg_dump",
                 engine,
-                ["--format=custom", "--no-owner", "--no-privileges", "-f", str(partial)],
+                [
+                    "--format=custom",
+                    "--no-owner",
+                    "--no-privileges",
+                    *(f"--exclude-table-data={table}" for table in EPHEMERAL),
+                    "-f",
+                    str(partial),
+                ],
             )
         else:
             raise BackupError(f"no backup for {engine.dialect.name}")

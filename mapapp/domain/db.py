@@ -17,6 +17,8 @@ that connection; a session, when the request needs one, is opened on it.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 
 from flask import Flask, current_app, g, has_request_context, request
@@ -37,6 +39,18 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def owner_only(path: str) -> None:
+    """The database file (and its -wal and -shm) readable by its owner only: they hold
+    pending rallies and sealed contacts. SQLite gives the -wal and -shm files it creates the
+    database file's mode."""
+    if not path:
+        return  # an in-memory database
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        with contextlib.suppress(OSError):  # gone, or not ours to change
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
+
+
 def make_engine(url: str) -> Engine:
     """An engine for a URL. Its errors never quote the values of a statement (contacts,
     places): hide_parameters."""
@@ -50,10 +64,14 @@ def make_engine(url: str) -> Engine:
             # event below starts every transaction itself (SQLAlchemy's pysqlite recipe).
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
+            owner_only(cursor.execute("PRAGMA database_list").fetchone()[2])
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=15000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # Deleted rows (expired counters, purged texts) are overwritten with zeros, not
+            # left in free pages for a seized disk to read.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -201,6 +219,22 @@ def close_session(_exc: BaseException | None = None) -> None:
     if db_session is not None:
         close_quietly(db_session)
     close_reader()
+
+
+def forget_deleted() -> None:
+    """After a purge: nothing deleted stays readable in SQLite's files.
+
+    Deleted rows are overwritten in place (secure_delete), but their old pages stay in the
+    write-ahead log until a checkpoint: this copies the log into the database and truncates
+    it to nothing. (PostgreSQL: VACUUM frees the dead rows' space; their bytes may stay on
+    disk until it is reused, so keep its disk encrypted.)
+    """
+    an_engine = engine()
+    if an_engine.dialect.name != "sqlite":
+        return
+    close_session()
+    with an_engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def ping() -> bool:

@@ -156,7 +156,9 @@ def check_row(
         "town": values["city"],
         "geonameid": town.geonameid,
         "place": values["place"],
-        "region": under.region,
+        # The town's region, not the pin's: a hidden rally's region must not tell which side
+        # of a region's border its place is on.
+        "region": town.region or under.region,
         "lat": lat,
         "lon": lon,
         "starts_at": starts_at,

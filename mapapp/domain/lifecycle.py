@@ -22,7 +22,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from mapapp.domain.models import (
@@ -267,6 +267,19 @@ def _finish(
     db.commit()
 
 
+class QueueFull(Exception):  # noqa: N818 - reads as "the moderation queue is full"
+    """MAPAPP_PENDING_LIMIT rallies are waiting already: a new submission is refused."""
+
+
+QUEUE_FULL = "queue_full"  # the audit action that tells moderators (once an hour at most)
+
+
+def queue_full(db: Session) -> bool:
+    """Whether as many rallies wait for moderators as MAPAPP_PENDING_LIMIT allows."""
+    waiting = db.scalar(select(func.count(Rally.id)).where(Rally.status == Status.PENDING.value))
+    return int(waiting or 0) >= int(current_app.config["PENDING_LIMIT"])
+
+
 def submit(
     db: Session,
     fields: dict[str, Any],
@@ -279,7 +292,18 @@ def submit(
     ``organizer_key``: the organizer's, from the rally whose manage page sent them here.
     Nothing public changes, so the data version stays as it is.
     :raise sqlalchemy.exc.IntegrityError: a rally already has that token.
+    :raise QueueFull: the queue holds MAPAPP_PENDING_LIMIT rallies (from the form and the bot
+        together: a flood of fake ones stops there); the audit log says so once an hour.
     """
+    if queue_full(db):
+        since = utcnow() - timedelta(hours=1)
+        told = db.scalar(
+            select(AuditEntry.id).where(AuditEntry.action == QUEUE_FULL, AuditEntry.at > since)
+        )
+        if told is None:
+            db.add(AuditEntry(actor=SYSTEM, action=QUEUE_FULL, rally_id=None, detail=""))
+            db.commit()
+        raise QueueFull
     to = transition(None, ORGANIZER, "submit")
     token = token or new_token()
     rally = Rally(**fields, status=to, manage_token_hash=hash_token(token))

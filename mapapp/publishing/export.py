@@ -14,17 +14,20 @@ import base64
 import json
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import folium
+from babel.dates import format_date
 from flask import Flask, render_template
+from flask_babel import gettext as _
 
 from mapapp.domain import db
 from mapapp.domain.filters import RallyFilter
 from mapapp.domain.models import utcnow
 from mapapp.paths import BASEMAP, DATA_DIR, MODULES, STATIC_DIR, SUPERCLUSTER, VENDOR
 from mapapp.places import mapshell
+from mapapp.places.regions import REGION_NAMES
 from mapapp.publishing.geojson import feature_collection, in_language
 from mapapp.publishing.ics import calendar
 from mapapp.publishing.labels import map_labels
@@ -140,6 +143,43 @@ def _fixed_ids(fmap: folium.Map, shell: mapshell.MapParts) -> mapshell.MapParts:
     )  # fmt: skip
 
 
+# An offline copy warns that it may be out of date after a day; after an hour when a rally in it
+# starts within two days (a cancellation or a danger warning matters most then).
+STALE_SECONDS = 24 * 3600
+STALE_SOON_SECONDS = 3600
+SOON = timedelta(days=2)
+
+
+def scope_lines(rally_filter: RallyFilter, lang: str) -> list[str]:
+    """What part of the map a copy shows, in words: a copy of one town, or of an empty date
+    range, says so where people read it (and in the bytes that are signed)."""
+
+    def day(value: date) -> str:
+        return format_date(value, "long", locale=lang)
+
+    lines = []
+    if rally_filter.featured:
+        lines.append(_("Only the main rally."))
+    if rally_filter.region:
+        region = REGION_NAMES.get(rally_filter.region, {}).get(lang, rally_filter.region)
+        lines.append(_("Only rallies in %(region)s.", region=region))
+    if rally_filter.city:
+        lines.append(_("Only rallies in %(town)s.", town=rally_filter.city))
+    if rally_filter.date_from:
+        lines.append(_("Only rallies from %(date)s.", date=day(rally_filter.date_from)))
+    if rally_filter.date_to:
+        lines.append(_("Only rallies until %(date)s.", date=day(rally_filter.date_to)))
+    if rally_filter.when == "past":
+        lines.append(_("Only past rallies."))
+    elif rally_filter.when == "all":
+        lines.append(_("Past and upcoming rallies."))
+    elif not lines:
+        lines.append(_("Every upcoming rally in Belarus."))
+    else:
+        lines.append(_("Only upcoming rallies."))
+    return lines
+
+
 def render_export(
     rally_filter: RallyFilter,
     lang: str,
@@ -223,6 +263,12 @@ def render_export(
         basemap_json=_json_text((DATA_DIR / BASEMAP).read_bytes()),
         base_url=base_url.rstrip("/") if base_url else None,
         made_at=made_at,
+        scope=scope_lines(rally_filter, lang),
+        stale_seconds=(
+            STALE_SOON_SECONDS
+            if any(made_at <= r.starts_at < made_at + SOON for r in rallies)
+            else STALE_SECONDS
+        ),
         public_key=signing_key(current_app),
         inline_scripts=re.findall(r"<script>(.*?)</script>", shell.scripts, re.S),
     )
@@ -241,13 +287,17 @@ EXPORT_FILES = ("index.html", "rallies.geojson", "rallies.ics")
 
 
 def export_files(
-    rally_filter: RallyFilter, lang: str, base_url: str | None, tiles: bool | None = None
+    rally_filter: RallyFilter,
+    lang: str,
+    base_url: str | None,
+    tiles: bool | None = None,
+    now: datetime | None = None,
 ) -> dict[str, bytes]:
-    """index.html, rallies.geojson and rallies.ics for one filter and language, made now.
+    """index.html, rallies.geojson and rallies.ics for one filter and language, made `now`.
 
     Call inside a request context in `lang`.
     """
-    now = utcnow()
+    now = now or utcnow()
     rallies = public_rallies(db.session(), rally_filter, now)
     site = base_url.rstrip("/") if base_url else None
 
@@ -270,8 +320,9 @@ def export_static(
     tiles: bool | None = None,
 ) -> Export:
     """Write the export into out_dir; with MAPAPP_SIGNING_KEY, NAME.minisig and signing.pub too."""
+    made_at = utcnow()
     with app.test_request_context(f"/?lang={lang}"):
-        files = export_files(rally_filter, lang, base_url, tiles)
+        files = export_files(rally_filter, lang, base_url, tiles, made_at)
     key = signing_key(app)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -279,7 +330,8 @@ def export_static(
         (out_dir / name).write_bytes(body)
         written.append(name)
         if key is not None:
-            (out_dir / f"{name}.minisig").write_text(key.sign(body, signed_comment(name)))
+            comment = signed_comment(name, selection=rally_filter.args(), made_at=made_at)
+            (out_dir / f"{name}.minisig").write_text(key.sign(body, comment))
             written.append(f"{name}.minisig")
     if key is not None:
         (out_dir / "signing.pub").write_text(key.public_key_file())

@@ -106,6 +106,13 @@ def town_point(geonameid: int | None, lat: float, lon: float) -> tuple[float, fl
     return round(lat, COARSE_DECIMALS), round(lon, COARSE_DECIMALS)
 
 
+def town_region(geonameid: int | None, region: str) -> str:
+    """An unrevealed rally's region: its town's (rows stored before the town's region was
+    kept may hold the pin's, which near a border tells which side the place is on)."""
+    town = gazetteer().by_id(geonameid) if geonameid is not None else None
+    return town.region if town is not None and town.region else region
+
+
 def project(row: PublishedRally, now: datetime) -> PublicRally:
     """The public view of a published row at `now` (the reveal rule applied)."""
     return project_side(row, revealed(row.reveal_at, now))
@@ -114,6 +121,7 @@ def project(row: PublishedRally, now: datetime) -> PublicRally:
 def project_side(row: PublishedRally, exact: bool) -> PublicRally:
     """The public view of a published row before (`exact` False) or after its reveal time."""
     lat, lon = (row.lat, row.lon) if exact else town_point(row.geonameid, row.lat, row.lon)
+    region = row.region if exact else town_region(row.geonameid, row.region)
     return PublicRally(
         id=row.id,
         title=row.title,
@@ -125,7 +133,7 @@ def project_side(row: PublishedRally, exact: bool) -> PublicRally:
         updated_at=row.updated_at,
         sequence=row.sequence,
         town=row.town,
-        region=row.region,
+        region=region,
         geonameid=row.geonameid,
         place=row.place if exact else None,
         lat=lat,

@@ -21,7 +21,9 @@ import binascii
 import hashlib
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -106,9 +108,24 @@ def load_key(secret: str) -> SigningKey:
     return SigningKey(private=private, public=public, key_id=key_id)
 
 
-def signed_comment(what: str, now: float | None = None) -> str:
-    """A trusted comment like minisign's own: when it was signed, and what."""
-    return f"timestamp:{int(now if now is not None else time.time())}\tfile:{what}"
+def signed_comment(
+    what: str,
+    now: float | None = None,
+    selection: dict[str, str] | None = None,
+    made_at: datetime | None = None,
+) -> str:
+    """A trusted comment like minisign's own: when it was signed, and what.
+
+    `selection` (a filter's query parameters) and `made_at` say which rallies the signed
+    file shows and as of when: a hostile mirror cannot pass a genuine copy of one town, or
+    of an empty date range, off as the whole map. `minisign -V` prints this line.
+    """
+    line = f"timestamp:{int(now if now is not None else time.time())}\tfile:{what}"
+    if selection is not None:
+        line += f"\tfilter:{urlencode(selection) or 'all-upcoming'}"
+    if made_at is not None:
+        line += f"\tmade:{made_at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    return line
 
 
 def signing_key(app: Flask) -> SigningKey | None:

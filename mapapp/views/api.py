@@ -122,7 +122,14 @@ def rallies_geojson_signature() -> Response:
         signature = memoized(
             "geojson_signature",
             etag,
-            lambda: key.sign(document().plain(), signed_comment(f"rallies.geojson etag:{etag}")),
+            lambda: key.sign(
+                document().plain(),
+                signed_comment(
+                    f"rallies.geojson etag:{etag}",
+                    selection=parse_filter(request.args, gazetteer()).args(),
+                    made_at=utcnow(),
+                ),
+            ),
         )
         return Response(signature, mimetype="text/plain")
 

@@ -131,7 +131,14 @@ def rallies_ics_signature() -> Response:
         signature = memoized(
             "feed_signature",
             etag,
-            lambda: key.sign(body().plain(), signed_comment(f"rallies.ics etag:{etag}")),
+            lambda: key.sign(
+                body().plain(),
+                signed_comment(
+                    f"rallies.ics etag:{etag}",
+                    selection=parse_filter(request.args, gazetteer()).args(),
+                    made_at=utcnow(),
+                ),
+            ),
             16,
         )
         return Response(signature, mimetype="text/plain")
@@ -153,10 +160,10 @@ def rallies_csv() -> Response:
 OFFLINE_WINDOW = 600
 
 
-def offline_document() -> tuple[str, Callable[[], bytes], int, str]:
+def offline_document() -> tuple[str, Callable[[], bytes], int, str, datetime]:
     """This request's offline copy: its ETag, a function giving its bytes (built once per ETag
     in each worker, the same in every worker), how long it may be kept (seconds), and its
-    language."""
+    language, and the moment it says it was made."""
     from mapapp.publishing.export import render_export
 
     rally_filter = parse_filter(request.args, gazetteer())
@@ -180,13 +187,14 @@ def offline_document() -> tuple[str, Callable[[], bytes], int, str]:
         )
 
     max_age = seconds_until_change(version, now, current_app.config["CACHE_SECONDS"])
-    return etag, body, min(max_age, start + OFFLINE_WINDOW - int(now.timestamp())), lang
+    max_age = min(max_age, start + OFFLINE_WINDOW - int(now.timestamp()))
+    return etag, body, max_age, lang, made_at
 
 
 @bp.get("/offline.html")
 def offline_map() -> Response:
     """The export-static page for this language and these filters, as a download."""
-    etag, body, max_age, lang = offline_document()
+    etag, body, max_age, lang, _made_at = offline_document()
     response = conditional(
         etag, lambda: Response(body(), mimetype="text/html"), max_age, "text/html"
     )
@@ -200,13 +208,20 @@ def offline_map_signature() -> Response:
     key = signing_key(current_app)
     if key is None:
         abort(404, "This site has no signing key (MAPAPP_SIGNING_KEY).")
-    etag, body, max_age, lang = offline_document()
+    etag, body, max_age, lang, made_at = offline_document()
 
     def build() -> Response:
         signature = memoized(
             "offline_signature",
             etag,
-            lambda: key.sign(body(), signed_comment(f"rally-map-{lang}.html etag:{etag}")),
+            lambda: key.sign(
+                body(),
+                signed_comment(
+                    f"rally-map-{lang}.html etag:{etag}",
+                    selection=parse_filter(request.args, gazetteer()).args(),
+                    made_at=made_at,
+                ),
+            ),
             4,
         )
         return Response(signature, mimetype="text/plain")

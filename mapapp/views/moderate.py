@@ -11,6 +11,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     g,
     make_response,
@@ -300,6 +301,8 @@ def render_queue(view: QueueView, bulk_form: BulkForm, status: int = 200):  # no
         last=(page - 1) * QUEUE_PAGE + len(pending),
         filter_towns=gazetteer().town_names(current_language()),
         approvals=approvals,
+        queue_full=lifecycle.queue_full(session_),
+        pending_limit=current_app.config["PENDING_LIMIT"],
     )
     return make_response(page, status)
 

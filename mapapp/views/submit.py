@@ -22,6 +22,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import ServiceUnavailable
 
 from mapapp.domain import contacts, db, lifecycle
 from mapapp.domain.geocoding import gazetteer
@@ -127,6 +128,8 @@ def submit():  # noqa: ANN201
                 token=token,
                 organizer_key=session.get("organizer_key"),
             )
+        except lifecycle.QueueFull:
+            raise ServiceUnavailable(QUEUE_FULL_TEXT, retry_after=3600) from None
         except IntegrityError:
             db.session().rollback()
             if lifecycle.by_token(db.session(), token) is None:
@@ -135,6 +138,12 @@ def submit():  # noqa: ANN201
     # Sent again (a retry, Back and send): the same rally and the same link, not a second one.
     session["manage_token"] = token  # shown once on the next page, then forgotten
     return redirect(url_for("submit.done"), code=303)
+
+
+QUEUE_FULL_TEXT = _l(
+    "Too many rallies are waiting for moderators right now. Please try again in an hour: "
+    "go back, and what you wrote is still in the form."
+)
 
 
 @bp.post("/manage/<token>/another")

@@ -16,8 +16,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import re
 import secrets
@@ -34,6 +32,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from mapapp.domain.models import LoginFailure, Moderator, utcnow
+from mapapp.web.keyed import keyed_hash
 
 # -- the secret key -------------------------------------------------------------------
 
@@ -116,9 +115,12 @@ def safe_next(raw: str | None) -> str | None:
 
 
 def _key(kind: str, value: str) -> str:
-    """A keyed hash: the table holds no name or address anyone could read back."""
-    secret = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(secret, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+    """A keyed hash: the table holds no name or address anyone could read back.
+
+    Keyed with the hash key (mapapp.web.keyed), which is not on the server's disk: not the
+    secret key, which may be (instance/secret_key).
+    """
+    return keyed_hash(f"login-{kind}", value)
 
 
 KNOWN_DEVICE_COOKIE = "mapapp_known_device"

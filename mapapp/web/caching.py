@@ -13,7 +13,7 @@ from flask import Flask, Response, current_app, g, request
 from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import ServiceUnavailable
+from werkzeug.exceptions import ServiceUnavailable, TooManyRequests
 
 from mapapp.domain import db
 from mapapp.domain.models import PublishedRally, utcnow
@@ -28,6 +28,7 @@ from mapapp.publishing.public import (
     read_rallies,
 )
 from mapapp.web.compression import takes_gzip
+from mapapp.web.limits import may_build
 
 T = TypeVar("T")
 
@@ -86,7 +87,9 @@ class Prepared:
 
     def plain(self) -> bytes:
         """The document unzipped, for the rare client without gzip (and signatures)."""
-        return memoized(f"{self.name}_plain", self.key, lambda: gzip.decompress(self.gz), 2)
+        return memoized(
+            f"{self.name}_plain", self.key, lambda: gzip.decompress(self.gz), 2, counted=False
+        )
 
 
 def weight(value: object) -> int:
@@ -112,7 +115,12 @@ def build_gate(name: str) -> threading.BoundedSemaphore:
         return _build_gates.setdefault(name, threading.BoundedSemaphore(1))
 
 
-def memoized(name: str, key: str, build: Callable[[], T], entries: int = 64) -> T:
+BUILD_RETRY_AFTER = 60  # seconds: a client past its builds waits for the next window
+
+
+def memoized(
+    name: str, key: str, build: Callable[[], T], entries: int = 64, counted: bool = True
+) -> T:
     """The newest few results of `build` in this process, by key (an ETag, say).
 
     A list of 10,000 rallies takes a few tenths of a second to build as GeoJSON and
@@ -120,6 +128,8 @@ def memoized(name: str, key: str, build: Callable[[], T], entries: int = 64) -> 
     Builds of one `name` take turns (see BUILD_WAIT); a request that cannot get its turn
     in time is a 503 with Retry-After. At most `entries` results are kept, and at most MEMO_BUDGET bytes of
     them (see `weight`): the oldest go first, the newest always stays.
+    A build (not a kept answer) is `counted` against the client's and the site's limits of
+    costly work (mapapp.web.limits.may_build): past them, a 429 with Retry-After.
     """
     cache: dict[str, T] = current_app.extensions.setdefault(f"mapapp.{name}_cache", {})
     found = cache.get(key)
@@ -127,6 +137,11 @@ def memoized(name: str, key: str, build: Callable[[], T], entries: int = 64) -> 
         return found
     if getattr(_building, "active", False):  # a build inside a build (a signature's document)
         value = build()
+    elif counted and not may_build():
+        raise TooManyRequests(
+            "Too many new lists, images or copies asked for: try again in a minute.",
+            retry_after=BUILD_RETRY_AFTER,
+        )
     else:
         gate = build_gate(name)
         if not gate.acquire(timeout=BUILD_WAIT):

@@ -346,7 +346,9 @@ def rally_fields(form: RallyForm, lat: float, lon: float, geonameid: int | None)
         "town": town.name_be,
         "geonameid": town.geonameid,
         "place": form.place.data or "",
-        "region": under_pin.region,
+        # The town's region, not the pin's: the public sees a hidden rally's region, and near
+        # a border the pin's region would tell which side its place is on.
+        "region": town.region or under_pin.region,
         "lat": round(lat, 6),
         "lon": round(lon, 6),
         "starts_at": starts_at,

@@ -10,9 +10,15 @@ __all__ = ["bind", "workers", "worker_class", "threads", "timeout", "logger_clas
 
 
 import os
+import secrets
 
 from mapapp.config import defaults as _defaults
 from mapapp.config import from_environ as _from_environ
+
+# The key of the keyed hashes that stand for client addresses (mapapp.web.keyed): made here, in
+# the master, unless the environment gives one, and inherited by every worker through its
+# environment, so that all of them count a client together. Never written to a file.
+os.environ.setdefault("MAPAPP_HASH_KEY", secrets.token_hex(32))
 
 # The app's declared settings (MAPAPP_*); gunicorn takes every other top-level name here
 # for one of its own, hence the underscores.

@@ -4,7 +4,8 @@ Counts are shared by all gunicorn workers: in Redis with MAPAPP_REDIS_URL, other
 while Redis is down) in the app's database (table rate_limit). Per-worker memory would
 multiply every limit by the number of workers. X-Forwarded-For is trusted only for
 MAPAPP_TRUSTED_PROXIES hops: trusting it with no proxy in front would let anyone step past
-a limit by sending a new address each time.
+a limit by sending a new address each time. Clients are counted by a keyed hash of their
+address (client_key), and expired counters are deleted: no address is stored anywhere.
 """
 
 from __future__ import annotations
@@ -14,20 +15,53 @@ import random
 import time
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app, has_request_context
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from limits import parse as parse_limit
 from limits.storage import Storage, storage_from_string
 from sqlalchemy import Engine, text
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from mapapp.domain import db
+from mapapp.web.keyed import keyed_hash
 
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+def client_key() -> str:
+    """The client, as the limits count it: a keyed hash of its address, never the address.
+
+    The counters' names (rows of rate_limit, Redis keys) then hold nothing a seized disk
+    could turn back into an address (mapapp.web.keyed: the key is not on the disk).
+    """
+    return keyed_hash("address", get_remote_address() or "-")
+
+
+limiter = Limiter(key_func=client_key, default_limits=[])
 log = logging.getLogger(__name__)
 
 REDIS_RETRY_SECONDS = 30  # how long the database counts alone after Redis failed
 REDIS_TIMEOUT = 0.5  # seconds: a limit check must not hold a request up for long
+
+
+def may_build() -> bool:
+    """Whether this request may pay for one costly build (a cache miss: a share image, an
+    offline copy, a feed or a page for a new query string).
+
+    Counted per client (BUILD_LIMIT) and for the whole site (BUILD_TOTAL_LIMIT), in Redis or
+    the database like every limit: one client with a script gets 429s long before the site is
+    busy, many together get them before the workers are; answers already built are served to
+    everyone whatever the counts. Outside a request (a CLI command), or without counters at
+    all, the build goes ahead.
+    """
+    if not has_request_context() or not limiter.enabled:
+        return True
+    config = current_app.config
+    try:
+        return limiter.limiter.hit(
+            parse_limit(config["BUILD_LIMIT"]), "build", client_key()
+        ) and limiter.limiter.hit(parse_limit(config["BUILD_TOTAL_LIMIT"]), "build-all")
+    except Exception:  # noqa: BLE001 - no counter: serve, as the pages do without Redis
+        return True
 
 
 class DatabaseStorage(Storage):

@@ -34,6 +34,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # What can be left of a logged text: anything that looks like an address or a URL goes.
 _ADDRESS = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b|\b[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7}\b")
 _URL_OR_PATH = re.compile(r"(?:[a-z][a-z0-9+.-]*://\S*|/\S*)")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|'[^']*$|\"[^\"]*$")
 
 
 def route_of(url_map: Map, method: str, path: str) -> str:
@@ -50,7 +51,13 @@ def route_of(url_map: Map, method: str, path: str) -> str:
 
 
 def redact(text: str) -> str:
-    """A free text from a server library with addresses, URLs and paths taken out."""
+    """A free text from a server library with addresses, URLs and paths taken out.
+
+    A quoted part goes whole: gunicorn quotes a request line it cannot parse
+    ("Invalid HTTP request line: 'GET /manage/<token>?lang=ру HTTP/1.1'"), where raw bytes
+    read as Latin-1 may contain what a regular expression takes for a space.
+    """
+    text = _QUOTED.sub("(quoted)", text)
     return _URL_OR_PATH.sub("(target)", _ADDRESS.sub("(address)", text))
 
 
@@ -170,7 +177,8 @@ class RedactArgs(logging.Filter):
         if isinstance(record.args, tuple):
             record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
         if isinstance(record.msg, str) and not record.args:
-            record.msg = redact(record.msg) if "://" in record.msg else record.msg
+            # gunicorn formats some messages itself ("Invalid request from ip=...: ...").
+            record.msg = redact(record.msg)
         return True
 
 

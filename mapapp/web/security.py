@@ -123,7 +123,11 @@ def set_headers(response: Response) -> Response:
     if https_production() and current_origin().startswith("https://"):
         headers.setdefault("Strict-Transport-Security", f"max-age={HSTS_SECONDS}")
     headers.setdefault("X-Content-Type-Options", "nosniff")
-    # Nothing about which page a visitor read goes to another host.
+    # Nothing about which page a visitor read goes to another host; from a manage page not
+    # even to this one: its URL is the organizer's secret, and a Referer carrying it ends up
+    # in the logs of every proxy on the way (nginx's error lines quote it).
+    if request.path.startswith("/manage/"):
+        headers["Referrer-Policy"] = "no-referrer"
     headers.setdefault("Referrer-Policy", "same-origin")
     if not g.get("frameable"):
         # For browsers without CSP frame-ancestors; it has no way to name several sites.

@@ -14,15 +14,15 @@ conversation ends. Telegram is reached only through `mapapp.channels.telegram.cl
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
+import logging
 import re
 from contextlib import suppress
 from datetime import timedelta
+from html import escape
 from typing import Any
 
-from flask import current_app, url_for
+from flask import url_for
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
@@ -34,6 +34,9 @@ from mapapp.domain.geocoding import gazetteer
 from mapapp.domain.models import TelegramChat, utcnow
 from mapapp.places.locale import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES, local_datetime
 from mapapp.web.forms import RallyForm, locate, rally_fields
+from mapapp.web.keyed import keyed_hash
+
+log = logging.getLogger(__name__)
 
 CHAT_HOURS = 1  # a chat's row (answers, counters) lives this long
 UPDATES_PER_HOUR = 120  # messages and button presses a chat may send an hour
@@ -41,13 +44,21 @@ SUBMISSIONS_PER_HOUR = 3  # rallies a chat may send an hour
 REVEAL_HOURS = (0, 1, 2, 3, 6)  # choices for "when does the place become public"
 BIG_TOWNS = ("Мінск", "Брэст", "Віцебск", "Гомель", "Гродна", "Магілёў")
 STEPS = ("title", "town", "place", "when", "reveal", "contact", "confirm")
-_DATE = re.compile(r"^(\d{1,2})[./](\d{1,2})[./](\d{4})$")
+_DATE = re.compile(r"^([0-9]{1,2})[./]([0-9]{1,2})[./]([0-9]{4})$")
+_NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII digits only: "²".isdigit() is true, int("²") fails
+
+
+def number(text: str) -> int | None:
+    """The whole number a button's data carries, or None."""
+    return int(text) if _NUMBER.fullmatch(text) else None
 
 
 def chat_key(chat_id: int) -> str:
-    """A chat's id, keyed with the secret key: the table alone does not give the id back."""
-    secret = str(current_app.config["SECRET_KEY"]).encode()
-    return hmac.new(secret, f"telegram-chat:{chat_id}".encode(), hashlib.sha256).hexdigest()
+    """A chat's id, keyed with the hash key (mapapp.web.keyed: not on the server's disk).
+
+    The table alone, or the whole disk, does not give the id back.
+    """
+    return keyed_hash("telegram-chat", str(chat_id))
 
 
 def chat_language(chat: TelegramChat | None, language_code: str | None) -> str:
@@ -87,6 +98,34 @@ def handle(session: Session, client: BotClient, update: Incoming) -> None:
         conversation = Conversation(session, client, chat, update.chat_id, lang)
         conversation.answer(update.text.strip())
     session.commit()
+
+
+def answer_failure(session: Session, client: BotClient, update: Incoming) -> None:
+    """After answering `update` failed: forget the chat's answers so far and say so.
+
+    The conversation starts again rather than meet the same fault with the next message.
+    Nothing here may fail in turn: the worker must move on to the next update.
+    """
+    if update.chat_id is None or not update.private:
+        return
+    lang = DEFAULT_LANGUAGE
+    try:
+        chat = session.get(TelegramChat, chat_key(update.chat_id))
+        lang = chat_language(chat, update.language_code)
+        if chat is not None:
+            chat.state = None
+            session.commit()
+    except Exception as error:  # noqa: BLE001 - the apology below matters more
+        session.rollback()
+        log.error("Telegram chat could not be reset: %s", type(error).__name__)
+    try:
+        with in_language(lang):
+            client.send_message(
+                update.chat_id,
+                escape(_("Something went wrong with that message. Send /new to start again.")),
+            )
+    except Exception as error:  # noqa: BLE001
+        log.warning("Telegram apology not sent: %s", type(error).__name__)
 
 
 class Conversation:
@@ -222,8 +261,8 @@ class Conversation:
         self.next_step()
 
     def take_town(self, text: str) -> None:
-        if text.startswith("town:") and text[5:].isdigit():
-            place = gazetteer().by_id(int(text[5:]))
+        if text.startswith("town:") and number(text[5:]) is not None:
+            place = gazetteer().by_id(number(text[5:]))
             if place is not None:
                 self.state.update(town=place.name_in(self.lang), geonameid=place.geonameid)
                 self.next_step()
@@ -268,11 +307,11 @@ class Conversation:
         self.next_step()
 
     def take_reveal(self, text: str) -> None:
-        value = text.removeprefix("reveal:")
-        if not value.isdigit() or int(value) not in REVEAL_HOURS:
+        value = number(text.removeprefix("reveal:"))
+        if value not in REVEAL_HOURS:
             self.ask()
             return
-        self.state["reveal"] = int(value)
+        self.state["reveal"] = value
         self.next_step()
 
     def located(self, form: RallyForm) -> dict[str, Any] | None:
@@ -329,7 +368,16 @@ class Conversation:
         hours = int(self.state.get("reveal", 0))
         if hours:  # staged disclosure: the town only until then
             fields["reveal_at"] = fields["starts_at"] - timedelta(hours=hours)
-        _rally, token = lifecycle.submit(self.session, fields)
+        try:
+            _rally, token = lifecycle.submit(self.session, fields)
+        except lifecycle.QueueFull:
+            self.say(
+                _(
+                    "Too many rallies are waiting for moderators right now. Press the button again in an hour: your answers are kept."
+                ),
+                [[(_("Send to moderators"), "confirm")]],
+            )
+            return
         self.chat.submissions += 1
         self.state = {}
         self.save()

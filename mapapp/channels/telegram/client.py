@@ -30,6 +30,59 @@ log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.telegram.org"
 TIMEOUT = 10.0  # seconds for one Bot API call (a long poll adds its own wait)
+# A broken or hostile Bot API (a proxy in between, a wrong TELEGRAM_API_URL) must not hang the
+# worker, fill its memory or stop deliveries: every call ends within CALL_SECONDS (plus the long
+# poll) whatever trickles in, an answer over MAX_ANSWER_BYTES is cut off, and a retry_after is
+# taken between 1 s and MAX_RETRY_AFTER.
+CALL_SECONDS = 3 * TIMEOUT
+MAX_ANSWER_BYTES = 4 * 2**20  # getUpdates gives at most 100 updates: well under this
+MAX_RETRY_AFTER = 3600.0
+
+
+def _limited_transport() -> Any:  # noqa: ANN401 - an httpx transport
+    import httpx
+
+    class Limited(httpx.AsyncByteStream):
+        def __init__(self, stream: Any) -> None:  # noqa: ANN401
+            self.stream = stream
+
+        async def __aiter__(self):  # noqa: ANN204
+            seen = 0
+            async for chunk in self.stream:
+                seen += len(chunk)
+                if seen > MAX_ANSWER_BYTES:
+                    raise httpx.ReadError("answer too large")
+                yield chunk
+
+        async def aclose(self) -> None:
+            await self.stream.aclose()
+
+    class LimitedTransport(httpx.AsyncHTTPTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            response = await super().handle_async_request(request)
+            length = response.headers.get("Content-Length", "")
+            if length.isdigit() and int(length) > MAX_ANSWER_BYTES:
+                await response.aclose()
+                raise httpx.ReadError("answer too large")
+            return httpx.Response(
+                status_code=response.status_code,
+                headers=response.headers,
+                stream=Limited(response.stream),
+                extensions=response.extensions,
+            )
+
+    return LimitedTransport()
+
+
+def bounded_retry_after(value: Any) -> float:  # noqa: ANN401
+    """Telegram's retry_after in seconds, between 1 and MAX_RETRY_AFTER whatever it said."""
+    try:
+        seconds = float(value.total_seconds() if hasattr(value, "total_seconds") else value)
+    except (TypeError, ValueError, OverflowError):
+        return MAX_RETRY_AFTER
+    if seconds != seconds:  # NaN
+        return MAX_RETRY_AFTER
+    return min(max(seconds, 1.0), MAX_RETRY_AFTER)
 
 
 class Unavailable(Exception):  # noqa: N818 - reads as "Telegram is unavailable"
@@ -117,12 +170,19 @@ class BotClient:
         from telegram.request import HTTPXRequest
 
         self._loop = asyncio.new_event_loop()
+        self._poll_seconds = poll_seconds
         self._requests = (
-            HTTPXRequest(connect_timeout=TIMEOUT, read_timeout=TIMEOUT, write_timeout=TIMEOUT),
+            HTTPXRequest(
+                connect_timeout=TIMEOUT,
+                read_timeout=TIMEOUT,
+                write_timeout=TIMEOUT,
+                httpx_kwargs={"transport": _limited_transport()},
+            ),
             HTTPXRequest(
                 connect_timeout=TIMEOUT,
                 read_timeout=TIMEOUT + poll_seconds,
                 write_timeout=TIMEOUT,
+                httpx_kwargs={"transport": _limited_transport()},
             ),
         )
         self._bot = Bot(
@@ -152,7 +212,7 @@ class BotClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _run(self, call: Any) -> Any:  # noqa: ANN401 - whatever the Bot API method returns
+    def _run(self, call: Any, quiet: bool = False) -> Any:  # noqa: ANN401 - what the method returns
         from telegram.error import (
             BadRequest,
             ChatMigrated,
@@ -162,24 +222,24 @@ class BotClient:
             RetryAfter,
             TelegramError,
         )
-        from telegram.warnings import PTBDeprecationWarning
+        from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
         try:
             # PTB 22 warns (even inside its own RetryAfter message) that retry_after becomes
             # a timedelta in 23; the value is read as either below.
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", PTBDeprecationWarning)
-                return self._loop.run_until_complete(call)
+                if quiet:
+                    warnings.simplefilter("ignore", PTBUserWarning)
+                deadline = CALL_SECONDS + self._poll_seconds
+                return self._loop.run_until_complete(asyncio.wait_for(call, deadline))
+        except TimeoutError:
+            raise Unavailable("Deadline") from None
         except RetryAfter as error:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", PTBDeprecationWarning)
                 retry_after = error.retry_after
-            seconds = (
-                retry_after.total_seconds()
-                if hasattr(retry_after, "total_seconds")
-                else retry_after
-            )
-            raise Unavailable("RetryAfter", float(seconds)) from None
+            raise Unavailable("RetryAfter", bounded_retry_after(retry_after)) from None
         except BadRequest as error:  # 400: the message may be gone, or unchanged
             text = str(error).lower()
             if "not modified" in text:
@@ -191,6 +251,10 @@ class BotClient:
         except NetworkError as error:  # timeouts, refused connections, 5xx
             raise Unavailable(type(error).__name__) from None
         except TelegramError as error:
+            raise Unavailable(type(error).__name__) from None
+        except OverflowError:  # a number too large to read: PTB's own retry_after of 10^15
+            raise Unavailable("RetryAfter", MAX_RETRY_AFTER) from None
+        except Exception as error:  # noqa: BLE001 - an answer PTB could not even read
             raise Unavailable(type(error).__name__) from None
 
     # -- the channel -------------------------------------------------------------------
@@ -256,15 +320,38 @@ class BotClient:
         self._run(self._bot.answer_callback_query(callback_id))
 
     def get_updates(self, offset: int | None, poll_seconds: int = 0) -> list[Incoming]:
-        """The next updates after `offset` (long polling for up to `poll_seconds`)."""
-        updates = self._run(
-            self._bot.get_updates(
-                offset=offset,
-                timeout=poll_seconds,
-                allowed_updates=["message", "callback_query"],
-            )
+        """The next updates after `offset` (long polling for up to `poll_seconds`).
+
+        Read as raw JSON and reduced one by one: an update the bot cannot read becomes an
+        empty `Incoming` with its id (skipped, the offset moves past it) instead of failing
+        the whole batch again and again.
+        """
+        from telegram import Update
+
+        raw = self._run(
+            self._bot.do_api_request(
+                "getUpdates",
+                api_kwargs={
+                    "offset": offset,
+                    "timeout": poll_seconds,
+                    "allowed_updates": ["message", "callback_query"],
+                },
+            ),
+            quiet=True,  # PTB would rather we called get_updates, which parses the batch whole
         )
-        return [incoming(update) for update in updates]
+        if not isinstance(raw, list):
+            raise Unavailable("MalformedUpdates")
+        found = []
+        for item in raw:
+            update_id = item.get("update_id") if isinstance(item, dict) else None
+            if type(update_id) is not int:
+                continue  # without an id there is nothing to move past
+            try:
+                found.append(incoming(Update.de_json(item, self._bot)))
+            except Exception as error:  # noqa: BLE001 - whatever the sender put in it
+                log.warning("Telegram update the bot cannot read: %s", type(error).__name__)
+                found.append(Incoming(update_id, None, False, None, None))
+        return found
 
 
 def incoming(update: Any) -> Incoming:  # noqa: ANN401 - a telegram.Update
@@ -282,7 +369,7 @@ def incoming(update: Any) -> Incoming:  # noqa: ANN401 - a telegram.Update
             callback_id=query.id,
         )
     message = update.message
-    if message is None:
+    if message is None or message.chat is None:
         return Incoming(update.update_id, None, False, None, None)
     return Incoming(
         update.update_id,

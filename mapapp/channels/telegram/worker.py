@@ -70,6 +70,12 @@ def read_updates(client: BotClient, poll_seconds: int) -> int:
             log.warning("Telegram unavailable while answering: %s", error.kind)
         except Refused as error:
             log.warning("Telegram refused an answer: %s", error.kind)
+        except Exception as error:  # noqa: BLE001 - one update must never stop the bot
+            # Any fault in answering one update (a bug, text nobody foresaw) stays with that
+            # update: logged by type, answered with an apology, skipped below.
+            log.error("Telegram update failed: %s", type(error).__name__)
+            session.rollback()
+            bot.answer_failure(session, client, update)
         session.rollback()  # anything the handler left uncommitted is not kept
         cursor = session.get(TelegramCursor, "updates")
         if cursor is None:

@@ -1,0 +1,78 @@
+"""Costly routes under one client's flood: built answers for everyone, 429s for the flooder.
+
+A share image costs ~0.1 s to draw and an offline copy ~0.15 s, a hundred times /healthz.
+What is built is kept and served to all; what is new is counted per client (BUILD_LIMIT) and
+for the site (BUILD_TOTAL_LIMIT). Through `make serve`, nginx keeps each share image once
+whatever the query string.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import add_rally, make_app
+from test_serve import get, run_stack, serve_env
+
+FLOODER, OTHER = "198.51.100.66", "192.0.2.10"
+
+
+def client_at(app, address: str):  # noqa: ANN201
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_a_one_client_flood_of_new_offline_copies_gets_429s(sqlite_url) -> None:
+    app = make_app(sqlite_url, BUILD_LIMIT="5 per minute")
+    add_rally(app)
+    flooder, other = client_at(app, FLOODER), client_at(app, OTHER)
+    answers = [flooder.get(f"/offline.html?from=2027-01-{day:02d}") for day in range(1, 11)]
+    assert [a.status_code for a in answers] == [200] * 5 + [429] * 5
+    assert answers[-1].headers["Retry-After"] == "60"
+    # What is built is served to the flooder too, and everyone else is served as ever.
+    assert flooder.get("/offline.html?from=2027-01-05").status_code == 200
+    assert flooder.get("/healthz").status_code == 200
+    assert other.get("/offline.html?from=2027-02-01").status_code == 200
+    assert other.get("/healthz").status_code == 200
+
+
+def test_share_images_are_limited_per_client_and_kept_for_all(sqlite_url) -> None:
+    app = make_app(sqlite_url, BUILD_LIMIT="4 per minute")
+    ids = [add_rally(app, title=f"Rally {n}") for n in range(3)]
+    urls = [f"/share/rallies/{i}-{lang}.png" for i in ids for lang in ("be", "ru", "en")]
+    flooder = client_at(app, FLOODER)
+    codes = [flooder.get(url).status_code for url in urls]
+    assert codes == [200] * 4 + [429] * 5
+    assert all(flooder.get(url).status_code == 200 for url in urls[:4])  # kept, not redrawn
+    assert client_at(app, OTHER).get(urls[-1]).status_code == 200
+
+
+def test_many_clients_together_stop_at_the_site_limit(sqlite_url) -> None:
+    app = make_app(sqlite_url, BUILD_LIMIT="5 per minute", BUILD_TOTAL_LIMIT="6 per minute")
+    add_rally(app)
+    codes = [
+        client_at(app, f"203.0.113.{n}").get(f"/offline.html?to=2028-01-{n:02d}").status_code
+        for n in range(1, 10)
+    ]
+    assert codes == [200] * 6 + [429] * 3
+    assert client_at(app, OTHER).get("/healthz").status_code == 200
+    assert client_at(app, OTHER).get("/offline.html?to=2028-01-06").status_code == 200  # kept
+
+
+@pytest.fixture
+def stack(tmp_path: Path):  # noqa: ANN201
+    env = serve_env(tmp_path, MAPAPP_BUILD_LIMIT="5 per minute")
+    yield from run_stack(tmp_path, env)
+
+
+def test_through_make_serve_a_flood_gets_429s_and_healthz_stays(stack, tmp_path) -> None:
+    base = stack.base
+    # A share image is drawn once whatever the query string: nginx keys it by the path.
+    status, headers, _ = get(f"{base}/share/map-en.png?x=0")
+    assert status == 200
+    caches = {get(f"{base}/share/map-en.png?x={n}")[1].get("X-Cache") for n in range(1, 20)}
+    assert caches == {"HIT"}
+    codes = [get(f"{base}/offline.html?from=2027-03-{day:02d}")[0] for day in range(1, 13)]
+    assert codes[0] == 200 and codes.count(429) >= 7
+    assert all(get(f"{base}/healthz")[0] == 200 for _ in range(5))
