@@ -64,7 +64,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from mapapp import cli
     from mapapp.channels.telegram import worker
-    from mapapp.domain import contacts, db, geocoding
+    from mapapp.domain import contacts, db, geocoding, news
     from mapapp.publishing import signing
     from mapapp.views import api, embed, feeds, moderate, pages, share, submit
     from mapapp.web import assets, compression, errors, i18n, limits, logs, security, tiles, urls
@@ -76,6 +76,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     contacts.init_app(app)
     i18n.init_app(app)
     geocoding.init_app(app)
+    news.init_app(app)
     assets.init_app(app)
     tiles.init_app(app)
     security.init_app(app)
