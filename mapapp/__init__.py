@@ -66,7 +66,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from mapapp.channels.telegram import worker
     from mapapp.domain import contacts, db, geocoding, news
     from mapapp.publishing import signing
-    from mapapp.views import api, embed, feeds, moderate, pages, share, submit
+    from mapapp.views import api, embed, feeds, moderate, pages, share, submit, webapp
     from mapapp.web import assets, compression, errors, i18n, limits, logs, security, tiles, urls
     from mapapp.web.forms import csrf
 
@@ -94,4 +94,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(feeds.bp)
     app.register_blueprint(embed.bp)
     app.register_blueprint(share.bp)
+    app.register_blueprint(webapp.bp)
     return app
