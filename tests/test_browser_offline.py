@@ -14,7 +14,7 @@ from playwright.sync_api import Error as PlaywrightError
 from mapapp.domain import db, lifecycle
 from mapapp.domain.models import Rally
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.service_worker]
 
 
 @pytest.fixture
