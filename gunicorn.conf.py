@@ -1,24 +1,6 @@
-"""gunicorn reads this file from the working directory: the Procfile needs no flags."""
+"""gunicorn reads this file from the working directory: the Procfile needs no flags.
 
-import os
+The settings are in the package (mapapp/web/gunicorn_conf.py), so an installed wheel has them too.
+"""
 
-from mapapp.config import defaults as _defaults
-from mapapp.config import from_environ as _from_environ
-
-# The app's declared settings (MAPAPP_*); gunicorn takes every other top-level name here
-# for one of its own, hence the underscores.
-_settings = {**_defaults(), **_from_environ()}
-
-bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-# Workers from the CPUs this process may use (gunicorn's docs: about one or two a core; with
-# threads, one a core plus one), unless WEB_CONCURRENCY says.
-workers = int(os.environ.get("WEB_CONCURRENCY", str(len(os.sched_getaffinity(0)) + 1)))
-# Threads, so a worker waiting on the tile server or Nominatim does not hold up the map.
-worker_class = "gthread"
-threads = _settings["THREADS"]
-timeout = 30
-# No client address, query string or secret path in any log line: visitors face
-# surveillance. The logger class writes the route (/manage/<token>) whatever the format.
-logger_class = "mapapp.web.logs.GunicornLogger"
-accesslog = "-" if _settings["ACCESS_LOG"] else None
-access_log_format = '"%(r)s" %(s)s %(b)s %(L)ss'
+from mapapp.web.gunicorn_conf import *  # noqa: F403

@@ -14,7 +14,7 @@ served with the app's own Leaflet).
 
 Then a phone on a slow link (Lighthouse's mobile profile: "Slow 4G", 150 ms a round trip,
 1.6 Mbit/s down, and the 4x CPU) at the largest count: the page as served, against the same
-page without the request for the feed in its head (views/maps.py EARLY_FEED), which then
+page without the request for the feed in its head (mapapp/web/mapshells.py EARLY_FEED), which then
 asks for the feed only once its scripts have come and run.
 
     .venv/bin/python bench/browser.py [--counts 100,1000,10000] [--repeat R] [--chromium PATH]
@@ -76,7 +76,8 @@ document.addEventListener("DOMContentLoaded", () => {
 });
 """
 
-# Where the time went, from rallymap.js's marks and the feed's resource timing (ms).
+# Where the time went, from the map script's marks (static/map/dom.js mark()) and the feed's
+# resource timing (ms).
 PHASES = """
 (() => {
   const mark = (name) => (performance.getEntriesByName(name)[0] || {startTime: NaN}).startTime;

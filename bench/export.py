@@ -5,7 +5,7 @@ Makes two databases of demo rallies (the baseline, 100, and N, 1,000 by default)
 index.html as a file:// URL in Chromium with the network cut off (nothing but file: and
 data: URLs is let through; what else the page asks for is counted). Times, from the start
 of navigation, in seconds (median of --repeat fresh pages):
-- ready: the markers are all drawn (rallymap.js's "rallies-loaded" mark), the list beside
+- ready: the markers are all drawn (the map script's "rallies-loaded" mark), the list beside
   the map is filled and the basemap's shapes and names are on the map;
 - popup: a marker's popup, opened from the list after that, shows the rally's text.
 Printed beside the baseline's figures measured in the same run, with the targets of

@@ -164,7 +164,7 @@ SETTINGS: list[Setting] = [
     Setting(
         "THREADS",
         4,
-        "Threads per gunicorn worker (gunicorn.conf.py); plain GUNICORN_THREADS is accepted too.",
+        "Threads per gunicorn worker (mapapp/web/gunicorn_conf.py); plain GUNICORN_THREADS is accepted too.",
     ),
     Setting(
         "SIGNING_KEY",

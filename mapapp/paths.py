@@ -50,3 +50,5 @@ STATIC_DIR = PACKAGE_DIR / "static"
 BASEMAP = "basemap.json"
 # mapbox/supercluster 9.1.0 from npm (its dist/supercluster.min.js, ISC licence in the file).
 SUPERCLUSTER = "vendor/supercluster/supercluster.min.js"
+# The map's ES modules (main.js their entry), each served at /static/map/<hash>/<name>.
+MODULES = "map"

@@ -68,6 +68,10 @@ def get_urls(app: Flask, rally_id: int) -> list[str]:
             args = {name: values[name] for name in rule.arguments if name in values}
             if rule.endpoint == "assets.static":
                 args["filename"] = "app.css"
+            if rule.endpoint == "assets.module":
+                from mapapp.web.assets import modules_version
+
+                args.update(version=modules_version(), name="main.js")
             if rule.endpoint == "assets.basemap":
                 from mapapp.web.assets import basemap_version
 

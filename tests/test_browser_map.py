@@ -273,9 +273,10 @@ def phone(browser, sqlite_url: str) -> Iterator[tuple[str, object]]:  # noqa: AN
 
 
 def hold_rallymap(page) -> list:  # noqa: ANN001
-    """rallymap.js held back: the list gets its request (a Route) to let it go on."""
+    """The map's script (its entry module, map/<hash>/main.js) held back: the list gets its
+    request (a Route) to let it go on."""
     held = []
-    page.route("**/static/rallymap.js*", lambda route: held.append(route))
+    page.route("**/static/map/*/main.js", lambda route: held.append(route))
     return held
 
 
@@ -293,7 +294,7 @@ def poll(page, condition, seconds: float = 10) -> None:  # noqa: ANN001
 )
 def test_the_page_asks_for_its_feed_before_the_maps_scripts_have_come(phone, path: str):
     """On a phone's slow link the rallies come while Leaflet and the map's scripts load: the
-    page's head asks for the feed. Held here: rallymap.js, which asked for it before. One
+    page's head asks for the feed. Held here: the map's script, which asked for it before. One
     request at load, then the map's re-checks of the same URL (304s)."""
     base, page = phone
     feeds: list[tuple[str, str | None]] = []
@@ -308,7 +309,7 @@ def test_the_page_asks_for_its_feed_before_the_maps_scripts_have_come(phone, pat
     held = hold_rallymap(page)
     page.goto(base + path, wait_until="commit")
     poll(page, lambda: feeds and held)
-    assert held and feeds, (held, feeds)  # asked for while rallymap.js has not come
+    assert held and feeds, (held, feeds)  # asked for while the map's script has not come
     held[0].continue_()
     wait_until(page, "document.querySelectorAll('#rally-list li').length > 0")
     url, etag = feeds[0]
@@ -339,12 +340,12 @@ def test_a_map_whose_feed_fails_at_load_says_so_and_recovers(phone, failure: str
             route.continue_()
 
     page.route("**/api/rallies.geojson*", feed)
-    # Offline, the head's request fails at once, before rallymap.js has come to take it.
+    # Offline, the head's request fails at once, before the map's script has come to take it.
     held = []
     if failure == "offline":
         held = hold_rallymap(page)
         page.on("console", lambda m: errors.append(m.text) if "Uncaught" in m.text else None)
-    # With rallymap.js held, the page never finishes loading: wait only for its start.
+    # With the map's script held, the page never finishes loading: wait only for its start.
     start = "commit" if failure == "offline" else "load"
     page.goto(base + "/?lang=en", wait_until=start)
     poll(page, lambda: held or failure != "offline")

@@ -175,3 +175,57 @@ def test_the_maps_links_keep_the_main_rally_filter(client, exported):
     assert "Кастрычніцкай плошчы" in copy and "Гродна: салідарнасць" not in copy
     feed = re.search(r'<script data-feed="([^"]+)">', page).group(1)
     assert "featured=1" in feed and "fields=map" in feed
+
+
+def modules(directory, **files: str):  # noqa: ANN001, ANN201
+    for name, text in files.items():
+        (directory / f"{name}.js").write_text(text, encoding="utf-8")
+    return directory
+
+
+def test_modules_are_joined_in_the_order_a_browser_runs_them(tmp_path):
+    """Depth first, imports in their order, a module under way skipped (the cycle c -> main)."""
+    from mapapp.publishing.export import classic_script
+
+    folder = modules(
+        tmp_path,
+        main='import { b } from "./b.js";\nimport { c, C } from "./c.js";\n'
+        "function init() { return b() + c() + C; }\nwindow.Init = init;\n",
+        b='import { c } from "./c.js";\nexport function b() { return c(); }\n',
+        c='import { b } from "./b.js";\nexport var C = 1;\nexport const c = () => C;\n',
+    )
+    script = classic_script(folder)
+    names = re.findall(r"^/\* \w+/(\w+\.js) \*/$", script, re.M)
+    assert names == ["c.js", "b.js", "main.js"]
+    assert script.startswith('(function () {\n"use strict";') and script.endswith("})();\n")
+    assert not re.search(r"^(import|export)\b", script, re.M)
+    assert "\nvar C = 1;\nconst c = () => C;\n" in script and "\nfunction b() {" in script
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('import b from "./b.js";\n', "form of import"),
+        ('import { b as bee } from "./b.js";\n', "no 'as'"),
+        ('import {\n  b\n} from "./b.js";\n', "form of import"),
+        ("export default function () {}\n", "form of import or export"),
+        ("export { init };\n", "form of import or export"),
+        ('import { nothing } from "./b.js";\n', "b.js exports no nothing"),
+        ('import { b } from "./b.js";\nfunction helper() {}\n', "helper is declared in"),
+    ],
+)
+def test_what_cannot_be_joined_faithfully_is_refused(tmp_path, text: str, message: str):
+    from mapapp.publishing.export import classic_script
+
+    folder = modules(tmp_path, main=text, b="export function b() {}\nvar helper = 1;\n")
+    with pytest.raises(ValueError, match=message):
+        classic_script(folder)
+
+
+def test_every_module_of_the_map_is_in_the_saved_page(exported):
+    from mapapp.paths import MODULES, STATIC_DIR
+
+    page = exported("--lang", "en").read_text(encoding="utf-8")
+    joined = re.findall(r"^/\* map/([\w-]+\.js) \*/$", page, re.M)
+    assert sorted(joined) == sorted(p.name for p in (STATIC_DIR / MODULES).glob("*.js"))
+    assert joined[-1] == "main.js" and "window.RallyMap = {" in page

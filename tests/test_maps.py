@@ -70,7 +70,16 @@ def test_gesture_handling_only_when_asked_for():
     assert '"gestureHandling": true' in parts.script
     assert '"scrollMac": "cmd + scroll"' in parts.script
     assert parts.script.index("gestureHandling") < parts.script.index("L.tileLayer")
-    # the plugin loads after Leaflet and before rallymap.js
+    # the plugin loads after Leaflet and before the map's script
     assert parts.scripts.index("/v/leaflet.js") < parts.scripts.index("/v/gh.js")
     assert parts.scripts.index("/v/gh.js") < parts.scripts.index("/s/rallymap.js")
     assert "/v/gh.css" in parts.header
+
+
+def test_the_maps_own_script_is_a_module_and_the_others_classic():
+    parts = build()
+    assert '<script type="module" src="/s/rallymap.js"></script>' in parts.scripts
+    assert '<script src="/v/leaflet.js"></script>' in parts.scripts
+    assert '<script src="/s/supercluster.js"></script>' in parts.scripts
+    # folium's script hands the map over; pages run it as a module, so it stays a global
+    assert "window.map_" in parts.script

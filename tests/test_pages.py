@@ -24,7 +24,7 @@ def test_map_page_is_a_self_hosted_leaflet_map(client, seeded_app):
         "/vendor/leaflet/1.9.3/leaflet.js",
         re.search(r'src="(/static/vendor/supercluster/supercluster.min.js\?v=\w+)"', page).group(1),
         re.search(r'src="(/static/basemap.js\?v=\w+)"', page).group(1),
-        re.search(r'src="(/static/rallymap.js\?v=\w+)"', page).group(1),
+        re.search(r'src="(/static/map/\w+/main.js)"', page).group(1),
     ]
 
 
@@ -297,3 +297,68 @@ def test_the_map_page_is_rendered_once_per_variant_and_a_message_never_kept(app)
         assert "Дзякуй" not in app.test_client().get("/?lang=en").get_data(as_text=True)
     finally:
         template_rendered.disconnect(record, app)
+
+
+def test_the_maps_modules_are_fingerprinted_by_one_hash(client):
+    """The map's script is ES modules importing each other by relative URLs: under their
+    common hash each one the entry imports is kept a year too, and sent gzipped."""
+    from mapapp.web.assets import modules_version
+
+    page = client.get("/").get_data(as_text=True)
+    entry = re.search(r'<script type="module" src="(/static/map/(\w+)/main\.js)"></script>', page)
+    assert entry and entry.group(2) == modules_version()
+    # folium's script runs as a module too, after the entry has defined RallyMap
+    assert '<script type="module">\n' in page and "RallyMap.init(" in page
+    with client.get(entry.group(1)) as response:
+        assert response.status_code == 200
+        assert response.mimetype in ("text/javascript", "application/javascript")
+        assert response.cache_control.immutable and response.cache_control.max_age >= 3e7
+        imported = re.findall(r'^import .* from "\./([\w-]+\.js)";$', response.text, re.M)
+    assert {"feed.js", "markers.js", "popups.js", "list.js", "keyboard.js"} <= set(imported)
+    for name in imported:
+        url = entry.group(1).replace("main.js", name)
+        with client.get(url, headers={"Accept-Encoding": "gzip"}) as response:
+            assert response.status_code == 200 and response.cache_control.immutable, url
+            assert response.headers["Content-Encoding"] == "gzip"
+    # Another hash (a page made before a deploy, or a worker still on the old code): the files
+    # this server has, never kept by a cache under the other version's name.
+    with client.get("/static/map/000000000000/main.js") as response:
+        assert response.status_code == 200 and not response.cache_control.immutable
+        assert response.cache_control.no_store and not response.cache_control.public
+    # Every module is preloaded: a slow link fetches them at once, not one import level a time.
+    preloaded = set(
+        re.findall(r'<link rel="modulepreload" href="/static/map/\w+/([\w-]+\.js)">', page)
+    )
+    assert preloaded >= {"main.js", "feed.js", "star.js", "dom.js"}
+    assert client.get(f"/static/map/{entry.group(2)}/nothing.js").status_code == 404
+
+
+def test_a_static_file_is_kept_a_year_only_under_its_own_hash(client):
+    """A spelling the hashes do not know ("./app.css") without ?v= is no fingerprint."""
+    for url, kept in (
+        ("/static/./app.css", False),
+        ("/static/app.css", False),
+        (static_url_of(client, "app.css"), True),
+    ):
+        with client.get(url) as response:
+            assert bool(response.cache_control.immutable) is kept, url
+
+
+def static_url_of(client, name: str) -> str:  # noqa: ANN001
+    with client.application.test_request_context():
+        from mapapp.web.assets import static_url
+
+        return static_url(name)
+
+
+def test_the_modules_hash_moves_with_any_module(monkeypatch):
+    from mapapp.web import assets
+
+    hashes = assets._static_hashes()
+    before = assets.modules_version.__wrapped__()
+    changed = {**hashes, "map/star.js": "0" * 12}
+    monkeypatch.setattr(assets, "_static_hashes", lambda: changed)
+    assert assets.modules_version.__wrapped__() != before
+    # Files outside static/map/ are not in it.
+    monkeypatch.setattr(assets, "_static_hashes", lambda: {**hashes, "app.css": "0" * 12})
+    assert assets.modules_version.__wrapped__() == before

@@ -28,6 +28,7 @@ EXACT = (53.70213, 23.86431)  # about 4 km from the town's point
 NOT_RALLY_DATA = {
     "assets.vendor": "Leaflet's files",
     "assets.static": "the app's own files",
+    "assets.module": "the map's own scripts",
     "tiles.tile": "map images (a proxy)",
     "submit.manage": "the organizer's own page, behind the secret link",
     "assets.basemap": "the shipped outline and town names",

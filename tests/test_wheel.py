@@ -111,6 +111,22 @@ def test_the_wheel_carries_data_templates_and_catalogues(installed):
     assert not any(name.startswith(("data/", "templates/", "tests/")) for name in names)
 
 
+def test_the_installed_wheel_carries_gunicorns_settings(installed, tmp_path):
+    """Outside a checkout there is no gunicorn.conf.py: the package's settings are read by name
+    (as deploy/mapapp.service does), with the logger that writes no address or query."""
+    venv, _ = installed
+    printed = run(venv / "bin/gunicorn", "--print-config", "-c", "python:mapapp.web.gunicorn_conf",
+                  "mapapp:create_app()", cwd=tmp_path, env={**os.environ, "MAPAPP_THREADS": "7"})  # fmt: skip
+    settings = dict(
+        (line.split("=", 1)[0].strip(), line.split("=", 1)[1].strip())
+        for line in printed.splitlines()
+        if "=" in line
+    )
+    assert settings["logger_class"] == "mapapp.web.logs.GunicornLogger"
+    assert settings["worker_class"] == "gthread"
+    assert settings["threads"] == "7"
+
+
 def test_the_installed_wheel_serves_every_page_in_every_language(installed, tmp_path):
     venv, _ = installed
     elsewhere = tmp_path / "elsewhere"  # not the checkout: nothing found by accident

@@ -160,7 +160,7 @@ VIEW_LON = (21.0, 35.0)
 
 @dataclass(frozen=True)
 class MapView:
-    """A centre and zoom asked for with ?lat=&lon=&zoom= (rallymap.js reads them too)."""
+    """A centre and zoom asked for with ?lat=&lon=&zoom= (static/map/view.js reads them too)."""
 
     lat: float | None = None
     lon: float | None = None

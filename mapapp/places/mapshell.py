@@ -1,15 +1,17 @@
 """Pure functions: settings and asset URLs in, a folium map (or its page parts) out.
 
 Knows nothing of Flask. User text never passes through here: folium draws the
-shell (map, tiles, controls) and mapapp/static/rallymap.js fetches the rallies
-as GeoJSON and builds markers and popups with textContent.
+shell (map, tiles, controls) and the map's ES modules (mapapp/static/map/, entry
+main.js) fetch the rallies as GeoJSON and build markers and popups with textContent.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,14 +30,23 @@ MIN_ZOOM, MAX_ZOOM = 5, 19
 _FOLIUM_METAS = re.compile(r"<meta (?:name=\"viewport\"|http-equiv=\"content-type\")[^>]*/>", re.S)
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
 _SCRIPT_ELEMENT = re.compile(r"<script\b[^>]*>.*?</script>", re.S)
+# Scripts that are ES modules (by their name in default_js): the map's own, static/map/main.js.
+MODULE_SCRIPTS = ("rallymap",)
 
 
 class RallyLayer(MacroElement):
-    """Hands the folium map to rallymap.js, which loads and draws the rallies."""
+    """Hands the folium map to the map's modules (static/map/main.js), which load and draw
+    the rallies.
+
+    Pages run folium's script as a module too, so that it runs after main.js has defined
+    RallyMap (a module is deferred: a classic script would run first). A module's names are
+    its own: the map is made a global, as a classic script's would be.
+    """
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
+            window.{{ this._parent.get_name() }} = {{ this._parent.get_name() }};
             RallyMap.init({{ this._parent.get_name() }}, {{ this.config|tojson }});
         {% endmacro %}
         """
@@ -74,7 +85,7 @@ def rally_map(
         tiles=None,
         control_scale=True,
         prefer_canvas=False,
-        zoom_control=False,  # rallymap.js adds it, with titles in the page's language
+        zoom_control=False,  # the map's script adds it, with titles in the page's language
         **options,
     )
     # Leaflet takes the zoom range from the tile layer; the clusters need one without tiles.
@@ -111,8 +122,8 @@ class MapParts:
 
     header: str  # <link> and <style> for <head>
     html: str  # the map's <div>
-    scripts: str  # <script> elements (Leaflet and the plugins) to place after the div
-    script: str  # JavaScript for a <script> element after those
+    scripts: str  # <script> elements (Leaflet, the plugins, the map's module) after the div
+    script: str  # JavaScript for a <script type="module"> element after those
     script_hashes: tuple[str, ...]  # CSP 'sha256-...' sources for every inline script
 
 
@@ -121,13 +132,25 @@ def csp_hash(source: str) -> str:
     return "sha256-" + base64.b64encode(digest).decode()
 
 
-def map_parts(fmap: folium.Map) -> MapParts:
+def map_parts(fmap: folium.Map, preload: Sequence[str] = ()) -> MapParts:
+    """A rendered folium map cut into the parts a page template places (MapParts).
+
+    `preload` are URLs of ES modules the map's module imports: each gets a
+    `<link rel="modulepreload">` in the header, so a browser fetches them all at once instead
+    of one import level after another (on a slow phone link, a round trip per level).
+    """
     root = fmap.get_root()
     root.render()  # adds the JS/CSS links to the header
     header = _FOLIUM_METAS.sub("", root.header.render())
+    # folium writes every script as a classic one.
+    for name, url in fmap.default_js:
+        if name in MODULE_SCRIPTS:
+            header = header.replace(f'<script src="{url}">', f'<script type="module" src="{url}">')
     # Scripts go to the end of the body, so the page's text shows before Leaflet has loaded.
     scripts = "\n".join(_SCRIPT_ELEMENT.findall(header))
-    header = _SCRIPT_ELEMENT.sub("", header)
+    header = _SCRIPT_ELEMENT.sub("", header) + "".join(
+        f'<link rel="modulepreload" href="{html.escape(url)}">' for url in preload
+    )
     script = root.script.render()
     inline = [*_INLINE_SCRIPT.findall(scripts), script]
     return MapParts(

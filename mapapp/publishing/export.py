@@ -1,10 +1,11 @@
 """export-static: the map as one HTML file that works opened from disk.
 
-Leaflet, supercluster, the styles, rallymap.js and the rallies themselves are written
-into the file, so it needs no server: it can be passed around on a USB stick or in a
-messenger when the site is blocked. Only tiles come from MAPAPP_TILE_URL, when online
-(none with --no-tiles: the app's own basemap is in the file). Beside it go the rallies as
-GeoJSON and iCalendar and, with MAPAPP_SIGNING_KEY, a minisign signature of each file.
+Leaflet, supercluster, the styles, the map's modules (joined into one script) and the
+rallies themselves are written into the file, so it needs no server: it can be passed
+around on a USB stick or in a messenger when the site is blocked. Only tiles come from
+MAPAPP_TILE_URL, when online (none with --no-tiles: the app's own basemap is in the file).
+Beside it go the rallies as GeoJSON and iCalendar and, with MAPAPP_SIGNING_KEY, a minisign
+signature of each file.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from flask import Flask, render_template
 from mapapp.domain import db
 from mapapp.domain.filters import RallyFilter
 from mapapp.domain.models import utcnow
-from mapapp.paths import BASEMAP, DATA_DIR, STATIC_DIR, SUPERCLUSTER, VENDOR
+from mapapp.paths import BASEMAP, DATA_DIR, MODULES, STATIC_DIR, SUPERCLUSTER, VENDOR
 from mapapp.places import mapshell
 from mapapp.publishing.geojson import feature_collection, in_language
 from mapapp.publishing.ics import calendar
@@ -31,6 +32,62 @@ from mapapp.publishing.public import public_rallies
 from mapapp.publishing.signing import signed_comment, signing_key
 
 _CSS_IMAGE = re.compile(r"url\(images/([\w.-]+\.png)\)")
+# The forms of import and export the map's modules use, and classic_script understands.
+_IMPORT = re.compile(r'import \{([\w ,]+)\} from "\./([\w-]+\.js)";')
+_EXPORT = re.compile(r"export (?=(?:async )?function\b|var |let |const |class )")
+_DECLARATION = re.compile(r"(?:export )?(?:(?:async )?function\*? *|var |let |const |class )(\w+)")
+
+
+def classic_script(directory: Path, entry: str = "main.js") -> str:
+    """ES modules as one classic script, for a page opened from disk (file://), where modules
+    cannot load each other.
+
+    Each module comes once, after the modules it imports: the order a browser runs them in
+    (depth first, imports in their order, a module already under way skipped, so cycles
+    work). Import lines go, `export ` comes off declarations, and all run in one strict
+    function. What this cannot join faithfully is refused with a ValueError: another form of
+    import or export (`as`, `default`, several lines), an imported name its module does not
+    export, or one top-level name in two modules (they share the function's scope).
+    """
+    done: set[str] = set()
+    joined: list[tuple[str, list[str]]] = []
+    exported: dict[str, set[str]] = {}
+    wanted: list[tuple[str, str, str]] = []  # (importer, name, module)
+
+    def visit(module: str) -> None:
+        done.add(module)
+        body = []
+        for line in (directory / module).read_text(encoding="utf-8").splitlines():
+            imported = _IMPORT.fullmatch(line)
+            if imported:
+                names = [name.strip() for name in imported.group(1).split(",")]
+                if not all(re.fullmatch(r"\w+", name) for name in names):
+                    raise ValueError(f"{module}: import names only, no 'as': {line!r}")
+                wanted.extend((module, name, imported.group(2)) for name in names)
+                if imported.group(2) not in done:
+                    visit(imported.group(2))
+            elif re.match(r"(import|export)\b", line) and not _EXPORT.match(line):
+                raise ValueError(f"{module}: a form of import or export not joined: {line!r}")
+            else:
+                if line.startswith("export "):
+                    exported.setdefault(module, set()).add(_DECLARATION.match(line).group(1))
+                body.append(_EXPORT.sub("", line, count=1))
+        joined.append((module, body))
+
+    visit(entry)
+    for importer, name, module in wanted:
+        if name not in exported.get(module, set()):
+            raise ValueError(f"{importer}: {module} exports no {name}")
+    owners: dict[str, str] = {}
+    for module, body in joined:
+        for line in body:
+            declared = _DECLARATION.match(line)
+            if declared and owners.setdefault(declared.group(1), module) != module:
+                raise ValueError(
+                    f"{declared.group(1)} is declared in {owners[declared.group(1)]} and {module}"
+                )
+    parts = [f"/* {directory.name}/{module} */\n" + "\n".join(body) for module, body in joined]
+    return '(function () {\n"use strict";\n\n' + "\n".join(parts) + "\n})();\n"
 
 
 def _vendor_file(name: str, filename: str) -> str:
@@ -142,7 +199,8 @@ def render_export(
         _vendor_file("leaflet", "leaflet.js"),
         (STATIC_DIR / SUPERCLUSTER).read_text(encoding="utf-8"),
         (STATIC_DIR / "basemap.js").read_text(encoding="utf-8"),
-        (STATIC_DIR / "rallymap.js").read_text(encoding="utf-8"),
+        # The map's modules cannot import each other from file://: one classic script.
+        classic_script(STATIC_DIR / MODULES),
     ]
     folium_styles = re.sub(r"<link\b[^>]*>", "", shell.header)
     return render_template(

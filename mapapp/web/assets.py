@@ -17,7 +17,7 @@ from pathlib import Path
 from flask import Blueprint, Flask, Response, abort, request, send_from_directory, url_for
 from werkzeug.security import safe_join
 
-from mapapp.paths import BASEMAP, DATA_DIR, STATIC_DIR, SUPERCLUSTER, VENDOR
+from mapapp.paths import BASEMAP, DATA_DIR, MODULES, STATIC_DIR, SUPERCLUSTER, VENDOR
 from mapapp.web.compression import takes_gzip
 
 YEAR = 365 * 24 * 3600
@@ -71,9 +71,55 @@ def favicon() -> Response:
 @bp.get("/static/<path:filename>")
 def static(filename: str) -> Response:
     response = send_asset(STATIC_DIR, filename, max_age=300)
-    if request.args.get("v") == content_hash(filename):
+    version = request.args.get("v")
+    if version is not None and version == content_hash(filename):
         _long_lived(response)
     return response
+
+
+# The map's modules import each other by relative URLs ("./feed.js"), which a per-file
+# ?v=<hash> cannot reach: the import would ask for the unversioned file. So they are served
+# under one hash over them all, /static/map/<hash>/feed.js: every import is then as
+# fingerprinted (and kept a year) as the entry. Simpler than an import map: nothing to write
+# into every page and its CSP, and it works in every browser that runs modules. Another hash
+# (an old page after a deploy, or a new page reaching a worker that still runs the old code)
+# gets the files as they are here, but never kept by a cache: modules that import each other
+# must come from one version, and nginx or a CDN must not keep this server's files under the
+# other version's name.
+@bp.get(f"/static/{MODULES}/<version>/<name>")
+def module(version: str, name: str) -> Response:
+    response = send_asset(STATIC_DIR / MODULES, name)
+    if version == modules_version():
+        _long_lived(response)
+    else:
+        response.cache_control.no_store = True
+        response.cache_control.public = False
+        response.cache_control.max_age = None
+    return response
+
+
+@cache
+def modules_version() -> str:
+    """One hash over the map's modules (their names and contents)."""
+    digest = hashlib.sha256()
+    for name, file_hash in _static_hashes().items():
+        if name.startswith(MODULES + "/"):
+            digest.update(f"{name} {file_hash}\n".encode())
+    return digest.hexdigest()[:12]
+
+
+def module_urls() -> list[str]:
+    """The URLs of every one of the map's modules, for <link rel="modulepreload">."""
+    return [
+        module_url(name.removeprefix(MODULES + "/"))
+        for name in sorted(_static_hashes())
+        if name.startswith(MODULES + "/") and name.endswith(".js")
+    ]
+
+
+def module_url(name: str) -> str:
+    """The URL of one of the map's modules (static/map/NAME), by their common hash."""
+    return url_for("assets.module", version=modules_version(), name=name)
 
 
 def send_asset(directory: str | Path, filename: str, max_age: int | None = None) -> Response:
@@ -136,7 +182,7 @@ def map_assets() -> dict[str, str]:
         "gesturehandling_js": vendor_url("gesturehandling", "leaflet-gesture-handling.min.js"),
         "gesturehandling_css": vendor_url("gesturehandling", "leaflet-gesture-handling.min.css"),
         "basemap_js": static_url("basemap.js"),
-        "rallymap_js": static_url("rallymap.js"),
+        "rallymap_js": module_url("main.js"),  # an ES module: mapshell.map_parts says so
     }
 
 
@@ -144,6 +190,7 @@ def init_app(app: Flask) -> None:
     if app.debug:
         _static_hashes.cache_clear()
         basemap_version.cache_clear()
+        modules_version.cache_clear()
         _gzipped.cache_clear()
     app.register_blueprint(bp)
     app.jinja_env.globals["static_url"] = static_url

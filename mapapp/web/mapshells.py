@@ -9,7 +9,7 @@ from markupsafe import Markup
 from mapapp.domain.filters import VIEW_LAT, VIEW_LON, RallyFilter
 from mapapp.places import mapshell
 from mapapp.publishing.labels import map_labels
-from mapapp.web.assets import basemap_url, map_assets
+from mapapp.web.assets import basemap_url, map_assets, module_urls
 from mapapp.web.i18n import current_language
 from mapapp.web.tiles import browser_tile_url
 
@@ -55,8 +55,9 @@ def map_shell(
             assets=map_assets(),
             config={
                 "mode": mode,
-                # lang=None: rallymap.js adds the page's own ?lang= (and filters). Public
-                # maps read the compact feed (mapapp.publishing.mapfeed) and load texts per rally.
+                # lang=None: the map's script (static/map/feed.js) adds the page's own ?lang=
+                # (and filters). Public maps read the compact feed (mapapp.publishing.mapfeed) and load
+                # texts per rally.
                 "dataUrl": url_for(
                     data_endpoint,
                     lang=None,
@@ -77,7 +78,7 @@ def map_shell(
             },
             gestures=gesture_labels() if mode == "embed" else None,
         )
-        shells[key] = mapshell.map_parts(fmap)
+        shells[key] = mapshell.map_parts(fmap, preload=module_urls())
     return shells[key]
 
 
@@ -87,9 +88,10 @@ def pin_shell() -> mapshell.MapParts:
 
 # Run in the page's <head>: the map's feed is asked for before Leaflet and the map's scripts
 # have come and run, not after. On a phone's slow link that is their download time and a
-# round trip sooner. rallymap.js takes this answer as its first, and this URL for its checks.
-# The catch() only marks a failure (offline at load) as handled until rallymap.js takes the
-# promise and says so on the page: no "Uncaught (in promise)" meanwhile.
+# round trip sooner. The map's script (static/map/main.js, a module: it runs after the page
+# is parsed) takes this answer as its first, and this URL for its checks. The catch() only
+# marks a failure (offline at load) as handled until the map's script takes the promise and
+# says so on the page: no "Uncaught (in promise)" meanwhile.
 EARLY_FEED = (
     '(function (s) { var u = s.getAttribute("data-feed"); '
     'var p = fetch(u, { credentials: "omit", cache: "no-store" }); p.catch(function () {}); '

@@ -1,0 +1,98 @@
+/* Keyboard and focus: Enter and Space on markers and clusters, Escape closes a popup,
+ * focus goes into a popup when it opens and back to what opened it when it closes, and
+ * to the first of a cluster's rallies once the map has zoomed in to it.
+ *
+ * `state` is the map's shared state, made by main.js.
+ */
+
+import { drawnFor, leafIds } from "./markers.js";
+import { openRally } from "./popups.js";
+
+// Gives focus back to what opened a popup; if that is gone (a marker now in a
+// cluster), to what stands for it on the map now.
+function focusOpener(state, popup) {
+  var opener = popup.rallyOpener;
+  if (opener && document.body.contains(opener)) {
+    opener.focus({ preventScroll: true });
+    return;
+  }
+  var drawnNow = popup.record && drawnFor(state, popup.record);
+  var node = drawnNow && drawnNow.getElement();
+  (node && document.body.contains(node) ? node : state.map.getContainer()).focus({ preventScroll: true });
+}
+
+// A cluster zooms in to where it parts (rallies that share a point spread out at the
+// closest zoom). Focus then goes to the first of its rallies as drawn now, not to the
+// page's top (the cluster's own element is gone).
+export function openCluster(state, layer) {
+  var map = state.map;
+  var zoom = Math.min(state.index.getClusterExpansionZoom(layer.clusterId), map.getMaxZoom());
+  var inside = new Set(leafIds(state, layer.clusterId));
+  map.once("moveend", function () { window.setTimeout(function () { focusInside(state, inside); }, 0); });
+  map.setView(layer.getLatLng(), zoom);
+}
+
+function focusInside(state, inside) {
+  var map = state.map;
+  var active = document.activeElement;
+  var lost = !active || active === document.body || active === map.getContainer() ||
+    !document.body.contains(active);
+  if (!lost) return;
+  var target = null;
+  state.drawn.forEach(function (layer) {
+    if (target) return;
+    var id = layer.clusterId !== undefined ? leafIds(state, layer.clusterId, 1)[0] : layer.record.id;
+    if (inside.has(id) && layer.getElement()) target = layer.getElement();
+  });
+  if (target) target.focus({ preventScroll: true });
+}
+
+// The map's keyboard and focus handling, set up once.
+export function keyboard(state) {
+  var map = state.map;
+  var config = state.config;
+
+  function onEscape(key) {
+    if (key.key === "Escape") map.closePopup();
+  }
+
+  map.on("popupopen", function (event) {
+    var popup = event.popup;
+    if (!popup.rallyOpener && popup._source) popup.rallyOpener = popup._source.getElement();
+    document.addEventListener("keydown", onEscape);
+    var container = popup.getElement();
+    var close = container && container.querySelector(".leaflet-popup-close-button");
+    if (close) close.setAttribute("aria-label", config.labels.closePopup);
+    var link = container && container.querySelector(
+      "a.rally-popup-link, button.rally-popup-retry, button.rally-popup-other");
+    if (link) link.focus({ preventScroll: true });
+  });
+  map.on("popupclose", function (event) {
+    document.removeEventListener("keydown", onEscape);
+    var popup = event.popup;
+    if (state.current && state.current.popup === popup) state.current = null;
+    var active = document.activeElement;
+    var container = popup.getElement();
+    // Focus left in the closed popup, or dropped to the page: back to the opener.
+    // Focus the visitor put elsewhere (another marker, the list) stays there.
+    if (!active || active === document.body || !document.body.contains(active) ||
+        (container && container.contains(active)) || active === map.getContainer()) {
+      focusOpener(state, popup);
+    }
+  });
+
+  // Enter and Space act on every marker and cluster: they are announced as buttons.
+  map.getContainer().addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" && event.key !== " ") return;
+    var node = event.target;
+    if (node.rallyCluster) {
+      event.preventDefault();
+      // Its element goes when the map zooms in: meanwhile focus stays in the map.
+      map.getContainer().focus({ preventScroll: true });
+      openCluster(state, node.rallyCluster);
+    } else if (node.rallyMarker) {
+      event.preventDefault();
+      openRally(state, node.rallyMarker.record, node);
+    }
+  });
+}

@@ -1,0 +1,180 @@
+/* Draws the rallies on the folium map: the entry of the map's ES modules.
+ *
+ * folium's own script makes the Leaflet map and calls RallyMap.init(map, config) (see
+ * mapapp/places/mapshell.py). The parts, one idea each:
+ *   feed.js      the data from the server and its re-checks (ETag, visibility)
+ *   markers.js   markers and clusters (supercluster)
+ *   popups.js    a rally's popup and its details
+ *   star.js      the main rally's star and what it hides
+ *   list.js      the list beside the map
+ *   keyboard.js  keyboard and focus
+ *   urgent.js    the urgent banner
+ *   view.js      the view and Leaflet's controls
+ *   single.js    a rally page's map; pin.js the submit form's pin
+ *   rally.js, dom.js  a rally's words and small helpers
+ * They import each other's functions (markers open popups, popups redraw markers): no
+ * module calls another while it loads, only once init runs, so the cycles are harmless.
+ * The saved page (mapapp/publishing/export.py) joins them into one classic script in the order a
+ * browser runs them: keep every import on one line, and every top-level name unique.
+ *
+ * Public maps load the map's compact feed and each rally's details when they are shown;
+ * the moderators' map and the saved page carry every property in their GeoJSON.
+ * User text is put into the page only through textContent and setAttribute: never through
+ * HTML strings or folium's popup templates.
+ */
+
+import { mark } from "./dom.js";
+import { dataUrl, DetailStore, watch } from "./feed.js";
+import { keyboard } from "./keyboard.js";
+import { List } from "./list.js";
+import { addRecord, dropClusters, rebuildIndex, removeRecord, render, updateMarker } from "./markers.js";
+import { initPin } from "./pin.js";
+import { popupContent, reload, showing } from "./popups.js";
+import { isUrgent, recordsOf, signature } from "./rally.js";
+import { initSingle } from "./single.js";
+import { Banner } from "./urgent.js";
+import { initialView, keepViewInAddress, nearMeControl, translateControls, wheelScrollsShortPage } from "./view.js";
+
+function init(map, config) {
+  if (window.RallyBasemap) window.RallyBasemap.add(map, config);  // basemap.js
+  if (config.mode === "pin") return initPin(map, config);
+  if (config.mode === "single") return initSingle(map, config);
+  var status = document.getElementById("map-status");
+  var details = DetailStore(config);
+  var banner = Banner(config, details);
+  initialView(map, config);
+  translateControls(map, config.labels);
+  if (config.mode === "browse") {
+    nearMeControl(map, config.labels);
+    keepViewInAddress(map, config);
+    wheelScrollsShortPage(map);
+  }
+  // A page saved with export-static carries its rallies and marker images itself.
+  if (config.icons) {
+    L.Icon.Default.imagePath = "";
+    L.Icon.Default.mergeOptions(config.icons);
+  }
+
+  // What every part of the map shares.
+  var state = {
+    map: map,
+    config: config,
+    details: details,           // DetailStore: the rallies' texts
+    records: new Map(),         // rally id -> record (recordsOf)
+    order: [],                  // the records, main rally first, as the list shows them
+    markers: new Map(),         // rally id -> its marker, made when first drawn
+    stars: new Map(),           // the main rally's (never clustered) markers, by id
+    star: null,                 // the main rally's marker, whose popup lists what it hides
+    index: null,                // supercluster over the other rallies
+    drawn: new Map(),           // what is on the map now: "r<id>" or "c<cluster id>" -> marker
+    drawnZoom: null,
+    current: null,              // the open popup: {popup, record}
+    opening: null,              // the rally whose popup waits for its details
+    detailsFailed: new Set()    // rallies whose details could not be loaded
+  };
+
+  map.on("moveend", function () { render(state); });
+  keyboard(state);
+  var list = List(state, document.getElementById("rally-list"));
+
+  function draw(data) {
+    var order = state.order = recordsOf(data);
+    // The main rally first, then by time (ISO strings in one offset sort as text); the
+    // compact feed comes in the list's order already (a stable sort keeps it).
+    order.sort(function (a, b) {
+      return (b.featured - a.featured) ||
+        (a.starts_at && b.starts_at ? (a.starts_at < b.starts_at ? -1 : a.starts_at > b.starts_at ? 1 : 0) : 0);
+    });
+    order.forEach(function (r) {
+      addRecord(state, r);
+      if (r.status === "danger") banner.say(r, true);
+    });
+    rebuildIndex(state);
+    mark("rallies-built");
+    render(state);
+    list.showMore(false);
+    if (status) {
+      status.textContent = order.length
+        ? config.labels.loaded.replace("{count}", String(order.length)) : config.labels.none;
+    }
+    mark("rallies-loaded");
+    map.fire("rallies:loaded", { count: order.length });
+  }
+
+  // A newer document: changed rallies are redrawn where they are; the view, the open
+  // popup and the list's focus stay. A rally that turns urgent is said in the banner.
+  function update(data) {
+    var fresh = recordsOf(data);
+    var order = state.order;
+    var now = new Set();
+    var reindex = false;
+    fresh.forEach(function (r) {
+      now.add(r.id);
+      var before = state.records.get(r.id);
+      if (!before) {
+        addRecord(state, r);
+        order.push(r);
+        reindex = true;
+        if (isUrgent(r.status)) banner.say(r, true);
+        return;
+      }
+      before.sig = before.sig || signature(before);
+      r.sig = signature(r);
+      if (before.sig === r.sig) return;
+      details.forget(r.id);
+      if (before.featured !== r.featured) {
+        removeRecord(state, before);
+        addRecord(state, r);
+        reindex = true;
+      } else {
+        state.records.set(r.id, r);
+        if (before.lat !== r.lat || before.lon !== r.lon) reindex = true;
+        updateMarker(state, r);
+      }
+      order[order.indexOf(before)] = r;
+      list.replace(r);
+      if (showing(state, r)) reload(state, r);  // the new status at once, its details again
+      if (before.status !== r.status) banner.say(r, true);
+    });
+    state.records.forEach(function (r) {
+      if (now.has(r.id)) return;
+      removeRecord(state, r);
+      order.splice(order.indexOf(r), 1);
+      list.remove(r);
+      reindex = true;
+    });
+    if (reindex) {
+      rebuildIndex(state);
+      dropClusters(state);
+    }
+    render(state);
+  }
+
+  var loaded = false;
+  function received(data) {
+    if (!loaded) {
+      loaded = true;
+      mark("rallies-data");
+      draw(data || {});
+    } else {
+      update(data || {});
+    }
+  }
+  function failed() {
+    if (!loaded && status) status.textContent = config.labels.failed;
+  }
+
+  if (config.data) {
+    received(config.data);
+  } else {
+    // Moderators' map: its data needs their session cookie; public maps send none, and
+    // their pages have asked for it already (window.rallyFeed), with this page's filter.
+    var early = config.credentials === "same-origin" ? null : window.rallyFeed;
+    window.rallyFeed = null;
+    var url = early ? early.url : dataUrl(config);
+    watch(url, config.refreshSeconds, config.credentials || "omit", received, failed,
+      early && early.promise);
+  }
+}
+
+window.RallyMap = { init: init, popupContent: popupContent, recordsOf: recordsOf };

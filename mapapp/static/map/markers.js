@@ -1,0 +1,264 @@
+/* Markers and clusters. Clusters come from supercluster (vendored in
+ * static/vendor/supercluster): it indexes the points, and a view draws only what it shows,
+ * so only what is on screen has elements. The main rally's star is never clustered (see
+ * star.js for what it hides).
+ *
+ * `state` is the map's shared state, made by main.js.
+ */
+
+import { element } from "./dom.js";
+import { openCluster } from "./keyboard.js";
+import { openRally } from "./popups.js";
+import { isUrgent, markerLabel } from "./rally.js";
+
+// Rallies closer than this (pixels, at the current zoom) are drawn as one cluster.
+var CLUSTER_RADIUS = 50;
+
+// A div icon that carries a label: a cluster is otherwise just a number.
+// The node keeps its cluster's marker, for the keyboard (see keyboard.js).
+var LabelledIcon = L.DivIcon.extend({
+  createIcon: function (oldIcon) {
+    var node = L.DivIcon.prototype.createIcon.call(this, oldIcon);
+    node.title = this.options.label;
+    node.setAttribute("aria-label", this.options.label);
+    node.rallyCluster = this.options.cluster;
+    return node;
+  }
+});
+
+function clusterIcon(count, marker, config) {
+  // markercluster's look (app.css); the count is inserted as text.
+  var size = count < 10 ? "small" : count < 100 ? "medium" : "large";
+  var inner = element("div");
+  inner.appendChild(element("span", null, count));
+  return new LabelledIcon({
+    html: inner,
+    className: "marker-cluster marker-cluster-" + size,
+    iconSize: L.point(40, 40),
+    label: config.labels.cluster.replace("{count}", String(count)),
+    cluster: marker
+  });
+}
+
+// Markers drawn with CSS, not Leaflet's pictures: sharp on every screen, and an urgent
+// status shows on the map (a cross, "!", an arrow) as well as in words.
+var icons = {};
+export function iconFor(p) {
+  var key = (p.featured ? "featured" : "plain") + "-" + (isUrgent(p.status) ? p.status : "");
+  if (!icons[key]) {
+    var className = p.featured ? "rally-marker-featured" : "rally-marker";
+    if (isUrgent(p.status)) className += " " + className + "-" + p.status;
+    icons[key] = p.featured
+      ? L.divIcon({ className: className, iconSize: [40, 40], iconAnchor: [20, 20], popupAnchor: [0, -18] })
+      : L.divIcon({ className: className, iconSize: [28, 28], iconAnchor: [14, 14], popupAnchor: [0, -12] });
+  }
+  return icons[key];
+}
+
+// A marker whose element says what it is and knows its marker (for the keyboard).
+// Leaflet calls _initIcon whenever the element is made, also after setIcon.
+var RallyMarker = L.Marker.extend({
+  _initIcon: function () {
+    L.Marker.prototype._initIcon.call(this);
+    if (!this._icon) return;
+    this._icon.setAttribute("aria-label", this.options.label);
+    this._icon.title = this.options.label;
+    this._icon.rallyMarker = this;
+    if (this.record) this._icon.dataset.id = String(this.record.id);
+  }
+});
+
+function markerFor(r, config) {
+  var marker = new RallyMarker([r.lat, r.lon], {
+    label: markerLabel(r, config.labels), keyboard: true, riseOnHover: true,
+    icon: iconFor(r), zIndexOffset: r.featured ? 1000 : 0
+  });
+  marker.record = r;
+  return marker;
+}
+
+export function rebuildIndex(state) {
+  var map = state.map;
+  var points = [];
+  state.records.forEach(function (r) {
+    if (r.featured) return;
+    points.push({ type: "Feature", properties: { id: r.id }, geometry: { type: "Point", coordinates: [r.lon, r.lat] } });
+  });
+  // Clusters up to one zoom below the map's closest; at that one every rally is drawn,
+  // those that share a point spread around it (place()).
+  state.index = new window.Supercluster({
+    radius: CLUSTER_RADIUS,
+    extent: 256,  // Leaflet's tiles: the radius is then in CSS pixels
+    minZoom: Math.max(0, Math.floor(map.getMinZoom())),
+    maxZoom: Math.min(22, Math.ceil(map.getMaxZoom())) - 1
+  });
+  state.index.load(points);
+}
+
+function markerOf(state, r) {
+  var marker = state.markers.get(r.id);
+  if (!marker) {
+    marker = markerFor(r, state.config);
+    marker.on("click", function () { openRally(state, marker.record, marker.getElement()); });
+    state.markers.set(r.id, marker);
+  }
+  return marker;
+}
+
+function clusterMarker(state, item) {
+  var c = item.geometry.coordinates;
+  var marker = L.marker([c[1], c[0]], { keyboard: true });
+  marker.clusterId = item.properties.cluster_id;
+  marker.setIcon(clusterIcon(item.properties.point_count, marker, state.config));
+  marker.on("click", function () { openCluster(state, marker); });
+  return marker;
+}
+
+// Where the i-th of n markers that share a point is drawn, in pixels from it: on a
+// circle, or for many a spiral (Leaflet.markercluster's "spiderfy" figures).
+function spreadOffset(i, n) {
+  if (n < 9) {
+    var radius = 25 * (2 + n) / (2 * Math.PI);
+    var angle = Math.PI / 6 + i * 2 * Math.PI / n;
+    return L.point(radius * Math.cos(angle), radius * Math.sin(angle));
+  }
+  var leg = 11, turn = 0;
+  for (var k = 0; k <= i; k++) {
+    turn += 28 / leg + k * 0.0005;
+    leg += 5 * 2 * Math.PI / turn;
+  }
+  return L.point(leg * Math.cos(turn), leg * Math.sin(turn));
+}
+
+// Markers at their rallies' points; at the closest zoom, those sharing a point around it.
+function place(state, markersHere, zoom) {
+  var map = state.map;
+  var groups = new Map();
+  markersHere.forEach(function (marker) {
+    var key = marker.record.lat + "," + marker.record.lon;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(marker);
+  });
+  groups.forEach(function (group) {
+    var point = L.latLng(group[0].record.lat, group[0].record.lon);
+    var centre = map.project(point, zoom);
+    group.forEach(function (marker, i) {
+      var target = group.length > 1 && zoom > state.index.options.maxZoom
+        ? map.unproject(centre.add(spreadOffset(i, group.length)), zoom) : point;
+      if (!marker.getLatLng().equals(target)) marker.setLatLng(target);
+    });
+  });
+}
+
+export function leafIds(state, clusterId, limit) {
+  return state.index.getLeaves(clusterId, limit || Infinity).map(function (leaf) { return leaf.properties.id; });
+}
+
+// Draws the clusters and markers over the view (and half a view around it, so a short
+// pan shows them at once); removes the others. A marker whose popup is open stays while
+// the zoom does.
+export function render(state) {
+  var map = state.map;
+  if (!state.index) return;
+  var zoom = Math.round(map.getZoom());
+  var view = map.getBounds().pad(0.5);
+  var box = [
+    Math.max(view.getWest(), -180), Math.max(view.getSouth(), -85),
+    Math.min(view.getEast(), 180), Math.min(view.getNorth(), 85)
+  ];
+  var next = new Map();
+  var rallyMarkers = [];
+  state.index.getClusters(box, zoom).forEach(function (item) {
+    var key, layer;
+    if (item.properties.cluster) {
+      key = "c" + item.properties.cluster_id;
+      layer = state.drawn.get(key) || clusterMarker(state, item);
+    } else {
+      var r = state.records.get(item.properties.id);
+      if (!r) return;
+      key = "r" + r.id;
+      layer = markerOf(state, r);
+      rallyMarkers.push(layer);
+    }
+    next.set(key, layer);
+  });
+  place(state, rallyMarkers, zoom);
+  var current = state.current;
+  state.drawn.forEach(function (layer, key) {
+    if (next.has(key)) return;
+    if (zoom === state.drawnZoom && current && layer.record === current.record) {
+      next.set(key, layer);  // panned away from its open popup: keep it for the way back
+      return;
+    }
+    map.removeLayer(layer);
+  });
+  next.forEach(function (layer) {
+    if (!map.hasLayer(layer)) map.addLayer(layer);
+  });
+  state.drawn = next;
+  state.drawnZoom = zoom;
+}
+
+// The marker or cluster that stands for a rally on the map now, or null.
+export function drawnFor(state, r) {
+  if (state.stars.has(r.id)) return state.stars.get(r.id);
+  var found = state.drawn.get("r" + r.id) || null;
+  if (found) return found;
+  state.drawn.forEach(function (layer) {
+    if (!found && layer.clusterId !== undefined && leafIds(state, layer.clusterId).indexOf(r.id) >= 0) found = layer;
+  });
+  return found;
+}
+
+// The lowest zoom from `from` up at which a rally is drawn on its own (at the closest
+// zoom at the latest).
+export function zoomToSeparate(state, r, from) {
+  var map = state.map;
+  for (var zoom = from; zoom <= map.getMaxZoom(); zoom++) {
+    var reach = CLUSTER_RADIUS * 360 / (256 * Math.pow(2, zoom));
+    var items = state.index.getClusters([r.lon - reach, r.lat - reach, r.lon + reach, r.lat + reach], zoom);
+    for (var i = 0; i < items.length; i++) {
+      if (!items[i].properties.cluster && items[i].properties.id === r.id) return zoom;
+    }
+  }
+  return map.getMaxZoom();
+}
+
+// A rally the map now knows; the main rally's star is drawn at once, never clustered.
+export function addRecord(state, r) {
+  state.records.set(r.id, r);
+  if (!r.featured) return;
+  var marker = markerOf(state, r);
+  state.stars.set(r.id, marker);
+  state.star = marker;
+  marker.addTo(state.map);
+}
+
+export function removeRecord(state, r) {
+  var map = state.map;
+  var marker = state.markers.get(r.id);
+  if (marker && map.hasLayer(marker)) map.removeLayer(marker);
+  state.markers.delete(r.id);
+  if (state.stars.get(r.id) === state.star) state.star = null;
+  state.stars.delete(r.id);
+  state.records.delete(r.id);
+  var current = state.current;
+  if (current && current.record && current.record.id === r.id) map.closePopup();
+}
+
+// A rally whose data changed in place: its marker moves and says its new status.
+export function updateMarker(state, r) {
+  var marker = state.markers.get(r.id);
+  if (!marker) return;
+  marker.record = r;
+  marker.options.label = markerLabel(r, state.config.labels);
+  marker.setLatLng([r.lat, r.lon]);
+  marker.setIcon(iconFor(r));  // its element is made again, with the new label
+}
+
+// After a new index: the old clusters go (their ids mean nothing in the new one).
+export function dropClusters(state) {
+  var map = state.map;
+  state.drawn.forEach(function (layer) { if (layer.clusterId !== undefined) map.removeLayer(layer); });
+  state.drawn.forEach(function (layer, key) { if (layer.clusterId !== undefined) state.drawn.delete(key); });
+}

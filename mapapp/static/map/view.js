@@ -1,0 +1,128 @@
+/* The map's view and controls: its first view, its size, the view kept in the address,
+ * the wheel on short pages, "Near me", and Leaflet's controls in the page's language. */
+
+// The zoom for a centre asked for without one: a town's streets.
+export var PLACE_ZOOM = 13;
+
+export function translateControls(map, labels) {
+  // folium leaves out the zoom control so that it is made here with titles in our language.
+  L.control.zoom({ zoomInTitle: labels.zoomIn, zoomOutTitle: labels.zoomOut }).addTo(map);
+  var attribution = map.attributionControl;
+  if (!attribution || !attribution.options.prefix) return;
+  // Leaflet's own prefix (a link, with its flag), parsed as an inert document, with our title.
+  var parsed = new DOMParser().parseFromString(attribution.options.prefix, "text/html");
+  var link = parsed.querySelector("a");
+  if (!link) return;
+  link.title = labels.leaflet;
+  attribution.setPrefix(link.outerHTML);
+}
+
+// Leaflet learns of a new size only from the window; a map inside a partner's tab or
+// a grid changes size on its own. With `bounds`, the map was never shown at a real size
+// (hidden at load: a 0 x 0 box fits Belarus at the lowest zoom): fit them once it is,
+// unless the visitor has moved it meanwhile.
+function followSize(map, bounds) {
+  // Only a map that had no size at load (hidden in a tab) waits to fit Belarus; and only the
+  // visitor's own moves cancel that: Leaflet also zooms by itself (max bounds, min zoom).
+  var box = map.getContainer().getBoundingClientRect();
+  var pending = Boolean(bounds) && !(box.width && box.height);
+  function moved() { pending = false; }
+  map.on("dragstart", moved);
+  ["pointerdown", "wheel", "keydown", "touchstart"].forEach(function (type) {
+    map.getContainer().addEventListener(type, moved, { passive: true });
+  });
+  if (!window.ResizeObserver) return;
+  new ResizeObserver(function () {
+    var size = map.getContainer().getBoundingClientRect();
+    if (!size.width || !size.height) return;
+    map.invalidateSize();  // keeps the centre
+    if (pending) {
+      pending = false;
+      map.fitBounds(bounds);
+    }
+  }).observe(map.getContainer());
+}
+
+// A link may ask for a centre and zoom (?lat=&lon=&zoom=, checked by the server);
+// otherwise the map shows the whole of Belarus.
+export function initialView(map, config) {
+  var page = new URLSearchParams(window.location.search);
+  var lat = parseFloat(page.get("lat"));
+  var lon = parseFloat(page.get("lon"));
+  var zoom = parseInt(page.get("zoom"), 10);
+  var centred = isFinite(lat) && isFinite(lon);
+  if (config.viewBounds) {
+    // The view never leaves what the server accepts back (filters.VIEW_LAT/VIEW_LON).
+    map.setMaxBounds(config.viewBounds);
+    map.options.maxBoundsViscosity = 1;
+  }
+  if (!centred && !isFinite(zoom)) {
+    var size = map.getSize();
+    if (size.x && size.y) {
+      map.fitBounds(config.bounds);
+      followSize(map, null);
+    } else {
+      followSize(map, config.bounds);
+    }
+    return;
+  }
+  map.setView(centred ? [lat, lon] : map.getCenter(), isFinite(zoom) ? zoom : PLACE_ZOOM);
+  followSize(map, null);
+}
+
+function clamp(value, range) {
+  return Math.min(Math.max(value, range[0]), range[1]);
+}
+
+// Keeps centre and zoom in the address, so the view the visitor sees is a link to share;
+// only a view the server takes back (the map's bounds already keep it so).
+export function keepViewInAddress(map, config) {
+  var bounds = config.viewBounds || [[-90, -180], [90, 180]];
+  map.on("moveend", function () {
+    var centre = map.getCenter();
+    var query = new URLSearchParams(window.location.search);
+    query.set("lat", clamp(centre.lat, [bounds[0][0], bounds[1][0]]).toFixed(4));
+    query.set("lon", clamp(centre.lng, [bounds[0][1], bounds[1][1]]).toFixed(4));
+    query.set("zoom", String(map.getZoom()));
+    window.history.replaceState(null, "", "?" + query.toString() + window.location.hash);
+  });
+}
+
+// In a short window (400 % zoom makes it 256 px high) the wheel scrolls the page past
+// the map, which would otherwise take every turn for zooming; its buttons, keys,
+// double-click and pinch still zoom it.
+export function wheelScrollsShortPage(map) {
+  if (!window.matchMedia) return;
+  var short = window.matchMedia("(max-height: 30rem)");
+  function apply() {
+    if (short.matches) map.scrollWheelZoom.disable(); else map.scrollWheelZoom.enable();
+  }
+  apply();
+  if (short.addEventListener) short.addEventListener("change", apply);
+}
+
+// "Near me": the browser's position centres the map and goes nowhere else.
+export function nearMeControl(map, labels) {
+  if (!navigator.geolocation) return;
+  var NearMe = L.Control.extend({
+    options: { position: "topleft" },
+    onAdd: function () {
+      var box = L.DomUtil.create("div", "leaflet-bar near-me");
+      var button = L.DomUtil.create("button", "near-me-button", box);
+      button.type = "button";
+      button.textContent = labels.nearMe;
+      L.DomEvent.disableClickPropagation(box);
+      button.addEventListener("click", function () {
+        navigator.geolocation.getCurrentPosition(
+          function (position) {
+            map.setView([position.coords.latitude, position.coords.longitude], 11);
+          },
+          function () { button.textContent = labels.nearMeFailed; },
+          { maximumAge: 600000, timeout: 15000 }
+        );
+      });
+      return box;
+    }
+  });
+  new NearMe().addTo(map);
+}
