@@ -85,9 +85,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from mapapp import cli
     from mapapp.channels.telegram import worker
-    from mapapp.domain import contacts, db, geocoding
+    from mapapp.domain import contacts, db, geocoding, news
     from mapapp.publishing import signing
-    from mapapp.views import api, embed, feeds, moderate, pages, share, submit
+    from mapapp.views import api, embed, feeds, moderate, pages, share, submit, webapp
     from mapapp.web import (
         assets,
         caching,
@@ -111,6 +111,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     contacts.init_app(app)
     i18n.init_app(app)
     geocoding.init_app(app)
+    news.init_app(app)
     assets.init_app(app)
     tiles.init_app(app)
     security.init_app(app)
@@ -128,4 +129,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(feeds.bp)
     app.register_blueprint(embed.bp)
     app.register_blueprint(share.bp)
+    app.register_blueprint(webapp.bp)
     return app

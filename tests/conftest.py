@@ -203,8 +203,13 @@ def browser():  # noqa: ANN201
 
 
 @pytest.fixture
-def page(browser):  # noqa: ANN001, ANN201
-    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
+def page(browser, request):  # noqa: ANN001, ANN201
+    # No service worker (the offline web app): page.route does not see the requests a worker
+    # answers. tests/test_browser_offline.py allows it.
+    workers = "allow" if request.node.get_closest_marker("service_worker") else "block"
+    context = browser.new_context(
+        locale="en-US", viewport={"width": 1280, "height": 800}, service_workers=workers
+    )
     page = context.new_page()
     page.requested = []
     page.errors = []

@@ -20,6 +20,7 @@ def test_map_page_is_a_self_hosted_leaflet_map(client, seeded_app):
         for url in re.findall(r'(?:src|href)="([^"]+)"', tag):
             assert urlsplit(url).netloc in ("", "localhost"), tag
     assert re.findall(r'<script\b[^>]*src="([^"]+)"', page) == [
+        re.search(r'src="(/static/offline-status.js\?v=\w+)"', page).group(1),  # the web app
         "/vendor/leaflet/1.9.3/leaflet.js",
         re.search(r'src="(/static/vendor/supercluster/supercluster.min.js\?v=\w+)"', page).group(1),
         re.search(r'src="(/static/basemap.js\?v=\w+)"', page).group(1),
@@ -70,7 +71,10 @@ def test_rallies_list_puts_the_main_rally_first(client, seeded_app):
     main = page.index("Кастрычніцкай плошчы")
     assert main < page.index("Earlier gathering in Lida")
     assert main < page.index("Савецкая плошча")
-    assert "<script" not in page  # works with JavaScript off
+    # Works with JavaScript off: its one script is the offline web app's (mapapp/static/sw.js).
+    assert re.findall(r"<script\b[^>]*>", page) == [
+        re.search(r'<script src="/static/offline-status.js\?v=\w+"[^>]*>', page).group(0)
+    ]
 
 
 def test_rallies_list_shows_minsk_time(client, app):

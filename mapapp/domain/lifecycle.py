@@ -25,6 +25,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from mapapp.domain import news
 from mapapp.domain.models import (
     PUBLIC_STATUSES,
     PUBLISHED_FIELDS,
@@ -369,6 +370,7 @@ def publish_many(db: Session, rallies: list[Rally], actor: str) -> None:
             setattr(row, name, getattr(rally, name))
         db.add(row)
         audit(db, actor, "import_approved", rally)
+    news.baseline(db, rallies)
     bump_version(db)
     db.flush()
 

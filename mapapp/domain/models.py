@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -49,6 +50,10 @@ class UTCDateTime(TypeDecorator):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def new_feed_key() -> str:
+    return secrets.token_hex(8)
 
 
 class Base(DeclarativeBase):
@@ -109,6 +114,9 @@ class Rally(Base):
     organizer_key: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Random, made once: with the id it names the rally in feeds (the Atom entry's tag: URI),
+    # so an id a restore hands out again names another rally (mapapp.domain.news).
+    feed_key: Mapped[str | None] = mapped_column(String(16), default=new_feed_key)
 
     __table_args__ = (
         Index("ix_rally_status_starts_at", "status", "starts_at"),
@@ -385,3 +393,20 @@ class RateLimitCounter(Base):
     name: Mapped[str] = mapped_column(String(300), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class RallyNews(Base):
+    """A public change of a rally, as feeds tell it (mapapp.domain.news), written in the
+    transaction of the change. `kind` is an urgent one (danger, cancelled, moved,
+    rescheduled) or the signal's plain kind; `starts_at` the rally's start after the change,
+    which the next change is compared with (a new start is "rescheduled"). No actor, no text.
+    """
+
+    __tablename__ = "rally_news"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rally_id: Mapped[int] = mapped_column(ForeignKey("rally.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    previous_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # rescheduled: from

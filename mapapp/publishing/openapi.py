@@ -476,6 +476,14 @@ def document(server: str = "/") -> dict[str, Any]:
                 "UTF-8 with a byte order mark; id,title,town,place,region,starts_at,status,"
                 "lat,lon,url. Cells that would be formulas start with '.",
             ),
+            "/rallies.atom": feed(
+                "ralliesAtom",
+                "Public rallies as an Atom feed",
+                "application/atom+xml",
+                "RFC 4287: an entry a rally (a tag: id that never changes, `updated` its last "
+                "public change), and a short entry of its own for each urgent change (danger, "
+                "cancelled, moved, rescheduled, the place revealed). ETag; 304 on If-None-Match.",
+            ),
             "/rallies/{id}.ics": {
                 "get": {
                     "operationId": "rallyCalendar",

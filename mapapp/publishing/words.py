@@ -59,3 +59,16 @@ def feed_notes(lang: str) -> Callable[[PublicRally], tuple[str, str, str]]:
         return warning, note, verification_sentence(rally, lang)
 
     return notes
+
+
+def rescheduled_sentence(previous: datetime, starts_at: datetime, lang: str) -> str:
+    """ "The time has changed: <new Minsk time> (was <old>)", in `lang`."""
+    new, old = local_datetime(starts_at, "long", lang), local_datetime(previous, "long", lang)
+    with force_locale(lang):
+        return gettext("The time has changed: %(time)s (was %(previous)s).", time=new, previous=old)
+
+
+def revealed_sentence(place: str, lang: str) -> str:
+    """ "The exact place is announced: <place>", in `lang`."""
+    with force_locale(lang):
+        return gettext("The exact place is announced: %(place)s.", place=place)

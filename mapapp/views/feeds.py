@@ -7,23 +7,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, abort, current_app, request
+from flask_babel import force_locale, gettext
 
-from mapapp.domain import db
+from mapapp.domain import db, news
 from mapapp.domain.filters import one_of, parse_filter
 from mapapp.domain.geocoding import gazetteer
 from mapapp.domain.models import utcnow
 from mapapp.places.locale import LANGUAGES
+from mapapp.publishing import atom
 from mapapp.publishing.csvtable import CSV_LAYOUT, csv_row
 from mapapp.publishing.ics import Notes, RallyUrl, calendar, calendar_layout, event_bytes
-from mapapp.publishing.parts import Layout
+from mapapp.publishing.parts import Layout, rally_parts
 from mapapp.publishing.public import (
     PublicRally,
     current_version,
     etag_for,
     public_entries,
     public_rally,
+    read_rallies,
     seconds_until_change,
 )
 from mapapp.publishing.signing import signed_comment, signing_key
@@ -33,6 +37,7 @@ from mapapp.web.caching import (
     conditional,
     memoized,
     prepared,
+    prepared_parts,
     prepared_response,
     remember_origin,
 )
@@ -145,6 +150,66 @@ def rallies_ics_signature() -> Response:
 
     # Weak: the signature says when it was made (each worker makes its own).
     return conditional(etag + "-sig", build, max_age, "text/plain", weak=True)
+
+
+def atom_authority() -> str:
+    """The host name in the Atom ids: MAPAPP_BASE_URL's (the canonical site mints them; a
+    mirror's feed gives the same ids), or localhost without one."""
+    return urlsplit(current_app.config.get("BASE_URL") or "").hostname or "localhost"
+
+
+@bp.get("/rallies.atom")
+def rallies_atom() -> Response:
+    """The filtered public rallies as Atom: an entry a rally, one more an urgent change."""
+    rally_filter = parse_filter(request.args, gazetteer())
+    now = utcnow()
+    version = current_version(db.reader(), now)
+    lang = current_language()
+    args = {**rally_filter.args(), "lang": lang}
+    query = urlencode(sorted(rally_filter.args().items()))
+    with force_locale(lang):
+        info = atom.FeedInfo(
+            lang=lang,
+            title=gettext("Rally map of Belarus"),
+            subtitle=gettext("Rallies for political prisoners"),
+            authority=atom_authority(),
+            feed_path=f"?{query}" if query else "",
+            self_url=external_url("feeds.rallies_atom", **args),
+            html_url=external_url("pages.rallies", **args),
+            site_url=external_url("pages.index", lang=lang),
+        )
+    origin = rally_url(0)
+    etag = etag_for(version.key, rally_filter.key(), "atom", lang, origin, info.authority)
+    context = ("atom", lang, origin, info.authority)
+
+    def build() -> Prepared:
+        session = db.session()
+        entries = public_entries(session, rally_filter, now)
+        # The feed's `updated` needs every rally's times: Atom's parts are not in the shared
+        # store (mapapp.publishing.partstore), so its rows are read.
+        read_rallies(session, entries)
+        ids = [entry.id for entry in entries]
+        # Only rallies new or changed since this process rendered them need their key and news.
+        todo = [entry.rally.id for entry in entries if context not in entry.parts]
+        keys = news.feed_keys(session, todo)
+        urgent = news.urgent_news(session, ids)
+
+        def part(rally: PublicRally) -> bytes:
+            return atom.rally_entries(
+                rally, keys.get(rally.id, ""), urgent.get(rally.id, []), rally_url(rally.id), info
+            )
+
+        updated = atom.feed_updated(
+            [entry.rally for entry in entries], lambda r: urgent.get(r.id, [])
+        )
+        return prepared_parts(
+            "feed", etag, atom.feed_layout(info, updated), rally_parts(entries, context, part)
+        )
+
+    max_age = seconds_until_change(version, now, current_app.config["CACHE_SECONDS"])
+    return prepared_response(
+        etag, lambda: memoized("feed", etag, build, 16), max_age, "application/atom+xml"
+    )
 
 
 @bp.get("/rallies.csv")

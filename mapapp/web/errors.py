@@ -13,7 +13,7 @@ from mapapp.domain.filters import BadFilter
 
 RETRY_AFTER = 5  # seconds, after a database error that is likely to pass
 MACHINE_PREFIXES = ("/api/", "/healthz", "/oembed")
-MACHINE_SUFFIXES = (".json", ".geojson", ".ics", ".csv", ".minisig")
+MACHINE_SUFFIXES = (".json", ".geojson", ".ics", ".csv", ".atom", ".minisig")
 
 # What people read on an error page, in the page's language: werkzeug's names and texts are
 # English. Other codes show werkzeug's.

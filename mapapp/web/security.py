@@ -64,6 +64,9 @@ def content_security_policy(script_hashes: tuple[str, ...] = ()) -> str:
             "img-src 'self' data:" + ("" if tiles == "'self'" else f" {tiles}"),
             "connect-src 'self'",
             "font-src 'self'",
+            # The web app's manifest and service worker (mapapp.views.webapp), this site's only.
+            "manifest-src 'self'",
+            "worker-src 'self'",
             "frame-src 'self'",  # the embed code page previews /embed
             "base-uri 'none'",
             "form-action 'self'",

@@ -1,0 +1,124 @@
+/* The web app's side in the page: registers the service worker (sw.js), stores what this
+ * page loaded before the worker controlled it, says since when the data is when a copy was
+ * used ("as of 18:40", Minsk time), reloads when the network is back, and the "forget this
+ * site on this phone" button of /about. No build step; plain script, no modules. */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  var root = document.documentElement;
+  var shownAsOf = null;
+
+  function minskTime(date) {
+    var lang = root.getAttribute("lang") || "be";
+    var options = { timeZone: "Europe/Minsk", hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+    var today = new Date().toLocaleDateString("en-CA", { timeZone: "Europe/Minsk" });
+    if (date.toLocaleDateString("en-CA", { timeZone: "Europe/Minsk" }) !== today) {
+      options.day = "numeric";
+      options.month = "long";
+    }
+    return new Intl.DateTimeFormat(lang, options).format(date);
+  }
+
+  // A copy was used: the page says since when its data is (the oldest copy it shows).
+  function showAsOf(iso) {
+    var date = new Date(iso);
+    if (!iso || isNaN(date.getTime())) return;
+    if (shownAsOf && shownAsOf <= date) return;
+    shownAsOf = date;
+    var note = document.getElementById("offline-note");
+    if (!note) return;
+    note.textContent = script.getAttribute("data-as-of").replace("{time}", minskTime(date));
+    note.hidden = false;
+    root.setAttribute("data-as-of-shown", date.toISOString());
+    // An old copy although the browser is online (a reload while the network came back).
+    if (navigator.onLine && window.sessionStorage.getItem("rallymap-reloads")) reloadWhenBack(2000);
+  }
+
+  // The network is back (the browser says so): once the site answers, the page reloads, with
+  // fresh data. A phone's network may come back slowly: asked again, less and less often.
+  var probing = false;
+  function reloadWhenBack(delay) {
+    if (probing) return;
+    probing = true;
+    window.setTimeout(function () {
+      fetch(script.getAttribute("data-health"), { cache: "no-store", credentials: "omit" })
+        .then(function (response) {
+          if (!response.ok) throw new Error(String(response.status));
+          // A reload that still gets the old copy tries again, a few times at most.
+          var tries = Number(window.sessionStorage.getItem("rallymap-reloads") || 0);
+          window.sessionStorage.setItem("rallymap-reloads", String(tries + 1));
+          if (tries < 5) window.location.reload();
+        })
+        .catch(function () {
+          probing = false;
+          if (navigator.onLine) reloadWhenBack(Math.min(delay * 2, 30000));
+        });
+    }, delay);
+  }
+  window.addEventListener("online", function () {
+    window.sessionStorage.removeItem("rallymap-reloads");
+    if (shownAsOf) reloadWhenBack(500);
+  });
+
+  function forgetButton() {
+    var button = document.getElementById("forget-site");
+    if (!button) return;
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var work = [];
+      if ("serviceWorker" in navigator) {
+        work.push(navigator.serviceWorker.getRegistrations().then(function (registrations) {
+          return Promise.all(registrations.map(function (r) { return r.unregister(); }));
+        }));
+      }
+      if (window.caches) {
+        work.push(caches.keys().then(function (names) {
+          return Promise.all(names.map(function (name) { return caches.delete(name); }));
+        }));
+      }
+      if (window.indexedDB && indexedDB.databases) {
+        work.push(indexedDB.databases().then(function (databases) {
+          databases.forEach(function (d) { indexedDB.deleteDatabase(d.name); });
+        }));
+      }
+      try { window.localStorage.clear(); window.sessionStorage.clear(); } catch (e) { /* none */ }
+      Promise.all(work).then(function () {
+        document.getElementById("forget-status").textContent = button.getAttribute("data-done");
+        root.setAttribute("data-forgotten", "1");
+      });
+    });
+  }
+
+  function start() {
+    if (!root.getAttribute("data-offline-as-of")) window.sessionStorage.removeItem("rallymap-reloads");
+    showAsOf(root.getAttribute("data-offline-as-of"));
+    forgetButton();
+    if (!("serviceWorker" in navigator)) return;
+    navigator.serviceWorker.addEventListener("message", function (event) {
+      if (event.data && event.data.type === "rallymap:as-of") showAsOf(event.data.asOf);
+    });
+    if (document.getElementById("forget-site")) return; // /about: nothing to keep, maybe to forget
+    navigator.serviceWorker
+      .register(script.getAttribute("data-worker"), { scope: script.getAttribute("data-scope") })
+      .then(function () { return navigator.serviceWorker.ready; })
+      .then(function (registration) {
+        // What this page loaded before the worker controlled it (the page, its feed, the
+        // details of popups opened): stored through the worker's own routes.
+        var origin = window.location.origin;
+        var urls = [window.location.href].concat(
+          performance.getEntriesByType("resource")
+            .map(function (entry) { return entry.name; })
+            .filter(function (url) { return url.indexOf(origin + "/") === 0; })
+        );
+        var channel = new MessageChannel();
+        channel.port1.onmessage = function () { root.setAttribute("data-offline-ready", "1"); };
+        registration.active.postMessage(
+          { type: "CACHE_URLS", payload: { urlsToCache: urls } }, [channel.port2]
+        );
+      })
+      .catch(function () { /* no worker (private window, old browser): the site works online */ });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

@@ -1,0 +1,146 @@
+/* The rally map's service worker: the map, the list and the rally pages a visitor opened keep
+ * working when the network is cut. Served at the site's root (/sw.js, under its path prefix)
+ * so that its scope is the whole site; Workbox's modules are the app's own copies
+ * (static/vendor/workbox, from npm), never Google's CDN.
+ *
+ * - Pages (map, list, rally pages, about) and data (the map's feed, a rally's details):
+ *   network first, the cached copy only when the network fails or is slower than a few
+ *   seconds, so a danger or a cancellation is never hidden behind an old copy while the
+ *   network works. A copy used says when it was fetched: a page gets `data-offline-as-of`
+ *   on its <html>, an open page a message, and the page shows "as of 18:40"
+ *   (static/offline-status.js).
+ * - Static files, the basemap and map tiles: from the cache first (their URLs change with them).
+ * - Nothing private: only GETs of the public paths below; manage links, moderation and the
+ *   submit form are never stored, nor any answer marked no-store or private.
+ */
+"use strict";
+
+// The site's path prefix: this script is at <prefix>/sw.js.
+var BASE = self.location.pathname.replace(/\/sw\.js$/, "");
+importScripts(BASE + "/static/vendor/workbox/workbox-sw.js");
+workbox.setConfig({ debug: false, modulePathPrefix: BASE + "/static/vendor/workbox/" });
+
+var DATA_TIMEOUT = 4; // seconds: past this the cached copy is shown, marked with its time
+var STAMP = "X-Rallymap-Fetched-At";
+var PAGES = /^\/(rallies(\/\d+)?|about)?$/;
+var DATA = /^\/api\/rallies(\.geojson|\/\d+)$/;
+var STATIC = /^\/(static|vendor|basemap)\//;
+var TILES = /^\/(tiles|test-tiles)\/\d+\/\d+\/\d+\.png$/;
+
+workbox.core.setCacheNameDetails({ prefix: "rallymap" });
+self.skipWaiting();
+workbox.core.clientsClaim();
+
+function sitePath(url) {
+  if (url.origin !== self.location.origin || url.pathname.indexOf(BASE) !== 0) return null;
+  return url.pathname.slice(BASE.length) || "/";
+}
+
+function storable(response) {
+  var control = response.headers.get("Cache-Control") || "";
+  return response.status === 200 && !/no-store|private/.test(control);
+}
+
+// Copies are stamped with the time they were fetched, and say it when they are used.
+var stamped = {
+  cacheWillUpdate: async function (args) {
+    var response = args.response;
+    if (!response || !storable(response)) return null;
+    var headers = new Headers(response.headers);
+    headers.set(STAMP, new Date().toISOString());
+    headers.delete("Content-Encoding"); // the body here is already decoded
+    headers.delete("Content-Length");
+    return new Response(await response.blob(), {
+      status: response.status,
+      statusText: response.statusText,
+      headers: headers,
+    });
+  },
+  cachedResponseWillBeUsed: async function (args) {
+    var cached = args.cachedResponse;
+    if (!cached) return cached;
+    var asOf = cached.headers.get(STAMP) || "";
+    var type = cached.headers.get("Content-Type") || "";
+    if (type.indexOf("text/html") === 0) {
+      // The page itself is old: it says so as soon as it is drawn.
+      var html = await cached.text();
+      html = html.replace(/<html\b/, '<html data-offline-as-of="' + asOf.replace(/[^0-9TZ:.-]/g, "") + '"');
+      return new Response(html, { status: 200, headers: cached.headers });
+    }
+    var event = args.event;
+    var id = event && (event.clientId || event.resultingClientId);
+    if (id) {
+      var client = await self.clients.get(id);
+      if (client) client.postMessage({ type: "rallymap:as-of", asOf: asOf });
+    }
+    return cached;
+  },
+};
+
+// The map's view in its address (lat, lon, zoom: where the map was looked at) is not part of
+// what a page is: one copy of the map page whatever its view, and no place kept in a key.
+var VIEW = ["lat", "lon", "zoom"];
+var withoutView = {
+  cacheKeyWillBeUsed: async function (args) {
+    var url = new URL(args.request.url);
+    VIEW.forEach(function (name) { url.searchParams.delete(name); });
+    return url.href === args.request.url ? args.request : url.href;
+  },
+};
+
+function networkFirst(name, entries, keyed) {
+  return new workbox.strategies.NetworkFirst({
+    cacheName: "rallymap-" + name,
+    networkTimeoutSeconds: DATA_TIMEOUT,
+    matchOptions: { ignoreVary: true },
+    plugins: (keyed ? [keyed] : []).concat([
+      stamped,
+      new workbox.expiration.ExpirationPlugin({ maxEntries: entries, purgeOnQuotaError: true }),
+    ]),
+  });
+}
+
+function cacheFirst(name, entries) {
+  return new workbox.strategies.CacheFirst({
+    cacheName: "rallymap-" + name,
+    matchOptions: { ignoreVary: true },
+    plugins: [
+      new workbox.cacheableResponse.CacheableResponsePlugin({ statuses: [200] }),
+      new workbox.expiration.ExpirationPlugin({ maxEntries: entries, purgeOnQuotaError: true }),
+    ],
+  });
+}
+
+// A router of our own, so that pages can also ask it to store what they loaded before this
+// worker controlled them ({type: "CACHE_URLS"}, workbox-routing's cache listener).
+var router = new workbox.routing.Router();
+
+function route(pattern, handler) {
+  router.registerRoute(
+    new workbox.routing.Route(function (options) {
+      var path = sitePath(options.url);
+      return path !== null && pattern.test(path);
+    }, handler, "GET")
+  );
+}
+
+route(PAGES, networkFirst("pages", 200, withoutView));
+route(DATA, networkFirst("data", 300));
+route(STATIC, cacheFirst("static", 100));
+route(TILES, cacheFirst("tiles", 1000));
+router.addFetchListener();
+router.addCacheListener();
+
+self.addEventListener("activate", function (event) {
+  // Caches of an older version of this worker.
+  var kept = ["rallymap-pages", "rallymap-data", "rallymap-static", "rallymap-tiles"];
+  event.waitUntil(
+    caches.keys().then(function (names) {
+      return Promise.all(
+        names
+          .filter(function (name) { return name.indexOf("rallymap-") === 0 && kept.indexOf(name) < 0; })
+          .map(function (name) { return caches.delete(name); })
+      );
+    })
+  );
+});

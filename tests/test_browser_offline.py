@@ -1,0 +1,124 @@
+"""The offline web app in Chromium: a phone that loses the network keeps the map, the list and
+the popups it saw, says since when, and takes the news when the network is back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from conftest import add_rally, browser_app, wait_until
+from flask import Flask
+from playwright.sync_api import Error as PlaywrightError
+
+from mapapp.domain import db, lifecycle
+from mapapp.domain.models import Rally
+
+pytestmark = [pytest.mark.browser, pytest.mark.service_worker]
+
+
+@pytest.fixture
+def app(sqlite_url: str) -> Iterator[Flask]:
+    app = browser_app(sqlite_url)
+    yield app
+    app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def wait_through_reloads(page, expression: str, timeout: float = 30) -> None:  # noqa: ANN001
+    """wait_until, for a page that reloads by itself meanwhile."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if page.evaluate(f"Boolean({expression})"):
+                return
+        except PlaywrightError:  # the page was reloading
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"still false after {timeout} s: {expression}")
+        page.wait_for_timeout(100)
+
+
+def loaded(page) -> None:  # noqa: ANN001
+    wait_until(page, "performance.getEntriesByName('rallies-loaded').length > 0")
+
+
+def test_offline_the_map_list_and_a_popup_seen_stay_with_their_time(page, live_server, app):
+    hrodna = add_rally(app, title="Пікет у Гродне", town="Гродна", lat=53.6778, lon=23.8297)
+    mahilyow = add_rally(app, title="Пікет у Магілёве", town="Магілёў", lat=53.9, lon=30.33)
+    page.goto(live_server + "/?lang=en")
+    loaded(page)
+    wait_until(page, "document.documentElement.dataset.offlineReady === '1'")
+    assert page.evaluate("navigator.serviceWorker.controller !== null")
+    marker = page.locator(f".leaflet-marker-icon[data-id='{hrodna}']")
+    marker.click()
+    popup = page.locator(".leaflet-popup-content .rally-popup-title")
+    popup.wait_for()
+    assert page.locator("#offline-note").is_hidden()
+
+    page.context.set_offline(True)
+    page.reload()
+    loaded(page)
+    note = page.locator("#offline-note")
+    note.wait_for()
+    assert note.inner_text().startswith("No network: this is what the site showed at ")
+    assert "The page reloads when the network is back." in note.inner_text()
+    for rally_id in (hrodna, mahilyow):
+        assert page.locator(f".leaflet-marker-icon[data-id='{rally_id}']").count() == 1
+        assert page.locator(f"#rally-list li[data-id='{rally_id}']").count() == 1
+    page.locator(f".leaflet-marker-icon[data-id='{hrodna}']").click()
+    popup.wait_for()
+    assert popup.inner_text() == "Пікет у Гродне"
+
+    # Meanwhile a danger warning is made; the network comes back: the page reloads with it.
+    with app.app_context():
+        session = db.session(write=True)
+        lifecycle.perform(session, session.get(Rally, mahilyow), "moderator:test", "danger")
+    page.context.set_offline(False)  # the page reloads by itself, to the fresh data
+    wait_through_reloads(
+        page,
+        "document.documentElement.dataset.offlineAsOf === undefined"
+        " && performance.getEntriesByName('rallies-loaded').length > 0",
+    )
+    danger = page.locator(f".leaflet-marker-icon[data-id='{mahilyow}']")
+    assert danger.get_attribute("aria-label").startswith("Danger")
+    assert page.locator("#offline-note").is_hidden()
+
+
+def test_the_app_is_installable_and_keeps_nothing_private(page, live_server, app):
+    page.goto(live_server + "/?lang=en")
+    loaded(page)
+    wait_until(page, "document.documentElement.dataset.offlineReady === '1'")
+    manifest = page.evaluate(
+        "fetch(document.querySelector('link[rel=manifest]').href).then(r => r.json())"
+    )
+    assert manifest["name"] == "Rally map of Belarus" and manifest["display"] == "standalone"
+    assert {icon["sizes"] for icon in manifest["icons"]} >= {"192x192", "512x512"}
+    assert "maskable" in {icon["purpose"] for icon in manifest["icons"]}
+    page.goto(live_server + "/submit?lang=en")
+    page.goto(live_server + "/moderate?lang=en")
+    stored = page.evaluate(
+        """caches.keys().then(names => Promise.all(names.map(name =>
+             caches.open(name).then(c => c.keys()).then(rs => rs.map(r => r.url))))).then(a => a.flat())"""
+    )
+    assert any(url.endswith("/?lang=en") for url in stored)
+    assert not [url for url in stored if "/submit" in url or "/moderate" in url or "/manage" in url]
+    assert not [url for url in stored if not url.startswith(live_server)]
+    assert page.errors == []
+
+
+def test_forget_this_site_removes_the_copies_and_the_worker(page, live_server, app):
+    add_rally(app)
+    page.goto(live_server + "/?lang=en")
+    loaded(page)
+    wait_until(page, "document.documentElement.dataset.offlineReady === '1'")
+    page.goto(live_server + "/about?lang=en")
+    assert page.evaluate("caches.keys().then(k => k.length)") > 0
+    page.get_by_role("button", name="Forget this site on this phone").click()
+    wait_until(page, "document.documentElement.dataset.forgotten === '1'")
+    assert page.locator("#forget-status").inner_text().startswith("Done:")
+    assert page.evaluate("caches.keys().then(k => k.length)") == 0
+    assert page.evaluate("navigator.serviceWorker.getRegistrations().then(r => r.length)") == 0
+    # Now the network is cut: nothing of the map is left in this browser.
+    page.context.set_offline(True)
+    with pytest.raises(Exception, match="ERR_INTERNET_DISCONNECTED"):
+        page.goto(live_server + "/?lang=en")
