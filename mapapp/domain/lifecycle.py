@@ -387,6 +387,9 @@ def edit(db: Session, rally: Rally, fields: dict[str, Any], actor: str) -> list[
         public = not row.changes_pending  # the "changes pending" note appears
         rally.changes_pending = True
         row.changes_pending = True
+        if public:  # a public change: the public revision moves with it
+            row.sequence = rally.sequence
+            row.updated_at = utcnow()
     _finish(db, rally, actor, action, to, public, detail)
     return changed
 

@@ -204,7 +204,11 @@ def schemas() -> dict[str, Any]:
                     "type": "boolean",
                     "description": "An edit waits for a moderator; this is the approved version.",
                 },
-                "sequence": {"type": "integer", "description": "Moves with every public change."},
+                "sequence": {
+                    "type": "integer",
+                    "description": "The public revision: rises with every public change, "
+                    "the place's reveal at its time included (ICS SEQUENCE).",
+                },
                 "updated_at": {"type": "string", "format": "date-time"},
                 **localised,
             },

@@ -30,6 +30,7 @@ from mapapp.publishing.public import (
     etag_for,
     public_rallies,
     public_rally,
+    revision,
     seconds_until_change,
 )
 from mapapp.publishing.signing import signing_key
@@ -162,13 +163,20 @@ def by_region(rallies: list[PublicRally]) -> list[tuple[str, list[PublicRally]]]
 
 @bp.get("/rallies/<int:rally_id>")
 def rally(rally_id: int) -> str:
-    found = public_rally(db.session(), rally_id, utcnow())
+    session, now = db.session(), utcnow()
+    found = public_rally(session, rally_id, now)
     if found is None:
         abort(404)
     shell = map_shell("single")
     g.csp_script_hashes = shell.script_hashes
     lang = current_language()
-    image = external_url("share.rally_image", rally_id=found.id, language=lang)
+    # The image's address moves with the rally's public revision: previews fetch it anew.
+    image = external_url(
+        "share.rally_image",
+        rally_id=found.id,
+        language=lang,
+        v=revision(found, current_version(session, now)),
+    )
     event = jsonld.rally_event(
         found,
         url=canonical_url(url_for("pages.rally", rally_id=found.id)),

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 
 from mapapp.domain import db
 from mapapp.places.locale import LANGUAGES
-from mapapp.publishing.public import etag_for, public_rally
+from mapapp.publishing.public import current_version, etag_for, public_rally, revision
 from mapapp.publishing.share_image import share_image
 from mapapp.web.caching import memoized
 from mapapp.web.i18n import local_datetime, town_name
@@ -55,11 +55,13 @@ def rally_image(rally_id: int, language: str) -> Response:
     the place is revealed: only what the rally page shows)."""
     if language not in LANGUAGES:
         abort(404)
-    rally = public_rally(db.session(), rally_id)
+    session = db.session()
+    rally = public_rally(session, rally_id)
     if rally is None:
         abort(404)
-    # Its public state: the sequence moves with every public change, `exact` at the reveal.
-    state = f"{rally.sequence}|{rally.exact}|{rally.status}"
+    # Its public revision: moves with every public change, the reveal included (the page
+    # links the image with ?v= of it, so previews fetch the new picture).
+    state = f"{revision(rally, current_version(session))}|{rally.exact}|{rally.status}"
     etag = etag_for("share-rally", str(rally.id), state, language)
 
     def build() -> bytes:

@@ -1,0 +1,26 @@
+"""A restore never rewinds: the data version's epoch (new at every restore) and the floor
+under new rally ids (the highest id ever given, kept across a restore).
+
+Revision ID: 0009_revision
+Revises: 0008_feeds
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0009_revision"
+down_revision = "0008_feeds"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("data_version") as batch:
+        batch.add_column(sa.Column("epoch", sa.String(32), nullable=False, server_default=""))
+        batch.add_column(sa.Column("id_floor", sa.Integer(), nullable=False, server_default="0"))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("data_version") as batch:
+        batch.drop_column("id_floor")
+        batch.drop_column("epoch")
