@@ -191,6 +191,8 @@ def _publish(db: Session, rally: Rally, status: str) -> None:
     if row is None:
         row = PublishedRally(id=rally.id)
         db.add(row)
+    elif row.starts_at is not None and row.starts_at != rally.starts_at:
+        row.previous_starts_at = row.starts_at  # a public rally's time changed
     for name in PUBLISHED_FIELDS:
         setattr(row, name, getattr(rally, name))
     rally.changes_pending = False

@@ -143,6 +143,9 @@ class PublishedRally(Base):
     reveal_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     changes_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     sequence: Mapped[int] = mapped_column(Integer, default=0)
+    # The start time before the last time change of the public rally (None: never changed):
+    # every output says "the time has changed: it was ..." (mapapp.publishing.words).
+    previous_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Moves with every change of the row (lifecycle sets it; onupdate catches any other
     # UPDATE made through SQLAlchemy): mapapp.publishing.public's per-process cache relies on it.
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -71,6 +71,7 @@ class PublicRally:
     exact: bool
     reveal_at: datetime | None
     changes_pending: bool
+    previous_starts_at: datetime | None = None  # before the last time change
 
 
 def revealed(reveal_at: datetime | None, now: datetime) -> bool:
@@ -119,6 +120,7 @@ def project(row: PublishedRally, now: datetime) -> PublicRally:
         exact=exact,
         reveal_at=row.reveal_at,
         changes_pending=row.changes_pending,
+        previous_starts_at=row.previous_starts_at,
     )
 
 

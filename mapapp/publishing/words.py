@@ -33,13 +33,52 @@ def status_sentence(status: str, lang: str) -> str:
     return sentences.get(status, "")
 
 
+def rescheduled_sentence(previous: datetime, lang: str) -> str:
+    """ "The time has changed: it was <the old Minsk time>", in `lang`."""
+    when = local_datetime(previous, "medium", lang)
+    with force_locale(lang):
+        return gettext("The time has changed: it was %(time)s.", time=when)
+
+
+def revealed_sentence(lang: str) -> str:
+    """What a channel says when a rally's place is revealed at its time."""
+    with force_locale(lang):
+        return gettext("The exact place is now announced.")
+
+
+# The statuses whose sentence leads every output's title (approved says nothing).
+URGENT = ("cancelled", "danger", "moved")
+
+
+def headline(rally: PublicRally, lang: str) -> str:
+    """The sentence that leads a rally's title in every output (ICS SUMMARY, JSON-LD name and
+    description, OpenGraph, oEmbed, the share image's band, Telegram): its urgent status, else
+    a time change with the old time, else "" (nothing to warn of)."""
+    if rally.status in URGENT:
+        return status_sentence(rally.status, lang)
+    previous = getattr(rally, "previous_starts_at", None)
+    if previous is not None and previous != rally.starts_at:
+        return rescheduled_sentence(previous, lang)
+    return ""
+
+
+def headed_title(rally: PublicRally, lang: str) -> str:
+    """The rally's title led by its headline, if any."""
+    lead = headline(rally, lang)
+    return f"{lead} {rally.title}" if lead else rally.title
+
+
+def place_note(rally: PublicRally, lang: str) -> str:
+    """For an unrevealed place, when it will be announced; else ""."""
+    return "" if rally.exact or rally.reveal_at is None else reveal_sentence(rally.reveal_at, lang)
+
+
 def feed_notes(lang: str) -> Callable[[PublicRally], tuple[str, str]]:
-    """For calendars: the danger or moved warning first in SUMMARY, and for an unrevealed
-    place when it will be announced, first in DESCRIPTION (mapapp.publishing.ics.Notes)."""
+    """For calendars: the headline (cancelled, danger, moved, rescheduled) first in SUMMARY,
+    and for an unrevealed place when it will be announced, first in DESCRIPTION
+    (mapapp.publishing.ics.Notes)."""
 
     def notes(rally: PublicRally) -> tuple[str, str]:
-        warning = status_sentence(rally.status, lang) if rally.status in ("danger", "moved") else ""
-        note = "" if rally.exact else reveal_sentence(rally.reveal_at, lang)
-        return warning, note
+        return headline(rally, lang), place_note(rally, lang)
 
     return notes

@@ -22,7 +22,7 @@ from mapapp.domain.filters import BadFilter, parse_filter, parse_view
 from mapapp.domain.geocoding import gazetteer
 from mapapp.domain.models import utcnow
 from mapapp.places.locale import MINSK
-from mapapp.publishing import jsonld
+from mapapp.publishing import jsonld, words
 from mapapp.publishing.public import (
     PublicRally,
     count_public,
@@ -184,6 +184,7 @@ def rally(rally_id: int) -> str:
         town=town_name(found, lang),
         region=region_name(found.region, lang),
         place=found.place,
+        headline=words.headline(found, lang),
     )
     return render_template(
         "rally.html", rally=found, shell=shell, share_image=image, event_json_ld=event

@@ -12,6 +12,7 @@ from mapapp.domain import db
 from mapapp.places.locale import LANGUAGES
 from mapapp.publishing.public import current_version, etag_for, public_rally, revision
 from mapapp.publishing.share_image import share_image
+from mapapp.publishing.words import headline
 from mapapp.web.caching import memoized
 from mapapp.web.i18n import local_datetime, town_name
 
@@ -71,9 +72,8 @@ def rally_image(rally_id: int, language: str) -> Response:
                 [local_datetime(rally.starts_at, "full", language), town_name(rally, language)],
                 _("Rally map of Belarus"),
                 point=(rally.lat, rally.lon),
-                cancelled_text=_("This rally is cancelled.")
-                if rally.status == "cancelled"
-                else None,
+                # A band for every urgent status and a time change (mapapp.publishing.words).
+                cancelled_text=headline(rally, language) or None,
             )
 
     return _png(etag, build)

@@ -31,6 +31,7 @@ from mapapp.domain.models import TelegramMessage, TelegramOutbox, utcnow
 from mapapp.domain.names import town_name
 from mapapp.places.locale import local_datetime
 from mapapp.publishing.public import public_rally as projection
+from mapapp.publishing.words import headline
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +275,7 @@ def message_text(view: Any, lang: str) -> str:  # noqa: ANN401 - a PublicRally
     time in Minsk, links to the rally page and the map from the site's declared address.
     """
     lines = [f"<b>{escape(view.title)}</b>"]
-    sentence = urgent_text(view.status)
+    sentence = headline(view, lang)  # an urgent status, or a time change with the old time
     if sentence:
         lines.append(f"⚠️ <b>{escape(sentence)}</b>")
     where = town_name(view, lang)
