@@ -69,8 +69,11 @@ def headed_title(rally: PublicRally, lang: str) -> str:
 
 
 def place_note(rally: PublicRally, lang: str) -> str:
-    """For an unrevealed place, when it will be announced; else ""."""
-    return "" if rally.exact or rally.reveal_at is None else reveal_sentence(rally.reveal_at, lang)
+    """For an unrevealed place, when it will be announced; else "" (a cancelled rally's
+    place will not be announced)."""
+    if rally.exact or rally.reveal_at is None or rally.status == "cancelled":
+        return ""
+    return reveal_sentence(rally.reveal_at, lang)
 
 
 def feed_notes(lang: str) -> Callable[[PublicRally], tuple[str, str]]:

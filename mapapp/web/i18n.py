@@ -84,6 +84,11 @@ def headline(rally: Any, lang: str | None = None) -> str:  # noqa: ANN401 - a Pu
     return words.headline(rally, lang or current_language())
 
 
+def rescheduled_sentence(previous: datetime, lang: str | None = None) -> str:
+    """`mapapp.publishing.words.rescheduled_sentence` in the page's language unless `lang`."""
+    return words.rescheduled_sentence(previous, lang or current_language())
+
+
 def reveal_sentence(reveal_at: datetime, lang: str | None = None) -> str:
     """`mapapp.publishing.words.reveal_sentence` in the page's language unless `lang` is given."""
     return words.reveal_sentence(reveal_at, lang or current_language())
@@ -188,6 +193,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["status_sentence"] = status_sentence
     app.jinja_env.globals["reveal_sentence"] = reveal_sentence
     app.jinja_env.globals["headline"] = headline
+    app.jinja_env.globals["rescheduled_sentence"] = rescheduled_sentence
     app.jinja_env.globals["REGION_CODES"] = REGION_CODES
     app.url_defaults(keep_language)
     app.after_request(vary_on_language)
