@@ -94,3 +94,42 @@ def test_an_open_rally_page_says_when_its_rally_is_taken_down_and_stops(phone, l
     checks = len([url for url in phone.requested if f"/api/rallies/{rally_id}" in url])
     phone.wait_for_timeout(3000)  # three re-check periods
     assert len([url for url in phone.requested if f"/api/rallies/{rally_id}" in url]) == checks
+
+
+def test_an_open_map_shows_a_same_day_time_change_in_its_list_and_popup(page, live_server, app):
+    """19:00 -> 17:00 on the same day: the compact feed's town, day and point stay the same,
+    its `rev` moves, and the list and the open popup load the rally's details again."""
+    start = datetime(datetime.now(UTC).year + 1, 6, 1, 16, 0, tzinfo=UTC)  # 19:00 in Minsk
+    rally_id = add_rally(
+        app,
+        title="Пікет у Мазыры",
+        town="Мазыр",
+        region="BY-HO",
+        lat=52.05,
+        lon=29.25,
+        place="Плошча",
+        starts_at=start,
+    )  # alone in its part of the map: its own marker, no cluster
+    page.goto(f"{live_server}/?lang=en&lat=52.05&lon=29.25&zoom=11")
+    wait_until(page, "performance.getEntriesByName('rallies-loaded').length > 0")
+    item = page.locator(f"#rally-list li[data-id='{rally_id}']")
+    item.scroll_into_view_if_needed()
+    wait_until(
+        page, f"document.querySelector(\"#rally-list li[data-id='{rally_id}'][data-filled]\")"
+    )
+    assert "7:00" in item.inner_text()
+    page.locator(f".leaflet-marker-icon[data-id='{rally_id}']").click()
+    popup = page.locator(".leaflet-popup-content")
+    popup.locator(".rally-popup-title").wait_for()
+    assert "7:00" in popup.inner_text()
+    with app.app_context():
+        session = db.session(write=True)
+        rally = session.get(Rally, rally_id)
+        lifecycle.edit(session, rally, {"starts_at": start - timedelta(hours=2)}, "moderator:m")
+    wait_until(
+        page,
+        f"document.querySelector(\"#rally-list li[data-id='{rally_id}']\").innerText.includes('5:00')",
+    )
+    wait_until(page, "document.querySelector('.leaflet-popup-content').innerText.includes('5:00')")
+    assert "7:00" not in item.inner_text()
+    assert not page.errors

@@ -249,6 +249,11 @@ def schemas() -> dict[str, Any]:
                                     "description": "Index into `towns`.",
                                 },
                                 "day": {**DAY, "description": "The start's day, Minsk."},
+                                "rev": {
+                                    "type": "integer",
+                                    "minimum": 0,
+                                    "description": "The rally's public revision (`sequence`).",
+                                },
                             }
                         ),
                         "[longitude, latitude], 5 decimals; an unrevealed place is its town's point.",
