@@ -124,3 +124,29 @@ def test_an_unrevealed_place_says_when_in_every_calendar(app: Flask, tmp_path):
     assert descriptions((tmp_path / "rallies.ics").read_bytes())[0].startswith(note)
     page = client.get(f"/rallies/{rally_id}?lang=en").get_data(as_text=True)
     assert note in meta(page, "og:description")
+
+
+@pytest.mark.parametrize(
+    ("lang", "subscribe", "note"),
+    [
+        ("be", "Падпісацца ў календары", "Тады ваш каляндар сам правярае"),
+        ("ru", "Подписаться в календаре", "Тогда ваш календарь сам проверяет"),
+        ("en", "Subscribe in your calendar", "Your calendar then checks this rally by itself"),
+    ],
+)
+def test_a_rally_page_offers_a_subscription_to_its_own_calendar(app, lang, subscribe, note):
+    """webcal:// to the rally's own .ics (the same document), explained beside it: calendar
+    apps fetch it again and so learn of the reveal, a new time or a warning."""
+    client = app.test_client()
+    rally_id = add_rally(app)
+    page = client.get(f"/rallies/{rally_id}?lang={lang}").get_data(as_text=True)
+    link = re.search(r'<a href="(webcal://[^"]+)" class="subscribe-link">([^<]+)</a>', page)
+    assert link and link.group(2) == subscribe
+    assert note in page
+    address = link.group(1).replace("&amp;", "&")
+    assert address == f"webcal://localhost/rallies/{rally_id}.ics?lang={lang}"
+    same = client.get(address.removeprefix("webcal://localhost"))
+    assert same.status_code == 200 and same.mimetype == "text/calendar"
+    assert same.data == client.get(f"/rallies/{rally_id}.ics?lang={lang}").data
+    (event,) = Calendar.from_ical(same.data).walk("VEVENT")
+    assert str(event["UID"]) == f"rally-{rally_id}@mapapp"

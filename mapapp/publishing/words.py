@@ -40,12 +40,6 @@ def rescheduled_sentence(previous: datetime, lang: str) -> str:
         return gettext("The time has changed: it was %(time)s.", time=when)
 
 
-def revealed_sentence(lang: str) -> str:
-    """What a channel says when a rally's place is revealed at its time."""
-    with force_locale(lang):
-        return gettext("The exact place is now announced.")
-
-
 # The statuses whose sentence leads every output's title (approved says nothing).
 URGENT = ("cancelled", "danger", "moved")
 

@@ -186,6 +186,15 @@ def rally(rally_id: int) -> str:
         place=found.place,
         headline=words.headline(found, lang),
     )
+    # A subscription to the rally's own .ics (the same document): calendar apps fetch it
+    # again by themselves, so they learn of the reveal, a new time or a warning.
+    calendar = external_url("feeds.rally_ics", rally_id=found.id)
+    subscribe = "webcal://" + calendar.split("://", 1)[1]
     return render_template(
-        "rally.html", rally=found, shell=shell, share_image=image, event_json_ld=event
+        "rally.html",
+        rally=found,
+        shell=shell,
+        share_image=image,
+        event_json_ld=event,
+        subscribe_url=subscribe,
     )
