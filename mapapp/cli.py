@@ -252,7 +252,7 @@ def restore_command(path: Path) -> None:
     from mapapp.domain.backup import BackupError, restore
 
     try:
-        restore(db.engine(), path)
+        restore(db.engine(), path, upgrade=db.upgrade_schema)
     except BackupError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Restored the database from {path}.")

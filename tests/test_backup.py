@@ -1,12 +1,13 @@
 """backup and restore: a consistent copy while the app runs, and its round trip, on both databases."""
 
+import re
 import stat
 import threading
 
 from conftest import add_rally
 from sqlalchemy import select
 
-from mapapp.domain import db
+from mapapp.domain import db, lifecycle
 from mapapp.domain.models import Approval, Moderator, Rally
 
 
@@ -75,3 +76,71 @@ def test_restore_refuses_what_is_not_a_copy(db_app, tmp_path):
     assert result.exit_code != 0
     assert "Error:" in result.output
     assert titles(db_app) == ["Still here"]
+
+
+def seen(client, rally_id: int) -> dict[str, str]:
+    """What a client keeps of a rally: its outputs' ETags, its calendar UID and SEQUENCE,
+    the API's sequence and its share image's address."""
+    from icalendar import Calendar
+
+    kept = {}
+    for path in (
+        "/api/rallies.geojson",
+        "/api/rallies.geojson?fields=map",
+        "/rallies.ics",
+        "/rallies",
+        f"/api/rallies/{rally_id}",
+        f"/rallies/{rally_id}.ics",
+    ):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        kept[path] = response.headers["ETag"]
+    event = Calendar.from_ical(client.get(f"/rallies/{rally_id}.ics").data).walk("VEVENT")[0]
+    kept["uid"], kept["SEQUENCE"] = str(event["UID"]), int(event["SEQUENCE"])
+    kept["sequence"] = client.get(f"/api/rallies/{rally_id}").get_json()["sequence"]
+    page = client.get(f"/rallies/{rally_id}").get_data(as_text=True)
+    kept["image"] = re.search(r'property="og:image" content="([^"]+)"', page).group(1)
+    return kept
+
+
+def test_a_restore_then_new_changes_repeat_no_id_uid_sequence_or_etag(db_app, tmp_path):
+    """Clients cached what the site said after the copy; the restore rewinds the data, and
+    the changes after it must still look new to every one of them."""
+    client = db_app.test_client()
+    kept_id = add_rally(db_app, title="Kept through the restore")
+    path = tmp_path / "copy.backup"
+    assert db_app.test_cli_runner().invoke(args=["backup", str(path)]).exit_code == 0
+
+    # After the copy: a new rally, a change; readers cache every output of both.
+    lost_id = add_rally(db_app, title="Made after the copy")
+    with db_app.app_context():
+        session = db.session(write=True)
+        lifecycle.perform(session, session.get(Rally, kept_id), "moderator:m", "danger")
+    cached = [seen(client, kept_id), seen(client, lost_id)]
+
+    result = db_app.test_cli_runner().invoke(args=["restore", "--yes", str(path)])
+    assert result.exit_code == 0, result.output
+    restored = seen(client, kept_id)  # the restored text is a new revision too
+    # New changes after the restore: a new rally, the kept one changed again.
+    new_id = add_rally(db_app, title="Made after the restore")
+    with db_app.app_context():
+        session = db.session(write=True)
+        lifecycle.perform(session, session.get(Rally, kept_id), "moderator:m", "cancel")
+    after = [restored, seen(client, kept_id), seen(client, new_id)]
+
+    assert new_id > lost_id  # never an id given before
+    old_etags = {value for kept in cached for key, value in kept.items() if key.startswith("/")}
+    for now in after:
+        assert now["uid"] not in {cached[1]["uid"]}
+        for key, value in now.items():
+            if key.startswith("/"):
+                assert value not in old_etags, key
+        assert now["image"] not in {kept["image"] for kept in cached}
+    for now in after[:2]:  # the kept rally: calendars and the API see a higher revision
+        assert now["SEQUENCE"] > cached[0]["SEQUENCE"]
+        assert now["sequence"] > cached[0]["sequence"]
+    assert after[1]["SEQUENCE"] > after[0]["SEQUENCE"]
+    # A reader's conditional GET with an ETag from before the restore gets the new body.
+    for key, value in cached[0].items():
+        if key.startswith("/"):
+            assert client.get(key, headers={"If-None-Match": value}).status_code == 200, key

@@ -327,7 +327,7 @@ def test_calendars_get_sequence_and_last_modified(client, app):
             session.execute(table.update().where(table.c.id == rally_id).values(updated_at=changed))
         session.commit()
     (event,) = events(client.get(f"/rallies/{rally_id}.ics"))
-    assert event["SEQUENCE"] == 3
+    assert event["SEQUENCE"] == 6  # the public revision: twice the stored sequence (no reveal)
     assert event.decoded("LAST-MODIFIED") == changed == event.decoded("DTSTAMP")
 
 

@@ -216,7 +216,8 @@ def test_rally_page_has_a_preview_for_messengers_and_share_links(client, app):
 def test_cancelled_rally_says_so_in_its_preview(client, app):
     rally_id = add_rally(app, title="Сход", status="cancelled")
     page = client.get(f"/rallies/{rally_id}?lang=en").get_data(as_text=True)
-    assert '<meta property="og:title" content="Cancelled: Сход">' in page
+    # The same sentence as every other output (mapapp.publishing.words).
+    assert '<meta property="og:title" content="This rally is cancelled. Сход">' in page
 
 
 def test_map_takes_a_centre_and_zoom(client):

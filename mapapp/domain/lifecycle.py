@@ -222,6 +222,8 @@ def _publish(db: Session, rally: Rally, status: str, checked_by: int | None = No
     if row is None:
         row = PublishedRally(id=rally.id, checked_by=0)
         db.add(row)
+    elif row.starts_at is not None and row.starts_at != rally.starts_at:
+        row.previous_starts_at = row.starts_at  # a public rally's time changed
     row.checked_by = checked_by if checked_by is not None else max(row.checked_by or 0, 1)
     row.organizer_known = known
     for name in PUBLISHED_FIELDS:
@@ -684,6 +686,9 @@ def edit(db: Session, rally: Rally, fields: dict[str, Any], actor: str) -> list[
         public = not row.changes_pending  # the "changes pending" note appears
         rally.changes_pending = True
         row.changes_pending = True
+        if public:  # a public change: the public revision moves with it
+            row.sequence = rally.sequence
+            row.updated_at = utcnow()
     _finish(db, rally, actor, action, to, public, detail)
     if held is not None:
         # The editor's approval of the change; another moderator's publishes it.

@@ -19,7 +19,9 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -160,6 +162,9 @@ class PublishedRally(Base):
     checked_by: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Its organizer was known to the moderators (checked outside the site) when it was published.
     organizer_known: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The start time before the last time change of the public rally (None: never changed):
+    # every output says "the time has changed: it was ..." (mapapp.publishing.words).
+    previous_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Moves with every change of the row (lifecycle sets it; onupdate catches any other
     # UPDATE made through SQLAlchemy): mapapp.publishing.public's per-process cache relies on it.
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -214,12 +219,37 @@ class DataVersion(Base):
     """One row (id 1): a counter bumped in the transaction of every public change.
 
     Read by primary key, it keys every public cache; pending-only changes leave it alone.
+    A restore (mapapp.domain.backup) never rewinds it: it raises `version` past the highest
+    value the replaced database had, gives a new random `epoch` (part of every ETag, so one
+    cached before a restore never matches after it) and keeps in `id_floor` the highest rally
+    id ever given, so a new rally never takes the id, the calendar UID, of one before.
     """
 
     __tablename__ = "data_version"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    epoch: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    id_floor: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+# SQLite gives a new row max(id) + 1, so after a restore that rewound the table a new rally
+# would take the id (and calendar UID) of one given before: ids start above the floor a
+# restore keeps (DataVersion.id_floor). PostgreSQL's sequence is raised by the restore itself.
+NEXT_RALLY_ID = text(
+    "SELECT max(coalesce((SELECT max(id) FROM rally), 0),"
+    " coalesce((SELECT id_floor FROM data_version WHERE id = 1), 0)) + 1"
+)
+
+
+@event.listens_for(Rally, "before_insert")
+def _rally_id_above_floor(mapper, connection, target) -> None:  # noqa: ANN001
+    if target.id is not None or connection.dialect.name != "sqlite":
+        return
+    # Several rallies in one flush: each above the one given before it in this connection.
+    given = connection.info.get("mapapp.rally_id", 0)
+    target.id = max(connection.execute(NEXT_RALLY_ID).scalar() or 1, given + 1)
+    connection.info["mapapp.rally_id"] = target.id
 
 
 class GeocodeCache(Base):

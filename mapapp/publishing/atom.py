@@ -24,10 +24,10 @@ from mapapp.places.locale import local_datetime
 from mapapp.publishing.parts import Layout
 from mapapp.publishing.public import PublicRally
 from mapapp.publishing.words import (
-    rescheduled_sentence,
     reveal_sentence,
     revealed_sentence,
     status_sentence,
+    time_change_sentence,
 )
 
 # The year in every tag: URI (RFC 4151 wants a date at which the authority was the minter's).
@@ -143,7 +143,7 @@ def entry(tag: str, title: str, updated: datetime, url: str, summary: str, regio
 
 def news_sentence(rally: PublicRally, news: News, lang: str) -> str:
     if news.kind == "rescheduled" and news.previous_starts_at is not None:
-        return rescheduled_sentence(news.previous_starts_at, news.starts_at, lang)
+        return time_change_sentence(news.previous_starts_at, news.starts_at, lang)
     return status_sentence(news.kind, lang)
 
 

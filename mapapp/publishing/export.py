@@ -33,6 +33,7 @@ from mapapp.publishing.ics import calendar
 from mapapp.publishing.labels import map_labels
 from mapapp.publishing.public import public_rallies
 from mapapp.publishing.signing import signed_comment, signing_key
+from mapapp.publishing.words import feed_notes
 
 _CSS_IMAGE = re.compile(r"url\(images/([\w.-]+\.png)\)")
 # The forms of import and export the map's modules use, and classic_script understands.
@@ -307,7 +308,8 @@ def export_files(
     return {
         "index.html": render_export(rally_filter, lang, base_url, tiles, now).encode(),
         "rallies.geojson": feature_collection(rallies, in_language(lang)),
-        "rallies.ics": calendar(rallies, rally_url),
+        # With the same sentences as the site's feed: the headline, "will be announced at".
+        "rallies.ics": calendar(rallies, rally_url, feed_notes(lang)),
     }
 
 

@@ -13,7 +13,7 @@ from mapapp.domain.names import town_name
 from mapapp.places.locale import local_datetime, local_iso
 from mapapp.publishing.parts import Layout
 from mapapp.publishing.public import PublicRally, verification
-from mapapp.publishing.words import reveal_sentence, verification_sentence
+from mapapp.publishing.words import place_note, verification_sentence
 
 
 def public_properties(rally: PublicRally) -> dict[str, Any]:
@@ -68,8 +68,9 @@ def in_language(lang: str) -> Callable[[PublicRally], dict[str, Any]]:
             "town": town_name(rally, lang),
             "starts_text": local_datetime(rally.starts_at, "full", lang),
         }
-        if not getattr(rally, "exact", True):
-            texts["place_text"] = reveal_sentence(rally.reveal_at, lang)
+        note = place_note(rally, lang)  # none for a cancelled rally
+        if note:
+            texts["place_text"] = note
         if getattr(rally, "checked_by", None) is not None:
             texts["verification_text"] = verification_sentence(rally, lang)
         return texts

@@ -18,15 +18,24 @@ EVENT_STATUS = {
     "cancelled": "https://schema.org/EventCancelled",
 }
 SCHEDULED = "https://schema.org/EventScheduled"
+RESCHEDULED = "https://schema.org/EventRescheduled"
 
 
 def rally_event(
-    rally: Any, url: str, image: str, town: str, region: str, place: str | None = None
+    rally: Any,
+    url: str,
+    image: str,
+    town: str,
+    region: str,
+    place: str | None = None,
+    headline: str = "",
 ) -> dict[str, Any]:
     """The Event: name, start and end with the Minsk offset, status, place, url, description.
 
     `place` is the place's text as the page shows it (None until it is revealed): without it
     the location is the town only, with no coordinates, as the staged-disclosure rule wants.
+    `headline` (mapapp.publishing.words.headline: a warning, cancelled, a time change) leads
+    the name and the description. A time change is EventRescheduled with previousStartDate.
     """
     start = rally.starts_at.astimezone(MINSK)
     end = rally.ends_at if rally.ends_at and rally.ends_at > rally.starts_at else None
@@ -48,16 +57,23 @@ def rally_event(
             "latitude": round(rally.lat, 6),
             "longitude": round(rally.lon, 6),
         }
+    previous = getattr(rally, "previous_starts_at", None)
+    status = EVENT_STATUS.get(rally.status, SCHEDULED)
+    extra: dict[str, Any] = {}
+    if previous is not None and previous != rally.starts_at and status == SCHEDULED:
+        status = RESCHEDULED
+        extra["previousStartDate"] = previous.astimezone(MINSK).isoformat(timespec="minutes")
     return {
         "@context": "https://schema.org",
         "@type": "Event",
-        "name": rally.title,
+        "name": f"{headline} {rally.title}" if headline else rally.title,
         "startDate": start.isoformat(timespec="minutes"),
         "endDate": end.isoformat(timespec="minutes"),
-        "eventStatus": EVENT_STATUS.get(rally.status, SCHEDULED),
+        **extra,
+        "eventStatus": status,
         "eventAttendanceMode": "https://schema.org/OfflineEventAttendanceMode",
         "location": location,
         "url": url,
         "image": [image],
-        "description": rally.description,
+        "description": "\n\n".join(part for part in (headline, rally.description) if part),
     }

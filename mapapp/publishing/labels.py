@@ -52,4 +52,6 @@ def map_labels() -> dict[str, str]:
         "danger": _("Danger: police are at the place. Do not come."),
         "cancelledNotice": _("This rally is cancelled."),
         "moved": _("The place has changed: check the new place before you go."),
+        # A rally page left open when its rally is taken down (the page stops re-checking).
+        "removed": _("This rally was removed from the map."),
     }

@@ -10,10 +10,11 @@ the features (foreign members, RFC 7946 section 6.1):
      "features": [{"type": "Feature", "id": 12,
                    "geometry": {"type": "Point", "coordinates": [27.56171, 53.90222]},
                    "properties": {"status": "approved", "featured": true,
-                                  "town": 0, "day": "2027-10-21"}}, ...]}
+                                  "town": 0, "day": "2027-10-21", "rev": 2}}, ...]}
 
 - `town` is an index into `towns` (in the asked language, else as written);
 - `day` is the Minsk date the rally starts on; `day_names` gives each day in words;
+- `rev` is the rally's public revision (mapapp.publishing.public), moved by every public change;
 - coordinates are rounded to 5 decimals (about 1 m); an unrevealed place is its town's
   point already (mapapp.publishing.public);
 - no title, description or place text: the map loads them for one rally when its popup
@@ -59,6 +60,9 @@ def map_feature(rally: PublicRally, town: int, day: str) -> dict:
             "featured": rally.featured,
             "town": town,
             "day": day,
+            # The rally's public revision: a change the other fields do not show (a new time
+            # on the same day, a new text) still tells an open map to load its details again.
+            "rev": rally.sequence,
         },
     }
 

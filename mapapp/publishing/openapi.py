@@ -221,7 +221,11 @@ def schemas() -> dict[str, Any]:
                     "type": "boolean",
                     "description": "An edit waits for a moderator; this is the approved version.",
                 },
-                "sequence": {"type": "integer", "description": "Moves with every public change."},
+                "sequence": {
+                    "type": "integer",
+                    "description": "The public revision: rises with every public change, "
+                    "the place's reveal at its time included (ICS SEQUENCE).",
+                },
                 "updated_at": {"type": "string", "format": "date-time"},
                 **localised,
             },
@@ -262,6 +266,11 @@ def schemas() -> dict[str, Any]:
                                     "description": "Index into `towns`.",
                                 },
                                 "day": {**DAY, "description": "The start's day, Minsk."},
+                                "rev": {
+                                    "type": "integer",
+                                    "minimum": 0,
+                                    "description": "The rally's public revision (`sequence`).",
+                                },
                             }
                         ),
                         "[longitude, latitude], 5 decimals; an unrevealed place is its town's point.",

@@ -46,6 +46,12 @@ class PublicRally:
 
     Times are aware UTC. `status` is approved, cancelled, danger or moved. `place` is None
     until the place is revealed (`exact` False), and `lat`/`lon` are then the town's point.
+
+    `sequence` is the rally's public revision: it moves with every public change of it, the
+    reveal at its time included (see `public_revision`), and `updated_at` is when it last
+    moved (the reveal time, once the place is revealed by it). Every output derives from
+    them: ICS SEQUENCE, LAST-MODIFIED and DTSTAMP, the API's sequence and updated_at, the
+    rally's ETags, its share image's URL and the open pages' re-checks (`revision`).
     """
 
     id: int
@@ -68,6 +74,7 @@ class PublicRally:
     changes_pending: bool
     checked_by: int = 0  # how many moderators approved this version (0: imported)
     organizer_known: bool = False  # its organizer was known to the moderators
+    previous_starts_at: datetime | None = None  # before the last time change
 
     @property
     def verification(self) -> str:
@@ -113,6 +120,14 @@ def town_region(geonameid: int | None, region: str) -> str:
     return town.region if town is not None and town.region else region
 
 
+def public_revision(stored: int, reveal_at: datetime | None, exact: bool) -> int:
+    """The public revision of a row whose lifecycle sequence is `stored`: twice it, plus one
+    once a reveal time has passed. Every public change raises `stored` by one, so the
+    revision rises with it (by one or two, never back, even when a later change moves the
+    reveal time into the future again), and it rises by one at the reveal, with no write."""
+    return 2 * (stored or 0) + (1 if exact and reveal_at is not None else 0)
+
+
 def project(row: PublishedRally, now: datetime) -> PublicRally:
     """The public view of a published row at `now` (the reveal rule applied)."""
     return project_side(row, revealed(row.reveal_at, now))
@@ -120,6 +135,9 @@ def project(row: PublishedRally, now: datetime) -> PublicRally:
 
 def project_side(row: PublishedRally, exact: bool) -> PublicRally:
     """The public view of a published row before (`exact` False) or after its reveal time."""
+    updated_at = row.updated_at
+    if exact and row.reveal_at is not None and row.reveal_at > updated_at:
+        updated_at = row.reveal_at  # the reveal is the last public change
     lat, lon = (row.lat, row.lon) if exact else town_point(row.geonameid, row.lat, row.lon)
     region = row.region if exact else town_region(row.geonameid, row.region)
     return PublicRally(
@@ -130,8 +148,8 @@ def project_side(row: PublishedRally, exact: bool) -> PublicRally:
         featured=row.featured,
         starts_at=row.starts_at,
         ends_at=row.ends_at,
-        updated_at=row.updated_at,
-        sequence=row.sequence,
+        updated_at=updated_at,
+        sequence=public_revision(row.sequence, row.reveal_at, exact),
         town=row.town,
         region=region,
         geonameid=row.geonameid,
@@ -143,6 +161,7 @@ def project_side(row: PublishedRally, exact: bool) -> PublicRally:
         changes_pending=row.changes_pending,
         checked_by=row.checked_by or 0,
         organizer_known=bool(row.organizer_known),
+        previous_starts_at=row.previous_starts_at,
     )
 
 
@@ -360,7 +379,7 @@ def count_public(db: Session, rally_filter: RallyFilter, now: datetime | None = 
 
 
 # The data version's one row, read on the database driver's own cursor (see current_version).
-VERSION_READ = "SELECT version FROM data_version WHERE id = 1"  # models.DataVersion
+VERSION_READ = "SELECT version, epoch FROM data_version WHERE id = 1"  # models.DataVersion
 
 
 @dataclass(frozen=True)
@@ -372,6 +391,7 @@ class Version:
     key: str
     until: datetime | None
     since: datetime | None = None  # the last boundary passed, or None
+    epoch: str = ""  # new at every restore (DataVersion.epoch)
 
 
 def current_version(db: Session | Connection, now: datetime | None = None) -> Version:
@@ -400,18 +420,20 @@ def current_version(db: Session | Connection, now: datetime | None = None) -> Ve
     finally:
         cursor.close()
     counter = (row[0] if row else 0) or 0
-    cache: dict[int, Version] = current_app.extensions.setdefault("mapapp.versions", {})
-    version = cache.get(counter)
+    epoch = (row[1] if row else "") or ""
+    cache: dict[tuple[int, str], Version] = current_app.extensions.setdefault("mapapp.versions", {})
+    version = cache.get((counter, epoch))
     if (
         version is None
         or (version.until is not None and now >= version.until)
         or (version.since is not None and now < version.since)
     ):
         last, until = _boundaries(connection, now)
-        version = Version(f"{counter}.{last.strftime('%Y%m%d%H%M%S') if last else 0}", until, last)
+        moment = last.strftime("%Y%m%d%H%M%S") if last else 0
+        version = Version(f"{epoch}.{counter}.{moment}", until, last, epoch)
         if len(cache) > 8:
             cache.clear()
-        cache[counter] = version
+        cache[(counter, epoch)] = version
     return version
 
 
@@ -461,6 +483,12 @@ def seconds_until_change(version: Version, now: datetime, longest: int) -> int:
     if version.until is None:
         return longest
     return max(0, min(longest, int((version.until - now).total_seconds())))
+
+
+def revision(rally: PublicRally, version: Version) -> str:
+    """The rally's public revision as a token for ETags, URLs and open pages' re-checks:
+    its sequence and the data version's epoch (so no token repeats across a restore)."""
+    return f"{rally.sequence}-{version.epoch}" if version.epoch else str(rally.sequence)
 
 
 def etag_for(*parts: str) -> str:

@@ -48,20 +48,55 @@ def verification_sentence(rally: object, lang: str) -> str:
         return gettext("Imported by the site's operators, not checked by a moderator here.")
 
 
+def rescheduled_sentence(previous: datetime, lang: str) -> str:
+    """ "The time has changed: it was <the old Minsk time>", in `lang`."""
+    when = local_datetime(previous, "medium", lang)
+    with force_locale(lang):
+        return gettext("The time has changed: it was %(time)s.", time=when)
+
+
+# The statuses whose sentence leads every output's title (approved says nothing).
+URGENT = ("cancelled", "danger", "moved")
+
+
+def headline(rally: PublicRally, lang: str) -> str:
+    """The sentence that leads a rally's title in every output (ICS SUMMARY, JSON-LD name and
+    description, OpenGraph, oEmbed, the share image's band, Telegram): its urgent status, else
+    a time change with the old time, else "" (nothing to warn of)."""
+    if rally.status in URGENT:
+        return status_sentence(rally.status, lang)
+    previous = getattr(rally, "previous_starts_at", None)
+    if previous is not None and previous != rally.starts_at:
+        return rescheduled_sentence(previous, lang)
+    return ""
+
+
+def headed_title(rally: PublicRally, lang: str) -> str:
+    """The rally's title led by its headline, if any."""
+    lead = headline(rally, lang)
+    return f"{lead} {rally.title}" if lead else rally.title
+
+
+def place_note(rally: PublicRally, lang: str) -> str:
+    """For an unrevealed place, when it will be announced; else "" (a cancelled rally's
+    place will not be announced)."""
+    if rally.exact or rally.reveal_at is None or rally.status == "cancelled":
+        return ""
+    return reveal_sentence(rally.reveal_at, lang)
+
+
 def feed_notes(lang: str) -> Callable[[PublicRally], tuple[str, str, str]]:
-    """For calendars: the danger or moved warning first in SUMMARY, first in DESCRIPTION
-    when an unrevealed place will be announced, and how the rally was checked after the
-    description (mapapp.publishing.ics.Notes)."""
+    """For calendars: the headline (cancelled, danger, moved, rescheduled) first in SUMMARY,
+    for an unrevealed place when it will be announced first in DESCRIPTION, and how the rally
+    was checked after the description (mapapp.publishing.ics.Notes)."""
 
     def notes(rally: PublicRally) -> tuple[str, str, str]:
-        warning = status_sentence(rally.status, lang) if rally.status in ("danger", "moved") else ""
-        note = "" if rally.exact else reveal_sentence(rally.reveal_at, lang)
-        return warning, note, verification_sentence(rally, lang)
+        return headline(rally, lang), place_note(rally, lang), verification_sentence(rally, lang)
 
     return notes
 
 
-def rescheduled_sentence(previous: datetime, starts_at: datetime, lang: str) -> str:
+def time_change_sentence(previous: datetime, starts_at: datetime, lang: str) -> str:
     """ "The time has changed: <new Minsk time> (was <old>)", in `lang`."""
     new, old = local_datetime(starts_at, "long", lang), local_datetime(previous, "long", lang)
     with force_locale(lang):

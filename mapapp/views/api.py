@@ -14,7 +14,13 @@ from mapapp.places.locale import LANGUAGES
 from mapapp.publishing import openapi
 from mapapp.publishing.geojson import FEATURES_LAYOUT, feature_bytes, in_language, public_detail
 from mapapp.publishing.mapfeed import map_layout_and_parts
-from mapapp.publishing.public import current_version, etag_for, public_entries, seconds_until_change
+from mapapp.publishing.public import (
+    current_version,
+    etag_for,
+    public_entries,
+    revision,
+    seconds_until_change,
+)
 from mapapp.publishing.public import public_rally as find_public_rally
 from mapapp.publishing.signing import signed_comment, signing_key
 from mapapp.web.caching import (
@@ -152,7 +158,7 @@ def rally_json(rally_id: int) -> Response:
     etag = etag_for(
         "rally-json",
         str(found.id),
-        f"{found.sequence}|{found.exact}|{found.changes_pending}",
+        f"{revision(found, version)}|{found.exact}|{found.changes_pending}",
         lang or "",
     )
     max_age = seconds_until_change(version, now, current_app.config["CACHE_SECONDS"])

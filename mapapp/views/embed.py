@@ -34,6 +34,7 @@ from mapapp.publishing.embedding import (
     parse_embed,
 )
 from mapapp.publishing.public import public_rally
+from mapapp.publishing.words import headed_title
 from mapapp.web.caching import page_once
 from mapapp.web.i18n import current_language
 from mapapp.web.mapshells import EARLY_FEED_HASH, early_feed, map_shell
@@ -140,7 +141,8 @@ def embed_for(url: str) -> tuple[str, dict[str, str], EmbedOptions]:
         # The rally's place on the map, whenever it was (its town until the place is revealed).
         query = {"lang": lang, "when": "all", "lat": f"{rally.lat:.6f}", "lon": f"{rally.lon:.6f}"}
         zoom = RALLY_ZOOM if rally.exact else TOWN_ZOOM
-        return rally.title, {**query, "zoom": str(zoom)}, EmbedOptions()
+        # Its headline (a warning, cancelled, a time change) leads the title.
+        return headed_title(rally, lang), {**query, "zoom": str(zoom)}, EmbedOptions()
     abort(404, "oEmbed answers only for this site's map and rally pages.")
 
 

@@ -28,6 +28,7 @@ from mapapp.publishing.public import (
     public_entries,
     public_rally,
     read_rallies,
+    revision,
     seconds_until_change,
 )
 from mapapp.publishing.signing import signed_comment, signing_key
@@ -304,7 +305,7 @@ def rally_ics(rally_id: int) -> Response:
     version = current_version(session, now)
     lang = current_language()
     # The rally's own public state: its sequence moves with every public change of it.
-    state = f"{found.sequence}|{found.exact}|{found.changes_pending}"
+    state = f"{revision(found, version)}|{found.exact}|{found.changes_pending}"
     etag = etag_for("ics", str(found.id), state, lang, rally_url(0))
     response = conditional(
         etag,

@@ -23,7 +23,7 @@ from mapapp.domain.filters import BadFilter, parse_filter, parse_view
 from mapapp.domain.geocoding import gazetteer
 from mapapp.domain.models import utcnow
 from mapapp.places.locale import MINSK
-from mapapp.publishing import jsonld
+from mapapp.publishing import jsonld, words
 from mapapp.publishing.public import (
     PublicRally,
     count_public,
@@ -31,6 +31,7 @@ from mapapp.publishing.public import (
     etag_for,
     public_rallies,
     public_rally,
+    revision,
     seconds_until_change,
 )
 from mapapp.publishing.signing import signing_key
@@ -195,13 +196,20 @@ def by_region(rallies: list[PublicRally]) -> list[tuple[str, list[PublicRally]]]
 
 @bp.get("/rallies/<int:rally_id>")
 def rally(rally_id: int) -> str:
-    found = public_rally(db.session(), rally_id, utcnow())
+    session, now = db.session(), utcnow()
+    found = public_rally(session, rally_id, now)
     if found is None:
         abort(404)
     shell = map_shell("single")
     g.csp_script_hashes = shell.script_hashes
     lang = current_language()
-    image = external_url("share.rally_image", rally_id=found.id, language=lang)
+    # The image's address moves with the rally's public revision: previews fetch it anew.
+    image = external_url(
+        "share.rally_image",
+        rally_id=found.id,
+        language=lang,
+        v=revision(found, current_version(session, now)),
+    )
     event = jsonld.rally_event(
         found,
         url=canonical_url(url_for("pages.rally", rally_id=found.id)),
@@ -209,7 +217,17 @@ def rally(rally_id: int) -> str:
         town=town_name(found, lang),
         region=region_name(found.region, lang),
         place=found.place,
+        headline=words.headline(found, lang),
     )
+    # A subscription to the rally's own .ics (the same document): calendar apps fetch it
+    # again by themselves, so they learn of the reveal, a new time or a warning.
+    calendar = external_url("feeds.rally_ics", rally_id=found.id)
+    subscribe = "webcal://" + calendar.split("://", 1)[1]
     return render_template(
-        "rally.html", rally=found, shell=shell, share_image=image, event_json_ld=event
+        "rally.html",
+        rally=found,
+        shell=shell,
+        share_image=image,
+        event_json_ld=event,
+        subscribe_url=subscribe,
     )

@@ -10,8 +10,9 @@ from flask_babel import gettext as _
 
 from mapapp.domain import db
 from mapapp.places.locale import LANGUAGES
-from mapapp.publishing.public import etag_for, public_rally
+from mapapp.publishing.public import current_version, etag_for, public_rally, revision
 from mapapp.publishing.share_image import share_image
+from mapapp.publishing.words import headline
 from mapapp.web.caching import memoized
 from mapapp.web.i18n import local_datetime, town_name
 
@@ -55,11 +56,13 @@ def rally_image(rally_id: int, language: str) -> Response:
     the place is revealed: only what the rally page shows)."""
     if language not in LANGUAGES:
         abort(404)
-    rally = public_rally(db.session(), rally_id)
+    session = db.session()
+    rally = public_rally(session, rally_id)
     if rally is None:
         abort(404)
-    # Its public state: the sequence moves with every public change, `exact` at the reveal.
-    state = f"{rally.sequence}|{rally.exact}|{rally.status}"
+    # Its public revision: moves with every public change, the reveal included (the page
+    # links the image with ?v= of it, so previews fetch the new picture).
+    state = f"{revision(rally, current_version(session))}|{rally.exact}|{rally.status}"
     etag = etag_for("share-rally", str(rally.id), state, language)
 
     def build() -> bytes:
@@ -69,9 +72,8 @@ def rally_image(rally_id: int, language: str) -> Response:
                 [local_datetime(rally.starts_at, "full", language), town_name(rally, language)],
                 _("Rally map of Belarus"),
                 point=(rally.lat, rally.lon),
-                cancelled_text=_("This rally is cancelled.")
-                if rally.status == "cancelled"
-                else None,
+                # A band for every urgent status and a time change (mapapp.publishing.words).
+                cancelled_text=headline(rally, language) or None,
             )
 
     return _png(etag, build)

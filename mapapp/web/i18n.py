@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, Response, request, url_for
@@ -76,6 +77,16 @@ def region_name(code: str, lang: str | None = None) -> str:
 def status_sentence(status: str, lang: str | None = None) -> str:
     """`mapapp.publishing.words.status_sentence` in the page's language unless `lang` is given."""
     return words.status_sentence(status, lang or current_language())
+
+
+def headline(rally: Any, lang: str | None = None) -> str:  # noqa: ANN401 - a PublicRally
+    """`mapapp.publishing.words.headline` in the page's language unless `lang` is given."""
+    return words.headline(rally, lang or current_language())
+
+
+def rescheduled_sentence(previous: datetime, lang: str | None = None) -> str:
+    """`mapapp.publishing.words.rescheduled_sentence` in the page's language unless `lang`."""
+    return words.rescheduled_sentence(previous, lang or current_language())
 
 
 def reveal_sentence(reveal_at: datetime, lang: str | None = None) -> str:
@@ -187,6 +198,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["status_sentence"] = status_sentence
     app.jinja_env.globals["reveal_sentence"] = reveal_sentence
     app.jinja_env.globals["verification_sentence"] = verification_sentence
+    app.jinja_env.globals["headline"] = headline
+    app.jinja_env.globals["rescheduled_sentence"] = rescheduled_sentence
     app.jinja_env.globals["REGION_CODES"] = REGION_CODES
     app.url_defaults(keep_language)
     app.after_request(vary_on_language)

@@ -21,7 +21,7 @@ from html import escape
 from typing import Any
 
 from flask import Flask, current_app
-from flask_babel import force_locale
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,7 +31,7 @@ from mapapp.domain.models import TelegramMessage, TelegramOutbox, utcnow
 from mapapp.domain.names import town_name
 from mapapp.places.locale import local_datetime
 from mapapp.publishing.public import public_rally as projection
-from mapapp.publishing.words import verification_sentence
+from mapapp.publishing.words import headline, status_sentence, verification_sentence
 
 log = logging.getLogger(__name__)
 
@@ -258,14 +258,9 @@ def in_language(lang: str) -> Iterator[None]:
 
 
 def urgent_text(status: str) -> str | None:
-    """The fixed sentence of an urgent status, in the current language (never free text)."""
-    if status == "danger":
-        return _("Danger: police are at the place. Do not come.")
-    if status == "moved":
-        return _("The place has changed: check the new place before you go.")
-    if status == "cancelled":
-        return _("This rally is cancelled.")
-    return None
+    """The fixed sentence of an urgent status, in the current language (never free text):
+    mapapp.publishing.words's, as every output's."""
+    return status_sentence(status, str(get_locale() or "be")) or None
 
 
 def message_text(view: Any, lang: str) -> str:  # noqa: ANN401 - a PublicRally
@@ -275,7 +270,7 @@ def message_text(view: Any, lang: str) -> str:  # noqa: ANN401 - a PublicRally
     time in Minsk, links to the rally page and the map from the site's declared address.
     """
     lines = [f"<b>{escape(view.title)}</b>"]
-    sentence = urgent_text(view.status)
+    sentence = headline(view, lang)  # an urgent status, or a time change with the old time
     if sentence:
         lines.append(f"⚠️ <b>{escape(sentence)}</b>")
     where = town_name(view, lang)
@@ -283,7 +278,7 @@ def message_text(view: Any, lang: str) -> str:  # noqa: ANN401 - a PublicRally
         where = f"{where}, {view.place}"
     lines.append(f"📍 {escape(where)}")
     reveal_at = getattr(view, "reveal_at", None)
-    if view.place is None and reveal_at is not None:
+    if view.place is None and reveal_at is not None and view.status != "cancelled":
         announced = _(
             "The exact place will be announced at %(time)s.",
             time=local_datetime(reveal_at, "medium", lang),

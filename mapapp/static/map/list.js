@@ -80,7 +80,9 @@ export function List(state, list) {
   function makeItem(r) {
     var item = listItem(r, onShow, config);
     var d = details.known(r);
-    if (d) fillItem(item, d, config); else if (seen) seen.observe(item); else fill(item);
+    // Known details are drawn at once; fill() then loads them again if the map forgot them
+    // (the rally changed: its revision moved), else it answers from the page's copy.
+    if (d) { fillItem(item, d, config); fill(item); } else if (seen) seen.observe(item); else fill(item);
     listItems.set(r.id, item);
     return item;
   }

@@ -94,6 +94,7 @@ export function recordsOf(data) {
       town: compact ? towns[p.town] : p.town,
       day: compact ? p.day : String(p.starts_at || "").slice(0, 10),
       starts_at: compact ? null : p.starts_at,
+      rev: compact ? p.rev : p.sequence,
       details: compact ? null : p
     };
     record.dayName = compact ? (dayNames[p.day] || p.day) : startsText(p);
@@ -103,7 +104,7 @@ export function recordsOf(data) {
 
 // What tells a changed rally in a newer document (made only when one comes).
 export function signature(r) {
-  return JSON.stringify([r.lon, r.lat, r.status, r.featured, r.town, r.day, r.details]);
+  return JSON.stringify([r.lon, r.lat, r.status, r.featured, r.town, r.day, r.rev, r.details]);
 }
 
 // What a rally's marker is called: its title and place when the data has them (the

@@ -1,7 +1,11 @@
 /* A rally's own page: its one marker, from the data the page carries. It re-reads the
  * rally now and then (with its ETag), and says so at once in the urgent banner when its
- * status turns urgent. */
+ * status turns urgent. When the rally's public revision moves (any public change, the
+ * reveal of its place at its time too), the page's [data-live] parts are drawn again from
+ * a fresh copy of the page, in the server's own words; when the rally is gone (404), the
+ * page says it was removed from the map and stops re-checking. */
 
+import { element } from "./dom.js";
 import { watch } from "./feed.js";
 import { iconFor } from "./markers.js";
 import { Banner } from "./urgent.js";
@@ -24,8 +28,43 @@ export function initSingle(map, config) {
   if (!config.apiRallyUrl || !shown.id) return;
   var banner = Banner(config);
   var url = config.apiRallyUrl + encodeURIComponent(String(Number(shown.id)));
-  watch(url, config.refreshSeconds, "omit", function (rally) {
-    if (!rally) return;
+  var watcher = null;
+  var gone = false;
+
+  function removed() {
+    if (gone) return;
+    gone = true;
+    if (watcher) watcher.stop();
+    document.querySelectorAll("[data-status-then]").forEach(function (node) { node.remove(); });
+    var urgent = document.getElementById("urgent");
+    if (urgent) {
+      urgent.textContent = "";
+      urgent.appendChild(element("p", "urgent-line urgent-removed", config.labels.removed));
+    }
+    map.removeLayer(marker);
+  }
+
+  function redraw(revision) {
+    // This page again, as the server draws it now: its live parts replace the old ones.
+    fetch(window.location.href, { credentials: "omit", cache: "no-store" })
+      .then(function (response) {
+        if (response.status === 404) return removed();
+        if (!response.ok) return null;
+        return response.text().then(function (html) {
+          var fresh = new DOMParser().parseFromString(html, "text/html");
+          fresh.querySelectorAll("[data-live]").forEach(function (node) {
+            var old = document.querySelector('[data-live="' + node.dataset.live + '"]');
+            if (old) old.replaceWith(document.importNode(node, true));
+          });
+          point.dataset.revision = revision;
+        });
+      })
+      .catch(function () { /* the next re-check tries again */ });
+  }
+
+  watcher = watch(url, config.refreshSeconds, "omit", function (rally) {
+    if (gone) return;
+    if (!rally) return removed();
     if (rally.status !== shown.status) {
       // The status the page was made with is no longer true: only the banner speaks now.
       document.querySelectorAll("[data-status-then]").forEach(function (node) { node.remove(); });
@@ -36,6 +75,8 @@ export function initSingle(map, config) {
     }
     if (isFinite(rally.lat) && isFinite(rally.lon) && !marker.getLatLng().equals([rally.lat, rally.lon])) {
       marker.setLatLng([rally.lat, rally.lon]);
+      if (rally.exact) map.setView([rally.lat, rally.lon], 15);
     }
+    if (String(rally.sequence) !== point.dataset.revision) redraw(String(rally.sequence));
   });
 }
