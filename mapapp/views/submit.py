@@ -227,6 +227,18 @@ def manage_edit(token: str):  # noqa: ANN201
         flash(_("Saved."))
     else:
         flash(_("Nothing was changed."))
+    hints = form.locating_hints()
+    if hints:
+        flash(
+            _("The description may give the hidden place away.")
+            + " "
+            + _(
+                "It is public at once, while the place stays hidden until the time you chose."
+                " It mentions: %(words)s. Change the details and move where to meet into the"
+                " field \u201cPlace\u201d.",
+                words=", ".join(hints),
+            )
+        )
     return redirect(url_for("submit.manage", token=token), code=303)
 
 

@@ -145,7 +145,9 @@ class RallyForm(Form):
         [Optional(), *rally_text("description")],
         filters=[strip],
         description=_l(
-            "What people should know: what to bring, how to find you. Up to 2000 characters."
+            "What people should know, for example what to bring. Everyone sees the title and"
+            " the description at once, even while the exact place is hidden: do not say here"
+            " where to meet. Up to 2000 characters."
         ),
     )
     contact = StringField(
@@ -221,11 +223,10 @@ class RallyForm(Form):
         "N hours before the start" comes back as that choice, so that moving the start moves
         the reveal with it, as the organizer chose; any other time comes back as itself.
         """
-        if reveal_at is None:
+        if reveal_at is None or reveal_at <= utcnow():  # already shown: it stays shown
             self.reveal.data = "now"
             return
         local = reveal_at.astimezone(MINSK)
-        self.reveal_date.data, self.reveal_time.data = local.date(), local.time()
         starts_at = self.starts_at()
         before = (starts_at - reveal_at) if starts_at is not None else None
         offered = {value for value, *_ in self.reveal.choices if value.isdigit()}
@@ -234,17 +235,46 @@ class RallyForm(Form):
             if hours in offered:
                 self.reveal.data = hours
                 return
+        # Only the choice that uses them fills the date and time (else they would be ignored).
+        self.reveal_date.data, self.reveal_time.data = local.date(), local.time()
         self.reveal.data = "at"
 
     def validate_reveal(self, field) -> None:  # noqa: ANN001
-        if field.data != "at":
+        if field.data == "now" and (self.reveal_date.data or self.reveal_time.data):
+            # A time typed while "Now" is chosen would be dropped and the place public at once.
+            raise ValidationError(
+                _l(
+                    "You gave a date or time to show the place, but chose to show it now."
+                    " Choose “At a time I choose”, or clear the date and time."
+                )
+            )
+        if field.data == "now":
             return
-        if not (self.reveal_date.data and self.reveal_time.data):
-            raise ValidationError(_l("Give the date and time to show the place."))
         starts_at = self.starts_at()
-        moment = datetime.combine(self.reveal_date.data, self.reveal_time.data, MINSK)
-        if starts_at is not None and moment > starts_at:
-            raise ValidationError(_l("The place must be shown before the rally starts."))
+        if field.data == "at":
+            if not (self.reveal_date.data and self.reveal_time.data):
+                raise ValidationError(_l("Give the date and time to show the place."))
+            moment = datetime.combine(self.reveal_date.data, self.reveal_time.data, MINSK)
+            if starts_at is not None and moment > starts_at:
+                raise ValidationError(_l("The place must be shown before the rally starts."))
+        elif starts_at is not None:
+            moment = starts_at - timedelta(hours=int(field.data))
+        else:
+            return
+        if moment <= utcnow():
+            # reveal_at() would take a moment already past as "now": the place public at once.
+            raise ValidationError(
+                _l(
+                    "This moment has already passed, so the place would be public at once."
+                    " Choose a later moment, or “Now” if that is what you want."
+                )
+            )
+
+    def locating_hints(self) -> list[str]:
+        """Words of the description that may give a hidden place away (empty if shown now)."""
+        if self.reveal_at() is None:
+            return []
+        return rules.locating_hints(self.description.data, self.place.data)
 
     def point(self) -> tuple[float, float] | None:
         """The pin from the preview, if it came back as two numbers."""
