@@ -75,10 +75,14 @@ function clamp(value, range) {
 }
 
 // Keeps centre and zoom in the address, so the view the visitor sees is a link to share;
-// only a view the server takes back (the map's bounds already keep it so).
+// only a view the server takes back (the map's bounds already keep it so). Once "Near me"
+// has centred the map on the visitor, the view is theirs: it stays out of the address.
+var viewIsPrivate = false;
+
 export function keepViewInAddress(map, config) {
   var bounds = config.viewBounds || [[-90, -180], [90, 180]];
   map.on("moveend", function () {
+    if (viewIsPrivate) return;
     var centre = map.getCenter();
     var query = new URLSearchParams(window.location.search);
     query.set("lat", clamp(centre.lat, [bounds[0][0], bounds[1][0]]).toFixed(4));
@@ -86,6 +90,16 @@ export function keepViewInAddress(map, config) {
     query.set("zoom", String(map.getZoom()));
     window.history.replaceState(null, "", "?" + query.toString() + window.location.hash);
   });
+}
+
+// From now on the view is not written into the address, and the one there is taken out
+// (replaceState: no history entry ever held the position).
+function keepViewPrivate() {
+  viewIsPrivate = true;
+  var query = new URLSearchParams(window.location.search);
+  ["lat", "lon", "zoom"].forEach(function (name) { query.delete(name); });
+  var rest = query.toString();
+  window.history.replaceState(null, "", (rest ? "?" + rest : window.location.pathname) + window.location.hash);
 }
 
 // In a short window (400 % zoom makes it 256 px high) the wheel scrolls the page past
@@ -101,9 +115,13 @@ export function wheelScrollsShortPage(map) {
   if (short.addEventListener) short.addEventListener("change", apply);
 }
 
-// "Near me": the browser's position centres the map and goes nowhere else.
-export function nearMeControl(map, labels) {
+// "Near me": the browser's position stays in this page's memory. It is never written into
+// the address, the history, a request or a log: the map shows a "you are here" mark, fits it
+// with the nearest rally and names that rally; a refusal is said beside the button, which
+// keeps its label and can be tried again. `nearest(lat, lon)` gives {record, km} or null.
+export function nearMeControl(map, labels, nearest) {
   if (!navigator.geolocation) return;
+  var here = null;
   var NearMe = L.Control.extend({
     options: { position: "topleft" },
     onAdd: function () {
@@ -111,13 +129,50 @@ export function nearMeControl(map, labels) {
       var button = L.DomUtil.create("button", "near-me-button", box);
       button.type = "button";
       button.textContent = labels.nearMe;
+      var said = L.DomUtil.create("p", "near-me-message", box);
+      said.setAttribute("role", "status");
+      said.hidden = true;
+      function say(text) {
+        said.textContent = text;
+        said.hidden = !text;
+      }
       L.DomEvent.disableClickPropagation(box);
       button.addEventListener("click", function () {
+        button.setAttribute("aria-busy", "true");
+        say("");
         navigator.geolocation.getCurrentPosition(
           function (position) {
-            map.setView([position.coords.latitude, position.coords.longitude], 11);
+            button.removeAttribute("aria-busy");
+            var you = L.latLng(position.coords.latitude, position.coords.longitude);
+            keepViewPrivate();
+            if (here) here.setLatLng(you);
+            else {
+              here = L.circleMarker(you, {
+                radius: 9, weight: 3, color: "#fff", fillColor: "#1a56db", fillOpacity: 1,
+                interactive: false, className: "you-are-here"
+              }).addTo(map);
+              here.bindTooltip(labels.youAreHere, { permanent: true, direction: "right", className: "you-are-here-label" });
+            }
+            var found = nearest ? nearest(you.lat, you.lng) : null;
+            if (found) {
+              say(labels.nearest
+                .replace("{town}", found.record.town || "")
+                .replace("{day}", found.record.dayName || "")
+                .replace("{km}", String(Math.max(1, Math.round(found.km)))));
+              map.fitBounds(L.latLngBounds([you, [found.record.lat, found.record.lon]]), {
+                // room for the button and its message over the map's top left corner
+                paddingTopLeft: [48, box.offsetHeight + 48], paddingBottomRight: [48, 48],
+                maxZoom: 12, animate: false
+              });
+            } else {
+              map.setView(you, 11, { animate: false });
+              say(labels.noneNear);
+            }
           },
-          function () { button.textContent = labels.nearMeFailed; },
+          function (error) {
+            button.removeAttribute("aria-busy");
+            say(error && error.code === 1 ? labels.nearMeDenied : labels.nearMeFailed);
+          },
           { maximumAge: 600000, timeout: 15000 }
         );
       });
