@@ -42,7 +42,7 @@ def test_the_reveal_fields_are_hidden_unless_at_a_time_i_choose(client):
     page = client.get("/submit").get_data(as_text=True)
     assert 'class="field-row reveal-at"' in page
     css = (Path(__file__).parents[1] / "mapapp/static/app.css").read_text()
-    assert 'option[value="at"]:checked)) .reveal-at' in css
+    assert 'option[value="at"]:checked))' in css and ".reveal-at:not(" in css
 
 
 def test_the_form_says_title_and_description_are_public_at_once(client):

@@ -1,0 +1,124 @@
+"""Issue 24 in Chromium on a 390x844 touch phone: the organizer's form, the manage link."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+from conftest import browser_app, wait_until
+from flask import Flask
+
+from mapapp.places.locale import MINSK
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def app(sqlite_url: str) -> Iterator[Flask]:
+    app = browser_app(sqlite_url)
+    app.test_cli_runner().invoke(args=["init-db"])
+    yield app
+    app.extensions["mapapp.db"]["engine"].dispose()
+
+
+@pytest.fixture
+def phone(browser):  # noqa: ANN001, ANN201
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="en-US"
+    )
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    yield page
+    context.close()
+
+
+def shot(page, name: str) -> None:  # noqa: ANN001
+    """A screenshot to look at, when MAPAPP_TEST_SHOTS names a folder."""
+    if os.environ.get("MAPAPP_TEST_SHOTS"):
+        page.screenshot(
+            path=os.path.join(os.environ["MAPAPP_TEST_SHOTS"], f"{name}.png"), full_page=True
+        )
+
+
+def fill_form(page, live_server: str, lang: str = "en", **extra: str) -> None:  # noqa: ANN001
+    page.goto(f"{live_server}/submit?lang={lang}")
+    typed = {
+        "#title": "Пікет на Савецкай плошчы ў Гродне",
+        "#town": "Гродна",
+        "#place": "Савецкая плошча",
+        "#date": (datetime.now(MINSK) + timedelta(days=5)).date().isoformat(),
+        "#time": "19:00",
+        "#description": "Прыходзьце з плакатамі.",
+        **extra,
+    }
+    for selector, value in typed.items():
+        page.fill(selector, value)
+
+
+def send(page) -> None:  # noqa: ANN001
+    with page.expect_navigation():
+        page.locator("button[type=submit]").first.tap()
+
+
+def test_the_reveal_date_shows_only_with_a_time_i_choose(phone, live_server):
+    fill_form(phone, live_server)
+    assert not phone.locator("#reveal_date").is_visible()
+    phone.select_option("#reveal", "at")
+    assert phone.locator("#reveal_date").is_visible() and phone.locator("#reveal_time").is_visible()
+    day = (datetime.now(MINSK) + timedelta(days=5)).date().isoformat()
+    phone.fill("#reveal_date", day)
+    phone.fill("#reveal_time", "17:00")
+    phone.select_option("#reveal", "now")  # changed their mind: the typed time is now hidden
+    assert not phone.locator("#reveal_date").is_visible()
+    send(phone)
+    # refused with a message, and the fields come back into view to be cleared
+    assert "but chose to show it now" in phone.locator("#error-summary").inner_text()
+    assert phone.locator("#reveal_date").is_visible()
+    shot(phone, "reveal-refused")
+    phone.select_option("#reveal", "at")
+    send(phone)
+    reveal = phone.locator("#preview-reveal").inner_text()
+    assert reveal.startswith("From ") and "5:00" in reveal and "PM" in reveal
+    shot(phone, "preview-hidden-place")
+
+
+def test_the_manage_link_survives_a_reload_in_its_tab_only(phone, live_server):
+    fill_form(phone, live_server)
+    send(phone)
+    send(phone)  # "Send to moderators" on the preview
+    link = phone.locator("#manage-link").get_attribute("href")
+    assert "/manage/" in link
+    telegram = phone.locator("#manage-telegram").get_attribute("href")
+    assert telegram.startswith("https://t.me/share/url?url=http")
+    token = link.split("/manage/")[1].split("?")[0]
+    assert token in telegram
+    shot(phone, "manage-link")
+    phone.locator("#manage-copy").tap()
+    wait_until(phone, "document.getElementById('manage-link-status').textContent !== ''")
+    assert phone.evaluate("navigator.clipboard.readText()") == link
+    # a reload (or a tab brought back): the server shows it no more, the tab still does
+    phone.reload()
+    assert phone.locator("#manage-link").get_attribute("href") == link
+    assert phone.locator("#manage-link").is_visible()
+    assert not phone.get_by_text("This page was shown once").is_visible()
+    assert token in phone.locator("#manage-telegram").get_attribute("href")
+    shot(phone, "manage-link-reloaded")
+    # another tab of the same browser never sees it
+    other = phone.context.new_page()
+    other.goto(live_server + "/submit/done?lang=en")
+    assert other.get_by_text("This page was shown once").is_visible()
+    assert not other.locator("#manage-link").is_visible()
+    other.close()
+    # past its time (30 minutes) it is forgotten
+    phone.evaluate(
+        "(() => { const k = 'mapapp.manageLink'; const v = JSON.parse(sessionStorage.getItem(k));"
+        " v.until = Date.now() - 1; sessionStorage.setItem(k, JSON.stringify(v)); })()"
+    )
+    phone.reload()
+    assert phone.get_by_text("This page was shown once").is_visible()
+    assert phone.evaluate("sessionStorage.getItem('mapapp.manageLink')") is None
+    assert phone.errors == []
