@@ -27,7 +27,15 @@ from mapapp.domain import contacts, db, lifecycle
 from mapapp.domain.geocoding import gazetteer
 from mapapp.domain.models import Rally
 from mapapp.places.locale import MINSK
-from mapapp.web.forms import ActionForm, CancelForm, RallyForm, csrf, locate, rally_fields
+from mapapp.web.forms import (
+    ActionForm,
+    CancelForm,
+    DangerForm,
+    RallyForm,
+    csrf,
+    locate,
+    rally_fields,
+)
 from mapapp.web.i18n import current_language
 from mapapp.web.limits import limiter
 from mapapp.web.mapshells import pin_shell
@@ -180,6 +188,7 @@ def render_manage(
     token: str,
     status: int = 200,
     cancel_form: CancelForm | None = None,
+    danger_form: DangerForm | None = None,
 ):  # noqa: ANN201
     """The organizer's page: the rally's state, the danger button, the edit and cancel forms."""
     return render_form(
@@ -190,6 +199,7 @@ def render_manage(
         token=token,
         action_form=ActionForm(),
         cancel_form=cancel_form or CancelForm(formdata=None),
+        danger_form=danger_form or DangerForm(formdata=None),
     )
 
 
@@ -269,10 +279,20 @@ def manage_cancel(token: str):  # noqa: ANN201
 @bp.post("/manage/<token>/danger")
 @limiter.limit(submit_limit)
 def manage_danger(token: str):  # noqa: ANN201
-    """Danger at once, with no moderation: it adds only a fixed, translated warning."""
+    """Danger at once, with no moderation: it adds only a fixed, translated warning. A ticked
+    box confirms it, since only a moderator can lift it."""
     rally = rally_for(token)
-    if not ActionForm().validate():
-        abort(400, _l("The form has expired. Reload the page and try again."))
+    form = DangerForm()
+    if not form.validate():
+        if "csrf_token" in form.errors:
+            abort(400, _l("The form has expired. Reload the page and try again."))
+        try:
+            lifecycle.transition(rally, lifecycle.ORGANIZER, "danger")
+        except lifecycle.Refused as error:
+            refused(error)
+        edit_form = rally_form(obj=rally, formdata=None)
+        fill_times(edit_form, rally)
+        return render_manage(edit_form, rally, token, status=422, danger_form=form)
     try:
         lifecycle.perform(db.session(), rally, lifecycle.ORGANIZER, "danger")
     except lifecycle.Refused as error:

@@ -312,6 +312,15 @@ class CancelForm(Form):
     )
 
 
+class DangerForm(Form):
+    """The organizer's danger warning: a ticked box that says it cannot be taken back by them."""
+
+    confirm = BooleanField(
+        _l("Yes, warn everyone not to come. Only a moderator can lift this warning."),
+        [DataRequired(_l("Tick the box to confirm the warning."))],
+    )
+
+
 class LoginForm(Form):
     name = StringField(
         _l("Name"), [InputRequired(REQUIRED), Length(max=80, message=AT_MOST)], filters=[strip]
