@@ -122,3 +122,23 @@ def test_the_manage_link_survives_a_reload_in_its_tab_only(phone, live_server):
     assert phone.get_by_text("This page was shown once").is_visible()
     assert phone.evaluate("sessionStorage.getItem('mapapp.manageLink')") is None
     assert phone.errors == []
+
+
+def test_the_manage_page_of_a_hidden_place_has_the_pin_map(phone, live_server):
+    fill_form(phone, live_server)
+    phone.select_option("#reveal", "2")
+    send(phone)
+    send(phone)
+    link = phone.locator("#manage-link").get_attribute("href")
+    phone.goto(link)
+    pin = phone.locator(".pin-map .leaflet-marker-icon.leaflet-marker-draggable")
+    pin.wait_for()
+    before = phone.input_value("input[name=lat]")
+    assert before.startswith("53.67")
+    phone.locator(".pin-map").scroll_into_view_if_needed()
+    box = phone.locator(".pin-map").bounding_box()
+    phone.touchscreen.tap(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.4)
+    wait_until(phone, f"document.querySelector('input[name=lat]').value !== '{before}'")
+    assert phone.locator("#danger-confirm").count() == 0  # a pending rally has no danger yet
+    shot(phone, "manage-pin-map")
+    assert phone.errors == []

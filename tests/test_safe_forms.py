@@ -1,7 +1,7 @@
 """Issue 24: the organizer's form is safe by default (the reveal choice, what is public)."""
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from conftest import add_rally
@@ -106,3 +106,87 @@ def test_a_manage_edit_warns_of_a_locating_description(client, app):
     page = client.get("/manage/tok?lang=en").get_data(as_text=True)
     assert "The description may give the hidden place away." in page
     assert submit
+
+
+# Editing a rally whose place is hidden: the pin map, the pin kept, no public "moved".
+
+
+def hidden_place_rally(app, **fields):  # noqa: ANN001, ANN003, ANN201
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=5)
+    return add_rally(
+        app,
+        manage_token_hash=lifecycle.hash_token("tok"),
+        geonameid=625144,  # Minsk
+        starts_at=starts,
+        reveal_at=starts - timedelta(hours=2),
+        **fields,
+    )
+
+
+def edit_data(client, app, rally_id, **changes):  # noqa: ANN001, ANN003, ANN201
+    with app.app_context():
+        rally = db.session().get(Rally, rally_id)
+        starts = rally.starts_at.astimezone(MINSK)
+    data = {
+        **form(client),
+        "csrf_token": csrf(client, "/manage/tok"),
+        "town": "Мінск",
+        "place": "Плошча Свабоды",
+        "date": starts.strftime("%Y-%m-%d"),
+        "time": starts.strftime("%H:%M"),
+        "reveal": "2",
+    }
+    data.update(changes)
+    return data
+
+
+def stored(app, rally_id):  # noqa: ANN001, ANN201
+    with app.app_context():
+        rally = db.session().get(Rally, rally_id)
+        return rally.lat, rally.lon, rally.status
+
+
+def test_the_manage_page_has_the_pin_map_at_the_stored_pin(client, app):
+    hidden_place_rally(app, lat=53.9101, lon=27.5702)
+    page = client.get("/manage/tok?lang=en")
+    text = page.get_data(as_text=True)
+    assert '"mode": "pin"' in text and "RallyMap.init(" in text
+    assert 'name="lat" type="hidden" value="53.9101"' in text
+    assert 'name="lon" type="hidden" value="27.5702"' in text
+    assert "Changing the text of the place does not move the pin." in text
+    assert "script-src 'self' 'sha256-" in page.headers["Content-Security-Policy"]
+
+
+def test_a_new_place_text_keeps_the_pin_and_a_moved_pin_is_kept(client, app):
+    rally_id = hidden_place_rally(app, lat=53.9101, lon=27.5702)
+    data = edit_data(client, app, rally_id, place="Каля ратушы", lat="53.9101", lon="27.5702")
+    assert client.post("/manage/tok/edit", data=data).status_code == 303
+    assert stored(app, rally_id)[:2] == (53.9101, 27.5702)
+    # another spelling of the same town is the same town: the pin stays
+    data = edit_data(client, app, rally_id, town="Минск", place="У ратушы")
+    assert client.post("/manage/tok/edit", data=data).status_code == 303
+    assert stored(app, rally_id)[:2] == (53.9101, 27.5702)
+    # the organizer drags the pin: that is where the rally is
+    data = edit_data(client, app, rally_id, lat="53.8950", lon="27.5480")
+    assert client.post("/manage/tok/edit", data=data).status_code == 303
+    assert stored(app, rally_id)[:2] == (53.895, 27.548)
+
+
+def test_an_approved_edit_of_a_hidden_place_is_not_a_public_move(client, app):
+    rally_id = hidden_place_rally(app)
+    data = edit_data(client, app, rally_id, place="Іншае месца", lat="53.8950", lon="27.5480")
+    assert client.post("/manage/tok/edit", data=data).status_code == 303
+    with app.app_context():
+        session = db.session()
+        assert lifecycle.approve(session, session.get(Rally, rally_id), "moderator:m") == "approved"
+    public = client.get(f"/api/rallies/{rally_id}").get_json()
+    assert public["status"] == "approved" and public["place"] is None
+    # the same edit of a place already shown is a move everyone is told of
+    shown = add_rally(app, manage_token_hash=lifecycle.hash_token("tok2"), geonameid=625144)
+    data = edit_data(client, app, shown, place="Іншае месца", lat="53.8950", lon="27.5480")
+    data["reveal"] = "now"
+    data["csrf_token"] = csrf(client, "/manage/tok2")
+    assert client.post("/manage/tok2/edit", data=data).status_code == 303
+    with app.app_context():
+        session = db.session()
+        assert lifecycle.approve(session, session.get(Rally, shown), "moderator:m") == "moved"

@@ -26,8 +26,10 @@ from sqlalchemy.exc import IntegrityError
 from mapapp.domain import contacts, db, lifecycle
 from mapapp.domain.geocoding import gazetteer
 from mapapp.domain.models import Rally
+from mapapp.places.index import distance_km
 from mapapp.places.locale import MINSK
 from mapapp.web.forms import (
+    SAME_TOWN_KM,
     ActionForm,
     CancelForm,
     DangerForm,
@@ -190,13 +192,21 @@ def render_manage(
     cancel_form: CancelForm | None = None,
     danger_form: DangerForm | None = None,
 ):  # noqa: ANN201
-    """The organizer's page: the rally's state, the danger button, the edit and cancel forms."""
+    """The organizer's page: the rally's state, the danger button, the edit and cancel forms,
+    and the pin map of the edit form (the stored pin unless the form brought another)."""
+    shell = None
+    if lifecycle.allowed(lifecycle.ORGANIZER, "edit", rally.status) is not None:
+        if form.point() is None:
+            form.lat.data, form.lon.data = str(rally.lat), str(rally.lon)
+        shell = pin_shell()
+        g.csp_script_hashes = shell.script_hashes
     return render_form(
         form,
         "manage.html",
         status=status,
         rally=rally,
         token=token,
+        shell=shell,
         action_form=ActionForm(),
         cancel_form=cancel_form or CancelForm(formdata=None),
         danger_form=danger_form or DangerForm(formdata=None),
@@ -217,12 +227,28 @@ def manage_edit(token: str):  # noqa: ANN201
         abort(400, _l("This form could not be accepted."))
     if not form.validate():
         return render_manage(form, rally, token, status=form_errors_status(form))
-    lat, lon, geonameid = rally.lat, rally.lon, rally.geonameid
-    if (form.town.data, form.place.data or "") != (rally.town, rally.place):
+    # The pin the organizer left on the map (the stored one if the form brought none). A new
+    # place text alone never moves it: only the pin says where; a new town puts it at that
+    # town (or its named place) unless the pin was already moved there.
+    lat, lon = form.point() or (rally.lat, rally.lon)
+    geonameid = rally.geonameid
+    pin_moved = distance_km(lat, lon, rally.lat, rally.lon) > 0.001
+    if form.town.data != rally.town:
         found = locate(form)
         if found is None:
             return render_manage(form, rally, token, status=422)
-        lat, lon, geonameid = found["lat"], found["lon"], found.get("geonameid")
+        if found.get("geonameid") != rally.geonameid:  # another town, not another spelling
+            geonameid = found.get("geonameid")
+        if geonameid == rally.geonameid:
+            pass
+        elif not pin_moved or distance_km(lat, lon, found["lat"], found["lon"]) > SAME_TOWN_KM:
+            lat, lon = found["lat"], found["lon"]
+            flash(_("The pin is now at the new town: check it on the map below."))
+    if gazetteer().reverse(lat, lon) is None:
+        form.place.errors.append(
+            _("The pin is outside Belarus: move it to the place of the rally.")
+        )
+        return render_manage(form, rally, token, status=422)
     fields = rally_fields(form, lat, lon, geonameid)
     session_ = db.session()
     try:
