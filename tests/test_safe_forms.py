@@ -190,3 +190,30 @@ def test_an_approved_edit_of_a_hidden_place_is_not_a_public_move(client, app):
     with app.app_context():
         session = db.session()
         assert lifecycle.approve(session, session.get(Rally, shown), "moderator:m") == "moved"
+
+
+# Villages: a guess is never taken silently; a place not in the list has a way forward.
+
+
+def test_a_village_not_in_the_list_says_what_to_do(client):
+    page = client.post("/submit?lang=en", data=form(client, town="Раўбічы"))
+    text = page.get_data(as_text=True)
+    assert page.status_code == 422
+    assert "type the nearest town and drag the pin" in text
+
+
+def test_a_guessed_village_offers_the_places_with_their_regions(client, app):
+    page = client.post("/submit?lang=be", data=form(client, town="аг. Навасёлкі", place=""))
+    text = page.get_data(as_text=True)
+    assert page.status_code == 422
+    choices = re.findall(
+        r'<button type="submit" name="pick" value="(\d+)"[^>]*>(.*?)</button>', text
+    )
+    names = " ".join(label for _, label in choices)
+    assert "Наваселле" in names and "Мінская вобласць" in names, choices
+    assert "Магілёўская вобласць" in names
+    # one tap on the right one: the preview is at that place, with its name
+    chosen = next(value for value, label in choices if "Магілёўская" in label)
+    preview = client.post("/submit?lang=be", data=form(client, town="аг. Навасёлкі", pick=chosen))
+    assert preview.status_code == 200
+    assert f'name="geonameid" value="{chosen}"' in preview.get_data(as_text=True)

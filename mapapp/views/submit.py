@@ -112,7 +112,7 @@ def submit():  # noqa: ANN201
         return render_form(form)
     point = form.point() if step == "confirm" else None
     if point is None:
-        found = locate(form)
+        found = locate(form, request.form.get("pick"))
         if found is None:
             return render_form(form, status=422)
         point = (found["lat"], found["lon"])
@@ -233,8 +233,9 @@ def manage_edit(token: str):  # noqa: ANN201
     lat, lon = form.point() or (rally.lat, rally.lon)
     geonameid = rally.geonameid
     pin_moved = distance_km(lat, lon, rally.lat, rally.lon) > 0.001
-    if form.town.data != rally.town:
-        found = locate(form)
+    pick = request.form.get("pick")
+    if form.town.data != rally.town or pick:
+        found = locate(form, pick)
         if found is None:
             return render_manage(form, rally, token, status=422)
         if found.get("geonameid") != rally.geonameid:  # another town, not another spelling

@@ -186,6 +186,8 @@ class RallyForm(Form):
     lat = HiddenField()
     lon = HiddenField()
     geonameid = HiddenField()
+    # The places a town's name may mean, when the answer was a guess (locate).
+    town_choices: list[dict[str, Any]] = []
 
     def starts_at(self) -> datetime | None:
         if not (self.date.data and self.time.data):
@@ -330,16 +332,55 @@ class LoginForm(Form):
     )
 
 
-def locate(form: RallyForm) -> dict[str, Any] | None:
-    """Geocode town and place; put an error on the form when nothing fits."""
-    town = geocode(form.town.data, current_language())
-    if "error" in town:
-        form.town.errors.append(_("This town is not in our list: check the spelling."))
-        return None
+# Below this a gazetteer's town answer is a guess (a typo forgiven, or a tie between places
+# of one name): the organizer chooses among the places, each with its region, or types another.
+SURE = 0.9
+
+
+def locate(form: RallyForm, pick: str | None = None) -> dict[str, Any] | None:
+    """Geocode town and place; put an error on the form when nothing fits.
+
+    `pick`: the geonameid of a place the organizer chose among `form.town_choices` (a
+    previous answer). A guess is never taken silently: the choices go on the form.
+    """
+    lang = current_language()
+    chosen = gazetteer().by_id(int(pick)) if pick and pick.isdigit() else None
+    if chosen is not None:
+        form.town.data = chosen.name_in(lang)
+        town = {
+            "lat": chosen.lat,
+            "lon": chosen.lon,
+            "geonameid": chosen.geonameid,
+            "name": chosen.name_in(lang),
+            "town": chosen.name_in(lang),
+            "region": chosen.region,
+            "kind": "town",
+        }
+    else:
+        town = geocode(form.town.data, lang)
+        if "error" in town:
+            form.town.errors.append(
+                _(
+                    "This town or village is not in our list: it has the places of more than"
+                    " 500 people. Check the spelling, or type the nearest town and drag the pin"
+                    " to the exact place on the next step."
+                )
+            )
+            return None
+        if town.get("source") == "gazetteer" and town.get("confidence", 1.0) < SURE:
+            form.town_choices = [town, *town.get("alternatives", [])][:6]
+            form.town.errors.append(
+                _(
+                    "We are not sure which place you mean. Choose it below (each with its"
+                    " region), or type the nearest town and drag the pin to the exact place on"
+                    " the next step."
+                )
+            )
+            return None
     if form.place.data:
         # The place only refines the town the organizer named: a square of the same name
         # in another town must not move the rally there.
-        found = geocode(f"{form.place.data}, {form.town.data}", current_language())
+        found = geocode(f"{form.place.data}, {town['town']}", lang)
         if "error" not in found and found.get("geonameid") == town.get("geonameid"):
             return found
     return town
