@@ -217,3 +217,29 @@ def test_a_guessed_village_offers_the_places_with_their_regions(client, app):
     preview = client.post("/submit?lang=be", data=form(client, town="аг. Навасёлкі", pick=chosen))
     assert preview.status_code == 200
     assert f'name="geonameid" value="{chosen}"' in preview.get_data(as_text=True)
+
+
+def test_the_moderators_history_is_in_the_page_s_language(client, app):
+    import os
+
+    from mapapp.domain.models import AuditEntry
+
+    rally_id = hidden_place_rally(app)
+    data = edit_data(client, app, rally_id, place="Іншае месца")
+    assert client.post("/manage/tok/edit", data=data).status_code == 303
+    os.environ["MAPAPP_MODERATOR_PASSWORD"] = "a long passphrase"
+    try:
+        app.test_cli_runner().invoke(args=["create-moderator", "mod"])
+    finally:
+        del os.environ["MAPAPP_MODERATOR_PASSWORD"]
+    login = csrf(client, "/moderate/login")
+    client.post(
+        "/moderate/login",
+        data={"csrf_token": login, "name": "mod", "password": "a long passphrase"},
+    )
+    with app.app_context():
+        assert db.session().scalars(select(AuditEntry.action)).all()
+    page = client.get(f"/moderate/rallies/{rally_id}?lang=be").get_data(as_text=True)
+    history = page[page.index("<h2>Гісторыя</h2>") :]
+    assert "Арганізатар: змяніў акцыю (" in history and "Месца" in history, history[:600]
+    assert "organizer:" not in history and ": edit" not in history
