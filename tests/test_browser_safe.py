@@ -142,3 +142,65 @@ def test_the_manage_page_of_a_hidden_place_has_the_pin_map(phone, live_server):
     assert phone.locator("#danger-confirm").count() == 0  # a pending rally has no danger yet
     shot(phone, "manage-pin-map")
     assert phone.errors == []
+
+
+# The map on a phone: tap targets (axe-core target-size) with 200 rallies, metric scale.
+
+AXE = os.path.join(os.path.dirname(__file__), "axe", "node_modules", "axe-core", "axe.min.js")
+
+
+@pytest.mark.parametrize(("width", "height"), [(390, 844), (1280, 800)])
+def test_the_map_with_200_rallies_has_big_enough_targets(browser, live_server, app, width, height):
+    from mapapp.domain import db, lifecycle
+    from mapapp.domain.geocoding import gazetteer
+    from mapapp.domain.seed import demo_rallies
+
+    with app.app_context():
+        session = db.session()
+        lifecycle.publish_many(session, demo_rallies(gazetteer(), 200, seed=3), actor="test")
+        session.commit()
+    touch = width < 600
+    context = browser.new_context(
+        viewport={"width": width, "height": height},
+        is_mobile=touch,
+        has_touch=touch,
+        bypass_csp=True,
+        locale="en-US",
+    )
+    page = context.new_page()
+    page.goto(live_server + "/?lang=en")
+    wait_until(page, "performance.getEntriesByName('rallies-loaded').length > 0")
+    page.wait_for_load_state("networkidle")
+    shot(page, f"map-{width}")
+    scale = page.locator(".leaflet-control-scale").inner_text()
+    assert "km" in scale and "mi" not in scale and "ft" not in scale
+    with open(AXE, encoding="utf-8") as source:
+        page.evaluate(source.read())
+    result = page.evaluate("axe.run(document, {runOnly: {type: 'rule', values: ['target-size']}})")
+    found = [
+        [(n["target"], n["failureSummary"]) for n in v["nodes"]][:8] for v in result["violations"]
+    ]
+    assert found == []
+    if touch:  # on a touch screen every control is at least 44 x 44 px
+        small = page.evaluate(
+            """[...document.querySelectorAll('.leaflet-control:not(.leaflet-control-attribution) a, .leaflet-control button, '
+                + '.site-nav a, .lang-nav a, .map-filters summary')]
+              .map(e => [e.className || e.textContent, e.getBoundingClientRect()])
+              .filter(([, r]) => r.width && (r.width < 44 || r.height < 44))
+              .map(([n, r]) => [n, Math.round(r.width), Math.round(r.height)])"""
+        )
+        assert small == []
+    context.close()
+
+
+def test_belarus_fills_the_phone_s_width_at_first_view(phone, live_server):
+    phone.goto(live_server + "/?lang=en")
+    wait_until(phone, "performance.getEntriesByName('rallies-loaded').length > 0")
+    width = phone.evaluate(
+        "(() => { const m = window[Object.keys(window).find((k) => /^map_\\w+$/.test(k))];"
+        " const west = m.latLngToContainerPoint([53.9, 23.18]);"
+        " const east = m.latLngToContainerPoint([53.9, 32.78]);"
+        " return east.x - west.x; })()"
+    )
+    assert width >= 0.85 * 390, width
+    shot(phone, "map-first-view")

@@ -7,6 +7,8 @@ export var PLACE_ZOOM = 13;
 export function translateControls(map, labels) {
   // folium leaves out the zoom control so that it is made here with titles in our language.
   L.control.zoom({ zoomInTitle: labels.zoomIn, zoomOutTitle: labels.zoomOut }).addTo(map);
+  // Belarus measures in metres and kilometres: no miles or feet.
+  L.control.scale({ metric: true, imperial: false }).addTo(map);
   var attribution = map.attributionControl;
   if (!attribution || !attribution.options.prefix) return;
   // Leaflet's own prefix (a link, with its flag), parsed as an inert document, with our title.
@@ -38,9 +40,19 @@ function followSize(map, bounds) {
     map.invalidateSize();  // keeps the centre
     if (pending) {
       pending = false;
-      map.fitBounds(bounds);
+      fitBelarus(map, bounds);
     }
   }).observe(map.getContainer());
+}
+
+// Belarus as large as the map allows: Leaflet's whole zoom steps would draw it at half a
+// phone's width, so the first view may take a fractional zoom (quarters); the zoom buttons
+// then step by whole levels from there.
+function fitBelarus(map, bounds) {
+  var snap = map.options.zoomSnap;
+  map.options.zoomSnap = 0.25;
+  map.fitBounds(bounds, { padding: [4, 4], animate: false });
+  map.options.zoomSnap = snap;
 }
 
 // A link may ask for a centre and zoom (?lat=&lon=&zoom=, checked by the server);
@@ -59,7 +71,7 @@ export function initialView(map, config) {
   if (!centred && !isFinite(zoom)) {
     var size = map.getSize();
     if (size.x && size.y) {
-      map.fitBounds(config.bounds);
+      fitBelarus(map, config.bounds);
       followSize(map, null);
     } else {
       followSize(map, config.bounds);
@@ -87,7 +99,7 @@ export function keepViewInAddress(map, config) {
     var query = new URLSearchParams(window.location.search);
     query.set("lat", clamp(centre.lat, [bounds[0][0], bounds[1][0]]).toFixed(4));
     query.set("lon", clamp(centre.lng, [bounds[0][1], bounds[1][1]]).toFixed(4));
-    query.set("zoom", String(map.getZoom()));
+    query.set("zoom", String(Math.round(map.getZoom())));
     window.history.replaceState(null, "", "?" + query.toString() + window.location.hash);
   });
 }
