@@ -243,3 +243,18 @@ def test_the_moderators_history_is_in_the_page_s_language(client, app):
     history = page[page.index("<h2>Гісторыя</h2>") :]
     assert "Арганізатар: змяніў акцыю (" in history and "Месца" in history, history[:600]
     assert "organizer:" not in history and ": edit" not in history
+
+
+def test_an_unknown_town_is_said_not_taken_for_a_town_without_rallies(client, app):
+    add_rally(app)
+    for path in ("/rallies", "/"):
+        for town in ("Xyzzy", "Грдна"):
+            page = client.get(f"{path}?lang=en&city={town}").get_data(as_text=True)
+            assert f"There is no town “{town}” in our list." in page, (path, town)
+        known = client.get(f"{path}?lang=en&city=Гродна").get_data(as_text=True)
+        assert "in our list" not in known
+    page = client.get("/rallies?lang=en&city=Xyzzy").get_data(as_text=True)
+    assert "No rallies match these filters." not in page
+    assert "No rallies match these filters." in client.get("/rallies?lang=en&city=Гродна").get_data(
+        as_text=True
+    )
