@@ -204,3 +204,16 @@ def test_belarus_fills_the_phone_s_width_at_first_view(phone, live_server):
     )
     assert width >= 0.85 * 390, width
     shot(phone, "map-first-view")
+
+
+def test_show_on_the_map_puts_the_popup_on_screen(phone, live_server):
+    phone.goto(live_server + "/?lang=en")
+    wait_until(phone, "performance.getEntriesByName('rallies-loaded').length > 0")
+    button = phone.locator("#rally-list li", has_text="Pinsk").get_by_role("button")
+    button.scroll_into_view_if_needed()
+    button.tap()
+    popup = phone.locator(".leaflet-popup-content")
+    popup.wait_for()
+    box = popup.bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 844, box
+    shot(phone, "show-on-the-map")
