@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -10,10 +12,18 @@ from flask import Flask
 
 pytestmark = pytest.mark.browser
 
+FMAP = "window[Object.keys(window).find((k) => /^map_\\w+$/.test(k))]"
+
 
 @pytest.fixture
 def app(seeded_browser_app: Flask) -> Flask:
     return seeded_browser_app
+
+
+def shot(page, name: str) -> None:  # noqa: ANN001
+    """A screenshot to look at, when MAPAPP_TEST_SHOTS names a folder."""
+    if os.environ.get("MAPAPP_TEST_SHOTS"):
+        page.screenshot(path=os.path.join(os.environ["MAPAPP_TEST_SHOTS"], f"{name}.png"))
 
 
 def view(page) -> dict:  # noqa: ANN001
@@ -41,23 +51,61 @@ def test_the_address_follows_the_map_and_opens_the_same_view(page, live_server):
     other.close()
 
 
-def test_near_me_uses_the_position_only_in_the_browser(browser, live_server):
+def test_near_me_keeps_the_position_in_the_page_only(browser, live_server, app):
+    """On a touch phone: a "you are here" mark, the nearest rally named, and the position in no
+    address, history entry, request or log."""
+    add_rally(app, title="Гомель", lat=52.4345, lon=30.9754, town="Гомель")
     context = browser.new_context(
-        geolocation={"latitude": 52.1215, "longitude": 26.0673},  # Pinsk
+        geolocation={"latitude": 51.9434, "longitude": 30.7986},  # 55 km from Гомель
         permissions=["geolocation"],
         locale="en-US",
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
     )
     page = context.new_page()
     requested = []
-    page.on("request", lambda request: requested.append(request.url))
-    page.goto(live_server + "/?lang=en")
+    page.on("request", lambda request: requested.append(request.url + (request.post_data or "")))
+    page.goto(live_server + "/?lang=en&lat=53.9&lon=27.5&zoom=7")
     page.locator(".leaflet-marker-icon").first.wait_for()
     requested.clear()
-    page.get_by_role("button", name="Near me").click()
-    wait_until(page, "location.search.includes('zoom=11')")
-    assert abs(float(view(page)["lat"]) - 52.12) < 0.01
+    entries = page.evaluate("history.length")
+    page.get_by_role("button", name="Near me").tap()
+    page.locator(".you-are-here").wait_for()
+    message = page.locator(".near-me-message")
+    assert message.inner_text().startswith("The nearest rally: Гомель, ")
+    assert re.search(r", 5[4-7] km from you", message.inner_text())
+    assert page.get_by_text("You are here").is_visible()
+    shot(page, "near-me")
+    page.evaluate(f"{FMAP}.panBy([30, 30], {{animate: false}})")  # the visitor moves on
+    page.wait_for_timeout(300)
+    for address in (page.url, page.evaluate("location.href")):
+        assert "lat=" not in address and "zoom=" not in address and "51.9" not in address
+    assert view(page) == {"lang": "en"}
+    assert page.evaluate("history.length") == entries  # replaced, never pushed
     # tiles were asked for, but no request carries the position
-    assert not [url for url in requested if "52.12" in url or "26.06" in url]
+    assert not [url for url in requested if re.search(r"51\.9|30\.7|30\.8", url)]
+    context.close()
+
+
+def test_a_refused_position_is_said_and_the_button_still_works(browser, live_server):
+    context = browser.new_context(
+        locale="en-US", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )  # no permission: the browser refuses
+    page = context.new_page()
+    page.goto(live_server + "/?lang=en")
+    page.locator(".leaflet-marker-icon").first.wait_for()
+    button = page.get_by_role("button", name="Near me")
+    button.tap()
+    message = page.locator(".near-me-message")
+    wait_until(page, "document.querySelector('.near-me-message').hidden === false")
+    assert "did not share your position" in message.inner_text()
+    assert button.inner_text() == "Near me" and button.is_enabled()
+    context.grant_permissions(["geolocation"])
+    context.set_geolocation({"latitude": 53.9, "longitude": 27.56})
+    button.tap()
+    page.locator(".you-are-here").wait_for()
+    assert "The nearest rally" in message.inner_text()
     context.close()
 
 

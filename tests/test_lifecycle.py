@@ -227,7 +227,18 @@ def test_organizer_sets_danger_in_one_step_and_everyone_sees_it(client, app):
     from mapapp.domain.lifecycle import hash_token
 
     rally_id = add_rally(app, manage_token_hash=hash_token("tok"), title="Danger rally")
-    response = client.post("/manage/tok/danger", data={"csrf_token": csrf(client, "/manage/tok")})
+    page = client.get("/manage/tok?lang=en").get_data(as_text=True)
+    assert "only a moderator can lift it" in page
+    # without the ticked box nothing happens: the box says only a moderator can lift it
+    unticked = client.post(
+        "/manage/tok/danger?lang=en", data={"csrf_token": csrf(client, "/manage/tok")}
+    )
+    assert unticked.status_code == 422
+    assert "Tick the box to confirm the warning." in unticked.get_data(as_text=True)
+    assert client.get(f"/api/rallies/{rally_id}").get_json()["status"] == "approved"
+    response = client.post(
+        "/manage/tok/danger", data={"csrf_token": csrf(client, "/manage/tok"), "confirm": "y"}
+    )
     assert response.status_code == 303
     sentence = "Danger: police are at the place. Do not come."
     page = client.get(f"/rallies/{rally_id}?lang=en").get_data(as_text=True)
@@ -242,5 +253,7 @@ def test_organizer_sets_danger_in_one_step_and_everyone_sees_it(client, app):
     assert re.search(r"^SEQUENCE:[1-9]", ics, re.M)
     assert "danger" in client.get("/rallies.csv").get_data(as_text=True)
     # a second press is refused with a clear message, not a 500
-    again = client.post("/manage/tok/danger", data={"csrf_token": csrf(client, "/manage/tok")})
+    again = client.post(
+        "/manage/tok/danger", data={"csrf_token": csrf(client, "/manage/tok"), "confirm": "y"}
+    )
     assert again.status_code == 409

@@ -343,7 +343,7 @@ def test_a_whole_conversation_stores_a_pending_rally_with_the_manage_link(
 def test_bad_answers_get_the_forms_messages_in_the_chats_language(tg_app, fake) -> None:
     replies = converse(fake, tg_app, "/new", "abc", "Пікет супраць вайны", "Атлантыда", lang="ru")
     assert "Название" in replies[0]  # the form's label, in Russian from Telegram's language_code
-    assert replies[1] == "Число знаков: от 5 до 120 (сейчас 3)."  # the form's own message
+    assert replies[1] == "Число символов: от 5 до 120 (сейчас 3)."  # the form's own message
     assert replies[3] == "Этого города нет в нашем списке: проверьте написание."
     replies = converse(
         fake,

@@ -128,6 +128,18 @@ GATED = ("approve", "approve_move", "approve_changes", "cancel", "restore", "mov
          "clear_danger", "trust_organizer")  # fmt: skip
 
 
+def moves_in_public(rally: Rally, new_place: dict[str, Any], row: Any) -> bool:  # noqa: ANN401
+    """Whether publishing `new_place` over the published `row` is a move the public can see.
+
+    While the exact place is hidden (reveal_at ahead) the public sees only the town: a new
+    place or pin inside it is no move to them (a "moved" warning would point at a place they
+    cannot see, and tell watchers it changed); a new town still is.
+    """
+    hidden = rally.reveal_at is not None and rally.reveal_at > utcnow()
+    names = ("town",) if hidden else PLACE_FIELDS
+    return any(new_place[name] != getattr(row, name) for name in names)
+
+
 class Refused(Exception):
     """A change the state table does not allow; `message` (lazy, translated) says why.
 
@@ -384,8 +396,8 @@ def approve(db: Session, rally: Rally, actor: str) -> str:
     """
     if rally.status in LIVE and rally.changes_pending:
         row = published(db, rally)
-        moved = row is not None and any(
-            getattr(rally, name) != getattr(row, name) for name in PLACE_FIELDS
+        moved = row is not None and moves_in_public(
+            rally, {name: getattr(rally, name) for name in PLACE_FIELDS}, row
         )
         return perform(db, rally, actor, "approve_move" if moved else "approve_changes")
     return perform(db, rally, actor, "approve")
@@ -668,7 +680,7 @@ def edit(db: Session, rally: Rally, fields: dict[str, Any], actor: str) -> list[
         pass  # published below as changes waiting, with this moderator's approval
     elif kind == MODERATOR and rally.status in LIVE and row is not None:
         new_place = {name: fields.get(name, getattr(rally, name)) for name in PLACE_FIELDS}
-        if any(new_place[name] != getattr(row, name) for name in PLACE_FIELDS):
+        if moves_in_public(rally, new_place, row):
             action = "move"
     to = transition(rally, actor, action)
     for name in changed:

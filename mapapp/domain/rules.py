@@ -129,3 +129,81 @@ def start_problem(starts_at: datetime, now: datetime, approved: bool = False) ->
     elif starts_at <= now:
         return "a pending rally must be in the future (only approved ones may be past)"
     return None
+
+
+# Words that point to a spot rather than a town (be, ru, en): a description with one of
+# them, for a rally whose place is hidden, may give the place away before its time.
+LOCATING_WORDS = (
+    # Belarusian
+    "каля",
+    "ля ",
+    "побач",
+    "насупраць",
+    "вуліц",
+    "вул.",
+    "плошч",
+    "пл.",
+    "праспект",
+    "пр-т",
+    "помнік",
+    "сквер",
+    "парк",
+    "двор",
+    "пад'езд",
+    "прыпынак",
+    "метро",
+    "станцы",
+    "уваход",
+    "ганак",
+    "фантан",
+    "будын",
+    "дом ",
+    "д. ",
+    # Russian
+    "возле",
+    "около",
+    "рядом",
+    "напротив",
+    "улиц",
+    "ул.",
+    "площад",
+    "проспект",
+    "памятник",
+    "подъезд",
+    "остановк",
+    "вход",
+    "здани",
+    "фонтан",
+    # English
+    "near ",
+    "next to",
+    "opposite",
+    "street",
+    "square",
+    "avenue",
+    "monument",
+    "park",
+    "entrance",
+    "station",
+    "building",
+    "corner",
+)
+
+
+def locating_hints(description: str | None, place: str | None = None) -> list[str]:
+    """The words of `description` that seem to say where a hidden place is (folded to lower
+    case), including the place's own text; empty when none is found."""
+    if not description:
+        return []
+    text = " " + " ".join(description.casefold().split()) + " "
+    found = []
+    if place and len(place.strip()) >= 3 and place.strip().casefold() in text:
+        found.append(place.strip())
+    for word in LOCATING_WORDS:
+        at = text.find(word)
+        # a word's start: after a space or punctuation, not inside another word
+        while at != -1 and at > 0 and text[at - 1].isalnum():
+            at = text.find(word, at + 1)
+        if at != -1:
+            found.append(word.strip())
+    return found

@@ -83,7 +83,7 @@ def rally_map(
         location=BELARUS_CENTRE,
         zoom_start=6,
         tiles=None,
-        control_scale=True,
+        control_scale=False,  # the map's script adds a metric one (view.js)
         prefer_canvas=False,
         zoom_control=False,  # the map's script adds it, with titles in the page's language
         **options,

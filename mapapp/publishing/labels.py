@@ -34,7 +34,23 @@ def map_labels() -> dict[str, str]:
         "nearMe": _("Near me"),
         # Translators: {count} becomes a number in the browser.
         "more": _("All rallies on the map, %(count)s, in the list", count="{count}"),
-        "nearMeFailed": _("Your position is not available"),
+        "nearMeFailed": _(
+            "Your position is not available now. Try again, or choose your town in the filters."
+        ),
+        "nearMeDenied": _(
+            "The browser did not share your position. You can allow it in the site's settings,"
+            " or choose your town in the filters."
+        ),
+        # Translators: beside the visitor's own position on the map (kept in the browser only).
+        "youAreHere": _("You are here"),
+        # Translators: {town}, {day} and {km} are filled in the browser.
+        "nearest": _(
+            "The nearest rally: %(town)s, %(day)s, %(km)s km from you.",
+            town="{town}",
+            day="{day}",
+            km="{km}",
+        ),
+        "noneNear": _("No rallies match these filters."),
         "pin": _("The place of the rally: drag to move"),
         "underPin": _("Town under the pin: %(town)s", town="{town}"),
         "outside": _("The pin is outside Belarus."),

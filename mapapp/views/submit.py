@@ -27,8 +27,18 @@ from werkzeug.exceptions import ServiceUnavailable
 from mapapp.domain import contacts, db, lifecycle
 from mapapp.domain.geocoding import gazetteer
 from mapapp.domain.models import Rally
+from mapapp.places.index import distance_km
 from mapapp.places.locale import MINSK
-from mapapp.web.forms import ActionForm, CancelForm, RallyForm, csrf, locate, rally_fields
+from mapapp.web.forms import (
+    SAME_TOWN_KM,
+    ActionForm,
+    CancelForm,
+    DangerForm,
+    RallyForm,
+    csrf,
+    locate,
+    rally_fields,
+)
 from mapapp.web.i18n import current_language
 from mapapp.web.limits import limiter
 from mapapp.web.mapshells import pin_shell
@@ -103,7 +113,7 @@ def submit():  # noqa: ANN201
         return render_form(form)
     point = form.point() if step == "confirm" else None
     if point is None:
-        found = locate(form)
+        found = locate(form, request.form.get("pick"))
         if found is None:
             return render_form(form, status=422)
         point = (found["lat"], found["lon"])
@@ -209,16 +219,26 @@ def render_manage(
     token: str,
     status: int = 200,
     cancel_form: CancelForm | None = None,
+    danger_form: DangerForm | None = None,
 ):  # noqa: ANN201
-    """The organizer's page: the rally's state, the danger button, the edit and cancel forms."""
+    """The organizer's page: the rally's state, the danger button, the edit and cancel forms,
+    and the pin map of the edit form (the stored pin unless the form brought another)."""
+    shell = None
+    if lifecycle.allowed(lifecycle.ORGANIZER, "edit", rally.status) is not None:
+        if form.point() is None:
+            form.lat.data, form.lon.data = str(rally.lat), str(rally.lon)
+        shell = pin_shell()
+        g.csp_script_hashes = shell.script_hashes
     return render_form(
         form,
         "manage.html",
         status=status,
         rally=rally,
         token=token,
+        shell=shell,
         action_form=ActionForm(),
         cancel_form=cancel_form or CancelForm(formdata=None),
+        danger_form=danger_form or DangerForm(formdata=None),
     )
 
 
@@ -236,12 +256,29 @@ def manage_edit(token: str):  # noqa: ANN201
         abort(400, _l("This form could not be accepted."))
     if not form.validate():
         return render_manage(form, rally, token, status=form_errors_status(form))
-    lat, lon, geonameid = rally.lat, rally.lon, rally.geonameid
-    if (form.town.data, form.place.data or "") != (rally.town, rally.place):
-        found = locate(form)
+    # The pin the organizer left on the map (the stored one if the form brought none). A new
+    # place text alone never moves it: only the pin says where; a new town puts it at that
+    # town (or its named place) unless the pin was already moved there.
+    lat, lon = form.point() or (rally.lat, rally.lon)
+    geonameid = rally.geonameid
+    pin_moved = distance_km(lat, lon, rally.lat, rally.lon) > 0.001
+    pick = request.form.get("pick")
+    if form.town.data != rally.town or pick:
+        found = locate(form, pick)
         if found is None:
             return render_manage(form, rally, token, status=422)
-        lat, lon, geonameid = found["lat"], found["lon"], found.get("geonameid")
+        if found.get("geonameid") != rally.geonameid:  # another town, not another spelling
+            geonameid = found.get("geonameid")
+        if geonameid == rally.geonameid:
+            pass
+        elif not pin_moved or distance_km(lat, lon, found["lat"], found["lon"]) > SAME_TOWN_KM:
+            lat, lon = found["lat"], found["lon"]
+            flash(_("The pin is now at the new town: check it on the map below."))
+    if gazetteer().reverse(lat, lon) is None:
+        form.place.errors.append(
+            _("The pin is outside Belarus: move it to the place of the rally.")
+        )
+        return render_manage(form, rally, token, status=422)
     fields = rally_fields(form, lat, lon, geonameid)
     session_ = db.session()
     try:
@@ -256,6 +293,18 @@ def manage_edit(token: str):  # noqa: ANN201
         flash(_("Saved."))
     else:
         flash(_("Nothing was changed."))
+    hints = form.locating_hints()
+    if hints:
+        flash(
+            _("The description may give the hidden place away.")
+            + " "
+            + _(
+                "It is public at once, while the place stays hidden until the time you chose."
+                " It mentions: %(words)s. Change the details and move where to meet into the"
+                " field \u201cPlace\u201d.",
+                words=", ".join(hints),
+            )
+        )
     return redirect(url_for("submit.manage", token=token), code=303)
 
 
@@ -286,10 +335,20 @@ def manage_cancel(token: str):  # noqa: ANN201
 @bp.post("/manage/<token>/danger")
 @limiter.limit(submit_limit)
 def manage_danger(token: str):  # noqa: ANN201
-    """Danger at once, with no moderation: it adds only a fixed, translated warning."""
+    """Danger at once, with no moderation: it adds only a fixed, translated warning. A ticked
+    box confirms it, since only a moderator can lift it."""
     rally = rally_for(token)
-    if not ActionForm().validate():
-        abort(400, _l("The form has expired. Reload the page and try again."))
+    form = DangerForm()
+    if not form.validate():
+        if "csrf_token" in form.errors:
+            abort(400, _l("The form has expired. Reload the page and try again."))
+        try:
+            lifecycle.transition(rally, lifecycle.ORGANIZER, "danger")
+        except lifecycle.Refused as error:
+            refused(error)
+        edit_form = rally_form(obj=rally, formdata=None)
+        fill_times(edit_form, rally)
+        return render_manage(edit_form, rally, token, status=422, danger_form=form)
     try:
         lifecycle.perform(db.session(), rally, lifecycle.ORGANIZER, "danger")
     except lifecycle.Refused as error:

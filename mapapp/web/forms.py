@@ -146,7 +146,9 @@ class RallyForm(Form):
         [Optional(), *rally_text("description")],
         filters=[strip],
         description=_l(
-            "What people should know: what to bring, how to find you. Up to 2000 characters."
+            "What people should know, for example what to bring. Everyone sees the title and"
+            " the description at once, even while the exact place is hidden: do not say here"
+            " where to meet. Up to 2000 characters."
         ),
     )
     contact = StringField(
@@ -185,6 +187,8 @@ class RallyForm(Form):
     lat = HiddenField()
     lon = HiddenField()
     geonameid = HiddenField()
+    # The places a town's name may mean, when the answer was a guess (locate).
+    town_choices: list[dict[str, Any]] = []
 
     def starts_at(self) -> datetime | None:
         if not (self.date.data and self.time.data):
@@ -222,11 +226,10 @@ class RallyForm(Form):
         "N hours before the start" comes back as that choice, so that moving the start moves
         the reveal with it, as the organizer chose; any other time comes back as itself.
         """
-        if reveal_at is None:
+        if reveal_at is None or reveal_at <= utcnow():  # already shown: it stays shown
             self.reveal.data = "now"
             return
         local = reveal_at.astimezone(MINSK)
-        self.reveal_date.data, self.reveal_time.data = local.date(), local.time()
         starts_at = self.starts_at()
         before = (starts_at - reveal_at) if starts_at is not None else None
         offered = {value for value, *_ in self.reveal.choices if value.isdigit()}
@@ -235,17 +238,46 @@ class RallyForm(Form):
             if hours in offered:
                 self.reveal.data = hours
                 return
+        # Only the choice that uses them fills the date and time (else they would be ignored).
+        self.reveal_date.data, self.reveal_time.data = local.date(), local.time()
         self.reveal.data = "at"
 
     def validate_reveal(self, field) -> None:  # noqa: ANN001
-        if field.data != "at":
+        if field.data == "now" and (self.reveal_date.data or self.reveal_time.data):
+            # A time typed while "Now" is chosen would be dropped and the place public at once.
+            raise ValidationError(
+                _l(
+                    "You gave a date or time to show the place, but chose to show it now."
+                    " Choose “At a time I choose”, or clear the date and time."
+                )
+            )
+        if field.data == "now":
             return
-        if not (self.reveal_date.data and self.reveal_time.data):
-            raise ValidationError(_l("Give the date and time to show the place."))
         starts_at = self.starts_at()
-        moment = datetime.combine(self.reveal_date.data, self.reveal_time.data, MINSK)
-        if starts_at is not None and moment > starts_at:
-            raise ValidationError(_l("The place must be shown before the rally starts."))
+        if field.data == "at":
+            if not (self.reveal_date.data and self.reveal_time.data):
+                raise ValidationError(_l("Give the date and time to show the place."))
+            moment = datetime.combine(self.reveal_date.data, self.reveal_time.data, MINSK)
+            if starts_at is not None and moment > starts_at:
+                raise ValidationError(_l("The place must be shown before the rally starts."))
+        elif starts_at is not None:
+            moment = starts_at - timedelta(hours=int(field.data))
+        else:
+            return
+        if moment <= utcnow():
+            # reveal_at() would take a moment already past as "now": the place public at once.
+            raise ValidationError(
+                _l(
+                    "This moment has already passed, so the place would be public at once."
+                    " Choose a later moment, or “Now” if that is what you want."
+                )
+            )
+
+    def locating_hints(self) -> list[str]:
+        """Words of the description that may give a hidden place away (empty if shown now)."""
+        if self.reveal_at() is None:
+            return []
+        return rules.locating_hints(self.description.data, self.place.data)
 
     def point(self) -> tuple[float, float] | None:
         """The pin from the preview, if it came back as two numbers."""
@@ -309,6 +341,15 @@ class CancelForm(Form):
     )
 
 
+class DangerForm(Form):
+    """The organizer's danger warning: a ticked box that says it cannot be taken back by them."""
+
+    confirm = BooleanField(
+        _l("Yes, warn everyone not to come. Only a moderator can lift this warning."),
+        [DataRequired(_l("Tick the box to confirm the warning."))],
+    )
+
+
 class LoginForm(Form):
     name = StringField(
         _l("Name"), [InputRequired(REQUIRED), Length(max=80, message=AT_MOST)], filters=[strip]
@@ -318,16 +359,55 @@ class LoginForm(Form):
     )
 
 
-def locate(form: RallyForm) -> dict[str, Any] | None:
-    """Geocode town and place; put an error on the form when nothing fits."""
-    town = geocode(form.town.data, current_language())
-    if "error" in town:
-        form.town.errors.append(_("This town is not in our list: check the spelling."))
-        return None
+# Below this a gazetteer's town answer is a guess (a typo forgiven, or a tie between places
+# of one name): the organizer chooses among the places, each with its region, or types another.
+SURE = 0.9
+
+
+def locate(form: RallyForm, pick: str | None = None) -> dict[str, Any] | None:
+    """Geocode town and place; put an error on the form when nothing fits.
+
+    `pick`: the geonameid of a place the organizer chose among `form.town_choices` (a
+    previous answer). A guess is never taken silently: the choices go on the form.
+    """
+    lang = current_language()
+    chosen = gazetteer().by_id(int(pick)) if pick and pick.isdigit() else None
+    if chosen is not None:
+        form.town.data = chosen.name_in(lang)
+        town = {
+            "lat": chosen.lat,
+            "lon": chosen.lon,
+            "geonameid": chosen.geonameid,
+            "name": chosen.name_in(lang),
+            "town": chosen.name_in(lang),
+            "region": chosen.region,
+            "kind": "town",
+        }
+    else:
+        town = geocode(form.town.data, lang)
+        if "error" in town:
+            form.town.errors.append(
+                _(
+                    "This town or village is not in our list: it has the places of more than"
+                    " 500 people. Check the spelling, or type the nearest town and drag the pin"
+                    " to the exact place on the next step."
+                )
+            )
+            return None
+        if town.get("source") == "gazetteer" and town.get("confidence", 1.0) < SURE:
+            form.town_choices = [town, *town.get("alternatives", [])][:6]
+            form.town.errors.append(
+                _(
+                    "We are not sure which place you mean. Choose it below (each with its"
+                    " region), or type the nearest town and drag the pin to the exact place on"
+                    " the next step."
+                )
+            )
+            return None
     if form.place.data:
         # The place only refines the town the organizer named: a square of the same name
         # in another town must not move the rally there.
-        found = geocode(f"{form.place.data}, {form.town.data}", current_language())
+        found = geocode(f"{form.place.data}, {town['town']}", lang)
         if "error" not in found and found.get("geonameid") == town.get("geonameid"):
             return found
     return town

@@ -45,7 +45,7 @@ function init(map, config) {
   initialView(map, config);
   translateControls(map, config.labels);
   if (config.mode === "browse") {
-    nearMeControl(map, config.labels);
+    nearMeControl(map, config.labels, function (lat, lon) { return nearestRally(state, lat, lon); });
     keepViewInAddress(map, config);
     wheelScrollsShortPage(map);
   }
@@ -175,6 +175,18 @@ function init(map, config) {
     watch(url, config.refreshSeconds, config.credentials || "omit", received, failed,
       early && early.promise);
   }
+}
+
+// The rally nearest to a point (kept in memory by "Near me" only), cancelled ones last.
+function nearestRally(state, lat, lon) {
+  var best = null;
+  var here = L.latLng(lat, lon);
+  (state.order || []).forEach(function (r) {
+    var km = here.distanceTo([r.lat, r.lon]) / 1000 + (r.status === "cancelled" ? 100000 : 0);
+    if (!best || km < best.km) best = { record: r, km: km };
+  });
+  if (best && best.km >= 100000) best.km -= 100000;
+  return best;
 }
 
 window.RallyMap = { init: init, popupContent: popupContent, recordsOf: recordsOf };

@@ -108,6 +108,7 @@ function markerOf(state, r) {
 function clusterMarker(state, item) {
   var c = item.geometry.coordinates;
   var marker = L.marker([c[1], c[0]], { keyboard: true });
+  marker.home = L.latLng(c[1], c[0]);  // where supercluster put it (clearOfStar may move it)
   marker.clusterId = item.properties.cluster_id;
   marker.setIcon(clusterIcon(item.properties.point_count, marker, state.config));
   marker.on("click", function () { openCluster(state, marker); });
@@ -150,6 +151,33 @@ function place(state, markersHere, zoom) {
   });
 }
 
+// How far (pixels, centre to centre) a cluster or marker is kept from the main rally's star,
+// which is never clustered: the star (40 px) never covers another target, which stays
+// whole and tappable beside it.
+var STAR_CLEAR = 46;
+
+// Moves the clusters and markers drawn under the star out from under it, along the line
+// from the star through them (straight down when they lie on its very point).
+function clearOfStar(state, layers, zoom) {
+  var star = state.star;
+  if (!star) return;
+  var map = state.map;
+  var centre = map.project(star.getLatLng(), zoom);
+  layers.forEach(function (layer) {
+    var home = layer.home || layer.getLatLng();
+    var at = map.project(home, zoom);
+    var away = at.subtract(centre);
+    var length = Math.sqrt(away.x * away.x + away.y * away.y);
+    if (length >= STAR_CLEAR) {
+      if (layer.home && !layer.getLatLng().equals(home)) layer.setLatLng(home);
+      return;
+    }
+    var direction = length < 1 ? L.point(0, 1) : away.divideBy(length);
+    var target = map.unproject(centre.add(direction.multiplyBy(STAR_CLEAR)), zoom);
+    if (!layer.getLatLng().equals(target)) layer.setLatLng(target);
+  });
+}
+
 export function leafIds(state, clusterId, limit) {
   return state.index.getLeaves(clusterId, limit || Infinity).map(function (leaf) { return leaf.properties.id; });
 }
@@ -183,6 +211,7 @@ export function render(state) {
     next.set(key, layer);
   });
   place(state, rallyMarkers, zoom);
+  clearOfStar(state, Array.from(next.values()).filter(function (layer) { return !layer.record || !layer.record.featured; }), zoom);
   var current = state.current;
   state.drawn.forEach(function (layer, key) {
     if (next.has(key)) return;

@@ -155,6 +155,12 @@ function refreshPopup(state) {
 // moves to where it is drawn on its own, and its popup opens.
 export function show(state, r, opener) {
   var map = state.map;
+  // From the list below the map (a phone): bring the map on screen, or its popup opens
+  // where nobody sees it.
+  var box = map.getContainer().getBoundingClientRect();
+  if (box.top < 0 || box.bottom > window.innerHeight) {
+    map.getContainer().scrollIntoView({ block: "nearest" });
+  }
   if (state.stars.has(r.id)) {
     map.setView([r.lat, r.lon], Math.max(map.getZoom(), PLACE_ZOOM), { animate: false });
     openRally(state, r, opener);

@@ -1,36 +1,31 @@
 /* The main rally's star: never clustered, so it can hide the markers and clusters drawn
  * under it. Its popup lists those rallies, so that none is out of reach.
  *
+ * Other markers and clusters near it are drawn beside it (markers.js, clearOfStar).
  * `state` is the map's shared state, made by main.js.
  */
 
 import { element } from "./dom.js";
-import { leafIds } from "./markers.js";
 import { show } from "./popups.js";
 import { markerLabel } from "./rally.js";
 
-// Markers or clusters drawn this close (pixels) to the main rally's star are under it:
-// its popup lists them, so that they can be reached.
-var STAR_RADIUS = 34;
+// Rallies this close (metres) to the main rally's point are "at this place": its popup
+// lists them. Others near it on the screen are drawn beside the star (markers.js), never under.
+var SAME_PLACE_M = 150;
 // How many of the rallies under the star its popup names (a button zooms in to the rest).
 var ALSO_LIMIT = 30;
 // The star's popup names at most this many of the rallies under it by their titles.
 export var TITLES_AT_ONCE = 30;
 
-// Rallies drawn under the star (the star's popup lists them, so none is out of reach).
+// Rallies at the main rally's own point (the star's popup lists them: they share its place).
 export function underStar(state) {
-  var map = state.map;
   var star = state.star;
-  if (!star || !map.hasLayer(star)) return [];
-  var centre = map.latLngToLayerPoint(star.getLatLng());
+  if (!star) return [];
+  var here = star.getLatLng();
   var found = [];
-  state.drawn.forEach(function (layer) {
-    if (map.latLngToLayerPoint(layer.getLatLng()).distanceTo(centre) > STAR_RADIUS) return;
-    if (layer.clusterId !== undefined) {
-      leafIds(state, layer.clusterId).forEach(function (id) { found.push(state.records.get(id)); });
-    } else {
-      found.push(layer.record);
-    }
+  state.records.forEach(function (r) {
+    if (r.featured || r === star.record) return;
+    if (here.distanceTo([r.lat, r.lon]) <= SAME_PLACE_M) found.push(r);
   });
   return found;
 }

@@ -7,6 +7,8 @@ export var PLACE_ZOOM = 13;
 export function translateControls(map, labels) {
   // folium leaves out the zoom control so that it is made here with titles in our language.
   L.control.zoom({ zoomInTitle: labels.zoomIn, zoomOutTitle: labels.zoomOut }).addTo(map);
+  // Belarus measures in metres and kilometres: no miles or feet.
+  L.control.scale({ metric: true, imperial: false }).addTo(map);
   var attribution = map.attributionControl;
   if (!attribution || !attribution.options.prefix) return;
   // Leaflet's own prefix (a link, with its flag), parsed as an inert document, with our title.
@@ -38,9 +40,19 @@ function followSize(map, bounds) {
     map.invalidateSize();  // keeps the centre
     if (pending) {
       pending = false;
-      map.fitBounds(bounds);
+      fitBelarus(map, bounds);
     }
   }).observe(map.getContainer());
+}
+
+// Belarus as large as the map allows: Leaflet's whole zoom steps would draw it at half a
+// phone's width, so the first view may take a fractional zoom (quarters); the zoom buttons
+// then step by whole levels from there.
+function fitBelarus(map, bounds) {
+  var snap = map.options.zoomSnap;
+  map.options.zoomSnap = 0.25;
+  map.fitBounds(bounds, { padding: [4, 4], animate: false });
+  map.options.zoomSnap = snap;
 }
 
 // A link may ask for a centre and zoom (?lat=&lon=&zoom=, checked by the server);
@@ -59,7 +71,7 @@ export function initialView(map, config) {
   if (!centred && !isFinite(zoom)) {
     var size = map.getSize();
     if (size.x && size.y) {
-      map.fitBounds(config.bounds);
+      fitBelarus(map, config.bounds);
       followSize(map, null);
     } else {
       followSize(map, config.bounds);
@@ -75,17 +87,31 @@ function clamp(value, range) {
 }
 
 // Keeps centre and zoom in the address, so the view the visitor sees is a link to share;
-// only a view the server takes back (the map's bounds already keep it so).
+// only a view the server takes back (the map's bounds already keep it so). Once "Near me"
+// has centred the map on the visitor, the view is theirs: it stays out of the address.
+var viewIsPrivate = false;
+
 export function keepViewInAddress(map, config) {
   var bounds = config.viewBounds || [[-90, -180], [90, 180]];
   map.on("moveend", function () {
+    if (viewIsPrivate) return;
     var centre = map.getCenter();
     var query = new URLSearchParams(window.location.search);
     query.set("lat", clamp(centre.lat, [bounds[0][0], bounds[1][0]]).toFixed(4));
     query.set("lon", clamp(centre.lng, [bounds[0][1], bounds[1][1]]).toFixed(4));
-    query.set("zoom", String(map.getZoom()));
+    query.set("zoom", String(Math.round(map.getZoom())));
     window.history.replaceState(null, "", "?" + query.toString() + window.location.hash);
   });
+}
+
+// From now on the view is not written into the address, and the one there is taken out
+// (replaceState: no history entry ever held the position).
+function keepViewPrivate() {
+  viewIsPrivate = true;
+  var query = new URLSearchParams(window.location.search);
+  ["lat", "lon", "zoom"].forEach(function (name) { query.delete(name); });
+  var rest = query.toString();
+  window.history.replaceState(null, "", (rest ? "?" + rest : window.location.pathname) + window.location.hash);
 }
 
 // In a short window (400 % zoom makes it 256 px high) the wheel scrolls the page past
@@ -101,9 +127,13 @@ export function wheelScrollsShortPage(map) {
   if (short.addEventListener) short.addEventListener("change", apply);
 }
 
-// "Near me": the browser's position centres the map and goes nowhere else.
-export function nearMeControl(map, labels) {
+// "Near me": the browser's position stays in this page's memory. It is never written into
+// the address, the history, a request or a log: the map shows a "you are here" mark, fits it
+// with the nearest rally and names that rally; a refusal is said beside the button, which
+// keeps its label and can be tried again. `nearest(lat, lon)` gives {record, km} or null.
+export function nearMeControl(map, labels, nearest) {
   if (!navigator.geolocation) return;
+  var here = null;
   var NearMe = L.Control.extend({
     options: { position: "topleft" },
     onAdd: function () {
@@ -111,13 +141,50 @@ export function nearMeControl(map, labels) {
       var button = L.DomUtil.create("button", "near-me-button", box);
       button.type = "button";
       button.textContent = labels.nearMe;
+      var said = L.DomUtil.create("p", "near-me-message", box);
+      said.setAttribute("role", "status");
+      said.hidden = true;
+      function say(text) {
+        said.textContent = text;
+        said.hidden = !text;
+      }
       L.DomEvent.disableClickPropagation(box);
       button.addEventListener("click", function () {
+        button.setAttribute("aria-busy", "true");
+        say("");
         navigator.geolocation.getCurrentPosition(
           function (position) {
-            map.setView([position.coords.latitude, position.coords.longitude], 11);
+            button.removeAttribute("aria-busy");
+            var you = L.latLng(position.coords.latitude, position.coords.longitude);
+            keepViewPrivate();
+            if (here) here.setLatLng(you);
+            else {
+              here = L.circleMarker(you, {
+                radius: 9, weight: 3, color: "#fff", fillColor: "#1a56db", fillOpacity: 1,
+                interactive: false, className: "you-are-here"
+              }).addTo(map);
+              here.bindTooltip(labels.youAreHere, { permanent: true, direction: "right", className: "you-are-here-label" });
+            }
+            var found = nearest ? nearest(you.lat, you.lng) : null;
+            if (found) {
+              say(labels.nearest
+                .replace("{town}", found.record.town || "")
+                .replace("{day}", found.record.dayName || "")
+                .replace("{km}", String(Math.max(1, Math.round(found.km)))));
+              map.fitBounds(L.latLngBounds([you, [found.record.lat, found.record.lon]]), {
+                // room for the button and its message over the map's top left corner
+                paddingTopLeft: [48, box.offsetHeight + 48], paddingBottomRight: [48, 48],
+                maxZoom: 12, animate: false
+              });
+            } else {
+              map.setView(you, 11, { animate: false });
+              say(labels.noneNear);
+            }
           },
-          function () { button.textContent = labels.nearMeFailed; },
+          function (error) {
+            button.removeAttribute("aria-busy");
+            say(error && error.code === 1 ? labels.nearMeDenied : labels.nearMeFailed);
+          },
           { maximumAge: 600000, timeout: 15000 }
         );
       });

@@ -1,0 +1,70 @@
+/* The page after sending a rally: keeps the manage link in this tab, and copies or shares it.
+ *
+ * The server shows the link once. This script keeps it in sessionStorage, so a reload (or
+ * Android bringing a discarded tab back after the organizer went to Telegram to paste it)
+ * shows it again for KEEP_MINUTES. sessionStorage belongs to this tab only: other tabs, other
+ * windows and the server never see it, and it is gone when the tab is closed. No cookie holds
+ * it and no request carries it.
+ *
+ * Without JavaScript the link is still on the page, with the Telegram link (a plain link).
+ */
+(function () {
+  "use strict";
+
+  var KEY = "mapapp.manageLink";
+  var KEEP_MINUTES = 30;
+
+  function remembered() {
+    try {
+      var kept = JSON.parse(window.sessionStorage.getItem(KEY) || "null");
+      if (kept && typeof kept.link === "string" && kept.until > Date.now()) return kept.link;
+      window.sessionStorage.removeItem(KEY);
+    } catch (e) { /* storage off or full: nothing kept */ }
+    return null;
+  }
+
+  function remember(link) {
+    try {
+      window.sessionStorage.setItem(KEY, JSON.stringify({ link: link, until: Date.now() + KEEP_MINUTES * 60000 }));
+    } catch (e) { /* storage off: the link is shown only now */ }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var box = document.getElementById("manage-link-box");
+    if (!box) return;
+    var anchor = document.getElementById("manage-link");
+    var link = anchor.getAttribute("href");
+    if (link) {
+      remember(link);
+    } else {
+      link = remembered();
+      if (!link) return;
+      // Shown again in this tab: the same block as right after sending.
+      anchor.setAttribute("href", link);
+      anchor.textContent = link;
+      var telegram = document.getElementById("manage-telegram");
+      telegram.setAttribute("href", telegram.dataset.base + encodeURIComponent(link));
+      box.hidden = false;
+      var gone = document.getElementById("manage-link-gone");
+      if (gone) gone.hidden = true;
+    }
+    var status = document.getElementById("manage-link-status");
+    var copy = document.getElementById("manage-copy");
+    if (navigator.clipboard) {
+      copy.hidden = false;
+      copy.addEventListener("click", function () {
+        navigator.clipboard.writeText(link).then(
+          function () { status.textContent = copy.dataset.copied; },
+          function () { status.textContent = copy.dataset.failed; }
+        );
+      });
+    }
+    var share = document.getElementById("manage-share");
+    if (navigator.share) {
+      share.hidden = false;
+      share.addEventListener("click", function () {
+        navigator.share({ title: share.dataset.title, url: link }).catch(function () {});
+      });
+    }
+  });
+})();

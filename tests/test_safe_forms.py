@@ -1,0 +1,260 @@
+"""Issue 24: the organizer's form is safe by default (the reveal choice, what is public)."""
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from conftest import add_rally
+from sqlalchemy import select
+from test_submit import csrf, form, next_week, submit
+
+from mapapp.domain import db, lifecycle, rules
+from mapapp.domain.models import Rally
+from mapapp.places.locale import MINSK
+
+
+def test_a_reveal_time_left_with_now_is_refused_not_dropped(client, app):
+    data = form(client, reveal="now", reveal_date=next_week(), reveal_time="17:00")
+    refused = client.post("/submit?lang=en", data=data)
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "but chose to show it now" in page
+    # the error makes the hidden fields visible again (app.css hides them without one)
+    assert re.search(r'class="field-row reveal-at">\s*<div class="field field-has-error', page) or (
+        "reveal-error" in page
+    )
+    data = form(client, reveal="now", reveal_date=next_week(), reveal_time="17:00", step="confirm")
+    data.update(lat="53.6778", lon="23.8297")
+    assert client.post("/submit", data=data).status_code == 422
+    with app.app_context():
+        assert db.session().scalars(select(Rally)).first() is None
+
+
+def test_a_reveal_moment_already_past_is_refused(client):
+    soon = datetime.now(MINSK) + timedelta(hours=1)
+    data = form(client, date=soon.strftime("%Y-%m-%d"), time=soon.strftime("%H:%M"), reveal="2")
+    refused = client.post("/submit?lang=en", data=data)
+    assert refused.status_code == 422
+    assert "already passed, so the place would be public at once" in refused.get_data(as_text=True)
+
+
+def test_the_reveal_fields_are_hidden_unless_at_a_time_i_choose(client):
+    page = client.get("/submit").get_data(as_text=True)
+    assert 'class="field-row reveal-at"' in page
+    css = (Path(__file__).parents[1] / "mapapp/static/app.css").read_text()
+    assert 'option[value="at"]:checked))' in css and ".reveal-at:not(" in css
+
+
+def test_the_form_says_title_and_description_are_public_at_once(client):
+    for lang, words in (
+        ("en", "public as soon as a moderator approves"),
+        ("be", "бачныя ўсім"),
+        ("ru", "видны всем"),
+    ):
+        page = client.get(f"/submit?lang={lang}").get_data(as_text=True)
+        assert words in page, lang
+        assert "how to find you" not in page and "як вас знайсці" not in page
+
+
+def test_the_preview_says_when_the_place_shows_and_warns_of_a_locating_description(client):
+    data = form(client, reveal="2", description="Збор каля помніка ў 18:50.")
+    page = client.post("/submit?lang=en", data=data).get_data(as_text=True)
+    assert 'id="preview-reveal">From ' in page and "Until then everyone sees only" in page
+    assert "Збор каля помніка" in page  # the description, as it will be public
+    assert 'id="locating-warning"' in page and "каля" in page and "помнік" in page
+    # shown at once: nothing is hidden, so nothing to warn of
+    data = form(client, reveal="now", description="Збор каля помніка ў 18:50.")
+    page = client.post("/submit?lang=en", data=data).get_data(as_text=True)
+    assert 'id="preview-reveal">At once' in page and 'id="locating-warning"' not in page
+
+
+def test_the_preview_writes_the_date_as_the_list_does(client):
+    data = form(client, date=next_week())
+    page = client.post("/submit?lang=be", data=data).get_data(as_text=True)
+    assert not re.search(r"<dd>\d{4}-\d\d-\d\d \d\d:\d\d", page)
+    assert "19:00" in page
+
+
+def test_locating_hints():
+    assert rules.locating_hints("Прыходзьце з плакатамі.") == []
+    assert "каля" in rules.locating_hints("Сустракаемся каля фантана")
+    assert "возле" in rules.locating_hints("Встречаемся возле входа")
+    assert rules.locating_hints("Збор: Савецкая плошча", "Савецкая плошча")[0] == "Савецкая плошча"
+    assert rules.locating_hints("Фотакаляж") == []  # not inside another word
+
+
+def test_the_manage_page_keeps_an_offset_choice_without_a_stray_date(client, app):
+    rally_id = add_rally(app, manage_token_hash=lifecycle.hash_token("tok"))
+    with app.app_context():
+        rally = db.session().get(Rally, rally_id)
+        rally.reveal_at = rally.starts_at - timedelta(hours=2)
+        db.session().commit()
+    page = client.get("/manage/tok").get_data(as_text=True)
+    assert re.search(r'<option selected value="2">|<option value="2" selected>', page)
+    assert re.search(r'id="reveal_date" name="reveal_date" type="date" value=""', page), page
+
+
+def test_a_manage_edit_warns_of_a_locating_description(client, app):
+    add_rally(app, manage_token_hash=lifecycle.hash_token("tok"))
+    data = {
+        **form(client),
+        "csrf_token": csrf(client, "/manage/tok"),
+        "reveal": "6",
+        "description": "Встречаемся возле памятника",
+    }
+    assert client.post("/manage/tok/edit?lang=en", data=data).status_code == 303
+    page = client.get("/manage/tok?lang=en").get_data(as_text=True)
+    assert "The description may give the hidden place away." in page
+    assert submit
+
+
+# Editing a rally whose place is hidden: the pin map, the pin kept, no public "moved".
+
+
+def hidden_place_rally(app, **fields):  # noqa: ANN001, ANN003, ANN201
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=5)
+    return add_rally(
+        app,
+        manage_token_hash=lifecycle.hash_token("tok"),
+        geonameid=625144,  # Minsk
+        starts_at=starts,
+        reveal_at=starts - timedelta(hours=2),
+        **fields,
+    )
+
+
+def edit_data(client, app, rally_id, **changes):  # noqa: ANN001, ANN003, ANN201
+    with app.app_context():
+        rally = db.session().get(Rally, rally_id)
+        starts = rally.starts_at.astimezone(MINSK)
+    data = {
+        **form(client),
+        "csrf_token": csrf(client, "/manage/tok"),
+        "town": "Мінск",
+        "place": "Плошча Свабоды",
+        "date": starts.strftime("%Y-%m-%d"),
+        "time": starts.strftime("%H:%M"),
+        "reveal": "2",
+    }
+    data.update(changes)
+    return data
+
+
+def stored(app, rally_id):  # noqa: ANN001, ANN201
+    with app.app_context():
+        rally = db.session().get(Rally, rally_id)
+        return rally.lat, rally.lon, rally.status
+
+
+def test_the_manage_page_has_the_pin_map_at_the_stored_pin(client, app):
+    hidden_place_rally(app, lat=53.9101, lon=27.5702)
+    page = client.get("/manage/tok?lang=en")
+    text = page.get_data(as_text=True)
+    assert '"mode": "pin"' in text and "RallyMap.init(" in text
+    assert 'name="lat" type="hidden" value="53.9101"' in text
+    assert 'name="lon" type="hidden" value="27.5702"' in text
+    assert "Changing the text of the place does not move the pin." in text
+    assert "script-src 'self' 'sha256-" in page.headers["Content-Security-Policy"]
+
+
+def test_a_new_place_text_keeps_the_pin_and_a_moved_pin_is_kept(client, app):
+    rally_id = hidden_place_rally(app, lat=53.9101, lon=27.5702)
+    data = edit_data(client, app, rally_id, place="Каля ратушы", lat="53.9101", lon="27.5702")
+    assert client.post("/manage/tok/edit", data=data).status_code == 303
+    assert stored(app, rally_id)[:2] == (53.9101, 27.5702)
+    # another spelling of the same town is the same town: the pin stays
+    data = edit_data(client, app, rally_id, town="Минск", place="У ратушы")
+    assert client.post("/manage/tok/edit", data=data).status_code == 303
+    assert stored(app, rally_id)[:2] == (53.9101, 27.5702)
+    # the organizer drags the pin: that is where the rally is
+    data = edit_data(client, app, rally_id, lat="53.8950", lon="27.5480")
+    assert client.post("/manage/tok/edit", data=data).status_code == 303
+    assert stored(app, rally_id)[:2] == (53.895, 27.548)
+
+
+def test_an_approved_edit_of_a_hidden_place_is_not_a_public_move(client, app):
+    rally_id = hidden_place_rally(app)
+    data = edit_data(client, app, rally_id, place="Іншае месца", lat="53.8950", lon="27.5480")
+    assert client.post("/manage/tok/edit", data=data).status_code == 303
+    with app.app_context():
+        session = db.session()
+        assert lifecycle.approve(session, session.get(Rally, rally_id), "moderator:m") == "approved"
+    public = client.get(f"/api/rallies/{rally_id}").get_json()
+    assert public["status"] == "approved" and public["place"] is None
+    # the same edit of a place already shown is a move everyone is told of
+    shown = add_rally(app, manage_token_hash=lifecycle.hash_token("tok2"), geonameid=625144)
+    data = edit_data(client, app, shown, place="Іншае месца", lat="53.8950", lon="27.5480")
+    data["reveal"] = "now"
+    data["csrf_token"] = csrf(client, "/manage/tok2")
+    assert client.post("/manage/tok2/edit", data=data).status_code == 303
+    with app.app_context():
+        session = db.session()
+        assert lifecycle.approve(session, session.get(Rally, shown), "moderator:m") == "moved"
+
+
+# Villages: a guess is never taken silently; a place not in the list has a way forward.
+
+
+def test_a_village_not_in_the_list_says_what_to_do(client):
+    page = client.post("/submit?lang=en", data=form(client, town="Раўбічы"))
+    text = page.get_data(as_text=True)
+    assert page.status_code == 422
+    assert "type the nearest town and drag the pin" in text
+
+
+def test_a_guessed_village_offers_the_places_with_their_regions(client, app):
+    page = client.post("/submit?lang=be", data=form(client, town="аг. Навасёлкі", place=""))
+    text = page.get_data(as_text=True)
+    assert page.status_code == 422
+    choices = re.findall(
+        r'<button type="submit" name="pick" value="(\d+)"[^>]*>(.*?)</button>', text
+    )
+    names = " ".join(label for _, label in choices)
+    assert "Наваселле" in names and "Мінская вобласць" in names, choices
+    assert "Магілёўская вобласць" in names
+    # one tap on the right one: the preview is at that place, with its name
+    chosen = next(value for value, label in choices if "Магілёўская" in label)
+    preview = client.post("/submit?lang=be", data=form(client, town="аг. Навасёлкі", pick=chosen))
+    assert preview.status_code == 200
+    assert f'name="geonameid" value="{chosen}"' in preview.get_data(as_text=True)
+
+
+def test_the_moderators_history_is_in_the_page_s_language(client, app):
+    import os
+
+    from mapapp.domain.models import AuditEntry
+
+    rally_id = hidden_place_rally(app)
+    data = edit_data(client, app, rally_id, place="Іншае месца")
+    assert client.post("/manage/tok/edit", data=data).status_code == 303
+    os.environ["MAPAPP_MODERATOR_PASSWORD"] = "a long passphrase"
+    try:
+        app.test_cli_runner().invoke(args=["create-moderator", "mod"])
+    finally:
+        del os.environ["MAPAPP_MODERATOR_PASSWORD"]
+    login = csrf(client, "/moderate/login")
+    client.post(
+        "/moderate/login",
+        data={"csrf_token": login, "name": "mod", "password": "a long passphrase"},
+    )
+    with app.app_context():
+        assert db.session().scalars(select(AuditEntry.action)).all()
+    page = client.get(f"/moderate/rallies/{rally_id}?lang=be").get_data(as_text=True)
+    history = page[page.index("<h2>Гісторыя</h2>") :]
+    assert "Арганізатар: змяніў акцыю (" in history and "Месца" in history, history[:600]
+    assert "organizer:" not in history and ": edit" not in history
+
+
+def test_an_unknown_town_is_said_not_taken_for_a_town_without_rallies(client, app):
+    add_rally(app)
+    for path in ("/rallies", "/"):
+        for town in ("Xyzzy", "Грдна"):
+            page = client.get(f"{path}?lang=en&city={town}").get_data(as_text=True)
+            assert f"There is no town “{town}” in our list." in page, (path, town)
+        known = client.get(f"{path}?lang=en&city=Гродна").get_data(as_text=True)
+        assert "in our list" not in known
+    page = client.get("/rallies?lang=en&city=Xyzzy").get_data(as_text=True)
+    assert "No rallies match these filters." not in page
+    assert "No rallies match these filters." in client.get("/rallies?lang=en&city=Гродна").get_data(
+        as_text=True
+    )
