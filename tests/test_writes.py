@@ -86,7 +86,7 @@ def moderator(url: str, name: str, results) -> None:  # noqa: ANN001
         ids = sorted(
             {
                 int(i)
-                for i in re.findall(r'class="rally-title" href="/moderate/rallies/(\d+)"', page)
+                for i in re.findall(r'class="rally-title" href="/moderate/rallies/(\d+)[?"]', page)
             }
         )
         if not ids:

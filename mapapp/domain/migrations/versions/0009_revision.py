@@ -12,7 +12,7 @@ from alembic import op
 from mapapp.domain.models import UTCDateTime
 
 revision = "0009_revision"
-down_revision = "0012_atom"
+down_revision = "0008_feeds"
 branch_labels = None
 depends_on = None
 

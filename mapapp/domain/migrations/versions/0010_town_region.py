@@ -5,7 +5,7 @@ Rows with a town from the gazetteer get that town's region; the public data vers
 no cache keeps the old regions.
 
 Revision ID: 0010_town_region
-Revises: 0008_feeds
+Revises: 0014_published_parts
 """
 
 import sqlalchemy as sa

@@ -3,7 +3,7 @@ approvers of each audit entry, how many moderators checked a published version, 
 organizers known to the moderators.
 
 Revision ID: 0011_approvals
-Revises: 0008_feeds
+Revises: 0009_revision
 """
 
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ from alembic import op
 from mapapp.domain.models import UTCDateTime
 
 revision = "0011_approvals"
-down_revision = "0008_feeds"
+down_revision = "0009_revision"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 after a restore) and the table of public changes feeds tell (mapapp.domain.news).
 
 Revision ID: 0012_atom
-Revises: 0008_feeds
+Revises: 0011_approvals
 """
 
 import secrets
@@ -13,7 +13,7 @@ from alembic import op
 from mapapp.domain.models import UTCDateTime
 
 revision = "0012_atom"
-down_revision = "0010_town_region"
+down_revision = "0011_approvals"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 worker and server (mapapp.publishing.partstore).
 
 Revision ID: 0014_published_parts
-Revises: 0008_feeds
+Revises: 0012_atom
 
 Derived data: an empty table is filled as the feeds are asked for and rallies change
 (`flask prepare-parts` fills it at once).
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_published_parts"
-down_revision = "0011_approvals"
+down_revision = "0012_atom"
 branch_labels = None
 depends_on = None
 
