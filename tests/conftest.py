@@ -47,7 +47,9 @@ def make_app(database_url: str, **extra) -> Flask:  # noqa: ANN003
     # One approval publishes, unless a test asks for more (tests/test_approvals.py does).
     settings = {"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test", "APPROVALS": 1}
     # Tests walk hundreds of URLs from one client: tests/test_costly.py sets its own build limits.
+    # Likewise the queue's total limit: tests/test_queue_limit.py sets its own.
     settings |= {"BUILD_LIMIT": "100000 per minute", "BUILD_TOTAL_LIMIT": "100000 per minute"}
+    settings |= {"PENDING_LIMIT": 100000}
     app = create_app({**settings, "CONTACT_KEY": CONTACT_KEY, **extra})
     with app.app_context():
         db.upgrade_schema()

@@ -34,6 +34,7 @@ def writer_app(url: str):  # noqa: ANN201
             "SECRET_KEY": "test",
             "WTF_CSRF_ENABLED": False,
             "RATELIMIT_ENABLED": False,
+            "PENDING_LIMIT": 100000,  # these tests submit hundreds (tests/test_queue_limit.py)
         }
     )
 
