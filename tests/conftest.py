@@ -202,8 +202,24 @@ def browser():  # noqa: ANN201
                 "--no-first-run",
             ],
         )
-        yield browser
+        yield WorkerlessBrowser(browser)
         browser.close()
+
+
+class WorkerlessBrowser:
+    """The browser, whose new contexts block service workers unless a test asks for them: a
+    worker registered by one page (the offline web app) answers requests page.route never sees,
+    and keeps answering while the test changes the data."""
+
+    def __init__(self, browser) -> None:  # noqa: ANN001
+        self._browser = browser
+
+    def new_context(self, **options):  # noqa: ANN003, ANN201
+        options.setdefault("service_workers", "block")
+        return self._browser.new_context(**options)
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self._browser, name)
 
 
 @pytest.fixture
