@@ -117,7 +117,10 @@ def test_embedded_map_lets_the_partner_page_scroll(page, live_server, partner):
     assert container.get_attribute("data-gesture-handling-touch-content") == (
         "Каб перамясціць мапу, правядзіце па ёй двума пальцамі"
     )
-    assert embed.evaluate(zoom) == before  # and the map did not zoom
+    # ...and the map did not zoom: a wheel of 300 px would move it by levels (Leaflet: 60 px a
+    # level); the first view's fractional zoom (Belarus fitted to the frame) may still snap by
+    # a fraction to a whole level meanwhile.
+    assert abs(embed.evaluate(zoom) - before) < 1
 
 
 def test_embed_options_featured_and_centre(page, live_server, partner):
