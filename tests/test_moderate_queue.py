@@ -92,6 +92,21 @@ def test_approve_keeps_the_view_and_names_the_rally(client, app, moderator):
     assert status_of(app, ids[26]) == Status.APPROVED.value
 
 
+def test_a_confirmation_quotes_the_title_as_its_language_does(client, app, moderator):
+    ids = pending(app, 2)
+    log_in(client)
+    for rally_id, lang, said in (
+        (ids[0], "be", "Зацверджана: «Waiting 000» на мапе."),
+        (ids[1], "ru", "«Waiting 001»"),
+    ):
+        response = client.post(
+            f"/moderate/rallies/{rally_id}/approve?lang={lang}",
+            data={"csrf_token": token(client), "back": f"lang={lang}"},
+        )
+        page = client.get(response.headers["Location"]).get_data(as_text=True)
+        assert said in page and "\u201c" not in page
+
+
 def test_the_last_of_a_page_leads_to_the_page_it_is_now_on(client, app, moderator):
     ids = pending(app, 26)
     log_in(client)

@@ -238,8 +238,10 @@ def back_to_queue(view: QueueView, anchor_position: int | None) -> Response:
 
 
 def named(rally: Rally) -> str:
-    """A rally's title for a confirmation: its direction controls cannot turn the sentence."""
-    return "\u201c" + without_direction_controls(rally.title) + "\u201d"
+    """A rally's title for a confirmation, in the page language's quotation marks («…» in
+    Belarusian and Russian, “…” in English); its direction controls cannot turn the sentence."""
+    opening, closing = ("\u201c", "\u201d") if current_language() == "en" else ("«", "»")
+    return opening + without_direction_controls(rally.title) + closing
 
 
 def approved_message(rally: Rally) -> str:
