@@ -6,6 +6,7 @@ under MAPAPP_TEST_STRICT=1 (set by .ci/run), where such a skip is a failure.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import os
 import threading
@@ -17,7 +18,7 @@ import pytest
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Blueprint, Flask, Response
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from werkzeug.serving import make_server
 
 from mapapp import create_app
@@ -56,15 +57,43 @@ def make_app(database_url: str, **extra) -> Flask:  # noqa: ANN003
     return app
 
 
+_own_database: list[str] = []
+
+
+def own_postgres() -> str:
+    """This test process's own database beside MAPAPP_TEST_DATABASE_URL's (its name and the
+    process id), made once and dropped at exit: two test runs at once on one server (two
+    checkouts, a developer's run beside CI's) cannot drop each other's tables."""
+    if _own_database:
+        return _own_database[0]
+    url = make_url(db.normalise_url(PG_URL))
+    name = f"{url.database}_{os.getpid()}"
+    server = create_engine(url, isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with server.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
+
+    atexit.register(drop)
+    _own_database.append(url.set(database=name).render_as_string(hide_password=False))
+    return _own_database[0]
+
+
 def fresh_postgres() -> str:
+    """An empty PostgreSQL database for one test (this process's own, its schema made anew)."""
     if not PG_URL:
         pytest.skip("MAPAPP_TEST_DATABASE_URL is not set")
-    engine = create_engine(db.normalise_url(PG_URL))
+    url = own_postgres()
+    engine = create_engine(url)
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         connection.execute(text("CREATE SCHEMA public"))
     engine.dispose()
-    return PG_URL
+    return url
 
 
 @pytest.fixture

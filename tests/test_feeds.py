@@ -145,7 +145,7 @@ def test_csv_columns_and_values(client, seeded_app):
     rows = csv_rows(response)
     assert list(rows[0]) == [
         "id", "title", "town", "place", "region", "starts_at", "status", "lat", "lon", "url",
-        "reveal_at", "verification",
+        "reveal_at", "verification", "notice",
     ]  # fmt: skip
     october = next(row for row in rows if row["place"] == "Кастрычніцкая плошча")
     assert october["verification"] == "imported"  # the seed rallies
@@ -371,3 +371,32 @@ def test_a_new_filter_waits_its_turn_to_be_built_and_cached_feeds_still_answer(
     finally:
         caching.build_gate("feed").release()
     assert client.get("/rallies.ics?when=all&to=2099-01-01").status_code == 200
+
+
+def test_csv_says_each_status_and_change_in_words(client, app):
+    later = datetime.now(UTC) + timedelta(days=2)
+    ids = {
+        "danger": add_rally(app, title="Небяспека"),
+        "cancel": add_rally(app, title="Адмена"),
+        "hidden": add_rally(
+            app, title="Схавана", reveal_at=later, starts_at=later + timedelta(hours=2)
+        ),
+        "plain": add_rally(app, title="Звычайная"),
+    }
+    with app.app_context():
+        session = db.session(write=True)
+        lifecycle.perform(session, session.get(Rally, ids["danger"]), "moderator:m", "danger")
+        lifecycle.perform(session, session.get(Rally, ids["cancel"]), "moderator:m", "cancel")
+    for lang, said in (
+        ("en", {"danger": "Danger: police are at the place. Do not come.",
+                "cancel": "This rally is cancelled.", "plain": ""}),
+        ("ru", {"danger": "Опасность", "cancel": "отменена", "plain": ""}),
+    ):  # fmt: skip
+        rows = {row["id"]: row for row in csv_rows(client.get(f"/rallies.csv?lang={lang}"))}
+        for key, words in said.items():
+            notice = rows[str(ids[key])]["notice"]
+            assert (words in notice) if words else notice == "", (lang, key, notice)
+        assert rows[str(ids["hidden"])]["place"] == ""
+        assert rows[str(ids["hidden"])]["notice"].startswith(
+            "The exact place will be announced at " if lang == "en" else "Точное место будет"
+        )

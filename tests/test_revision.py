@@ -2,6 +2,8 @@
 and every output derives from it (ICS SEQUENCE, LAST-MODIFIED and DTSTAMP, the API's
 sequence and updated_at, the rally's ETags, its share image's address)."""
 
+import csv
+import io
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -44,6 +46,11 @@ def snapshot(client, rally_id: int) -> dict:
     kept["LAST-MODIFIED"] = event.decoded("LAST-MODIFIED")
     kept["DTSTAMP"] = event.decoded("DTSTAMP")
     kept["LOCATION"] = str(other.location.value)
+    kept["SUMMARY"] = str(event["SUMMARY"])
+    in_english = Calendar.from_ical(client.get(f"/rallies/{rally_id}.ics?lang=en").data)
+    kept["SUMMARY en"] = str(in_english.walk("VEVENT")[0]["SUMMARY"])
+    table = csv.DictReader(io.StringIO(client.get("/rallies.csv?lang=en").data.decode("utf-8-sig")))
+    kept["notice"] = next(row["notice"] for row in table if row["id"] == str(rally_id))
     detail = client.get(f"/api/rallies/{rally_id}").get_json()
     kept["sequence"], kept["updated_at"] = detail["sequence"], detail["updated_at"]
     page = client.get(f"/rallies/{rally_id}").get_data(as_text=True)
@@ -73,6 +80,12 @@ def test_the_reveal_at_its_time_moves_every_output(app: Flask):
     time.sleep(max(0.0, (reveal - datetime.now(UTC)).total_seconds()) + 0.3)
     after = snapshot(client, rally_id)
     assert "Плошча Сакрэтная" in after["LOCATION"]
+    # Calendars show only the title: the reveal leads it, as danger and cancel do.
+    assert before["SUMMARY en"] == "Пікет салідарнасці"
+    assert after["SUMMARY en"] == "The place is announced. Пікет салідарнасці"
+    assert after["SUMMARY"] == "Месца абвешчана. Пікет салідарнасці"
+    assert before["notice"].startswith("The exact place will be announced at ")
+    assert after["notice"] == "The place is announced."
     assert_moved(before, after)
     # When it last changed is the reveal: no write happened at it.
     assert after["LAST-MODIFIED"] == reveal.replace(microsecond=0)

@@ -16,7 +16,7 @@ from mapapp.publishing.parts import Layout
 from mapapp.publishing.public import PublicRally
 
 CSV_COLUMNS = ("id", "title", "town", "place", "region", "starts_at", "status", "lat", "lon", "url",
-               "reveal_at", "verification")  # fmt: skip
+               "reveal_at", "verification", "notice")  # fmt: skip
 # Spreadsheets run a cell starting with these as a formula (OWASP "CSV injection").
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -41,11 +41,14 @@ def _csv_line(values: Iterable[str | int | float]) -> bytes:
 CSV_LAYOUT = Layout(b"\xef\xbb\xbf" + _csv_line(CSV_COLUMNS), b"", b"")
 
 
-def csv_row(rally_url: RallyUrl) -> Callable[[PublicRally], bytes]:
+def csv_row(rally_url: RallyUrl, notes: Notes = no_notes) -> Callable[[PublicRally], bytes]:
     """A function giving one rally's CSV line (UTF-8, CRLF): a part of the CSV document.
-    An unrevealed place is empty, its point the town's, `reveal_at` set."""
+    An unrevealed place is empty, its point the town's, `reveal_at` set. `notice` is what the
+    status or change says in words, as a calendar's SUMMARY leads with it ("This rally is
+    cancelled.", "The place is announced."...), then when a hidden place will be announced."""
 
     def row(rally: PublicRally) -> bytes:
+        warning, note, _checked = notes(rally)
         values = (
             rally.id,
             rally.title,
@@ -59,6 +62,7 @@ def csv_row(rally_url: RallyUrl) -> Callable[[PublicRally], bytes]:
             rally_url(rally.id),
             local_iso(rally.reveal_at) if rally.reveal_at else "",
             rally.verification,
+            " ".join(part for part in (warning, note) if part),
         )
         return _csv_line(csv_cell(value) for value in values)
 
@@ -69,5 +73,5 @@ def csv_document(
     rallies: Iterable[PublicRally], rally_url: RallyUrl, notes: Notes = no_notes
 ) -> bytes:
     """One row a rally, under the header (CSV_COLUMNS), with a byte order mark."""
-    part = csv_row(rally_url)
+    part = csv_row(rally_url, notes)
     return CSV_LAYOUT.head + b"".join(part(rally) for rally in rallies)

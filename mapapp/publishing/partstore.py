@@ -107,7 +107,7 @@ def renderers(origins: Iterable[str]) -> list[tuple[tuple, Callable[[PublicRally
             continue
         url = rally_url(origin)
         made.append((("ics", lang, origin), event_bytes(url, feed_notes(lang))))
-        made.append((("csv", lang, origin), csv_row(url)))
+        made.append((("csv", lang, origin), csv_row(url, feed_notes(lang))))
     return made
 
 

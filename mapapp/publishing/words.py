@@ -77,6 +77,17 @@ def headed_title(rally: PublicRally, lang: str) -> str:
     return f"{lead} {rally.title}" if lead else rally.title
 
 
+def calendar_headline(rally: PublicRally, lang: str) -> str:
+    """What leads a rally's title where only the title is seen (a calendar's SUMMARY, a
+    spreadsheet's notice): the headline, else, once a hidden place has been revealed, "The
+    place is announced." (calendars kept "the town only" and show no description), else ""."""
+    lead = headline(rally, lang)
+    if lead or not (rally.exact and rally.reveal_at is not None):
+        return lead
+    with force_locale(lang):
+        return gettext("The place is announced.")
+
+
 def place_note(rally: PublicRally, lang: str) -> str:
     """For an unrevealed place, when it will be announced; else "" (a cancelled rally's
     place will not be announced)."""
@@ -86,12 +97,17 @@ def place_note(rally: PublicRally, lang: str) -> str:
 
 
 def feed_notes(lang: str) -> Callable[[PublicRally], tuple[str, str, str]]:
-    """For calendars: the headline (cancelled, danger, moved, rescheduled) first in SUMMARY,
-    for an unrevealed place when it will be announced first in DESCRIPTION, and how the rally
-    was checked after the description (mapapp.publishing.ics.Notes)."""
+    """For calendars and spreadsheets: the headline (cancelled, danger, moved, rescheduled,
+    revealed: calendar_headline) first in SUMMARY, for an unrevealed place when it will be
+    announced first in DESCRIPTION, and how the rally was checked after the description
+    (mapapp.publishing.ics.Notes)."""
 
     def notes(rally: PublicRally) -> tuple[str, str, str]:
-        return headline(rally, lang), place_note(rally, lang), verification_sentence(rally, lang)
+        return (
+            calendar_headline(rally, lang),
+            place_note(rally, lang),
+            verification_sentence(rally, lang),
+        )
 
     return notes
 

@@ -76,7 +76,7 @@ def rally_url(rally_id: int) -> str:
 # A feed's format: its layout, and the function rendering one rally's part of it.
 Format = tuple[Callable[[], Layout], Callable[[RallyUrl, Notes], Callable[[PublicRally], bytes]]]
 ICS: Format = (calendar_layout, event_bytes)
-CSV: Format = (lambda: CSV_LAYOUT, lambda url, notes: csv_row(url))
+CSV: Format = (lambda: CSV_LAYOUT, csv_row)
 
 
 def feed_bytes(kind: str, form: Format) -> tuple[str, Callable[[], Prepared], int]:
