@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import add_rally, browser_app, wait_until
 from flask import Flask
+from test_browser_embed import PARTNER_PAGE, embed_frame
+from test_browser_embed import partner as partner  # a fixture, for the embed
 
 from mapapp.domain import db, lifecycle
 from mapapp.domain.models import Rally
@@ -132,4 +134,40 @@ def test_an_open_map_shows_a_same_day_time_change_in_its_list_and_popup(page, li
     )
     wait_until(page, "document.querySelector('.leaflet-popup-content').innerText.includes('5:00')")
     assert "7:00" not in item.inner_text()
+    assert not page.errors
+
+
+def test_an_open_embed_on_a_partner_page_follows_a_danger_and_a_take_down(
+    page,
+    live_server,
+    app,
+    partner,  # noqa: F811 - the fixture imported above
+):
+    """The map framed on another site, left open: a danger warning reaches its marker and its
+    list, and a rally taken down leaves both, without the partner's page reloading."""
+    danger = add_rally(
+        app, title="Пікет у Лідзе", town="Ліда", lat=53.89, lon=25.30, place="Плошча"
+    )
+    gone = add_rally(
+        app, title="Пікет у Пінску", town="Пінск", lat=52.11, lon=26.10, place="Плошча"
+    )
+    pages, origin = partner
+    pages["/news"] = PARTNER_PAGE.format(src=live_server + "/embed?lang=en&list=1")
+    page.goto(origin + "/news")
+    frame = embed_frame(page)
+    for rally_id in (danger, gone):
+        frame.locator(f"#rally-list li[data-id='{rally_id}']").wait_for()
+    # "Show on the map" brings the rally's own marker out of its cluster, its popup open.
+    frame.locator(f"#rally-list li[data-id='{danger}'] button").click()
+    marker = frame.locator(f".leaflet-marker-icon[data-id='{danger}']")
+    assert not (marker.get_attribute("aria-label") or "").startswith("Danger")
+    with app.app_context():
+        session = db.session(write=True)
+        lifecycle.perform(session, session.get(Rally, danger), "moderator:m", "danger")
+        lifecycle.perform(session, session.get(Rally, gone), "moderator:m", "reject", "spam")
+    marker.and_(frame.locator("[aria-label^='Danger']")).wait_for(timeout=15000)
+    frame.locator(f"#rally-list li[data-id='{gone}']").wait_for(state="detached", timeout=15000)
+    assert frame.locator(f".leaflet-marker-icon[data-id='{gone}']").count() == 0
+    assert "Danger" in frame.locator(f"#rally-list li[data-id='{danger}']").inner_text()
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
     assert not page.errors
