@@ -1,0 +1,441 @@
+"""ActivityPub: the instance actor, WebFinger, NodeInfo, the signed inbox and deliveries.
+
+A fake Mastodon-like server (tests/fake_activitypub.py) signs its Follow and Undo, serves
+its actor's key, and checks the map's signatures on the Accept and on every delivery with
+its own code.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import Flask
+from sqlalchemy import select, text
+
+from mapapp.channels.activitypub import federation, httpsig, keys, outbox
+from mapapp.domain import db, lifecycle
+from mapapp.domain.models import ApChange, ApDelivery, ApFollower, ApServer, Rally, utcnow
+from tests.conftest import add_rally, make_app
+from tests.fake_activitypub import OTHER_KEY, FakeServer
+
+BASE = "https://map.example"
+HOST = "map.example"
+ACTOR = f"{BASE}/ap/actor"
+# One key for every test app (RSA keys are slow to make).
+KEY_SETTING = base64.b64encode(httpsig.private_pem(httpsig.new_private_key()).encode()).decode()
+
+
+def ap_app(sqlite_url: str, **extra: object) -> Flask:
+    settings = {
+        "ACTIVITYPUB": True,
+        "BASE_URL": BASE,
+        "ACTIVITYPUB_KEY": KEY_SETTING,
+        "ACTIVITYPUB_ALLOW_LOCAL": True,
+        "ACTIVITYPUB_LANGUAGE": "en",
+    }
+    return make_app(sqlite_url, **(settings | extra))
+
+
+@pytest.fixture
+def app(sqlite_url: str):  # noqa: ANN201
+    app = ap_app(sqlite_url)
+    yield app
+    app.extensions["mapapp.db"]["engine"].dispose()
+
+
+@pytest.fixture
+def client(app: Flask):  # noqa: ANN201
+    return app.test_client()
+
+
+@pytest.fixture
+def fake(client):  # noqa: ANN001, ANN201
+    with FakeServer() as server:
+        server.trust(client.get("/ap/actor", base_url=BASE).get_json())
+        yield server
+
+
+def get(client, path: str):  # noqa: ANN001, ANN201
+    return client.get(path, base_url=BASE)
+
+
+def post_signed(client, fake: FakeServer, activity: dict, path: str = "/ap/inbox", **options):  # noqa: ANN001, ANN003, ANN201
+    body, headers = fake.signed(activity, path, HOST, **options)
+    headers.pop("Host")
+    return client.post(path, data=body, headers=headers, base_url=BASE)
+
+
+def run_worker(app: Flask, now: datetime | None = None) -> dict[str, int]:
+    with app.app_context():
+        session = db.session(write=True)
+        counts = {"revealed": outbox.queue_reveals(session, now)}
+        counts["changes"] = outbox.process_changes(session, now)
+        counts |= outbox.deliver_due(session, now)
+        return counts
+
+
+def follow(client, fake: FakeServer, app: Flask, name: str = "alice") -> dict:  # noqa: ANN001
+    activity = fake.follow(name, ACTOR)
+    assert post_signed(client, fake, activity).status_code == 202
+    run_worker(app)
+    return activity
+
+
+# -- discovery ------------------------------------------------------------------------
+
+
+def test_webfinger_finds_the_instance_actor(client):
+    response = get(client, "/.well-known/webfinger?resource=acct:rallymap@map.example")
+    assert response.status_code == 200
+    assert response.content_type == "application/jrd+json"
+    found = response.get_json()
+    assert found["subject"] == "acct:rallymap@map.example"
+    assert {"rel": "self", "type": "application/activity+json", "href": ACTOR} in found["links"]
+    assert (
+        get(client, "/.well-known/webfinger?resource=acct:someone@map.example").status_code == 404
+    )
+    assert get(client, "/.well-known/webfinger").status_code == 400
+
+
+def test_the_actor_is_an_application_with_its_key_and_a_shared_inbox(client, app):
+    document = get(client, "/ap/actor").get_json()
+    assert document["type"] == "Application"
+    assert document["id"] == ACTOR and document["preferredUsername"] == "rallymap"
+    assert document["endpoints"]["sharedInbox"] == f"{BASE}/ap/inbox"
+    assert document["inbox"] == f"{ACTOR}/inbox" and document["outbox"] == f"{ACTOR}/outbox"
+    key = document["publicKey"]
+    assert key["id"] == f"{ACTOR}#main-key" and key["owner"] == ACTOR
+    with app.app_context():
+        assert key["publicKeyPem"] == httpsig.public_pem(keys.private_key())
+
+
+def test_nodeinfo_links_the_document_and_the_application_actor(client):
+    links = get(client, "/.well-known/nodeinfo").get_json()["links"]
+    assert {"rel": "https://www.w3.org/ns/activitystreams#Application", "href": ACTOR} in links
+    schema = "http://nodeinfo.diaspora.software/ns/schema/2.1"
+    href = next(link["href"] for link in links if link["rel"] == schema)
+    info = get(client, href.removeprefix(BASE)).get_json()
+    assert info["version"] == "2.1" and info["protocols"] == ["activitypub"]
+    assert info["software"]["name"] == "mapapp" and info["openRegistrations"] is False
+    meta = get(client, "/.well-known/host-meta")
+    assert b"/.well-known/webfinger?resource={uri}" in meta.data
+
+
+def test_everything_is_a_404_while_activitypub_is_off(sqlite_url):
+    app = make_app(sqlite_url)
+    client = app.test_client()
+    for path in ("/ap/actor", "/.well-known/webfinger?resource=x", "/.well-known/nodeinfo"):
+        assert client.get(path).status_code == 404
+    assert client.post("/ap/inbox", data=b"{}").status_code == 404
+    app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_activitypub_needs_a_base_url_and_a_hash_key(sqlite_url):
+    with pytest.raises(RuntimeError, match="BASE_URL"):
+        make_app(sqlite_url, ACTIVITYPUB=True, ACTIVITYPUB_KEY=KEY_SETTING)
+    with pytest.raises(RuntimeError, match="HASH_KEY"):
+        make_app(
+            sqlite_url, ACTIVITYPUB=True, BASE_URL=BASE, ACTIVITYPUB_KEY=KEY_SETTING, TESTING=False
+        )
+
+
+def test_without_a_key_setting_one_is_made_once_in_the_instance_folder(tmp_path):
+    first = keys.from_file(tmp_path / "k.pem")
+    assert (tmp_path / "k.pem").stat().st_mode & 0o077 == 0
+    assert httpsig.public_pem(keys.from_file(tmp_path / "k.pem")) == httpsig.public_pem(first)
+    (tmp_path / "k.pem").chmod(0o644)
+    with pytest.raises(keys.KeyError_):
+        keys.from_file(tmp_path / "k.pem")
+
+
+# -- the inbox ------------------------------------------------------------------------
+
+
+def test_a_signed_follow_is_accepted_with_a_signed_accept_to_the_shared_inbox(client, app, fake):
+    activity = fake.follow("alice", ACTOR)
+    assert post_signed(client, fake, activity).status_code == 202
+    assert run_worker(app)["delivered"] == 1
+    assert fake.refused == []
+    (accept,) = fake.of_type("Accept")
+    assert accept["actor"] == ACTOR
+    assert accept["object"]["id"] == activity["id"] and accept["object"]["actor"] == fake.actor_id(
+        "alice"
+    )
+    # The key was fetched with a signed GET (Mastodon's secure mode needs one).
+    assert (
+        fake.fetches == ["/users/alice"]
+        and 'keyId="https://map.example/ap/actor#main-key"' in fake.their_signatures[0]
+    )
+    assert get(client, "/ap/actor/followers").get_json()["totalItems"] == 1
+
+
+def test_the_database_keeps_the_shared_inbox_and_a_keyed_hash_never_the_follower(client, app, fake):
+    follow(client, fake, app)
+    with app.app_context():
+        session = db.session()
+        assert session.scalars(select(ApServer.inbox)).all() == [f"{fake.base}/inbox"]
+        (digest,) = session.scalars(select(ApFollower.actor_hash)).all()
+        assert digest == federation.follower_hash(fake.actor_id("alice"))
+        # Nowhere in the database: not the actor's id, not its name.
+        dump = "\n".join(db.engine().raw_connection().driver_connection.iterdump())
+    assert "alice" not in dump and digest in dump
+
+
+def test_the_followers_collection_shows_a_count_and_no_one(client, app, fake):
+    follow(client, fake, app)
+    document = get(client, "/ap/actor/followers").get_json()
+    assert document == {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": f"{ACTOR}/followers",
+        "type": "OrderedCollection",
+        "totalItems": 1,
+    }
+
+
+def test_undo_forgets_the_follower_and_its_server(client, app, fake):
+    activity = follow(client, fake, app)
+    assert post_signed(client, fake, fake.undo(activity), path="/ap/actor/inbox").status_code == 202
+    with app.app_context():
+        assert db.session().scalars(select(ApServer)).all() == []
+        assert db.session().scalars(select(ApFollower)).all() == []
+    add_rally(app)
+    run_worker(app)
+    assert fake.of_type("Create") == []
+
+
+@pytest.mark.parametrize(
+    "how",
+    ["unsigned", "other key", "stale date", "body changed", "digest not signed", "another actor"],
+)
+def test_a_follow_whose_signature_does_not_hold_is_a_401_and_changes_nothing(
+    client, app, fake, how
+):
+    activity = fake.follow("alice", ACTOR)
+    options: dict = {}
+    if how == "other key":
+        options["key"] = OTHER_KEY
+    elif how == "stale date":
+        options["date"] = datetime.now(UTC) - timedelta(hours=2)
+    elif how == "digest not signed":
+        options["signed_headers"] = "(request-target) host date"
+    body, headers = fake.signed(activity, "/ap/inbox", HOST, **options)
+    headers.pop("Host")
+    if how == "unsigned":
+        headers.pop("Signature")
+    elif how == "body changed":
+        body = body.replace(b"alice#follows", b"alice#follow5")
+    elif how == "another actor":  # alice's valid signature over a Follow in bob's name
+        body, headers = fake.signed(
+            {**activity, "actor": fake.actor_id("bob")},
+            "/ap/inbox",
+            HOST,
+            key_id=f"{fake.actor_id('alice')}#main-key",
+        )
+        headers.pop("Host")
+    response = client.post("/ap/inbox", data=body, headers=headers, base_url=BASE)
+    assert response.status_code == 401
+    with app.app_context():
+        assert db.session().scalars(select(ApFollower)).all() == []
+        assert db.session().scalars(select(ApDelivery)).all() == []
+
+
+def test_other_activities_are_ignored_with_a_202_before_any_fetch(client, app, fake):
+    like = {"type": "Like", "actor": fake.actor_id("alice"), "object": f"{BASE}/ap/rallies/1"}
+    response = client.post("/ap/inbox", data=json.dumps(like), base_url=BASE)
+    assert response.status_code == 202
+    assert fake.fetches == []
+    assert client.post("/ap/inbox", data=b"[1]", base_url=BASE).status_code == 400
+    big = json.dumps({"type": "Follow", "x": "a" * federation.MAX_BODY}).encode()
+    assert client.post("/ap/inbox", data=big, base_url=BASE).status_code == 413
+
+
+def test_keys_are_never_fetched_from_private_addresses_unless_the_tests_allow_it(sqlite_url):
+    app = ap_app(sqlite_url, ACTIVITYPUB_ALLOW_LOCAL=False)
+    client = app.test_client()
+    with FakeServer() as fake:
+        response = post_signed(client, fake, fake.follow("alice", ACTOR))
+        assert response.status_code == 401
+        assert fake.fetches == []
+    app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_a_person_without_a_shared_inbox_is_not_stored(client, app, fake):
+    response = post_signed(client, fake, fake.follow("bob", ACTOR))
+    assert response.status_code == 202
+    with app.app_context():
+        assert db.session().scalars(select(ApServer)).all() == []
+
+
+# -- deliveries -------------------------------------------------------------------------
+
+
+def perform(app: Flask, rally_id: int, action: str) -> None:
+    with app.app_context():
+        session = db.session(write=True)
+        lifecycle.perform(
+            session, session.get(Rally, rally_id), "moderator:test", action, reason="test"
+        )
+
+
+def test_one_rallys_life_as_a_follower_server_receives_it(client, app, fake):
+    follow(client, fake, app)
+    reveal_at = datetime.now(UTC) + timedelta(hours=2)
+    rally_id = add_rally(app, place="Плошча Свабоды", reveal_at=reveal_at, description="Прыходзьце")
+    run_worker(app)
+    (create,) = fake.of_type("Create")
+    event = create["object"]
+    assert event["type"] == "Event" and event["id"] == f"{BASE}/ap/rallies/{rally_id}"
+    assert set(event["nameMap"]) == set(event["contentMap"]) == {"be", "ru", "en"}
+    assert event["location"]["address"]["addressLocality"] == "Мінск"
+    assert "latitude" not in event["location"]
+    assert "Свабоды" not in json.dumps(create, ensure_ascii=False)  # nothing of the place yet
+    assert event["startTime"].endswith("Z") and event["url"].startswith(
+        f"{BASE}/rallies/{rally_id}"
+    )
+
+    # The reveal time passes: an Update with the place, and a Note saying so.
+    later = reveal_at + timedelta(minutes=1)
+    assert run_worker(app, later)["revealed"] == 1
+    (update,) = fake.of_type("Update")
+    assert update["object"]["location"]["address"]["streetAddress"] == "Плошча Свабоды"
+    assert "latitude" in update["object"]["location"]
+    (note,) = [d for d in fake.of_type("Create") if d["object"]["type"] == "Note"]
+    assert "The exact place is announced: Плошча Свабоды" in note["object"]["content"]
+
+    perform(app, rally_id, "danger")
+    run_worker(app, later)
+    notes = [d["object"] for d in fake.of_type("Create") if d["object"]["type"] == "Note"]
+    assert "Danger: police are at the place. Do not come." in notes[-1]["content"]
+    assert set(notes[-1]["contentMap"]) == {"be", "ru", "en"}
+
+    perform(app, rally_id, "clear_danger")
+    perform(app, rally_id, "cancel")
+    run_worker(app, later)
+    last_update = fake.of_type("Update")[-1]["object"]
+    assert last_update["ical:status"] == "CANCELLED"
+    notes = [d["object"] for d in fake.of_type("Create") if d["object"]["type"] == "Note"]
+    assert "This rally is cancelled." in notes[-1]["content"]
+
+    perform(app, rally_id, "reject")
+    run_worker(app, later)
+    (delete,) = fake.of_type("Delete")
+    assert delete["object"] == {"id": f"{BASE}/ap/rallies/{rally_id}", "type": "Tombstone"}
+    assert fake.refused == []  # every delivery carried a signature the fake accepted
+    kinds = [(d["type"], d["object"]["type"]) for d in fake.deliveries]
+    assert kinds == [
+        ("Accept", "Follow"),
+        ("Create", "Event"),
+        ("Update", "Event"),
+        ("Create", "Note"),  # revealed
+        ("Update", "Event"),
+        ("Create", "Note"),  # danger
+        ("Update", "Event"),  # danger lifted
+        ("Update", "Event"),
+        ("Create", "Note"),  # cancelled
+        ("Delete", "Tombstone"),
+    ]
+
+
+def test_a_new_start_time_sends_a_rescheduled_note(client, app, fake):
+    follow(client, fake, app)
+    rally_id = add_rally(app)
+    run_worker(app)
+    with app.app_context():
+        session = db.session(write=True)
+        rally = session.get(Rally, rally_id)
+        lifecycle.edit(
+            session, rally, {"starts_at": rally.starts_at + timedelta(hours=1)}, "moderator:test"
+        )
+    run_worker(app)
+    note = fake.of_type("Create")[-1]["object"]
+    assert note["type"] == "Note" and "The time has changed" in note["content"]
+
+
+def test_a_failing_server_waits_keeps_the_order_and_is_dropped_after_days(client, app, fake):
+    follow(client, fake, app)
+    first, second = add_rally(app, title="Першы"), add_rally(app, title="Другі")
+    fake.fail_next = ["500"]
+    counts = run_worker(app)
+    assert counts["failed"] == 1 and fake.of_type("Create") == []
+    # Nothing is sent before the backoff has passed; then both, in order.
+    assert run_worker(app)["delivered"] == 0
+    counts = run_worker(app, utcnow() + timedelta(minutes=1))
+    assert counts["delivered"] == 2
+    names = [d["object"]["name"] for d in fake.of_type("Create")]
+    assert names == ["Першы", "Другі"]
+    assert first < second
+    # Failing for days: dropped with its followers.
+    add_rally(app)
+    fake.fail_next = ["drop"] * 50
+    start = utcnow() + timedelta(minutes=2)
+    run_worker(app, start)
+    counts = run_worker(app, start + timedelta(days=3, minutes=1))
+    assert counts["dropped"] == 1
+    with app.app_context():
+        assert db.session().scalars(select(ApServer)).all() == []
+        assert db.session().scalars(select(ApFollower)).all() == []
+
+
+def test_the_outbox_pages_the_public_rallies_for_mobilizon(client, app):
+    for n in range(23):
+        add_rally(app, title=f"Пікет {n}")
+    add_rally(app, title="Чакае", status="pending")
+    collection = get(client, "/ap/actor/outbox").get_json()
+    assert collection["type"] == "OrderedCollection" and collection["totalItems"] == 23
+    page = get(client, collection["first"].removeprefix(BASE)).get_json()
+    assert page["type"] == "OrderedCollectionPage" and len(page["orderedItems"]) == 20
+    assert page["orderedItems"][0]["type"] == "Create"
+    assert page["orderedItems"][0]["object"]["type"] == "Event"
+    second = get(client, page["next"].removeprefix(BASE)).get_json()
+    assert len(second["orderedItems"]) == 3 and "next" not in second
+    assert "Чакае" not in json.dumps(page, ensure_ascii=False) + json.dumps(
+        second, ensure_ascii=False
+    )
+    assert get(client, "/ap/actor/outbox?page=0").status_code == 400
+
+
+def test_an_event_document_hides_the_place_until_its_reveal(client, app):
+    rally_id = add_rally(
+        app, place="Плошча Свабоды", reveal_at=datetime.now(UTC) + timedelta(hours=1)
+    )
+    document = get(client, f"/ap/rallies/{rally_id}")
+    assert document.status_code == 200 and document.content_type == "application/activity+json"
+    assert "Свабоды" not in document.get_data(as_text=True)
+    assert get(client, "/ap/rallies/99999").status_code == 404
+
+
+def test_changes_are_queued_only_while_activitypub_is_on(sqlite_url):
+    app = make_app(sqlite_url)
+    add_rally(app)
+    with app.app_context():
+        assert db.session().scalars(select(ApChange)).all() == []
+        assert db.session().execute(text("SELECT count(*) FROM ap_change")).scalar() == 0
+    app.extensions["mapapp.db"]["engine"].dispose()
+
+
+# -- the signature module ------------------------------------------------------------------
+
+
+def test_signatures_round_trip_and_refuse_what_mastodon_refuses():
+    key = httpsig.new_private_key()
+    now = datetime.now(UTC)
+    headers = httpsig.sign(key, "https://a/#k", "POST", "/inbox", "b.example", b"{}", now)
+    parsed = httpsig.parse(headers["Signature"])
+    assert parsed.headers == ("(request-target)", "host", "date", "digest")
+    public = key.public_key()
+    assert isinstance(public, rsa.RSAPublicKey)
+    window = timedelta(hours=1)
+    httpsig.verify(public, parsed, "POST", "/inbox", headers, b"{}", now, window)
+    for path, body, moment in (
+        ("/other", b"{}", now),
+        ("/inbox", b"[]", now),
+        ("/inbox", b"{}", now + 2 * window),
+    ):
+        with pytest.raises(httpsig.SignatureError):
+            httpsig.verify(public, parsed, "POST", path, headers, body, moment, window)
+    with pytest.raises(httpsig.SignatureError):
+        httpsig.parse('keyId="x",signature="not base64!"')
