@@ -19,7 +19,7 @@ from sqlalchemy import select, text
 from mapapp.channels.activitypub import federation, httpsig, keys, outbox
 from mapapp.domain import db, lifecycle
 from mapapp.domain.models import ApChange, ApDelivery, ApFollower, ApServer, Rally, utcnow
-from tests.conftest import add_rally, make_app
+from tests.conftest import add_rally, fresh_postgres, make_app
 from tests.fake_activitypub import OTHER_KEY, FakeServer
 
 BASE = "https://map.example"
@@ -43,6 +43,14 @@ def ap_app(sqlite_url: str, **extra: object) -> Flask:
 @pytest.fixture
 def app(sqlite_url: str):  # noqa: ANN201
     app = ap_app(sqlite_url)
+    yield app
+    app.extensions["mapapp.db"]["engine"].dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_app(request, sqlite_url: str):  # noqa: ANN001, ANN201
+    """The ActivityPub app on each database the product supports."""
+    app = ap_app(sqlite_url if request.param == "sqlite" else fresh_postgres())
     yield app
     app.extensions["mapapp.db"]["engine"].dispose()
 
@@ -263,6 +271,49 @@ def test_keys_are_never_fetched_from_private_addresses_unless_the_tests_allow_it
     app.extensions["mapapp.db"]["engine"].dispose()
 
 
+def test_a_key_must_be_named_by_its_owner_on_the_same_host(client, app, fake, monkeypatch):
+    alice = fake.actor_id("alice")
+    real = fake.document
+
+    def other_owner(path: str):  # noqa: ANN202 - alice's document says its key is carol's
+        document = real(path)
+        if document:
+            document["publicKey"]["owner"] = "https://elsewhere.example/users/carol"
+        return document
+
+    monkeypatch.setattr(fake, "document", other_owner)
+    assert post_signed(client, fake, fake.follow("alice", ACTOR)).status_code == 401
+
+    def another_id(path: str):  # noqa: ANN202 - a document speaking for another server's actor
+        document = real(path)
+        if document:
+            document["id"] = document["publicKey"]["owner"] = "https://elsewhere.example/users/a"
+            document["publicKey"]["id"] = f"{alice}#main-key"
+        return document
+
+    monkeypatch.setattr(fake, "document", another_id)
+    activity = {**fake.follow("alice", ACTOR), "actor": "https://elsewhere.example/users/a"}
+    response = post_signed(client, fake, activity, key_id=f"{alice}#main-key")
+    assert response.status_code == 401
+    with app.app_context():
+        assert db.session().scalars(select(ApFollower)).all() == []
+
+
+def test_a_shared_inbox_on_another_host_is_refused(client, app, fake, monkeypatch):
+    real = fake.document
+
+    def elsewhere(path: str):  # noqa: ANN202
+        document = real(path)
+        if document:
+            document["endpoints"] = {"sharedInbox": "https://victim.example/inbox"}
+        return document
+
+    monkeypatch.setattr(fake, "document", elsewhere)
+    assert post_signed(client, fake, fake.follow("alice", ACTOR)).status_code == 202
+    with app.app_context():
+        assert db.session().scalars(select(ApServer)).all() == []
+
+
 def test_a_person_without_a_shared_inbox_is_not_stored(client, app, fake):
     response = post_signed(client, fake, fake.follow("bob", ACTOR))
     assert response.status_code == 202
@@ -281,7 +332,14 @@ def perform(app: Flask, rally_id: int, action: str) -> None:
         )
 
 
-def test_one_rallys_life_as_a_follower_server_receives_it(client, app, fake):
+def test_one_rallys_life_as_a_follower_server_receives_it(db_app):
+    app, client = db_app, db_app.test_client()
+    with FakeServer() as fake:
+        fake.trust(get(client, "/ap/actor").get_json())
+        life(app, client, fake)
+
+
+def life(app: Flask, client, fake: FakeServer) -> None:  # noqa: ANN001
     follow(client, fake, app)
     reveal_at = datetime.now(UTC) + timedelta(hours=2)
     rally_id = add_rally(app, place="Плошча Свабоды", reveal_at=reveal_at, description="Прыходзьце")
@@ -320,10 +378,18 @@ def test_one_rallys_life_as_a_follower_server_receives_it(client, app, fake):
     notes = [d["object"] for d in fake.of_type("Create") if d["object"]["type"] == "Note"]
     assert "This rally is cancelled." in notes[-1]["content"]
 
+    # Each Note is served at its id while the rally is public (a boost fetches it there).
+    note_ids = [n["id"] for n in notes]
+    served = get(client, note_ids[0].removeprefix(BASE))
+    assert served.status_code == 200 and served.get_json()["id"] == note_ids[0]
+
     perform(app, rally_id, "reject")
     run_worker(app, later)
-    (delete,) = fake.of_type("Delete")
-    assert delete["object"] == {"id": f"{BASE}/ap/rallies/{rally_id}", "type": "Tombstone"}
+    deletes = [d["object"] for d in fake.of_type("Delete")]
+    assert deletes[0] == {"id": f"{BASE}/ap/rallies/{rally_id}", "type": "Tombstone"}
+    # ...and every Note said of it (the place, the warnings) is deleted too.
+    assert sorted(d["id"] for d in deletes[1:]) == sorted(note_ids)
+    assert get(client, note_ids[0].removeprefix(BASE)).status_code == 404
     assert fake.refused == []  # every delivery carried a signature the fake accepted
     kinds = [(d["type"], d["object"]["type"]) for d in fake.deliveries]
     assert kinds == [
@@ -336,7 +402,10 @@ def test_one_rallys_life_as_a_follower_server_receives_it(client, app, fake):
         ("Update", "Event"),  # danger lifted
         ("Update", "Event"),
         ("Create", "Note"),  # cancelled
+        ("Delete", "Tombstone"),  # the Event
         ("Delete", "Tombstone"),
+        ("Delete", "Tombstone"),
+        ("Delete", "Tombstone"),  # its Notes
     ]
 
 
@@ -355,7 +424,14 @@ def test_a_new_start_time_sends_a_rescheduled_note(client, app, fake):
     assert note["type"] == "Note" and "The time has changed" in note["content"]
 
 
-def test_a_failing_server_waits_keeps_the_order_and_is_dropped_after_days(client, app, fake):
+def test_a_failing_server_waits_keeps_the_order_and_is_dropped_after_days(db_app):
+    app, client = db_app, db_app.test_client()
+    with FakeServer() as fake:
+        fake.trust(get(client, "/ap/actor").get_json())
+        failing(app, client, fake)
+
+
+def failing(app: Flask, client, fake: FakeServer) -> None:  # noqa: ANN001
     follow(client, fake, app)
     first, second = add_rally(app, title="Першы"), add_rally(app, title="Другі")
     fake.fail_next = ["500"]
@@ -439,3 +515,36 @@ def test_signatures_round_trip_and_refuse_what_mastodon_refuses():
             httpsig.verify(public, parsed, "POST", path, headers, body, moment, window)
     with pytest.raises(httpsig.SignatureError):
         httpsig.parse('keyId="x",signature="not base64!"')
+
+
+def test_a_rotated_key_is_fetched_again_once(client, app, fake, monkeypatch):
+    first = follow(client, fake, app)
+    # alice's server makes a new key; the map still keeps the old one for a day.
+    import tests.fake_activitypub as fake_module
+
+    monkeypatch.setattr(fake_module, "ALICE_KEY", OTHER_KEY)
+    cache = app.extensions[federation.KEY_CACHE]
+    for key_id, (at, value) in list(cache.items()):
+        cache[key_id] = (at - 3600, value)
+    fetched = len(fake.fetches)
+    response = post_signed(client, fake, fake.undo(first), key=OTHER_KEY)
+    assert response.status_code == 202
+    assert len(fake.fetches) == fetched + 1
+    with app.app_context():
+        assert db.session().scalars(select(ApFollower)).all() == []
+
+
+def test_the_worker_command_does_one_round(app, fake, client):
+    follow(client, fake, app)
+    add_rally(app)
+    result = app.test_cli_runner().invoke(args=["activitypub-worker", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "1 changes" in result.output and "1 deliveries sent" in result.output
+    assert [d["object"]["type"] for d in fake.of_type("Create")] == ["Event"]
+
+
+def test_the_worker_command_says_when_activitypub_is_off(sqlite_url):
+    app = make_app(sqlite_url)
+    result = app.test_cli_runner().invoke(args=["activitypub-worker", "--once"])
+    assert result.exit_code != 0 and "MAPAPP_ACTIVITYPUB" in result.output
+    app.extensions["mapapp.db"]["engine"].dispose()

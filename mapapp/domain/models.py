@@ -500,6 +500,18 @@ class ApRally(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ApNote(Base):
+    """A Note sent for an urgent change (public text only), served at its id and deleted
+    from followers' servers with its rally when the rally is taken down."""
+
+    __tablename__ = "ap_note"
+
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rally_id: Mapped[int] = mapped_column(Integer, index=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ApDelivery(Base):
     """One activity (its JSON, signed when sent) for one server's shared inbox."""
 

@@ -8,7 +8,7 @@ Mobilizon read (docs/partners.md, "ActivityPub", cites their code).
 
 Addresses (all under the base URL): the actor `/ap/actor`, its inbox `/ap/actor/inbox`, the
 shared inbox `/ap/inbox`, the outbox `/ap/actor/outbox`, the followers `/ap/actor/followers`,
-each rally's Event `/ap/rallies/<id>`.
+each rally's Event `/ap/rallies/<id>`, each Note `/ap/notes/<token>`.
 """
 
 from __future__ import annotations
@@ -237,9 +237,16 @@ def note_text(rally: PublicRally, kind: str, lang: str) -> str:
     return headline(rally, lang) or headed_title(rally, lang)
 
 
-def note(rally: PublicRally, kind: str, base: str, lang: str, now: datetime) -> dict[str, Any]:
+def note_id(base: str, token: str) -> str:
+    return f"{base}/ap/notes/{token}"
+
+
+def note(
+    rally: PublicRally, kind: str, base: str, lang: str, now: datetime, token: str
+) -> dict[str, Any]:
     """A short Note for an urgent change (NOTE_KINDS): the sentence, the rally's title, town
-    and time, and its page, so Mastodon's users see it as a post of its own."""
+    and time, and its page, so Mastodon's users see it as a post of its own. `token` (random,
+    kept by the caller) makes its id, `/ap/notes/<token>`."""
     ident = actor_id(base)
     page = f"{base}/rallies/{rally.id}?lang="
 
@@ -254,7 +261,7 @@ def note(rally: PublicRally, kind: str, base: str, lang: str, now: datetime) -> 
 
     contents = {code: text(code) for code in LANGUAGES}
     return {
-        "id": f"{base}/ap/rallies/{rally.id}/notes/{kind}-{secrets.token_hex(6)}",
+        "id": note_id(base, token),
         "type": "Note",
         "attributedTo": ident,
         "to": [PUBLIC],
@@ -282,9 +289,10 @@ def activity(kind: str, obj: dict[str, Any] | str, base: str, now: datetime) -> 
     return document
 
 
-def tombstone(base: str, rally_id: int) -> dict[str, Any]:
-    """What a Delete names: Mastodon removes the status made from the Event by its id."""
-    return {"id": event_id(base, rally_id), "type": "Tombstone"}
+def tombstone(ident: str) -> dict[str, Any]:
+    """What a Delete names (an Event's or a Note's id): Mastodon removes the status made
+    from it by its id."""
+    return {"id": ident, "type": "Tombstone"}
 
 
 def outbox(base: str, total: int) -> dict[str, Any]:

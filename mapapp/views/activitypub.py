@@ -20,7 +20,7 @@ from flask_babel import force_locale, gettext
 from mapapp.channels.activitypub import federation, httpsig, keys
 from mapapp.domain import db
 from mapapp.domain.filters import RallyFilter
-from mapapp.domain.models import utcnow
+from mapapp.domain.models import ApNote, utcnow
 from mapapp.publishing import activitystreams as streams
 from mapapp.publishing.public import count_public, public_rallies, public_rally
 from mapapp.web.forms import csrf
@@ -134,6 +134,15 @@ def rally_event(rally_id: int) -> Response:
         abort(404)
     document = {"@context": streams.CONTEXT, **streams.event(view, base(), language())}
     return as_json(document, seconds=30)
+
+
+@bp.get("/ap/notes/<token>")
+def note(token: str) -> Response:
+    session = db.session()
+    kept = session.get(ApNote, token) if len(token) <= 32 else None
+    if kept is None or public_rally(session, kept.rally_id) is None:
+        abort(404)
+    return as_json({"@context": streams.CONTEXT, **json.loads(kept.body)}, seconds=300)
 
 
 @bp.post("/ap/inbox")

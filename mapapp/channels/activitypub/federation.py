@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urldefrag
+from urllib.parse import urldefrag, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import current_app
@@ -127,8 +127,8 @@ def fetch_key(key_id: str, fresh: bool = False) -> tuple[rsa.RSAPublicKey, str, 
         elif document.get("publicKeyPem"):
             key_doc = document
             owner = document.get("owner")
-            if not isinstance(owner, str):
-                raise Unauthorized("key without owner")
+            if not isinstance(owner, str) or host_of(owner) != host_of(key_id):
+                raise Unauthorized("key without an owner on its host")
             actor = net.fetch_json(owner, our_signer)
         else:
             raise Unauthorized("no public key")
@@ -138,6 +138,14 @@ def fetch_key(key_id: str, fresh: bool = False) -> tuple[rsa.RSAPublicKey, str, 
         raise Unauthorized("key id or owner does not match")
     if not isinstance(actor.get("id"), str) or urldefrag(actor["id"])[0] != actor["id"]:
         raise Unauthorized("actor without id")
+    # The key, its document and its owner on one host, and the owner names the key: a
+    # server cannot hand out a key "owned" by an actor of another server.
+    if host_of(actor["id"]) != host_of(key_id) or host_of(str(document.get("id"))) != host_of(
+        key_id
+    ):
+        raise Unauthorized("key and actor on different hosts")
+    if not names_key(actor, key_id):
+        raise Unauthorized("the actor does not name this key")
     try:
         public_key = httpsig.load_public_key(str(key_doc.get("publicKeyPem", "")))
     except httpsig.SignatureError as error:
@@ -147,6 +155,17 @@ def fetch_key(key_id: str, fresh: bool = False) -> tuple[rsa.RSAPublicKey, str, 
         cache.clear()
     cache[key_id] = (time.monotonic(), value)
     return value
+
+
+def host_of(url: str) -> str:
+    return urlsplit(url).netloc.lower()
+
+
+def names_key(actor: dict[str, Any], key_id: str) -> bool:
+    """Whether an actor document lists the key `key_id` as its own."""
+    keys_ = actor.get("publicKey")
+    listed = keys_ if isinstance(keys_, list) else [keys_]
+    return any(ident(key) == key_id for key in listed)
 
 
 def authenticate(
@@ -160,18 +179,22 @@ def authenticate(
         signature = httpsig.parse(header)
     except httpsig.SignatureError as error:
         raise Unauthorized(str(error)) from None
+    started = time.monotonic()
     public_key, actor_id, actor = fetch_key(signature.key_id)
     try:
         httpsig.verify(public_key, signature, method, path, headers, body, now, WINDOW)
-    except httpsig.SignatureError as error:
-        if "does not match" not in str(error) or "Digest" in str(error):
-            raise Unauthorized(str(error)) from None
+    except httpsig.Mismatch as error:
+        cache = current_app.extensions.get(KEY_CACHE, {})
+        if cache.get(signature.key_id, (0.0,))[0] >= started - 60:
+            raise Unauthorized(str(error)) from None  # fetched just now: no newer key
         # The key may have been rotated since we kept it: fetch it once more.
         public_key, actor_id, actor = fetch_key(signature.key_id, fresh=True)
         try:
             httpsig.verify(public_key, signature, method, path, headers, body, now, WINDOW)
         except httpsig.SignatureError as again:
             raise Unauthorized(str(again)) from None
+    except httpsig.SignatureError as error:
+        raise Unauthorized(str(error)) from None
     return Signer(actor_id, actor)
 
 
@@ -217,6 +240,8 @@ def follow(session: Session, activity: dict[str, Any], signer: Signer) -> str:
     inbox = shared_inbox(signer.actor)
     if inbox is None:
         return "no_shared_inbox"
+    if host_of(inbox) != host_of(signer.actor_id):
+        return "bad_inbox"  # deliveries go to the follower's own server, nowhere else
     try:
         net.target(inbox)  # a public https address (checked again at each delivery)
     except net.NetError:

@@ -34,6 +34,10 @@ class SignatureError(ValueError):
     """The request is not signed as required; the message says why (safe to log)."""
 
 
+class Mismatch(SignatureError):
+    """Everything holds but the signature itself: the key may have been rotated."""
+
+
 @dataclass(frozen=True)
 class Signature:
     """A parsed ``Signature`` header."""
@@ -184,7 +188,7 @@ def verify(
     try:
         public_key.verify(signature.signature, text.encode(), padding.PKCS1v15(), hashes.SHA256())
     except InvalidSignature:
-        raise SignatureError("signature does not match") from None
+        raise Mismatch("signature does not match") from None
 
 
 def new_private_key() -> rsa.RSAPrivateKey:

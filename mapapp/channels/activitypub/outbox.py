@@ -4,10 +4,11 @@ A change the public sees (`signals.public_change`) adds an ApChange row in the s
 transaction. The worker (mapapp.channels.activitypub.worker) turns each change into
 activities from the public projection as it is then (so nothing waiting for moderation,
 and nothing of a place before its reveal, is ever sent): a Create of the rally's Event the
-first time, an Update after, a Delete when it is no longer public; and a short Note for an
-urgent change (danger, cancelled, moved, rescheduled, revealed), since Mastodon shows an
-Event as a link and, before 4.5, ignores its Updates. A place revealed by its time is found
-by the worker (`queue_reveals`) and sent as an Update and a Note like any change.
+first time, an Update after; and a short Note for an urgent change (danger, cancelled,
+moved, rescheduled, revealed), since Mastodon shows an Event as a link and, before 4.5,
+ignores its Updates. When the rally is no longer public, a Delete of its Event and of every
+Note said of it (ApNote keeps their ids). A place revealed by its time is found by the
+worker (`queue_reveals`) and sent as an Update and a Note like any change.
 
 Each activity is queued once per follower server (ApDelivery, to its shared inbox) and
 sent signed, in order per server; a failing server waits (backoff doubling from 30 s to
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mapapp.channels.activitypub import federation, net
-from mapapp.domain.models import ApChange, ApDelivery, ApRally, ApServer, utcnow
+from mapapp.domain.models import ApChange, ApDelivery, ApNote, ApRally, ApServer, utcnow
 from mapapp.publishing import activitystreams as streams
 from mapapp.publishing.public import PublicRally, public_rally
 
@@ -81,7 +83,13 @@ def activities_for(session: Session, change: ApChange, now: datetime) -> list[di
         if state is None or not state.live:
             return []
         state.live = False
-        return [streams.activity("Delete", streams.tombstone(base, change.rally_id), base, now)]
+        # The Event, and every Note said of it (a place, a warning): none may stay.
+        gone = [streams.event_id(base, change.rally_id)]
+        notes = session.scalars(select(ApNote).where(ApNote.rally_id == change.rally_id)).all()
+        for kept in notes:
+            gone.append(streams.note_id(base, kept.token))
+            session.delete(kept)
+        return [streams.activity("Delete", streams.tombstone(i), base, now) for i in gone]
     event = streams.event(view, base, lang)
     sent: list[dict[str, Any]] = []
     if state is None or not state.live:
@@ -94,9 +102,10 @@ def activities_for(session: Session, change: ApChange, now: datetime) -> list[di
         sent.append(streams.activity("Update", event, base, now))
         kinds = urgent_kinds(view, change.kind, state)
     for kind in kinds:
-        sent.append(
-            streams.activity("Create", streams.note(view, kind, base, lang, now), base, now)
-        )
+        token = secrets.token_hex(12)
+        said = streams.note(view, kind, base, lang, now, token)
+        session.add(ApNote(token=token, rally_id=view.id, body=json.dumps(said), created_at=now))
+        sent.append(streams.activity("Create", said, base, now))
     state.live, state.revealed, state.starts_at = True, view.exact, view.starts_at
     return sent
 
@@ -128,7 +137,7 @@ def process_changes(session: Session, now: datetime | None = None) -> int:
             session.add_all(
                 ApDelivery(server_id=s, body=body, attempts=0, created_at=now) for s in servers
             )
-        change.done_at = now
+        session.delete(change)  # handled: nothing of it needs keeping
         session.commit()
     return len(changes)
 

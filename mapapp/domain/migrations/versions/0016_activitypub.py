@@ -1,5 +1,5 @@
 """ActivityPub: followers' servers (shared inboxes), followers as keyed hashes, the change
-queue, what followers were sent of each rally, and the deliveries.
+queue, the Notes sent, what followers were sent of each rally, and the deliveries.
 
 Revision ID: 0016_activitypub
 Revises: 0010_town_region
@@ -54,6 +54,13 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime(), nullable=False),
     )
     op.create_table(
+        "ap_note",
+        sa.Column("token", sa.String(32), primary_key=True),
+        sa.Column("rally_id", sa.Integer, nullable=False, index=True),
+        sa.Column("body", sa.Text, nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+    )
+    op.create_table(
         "ap_delivery",
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column(
@@ -72,5 +79,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("ap_delivery", "ap_rally", "ap_change", "ap_follower", "ap_server"):
+    for table in ("ap_delivery", "ap_note", "ap_rally", "ap_change", "ap_follower", "ap_server"):
         op.drop_table(table)
