@@ -548,3 +548,41 @@ def test_the_worker_command_says_when_activitypub_is_off(sqlite_url):
     result = app.test_cli_runner().invoke(args=["activitypub-worker", "--once"])
     assert result.exit_code != 0 and "MAPAPP_ACTIVITYPUB" in result.output
     app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_no_document_or_delivery_shows_an_unrevealed_place(client, app, fake):
+    """The guard of tests/test_public.py for ActivityPub: one unrevealed rally, warned of
+    (a Note before the reveal), in every document and every delivery: no place text, no
+    coordinate nearer than its town."""
+    from tests.test_public import assert_hidden, unrevealed_rally
+
+    follow(client, fake, app)
+    rally_id = unrevealed_rally(app)
+    perform(app, rally_id, "danger")
+    run_worker(app)
+    assert [d["object"]["type"] for d in fake.of_type("Create")] == ["Event", "Note"]
+    for delivery in fake.deliveries:
+        assert_hidden(json.dumps(delivery, ensure_ascii=False), delivery["type"])
+    note_path = fake.of_type("Create")[1]["object"]["id"].removeprefix(BASE)
+    paths = [
+        "/ap/actor",
+        "/ap/actor/outbox",
+        "/ap/actor/outbox?page=1",
+        "/ap/actor/followers",
+        f"/ap/rallies/{rally_id}",
+        note_path,
+        "/.well-known/nodeinfo",
+        "/nodeinfo/2.1",
+        "/.well-known/webfinger?resource=acct:rallymap@map.example",
+        "/.well-known/host-meta",
+    ]
+    for path in paths:
+        response = get(client, path)
+        assert response.status_code == 200, path
+        text = response.get_data(as_text=True)
+        if response.is_json:
+            text = json.dumps(response.get_json(), ensure_ascii=False)
+        assert_hidden(text, path)
+    rules = {r.rule for r in app.url_map.iter_rules() if r.endpoint.startswith("activitypub.")}
+    swept = {p.split("?")[0] for p in paths} | {"/ap/inbox", "/ap/actor/inbox"}
+    assert len(rules) == len(swept)
