@@ -18,6 +18,7 @@ import json
 import re
 import secrets
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,6 +46,8 @@ class FakeServer:
         self.deliveries: list[dict[str, Any]] = []  # activities received, signature checked
         self.refused: list[str] = []  # why a delivery's signature did not hold
         self.fail_next: list[str] = []
+        self.delay = 0.0  # seconds each delivery waits before it is answered (a slow server)
+        self.arrived: list[float] = []  # time.monotonic() of each delivery's arrival
         self.fetches: list[str] = []  # paths of documents fetched from it
         self.their_signatures: list[str] = []  # Signature headers of the fetches
         self.trusted: dict[str, rsa.RSAPublicKey] = {}
@@ -64,6 +67,9 @@ class FakeServer:
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                with fake.lock:
+                    fake.arrived.append(time.monotonic())
+                time.sleep(fake.delay)
                 with fake.lock:
                     failure = fake.fail_next.pop(0) if fake.fail_next else None
                 if failure == "drop":

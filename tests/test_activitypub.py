@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -586,3 +587,22 @@ def test_no_document_or_delivery_shows_an_unrevealed_place(client, app, fake):
     rules = {r.rule for r in app.url_map.iter_rules() if r.endpoint.startswith("activitypub.")}
     swept = {p.split("?")[0] for p in paths} | {"/ap/inbox", "/ap/actor/inbox"}
     assert len(rules) == len(swept)
+
+
+def test_a_slow_server_does_not_hold_back_the_others(client, app):
+    with FakeServer() as slow, FakeServer() as quick:
+        for server in (slow, quick):
+            server.trust(get(client, "/ap/actor").get_json())
+            assert post_signed(client, server, server.follow("alice", ACTOR)).status_code == 202
+        slow.delay = 1.0
+        add_rally(app)
+        add_rally(app)
+        started = time.monotonic()
+        counts = run_worker(app)
+        took = time.monotonic() - started
+    # Each server: its Accept and two Creates, in order; the quick one was not kept waiting
+    # behind the slow one's three seconds.
+    assert counts["delivered"] == 6 and counts["failed"] == 0
+    assert [d["type"] for d in quick.deliveries] == ["Accept", "Create", "Create"]
+    assert [d["type"] for d in slow.deliveries] == ["Accept", "Create", "Create"]
+    assert quick.arrived[-1] - started < 1.0 < took

@@ -11,7 +11,8 @@ Note said of it (ApNote keeps their ids). A place revealed by its time is found 
 worker (`queue_reveals`) and sent as an Update and a Note like any change.
 
 Each activity is queued once per follower server (ApDelivery, to its shared inbox) and
-sent signed, in order per server; a failing server waits (backoff doubling from 30 s to
+sent signed, in order per server, servers in parallel (a slow one holds only its own
+thread: a hostile follower server cannot delay everyone's danger warning); a failing server waits (backoff doubling from 30 s to
 6 h) and holds its later deliveries back; one failing for ACTIVITYPUB_DROP_DAYS is dropped
 with its followers.
 """
@@ -21,11 +22,14 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from mapapp.channels.activitypub import federation, net
@@ -36,7 +40,9 @@ from mapapp.publishing.public import PublicRally, public_rally
 log = logging.getLogger(__name__)
 
 BACKOFF_FIRST, BACKOFF_MOST = 30, 6 * 3600  # seconds
-PER_SERVER = 20  # deliveries to one server in one round, at most (then the next server)
+PER_SERVER = 20  # deliveries to one server in one round, at most
+TURN_SECONDS = 10.0  # a server's turn ends after this (plus one request's timeout at most)
+THREADS = 16  # servers sent to at once
 BATCH = 200  # changes or servers handled in one round
 
 
@@ -161,47 +167,88 @@ def post(inbox: str, body: bytes) -> None:
     raise net.NetError("status", status)
 
 
+@dataclass
+class Sent:
+    """What one server's turn of a round did: the rows it took (delivered or refused for
+    good), and the failure that ended it, if any (`kind`, `status`)."""
+
+    done: list[int] = field(default_factory=list)
+    failed: net.NetError | None = None
+    failed_row: int | None = None
+
+
+def send_turn(app: Flask, inbox: str, rows: list[tuple[int, str]]) -> Sent:
+    """One server's turn, in a thread of its own: its rows in order, until one fails or
+    TURN_SECONDS have passed (a slow server keeps only its own thread)."""
+    sent = Sent()
+    started = time.monotonic()
+    with app.app_context():
+        for row_id, body in rows:
+            if time.monotonic() - started > TURN_SECONDS:
+                break
+            try:
+                post(inbox, body.encode())
+            except net.NetError as error:
+                if error.kind == "refused":
+                    sent.done.append(row_id)  # the server will never take this one: go on
+                    continue
+                sent.failed, sent.failed_row = error, row_id
+                break
+            sent.done.append(row_id)
+    return sent
+
+
 def deliver_due(session: Session, now: datetime | None = None) -> dict[str, int]:
-    """Send what is due, in order per server, PER_SERVER at most each; counts of
-    delivered, failed (servers that failed this round) and dropped (servers given up)."""
+    """Send what is due, in order per server, PER_SERVER at most each, servers in
+    parallel (THREADS, healthy ones first); counts of delivered, failed (servers that
+    failed this round) and dropped (servers given up). Only this thread uses the database."""
     now = now or utcnow()
     counts = {"delivered": 0, "failed": 0, "dropped": 0}
     drop_after = timedelta(days=int(current_app.config.get("ACTIVITYPUB_DROP_DAYS") or 3))
     waiting = select(ApDelivery.server_id).where(ApDelivery.delivered_at.is_(None))
     servers = session.scalars(
-        select(ApServer).where(ApServer.next_at <= now, ApServer.id.in_(waiting)).limit(BATCH)
+        select(ApServer)
+        .where(ApServer.next_at <= now, ApServer.id.in_(waiting))
+        .order_by(ApServer.attempts, ApServer.id)
+        .limit(BATCH)
     ).all()
+    turns = []
     for server in servers:
-        rows = session.scalars(
-            select(ApDelivery)
+        rows = session.execute(
+            select(ApDelivery.id, ApDelivery.body)
             .where(ApDelivery.server_id == server.id, ApDelivery.delivered_at.is_(None))
             .order_by(ApDelivery.id)
             .limit(PER_SERVER)
         ).all()
-        for row in rows:
-            try:
-                post(server.inbox, row.body.encode())
-            except net.NetError as error:
-                if error.kind == "refused":
-                    session.delete(row)  # the server will never take this one: go on
-                    session.commit()
-                    continue
-                server.attempts += 1
-                server.error = (
-                    error.kind if error.status is None else f"{error.kind} {error.status}"
-                )
-                server.failing_since = server.failing_since or now
-                server.next_at = now + backoff(server.attempts)
-                row.attempts += 1
-                counts["failed"] += 1
-                log.warning("ActivityPub delivery failed: %s", server.error)
-                if now - server.failing_since >= drop_after:
-                    federation.drop_server(session, server.id)
-                    counts["dropped"] += 1
-                session.commit()
-                break
-            session.delete(row)  # delivered: nothing of it is kept
+        turns.append((server, [(row[0], row[1]) for row in rows]))
+    session.commit()  # no transaction (nor SQLite lock) held while the network is used
+    if not turns:
+        return counts
+    app = current_app._get_current_object()
+    with ThreadPoolExecutor(max_workers=min(THREADS, len(turns))) as pool:
+        results = list(pool.map(lambda turn: send_turn(app, turn[0].inbox, turn[1]), turns))
+    for (server, _rows), sent in zip(turns, results, strict=True):
+        server = session.get(ApServer, server.id)
+        if server is None:
+            continue  # unfollowed meanwhile
+        if sent.done:
+            session.execute(delete(ApDelivery).where(ApDelivery.id.in_(sent.done)))
+            counts["delivered"] += len(sent.done)
+        if sent.failed is None:
             server.attempts, server.failing_since, server.error = 0, None, None
-            session.commit()
-            counts["delivered"] += 1
+        else:
+            error = sent.failed
+            server.attempts += 1
+            server.error = error.kind if error.status is None else f"{error.kind} {error.status}"
+            server.failing_since = server.failing_since or now
+            server.next_at = now + backoff(server.attempts)
+            counts["failed"] += 1
+            row = session.get(ApDelivery, sent.failed_row)
+            if row is not None:
+                row.attempts += 1
+            log.warning("ActivityPub delivery failed: %s", server.error)
+            if now - server.failing_since >= drop_after:
+                federation.drop_server(session, server.id)
+                counts["dropped"] += 1
+        session.commit()
     return counts
