@@ -606,3 +606,19 @@ def test_a_slow_server_does_not_hold_back_the_others(client, app):
     assert [d["type"] for d in quick.deliveries] == ["Accept", "Create", "Create"]
     assert [d["type"] for d in slow.deliveries] == ["Accept", "Create", "Create"]
     assert quick.arrived[-1] - started < 1.0 < took
+
+
+def test_while_keys_are_being_fetched_a_new_follow_waits_with_a_503(client, app, fake):
+    import threading
+
+    gate = app.extensions.setdefault(
+        federation.FETCH_GATE, threading.BoundedSemaphore(federation.KEY_FETCHES)
+    )
+    for _ in range(federation.KEY_FETCHES):  # slow servers' keys being fetched meanwhile
+        gate.acquire()
+    response = post_signed(client, fake, fake.follow("alice", ACTOR))
+    assert response.status_code == 503 and int(response.headers["Retry-After"]) > 0
+    assert fake.fetches == []
+    for _ in range(federation.KEY_FETCHES):
+        gate.release()
+    assert post_signed(client, fake, fake.follow("alice", ACTOR)).status_code == 202

@@ -174,4 +174,6 @@ def inbox() -> Response:
     except federation.Unauthorized as error:
         log.info("ActivityPub inbox refused a request: %s", error.reason)
         abort(401)
+    except federation.Busy:
+        return Response(status=503, headers={"Retry-After": "30"})
     return Response(status=202)

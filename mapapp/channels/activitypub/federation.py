@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,6 +39,11 @@ MAX_BODY = 64 * 1024  # bytes of an inbox POST (a Follow is under 1 KiB)
 WINDOW = timedelta(hours=1)  # a signed Date may be this far from our clock (Mastodon: 1 h skew)
 KEY_TTL = 24 * 3600  # seconds a fetched key is kept
 KEY_CACHE = "mapapp.activitypub_keys"
+# Keys fetched at once by one process, at most: a follower's server that answers slowly
+# holds at most this many web threads; past it the inbox answers 503 (the sender retries).
+KEY_FETCHES = 2
+KEY_TIMEOUT = 5.0  # seconds for one key document
+FETCH_GATE = "mapapp.activitypub_key_fetches"
 HANDLED = ("Follow", "Undo")
 # Actor types that are a server, not a person: their own inbox may stand for a shared one.
 SERVER_TYPES = ("Application", "Service")
@@ -49,6 +55,10 @@ class Unauthorized(Exception):  # noqa: N818 - reads as the answer it becomes (4
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class Busy(Exception):  # noqa: N818 - reads as the answer it becomes (503)
+    """Too many keys are being fetched at once: try again later."""
 
 
 class BadActivity(ValueError):
@@ -117,8 +127,20 @@ def fetch_key(key_id: str, fresh: bool = False) -> tuple[rsa.RSAPublicKey, str, 
     if found and not fresh and time.monotonic() - found[0] < KEY_TTL:
         return found[1]
     url = urldefrag(key_id)[0]
+    gate = current_app.extensions.setdefault(FETCH_GATE, threading.BoundedSemaphore(KEY_FETCHES))
+    if not gate.acquire(blocking=False):
+        raise Busy("key fetches busy")
     try:
-        document = net.fetch_json(url, our_signer)
+        return _fetch_key(key_id, url, cache)
+    finally:
+        gate.release()
+
+
+def _fetch_key(
+    key_id: str, url: str, cache: dict[str, tuple[float, Any]]
+) -> tuple[rsa.RSAPublicKey, str, dict[str, Any]]:
+    try:
+        document = net.fetch_json(url, our_signer, timeout=KEY_TIMEOUT)
         key_doc = document.get("publicKey")
         if isinstance(key_doc, list):
             key_doc = next((k for k in key_doc if ident(k) == key_id), None)
@@ -129,7 +151,7 @@ def fetch_key(key_id: str, fresh: bool = False) -> tuple[rsa.RSAPublicKey, str, 
             owner = document.get("owner")
             if not isinstance(owner, str) or host_of(owner) != host_of(key_id):
                 raise Unauthorized("key without an owner on its host")
-            actor = net.fetch_json(owner, our_signer)
+            actor = net.fetch_json(owner, our_signer, timeout=KEY_TIMEOUT)
         else:
             raise Unauthorized("no public key")
     except net.NetError as error:

@@ -149,13 +149,13 @@ Signer = Callable[[str, str, str, bytes | None], dict[str, str]]
 ACCEPT = 'application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
 
 
-def fetch_json(url: str, sign: Signer) -> dict[str, Any]:
+def fetch_json(url: str, sign: Signer, timeout: float = TIMEOUT) -> dict[str, Any]:
     """GET an ActivityPub document, signed by `sign(method, path, host, body)` (Mastodon's
     secure mode answers only signed fetches). :raise NetError: not a 200 JSON object within
     the limits."""
     place = target(url)
     headers = {"Accept": ACCEPT, **sign("GET", place.path, place.host, None)}
-    status, body = request("GET", place, headers)
+    status, body = request("GET", place, headers, timeout=timeout)
     if status != 200:
         raise NetError("status", status)
     try:
