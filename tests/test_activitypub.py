@@ -146,6 +146,10 @@ def test_everything_is_a_404_while_activitypub_is_off(sqlite_url):
 def test_activitypub_needs_a_base_url_and_a_hash_key(sqlite_url):
     with pytest.raises(RuntimeError, match="BASE_URL"):
         make_app(sqlite_url, ACTIVITYPUB=True, ACTIVITYPUB_KEY=KEY_SETTING)
+    with pytest.raises(RuntimeError, match="ACTIVITYPUB_NAME"):
+        ap_app(sqlite_url, ACTIVITYPUB_NAME="rally map")
+    with pytest.raises(RuntimeError, match="ACTIVITYPUB_LANGUAGE"):
+        ap_app(sqlite_url, ACTIVITYPUB_LANGUAGE="de")
     with pytest.raises(RuntimeError, match="HASH_KEY"):
         make_app(
             sqlite_url, ACTIVITYPUB=True, BASE_URL=BASE, ACTIVITYPUB_KEY=KEY_SETTING, TESTING=False

@@ -8,6 +8,7 @@ Run one: two would send a change twice.
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 import click
@@ -17,6 +18,7 @@ from flask.cli import with_appcontext
 from mapapp.channels.activitypub import keys, outbox
 from mapapp.domain import db
 from mapapp.domain.signals import public_change
+from mapapp.places.locale import LANGUAGES
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +29,16 @@ def init_app(app: Flask) -> None:
     """Check the settings, load the key, listen for public changes, add the command.
 
     :raise RuntimeError: ActivityPub on without MAPAPP_BASE_URL (every id is under it), or
-        outside development without MAPAPP_HASH_KEY (followers' hashes must survive a restart).
+        outside development without MAPAPP_HASH_KEY (followers' hashes must survive a restart),
+        or with a name or language that cannot be used.
     """
     if app.config.get("ACTIVITYPUB"):
         if not app.config.get("BASE_URL"):
             raise RuntimeError("MAPAPP_ACTIVITYPUB needs MAPAPP_BASE_URL (the actor's address).")
+        if not re.fullmatch(r"[A-Za-z0-9_]{1,30}", str(app.config.get("ACTIVITYPUB_NAME"))):
+            raise RuntimeError("MAPAPP_ACTIVITYPUB_NAME: 1-30 letters, digits or _.")
+        if app.config.get("ACTIVITYPUB_LANGUAGE") not in LANGUAGES:
+            raise RuntimeError("MAPAPP_ACTIVITYPUB_LANGUAGE: be, ru or en.")
         relaxed = app.config.get("DEVELOPMENT") or app.config.get("TESTING")
         if not (app.config.get("HASH_KEY") or relaxed):
             raise RuntimeError(
