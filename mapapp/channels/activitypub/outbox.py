@@ -33,7 +33,15 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from mapapp.channels.activitypub import federation, net
-from mapapp.domain.models import ApChange, ApDelivery, ApNote, ApRally, ApServer, utcnow
+from mapapp.domain.models import (
+    ApChange,
+    ApDelivery,
+    ApNote,
+    ApRally,
+    ApServer,
+    PublishedRally,
+    utcnow,
+)
 from mapapp.publishing import activitystreams as streams
 from mapapp.publishing.public import PublicRally, public_rally
 
@@ -62,8 +70,15 @@ def queue_reveals(session: Session, now: datetime | None = None) -> int:
     now (its reveal time passed); returns how many."""
     now = now or utcnow()
     added = 0
+    # Only rallies whose reveal time has passed (one indexed join, every round).
     hidden = session.scalars(
-        select(ApRally.rally_id).where(ApRally.live.is_(True), ApRally.revealed.is_(False))
+        select(ApRally.rally_id)
+        .join(PublishedRally, PublishedRally.id == ApRally.rally_id)
+        .where(
+            ApRally.live.is_(True),
+            ApRally.revealed.is_(False),
+            PublishedRally.reveal_at <= now,
+        )
     ).all()
     for rally_id in hidden:
         view = public_rally(session, rally_id, now)
