@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -626,3 +627,14 @@ def test_while_keys_are_being_fetched_a_new_follow_waits_with_a_503(client, app,
     for _ in range(federation.KEY_FETCHES):
         gate.release()
     assert post_signed(client, fake, fake.follow("alice", ACTOR)).status_code == 202
+
+
+def test_nothing_of_a_follower_reaches_the_logs(client, app, fake, caplog):
+    caplog.set_level(logging.DEBUG)
+    activity = fake.follow("alice", ACTOR)
+    post_signed(client, fake, activity, key=OTHER_KEY)  # refused: logged by reason only
+    post_signed(client, fake, activity)
+    fake.fail_next = ["500"]
+    run_worker(app)
+    assert "refused a request" in caplog.text and "delivery failed: status 500" in caplog.text
+    assert "alice" not in caplog.text and str(fake.server.server_port) not in caplog.text

@@ -74,7 +74,7 @@ def signing_string(
         elif name in lowered:
             lines.append(f"{name}: {lowered[name].strip()}")
         else:
-            raise SignatureError(f"signed header {name!r} is missing")
+            raise SignatureError("a signed header is missing")
     return "\n".join(lines)
 
 
@@ -124,7 +124,7 @@ def parse(header: str) -> Signature:
         raise SignatureError("signature is not base64") from None
     algorithm = params.get("algorithm", "hs2019").lower()
     if algorithm not in ("rsa-sha256", "hs2019"):  # hs2019: the key decides (RSA here)
-        raise SignatureError(f"algorithm {algorithm!r} is not supported")
+        raise SignatureError("algorithm not supported")
     names = tuple(params.get("headers", "date").lower().split())
     return Signature(params["keyId"], algorithm, names, value)
 
@@ -174,7 +174,7 @@ def verify(
     """
     missing = [name for name in required if name not in signature.headers]
     if missing:
-        raise SignatureError(f"headers not signed: {' '.join(missing)}")
+        raise SignatureError("a required header is not signed")
     lowered = {name.lower(): value for name, value in headers.items()}
     check_fresh(lowered.get("date"), now, window)
     if "digest" in signature.headers or body:
