@@ -84,10 +84,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
 
     from mapapp import cli
+    from mapapp.channels.activitypub import worker as activitypub_worker
     from mapapp.channels.telegram import worker
     from mapapp.domain import contacts, db, geocoding, news
     from mapapp.publishing import signing
-    from mapapp.views import api, embed, feeds, moderate, pages, share, submit, webapp
+    from mapapp.views import activitypub, api, embed, feeds, moderate, pages, share, submit, webapp
     from mapapp.web import (
         assets,
         caching,
@@ -121,6 +122,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     cli.init_app(app)
     worker.init_app(app)
+    activitypub_worker.init_app(app)
     signing.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
@@ -130,4 +132,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(embed.bp)
     app.register_blueprint(share.bp)
     app.register_blueprint(webapp.bp)
+    app.register_blueprint(activitypub.bp)
     return app

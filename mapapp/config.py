@@ -193,6 +193,41 @@ SETTINGS: list[Setting] = [
     ),
     Setting("TELEGRAM_LANGUAGE", "be", "Language of the channel's messages: be, ru or en."),
     Setting(
+        "ACTIVITYPUB",
+        False,
+        "Mastodon, Mobilizon and Gancio can follow the map: the instance actor, WebFinger, "
+        "NodeInfo, the inbox and outbox; needs BASE_URL, and HASH_KEY outside development.",
+    ),
+    Setting(
+        "ACTIVITYPUB_NAME",
+        "rallymap",
+        "The instance actor's user name: followers type @NAME@host (letters, digits, _).",
+    ),
+    Setting(
+        "ACTIVITYPUB_KEY",
+        None,
+        "The actor's RSA private key, PEM in base64 on one line, from a secrets store. Unset: "
+        "made once in instance/activitypub_key.pem (mode 0600).",
+    ),
+    Setting(
+        "ACTIVITYPUB_LANGUAGE",
+        "be",
+        "Default language of the Events and Notes (be, ru or en); the others go in nameMap "
+        "and contentMap.",
+    ),
+    Setting(
+        "ACTIVITYPUB_DROP_DAYS",
+        3,
+        "A follower's server that has failed every delivery for this many days is dropped "
+        "with its followers.",
+    ),
+    Setting(
+        "ACTIVITYPUB_ALLOW_LOCAL",
+        False,
+        "Tests only: let the inbox fetch keys from, and the worker deliver to, http:// and "
+        "loopback or private addresses (the tests' fake server).",
+    ),
+    Setting(
         "ACCESS_LOG",
         False,
         "gunicorn writes an access log to stdout: method, route (/manage/<token>, never the "

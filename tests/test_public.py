@@ -36,6 +36,9 @@ NOT_RALLY_DATA = {
     # A PNG: text cannot be searched in it; it is drawn from the same PublicRally (the
     # town's point and no place until the reveal), see mapapp/views/share.py.
     "share.rally_image": "a picture drawn from the public projection",
+    # Found by a random token; tests/test_activitypub.py sweeps every ActivityPub document
+    # and delivery with the same unrevealed rally (ActivityPub is off here).
+    "activitypub.note": "an urgent change's Note, by its random token",
 }
 
 

@@ -440,3 +440,90 @@ class RallyNews(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     previous_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # rescheduled: from
+
+
+class ApServer(Base):
+    """A server with followers of the instance actor (mapapp.channels.activitypub): its
+    shared inbox, where every delivery to it goes, and how its deliveries fare.
+
+    Nothing here says who follows: a follower is only a keyed hash (ApFollower).
+    `failing_since` is the first failure of the current run of failures (None when the last
+    delivery worked); a server failing for ACTIVITYPUB_DROP_DAYS is dropped.
+    """
+
+    __tablename__ = "ap_server"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inbox: Mapped[str] = mapped_column(String(500), unique=True)
+    next_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(String(80))  # the error's type, never its text
+
+
+class ApFollower(Base):
+    """One follower, as a keyed hash of its actor id (mapapp.web.keyed, the off-disk key):
+    enough to find it again for its Undo, never enough to read who it is."""
+
+    __tablename__ = "ap_follower"
+
+    actor_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    server_id: Mapped[int] = mapped_column(
+        ForeignKey("ap_server.id", ondelete="CASCADE"), index=True
+    )
+
+
+class ApChange(Base):
+    """A public change ActivityPub followers must hear of, written in its transaction (the
+    `public_change` signal) or by the worker when a place's reveal time passes."""
+
+    __tablename__ = "ap_change"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rally_id: Mapped[int] = mapped_column(Integer, index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # a public_change kind, or "revealed"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class ApRally(Base):
+    """What followers were last sent of a rally: whether its Event exists for them (Create
+    sent, no Delete since), whether with its place, and its start (a new one is
+    "rescheduled")."""
+
+    __tablename__ = "ap_rally"
+
+    rally_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    live: Mapped[bool] = mapped_column(Boolean, default=True)
+    revealed: Mapped[bool] = mapped_column(Boolean, default=False)
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApNote(Base):
+    """A Note sent for an urgent change (public text only), served at its id and deleted
+    from followers' servers with its rally when the rally is taken down."""
+
+    __tablename__ = "ap_note"
+
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rally_id: Mapped[int] = mapped_column(Integer, index=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApDelivery(Base):
+    """One activity (its JSON, signed when sent) for one server's shared inbox."""
+
+    __tablename__ = "ap_delivery"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    server_id: Mapped[int] = mapped_column(
+        ForeignKey("ap_server.id", ondelete="CASCADE"), index=True
+    )
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_ap_delivery_due", "delivered_at", "server_id"),)
