@@ -162,7 +162,7 @@ def test_one_moderator_in_two_sessions_counts_once(app2) -> None:
     assert_present(app2, rally_id)
 
 
-def test_an_organizers_new_time_needs_two_approvals_and_their_new_text_one(app2) -> None:
+def test_an_organizers_new_time_and_their_new_text_each_need_two_approvals(app2) -> None:
     rally_id = add_rally(app2, title=TITLE)  # imported, public
     with app2.app_context():
         session = db.session(write=True)
@@ -178,18 +178,22 @@ def test_an_organizers_new_time_needs_two_approvals_and_their_new_text_one(app2)
     press(barys, rally_id, "approve")
     ics = app2.test_client().get(f"/rallies/{rally_id}.ics").get_data(as_text=True)
     assert "T200000" in ics
-    # Text only: one moderator's approval publishes it.
+    # Text only needs two as well: a seized manage link's title "cancelled, stay home" keeps
+    # people away like a cancel does (docs/moderators.md).
     with app2.app_context():
         session = db.session(write=True)
         lifecycle.edit(
             session,
             session.get(Rally, rally_id),
-            {"description": "Новы тэкст"},
+            {"title": "Адменена, заставайцеся дома"},
             lifecycle.ORGANIZER,
         )
     press(alesia, rally_id, "approve")
+    assert app2.test_client().get(f"/api/rallies/{rally_id}").get_json()["title"] == TITLE
+    press(barys, rally_id, "approve")
     assert (
-        app2.test_client().get(f"/api/rallies/{rally_id}").get_json()["description"] == "Новы тэкст"
+        app2.test_client().get(f"/api/rallies/{rally_id}").get_json()["title"]
+        == "Адменена, заставайцеся дома"
     )
     with app2.app_context():
         assert db.session().get(PublishedRally, rally_id).checked_by == 2  # place and time: two

@@ -636,8 +636,7 @@ def edit(rally_id: int):  # noqa: ANN201
     if found.changes_pending and lifecycle.published(session_, found) is not None:
         flash(
             _(
-                "Saved: %(title)s. The new place or time is public once another moderator "
-                "approves it.",
+                "Saved: %(title)s. The changes are public once another moderator approves them.",
                 title=named(found),
             )
         )
