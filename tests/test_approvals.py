@@ -227,6 +227,32 @@ def test_a_moderators_new_place_waits_for_a_second_moderator(app2) -> None:
     assert public["status"] == "moved"
 
 
+def test_a_moderators_text_only_edit_waits_for_a_second_moderator(app2) -> None:
+    """One seized account cannot write "cancelled, stay home" into a public rally's title."""
+    rally_id = add_rally(app2, title=TITLE)
+    alesia, barys = moderator_client(app2, "alesia"), moderator_client(app2, "barys")
+    year = datetime.now(UTC).year + 1
+    form = {
+        "csrf_token": csrf(alesia, f"/moderate/rallies/{rally_id}"),
+        "title": "Адменена, заставайцеся дома",
+        "description": "Апісанне",
+        "town": "Мінск",
+        "place": "Плошча Свабоды",
+        "date": f"{year}-06-01",
+        "time": "19:00",
+    }
+    response = alesia.post(f"/moderate/rallies/{rally_id}/edit", data=form)
+    assert response.status_code == 303, response.get_data(as_text=True)[:2000]
+    assert app2.test_client().get(f"/api/rallies/{rally_id}").get_json()["title"] == TITLE
+    assert TITLE in app2.test_client().get(f"/rallies/{rally_id}.ics").get_data(as_text=True)
+    page = barys.get(f"/moderate/rallies/{rally_id}?lang=en").get_data(as_text=True)
+    assert "approved by 1 of 2" in page
+    press(barys, rally_id, "approve")
+    public = app2.test_client().get(f"/api/rallies/{rally_id}").get_json()
+    assert public["title"] == "Адменена, заставайцеся дома"
+    assert public["status"] == "approved"
+
+
 @pytest.mark.parametrize(
     ("start", "path", "data", "after"),
     [
