@@ -4,7 +4,9 @@ rallies they changed in the last hours go back to what they were, in every publi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from conftest import add_rally, fresh_postgres, make_app
@@ -13,8 +15,8 @@ from sqlalchemy import select
 from test_approvals import moderator_client, press
 from test_moderate import PASSWORD, csrf, log_in
 
-from mapapp.domain import db
-from mapapp.domain.models import AuditEntry, DataVersion, PublishedRally, Rally
+from mapapp.domain import db, lifecycle
+from mapapp.domain.models import AuditEntry, DataVersion, Moderator, PublishedRally, Rally
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -32,8 +34,6 @@ def app3(request, sqlite_url: str) -> Iterator[Flask]:  # noqa: ANN001
 
 def moderator_id(app: Flask, name: str) -> int:
     with app.app_context():
-        from mapapp.domain.models import Moderator
-
         return db.session().scalars(select(Moderator.id).where(Moderator.name == name)).one()
 
 
@@ -118,3 +118,35 @@ def test_different_hours_are_different_proposals_and_bad_hours_are_refused(app3)
     result = app3.test_cli_runner().invoke(args=["reinstate-moderator", "cypryan"])
     assert result.exit_code == 0, result.output
     assert log_in(app3.test_client(), name="cypryan").status_code == 303
+
+
+def test_a_manage_link_the_suspended_moderator_replaced_works_again(app3) -> None:
+    """A seized account cuts an organizer off with a new manage link (and keeps it): after the
+    suspension the organizer's own link works again and the seized one does not."""
+    with app3.app_context():
+        session = db.session(write=True)
+        rally, token = lifecycle.submit(
+            session,
+            {
+                "title": "Пікет арганізатара",
+                "description": "Апісанне",
+                "town": "Мінск",
+                "place": "Плошча Свабоды",
+                "region": "BY-HM",
+                "lat": 53.9036,
+                "lon": 27.5561,
+                "starts_at": datetime(datetime.now(UTC).year + 1, 6, 1, 16, tzinfo=UTC),
+            },
+        )
+        rally_id = rally.id
+    alesia, barys = moderator_client(app3, "alesia"), moderator_client(app3, "barys")
+    cypryan = moderator_client(app3, "cypryan")
+    answer = press(cypryan, rally_id, "manage-link")
+    seized = re.search(r'class="manage-link"><a href="[^"]*/manage/([^"]+)"', answer.get_data(as_text=True)).group(1)  # fmt: skip
+    organizer = app3.test_client()
+    assert organizer.get(f"/manage/{token}").status_code == 404
+    assert organizer.get(f"/manage/{seized}").status_code == 200
+    assert vote(alesia, app3, "cypryan", 1).status_code == 303
+    assert vote(barys, app3, "cypryan", 1).status_code == 303
+    assert organizer.get(f"/manage/{token}").status_code == 200
+    assert organizer.get(f"/manage/{seized}").status_code == 404
