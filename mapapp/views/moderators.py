@@ -147,6 +147,8 @@ def account():  # noqa: ANN201
 
 def render_account(moderator: Moderator, form: CodeForm, status: int = 200) -> Response:
     secret = None if moderator.totp_enabled else moderator.totp_secret
+    if secret:  # setting up: no recovery codes exist yet
+        form.code.label.text = _("Six digits from your authenticator app")
     page = render_template(
         "moderate_account.html",
         moderator=moderator,
