@@ -203,16 +203,16 @@ def audit(
     before: str | None = None,
 ) -> None:
     """One audit entry; `before` (a moderator's change): `snapshot` of the rally before it."""
-    db.add(
-        AuditEntry(
-            actor=actor,
-            action=action,
-            rally_id=rally.id if rally else None,
-            detail=detail,
-            approvers=", ".join(approvers or []),
-            before=before,
-        )
+    entry = AuditEntry(
+        actor=actor,
+        action=action,
+        rally_id=rally.id if rally else None,
+        detail=detail,
+        approvers=", ".join(approvers or []),
     )
+    if before is not None:  # left out of the INSERT otherwise (a schema before 0015 works too)
+        entry.before = before
+    db.add(entry)
 
 
 # What `snapshot` keeps of a rally and of its published version (never the contact).

@@ -367,7 +367,8 @@ class AuditEntry(Base):
     approvers: Mapped[str] = mapped_column(Text, default="", server_default="")
     # A moderator's change: the rally as it was before it (JSON, mapapp.domain.lifecycle.snapshot),
     # so that two moderators can revert a suspended moderator's actions.
-    before: Mapped[str | None] = mapped_column(Text)
+    # (A server default, so an INSERT without it leaves the column out: older schemas work.)
+    before: Mapped[str | None] = mapped_column(Text, server_default=text("NULL"))
 
 
 class KnownOrganizer(Base):
