@@ -67,6 +67,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["APPROVALS"] = int(approvals)
     if app.config["APPROVALS"] < 1:
         raise ValueError("MAPAPP_APPROVALS must be 1 or more")
+    # Moderators log in with a second factor, except on a laptop (MAPAPP_DEVELOPMENT).
+    from mapapp.web.twofactor import parse_setting
+
+    app.config["SECOND_FACTOR"] = parse_setting(
+        app.config.get("SECOND_FACTOR"), bool(app.config["DEVELOPMENT"])
+    )
     # Flask-WTF's HTTPS Referer check refuses every form of a browser that sends no Referer
     # (privacy settings, extensions, Referrer-Policy: no-referrer). The token, tied to a
     # SameSite session cookie, and the Sec-Fetch-Site check (security.py) do that work.
@@ -88,7 +94,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from mapapp.channels.telegram import worker
     from mapapp.domain import contacts, db, geocoding, news
     from mapapp.publishing import signing
-    from mapapp.views import activitypub, api, embed, feeds, moderate, pages, share, submit, webapp
+    from mapapp.views import (
+        activitypub,
+        api,
+        embed,
+        feeds,
+        moderate,
+        moderators,
+        pages,
+        reports,
+        share,
+        submit,
+        webapp,
+    )
     from mapapp.web import (
         assets,
         caching,
@@ -128,6 +146,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(submit.bp)
     app.register_blueprint(moderate.bp)
+    app.register_blueprint(moderators.bp)
+    app.register_blueprint(reports.bp)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(embed.bp)
     app.register_blueprint(share.bp)

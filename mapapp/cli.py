@@ -13,12 +13,12 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from mapapp.domain import db, lifecycle
+from mapapp.domain import db, lifecycle, suspension
 from mapapp.domain.geocoding import gazetteer, geocode
 from mapapp.domain.importer import ImportError_, read_rows, write_rows
 from mapapp.domain.models import Moderator
 from mapapp.domain.seed import demo_rallies, load_seed
-from mapapp.web import accounts
+from mapapp.web import accounts, twofactor
 
 
 @click.command("init-db")
@@ -113,6 +113,40 @@ def create_moderator_command(name: str) -> None:
     moderator.password_hash = generate_password_hash(password)
     session.commit()
     click.echo(f"Moderator {name} is ready.")
+
+
+def _moderator_named(name: str) -> Moderator:
+    found = db.session(write=True).scalars(select(Moderator).where(Moderator.name == name)).first()
+    if found is None:
+        raise click.ClickException(f"No moderator named {name!r}.")
+    return found
+
+
+@click.command("reset-second-factor")
+@click.argument("name")
+@with_appcontext
+def reset_second_factor_command(name: str) -> None:
+    """Forget moderator NAME's second factor and recovery codes (a lost phone) and end their
+    sessions: they set up a new one at their next log-in. Check who asks, outside the site."""
+    moderator = _moderator_named(name)
+    session = db.session(write=True)
+    twofactor.reset(session, moderator)
+    lifecycle.audit(session, lifecycle.SYSTEM, "reset_second_factor", None, name)
+    session.commit()
+    click.echo(f"The second factor of {name} is reset: they set up a new one at the next log-in.")
+
+
+@click.command("reinstate-moderator")
+@click.argument("name")
+@with_appcontext
+def reinstate_moderator_command(name: str) -> None:
+    """Lift the suspension two moderators put on moderator NAME (reverted rallies stay as
+    they are). Consider `reset-second-factor` and a new password too."""
+    moderator = _moderator_named(name)
+    if moderator.suspended_at is None:
+        raise click.ClickException(f"{name} is not suspended.")
+    suspension.reinstate(db.session(write=True), moderator)
+    click.echo(f"{name} may log in again.")
 
 
 @click.command("purge")
@@ -271,6 +305,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(import_rallies_command)
     app.cli.add_command(create_moderator_command)
     app.cli.add_command(purge_command)
+    app.cli.add_command(reset_second_factor_command)
+    app.cli.add_command(reinstate_moderator_command)
     app.cli.add_command(new_contact_key_command)
     app.cli.add_command(rotate_contact_key_command)
     app.cli.add_command(export_static_command)

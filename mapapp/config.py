@@ -252,6 +252,22 @@ SETTINGS: list[Setting] = [
         "or time, a take-down, cancel, restore or move. Unset: 2, or 1 with DEVELOPMENT.",
     ),
     Setting(
+        "SECOND_FACTOR",
+        None,
+        "required or optional: whether moderators must log in with a TOTP code (or a one-time "
+        "recovery code) after their password. Unset: required, optional with DEVELOPMENT.",
+    ),
+    Setting(
+        "SECOND_FACTOR_LIMIT",
+        "5 per 15 minutes",
+        "Wrong second-factor codes allowed per moderator account (counted by a keyed hash).",
+    ),
+    Setting(
+        "REPORT_LIMIT",
+        "10 per hour",
+        "Visitors' reports on rallies one client address may send (counted by a keyed hash).",
+    ),
+    Setting(
         "DEVELOPMENT",
         False,
         "Local development over plain HTTP: session cookies without Secure (make run sets it).",

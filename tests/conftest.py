@@ -51,6 +51,9 @@ def make_app(database_url: str, **extra) -> Flask:  # noqa: ANN003
     # Likewise the queue's total limit: tests/test_queue_limit.py sets its own.
     settings |= {"BUILD_LIMIT": "100000 per minute", "BUILD_TOTAL_LIMIT": "100000 per minute"}
     settings |= {"PENDING_LIMIT": 100000}
+    # Moderators log in with a password only, unless a test asks for the second factor
+    # (tests/test_second_factor.py does).
+    settings |= {"SECOND_FACTOR": "optional"}
     app = create_app({**settings, "CONTACT_KEY": CONTACT_KEY, **extra})
     with app.app_context():
         db.upgrade_schema()

@@ -34,6 +34,7 @@ PAGES = [
     "/rallies?when=all&lang=ru",
     "/rallies/1?lang=be",
     "/rallies/2?lang=en",
+    "/rallies/1/report?lang=ru",
     "/submit?lang=be",
     "/moderate/login?lang=ru",
     "/verify?lang=be",

@@ -162,7 +162,7 @@ def test_one_moderator_in_two_sessions_counts_once(app2) -> None:
     assert_present(app2, rally_id)
 
 
-def test_an_organizers_new_time_needs_two_approvals_and_their_new_text_one(app2) -> None:
+def test_an_organizers_new_time_and_their_new_text_each_need_two_approvals(app2) -> None:
     rally_id = add_rally(app2, title=TITLE)  # imported, public
     with app2.app_context():
         session = db.session(write=True)
@@ -178,18 +178,22 @@ def test_an_organizers_new_time_needs_two_approvals_and_their_new_text_one(app2)
     press(barys, rally_id, "approve")
     ics = app2.test_client().get(f"/rallies/{rally_id}.ics").get_data(as_text=True)
     assert "T200000" in ics
-    # Text only: one moderator's approval publishes it.
+    # Text only needs two as well: a seized manage link's title "cancelled, stay home" keeps
+    # people away like a cancel does (docs/moderators.md).
     with app2.app_context():
         session = db.session(write=True)
         lifecycle.edit(
             session,
             session.get(Rally, rally_id),
-            {"description": "Новы тэкст"},
+            {"title": "Адменена, заставайцеся дома"},
             lifecycle.ORGANIZER,
         )
     press(alesia, rally_id, "approve")
+    assert app2.test_client().get(f"/api/rallies/{rally_id}").get_json()["title"] == TITLE
+    press(barys, rally_id, "approve")
     assert (
-        app2.test_client().get(f"/api/rallies/{rally_id}").get_json()["description"] == "Новы тэкст"
+        app2.test_client().get(f"/api/rallies/{rally_id}").get_json()["title"]
+        == "Адменена, заставайцеся дома"
     )
     with app2.app_context():
         assert db.session().get(PublishedRally, rally_id).checked_by == 2  # place and time: two
@@ -221,6 +225,32 @@ def test_a_moderators_new_place_waits_for_a_second_moderator(app2) -> None:
     public = app2.test_client().get(f"/api/rallies/{rally_id}").get_json()
     assert public["place"] == "Кастрычніцкая плошча"
     assert public["status"] == "moved"
+
+
+def test_a_moderators_text_only_edit_waits_for_a_second_moderator(app2) -> None:
+    """One seized account cannot write "cancelled, stay home" into a public rally's title."""
+    rally_id = add_rally(app2, title=TITLE)
+    alesia, barys = moderator_client(app2, "alesia"), moderator_client(app2, "barys")
+    year = datetime.now(UTC).year + 1
+    form = {
+        "csrf_token": csrf(alesia, f"/moderate/rallies/{rally_id}"),
+        "title": "Адменена, заставайцеся дома",
+        "description": "Апісанне",
+        "town": "Мінск",
+        "place": "Плошча Свабоды",
+        "date": f"{year}-06-01",
+        "time": "19:00",
+    }
+    response = alesia.post(f"/moderate/rallies/{rally_id}/edit", data=form)
+    assert response.status_code == 303, response.get_data(as_text=True)[:2000]
+    assert app2.test_client().get(f"/api/rallies/{rally_id}").get_json()["title"] == TITLE
+    assert TITLE in app2.test_client().get(f"/rallies/{rally_id}.ics").get_data(as_text=True)
+    page = barys.get(f"/moderate/rallies/{rally_id}?lang=en").get_data(as_text=True)
+    assert "approved by 1 of 2" in page
+    press(barys, rally_id, "approve")
+    public = app2.test_client().get(f"/api/rallies/{rally_id}").get_json()
+    assert public["title"] == "Адменена, заставайцеся дома"
+    assert public["status"] == "approved"
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,7 @@ def writer_app(url: str):  # noqa: ANN201
             "WTF_CSRF_ENABLED": False,
             "RATELIMIT_ENABLED": False,
             "PENDING_LIMIT": 100000,  # these tests submit hundreds (tests/test_queue_limit.py)
+            "SECOND_FACTOR": "optional",  # a password logs in (tests/test_second_factor.py)
         }
     )
 

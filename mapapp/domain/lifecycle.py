@@ -15,6 +15,7 @@ mapapp.domain.signals.public_change, both inside the transaction that makes it.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -199,16 +200,96 @@ def audit(
     rally: Rally | None,
     detail: str = "",
     approvers: list[str] | None = None,
+    before: str | None = None,
 ) -> None:
-    db.add(
-        AuditEntry(
-            actor=actor,
-            action=action,
-            rally_id=rally.id if rally else None,
-            detail=detail,
-            approvers=", ".join(approvers or []),
-        )
+    """One audit entry; `before` (a moderator's change): `snapshot` of the rally before it."""
+    entry = AuditEntry(
+        actor=actor,
+        action=action,
+        rally_id=rally.id if rally else None,
+        detail=detail,
+        approvers=", ".join(approvers or []),
     )
+    if before is not None:  # left out of the INSERT otherwise (a schema before 0015 works too)
+        entry.before = before
+    db.add(entry)
+
+
+# What `snapshot` keeps of a rally and of its published version (never the contact).
+SNAPSHOT_FIELDS = (*PUBLISHED_FIELDS, "changes_pending", "manage_token_hash", "reject_reason")
+SNAPSHOT_PUBLISHED = (*PUBLISHED_FIELDS, "status", "checked_by", "organizer_known",
+                      "previous_starts_at")  # fmt: skip
+_TIMES = ("starts_at", "ends_at", "reveal_at", "previous_starts_at")
+
+
+def snapshot(db: Session, rally: Rally) -> str:
+    """The rally as it is now, as JSON: its state, working copy (no contact) and published
+    version (null: not public). `revert_to` puts it back."""
+
+    def plain(value: Any) -> Any:  # noqa: ANN401
+        return value.isoformat() if isinstance(value, datetime) else value
+
+    row = published(db, rally)
+    return json.dumps(
+        {
+            "status": rally.status,
+            "rally": {name: plain(getattr(rally, name)) for name in SNAPSHOT_FIELDS},
+            "published": None
+            if row is None
+            else {name: plain(getattr(row, name)) for name in SNAPSHOT_PUBLISHED},
+        }
+    )
+
+
+def _moderator_snapshot(db: Session, rally: Rally | None, actor: str) -> str | None:
+    if rally is None or actor_kind(actor) != MODERATOR:
+        return None
+    return snapshot(db, rally)
+
+
+def revert_to(db: Session, rally: Rally, before: str, actor: str, approvers: list[str]) -> str:
+    """Put the rally back as `before` (a `snapshot`) says, as one public change: the
+    sequence and the data version move, and every output and copy follows (a rally that was
+    not public then is taken down now). Returns the state it is in again."""
+    saved = json.loads(before)
+
+    def value(name: str, raw: Any) -> Any:  # noqa: ANN401
+        return datetime.fromisoformat(raw) if name in _TIMES and raw is not None else raw
+
+    row = published(db, rally)
+    was_public = row is not None
+    for name, raw in saved["rally"].items():
+        setattr(rally, name, value(name, raw))
+    rally.sequence = (rally.sequence or 0) + 1
+    then = saved["published"]
+    if then is None and row is not None:
+        db.delete(row)
+    elif then is not None:
+        if row is None:
+            row = PublishedRally(id=rally.id)
+            db.add(row)
+        for name, raw in then.items():
+            setattr(row, name, value(name, raw))
+        row.sequence = rally.sequence
+        row.changes_pending = rally.changes_pending
+        row.updated_at = utcnow()
+    to = saved["status"]
+    public = was_public or then is not None
+    if then is None:
+        kind = "taken_down"
+    elif not was_public:
+        kind = "published"
+    else:
+        kind = {CANCELLED: "cancelled", DANGER: "danger", MOVED: "moved"}.get(to, "restored")
+    rally.status = to
+    audit(db, actor, "revert", rally, "", approvers)
+    if public:
+        bump_version(db)
+        db.flush()
+        public_change.send(
+            current_app._get_current_object(), session=db, rally_id=rally.id, kind=kind
+        )
+    return to
 
 
 def bump_version(db: Session) -> None:
@@ -267,10 +348,11 @@ def _finish(
     public: bool,
     detail: str = "",
     approvers: list[str] | None = None,
+    before: str | None = None,
 ) -> None:
     """Record the change; when the public sees it, move the data version and tell listeners."""
     rally.status = to
-    audit(db, actor, action, rally, detail, approvers)
+    audit(db, actor, action, rally, detail, approvers, before)
     if public:
         bump_version(db)
         db.flush()
@@ -419,6 +501,7 @@ def perform(
     Returns the new state.
     """
     to = transition(rally, actor, action)
+    before = _moderator_snapshot(db, rally, actor)
     row = published(db, rally)
     if action in ("approve_changes", "approve_move", "reject_changes") and not (
         rally.changes_pending and row is not None
@@ -441,7 +524,7 @@ def perform(
             # A cancel cancels the approved version; the waiting edit goes with it.
             _discard_changes(rally, row)
         _restatus(row, rally, to)
-    _finish(db, rally, actor, action, to, public, reason or "", approvers)
+    _finish(db, rally, actor, action, to, public, reason or "", approvers, before)
     return to
 
 
@@ -480,11 +563,8 @@ def required(db: Session, rally: Rally, action: str) -> int:
     row = published(db, rally)
     if action == "reject" and row is None:
         return 1  # rejecting what was never public: the organizer can edit and send it again
-    same_time = row is not None and all(
-        getattr(rally, name) == getattr(row, name) for name in TIME_FIELDS
-    )
-    if action == "approve_changes" and same_time:
-        return 1  # text only: the place and the time people go to stay as approved
+    # A text-only edit ("approve_changes") needs as many as a new place or time: a title
+    # changed to "cancelled, stay home" keeps people away like a cancel does.
     return max(1, int(current_app.config["APPROVALS"]))
 
 
@@ -502,14 +582,17 @@ class Decision:
 
 
 def approvers_of(db: Session, rally: Rally, action: str) -> list[Approval]:
-    """The approvals of `action` on the rally's present version, first first."""
+    """The approvals of `action` on the rally's present version, first first; a suspended
+    moderator's approvals no longer count."""
     return list(
         db.scalars(
             select(Approval)
+            .join(Moderator, Moderator.id == Approval.moderator_id)
             .where(
                 Approval.rally_id == rally.id,
                 Approval.action == action,
                 Approval.sequence == (rally.sequence or 0),
+                Moderator.suspended_at.is_(None),
             )
             .order_by(Approval.at, Approval.id)
         )
@@ -670,11 +753,14 @@ def edit(db: Session, rally: Rally, fields: dict[str, Any], actor: str) -> list[
     row = published(db, rally)
     action = "edit"
     held = None  # a moderator's new place or time of a live rally, waiting for more approvals
+    before = _moderator_snapshot(db, rally, actor)
     if kind == MODERATOR and rally.status in LIVE and row is not None:
-        where_when = PLACE_FIELDS + TIME_FIELDS
-        new = {name: fields.get(name, getattr(rally, name)) for name in where_when}
-        moves = any(new[name] != getattr(row, name) for name in where_when)
-        if moves and int(current_app.config["APPROVALS"]) > 1:
+        # Any change of what the public reads waits for more approvals, text too: a seized
+        # account's "cancelled, stay home" in a title keeps people away like a cancel.
+        shown = tuple(name for name in EDITABLE if name != "contact")
+        new = {name: fields.get(name, getattr(rally, name)) for name in shown}
+        changes = any(new[name] != getattr(row, name) for name in shown)
+        if changes and int(current_app.config["APPROVALS"]) > 1:
             held = _moderator(db, actor)
     if held is not None:
         pass  # published below as changes waiting, with this moderator's approval
@@ -701,7 +787,7 @@ def edit(db: Session, rally: Rally, fields: dict[str, Any], actor: str) -> list[
         if public:  # a public change: the public revision moves with it
             row.sequence = rally.sequence
             row.updated_at = utcnow()
-    _finish(db, rally, actor, action, to, public, detail)
+    _finish(db, rally, actor, action, to, public, detail, before=before)
     if held is not None:
         # The editor's approval of the change; another moderator's publishes it.
         decide(db, rally, held, "approve")
@@ -723,6 +809,7 @@ def set_reveal(db: Session, rally: Rally, reveal_at: datetime | None, actor: str
     if rally.reveal_at == reveal_at:
         return False
     to = transition(rally, actor, "reveal")
+    before = _moderator_snapshot(db, rally, actor)
     rally.reveal_at = reveal_at
     row = published(db, rally)
     rally.sequence = (rally.sequence or 0) + 1
@@ -730,7 +817,7 @@ def set_reveal(db: Session, rally: Rally, reveal_at: datetime | None, actor: str
         row.reveal_at = reveal_at
         _restatus(row, rally, row.status)
     detail = reveal_at.isoformat() if reveal_at else "now"
-    _finish(db, rally, actor, "reveal", to, row is not None, detail)
+    _finish(db, rally, actor, "reveal", to, row is not None, detail, before=before)
     return True
 
 
@@ -759,8 +846,9 @@ def new_manage_link(db: Session, rally: Rally, actor: str) -> str:
     """Give the rally a new manage token (the old link stops working); returns it, to be
     shown once and passed on by hand."""
     token = new_token()
+    before = _moderator_snapshot(db, rally, actor)
     rally.manage_token_hash = hash_token(token)
-    audit(db, actor, "new-manage-link", rally)
+    audit(db, actor, "new-manage-link", rally, before=before)
     db.commit()
     return token
 
@@ -783,7 +871,9 @@ def purge_rejected(db: Session, days: int, now: datetime | None = None) -> int:
             .where(Rally.id.in_(ids))
             .values(title="", description="", place="", contact=None, reject_reason=None)
         )
-        db.execute(update(AuditEntry).where(AuditEntry.rally_id.in_(ids)).values(detail=""))
+        db.execute(
+            update(AuditEntry).where(AuditEntry.rally_id.in_(ids)).values(detail="", before=None)
+        )
         for rally_id in ids:
             db.add(AuditEntry(actor="system", action="purge-texts", rally_id=rally_id, detail=""))
     db.commit()

@@ -283,6 +283,61 @@ class Moderator(Base):
     # Sessions carry the epoch they began in; raising it (log out, new password) ends them all.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The second factor (mapapp.web.twofactor): the TOTP secret, encrypted with
+    # MAPAPP_CONTACT_KEY like the organizers' contacts; `totp_enabled` once a code confirmed it.
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedContact)
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The last 30-second step a code was accepted for: a code of that step or before is refused.
+    totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Set when two other moderators suspend this one: no log-in, no session, no approval counts.
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RecoveryCode(Base):
+    """A moderator's one-time recovery code, stored only as its SHA-256 (80 random bits)."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    moderator_id: Mapped[int] = mapped_column(
+        ForeignKey("moderator.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ModeratorVote(Base):
+    """One moderator's vote to suspend another (mapapp.domain.suspension): when
+    MAPAPP_APPROVALS different moderators (at least two) voted with the same `hours`, the
+    target is suspended and their actions of the last `hours` hours are reverted."""
+
+    __tablename__ = "moderator_vote"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("moderator.id", ondelete="CASCADE"))
+    voter_id: Mapped[int] = mapped_column(ForeignKey("moderator.id", ondelete="CASCADE"))
+    hours: Mapped[int] = mapped_column(Integer, default=0)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("target_id", "voter_id", name="uq_moderator_vote"),)
+
+
+class VisitorReport(Base):
+    """A visitor's report on a public rally: a fixed reason and an optional short text.
+
+    Nothing about the visitor: no address, no user agent, no session; the time only to the
+    hour (mapapp.views.reports).
+    """
+
+    __tablename__ = "visitor_report"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rally_id: Mapped[int] = mapped_column(ForeignKey("rally.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(String(300), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    handled_by: Mapped[str | None] = mapped_column(String(80))
 
 
 class LoginFailure(Base):
@@ -310,6 +365,10 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     # The moderators whose approvals made this change, comma-separated ("" for one step).
     approvers: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # A moderator's change: the rally as it was before it (JSON, mapapp.domain.lifecycle.snapshot),
+    # so that two moderators can revert a suspended moderator's actions.
+    # (A server default, so an INSERT without it leaves the column out: older schemas work.)
+    before: Mapped[str | None] = mapped_column(Text, server_default=text("NULL"))
 
 
 class KnownOrganizer(Base):

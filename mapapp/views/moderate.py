@@ -27,13 +27,13 @@ from flask_babel import ngettext
 from sqlalchemy import Select, func, or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from mapapp.domain import db, lifecycle
+from mapapp.domain import db, lifecycle, reports
 from mapapp.domain.filters import BadFilter, RallyFilter, parse_filter
 from mapapp.domain.geocoding import gazetteer
 from mapapp.domain.models import PUBLIC_STATUSES, AuditEntry, Moderator, Rally, Status, utcnow
 from mapapp.places.locale import MINSK
 from mapapp.publishing.geojson import feature_collection
-from mapapp.web import accounts
+from mapapp.web import accounts, twofactor
 from mapapp.web.forms import (
     ActionForm,
     BulkForm,
@@ -65,6 +65,8 @@ def current_moderator() -> Moderator | None:
     moderator = db.session().get(Moderator, moderator_id)
     if moderator is None or session.get("epoch") != moderator.session_epoch:
         return None
+    if moderator.suspended_at is not None:
+        return None  # suspended by two moderators: every session ends at once
     return moderator
 
 
@@ -107,15 +109,28 @@ def login():  # noqa: ANN201
             return make_response(render_template("moderate_login.html", form=form), 429)
         password_hash = moderator.password_hash if moderator else dummy_hash()
         if check_password_hash(password_hash, form.password.data) and moderator:
+            if moderator.suspended_at is not None:
+                form.password.errors.append(
+                    _("This account is suspended by two moderators. The operator can reinstate it.")
+                )
+                return make_response(render_template("moderate_login.html", form=form), 403)
             device = accounts.known_device(moderator)
             session.clear()
-            session["moderator_id"] = moderator.id
-            session["epoch"] = moderator.session_epoch
-            session.permanent = True
             # Only a moderation page of this site, under whatever prefix the site has.
             next_path = accounts.safe_next(request.args.get("next"))
             target = request.script_root + next_path if next_path else url_for("moderate.queue")
-            response = redirect(target, code=303)
+            if moderator.totp_enabled or twofactor.required():
+                # The password is right; the second factor (or its set-up) comes next. Until
+                # then the session opens no moderation page (login_required reads moderator_id).
+                session["half_id"] = moderator.id
+                session["half_epoch"] = moderator.session_epoch
+                session["half_at"] = int(utcnow().timestamp())
+                session["half_next"] = target
+                step = "moderators.code" if moderator.totp_enabled else "moderators.account"
+                response = redirect(url_for(step), code=303)
+            else:
+                start_session(moderator)
+                response = redirect(target, code=303)
             accounts.remember_device(response, moderator, device)
             return response
         accounts.record_failure(session_, form.name.data, moderator)
@@ -124,6 +139,14 @@ def login():  # noqa: ANN201
     elif request.method == "POST":
         status = 400 if "csrf_token" in form.errors else 422
     return make_response(render_template("moderate_login.html", form=form), status)
+
+
+def start_session(moderator: Moderator) -> None:
+    """Log `moderator` in: the session carries their id and session epoch."""
+    session.clear()
+    session["moderator_id"] = moderator.id
+    session["epoch"] = moderator.session_epoch
+    session.permanent = True
 
 
 @bp.post("/logout")
@@ -304,9 +327,23 @@ def render_queue(view: QueueView, bulk_form: BulkForm, status: int = 200):  # no
         filter_towns=gazetteer().town_names(current_language()),
         approvals=approvals,
         queue_full=lifecycle.queue_full(session_),
+        reported=reported_rallies(session_),
         pending_limit=current_app.config["PENDING_LIMIT"],
     )
     return make_response(page, status)
+
+
+def reported_rallies(session_) -> list[tuple[Rally, int]]:  # noqa: ANN001
+    """Rallies with visitors' reports not yet handled, and how many, most reported first."""
+    counts = reports.open_counts(session_)
+    found = {r.id: r for r in session_.scalars(select(Rally).where(Rally.id.in_(list(counts))))}
+    return [(found[i], n) for i, n in counts.items() if i in found]
+
+
+@bp.app_template_global()
+def report_reason(code: str) -> str:
+    """A visitor's report reason in the page's language."""
+    return str(reports.REASONS.get(code, code))
 
 
 @bp.post("/bulk")
@@ -420,6 +457,8 @@ def render_page(  # noqa: ANN201
         reject_form=reject_form or RejectForm(formdata=None),
         action_form=ActionForm(),
         history=history,
+        visitor_reports=(found_reports := reports.open_reports(session_, found.id)),
+        report_counts=reports.reason_counts(found_reports),
         shell=shell,
         back=back,
         queue_url=url_for("moderate.queue", **queue_view(back).args),
@@ -599,8 +638,7 @@ def edit(rally_id: int):  # noqa: ANN201
     if found.changes_pending and lifecycle.published(session_, found) is not None:
         flash(
             _(
-                "Saved: %(title)s. The new place or time is public once another moderator "
-                "approves it.",
+                "Saved: %(title)s. The changes are public once another moderator approves them.",
                 title=named(found),
             )
         )
@@ -644,6 +682,14 @@ ACTION_NAMES = {
     "confirm_danger": _l("danger warning confirmed"),
     "trust_organizer": _l("organizer marked as known"),
     "untrust_organizer": _l("organizer no longer marked as known"),
+    "revert": _l("put back as before a suspended moderator's action"),
+    "propose_suspension": _l("proposed to suspend a moderator"),
+    "suspend_moderator": _l("suspended a moderator"),
+    "reinstate_moderator": _l("moderator reinstated by the operator"),
+    "second_factor_on": _l("second factor turned on"),
+    "new_recovery_codes": _l("new recovery codes made"),
+    "reset_second_factor": _l("second factor reset by the operator"),
+    "reports_handled": _l("visitors' reports marked handled"),
 }
 ACTOR_NAMES = {
     "organizer": _l("the organizer"),

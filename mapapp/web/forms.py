@@ -14,7 +14,9 @@ from wtforms import (
     BooleanField,
     DateField,
     HiddenField,
+    IntegerField,
     PasswordField,
+    RadioField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -23,9 +25,9 @@ from wtforms import (
     ValidationError,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from mapapp.domain import rules
+from mapapp.domain import reports, rules
 from mapapp.domain.geocoding import gazetteer, geocode
 from mapapp.domain.models import utcnow
 from mapapp.places.index import distance_km
@@ -356,6 +358,44 @@ class LoginForm(Form):
     )
     password = PasswordField(
         _l("Password"), [InputRequired(REQUIRED), Length(max=200, message=AT_MOST)]
+    )
+
+
+class CodeForm(Form):
+    """The second factor: six digits from the authenticator app, or a recovery code."""
+
+    code = StringField(
+        _l("Code from your authenticator app, or a recovery code"),
+        [InputRequired(REQUIRED), Length(max=60, message=AT_MOST)],
+        filters=[strip],
+    )
+
+
+class SuspendForm(Form):
+    """Propose or confirm suspending a moderator, reverting their last `hours` hours."""
+
+    hours = IntegerField(
+        _l("Revert their actions of the last hours (0: none)"),
+        [InputRequired(REQUIRED), NumberRange(0, 168, _l("A number from 0 to 168, please."))],
+        default=24,
+    )
+
+
+class ReportForm(Form):
+    """A visitor's report on a rally: a fixed reason and an optional short text."""
+
+    reason = RadioField(
+        _l("What is wrong?"),
+        [InputRequired(_l("Choose what is wrong."))],
+        choices=[SelectChoice(code, label) for code, label in reports.REASONS.items()],
+    )
+    text = TextAreaField(
+        _l("Anything to add (optional)"),
+        [Length(max=reports.TEXT_LIMIT, message=AT_MOST), plain_text],
+        filters=[strip],
+        description=_l(
+            "At most 280 characters. Do not write your name, phone or anything about yourself."
+        ),
     )
 
 

@@ -1,0 +1,72 @@
+"""Visitors' reports on public rallies: a fixed reason and an optional short text.
+
+Nothing about the visitor is stored: no address, no user agent, no session, no account;
+the time only to the hour (so it cannot be matched with a log line). The rate limit that
+stops a flood counts by a keyed hash of the address (mapapp.web.limits). Moderators see the
+open reports beside the rally (the queue, the rally's page) and mark them handled.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from mapapp.domain.models import VisitorReport, utcnow
+
+# The fixed reasons (stored as these codes), in the order the form offers them.
+REASONS = {
+    "wrong_place": _l("Wrong place"),
+    "provocation": _l("Looks like a provocation"),
+    "dispersed": _l("Already dispersed"),
+    "other": _l("Other"),
+}
+TEXT_LIMIT = 280  # characters of the optional text
+
+
+def add(db: Session, rally_id: int, reason: str, text: str) -> None:
+    """Store one report (the caller checked the rally is public and the reason is one of
+    REASONS; `text` at most TEXT_LIMIT characters). Commits."""
+    hour = utcnow().replace(minute=0, second=0, microsecond=0)
+    db.add(VisitorReport(rally_id=rally_id, reason=reason, text=text[:TEXT_LIMIT], at=hour))
+    db.commit()
+
+
+def open_counts(db: Session) -> dict[int, int]:
+    """Rally id -> how many of its reports are not handled yet, most reported first."""
+    rows = db.execute(
+        select(VisitorReport.rally_id, func.count(VisitorReport.id))
+        .where(VisitorReport.handled_at.is_(None))
+        .group_by(VisitorReport.rally_id)
+        .order_by(func.count(VisitorReport.id).desc(), VisitorReport.rally_id)
+    )
+    return {rally_id: int(count) for rally_id, count in rows}
+
+
+def open_reports(db: Session, rally_id: int) -> list[VisitorReport]:
+    """The rally's reports not handled yet, newest first."""
+    return list(
+        db.scalars(
+            select(VisitorReport)
+            .where(VisitorReport.rally_id == rally_id, VisitorReport.handled_at.is_(None))
+            .order_by(VisitorReport.at.desc(), VisitorReport.id.desc())
+        )
+    )
+
+
+def reason_counts(reports: list[VisitorReport]) -> list[tuple[str, int]]:
+    """(reason code, count) of these reports, most first."""
+    return Counter(report.reason for report in reports).most_common()
+
+
+def mark_handled(db: Session, rally_id: int, moderator_name: str) -> int:
+    """Mark the rally's open reports handled by this moderator; returns how many (the
+    caller writes the audit entry and commits)."""
+    done = db.execute(
+        update(VisitorReport)
+        .where(VisitorReport.rally_id == rally_id, VisitorReport.handled_at.is_(None))
+        .values(handled_at=utcnow(), handled_by=moderator_name)
+    )
+    return int(done.rowcount or 0)

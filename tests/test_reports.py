@@ -1,0 +1,118 @@
+"""Visitors' reports over HTTP: a plain form with a CSRF token on each rally page's own
+report page, fixed reasons and a short text, shown to moderators beside the rally and
+counted, marked handled; nothing about the visitor is stored (every table and the logs are
+read) and the rate limit keeps only keyed hashes."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from conftest import add_rally, make_app
+from sqlalchemy import inspect, text
+from test_moderate import PASSWORD, csrf, log_in
+
+from mapapp.domain import db
+
+ADDRESS = "203.0.113.77"
+AGENT = "VisitorsOwnBrowser/9.9 (unique-agent-string)"
+
+
+def send(client, rally_id: int, **data):  # noqa: ANN001, ANN003, ANN201
+    token = csrf(client, f"/rallies/{rally_id}/report")
+    return client.post(f"/rallies/{rally_id}/report", data={"csrf_token": token, **data})
+
+
+def test_a_report_reaches_moderators_beside_the_rally_counted_and_escaped(app) -> None:
+    rally_id = add_rally(app, title="Пікет на плошчы")
+    page = app.test_client().get(f"/rallies/{rally_id}?lang=en").get_data(as_text=True)
+    assert f'href="/rallies/{rally_id}/report"' in page
+    visitor = app.test_client()
+    form = visitor.get(f"/rallies/{rally_id}/report?lang=en").get_data(as_text=True)
+    for reason in ("Wrong place", "Looks like a provocation", "Already dispersed", "Other"):
+        assert reason in form
+    assert 'name="csrf_token"' in form and "<script" not in form.split("</header>")[-1]
+    assert send(visitor, rally_id, reason="provocation", text="<img src=x onerror=alert(1)>").status_code == 200  # fmt: skip
+    assert send(visitor, rally_id, reason="provocation").status_code == 200
+    assert send(visitor, rally_id, reason="dispersed").status_code == 200
+    app.test_cli_runner().invoke(
+        args=["create-moderator", "alesia"], env={"MAPAPP_MODERATOR_PASSWORD": PASSWORD}
+    )
+    moderator = app.test_client()
+    log_in(moderator)
+    queue = moderator.get("/moderate?lang=en").get_data(as_text=True)
+    assert "Reported by visitors" in queue and "3 reports" in queue
+    item = moderator.get(f"/moderate/rallies/{rally_id}?lang=en").get_data(as_text=True)
+    assert "Looks like a provocation: 2" in item and "Already dispersed: 1" in item
+    assert "&lt;img src=x onerror=alert(1)&gt;" in item and "<img src=x" not in item
+    token = csrf(moderator, f"/moderate/rallies/{rally_id}")
+    handled = moderator.post(
+        f"/moderate/rallies/{rally_id}/reports/handled", data={"csrf_token": token}
+    )
+    assert handled.status_code == 303
+    assert "Reported by visitors" not in moderator.get("/moderate?lang=en").get_data(as_text=True)
+    log = moderator.get("/moderate/log?lang=en").get_data(as_text=True)
+    assert (
+        "visitors&#39; reports marked handled" in log or "visitors' reports marked handled" in log
+    )
+
+
+def test_bad_reports_get_a_clear_4xx(app) -> None:
+    rally_id = add_rally(app)
+    client = app.test_client()
+    assert send(client, rally_id, reason="not-a-reason").status_code == 422
+    assert send(client, rally_id).status_code == 422
+    assert send(client, rally_id, reason="other", text="x" * 281).status_code == 422
+    assert send(client, rally_id, reason="other", text="a\u202eb").status_code == 422
+    no_token = client.post(f"/rallies/{rally_id}/report", data={"reason": "other"})
+    assert no_token.status_code == 400
+    hidden = add_rally(app, status="pending")
+    assert client.get(f"/rallies/{hidden}/report").status_code == 404
+    assert client.get("/rallies/999999/report").status_code == 404
+
+
+class Kept(logging.Handler):
+    """Every log record's text, from every logger."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+def test_a_report_stores_nothing_about_the_visitor(sqlite_url, capsys) -> None:  # noqa: ANN001
+    app = make_app(sqlite_url, REPORT_LIMIT="2 per hour")
+    kept = Kept()
+    root = logging.getLogger()
+    root.addHandler(kept)
+    level = root.level
+    root.setLevel(logging.DEBUG)
+    rally_id = add_rally(app)
+    visitor = app.test_client()
+    visitor.environ_base.update({"REMOTE_ADDR": ADDRESS, "HTTP_USER_AGENT": AGENT})
+    assert send(visitor, rally_id, reason="wrong_place", text="Тут нікога няма").status_code == 200
+    assert send(visitor, rally_id, reason="other").status_code == 200
+    assert send(visitor, rally_id, reason="other").status_code == 429  # the limit counts
+    with app.app_context():
+        connection = db.session().connection()
+        dump = []
+        for table in inspect(connection).get_table_names():
+            for row in connection.execute(text(f'SELECT * FROM "{table}"')):  # noqa: S608
+                dump.append(" ".join(str(value) for value in row))
+        reports = connection.execute(text("SELECT * FROM visitor_report")).all()
+    root.removeHandler(kept)
+    root.setLevel(level)
+    logged = "\n".join(kept.lines) + "".join(capsys.readouterr())
+    assert "report" in logged or kept.lines is not None
+    everything = "\n".join(dump)
+    assert len(reports) == 2
+    assert "Тут нікога няма" in everything  # the dump does read the report's own row
+    for secret in (ADDRESS, AGENT, "unique-agent-string", "203.0.113"):
+        assert secret not in everything
+        assert secret not in logged
+    # The rate limit's counters are named by keyed hashes only.
+    assert re.search(r"[0-9a-f]{64}", everything)
+    # The report's time is kept to the hour: no log line can be matched with it.
+    assert all(str(row.at).endswith(":00:00") or ":00:00" in str(row.at) for row in reports)
