@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from functools import cache, wraps
@@ -168,7 +169,8 @@ class QueueView:
                 )
             )
         self.filter: RallyFilter = parse_filter({**self.args, "when": "all"}, gazetteer())
-        self.q = " ".join(self.args.get("q", "").split())[:100]
+        # NFC as stored: a "ў" typed as "у" and a combining breve finds the stored "ў".
+        self.q = " ".join(unicodedata.normalize("NFC", self.args.get("q", "")).split())[:100]
 
     def query(self, columns: tuple = (Rally,)) -> Select:
         waits = or_(Rally.status == Status.PENDING.value, Rally.changes_pending.is_(True))
@@ -683,7 +685,9 @@ def log():  # noqa: ANN201
     query = select(AuditEntry, Rally.title).outerjoin(Rally, Rally.id == AuditEntry.rally_id)
     who = args.get("moderator") or ""
     if who:
-        if who not in names:
+        # In any case and script, as the queue's search ("АЛЕСЬ" is Алесь).
+        who = next((name for name in names if name.lower() == who.lower()), None)
+        if who is None:
             raise BadFilter(_l("No moderator of that name."))
         query = query.where(AuditEntry.actor == f"moderator:{who}")
     action = args.get("action") or ""
