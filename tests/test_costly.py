@@ -8,6 +8,8 @@ whatever the query string.
 
 from __future__ import annotations
 
+import http.client
+import json
 from pathlib import Path
 
 import pytest
@@ -76,3 +78,51 @@ def test_through_make_serve_a_flood_gets_429s_and_healthz_stays(stack, tmp_path)
     codes = [get(f"{base}/offline.html?from=2027-03-{day:02d}")[0] for day in range(1, 13)]
     assert codes[0] == 200 and codes.count(429) >= 7
     assert all(get(f"{base}/healthz")[0] == 200 for _ in range(5))
+
+
+@pytest.fixture
+def unlimited_app_stack(tmp_path: Path):  # noqa: ANN201
+    """make serve with the app's own limits out of reach: every 429 is nginx's."""
+    env = serve_env(
+        tmp_path,
+        MAPAPP_BUILD_LIMIT="100000 per minute",
+        MAPAPP_BUILD_TOTAL_LIMIT="100000 per minute",
+        MAPAPP_GEOCODE_LIMIT="100000 per minute",
+    )
+    yield from run_stack(tmp_path, env)
+
+
+def from_address(base: str, path: str, address: str) -> tuple[int, dict[str, str]]:
+    """GET base + path from a given loopback address (another client to nginx's limits)."""
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30, source_address=(address, 0))
+    try:
+        conn.request("GET", path)
+        answer = conn.getresponse()
+        answer.read()
+        return answer.status, dict(answer.headers)
+    finally:
+        conn.close()
+
+
+def test_nginx_refuses_one_clients_costly_flood_before_the_app(unlimited_app_stack) -> None:
+    base = unlimited_app_stack.base
+    flooder, visitor = "127.0.0.2", "127.0.0.1"
+    popup = json.loads(get(f"{base}/api/rallies.geojson?when=all")[2])["features"][0]["id"]
+    paths = [
+        f"/offline.html?from=2027-{month:02d}-{day:02d}" for month in (4, 5) for day in range(1, 21)
+    ] + [f"/api/geocode?q=place{n}" for n in range(30)]
+    answers = [from_address(base, path, flooder) for path in paths]
+    refused = [headers for status, headers in answers if status == 429]
+    # Past the burst nginx answers the flooder itself: no Retry-After, which every 429 of the
+    # app carries (and the app's limits are out of reach here).
+    assert len(refused) >= 20
+    assert all("Retry-After" not in headers for headers in refused)
+    # Geocoding is costly too: nginx refuses the flooder's searches as well.
+    assert any(status == 429 for status, _ in answers[-30:])
+    # Another visitor meanwhile: the health check, a popup, a page and a new copy of their own.
+    for path in ("/healthz", f"/api/rallies/{popup}", "/", "/offline.html?from=2027-04-02"):
+        assert from_address(base, path, visitor)[0] == 200, path
+    # The flooder itself still gets what costs nothing new: a page, a popup, the health check.
+    for path in ("/healthz", f"/api/rallies/{popup}", "/"):
+        assert from_address(base, path, flooder)[0] == 200, path
