@@ -13,7 +13,12 @@ Per round the visitor's p95 of each route; printed: the median over rounds of ea
 ratio attacked / quiet, what the attacker got (statuses, requests a second) and the target
 (`/healthz` and the popup under 100 ms p95 while attacked).
 
+With `--compare`, a second stack (another port, the same database) runs deploy/nginx.conf
+without its per-client limits (`limit_req`, `limit_conn`), and its rounds alternate with the
+first's: the same figures, and the ratio with / without the limits in one run.
+
     .venv/bin/python bench/flood.py [--rounds 3] [--seconds 10] [--connections 8] [--rallies 500]
+        [--compare]
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import json
 import multiprocessing
 import os
 import random
+import re
 import secrets
 import signal
 import statistics
@@ -103,7 +109,10 @@ def attacker(port: int, connections: int, ids: list[int], stop_at: float, out) -
         thread.start()
     for thread in threads:
         thread.join()
-    out.put(dict(statuses))
+    used = os.times()
+    # The attacker's own CPU (it shares the machine's CPUs with the stack here): a key
+    # "cpu_s" beside the statuses.
+    out.put({**statuses, "cpu_s": round(used.user + used.system, 1)})
 
 
 def visitor(port: int, paths: dict[str, str], seconds: float) -> dict[str, list[float]]:
@@ -147,12 +156,76 @@ def wait_until_up(port: int, process: subprocess.Popen) -> None:
     raise SystemExit("the stack did not answer within 120 s")
 
 
-def main() -> None:
+# Runs deploy/serve.py with its nginx template replaced (the `--compare` stack).
+SERVE_WITH_TEMPLATE = """
+import importlib.util, sys
+from pathlib import Path
+spec = importlib.util.spec_from_file_location("serve", "deploy/serve.py")
+serve = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(serve)
+serve.TEMPLATE = Path(sys.argv[1])
+sys.exit(serve.main(sys.argv[2:]))
+"""
+# nginx's per-client limits in deploy/nginx.conf's locations (the zones may stay, unused).
+LIMIT_LINE = re.compile(r"^\s*(limit_req zone=|limit_conn mapapp_)[^\n]*\n", re.MULTILINE)
+
+
+def start_stack(
+    instance: Path, port: int, env: dict[str, str], with_limits: bool
+) -> subprocess.Popen:
+    """make serve's stack on `port`; without nginx's per-client limits when asked."""
+    command = [sys.executable, "deploy/serve.py"]
+    if not with_limits:
+        template = instance.with_suffix(".nginx.conf")
+        template.write_text(LIMIT_LINE.sub("", (ROOT / "deploy" / "nginx.conf").read_text()))
+        command = [sys.executable, "-c", SERVE_WITH_TEMPLATE, str(template)]
+    return subprocess.Popen(  # noqa: S603 - our own script
+        [*command, "--listen", f"{HOST}:{port}", "--instance", str(instance)],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.DEVNULL if not os.environ.get("BENCH_VERBOSE") else None,
+    )
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def one_round(
+    port: int, kind: str, paths: dict[str, str], ids: list[int], args: argparse.Namespace
+) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """The visitor's latencies for S seconds, quiet or attacked; the attacker's statuses."""
+    if kind == "quiet":
+        return visitor(port, paths, args.seconds), {}
+    out = multiprocessing.Queue()
+    stop_at = time.monotonic() + args.seconds + 1
+    flood = multiprocessing.Process(
+        target=attacker, args=(port, args.connections, ids, stop_at, out)
+    )
+    flood.start()
+    time.sleep(1)  # the flood under way
+    times = visitor(port, paths, args.seconds)
+    statuses = out.get(timeout=120)
+    flood.join()
+    return times, statuses
+
+
+def main() -> None:  # noqa: PLR0915
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3, help="rounds of each kind, alternated")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--connections", type=int, default=8, help="the attacker's, at once")
     parser.add_argument("--rallies", type=int, default=500)
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="also a stack without nginx's per-client limits, its rounds alternated with the other's",
+    )
     args = parser.parse_args()
     if (
         not 1 <= args.rounds <= 20
@@ -179,81 +252,79 @@ def main() -> None:
             [*flask, "demo-data", "--count", str(args.rallies), "--seed", "1"],
             cwd=ROOT, env=env, check=True, capture_output=True,
         )  # fmt: skip
-        port = free_port()
-        stack = subprocess.Popen(  # noqa: S603 - our own script
-            [python, "deploy/serve.py", "--listen", f"{HOST}:{port}"]
-            + ["--instance", str(instance / "serve")],
-            cwd=ROOT,
-            env=env,
-            stderr=subprocess.DEVNULL if not os.environ.get("BENCH_VERBOSE") else None,
-        )
+        stacks: dict[str, tuple[int, subprocess.Popen]] = {}
         try:
-            wait_until_up(port, stack)
+            names = ["nginx limits", "no nginx limits"] if args.compare else ["nginx limits"]
+            for name in names:
+                port = free_port()
+                process = start_stack(
+                    instance / name.replace(" ", "-"), port, env, name == "nginx limits"
+                )
+                stacks[name] = (port, process)
+                wait_until_up(port, process)
+            port = stacks["nginx limits"][0]
             conn = http.client.HTTPConnection(HOST, port, timeout=30)
             conn.request("GET", "/api/rallies.geojson?when=all")
             ids = [f["id"] for f in json.loads(conn.getresponse().read())["features"]]
             paths = {"/healthz": "/healthz", "popup": f"/api/rallies/{ids[len(ids) // 2]}"}
-            visitor(port, paths, 2)  # every worker warm
+            for port, _ in stacks.values():
+                visitor(port, paths, 2)  # every worker warm
             workers = env.get("WEB_CONCURRENCY") or str(len(os.sched_getaffinity(0)) + 1)
             print(
                 f"{args.rallies} rallies, {args.rounds} x ({args.seconds:.0f} s quiet, "
-                f"{args.seconds:.0f} s attacked by {args.connections} connections), "
-                f"gunicorn {workers} workers, {os.cpu_count()} CPUs",
+                f"{args.seconds:.0f} s attacked by {args.connections} connections) on "
+                f"{' and '.join(stacks)}, gunicorn {workers} workers, {os.cpu_count()} CPUs",
                 flush=True,
             )
-            figures: dict[str, dict[str, list[float]]] = {
-                "quiet": {n: [] for n in paths},
-                "attacked": {n: [] for n in paths},
+            figures = {
+                (stack, kind): {n: [] for n in paths}
+                for stack in stacks
+                for kind in ("quiet", "attacked")
             }
-            attacks: list[dict[str, int]] = []
+            served: dict[str, Counter] = {stack: Counter() for stack in stacks}
             for number in range(args.rounds):
-                for kind in ("quiet", "attacked") if number % 2 == 0 else ("attacked", "quiet"):
-                    flood = None
-                    if kind == "attacked":
-                        out = multiprocessing.Queue()
-                        stop_at = time.monotonic() + args.seconds + 1
-                        flood = multiprocessing.Process(
-                            target=attacker, args=(port, args.connections, ids, stop_at, out)
-                        )
-                        flood.start()
-                        time.sleep(1)  # the flood under way
-                    times = visitor(port, paths, args.seconds)
-                    if flood is not None:
-                        statuses = out.get(timeout=120)
-                        flood.join()
-                        attacks.append(statuses)
+                order = [(stack, kind) for stack in stacks for kind in ("quiet", "attacked")]
+                for stack, kind in order if number % 2 == 0 else order[::-1]:
+                    times, statuses = one_round(stacks[stack][0], kind, paths, ids, args)
+                    cpu = statuses.pop("cpu_s", None)
+                    served[stack].update(statuses)
                     line = "  ".join(
                         f"{name} p95={p95(values):.1f} ms (n={len(values)})"
                         for name, values in times.items()
                     )
-                    extra = ""
-                    if kind == "attacked":
+                    if statuses:
                         total = sum(statuses.values())
-                        extra = f"  attacker: {total / args.seconds:.0f} req/s {dict(sorted(statuses.items()))}"
-                    print(f"round {number + 1} {kind:<8} {line}{extra}", flush=True)
+                        line += f"  attacker's own CPU {cpu} s;"
+                        line += f"  attacker: {total / args.seconds:.0f} req/s {dict(sorted(statuses.items()))}"
+                    print(f"round {number + 1} {stack:<15} {kind:<8} {line}", flush=True)
                     for name, values in times.items():
-                        figures[kind][name].append(p95(values))
+                        figures[stack, kind][name].append(p95(values))
             print("medians over rounds (p95, ms) and ratio attacked / quiet:")
             met = True
-            for name in paths:
-                quiet = statistics.median(figures["quiet"][name])
-                attacked = statistics.median(figures["attacked"][name])
-                met = met and attacked < 100
-                print(f"  {name:<8} quiet {quiet:7.1f}  attacked {attacked:7.1f}  "
-                      f"ratio {attacked / quiet:.2f}")  # fmt: skip
-            served = Counter()
-            for statuses in attacks:
-                served.update(statuses)
-            print(f"  attacker's answers in all rounds: {dict(sorted(served.items()))}")
-            print("target (/healthz and the popup under 100 ms p95 while attacked):",
+            medians = {
+                key: {name: statistics.median(values) for name, values in by_path.items()}
+                for key, by_path in figures.items()
+            }
+            for stack in stacks:
+                for name in paths:
+                    quiet = medians[stack, "quiet"][name]
+                    attacked = medians[stack, "attacked"][name]
+                    if stack == "nginx limits":
+                        met = met and attacked < 100
+                    print(f"  {stack:<15} {name:<8} quiet {quiet:7.1f}  attacked {attacked:7.1f}  "
+                          f"ratio {attacked / quiet:.2f}")  # fmt: skip
+                print(f"  {stack:<15} attacker's answers: {dict(sorted(served[stack].items()))}")
+            if args.compare:
+                for name in paths:
+                    with_limits = medians["nginx limits", "attacked"][name]
+                    without = medians["no nginx limits", "attacked"][name]
+                    print(f"  attacked, with / without nginx's limits, {name}: "
+                          f"{with_limits:.1f} / {without:.1f} = {with_limits / without:.2f}")  # fmt: skip
+            print("target (/healthz and the popup under 100 ms p95 while attacked, with limits):",
                   "met" if met else "NOT met")  # fmt: skip
         finally:
-            stack.send_signal(signal.SIGTERM)
-            try:
-                stack.wait(60)
-            except subprocess.TimeoutExpired:
-                stack.kill()
-                stack.wait()
+            for _, process in stacks.values():
+                stop(process)
 
 
 if __name__ == "__main__":
