@@ -8,6 +8,8 @@ whatever the query string.
 
 from __future__ import annotations
 
+import http.client
+import json
 from pathlib import Path
 
 import pytest
@@ -76,3 +78,61 @@ def test_through_make_serve_a_flood_gets_429s_and_healthz_stays(stack, tmp_path)
     codes = [get(f"{base}/offline.html?from=2027-03-{day:02d}")[0] for day in range(1, 13)]
     assert codes[0] == 200 and codes.count(429) >= 7
     assert all(get(f"{base}/healthz")[0] == 200 for _ in range(5))
+
+
+@pytest.fixture
+def unlimited_app_stack(tmp_path: Path):  # noqa: ANN201
+    """make serve with the app's own limits out of reach: every 429 is nginx's."""
+    env = serve_env(
+        tmp_path,
+        MAPAPP_BUILD_LIMIT="100000 per minute",
+        MAPAPP_BUILD_TOTAL_LIMIT="100000 per minute",
+        MAPAPP_GEOCODE_LIMIT="100000 per minute",
+    )
+    yield from run_stack(tmp_path, env)
+
+
+def from_address(base: str, path: str, address: str) -> tuple[int, dict[str, str]]:
+    """GET base + path from a given loopback address (another client to nginx's limits)."""
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30, source_address=(address, 0))
+    try:
+        conn.request("GET", path)
+        answer = conn.getresponse()
+        answer.read()
+        return answer.status, dict(answer.headers)
+    finally:
+        conn.close()
+
+
+def test_nginx_refuses_one_clients_costly_flood_before_the_app(unlimited_app_stack) -> None:
+    base = unlimited_app_stack.base
+    flooder, visitor = "127.0.0.2", "127.0.0.1"
+    popup = json.loads(get(f"{base}/api/rallies.geojson?when=all")[2])["features"][0]["id"]
+    # Geocoding answers in milliseconds, so 60 searches outrun the rate (2 a second after a
+    # burst of 20) however slow the machine: past the burst nginx answers the flooder itself,
+    # with no Retry-After, which every 429 of the app carries (its limits are out of reach).
+    answers = [from_address(base, f"/api/geocode?q=place{n}", flooder) for n in range(60)]
+    refused = [headers for status, headers in answers if status == 429]
+    assert answers[0][0] != 429 and len(refused) >= 10  # (404: no such place)
+    assert all("Retry-After" not in headers for headers in refused)
+
+    # The same count covers offline copies, share images and signatures: with the count
+    # spent, the flooder's new copies are refused by nginx too, before any worker builds them.
+    def refused_by_nginx(path: str) -> bool:
+        for n in range(30):
+            from_address(base, f"/api/geocode?q=more{n}", flooder)
+            status, headers = from_address(base, path.format(n + 1), flooder)
+            if status == 429:
+                return "Retry-After" not in headers
+        return False
+
+    assert refused_by_nginx("/offline.html?from=2027-05-{:02d}")
+    assert refused_by_nginx("/rallies.ics.minisig?from=2027-06-{:02d}")
+    assert refused_by_nginx(f"/share/rallies/{popup}-en.png?n={{}}")
+    # Another visitor meanwhile: the health check, a popup, a page and a new copy of their own.
+    for path in ("/healthz", f"/api/rallies/{popup}", "/", "/offline.html?from=2027-04-02"):
+        assert from_address(base, path, visitor)[0] == 200, path
+    # The flooder itself still gets what costs nothing new: a page, a popup, the health check.
+    for path in ("/healthz", f"/api/rallies/{popup}", "/"):
+        assert from_address(base, path, flooder)[0] == 200, path

@@ -18,7 +18,9 @@ that connection; a session, when the request needs one, is opened on it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask, current_app, g, has_request_context, request
@@ -51,6 +53,12 @@ def owner_only(path: str) -> None:
                 os.chmod(name, 0o600)
 
 
+def _folded(fold: Callable[[str], str], value: object) -> object:
+    """SQLite's lower()/upper() for every script: text folded, anything else as it was
+    (NULL stays NULL, a number or blob is returned unchanged, as SQLite's own do with text)."""
+    return fold(value) if isinstance(value, str) else value
+
+
 def make_engine(url: str) -> Engine:
     """An engine for a URL. Its errors never quote the values of a statement (contacts,
     places): hide_parameters."""
@@ -73,6 +81,13 @@ def make_engine(url: str) -> Engine:
             # left in free pages for a seized disk to read.
             cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
+            # SQLite's own lower()/upper() (and so ILIKE, which SQLAlchemy writes as lower()
+            # LIKE lower()) change ASCII letters only: "МІНСК" would not find "Мінск". Python's
+            # fold every letter, as PostgreSQL's do in a UTF-8 locale.
+            for name, fold in (("lower", str.lower), ("upper", str.upper)):
+                dbapi_connection.create_function(
+                    name, 1, functools.partial(_folded, fold), deterministic=True
+                )
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection) -> None:  # noqa: ANN001

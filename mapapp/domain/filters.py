@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from flask_babel import lazy_gettext
-from sqlalchemy import Select, or_
+from sqlalchemy import Select, func, or_
 
 from mapapp.domain import rules
 from mapapp.domain.models import Rally
@@ -80,10 +80,13 @@ class RallyFilter:
             query = query.order_by(table.featured.desc(), table.starts_at, table.id)
         if self.region:
             query = query.where(table.region == self.region)
-        if self.city_id is not None:
-            query = query.where(or_(table.geonameid == self.city_id, table.town == self.city))
-        elif self.city:
-            query = query.where(table.town == self.city)
+        if self.city:
+            # A town as typed, in any case ("ГРОДНО", "гродно"): the database folds both sides
+            # with its lower(), which folds every script (mapapp.domain.db gives SQLite one).
+            same_town = func.lower(table.town) == func.lower(self.city)
+            if self.city_id is not None:
+                same_town = or_(table.geonameid == self.city_id, same_town)
+            query = query.where(same_town)
         if self.date_from:
             query = query.where(table.starts_at >= datetime.combine(self.date_from, time(), MINSK))
         if self.date_to:

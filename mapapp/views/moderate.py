@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from functools import cache, wraps
 from urllib.parse import parse_qsl, urlencode
@@ -168,6 +171,43 @@ def waiting() -> list[Rally]:
     return list(db.session().scalars(select(Rally).where(waits).order_by(Rally.created_at)))
 
 
+@dataclass(frozen=True)
+class Paging:
+    """Page `number` (1 to `pages`) of a list of `size` items a page; the queue and the log."""
+
+    number: int
+    pages: int
+    size: int
+
+    @classmethod
+    def of(cls, total: int, raw: str | None, size: int) -> Paging:
+        """The page a `page` parameter asks for among `total` items (absent: the first).
+
+        Raises BadFilter (a 400 with a message) for anything but a number from 1 to the last
+        page: "²" and other digits int() refuses, a number of 5,000 digits, 0.
+        """
+        pages = max(1, -(-total // size))
+        raw = raw or "1"
+        if not (NUMBER.fullmatch(raw) and 1 <= int(raw) <= pages):
+            raise BadFilter(_l("'page' must be a number from 1 to %(pages)s", pages=pages))
+        return cls(int(raw), pages, size)
+
+    @property
+    def offset(self) -> int:
+        """Items before this page."""
+        return (self.number - 1) * self.size
+
+    def shown(self, count: int) -> dict[str, int]:
+        """The template's page, pages, first and last (1-based positions) for `count` shown."""
+        return {
+            "page": self.number,
+            "pages": self.pages,
+            "first": self.offset + 1,
+            "last": self.offset + count,
+        }
+
+
+NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII digits: str.isdigit() takes "²" too
 # Rallies a page of the queue shows: a phone scrolls through them; 500 waiting are 20 pages.
 QUEUE_PAGE = 25
 # What waits: everything, new rallies only, or organizers' edits of public rallies only.
@@ -191,7 +231,8 @@ class QueueView:
                 )
             )
         self.filter: RallyFilter = parse_filter({**self.args, "when": "all"}, gazetteer())
-        self.q = " ".join(self.args.get("q", "").split())[:100]
+        # NFC as stored: a "ў" typed as "у" and a combining breve finds the stored "ў".
+        self.q = " ".join(unicodedata.normalize("NFC", self.args.get("q", "")).split())[:100]
 
     def query(self, columns: tuple = (Rally,)) -> Select:
         waits = or_(Rally.status == Status.PENDING.value, Rally.changes_pending.is_(True))
@@ -207,7 +248,7 @@ class QueueView:
                 column.ilike(like, escape="\\")
                 for column in (Rally.title, Rally.town, Rally.place, Rally.description)
             ]
-            if self.q.lstrip("#").isdigit():
+            if NUMBER.fullmatch(self.q.lstrip("#")):  # "#123"; not "²", which int() refuses
                 matches.append(Rally.id == int(self.q.lstrip("#")))
             query = query.where(or_(*matches))
         # Oldest submission first: whoever waited longest is decided first.
@@ -282,12 +323,8 @@ def queue():  # noqa: ANN201
 def render_queue(view: QueueView, bulk_form: BulkForm, status: int = 200):  # noqa: ANN201
     session_ = db.session()
     total = session_.scalar(view.query((func.count(Rally.id),)).order_by(None))
-    pages = max(1, -(-total // QUEUE_PAGE))
-    raw_page = view.args.get("page", "1")
-    if not raw_page.isdigit() or not 1 <= int(raw_page) <= pages:
-        raise BadFilter(_l("'page' must be a number from 1 to %(pages)s", pages=pages))
-    page = int(raw_page)
-    pending = list(session_.scalars(view.query().limit(QUEUE_PAGE).offset((page - 1) * QUEUE_PAGE)))
+    paging = Paging.of(total, view.args.get("page"), QUEUE_PAGE)
+    pending = list(session_.scalars(view.query().limit(paging.size).offset(paging.offset)))
     # What moderators decided (not imports, seeds or organizers' own cancels).
     last_decision = (
         select(AuditEntry.rally_id, func.max(AuditEntry.id).label("last"))
@@ -308,7 +345,7 @@ def render_queue(view: QueueView, bulk_form: BulkForm, status: int = 200):  # no
     ).all()
     shell = map_shell("browse", "moderate.pending_geojson", "moderate.rally", credentials=True)
     g.csp_script_hashes = shell.script_hashes
-    here = urlencode(view.page_args(page))
+    here = urlencode(view.page_args(paging.number))
     approvals = {rally.id: lifecycle.waiting_approvals(session_, rally) for rally in pending}
     page = render_template(
         "moderate.html",
@@ -320,10 +357,7 @@ def render_queue(view: QueueView, bulk_form: BulkForm, status: int = 200):  # no
         view=view,
         here=here,
         total=total,
-        page=page,
-        pages=pages,
-        first=(page - 1) * QUEUE_PAGE + 1,
-        last=(page - 1) * QUEUE_PAGE + len(pending),
+        **paging.shown(len(pending)),
         filter_towns=gazetteer().town_names(current_language()),
         approvals=approvals,
         queue_full=lifecycle.queue_full(session_),
@@ -731,7 +765,9 @@ def log():  # noqa: ANN201
     query = select(AuditEntry, Rally.title).outerjoin(Rally, Rally.id == AuditEntry.rally_id)
     who = args.get("moderator") or ""
     if who:
-        if who not in names:
+        # In any case and script, as the queue's search ("АЛЕСЬ" is Алесь).
+        who = next((name for name in names if name.lower() == who.lower()), None)
+        if who is None:
             raise BadFilter(_l("No moderator of that name."))
         query = query.where(AuditEntry.actor == f"moderator:{who}")
     action = args.get("action") or ""
@@ -747,7 +783,7 @@ def log():  # noqa: ANN201
         query = query.where(AuditEntry.action == action)
     rally_id = args.get("rally") or ""
     if rally_id:
-        if not rally_id.isdigit() or len(rally_id) > 12:
+        if not (rally_id.isascii() and rally_id.isdigit()) or len(rally_id) > 12:
             raise BadFilter(_l("'%(name)s' must be a whole number", name="rally"))
         query = query.where(AuditEntry.rally_id == int(rally_id))
     # The dates are Minsk days, as everywhere (the shared filter's from/to).
@@ -758,13 +794,9 @@ def log():  # noqa: ANN201
         next_day = datetime.combine(dates.date_to + timedelta(days=1), time(), MINSK)
         query = query.where(AuditEntry.at < next_day)
     total = session_.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, -(-total // LOG_PAGE))
-    raw_page = args.get("page") or "1"
-    if not raw_page.isdigit() or not 1 <= int(raw_page) <= pages:
-        raise BadFilter(_l("'page' must be a number from 1 to %(pages)s", pages=pages))
-    page = int(raw_page)
+    paging = Paging.of(total, args.get("page"), LOG_PAGE)
     entries = session_.execute(
-        query.order_by(AuditEntry.id.desc()).limit(LOG_PAGE).offset((page - 1) * LOG_PAGE)
+        query.order_by(AuditEntry.id.desc()).limit(paging.size).offset(paging.offset)
     ).all()
     kept = {
         name: args[name]
@@ -779,10 +811,7 @@ def log():  # noqa: ANN201
         kept=kept,
         dates=dates,
         total=total,
-        page=page,
-        pages=pages,
-        first=(page - 1) * LOG_PAGE + 1,
-        last=(page - 1) * LOG_PAGE + len(entries),
+        **paging.shown(len(entries)),
     )
 
 
