@@ -38,7 +38,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mapapp.domain.models import PublishedRally, Rally, utcnow
 
-EPHEMERAL = ("rate_limit", "login_failure", "telegram_chat")
+EPHEMERAL = ("rate_limit", "login_failure", "telegram_chat", "telegram_reply")
 
 
 class BackupError(RuntimeError):
