@@ -2,7 +2,7 @@
 
 `fail_next` makes the next calls fail (429 with retry_after, 500, or a dropped connection);
 `fail_on[method]` the next calls of one method (as Telegram answers them: see ERRORS);
-`slow` seconds each answer waits; `updates` is a queue that getUpdates hands out after the
+`slow` seconds each answer waits (`slow_on[method]`: one method's); `updates` is a queue that getUpdates hands out after the
 asked offset.
 """
 
@@ -37,6 +37,7 @@ class FakeTelegram:
         self.fail_next: list[str] = []
         self.fail_on: dict[str, list[str]] = {}
         self.slow = 0.0
+        self.slow_on: dict[str, float] = {}  # seconds the answers of one method wait
         self.updates: list[dict[str, Any]] = []
         self.next_message_id = 100
         self.next_update_id = 1000
@@ -70,8 +71,8 @@ class FakeTelegram:
                 if not self.path.startswith(prefix):
                     return self.reply(401, {"ok": False, "error_code": 401})
                 method = self.path[len(prefix) :]
-                if fake.slow:
-                    time.sleep(fake.slow)
+                if fake.slow or fake.slow_on.get(method):
+                    time.sleep(fake.slow_on.get(method, fake.slow))
                 with fake.lock:
                     failure = None
                     if fake.fail_on.get(method):
