@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import select, text
 from test_telegram import (
     CHANNEL,
+    NEXT_YEAR,
     PERSON,
     approve_new,
     button_data,
@@ -129,3 +130,32 @@ def test_the_web_writes_while_a_button_is_answered(tg_app, fake) -> None:
     with tg_app.app_context():
         state = db.session().scalars(select(TelegramChat.state)).one()
     assert '"step": "place"' in state
+
+
+def test_no_lock_is_held_while_the_place_is_geocoded(tg_app, fake, monkeypatch) -> None:
+    """Nominatim may take seconds: the bot asks it (through `locate`) with no transaction
+    open, so the web writes meanwhile."""
+    from mapapp.channels.telegram import bot
+
+    waited: list[float] = []
+    original = bot.locate
+
+    def slow_locate(form):  # noqa: ANN001, ANN202
+        waited.append(web_write(database_file(tg_app), timeout=0.3))
+        return original(form)
+
+    monkeypatch.setattr(bot, "locate", slow_locate)
+    replies = converse(
+        fake,
+        tg_app,
+        "/new",
+        "Пікет супраць вайны",
+        f"press:town:{grodna_id(tg_app)}",
+        "Савецкая плошча",
+        f"01.06.{NEXT_YEAR} 18:30",
+        "press:reveal:0",
+        "press:skip",
+        "press:confirm",
+    )
+    assert waited and max(waited) < 0.2  # the summary's and the confirmation's lookups
+    assert "sent to moderators" in replies[-1]
