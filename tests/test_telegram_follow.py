@@ -312,6 +312,29 @@ def test_the_manage_link_survives_telegram_failing(tg_app, fake, failure) -> Non
     assert sum("/manage/" in t for t in fake.texts_to(PERSON)) == 1
 
 
+def test_a_waiting_reply_is_sealed_without_a_contact_key_too(sqlite_url, fake) -> None:
+    app = make_app(
+        sqlite_url,
+        CONTACT_KEY=None,
+        TESTING=False,
+        SECRET_KEY="k" * 32,
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_API_URL=fake.url,
+        TELEGRAM_LANGUAGE="en",
+    )
+    fake.fail_on["sendMessage"] = ["502"]
+    fake.say(PERSON, "/new")
+    worker_once(app)
+    with app.app_context():
+        raw = db.session().execute(text("SELECT payload FROM telegram_reply")).scalar()
+    assert raw and str(PERSON) not in raw and "Title" not in raw
+    with app.app_context(), BotClient.from_config() as client:
+        later = utcnow() + timedelta(minutes=2)
+        assert bot.deliver_replies(db.session(write=True), client, now=later) == 1
+    assert "Title" in fake.texts_to(PERSON)[-1]
+    app.extensions["mapapp.db"]["engine"].dispose()
+
+
 def test_a_person_who_blocked_the_bot_does_not_hold_the_others(tg_app, fake) -> None:
     fake.fail_on["sendMessage"] = ["403-blocked"]
     fake.say(PERSON, "/new")

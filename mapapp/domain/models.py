@@ -389,15 +389,16 @@ class TelegramReply(Base):
 
     Written in the transaction of the answer that makes it (with the conversation's state
     and the update offset), sent after it by the worker with retries, deleted once sent.
-    `payload` is JSON (chat id, method, text, buttons) sealed with the contact key: it may
-    hold a manage link; `chat` is the chat's keyed hash, to keep each chat's order.
+    `payload` is JSON (chat id, text, buttons, or a location) sealed (Fernet) with the contact
+    key, else with a key derived from the hash key (never on disk): it may hold a manage
+    link; `chat` is the chat's keyed hash, to keep each chat's order.
     """
 
     __tablename__ = "telegram_reply"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     chat: Mapped[str] = mapped_column(String(64))
-    payload: Mapped[str] = mapped_column(SealedText)
+    payload: Mapped[str] = mapped_column(Text)  # sealed by mapapp.channels.telegram.bot
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     next_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -14,6 +14,7 @@ conversation ends. Telegram is reached only through `mapapp.channels.telegram.cl
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -24,6 +25,7 @@ from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -173,9 +175,20 @@ def say(
     }
     if location is not None:
         payload = {"chat_id": chat_id, "location": list(location)}
-    session.add(
-        TelegramReply(chat=chat_key(chat_id), payload=json.dumps(payload), next_at=utcnow())
-    )
+    sealed = reply_cipher().encrypt(json.dumps(payload).encode()).decode("ascii")
+    session.add(TelegramReply(chat=chat_key(chat_id), payload=sealed, next_at=utcnow()))
+
+
+def reply_cipher() -> Fernet | MultiFernet:
+    """What seals a waiting reply (a chat id, maybe a manage link): the contact key when one
+    is set (a reply then survives a restart), else a key derived from the hash key, which is
+    never on disk (a reply still waiting when the worker restarts without MAPAPP_HASH_KEY is
+    then lost: it cannot be read)."""
+    found = contacts.cipher()
+    if found is not None:
+        return found
+    derived = bytes.fromhex(keyed_hash("telegram-reply", "seal"))
+    return Fernet(base64.urlsafe_b64encode(derived))
 
 
 def deliver_replies(session: Session, client: BotClient, now: datetime | None = None) -> int:
@@ -197,7 +210,13 @@ def deliver_replies(session: Session, client: BotClient, now: datetime | None = 
         if row.next_at > now:
             held.add(row.chat)
             continue
-        payload = json.loads(row.payload)
+        try:
+            payload = json.loads(reply_cipher().decrypt(row.payload.encode("ascii")))
+        except (InvalidToken, ValueError):
+            log.warning("Telegram reply sealed with a key no longer known: dropped")
+            session.delete(row)
+            session.commit()
+            continue
         try:
             if "location" in payload:
                 lat, lon = payload["location"]

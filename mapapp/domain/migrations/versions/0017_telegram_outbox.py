@@ -23,7 +23,7 @@ def upgrade() -> None:
         "telegram_reply",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("chat", sa.String(64), nullable=False),
-        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),  # sealed (Fernet)
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("next_at", UTCDateTime(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
