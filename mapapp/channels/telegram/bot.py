@@ -96,8 +96,9 @@ def handle(session: Session, client: BotClient, update: Incoming) -> None:
         chat.state = chat.language = None  # as if the row had been deleted (no flush here)
         chat.window_at, chat.updates, chat.submissions = now, 0, 0
         chat.expires_at = now + timedelta(hours=CHAT_HOURS)
-    if chat is not None and chat.state and '"expired"' in chat.state:
-        lost = json.loads(chat.state).get("expired") or []
+    trace = json.loads(chat.state) if chat is not None and chat.state else {}
+    if isinstance(trace.get("expired"), list):  # a conversation that expired: say so
+        lost = trace["expired"]
         chat.state = None
         chat.window_at, chat.updates, chat.submissions = now, 0, 0
         chat.expires_at = now + timedelta(hours=CHAT_HOURS)

@@ -258,6 +258,7 @@ def post_or_edit(
         session.add(message)
     message.message_id, message.text_hash = message_id, digest
     message.revealed, message.removed = revealed, False
+    message.starts_at = view.starts_at  # a new post (or reply) tells the start it shows
     session.commit()
 
 
