@@ -335,6 +335,24 @@ def test_a_waiting_reply_is_sealed_without_a_contact_key_too(sqlite_url, fake) -
     app.extensions["mapapp.db"]["engine"].dispose()
 
 
+def test_a_backup_holds_no_waiting_reply(tg_app, fake, tmp_path) -> None:
+    import sqlite3
+
+    fake.fail_on["sendMessage"] = ["502"]
+    fake.say(PERSON, "/new")
+    worker_once(tg_app)
+    with tg_app.app_context():
+        assert db.session().scalars(select(TelegramReply)).all()  # waiting
+    copy = tmp_path / "copy.sqlite3"
+    result = tg_app.test_cli_runner().invoke(args=["backup", str(copy)])
+    assert result.exit_code == 0, result.output
+    connection = sqlite3.connect(copy)
+    try:
+        assert connection.execute("SELECT count(*) FROM telegram_reply").fetchone() == (0,)
+    finally:
+        connection.close()
+
+
 def test_a_person_who_blocked_the_bot_does_not_hold_the_others(tg_app, fake) -> None:
     fake.fail_on["sendMessage"] = ["403-blocked"]
     fake.say(PERSON, "/new")
