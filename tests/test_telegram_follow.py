@@ -249,6 +249,24 @@ def test_the_signing_keys_fingerprint_is_posted_pinned_and_posted_again_when_it_
     app.extensions["mapapp.db"]["engine"].dispose()
 
 
+def test_a_channel_that_refuses_the_key_post_is_not_asked_every_round(sqlite_url, fake) -> None:
+    from mapapp.channels.telegram.worker import run_once
+
+    app = make_app(
+        sqlite_url,
+        SIGNING_KEY=new_secret(),
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_CHANNEL=CHANNEL,
+        TELEGRAM_API_URL=fake.url,
+    )
+    fake.fail_on["sendMessage"] = ["403-blocked"]
+    with app.app_context(), BotClient.from_config() as client:
+        for _ in range(3):
+            run_once(client)
+    assert [m for m, _p in fake.calls].count("sendMessage") == 1
+    app.extensions["mapapp.db"]["engine"].dispose()
+
+
 def test_without_a_signing_key_nothing_is_posted(tg_app, fake) -> None:
     worker_once(tg_app)
     assert fake.sent("sendMessage") == []

@@ -12,7 +12,7 @@ import logging
 import time
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import OperationalError
 
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 10  # long-poll wait: the outbox (a danger status) waits at most this long
 IDLE_SECONDS = 5  # pause after Telegram failed, before the next round
+KEY_NOTICE_PAUSE = 600  # seconds before the key's fingerprint is tried again after a failure
 
 
 def init_app(app: Flask) -> None:
@@ -51,11 +52,17 @@ def run_once(client: BotClient, poll_seconds: int = 0) -> dict[str, int]:
     bot.purge_chats(session)
     counts = {"revealed": outbox.queue_reveals(session)}
     counts["delivered"] = outbox.deliver_due(session, client)
-    try:
-        outbox.announce_key(session, client)
-    except (Unavailable, Refused) as error:
-        session.rollback()
-        log.warning("Telegram: the key's fingerprint not posted: %s", error.kind)
+    pause = current_app.extensions.setdefault("mapapp.telegram_key_notice", {"after": 0.0})
+    if time.monotonic() >= pause["after"]:
+        try:
+            outbox.announce_key(session, client)
+        except (Unavailable, Refused) as error:
+            session.rollback()
+            # Not every round: a channel that refuses (the bot not an admin) is asked again
+            # in KEY_NOTICE_PAUSE, Telegram busy after its retry_after.
+            wait = getattr(error, "retry_after", None) or KEY_NOTICE_PAUSE
+            pause["after"] = time.monotonic() + wait
+            log.warning("Telegram: the key's fingerprint not posted: %s", error.kind)
     bot.deliver_replies(session, client)
     updates = read_updates(client, poll_seconds)
     counts["updates"], counts["down"] = max(updates, 0), int(updates < 0)
