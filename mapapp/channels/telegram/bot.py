@@ -111,7 +111,7 @@ def handle(session: Session, client: BotClient, update: Incoming) -> None:
     with in_language(lang):
         if chat.updates > UPDATES_PER_HOUR:
             if chat.updates == UPDATES_PER_HOUR + 1:
-                say(session, update.chat_id, _("Too many messages: try again in an hour."))
+                say(session, update.chat_id, escape(_("Too many messages: try again in an hour.")))
             if update.callback_id:
                 with suppress(Unavailable, Refused):
                     client.answer_button(update.callback_id)
@@ -121,6 +121,9 @@ def handle(session: Session, client: BotClient, update: Incoming) -> None:
             conversation.expired(lost)
             command = (update.text or "").strip().split("@")[0].lower()
             if update.kind != "text" or command != "/new":
+                if update.callback_id:
+                    with suppress(Unavailable, Refused):
+                        client.answer_button(update.callback_id)
                 return
         conversation.take(update)
 
