@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 import pytest
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from fake_telegram import TOKEN as TG_TOKEN
+from fake_telegram import FakeTelegram
 from flask import Blueprint, Flask, Response
 from sqlalchemy import create_engine, make_url, text
 from werkzeug.serving import make_server
@@ -102,6 +104,43 @@ def fresh_postgres() -> str:
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:  # noqa: ANN001
     return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+
+
+# -- Telegram: the fake Bot API (tests/fake_telegram.py) and an app that talks to it ------
+
+TG_CHANNEL = "@rallies_by"
+TG_BASE = "https://map.example"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTelegram]:
+    """A fake Bot API on 127.0.0.1 (records calls, plays scripted updates and errors)."""
+    with FakeTelegram() as server:
+        yield server
+
+
+@pytest.fixture
+def tg_settings() -> dict:
+    """Settings added to `tg_app`'s (a test module overrides this fixture to add its own)."""
+    return {}
+
+
+@pytest.fixture
+def tg_app(sqlite_url: str, fake: FakeTelegram, tg_settings: dict) -> Iterator[Flask]:
+    """The app on a fresh SQLite file, its bot and channel on the fake Bot API, in English."""
+    app = make_app(
+        sqlite_url,
+        **{
+            "TELEGRAM_BOT_TOKEN": TG_TOKEN,
+            "TELEGRAM_CHANNEL": TG_CHANNEL,
+            "TELEGRAM_API_URL": fake.url,
+            "TELEGRAM_LANGUAGE": "en",
+            "BASE_URL": TG_BASE,
+            **tg_settings,
+        },
+    )
+    yield app
+    app.extensions["mapapp.db"]["engine"].dispose()
 
 
 @pytest.fixture

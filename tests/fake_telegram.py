@@ -1,7 +1,9 @@
 """A stand-in for Telegram's Bot API on 127.0.0.1: records every call, plays scripted updates.
 
 `fail_next` makes the next calls fail (429 with retry_after, 500, or a dropped connection);
-`updates` is a queue that getUpdates hands out after the asked offset.
+`fail_on[method]` the next calls of one method (as Telegram answers them: see ERRORS);
+`slow` seconds each answer waits (`slow_on[method]`: one method's); `updates` is a queue that getUpdates hands out after the
+asked offset.
 """
 
 from __future__ import annotations
@@ -16,6 +18,16 @@ from urllib.parse import parse_qs
 
 TOKEN = "123456:TEST-token"
 
+# Telegram's own answers (error_code, description) for the refusals the worker must handle.
+ERRORS = {
+    "400-gone": (400, "Bad Request: message to edit not found"),
+    "400-delete-gone": (400, "Bad Request: message to delete not found"),
+    "400-cant-delete": (400, "Bad Request: message can't be deleted"),
+    "400-cant-edit": (400, "Bad Request: message can't be edited"),
+    "403-blocked": (403, "Forbidden: bot was blocked by the user"),
+    "502": (502, "Bad Gateway"),
+}
+
 
 class FakeTelegram:
     def __init__(self, port: int = 0) -> None:
@@ -23,6 +35,9 @@ class FakeTelegram:
         self.done: list[tuple[str, dict[str, Any]]] = []  # the calls that succeeded
         # "429", "500", "drop", "400-gone", "retry-forever", "huge", "trickle"
         self.fail_next: list[str] = []
+        self.fail_on: dict[str, list[str]] = {}
+        self.slow = 0.0
+        self.slow_on: dict[str, float] = {}  # seconds the answers of one method wait
         self.updates: list[dict[str, Any]] = []
         self.next_message_id = 100
         self.next_update_id = 1000
@@ -56,8 +71,14 @@ class FakeTelegram:
                 if not self.path.startswith(prefix):
                     return self.reply(401, {"ok": False, "error_code": 401})
                 method = self.path[len(prefix) :]
+                if fake.slow or fake.slow_on.get(method):
+                    time.sleep(fake.slow_on.get(method, fake.slow))
                 with fake.lock:
-                    failure = fake.fail_next.pop(0) if fake.fail_next else None
+                    failure = None
+                    if fake.fail_on.get(method):
+                        failure = fake.fail_on[method].pop(0)
+                    elif fake.fail_next:
+                        failure = fake.fail_next.pop(0)
                     fake.calls.append((method, params))
                     if failure is None:
                         result = fake.answer(method, params)
@@ -68,7 +89,8 @@ class FakeTelegram:
                 if failure == "429":
                     return self.reply(
                         429,
-                        {"ok": False, "error_code": 429, "description": "Too Many Requests",
+                        {"ok": False, "error_code": 429,
+                         "description": "Too Many Requests: retry after 1",
                          "parameters": {"retry_after": 1}},
                     )  # fmt: skip
                 if failure == "retry-forever":  # a retry_after no one can wait for
@@ -99,12 +121,11 @@ class FakeTelegram:
                     return None
                 if failure == "500":
                     return self.reply(500, {"ok": False, "error_code": 500})
-                if failure == "400-gone":
+                if failure in ERRORS:
+                    code, description = ERRORS[failure]
                     return self.reply(
-                        400,
-                        {"ok": False, "error_code": 400,
-                         "description": "Bad Request: message to edit not found"},
-                    )  # fmt: skip
+                        code, {"ok": False, "error_code": code, "description": description}
+                    )
                 return self.reply(200, {"ok": True, "result": result})
 
             do_GET = do_POST  # noqa: N815

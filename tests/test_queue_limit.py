@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from conftest import add_rally, make_app
-from fake_telegram import TOKEN, FakeTelegram
-from flask import Flask
 from sqlalchemy import func, select
 from test_moderate import PASSWORD, log_in
 from test_submit import form
-from test_telegram import BASE, CHANNEL, NEXT_YEAR, PERSON, converse, grodna_id
+from test_telegram import NEXT_YEAR, PERSON, converse, grodna_id
 
 from mapapp.domain import db
 from mapapp.domain.models import AuditEntry, Rally, Status
@@ -62,24 +59,8 @@ def test_the_form_stops_at_the_limit_and_moderators_are_told(sqlite_url, monkeyp
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
-def tg_app(sqlite_url: str, fake: FakeTelegram) -> Iterator[Flask]:
-    app = make_app(
-        sqlite_url,
-        TELEGRAM_BOT_TOKEN=TOKEN,
-        TELEGRAM_CHANNEL=CHANNEL,
-        TELEGRAM_API_URL=fake.url,
-        TELEGRAM_LANGUAGE="en",
-        BASE_URL=BASE,
-        PENDING_LIMIT=1,
-    )
-    yield app
-    app.extensions["mapapp.db"]["engine"].dispose()
+def tg_settings() -> dict:
+    return {"PENDING_LIMIT": 1}
 
 
 def test_the_bot_stops_at_the_limit_and_keeps_the_answers(tg_app, fake) -> None:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import add_rally, fresh_postgres, make_app
+from conftest import TG_BASE, TG_CHANNEL, add_rally, fresh_postgres, make_app
 from fake_telegram import TOKEN, FakeTelegram
 from flask import Flask
 from sqlalchemy import select, text
@@ -28,29 +27,9 @@ from mapapp.domain.models import (
     utcnow,
 )
 
-CHANNEL = "@rallies_by"
-BASE = "https://map.example"
+CHANNEL = TG_CHANNEL
+BASE = TG_BASE
 NEXT_YEAR = datetime.now(UTC).year + 1
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
-def tg_app(sqlite_url: str, fake: FakeTelegram) -> Iterator[Flask]:
-    app = make_app(
-        sqlite_url,
-        TELEGRAM_BOT_TOKEN=TOKEN,
-        TELEGRAM_CHANNEL=CHANNEL,
-        TELEGRAM_API_URL=fake.url,
-        TELEGRAM_LANGUAGE="en",
-        BASE_URL=BASE,
-    )
-    yield app
-    app.extensions["mapapp.db"]["engine"].dispose()
 
 
 def worker_once(app: Flask) -> str:
@@ -283,12 +262,27 @@ def grodna_id(app: Flask) -> int:
         return gazetteer().by_name("Гродна").geonameid
 
 
+def button_data(fake: FakeTelegram, chat_id: int, data: str) -> str:
+    """The callback data of the newest button sent to `chat_id` that stands for `data` (the
+    bot marks each question's buttons); `data` itself when no button does (a stale press)."""
+    for name, params in reversed(fake.done):
+        if name != "sendMessage" or str(params.get("chat_id")) != str(chat_id):
+            continue
+        for row in (params.get("reply_markup") or {}).get("inline_keyboard", []):
+            for button in row:
+                if button.get("callback_data", "").partition("|")[2] == data:
+                    return button["callback_data"]
+    return data
+
+
 def converse(fake: FakeTelegram, app: Flask, *steps: str, lang: str = "en") -> list[str]:
-    """Play the person's messages (or "press:DATA" buttons); run the worker; the bot's replies."""
+    """Play the person's messages (or "press:DATA": the button that stands for DATA in the
+    bot's newest keyboard); run the worker; the bot's replies."""
     before = len(fake.texts_to(PERSON))
     for step in steps:
         if step.startswith("press:"):
-            fake.press(PERSON, step[len("press:") :], lang)
+            worker_once(app)  # the keyboard to press comes from the answers so far
+            fake.press(PERSON, button_data(fake, PERSON, step[len("press:") :]), lang)
         else:
             fake.say(PERSON, step, lang)
     worker_once(app)
@@ -316,7 +310,7 @@ def test_a_whole_conversation_stores_a_pending_rally_with_the_manage_link(
     [location] = fake.sent("sendLocation")
     assert abs(float(location["latitude"]) - 53.68) < 0.1
     keyboard = fake.sent("sendMessage")[-1]["reply_markup"]["inline_keyboard"]
-    assert keyboard[0][0]["callback_data"] == "confirm"
+    assert keyboard[0][0]["callback_data"].endswith("|confirm")  # marked as this question's
 
     [done] = converse(fake, tg_app, "press:confirm")
     assert "sent to moderators" in done

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
-from fake_telegram import TOKEN, FakeTelegram
+from fake_telegram import TOKEN
 
 from mapapp.channels.telegram import client as client_module
 from mapapp.channels.telegram.client import BotClient, Unavailable
 from mapapp.channels.telegram.outbox import backoff
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as server:
-        yield server
 
 
 def test_a_retry_after_of_ten_to_the_fifteen_is_bounded(fake) -> None:

@@ -8,16 +8,11 @@ past every update, and the next person is still answered.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
-import pytest
-from conftest import make_app
-from fake_telegram import TOKEN, FakeTelegram
-from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
-from test_telegram import BASE, CHANNEL, PERSON, converse, worker_once
+from test_telegram import PERSON, converse, worker_once
 
 from mapapp.channels.telegram import bot
 from mapapp.channels.telegram.client import BotClient
@@ -26,26 +21,6 @@ from mapapp.domain import db
 from mapapp.domain.models import TelegramCursor
 
 OTHER = 515151  # another person, who must still be answered
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
-def tg_app(sqlite_url: str, fake: FakeTelegram) -> Iterator[Flask]:
-    app = make_app(
-        sqlite_url,
-        TELEGRAM_BOT_TOKEN=TOKEN,
-        TELEGRAM_CHANNEL=CHANNEL,
-        TELEGRAM_API_URL=fake.url,
-        TELEGRAM_LANGUAGE="en",
-        BASE_URL=BASE,
-    )
-    yield app
-    app.extensions["mapapp.db"]["engine"].dispose()
 
 
 def cursor(app) -> int | None:

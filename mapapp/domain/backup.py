@@ -5,9 +5,10 @@ PostgreSQL: pg_dump's custom format (one snapshot) and pg_restore. A copy holds 
 contacts until `purge` deletes them from the database and the old copies are gone: backup files
 are written readable by their owner only.
 
-Short-lived tables are copied empty (EPHEMERAL): rate-limit counters, failed log-ins and the
-bot's chats in progress are keyed by hashes of client addresses and chat ids, and have no use
-after their hour; a backup that is kept for months must not hold them.
+Short-lived tables are copied empty (EPHEMERAL): rate-limit counters, failed log-ins, the
+bot's chats in progress and its replies waiting to be sent (sealed chat ids, maybe a manage
+link) are keyed by hashes of client addresses and chat ids, and have no use after their hour;
+a backup that is kept for months must not hold them.
 
 A restore never rewinds what clients keep (`high_water`, `advance`). Before it, the marks of
 the database being replaced are read: the data version, the highest rally id ever given and
@@ -38,7 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mapapp.domain.models import PublishedRally, Rally, utcnow
 
-EPHEMERAL = ("rate_limit", "login_failure", "telegram_chat")
+EPHEMERAL = ("rate_limit", "login_failure", "telegram_chat", "telegram_reply")
 
 
 class BackupError(RuntimeError):

@@ -439,6 +439,41 @@ class TelegramMessage(Base):
     revealed: Mapped[bool] = mapped_column(Boolean, default=True)  # the text shows the place
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # The start the channel was last told of: a new start gets a reply, not only an edit.
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TelegramReply(Base):
+    """A bot message to a private chat, waiting to be sent (the bot's outbox).
+
+    Written in the transaction of the answer that makes it (with the conversation's state
+    and the update offset), sent after it by the worker with retries, deleted once sent.
+    `payload` is JSON (chat id, text, buttons, or a location) sealed (Fernet) with the contact
+    key, else with a key derived from the hash key (never on disk): it may hold a manage
+    link; `chat` is the chat's keyed hash, to keep each chat's order.
+    """
+
+    __tablename__ = "telegram_reply"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)  # sealed by mapapp.channels.telegram.bot
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(80))  # the error's type, never its text
+
+
+class TelegramNotice(Base):
+    """A post of the site itself in a channel (the signing key's fingerprint), by name."""
+
+    __tablename__ = "telegram_notice"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    chat: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(64))  # what the post tells (the fingerprint)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    posted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class TelegramChat(Base):

@@ -14,24 +14,29 @@ conversation ends. Telegram is reached only through `mapapp.channels.telegram.cl
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
+import secrets
+from collections.abc import Sequence
 from contextlib import suppress
-from datetime import timedelta
+from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import url_for
 from flask_babel import gettext as _
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from mapapp.channels.telegram.client import BotClient, Incoming, Refused, Unavailable
-from mapapp.channels.telegram.outbox import base_url, in_language
+from mapapp.channels.telegram.outbox import backoff, base_url, in_language
 from mapapp.domain import contacts, lifecycle
 from mapapp.domain.geocoding import gazetteer
-from mapapp.domain.models import TelegramChat, utcnow
+from mapapp.domain.models import TelegramChat, TelegramCursor, TelegramReply, utcnow
 from mapapp.places.locale import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES, local_datetime
 from mapapp.web.forms import RallyForm, locate, rally_fields
 from mapapp.web.keyed import keyed_hash
@@ -44,6 +49,9 @@ SUBMISSIONS_PER_HOUR = 3  # rallies a chat may send an hour
 REVEAL_HOURS = (0, 1, 2, 3, 6)  # choices for "when does the place become public"
 BIG_TOWNS = ("Мінск", "Брэст", "Віцебск", "Гомель", "Гродна", "Магілёў")
 STEPS = ("title", "town", "place", "when", "reveal", "contact", "confirm")
+ANSWERS = ("title", "town", "place", "date", "contact")  # what an expired chat had answered
+EXPIRED_HOURS = 24  # an expired conversation's row (only the names above) lives this long
+REPLY_TRIES = 5  # a reply Telegram refuses (the person blocked the bot) is dropped after
 _DATE = re.compile(r"^([0-9]{1,2})[./]([0-9]{1,2})[./]([0-9]{4})$")
 _NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII digits only: "²".isdigit() is true, int("²") fails
 
@@ -69,35 +77,181 @@ def chat_language(chat: TelegramChat | None, language_code: str | None) -> str:
 
 
 def handle(session: Session, client: BotClient, update: Incoming) -> None:
-    """Answer one update from a private chat (others are ignored)."""
-    if update.chat_id is None or not update.private or update.text is None:
-        return
+    """Answer one update from a private chat (others are ignored); no commit.
+
+    The chat's row is read in a transaction of its own, ended before anything else: no
+    transaction is open while Telegram (a button's notice) or Nominatim (the place) is
+    asked. The answers go into the bot's outbox (`say`), with the conversation's state, in
+    the caller's one transaction (with the update offset): an update is answered once, and
+    a reply Telegram refused for now is sent later (`deliver_replies`).
+    """
+    if update.chat_id is None or not update.private:
+        return  # channel posts, groups: answering there would be wrong
     now = utcnow()
     key = chat_key(update.chat_id)
     chat = session.get(TelegramChat, key)
-    if chat is None or chat.expires_at <= now:
-        if chat is not None:
-            session.delete(chat)
-            session.flush()
+    session.commit()  # the read ends here: what follows is written in one short transaction
+    lost: list[str] | None = None
+    if chat is not None and chat.expires_at <= now and expire(chat, now) is None:
+        chat.state = chat.language = None  # as if the row had been deleted (no flush here)
+        chat.window_at, chat.updates, chat.submissions = now, 0, 0
+        chat.expires_at = now + timedelta(hours=CHAT_HOURS)
+    trace = json.loads(chat.state) if chat is not None and chat.state else {}
+    if isinstance(trace.get("expired"), list):  # a conversation that expired: say so
+        lost = trace["expired"]
+        chat.state = None
+        chat.window_at, chat.updates, chat.submissions = now, 0, 0
+        chat.expires_at = now + timedelta(hours=CHAT_HOURS)
+    if chat is None:
         chat = TelegramChat(key=key, window_at=now, updates=0, submissions=0)
         chat.expires_at = now + timedelta(hours=CHAT_HOURS)
         session.add(chat)
     chat.updates += 1
     lang = chat_language(chat, update.language_code)
-    if update.callback_id:
-        # Stops the button's spinner: cosmetic, so a failure must not drop the answer below.
-        with suppress(Unavailable, Refused):
-            client.answer_button(update.callback_id)
     with in_language(lang):
         if chat.updates > UPDATES_PER_HOUR:
             if chat.updates == UPDATES_PER_HOUR + 1:
-                session.commit()
-                client.send_message(update.chat_id, _("Too many messages: try again in an hour."))
-            session.commit()
+                say(session, update.chat_id, escape(_("Too many messages: try again in an hour.")))
+            if update.callback_id:
+                with suppress(Unavailable, Refused):
+                    client.answer_button(update.callback_id)
             return
         conversation = Conversation(session, client, chat, update.chat_id, lang)
-        conversation.answer(update.text.strip())
+        if lost is not None:
+            conversation.expired(lost)
+            command = (update.text or "").strip().split("@")[0].lower()
+            if update.kind != "text" or command != "/new":
+                if update.callback_id:
+                    with suppress(Unavailable, Refused):
+                        client.answer_button(update.callback_id)
+                return
+        conversation.take(update)
+
+
+def expire(chat: TelegramChat, now: datetime) -> list[str] | None:
+    """An expired chat: its answers are deleted. When a conversation was under way, the chat
+    is kept EXPIRED_HOURS more with only the names of the questions answered (no answer), so
+    that its next message is told what was lost; returns those names, or None (delete it)."""
+    state = json.loads(chat.state) if chat.state else {}
+    if not state.get("step"):
+        return None
+    lost = [name for name in ANSWERS if state.get(name)]
+    chat.state = json.dumps({"expired": lost})
+    chat.window_at, chat.updates, chat.submissions = now, 0, 0
+    chat.expires_at = now + timedelta(hours=EXPIRED_HOURS)
+    return lost
+
+
+def purge_chats(session: Session, now: datetime | None = None) -> None:
+    """The worker's round: expired chats lose their answers (`expire`) or are deleted."""
+    now = now or utcnow()
+    for chat in session.scalars(select(TelegramChat).where(TelegramChat.expires_at <= now)):
+        if expire(chat, now) is None:
+            session.delete(chat)
     session.commit()
+
+
+def advance(session: Session, update_id: int) -> None:
+    """Move the update offset past `update_id`, in the caller's transaction."""
+    cursor = session.get(TelegramCursor, "updates")
+    if cursor is None:
+        session.add(TelegramCursor(name="updates", value=update_id + 1))
+    elif cursor.value <= update_id:
+        cursor.value = update_id + 1
+
+
+# -- the bot's outbox ---------------------------------------------------------------------
+
+
+def say(
+    session: Session,
+    chat_id: int,
+    text: str,
+    buttons: Sequence[Sequence[tuple[str, str]]] = (),
+    location: tuple[float, float] | None = None,
+) -> None:
+    """Queue a message to a private chat (HTML, escaped by the caller), or a location, in the
+    caller's transaction; `deliver_replies` sends it after the commit, with retries."""
+    payload = {
+        "chat_id": chat_id,
+        "text": text,
+        "buttons": [list(map(list, row)) for row in buttons],
+    }
+    if location is not None:
+        payload = {"chat_id": chat_id, "location": list(location)}
+    sealed = reply_cipher().encrypt(json.dumps(payload).encode()).decode("ascii")
+    session.add(TelegramReply(chat=chat_key(chat_id), payload=sealed, next_at=utcnow()))
+
+
+def reply_cipher() -> Fernet | MultiFernet:
+    """What seals a waiting reply (a chat id, maybe a manage link): the contact key when one
+    is set (a reply then survives a restart), else a key derived from the hash key, which is
+    never on disk (a reply still waiting when the worker restarts without MAPAPP_HASH_KEY is
+    then lost: it cannot be read)."""
+    found = contacts.cipher()
+    if found is not None:
+        return found
+    derived = bytes.fromhex(keyed_hash("telegram-reply", "seal"))
+    return Fernet(base64.urlsafe_b64encode(derived))
+
+
+def deliver_replies(session: Session, client: BotClient, now: datetime | None = None) -> int:
+    """Send the bot's due replies in order (each chat's in its order); returns how many.
+
+    Sent: deleted. Telegram busy (429: after its retry_after, bounded), failing (5xx) or
+    not answering (a timeout): tried again later with backoff, and the batch stops. Refused
+    (the person blocked the bot): tried REPLY_TRIES times, then dropped. No transaction is
+    open during a call.
+    """
+    now = now or utcnow()
+    rows = session.scalars(select(TelegramReply).order_by(TelegramReply.id).limit(200)).all()
+    session.commit()
+    held: set[str] = set()
+    sent = 0
+    for row in rows:
+        if row.chat in held:
+            continue
+        if row.next_at > now:
+            held.add(row.chat)
+            continue
+        try:
+            payload = json.loads(reply_cipher().decrypt(row.payload.encode("ascii")))
+        except (InvalidToken, ValueError):
+            log.warning("Telegram reply sealed with a key no longer known: dropped")
+            session.delete(row)
+            session.commit()
+            continue
+        try:
+            if "location" in payload:
+                lat, lon = payload["location"]
+                client.send_location(payload["chat_id"], lat, lon)
+            else:
+                client.send_message(
+                    payload["chat_id"],
+                    payload["text"],
+                    buttons=[[tuple(button) for button in line] for line in payload["buttons"]],
+                )
+        except Unavailable as error:
+            row.attempts += 1
+            row.error = error.kind
+            row.next_at = now + backoff(row.attempts, error.retry_after)
+            session.commit()
+            log.warning("Telegram unavailable for a reply: %s", error.kind)
+            return sent
+        except Refused as error:
+            row.attempts += 1
+            row.error = error.kind
+            row.next_at = now + backoff(row.attempts)
+            if row.attempts >= REPLY_TRIES:
+                session.delete(row)
+            session.commit()
+            held.add(row.chat)
+            log.warning("Telegram refused a reply: %s", error.kind)
+            continue
+        session.delete(row)
+        session.commit()
+        sent += 1
+    return sent
 
 
 def answer_failure(session: Session, client: BotClient, update: Incoming) -> None:
@@ -141,14 +295,78 @@ class Conversation:
     # -- talking ----------------------------------------------------------------------
 
     def say(self, text: str, buttons: list[list[tuple[str, str]]] | None = None) -> None:
-        """Send plain text (escaped here: nothing typed becomes markup)."""
-        from html import escape
-
-        self.client.send_message(self.chat_id, escape(text), buttons=buttons or ())
+        """Queue plain text (escaped here: nothing typed becomes markup). Buttons carry a
+        new mark of this question (`state["q"]`): a button of any earlier message is
+        refused (`take`), never taken as the answer to the current step."""
+        if buttons:
+            mark = secrets.token_hex(3)
+            self.state["q"] = mark
+            self.save()
+            buttons = [[(label, f"{mark}|{data}") for label, data in row] for row in buttons]
+        say(self.session, self.chat_id, escape(text), buttons or ())
 
     def save(self) -> None:
+        """Keep the answers in the chat's row (committed by the caller)."""
         self.chat.state = json.dumps(self.state, ensure_ascii=False) if self.state else None
-        self.session.commit()
+
+    def take(self, update: Incoming) -> None:
+        """Answer one update of this chat: text, a button, or something the bot cannot read."""
+        if update.kind == "button":
+            mark, _sep, data = (update.text or "").partition("|")
+            if data.startswith("lang:") or (mark and mark == self.state.get("q")):
+                with suppress(Unavailable, Refused):  # cosmetic: the spinner stops
+                    self.client.answer_button(update.callback_id)
+                self.answer(data)
+                return
+            with suppress(Unavailable, Refused):
+                self.client.answer_button(
+                    update.callback_id,
+                    _("This button belongs to an earlier message: answer the question below."),
+                )
+            self.repeat()
+        elif update.kind == "text" and update.text is not None:
+            self.answer(update.text.strip())
+        elif update.kind == "edited":
+            self.say(
+                _(
+                    "Changing a message you sent changes nothing here: send the corrected answer as a new message."
+                )
+            )
+            self.repeat(help_too=False)
+        else:  # photo, sticker, location, voice, document, contact, poll...
+            self.say(
+                _(
+                    "This bot reads only text and its own buttons: photos, stickers, locations, voice messages and files are not read. Write your answer as text."
+                )
+            )
+            self.repeat(help_too=False)
+
+    def repeat(self, help_too: bool = True) -> None:
+        """Ask the current question again (a conversation under way), or give the help."""
+        if self.state.get("step"):
+            self.ask()
+        elif help_too:
+            self.help()
+
+    def help(self) -> None:
+        self.say(
+            _(
+                "This bot sends rallies to the map of Belarus. Moderators check each one before it is shown. /new submits a rally, /language changes the language, /cancel stops."
+            )
+        )
+
+    def expired(self, lost: list[str]) -> None:
+        """Say that the conversation expired and which answers were deleted with it."""
+        form = RallyForm(meta={"csrf": False}, formdata=None)
+        names = ", ".join(str(getattr(form, name).label.text) for name in lost)
+        self.say(
+            _(
+                "Your rally was not sent: the conversation ended an hour after it began, and your answers were deleted (%(answers)s).",
+                answers=names or "—",
+            )
+            + " "
+            + _("Send /new to start again.")
+        )
 
     def answer(self, text: str) -> None:
         command = text.split()[0].split("@")[0].lower() if text.startswith("/") else ""
@@ -167,18 +385,13 @@ class Conversation:
             )
         elif text.startswith("lang:") and text[5:] in LANGUAGES:
             self.chat.language = text[5:]
-            self.session.commit()
             with in_language(text[5:]):
                 self.lang = text[5:]
                 self.say(LANGUAGE_NAMES[text[5:]])
                 if self.state.get("step"):
                     self.ask()
         elif command or not self.state.get("step"):
-            self.say(
-                _(
-                    "This bot sends rallies to the map of Belarus. Moderators check each one before it is shown. /new submits a rally, /language changes the language, /cancel stops."
-                )
-            )
+            self.help()
         else:
             getattr(self, f"take_{self.state['step']}")(text)
 
@@ -346,7 +559,7 @@ class Conversation:
             ),
             _("The place on the map: %(name)s", name=found.get("name") or found.get("town")),
         ]
-        self.client.send_location(self.chat_id, found["lat"], found["lon"])
+        say(self.session, self.chat_id, "", location=(found["lat"], found["lon"]))
         self.say(
             "\n".join(lines),
             [[(_("Send to moderators"), "confirm")], [(_("Start again"), "/new")]],
@@ -368,8 +581,23 @@ class Conversation:
         hours = int(self.state.get("reveal", 0))
         if hours:  # staged disclosure: the town only until then
             fields["reveal_at"] = fields["starts_at"] - timedelta(hours=hours)
+        token = lifecycle.new_token()
+        if lifecycle.queue_full(self.session):
+            self.refuse_full(fields)
+            return
+        # The thanks with the manage link is queued first: `submit` commits it with the
+        # rally (and the cleared answers), so the link is never lost, whatever Telegram does.
+        self.chat.submissions += 1
+        self.state = {}
+        self.save()
+        self.say(thanks(manage_link(token)))
+        lifecycle.submit(self.session, fields, token=token)
+
+    def refuse_full(self, fields: dict[str, Any]) -> None:
+        """The moderators' queue is full: `submit` says so to moderators (once an hour) and
+        the person may press again later, answers kept."""
         try:
-            _rally, token = lifecycle.submit(self.session, fields)
+            lifecycle.submit(self.session, fields)
         except lifecycle.QueueFull:
             self.say(
                 _(
@@ -378,24 +606,22 @@ class Conversation:
                 [[(_("Send to moderators"), "confirm")]],
             )
             return
-        self.chat.submissions += 1
-        self.state = {}
-        self.save()
-        link = manage_link(token)
-        self.say(
-            "\n\n".join(
-                [
-                    _("Thank you: the rally is sent to moderators"),
-                    _("It will appear on the map once a moderator approves it."),
-                    _("Save this link now: it is shown only once.")
-                    + " "
-                    + _(
-                        "With it you can see the status, change the rally or cancel it. Anyone with the link can do the same, so keep it private."
-                    ),
-                    link,
-                ]
-            )
-        )
+
+
+def thanks(link: str) -> str:
+    """The reply after "Send to moderators": the manage link and what it is for."""
+    return "\n\n".join(
+        [
+            _("Thank you: the rally is sent to moderators"),
+            _("It will appear on the map once a moderator approves it."),
+            _("Save this link now: it is shown only once.")
+            + " "
+            + _(
+                "With it you can see the status, change the rally or cancel it. Anyone with the link can do the same, so keep it private."
+            ),
+            link,
+        ]
+    )
 
 
 def manage_link(token: str) -> str:

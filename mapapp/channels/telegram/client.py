@@ -97,18 +97,40 @@ class Unavailable(Exception):  # noqa: N818 - reads as "Telegram is unavailable"
 class Refused(Exception):  # noqa: N818
     """Telegram refused the call (400, 403): retrying the same call will not help.
 
-    `gone` is true when the message to edit or delete no longer exists.
+    `gone` is true when the message to edit or delete no longer exists ("message to edit
+    not found", "message to delete not found", "MESSAGE_ID_INVALID"); `stuck` when it exists
+    but can no longer be changed ("message can't be deleted" after 48 hours, "message can't
+    be edited"): the caller must then say what happened some other way, never count it done.
     """
 
-    def __init__(self, kind: str, gone: bool = False) -> None:
+    def __init__(self, kind: str, gone: bool = False, stuck: bool = False) -> None:
         super().__init__(kind)
         self.kind = kind
         self.gone = gone
+        self.stuck = stuck
+
+
+# Telegram's descriptions (400 Bad Request) of a message that is not there any more, and of
+# one that is there but can no longer be edited or deleted.
+GONE = ("message to edit not found", "message to delete not found", "message_id_invalid")
+STUCK = ("message can't be deleted", "message can't be edited")
+
+
+# What a message holds, when it is not text (the first of these keys it has), in the
+# order Telegram's Message documents them.
+MESSAGE_KINDS = (
+    "photo", "sticker", "location", "venue", "voice", "video_note", "video", "audio",
+    "animation", "document", "contact", "poll", "dice",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Incoming:
-    """One update from a private chat, reduced to what the bot uses."""
+    """One update from a private chat, reduced to what the bot uses.
+
+    `kind`: "text", "button", "edited" (an edited message), "channel_post", one of
+    MESSAGE_KINDS, or "other" (a message with none of these: a service message, a game...).
+    """
 
     update_id: int
     chat_id: int | None
@@ -116,6 +138,7 @@ class Incoming:
     text: str | None  # a message's text, or a button's data
     language_code: str | None
     callback_id: str | None = None  # set when a button was pressed
+    kind: str = "text"
 
 
 Button = tuple[str, str]  # (label, data sent back when pressed)
@@ -244,8 +267,9 @@ class BotClient:
             text = str(error).lower()
             if "not modified" in text:
                 return None  # the same text again: the edit is already done
-            gone = "not found" in text or "can't be" in text
-            raise Refused(type(error).__name__, gone=gone) from None
+            gone = any(words in text for words in GONE)
+            stuck = any(words in text for words in STUCK)
+            raise Refused(type(error).__name__, gone=gone, stuck=stuck) from None
         except (Forbidden, InvalidToken, ChatMigrated) as error:
             raise Refused(type(error).__name__) from None
         except NetworkError as error:  # timeouts, refused connections, 5xx
@@ -316,8 +340,14 @@ class BotClient:
     def send_location(self, chat_id: int, lat: float, lon: float) -> None:
         self._run(self._bot.send_location(chat_id, latitude=lat, longitude=lon))
 
-    def answer_button(self, callback_id: str) -> None:
-        self._run(self._bot.answer_callback_query(callback_id))
+    def answer_button(self, callback_id: str, text: str | None = None) -> None:
+        """Stop a pressed button's spinner; `text` (plain, at most 200 characters) is shown
+        to the person as a notice."""
+        self._run(self._bot.answer_callback_query(callback_id, text=text[:200] if text else None))
+
+    def pin_message(self, chat_id: int | str, message_id: int) -> None:
+        """Pin a message in a chat (the bot needs the right to pin there)."""
+        self._run(self._bot.pin_chat_message(chat_id, message_id, disable_notification=True))
 
     def get_updates(self, offset: int | None, poll_seconds: int = 0) -> list[Incoming]:
         """The next updates after `offset` (long polling for up to `poll_seconds`).
@@ -334,7 +364,7 @@ class BotClient:
                 api_kwargs={
                     "offset": offset,
                     "timeout": poll_seconds,
-                    "allowed_updates": ["message", "callback_query"],
+                    "allowed_updates": ["message", "edited_message", "callback_query"],
                 },
             ),
             quiet=True,  # PTB would rather we called get_updates, which parses the batch whole
@@ -350,8 +380,28 @@ class BotClient:
                 found.append(incoming(Update.de_json(item, self._bot)))
             except Exception as error:  # noqa: BLE001 - whatever the sender put in it
                 log.warning("Telegram update the bot cannot read: %s", type(error).__name__)
-                found.append(Incoming(update_id, None, False, None, None))
+                found.append(raw_incoming(item))
         return found
+
+
+def raw_incoming(item: dict[str, Any]) -> Incoming:
+    """An update PTB could not read (a field of a newer Bot API, or junk): still answered
+    ("send text") when it is plainly a message from a private chat, else skipped."""
+    update_id = item["update_id"]
+    message = item.get("message") or item.get("edited_message")
+    chat = message.get("chat") if isinstance(message, dict) else None
+    sender = message.get("from") if isinstance(message, dict) else None
+    if (
+        not isinstance(chat, dict)
+        or type(chat.get("id")) is not int
+        or chat.get("type") != "private"
+    ):
+        return Incoming(update_id, None, False, None, None, kind="other")
+    code = sender.get("language_code") if isinstance(sender, dict) else None
+    kind = "edited" if "message" not in item else "other"
+    return Incoming(
+        update_id, chat["id"], True, None, code if isinstance(code, str) else None, kind=kind
+    )
 
 
 def incoming(update: Any) -> Incoming:  # noqa: ANN401 - a telegram.Update
@@ -367,14 +417,25 @@ def incoming(update: Any) -> Incoming:  # noqa: ANN401 - a telegram.Update
             query.data,
             query.from_user.language_code if query.from_user else None,
             callback_id=query.id,
+            kind="button",
         )
-    message = update.message
+    if update.channel_post is not None or update.edited_channel_post is not None:
+        return Incoming(update.update_id, None, False, None, None, kind="channel_post")
+    message, kind = update.message, None
+    if message is None and update.edited_message is not None:
+        message, kind = update.edited_message, "edited"
     if message is None or message.chat is None:
-        return Incoming(update.update_id, None, False, None, None)
+        return Incoming(update.update_id, None, False, None, None, kind="other")
+    if kind is None:
+        if message.text is not None:
+            kind = "text"
+        else:
+            kind = next((k for k in MESSAGE_KINDS if getattr(message, k, None)), "other")
     return Incoming(
         update.update_id,
         message.chat.id,
         message.chat.type == "private",
-        message.text,
+        message.text if kind == "text" else None,
         message.from_user.language_code if message.from_user else None,
+        kind=kind,
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from html import escape
 from typing import Any
@@ -26,12 +26,25 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mapapp.channels.telegram.client import BotClient, Refused, Unavailable, channel_for, configured
-from mapapp.domain.models import TelegramMessage, TelegramOutbox, utcnow
+from mapapp.channels.telegram.client import (
+    BotClient,
+    Refused,
+    Unavailable,
+    channel_for,
+    channels,
+    configured,
+)
+from mapapp.domain.models import TelegramMessage, TelegramNotice, TelegramOutbox, utcnow
 from mapapp.domain.names import town_name
 from mapapp.places.locale import local_datetime
 from mapapp.publishing.public import public_rally as projection
-from mapapp.publishing.words import headline, status_sentence, verification_sentence
+from mapapp.publishing.signing import signing_key
+from mapapp.publishing.words import (
+    headline,
+    status_sentence,
+    time_change_sentence,
+    verification_sentence,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +100,14 @@ def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
     return timedelta(seconds=max(seconds, retry_after or 0))
 
 
+def call_out(session: Session) -> None:
+    """End the session's transaction before a Telegram call: no lock (SQLite's write lock,
+    which the worker's transactions take at their start) is held while Telegram answers.
+    The objects read stay usable (expire_on_commit is off); what changes after the call is
+    written in a short transaction of its own."""
+    session.commit()
+
+
 def deliver_due(
     session: Session, client: BotClient, now: datetime | None = None, limit: int = 200
 ) -> int:
@@ -102,6 +123,7 @@ def deliver_due(
         .order_by(TelegramOutbox.id)
         .limit(limit)
     ).all()
+    session.commit()
     held: set[int] = set()
     delivered = 0
     for row in rows:
@@ -139,18 +161,22 @@ def deliver_due(
 
 
 def deliver(session: Session, client: BotClient, row: TelegramOutbox) -> None:
-    """Bring the channel in line with what the public sees of one rally now.
+    """Bring the channels in line with what the public sees of one rally now.
 
-    Not public (any more): its messages are deleted (or say it was removed). Public and not
-    yet posted: posted. Posted: edited if its text changed. An urgent change also replies to
-    the message, once (`row.step` records it). Message ids are committed as soon as Telegram
-    gives them, so a retry edits what was posted rather than posting again.
+    Not public (any more): its messages are deleted, or (too old to delete) edited to say it
+    was removed, or (not even that) answered with a reply that says it. Public: posted in its
+    region's channel, or edited if its text changed; a post in another channel (the region
+    changed) is marked as moved there. An urgent change, and a new start time, also reply to
+    the post, once (`row.step`, `TelegramMessage.starts_at`). Message ids are committed as
+    soon as Telegram gives them, so a retry edits what was posted rather than post again.
+    No transaction is open during a Telegram call (`call_out`).
     """
     view = public_rally(session, row.rally_id)
     if view is None:
-        remove_all(session, client, row.rally_id)
+        remove_all(session, client, row.rally_id, "removed")
         return
     chat = channel_for(view.region)
+    remove_all(session, client, row.rally_id, "region", keep=chat)
     if chat is None:
         return
     lang = current_app.config.get("TELEGRAM_LANGUAGE") or "be"
@@ -164,9 +190,28 @@ def deliver(session: Session, client: BotClient, row: TelegramOutbox) -> None:
         session.commit()
         message = session.get(TelegramMessage, (row.rally_id, chat))
     if urgent and row.step < 2 and message is not None and row.kind == view.status:
+        call_out(session)
         client.send_message(chat, f"<b>{escape(urgent)}</b>", reply_to=message.message_id)
         row.step = 2
         session.commit()
+    if message is not None and message.starts_at != view.starts_at:
+        if message.starts_at is not None:  # None: a post from before starts were kept
+            with in_language(lang):
+                reply = time_reply(message.starts_at, view.starts_at, lang)
+            call_out(session)
+            client.send_message(chat, reply, reply_to=message.message_id)
+        message.starts_at = view.starts_at
+        session.commit()
+
+
+def time_reply(previous: datetime, starts_at: datetime, lang: str) -> str:
+    """The reply to a post whose rally's start moved; an earlier start is urgent (bold, ⚠️):
+    people who planned for the old time would come late."""
+    sentence = escape(time_change_sentence(previous, starts_at, lang))
+    if starts_at < previous:
+        earlier = escape(_("Earlier start!"))
+        return f"⚠️ <b>{earlier} {sentence}</b>"
+    return f"🕒 {sentence}"
 
 
 def post_or_edit(
@@ -177,52 +222,94 @@ def post_or_edit(
     view: Any,  # noqa: ANN401
     text: str,
 ) -> None:
+    """Post the rally's text in `chat`, or edit the post there. A post deleted by hand is
+    posted again; a post that can no longer be edited gets the new text as a reply that
+    says the post above is out of date, and that reply is the rally's post from then on."""
     digest = hashlib.sha256(text.encode()).hexdigest()
     revealed = view.place is not None
+    reply_to = None
     if message is not None and not message.removed:
         if message.text_hash == digest:
             return  # the channel already says this
+        call_out(session)
         try:
             client.edit_message(chat, message.message_id, text)
         except Refused as error:
-            if not error.gone:
+            if error.gone:
+                message.removed = True  # deleted by hand in the channel: post it anew
+            elif error.stuck:
+                reply_to = message.message_id
+                lang = current_app.config.get("TELEGRAM_LANGUAGE") or "be"
+                with in_language(lang):
+                    stale = _("The post above is out of date: this is the rally now.")
+                text = f"⚠️ <b>{escape(stale)}</b>\n\n{text}"
+            else:
                 raise
-            message.removed = True  # deleted by hand in the channel: post it anew
         else:
             message.text_hash, message.revealed = digest, revealed
             session.commit()
             return
-    message_id = client.send_message(chat, text)
+    call_out(session)
+    message_id = client.send_message(chat, text, reply_to=reply_to)
     if message is None:
-        message = TelegramMessage(rally_id=view.id, chat=chat, message_id=message_id)
+        message = TelegramMessage(
+            rally_id=view.id, chat=chat, message_id=message_id, starts_at=view.starts_at
+        )
         session.add(message)
     message.message_id, message.text_hash = message_id, digest
     message.revealed, message.removed = revealed, False
+    message.starts_at = view.starts_at  # a new post (or reply) tells the start it shows
     session.commit()
 
 
-def remove_all(session: Session, client: BotClient, rally_id: int) -> None:
-    """Take a rally no longer public out of the channel: delete, or say it was removed."""
+def remove_all(
+    session: Session, client: BotClient, rally_id: int, why: str, keep: str | None = None
+) -> None:
+    """Take a rally out of every channel but `keep`: delete its post, or (too old to delete:
+    Telegram refuses after 48 hours; or moved to another region: its readers must learn
+    where) edit it to say why, or (not even that) reply to it.
+    `why`: "removed" (no longer public) or "region" (now in another region's channel).
+    Never counted done while the old post still stands as it was."""
     messages = session.scalars(
         select(TelegramMessage).where(
-            TelegramMessage.rally_id == rally_id, TelegramMessage.removed.is_(False)
+            TelegramMessage.rally_id == rally_id,
+            TelegramMessage.removed.is_(False),
+            TelegramMessage.chat != (keep or ""),
         )
     ).all()
     lang = current_app.config.get("TELEGRAM_LANGUAGE") or "be"
     for message in messages:
+        with in_language(lang):
+            said = gone_text(rally_id, why, lang)
+        call_out(session)
         try:
+            if why == "region":  # its readers learn where it went: edited, not deleted
+                raise Refused("Moved", stuck=True)
             client.delete_message(message.chat, message.message_id)
         except Refused as error:
             if not error.gone:  # too old to delete: say so instead of leaving the old text
-                with in_language(lang):
-                    removed = escape(_("This rally was removed from the map."))
                 try:
-                    client.edit_message(message.chat, message.message_id, removed)
+                    client.edit_message(message.chat, message.message_id, said)
                 except Refused as again:
-                    if not again.gone:
-                        raise
+                    if not again.gone:  # can't be edited either: a reply says it
+                        client.send_message(message.chat, said, reply_to=message.message_id)
         message.removed = True
         session.commit()
+
+
+def gone_text(rally_id: int, why: str, lang: str) -> str:
+    """What an old post says once its rally left the channel, with where to look now."""
+    base = base_url()
+    if why == "region":
+        sentence = _("This rally moved to another region's channel.")
+        link = f"{base}/rallies/{rally_id}?lang={lang}"
+    else:
+        sentence = _("This rally was removed from the map.")
+        link = f"{base}/?lang={lang}"
+    if not base:
+        return f"<b>{escape(sentence)}</b>"
+    label = escape(_("Rally page") if why == "region" else _("Map"))
+    return f'<b>{escape(sentence)}</b>\n<a href="{escape(link, quote=True)}">{label}</a>'
 
 
 # -- the text ---------------------------------------------------------------------------
@@ -294,4 +381,67 @@ def message_text(view: Any, lang: str) -> str:  # noqa: ANN401 - a PublicRally
             f'<a href="{page}">{escape(_("Rally page"))}</a> · '
             f'<a href="{whole_map}">{escape(_("Map"))}</a>'
         )
+    return "\n".join(lines)
+
+
+# -- the site's own posts ------------------------------------------------------------------
+
+KEY_NOTICE = "signing-key"
+
+
+def announce_key(session: Session, client: BotClient) -> int:
+    """Post the signing key's fingerprint in every channel (and pin it) once, and again
+    whenever the key changes (MAPAPP_SIGNING_KEY); returns how many posts were made.
+
+    People compare it with the fingerprint a copy of the map shows (mapapp.publishing.signing):
+    a forger who hands out a copy with a key of their own cannot change the channel's post.
+    Pinning needs the bot's right to pin: without it the post stands unpinned.
+    """
+    key = signing_key(current_app._get_current_object())
+    setting = current_app.config.get("TELEGRAM_CHANNEL")
+    if key is None or not setting:
+        return 0
+    lang = current_app.config.get("TELEGRAM_LANGUAGE") or "be"
+    posted = 0
+    for chat in sorted(set(channels(setting).values())):
+        notice = session.get(TelegramNotice, (KEY_NOTICE, chat))
+        if notice is not None and notice.value == key.fingerprint:
+            continue
+        with in_language(lang):
+            text = key_text(key.fingerprint, notice.value if notice else None)
+        call_out(session)
+        message_id = client.send_message(chat, text)
+        with suppress(Refused, Unavailable):
+            client.pin_message(chat, message_id)
+        if notice is None:
+            notice = TelegramNotice(name=KEY_NOTICE, chat=chat)
+            session.add(notice)
+        notice.value, notice.message_id, notice.posted_at = key.fingerprint, message_id, utcnow()
+        session.commit()
+        posted += 1
+    return posted
+
+
+def key_text(fingerprint: str, previous: str | None) -> str:
+    """The channel's post of the key's fingerprint (HTML), in the current language."""
+    lines = []
+    if previous:
+        lines.append(
+            "⚠️ <b>"
+            + escape(_("The key that signs copies of the map has changed."))
+            + "</b> "
+            + escape(_("The old fingerprint was: %(fingerprint)s", fingerprint=previous))
+        )
+    lines.append(
+        escape(
+            _(
+                "Copies of the map (the offline file and the exports) are signed. Compare the fingerprint a copy shows with this one:"
+            )
+        )
+    )
+    lines.append(f"<code>{escape(fingerprint)}</code>")
+    base = base_url()
+    if base:
+        verify = escape(f"{base}/verify", quote=True)
+        lines.append(f'<a href="{verify}">{escape(_("Check a copy"))}</a>')
     return "\n".join(lines)
