@@ -10,10 +10,13 @@ the features (foreign members, RFC 7946 section 6.1):
      "features": [{"type": "Feature", "id": 12,
                    "geometry": {"type": "Point", "coordinates": [27.56171, 53.90222]},
                    "properties": {"status": "approved", "featured": true,
+                                  "verification": "moderators",
                                   "town": 0, "day": "2027-10-21", "rev": 2}}, ...]}
 
 - `town` is an index into `towns` (in the asked language, else as written);
 - `day` is the Minsk date the rally starts on; `day_names` gives each day in words;
+- `verification` is how it was checked (mapapp.publishing.public.verification): the map
+  draws each grade differently and says it in the marker's name;
 - `rev` is the rally's public revision (mapapp.publishing.public), moved by every public change;
 - coordinates are rounded to 5 decimals (about 1 m); an unrevealed place is its town's
   point already (mapapp.publishing.public);
@@ -34,7 +37,7 @@ from babel.dates import format_date
 from mapapp.domain.names import town_name
 from mapapp.places.locale import MINSK
 from mapapp.publishing.parts import Layout
-from mapapp.publishing.public import Entry, PublicRally
+from mapapp.publishing.public import Entry, PublicRally, verification
 
 # 5 decimals of a degree: 1.1 m of latitude; finer is noise for a marker.
 DECIMALS = 5
@@ -47,8 +50,9 @@ def day_name(day: date, lang: str) -> str:
 
 def map_feature(rally: PublicRally, town: int, day: str) -> dict:
     """One rally of the map's feed: a GeoJSON Feature with its id, point (DECIMALS), status,
-    featured, `town` (an index into the document's `towns`) and `day` (Minsk ISO date)."""
-    return {
+    featured, `verification` (public rallies only), `town` (an index into the document's
+    `towns`) and `day` (Minsk ISO date)."""
+    feature = {
         "type": "Feature",
         "id": rally.id,
         "geometry": {
@@ -65,6 +69,9 @@ def map_feature(rally: PublicRally, town: int, day: str) -> dict:
             "rev": rally.sequence,
         },
     }
+    if getattr(rally, "checked_by", None) is not None:  # none on moderators' working copies
+        feature["properties"]["verification"] = verification(rally)
+    return feature
 
 
 def map_collection(rallies: Sequence[PublicRally], lang: str | None = None) -> bytes:
