@@ -227,3 +227,51 @@ def test_town_names_are_drawn_above_markers_and_below_popups(phone, live_server)
     assert (
         phone.evaluate(f"getComputedStyle({MAP}.getPane('basemapNames')).pointerEvents") == "none"
     )
+
+
+FAKE_SHARE = """
+window.shared = [];
+Object.defineProperty(navigator, 'share', {
+  configurable: true,
+  value: (data) => { window.shared.push(data); return Promise.resolve(); },
+});
+"""
+
+
+@pytest.mark.parametrize("lang", ["be", "ru"])
+def test_the_rally_page_has_the_share_sheet_and_a_calendar_button(phone, live_server, app, lang):
+    rally = add_rally(
+        app, title="Пікет у Гродне", town="Гродна", region="BY-HR", lat=53.68, lon=23.83
+    )
+    phone.add_init_script(FAKE_SHARE)  # headless Chromium on Linux has no share sheet
+    phone.goto(f"{live_server}/rallies/{rally}?lang={lang}")
+    share = phone.locator("button[data-share]")
+    share.scroll_into_view_if_needed()
+    assert share.is_visible()
+    box = share.bounding_box()
+    assert box["height"] >= 44 and box["width"] >= 44
+    share.tap()
+    wait_until(phone, "window.shared.length === 1")
+    data = phone.evaluate("window.shared[0]")
+    assert data["url"].endswith(f"/rallies/{rally}") or f"/rallies/{rally}?" in data["url"]
+    assert data["title"] == "Пікет у Гродне" and "Гродн" in data["text"]
+    # The copy-link fallback and the Telegram link stay beside it.
+    assert phone.locator(".share-links a[href^='https://t.me/share']").is_visible()
+    calendar = phone.locator("a[type='text/calendar'][download]")
+    box = calendar.bounding_box()
+    assert box["height"] >= 44 and box["width"] >= 44, box
+    shot(phone, f"rally-{lang}")
+    with open(AXE, encoding="utf-8") as source:
+        phone.evaluate(source.read())
+    result = phone.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", TAGS
+    )
+    assert [(v["id"], [n["target"] for n in v["nodes"]][:4]) for v in result["violations"]] == []
+
+
+def test_without_a_share_sheet_the_button_stays_hidden(phone, live_server, app):
+    rally = add_rally(app, title="Пікет", town="Гродна", region="BY-HR", lat=53.68, lon=23.83)
+    phone.goto(f"{live_server}/rallies/{rally}?lang=be")
+    assert phone.evaluate("typeof navigator.share") == "undefined"
+    assert not phone.locator("button[data-share]").is_visible()
+    assert f"/rallies/{rally}" in phone.locator("#share-url").input_value()  # to copy by hand
