@@ -100,3 +100,15 @@ def test_pages_suggest_towns_in_their_own_language_once(client, gazetteer, url):
     for russian, belarusian in WERE_RUSSIAN.items():
         assert russian not in be and belarusian in be
     assert "Горад Крычаў" not in be and be.count("Крычаў") == 1
+
+
+def test_the_manage_page_suggests_towns_in_its_own_language(app, client, gazetteer):
+    from conftest import add_rally
+
+    from mapapp.domain import lifecycle
+
+    add_rally(app, manage_token_hash=lifecycle.hash_token("tok"))
+    for lang, foreign in (("be", NOT_BELARUSIAN), ("ru", NOT_RUSSIAN)):
+        (names,) = suggestions(client, f"/manage/tok?lang={lang}")
+        assert sorted(names) == sorted(gazetteer.town_names(lang))
+        assert [n for n in names if foreign.search(n)] == []
