@@ -178,8 +178,11 @@ function refreshPopup(state) {
   var r = state.records.get(current.record.id) || current.record;
   current.record = r;
   popup.record = r;
+  // Redrawn in place: the map does not move under the visitor (it panned when it opened).
+  popup.options.autoPan = false;
   popup.setLatLng(popupPoint(state, r));
   popup.setContent(popupFor(state, r, popup.hidden || []));
+  popup.options.autoPan = true;
   if (hadFocus) {
     var link = popup.getElement().querySelector("a.rally-popup-link, button");
     if (link) link.focus({ preventScroll: true });
