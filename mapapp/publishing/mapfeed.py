@@ -42,6 +42,11 @@ from mapapp.publishing.public import Entry, PublicRally, verification
 # 5 decimals of a degree: 1.1 m of latitude; finer is noise for a marker.
 DECIMALS = 5
 
+# The name parts of this feed are kept under (mapapp.publishing.partstore): it moves with the
+# part's format, so that parts a server stored before (without `verification`) are made
+# again, not served.
+MAP_PART = "map-2"
+
 
 def day_name(day: date, lang: str) -> str:
     """A day in words in `lang`, as the list and rally pages write it (babel's "full")."""
@@ -124,7 +129,7 @@ def map_layout_and_parts(
 ) -> tuple[Layout, list[bytes]]:
     """map_collection's document as a Layout and one part a rally (mapapp.publishing.parts).
 
-    Each entry keeps its `map_part` (per language) under ("map", lang): only a rally new or
+    Each entry keeps its `map_part` (per language) under (MAP_PART, lang): only a rally new or
     changed since is serialised again (unless `load` finds it in the shared store,
     mapapp.publishing.partstore; what is made is handed to `save`), and what an entry keeps
     does not grow with the filters asked for. The head (the `towns` and `day_names` tables)
@@ -134,21 +139,21 @@ def map_layout_and_parts(
     days: dict[str, None] = {}
     parts = []
     if load is not None:
-        missing = [entry for entry in entries if ("map", lang) not in entry.parts]
+        missing = [entry for entry in entries if (MAP_PART, lang) not in entry.parts]
         if missing:
-            load(missing, ("map", lang))
+            load(missing, (MAP_PART, lang))
     made = []
     for entry in entries:
-        around = entry.parts.get(("map", lang))
+        around = entry.parts.get((MAP_PART, lang))
         if around is None:
-            around = entry.parts[("map", lang)] = map_part(entry.rally, lang)
+            around = entry.parts[(MAP_PART, lang)] = map_part(entry.rally, lang)
             made.append(entry)
         before, after, town, iso = around
         days.setdefault(iso, None)
         index = towns.setdefault(town, len(towns))
         parts.append(b"%s%d%s" % (before, index, after))
     if save is not None and made:
-        save(made, ("map", lang))
+        save(made, (MAP_PART, lang))
     head: dict = {"type": "FeatureCollection", "towns": list(towns)}
     if lang:
         head["day_names"] = {iso: _day_name(iso, lang) for iso in days}

@@ -128,7 +128,11 @@ function popupPoint(state, r) {
 function popupPadding(map) {
   var box = map.getContainer().getBoundingClientRect();
   var top = 12, bottom = 12;
-  var corner = map.getContainer().querySelectorAll(".leaflet-top.leaflet-left .leaflet-control");
+  // On a phone (a coarse pointer, or a narrow map) the controls take a large part of the map:
+  // the popup keeps below them. A wide map keeps Leaflet's small margin, and its view stays
+  // put when an open popup grows (a new status).
+  var small = box.width < 600 || (window.matchMedia && window.matchMedia("(pointer: coarse)").matches);
+  var corner = small ? map.getContainer().querySelectorAll(".leaflet-top.leaflet-left .leaflet-control") : [];
   Array.prototype.forEach.call(corner, function (control) {
     var rect = control.getBoundingClientRect();
     if (rect.height) top = Math.max(top, rect.bottom - box.top + 8);
