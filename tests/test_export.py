@@ -60,6 +60,10 @@ def test_export_works_opened_from_disk(browser, exported):
     assert link.startswith("https://rallies.example/rallies/") and link.endswith("?lang=ru")
     assert page.locator("#rally-list li").count() == 14
     assert PAYLOAD in page.inner_text("#rally-list")
+    # Each marker's ring says how it was checked (issue 28), the legend what the rings mean.
+    assert page.locator(".leaflet-marker-icon.rally-v-imported").count() >= 1
+    page.locator("details.map-legend summary").click()
+    assert "Сплошное кольцо" in page.locator("details.map-legend").inner_text()
     assert page.evaluate("window.__xss") is None
     # opened online, it asks no server at all: no tiles unless the operator opts in
     assert hosts == {""}

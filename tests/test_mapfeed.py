@@ -45,6 +45,7 @@ def test_a_feature_per_public_rally_with_status_day_and_point(client, app: Flask
         "town": feature["properties"]["town"],
         "day": f"{starts.year}-03-14",  # the day in Minsk
         "rev": 0,  # the public revision: moves with every public change
+        "verification": "imported",  # how it was checked (issue 28): the marker's ring
     }
     assert document["towns"][feature["properties"]["town"]] == "Мінск"  # as written (no town id)
     assert f"March 14, {starts.year}" in document["day_names"][f"{starts.year}-03-14"]
@@ -59,7 +60,14 @@ def test_no_title_description_or_place_text(client, app: Flask):
         for text in ("Загаловак-1", "Месца-1", "Апісанне-1", "title", "place", "description"):
             assert text not in body, (query, text)
         for feature in json.loads(body)["features"]:
-            assert set(feature["properties"]) == {"status", "featured", "town", "day", "rev"}
+            assert set(feature["properties"]) == {
+                "status",
+                "featured",
+                "verification",
+                "town",
+                "day",
+                "rev",
+            }
     # the full feed is still the default, for partners
     full = client.get("/api/rallies.geojson").get_json()["features"][0]["properties"]
     assert full["title"] == "Загаловак-1" and full["place"] == "Месца-1"

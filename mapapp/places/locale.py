@@ -40,10 +40,19 @@ def local_iso(value: datetime) -> str:
     return value.astimezone(MINSK).isoformat()
 
 
+# Where CLDR's pattern is not how a native writes a date: Belarusian "short" is "21.10.27"
+# (a two-digit year, unlike Russian's "21.10.2027"), and its "medium" cuts months to forms
+# nobody writes ("13 сне 2026 г."): the numeric form as in Russian, and the month in full.
+PATTERNS = {
+    ("be", "short"): "dd.MM.y",
+    ("be", "medium"): "long",
+}
+
+
 # Formatting is cached: the map's data formats thousands of times, and days and times repeat.
 @lru_cache(maxsize=4096)
 def _date_text(lang: str, format: str, day: date) -> str:  # noqa: A002
-    return format_date(day, format, locale=lang)
+    return format_date(day, PATTERNS.get((lang, format), format), locale=lang)
 
 
 @lru_cache(maxsize=1024)

@@ -68,6 +68,12 @@ def map_labels() -> dict[str, str]:
         "danger": _("Danger: police are at the place. Do not come."),
         "cancelledNotice": _("This rally is cancelled."),
         "moved": _("The place has changed: check the new place before you go."),
+        # How a rally was checked (mapapp.publishing.public.verification), said in its
+        # marker's name; the map's feed has the grade but not the count of moderators.
+        "vModerators": _("Checked by two or more moderators."),
+        "vKnownOrganizer": _("Organizer known to the moderators; checked by one moderator."),
+        "vModerator": _("Checked by one moderator."),
+        "vImported": _("Imported by the site's operators, not checked by a moderator here."),
         # A rally page left open when its rally is taken down (the page stops re-checking).
         "removed": _("This rally was removed from the map."),
     }

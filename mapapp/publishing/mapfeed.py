@@ -10,10 +10,13 @@ the features (foreign members, RFC 7946 section 6.1):
      "features": [{"type": "Feature", "id": 12,
                    "geometry": {"type": "Point", "coordinates": [27.56171, 53.90222]},
                    "properties": {"status": "approved", "featured": true,
+                                  "verification": "moderators",
                                   "town": 0, "day": "2027-10-21", "rev": 2}}, ...]}
 
 - `town` is an index into `towns` (in the asked language, else as written);
 - `day` is the Minsk date the rally starts on; `day_names` gives each day in words;
+- `verification` is how it was checked (mapapp.publishing.public.verification): the map
+  draws each grade differently and says it in the marker's name;
 - `rev` is the rally's public revision (mapapp.publishing.public), moved by every public change;
 - coordinates are rounded to 5 decimals (about 1 m); an unrevealed place is its town's
   point already (mapapp.publishing.public);
@@ -34,10 +37,15 @@ from babel.dates import format_date
 from mapapp.domain.names import town_name
 from mapapp.places.locale import MINSK
 from mapapp.publishing.parts import Layout
-from mapapp.publishing.public import Entry, PublicRally
+from mapapp.publishing.public import Entry, PublicRally, verification
 
 # 5 decimals of a degree: 1.1 m of latitude; finer is noise for a marker.
 DECIMALS = 5
+
+# The name parts of this feed are kept under (mapapp.publishing.partstore): it moves with the
+# part's format, so that parts a server stored before (without `verification`) are made
+# again, not served.
+MAP_PART = "map-2"
 
 
 def day_name(day: date, lang: str) -> str:
@@ -47,8 +55,9 @@ def day_name(day: date, lang: str) -> str:
 
 def map_feature(rally: PublicRally, town: int, day: str) -> dict:
     """One rally of the map's feed: a GeoJSON Feature with its id, point (DECIMALS), status,
-    featured, `town` (an index into the document's `towns`) and `day` (Minsk ISO date)."""
-    return {
+    featured, `verification` (public rallies only), `town` (an index into the document's
+    `towns`) and `day` (Minsk ISO date)."""
+    feature = {
         "type": "Feature",
         "id": rally.id,
         "geometry": {
@@ -65,6 +74,9 @@ def map_feature(rally: PublicRally, town: int, day: str) -> dict:
             "rev": rally.sequence,
         },
     }
+    if getattr(rally, "checked_by", None) is not None:  # none on moderators' working copies
+        feature["properties"]["verification"] = verification(rally)
+    return feature
 
 
 def map_collection(rallies: Sequence[PublicRally], lang: str | None = None) -> bytes:
@@ -117,7 +129,7 @@ def map_layout_and_parts(
 ) -> tuple[Layout, list[bytes]]:
     """map_collection's document as a Layout and one part a rally (mapapp.publishing.parts).
 
-    Each entry keeps its `map_part` (per language) under ("map", lang): only a rally new or
+    Each entry keeps its `map_part` (per language) under (MAP_PART, lang): only a rally new or
     changed since is serialised again (unless `load` finds it in the shared store,
     mapapp.publishing.partstore; what is made is handed to `save`), and what an entry keeps
     does not grow with the filters asked for. The head (the `towns` and `day_names` tables)
@@ -127,21 +139,21 @@ def map_layout_and_parts(
     days: dict[str, None] = {}
     parts = []
     if load is not None:
-        missing = [entry for entry in entries if ("map", lang) not in entry.parts]
+        missing = [entry for entry in entries if (MAP_PART, lang) not in entry.parts]
         if missing:
-            load(missing, ("map", lang))
+            load(missing, (MAP_PART, lang))
     made = []
     for entry in entries:
-        around = entry.parts.get(("map", lang))
+        around = entry.parts.get((MAP_PART, lang))
         if around is None:
-            around = entry.parts[("map", lang)] = map_part(entry.rally, lang)
+            around = entry.parts[(MAP_PART, lang)] = map_part(entry.rally, lang)
             made.append(entry)
         before, after, town, iso = around
         days.setdefault(iso, None)
         index = towns.setdefault(town, len(towns))
         parts.append(b"%s%d%s" % (before, index, after))
     if save is not None and made:
-        save(made, ("map", lang))
+        save(made, (MAP_PART, lang))
     head: dict = {"type": "FeatureCollection", "towns": list(towns)}
     if lang:
         head["day_names"] = {iso: _day_name(iso, lang) for iso in days}

@@ -260,6 +260,11 @@ def schemas() -> dict[str, Any]:
                             {
                                 "status": {"type": "string", "enum": list(PUBLIC_STATUSES)},
                                 "featured": {"type": "boolean"},
+                                "verification": {
+                                    "type": "string",
+                                    "enum": list(VERIFICATIONS),
+                                    "description": "How it was checked (as in the full feed).",
+                                },
                                 "town": {
                                     "type": "integer",
                                     "minimum": 0,

@@ -36,7 +36,7 @@ from mapapp.places.locale import LANGUAGES
 from mapapp.publishing.csvtable import csv_row
 from mapapp.publishing.geojson import feature_bytes, in_language
 from mapapp.publishing.ics import event_bytes
-from mapapp.publishing.mapfeed import map_part
+from mapapp.publishing.mapfeed import MAP_PART, map_part
 from mapapp.publishing.public import (
     COLUMN_NAMES,
     COLUMNS,
@@ -62,7 +62,7 @@ def context_name(context: tuple) -> str:
 def encode(context: tuple, value: Any) -> bytes:
     """A part as the table keeps it. The map's entry is four values: joined by NUL (which
     JSON text and a day never hold), or as JSON when the town's name holds one."""
-    if context[0] == "map":
+    if context[0] == MAP_PART:
         before, after, town, day = value
         if "\0" in town:
             return json.dumps([before.decode(), after.decode(), town, day]).encode()
@@ -71,7 +71,7 @@ def encode(context: tuple, value: Any) -> bytes:
 
 
 def decode(context: tuple, data: bytes) -> Any:
-    if context[0] == "map":
+    if context[0] == MAP_PART:
         data = bytes(data)
         if data.startswith(b"["):
             before, after, town, day = json.loads(data)
@@ -98,7 +98,7 @@ def renderers(origins: Iterable[str]) -> list[tuple[tuple, Callable[[PublicRally
     ]
     made += [(("geojson", lang), feature_bytes(in_language(lang))) for lang in LANGUAGES]
     made += [
-        (("map", lang), lambda rally, lang=lang: map_part(rally, lang))
+        ((MAP_PART, lang), lambda rally, lang=lang: map_part(rally, lang))
         for lang in (None, *LANGUAGES)
     ]
     for origin in origins:

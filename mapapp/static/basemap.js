@@ -60,6 +60,10 @@
     onAdd: function (map) {
       this._box = L.DomUtil.create("div", "basemap-names leaflet-zoom-hide", map.getPane("basemapNames"));
       this._box.setAttribute("aria-hidden", "true");
+      // The towns' dots, under the markers: a rally's marker on a town keeps its sign ("!",
+      // a cross) whole, while the name beside it stays above every marker.
+      this._dots = L.DomUtil.create("div", "basemap-dots leaflet-zoom-hide", map.getPane("basemapDots"));
+      this._dots.setAttribute("aria-hidden", "true");
       map.on("moveend", this._draw, this);
       this._draw();
     },
@@ -67,6 +71,7 @@
     onRemove: function (map) {
       map.off("moveend", this._draw, this);
       L.DomUtil.remove(this._box);
+      L.DomUtil.remove(this._dots);
     },
 
     _draw: function () {
@@ -100,17 +105,24 @@
           return;
         }
       });
+      this._dots.textContent = "";
+      this._dots.appendChild(fragment.cloneNode(true));
       this._box.textContent = "";
       this._box.appendChild(fragment);
     }
   });
 
   function draw(map, data, lang) {
-    // Between the tiles (200) and the rallies' layers (400): tiles underneath, names above
-    // the shapes and below the markers and popups.
+    // The shapes between the tiles (200) and the rallies' layers (400); the names above the
+    // markers (600), so that no marker hides a town's name, and below tooltips (650) and
+    // popups (700), so that nothing shows through a popup. They take no taps: a tap on a
+    // name reaches the marker under it.
     map.createPane("basemap").style.zIndex = 250;
     var names = map.createPane("basemapNames");
-    names.style.zIndex = 450;
+    names.style.zIndex = 640;
+    var dots = map.createPane("basemapDots");
+    dots.style.zIndex = 450;
+    dots.style.pointerEvents = "none";
     names.style.pointerEvents = "none";
     var renderer = L.canvas({ pane: "basemap", padding: 0.5 });
     var common = { renderer: renderer, interactive: false };

@@ -37,7 +37,7 @@ from mapapp.publishing.public import public_rally
 from mapapp.publishing.words import headed_title
 from mapapp.web.caching import page_once
 from mapapp.web.i18n import current_language
-from mapapp.web.mapshells import EARLY_FEED_HASH, early_feed, map_shell
+from mapapp.web.mapshells import EARLY_FEED_HASH, early_feed, filter_focus, map_shell
 from mapapp.web.security import frameable
 from mapapp.web.urls import app_path, external_url
 
@@ -85,6 +85,7 @@ def embed() -> Response:
             "embed.html",
             shell=shell,
             early_feed=early_feed(rally_filter),
+            map_focus=filter_focus(rally_filter),
             options=options,
             full_map=url_for("pages.index", **map_query(request.args)),
             full_list=url_for("pages.rallies", **map_query(request.args)),

@@ -37,7 +37,7 @@ from mapapp.publishing.public import (
 from mapapp.publishing.signing import signing_key
 from mapapp.web.caching import conditional, memoized, page_once
 from mapapp.web.i18n import current_language, region_name, town_name
-from mapapp.web.mapshells import EARLY_FEED_HASH, early_feed, map_shell
+from mapapp.web.mapshells import EARLY_FEED_HASH, early_feed, filter_focus, map_shell
 from mapapp.web.urls import canonical_url, external_url, page_address
 
 bp = Blueprint("pages", __name__)
@@ -58,6 +58,7 @@ def index() -> Response | str:
             shell=shell,
             early_feed=early_feed(rally_filter),
             rally_filter=rally_filter,
+            map_focus=filter_focus(rally_filter),
             filter_towns=gazetteer().town_names(current_language()),
         )
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import current_app, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 
 from mapapp.domain.filters import VIEW_LAT, VIEW_LON, RallyFilter
+from mapapp.domain.geocoding import gazetteer
 from mapapp.places import mapshell
 from mapapp.publishing.labels import map_labels
 from mapapp.web.assets import basemap_url, map_assets, module_urls
@@ -109,3 +112,34 @@ def early_feed(rally_filter: RallyFilter) -> Markup:
     )
     script = Markup(EARLY_FEED)  # noqa: S704 - our own constant
     return Markup('<script data-feed="{}">{}</script>').format(url, script)
+
+
+# Around a town's point when the filtered town has no rallies: about 9 km each way.
+TOWN_REACH = 0.08
+
+
+def _points(geometry: dict) -> list[list[float]]:
+    coordinates = geometry["coordinates"]
+    rings = coordinates if geometry["type"] == "Polygon" else [r for p in coordinates for r in p]
+    return [point for ring in rings for point in ring]
+
+
+def filter_focus(rally_filter: RallyFilter) -> str | None:
+    """Where a map filtered to a town or a region looks once its rallies are loaded
+    (static/map/view.js fitToFilter): the box of that town's point (TOWN_REACH around it) or
+    of the region's outline, as JSON `[[south, west], [north, east]]`; None without such a
+    filter. The map fits its rallies when there are some, this box when there are none."""
+    places = gazetteer()
+    if rally_filter.city_id is not None:
+        town = places.by_id(rally_filter.city_id)
+        if town is not None:
+            south, west = town.lat - TOWN_REACH, town.lon - TOWN_REACH * 1.7
+            north, east = town.lat + TOWN_REACH, town.lon + TOWN_REACH * 1.7
+            return json.dumps(
+                [[round(south, 4), round(west, 4)], [round(north, 4), round(east, 4)]]
+            )
+    if rally_filter.region and rally_filter.region in places.boundaries:
+        points = _points(places.boundaries[rally_filter.region])
+        lons, lats = [p[0] for p in points], [p[1] for p in points]
+        return json.dumps([[min(lats), min(lons)], [max(lats), max(lons)]])
+    return None

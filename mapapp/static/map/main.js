@@ -33,7 +33,7 @@ import { popupContent, reload, showing } from "./popups.js";
 import { isUrgent, recordsOf, signature } from "./rally.js";
 import { initSingle } from "./single.js";
 import { Banner } from "./urgent.js";
-import { initialView, keepViewInAddress, nearMeControl, translateControls, wheelScrollsShortPage } from "./view.js";
+import { fitToFilter, initialView, keepViewInAddress, nearMeControl, translateControls, wheelScrollsShortPage } from "./view.js";
 
 function init(map, config) {
   if (window.RallyBasemap) window.RallyBasemap.add(map, config);  // basemap.js
@@ -74,6 +74,13 @@ function init(map, config) {
   };
 
   map.on("moveend", function () { render(state); });
+  map.on("popupclose", function (event) {
+    // Another popup is opening in its place (popups.js set it as current already).
+    if (state.current && state.current.popup !== event.popup) return;
+    var frame = map.getContainer().closest(".map-frame, .embed-map");
+    if (frame) frame.classList.remove("popup-open");
+    if (state.viewBounds) map.setMaxBounds(state.viewBounds);  // lifted by popups.js
+  });
   keyboard(state);
   var list = List(state, document.getElementById("rally-list"));
 
@@ -91,6 +98,7 @@ function init(map, config) {
     });
     rebuildIndex(state);
     mark("rallies-built");
+    fitToFilter(map, order);
     render(state);
     list.showMore(false);
     if (status) {

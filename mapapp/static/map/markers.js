@@ -44,10 +44,13 @@ function clusterIcon(count, marker, config) {
 // status shows on the map (a cross, "!", an arrow) as well as in words.
 var icons = {};
 export function iconFor(p) {
-  var key = (p.featured ? "featured" : "plain") + "-" + (isUrgent(p.status) ? p.status : "");
+  var key = (p.featured ? "featured" : "plain") + "-" + (isUrgent(p.status) ? p.status : "") +
+    "-" + (p.verification || "");
   if (!icons[key]) {
     var className = p.featured ? "rally-marker-featured" : "rally-marker";
     if (isUrgent(p.status)) className += " " + className + "-" + p.status;
+    // How it was checked: the ring's style (solid, double, dashed, dotted), not its colour.
+    if (p.verification) className += " rally-v-" + p.verification;
     icons[key] = p.featured
       ? L.divIcon({ className: className, iconSize: [40, 40], iconAnchor: [20, 20], popupAnchor: [0, -18] })
       : L.divIcon({ className: className, iconSize: [28, 28], iconAnchor: [14, 14], popupAnchor: [0, -12] });

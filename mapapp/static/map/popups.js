@@ -121,8 +121,47 @@ function popupPoint(state, r) {
   return marker && state.map.hasLayer(marker) ? marker.getLatLng() : L.latLng(r.lat, r.lon);
 }
 
+// What a popup must stay clear of on the map (pixels from its edges): the controls in the
+// top-left corner (zoom, "Near me", which on a phone covered the popup's title and its page
+// link) and the urgent banner over the map's foot, which a popup shrinks to two lines while
+// it is open (app.css: .popup-open), so that nothing is drawn over a popup.
+function popupPadding(map) {
+  var box = map.getContainer().getBoundingClientRect();
+  var top = 12, bottom = 12;
+  // On a phone (a coarse pointer, or a narrow map) the controls take a large part of the map:
+  // the popup keeps below them. A wide map keeps Leaflet's small margin, and its view stays
+  // put when an open popup grows (a new status).
+  var small = box.width < 600 || (window.matchMedia && window.matchMedia("(pointer: coarse)").matches);
+  var corner = small ? map.getContainer().querySelectorAll(".leaflet-top.leaflet-left .leaflet-control") : [];
+  Array.prototype.forEach.call(corner, function (control) {
+    var rect = control.getBoundingClientRect();
+    if (rect.height) top = Math.max(top, rect.bottom - box.top + 8);
+  });
+  var frame = map.getContainer().closest(".map-frame, .embed-map");
+  if (frame) {
+    frame.classList.add("popup-open");
+    var banner = frame.querySelector(".urgent-over-map");
+    var rect = banner && banner.getBoundingClientRect();
+    if (rect && rect.height) bottom = Math.max(bottom, box.bottom - rect.top + 8);
+  }
+  // A map too short for both keeps the popup's top (its title) in view.
+  if (top + bottom > box.height / 2) bottom = 12;
+  return { topLeft: [12, top], bottomRight: [12, bottom] };
+}
+
 function openPopup(state, r, opener, hidden) {
-  var popup = L.popup({ maxWidth: 280, autoPanPadding: [12, 12], offset: popupOffset(r) })
+  var pad = popupPadding(state.map);
+  // The view's bounds (view.js) give way while a popup is open: near the country's edge
+  // they pulled the map back after the popup's pan, under the controls again. main.js
+  // puts them back when the popup closes.
+  if (state.map.options.maxBounds) {
+    state.viewBounds = state.map.options.maxBounds;
+    state.map.setMaxBounds(null);
+  }
+  var popup = L.popup({
+    maxWidth: 280, autoPanPaddingTopLeft: pad.topLeft, autoPanPaddingBottomRight: pad.bottomRight,
+    offset: popupOffset(r)
+  })
     .setLatLng(popupPoint(state, r))
     .setContent(popupFor(state, r, hidden));
   var source = drawnFor(state, r);
@@ -143,8 +182,11 @@ function refreshPopup(state) {
   var r = state.records.get(current.record.id) || current.record;
   current.record = r;
   popup.record = r;
+  // Redrawn in place: the map does not move under the visitor (it panned when it opened).
+  popup.options.autoPan = false;
   popup.setLatLng(popupPoint(state, r));
   popup.setContent(popupFor(state, r, popup.hidden || []));
+  popup.options.autoPan = true;
   if (hadFocus) {
     var link = popup.getElement().querySelector("a.rally-popup-link, button");
     if (link) link.focus({ preventScroll: true });

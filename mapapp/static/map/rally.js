@@ -91,6 +91,7 @@ export function recordsOf(data) {
       lon: c[0],
       status: p.status || "approved",
       featured: Boolean(p.featured),
+      verification: VERIFICATIONS[p.verification] ? p.verification : null,
       town: compact ? towns[p.town] : p.town,
       day: compact ? p.day : String(p.starts_at || "").slice(0, 10),
       starts_at: compact ? null : p.starts_at,
@@ -104,7 +105,19 @@ export function recordsOf(data) {
 
 // What tells a changed rally in a newer document (made only when one comes).
 export function signature(r) {
-  return JSON.stringify([r.lon, r.lat, r.status, r.featured, r.town, r.day, r.rev, r.details]);
+  return JSON.stringify([r.lon, r.lat, r.status, r.featured, r.verification, r.town, r.day, r.rev, r.details]);
+}
+
+// The verification grades (mapapp.publishing.public.verification) and their words' labels:
+// each grade has its own ring around the marker (app.css: solid, double, dashed, dotted).
+var VERIFICATIONS = {
+  "moderators": "vModerators", "known-organizer": "vKnownOrganizer",
+  "moderator": "vModerator", "imported": "vImported"
+};
+
+// How a rally was checked, in words ("" when the data does not say).
+export function verificationText(r, labels) {
+  return r.verification ? labels[VERIFICATIONS[r.verification]] || "" : "";
 }
 
 // What a rally's marker is called: its title and place when the data has them (the
@@ -119,5 +132,6 @@ export function markerLabel(r, labels) {
     name = (r.featured ? labels.featured + ": " : "") +
       [r.town, r.dayName].filter(Boolean).map(isolate).join(", ");
   }
-  return (status ? status + " " : "") + name;
+  var checked = verificationText(r, labels);
+  return (status ? status + " " : "") + name + (checked ? ". " + checked : "");
 }

@@ -82,6 +82,26 @@ export function initialView(map, config) {
   followSize(map, null);
 }
 
+// A map filtered to a town or a region (the page's data-map-focus, from the server's
+// mapshells.filter_focus) shows that town's or region's rallies once they are loaded, or the
+// town or region itself when it has none; not when a link asked for a view (?lat=&zoom=).
+export function fitToFilter(map, records) {
+  var frame = map.getContainer().closest("[data-map-focus]");
+  if (!frame) return;
+  var page = new URLSearchParams(window.location.search);
+  if (page.has("lat") || page.has("zoom") || frame.dataset.mapFocusDone) return;
+  frame.dataset.mapFocusDone = "1";
+  var focus;
+  try {
+    focus = L.latLngBounds(JSON.parse(frame.dataset.mapFocus));
+  } catch (e) {
+    return;
+  }
+  var points = records.map(function (r) { return [r.lat, r.lon]; });
+  var bounds = points.length ? L.latLngBounds(points) : focus;
+  map.fitBounds(bounds, { padding: [40, 40], maxZoom: PLACE_ZOOM, animate: false });
+}
+
 function clamp(value, range) {
   return Math.min(Math.max(value, range[0]), range[1]);
 }
