@@ -7,6 +7,7 @@ itself, also right after a change made through another instance and after a reve
 
 from __future__ import annotations
 
+import gzip
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,8 +17,8 @@ from sqlalchemy import func, select
 from test_public import SECRET_PLACE, unrevealed_rally
 
 from mapapp.domain import db, lifecycle
-from mapapp.domain.models import PublishedPart, Rally
-from mapapp.publishing import csvtable, geojson, ics, mapfeed
+from mapapp.domain.models import PublishedChunk, PublishedPart, Rally
+from mapapp.publishing import csvtable, geojson, ics, mapfeed, parts, partstore
 from mapapp.publishing.public import EntryCache, entry_cache, part_size
 
 BASE = "http://localhost"
@@ -198,3 +199,72 @@ def test_backup_and_restore_keep_the_parts(app, tmp_path) -> None:
         restore(engine, tmp_path / "copy.sqlite3")
         with engine.connect() as connection:
             assert connection.scalar(count) == kept
+
+
+@pytest.fixture
+def compressions(monkeypatch) -> list[int]:  # noqa: ANN001
+    """The size of every text compressed into a chunk of a document, from now on."""
+    made: list[int] = []
+    original = parts.deflate
+
+    def counting(data: bytes, before: bytes = b"", level: int = parts.LEVEL) -> bytes:
+        made.append(len(data))
+        return original(data, before, level)
+
+    monkeypatch.setattr(parts, "deflate", counting)
+    return made
+
+
+def test_a_new_worker_compresses_nothing_another_compressed(database, compressions) -> None:
+    first = make_app(database, BASE_URL=BASE)
+    ids = some_rallies(first)
+    warm = answers(first)
+    assert compressions  # the first worker compressed its documents' chunks...
+    with first.app_context():
+        stored = db.session().scalar(select(func.count()).select_from(PublishedChunk))
+    assert stored > 0  # ... and shared them
+    compressions.clear()
+
+    second = make_app(database, BASE_URL=BASE)  # a new worker, or another server
+    assert answers(second) == warm  # the same gzip bytes, joined from the shared chunks
+    assert compressions == []
+    for key, body in warm.items():  # each gzip decodes to the plain answer
+        if key.endswith(str(GZIP)):
+            assert gzip.decompress(body) == warm[key.removesuffix(str(GZIP)) + "{}"]
+
+    # After a change through the first, one worker compresses the chunks the change made
+    # new; a third worker then compresses none and serves the same bytes as the second.
+    with first.app_context():
+        session = db.session(write=True)
+        rally = session.get(Rally, ids[0])
+        lifecycle.edit(session, rally, {"title": "Зменены загаловак"}, actor="moderator:test")
+    compressions.clear()
+    after = answers(second)
+    assert compressions
+    zipped = [gzip.decompress(body) for key, body in after.items() if key.endswith(str(GZIP))]
+    assert any("Зменены загаловак".encode() in body for body in zipped)
+    compressions.clear()
+    third = make_app(database, BASE_URL=BASE)
+    assert answers(third) == after
+    assert compressions == []
+    for app in (first, second, third):
+        app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_old_chunks_go_when_new_ones_are_saved(app) -> None:
+    with app.app_context():
+        store = partstore.SharedChunks(lambda: db.session().connection(), db.writing_engine)
+        store.save({b"a" * 32: b"old"})
+        with db.writing_engine().begin() as connection:
+            connection.execute(
+                PublishedChunk.__table__.update().values(
+                    made_at=datetime.now(UTC) - timedelta(days=partstore.CHUNK_DAYS + 1)
+                )
+            )
+        store.save({b"b" * 32: b"new", b"a" * 32: b"again"})
+        assert store.load([b"a" * 32, b"b" * 32, b"c" * 32]) == {
+            b"a" * 32: b"again",
+            b"b" * 32: b"new",
+        }
+        store.save({b"b" * 32: b"other"})  # one already kept stays as it is
+        assert store.load([b"b" * 32]) == {b"b" * 32: b"new"}

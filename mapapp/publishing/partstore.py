@@ -18,20 +18,27 @@ address their links go to. Parts are kept in the table `published_part` beside
   next worker reads it.
 
 Rows of a rally taken down go with it (ON DELETE CASCADE).
+
+The compressed chunks of whole documents (mapapp.publishing.parts) are shared the same way, in
+`published_chunk`, by the digest of their content (`SharedChunks`): a worker that has just
+started, or another server, reads the compressed bytes another compressed, and a document is
+a join of ready bytes. A change makes only the chunks holding the changed rallies new (about
+two a document); the first worker to build such a document compresses and saves them.
+Chunks older than CHUNK_DAYS go when new ones are saved (one still used is made again once).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from mapapp.domain.models import PublishedPart, PublishedRally
+from mapapp.domain.models import PublishedChunk, PublishedPart, PublishedRally, utcnow
 from mapapp.places.locale import LANGUAGES
 from mapapp.publishing.csvtable import csv_row
 from mapapp.publishing.geojson import feature_bytes, in_language
@@ -50,6 +57,9 @@ from mapapp.publishing.public import (
 from mapapp.publishing.words import feed_notes
 
 TABLE = PublishedPart.__table__
+CHUNKS = PublishedChunk.__table__
+# Days a shared compressed chunk is kept after it was made.
+CHUNK_DAYS = 30
 # Ids asked for by IN at a time; more missing parts than this are read by their context alone.
 FETCH_IDS = 2000
 
@@ -211,3 +221,39 @@ def save(engine: Engine, items: Sequence[tuple[Entry, tuple]]) -> None:
         values = [row for row in values if row["rally_id"] in alive]
         for start in range(0, len(values), FETCH_IDS):
             connection.execute(statement, values[start : start + FETCH_IDS])
+
+
+class SharedChunks:
+    """The compressed chunks every worker and server shares (a
+    mapapp.publishing.parts.ChunkStore over `published_chunk`): read in `reader`'s connection
+    (a request's snapshot; chunks are found by content, so any snapshot will do), written in
+    a short transaction of their own on `engine`."""
+
+    def __init__(self, reader: Callable[[], Connection], engine: Callable[[], Engine]) -> None:
+        self.reader, self.engine = reader, engine
+
+    def load(self, digests: list[bytes]) -> dict[bytes, bytes]:
+        """The chunks held for these 32-byte digests, by digest."""
+        found: dict[bytes, bytes] = {}
+        connection = self.reader()
+        for start in range(0, len(digests), FETCH_IDS):
+            chunk = digests[start : start + FETCH_IDS]
+            query = select(CHUNKS.c.digest, CHUNKS.c.data).where(CHUNKS.c.digest.in_(chunk))
+            for name, data in connection.execute(query):
+                found[bytes(name)] = bytes(data)
+        return found
+
+    def save(self, chunks: dict[bytes, bytes]) -> None:
+        """Keep these chunks (digest -> compressed bytes; one already there stays as it is,
+        the same bytes for the same content), and drop those older than CHUNK_DAYS."""
+        engine = self.engine()
+        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        now = utcnow()
+        rows = [{"digest": name, "data": data, "made_at": now} for name, data in chunks.items()]
+        statement = dialect.insert(CHUNKS).on_conflict_do_nothing(index_elements=["digest"])
+        with engine.begin() as connection:
+            connection.execute(
+                delete(CHUNKS).where(CHUNKS.c.made_at < now - timedelta(days=CHUNK_DAYS))
+            )
+            for start in range(0, len(rows), FETCH_IDS):
+                connection.execute(statement, rows[start : start + FETCH_IDS])

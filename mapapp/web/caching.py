@@ -274,10 +274,25 @@ def install_part_store(app: Flask) -> None:
         session.info.pop("mapapp.published_changed", None)
 
 
+class _LoggedChunks(partstore.SharedChunks):
+    def save(self, chunks: dict[bytes, bytes]) -> None:
+        try:
+            super().save(chunks)
+        except SQLAlchemyError:
+            current_app.logger.warning("could not keep %d compressed chunks", len(chunks))
+
+
+def shared_chunks() -> partstore.SharedChunks:
+    """This request's way to the compressed chunks every worker and server shares: read in
+    the request's snapshot, written in a short transaction of their own (a failure only
+    logs: the answer stands)."""
+    return _LoggedChunks(lambda: db.session().connection(), db.writing_engine)
+
+
 def prepared_parts(name: str, key: str, layout: Layout, parts: list[bytes]) -> Prepared:
     """A document of the given parts, gzipped from this process's kept chunks."""
     chunks = current_app.extensions.setdefault("mapapp.gzip_chunks", ChunkCache())
-    _, gz = document(layout, parts, chunks)
+    _, gz = document(layout, parts, chunks, shared_chunks())
     return Prepared(name, key, gz)
 
 
