@@ -227,6 +227,21 @@ class PublishedChunk(Base):
     __table_args__ = (Index("ix_published_chunk_made_at", "made_at"),)
 
 
+class PublishedDocument(Base):
+    """A whole feed document, gzipped, by its kind and strong ETag (which names the data
+    version, the filter, the language and the address its links use): the first worker or
+    server to build it keeps it here and every other one serves these bytes without reading a
+    rally. Derived data, only of the current data version (mapapp.publishing.partstore).
+    """
+
+    __tablename__ = "published_document"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # "feed:<etag>"
+    version: Mapped[str] = mapped_column(String(80), index=True)
+    gz: Mapped[bytes] = mapped_column(LargeBinary)
+    made_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 # The fields an approval copies from the working copy to the published version.
 PUBLISHED_FIELDS = ("title", "description", "town", "place", "region", "geonameid", "lat", "lon",
                     "starts_at", "ends_at", "featured", "reveal_at")  # fmt: skip

@@ -167,6 +167,30 @@ def memoized(
     return value
 
 
+def shared_document(
+    name: str, key: str, version: str, build: Callable[[], Prepared], entries: int = 64
+) -> Prepared:
+    """`memoized(name, key, ...)` of a document every worker and server shares: one built
+    by another process for the same strong ETag `key` (data version `version`, a
+    mapapp.publishing.public.Version's key) is read whole from the database
+    (mapapp.publishing.partstore.load_document); one built here is kept there for the others
+    (within partstore's bounds; a failure to keep it only logs)."""
+
+    def found_or_built() -> Prepared:
+        stored = f"{name}:{key}"
+        found = partstore.load_document(db.session().connection(), stored)
+        if found is not None:
+            return Prepared(name, key, found)
+        made = build()
+        try:
+            partstore.save_document(db.writing_engine(), stored, version, made.gz)
+        except SQLAlchemyError:
+            current_app.logger.warning("could not keep the document %s", stored)
+        return made
+
+    return memoized(name, key, found_or_built, entries)
+
+
 def prepared(
     name: str,
     key: str,
