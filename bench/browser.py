@@ -129,7 +129,7 @@ UMAP_PAGE = """<!doctype html><html><head><meta charset="utf-8">
 <script src="{leaflet_js}"></script>
 <script src="/bench-vendor/leaflet.markercluster.js"></script></head>
 <body><div id="map"></div><script>
-var map_umap = L.map("map", {{ preferCanvas: false }}).setView([53.7, 27.9], 7);
+var map_umap = L.map("map", {{ maxZoom: 18, minZoom: 5 }}).setView([53.7, 27.9], 7);
 fetch("/api/rallies.geojson?when=all&lang=en").then(function (r) {{ return r.json(); }})
   .then(function (data) {{
     var group = L.markerClusterGroup({{ chunkedLoading: true }});
