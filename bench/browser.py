@@ -12,6 +12,12 @@ Baselines, measured in the same run: the same page with 100 rallies, and the nai
 page (one folium.Marker with its Popup a rally, all inline, as folium's tutorials make it;
 served with the app's own Leaflet).
 
+A uMap-like baseline, in alternated rounds at the largest count (1x and 4x CPU): uMap draws a
+big map's points as Leaflet markers in a Leaflet.markercluster group over the full GeoJSON
+(vendored from the npm registry in bench/vendor, never served by the app): time to markers, and
+at 4x CPU the time to zoom in one level and redraw (from setZoom to the second frame after
+Leaflet's `zoomend`).
+
 Then a phone on a slow link (Lighthouse's mobile profile: "Slow 4G", 150 ms a round trip,
 1.6 Mbit/s down, and the 4x CPU) at the largest count: the page as served, against the same
 page without the request for the feed in its head (mapapp/web/mapshells.py EARLY_FEED), which then
@@ -114,6 +120,47 @@ def naive_page(app: Flask) -> str:
         return fmap.get_root().render()
 
 
+VENDOR = Path(__file__).resolve().parent / "vendor" / "leaflet.markercluster-1.5.3"
+UMAP_PAGE = """<!doctype html><html><head><meta charset="utf-8">
+<link rel="stylesheet" href="{leaflet_css}">
+<link rel="stylesheet" href="/bench-vendor/MarkerCluster.css">
+<link rel="stylesheet" href="/bench-vendor/MarkerCluster.Default.css">
+<style>html, body, #map {{ margin: 0; height: 100%; }}</style>
+<script src="{leaflet_js}"></script>
+<script src="/bench-vendor/leaflet.markercluster.js"></script></head>
+<body><div id="map"></div><script>
+var map_umap = L.map("map", {{ maxZoom: 18, minZoom: 5 }}).setView([53.7, 27.9], 7);
+fetch("/api/rallies.geojson?when=all&lang=en").then(function (r) {{ return r.json(); }})
+  .then(function (data) {{
+    var group = L.markerClusterGroup({{ chunkedLoading: true }});
+    group.addLayer(L.geoJSON(data, {{ onEachFeature: function (feature, layer) {{
+      layer.bindPopup(function () {{ return feature.properties.title; }});
+    }} }}));
+    map_umap.addLayer(group);
+    var seen = function () {{
+      if (document.querySelector(".leaflet-marker-icon")) window.__bench.markers = performance.now();
+      else requestAnimationFrame(seen);
+    }};
+    seen();
+  }});
+</script></body></html>"""
+
+# Zoom in one level and redraw: from setZoom to the second frame after zoomend (ms).
+ZOOM_IN = """
+async () => {
+  const map = window[Object.keys(window).find((k) => /^map_\\w+$/.test(k))];
+  const frames = () => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+  await frames();
+  const start = performance.now();
+  const ended = new Promise((done) => map.once("zoomend", done));
+  map.setZoom(Math.round(map.getZoom()) + 1, {animate: false});
+  await ended;
+  await frames();
+  return performance.now() - start;
+}
+"""
+
+
 def serve(count: int, folder: Path) -> tuple[str, object, Flask]:
     """The app with `count` demo rallies on a free port of 127.0.0.1, in a thread."""
     # Tiles from a path nobody answers: the bench measures the markers, not the network.
@@ -143,12 +190,77 @@ def serve(count: int, folder: Path) -> tuple[str, object, Flask]:
         return page
 
     app.add_url_rule("/without-early-feed", "without_early_feed", without_early_feed)
+    with app.test_request_context("/"):
+        umap = UMAP_PAGE.format(
+            leaflet_css=vendor_url("leaflet", "leaflet.css"),
+            leaflet_js=vendor_url("leaflet", "leaflet.js"),
+        )
+    app.add_url_rule(
+        "/umap", "umap", lambda: Response(umap, headers={"Content-Security-Policy": policy})
+    )
+    app.add_url_rule(
+        "/bench-vendor/<name>",
+        "bench_vendor",
+        lambda name: Response(
+            (VENDOR / Path(name).name).read_bytes(),
+            mimetype="text/css" if name.endswith(".css") else "text/javascript",
+        ),
+    )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}"
     # The feed is built once and then served from memory, as in production.
     app.test_client().get("/api/rallies.geojson?fields=map&when=all&lang=en")
     return url, server, app
+
+
+def markers_and_zoom(browser, url: str, throttle: int) -> tuple[float, float]:  # noqa: ANN001
+    """For one fresh page at 1280x800: time to markers and the zoom-in redraw, in seconds."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    page = context.new_page()
+    page.add_init_script(WATCH)
+    cdp = context.new_cdp_session(page)
+    cdp.send("Emulation.setCPUThrottlingRate", {"rate": throttle})
+    page.goto(url, wait_until="commit", timeout=120_000)
+    deadline = time.monotonic() + 120
+    while not page.evaluate("Boolean(window.__bench && window.__bench.markers)"):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no markers after 120 s: {url}")
+        page.wait_for_timeout(50)
+    markers = page.evaluate("window.__bench.markers")
+    page.wait_for_timeout(1500)  # the page settles (chunked loading, the list)
+    zoom = page.evaluate(ZOOM_IN)
+    context.close()
+    return markers / 1000, zoom / 1000
+
+
+def versus_umap(browser, url: str, repeat: int) -> None:  # noqa: ANN001
+    """The app's map against the uMap-like page, alternated rounds, medians."""
+    print(f"\nthe map against a uMap-like page (markercluster, full GeoJSON), median of {repeat}")
+    for throttle in (1, 4):
+        ours, theirs = [], []
+        markers_and_zoom(browser, url + PAGE, throttle)  # warm: files in the browser's cache
+        markers_and_zoom(browser, url + "/umap", throttle)
+        for round_number in range(repeat):
+            pair = [(ours, url + PAGE), (theirs, url + "/umap")]
+            for kept, address in pair if round_number % 2 == 0 else reversed(pair):
+                kept.append(markers_and_zoom(browser, address, throttle))
+        for name, runs in (("this map", ours), ("uMap-like", theirs)):
+            print(
+                f"  {throttle}x CPU {name:>10}: markers "
+                + " ".join(f"{m:.2f}" for m, _ in runs)
+                + f" s (median {statistics.median(m for m, _ in runs):.2f}); zoom in + redraw "
+                + " ".join(f"{z:.2f}" for _, z in runs)
+                + f" s (median {statistics.median(z for _, z in runs):.2f})"
+            )
+        m_ours = statistics.median(m for m, _ in ours)
+        m_theirs = statistics.median(m for m, _ in theirs)
+        z_ours = statistics.median(z for _, z in ours)
+        z_theirs = statistics.median(z for _, z in theirs)
+        print(
+            f"  {throttle}x CPU: markers {m_theirs / m_ours:.2f}x sooner than uMap-like;"
+            f" zoom redraw {z_ours / z_theirs:.2f}x uMap-like's time"
+        )
 
 
 def measure(browser, url: str, throttle: int, link: dict | None = None) -> list[float]:  # noqa: ANN001
@@ -204,6 +316,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--naive-repeat", type=int, default=1)
     parser.add_argument(
+        "--only-umap",
+        action="store_true",
+        help="only the uMap-like comparison at the largest count",
+    )
+    parser.add_argument(
         "--chromium", default=os.environ.get("MAPAPP_TEST_CHROMIUM", "/usr/bin/chromium")
     )
     args = parser.parse_args()
@@ -217,6 +334,12 @@ def main() -> None:
         browser = playwright.chromium.launch(
             executable_path=args.chromium, args=["--no-sandbox", "--disable-gpu"]
         )
+        versus_umap(browser, servers[largest][0], args.repeat)
+        if args.only_umap:
+            browser.close()
+            for _, server, _ in servers.values():
+                server.shutdown()
+            return
         print(f"time to markers in Chromium, median of {args.repeat}; baseline: {baseline} rallies")
         print(
             f"{'rallies':>8} {'CPU':>4} {'markers s':>10} {'vs base':>8} {'vs naive':>9}"

@@ -16,7 +16,10 @@ Every round is printed; then the median of the rounds per code and, with a basel
 ratio. Only 127.0.0.1 is contacted; every loop is bounded in time.
 
     .venv/bin/python bench/cold.py --rallies 10000 [--rounds 3] [--baseline /tmp/before]
-        [--workers 2] [--attack 300]
+        [--workers 2] [--attack 300] [--database-url postgresql://postgres@127.0.0.1:5432/DB]
+
+With --database-url, this checkout's database is there (emptied first: give a database of its
+own, not one tests use) instead of a SQLite file; a baseline keeps SQLite.
 """
 
 from __future__ import annotations
@@ -93,7 +96,11 @@ class Code:
         self.env = {
             **os.environ,
             "PYTHONPATH": str(root),
-            "MAPAPP_DATABASE_URL": f"sqlite:///{tmp / (name + '.sqlite3')}",
+            "MAPAPP_DATABASE_URL": (
+                args.database_url
+                if args.database_url and name == "this"
+                else f"sqlite:///{tmp / (name + '.sqlite3')}"
+            ),
             "MAPAPP_SECRET_KEY": "bench",
             "MAPAPP_DEVELOPMENT": "1",
             # The feeds' links: a declared address, as in production.
@@ -102,6 +109,16 @@ class Code:
         }
         self.env.pop("MAPAPP_REDIS_URL", None)
         flask = [str(BIN / "flask"), "--app", "mapapp"]
+        if args.database_url and name == "this":
+            from sqlalchemy import create_engine, text
+
+            engine = create_engine(
+                args.database_url.replace("postgresql://", "postgresql+psycopg://")
+            )
+            with engine.begin() as connection:
+                connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+                connection.execute(text("CREATE SCHEMA public"))
+            engine.dispose()
         start = time.perf_counter()
         for command in (["init-db"], ["demo-data", "--count", str(args.rallies), "--seed", "1"]):
             run = [*flask, *command]
@@ -171,6 +188,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--attack", type=int, default=300, help="random filters before memory")
     parser.add_argument("--baseline", type=Path, help="another checkout to compare with")
+    parser.add_argument(
+        "--database-url", help="this checkout's database (PostgreSQL), emptied first"
+    )
     parser.add_argument("--edit-one", nargs=2, metavar=("ID", "TITLE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.edit_one:

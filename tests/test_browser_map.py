@@ -260,9 +260,11 @@ def test_the_stars_popup_names_a_few_and_zooms_in_to_the_rest(page, live_server,
 
 
 @pytest.fixture
-def phone(browser, sqlite_url: str) -> Iterator[tuple[str, object]]:  # noqa: ANN001
-    """A phone (390x844) and the app's address: three Minsk rallies, re-checked every second."""
-    app = browser_app(sqlite_url, REFRESH_SECONDS=1)
+def phone(browser, sqlite_url: str, request) -> Iterator[tuple[str, object]]:  # noqa: ANN001
+    """A phone (390x844) and the app's address: three Minsk rallies, re-checked every second
+    (or as often as the test's `refresh` mark says)."""
+    mark = request.node.get_closest_marker("refresh")
+    app = browser_app(sqlite_url, REFRESH_SECONDS=mark.args[0] if mark else 1)
     app.test_cli_runner().invoke(args=["init-db"])
     minsk_rallies(app, 3)
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -361,3 +363,29 @@ def test_a_map_whose_feed_fails_at_load_says_so_and_recovers(phone, failure: str
     wait_until(page, "/on the map: \\d/.test(document.getElementById('map-status').textContent)")
     assert page.evaluate("document.querySelectorAll('#rally-list li').length") > 0
     assert errors == []
+
+
+@pytest.mark.refresh(60)
+@pytest.mark.parametrize("failure", ["429", "503", "offline"])
+def test_a_feed_refused_at_load_is_asked_again_soon_not_at_the_next_check(phone, failure: str):
+    """The first answer of the feed is a 429 or 503 with Retry-After: 1 (a burst of new filters,
+    a worker busy building, a restart), or no answer: the map asks again within seconds (the
+    answer's Retry-After, else 1, 2, 4 s), not at its next re-check a minute later, which left
+    it blank that long."""
+    base, page = phone
+    refused = []
+
+    def feed(route) -> None:  # noqa: ANN001
+        if not refused:
+            refused.append(route.request.url)
+            if failure == "offline":
+                route.abort("internetdisconnected")
+            else:
+                route.fulfill(status=int(failure), body="later", headers={"Retry-After": "1"})
+        else:
+            route.continue_()
+
+    page.route("**/api/rallies.geojson*", feed)
+    page.goto(base + "/?lang=en")
+    wait_until(page, "document.querySelectorAll('#rally-list li').length > 0", timeout=8)
+    assert refused

@@ -227,6 +227,63 @@ def test_a_chunk_kept_from_one_document_is_right_in_another():
             assert gzip.decompress(packed) == plain == layout.head + sep.join(parts) + layout.tail
 
 
+class DictStore:
+    """A ChunkStore in a dict, counting what it is asked for and given."""
+
+    def __init__(self) -> None:
+        self.chunks: dict[bytes, bytes] = {}
+        self.loads = self.saves = 0
+
+    def load(self, digests: list[bytes]) -> dict[bytes, bytes]:
+        self.loads += 1
+        return {name: self.chunks[name] for name in digests if name in self.chunks}
+
+    def save(self, chunks: dict[bytes, bytes]) -> None:
+        self.saves += 1
+        assert not set(chunks) & set(self.chunks)  # only what the store did not hold
+        self.chunks.update(chunks)
+
+
+def test_a_process_with_an_empty_cache_joins_the_shared_chunks(monkeypatch):
+    """A new worker (an empty ChunkCache) over the shared store makes the same bytes as the
+    worker that compressed them, compressing nothing; a subsequence of the parts (a filter)
+    reuses the chunks of its run and decodes right; a document kept whole in the process's
+    cache asks the store for nothing."""
+    from mapapp.publishing import parts as module
+
+    rng = random.Random(5)
+    parts = [
+        json.dumps({"id": n, "title": "пікет " * rng.randint(1, 30)}, ensure_ascii=False).encode()
+        for n in range(3000)
+    ]
+    layout = Layout(b'{"features":[', b",", b"]}")
+    store = DictStore()
+    plain, packed = document(layout, parts, ChunkCache(), store)
+    assert gzip.decompress(packed) == plain
+    assert store.saves == 1 and store.chunks
+
+    made: list[bytes] = []
+    original = module.deflate
+    monkeypatch.setattr(module, "deflate", lambda data, *a: made.append(data) or original(data, *a))
+    cache = ChunkCache()
+    assert document(layout, parts, cache, store) == (plain, packed)
+    assert made == [] and store.saves == 1
+    loads = store.loads
+    assert document(layout, parts, cache, store) == (plain, packed)
+    assert store.loads == loads  # all from the process's own cache
+
+    # A filter's run of the same parts: only its first chunks and its end are new.
+    run = parts[1000:2500]
+    plain, packed = document(layout, run, ChunkCache(), store)
+    assert gzip.decompress(packed) == plain == layout.head + b",".join(run) + layout.tail
+    assert len(b"".join(made)) < len(plain) / 4
+    # The same text twice in one document compresses once.
+    made.clear()
+    twice = [b'{"id":1}'] * 600
+    plain, packed = document(layout, twice, ChunkCache(), DictStore())
+    assert gzip.decompress(packed) == plain
+
+
 def test_the_gzip_chunk_cache_counts_the_text_it_keeps():
     """The kept chunks' keys hold their parts' text, ten times their compressed size and
     not always shared with anything else (the map feed's parts are made for each filter):

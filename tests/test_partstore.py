@@ -7,6 +7,7 @@ itself, also right after a change made through another instance and after a reve
 
 from __future__ import annotations
 
+import gzip
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,8 +17,8 @@ from sqlalchemy import func, select
 from test_public import SECRET_PLACE, unrevealed_rally
 
 from mapapp.domain import db, lifecycle
-from mapapp.domain.models import PublishedPart, Rally
-from mapapp.publishing import csvtable, geojson, ics, mapfeed
+from mapapp.domain.models import PublishedChunk, PublishedDocument, PublishedPart, Rally
+from mapapp.publishing import csvtable, geojson, ics, mapfeed, parts, partstore
 from mapapp.publishing.public import EntryCache, entry_cache, part_size
 
 BASE = "http://localhost"
@@ -71,6 +72,13 @@ def answers(app: Flask) -> dict[str, bytes]:
     return found
 
 
+def forget_documents(app: Flask) -> None:
+    """Drop the whole documents kept for every worker (as for filters no one asked before):
+    what the next worker answers is then joined from the parts and chunks."""
+    with app.app_context(), db.writing_engine().begin() as connection:
+        connection.execute(PublishedDocument.__table__.delete())
+
+
 def some_rallies(app: Flask) -> list[int]:
     start = datetime(datetime.now(UTC).year + 1, 3, 1, 15, tzinfo=UTC)
     ids = [
@@ -90,6 +98,7 @@ def test_a_new_worker_serves_the_same_bytes_without_making_parts(database, build
     # Every language and format, both sides of the reveal of the unrevealed one.
     assert stored >= len(ids) * 14
     builds.clear()
+    forget_documents(first)
 
     second = make_app(database, BASE_URL=BASE)  # a new worker, or another server
     assert answers(second) == warm
@@ -103,6 +112,7 @@ def test_a_new_worker_serves_the_same_bytes_without_making_parts(database, build
         lifecycle.edit(session, rally, {"title": "Зменены загаловак"}, actor="moderator:test")
         lifecycle.perform(session, session.get(Rally, ids[1]), "moderator:test", "cancel")
     builds.clear()  # the change made its parts: every worker reads them
+    forget_documents(first)
     client = second.test_client()
     assert "Зменены загаловак".encode() in client.get("/rallies.csv?when=all&lang=ru").data
     assert "Зменены загаловак" in client.get("/api/rallies.geojson?when=all").get_data(True)
@@ -140,6 +150,7 @@ def test_parts_a_worker_made_are_kept_for_the_next(database, builds) -> None:
     warm = answers(first)
     assert "rally_event" in builds  # no change had made the calendar for this address
     builds.clear()
+    forget_documents(first)
     second = make_app(database)
     assert answers(second) == warm
     assert builds == []
@@ -170,6 +181,9 @@ def test_a_worker_keeps_parts_within_its_budget(app, monkeypatch) -> None:
     fresh = make_app(app.config["DATABASE_URL"])
     client = fresh.test_client()
     for path in FEEDS + FEEDS:
+        forget_documents(app)
+        fresh.extensions.pop("mapapp.geojson_cache", None)
+        fresh.extensions.pop("mapapp.feed_cache", None)
         assert client.get(path).data == first[path]
         with fresh.app_context():
             cache = entry_cache()
@@ -198,3 +212,134 @@ def test_backup_and_restore_keep_the_parts(app, tmp_path) -> None:
         restore(engine, tmp_path / "copy.sqlite3")
         with engine.connect() as connection:
             assert connection.scalar(count) == kept
+
+
+@pytest.fixture
+def compressions(monkeypatch) -> list[int]:  # noqa: ANN001
+    """The size of every text compressed into a chunk of a document, from now on."""
+    made: list[int] = []
+    original = parts.deflate
+
+    def counting(data: bytes, before: bytes = b"", level: int = parts.LEVEL) -> bytes:
+        made.append(len(data))
+        return original(data, before, level)
+
+    monkeypatch.setattr(parts, "deflate", counting)
+    return made
+
+
+def test_a_new_worker_compresses_nothing_another_compressed(database, compressions) -> None:
+    first = make_app(database, BASE_URL=BASE)
+    ids = some_rallies(first)
+    warm = answers(first)
+    assert compressions  # the first worker compressed its documents' chunks...
+    with first.app_context():
+        stored = db.session().scalar(select(func.count()).select_from(PublishedChunk))
+    assert stored > 0  # ... and shared them
+    compressions.clear()
+    forget_documents(first)
+
+    second = make_app(database, BASE_URL=BASE)  # a new worker, or another server
+    assert answers(second) == warm  # the same gzip bytes, joined from the shared chunks
+    assert compressions == []
+    for key, body in warm.items():  # each gzip decodes to the plain answer
+        if key.endswith(str(GZIP)):
+            assert gzip.decompress(body) == warm[key.removesuffix(str(GZIP)) + "{}"]
+
+    # After a change through the first, one worker compresses the chunks the change made
+    # new; a third worker then compresses none and serves the same bytes as the second.
+    with first.app_context():
+        session = db.session(write=True)
+        rally = session.get(Rally, ids[0])
+        lifecycle.edit(session, rally, {"title": "Зменены загаловак"}, actor="moderator:test")
+    compressions.clear()
+    forget_documents(first)
+    after = answers(second)
+    assert compressions
+    zipped = [gzip.decompress(body) for key, body in after.items() if key.endswith(str(GZIP))]
+    assert any("Зменены загаловак".encode() in body for body in zipped)
+    compressions.clear()
+    forget_documents(first)
+    third = make_app(database, BASE_URL=BASE)
+    assert answers(third) == after
+    assert compressions == []
+    for app in (first, second, third):
+        app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_old_chunks_go_when_new_ones_are_saved(app) -> None:
+    with app.app_context():
+        store = partstore.SharedChunks(lambda: db.session().connection(), db.writing_engine)
+        store.save({b"a" * 32: b"old"})
+        with db.writing_engine().begin() as connection:
+            connection.execute(
+                PublishedChunk.__table__.update().values(
+                    made_at=datetime.now(UTC) - timedelta(days=partstore.CHUNK_DAYS + 1)
+                )
+            )
+        store.save({b"b" * 32: b"new", b"a" * 32: b"again"})
+        assert store.load([b"a" * 32, b"b" * 32, b"c" * 32]) == {
+            b"a" * 32: b"again",
+            b"b" * 32: b"new",
+        }
+        store.save({b"b" * 32: b"other"})  # one already kept stays as it is
+        assert store.load([b"b" * 32]) == {b"b" * 32: b"new"}
+
+
+@pytest.fixture
+def part_reads(monkeypatch) -> list[str]:  # noqa: ANN001
+    """Every read of rallies' parts from the shared store, by context, from now on."""
+    read: list[str] = []
+    original = partstore.load
+
+    def counting(connection, entries, context):  # noqa: ANN001, ANN202
+        read.append(context[0])
+        return original(connection, entries, context)
+
+    monkeypatch.setattr(partstore, "load", counting)
+    return read
+
+
+def test_a_new_worker_serves_a_document_another_built_whole(database, part_reads) -> None:
+    first = make_app(database, BASE_URL=BASE)
+    ids = some_rallies(first)
+    warm = answers(first)
+    with first.app_context():
+        kept = db.session().scalar(select(func.count()).select_from(PublishedDocument))
+    assert kept == len(FEEDS)  # each document once (its plain form is its gzip's text)
+
+    second = make_app(database, BASE_URL=BASE)  # a new worker, or another server
+    # Built from the rallies' parts, the new worker would read them: it reads no part.
+    second.extensions["mapapp.public_entries"] = EntryCache()
+    part_reads.clear()
+    assert answers(second) == warm
+    assert part_reads == []
+
+    # A change through the first moves the data version: the documents of the old one go
+    # when the next is kept, and the next answer holds the change.
+    with first.app_context():
+        session = db.session(write=True)
+        rally = session.get(Rally, ids[0])
+        lifecycle.edit(session, rally, {"title": "Зменены загаловак"}, actor="moderator:test")
+    after = answers(second)
+    assert "Зменены загаловак".encode() in after["/rallies.csv?when=all&lang=ru{}"]
+    part_reads.clear()
+    assert answers(make_app(database, BASE_URL=BASE)) == after
+    assert part_reads == []
+    with first.app_context():
+        versions = db.session().scalars(select(PublishedDocument.version).distinct()).all()
+    assert len(versions) == 1
+    for app in (first, second):
+        app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_random_filters_keep_a_bounded_number_of_documents(app, monkeypatch) -> None:
+    monkeypatch.setattr(partstore, "DOCUMENT_COUNT", 3)
+    some_rallies(app)
+    client = app.test_client()
+    for day in range(1, 8):
+        response = client.get(f"/rallies.csv?when=all&lang=be&from=2020-01-0{day}")
+        assert response.status_code == 200
+    with app.app_context():
+        kept = db.session().scalar(select(func.count()).select_from(PublishedDocument))
+    assert kept == 3

@@ -210,6 +210,38 @@ class PublishedPart(Base):
     __table_args__ = (Index("ix_published_part_rally_id", "rally_id"),)
 
 
+class PublishedChunk(Base):
+    """A compressed piece of a feed document (raw deflate of a run of rally parts, see
+    mapapp.publishing.parts), by the digest of everything its bytes depend on, shared by every
+    worker and server so that none compresses what another already did. Derived data, found
+    only by content: a chunk no document uses any more is never read, and goes when it is
+    older than mapapp.publishing.partstore.CHUNK_DAYS.
+    """
+
+    __tablename__ = "published_chunk"
+
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    made_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_published_chunk_made_at", "made_at"),)
+
+
+class PublishedDocument(Base):
+    """A whole feed document, gzipped, by its kind and strong ETag (which names the data
+    version, the filter, the language and the address its links use): the first worker or
+    server to build it keeps it here and every other one serves these bytes without reading a
+    rally. Derived data, only of the current data version (mapapp.publishing.partstore).
+    """
+
+    __tablename__ = "published_document"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # "feed:<etag>"
+    version: Mapped[str] = mapped_column(String(80), index=True)
+    gz: Mapped[bytes] = mapped_column(LargeBinary)
+    made_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 # The fields an approval copies from the working copy to the published version.
 PUBLISHED_FIELDS = ("title", "description", "town", "place", "region", "geonameid", "lat", "lon",
                     "starts_at", "ends_at", "featured", "reveal_at")  # fmt: skip

@@ -15,11 +15,13 @@ Pure apart from the caches handed in; no Flask.
 
 from __future__ import annotations
 
+import hashlib
 import struct
 import threading
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from mapapp.publishing.public import Entry, PublicRally
 
@@ -100,6 +102,28 @@ def deflate(data: bytes, before: bytes = b"", level: int = LEVEL) -> bytes:
     return compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
 
 
+class ChunkStore(Protocol):
+    """Compressed chunks shared by every process (mapapp.publishing.partstore), by digest."""
+
+    def load(self, digests: list[bytes]) -> dict[bytes, bytes]:
+        """The chunks held for these digests (those not held are left out)."""
+        ...
+
+    def save(self, chunks: dict[bytes, bytes]) -> None:
+        """Keep these chunks (digest -> compressed bytes) for every process."""
+        ...
+
+
+def digest(*items: bytes) -> bytes:
+    """A 32-byte digest of a sequence of byte strings (each length-prefixed, so no two
+    sequences share one): what a compressed chunk is found by in a ChunkStore."""
+    hashed = hashlib.blake2b(digest_size=32, person=b"mapapp-chunk-v1")
+    for item in items:
+        hashed.update(len(item).to_bytes(8, "little"))
+        hashed.update(item)
+    return hashed.digest()
+
+
 class ChunkCache:
     """Compressed chunks by their content, least recently used first out, at most
     `budget` bytes of compressed data and of the plain text their keys hold (the parts of
@@ -113,53 +137,127 @@ class ChunkCache:
         self.chunks: dict[tuple, tuple[bytes, int]] = {}  # key -> (compressed, bytes held)
         self.lock = threading.Lock()
 
+    def get(self, key: tuple) -> bytes | None:
+        """The compressed chunk kept under `key`, now the most recently used; None if none."""
+        with self.lock:
+            found = self.chunks.pop(key, None)
+            if found is None:
+                return None
+            self.chunks[key] = found
+            return found[0]
+
+    def put(self, key: tuple, made: bytes, text_size: int) -> None:
+        """Keep `made` under `key` (whose texts hold `text_size` bytes), within the budget."""
+        with self.lock:
+            if key not in self.chunks:
+                self.chunks[key] = (made, len(made) + text_size)
+                self.size += len(made) + text_size
+            while self.size > self.budget and self.chunks:
+                self.size -= self.chunks.pop(next(iter(self.chunks)))[1]
+
     def deflated(
         self, key: tuple, data: Callable[[], bytes], before: Callable[[], bytes] = bytes
     ) -> bytes:
         """The deflated `data()` (after `before()`, see `deflate`) kept under `key`, a
         tuple naming both exactly."""
-        with self.lock:
-            found = self.chunks.pop(key, None)
-            if found is not None:
-                self.chunks[key] = found  # now the most recently used
-                return found[0]
+        found = self.get(key)
+        if found is not None:
+            return found
         text = data()
         made = deflate(text, before())
-        with self.lock:
-            if key not in self.chunks:
-                self.chunks[key] = (made, len(made) + len(text))
-                self.size += len(made) + len(text)
-            while self.size > self.budget and self.chunks:
-                self.size -= self.chunks.pop(next(iter(self.chunks)))[1]
+        self.put(key, made, len(text))
         return made
 
 
-def document(layout: Layout, parts: Sequence[bytes], cache: ChunkCache) -> tuple[bytes, bytes]:
+@dataclass
+class _Piece:
+    """One compressed piece of a document to find or make: the text and what comes before it."""
+
+    key: tuple
+    text: Callable[[], bytes]
+    before: Callable[[], bytes]
+    digest: Callable[[], bytes]
+    made: bytes | None = None
+
+
+def _chunk_piece(
+    index: int,
+    sep: bytes,
+    chunk: tuple[bytes, ...],
+    previous: tuple[bytes, ...],
+    of: Callable[[tuple[bytes, ...]], bytes],
+) -> _Piece:
+    """The `index`th chunk of a document, after `previous` (see `document`)."""
+    lead = sep if index else b""
+    flag = b"1" if index > 1 else b"0"
+    return _Piece(
+        (lead, sep, chunk, previous, index > 1),
+        lambda: lead + sep.join(chunk),
+        lambda: (sep if index > 1 else b"") + sep.join(previous),
+        lambda: digest(b"chunk", lead, sep, of(chunk), of(previous), flag),
+    )
+
+
+def document(
+    layout: Layout, parts: Sequence[bytes], cache: ChunkCache, store: ChunkStore | None = None
+) -> tuple[bytes, bytes]:
     """The document (head, parts joined by sep, tail) plain and gzipped (RFC 1952).
 
-    Only chunks not in `cache` are compressed. gzip.decompress (and every browser) reads
-    the result as one member; its bytes differ from gzip.compress's of the same text.
+    Chunks are taken from `cache`, then from `store` (shared by every process: a worker
+    that has just started reads what another compressed), and only the rest compressed
+    (and then saved to `store`). gzip.decompress (and every browser) reads the result as
+    one member; its bytes differ from gzip.compress's of the same text.
     """
     head, sep, tail = layout.head, layout.sep, layout.tail
     plain = head + sep.join(parts) + tail
-    pieces = [GZIP_HEADER, cache.deflated(("head", head), lambda: head)]
+    pieces = [
+        _Piece(("head", head), lambda: head, bytes, lambda: digest(b"head", head)),
+    ]
     previous: tuple[bytes, ...] = (head,)
+    # A chunk's digest, made only for a chunk missing from `cache` (and its dictionary's).
+    digests: dict[int, bytes] = {}
+
+    def of(chunk: tuple[bytes, ...]) -> bytes:
+        found = digests.get(id(chunk))
+        if found is None:
+            found = digests[id(chunk)] = digest(*chunk)
+        return found
+
     for index, chunk in enumerate(chunks(parts)):
-        lead = sep if index else b""
         # Each chunk is compressed with the chunk before it as its dictionary: nearly the
         # ratio of one stream, and a changed rally recompresses two chunks, not one.
         # The dictionary is `sep` and the previous chunk after the first two chunks, the
         # previous chunk alone for the second: the key tells them apart, or a chunk kept
         # from one document could refer back to a `sep` that is not there in another.
-        pieces.append(
-            cache.deflated(
-                (lead, sep, chunk, previous, index > 1),
-                lambda: lead + sep.join(chunk),  # noqa: B023
-                lambda: (sep if index > 1 else b"") + sep.join(previous),  # noqa: B023
-            )
-        )
+        pieces.append(_chunk_piece(index, sep, chunk, previous, of))
         previous = chunk
-    pieces.append(cache.deflated(("tail", tail), lambda: tail))
-    pieces.append(LAST_BLOCK)
-    pieces.append(struct.pack("<II", zlib.crc32(plain), len(plain) & 0xFFFFFFFF))
-    return plain, b"".join(pieces)
+    pieces.append(_Piece(("tail", tail), lambda: tail, bytes, lambda: digest(b"tail", tail)))
+    missing = []
+    for piece in pieces:
+        piece.made = cache.get(piece.key)
+        if piece.made is None:
+            missing.append(piece)
+    if missing:
+        named = {piece.digest(): piece for piece in missing}
+        found = store.load(list(named)) if store is not None else {}
+        made = {}
+        for name, piece in named.items():
+            piece.made = found.get(name)
+            if piece.made is None:
+                piece.made = made[name] = deflate(piece.text(), piece.before())
+            cache.put(piece.key, piece.made, _text_size(piece.key))
+        for piece in missing:  # two pieces of one digest (the same text twice)
+            if piece.made is None:
+                piece.made = named[piece.digest()].made
+        if store is not None and made:
+            store.save(made)
+    body = [GZIP_HEADER, *(piece.made for piece in pieces), LAST_BLOCK]  # type: ignore[misc]
+    body.append(struct.pack("<II", zlib.crc32(plain), len(plain) & 0xFFFFFFFF))
+    return plain, b"".join(body)  # type: ignore[arg-type]
+
+
+def _text_size(key: tuple) -> int:
+    """The bytes of text a chunk's key holds (see ChunkCache)."""
+    if key[0] in ("head", "tail"):
+        return len(key[1])
+    return sum(len(part) for part in key[2])

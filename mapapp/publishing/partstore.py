@@ -18,20 +18,38 @@ address their links go to. Parts are kept in the table `published_part` beside
   next worker reads it.
 
 Rows of a rally taken down go with it (ON DELETE CASCADE).
+
+The compressed chunks of whole documents (mapapp.publishing.parts) are shared the same way, in
+`published_chunk`, by the digest of their content (`SharedChunks`): a worker that has just
+started, or another server, reads the compressed bytes another compressed, and a document is
+a join of ready bytes. A change makes only the chunks holding the changed rallies new (about
+two a document); the first worker to build such a document compresses and saves them.
+Chunks older than CHUNK_DAYS go when new ones are saved (one still used is made again once).
+
+Whole gzipped documents are kept too (`published_document`, by kind and strong ETag), only of
+the current data version and at most DOCUMENTS of them, DOCUMENT_BYTES in all: a worker that
+has just started serves a document another built (the common filters: no filter, a region, a
+`when`) without reading a rally; past the bound, documents are built from parts as before.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy import Connection, Engine, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from mapapp.domain.models import PublishedPart, PublishedRally
+from mapapp.domain.models import (
+    PublishedChunk,
+    PublishedDocument,
+    PublishedPart,
+    PublishedRally,
+    utcnow,
+)
 from mapapp.places.locale import LANGUAGES
 from mapapp.publishing.csvtable import csv_row
 from mapapp.publishing.geojson import feature_bytes, in_language
@@ -50,6 +68,13 @@ from mapapp.publishing.public import (
 from mapapp.publishing.words import feed_notes
 
 TABLE = PublishedPart.__table__
+CHUNKS = PublishedChunk.__table__
+# Days a shared compressed chunk is kept after it was made.
+CHUNK_DAYS = 30
+DOCUMENTS = PublishedDocument.__table__
+# Whole documents kept for one data version, at most: how many, and their gzipped bytes.
+DOCUMENT_COUNT = 64
+DOCUMENT_BYTES = 64 * 2**20
 # Ids asked for by IN at a time; more missing parts than this are read by their context alone.
 FETCH_IDS = 2000
 
@@ -211,3 +236,67 @@ def save(engine: Engine, items: Sequence[tuple[Entry, tuple]]) -> None:
         values = [row for row in values if row["rally_id"] in alive]
         for start in range(0, len(values), FETCH_IDS):
             connection.execute(statement, values[start : start + FETCH_IDS])
+
+
+class SharedChunks:
+    """The compressed chunks every worker and server shares (a
+    mapapp.publishing.parts.ChunkStore over `published_chunk`): read in `reader`'s connection
+    (a request's snapshot; chunks are found by content, so any snapshot will do), written in
+    a short transaction of their own on `engine`."""
+
+    def __init__(self, reader: Callable[[], Connection], engine: Callable[[], Engine]) -> None:
+        self.reader, self.engine = reader, engine
+
+    def load(self, digests: list[bytes]) -> dict[bytes, bytes]:
+        """The chunks held for these 32-byte digests, by digest."""
+        found: dict[bytes, bytes] = {}
+        connection = self.reader()
+        for start in range(0, len(digests), FETCH_IDS):
+            chunk = digests[start : start + FETCH_IDS]
+            query = select(CHUNKS.c.digest, CHUNKS.c.data).where(CHUNKS.c.digest.in_(chunk))
+            for name, data in connection.execute(query):
+                found[bytes(name)] = bytes(data)
+        return found
+
+    def save(self, chunks: dict[bytes, bytes]) -> None:
+        """Keep these chunks (digest -> compressed bytes; one already there stays as it is,
+        the same bytes for the same content), and drop those older than CHUNK_DAYS."""
+        engine = self.engine()
+        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        now = utcnow()
+        rows = [{"digest": name, "data": data, "made_at": now} for name, data in chunks.items()]
+        statement = dialect.insert(CHUNKS).on_conflict_do_nothing(index_elements=["digest"])
+        with engine.begin() as connection:
+            connection.execute(
+                delete(CHUNKS).where(CHUNKS.c.made_at < now - timedelta(days=CHUNK_DAYS))
+            )
+            for start in range(0, len(rows), FETCH_IDS):
+                connection.execute(statement, rows[start : start + FETCH_IDS])
+
+
+def load_document(connection: Connection, key: str) -> bytes | None:
+    """The gzipped document kept under `key` ("<kind>:<strong ETag>"), or None."""
+    found = connection.execute(select(DOCUMENTS.c.gz).where(DOCUMENTS.c.key == key)).first()
+    return None if found is None else bytes(found[0])
+
+
+def save_document(engine: Engine, key: str, version: str, gz: bytes) -> bool:
+    """Keep a gzipped document of data version `version` under `key`, dropping those of
+    other versions, unless that version already holds DOCUMENT_COUNT documents or
+    DOCUMENT_BYTES with it (random filters cannot fill the database); returns whether it
+    was kept. One already kept stays: the same ETag is the same bytes."""
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    with engine.begin() as connection:
+        connection.execute(delete(DOCUMENTS).where(DOCUMENTS.c.version != version))
+        count, size = connection.execute(
+            select(func.count(), func.coalesce(func.sum(func.length(DOCUMENTS.c.gz)), 0)).where(
+                DOCUMENTS.c.version == version
+            )
+        ).one()
+        if count >= DOCUMENT_COUNT or size + len(gz) > DOCUMENT_BYTES:
+            return False
+        statement = dialect.insert(DOCUMENTS).on_conflict_do_nothing(index_elements=["key"])
+        connection.execute(
+            statement, {"key": key, "version": version, "gz": gz, "made_at": utcnow()}
+        )
+    return True

@@ -41,6 +41,7 @@ from mapapp.web.caching import (
     prepared_parts,
     prepared_response,
     remember_origin,
+    shared_document,
 )
 from mapapp.web.i18n import current_language
 from mapapp.web.urls import external_url
@@ -95,9 +96,10 @@ def feed_bytes(kind: str, form: Format) -> tuple[str, Callable[[], Prepared], in
     layout, part = form
 
     def body() -> Prepared:
-        return memoized(
+        return shared_document(
             "feed",
             etag,
+            version.key,
             lambda: prepared(
                 "feed",
                 etag,
@@ -209,7 +211,10 @@ def rallies_atom() -> Response:
 
     max_age = seconds_until_change(version, now, current_app.config["CACHE_SECONDS"])
     return prepared_response(
-        etag, lambda: memoized("feed", etag, build, 16), max_age, "application/atom+xml"
+        etag,
+        lambda: shared_document("feed", etag, version.key, build, 16),
+        max_age,
+        "application/atom+xml",
     )
 
 

@@ -167,6 +167,30 @@ def memoized(
     return value
 
 
+def shared_document(
+    name: str, key: str, version: str, build: Callable[[], Prepared], entries: int = 64
+) -> Prepared:
+    """`memoized(name, key, ...)` of a document every worker and server shares: one built
+    by another process for the same strong ETag `key` (data version `version`, a
+    mapapp.publishing.public.Version's key) is read whole from the database
+    (mapapp.publishing.partstore.load_document); one built here is kept there for the others
+    (within partstore's bounds; a failure to keep it only logs)."""
+
+    def found_or_built() -> Prepared:
+        stored = f"{name}:{key}"
+        found = partstore.load_document(db.session().connection(), stored)
+        if found is not None:
+            return Prepared(name, key, found)
+        made = build()
+        try:
+            partstore.save_document(db.writing_engine(), stored, version, made.gz)
+        except SQLAlchemyError:
+            current_app.logger.warning("could not keep the document %s", stored)
+        return made
+
+    return memoized(name, key, found_or_built, entries)
+
+
 def prepared(
     name: str,
     key: str,
@@ -274,10 +298,25 @@ def install_part_store(app: Flask) -> None:
         session.info.pop("mapapp.published_changed", None)
 
 
+class _LoggedChunks(partstore.SharedChunks):
+    def save(self, chunks: dict[bytes, bytes]) -> None:
+        try:
+            super().save(chunks)
+        except SQLAlchemyError:
+            current_app.logger.warning("could not keep %d compressed chunks", len(chunks))
+
+
+def shared_chunks() -> partstore.SharedChunks:
+    """This request's way to the compressed chunks every worker and server shares: read in
+    the request's snapshot, written in a short transaction of their own (a failure only
+    logs: the answer stands)."""
+    return _LoggedChunks(lambda: db.session().connection(), db.writing_engine)
+
+
 def prepared_parts(name: str, key: str, layout: Layout, parts: list[bytes]) -> Prepared:
     """A document of the given parts, gzipped from this process's kept chunks."""
     chunks = current_app.extensions.setdefault("mapapp.gzip_chunks", ChunkCache())
-    _, gz = document(layout, parts, chunks)
+    _, gz = document(layout, parts, chunks, shared_chunks())
     return Prepared(name, key, gz)
 
 

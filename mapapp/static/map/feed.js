@@ -32,17 +32,34 @@ export function dataUrl(config) {
 // looks at once when the tab is shown again. `onData(json)` gets every new document;
 // `onData(null)` a 404 (the thing is gone). `first`: a fetch of `url` already under way
 // (the page's head starts the map's feed, see mapapp/web/mapshells.py EARLY_FEED), taken as the
-// first answer.
+// first answer. Until a first document has come, a failure is tried again soon (after the
+// answer's Retry-After, else 1, 2, 4... seconds, never later than `seconds`), not at the next
+// re-check: a 503 or 429 at load (a restart, a worker busy building, a burst of new filters)
+// left the map blank for a whole re-check period, or for good when `seconds` is 0.
 export function watch(url, seconds, credentials, onData, onError, first) {
   var etag = null;
   var timer = null;
   var busy = false;
   var stopped = false;
+  var got = false;      // a first document has come
+  var retry = null;     // seconds until the next try after a failure before that
+  var backoff = 1;
 
   function schedule() {
     window.clearTimeout(timer);
-    if (stopped || !(seconds > 0) || document.visibilityState === "hidden") return;
-    timer = window.setTimeout(check, seconds * 1000);
+    if (stopped || document.visibilityState === "hidden") return;
+    var wait = seconds;
+    if (!got && retry !== null) wait = seconds > 0 ? Math.min(retry, seconds) : retry;
+    retry = null;
+    if (!(wait > 0)) return;
+    timer = window.setTimeout(check, wait * 1000);
+  }
+
+  function failedLoad(after) {
+    if (got) return;
+    var asked = parseInt(after, 10);
+    retry = isFinite(asked) && asked > 0 ? Math.min(asked, 60) : backoff;
+    backoff = Math.min(backoff * 2, 30);
   }
 
   function check() {
@@ -56,14 +73,21 @@ export function watch(url, seconds, credentials, onData, onError, first) {
       .then(function (response) {
         if (response.status === 304) return null;
         if (response.status === 404) return onData(null);
-        if (!response.ok) throw new Error(String(response.status));
+        if (!response.ok) {
+          failedLoad(response.headers.get("Retry-After"));
+          throw new Error(String(response.status));
+        }
         var next = response.headers.get("ETag");
         return response.json().then(function (data) {
           etag = next;
+          got = true;
           return onData(data);
         });
       })
-      .catch(function (error) { if (onError) onError(error); })
+      .catch(function (error) {
+        if (retry === null) failedLoad(null);  // no answer at all, or one cut short
+        if (onError) onError(error);
+      })
       .then(function () {
         busy = false;
         schedule();
