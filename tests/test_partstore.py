@@ -18,7 +18,7 @@ from test_public import SECRET_PLACE, unrevealed_rally
 
 from mapapp.domain import db, lifecycle
 from mapapp.domain.models import PublishedChunk, PublishedDocument, PublishedPart, Rally
-from mapapp.publishing import csvtable, geojson, ics, mapfeed, parts, partstore
+from mapapp.publishing import csvtable, geojson, ics, mapfeed, parts, partstore, public
 from mapapp.publishing.public import EntryCache, entry_cache, part_size
 
 BASE = "http://localhost"
@@ -119,6 +119,34 @@ def test_a_new_worker_serves_the_same_bytes_without_making_parts(database, build
     assert b"STATUS:CANCELLED" in client.get("/rallies.ics?when=all&lang=be").data
     assert builds == []
     for app in (first, second):
+        app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_a_new_release_serves_nothing_an_older_one_made(database, builds, monkeypatch) -> None:
+    """A deploy that writes outputs differently (here: a CSV row with a word changed) must
+    serve no document, part or ETag of the release before it, on the same data version."""
+    old = make_app(database, BASE_URL=BASE)
+    some_rallies(old)
+    client = old.test_client()
+    etags = {path: client.get(path).headers["ETag"] for path in FEEDS}
+    assert b"NEW RELEASE" not in client.get("/rallies.csv?when=all&lang=ru").data
+    builds.clear()
+
+    public.rendering_fingerprint.cache_clear()
+    monkeypatch.setattr(public, "RENDERING_SOURCES", ())  # another release's fingerprint
+    line = csvtable._csv_line
+    monkeypatch.setattr(
+        csvtable, "_csv_line", lambda values: line(values)[:-2] + b",NEW RELEASE\r\n"
+    )
+    new = make_app(database, BASE_URL=BASE)  # the new release's worker, same database
+    client = new.test_client()
+    assert b"NEW RELEASE" in client.get("/rallies.csv?when=all&lang=ru").data
+    for path, etag in etags.items():
+        response = client.get(path, headers={"If-None-Match": etag})
+        assert response.status_code == 200 and response.headers["ETag"] != etag, path
+    assert builds  # made anew, not read from the older release's parts
+    public.rendering_fingerprint.cache_clear()
+    for app in (old, new):
         app.extensions["mapapp.db"]["engine"].dispose()
 
 

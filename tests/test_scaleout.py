@@ -110,12 +110,13 @@ def test_an_approval_on_one_server_is_served_by_the_other_at_once(servers, tmp_p
         encoding="utf-8",
     )
     env = {**os.environ, "MAPAPP_DATABASE_URL": url, "MAPAPP_SECRET_KEY": "scale-out test key"}
-    subprocess.run(  # noqa: S603
+    done = subprocess.run(  # noqa: S603
         [str(BIN / "flask"), "--app", "mapapp", "import-rallies", str(csv)],
         env=env,
-        check=True,
         capture_output=True,
+        text=True,
     )
+    assert done.returncode == 0, done.stderr
 
     # A moderator logs in on the first server and finds the pending rally.
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))

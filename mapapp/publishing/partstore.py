@@ -64,6 +64,7 @@ from mapapp.publishing.public import (
     project,
     project_side,
     raw_revision,
+    rendering_fingerprint,
 )
 from mapapp.publishing.words import feed_notes
 
@@ -80,8 +81,12 @@ FETCH_IDS = 2000
 
 
 def context_name(context: tuple) -> str:
-    """The context tuple a worker keeps a part under, as the table's `context` column."""
-    return "|".join("" if item is None else str(item) for item in context)
+    """The context tuple a worker keeps a part under, as the table's `context` column, led by
+    the release's rendering fingerprint: a deploy that writes parts differently reads none of
+    the older release's (mapapp.publishing.public.rendering_fingerprint)."""
+    return "|".join(
+        (rendering_fingerprint(), *("" if item is None else str(item) for item in context))
+    )
 
 
 def encode(context: tuple, value: Any) -> bytes:

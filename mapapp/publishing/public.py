@@ -21,6 +21,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
@@ -33,6 +34,7 @@ from mapapp.domain.db import driver_error
 from mapapp.domain.filters import ONGOING, RallyFilter
 from mapapp.domain.geocoding import gazetteer
 from mapapp.domain.models import PublishedRally, UTCDateTime, utcnow
+from mapapp.paths import DATA_DIR, PACKAGE_DIR, TEMPLATES_DIR
 
 # The id column is a 32-bit INTEGER on PostgreSQL; SQLite cannot even bind an id past 2**63.
 MAX_ID = 2**31 - 1
@@ -381,6 +383,34 @@ def count_public(db: Session, rally_filter: RallyFilter, now: datetime | None = 
 # The data version's one row, read on the database driver's own cursor (see current_version).
 VERSION_READ = "SELECT version, epoch FROM data_version WHERE id = 1"  # models.DataVersion
 
+# What public bytes depend on besides the data: the code that renders them, the words and
+# names it uses, the pages' templates. Files by pattern, from the package's own directory
+# (mapapp.paths): the same in a checkout and a wheel.
+RENDERING_SOURCES = (
+    (PACKAGE_DIR / "places", "*.py"),
+    (PACKAGE_DIR / "publishing", "*.py"),
+    (PACKAGE_DIR / "translations", "*/LC_MESSAGES/messages.po"),
+    (DATA_DIR, "places.json"),
+    (TEMPLATES_DIR, "*.html"),
+)
+
+
+@cache
+def rendering_fingerprint() -> str:
+    """12 hex digits that change whenever a deploy changes how public outputs are written
+    (RENDERING_SOURCES), read once a process.
+
+    It leads the data version's key, so every ETag, every kept document and every shared
+    part (mapapp.publishing.partstore) of an older release is left alone by a newer one: a
+    deploy that adds a CSV column or rewords a warning never serves bytes the older code
+    made, and no browser gets a 304 for them."""
+    digest = hashlib.sha256()
+    for directory, pattern in RENDERING_SOURCES:
+        for path in sorted(directory.glob(pattern)):
+            digest.update(str(path.relative_to(directory)).encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
 
 @dataclass(frozen=True)
 class Version:
@@ -430,7 +460,8 @@ def current_version(db: Session | Connection, now: datetime | None = None) -> Ve
     ):
         last, until = _boundaries(connection, now)
         moment = last.strftime("%Y%m%d%H%M%S") if last else 0
-        version = Version(f"{epoch}.{counter}.{moment}", until, last, epoch)
+        key = f"{rendering_fingerprint()}.{epoch}.{counter}.{moment}"
+        version = Version(key, until, last, epoch)
         if len(cache) > 8:
             cache.clear()
         cache[(counter, epoch)] = version

@@ -3,7 +3,7 @@ of their content (mapapp.publishing.parts, mapapp.publishing.partstore), and who
 documents of the current data version by their ETag.
 
 Revision ID: 0027_published_chunks
-Revises: 0010_town_region
+Revises: 0017_telegram_outbox
 
 Derived data: an empty table is filled as documents are built.
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0027_published_chunks"
-down_revision = "0010_town_region"
+down_revision = "0017_telegram_outbox"
 branch_labels = None
 depends_on = None
 
