@@ -638,3 +638,39 @@ def test_nothing_of_a_follower_reaches_the_logs(client, app, fake, caplog):
     run_worker(app)
     assert "refused a request" in caplog.text and "delivery failed: status 500" in caplog.text
     assert "alice" not in caplog.text and str(fake.server.server_port) not in caplog.text
+
+
+@pytest.mark.parametrize("head", [b"HTTP/1.1 200 OK\r\n", b"HTTP/1.1 200 OK\r\n\r\n"])
+def test_a_server_trickling_its_answer_is_cut_at_the_timeout(app, head):
+    """One byte every 0.2 s keeps each read under the socket's timeout: the whole request
+    must still end at its timeout (in the headers, and in a body without a length)."""
+    import socket
+    import threading
+
+    from mapapp.channels.activitypub import net
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(head)
+            while not stop.is_set():
+                try:
+                    conn.sendall(b"X-A: b\r\n" if head.endswith(b"OK\r\n") else b"x")
+                except OSError:
+                    return
+                time.sleep(0.2)
+
+    threading.Thread(target=trickle, daemon=True).start()
+    with app.app_context():
+        place = net.target(f"http://127.0.0.1:{listener.getsockname()[1]}/actor")
+        started = time.monotonic()
+        with pytest.raises(net.NetError) as error:
+            net.request("GET", place, {}, timeout=1.0)
+        took = time.monotonic() - started
+    stop.set()
+    listener.close()
+    assert error.value.kind == "timeout" and took < 2.0
