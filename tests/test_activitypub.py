@@ -674,3 +674,24 @@ def test_a_server_trickling_its_answer_is_cut_at_the_timeout(app, head):
     stop.set()
     listener.close()
     assert error.value.kind == "timeout" and took < 2.0
+
+
+def test_a_place_hidden_again_takes_its_notes_back(client, app, fake):
+    """An organizer who hides the place again (a later reveal time, after it was shown):
+    the Notes that named it are deleted from followers and no longer served."""
+    follow(client, fake, app)
+    rally_id = add_rally(app, place="Плошча Свабоды")
+    perform(app, rally_id, "danger")
+    run_worker(app)
+    (note,) = [d["object"] for d in fake.of_type("Create") if d["object"]["type"] == "Note"]
+    assert "Свабоды" in note["content"]
+    with app.app_context():
+        session = db.session(write=True)
+        later = datetime.now(UTC) + timedelta(hours=3)
+        lifecycle.set_reveal(session, session.get(Rally, rally_id), later, "moderator:test")
+        session.commit()
+    run_worker(app)
+    assert "Свабоды" not in json.dumps(fake.of_type("Update")[-1], ensure_ascii=False)
+    deleted = [d["object"]["id"] for d in fake.of_type("Delete")]
+    assert deleted == [note["id"]]
+    assert get(client, note["id"].removeprefix(BASE)).status_code == 404
