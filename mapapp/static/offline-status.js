@@ -65,7 +65,13 @@
     if (!button) return;
     button.hidden = false;
     button.addEventListener("click", function () {
-      var work = [];
+      // The browser's HTTP cache (pages and feeds kept by their Cache-Control) is out of a
+      // script's reach: the site's answer to this POST clears it (Clear-Site-Data).
+      var work = [
+        fetch(button.getAttribute("data-forget"), {
+          method: "POST", credentials: "same-origin", cache: "no-store",
+        }).catch(function () { /* offline: the copies below are still removed */ }),
+      ];
       if ("serviceWorker" in navigator) {
         work.push(navigator.serviceWorker.getRegistrations().then(function (registrations) {
           return Promise.all(registrations.map(function (r) { return r.unregister(); }));
