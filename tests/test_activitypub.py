@@ -695,3 +695,33 @@ def test_a_place_hidden_again_takes_its_notes_back(client, app, fake):
     deleted = [d["object"]["id"] for d in fake.of_type("Delete")]
     assert deleted == [note["id"]]
     assert get(client, note["id"].removeprefix(BASE)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254 (a cloud's metadata service)
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "::7f00:1",  # IPv4-compatible 127.0.0.1
+        "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+        "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo, client 10.0.0.1
+        "::ffff:127.0.0.1",
+        "169.254.169.254",
+    ],
+)
+def test_an_ipv6_address_holding_a_private_ipv4_one_is_refused(sqlite_url, monkeypatch, address):
+    """A keyId or inbox host whose DNS answers an IPv6 address that carries a private IPv4
+    one (NAT64, 6to4, Teredo, mapped, compatible) reaches that address through a gateway."""
+    import socket
+
+    from mapapp.channels.activitypub import net
+
+    def answer(host, port, **_options):  # noqa: ANN001, ANN003, ANN202
+        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", answer)
+    app = ap_app(sqlite_url, ACTIVITYPUB_ALLOW_LOCAL=False)
+    with app.app_context(), pytest.raises(net.NetError) as error:
+        net.target("https://evil.example/users/alice")
+    assert error.value.kind == "private_address"
+    app.extensions["mapapp.db"]["engine"].dispose()

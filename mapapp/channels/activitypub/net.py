@@ -52,8 +52,21 @@ def allow_local() -> bool:
     return bool(current_app.config.get("ACTIVITYPUB_ALLOW_LOCAL"))
 
 
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits and reach it through a
+# gateway (NAT64's well-known prefix, the deprecated IPv4-compatible addresses).
+EMBEDDING = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::/96"))
+
+
 def public_address(address: str) -> bool:
+    """Whether `address` (IPv4 or IPv6 text) is public, and so is any IPv4 address an IPv6
+    one carries (mapped, NAT64, compatible, 6to4, Teredo): a gateway would reach that one."""
     ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if inner is None and any(ip in prefix for prefix in EMBEDDING):
+            inner = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if inner is not None and not public_address(str(inner)):
+            return False
     return ip.is_global and not ip.is_multicast
 
 
