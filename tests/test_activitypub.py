@@ -725,3 +725,25 @@ def test_an_ipv6_address_holding_a_private_ipv4_one_is_refused(sqlite_url, monke
         net.target("https://evil.example/users/alice")
     assert error.value.kind == "private_address"
     app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_a_rally_public_before_activitypub_was_on_is_deleted_when_taken_down(sqlite_url):
+    """Rallies on the map before the operator turned ActivityPub on are in the outbox, which
+    Mobilizon reads to backfill: taken down, they must be deleted from followers too."""
+    before = make_app(sqlite_url)
+    rally_id = add_rally(before)
+    before.extensions["mapapp.db"]["engine"].dispose()
+    app = ap_app(sqlite_url)
+    client = app.test_client()
+    with FakeServer() as fake:
+        fake.trust(get(client, "/ap/actor").get_json())
+        follow(client, fake, app)
+        outbox_page = get(client, "/ap/actor/outbox?page=1").get_json()
+        assert [i["object"]["id"] for i in outbox_page["orderedItems"]] == [
+            f"{BASE}/ap/rallies/{rally_id}"
+        ]
+        perform(app, rally_id, "reject")
+        run_worker(app)
+        deleted = [d["object"]["id"] for d in fake.of_type("Delete")]
+    app.extensions["mapapp.db"]["engine"].dispose()
+    assert deleted == [f"{BASE}/ap/rallies/{rally_id}"]

@@ -102,8 +102,14 @@ def activities_for(session: Session, change: ApChange, now: datetime) -> list[di
     view = public_rally(session, change.rally_id, now)
     state = session.get(ApRally, change.rally_id)
     if view is None:
-        if state is None or not state.live:
+        if state is not None and not state.live:
             return []
+        if state is None:
+            # Public once (a change is queued only for what the public saw) but never sent:
+            # on the map before ActivityPub was on, or taken down before the worker's turn.
+            # The outbox showed it (Mobilizon backfills from there): it is deleted too.
+            state = ApRally(rally_id=change.rally_id, live=False, created_at=now)
+            session.add(state)
         state.live = False
         # The Event, and every Note said of it (a place, a warning): none may stay.
         gone = [streams.event_id(base, change.rally_id)]
