@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from mapapp.channels.activitypub import federation, httpsig, keys, outbox
 from mapapp.domain import db, lifecycle
@@ -747,3 +747,28 @@ def test_a_rally_public_before_activitypub_was_on_is_deleted_when_taken_down(sql
         deleted = [d["object"]["id"] for d in fake.of_type("Delete")]
     app.extensions["mapapp.db"]["engine"].dispose()
     assert deleted == [f"{BASE}/ap/rallies/{rally_id}"]
+
+
+def test_a_replayed_follow_queues_no_more_than_a_bounded_number_of_accepts(
+    client, app, fake, monkeypatch
+):
+    """One signed Follow is valid for an hour: replayed by a server that refuses our
+    deliveries, each copy would keep one more Accept in the database for days."""
+    monkeypatch.setattr(federation, "MAX_ACCEPTS_WAITING", 3)
+    activity = fake.follow("alice", ACTOR)
+    body, headers = fake.signed(activity, "/ap/inbox", HOST)
+    headers.pop("Host")
+    for _ in range(6):
+        assert (
+            client.post("/ap/inbox", data=body, headers=headers, base_url=BASE).status_code == 202
+        )
+    with app.app_context():
+        session = db.session()
+        assert session.scalar(select(func.count()).select_from(ApDelivery)) == 3
+        assert session.scalar(select(func.count()).select_from(ApFollower)) == 1
+    run_worker(app)
+    assert [d["type"] for d in fake.deliveries] == ["Accept"] * 3
+    # Once they are sent, a new Follow is accepted again.
+    assert post_signed(client, fake, fake.follow("alice", ACTOR)).status_code == 202
+    run_worker(app)
+    assert len(fake.of_type("Accept")) == 4
