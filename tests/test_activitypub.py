@@ -772,3 +772,32 @@ def test_a_replayed_follow_queues_no_more_than_a_bounded_number_of_accepts(
     assert post_signed(client, fake, fake.follow("alice", ACTOR)).status_code == 202
     run_worker(app)
     assert len(fake.of_type("Accept")) == 4
+
+
+def test_json_nested_thousands_deep_is_a_400_and_a_refused_key_not_a_500(app):
+    """Python's JSON parser recurses: a body (or a key document) nested 30 000 deep raised
+    RecursionError, which no handler caught (a 500 and a traceback)."""
+    import socket
+    import threading
+
+    from mapapp.channels.activitypub import net
+
+    deep = b'{"type": "Follow", "object": ' + b"[" * 30000 + b"]" * 30000 + b"}"
+    response = app.test_client().post(
+        "/ap/inbox", data=deep, content_type="application/activity+json", base_url=BASE
+    )
+    assert response.status_code == 400
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(deep) + deep)
+
+    threading.Thread(target=answer, daemon=True).start()
+    with app.app_context(), pytest.raises(net.NetError) as error:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/users/alice"
+        net.fetch_json(url, lambda *_: {})
+    listener.close()
+    assert error.value.kind == "not_json"

@@ -98,7 +98,7 @@ def parse_activity(body: bytes) -> dict[str, Any]:
     """:raise BadActivity: not a JSON object with a string `type`."""
     try:
         activity = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[...
         raise BadActivity("not JSON") from None
     if not isinstance(activity, dict) or not isinstance(activity.get("type"), str):
         raise BadActivity("not an activity")

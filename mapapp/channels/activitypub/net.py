@@ -206,7 +206,7 @@ def fetch_json(url: str, sign: Signer, timeout: float = TIMEOUT) -> dict[str, An
         raise NetError("status", status)
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a document nested [[[[... deep
         raise NetError("not_json", status) from None
     if not isinstance(document, dict):
         raise NetError("not_json", status)
