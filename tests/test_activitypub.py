@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from mapapp.channels.activitypub import federation, httpsig, keys, outbox
 from mapapp.domain import db, lifecycle
@@ -638,3 +638,166 @@ def test_nothing_of_a_follower_reaches_the_logs(client, app, fake, caplog):
     run_worker(app)
     assert "refused a request" in caplog.text and "delivery failed: status 500" in caplog.text
     assert "alice" not in caplog.text and str(fake.server.server_port) not in caplog.text
+
+
+@pytest.mark.parametrize("head", [b"HTTP/1.1 200 OK\r\n", b"HTTP/1.1 200 OK\r\n\r\n"])
+def test_a_server_trickling_its_answer_is_cut_at_the_timeout(app, head):
+    """One byte every 0.2 s keeps each read under the socket's timeout: the whole request
+    must still end at its timeout (in the headers, and in a body without a length)."""
+    import socket
+    import threading
+
+    from mapapp.channels.activitypub import net
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(head)
+            while not stop.is_set():
+                try:
+                    conn.sendall(b"X-A: b\r\n" if head.endswith(b"OK\r\n") else b"x")
+                except OSError:
+                    return
+                time.sleep(0.2)
+
+    threading.Thread(target=trickle, daemon=True).start()
+    with app.app_context():
+        place = net.target(f"http://127.0.0.1:{listener.getsockname()[1]}/actor")
+        started = time.monotonic()
+        with pytest.raises(net.NetError) as error:
+            net.request("GET", place, {}, timeout=1.0)
+        took = time.monotonic() - started
+    stop.set()
+    listener.close()
+    assert error.value.kind == "timeout" and took < 2.0
+
+
+def test_a_place_hidden_again_takes_its_notes_back(client, app, fake):
+    """An organizer who hides the place again (a later reveal time, after it was shown):
+    the Notes that named it are deleted from followers and no longer served."""
+    follow(client, fake, app)
+    rally_id = add_rally(app, place="Плошча Свабоды")
+    perform(app, rally_id, "danger")
+    run_worker(app)
+    (note,) = [d["object"] for d in fake.of_type("Create") if d["object"]["type"] == "Note"]
+    assert "Свабоды" in note["content"]
+    with app.app_context():
+        session = db.session(write=True)
+        later = datetime.now(UTC) + timedelta(hours=3)
+        lifecycle.set_reveal(session, session.get(Rally, rally_id), later, "moderator:test")
+        session.commit()
+    run_worker(app)
+    assert "Свабоды" not in json.dumps(fake.of_type("Update")[-1], ensure_ascii=False)
+    deleted = [d["object"]["id"] for d in fake.of_type("Delete")]
+    assert deleted == [note["id"]]
+    assert get(client, note["id"].removeprefix(BASE)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254 (a cloud's metadata service)
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "::7f00:1",  # IPv4-compatible 127.0.0.1
+        "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+        "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo, client 10.0.0.1
+        "::ffff:127.0.0.1",
+        "169.254.169.254",
+    ],
+)
+def test_an_ipv6_address_holding_a_private_ipv4_one_is_refused(sqlite_url, monkeypatch, address):
+    """A keyId or inbox host whose DNS answers an IPv6 address that carries a private IPv4
+    one (NAT64, 6to4, Teredo, mapped, compatible) reaches that address through a gateway."""
+    import socket
+
+    from mapapp.channels.activitypub import net
+
+    def answer(host, port, **_options):  # noqa: ANN001, ANN003, ANN202
+        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", answer)
+    app = ap_app(sqlite_url, ACTIVITYPUB_ALLOW_LOCAL=False)
+    with app.app_context(), pytest.raises(net.NetError) as error:
+        net.target("https://evil.example/users/alice")
+    assert error.value.kind == "private_address"
+    app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_a_rally_public_before_activitypub_was_on_is_deleted_when_taken_down(sqlite_url):
+    """Rallies on the map before the operator turned ActivityPub on are in the outbox, which
+    Mobilizon reads to backfill: taken down, they must be deleted from followers too."""
+    before = make_app(sqlite_url)
+    rally_id = add_rally(before)
+    before.extensions["mapapp.db"]["engine"].dispose()
+    app = ap_app(sqlite_url)
+    client = app.test_client()
+    with FakeServer() as fake:
+        fake.trust(get(client, "/ap/actor").get_json())
+        follow(client, fake, app)
+        outbox_page = get(client, "/ap/actor/outbox?page=1").get_json()
+        assert [i["object"]["id"] for i in outbox_page["orderedItems"]] == [
+            f"{BASE}/ap/rallies/{rally_id}"
+        ]
+        perform(app, rally_id, "reject")
+        run_worker(app)
+        deleted = [d["object"]["id"] for d in fake.of_type("Delete")]
+    app.extensions["mapapp.db"]["engine"].dispose()
+    assert deleted == [f"{BASE}/ap/rallies/{rally_id}"]
+
+
+def test_a_replayed_follow_queues_no_more_than_a_bounded_number_of_accepts(
+    client, app, fake, monkeypatch
+):
+    """One signed Follow is valid for an hour: replayed by a server that refuses our
+    deliveries, each copy would keep one more Accept in the database for days."""
+    monkeypatch.setattr(federation, "MAX_ACCEPTS_WAITING", 3)
+    activity = fake.follow("alice", ACTOR)
+    body, headers = fake.signed(activity, "/ap/inbox", HOST)
+    headers.pop("Host")
+    for _ in range(6):
+        assert (
+            client.post("/ap/inbox", data=body, headers=headers, base_url=BASE).status_code == 202
+        )
+    with app.app_context():
+        session = db.session()
+        assert session.scalar(select(func.count()).select_from(ApDelivery)) == 3
+        assert session.scalar(select(func.count()).select_from(ApFollower)) == 1
+    run_worker(app)
+    assert [d["type"] for d in fake.deliveries] == ["Accept"] * 3
+    # Once they are sent, a new Follow is accepted again.
+    assert post_signed(client, fake, fake.follow("alice", ACTOR)).status_code == 202
+    run_worker(app)
+    assert len(fake.of_type("Accept")) == 4
+
+
+def test_json_nested_thousands_deep_is_a_400_and_a_refused_key_not_a_500(app):
+    """Python's JSON parser recurses: a body (or a key document) nested 30 000 deep raised
+    RecursionError, which no handler caught (a 500 and a traceback)."""
+    import socket
+    import threading
+
+    from mapapp.channels.activitypub import net
+
+    deep = b'{"type": "Follow", "object": ' + b"[" * 30000 + b"]" * 30000 + b"}"
+    response = app.test_client().post(
+        "/ap/inbox", data=deep, content_type="application/activity+json", base_url=BASE
+    )
+    assert response.status_code == 400
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(deep) + deep)
+
+    threading.Thread(target=answer, daemon=True).start()
+    with app.app_context(), pytest.raises(net.NetError) as error:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/users/alice"
+        net.fetch_json(url, lambda *_: {})
+    listener.close()
+    assert error.value.kind == "not_json"

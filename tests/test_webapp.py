@@ -112,3 +112,17 @@ def test_about_offers_to_forget_the_site(client, app):
     page = client.get("/about?lang=en").get_data(as_text=True)
     assert '<button type="button" id="forget-site" hidden' in page
     assert "Forget this site on this phone" in page
+
+
+def test_forget_clears_the_browsers_http_cache_too_when_our_page_asks(client, app):
+    """A script cannot empty the browser's HTTP cache (pages kept by their Cache-Control):
+    the button asks the site, whose answer's Clear-Site-Data does; another site cannot."""
+    page = client.get("/about?lang=en").get_data(as_text=True)
+    assert 'data-forget="/forget"' in page
+    ours = client.post("/forget", headers={"Sec-Fetch-Site": "same-origin"})
+    assert ours.status_code == 204
+    assert ours.headers["Clear-Site-Data"] == '"cache", "storage"'
+    assert "no-store" in ours.headers["Cache-Control"]
+    for site in ("cross-site", "same-site", None):
+        other = client.post("/forget", headers={"Sec-Fetch-Site": site} if site else {})
+        assert other.status_code == 403 and "Clear-Site-Data" not in other.headers

@@ -82,10 +82,19 @@
         }));
       }
       try { window.localStorage.clear(); window.sessionStorage.clear(); } catch (e) { /* none */ }
-      Promise.all(work).then(function () {
-        document.getElementById("forget-status").textContent = button.getAttribute("data-done");
-        root.setAttribute("data-forgotten", "1");
-      });
+      Promise.all(work)
+        .then(function () {
+          // The browser's HTTP cache (pages and feeds kept by their Cache-Control) is out of
+          // a script's reach: the site's answer to this POST clears it (Clear-Site-Data).
+          // Asked only now: its clearing aborts an unregister still under way.
+          return fetch(button.getAttribute("data-forget"), {
+            method: "POST", credentials: "same-origin", cache: "no-store",
+          }).catch(function () { /* offline: the copies above are removed all the same */ });
+        })
+        .then(function () {
+          document.getElementById("forget-status").textContent = button.getAttribute("data-done");
+          root.setAttribute("data-forgotten", "1");
+        });
     });
   }
 

@@ -8,7 +8,8 @@
  *   seconds, so a danger or a cancellation is never hidden behind an old copy while the
  *   network works. A copy used says when it was fetched: a page gets `data-offline-as-of`
  *   on its <html>, an open page a message, and the page shows "as of 18:40"
- *   (static/offline-status.js).
+ *   (static/offline-status.js). A copy the site now answers 404 or 410 for (a rally taken
+ *   down) is deleted, so it cannot come back offline.
  * - Static files, the basemap and map tiles: from the cache first (their URLs change with them).
  * - Nothing private: only GETs of the public paths below; manage links, moderation and the
  *   submit form are never stored, nor any answer marked no-store or private.
@@ -88,12 +89,36 @@ var withoutView = {
   },
 };
 
+// A page or data the site now answers 404 or 410 for (a rally taken down) is dropped from the
+// caches, with the rally's other copies (its page and details, in every language): the old
+// copy, place included, must not come back when the network is cut.
+var RALLY = /^\/(?:api\/)?rallies\/(\d+)$/;
+var goneIsForgotten = {
+  fetchDidSucceed: async function (args) {
+    var status = args.response.status;
+    if (status !== 404 && status !== 410) return args.response;
+    var url = new URL(args.request.url);
+    var path = sitePath(url);
+    var match = path && RALLY.exec(path);
+    var paths = match ? ["/rallies/" + match[1], "/api/rallies/" + match[1]] : [path];
+    var names = ["rallymap-pages", "rallymap-data"];
+    await Promise.all(names.map(async function (name) {
+      var cache = await caches.open(name);
+      await Promise.all(paths.map(function (gone) {
+        return cache.delete(url.origin + BASE + gone, { ignoreSearch: true, ignoreVary: true });
+      }));
+    }));
+    return args.response;
+  },
+};
+
 function networkFirst(name, entries, keyed) {
   return new workbox.strategies.NetworkFirst({
     cacheName: "rallymap-" + name,
     networkTimeoutSeconds: DATA_TIMEOUT,
     matchOptions: { ignoreVary: true },
     plugins: (keyed ? [keyed] : []).concat([
+      goneIsForgotten,
       stamped,
       new workbox.expiration.ExpirationPlugin({ maxEntries: entries, purgeOnQuotaError: true }),
     ]),

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, request, url_for
+from flask import Blueprint, Response, abort, request, url_for
 from flask.globals import request_ctx
 from flask_babel import gettext
 
 from mapapp.paths import STATIC_DIR
 from mapapp.web.assets import static_url
+from mapapp.web.forms import csrf
 from mapapp.web.i18n import current_language
 
 bp = Blueprint("webapp", __name__)
@@ -39,6 +40,24 @@ def service_worker() -> Response:
     # Browsers look for a new worker at each visit; a cache in between must ask too.
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Content-Security-Policy"] = WORKER_CSP
+    return response
+
+
+@bp.post("/forget")
+@csrf.exempt  # no form: the browser's own Sec-Fetch-Site says the page is ours
+def forget() -> Response:
+    """The "forget this site on this phone" button of /about: the browser clears this site's
+    HTTP cache and storage (Clear-Site-Data), which a page's script cannot reach: the pages
+    and feeds it kept there would show at a checkpoint which rallies were looked at.
+
+    Only from this site's own pages (Sec-Fetch-Site: same-origin), else a 403: another
+    site must not wipe a visitor's offline copy before a network cut.
+    """
+    if request.headers.get("Sec-Fetch-Site") != "same-origin":
+        abort(403, description="only this site's own pages can ask to forget it")
+    response = Response(status=204)
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 

@@ -45,8 +45,18 @@ KEY_FETCHES = 2
 KEY_TIMEOUT = 5.0  # seconds for one key document
 FETCH_GATE = "mapapp.activitypub_key_fetches"
 HANDLED = ("Follow", "Undo")
+# Accepts waiting for one server, at most: a server replaying a signed Follow (valid for
+# WINDOW) or making followers by the thousand, refusing our deliveries, would otherwise
+# fill the database with Accepts kept for MAPAPP_ACTIVITYPUB_DROP_DAYS. Past it a Follow
+# is still kept (its Undo still works); its Accept is not sent.
+MAX_ACCEPTS_WAITING = 100
 # Actor types that are a server, not a person: their own inbox may stand for a shared one.
 SERVER_TYPES = ("Application", "Service")
+
+
+# What an Accept's id holds (mapapp.publishing.activitystreams.activity): how a waiting
+# Accept is told from the rallies' activities.
+ACCEPT_MARK = "/ap/activities/accept-"
 
 
 class Unauthorized(Exception):  # noqa: N818 - reads as the answer it becomes (401)
@@ -88,7 +98,7 @@ def parse_activity(body: bytes) -> dict[str, Any]:
     """:raise BadActivity: not a JSON object with a string `type`."""
     try:
         activity = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[...
         raise BadActivity("not JSON") from None
     if not isinstance(activity, dict) or not isinstance(activity.get("type"), str):
         raise BadActivity("not an activity")
@@ -287,7 +297,15 @@ def follow(session: Session, activity: dict[str, Any], signer: Signer) -> str:
         "object": streams.actor_id(base_url()),
     }
     accept = streams.activity("Accept", accepted, base_url(), utcnow())
-    session.add(ApDelivery(server_id=server.id, body=json.dumps(accept), attempts=0))
+    waiting = session.scalar(
+        select(func.count()).where(
+            ApDelivery.server_id == server.id,
+            ApDelivery.delivered_at.is_(None),
+            ApDelivery.body.contains(ACCEPT_MARK),
+        )
+    )
+    if (waiting or 0) < MAX_ACCEPTS_WAITING:
+        session.add(ApDelivery(server_id=server.id, body=json.dumps(accept), attempts=0))
     session.commit()
     return "followed"
 

@@ -9,11 +9,13 @@ an answer is logged but the error's type.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import json
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,8 +52,21 @@ def allow_local() -> bool:
     return bool(current_app.config.get("ACTIVITYPUB_ALLOW_LOCAL"))
 
 
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits and reach it through a
+# gateway (NAT64's well-known prefix, the deprecated IPv4-compatible addresses).
+EMBEDDING = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::/96"))
+
+
 def public_address(address: str) -> bool:
+    """Whether `address` (IPv4 or IPv6 text) is public, and so is any IPv4 address an IPv6
+    one carries (mapped, NAT64, compatible, 6to4, Teredo): a gateway would reach that one."""
     ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if inner is None and any(ip in prefix for prefix in EMBEDDING):
+            inner = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if inner is not None and not public_address(str(inner)):
+            return False
     return ip.is_global and not ip.is_multicast
 
 
@@ -88,19 +103,23 @@ class _Pinned(http.client.HTTPSConnection):
             place.hostname, place.port, timeout=timeout, context=ssl.create_default_context()
         )
         self._address = place.address
+        self.opened: socket.socket | None = None
 
     def connect(self) -> None:
         sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.opened = sock  # kept for the watchdog: http.client drops self.sock early
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        self.opened = self.sock
 
 
 class _PinnedPlain(http.client.HTTPConnection):
     def __init__(self, place: Target, timeout: float) -> None:
         super().__init__(place.hostname, place.port, timeout=timeout)
         self._address = place.address
+        self.opened: socket.socket | None = None
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self.opened = socket.create_connection((self._address, self.port), self.timeout)
 
 
 def request(
@@ -116,6 +135,14 @@ def request(
     deadline = time.monotonic() + timeout
     kind = _Pinned if place.scheme == "https" else _PinnedPlain
     connection = kind(place, timeout)
+    # The socket's timeout bounds each read, not the whole: a server trickling a byte at a
+    # time (in its status line, headers or body) would hold us for ever. At the deadline
+    # the socket is shut, which ends any read waiting on it.
+    cut = threading.Event()
+    watchdog = threading.Timer(timeout, _cut, (connection, cut))
+    watchdog.daemon = True
+    watchdog.start()
+    response: http.client.HTTPResponse | None = None
     try:
         connection.putrequest(method, place.path, skip_host=True, skip_accept_encoding=True)
         sent = {"User-Agent": USER_AGENT, **headers}
@@ -136,13 +163,32 @@ def request(
             if size > limit:
                 raise NetError("too_large", response.status)
             chunks.append(chunk)
+        if cut.is_set():  # the end read was the watchdog's, not the server's
+            raise NetError("timeout")
         return response.status, b"".join(chunks)
     except TimeoutError:
         raise NetError("timeout") from None
-    except (OSError, http.client.HTTPException) as error:
+    except (OSError, http.client.HTTPException, ValueError) as error:
+        if cut.is_set():
+            raise NetError("timeout") from None
         raise NetError(type(error).__name__) from None
     finally:
+        watchdog.cancel()
+        if response is not None:
+            response.close()  # it holds the socket once the connection lets go of it
         connection.close()
+
+
+def _cut(connection: _Pinned | _PinnedPlain, cut: threading.Event) -> None:
+    """Shut a connection's socket (from the watchdog's thread): its reads end at once.
+
+    The TCP socket's own shutdown, under TLS too (the TLS one would tear down its state
+    under the reading thread)."""
+    cut.set()
+    sock = connection.opened
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 Signer = Callable[[str, str, str, bytes | None], dict[str, str]]
@@ -160,7 +206,7 @@ def fetch_json(url: str, sign: Signer, timeout: float = TIMEOUT) -> dict[str, An
         raise NetError("status", status)
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a document nested [[[[... deep
         raise NetError("not_json", status) from None
     if not isinstance(document, dict):
         raise NetError("not_json", status)

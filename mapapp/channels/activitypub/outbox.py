@@ -7,7 +7,8 @@ and nothing of a place before its reveal, is ever sent): a Create of the rally's
 first time, an Update after; and a short Note for an urgent change (danger, cancelled,
 moved, rescheduled, revealed), since Mastodon shows an Event as a link and, before 4.5,
 ignores its Updates. When the rally is no longer public, a Delete of its Event and of every
-Note said of it (ApNote keeps their ids). A place revealed by its time is found by the
+Note said of it (ApNote keeps their ids); when its place is hidden again (a later reveal
+time), a Delete of those Notes, which named the place. A place revealed by its time is found by the
 worker (`queue_reveals`) and sent as an Update and a Note like any change.
 
 Each activity is queued once per follower server (ApDelivery, to its shared inbox) and
@@ -101,18 +102,26 @@ def activities_for(session: Session, change: ApChange, now: datetime) -> list[di
     view = public_rally(session, change.rally_id, now)
     state = session.get(ApRally, change.rally_id)
     if view is None:
-        if state is None or not state.live:
+        if state is not None and not state.live:
             return []
+        if state is None:
+            # Public once (a change is queued only for what the public saw) but never sent:
+            # on the map before ActivityPub was on, or taken down before the worker's turn.
+            # The outbox showed it (Mobilizon backfills from there): it is deleted too.
+            state = ApRally(rally_id=change.rally_id, live=False, created_at=now)
+            session.add(state)
         state.live = False
         # The Event, and every Note said of it (a place, a warning): none may stay.
         gone = [streams.event_id(base, change.rally_id)]
-        notes = session.scalars(select(ApNote).where(ApNote.rally_id == change.rally_id)).all()
-        for kept in notes:
-            gone.append(streams.note_id(base, kept.token))
-            session.delete(kept)
+        gone += forget_notes(session, change.rally_id, base)
         return [streams.activity("Delete", streams.tombstone(i), base, now) for i in gone]
     event = streams.event(view, base, lang)
     sent: list[dict[str, Any]] = []
+    if state is not None and state.live and state.revealed and not view.exact:
+        # The place is hidden again (a later reveal time): the Notes sent while it was
+        # public name it; they are taken back, as the Event's Update drops it.
+        gone = forget_notes(session, change.rally_id, base)
+        sent += [streams.activity("Delete", streams.tombstone(i), base, now) for i in gone]
     if state is None or not state.live:
         sent.append(streams.activity("Create", event, base, now))
         kinds = urgent_kinds(view, change.kind, None)
@@ -129,6 +138,14 @@ def activities_for(session: Session, change: ApChange, now: datetime) -> list[di
         sent.append(streams.activity("Create", said, base, now))
     state.live, state.revealed, state.starts_at = True, view.exact, view.starts_at
     return sent
+
+
+def forget_notes(session: Session, rally_id: int, base: str) -> list[str]:
+    """Delete the kept Notes of a rally (no commit); returns their ids, for a Delete each."""
+    notes = session.scalars(select(ApNote).where(ApNote.rally_id == rally_id)).all()
+    for kept in notes:
+        session.delete(kept)
+    return [streams.note_id(base, kept.token) for kept in notes]
 
 
 def urgent_kinds(view: PublicRally, kind: str, state: ApRally | None) -> list[str]:
