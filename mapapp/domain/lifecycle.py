@@ -23,7 +23,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from mapapp.domain import news
@@ -126,7 +126,10 @@ TIME_FIELDS = ("starts_at", "ends_at")
 # (a take-down). "danger" stays one step: a late warning costs more than a false one.
 # "trust_organizer": the organizer's next rallies need one approval fewer.
 GATED = ("approve", "approve_move", "approve_changes", "cancel", "restore", "move", "reject",
-         "clear_danger", "trust_organizer")  # fmt: skip
+         "clear_danger", "trust_organizer", "new-manage-link")  # fmt: skip
+# Approvals of these change no rally's sequence, so they are spent (deleted) when the action
+# happens: else two old approvals would let one moderator do it again alone later.
+UNVERSIONED = ("trust_organizer", "new-manage-link")
 
 
 def moves_in_public(rally: Rally, new_place: dict[str, Any], row: Any) -> bool:  # noqa: ANN401
@@ -610,7 +613,7 @@ def waiting_approvals(db: Session, rally: Rally) -> list[Decision]:
     for action in sorted(actions):
         if action == "danger":
             continue
-        if action != "trust_organizer" and allowed(f"{MODERATOR}:", action, rally.status) is None:
+        if action not in UNVERSIONED and allowed(f"{MODERATOR}:", action, rally.status) is None:
             continue
         names = [_name(db, a.moderator_id) for a in approvers_of(db, rally, action)]
         found.append(Decision(action, False, len(names), required(db, rally, action), None, names))
@@ -717,6 +720,7 @@ def decide(
     names = [_name(db, i) for i in ids]
     if enough and action == "trust_organizer":
         db.add(KnownOrganizer(key=organizer_key_of(db, rally)))
+        _spend(db, rally, action)
         audit(db, actor, action, rally, "", names)
         db.commit()
         return Decision(action, True, len(ids), needed, rally.status, names)
@@ -730,6 +734,37 @@ def decide(
         _approve_once(db, rally, moderator, "danger", "")
         db.commit()
     return Decision(action, True, len(ids), needed, to, names)
+
+
+def _spend(db: Session, rally: Rally, action: str) -> None:
+    """Delete the approvals of an action that just happened and moves no sequence."""
+    db.execute(delete(Approval).where(Approval.rally_id == rally.id, Approval.action == action))
+
+
+def decide_manage_link(
+    db: Session, rally: Rally, moderator: Moderator
+) -> tuple[Decision, str | None]:
+    """A moderator's press of "Make a new manage link", through MAPAPP_APPROVALS moderators.
+
+    A manage link is the organizer's one-step cancel and danger, and a known organizer's
+    "Submit another rally" (one approval fewer): one moderator alone must not get one.
+    Returns the decision and, when this press was the last one needed, the new token (the
+    old link stops working; the approvals are spent). Commits.
+    """
+    action = "new-manage-link"
+    actor = f"{MODERATOR}:{moderator.name}"
+    _lock(db, rally)
+    needed = required(db, rally, action)
+    _approve_once(db, rally, moderator, action, "")
+    ids = [a.moderator_id for a in approvers_of(db, rally, action)]
+    names = [_name(db, i) for i in ids]
+    if len(ids) < needed:
+        audit(db, actor, f"approval:{action}", rally, f"{len(ids)}/{needed}")
+        db.commit()
+        return Decision(action, False, len(ids), needed, rally.status, names), None
+    _spend(db, rally, action)
+    token = new_manage_link(db, rally, actor, names)
+    return Decision(action, True, len(ids), needed, rally.status, names), token
 
 
 def cancel_by_organizer(db: Session, rally: Rally) -> str:
@@ -842,13 +877,15 @@ def purge_contacts(db: Session, days: int, now: datetime | None = None) -> int:
     return len(ids)
 
 
-def new_manage_link(db: Session, rally: Rally, actor: str) -> str:
+def new_manage_link(
+    db: Session, rally: Rally, actor: str, approvers: list[str] | None = None
+) -> str:
     """Give the rally a new manage token (the old link stops working); returns it, to be
-    shown once and passed on by hand."""
+    shown once and passed on by hand. Moderators go through `decide_manage_link`."""
     token = new_token()
     before = _moderator_snapshot(db, rally, actor)
     rally.manage_token_hash = hash_token(token)
-    audit(db, actor, "new-manage-link", rally, before=before)
+    audit(db, actor, "new-manage-link", rally, before=before, approvers=approvers)
     db.commit()
     return token
 

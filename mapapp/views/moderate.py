@@ -684,11 +684,15 @@ def edit(rally_id: int):  # noqa: ANN201
 @bp.post("/rallies/<int:rally_id>/manage-link")
 @login_required
 def new_manage_link(rally_id: int):  # noqa: ANN201
-    """A new manage link for an organizer who lost theirs: the old one stops working. Shown
-    once, on this answer (never stored, never redirected through the session)."""
+    """A new manage link for an organizer who lost theirs, when MAPAPP_APPROVALS moderators
+    pressed it: the old one stops working. Shown once, to the last of them, on this answer
+    (never stored, never redirected through the session)."""
     checked()
     found = load(rally_id)
-    token = lifecycle.new_manage_link(db.session(), found, actor())
+    decision, token = lifecycle.decide_manage_link(db.session(), found, g.moderator)
+    if token is None:  # one approval of MAPAPP_APPROVALS: nobody has a link yet
+        flash(waiting_message(found, decision))
+        return redirect(url_for("moderate.rally", rally_id=found.id), code=303)
     link = external_url("submit.manage", token=token)
     return render_template("moderate_link.html", rally=found, link=link)
 
