@@ -429,3 +429,31 @@ def test_trust_taken_back_is_given_again_only_by_two(app2) -> None:
     page = barys.get(f"/moderate/rallies/{rally_id}?lang=en").get_data(as_text=True)
     assert "Known to the moderators" not in page
     assert "Mark the organizer as known: approved by 1 of 2" in page
+
+
+def test_one_moderator_cannot_hide_a_public_rallys_place_until_it_starts(app2) -> None:
+    """The time the exact place shows applies at once (it adds no text), but one seized account
+    that set it to a minute before the start would keep everyone away, as a cancel does."""
+    rally_id = add_rally(app2, title=TITLE)
+    alesia = moderator_client(app2, "alesia")
+    year = datetime.now(UTC).year + 1
+    form = {
+        "csrf_token": csrf(alesia, f"/moderate/rallies/{rally_id}"),
+        "title": TITLE,
+        "description": "Апісанне",
+        "town": "Мінск",
+        "place": "Плошча Свабоды",
+        "date": f"{year}-06-01",
+        "time": "19:00",
+        "reveal": "at",
+        "reveal_date": f"{year}-06-01",
+        "reveal_time": "18:59",
+    }
+    response = alesia.post(f"/moderate/rallies/{rally_id}/edit?lang=en", data=form)
+    assert response.status_code == 409
+    assert "organizer" in response.get_data(as_text=True)
+    public = app2.test_client().get(f"/api/rallies/{rally_id}").get_json()
+    assert public["place"] == "Плошча Свабоды"
+    # Showing it sooner stays one step (the rally's own place, hidden by nobody now).
+    with app2.app_context():
+        assert db.session().get(PublishedRally, rally_id).reveal_at is None

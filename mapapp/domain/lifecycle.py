@@ -840,13 +840,32 @@ def _moderator(db: Session, actor: str) -> Moderator:
 
 def set_reveal(db: Session, rally: Rally, reveal_at: datetime | None, actor: str) -> bool:
     """When the exact place becomes public (None: now). It adds no text, so an organizer's
-    choice applies at once, to the published version too. Returns whether it changed."""
+    choice applies at once, to the published version too. Returns whether it changed.
+
+    :raise Refused: a moderator (with MAPAPP_APPROVALS > 1) would hide a public rally's place,
+        or show it later than now planned: that keeps people away like a cancel.
+    """
     if rally.reveal_at == reveal_at:
         return False
     to = transition(rally, actor, "reveal")
+    row = published(db, rally)
+    if (
+        actor_kind(actor) == MODERATOR
+        and row is not None
+        and int(current_app.config["APPROVALS"]) > 1
+        and reveal_at is not None
+        and reveal_at > max(utcnow(), row.reveal_at or utcnow())
+    ):
+        # One moderator hiding a public rally's place (till a minute before the start, say)
+        # keeps people away as a cancel does, and would do it at once: the organizer may.
+        raise Refused(
+            _l(
+                "One moderator cannot hide the place of a public rally or show it later: ask "
+                "the organizer to do it on the manage page, or set a danger warning."
+            )
+        )
     before = _moderator_snapshot(db, rally, actor)
     rally.reveal_at = reveal_at
-    row = published(db, rally)
     rally.sequence = (rally.sequence or 0) + 1
     if row is not None:
         row.reveal_at = reveal_at
