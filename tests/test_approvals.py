@@ -457,3 +457,17 @@ def test_one_moderator_cannot_hide_a_public_rallys_place_until_it_starts(app2) -
     # Showing it sooner stays one step (the rally's own place, hidden by nobody now).
     with app2.app_context():
         assert db.session().get(PublishedRally, rally_id).reveal_at is None
+
+
+def test_one_moderator_alone_cannot_lift_another_moderators_danger_warning(app2) -> None:
+    """A warning "police are at the place" lifted by one seized account sends people into
+    the trap: lifting takes MAPAPP_APPROVALS moderators, the one who set it may be one."""
+    rally_id = add_rally(app2, title=TITLE)
+    alesia, barys = moderator_client(app2, "alesia"), moderator_client(app2, "barys")
+    press(alesia, rally_id, "status/danger")
+    press(barys, rally_id, "status/clear_danger")  # the seized one, alone
+    assert app2.test_client().get(f"/api/rallies/{rally_id}").get_json()["status"] == "danger"
+    page = alesia.get(f"/moderate/rallies/{rally_id}?lang=en").get_data(as_text=True)
+    assert "Remove the danger warning: approved by 1 of 2" in page
+    press(alesia, rally_id, "status/clear_danger")
+    assert app2.test_client().get(f"/api/rallies/{rally_id}").get_json()["status"] == "approved"

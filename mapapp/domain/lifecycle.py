@@ -679,8 +679,8 @@ def decide(
     The approval is recorded; when `required` different moderators approved the same action
     on the same version of the rally, it happens (`perform`) and the audit entry names them
     all. Until then nothing public changes. A moderator's danger happens at once; a second
-    moderator confirms it ("confirm_danger") or lifts it: one moderator other than the one who
-    set an unconfirmed warning lifts it, else "clear_danger" needs `required` moderators.
+    moderator confirms it ("confirm_danger"); lifting it ("clear_danger") needs `required`
+    moderators, the one who set it included (review 28: one other alone could lift a real one).
     Raises Refused when the state table does not allow the action now.
     """
     actor = f"{MODERATOR}:{moderator.name}"
@@ -712,11 +712,9 @@ def decide(
     _approve_once(db, rally, moderator, action, reason or "")
     approvals = approvers_of(db, rally, action)
     ids = [a.moderator_id for a in approvals]
+    # Lifting a danger warning takes `needed` moderators too (the one who set it may be one):
+    # a real warning lifted by one seized account would send people into the trap.
     enough = len(ids) >= needed
-    if action == "clear_danger":
-        setters = [a.moderator_id for a in approvers_of(db, rally, "danger")]
-        if len(setters) == 1 and any(i not in setters for i in ids):
-            enough = True  # a second moderator lifts one moderator's warning
     names = [_name(db, i) for i in ids]
     if enough and action == "trust_organizer":
         db.add(KnownOrganizer(key=organizer_key_of(db, rally)))
