@@ -61,7 +61,8 @@ def dummy_hash() -> str:
 
 
 def current_moderator() -> Moderator | None:
-    """The moderator of this session, unless the session was ended (its epoch is old)."""
+    """The moderator of this session, unless the session was ended (its epoch is old), the
+    moderator is suspended, or a second factor is required and they have none yet."""
     moderator_id = session.get("moderator_id")
     if moderator_id is None:
         return None
@@ -70,6 +71,8 @@ def current_moderator() -> Moderator | None:
         return None
     if moderator.suspended_at is not None:
         return None  # suspended by two moderators: every session ends at once
+    if twofactor.required() and not moderator.totp_enabled:
+        return None  # opened before the factor was required: log in again and set it up
     return moderator
 
 
