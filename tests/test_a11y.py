@@ -122,6 +122,16 @@ def test_preview_manage_and_moderation_pages(browser, live_server, app, axe_sour
     with page.expect_navigation():
         page.click("button[type=submit]")
     assert axe(page, axe_source) == [], "moderation queue"
+    # Ticking a rally for the bulk actions: a 44 px target, not the 26 px box alone.
+    target = page.evaluate(
+        """() => { const box = document.querySelector('.queue-pick');
+        const label = box.closest('label') || box; const r = label.getBoundingClientRect();
+        return [r.width, r.height]; }"""
+    )
+    assert min(target) >= 44, target
+    page.locator(".queue-pick-area").first.click(position={"x": 2, "y": 2})
+    assert page.locator(".queue-pick").first.is_checked()
+    page.locator(".queue-pick").first.uncheck()
     with page.expect_navigation():
         page.locator(".rally-title").first.click()
     assert axe(page, axe_source) == [], "moderation of a rally"

@@ -5,6 +5,7 @@ never counts twice, from another session or after a new password."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -364,3 +365,109 @@ def test_an_organizer_two_moderators_know_needs_one_approval_fewer(app2) -> None
         fourth = db.session().scalars(select(Rally).where(Rally.title == "Трэцяя акцыя")).one().id
     press(alesia, fourth, "approve")
     assert app2.test_client().get(f"/api/rallies/{fourth}").status_code == 404
+
+
+def test_one_moderator_alone_gets_no_manage_link_of_a_public_rally(app2) -> None:
+    """A new manage link is the organizer's one-step cancel and danger, and a known
+    organizer's "Submit another rally" (one approval fewer): one seized account that could
+    make one alone would cancel any rally, or publish a trap with its own single approval."""
+    from test_submit import submit
+
+    organizer = app2.test_client()
+    old_link = submit(organizer, title=TITLE).replace("http://localhost", "")
+    with app2.app_context():
+        rally_id = db.session().scalars(select(Rally).where(Rally.title == TITLE)).one().id
+    alesia, barys = moderator_client(app2, "alesia"), moderator_client(app2, "barys")
+    press(alesia, rally_id, "approve")
+    press(barys, rally_id, "approve")
+    press(alesia, rally_id, "status/trust_organizer")
+    press(barys, rally_id, "status/trust_organizer")
+    alone = press(barys, rally_id, "manage-link")
+    assert alone.status_code == 303
+    assert "/manage/" not in alone.get_data(as_text=True)
+    page = barys.get(f"/moderate/rallies/{rally_id}?lang=en").get_data(as_text=True)
+    assert "Make a new manage link: approved by 1 of 2" in page
+    assert organizer.get(old_link).status_code == 200  # the organizer's link still works
+    # The same account again (another session) adds nothing.
+    again = press(moderator_client(app2, "barys"), rally_id, "manage-link")
+    assert again.status_code == 303 and "/manage/" not in again.get_data(as_text=True)
+    # A second moderator's press makes the link, shown to them once.
+    made = press(alesia, rally_id, "manage-link")
+    assert made.status_code == 200
+    new_link = re.search(r'href="http://localhost(/manage/[^"]+)"', made.get_data(as_text=True))
+    assert new_link is not None
+    assert organizer.get(old_link).status_code == 404
+    assert app2.test_client().get(new_link.group(1)).status_code == 200
+    with app2.app_context():
+        entry = (
+            db.session()
+            .scalars(
+                select(AuditEntry).where(
+                    AuditEntry.rally_id == rally_id, AuditEntry.action == "new-manage-link"
+                )
+            )
+            .one()
+        )
+        assert entry.approvers == "barys, alesia"
+    # Those two approvals are spent: the next link takes two moderators again.
+    later = press(barys, rally_id, "manage-link")
+    assert later.status_code == 303 and "/manage/" not in later.get_data(as_text=True)
+    assert app2.test_client().get(new_link.group(1)).status_code == 200
+
+
+def test_trust_taken_back_is_given_again_only_by_two(app2) -> None:
+    """Two moderators' old approvals of "known organizer" do not count again after one
+    moderator took the mark back: a seized account would restore it alone."""
+    rally_id = add_rally(app2, title=TITLE)
+    alesia, barys = moderator_client(app2, "alesia"), moderator_client(app2, "barys")
+    press(alesia, rally_id, "status/trust_organizer")
+    press(barys, rally_id, "status/trust_organizer")
+    page = barys.get(f"/moderate/rallies/{rally_id}?lang=en").get_data(as_text=True)
+    assert "Known to the moderators" in page
+    press(barys, rally_id, "status/untrust_organizer")
+    press(alesia, rally_id, "status/trust_organizer")
+    page = barys.get(f"/moderate/rallies/{rally_id}?lang=en").get_data(as_text=True)
+    assert "Known to the moderators" not in page
+    assert "Mark the organizer as known: approved by 1 of 2" in page
+
+
+def test_one_moderator_cannot_hide_a_public_rallys_place_until_it_starts(app2) -> None:
+    """The time the exact place shows applies at once (it adds no text), but one seized account
+    that set it to a minute before the start would keep everyone away, as a cancel does."""
+    rally_id = add_rally(app2, title=TITLE)
+    alesia = moderator_client(app2, "alesia")
+    year = datetime.now(UTC).year + 1
+    form = {
+        "csrf_token": csrf(alesia, f"/moderate/rallies/{rally_id}"),
+        "title": TITLE,
+        "description": "Апісанне",
+        "town": "Мінск",
+        "place": "Плошча Свабоды",
+        "date": f"{year}-06-01",
+        "time": "19:00",
+        "reveal": "at",
+        "reveal_date": f"{year}-06-01",
+        "reveal_time": "18:59",
+    }
+    response = alesia.post(f"/moderate/rallies/{rally_id}/edit?lang=en", data=form)
+    assert response.status_code == 409
+    assert "organizer" in response.get_data(as_text=True)
+    public = app2.test_client().get(f"/api/rallies/{rally_id}").get_json()
+    assert public["place"] == "Плошча Свабоды"
+    # Showing it sooner stays one step (the rally's own place, hidden by nobody now).
+    with app2.app_context():
+        assert db.session().get(PublishedRally, rally_id).reveal_at is None
+
+
+def test_one_moderator_alone_cannot_lift_another_moderators_danger_warning(app2) -> None:
+    """A warning "police are at the place" lifted by one seized account sends people into
+    the trap: lifting takes MAPAPP_APPROVALS moderators, the one who set it may be one."""
+    rally_id = add_rally(app2, title=TITLE)
+    alesia, barys = moderator_client(app2, "alesia"), moderator_client(app2, "barys")
+    press(alesia, rally_id, "status/danger")
+    press(barys, rally_id, "status/clear_danger")  # the seized one, alone
+    assert app2.test_client().get(f"/api/rallies/{rally_id}").get_json()["status"] == "danger"
+    page = alesia.get(f"/moderate/rallies/{rally_id}?lang=en").get_data(as_text=True)
+    assert "Remove the danger warning: approved by 1 of 2" in page
+    press(alesia, rally_id, "status/clear_danger")
+    assert app2.test_client().get(f"/api/rallies/{rally_id}").get_json()["status"] == "approved"

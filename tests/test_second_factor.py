@@ -141,3 +141,20 @@ def test_optional_second_factor_is_offered_on_the_account_page(app) -> None:
     assert log_in(client).headers["Location"].endswith("/moderate")
     page = client.get("/moderate/account?lang=en").get_data(as_text=True)
     assert "Set up a second factor" in page and "otpauth://totp/" in page
+
+
+def test_a_session_opened_before_the_factor_was_required_ends(sqlite_url) -> None:
+    """A phone seized with a session opened while the second factor was optional gives no
+    moderation page once the operator requires it: the moderator logs in and sets it up."""
+    app = make_app(sqlite_url, SECOND_FACTOR="optional")
+    app.test_cli_runner().invoke(
+        args=["create-moderator", "alesia"], env={"MAPAPP_MODERATOR_PASSWORD": PASSWORD}
+    )
+    client = app.test_client()
+    assert log_in(client).headers["Location"].endswith("/moderate")
+    assert client.get("/moderate").status_code == 200
+    app.config["SECOND_FACTOR"] = True  # the operator requires it (a restart with the setting)
+    response = client.get("/moderate")
+    assert response.status_code == 302 and "/moderate/login" in response.headers["Location"]
+    assert log_in(client).headers["Location"].endswith("/moderate/account")
+    app.extensions["mapapp.db"]["engine"].dispose()

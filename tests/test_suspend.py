@@ -121,8 +121,8 @@ def test_different_hours_are_different_proposals_and_bad_hours_are_refused(app3)
 
 
 def test_a_manage_link_the_suspended_moderator_replaced_works_again(app3) -> None:
-    """A seized account cuts an organizer off with a new manage link (and keeps it): after the
-    suspension the organizer's own link works again and the seized one does not."""
+    """A seized account cuts an organizer off with a new manage link it asked for (and keeps
+    it): after the suspension the organizer's own link works again and the seized one does not."""
     with app3.app_context():
         session = db.session(write=True)
         rally, token = lifecycle.submit(
@@ -141,7 +141,9 @@ def test_a_manage_link_the_suspended_moderator_replaced_works_again(app3) -> Non
         rally_id = rally.id
     alesia, barys = moderator_client(app3, "alesia"), moderator_client(app3, "barys")
     cypryan = moderator_client(app3, "cypryan")
-    answer = press(cypryan, rally_id, "manage-link")
+    # The seized account asks; a second moderator, misled, makes the link (one alone cannot).
+    assert press(cypryan, rally_id, "manage-link").status_code == 303
+    answer = press(alesia, rally_id, "manage-link")
     seized = re.search(r'class="manage-link"><a href="[^"]*/manage/([^"]+)"', answer.get_data(as_text=True)).group(1)  # fmt: skip
     organizer = app3.test_client()
     assert organizer.get(f"/manage/{token}").status_code == 404

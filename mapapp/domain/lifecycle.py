@@ -23,7 +23,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from mapapp.domain import news
@@ -126,7 +126,10 @@ TIME_FIELDS = ("starts_at", "ends_at")
 # (a take-down). "danger" stays one step: a late warning costs more than a false one.
 # "trust_organizer": the organizer's next rallies need one approval fewer.
 GATED = ("approve", "approve_move", "approve_changes", "cancel", "restore", "move", "reject",
-         "clear_danger", "trust_organizer")  # fmt: skip
+         "clear_danger", "trust_organizer", "new-manage-link")  # fmt: skip
+# Approvals of these change no rally's sequence, so they are spent (deleted) when the action
+# happens: else two old approvals would let one moderator do it again alone later.
+UNVERSIONED = ("trust_organizer", "new-manage-link")
 
 
 def moves_in_public(rally: Rally, new_place: dict[str, Any], row: Any) -> bool:  # noqa: ANN401
@@ -610,7 +613,7 @@ def waiting_approvals(db: Session, rally: Rally) -> list[Decision]:
     for action in sorted(actions):
         if action == "danger":
             continue
-        if action != "trust_organizer" and allowed(f"{MODERATOR}:", action, rally.status) is None:
+        if action not in UNVERSIONED and allowed(f"{MODERATOR}:", action, rally.status) is None:
             continue
         names = [_name(db, a.moderator_id) for a in approvers_of(db, rally, action)]
         found.append(Decision(action, False, len(names), required(db, rally, action), None, names))
@@ -676,8 +679,8 @@ def decide(
     The approval is recorded; when `required` different moderators approved the same action
     on the same version of the rally, it happens (`perform`) and the audit entry names them
     all. Until then nothing public changes. A moderator's danger happens at once; a second
-    moderator confirms it ("confirm_danger") or lifts it: one moderator other than the one who
-    set an unconfirmed warning lifts it, else "clear_danger" needs `required` moderators.
+    moderator confirms it ("confirm_danger"); lifting it ("clear_danger") needs `required`
+    moderators, the one who set it included (review 28: one other alone could lift a real one).
     Raises Refused when the state table does not allow the action now.
     """
     actor = f"{MODERATOR}:{moderator.name}"
@@ -709,14 +712,13 @@ def decide(
     _approve_once(db, rally, moderator, action, reason or "")
     approvals = approvers_of(db, rally, action)
     ids = [a.moderator_id for a in approvals]
+    # Lifting a danger warning takes `needed` moderators too (the one who set it may be one):
+    # a real warning lifted by one seized account would send people into the trap.
     enough = len(ids) >= needed
-    if action == "clear_danger":
-        setters = [a.moderator_id for a in approvers_of(db, rally, "danger")]
-        if len(setters) == 1 and any(i not in setters for i in ids):
-            enough = True  # a second moderator lifts one moderator's warning
     names = [_name(db, i) for i in ids]
     if enough and action == "trust_organizer":
         db.add(KnownOrganizer(key=organizer_key_of(db, rally)))
+        _spend(db, rally, action)
         audit(db, actor, action, rally, "", names)
         db.commit()
         return Decision(action, True, len(ids), needed, rally.status, names)
@@ -730,6 +732,37 @@ def decide(
         _approve_once(db, rally, moderator, "danger", "")
         db.commit()
     return Decision(action, True, len(ids), needed, to, names)
+
+
+def _spend(db: Session, rally: Rally, action: str) -> None:
+    """Delete the approvals of an action that just happened and moves no sequence."""
+    db.execute(delete(Approval).where(Approval.rally_id == rally.id, Approval.action == action))
+
+
+def decide_manage_link(
+    db: Session, rally: Rally, moderator: Moderator
+) -> tuple[Decision, str | None]:
+    """A moderator's press of "Make a new manage link", through MAPAPP_APPROVALS moderators.
+
+    A manage link is the organizer's one-step cancel and danger, and a known organizer's
+    "Submit another rally" (one approval fewer): one moderator alone must not get one.
+    Returns the decision and, when this press was the last one needed, the new token (the
+    old link stops working; the approvals are spent). Commits.
+    """
+    action = "new-manage-link"
+    actor = f"{MODERATOR}:{moderator.name}"
+    _lock(db, rally)
+    needed = required(db, rally, action)
+    _approve_once(db, rally, moderator, action, "")
+    ids = [a.moderator_id for a in approvers_of(db, rally, action)]
+    names = [_name(db, i) for i in ids]
+    if len(ids) < needed:
+        audit(db, actor, f"approval:{action}", rally, f"{len(ids)}/{needed}")
+        db.commit()
+        return Decision(action, False, len(ids), needed, rally.status, names), None
+    _spend(db, rally, action)
+    token = new_manage_link(db, rally, actor, names)
+    return Decision(action, True, len(ids), needed, rally.status, names), token
 
 
 def cancel_by_organizer(db: Session, rally: Rally) -> str:
@@ -805,13 +838,32 @@ def _moderator(db: Session, actor: str) -> Moderator:
 
 def set_reveal(db: Session, rally: Rally, reveal_at: datetime | None, actor: str) -> bool:
     """When the exact place becomes public (None: now). It adds no text, so an organizer's
-    choice applies at once, to the published version too. Returns whether it changed."""
+    choice applies at once, to the published version too. Returns whether it changed.
+
+    :raise Refused: a moderator (with MAPAPP_APPROVALS > 1) would hide a public rally's place,
+        or show it later than now planned: that keeps people away like a cancel.
+    """
     if rally.reveal_at == reveal_at:
         return False
     to = transition(rally, actor, "reveal")
+    row = published(db, rally)
+    if (
+        actor_kind(actor) == MODERATOR
+        and row is not None
+        and int(current_app.config["APPROVALS"]) > 1
+        and reveal_at is not None
+        and reveal_at > max(utcnow(), row.reveal_at or utcnow())
+    ):
+        # One moderator hiding a public rally's place (till a minute before the start, say)
+        # keeps people away as a cancel does, and would do it at once: the organizer may.
+        raise Refused(
+            _l(
+                "One moderator cannot hide the place of a public rally or show it later: ask "
+                "the organizer to do it on the manage page, or set a danger warning."
+            )
+        )
     before = _moderator_snapshot(db, rally, actor)
     rally.reveal_at = reveal_at
-    row = published(db, rally)
     rally.sequence = (rally.sequence or 0) + 1
     if row is not None:
         row.reveal_at = reveal_at
@@ -842,13 +894,15 @@ def purge_contacts(db: Session, days: int, now: datetime | None = None) -> int:
     return len(ids)
 
 
-def new_manage_link(db: Session, rally: Rally, actor: str) -> str:
+def new_manage_link(
+    db: Session, rally: Rally, actor: str, approvers: list[str] | None = None
+) -> str:
     """Give the rally a new manage token (the old link stops working); returns it, to be
-    shown once and passed on by hand."""
+    shown once and passed on by hand. Moderators go through `decide_manage_link`."""
     token = new_token()
     before = _moderator_snapshot(db, rally, actor)
     rally.manage_token_hash = hash_token(token)
-    audit(db, actor, "new-manage-link", rally, before=before)
+    audit(db, actor, "new-manage-link", rally, before=before, approvers=approvers)
     db.commit()
     return token
 

@@ -61,7 +61,8 @@ def dummy_hash() -> str:
 
 
 def current_moderator() -> Moderator | None:
-    """The moderator of this session, unless the session was ended (its epoch is old)."""
+    """The moderator of this session, unless the session was ended (its epoch is old), the
+    moderator is suspended, or a second factor is required and they have none yet."""
     moderator_id = session.get("moderator_id")
     if moderator_id is None:
         return None
@@ -70,6 +71,8 @@ def current_moderator() -> Moderator | None:
         return None
     if moderator.suspended_at is not None:
         return None  # suspended by two moderators: every session ends at once
+    if twofactor.required() and not moderator.totp_enabled:
+        return None  # opened before the factor was required: log in again and set it up
     return moderator
 
 
@@ -684,11 +687,15 @@ def edit(rally_id: int):  # noqa: ANN201
 @bp.post("/rallies/<int:rally_id>/manage-link")
 @login_required
 def new_manage_link(rally_id: int):  # noqa: ANN201
-    """A new manage link for an organizer who lost theirs: the old one stops working. Shown
-    once, on this answer (never stored, never redirected through the session)."""
+    """A new manage link for an organizer who lost theirs, when MAPAPP_APPROVALS moderators
+    pressed it: the old one stops working. Shown once, to the last of them, on this answer
+    (never stored, never redirected through the session)."""
     checked()
     found = load(rally_id)
-    token = lifecycle.new_manage_link(db.session(), found, actor())
+    decision, token = lifecycle.decide_manage_link(db.session(), found, g.moderator)
+    if token is None:  # one approval of MAPAPP_APPROVALS: nobody has a link yet
+        flash(waiting_message(found, decision))
+        return redirect(url_for("moderate.rally", rally_id=found.id), code=303)
     link = external_url("submit.manage", token=token)
     return render_template("moderate_link.html", rally=found, link=link)
 
