@@ -411,7 +411,8 @@ def locate(form: RallyForm, pick: str | None = None) -> dict[str, Any] | None:
     previous answer). A guess is never taken silently: the choices go on the form.
     """
     lang = current_language()
-    chosen = gazetteer().by_id(int(pick)) if pick and pick.isdigit() else None
+    number = pick and pick.isascii() and pick.isdigit() and len(pick) <= 9  # not "²"
+    chosen = gazetteer().by_id(int(pick)) if number else None
     if chosen is not None:
         form.town.data = chosen.name_in(lang)
         town = {
