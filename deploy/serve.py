@@ -14,6 +14,7 @@ not a route's own word (a token, an id, a typed place): see scrub().
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import re
 import shutil
@@ -26,7 +27,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = Path(__file__).resolve().parent / "nginx.conf"
-NGINX_DIRS = ("body", "proxy", "fastcgi", "uwsgi", "scgi", "cache/assets", "cache/feeds")
+NGINX_DIRS = ("fastcgi", "uwsgi", "scgi", "cache/assets")
+# What holds visitors' requests and the answers to them (form bodies, the micro-cache whose keys
+# and pages carry query strings: a typed search, a town filter): in memory, never on the disk.
+VOLATILE_DIRS = ("body", "proxy", "cache/feeds")
+MEMORY = Path("/dev/shm")  # noqa: S108 - ours made with mkdir(0o700), which fails if it exists
 # nginx adds "client: <address>", "request: "<line>"", "upstream: "<url>"", "host: "<name>""
 # and "referrer: "<url>"" to error lines about a request: the address, the query string (a typed
 # place in /api/geocode?q=), a manage token (in the path, or in the Referer of a manage page).
@@ -49,11 +54,27 @@ def nginx_binary() -> str:
     return found
 
 
+def volatile_dir(instance: Path, memory: Path = MEMORY) -> Path:
+    """Where nginx keeps visitors' requests and cached answers: a directory of this instance's
+    own in memory (/dev/shm/mapapp-<hash of the instance path>, mode 0700); INSTANCE/nginx
+    when the machine has no /dev/shm (serve.py then warns)."""
+    if not (memory.is_dir() and os.access(memory, os.W_OK)):
+        return instance / "nginx"
+    digest = hashlib.sha256(str(instance).encode()).hexdigest()[:16]
+    return memory / f"mapapp-{os.geteuid()}-{digest}"
+
+
 def render_config(
-    listen: str, server_names: str, public_host: str, prefix: Path, socket: Path
+    listen: str,
+    server_names: str,
+    public_host: str,
+    prefix: Path,
+    socket: Path,
+    volatile: Path | None = None,
 ) -> str:
-    """deploy/nginx.conf with its @NAMES@ filled in."""
+    """deploy/nginx.conf with its @NAMES@ filled in (volatile: see volatile_dir; prefix if None)."""
     values = {
+        "VOLATILE": str(volatile or prefix),
         "USER_LINE": "user root;" if os.geteuid() == 0 else "",
         "NGINX_WORKERS": "auto",
         "PREFIX": str(prefix),
@@ -165,6 +186,12 @@ def main(argv: list[str] | None = None) -> int:
     prefix = instance / "nginx"
     for name in NGINX_DIRS:
         (prefix / name).mkdir(parents=True, exist_ok=True)
+    volatile = volatile_dir(instance)
+    if volatile != prefix:
+        shutil.rmtree(volatile, ignore_errors=True)  # a previous run's, killed before it cleaned
+        volatile.mkdir(mode=0o700)
+    for name in VOLATILE_DIRS:
+        (volatile / name).mkdir(parents=True, exist_ok=True)
     socket = instance / "gunicorn.sock"
     pidfile = instance / "gunicorn.pid"
     socket.unlink(missing_ok=True)
@@ -173,7 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.public_host is None and listen_port not in ("80", "443"):
         public_host += f":{listen_port}"
     config = prefix / "nginx.conf"
-    config.write_text(render_config(args.listen, args.server_names, public_host, prefix, socket))
+    config.write_text(
+        render_config(args.listen, args.server_names, public_host, prefix, socket, volatile)
+    )
 
     extra = []
     if gunicorn_has("control_socket"):
@@ -218,6 +247,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     for warning in start_warnings(os.environ):
         print(f"Warning: {warning}", file=sys.stderr, flush=True)
+    if volatile == prefix:
+        print(
+            f"Warning: no {MEMORY} to write to: nginx keeps cached pages (with their visitors' "
+            f"query strings) and request bodies on the disk, in {prefix}.",
+            file=sys.stderr,
+            flush=True,
+        )
 
     stopping = threading.Event()
 
@@ -235,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     stop(gunicorn, signal.SIGTERM, 45)
     for leftover in (pidfile, socket):
         leftover.unlink(missing_ok=True)
+    if volatile != prefix:
+        shutil.rmtree(volatile, ignore_errors=True)
     if failed:
         print(
             f"stopped: nginx status {nginx.returncode}, gunicorn status {gunicorn.returncode}",

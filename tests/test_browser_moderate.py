@@ -91,11 +91,14 @@ def test_a_moderator_clears_100_of_500_on_a_phone(browser, live_server, app, axe
         assert page.locator(".flash").inner_text().startswith("Approved 25:")
         assert "region=BY-HO" in page.url  # the view is kept
         assert page.locator(".queue-item").count() == 25
-    # and 25 from Minsk rejected with one reason, in the unfiltered queue
-    page.goto(live_server + "/moderate?lang=en")
+    # and 25 from Minsk rejected with one reason, searched for (the filters then stay open)
+    page.goto(live_server + "/moderate?lang=en&q=%D0%BC%D0%86%D0%BD%D0%A1%D0%9A")  # мІнСК
     page.locator(".bulk-all").click()
     page.get_by_role("button", name="Reject the selected").click()  # no reason yet
     page.locator("#reason-error").wait_for()
+    # shown where the moderator looks: the page opens at the error summary, not at its top
+    box = page.locator("#error-summary").bounding_box()
+    assert 0 <= box["y"] < PHONE["height"], box
     assert page.locator("#reason-error").inner_text() == "Say why, for the record."
     assert page.locator("input[name=ids]:checked").count() == 25  # the selection is kept
     assert axe(page, axe_source) == [], "queue with an error"

@@ -133,6 +133,8 @@ def test_make_serve_from_a_fresh_clone_with_postgresql_and_redis(tmp_path, new_d
         python = clone / ".venv" / "bin" / "python"
         subprocess.run([python, "-c", "import psycopg, redis"], check=True, cwd=tmp_path)
         assert "ModuleNotFoundError" not in output and "Traceback" not in output
+        # A clean start: no build backend's warnings (setuptools' editable-install notice).
+        assert "Warning:" not in output.replace("Warning: MAPAPP_", ""), output[-3000:]
         # The schema is migrated in the new database and the seed rallies are served from it.
         status, _, body = get(address + "api/rallies.geojson?when=all")
         assert status == 200 and b"FeatureCollection" in body

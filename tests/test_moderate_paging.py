@@ -4,7 +4,8 @@ never a 500 (int("²") raises although "²".isdigit())."""
 
 import re
 
-from conftest import add_rally
+import pytest
+from conftest import add_rally, fresh_postgres, make_app
 from test_moderate import PASSWORD, log_in
 
 ITEM = re.compile(r'<li class="rally-item queue-item" id="rally-(\d+)"')
@@ -40,3 +41,24 @@ def test_digits_other_than_ascii_are_text_in_a_search_and_a_400_as_a_rally(app, 
     assert found.status_code == 200 and len(ITEM.findall(found.get_data(as_text=True))) == 1
     assert client.get("/moderate", query_string={"q": "#²"}).status_code == 200
     assert client.get("/moderate/log", query_string={"rally": "²"}).status_code == 400
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_rally_numbers_past_the_databases_integer_are_refused(sqlite_url, monkeypatch, database):
+    """SQLite raised OverflowError and PostgreSQL "integer out of range" for these: 500s."""
+    app = make_app(sqlite_url if database == "sqlite" else fresh_postgres())
+    client = moderator_client(app, monkeypatch)
+    rally = add_rally(app, title="Waiting", status="pending")
+    big = "9" * 20
+    assert client.get(f"/moderate/rallies/{big}?lang=en").status_code == 404
+    assert client.get(f"/moderate/rallies/{2**31}?lang=en").status_code == 404
+    assert client.get(f"/moderate/log?rally={2**31}&lang=en").status_code == 400
+    html = client.get("/moderate?lang=en").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)[1]
+    for ids in ([big], [str(rally), str(2**31)]):
+        answer = client.post(
+            "/moderate/bulk?lang=en",
+            data={"csrf_token": token, "ids": ids, "decision": "approve"},
+        )
+        assert answer.status_code == 422
+        assert "Select at least one rally." in answer.get_data(as_text=True)

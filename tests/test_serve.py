@@ -301,3 +301,25 @@ def test_nginx_keeps_each_language_serves_no_old_copy_and_takes_long_addresses(
     long_query = "?when=all&" + "x" * 3100
     for path in ("/", "/rallies", "/api/rallies.geojson", "/rallies.ics"):
         assert get(stack.base + path + long_query)[0] == 200, path
+
+
+def test_nginx_keeps_no_visitors_query_or_cached_page_on_the_disk(stack: Stack) -> None:
+    """A search's words and a town filter reach nginx's micro-cache (its keys and the pages
+    echoing them): kept in memory only, never under the instance directory, and gone at stop."""
+    marker = "%D0%A8%D1%83%D0%BA%D0%B0%D1%8E%20SEARCHWORD"
+    url = f"{stack.base}/rallies?q={marker}&city=TOWNWORD"
+    statuses = [get(url)[1].get("X-Cache") for _ in range(2)]
+    assert statuses[-1] == "HIT", statuses  # kept by nginx, so the check below means something
+    on_disk = [
+        str(path)
+        for path in stack.instance.rglob("*")
+        if path.is_file()
+        and (b"SEARCHWORD" in path.read_bytes() or b"TOWNWORD" in path.read_bytes())
+    ]
+    assert on_disk == []
+    conf = (stack.instance / "nginx" / "nginx.conf").read_text()
+    volatile = Path(conf.split("proxy_cache_path ")[2].split()[0]).parent.parent
+    assert str(volatile).startswith("/dev/shm/") and volatile.stat().st_mode & 0o077 == 0
+    stack.process.send_signal(signal.SIGTERM)
+    stack.process.wait(60)
+    assert not volatile.exists()

@@ -1,6 +1,10 @@
 /* The moderators' queue: "select all on this page" and how many are selected (the form works without it). */
 (function () {
   "use strict";
+  // A refused action (a rejection without a reason) answers with the whole page: open it at
+  // the error, not at its top, two screens above on a phone (the summary links to the field).
+  var summary = document.getElementById("error-summary");
+  if (summary) summary.focus();
   var form = document.getElementById("bulk");
   if (!form) return;
   var boxes = Array.prototype.slice.call(form.querySelectorAll("input[name=ids]"));

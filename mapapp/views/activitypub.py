@@ -119,7 +119,7 @@ def outbox() -> Response:
     page = request.args.get("page")
     if page is None:
         return as_json(streams.outbox(base(), total), seconds=30)
-    if not page.isdigit() or not 1 <= int(page) <= MAX_PAGE:
+    if not (page.isascii() and page.isdigit() and len(page) <= 9) or not 1 <= int(page) <= MAX_PAGE:
         abort(400, description="page is a number from 1")
     number = int(page)
     size = streams.PAGE_SIZE

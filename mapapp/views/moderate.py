@@ -36,6 +36,7 @@ from mapapp.domain.geocoding import gazetteer
 from mapapp.domain.models import PUBLIC_STATUSES, AuditEntry, Moderator, Rally, Status, utcnow
 from mapapp.places.locale import MINSK
 from mapapp.publishing.geojson import feature_collection
+from mapapp.publishing.public import MAX_ID
 from mapapp.web import accounts, twofactor
 from mapapp.web.forms import (
     ActionForm,
@@ -448,7 +449,8 @@ def pending_geojson() -> Response:
 
 
 def load(rally_id: int) -> Rally:
-    rally = db.session().get(Rally, rally_id)
+    # Past the database's integer no rally exists (and asking made SQLite and PostgreSQL raise).
+    rally = db.session().get(Rally, rally_id) if 0 < rally_id <= MAX_ID else None
     if rally is None:
         abort(404, _l("No such rally."))
     return rally
@@ -790,7 +792,8 @@ def log():  # noqa: ANN201
         query = query.where(AuditEntry.action == action)
     rally_id = args.get("rally") or ""
     if rally_id:
-        if not (rally_id.isascii() and rally_id.isdigit()) or len(rally_id) > 12:
+        number = rally_id.isascii() and rally_id.isdigit() and len(rally_id) <= 10
+        if not number or int(rally_id) > MAX_ID:
             raise BadFilter(_l("'%(name)s' must be a whole number", name="rally"))
         query = query.where(AuditEntry.rally_id == int(rally_id))
     # The dates are Minsk days, as everywhere (the shared filter's from/to).

@@ -182,7 +182,8 @@ def page_number(raw: str | None, total: int) -> tuple[int, int]:
     pages = max(1, -(-total // PAGE_SIZE))
     if not raw:
         return 1, pages
-    if not raw.isdigit() or not 1 <= int(raw) <= pages:
+    # ASCII digits only: "²".isdigit() is True but int("²") raises (a 500 before).
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or not 1 <= int(raw) <= pages:
         raise BadFilter(lazy_gettext("'page' must be a number from 1 to %(pages)s", pages=pages))
     return int(raw), pages
 

@@ -128,7 +128,8 @@ def submit():  # noqa: ANN201
             _("The pin is outside Belarus: move it to the place of the rally.")
         )
         return render_form(form, status=422)
-    geonameid = int(form.geonameid.data) if (form.geonameid.data or "").isdigit() else None
+    raw_id = form.geonameid.data or ""
+    geonameid = int(raw_id) if raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 9 else None
     token = submission_key()
     if lifecycle.by_token(db.session(), token) is None:
         try:

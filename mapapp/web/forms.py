@@ -32,6 +32,7 @@ from mapapp.domain.geocoding import gazetteer, geocode
 from mapapp.domain.models import utcnow
 from mapapp.places.index import distance_km
 from mapapp.places.locale import MINSK
+from mapapp.publishing.public import MAX_ID
 from mapapp.web.i18n import current_language
 
 # The form's words for the shared rules' problems (mapapp.domain.rules), in the page's language.
@@ -321,6 +322,12 @@ class BulkForm(Form):
         filters=[strip],
     )
 
+    def validate_ids(self, field) -> None:  # noqa: ANN001
+        # A number past the database's integer (a forged form) selects no rally: it made
+        # SQLite raise OverflowError and PostgreSQL "out of range", a 500.
+        if any(not 1 <= number <= MAX_ID for number in field.data or []):
+            raise ValidationError(_("Select at least one rally."))
+
     def validate_decision(self, field) -> None:  # noqa: ANN001
         if field.data not in ("approve", "reject"):
             raise ValidationError(_("Choose to approve or to reject."))
@@ -411,7 +418,8 @@ def locate(form: RallyForm, pick: str | None = None) -> dict[str, Any] | None:
     previous answer). A guess is never taken silently: the choices go on the form.
     """
     lang = current_language()
-    chosen = gazetteer().by_id(int(pick)) if pick and pick.isdigit() else None
+    number = pick and pick.isascii() and pick.isdigit() and len(pick) <= 9  # not "²"
+    chosen = gazetteer().by_id(int(pick)) if number else None
     if chosen is not None:
         form.town.data = chosen.name_in(lang)
         town = {
