@@ -123,6 +123,22 @@ def test_wrong_codes_are_limited_per_account_by_a_keyed_hash(app2fa) -> None:
     assert keys and all("alesia" not in key and len(key) == 64 for (key,) in keys)
 
 
+def test_wrong_codes_cannot_lock_the_moderator_out_of_a_recovery_code(app2fa) -> None:
+    """Someone with the password types wrong codes on purpose: six digits pause, but the
+    moderator's own recovery code (80 bits) still opens, once."""
+    _first, secret, codes = enrol(app2fa)
+    attacker = app2fa.test_client()
+    for _ in range(3):
+        assert second_step(attacker, "123456").status_code == 401
+    assert second_step(attacker, "654321").status_code == 429
+    assert second_step(attacker, "0" * 20).status_code == 429  # a wrong "recovery code"
+    moderator = app2fa.test_client()
+    assert second_step(moderator, next_code(secret)).status_code == 429
+    assert second_step(moderator, codes[3]).status_code == 303
+    assert moderator.get("/moderate").status_code == 200
+    assert second_step(app2fa.test_client(), codes[3]).status_code == 429  # used up
+
+
 def test_the_operator_resets_a_lost_second_factor_and_every_session_ends(app2fa) -> None:
     client, _secret, _codes = enrol(app2fa)
     result = app2fa.test_cli_runner().invoke(args=["reset-second-factor", "alesia"])

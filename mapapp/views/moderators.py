@@ -85,14 +85,18 @@ def code():  # noqa: ANN201
     status = 200
     if form.validate_on_submit():
         session_ = db.session()
-        if twofactor.code_refused(session_, moderator):
-            form.code.errors.append(too_many())
-            return make_response(render_template("moderate_code.html", form=form), 429)
         given = form.code.data
-        if twofactor.check_code(session_, moderator, given) or twofactor.use_recovery_code(
-            session_, moderator, given
+        paused = twofactor.code_refused(session_, moderator)
+        # A recovery code (80 bits) cannot be found by trying, so it is taken even while wrong
+        # six-digit codes pause the log-in: whoever has the password cannot lock the
+        # moderator out by typing wrong codes.
+        if twofactor.use_recovery_code(session_, moderator, given) or (
+            not paused and twofactor.check_code(session_, moderator, given)
         ):
             return redirect(finish_login(moderator), code=303)
+        if paused:
+            form.code.errors.append(too_many())
+            return make_response(render_template("moderate_code.html", form=form), 429)
         twofactor.record_code_failure(session_, moderator)
         form.code.errors.append(_("Wrong or already used code."))
         status = 401
