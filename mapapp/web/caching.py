@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -329,6 +330,12 @@ class _Preparing:
     lock: threading.Lock
     thread: threading.Thread | None = None
     again: bool = False
+    not_before: float = 0.0  # time.monotonic() before which the thread does not start a run
+
+
+# Outside a request (an import, demo data) changes come in a stream of commits: the
+# preparation waits until none has come for this long (seconds), and runs once for them all.
+QUIET = 1.0
 
 
 def _preparing(app: Flask) -> _Preparing:
@@ -340,7 +347,8 @@ def prepare_soon(app: Flask) -> None:
     """Prepare the common documents of the data version a change has just committed, in a
     thread of this process, off the request path: in a request, once its response has been
     sent (a moderator's answer never waits for it); elsewhere (a command, the channels'
-    workers) at once. A change while a preparation runs makes it run once more after."""
+    workers) once no other change has come for QUIET seconds (an import's batches are
+    prepared once, after the last). A change while a preparation runs makes it run once more after."""
     if has_request_context():
         try:
 
@@ -352,12 +360,13 @@ def prepare_soon(app: Flask) -> None:
         except (AssertionError, RuntimeError):  # the request's answer is already made
             _start(app)
         return
-    _start(app)
+    _start(app, QUIET)
 
 
-def _start(app: Flask) -> None:
+def _start(app: Flask, quiet: float = 0.0) -> None:
     state = _preparing(app)
     with state.lock:
+        state.not_before = time.monotonic() + quiet
         if state.thread is not None and state.thread.is_alive():
             state.again = True
             return
@@ -372,6 +381,8 @@ def _start(app: Flask) -> None:
 
 def _run(app: Flask, state: _Preparing) -> None:
     while True:
+        while (wait := state.not_before - time.monotonic()) > 0:
+            time.sleep(wait)
         try:
             prepare_documents(app)
         except Exception:  # noqa: BLE001 - a failed preparation only logs: requests build
