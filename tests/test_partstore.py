@@ -496,3 +496,34 @@ def test_prepare_parts_makes_a_new_releases_parts_and_documents(
     result = first.test_cli_runner().invoke(args=["prepare-parts"])
     assert "Parts made for 0 rallies" in result.output
     first.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_a_worker_keeps_its_memoized_documents_of_all_kinds_within_one_budget(
+    app, monkeypatch
+) -> None:
+    """Random filters over every kind of document (GeoJSON, the map's feed, calendars, CSV,
+    their plain forms) keep at most MEMO_TOTAL bytes of memoized results in a worker, all
+    kinds together, and every answer stays what it was."""
+    some_rallies(app)
+    client = app.test_client()
+    paths = [
+        f"{path}&from=2020-01-{day:02d}" for day in range(1, 11) for path in FEEDS[:1] + FEEDS[5:]
+    ]
+    first = {path: client.get(path).data for path in paths}
+    largest = max(len(gzip.compress(data)) for data in first.values())
+    monkeypatch.setattr(caching, "MEMO_TOTAL", 3 * largest)
+    fresh = make_app(app.config["DATABASE_URL"])
+    client = fresh.test_client()
+    for path in paths:
+        for headers in ({}, GZIP):
+            response = client.get(path, headers=headers)
+            plain = gzip.decompress(response.data) if headers else response.data
+            assert plain == first[path]
+            held = [
+                caching.weight(value)
+                for name, kept in fresh.extensions.items()
+                if name.startswith("mapapp.") and name.endswith("_cache")
+                for value in kept.values()
+            ]
+            assert sum(held) <= 3 * largest + max(held)
+    fresh.extensions["mapapp.db"]["engine"].dispose()

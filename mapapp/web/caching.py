@@ -108,6 +108,10 @@ def weight(value: object) -> int:
 # What one process keeps of each kind of memoized result at most (bytes), whatever `entries`
 # says: 10,000 rallies are about 0.4 MiB of gzipped GeoJSON, 3.5 MiB unzipped.
 MEMO_BUDGET = 64 * 2**20
+# What one process keeps of all kinds together at most (bytes): the least recently kept
+# result of any kind goes first. Documents are shared in the database
+# (mapapp.publishing.partstore), so one dropped here is read again whole, not rebuilt.
+MEMO_TOTAL = 64 * 2**20
 
 
 def build_gate(name: str) -> threading.BoundedSemaphore:
@@ -128,7 +132,8 @@ def memoized(
     seconds as iCalendar: each worker builds it once per data version, not once a visitor.
     Builds of one `name` take turns (see BUILD_WAIT); a request that cannot get its turn
     in time is a 503 with Retry-After. At most `entries` results are kept, and at most MEMO_BUDGET bytes of
-    them (see `weight`): the oldest go first, the newest always stays.
+    them (see `weight`): the oldest go first, the newest always stays; and at most MEMO_TOTAL
+    bytes of all kinds together (`within_total`).
     A build (not a kept answer) is `counted` against the client's and the site's limits of
     costly work (mapapp.web.limits.may_build): past them, a 429 with Retry-After.
     """
@@ -165,7 +170,29 @@ def memoized(
         while cache and (len(cache) >= entries or held > MEMO_BUDGET):
             held -= weight(cache.pop(next(iter(cache))))  # the oldest
         cache[key] = value
+        within_total(name, key, value)
     return value
+
+
+def within_total(name: str, key: str, value: object) -> None:
+    """Note `value`, just kept under `key` in the memoized results called `name`, and drop
+    the least recently kept results of every kind until all of them hold at most MEMO_TOTAL
+    bytes (the newest always stays). Called under _memo_lock."""
+    app = current_app
+    order: dict[tuple[str, str], int] = app.extensions.setdefault("mapapp.memo_order", {})
+    order.pop((name, key), None)
+    order[(name, key)] = weight(value)
+
+    def cache_of(kind: str) -> dict:
+        return app.extensions.get(f"mapapp.{kind}_cache", {})
+
+    for gone in [item for item in order if item[1] not in cache_of(item[0])]:
+        del order[gone]  # dropped by its own kind's bounds
+    total = sum(order.values())
+    while total > MEMO_TOTAL and len(order) > 1:
+        oldest = next(iter(order))
+        total -= order.pop(oldest)
+        cache_of(oldest[0]).pop(oldest[1], None)
 
 
 def shared_document(
