@@ -527,3 +527,20 @@ def test_a_worker_keeps_its_memoized_documents_of_all_kinds_within_one_budget(
             ]
             assert sum(held) <= 3 * largest + max(held)
     fresh.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_a_busy_document_is_left_out_and_the_others_are_prepared(app, monkeypatch) -> None:
+    """A document whose build gate stays busy past BUILD_WAIT (a visitor's build of that
+    kind) is left out of the preparation; the others are still prepared."""
+    import threading
+
+    some_rallies(app)
+    busy = threading.BoundedSemaphore(1)
+    busy.acquire()
+    gate = caching.build_gate
+    monkeypatch.setattr(caching, "BUILD_WAIT", 0.01)
+    monkeypatch.setattr(caching, "build_gate", lambda name: busy if name == "feed" else gate(name))
+    assert caching.prepare_documents(app) == len(caching.COMMON_GEOJSON)
+    with app.app_context():
+        kept = db.session().execute(select(PublishedDocument.key)).scalars().all()
+    assert sorted(key.split(":")[0] for key in kept) == ["geojson"] * len(caching.COMMON_GEOJSON)

@@ -14,7 +14,7 @@ from flask import Flask, Response, after_this_request, current_app, g, has_reque
 from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import ServiceUnavailable, TooManyRequests
+from werkzeug.exceptions import HTTPException, ServiceUnavailable, TooManyRequests
 
 from mapapp.domain import db
 from mapapp.domain.models import PublishedRally, utcnow
@@ -469,7 +469,11 @@ def prepare_documents(app: Flask) -> int:
         # inside a command's.
         with app.app_context(), app.test_request_context(path, base_url=site, headers=headers):
             g.prepared_ahead = True  # not a visitor's build (mapapp.web.limits.may_build)
-            response = app.make_response(app.dispatch_request())
+            try:
+                response = app.make_response(app.dispatch_request())
+            except HTTPException as refused:  # busy past BUILD_WAIT: that one is left out
+                app.logger.warning("could not prepare %s: %s", path, refused.code)
+                continue
             response.close()
             done += response.status_code == 200
     return done
