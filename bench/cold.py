@@ -7,8 +7,11 @@ way (`init-db`, `demo-data --count N --seed 1`, each by its own code), each roun
 - starts gunicorn (2 workers unless --workers) and times the first answer of each feed
   (GeoJSON, the map's feed, ICS, CSV; gzipped) with a filter never asked before, right after the
   start (cold), then the same address again and another new filter (warm);
-- times the first `when=all` answer of each feed after a change made by another process (a
-  rally's title edited through mapapp.domain.lifecycle), answered by whichever worker;
+- times the first answer of each feed with no filter (a common document, which the process
+  that made a change prepares: mapapp.web.caching.prepare_documents), then the first with
+  `when=all`, after a change made by another process (a rally's title edited through
+  mapapp.domain.lifecycle; that process exits once its preparation is done), answered by
+  whichever worker;
 - asks for --attack random filters (every feed, region, dates, language) and reads each
   worker's resident memory.
 
@@ -154,6 +157,8 @@ class Code:
             for name, path in FEEDS.items():
                 figures[f"first {name} when=all"] = timed(self.port, path, master)
             for n, (name, path) in enumerate(FEEDS.items()):
+                # The common document (no filter, `when` at its default), then `when=all`.
+                common = path.replace("when=all&", "").replace("?when=all", "")
                 title = f"Пікет пасля змены {number}-{n}"
                 command = [
                     sys.executable,
@@ -165,7 +170,8 @@ class Code:
                 done = {"env": self.env, "cwd": self.root, "check": True, "capture_output": True}
                 subprocess.run(command, **done)  # noqa: S603
                 time.sleep(0.3)
-                figures[f"after a change {name}"] = timed(self.port, path, master)
+                figures[f"after a change {name}, no filter"] = timed(self.port, common, master)
+                figures[f"after a change {name} when=all"] = timed(self.port, path, master)
             paths = list(FEEDS.values())
             for _ in range(args.attack):
                 path = rng.choice(paths).replace("lang=be", f"lang={rng.choice(LANGS)}")

@@ -18,7 +18,7 @@ from mapapp.domain.geocoding import gazetteer, geocode
 from mapapp.domain.importer import ImportError_, read_rows, write_rows
 from mapapp.domain.models import Moderator
 from mapapp.domain.seed import demo_rallies, load_seed
-from mapapp.web import accounts, twofactor
+from mapapp.web import accounts, caching, twofactor
 
 
 @click.command("init-db")
@@ -298,7 +298,18 @@ def restore_command(path: Path) -> None:
     )
 
 
+@click.command("prepare-parts")
+@with_appcontext
+def prepare_parts_command() -> None:
+    """Make every public rally's shared parts and the common documents now (after a deploy)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    made = caching.prepare_parts(app)
+    kept = caching.prepare_documents(app)
+    click.echo(f"Parts made for {made} rallies; {kept} common documents prepared.")
+
+
 def init_app(app: Flask) -> None:
+    app.cli.add_command(prepare_parts_command)
     app.cli.add_command(init_db_command)
     app.cli.add_command(demo_data_command)
     app.cli.add_command(geocode_command)

@@ -228,6 +228,14 @@ SETTINGS: list[Setting] = [
         "loopback or private addresses (the tests' fake server).",
     ),
     Setting(
+        "PREPARE_DOCUMENTS",
+        True,
+        "After a change to what the public sees, the process that made it builds the common "
+        "documents of the new data version (the GeoJSON, the map's feed, the calendar and the "
+        "CSV, no filter, each language) in a thread of its own, after its answer is sent, and "
+        "keeps them for every worker and server.",
+    ),
+    Setting(
         "ACCESS_LOG",
         False,
         "gunicorn writes an access log to stdout: method, route (/manage/<token>, never the "

@@ -56,6 +56,9 @@ def make_app(database_url: str, **extra) -> Flask:  # noqa: ANN003
     # Moderators log in with a password only, unless a test asks for the second factor
     # (tests/test_second_factor.py does).
     settings |= {"SECOND_FACTOR": "optional"}
+    # Changes prepare no documents ahead in a thread, unless a test asks for it
+    # (tests/test_partstore.py does): counts of builds and documents stay the tests' own.
+    settings |= {"PREPARE_DOCUMENTS": False}
     app = create_app({**settings, "CONTACT_KEY": CONTACT_KEY, **extra})
     with app.app_context():
         db.upgrade_schema()

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import add_rally, fresh_postgres, make_app
-from flask import Flask
+from flask import Flask, has_request_context
 from sqlalchemy import func, select
 from test_public import SECRET_PLACE, unrevealed_rally
 
@@ -20,6 +20,7 @@ from mapapp.domain import db, lifecycle
 from mapapp.domain.models import PublishedChunk, PublishedDocument, PublishedPart, Rally
 from mapapp.publishing import csvtable, geojson, ics, mapfeed, parts, partstore, public
 from mapapp.publishing.public import EntryCache, entry_cache, part_size
+from mapapp.web import caching
 
 BASE = "http://localhost"
 FEEDS = [
@@ -371,3 +372,175 @@ def test_random_filters_keep_a_bounded_number_of_documents(app, monkeypatch) -> 
     with app.app_context():
         kept = db.session().scalar(select(func.count()).select_from(PublishedDocument))
     assert kept == 3
+
+
+# The common documents a change prepares (mapapp.web.caching.COMMON_GEOJSON and COMMON_FEEDS).
+COMMON = [
+    "/api/rallies.geojson",
+    "/api/rallies.geojson?lang=ru",
+    "/api/rallies.geojson?fields=map&lang=be",
+    "/rallies.ics?lang=be",
+    "/rallies.ics?lang=en",
+    "/rallies.csv?lang=ru",
+]
+
+
+def fresh_worker_answers(database: str, builds: list, part_reads: list) -> dict[str, bytes]:
+    """A new app instance's first answers of the common documents (gzipped), asserting it
+    built none of them: no part made, none read (it read each stored document whole)."""
+    second = make_app(database, BASE_URL=BASE)  # a new worker, or another server
+    second.extensions["mapapp.public_entries"] = EntryCache()
+    builds.clear()
+    part_reads.clear()
+    client = second.test_client()
+    found = {}
+    for path in COMMON:
+        response = client.get(path, headers=GZIP)
+        assert response.status_code == 200, path
+        found[path] = gzip.decompress(response.data)
+    assert builds == []
+    assert part_reads == []
+    second.extensions["mapapp.db"]["engine"].dispose()
+    return found
+
+
+def test_a_change_prepares_the_common_documents_for_every_worker(
+    database, builds, part_reads
+) -> None:
+    first = make_app(database, BASE_URL=BASE, PREPARE_DOCUMENTS=True)
+    ids = some_rallies(first)
+    caching.wait_prepared(first)
+    # A change outside a request (a command, the channels' workers): a thread prepares the
+    # new version's common documents, so another worker's next answer reads them whole.
+    with first.app_context():
+        session = db.session(write=True)
+        rally = session.get(Rally, ids[0])
+        lifecycle.edit(session, rally, {"title": "Зменены загаловак"}, actor="moderator:test")
+    caching.wait_prepared(first)
+    after = fresh_worker_answers(database, builds, part_reads)
+    assert "Зменены загаловак".encode() in after["/rallies.csv?lang=ru"]
+    assert "Зменены загаловак".encode() in after["/api/rallies.geojson"]
+    with first.app_context():
+        kept = db.session().execute(select(PublishedDocument.version)).scalars().all()
+        version = public.data_version(db.session())
+    assert set(kept) == {version}  # the version the change made, and only it
+    assert len(kept) >= len(caching.COMMON_GEOJSON) + len(caching.COMMON_FEEDS)
+    first.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_a_moderators_change_prepares_them_after_its_answer(
+    app, builds, part_reads, monkeypatch
+) -> None:
+    from test_moderate import PASSWORD, csrf, log_in
+
+    app.config["PREPARE_DOCUMENTS"] = True
+    ids = some_rallies(app)
+    caching.wait_prepared(app)
+    monkeypatch.setenv("MAPAPP_MODERATOR_PASSWORD", PASSWORD)
+    assert app.test_cli_runner().invoke(args=["create-moderator", "alesia"]).exit_code == 0
+    client = app.test_client()
+    log_in(client)
+    started = []
+    original = caching._start
+
+    def start(app: Flask) -> None:
+        started.append(has_request_context())  # False: the answer has been sent
+        original(app)
+
+    monkeypatch.setattr(caching, "_start", start)
+    token = csrf(client, f"/moderate/rallies/{ids[1]}")
+    response = client.post(f"/moderate/rallies/{ids[1]}/cancel", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert started == []  # not while the answer is made...
+    response.close()  # ...but once the server has sent it (WSGI's close)
+    caching.wait_prepared(app)
+    assert started == [False]
+    database = str(app.extensions["mapapp.db"]["engine"].url)
+    after = fresh_worker_answers(database, builds, part_reads)
+    assert b"STATUS:CANCELLED" in after["/rallies.ics?lang=be"]
+
+
+def test_a_document_of_an_older_version_is_not_kept(app) -> None:
+    """A document built from a snapshot older than the last change is not kept, and the newer
+    version's documents stay."""
+    ids = some_rallies(app)
+    with app.app_context():
+        older = public.data_version(db.session())
+    with app.app_context():
+        session = db.session(write=True)
+        lifecycle.perform(session, session.get(Rally, ids[1]), "moderator:test", "cancel")
+    with app.app_context():
+        newer = public.data_version(db.session())
+        engine = db.writing_engine()
+        assert partstore.save_document(engine, "feed:new", newer, b"new")
+        assert not partstore.save_document(engine, "feed:old", older, b"old")
+    with app.app_context():
+        kept = db.session().execute(select(PublishedDocument.key)).scalars().all()
+    assert kept == ["feed:new"]
+
+
+def test_prepare_parts_makes_a_new_releases_parts_and_documents(
+    database, builds, part_reads
+) -> None:
+    first = make_app(database, BASE_URL=BASE)
+    some_rallies(first)
+    # As after a deploy: no part or document of this release yet.
+    with first.app_context(), db.writing_engine().begin() as connection:
+        connection.execute(PublishedPart.__table__.delete())
+        connection.execute(PublishedDocument.__table__.delete())
+    result = first.test_cli_runner().invoke(args=["prepare-parts"])
+    assert result.exit_code == 0, result.output
+    assert "Parts made for 8 rallies" in result.output
+    fresh_worker_answers(database, builds, part_reads)
+    # Run again, it finds nothing to make.
+    result = first.test_cli_runner().invoke(args=["prepare-parts"])
+    assert "Parts made for 0 rallies" in result.output
+    first.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_a_worker_keeps_its_memoized_documents_of_all_kinds_within_one_budget(
+    app, monkeypatch
+) -> None:
+    """Random filters over every kind of document (GeoJSON, the map's feed, calendars, CSV,
+    their plain forms) keep at most MEMO_TOTAL bytes of memoized results in a worker, all
+    kinds together, and every answer stays what it was."""
+    some_rallies(app)
+    client = app.test_client()
+    paths = [
+        f"{path}&from=2020-01-{day:02d}" for day in range(1, 11) for path in FEEDS[:1] + FEEDS[5:]
+    ]
+    first = {path: client.get(path).data for path in paths}
+    largest = max(len(gzip.compress(data)) for data in first.values())
+    monkeypatch.setattr(caching, "MEMO_TOTAL", 3 * largest)
+    fresh = make_app(app.config["DATABASE_URL"])
+    client = fresh.test_client()
+    for path in paths:
+        for headers in ({}, GZIP):
+            response = client.get(path, headers=headers)
+            plain = gzip.decompress(response.data) if headers else response.data
+            assert plain == first[path]
+            held = [
+                caching.weight(value)
+                for name, kept in fresh.extensions.items()
+                if name.startswith("mapapp.") and name.endswith("_cache")
+                for value in kept.values()
+            ]
+            assert sum(held) <= 3 * largest + max(held)
+    fresh.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_a_busy_document_is_left_out_and_the_others_are_prepared(app, monkeypatch) -> None:
+    """A document whose build gate stays busy past BUILD_WAIT (a visitor's build of that
+    kind) is left out of the preparation; the others are still prepared."""
+    import threading
+
+    some_rallies(app)
+    busy = threading.BoundedSemaphore(1)
+    busy.acquire()
+    gate = caching.build_gate
+    monkeypatch.setattr(caching, "BUILD_WAIT", 0.01)
+    monkeypatch.setattr(caching, "build_gate", lambda name: busy if name == "feed" else gate(name))
+    assert caching.prepare_documents(app) == len(caching.COMMON_GEOJSON)
+    with app.app_context():
+        kept = db.session().execute(select(PublishedDocument.key)).scalars().all()
+    assert sorted(key.split(":")[0] for key in kept) == ["geojson"] * len(caching.COMMON_GEOJSON)

@@ -59,6 +59,7 @@ from mapapp.publishing.public import (
     COLUMN_NAMES,
     COLUMNS,
     KEY_COLUMNS,
+    VERSION_READ,
     Entry,
     PublicRally,
     project,
@@ -181,6 +182,19 @@ def write_rallies(
     return written
 
 
+def stale_rallies(connection: Connection) -> list[int]:
+    """Ids of the published rallies whose parts this release has not made for their row
+    version (a new release's rendering fingerprint, rows from before the table), by id."""
+    name = context_name(("geojson", ""))
+    made = set(
+        connection.execute(
+            select(TABLE.c.rally_id, TABLE.c.revision).where(TABLE.c.context == name)
+        ).all()
+    )
+    rows = connection.execute(select(KEY_COLUMNS[0], KEY_COLUMNS[1]).order_by(KEY_COLUMNS[0]))
+    return [rally_id for rally_id, raw in rows if (rally_id, raw_revision(raw)) not in made]
+
+
 def load(connection: Connection, entries: Sequence[Entry], context: tuple) -> int:
     """Fill the entries' parts for `context` from the table where it holds them for the
     entry's row version and reveal side; returns how many were found."""
@@ -288,10 +302,14 @@ def load_document(connection: Connection, key: str) -> bytes | None:
 def save_document(engine: Engine, key: str, version: str, gz: bytes) -> bool:
     """Keep a gzipped document of data version `version` under `key`, dropping those of
     other versions, unless that version already holds DOCUMENT_COUNT documents or
-    DOCUMENT_BYTES with it (random filters cannot fill the database); returns whether it
-    was kept. One already kept stays: the same ETag is the same bytes."""
+    DOCUMENT_BYTES with it (random filters cannot fill the database), or unless a change
+    has moved the data version's counter since `version` was read (a slow builder, or the
+    preparation after a change, must not drop the newer version's documents); returns
+    whether it was kept. One already kept stays: the same ETag is the same bytes."""
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
     with engine.begin() as connection:
+        if not current_counter(connection, version):
+            return False  # a change committed since it was read: the newer version's stay
         connection.execute(delete(DOCUMENTS).where(DOCUMENTS.c.version != version))
         count, size = connection.execute(
             select(func.count(), func.coalesce(func.sum(func.length(DOCUMENTS.c.gz)), 0)).where(
@@ -305,3 +323,14 @@ def save_document(engine: Engine, key: str, version: str, gz: bytes) -> bool:
             statement, {"key": key, "version": version, "gz": gz, "made_at": utcnow()}
         )
     return True
+
+
+def current_counter(connection: Connection, version: str) -> bool:
+    """Whether the data version's counter and epoch are still those of `version` (a
+    mapapp.publishing.public.Version's key: fingerprint.epoch.counter.moment)."""
+    row = connection.exec_driver_sql(VERSION_READ).first()
+    counter = (row[0] if row else 0) or 0
+    epoch = (row[1] if row else "") or ""
+    head, kept_counter, _moment = version.rsplit(".", 2)
+    kept_epoch = head.split(".", 1)[1] if "." in head else ""
+    return (str(counter), epoch) == (kept_counter, kept_epoch)

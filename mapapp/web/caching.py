@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import gzip
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, after_this_request, current_app, g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import ServiceUnavailable, TooManyRequests
+from werkzeug.exceptions import HTTPException, ServiceUnavailable, TooManyRequests
 
 from mapapp.domain import db
 from mapapp.domain.models import PublishedRally, utcnow
@@ -107,6 +108,10 @@ def weight(value: object) -> int:
 # What one process keeps of each kind of memoized result at most (bytes), whatever `entries`
 # says: 10,000 rallies are about 0.4 MiB of gzipped GeoJSON, 3.5 MiB unzipped.
 MEMO_BUDGET = 64 * 2**20
+# What one process keeps of all kinds together at most (bytes): the least recently kept
+# result of any kind goes first. Documents are shared in the database
+# (mapapp.publishing.partstore), so one dropped here is read again whole, not rebuilt.
+MEMO_TOTAL = 64 * 2**20
 
 
 def build_gate(name: str) -> threading.BoundedSemaphore:
@@ -127,7 +132,8 @@ def memoized(
     seconds as iCalendar: each worker builds it once per data version, not once a visitor.
     Builds of one `name` take turns (see BUILD_WAIT); a request that cannot get its turn
     in time is a 503 with Retry-After. At most `entries` results are kept, and at most MEMO_BUDGET bytes of
-    them (see `weight`): the oldest go first, the newest always stays.
+    them (see `weight`): the oldest go first, the newest always stays; and at most MEMO_TOTAL
+    bytes of all kinds together (`within_total`).
     A build (not a kept answer) is `counted` against the client's and the site's limits of
     costly work (mapapp.web.limits.may_build): past them, a 429 with Retry-After.
     """
@@ -164,7 +170,29 @@ def memoized(
         while cache and (len(cache) >= entries or held > MEMO_BUDGET):
             held -= weight(cache.pop(next(iter(cache))))  # the oldest
         cache[key] = value
+        within_total(name, key, value)
     return value
+
+
+def within_total(name: str, key: str, value: object) -> None:
+    """Note `value`, just kept under `key` in the memoized results called `name`, and drop
+    the least recently kept results of every kind until all of them hold at most MEMO_TOTAL
+    bytes (the newest always stays). Called under _memo_lock."""
+    app = current_app
+    order: dict[tuple[str, str], int] = app.extensions.setdefault("mapapp.memo_order", {})
+    order.pop((name, key), None)
+    order[(name, key)] = weight(value)
+
+    def cache_of(kind: str) -> dict:
+        return app.extensions.get(f"mapapp.{kind}_cache", {})
+
+    for gone in [item for item in order if item[1] not in cache_of(item[0])]:
+        del order[gone]  # dropped by its own kind's bounds
+    total = sum(order.values())
+    while total > MEMO_TOTAL and len(order) > 1:
+        oldest = next(iter(order))
+        total -= order.pop(oldest)
+        cache_of(oldest[0]).pop(oldest[1], None)
 
 
 def shared_document(
@@ -293,9 +321,162 @@ def install_part_store(app: Flask) -> None:
         changed = session.info.pop("mapapp.published_changed", set())
         partstore.write_rallies(session.connection(), changed, utcnow(), feed_origins(app))
 
+        session.info["mapapp.prepare_documents"] = True
+
+    @event.listens_for(maker, "after_commit")
+    def prepare_after(session: Session) -> None:
+        if session.info.pop("mapapp.prepare_documents", False) and app.config.get(
+            "PREPARE_DOCUMENTS"
+        ):
+            prepare_soon(app)
+
     @event.listens_for(maker, "after_soft_rollback")
     def forget_changes(session: Session, _previous: object) -> None:
         session.info.pop("mapapp.published_changed", None)
+        session.info.pop("mapapp.prepare_documents", None)
+
+
+# The common documents: what the map page, calendar apps and spreadsheets ask for most, with
+# no filter (`when` at its default) in each language. The GeoJSON is the same at every site
+# address; the calendar and the CSV link to the address they are asked at.
+COMMON_GEOJSON = (
+    "/api/rallies.geojson",
+    *(f"/api/rallies.geojson?lang={lang}" for lang in LANGUAGES),
+    *(f"/api/rallies.geojson?fields=map&lang={lang}" for lang in LANGUAGES),
+)
+COMMON_FEEDS = tuple(
+    f"/rallies.{kind}?lang={lang}" for kind in ("ics", "csv") for lang in LANGUAGES
+)
+
+
+@dataclass
+class _Preparing:
+    """One app's preparer: at most one thread at a time, run again when a change came
+    meanwhile (so the last change's version is always prepared)."""
+
+    lock: threading.Lock
+    thread: threading.Thread | None = None
+    again: bool = False
+    not_before: float = 0.0  # time.monotonic() before which the thread does not start a run
+
+
+# Outside a request (an import, demo data) changes come in a stream of commits: the
+# preparation waits until none has come for this long (seconds), and runs once for them all.
+QUIET = 1.0
+
+
+def _preparing(app: Flask) -> _Preparing:
+    with _memo_lock:
+        return app.extensions.setdefault("mapapp.preparing", _Preparing(threading.Lock()))
+
+
+def prepare_soon(app: Flask) -> None:
+    """Prepare the common documents of the data version a change has just committed, in a
+    thread of this process, off the request path: in a request, once its response has been
+    sent (a moderator's answer never waits for it); elsewhere (a command, the channels'
+    workers) once no other change has come for QUIET seconds (an import's batches are
+    prepared once, after the last). A change while a preparation runs makes it run once more after."""
+    if has_request_context():
+        try:
+
+            @after_this_request
+            def when_sent(response: Response) -> Response:
+                response.call_on_close(lambda: _start(app))
+                return response
+
+        except (AssertionError, RuntimeError):  # the request's answer is already made
+            _start(app)
+        return
+    _start(app, QUIET)
+
+
+def _start(app: Flask, quiet: float = 0.0) -> None:
+    state = _preparing(app)
+    with state.lock:
+        state.not_before = time.monotonic() + quiet
+        if state.thread is not None and state.thread.is_alive():
+            state.again = True
+            return
+        state.again = False
+        # Not a daemon: a command that changed rallies (an import) exits once the documents
+        # of its last change are kept for the workers.
+        state.thread = threading.Thread(
+            target=_run, args=(app, state), name="mapapp-prepare", daemon=False
+        )
+        state.thread.start()
+
+
+def _run(app: Flask, state: _Preparing) -> None:
+    while True:
+        while (wait := state.not_before - time.monotonic()) > 0:
+            time.sleep(wait)
+        try:
+            prepare_documents(app)
+        except Exception:  # noqa: BLE001 - a failed preparation only logs: requests build
+            app.logger.exception("could not prepare the common documents")
+        with state.lock:
+            if not state.again:
+                state.thread = None
+                return
+            state.again = False
+
+
+def wait_prepared(app: Flask, timeout: float = 60.0) -> None:
+    """Wait (at most `timeout` seconds) until no preparation of this app runs (tests, benches)."""
+    state = _preparing(app)
+    with state.lock:
+        thread = state.thread
+    if thread is not None:
+        thread.join(timeout)
+
+
+def common_addresses(app: Flask) -> list[tuple[str, str]]:
+    """(site address, path) of every common document: COMMON_GEOJSON once, COMMON_FEEDS at
+    each site address the feeds link to (mapapp.web.caching.feed_origins; without a declared
+    one, http://localhost)."""
+    sites = list(dict.fromkeys(origin.split("/rallies/0", 1)[0] for origin in feed_origins(app)))
+    sites = sites or ["http://localhost"]
+    found = [(sites[0], path) for path in COMMON_GEOJSON]
+    return found + [(site, path) for site in sites for path in COMMON_FEEDS]
+
+
+def prepare_parts(app: Flask, batch: int = 1000) -> int:
+    """Make the shared parts of every published rally this release lacks
+    (mapapp.publishing.partstore.stale_rallies), `batch` rallies a transaction; returns how
+    many rallies. For `flask prepare-parts` after a deploy: a new release's rendering
+    fingerprint makes every part new, and without this the first requests would make them."""
+    engine = app.extensions["mapapp.db"]["writer"]
+    with engine.connect() as connection:
+        stale = partstore.stale_rallies(connection)
+    origins = feed_origins(app)
+    for start in range(0, len(stale), batch):
+        with engine.begin() as connection:
+            partstore.write_rallies(connection, stale[start : start + batch], utcnow(), origins)
+    return len(stale)
+
+
+def prepare_documents(app: Flask) -> int:
+    """Build the common documents (common_addresses) of the current data version as their
+    views would for a visitor, and keep them for every worker and server
+    (`shared_document`); returns how many were answered. Each is built in a request context
+    of its own, so its data version and its rallies are read in one snapshot: the document is
+    kept under the version it was built from (and, if a newer change has committed since, not
+    kept: mapapp.publishing.partstore.save_document). Not counted against build limits."""
+    done = 0
+    for site, path in common_addresses(app):
+        headers = {"Accept-Encoding": "gzip"}
+        # An app context of its own (its own `g`, database session and snapshot), even
+        # inside a command's.
+        with app.app_context(), app.test_request_context(path, base_url=site, headers=headers):
+            g.prepared_ahead = True  # not a visitor's build (mapapp.web.limits.may_build)
+            try:
+                response = app.make_response(app.dispatch_request())
+            except HTTPException as refused:  # busy past BUILD_WAIT: that one is left out
+                app.logger.warning("could not prepare %s: %s", path, refused.code)
+                continue
+            response.close()
+            done += response.status_code == 200
+    return done
 
 
 class _LoggedChunks(partstore.SharedChunks):

@@ -15,7 +15,7 @@ import random
 import time
 from typing import Any
 
-from flask import Flask, current_app, has_request_context
+from flask import Flask, current_app, g, has_request_context
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits import parse as parse_limit
@@ -50,10 +50,11 @@ def may_build() -> bool:
     Counted per client (BUILD_LIMIT) and for the whole site (BUILD_TOTAL_LIMIT), in Redis or
     the database like every limit: one client with a script gets 429s long before the site is
     busy, many together get them before the workers are; answers already built are served to
-    everyone whatever the counts. Outside a request (a CLI command), or without counters at
-    all, the build goes ahead.
+    everyone whatever the counts. Outside a request (a CLI command), in the app's own
+    preparation of the common documents after a change (mapapp.web.caching.prepare_documents),
+    or without counters at all, the build goes ahead.
     """
-    if not has_request_context() or not limiter.enabled:
+    if not has_request_context() or not limiter.enabled or g.get("prepared_ahead"):
         return True
     config = current_app.config
     try:

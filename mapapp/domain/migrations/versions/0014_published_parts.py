@@ -5,7 +5,7 @@ Revision ID: 0014_published_parts
 Revises: 0012_atom
 
 Derived data: an empty table is filled as the feeds are asked for and rallies change
-(`flask prepare-parts` fills it at once).
+(`flask prepare-parts` fills it at once, and keeps the common documents).
 """
 
 import sqlalchemy as sa
