@@ -47,6 +47,7 @@ class FakeServer:
         self.refused: list[str] = []  # why a delivery's signature did not hold
         self.fail_next: list[str] = []
         self.delay = 0.0  # seconds each delivery waits before it is answered (a slow server)
+        self.fetch_delay = 0.0  # seconds each document fetch waits (a slow key server)
         self.arrived: list[float] = []  # time.monotonic() of each delivery's arrival
         self.fetches: list[str] = []  # paths of documents fetched from it
         self.their_signatures: list[str] = []  # Signature headers of the fetches
@@ -59,6 +60,7 @@ class FakeServer:
                 with fake.lock:
                     fake.fetches.append(self.path)
                     fake.their_signatures.append(self.headers.get("Signature", ""))
+                time.sleep(fake.fetch_delay)
                 document = fake.document(self.path)
                 if document is None:
                     return self.reply(404, {})

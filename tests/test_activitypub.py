@@ -614,19 +614,54 @@ def test_a_slow_server_does_not_hold_back_the_others(client, app):
 
 
 def test_while_keys_are_being_fetched_a_new_follow_waits_with_a_503(client, app, fake):
-    import threading
-
     gate = app.extensions.setdefault(
-        federation.FETCH_GATE, threading.BoundedSemaphore(federation.KEY_FETCHES)
+        federation.FETCH_GATE, federation.FetchGate(federation.KEY_FETCHES)
     )
-    for _ in range(federation.KEY_FETCHES):  # slow servers' keys being fetched meanwhile
-        gate.acquire()
+    # Other hosts' slow keys being fetched meanwhile, every slot taken.
+    taken = [gate.enter(f"slow{n}.example", f"c{n}") for n in range(federation.KEY_FETCHES)]
     response = post_signed(client, fake, fake.follow("alice", ACTOR))
     assert response.status_code == 503 and int(response.headers["Retry-After"]) > 0
     assert fake.fetches == []
-    for _ in range(federation.KEY_FETCHES):
-        gate.release()
+    for names in taken:
+        gate.leave(names)
     assert post_signed(client, fake, fake.follow("alice", ACTOR)).status_code == 202
+
+
+def test_a_slow_key_server_holds_one_fetch_and_real_follows_go_through(client, app, fake):
+    """Two fetches at once per process, shared by all: one address naming key servers that
+    answer just under the timeout kept every real Follow at 503. Now a sending host, and a
+    client address, hold one fetch at a time; the other slots stay free; a cached key
+    never waits."""
+    import threading
+
+    def post_from(server: FakeServer, address: str) -> int:
+        body, headers = server.signed(server.follow("alice", ACTOR), "/ap/inbox", HOST)
+        headers.pop("Host")
+        return client.post(
+            "/ap/inbox",
+            data=body,
+            headers=headers,
+            base_url=BASE,
+            environ_base={"REMOTE_ADDR": address},
+        ).status_code
+
+    assert post_from(fake, "198.51.100.9") == 202  # a real follower, its key now cached
+    with FakeServer() as slow, FakeServer() as slow2, FakeServer() as real:
+        slow.fetch_delay = slow2.fetch_delay = 1.5
+        answers: list[int] = []
+        hostile = threading.Thread(target=lambda: answers.append(post_from(slow, "203.0.113.6")))
+        hostile.start()
+        time.sleep(0.3)  # its key is being fetched
+        # The same host again (from another address), and another slow host from the same
+        # address: each waits for the first fetch.
+        assert post_from(slow, "203.0.113.7") == 503
+        assert post_from(slow2, "203.0.113.6") == 503
+        started = time.monotonic()
+        assert post_from(real, "192.0.2.10") == 202  # another host: not kept waiting
+        assert post_from(fake, "192.0.2.11") == 202  # cached: no slot needed
+        assert time.monotonic() - started < 1.0
+        hostile.join()
+    assert answers == [202]
 
 
 def test_nothing_of_a_follower_reaches_the_logs(client, app, fake, caplog):

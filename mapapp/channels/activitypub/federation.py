@@ -41,7 +41,11 @@ KEY_TTL = 24 * 3600  # seconds a fetched key is kept
 KEY_CACHE = "mapapp.activitypub_keys"
 # Keys fetched at once by one process, at most: a follower's server that answers slowly
 # holds at most this many web threads; past it the inbox answers 503 (the sender retries).
-KEY_FETCHES = 2
+# One sending host (the keyId's) and one client address have at most one fetch at a time,
+# so a host whose key server answers slowly, or one address naming many such hosts, holds
+# one slot and leaves the others to everyone else (mapapp.channels.activitypub.federation
+# .FetchGate). A cached key never waits.
+KEY_FETCHES = 3
 KEY_TIMEOUT = 5.0  # seconds for one key document
 FETCH_GATE = "mapapp.activitypub_key_fetches"
 HANDLED = ("Follow", "Undo")
@@ -69,6 +73,33 @@ class Unauthorized(Exception):  # noqa: N818 - reads as the answer it becomes (4
 
 class Busy(Exception):  # noqa: N818 - reads as the answer it becomes (503)
     """Too many keys are being fetched at once: try again later."""
+
+
+class FetchGate:
+    """Slots for key fetches in one process: `size` at once, and one at a time per sending
+    host and per client address (a slow host, or one address naming many slow hosts,
+    never holds more than one)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.lock = threading.Lock()
+        self.busy: set[str] = set()  # "host:..." and "client:..." of the fetches under way
+        self.running = 0
+
+    def enter(self, host: str, client: str) -> tuple[str, ...] | None:
+        """Take a slot for `host` asked by `client`; None when none is free for them."""
+        names = (f"host:{host}",) + ((f"client:{client}",) if client else ())
+        with self.lock:
+            if self.running >= self.size or any(name in self.busy for name in names):
+                return None
+            self.busy.update(names)
+            self.running += 1
+            return names
+
+    def leave(self, names: tuple[str, ...]) -> None:
+        with self.lock:
+            self.busy.difference_update(names)
+            self.running -= 1
 
 
 class BadActivity(ValueError):
@@ -125,25 +156,30 @@ def wanted(activity: dict[str, Any]) -> bool:
     return False
 
 
-def fetch_key(key_id: str, fresh: bool = False) -> tuple[rsa.RSAPublicKey, str, dict[str, Any]]:
+def fetch_key(
+    key_id: str, fresh: bool = False, client: str = ""
+) -> tuple[rsa.RSAPublicKey, str, dict[str, Any]]:
     """The public key named `key_id`, its owner's id and the owner's actor document.
 
     The keyId's document is the actor itself (Mastodon, Mobilizon, Gancio: `publicKey` in
     the actor, keyId its `#main-key`) or a key document naming its `owner`, which is then
-    fetched too. :raise Unauthorized: no usable key there.
+    fetched too. `client` names the address that asked (a keyed hash), for FetchGate.
+    :raise Unauthorized: no usable key there. :raise Busy: no fetch slot free for this
+    host or client (a cached key is returned without one).
     """
     cache: dict[str, tuple[float, Any]] = current_app.extensions.setdefault(KEY_CACHE, {})
     found = cache.get(key_id)
     if found and not fresh and time.monotonic() - found[0] < KEY_TTL:
         return found[1]
     url = urldefrag(key_id)[0]
-    gate = current_app.extensions.setdefault(FETCH_GATE, threading.BoundedSemaphore(KEY_FETCHES))
-    if not gate.acquire(blocking=False):
+    gate: FetchGate = current_app.extensions.setdefault(FETCH_GATE, FetchGate(KEY_FETCHES))
+    taken = gate.enter(host_of(key_id), client)
+    if taken is None:
         raise Busy("key fetches busy")
     try:
         return _fetch_key(key_id, url, cache)
     finally:
-        gate.release()
+        gate.leave(taken)
 
 
 def _fetch_key(
@@ -201,9 +237,12 @@ def names_key(actor: dict[str, Any], key_id: str) -> bool:
 
 
 def authenticate(
-    method: str, path: str, headers: dict[str, str], body: bytes, now: datetime
+    method: str, path: str, headers: dict[str, str], body: bytes, now: datetime, client: str = ""
 ) -> Signer:
-    """Who signed this request. :raise Unauthorized: no signature, or it does not hold."""
+    """Who signed this request; `client` names the address that sent it (a keyed hash).
+
+    :raise Unauthorized: no signature, or it does not hold. :raise Busy: the key must be
+    fetched and no slot is free for its host or this client."""
     header = headers.get("signature")
     if not header:
         raise Unauthorized("not signed")
@@ -212,7 +251,7 @@ def authenticate(
     except httpsig.SignatureError as error:
         raise Unauthorized(str(error)) from None
     started = time.monotonic()
-    public_key, actor_id, actor = fetch_key(signature.key_id)
+    public_key, actor_id, actor = fetch_key(signature.key_id, client=client)
     try:
         httpsig.verify(public_key, signature, method, path, headers, body, now, WINDOW)
     except httpsig.Mismatch as error:
@@ -220,7 +259,7 @@ def authenticate(
         if cache.get(signature.key_id, (0.0,))[0] >= started - 60:
             raise Unauthorized(str(error)) from None  # fetched just now: no newer key
         # The key may have been rotated since we kept it: fetch it once more.
-        public_key, actor_id, actor = fetch_key(signature.key_id, fresh=True)
+        public_key, actor_id, actor = fetch_key(signature.key_id, fresh=True, client=client)
         try:
             httpsig.verify(public_key, signature, method, path, headers, body, now, WINDOW)
         except httpsig.SignatureError as again:
