@@ -20,7 +20,15 @@ from sqlalchemy import func, select, text
 
 from mapapp.channels.activitypub import federation, httpsig, keys, outbox
 from mapapp.domain import db, lifecycle
-from mapapp.domain.models import ApChange, ApDelivery, ApFollower, ApServer, Rally, utcnow
+from mapapp.domain.models import (
+    ApChange,
+    ApDelivery,
+    ApFollower,
+    ApFollowSeen,
+    ApServer,
+    Rally,
+    utcnow,
+)
 from tests.conftest import add_rally, fresh_postgres, make_app
 from tests.fake_activitypub import OTHER_KEY, FakeServer
 
@@ -791,12 +799,10 @@ def test_a_replayed_follow_queues_no_more_than_a_bounded_number_of_accepts(
     deliveries, each copy would keep one more Accept in the database for days."""
     monkeypatch.setattr(federation, "MAX_ACCEPTS_WAITING", 3)
     activity = fake.follow("alice", ACTOR)
-    body, headers = fake.signed(activity, "/ap/inbox", HOST)
-    headers.pop("Host")
-    for _ in range(6):
-        assert (
-            client.post("/ap/inbox", data=body, headers=headers, base_url=BASE).status_code == 202
-        )
+    # Each one newer than the last (a copy of one is refused as a replay: see below).
+    for n in range(6):
+        date = datetime.now(UTC) - timedelta(minutes=10) + timedelta(seconds=n)
+        assert post_signed(client, fake, activity, date=date).status_code == 202
     with app.app_context():
         session = db.session()
         assert session.scalar(select(func.count()).select_from(ApDelivery)) == 3
@@ -807,6 +813,47 @@ def test_a_replayed_follow_queues_no_more_than_a_bounded_number_of_accepts(
     assert post_signed(client, fake, fake.follow("alice", ACTOR)).status_code == 202
     run_worker(app)
     assert len(fake.of_type("Accept")) == 4
+
+
+def test_a_follow_replayed_after_its_undo_does_not_subscribe_again(client, app, fake):
+    """A signed Follow holds for the hour of its Date window: replayed after the follower's
+    Undo, it re-subscribed them. A Follow (or Undo) not newer than the last one taken
+    from the same follower is now refused."""
+    activity = fake.follow("alice", ACTOR)
+    body, headers = fake.signed(activity, "/ap/inbox", HOST)
+    headers.pop("Host")
+    assert client.post("/ap/inbox", data=body, headers=headers, base_url=BASE).status_code == 202
+    undo = fake.undo(activity)
+    later = datetime.now(UTC) + timedelta(seconds=2)
+    assert post_signed(client, fake, undo, date=later).status_code == 202
+    with app.app_context():
+        assert federation.follower_count(db.session()) == 0
+    # The captured Follow, sent again within its hour: politely ignored.
+    assert client.post("/ap/inbox", data=body, headers=headers, base_url=BASE).status_code == 202
+    with app.app_context():
+        session = db.session()
+        assert federation.follower_count(session) == 0
+        # What is kept: the keyed hash and the Date, nothing else of the follower.
+        seen = session.scalars(select(ApFollowSeen)).all()
+        assert [row.actor_hash for row in seen] == [federation.follower_hash(activity["actor"])]
+        assert abs(seen[0].signed_at - later) < timedelta(seconds=1)
+    # A new Follow (a later Date) is taken.
+    newer = datetime.now(UTC) + timedelta(seconds=4)
+    again = fake.follow("alice", ACTOR)
+    assert post_signed(client, fake, again, date=newer).status_code == 202
+    with app.app_context():
+        assert federation.follower_count(db.session()) == 1
+    run_worker(app)  # the first Accept went with the server at the Undo
+    assert [a["object"]["id"] for a in fake.of_type("Accept")] == [again["id"]]
+
+
+def test_an_undo_in_the_second_of_its_follow_still_unfollows(client, app, fake):
+    activity = fake.follow("alice", ACTOR)
+    date = datetime.now(UTC)
+    assert post_signed(client, fake, activity, date=date).status_code == 202
+    assert post_signed(client, fake, fake.undo(activity), date=date).status_code == 202
+    with app.app_context():
+        assert federation.follower_count(db.session()) == 0
 
 
 def test_json_nested_thousands_deep_is_a_400_and_a_refused_key_not_a_500(app):

@@ -19,7 +19,8 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
@@ -29,7 +30,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from mapapp.channels.activitypub import httpsig, keys, net
-from mapapp.domain.models import ApDelivery, ApFollower, ApServer, utcnow
+from mapapp.domain.models import ApDelivery, ApFollower, ApFollowSeen, ApServer, utcnow
 from mapapp.publishing import activitystreams as streams
 from mapapp.web.keyed import keyed_hash
 
@@ -108,10 +109,11 @@ class BadActivity(ValueError):
 
 @dataclass(frozen=True)
 class Signer:
-    """Whose key signed a request: the actor's id and its document."""
+    """Whose key signed a request: the actor's id, its document, and the signed Date."""
 
     actor_id: str
     actor: dict[str, Any]
+    signed_at: datetime
 
 
 def base_url() -> str:
@@ -266,7 +268,11 @@ def authenticate(
             raise Unauthorized(str(again)) from None
     except httpsig.SignatureError as error:
         raise Unauthorized(str(error)) from None
-    return Signer(actor_id, actor)
+    # verify checked the Date: signed, an HTTP date, within WINDOW.
+    signed_at = parsedate_to_datetime(headers["date"])
+    if signed_at.tzinfo is None:
+        signed_at = signed_at.replace(tzinfo=UTC)
+    return Signer(actor_id, actor, signed_at)
 
 
 def shared_inbox(actor: dict[str, Any]) -> str | None:
@@ -288,14 +294,21 @@ def follower_hash(actor_id: str) -> str:
 def receive(session: Session, activity: dict[str, Any], signer: Signer) -> str:
     """Act on a signed Follow or Undo{Follow}; returns what was done (for tests and counts).
 
+    A Follow or Undo whose signed Date is not newer than the last one taken from the same
+    actor is a replay (a signed request holds for WINDOW): "replayed", nothing done.
+
     :raise Unauthorized: the activity's actor is not the signer.
     """
     if ident(activity.get("actor")) != signer.actor_id:
         raise Unauthorized("actor is not the signer")
     ours = streams.actor_id(base_url())
+    if activity["type"] == "Follow" and ident(activity.get("object")) != ours:
+        return "ignored"
+    undo = activity["type"] == "Undo"
+    if not newest(session, follower_hash(signer.actor_id), signer.signed_at, same_ok=undo):
+        session.commit()
+        return "replayed"
     if activity["type"] == "Follow":
-        if ident(activity.get("object")) != ours:
-            return "ignored"
         return follow(session, activity, signer)
     inner = activity.get("object")
     if isinstance(inner, dict):
@@ -304,6 +317,25 @@ def receive(session: Session, activity: dict[str, Any], signer: Signer) -> str:
         if ident(inner.get("object")) not in (None, ours):
             return "ignored"
     return unfollow(session, signer.actor_id)
+
+
+def newest(session: Session, digest: str, signed_at: datetime, same_ok: bool = False) -> bool:
+    """Whether `signed_at` is newer than the last Follow or Undo taken from the follower
+    hashed `digest` (or, `same_ok`, as new: an Undo signed in the second of its Follow);
+    if so it becomes the last (no commit). What is older than WINDOW is forgotten: a
+    request signed before then is refused by its Date anyway."""
+    session.execute(delete(ApFollowSeen).where(ApFollowSeen.signed_at < utcnow() - WINDOW))
+    seen = session.get(ApFollowSeen, digest)
+    if seen is not None and (
+        signed_at < seen.signed_at or (signed_at == seen.signed_at and not same_ok)
+    ):
+        return False
+    if seen is None:
+        session.add(ApFollowSeen(actor_hash=digest, signed_at=signed_at))
+    else:
+        seen.signed_at = signed_at
+    session.flush()
+    return True
 
 
 def follow(session: Session, activity: dict[str, Any], signer: Signer) -> str:
