@@ -110,7 +110,7 @@ class FakeServer:
 
     def document(self, path: str) -> dict[str, Any] | None:
         name = path.removeprefix("/users/")
-        if name not in ("alice", "bob"):
+        if name not in ("alice", "bob", "carol"):
             return None
         ident = self.actor_id(name)
         document = {
@@ -125,7 +125,7 @@ class FakeServer:
                 "publicKeyPem": pem(ALICE_KEY),
             },
         }
-        if name == "alice":
+        if name != "bob":
             document["endpoints"] = {"sharedInbox": f"{self.base}/inbox"}
         return document
 

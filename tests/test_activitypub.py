@@ -856,6 +856,31 @@ def test_an_undo_in_the_second_of_its_follow_still_unfollows(client, app, fake):
         assert federation.follower_count(db.session()) == 0
 
 
+def test_followers_per_server_and_servers_are_capped_and_refused_politely(sqlite_url):
+    """A hostile server could make any number of its accounts follow (120 a minute per
+    address); past the caps a Follow is answered 202 with no Accept and nothing kept."""
+    app = ap_app(sqlite_url, ACTIVITYPUB_SERVER_FOLLOWERS=1, ACTIVITYPUB_SERVERS=2)
+    client = app.test_client()
+    with FakeServer() as one, FakeServer() as two, FakeServer() as three:
+        for server in (one, two, three):
+            server.trust(get(client, "/ap/actor").get_json())
+        alice = follow(client, one, app, "alice")
+        follow(client, one, app, "carol")  # one server, one follower at most
+        follow(client, two, app, "alice")
+        follow(client, three, app, "alice")  # a third server
+        with app.app_context():
+            session = db.session()
+            assert federation.follower_count(session) == 2
+            assert len(session.scalars(select(ApServer)).all()) == 2
+        assert [a["object"]["actor"] for a in one.of_type("Accept")] == [alice["actor"]]
+        assert len(two.of_type("Accept")) == 1 and three.of_type("Accept") == []
+        # Who follows already may follow again (a new Follow id), and undo.
+        time.sleep(1.1)
+        follow(client, one, app, "alice")
+        assert len(one.of_type("Accept")) == 2
+    app.extensions["mapapp.db"]["engine"].dispose()
+
+
 def test_json_nested_thousands_deep_is_a_400_and_a_refused_key_not_a_500(app):
     """Python's JSON parser recurses: a body (or a key document) nested 30 000 deep raised
     RecursionError, which no handler caught (a 500 and a traceback)."""

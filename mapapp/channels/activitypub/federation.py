@@ -338,8 +338,25 @@ def newest(session: Session, digest: str, signed_at: datetime, same_ok: bool = F
     return True
 
 
+def full_reason(session: Session, server: ApServer | None) -> str | None:
+    """Why a new follower cannot be taken, or None: its server has
+    MAPAPP_ACTIVITYPUB_SERVER_FOLLOWERS followers ("server_full"), or it is a new server and
+    there are MAPAPP_ACTIVITYPUB_SERVERS ("too_many_servers")."""
+    config = current_app.config
+    if server is None:
+        servers = session.scalar(select(func.count()).select_from(ApServer)) or 0
+        return "too_many_servers" if servers >= int(config["ACTIVITYPUB_SERVERS"]) else None
+    followers = session.scalar(select(func.count()).where(ApFollower.server_id == server.id))
+    return (
+        "server_full" if (followers or 0) >= int(config["ACTIVITYPUB_SERVER_FOLLOWERS"]) else None
+    )
+
+
 def follow(session: Session, activity: dict[str, Any], signer: Signer) -> str:
-    """Keep the follower's server and hash; queue a signed Accept to its shared inbox."""
+    """Keep the follower's server and hash; queue a signed Accept to its shared inbox.
+
+    A new follower past a cap (full_reason) is not kept and gets no Accept: its server
+    shows the Follow as pending."""
     inbox = shared_inbox(signer.actor)
     if inbox is None:
         return "no_shared_inbox"
@@ -350,12 +367,17 @@ def follow(session: Session, activity: dict[str, Any], signer: Signer) -> str:
     except net.NetError:
         return "bad_inbox"
     server = session.scalars(select(ApServer).where(ApServer.inbox == inbox)).first()
+    digest = follower_hash(signer.actor_id)
+    follower = session.get(ApFollower, digest)
+    full = None if follower is not None else full_reason(session, server)
+    if full is not None:
+        session.commit()  # the Follow's Date (ap_follow_seen), nothing else
+        log.info("ActivityPub Follow not accepted: %s", full)
+        return full
     if server is None:
         server = ApServer(inbox=inbox, next_at=utcnow(), attempts=0)
         session.add(server)
         session.flush()
-    digest = follower_hash(signer.actor_id)
-    follower = session.get(ApFollower, digest)
     if follower is None:
         session.add(ApFollower(actor_hash=digest, server_id=server.id))
     else:
