@@ -792,6 +792,33 @@ def test_a_rally_public_before_activitypub_was_on_is_deleted_when_taken_down(sql
     assert deleted == [f"{BASE}/ap/rallies/{rally_id}"]
 
 
+def test_a_rally_public_before_activitypub_was_on_sends_its_reveal(sqlite_url):
+    """A rally on the map, place hidden, before ActivityPub was on is in the outbox: when
+    its place is revealed, followers get the Update and the Note like for any other."""
+    before = make_app(sqlite_url)
+    reveal_at = datetime.now(UTC) + timedelta(hours=2)
+    rally_id = add_rally(before, place="Плошча Свабоды", reveal_at=reveal_at)
+    other = add_rally(before, place="Кастрычніцкая плошча")  # never hidden: nothing to send
+    before.extensions["mapapp.db"]["engine"].dispose()
+    app = ap_app(sqlite_url)
+    client = app.test_client()
+    with FakeServer() as fake:
+        fake.trust(get(client, "/ap/actor").get_json())
+        follow(client, fake, app)
+        assert fake.of_type("Update") == fake.of_type("Create") == []
+        run_worker(app, reveal_at + timedelta(minutes=1))
+        updates = [d["object"] for d in fake.of_type("Update")]
+        notes = [d["object"] for d in fake.of_type("Create")]
+        run_worker(app, reveal_at + timedelta(minutes=2))  # once only
+        assert len(fake.deliveries) == 3
+    app.extensions["mapapp.db"]["engine"].dispose()
+    assert [u["id"] for u in updates] == [f"{BASE}/ap/rallies/{rally_id}"]
+    assert "Плошча Свабоды" in json.dumps(updates[0], ensure_ascii=False)
+    assert [n["type"] for n in notes] == ["Note"]
+    assert "Плошча Свабоды" in json.dumps(notes[0], ensure_ascii=False)
+    assert f'/ap/rallies/{other}"' not in json.dumps(fake.deliveries)
+
+
 def test_a_replayed_follow_queues_no_more_than_a_bounded_number_of_accepts(
     client, app, fake, monkeypatch
 ):
