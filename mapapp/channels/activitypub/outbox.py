@@ -69,13 +69,14 @@ def language() -> str:
 
 def adopt_hidden(session: Session, now: datetime) -> None:
     """Give an ApRally (its Event live, its place not sent) to each public rally whose place
-    is still hidden and that was never sent: on the map before ActivityPub was on, it is in
+    is still hidden and that was never sent nor queued: on the map before ActivityPub was on, it is in
     the outbox, so a follower may have its Event (Mobilizon backfills from there); its
     reveal is then sent as an Update and a Note like any other's (no commit)."""
-    never_sent = select(ApRally.rally_id)
+    # Sent (ApRally), or to be sent (a change queued when it was published while on).
+    known = select(ApRally.rally_id).union(select(ApChange.rally_id))
     hidden = session.scalars(
         select(PublishedRally.id)
-        .where(PublishedRally.reveal_at > now, PublishedRally.id.not_in(never_sent))
+        .where(PublishedRally.reveal_at > now, PublishedRally.id.not_in(known))
         .limit(BATCH)
     ).all()
     for rally_id in hidden:
