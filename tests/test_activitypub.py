@@ -874,6 +874,28 @@ def test_a_follow_replayed_after_its_undo_does_not_subscribe_again(client, app, 
     assert [a["object"]["id"] for a in fake.of_type("Accept")] == [again["id"]]
 
 
+def test_two_copies_of_a_follow_at_once_are_one_follow_not_a_500(client, app, fake, monkeypatch):
+    """Two copies racing: both found no row for the follower, the second's insert failed."""
+    from sqlalchemy.orm import Session
+
+    looked_up = Session.get
+
+    def get(self, entity, ident, **options):  # noqa: ANN001, ANN003, ANN202
+        return None if entity is ApFollowSeen else looked_up(self, entity, ident, **options)
+
+    monkeypatch.setattr(Session, "get", get)  # as if the other copy had not committed yet
+    body, headers = fake.signed(fake.follow("alice", ACTOR), "/ap/inbox", HOST)
+    headers.pop("Host")
+    for _ in range(2):
+        assert (
+            client.post("/ap/inbox", data=body, headers=headers, base_url=BASE).status_code == 202
+        )
+    with app.app_context():
+        assert federation.follower_count(db.session()) == 1
+    run_worker(app)
+    assert len(fake.of_type("Accept")) == 1
+
+
 def test_an_undo_in_the_second_of_its_follow_still_unfollows(client, app, fake):
     activity = fake.follow("alice", ACTOR)
     date = datetime.now(UTC)

@@ -27,6 +27,7 @@ from urllib.parse import urldefrag, urlsplit
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import current_app
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mapapp.channels.activitypub import httpsig, keys, net
@@ -305,7 +306,12 @@ def receive(session: Session, activity: dict[str, Any], signer: Signer) -> str:
     if activity["type"] == "Follow" and ident(activity.get("object")) != ours:
         return "ignored"
     undo = activity["type"] == "Undo"
-    if not newest(session, follower_hash(signer.actor_id), signer.signed_at, same_ok=undo):
+    try:
+        fresh = newest(session, follower_hash(signer.actor_id), signer.signed_at, same_ok=undo)
+    except IntegrityError:  # the same actor's request at the same instant took the row
+        session.rollback()
+        return "replayed"
+    if not fresh:
         session.commit()
         return "replayed"
     if activity["type"] == "Follow":
