@@ -222,6 +222,17 @@ SETTINGS: list[Setting] = [
         "with its followers.",
     ),
     Setting(
+        "ACTIVITYPUB_SERVER_FOLLOWERS",
+        2000,
+        "Followers one server may have, at most: a further Follow from there is not accepted "
+        "(a hostile server could make accounts by the thousand).",
+    ),
+    Setting(
+        "ACTIVITYPUB_SERVERS",
+        5000,
+        "Follower servers, at most: a Follow from a further server is not accepted.",
+    ),
+    Setting(
         "ACTIVITYPUB_ALLOW_LOCAL",
         False,
         "Tests only: let the inbox fetch keys from, and the worker deliver to, http:// and "

@@ -47,6 +47,7 @@ class FakeServer:
         self.refused: list[str] = []  # why a delivery's signature did not hold
         self.fail_next: list[str] = []
         self.delay = 0.0  # seconds each delivery waits before it is answered (a slow server)
+        self.fetch_delay = 0.0  # seconds each document fetch waits (a slow key server)
         self.arrived: list[float] = []  # time.monotonic() of each delivery's arrival
         self.fetches: list[str] = []  # paths of documents fetched from it
         self.their_signatures: list[str] = []  # Signature headers of the fetches
@@ -59,6 +60,7 @@ class FakeServer:
                 with fake.lock:
                     fake.fetches.append(self.path)
                     fake.their_signatures.append(self.headers.get("Signature", ""))
+                time.sleep(fake.fetch_delay)
                 document = fake.document(self.path)
                 if document is None:
                     return self.reply(404, {})
@@ -108,7 +110,7 @@ class FakeServer:
 
     def document(self, path: str) -> dict[str, Any] | None:
         name = path.removeprefix("/users/")
-        if name not in ("alice", "bob"):
+        if name not in ("alice", "bob", "carol"):
             return None
         ident = self.actor_id(name)
         document = {
@@ -123,7 +125,7 @@ class FakeServer:
                 "publicKeyPem": pem(ALICE_KEY),
             },
         }
-        if name == "alice":
+        if name != "bob":
             document["endpoints"] = {"sharedInbox": f"{self.base}/inbox"}
         return document
 

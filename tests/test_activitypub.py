@@ -20,7 +20,15 @@ from sqlalchemy import func, select, text
 
 from mapapp.channels.activitypub import federation, httpsig, keys, outbox
 from mapapp.domain import db, lifecycle
-from mapapp.domain.models import ApChange, ApDelivery, ApFollower, ApServer, Rally, utcnow
+from mapapp.domain.models import (
+    ApChange,
+    ApDelivery,
+    ApFollower,
+    ApFollowSeen,
+    ApServer,
+    Rally,
+    utcnow,
+)
 from tests.conftest import add_rally, fresh_postgres, make_app
 from tests.fake_activitypub import OTHER_KEY, FakeServer
 
@@ -614,19 +622,54 @@ def test_a_slow_server_does_not_hold_back_the_others(client, app):
 
 
 def test_while_keys_are_being_fetched_a_new_follow_waits_with_a_503(client, app, fake):
-    import threading
-
     gate = app.extensions.setdefault(
-        federation.FETCH_GATE, threading.BoundedSemaphore(federation.KEY_FETCHES)
+        federation.FETCH_GATE, federation.FetchGate(federation.KEY_FETCHES)
     )
-    for _ in range(federation.KEY_FETCHES):  # slow servers' keys being fetched meanwhile
-        gate.acquire()
+    # Other hosts' slow keys being fetched meanwhile, every slot taken.
+    taken = [gate.enter(f"slow{n}.example", f"c{n}") for n in range(federation.KEY_FETCHES)]
     response = post_signed(client, fake, fake.follow("alice", ACTOR))
     assert response.status_code == 503 and int(response.headers["Retry-After"]) > 0
     assert fake.fetches == []
-    for _ in range(federation.KEY_FETCHES):
-        gate.release()
+    for names in taken:
+        gate.leave(names)
     assert post_signed(client, fake, fake.follow("alice", ACTOR)).status_code == 202
+
+
+def test_a_slow_key_server_holds_one_fetch_and_real_follows_go_through(client, app, fake):
+    """Two fetches at once per process, shared by all: one address naming key servers that
+    answer just under the timeout kept every real Follow at 503. Now a sending host, and a
+    client address, hold one fetch at a time; the other slots stay free; a cached key
+    never waits."""
+    import threading
+
+    def post_from(server: FakeServer, address: str) -> int:
+        body, headers = server.signed(server.follow("alice", ACTOR), "/ap/inbox", HOST)
+        headers.pop("Host")
+        return client.post(
+            "/ap/inbox",
+            data=body,
+            headers=headers,
+            base_url=BASE,
+            environ_base={"REMOTE_ADDR": address},
+        ).status_code
+
+    assert post_from(fake, "198.51.100.9") == 202  # a real follower, its key now cached
+    with FakeServer() as slow, FakeServer() as slow2, FakeServer() as real:
+        slow.fetch_delay = slow2.fetch_delay = 1.5
+        answers: list[int] = []
+        hostile = threading.Thread(target=lambda: answers.append(post_from(slow, "203.0.113.6")))
+        hostile.start()
+        time.sleep(0.3)  # its key is being fetched
+        # The same host again (from another address), and another slow host from the same
+        # address: each waits for the first fetch.
+        assert post_from(slow, "203.0.113.7") == 503
+        assert post_from(slow2, "203.0.113.6") == 503
+        started = time.monotonic()
+        assert post_from(real, "192.0.2.10") == 202  # another host: not kept waiting
+        assert post_from(fake, "192.0.2.11") == 202  # cached: no slot needed
+        assert time.monotonic() - started < 1.0
+        hostile.join()
+    assert answers == [202]
 
 
 def test_nothing_of_a_follower_reaches_the_logs(client, app, fake, caplog):
@@ -749,6 +792,33 @@ def test_a_rally_public_before_activitypub_was_on_is_deleted_when_taken_down(sql
     assert deleted == [f"{BASE}/ap/rallies/{rally_id}"]
 
 
+def test_a_rally_public_before_activitypub_was_on_sends_its_reveal(sqlite_url):
+    """A rally on the map, place hidden, before ActivityPub was on is in the outbox: when
+    its place is revealed, followers get the Update and the Note like for any other."""
+    before = make_app(sqlite_url)
+    reveal_at = datetime.now(UTC) + timedelta(hours=2)
+    rally_id = add_rally(before, place="Плошча Свабоды", reveal_at=reveal_at)
+    other = add_rally(before, place="Кастрычніцкая плошча")  # never hidden: nothing to send
+    before.extensions["mapapp.db"]["engine"].dispose()
+    app = ap_app(sqlite_url)
+    client = app.test_client()
+    with FakeServer() as fake:
+        fake.trust(get(client, "/ap/actor").get_json())
+        follow(client, fake, app)
+        assert fake.of_type("Update") == fake.of_type("Create") == []
+        run_worker(app, reveal_at + timedelta(minutes=1))
+        updates = [d["object"] for d in fake.of_type("Update")]
+        notes = [d["object"] for d in fake.of_type("Create")]
+        run_worker(app, reveal_at + timedelta(minutes=2))  # once only
+        assert len(fake.deliveries) == 3
+    app.extensions["mapapp.db"]["engine"].dispose()
+    assert [u["id"] for u in updates] == [f"{BASE}/ap/rallies/{rally_id}"]
+    assert "Плошча Свабоды" in json.dumps(updates[0], ensure_ascii=False)
+    assert [n["type"] for n in notes] == ["Note"]
+    assert "Плошча Свабоды" in json.dumps(notes[0], ensure_ascii=False)
+    assert f'/ap/rallies/{other}"' not in json.dumps(fake.deliveries)
+
+
 def test_a_replayed_follow_queues_no_more_than_a_bounded_number_of_accepts(
     client, app, fake, monkeypatch
 ):
@@ -756,12 +826,10 @@ def test_a_replayed_follow_queues_no_more_than_a_bounded_number_of_accepts(
     deliveries, each copy would keep one more Accept in the database for days."""
     monkeypatch.setattr(federation, "MAX_ACCEPTS_WAITING", 3)
     activity = fake.follow("alice", ACTOR)
-    body, headers = fake.signed(activity, "/ap/inbox", HOST)
-    headers.pop("Host")
-    for _ in range(6):
-        assert (
-            client.post("/ap/inbox", data=body, headers=headers, base_url=BASE).status_code == 202
-        )
+    # Each one newer than the last (a copy of one is refused as a replay: see below).
+    for n in range(6):
+        date = datetime.now(UTC) - timedelta(minutes=10) + timedelta(seconds=n)
+        assert post_signed(client, fake, activity, date=date).status_code == 202
     with app.app_context():
         session = db.session()
         assert session.scalar(select(func.count()).select_from(ApDelivery)) == 3
@@ -772,6 +840,94 @@ def test_a_replayed_follow_queues_no_more_than_a_bounded_number_of_accepts(
     assert post_signed(client, fake, fake.follow("alice", ACTOR)).status_code == 202
     run_worker(app)
     assert len(fake.of_type("Accept")) == 4
+
+
+def test_a_follow_replayed_after_its_undo_does_not_subscribe_again(client, app, fake):
+    """A signed Follow holds for the hour of its Date window: replayed after the follower's
+    Undo, it re-subscribed them. A Follow (or Undo) not newer than the last one taken
+    from the same follower is now refused."""
+    activity = fake.follow("alice", ACTOR)
+    body, headers = fake.signed(activity, "/ap/inbox", HOST)
+    headers.pop("Host")
+    assert client.post("/ap/inbox", data=body, headers=headers, base_url=BASE).status_code == 202
+    undo = fake.undo(activity)
+    later = datetime.now(UTC) + timedelta(seconds=2)
+    assert post_signed(client, fake, undo, date=later).status_code == 202
+    with app.app_context():
+        assert federation.follower_count(db.session()) == 0
+    # The captured Follow, sent again within its hour: politely ignored.
+    assert client.post("/ap/inbox", data=body, headers=headers, base_url=BASE).status_code == 202
+    with app.app_context():
+        session = db.session()
+        assert federation.follower_count(session) == 0
+        # What is kept: the keyed hash and the Date, nothing else of the follower.
+        seen = session.scalars(select(ApFollowSeen)).all()
+        assert [row.actor_hash for row in seen] == [federation.follower_hash(activity["actor"])]
+        assert abs(seen[0].signed_at - later) < timedelta(seconds=1)
+    # A new Follow (a later Date) is taken.
+    newer = datetime.now(UTC) + timedelta(seconds=4)
+    again = fake.follow("alice", ACTOR)
+    assert post_signed(client, fake, again, date=newer).status_code == 202
+    with app.app_context():
+        assert federation.follower_count(db.session()) == 1
+    run_worker(app)  # the first Accept went with the server at the Undo
+    assert [a["object"]["id"] for a in fake.of_type("Accept")] == [again["id"]]
+
+
+def test_two_copies_of_a_follow_at_once_are_one_follow_not_a_500(client, app, fake, monkeypatch):
+    """Two copies racing: both found no row for the follower, the second's insert failed."""
+    from sqlalchemy.orm import Session
+
+    looked_up = Session.get
+
+    def get(self, entity, ident, **options):  # noqa: ANN001, ANN003, ANN202
+        return None if entity is ApFollowSeen else looked_up(self, entity, ident, **options)
+
+    monkeypatch.setattr(Session, "get", get)  # as if the other copy had not committed yet
+    body, headers = fake.signed(fake.follow("alice", ACTOR), "/ap/inbox", HOST)
+    headers.pop("Host")
+    for _ in range(2):
+        assert (
+            client.post("/ap/inbox", data=body, headers=headers, base_url=BASE).status_code == 202
+        )
+    with app.app_context():
+        assert federation.follower_count(db.session()) == 1
+    run_worker(app)
+    assert len(fake.of_type("Accept")) == 1
+
+
+def test_an_undo_in_the_second_of_its_follow_still_unfollows(client, app, fake):
+    activity = fake.follow("alice", ACTOR)
+    date = datetime.now(UTC)
+    assert post_signed(client, fake, activity, date=date).status_code == 202
+    assert post_signed(client, fake, fake.undo(activity), date=date).status_code == 202
+    with app.app_context():
+        assert federation.follower_count(db.session()) == 0
+
+
+def test_followers_per_server_and_servers_are_capped_and_refused_politely(sqlite_url):
+    """A hostile server could make any number of its accounts follow (120 a minute per
+    address); past the caps a Follow is answered 202 with no Accept and nothing kept."""
+    app = ap_app(sqlite_url, ACTIVITYPUB_SERVER_FOLLOWERS=1, ACTIVITYPUB_SERVERS=2)
+    client = app.test_client()
+    with FakeServer() as one, FakeServer() as two, FakeServer() as three:
+        for server in (one, two, three):
+            server.trust(get(client, "/ap/actor").get_json())
+        alice = follow(client, one, app, "alice")
+        follow(client, one, app, "carol")  # one server, one follower at most
+        follow(client, two, app, "alice")
+        follow(client, three, app, "alice")  # a third server
+        with app.app_context():
+            session = db.session()
+            assert federation.follower_count(session) == 2
+            assert len(session.scalars(select(ApServer)).all()) == 2
+        assert [a["object"]["actor"] for a in one.of_type("Accept")] == [alice["actor"]]
+        assert len(two.of_type("Accept")) == 1 and three.of_type("Accept") == []
+        # Who follows already may follow again (a new Follow id), and undo.
+        time.sleep(1.1)
+        follow(client, one, app, "alice")
+        assert len(one.of_type("Accept")) == 2
+    app.extensions["mapapp.db"]["engine"].dispose()
 
 
 def test_json_nested_thousands_deep_is_a_400_and_a_refused_key_not_a_500(app):

@@ -276,6 +276,45 @@ def test_ids_never_repeat_after_a_restore(db_app, tmp_path):
         restarted.extensions["mapapp.db"]["engine"].dispose()
 
 
+TOMBSTONE = "{http://purl.org/atompub/tombstones/1.0}deleted-entry"
+
+
+def test_a_rally_taken_down_leaves_deletion_markers_for_30_days(client, app, monkeypatch):
+    """Readers kept a taken-down rally's entries for ever: RFC 6721 `at:deleted-entry`
+    markers, with only the entries' ids and when, in every feed for 30 days."""
+    from mapapp.domain import news
+
+    kept = add_rally(app, title="Kept")
+    gone = add_rally(app, title="Secret title", description="Secret text", region="BY-BR")
+    moderate(app, gone, "danger")
+    before = parse(client.get("/rallies.atom?lang=en"))
+    gone_ids = {e.id for e in before.entries if "Secret title" in e.title}
+    assert len(gone_ids) == 2  # its entry and its danger warning's
+    moderate(app, gone, "reject")
+    for path in ("/rallies.atom?lang=en", "/rallies.atom?region=BY-HM&lang=en"):
+        response = client.get(path)
+        found = parse(response)  # feedparser reads the feed and ignores the markers
+        assert {e.title for e in found.entries} == {"Kept"}
+        strict_checks(response.data, f"http://localhost{path}")
+        root = ElementTree.fromstring(response.data)  # noqa: S314 - our own feed
+        markers = root.findall(TOMBSTONE)
+        assert {m.get("ref") for m in markers} == gone_ids
+        for marker in markers:
+            assert set(marker.attrib) == {"ref", "when"} and len(marker) == 0
+            assert RFC3339.match(marker.get("when"))
+            when = datetime.fromisoformat(marker.get("when"))
+            assert abs(when - datetime.now(UTC)) < timedelta(minutes=1)
+        assert b"Secret" not in response.data and b"BY-BR" not in response.data
+    # 30 days on, the markers are gone.
+    later = datetime.now(UTC) + timedelta(days=news.GONE_DAYS, minutes=1)
+    monkeypatch.setattr("mapapp.views.feeds.utcnow", lambda: later)
+    add_rally(app, title="Later")  # a new data version: the feed is built again
+    response = client.get("/rallies.atom?lang=en")
+    assert ElementTree.fromstring(response.data).findall(TOMBSTONE) == []  # noqa: S314
+    assert {e.title for e in parse(response).entries} == {"Kept", "Later"}
+    assert kept
+
+
 def test_map_list_and_rally_pages_point_to_the_feed(client, app):
     rally_id = add_rally(app)
     link = re.compile(r'<link rel="alternate" type="application/atom\+xml" [^>]*href="([^"]+)"')

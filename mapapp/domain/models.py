@@ -599,6 +599,19 @@ class ApFollower(Base):
     )
 
 
+class ApFollowSeen(Base):
+    """The signed Date of the newest Follow or Undo taken from one actor (by the keyed hash
+    of ApFollower, nothing else), kept while a request can still be replayed (the Date
+    window, mapapp.channels.activitypub.federation.WINDOW): a Follow or Undo not newer
+    than it is a replay and is refused (a Follow replayed after its Undo would re-subscribe
+    the follower)."""
+
+    __tablename__ = "ap_follow_seen"
+
+    actor_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class ApChange(Base):
     """A public change ActivityPub followers must hear of, written in its transaction (the
     `public_change` signal) or by the worker when a place's reveal time passes."""

@@ -7,7 +7,8 @@ so readers update it in place; and one short entry of its own for each urgent ch
 (danger, cancelled, moved, rescheduled, the place revealed), for readers that only show new
 entries. Every id is a tag: URI (RFC 4151) holding the rally's random feed key, and an urgent
 entry's also the instant of its change: an id a restore hands out again, or a change after
-it, never repeats an id a reader has seen. Text is escaped as XML, and characters XML cannot
+it, never repeats an id a reader has seen. A rally taken down leaves RFC 6721 deletion
+markers (`at:deleted-entry`: its entries' ids and when, nothing else) for 30 days. Text is escaped as XML, and characters XML cannot
 carry are dropped.
 """
 
@@ -30,10 +31,21 @@ from mapapp.publishing.words import (
     time_change_sentence,
 )
 
+# RFC 6721's namespace: `at:deleted-entry` marks an entry deleted.
+TOMBSTONES = "http://purl.org/atompub/tombstones/1.0"
 # The year in every tag: URI (RFC 4151 wants a date at which the authority was the minter's).
 TAG_DATE = "2020"
 # Characters XML 1.0 cannot hold, even escaped (control characters, lone surrogates...).
 NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+class Gone(Protocol):
+    """A rally taken down, as mapapp.domain.news.gone_since gives it."""
+
+    rally_id: int
+    key: str
+    at: datetime
+    news: list[News]
 
 
 class News(Protocol):
@@ -98,11 +110,27 @@ def feed_updated(rallies: list[PublicRally], news: Callable[[PublicRally], list[
     return max(times, default=datetime(1970, 1, 1, tzinfo=UTC))
 
 
-def feed_layout(info: FeedInfo, updated: datetime) -> Layout:
-    """The feed's head (its own elements), no separator, and its end."""
+def tombstones(gone: list[Gone], authority: str) -> str:
+    """RFC 6721 deletion markers for rallies taken down: one for each entry a rally had (its
+    own and its urgent news'), with only its id (`ref`) and `when`."""
+    out = []
+    for rally in gone:
+        tag = rally_tag(authority, rally.rally_id, rally.key)
+        refs = [tag] + [news_tag(tag, item.kind, item.at) for item in rally.news]
+        out += [
+            f"<at:deleted-entry ref={attr(ref)} when={attr(timestamp(rally.at))}/>\n"
+            for ref in refs
+        ]
+    return "".join(out)
+
+
+def feed_layout(info: FeedInfo, updated: datetime, gone: list[Gone] | None = None) -> Layout:
+    """The feed's head (its own elements, and the deletion markers of `gone`), no
+    separator, and its end."""
     head = (
         '<?xml version="1.0" encoding="utf-8"?>\n'
-        f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang={attr(info.lang)}>\n'
+        f'<feed xmlns="http://www.w3.org/2005/Atom" xmlns:at="{TOMBSTONES}"'
+        f" xml:lang={attr(info.lang)}>\n"
         f"<id>{text(f'tag:{info.authority},{TAG_DATE}:rallies{info.feed_path}')}</id>\n"
         f"<title>{text(info.title)}</title>\n"
         f"<subtitle>{text(info.subtitle)}</subtitle>\n"
@@ -110,6 +138,7 @@ def feed_layout(info: FeedInfo, updated: datetime) -> Layout:
         f'<link rel="self" type="application/atom+xml" href={attr(info.self_url)}/>\n'
         f'<link rel="alternate" type="text/html" href={attr(info.html_url)}/>\n'
         f"<author><name>{text(info.title)}</name><uri>{text(info.site_url)}</uri></author>\n"
+        + tombstones(gone or [], info.authority)
     )
     return Layout(head.encode(), b"", b"</feed>\n")
 

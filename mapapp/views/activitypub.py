@@ -24,7 +24,7 @@ from mapapp.domain.models import ApNote, utcnow
 from mapapp.publishing import activitystreams as streams
 from mapapp.publishing.public import count_public, public_rallies, public_rally
 from mapapp.web.forms import csrf
-from mapapp.web.limits import limiter
+from mapapp.web.limits import client_key, limiter
 
 bp = Blueprint("activitypub", __name__)
 log = logging.getLogger(__name__)
@@ -169,7 +169,7 @@ def inbox() -> Response:
     path = request.script_root + path
     try:
         # Before any database access: no write lock is held while a key is fetched.
-        signer = federation.authenticate("POST", path, headers, body, utcnow())
+        signer = federation.authenticate("POST", path, headers, body, utcnow(), client_key())
         federation.receive(db.session(write=True), activity, signer)
     except federation.Unauthorized as error:
         log.info("ActivityPub inbox refused a request: %s", error.reason)

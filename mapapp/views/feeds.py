@@ -6,7 +6,7 @@ They take the same filters as the list and the GeoJSON, and are cached the same 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, abort, current_app, request
@@ -205,8 +205,14 @@ def rallies_atom() -> Response:
         updated = atom.feed_updated(
             [entry.rally for entry in entries], lambda r: urgent.get(r.id, [])
         )
+        # Rallies taken down in the last GONE_DAYS: deletion markers in every feed (which
+        # filters a rally matched is not kept; a marker for an entry never seen is ignored).
+        gone = news.gone_since(session, now - timedelta(days=news.GONE_DAYS))
         return prepared_parts(
-            "feed", etag, atom.feed_layout(info, updated), rally_parts(entries, context, part)
+            "feed",
+            etag,
+            atom.feed_layout(info, updated, gone),
+            rally_parts(entries, context, part),
         )
 
     max_age = seconds_until_change(version, now, current_app.config["CACHE_SECONDS"])

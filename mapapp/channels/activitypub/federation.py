@@ -19,17 +19,19 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import current_app
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mapapp.channels.activitypub import httpsig, keys, net
-from mapapp.domain.models import ApDelivery, ApFollower, ApServer, utcnow
+from mapapp.domain.models import ApDelivery, ApFollower, ApFollowSeen, ApServer, utcnow
 from mapapp.publishing import activitystreams as streams
 from mapapp.web.keyed import keyed_hash
 
@@ -41,7 +43,11 @@ KEY_TTL = 24 * 3600  # seconds a fetched key is kept
 KEY_CACHE = "mapapp.activitypub_keys"
 # Keys fetched at once by one process, at most: a follower's server that answers slowly
 # holds at most this many web threads; past it the inbox answers 503 (the sender retries).
-KEY_FETCHES = 2
+# One sending host (the keyId's) and one client address have at most one fetch at a time,
+# so a host whose key server answers slowly, or one address naming many such hosts, holds
+# one slot and leaves the others to everyone else (mapapp.channels.activitypub.federation
+# .FetchGate). A cached key never waits.
+KEY_FETCHES = 3
 KEY_TIMEOUT = 5.0  # seconds for one key document
 FETCH_GATE = "mapapp.activitypub_key_fetches"
 HANDLED = ("Follow", "Undo")
@@ -71,16 +77,44 @@ class Busy(Exception):  # noqa: N818 - reads as the answer it becomes (503)
     """Too many keys are being fetched at once: try again later."""
 
 
+class FetchGate:
+    """Slots for key fetches in one process: `size` at once, and one at a time per sending
+    host and per client address (a slow host, or one address naming many slow hosts,
+    never holds more than one)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.lock = threading.Lock()
+        self.busy: set[str] = set()  # "host:..." and "client:..." of the fetches under way
+        self.running = 0
+
+    def enter(self, host: str, client: str) -> tuple[str, ...] | None:
+        """Take a slot for `host` asked by `client`; None when none is free for them."""
+        names = (f"host:{host}",) + ((f"client:{client}",) if client else ())
+        with self.lock:
+            if self.running >= self.size or any(name in self.busy for name in names):
+                return None
+            self.busy.update(names)
+            self.running += 1
+            return names
+
+    def leave(self, names: tuple[str, ...]) -> None:
+        with self.lock:
+            self.busy.difference_update(names)
+            self.running -= 1
+
+
 class BadActivity(ValueError):
     """The body is not an activity we can read (a 400)."""
 
 
 @dataclass(frozen=True)
 class Signer:
-    """Whose key signed a request: the actor's id and its document."""
+    """Whose key signed a request: the actor's id, its document, and the signed Date."""
 
     actor_id: str
     actor: dict[str, Any]
+    signed_at: datetime
 
 
 def base_url() -> str:
@@ -125,25 +159,30 @@ def wanted(activity: dict[str, Any]) -> bool:
     return False
 
 
-def fetch_key(key_id: str, fresh: bool = False) -> tuple[rsa.RSAPublicKey, str, dict[str, Any]]:
+def fetch_key(
+    key_id: str, fresh: bool = False, client: str = ""
+) -> tuple[rsa.RSAPublicKey, str, dict[str, Any]]:
     """The public key named `key_id`, its owner's id and the owner's actor document.
 
     The keyId's document is the actor itself (Mastodon, Mobilizon, Gancio: `publicKey` in
     the actor, keyId its `#main-key`) or a key document naming its `owner`, which is then
-    fetched too. :raise Unauthorized: no usable key there.
+    fetched too. `client` names the address that asked (a keyed hash), for FetchGate.
+    :raise Unauthorized: no usable key there. :raise Busy: no fetch slot free for this
+    host or client (a cached key is returned without one).
     """
     cache: dict[str, tuple[float, Any]] = current_app.extensions.setdefault(KEY_CACHE, {})
     found = cache.get(key_id)
     if found and not fresh and time.monotonic() - found[0] < KEY_TTL:
         return found[1]
     url = urldefrag(key_id)[0]
-    gate = current_app.extensions.setdefault(FETCH_GATE, threading.BoundedSemaphore(KEY_FETCHES))
-    if not gate.acquire(blocking=False):
+    gate: FetchGate = current_app.extensions.setdefault(FETCH_GATE, FetchGate(KEY_FETCHES))
+    taken = gate.enter(host_of(key_id), client)
+    if taken is None:
         raise Busy("key fetches busy")
     try:
         return _fetch_key(key_id, url, cache)
     finally:
-        gate.release()
+        gate.leave(taken)
 
 
 def _fetch_key(
@@ -201,9 +240,12 @@ def names_key(actor: dict[str, Any], key_id: str) -> bool:
 
 
 def authenticate(
-    method: str, path: str, headers: dict[str, str], body: bytes, now: datetime
+    method: str, path: str, headers: dict[str, str], body: bytes, now: datetime, client: str = ""
 ) -> Signer:
-    """Who signed this request. :raise Unauthorized: no signature, or it does not hold."""
+    """Who signed this request; `client` names the address that sent it (a keyed hash).
+
+    :raise Unauthorized: no signature, or it does not hold. :raise Busy: the key must be
+    fetched and no slot is free for its host or this client."""
     header = headers.get("signature")
     if not header:
         raise Unauthorized("not signed")
@@ -212,7 +254,7 @@ def authenticate(
     except httpsig.SignatureError as error:
         raise Unauthorized(str(error)) from None
     started = time.monotonic()
-    public_key, actor_id, actor = fetch_key(signature.key_id)
+    public_key, actor_id, actor = fetch_key(signature.key_id, client=client)
     try:
         httpsig.verify(public_key, signature, method, path, headers, body, now, WINDOW)
     except httpsig.Mismatch as error:
@@ -220,14 +262,18 @@ def authenticate(
         if cache.get(signature.key_id, (0.0,))[0] >= started - 60:
             raise Unauthorized(str(error)) from None  # fetched just now: no newer key
         # The key may have been rotated since we kept it: fetch it once more.
-        public_key, actor_id, actor = fetch_key(signature.key_id, fresh=True)
+        public_key, actor_id, actor = fetch_key(signature.key_id, fresh=True, client=client)
         try:
             httpsig.verify(public_key, signature, method, path, headers, body, now, WINDOW)
         except httpsig.SignatureError as again:
             raise Unauthorized(str(again)) from None
     except httpsig.SignatureError as error:
         raise Unauthorized(str(error)) from None
-    return Signer(actor_id, actor)
+    # verify checked the Date: signed, an HTTP date, within WINDOW.
+    signed_at = parsedate_to_datetime(headers["date"])
+    if signed_at.tzinfo is None:
+        signed_at = signed_at.replace(tzinfo=UTC)
+    return Signer(actor_id, actor, signed_at)
 
 
 def shared_inbox(actor: dict[str, Any]) -> str | None:
@@ -249,14 +295,26 @@ def follower_hash(actor_id: str) -> str:
 def receive(session: Session, activity: dict[str, Any], signer: Signer) -> str:
     """Act on a signed Follow or Undo{Follow}; returns what was done (for tests and counts).
 
+    A Follow or Undo whose signed Date is not newer than the last one taken from the same
+    actor is a replay (a signed request holds for WINDOW): "replayed", nothing done.
+
     :raise Unauthorized: the activity's actor is not the signer.
     """
     if ident(activity.get("actor")) != signer.actor_id:
         raise Unauthorized("actor is not the signer")
     ours = streams.actor_id(base_url())
+    if activity["type"] == "Follow" and ident(activity.get("object")) != ours:
+        return "ignored"
+    undo = activity["type"] == "Undo"
+    try:
+        fresh = newest(session, follower_hash(signer.actor_id), signer.signed_at, same_ok=undo)
+    except IntegrityError:  # the same actor's request at the same instant took the row
+        session.rollback()
+        return "replayed"
+    if not fresh:
+        session.commit()
+        return "replayed"
     if activity["type"] == "Follow":
-        if ident(activity.get("object")) != ours:
-            return "ignored"
         return follow(session, activity, signer)
     inner = activity.get("object")
     if isinstance(inner, dict):
@@ -267,8 +325,44 @@ def receive(session: Session, activity: dict[str, Any], signer: Signer) -> str:
     return unfollow(session, signer.actor_id)
 
 
+def newest(session: Session, digest: str, signed_at: datetime, same_ok: bool = False) -> bool:
+    """Whether `signed_at` is newer than the last Follow or Undo taken from the follower
+    hashed `digest` (or, `same_ok`, as new: an Undo signed in the second of its Follow);
+    if so it becomes the last (no commit). What is older than WINDOW is forgotten: a
+    request signed before then is refused by its Date anyway."""
+    session.execute(delete(ApFollowSeen).where(ApFollowSeen.signed_at < utcnow() - WINDOW))
+    seen = session.get(ApFollowSeen, digest)
+    if seen is not None and (
+        signed_at < seen.signed_at or (signed_at == seen.signed_at and not same_ok)
+    ):
+        return False
+    if seen is None:
+        session.add(ApFollowSeen(actor_hash=digest, signed_at=signed_at))
+    else:
+        seen.signed_at = signed_at
+    session.flush()
+    return True
+
+
+def full_reason(session: Session, server: ApServer | None) -> str | None:
+    """Why a new follower cannot be taken, or None: its server has
+    MAPAPP_ACTIVITYPUB_SERVER_FOLLOWERS followers ("server_full"), or it is a new server and
+    there are MAPAPP_ACTIVITYPUB_SERVERS ("too_many_servers")."""
+    config = current_app.config
+    if server is None:
+        servers = session.scalar(select(func.count()).select_from(ApServer)) or 0
+        return "too_many_servers" if servers >= int(config["ACTIVITYPUB_SERVERS"]) else None
+    followers = session.scalar(select(func.count()).where(ApFollower.server_id == server.id))
+    return (
+        "server_full" if (followers or 0) >= int(config["ACTIVITYPUB_SERVER_FOLLOWERS"]) else None
+    )
+
+
 def follow(session: Session, activity: dict[str, Any], signer: Signer) -> str:
-    """Keep the follower's server and hash; queue a signed Accept to its shared inbox."""
+    """Keep the follower's server and hash; queue a signed Accept to its shared inbox.
+
+    A new follower past a cap (full_reason) is not kept and gets no Accept: its server
+    shows the Follow as pending."""
     inbox = shared_inbox(signer.actor)
     if inbox is None:
         return "no_shared_inbox"
@@ -279,12 +373,17 @@ def follow(session: Session, activity: dict[str, Any], signer: Signer) -> str:
     except net.NetError:
         return "bad_inbox"
     server = session.scalars(select(ApServer).where(ApServer.inbox == inbox)).first()
+    digest = follower_hash(signer.actor_id)
+    follower = session.get(ApFollower, digest)
+    full = None if follower is not None else full_reason(session, server)
+    if full is not None:
+        session.commit()  # the Follow's Date (ap_follow_seen), nothing else
+        log.info("ActivityPub Follow not accepted: %s", full)
+        return full
     if server is None:
         server = ApServer(inbox=inbox, next_at=utcnow(), attempts=0)
         session.add(server)
         session.flush()
-    digest = follower_hash(signer.actor_id)
-    follower = session.get(ApFollower, digest)
     if follower is None:
         session.add(ApFollower(actor_hash=digest, server_id=server.id))
     else:

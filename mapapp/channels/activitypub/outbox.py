@@ -9,7 +9,8 @@ moved, rescheduled, revealed), since Mastodon shows an Event as a link and, befo
 ignores its Updates. When the rally is no longer public, a Delete of its Event and of every
 Note said of it (ApNote keeps their ids); when its place is hidden again (a later reveal
 time), a Delete of those Notes, which named the place. A place revealed by its time is found by the
-worker (`queue_reveals`) and sent as an Update and a Note like any change.
+worker (`queue_reveals`) and sent as an Update and a Note like any change; so is the reveal
+of a rally that was public before ActivityPub was on (the outbox served its Event).
 
 Each activity is queued once per follower server (ApDelivery, to its shared inbox) and
 sent signed, in order per server, servers in parallel (a slow one holds only its own
@@ -66,10 +67,40 @@ def language() -> str:
     return current_app.config.get("ACTIVITYPUB_LANGUAGE") or "be"
 
 
+def adopt_hidden(session: Session, now: datetime) -> None:
+    """Give an ApRally (its Event live, its place not sent) to each public rally whose place
+    is still hidden and that was never sent nor queued: on the map before ActivityPub was on, it is in
+    the outbox, so a follower may have its Event (Mobilizon backfills from there); its
+    reveal is then sent as an Update and a Note like any other's (no commit)."""
+    # Sent (ApRally), or to be sent (a change queued when it was published while on).
+    known = select(ApRally.rally_id).union(select(ApChange.rally_id))
+    hidden = session.scalars(
+        select(PublishedRally.id)
+        .where(PublishedRally.reveal_at > now, PublishedRally.id.not_in(known))
+        .limit(BATCH)
+    ).all()
+    for rally_id in hidden:
+        view = public_rally(session, rally_id, now)
+        if view is None or view.exact:
+            continue
+        session.add(
+            ApRally(
+                rally_id=rally_id,
+                live=True,
+                revealed=False,
+                starts_at=view.starts_at,
+                created_at=now,
+            )
+        )
+    session.flush()
+
+
 def queue_reveals(session: Session, now: datetime | None = None) -> int:
     """Add a "revealed" change for each rally sent without its place whose place is public
-    now (its reveal time passed); returns how many."""
+    now (its reveal time passed); returns how many. Rallies public before ActivityPub was
+    on, their place still hidden, are counted as sent first (adopt_hidden)."""
     now = now or utcnow()
+    adopt_hidden(session, now)
     added = 0
     # Only rallies whose reveal time has passed (one indexed join, every round).
     hidden = session.scalars(
