@@ -171,3 +171,27 @@ def test_an_open_embed_on_a_partner_page_follows_a_danger_and_a_take_down(
     assert "Danger" in frame.locator(f"#rally-list li[data-id='{danger}']").inner_text()
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
     assert not page.errors
+
+
+def test_what_an_open_rally_page_shares_follows_a_change(phone, live_server, app):
+    # A phone left open on the page and shared after a change passes on the new time, place
+    # and title (the share sheet's text, the Telegram link, the tab's title), not the old.
+    start = datetime(datetime.now(UTC).year + 1, 6, 1, 16, 0, tzinfo=UTC)
+    earlier = start - timedelta(days=1, hours=20)  # across midnight, to an earlier day
+    rally_id = add_rally(app, title="Пікет", starts_at=start)
+    phone.goto(f"{live_server}/rallies/{rally_id}?lang=en")
+    old_time, new_time = local_datetime(start, "full", "en"), local_datetime(earlier, "full", "en")
+    share = phone.locator("button[data-share]")
+    assert old_time in share.get_attribute("data-share-text")
+    with app.app_context():
+        session = db.session(write=True)
+        changes = {"starts_at": earlier, "title": "Пікет <перанесены>"}
+        lifecycle.edit(session, session.get(Rally, rally_id), changes, "moderator:m")
+    wait_until(phone, "document.querySelector('main').innerText.includes('The time has changed')")
+    text = share.get_attribute("data-share-text")
+    assert new_time in text and old_time not in text
+    assert share.get_attribute("data-share-title") == "Пікет <перанесены>"
+    telegram = phone.locator("a[href^='https://t.me/share/url']").get_attribute("href")
+    assert "%D0%BF%D0%B5%D1%80%D0%B0%D0%BD%D0%B5%D1%81%D0%B5%D0%BD%D1%8B" in telegram
+    assert phone.title().startswith("Пікет <перанесены>")
+    assert not phone.errors
