@@ -133,7 +133,27 @@ def test_an_open_map_shows_a_same_day_time_change_in_its_list_and_popup(page, li
         f"document.querySelector(\"#rally-list li[data-id='{rally_id}']\").innerText.includes('5:00')",
     )
     wait_until(page, "document.querySelector('.leaflet-popup-content').innerText.includes('5:00')")
-    assert "7:00" not in item.inner_text()
+    assert "7:00 PM" not in item.locator(".rally-when").inner_text()
+    # Both say the old time, as the rally page, calendars and feeds do (words.headline).
+    was = f"The time has changed: it was {local_datetime(start, 'medium', 'en')}"
+    wait_until(
+        page, f"document.querySelector('.leaflet-popup-content').innerText.includes({was!r})"
+    )
+    assert was in item.inner_text()
+    # A second change to another day (across midnight): one note, with the latest old time.
+    with app.app_context():
+        session = db.session(write=True)
+        rally = session.get(Rally, rally_id)
+        lifecycle.edit(session, rally, {"starts_at": start - timedelta(hours=20)}, "moderator:m")
+    was = f"it was {local_datetime(start - timedelta(hours=2), 'medium', 'en')}"
+    wait_until(
+        page, f"document.querySelector('.leaflet-popup-content').innerText.includes({was!r})"
+    )
+    wait_until(
+        page,
+        f"document.querySelector(\"#rally-list li[data-id='{rally_id}']\").innerText.includes({was!r})",
+    )
+    assert item.locator(".rally-rescheduled").count() == 1
     assert not page.errors
 
 
