@@ -41,6 +41,7 @@ from mapapp.publishing.public import public_rally as projection
 from mapapp.publishing.signing import signing_key
 from mapapp.publishing.words import (
     headline,
+    place_note,
     revealed_sentence,
     status_sentence,
     time_change_sentence,
@@ -377,12 +378,8 @@ def message_text(view: Any, lang: str) -> str:  # noqa: ANN401 - a PublicRally
     if view.place:
         where = f"{where}, {view.place}"
     lines.append(f"📍 {escape(where)}")
-    reveal_at = getattr(view, "reveal_at", None)
-    if view.place is None and reveal_at is not None and view.status != "cancelled":
-        announced = _(
-            "The exact place will be announced at %(time)s.",
-            time=local_datetime(reveal_at, "medium", lang),
-        )
+    announced = place_note(view, lang)  # as every output says it; none once cancelled
+    if announced:
         lines.append(escape(announced))
     lines.append(f"🗓 {escape(local_datetime(view.starts_at, 'full', lang))}")
     lines.append(f"✔ {escape(verification_sentence(view, lang))}")
