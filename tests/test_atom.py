@@ -330,3 +330,22 @@ def test_map_list_and_rally_pages_point_to_the_feed(client, app):
     assert 'href="/rallies.atom?when=past" type="application/atom+xml"' in client.get(
         "/rallies?when=past"
     ).get_data(as_text=True)
+
+
+def test_the_rally_entry_leads_with_the_words_of_every_output(client, app):
+    # The rally's own entry says what the calendars, JSON-LD and Telegram say: a time change
+    # with the old time, and a cancelled rally's place is no longer "to be announced".
+    start = datetime(datetime.now(UTC).year + 1, 6, 1, 16, 0, tzinfo=UTC)
+    later = datetime.now(UTC) + timedelta(days=30)
+    rally_id = add_rally(app, title="Пікет", starts_at=start, place="Сакрэт", reveal_at=later)
+    moderator_edit(app, rally_id, starts_at=start - timedelta(days=1))  # an earlier day
+    [entry, news] = parse(client.get("/rallies.atom?lang=en")).entries
+    assert entry.title.startswith(f"The time has changed: it was Jun 1, {start.year}, 7:00")
+    assert entry.title.endswith(" Пікет")
+    assert "The exact place will be announced at" in entry.summary
+    with app.app_context():
+        session = db.session(write=True)
+        lifecycle.perform(session, session.get(Rally, rally_id), "moderator:m", "cancel")
+    entry = parse(client.get("/rallies.atom?lang=en")).entries[0]
+    assert entry.title == "This rally is cancelled. Пікет"
+    assert "will be announced" not in entry.summary

@@ -133,7 +133,27 @@ def test_an_open_map_shows_a_same_day_time_change_in_its_list_and_popup(page, li
         f"document.querySelector(\"#rally-list li[data-id='{rally_id}']\").innerText.includes('5:00')",
     )
     wait_until(page, "document.querySelector('.leaflet-popup-content').innerText.includes('5:00')")
-    assert "7:00" not in item.inner_text()
+    assert "7:00 PM" not in item.locator(".rally-when").inner_text()
+    # Both say the old time, as the rally page, calendars and feeds do (words.headline).
+    was = f"The time has changed: it was {local_datetime(start, 'medium', 'en')}"
+    wait_until(
+        page, f"document.querySelector('.leaflet-popup-content').innerText.includes({was!r})"
+    )
+    assert was in item.inner_text()
+    # A second change to another day (across midnight): one note, with the latest old time.
+    with app.app_context():
+        session = db.session(write=True)
+        rally = session.get(Rally, rally_id)
+        lifecycle.edit(session, rally, {"starts_at": start - timedelta(hours=20)}, "moderator:m")
+    was = f"it was {local_datetime(start - timedelta(hours=2), 'medium', 'en')}"
+    wait_until(
+        page, f"document.querySelector('.leaflet-popup-content').innerText.includes({was!r})"
+    )
+    wait_until(
+        page,
+        f"document.querySelector(\"#rally-list li[data-id='{rally_id}']\").innerText.includes({was!r})",
+    )
+    assert item.locator(".rally-rescheduled").count() == 1
     assert not page.errors
 
 
@@ -171,3 +191,27 @@ def test_an_open_embed_on_a_partner_page_follows_a_danger_and_a_take_down(
     assert "Danger" in frame.locator(f"#rally-list li[data-id='{danger}']").inner_text()
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
     assert not page.errors
+
+
+def test_what_an_open_rally_page_shares_follows_a_change(phone, live_server, app):
+    # A phone left open on the page and shared after a change passes on the new time, place
+    # and title (the share sheet's text, the Telegram link, the tab's title), not the old.
+    start = datetime(datetime.now(UTC).year + 1, 6, 1, 16, 0, tzinfo=UTC)
+    earlier = start - timedelta(days=1, hours=20)  # across midnight, to an earlier day
+    rally_id = add_rally(app, title="Пікет", starts_at=start)
+    phone.goto(f"{live_server}/rallies/{rally_id}?lang=en")
+    old_time, new_time = local_datetime(start, "full", "en"), local_datetime(earlier, "full", "en")
+    share = phone.locator("button[data-share]")
+    assert old_time in share.get_attribute("data-share-text")
+    with app.app_context():
+        session = db.session(write=True)
+        changes = {"starts_at": earlier, "title": "Пікет <перанесены>"}
+        lifecycle.edit(session, session.get(Rally, rally_id), changes, "moderator:m")
+    wait_until(phone, "document.querySelector('main').innerText.includes('The time has changed')")
+    text = share.get_attribute("data-share-text")
+    assert new_time in text and old_time not in text
+    assert share.get_attribute("data-share-title") == "Пікет <перанесены>"
+    telegram = phone.locator("a[href^='https://t.me/share/url']").get_attribute("href")
+    assert "%D0%BF%D0%B5%D1%80%D0%B0%D0%BD%D0%B5%D1%81%D0%B5%D0%BD%D1%8B" in telegram
+    assert phone.title().startswith("Пікет <перанесены>")
+    assert not phone.errors

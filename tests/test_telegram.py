@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime, timedelta
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from mapapp.domain.models import (
     TelegramOutbox,
     utcnow,
 )
+from mapapp.publishing.words import reveal_sentence
 
 CHANNEL = TG_CHANNEL
 BASE = TG_BASE
@@ -471,6 +473,8 @@ def test_an_unrevealed_place_never_appears_and_is_added_once_revealed(tg_app, fa
     [posted] = fake.sent("sendMessage")
     assert "Сакрэтны" not in posted["text"] and "Кастрычніцкай" not in posted["text"]
     assert "The exact place will be announced at" in posted["text"]
+    with tg_app.test_request_context():  # the same sentence as every output (words.py)
+        assert escape(reveal_sentence(reveal_at, "en")) in posted["text"]
     assert "5:00" in posted["text"]  # 14:00 UTC is 17:00 in Minsk
     assert fake.sent("editMessageText") == []
     with tg_app.app_context():  # the reveal time passes: no change is made, time goes by

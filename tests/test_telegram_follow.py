@@ -7,7 +7,7 @@ errors: "message can't be deleted" (a post older than 48 hours), "message can't 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import make_app
@@ -558,3 +558,39 @@ def test_an_idle_chat_is_simply_forgotten(tg_app, fake) -> None:
     worker_once(tg_app)
     with tg_app.app_context():
         assert db.session().scalars(select(TelegramChat)).all() == []
+
+
+def reveal_passes(app: Flask, rally_id: int) -> None:
+    """The reveal time passes: no change is made, time goes by."""
+    with app.app_context():
+        session = db.session()
+        for table in ("rally", "published_rally"):
+            session.execute(
+                text(f"UPDATE {table} SET reveal_at = :t WHERE id = :id"),  # noqa: S608
+                {"t": "2000-01-01 00:00:00", "id": rally_id},
+            )
+        session.commit()
+
+
+def test_the_reveal_of_the_place_is_a_reply_once_even_after_a_429(tg_app, fake) -> None:
+    # An edit notifies no one: the channel's readers waiting for the place learn it from a
+    # reply to the post, as for a new place or a new time; a 429 on that reply loses nothing.
+    reveal_at = datetime(NEXT_YEAR, 6, 1, 14, 0, tzinfo=UTC)
+    rally_id = posted(tg_app, fake, place="Сакрэтны двор <b>&", reveal_at=reveal_at)
+    [post] = fake.sent("sendMessage")
+    assert "Сакрэтны" not in post["text"]
+    reveal_passes(tg_app, rally_id)
+    fake.fail_on["sendMessage"] = ["429"]
+    worker_once(tg_app)
+    [edit] = fake.sent("editMessageText")
+    assert "Сакрэтны двор &lt;b&gt;&amp;" in edit["text"]
+    with tg_app.app_context():  # Telegram's retry_after passes
+        session = db.session()
+        session.execute(text("UPDATE telegram_outbox SET next_at = '2000-01-01 00:00:00'"))
+        session.commit()
+    worker_once(tg_app)
+    worker_once(tg_app)
+    [_, reply] = fake.sent("sendMessage")
+    assert reply["reply_parameters"]["message_id"] == int(edit["message_id"])
+    assert "The exact place is announced: Сакрэтны двор &lt;b&gt;&amp;." in reply["text"]
+    assert len(fake.sent("editMessageText")) == 1

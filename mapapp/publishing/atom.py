@@ -25,7 +25,8 @@ from mapapp.places.locale import local_datetime
 from mapapp.publishing.parts import Layout
 from mapapp.publishing.public import PublicRally
 from mapapp.publishing.words import (
-    reveal_sentence,
+    headed_title,
+    place_note,
     revealed_sentence,
     status_sentence,
     time_change_sentence,
@@ -144,15 +145,15 @@ def feed_layout(info: FeedInfo, updated: datetime, gone: list[Gone] | None = Non
 
 
 def headline(rally: PublicRally, lang: str) -> str:
-    """The rally's title, after its warning when it has one (as the calendars write it)."""
-    warning = status_sentence(rally.status, lang)
-    return f"{warning} {rally.title}" if warning else rally.title
+    """The rally's title led by what every output leads it with (mapapp.publishing.words.
+    headline: an urgent status, else a time change with the old time)."""
+    return headed_title(rally, lang)
 
 
 def facts(rally: PublicRally, lang: str) -> str:
     """When and where, the place's announcement if it is not yet public, the description."""
     where = ", ".join(part for part in (rally.place, rally.town) if part)
-    note = "" if rally.exact or rally.reveal_at is None else reveal_sentence(rally.reveal_at, lang)
+    note = place_note(rally, lang)  # none for a cancelled rally: its place will not be announced
     lines = (local_datetime(rally.starts_at, "long", lang), where, note, rally.description)
     return "\n".join(line for line in lines if line)
 

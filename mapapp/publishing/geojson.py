@@ -13,7 +13,7 @@ from mapapp.domain.names import town_name
 from mapapp.places.locale import local_datetime, local_iso
 from mapapp.publishing.parts import Layout
 from mapapp.publishing.public import PublicRally, verification
-from mapapp.publishing.words import place_note, verification_sentence
+from mapapp.publishing.words import place_note, rescheduled_sentence, verification_sentence
 
 
 def public_properties(rally: PublicRally) -> dict[str, Any]:
@@ -56,8 +56,9 @@ def public_detail(rally: PublicRally) -> dict[str, Any]:
 
 
 def in_language(lang: str) -> Callable[[PublicRally], dict[str, Any]]:
-    """What the map shows in a language: the town's name, the start time as text, and
-    for an unrevealed place when it will be announced.
+    """What the map shows in a language: the town's name, the start time as text, for an
+    unrevealed place when it will be announced, and after a time change the old time
+    ("The time has changed: it was ...", `time_note`).
 
     The time is formatted here because browsers lack some languages' dates (Chromium
     has no Belarusian in Intl), and so the map reads like the list and rally pages.
@@ -71,6 +72,9 @@ def in_language(lang: str) -> Callable[[PublicRally], dict[str, Any]]:
         note = place_note(rally, lang)  # none for a cancelled rally
         if note:
             texts["place_text"] = note
+        previous = getattr(rally, "previous_starts_at", None)
+        if previous is not None and previous != rally.starts_at:  # as the rally page says it
+            texts["time_note"] = rescheduled_sentence(previous, lang)
         if getattr(rally, "checked_by", None) is not None:
             texts["verification_text"] = verification_sentence(rally, lang)
         return texts

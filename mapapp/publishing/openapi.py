@@ -188,6 +188,11 @@ def schemas() -> dict[str, Any]:
             "description": "Until the place is revealed: when it will be announced.",
         },
         "verification_text": {"type": "string", "description": "`verification` in words."},
+        "time_note": {
+            "type": "string",
+            "description": "After a time change, the old time in words"
+            ' ("The time has changed: it was ..."); absent otherwise.',
+        },
     }
     candidate = {
         "name": {"type": "string", "description": "The square and town, or the town."},

@@ -41,6 +41,8 @@ from mapapp.publishing.public import public_rally as projection
 from mapapp.publishing.signing import signing_key
 from mapapp.publishing.words import (
     headline,
+    place_note,
+    revealed_sentence,
     status_sentence,
     time_change_sentence,
     verification_sentence,
@@ -167,7 +169,8 @@ def deliver(session: Session, client: BotClient, row: TelegramOutbox) -> None:
     was removed, or (not even that) answered with a reply that says it. Public: posted in its
     region's channel, or edited if its text changed; a post in another channel (the region
     changed) is marked as moved there. An urgent change, and a new start time, also reply to
-    the post, once (`row.step`, `TelegramMessage.starts_at`). Message ids are committed as
+    the post, once (`row.step`, `TelegramMessage.starts_at`); so does the reveal of a hidden
+    place (`TelegramMessage.revealed`, set once the reply is sent). Message ids are committed as
     soon as Telegram gives them, so a retry edits what was posted rather than post again.
     No transaction is open during a Telegram call (`call_out`).
     """
@@ -193,6 +196,16 @@ def deliver(session: Session, client: BotClient, row: TelegramOutbox) -> None:
         call_out(session)
         client.send_message(chat, f"<b>{escape(urgent)}</b>", reply_to=message.message_id)
         row.step = 2
+        session.commit()
+    if message is not None and not message.revealed and view.place is not None:
+        # The place, hidden in the post, is now public: an edit notifies no one, a reply does.
+        # Marked only once the reply is sent (post_or_edit leaves the mark to this step).
+        # A cancelled rally's place is not announced to anyone: no one should go there.
+        if view.status != "cancelled":
+            reply = f"📍 <b>{escape(revealed_sentence(view.place, lang))}</b>"
+            call_out(session)
+            client.send_message(chat, reply, reply_to=message.message_id)
+        message.revealed = True
         session.commit()
     if message is not None and message.starts_at != view.starts_at:
         if message.starts_at is not None:  # None: a post from before starts were kept
@@ -246,7 +259,8 @@ def post_or_edit(
             else:
                 raise
         else:
-            message.text_hash, message.revealed = digest, revealed
+            # A hidden place stays marked hidden until deliver's reply says it is public.
+            message.text_hash, message.revealed = digest, message.revealed and revealed
             session.commit()
             return
     call_out(session)
@@ -364,12 +378,8 @@ def message_text(view: Any, lang: str) -> str:  # noqa: ANN401 - a PublicRally
     if view.place:
         where = f"{where}, {view.place}"
     lines.append(f"📍 {escape(where)}")
-    reveal_at = getattr(view, "reveal_at", None)
-    if view.place is None and reveal_at is not None and view.status != "cancelled":
-        announced = _(
-            "The exact place will be announced at %(time)s.",
-            time=local_datetime(reveal_at, "medium", lang),
-        )
+    announced = place_note(view, lang)  # as every output says it; none once cancelled
+    if announced:
         lines.append(escape(announced))
     lines.append(f"🗓 {escape(local_datetime(view.starts_at, 'full', lang))}")
     lines.append(f"✔ {escape(verification_sentence(view, lang))}")

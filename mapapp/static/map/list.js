@@ -44,6 +44,10 @@ function fillItem(item, d, config) {
   var where = item.querySelector(".rally-where");
   where.textContent = " · ";
   appendPlace(where, d);
+  // After a time change, the old time (people may have planned for it); gone once unsaid.
+  var note = item.querySelector(".rally-rescheduled");
+  if (note) note.remove();
+  if (d.time_note) item.appendChild(element("p", "rally-rescheduled", d.time_note));
   item.dataset.filled = "true";
 }
 

@@ -23,6 +23,8 @@ function appendDetails(body, d, config) {
   time.setAttribute("datetime", d.starts_at);
   when.appendChild(time);
   body.appendChild(when);
+  // After a time change, the old time (people may have planned for it).
+  if (d.time_note) body.appendChild(element("p", "rally-popup-note rally-popup-rescheduled", d.time_note));
   // How it was checked (mapapp/publishing/public.py): "Checked by 2 moderators" and so on.
   if (d.verification_text) {
     var checked = element("p", "rally-popup-verification", d.verification_text);

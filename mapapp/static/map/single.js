@@ -11,6 +11,9 @@ import { iconFor } from "./markers.js";
 import { Banner } from "./urgent.js";
 import { translateControls } from "./view.js";
 
+// The attributes of [data-live-attrs] elements a redraw brings up to date.
+var LIVE_ATTRIBUTES = ["data-share-title", "data-share-text", "href"];
+
 export function initSingle(map, config) {
   var point = document.getElementById("rally-point");
   if (!point) return;
@@ -56,6 +59,16 @@ export function initSingle(map, config) {
             var old = document.querySelector('[data-live="' + node.dataset.live + '"]');
             if (old) old.replaceWith(document.importNode(node, true));
           });
+          // What the page shares (the share sheet's title and text, the Telegram link) and
+          // the tab's title: attributes only, so the buttons keep their handlers.
+          fresh.querySelectorAll("[data-live-attrs]").forEach(function (node) {
+            var old = document.querySelector('[data-live-attrs="' + node.dataset.liveAttrs + '"]');
+            if (!old) return;
+            LIVE_ATTRIBUTES.forEach(function (name) {
+              if (node.hasAttribute(name)) old.setAttribute(name, node.getAttribute(name));
+            });
+          });
+          if (fresh.title) document.title = fresh.title;
           point.dataset.revision = revision;
         });
       })
