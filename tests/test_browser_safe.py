@@ -254,3 +254,25 @@ def test_the_list_s_buttons_reset_forget_and_markers_are_44_px_targets(phone, li
     wait_until(phone, "!document.getElementById('forget-site').hidden")
     box = phone.locator("#forget-site").bounding_box()
     assert box["height"] >= 44 and box["width"] >= 44, box
+
+
+def test_no_marker_s_square_touches_the_star_s_at_the_country_s_zoom(phone, live_server):
+    """Maladziečna (70 km from Minsk) was drawn 46 px from the star on a diagonal: the round
+    marks were clear, but their squares (what a finger and axe's target-size see) overlapped."""
+    phone.goto(live_server + "/?lang=en")
+    wait_until(phone, "performance.getEntriesByName('rallies-loaded').length > 0")
+    wait_until(phone, "document.querySelector('.rally-marker-featured')")
+    phone.wait_for_timeout(500)
+    touching = phone.evaluate(
+        """(() => {
+             const star = document.querySelector('.rally-marker-featured').getBoundingClientRect();
+             const grow = (r, by) => ({l: r.left - by, r: r.right + by, t: r.top - by, b: r.bottom + by});
+             const s = grow(star, 2);
+             return [...document.querySelectorAll('.rally-marker, .marker-cluster')].filter(m => {
+               const r = grow(m.getBoundingClientRect(), 0);
+               return r.l < s.r && s.l < r.r && r.t < s.b && s.t < r.b;
+             }).map(m => m.getAttribute('aria-label'));
+           })()"""
+    )
+    assert phone.locator(".rally-marker").count() >= 5
+    assert touching == []
