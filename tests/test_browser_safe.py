@@ -219,3 +219,60 @@ def test_show_on_the_map_puts_the_popup_on_screen(phone, live_server):
     box = popup.bounding_box()
     assert box["y"] >= 0 and box["y"] + box["height"] <= 844, box
     shot(phone, "show-on-the-map")
+
+
+def test_the_list_s_buttons_reset_forget_and_markers_are_44_px_targets(phone, live_server):
+    """Beyond the map's controls: "Show on the map" (29 px), "Reset filters" (24 px), "Forget this
+    site" (21 px) and the markers (28 px) were smaller than a finger on a phone."""
+    phone.goto(live_server + "/?lang=be&city=Гродна")
+    wait_until(phone, "performance.getEntriesByName('rallies-loaded').length > 0")
+    wait_until(phone, "document.querySelector('.show-on-map')")
+    phone.locator(".map-filters summary").tap()
+    sizes = phone.evaluate(
+        """[...document.querySelectorAll('.show-on-map, .filter-reset')]
+             .map(e => [e.className, e.getBoundingClientRect()])
+             .filter(([, r]) => r.width && (r.width < 44 || r.height < 44))
+             .map(([n, r]) => [n, Math.round(r.width), Math.round(r.height)])"""
+    )
+    assert sizes == []
+    # a marker drawn 28 px wide answers a tap 20 px off its centre in every direction
+    missed = phone.evaluate(
+        """[...document.querySelectorAll('.rally-marker, .rally-marker-featured')].flatMap(m => {
+             const r = m.getBoundingClientRect(), x = r.x + r.width / 2, y = r.y + r.height / 2;
+             return [[20, 0], [-20, 0], [0, 20], [0, -20], [20, 20], [-20, -20]]
+               .filter(([dx, dy]) => document.elementFromPoint(x + dx, y + dy)
+                 ?.closest('.leaflet-marker-icon') !== m)
+               .map(d => [m.className, d]);
+           })"""
+    )
+    assert phone.locator(".rally-marker, .rally-marker-featured").count() >= 1
+    assert missed == []
+    phone.goto(live_server + "/rallies?lang=be")
+    box = phone.locator(".filter-reset").first.bounding_box()
+    assert box["height"] >= 44, box
+    phone.goto(live_server + "/about?lang=be")
+    wait_until(phone, "!document.getElementById('forget-site').hidden")
+    box = phone.locator("#forget-site").bounding_box()
+    assert box["height"] >= 44 and box["width"] >= 44, box
+
+
+def test_no_marker_s_square_touches_the_star_s_at_the_country_s_zoom(phone, live_server):
+    """Maladziečna (70 km from Minsk) was drawn 46 px from the star on a diagonal: the round
+    marks were clear, but their squares (what a finger and axe's target-size see) overlapped."""
+    phone.goto(live_server + "/?lang=en")
+    wait_until(phone, "performance.getEntriesByName('rallies-loaded').length > 0")
+    wait_until(phone, "document.querySelector('.rally-marker-featured')")
+    phone.wait_for_timeout(500)
+    touching = phone.evaluate(
+        """(() => {
+             const star = document.querySelector('.rally-marker-featured').getBoundingClientRect();
+             const grow = (r, by) => ({l: r.left - by, r: r.right + by, t: r.top - by, b: r.bottom + by});
+             const s = grow(star, 2);
+             return [...document.querySelectorAll('.rally-marker, .marker-cluster')].filter(m => {
+               const r = grow(m.getBoundingClientRect(), 0);
+               return r.l < s.r && s.l < r.r && r.t < s.b && s.t < r.b;
+             }).map(m => m.getAttribute('aria-label'));
+           })()"""
+    )
+    assert phone.locator(".rally-marker").count() >= 5
+    assert touching == []

@@ -79,6 +79,19 @@ def test_preview_shows_the_geocoded_square_on_a_map(client):
     assert "script-src 'self' 'sha256-" in preview.headers["Content-Security-Policy"]
 
 
+def test_the_preview_names_the_found_village_s_region(client):
+    """Belarus has dozens of «Навасёлкі»: the gazetteer knows one (Mahilioŭ Region), and the
+    preview said only "Навасёлкі", so an organizer from another Навасёлкі could not see that
+    the pin was put 200 km away."""
+    page = client.post("/submit?lang=be", data=form(client, town="Навасёлкі", place=""))
+    found = re.search(r'<dd id="preview-found">(.*?)</dd>', page.get_data(as_text=True), re.S)
+    assert found and "Магілёўская вобласць" in found.group(1), page.get_data(as_text=True)[:300]
+    page = client.post("/submit?lang=ru", data=form(client, town="Новоселки", place=""))
+    assert "Могилёвская область" in page.get_data(as_text=True)
+    page = client.post("/submit?lang=en", data=form(client))  # a square: its town's region too
+    assert "Hrodna Region" in page.get_data(as_text=True)
+
+
 def test_submit_stores_a_pending_rally_and_shows_the_link_once(client, app):
     link = submit(client)
     token = link.rsplit("/", 1)[1]

@@ -409,10 +409,15 @@ class ReportForm(Form):
 # Below this a gazetteer's town answer is a guess (a typo forgiven, or a tie between places
 # of one name): the organizer chooses among the places, each with its region, or types another.
 SURE = 0.9
+# Fewer people than this: a village, whose name many other villages share.
+VILLAGE = 1000
 
 
 def locate(form: RallyForm, pick: str | None = None) -> dict[str, Any] | None:
     """Geocode town and place; put an error on the form when nothing fits.
+
+    Returns the geocoder's answer (lat, lon, name, town, region, kind, geonameid...) with
+    `village`: True when a village of under VILLAGE people was taken from what was typed.
 
     `pick`: the geonameid of a place the organizer chose among `form.town_choices` (a
     previous answer). A guess is never taken silently: the choices go on the form.
@@ -452,13 +457,18 @@ def locate(form: RallyForm, pick: str | None = None) -> dict[str, Any] | None:
                 )
             )
             return None
+    # A village of a few hundred people: Belarus has dozens of places of its name (Навасёлкі,
+    # Слабада) and the list only those of more than 500 people; the preview says which one
+    # this is and how to pin another (`village`).
+    listed = gazetteer().by_id(int(town["geonameid"])) if town.get("geonameid") else None
+    village = chosen is None and listed is not None and listed.population < VILLAGE
     if form.place.data:
         # The place only refines the town the organizer named: a square of the same name
         # in another town must not move the rally there.
         found = geocode(f"{form.place.data}, {town['town']}", lang)
         if "error" not in found and found.get("geonameid") == town.get("geonameid"):
-            return found
-    return town
+            return {**found, "village": village}
+    return {**town, "village": village}
 
 
 def rally_fields(form: RallyForm, lat: float, lon: float, geonameid: int | None) -> dict[str, Any]:

@@ -154,9 +154,10 @@ function place(state, markersHere, zoom) {
   });
 }
 
-// How far (pixels, centre to centre) a cluster or marker is kept from the main rally's star,
-// which is never clustered: the star (40 px) never covers another target, which stays
-// whole and tappable beside it.
+// How far (pixels, centre to centre, across or down: the targets are squares) a cluster or
+// marker is kept from the main rally's star, which is never clustered: the star (40 px)
+// never covers another target, which stays whole and tappable beside it, and their 44 px
+// touch squares (app.css) do not overlap either, on a diagonal too.
 var STAR_CLEAR = 46;
 
 // Moves the clusters and markers drawn under the star out from under it, along the line
@@ -170,11 +171,13 @@ function clearOfStar(state, layers, zoom) {
     var home = layer.home || layer.getLatLng();
     var at = map.project(home, zoom);
     var away = at.subtract(centre);
-    var length = Math.sqrt(away.x * away.x + away.y * away.y);
+    // Squares' distance: the larger of across and down.
+    var length = Math.max(Math.abs(away.x), Math.abs(away.y));
     if (length >= STAR_CLEAR) {
       if (layer.home && !layer.getLatLng().equals(home)) layer.setLatLng(home);
       return;
     }
+    // Out along the same line, to the square STAR_CLEAR px around the star.
     var direction = length < 1 ? L.point(0, 1) : away.divideBy(length);
     var target = map.unproject(centre.add(direction.multiplyBy(STAR_CLEAR)), zoom);
     if (!layer.getLatLng().equals(target)) layer.setLatLng(target);
