@@ -114,7 +114,7 @@ def test_the_legend_is_a_disclosure_under_the_map(phone, live_server, lang):
     frame = phone.locator(".map-frame").bounding_box()
     assert legend.bounding_box()["y"] >= frame["y"] + frame["height"]
     items = legend.locator("li")
-    assert items.count() == 10
+    assert items.count() == 11
     rings = legend.evaluate(
         "d => [...d.querySelectorAll('.legend-list:last-of-type .legend-mark')]"
         ".map(e => getComputedStyle(e).outlineStyle)"
@@ -124,7 +124,7 @@ def test_the_legend_is_a_disclosure_under_the_map(phone, live_server, lang):
     for words in WORDS[lang]:
         assert words.lower() in text
     # The marks are pictures of the markers: screen readers read the words only.
-    assert legend.locator(".legend-mark[aria-hidden=true]").count() == 10
+    assert legend.locator(".legend-mark[aria-hidden=true]").count() == 11
     shot(phone, f"legend-{lang}")
     with open(AXE, encoding="utf-8") as source:
         phone.evaluate(source.read())
@@ -275,3 +275,31 @@ def test_without_a_share_sheet_the_button_stays_hidden(phone, live_server, app):
     assert phone.evaluate("typeof navigator.share") == "undefined"
     assert not phone.locator("button[data-share]").is_visible()
     assert f"/rallies/{rally}" in phone.locator("#share-url").input_value()  # to copy by hand
+
+
+def test_a_cluster_holding_a_danger_warning_says_so(phone, live_server, app):
+    """Two rallies close together at the country's zoom, one under a danger warning: their
+    cluster carries the sign and says it in its name; a cluster without one does not."""
+    start = datetime.now(UTC) + timedelta(days=10)
+    for n, status in enumerate(("danger", "approved")):
+        add_rally(app, title=f"Мазыр {n}", town="Мазыр", region="BY-HO", lat=52.05 + n / 100,
+                  lon=29.25, place="Плошча", starts_at=start, status=status)  # fmt: skip
+    for n in range(2):
+        add_rally(app, title=f"Ліда {n}", town="Ліда", region="BY-HR", lat=53.89 + n / 100,
+                  lon=25.30, place="Плошча", starts_at=start)  # fmt: skip
+    loaded(phone, live_server + "/?lang=en")
+    clusters = phone.locator(".marker-cluster")
+    wait_until(phone, "document.querySelectorAll('.marker-cluster').length === 2")
+    labels = sorted(clusters.nth(i).get_attribute("aria-label") for i in range(2))
+    assert labels == [
+        "Danger warnings here: 1. Rallies here: 2. Zoom in to see them.",
+        "Rallies here: 2. Zoom in to see them.",
+    ]
+    danger = phone.locator(".marker-cluster-danger")
+    assert danger.count() == 1
+    badge = danger.evaluate("e => getComputedStyle(e, '::after').content")
+    assert badge == '"!"'
+    phone.locator(".map-legend summary").click()
+    assert "with a danger warning among them" in phone.locator(".map-legend").inner_text()
+    shot(phone, "cluster-danger")
+    assert not phone.errors

@@ -26,6 +26,8 @@ def map_labels() -> dict[str, str]:
         "show": _("Show on the map"),
         # Translators: {count} becomes a number in the browser.
         "cluster": _("Rallies here: %(count)s. Zoom in to see them.", count="{count}"),
+        # Translators: {count} becomes a number in the browser; it leads a cluster's name.
+        "clusterDanger": _("Danger warnings here: %(count)s.", count="{count}"),
         "closePopup": _("Close popup"),
         "zoomIn": _("Zoom in"),
         "zoomOut": _("Zoom out"),

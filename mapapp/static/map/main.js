@@ -136,7 +136,9 @@ function init(map, config) {
         reindex = true;
       } else {
         state.records.set(r.id, r);
+        // A new place, or a danger warning set or lifted (clusters count them): new clusters.
         if (before.lat !== r.lat || before.lon !== r.lon) reindex = true;
+        if ((before.status === "danger") !== (r.status === "danger")) reindex = true;
         updateMarker(state, r);
       }
       order[order.indexOf(before)] = r;

@@ -26,16 +26,20 @@ var LabelledIcon = L.DivIcon.extend({
   }
 });
 
-function clusterIcon(count, marker, config) {
-  // markercluster's look (app.css); the count is inserted as text.
+function clusterIcon(count, danger, marker, config) {
+  // markercluster's look (app.css); the count is inserted as text. A cluster holding a
+  // rally with a danger warning says so, by a sign and in its name: the warning is never
+  // hidden inside a number.
   var size = count < 10 ? "small" : count < 100 ? "medium" : "large";
   var inner = element("div");
   inner.appendChild(element("span", null, count));
+  var label = config.labels.cluster.replace("{count}", String(count));
+  if (danger) label = config.labels.clusterDanger.replace("{count}", String(danger)) + " " + label;
   return new LabelledIcon({
     html: inner,
-    className: "marker-cluster marker-cluster-" + size,
+    className: "marker-cluster marker-cluster-" + size + (danger ? " marker-cluster-danger" : ""),
     iconSize: L.point(40, 40),
-    label: config.labels.cluster.replace("{count}", String(count)),
+    label: label,
     cluster: marker
   });
 }
@@ -85,7 +89,8 @@ export function rebuildIndex(state) {
   var points = [];
   state.records.forEach(function (r) {
     if (r.featured) return;
-    points.push({ type: "Feature", properties: { id: r.id }, geometry: { type: "Point", coordinates: [r.lon, r.lat] } });
+    var danger = r.status === "danger" ? 1 : 0;
+    points.push({ type: "Feature", properties: { id: r.id, danger: danger }, geometry: { type: "Point", coordinates: [r.lon, r.lat] } });
   });
   // Clusters up to one zoom below the map's closest; at that one every rally is drawn,
   // those that share a point spread around it (place()).
@@ -93,7 +98,10 @@ export function rebuildIndex(state) {
     radius: CLUSTER_RADIUS,
     extent: 256,  // Leaflet's tiles: the radius is then in CSS pixels
     minZoom: Math.max(0, Math.floor(map.getMinZoom())),
-    maxZoom: Math.min(22, Math.ceil(map.getMaxZoom())) - 1
+    maxZoom: Math.min(22, Math.ceil(map.getMaxZoom())) - 1,
+    // How many of a cluster's rallies have a danger warning (its sign and its name).
+    map: function (props) { return { danger: props.danger }; },
+    reduce: function (total, props) { total.danger += props.danger; }
   });
   state.index.load(points);
 }
@@ -113,7 +121,7 @@ function clusterMarker(state, item) {
   var marker = L.marker([c[1], c[0]], { keyboard: true });
   marker.home = L.latLng(c[1], c[0]);  // where supercluster put it (clearOfStar may move it)
   marker.clusterId = item.properties.cluster_id;
-  marker.setIcon(clusterIcon(item.properties.point_count, marker, state.config));
+  marker.setIcon(clusterIcon(item.properties.point_count, item.properties.danger, marker, state.config));
   marker.on("click", function () { openCluster(state, marker); });
   return marker;
 }
