@@ -71,6 +71,16 @@ def test_offline_the_map_list_and_a_popup_seen_stay_with_their_time(page, live_s
     popup = page.locator(".leaflet-popup-content .rally-popup-title")
     open_popup(page, hrodna, popup)
     assert page.locator("#offline-note").is_hidden()
+    # The worker stores the details after it has answered the page (event.waitUntil): on a
+    # loaded machine that finished after the test had cut the network. A phone has the time.
+    stored = (
+        "caches.open('rallymap-data').then(c => c.keys())"
+        f".then(keys => keys.some(k => new URL(k.url).pathname === '/api/rallies/{hrodna}'))"
+    )
+    deadline = time.monotonic() + 20
+    while not page.evaluate(stored):
+        assert time.monotonic() < deadline, "the popup's details were never stored"
+        page.wait_for_timeout(100)
 
     page.context.set_offline(True)
     page.reload()
