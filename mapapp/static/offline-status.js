@@ -124,6 +124,16 @@
         registration.active.postMessage(
           { type: "CACHE_URLS", payload: { urlsToCache: urls } }, [channel.port2]
         );
+        // What loaded after that list was made but before the worker took the page (a popup's
+        // details, say) went past it: asked for once more when the worker controls the page.
+        function again() {
+          var more = performance.getEntriesByType("resource")
+            .map(function (entry) { return entry.name; })
+            .filter(function (url) { return url.indexOf(origin + "/") === 0 && urls.indexOf(url) < 0; });
+          if (more.length) registration.active.postMessage({ type: "CACHE_URLS", payload: { urlsToCache: more } });
+        }
+        window.setTimeout(again, 1500);
+        navigator.serviceWorker.addEventListener("controllerchange", function () { window.setTimeout(again, 500); });
       })
       .catch(function () { /* no worker (private window, old browser): the site works online */ });
   }
