@@ -303,3 +303,22 @@ def test_a_cluster_holding_a_danger_warning_says_so(phone, live_server, app):
     assert "with a danger warning among them" in phone.locator(".map-legend").inner_text()
     shot(phone, "cluster-danger")
     assert not phone.errors
+
+
+@pytest.mark.parametrize("lang", ["be", "ru", "en"])
+def test_the_whole_map_and_its_urgent_banner_are_on_the_first_screen(phone, live_server, app, lang):
+    """A danger warning is seen without scrolling: the map ends within the phone's first
+    screen (its foot, where the banner sits over it, was 868-891 px down on 844 px)."""
+    add_rally(app, title="Небяспечна", town="Мінск", lat=53.95, lon=27.7, status="danger")
+    loaded(phone, f"{live_server}/?lang={lang}")
+    assert phone.evaluate("window.scrollY") == 0
+    frame = phone.locator(".map-frame").bounding_box()
+    banner = phone.locator("#urgent").bounding_box()
+    assert banner["height"] > 0
+    assert frame["y"] + frame["height"] <= 844, frame
+    assert banner["y"] + banner["height"] <= 844, banner
+    # Still a map worth the name, and Belarus fills the phone's width.
+    assert frame["height"] >= 0.55 * 844, frame
+    box = view_box(phone)
+    assert box["w"] > 22.5 and box["e"] < 33.5, box
+    shot(phone, f"first-screen-{lang}")

@@ -55,9 +55,28 @@ function fitBelarus(map, bounds) {
   map.options.zoomSnap = snap;
 }
 
+// On a phone the map fills the first screen from where it starts to the window's foot, so
+// that its foot (where the urgent banner sits) is seen without scrolling: where it starts
+// depends on the top bar and the intro in the page's language, which CSS cannot know
+// (app.css: .map-frame, --map-top). A wide page lays the map out in its grid instead.
+function fitFrameToScreen(map) {
+  var frame = map.getContainer().closest(".page-map .map-frame");
+  if (!frame) return;
+  function measure() {
+    var top = Math.ceil(frame.getBoundingClientRect().top + window.scrollY);
+    if (frame.style.getPropertyValue("--map-top") !== top + "px") {
+      frame.style.setProperty("--map-top", top + "px");
+      map.invalidateSize({ pan: false });
+    }
+  }
+  measure();
+  window.addEventListener("resize", measure);
+}
+
 // A link may ask for a centre and zoom (?lat=&lon=&zoom=, checked by the server);
 // otherwise the map shows the whole of Belarus.
 export function initialView(map, config) {
+  fitFrameToScreen(map);
   var page = new URLSearchParams(window.location.search);
   var lat = parseFloat(page.get("lat"));
   var lon = parseFloat(page.get("lon"));
