@@ -720,8 +720,9 @@ def test_a_server_trickling_its_answer_is_cut_at_the_timeout(app, head):
 
 
 def test_a_place_hidden_again_takes_its_notes_back(client, app, fake):
-    """An organizer who hides the place again (a later reveal time, after it was shown):
-    the Notes that named it are deleted from followers and no longer served."""
+    """An organizer who moves the rally to a new place hidden until later (after the old one
+    was shown): the Notes that named the old place are deleted from followers and no longer
+    served."""
     follow(client, fake, app)
     rally_id = add_rally(app, place="Плошча Свабоды")
     perform(app, rally_id, "danger")
@@ -731,7 +732,8 @@ def test_a_place_hidden_again_takes_its_notes_back(client, app, fake):
     with app.app_context():
         session = db.session(write=True)
         later = datetime.now(UTC) + timedelta(hours=3)
-        lifecycle.set_reveal(session, session.get(Rally, rally_id), later, "moderator:test")
+        rally = session.get(Rally, rally_id)
+        lifecycle.set_reveal(session, rally, later, "organizer", new_place=True)
         session.commit()
     run_worker(app)
     assert "Свабоды" not in json.dumps(fake.of_type("Update")[-1], ensure_ascii=False)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import add_rally, fresh_postgres, make_app
@@ -434,9 +434,10 @@ def test_trust_taken_back_is_given_again_only_by_two(app2) -> None:
 def test_one_moderator_cannot_hide_a_public_rallys_place_until_it_starts(app2) -> None:
     """The time the exact place shows applies at once (it adds no text), but one seized account
     that set it to a minute before the start would keep everyone away, as a cancel does."""
-    rally_id = add_rally(app2, title=TITLE)
-    alesia = moderator_client(app2, "alesia")
     year = datetime.now(UTC).year + 1
+    starts = datetime(year, 6, 1, 16, 0, tzinfo=UTC)  # 19:00 in Minsk
+    rally_id = add_rally(app2, title=TITLE, starts_at=starts, reveal_at=starts - timedelta(hours=2))
+    alesia = moderator_client(app2, "alesia")
     form = {
         "csrf_token": csrf(alesia, f"/moderate/rallies/{rally_id}"),
         "title": TITLE,
@@ -450,13 +451,21 @@ def test_one_moderator_cannot_hide_a_public_rallys_place_until_it_starts(app2) -
         "reveal_time": "18:59",
     }
     response = alesia.post(f"/moderate/rallies/{rally_id}/edit?lang=en", data=form)
-    assert response.status_code == 409
-    assert "organizer" in response.get_data(as_text=True)
+    assert response.status_code == 422  # beside the reveal choice, what was typed kept
+    assert "ask the organizer" in response.get_data(as_text=True)
+    with app2.app_context():
+        assert db.session().get(PublishedRally, rally_id).reveal_at == starts - timedelta(hours=2)
+    # Showing it sooner stays one step.
+    shown = {**form, "reveal": "now", "reveal_date": "", "reveal_time": ""}
+    shown["csrf_token"] = csrf(alesia, f"/moderate/rallies/{rally_id}")
+    assert alesia.post(f"/moderate/rallies/{rally_id}/edit", data=shown).status_code == 303
     public = app2.test_client().get(f"/api/rallies/{rally_id}").get_json()
     assert public["place"] == "Плошча Свабоды"
-    # Showing it sooner stays one step (the rally's own place, hidden by nobody now).
-    with app2.app_context():
-        assert db.session().get(PublishedRally, rally_id).reveal_at is None
+    # Once shown, nobody hides it again.
+    form.update(reveal="at", csrf_token=csrf(alesia, f"/moderate/rallies/{rally_id}"))
+    response = alesia.post(f"/moderate/rallies/{rally_id}/edit?lang=en", data=form)
+    assert response.status_code == 422
+    assert "cannot be hidden again" in response.get_data(as_text=True)
 
 
 def test_one_moderator_alone_cannot_lift_another_moderators_danger_warning(app2) -> None:

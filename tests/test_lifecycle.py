@@ -70,7 +70,13 @@ def run(session, rally: Rally, actor: str, action: str) -> None:  # noqa: ANN001
     if action == "edit":
         lifecycle.edit(session, rally, {"title": f"Edited by {kind}"}, actor)
     elif action == "reveal":
-        lifecycle.set_reveal(session, rally, rally.starts_at - timedelta(hours=1), actor)
+        # Hidden till an hour before if nothing is public yet, else shown (a minute ago): a
+        # place the public has seen is never hidden again (test_reveal_rules).
+        public = lifecycle.published(session, rally) is not None
+        shown = datetime.now(UTC) - timedelta(minutes=1)
+        lifecycle.set_reveal(
+            session, rally, shown if public else rally.starts_at - timedelta(hours=1), actor
+        )
     elif action in ("submit", "import", "import_approved"):
         lifecycle.transition(rally, actor, action)  # only from "new": refused here
     elif action == "approve" and kind == "moderator":

@@ -177,8 +177,12 @@ def test_import_takes_reveal_at(app: Flask, tmp_path: Path):
 def test_organizer_chooses_the_reveal_time_on_the_manage_page(client, app: Flask):
     from test_submit import csrf, form
 
-    rally_id = add_rally(app, manage_token_hash=lifecycle.hash_token("tok"), place=SECRET_PLACE)
-    assert client.get(f"/api/rallies/{rally_id}").get_json()["place"] == SECRET_PLACE
+    starts_at = datetime(datetime.now(UTC).year + 1, 6, 1, 16, 0, tzinfo=UTC)
+    rally_id = add_rally(
+        app, manage_token_hash=lifecycle.hash_token("tok"), place=SECRET_PLACE,
+        starts_at=starts_at, reveal_at=starts_at - timedelta(hours=6),
+    )  # fmt: skip
+    assert client.get(f"/api/rallies/{rally_id}").get_json()["place"] is None
     with app.app_context():
         starts = db.session().get(Rally, rally_id).starts_at.astimezone(lifecycle_minsk())
     data = {

@@ -96,7 +96,11 @@ def test_the_manage_page_keeps_an_offset_choice_without_a_stray_date(client, app
 
 
 def test_a_manage_edit_warns_of_a_locating_description(client, app):
-    add_rally(app, manage_token_hash=lifecycle.hash_token("tok"))
+    starts = datetime(datetime.now(UTC).year + 1, 6, 1, 16, 0, tzinfo=UTC)
+    add_rally(
+        app, manage_token_hash=lifecycle.hash_token("tok"), starts_at=starts,
+        reveal_at=starts - timedelta(hours=6),
+    )  # fmt: skip
     data = {
         **form(client),
         "csrf_token": csrf(client, "/manage/tok"),
@@ -283,3 +287,58 @@ def test_an_unknown_town_is_said_not_taken_for_a_town_without_rallies(client, ap
     assert "No rallies match these filters." in client.get("/rallies?lang=en&city=Гродна").get_data(
         as_text=True
     )
+
+
+# A place the public has seen is never hidden again: its copies keep it.
+
+
+@pytest.mark.parametrize("lang", ["en", "be", "ru"])
+def test_a_shown_place_cannot_be_hidden_again_from_the_manage_page(client, app, lang):
+    rally_id = add_rally(app, manage_token_hash=lifecycle.hash_token("tok"), geonameid=625144)
+    data = edit_data(client, app, rally_id, title="Новая назва, набраная", reveal="2")
+    refused = client.post(f"/manage/tok/edit?lang={lang}", data=data)
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    words = {
+        "en": "cannot be hidden again",
+        "be": "схаваць яго зноў нельга",
+        "ru": "скрыть его снова нельзя",
+    }
+    assert words[lang] in page, page
+    assert 'aria-invalid="true"' in page and 'id="reveal-error"' in page
+    assert 'value="Новая назва, набраная"' in page  # what was typed comes back
+    with app.app_context():
+        rally = db.session().get(Rally, rally_id)
+        assert rally.reveal_at is None and rally.title != "Новая назва, набраная"
+    assert client.get(f"/api/rallies/{rally_id}").get_json()["place"] == "Плошча Свабоды"
+
+
+def test_a_new_place_may_be_hidden_and_a_hidden_one_shown_later(client, app):
+    rally_id = add_rally(app, manage_token_hash=lifecycle.hash_token("tok"), geonameid=625144)
+    # Meeting elsewhere: the new place may stay hidden, and the old one leaves the public.
+    data = edit_data(client, app, rally_id, place="Іншае месца", lat="53.8950", lon="27.5480")
+    assert client.post("/manage/tok/edit", data=data).status_code == 303
+    public = client.get(f"/api/rallies/{rally_id}").get_json()
+    assert public["place"] is None and public["reveal_at"]
+    # A place still hidden may be shown later than first planned.
+    starts = datetime.now(UTC) + timedelta(days=5)
+    hidden = add_rally(app, starts_at=starts, reveal_at=starts - timedelta(hours=2))
+    with app.app_context():
+        session = db.session(write=True)
+        rally = session.get(Rally, hidden)
+        later = rally.starts_at - timedelta(hours=1)
+        assert lifecycle.set_reveal(session, rally, later, lifecycle.ORGANIZER)
+        session.commit()
+
+
+def test_a_moderator_cannot_hide_a_shown_place_again_either(app):
+    rally_id = add_rally(app)
+    with app.app_context():
+        session = db.session(write=True)
+        rally = session.get(Rally, rally_id)
+        with pytest.raises(lifecycle.RevealRefused):
+            lifecycle.set_reveal(
+                session, rally, datetime.now(UTC) + timedelta(days=1), "moderator:m"
+            )
+        session.rollback()
+        assert session.get(Rally, rally_id).reveal_at is None

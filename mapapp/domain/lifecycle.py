@@ -155,6 +155,11 @@ class Refused(Exception):
         self.message = message
 
 
+class RevealRefused(Refused):
+    """A reveal time the rules refuse (`set_reveal`): forms show it beside the reveal choice,
+    with what was typed kept, rather than answering 409."""
+
+
 def actor_kind(actor: str) -> str:
     """'moderator:NAME' -> moderator; organizer; anything else (import, seed) -> system."""
     kind = actor.split(":", 1)[0]
@@ -836,27 +841,66 @@ def _moderator(db: Session, actor: str) -> Moderator:
     return found
 
 
-def set_reveal(db: Session, rally: Rally, reveal_at: datetime | None, actor: str) -> bool:
+def gives_new_place(db: Session, rally: Rally, fields: dict[str, Any]) -> bool:
+    """Whether an edit's `fields` (town, place, lat, lon) name another place than the one the
+    public has of `rally` (True when nothing of it is public)."""
+    row = published(db, rally)
+    if row is None:
+        return True
+    before = (row.town, row.place or "", round(row.lat, 5), round(row.lon, 5))
+    after = (
+        fields.get("town", row.town),
+        fields.get("place", row.place) or "",
+        round(fields.get("lat", row.lat), 5),
+        round(fields.get("lon", row.lon), 5),
+    )
+    return before != after
+
+
+def set_reveal(
+    db: Session, rally: Rally, reveal_at: datetime | None, actor: str, new_place: bool = False
+) -> bool:
     """When the exact place becomes public (None: now). It adds no text, so an organizer's
     choice applies at once, to the published version too. Returns whether it changed.
 
+    `new_place`: the same edit gives the rally another place, which may be hidden although
+    the one it replaces was shown.
+
     :raise Refused: a moderator (with MAPAPP_APPROVALS > 1) would hide a public rally's place,
-        or show it later than now planned: that keeps people away like a cancel.
+        or show it later than now planned: that keeps people away like a cancel. Or anyone
+        would hide again a place the public has seen, without a new place.
     """
     if rally.reveal_at == reveal_at:
         return False
     to = transition(rally, actor, "reveal")
     row = published(db, rally)
+    now = utcnow()
+    if (
+        row is not None
+        and not new_place
+        and (row.reveal_at is None or row.reveal_at <= now)
+        and reveal_at is not None
+        and reveal_at > now
+    ):
+        # The calendars, channels, offline copies and partners' pages that carried the place
+        # keep it: hiding it again protects no one, and tells the organizer it does.
+        raise RevealRefused(
+            _l(
+                "The place has been public already, and the copies people made keep it: it "
+                "cannot be hidden again. To meet somewhere else, change the place: the new "
+                "place can stay hidden until the time you choose."
+            )
+        )
     if (
         actor_kind(actor) == MODERATOR
         and row is not None
         and int(current_app.config["APPROVALS"]) > 1
         and reveal_at is not None
-        and reveal_at > max(utcnow(), row.reveal_at or utcnow())
+        and reveal_at > max(now, row.reveal_at or now)
     ):
         # One moderator hiding a public rally's place (till a minute before the start, say)
         # keeps people away as a cancel does, and would do it at once: the organizer may.
-        raise Refused(
+        raise RevealRefused(
             _l(
                 "One moderator cannot hide the place of a public rally or show it later: ask "
                 "the organizer to do it on the manage page, or set a danger warning."

@@ -670,8 +670,15 @@ def edit(rally_id: int):  # noqa: ANN201
     fields["contact"] = found.contact  # moderators don't retype the organizer's contact
     session_ = db.session()
     try:
-        lifecycle.set_reveal(session_, found, fields["reveal_at"], actor())
+        lifecycle.set_reveal(
+            session_, found, fields["reveal_at"], actor(),
+            new_place=lifecycle.gives_new_place(session_, found, fields),
+        )  # fmt: skip
         lifecycle.edit(session_, found, fields, actor())
+    except lifecycle.RevealRefused as error:
+        session_.rollback()
+        form.reveal.errors.append(str(error.message))
+        return render_page(found, form, 422)
     except lifecycle.Refused as error:
         refused(error)
     if found.changes_pending and lifecycle.published(session_, found) is not None:

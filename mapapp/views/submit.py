@@ -284,8 +284,15 @@ def manage_edit(token: str):  # noqa: ANN201
     session_ = db.session()
     try:
         # The reveal time adds no text: it applies at once, to the published version too.
-        revealed = lifecycle.set_reveal(session_, rally, fields["reveal_at"], lifecycle.ORGANIZER)
+        revealed = lifecycle.set_reveal(
+            session_, rally, fields["reveal_at"], lifecycle.ORGANIZER,
+            new_place=lifecycle.gives_new_place(session_, rally, fields),
+        )  # fmt: skip
         changed = lifecycle.edit(session_, rally, fields, lifecycle.ORGANIZER)
+    except lifecycle.RevealRefused as error:
+        session_.rollback()
+        form.reveal.errors.append(str(error.message))
+        return render_manage(form, rally, token, status=422)
     except lifecycle.Refused as error:
         refused(error)
     if [name for name in changed if name != "contact"]:
