@@ -4,7 +4,10 @@ Finds, in mapapp/translations/{be,ru,en}:
 - Belarusian or Russian translations with a Latin-letter sentence in them (an English
   sentence glued onto a translation), beyond names such as Telegram, GeoJSON or Leaflet;
 - English translations that are not their msgid (English is the source language);
-- placeholders (%(name)s, {name}) missing or added.
+- placeholders (%(name)s, {name}) missing or added;
+- words docs/glossary.md rules out (Belarusian «карта», «сетка», «кольца», «ухваліць»,
+  «даслаць», «адхіліць мадэратара»; Russian «знаков», «регион», «всем сказано»), so that a
+  new entry keeps to the glossary.
 
 Run: python scripts/check_catalogues.py (exit status 1 when something is found);
 tests/test_catalogues.py runs it.
@@ -26,6 +29,31 @@ PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|\{\w+\}")
 ALLOWED = ("Saved Messages", "Hrodna", "OpenStreetMap", "Europe/Minsk", "Creative Commons")
 # English entries worded otherwise on purpose: WTForms' own messages (mapapp.web.forms).
 EN_REWORDED = {"Not a valid date value.", "Not a valid time value."}
+# Words docs/glossary.md rules out, with the word it uses instead.
+NOT_GLOSSARY = {
+    "be": (
+        (re.compile(r"\bкарт(а|ы|е|у|ай|аў)\b", re.I), "мапа"),
+        (re.compile(r"\bсетк", re.I), "інтэрнэт, злучэнне"),
+        (re.compile(r"\bкольца\b", re.I), "кальцо"),
+        (re.compile(r"\bухвал", re.I), "зацвердзіць, зацвярджэнне"),
+        (re.compile(r"\bдасла", re.I), "адправіць, адпраўлена"),
+        (re.compile(r"скапіра", re.I), "скапіяваць"),
+        (re.compile(r"\bрэгіён", re.I), "вобласць"),
+        (re.compile(r"\bабярыце\b", re.I), "выберыце"),
+        (
+            re.compile(r"\bадхіл\w*\s+(ад\s+мадэрацыі|(гэтага\s+)?мадэратара\b)", re.I),
+            "адстараніць",
+        ),
+        (re.compile(r"усім сказана", re.I), "папярэджанне «Небяспека: не прыходзьце»"),
+    ),
+    "ru": (
+        (re.compile(r"\bзнаков\b", re.I), "символов"),
+        (re.compile(r"\bрегион", re.I), "область"),
+        (re.compile(r"\bбудущие\b", re.I), "предстоящие"),
+        (re.compile(r"\bпубличн\w* ключ", re.I), "открытый ключ"),
+        (re.compile(r"всем сказано", re.I), "предупреждение «Опасность: не приходите»"),
+    ),
+}
 
 
 def problems(root: Path = ROOT) -> list[str]:
@@ -47,6 +75,11 @@ def problems(root: Path = ROOT) -> list[str]:
                 for run in LATIN_RUN.findall(text):
                     if not any(run in allowed or allowed in run for allowed in ALLOWED):
                         found.append(f"{lang}: Latin words in {message.id!r}: {run!r}")
+            for pattern, instead in NOT_GLOSSARY.get(lang, ()):
+                if word := pattern.search(text):
+                    found.append(
+                        f"{lang}: {word[0]!r} in {message.id!r}: the glossary says {instead}"
+                    )
             if sorted(PLACEHOLDER.findall(text)) != sorted(PLACEHOLDER.findall(message.id)):
                 found.append(f"{lang}: placeholders differ in {message.id!r}")
     return found

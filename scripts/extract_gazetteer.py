@@ -67,6 +67,7 @@ CHECKED = {
     6846555: ("Fanipal", "Фаніпаль", "Фаниполь"),
     623760: ("Pastavy", "Паставы", "Поставы"),
     621266: ("Stowbtsy", "Стоўбцы", "Столбцы"),
+    816218: ("Palykavichy", "Палыкавічы", "Полыковичи"),  # GeoNames: "Palykavichy Pyershyya"
 }
 
 # Belarusian and Russian names read by hand where the picks above give one language's form
@@ -146,6 +147,20 @@ NATIVE = {
     623855: ("Азярцо", "Озерцо"),
     13494161: ("Сонечны", "Солнечный"),
     619276: ("Залессе", "Залесье"),
+    # District centres and larger places where the picks took a Ukrainian or half-Belarusian
+    # form for Russian (Бихав, Масти, Домачеве, Чачерск), a historical name (Каралін for
+    # Ельск) or a village's old one (Палыкавічы Першыя, now Палыкавічы).
+    629447: ("Быхаў", "Быхов"),
+    618815: ("Жыткавічы", "Житковичи"),
+    627202: ("Клімавічы", "Климовичи"),
+    625367: ("Масты", "Мосты"),
+    629395: ("Чавусы", "Чаусы"),
+    629390: ("Чачэрск", "Чечерск"),
+    619598: ("Ельск", "Ельск"),
+    621838: ("Слаўгарад", "Славгород"),
+    626621: ("Краснасельскі", "Красносельский"),
+    628968: ("Дамачава", "Домачево"),
+    816218: ("Палыкавічы", "Полыковичи"),
 }
 
 # Not towns: GeoNames' second entry for Krychaw's town council ("Горад Крычаў"), which put

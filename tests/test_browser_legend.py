@@ -139,7 +139,7 @@ def test_the_embed_has_the_legend(phone, live_server):
     loaded(phone, f"{live_server}/embed?lang=be")
     legend = phone.locator("details.map-legend")
     legend.locator("summary").tap()
-    assert "Суцэльнае кольца" in legend.inner_text()
+    assert "Суцэльнае кальцо" in legend.inner_text()
     embed = phone.locator(".embed-map").bounding_box()
     assert legend.bounding_box()["y"] >= embed["y"] + embed["height"] - 1
 

@@ -32,3 +32,24 @@ def test_the_check_finds_a_glued_sentence(tmp_path):
         )
     found = load().problems(tmp_path)
     assert len(found) == 1 and found[0].startswith("be: Latin words")
+
+
+def test_the_check_finds_a_word_the_glossary_rules_out(tmp_path):
+    for lang, text in (
+        ("be", "Суцэльнае кольца: праверана. Прапанаваць адхіліць мадэратара"),
+        ("ru", "Не больше 280 знаков."),
+        ("en", "Solid ring: checked."),
+    ):
+        folder = tmp_path / lang / "LC_MESSAGES"
+        folder.mkdir(parents=True)
+        (folder / "messages.po").write_text(
+            f'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+            f'msgid "Solid ring: checked."\nmsgstr "{text}"\n',
+            encoding="utf-8",
+        )
+    found = load().problems(tmp_path)
+    assert [f.split(" in ")[0] for f in found] == [
+        "be: 'кольца'",
+        "be: 'адхіліць мадэратара'",
+        "ru: 'знаков'",
+    ]

@@ -214,7 +214,7 @@ def test_code_page_defaults(client):
 
 def test_code_page_is_linked_from_the_footer(client):
     page = client.get("/rallies?lang=ru").get_data(as_text=True)
-    assert '<a href="/embed/code?lang=ru">Встроить карту в свой сайт</a>' in page
+    assert '<a href="/embed/code?lang=ru">Встроить карту на свой сайт</a>' in page
 
 
 def oembed(client, url: str, **args):  # noqa: ANN001, ANN003, ANN201

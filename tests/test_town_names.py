@@ -15,7 +15,7 @@ NOT_RUSSIAN = re.compile(r"[іў’']", re.IGNORECASE)
 # Names written alike in both languages (read one by one: Орша, Любань, Ружаны ...).
 SAME_IN_BOTH = {
     "Барань", "Блонь", "Бобр", "Ветка", "Глуск", "Глуша", "Гомель", "Гоцк", "Добруш", "Друя",
-    "Дукора", "Клецк", "Копысь", "Лепель", "Лотва", "Лынтупы", "Любань", "Любча", "Мосар",
+    "Дукора", "Ельск", "Клецк", "Копысь", "Лепель", "Лотва", "Лынтупы", "Любань", "Любча", "Мосар",
     "Новая Гута", "Опса", "Орша", "Пружаны", "Ружаны", "Слуцк", "Солы", "Сураж", "Татарка",
     "Трабы", "Узда", "Усяж", "Хальч", "Шацк",
 }  # fmt: skip
@@ -24,6 +24,23 @@ WERE_RUSSIAN = {
     "Белоозерск": "Белаазёрск",
     "Красный Берег": "Чырвоны Бераг",
     "Телеханы": "Целяханы",
+}
+
+# District centres and larger places whose Russian (or Belarusian) name the picks got wrong:
+# Ukrainian forms (Бихав, Масти, Домачеве), half-Belarusian ones (Чачерск, Славгарад), a
+# historical name (Каралін for Ельск), a village's old name (Палыкавічы Першыя).
+OFFICIAL = {
+    629447: ("Быхаў", "Быхов"),
+    618815: ("Жыткавічы", "Житковичи"),
+    627202: ("Клімавічы", "Климовичи"),
+    625367: ("Масты", "Мосты"),
+    629395: ("Чавусы", "Чаусы"),
+    629390: ("Чачэрск", "Чечерск"),
+    619598: ("Ельск", "Ельск"),
+    621838: ("Слаўгарад", "Славгород"),
+    626621: ("Краснасельскі", "Красносельский"),
+    628968: ("Дамачава", "Домачево"),
+    816218: ("Палыкавічы", "Полыковичи"),
 }
 
 
@@ -41,6 +58,14 @@ def test_every_town_has_a_belarusian_and_a_russian_name(gazetteer):
         elif be == ru and be not in SAME_IN_BOTH:
             wrong.append((place.geonameid, be, ru))  # one language's form in both
     assert wrong == []
+
+
+def test_district_centres_have_their_official_names(gazetteer):
+    names = {p.geonameid: (p.name_in("be"), p.name_in("ru")) for p in gazetteer.places}
+    assert {geonameid: names[geonameid] for geonameid in OFFICIAL} == OFFICIAL
+    assert {"Бихав", "Масти", "Чачерск", "Каралін"}.isdisjoint(
+        gazetteer.town_names("be") + gazetteer.town_names("ru")
+    )
 
 
 def test_no_town_is_suggested_twice_under_another_name(gazetteer):

@@ -86,3 +86,8 @@ def test_verify_checks_a_dropped_copy_in_the_browser(browser, live_server, clien
     assert not any("POST" in url for url in requested)
     assert errors == []
     page.close()
+
+
+def test_the_command_line_names_the_file_in_the_pages_language(client):
+    page = client.get("/verify?lang=be").get_data(as_text=True)
+    assert "minisign -Vm ФАЙЛ -P" in page and "FILE" not in page
