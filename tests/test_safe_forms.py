@@ -295,6 +295,8 @@ def test_an_unknown_town_is_said_not_taken_for_a_town_without_rallies(client, ap
 @pytest.mark.parametrize("lang", ["en", "be", "ru"])
 def test_a_shown_place_cannot_be_hidden_again_from_the_manage_page(client, app, lang):
     rally_id = add_rally(app, manage_token_hash=lifecycle.hash_token("tok"), geonameid=625144)
+    said = {"en": "public already, so it cannot", "be": "ўжо публічнае", "ru": "уже публичное"}
+    assert said[lang] in client.get(f"/manage/tok?lang={lang}").get_data(as_text=True)
     data = edit_data(client, app, rally_id, title="Новая назва, набраная", reveal="2")
     refused = client.post(f"/manage/tok/edit?lang={lang}", data=data)
     page = refused.get_data(as_text=True)
@@ -322,7 +324,12 @@ def test_a_new_place_may_be_hidden_and_a_hidden_one_shown_later(client, app):
     assert public["place"] is None and public["reveal_at"]
     # A place still hidden may be shown later than first planned.
     starts = datetime.now(UTC) + timedelta(days=5)
-    hidden = add_rally(app, starts_at=starts, reveal_at=starts - timedelta(hours=2))
+    hidden = add_rally(
+        app, starts_at=starts, reveal_at=starts - timedelta(hours=2),
+        manage_token_hash=lifecycle.hash_token("tok3"),
+    )  # fmt: skip
+    page = client.get("/manage/tok3?lang=en").get_data(as_text=True)
+    assert "so the police cannot be there first" in page and "public already" not in page
     with app.app_context():
         session = db.session(write=True)
         rally = session.get(Rally, hidden)

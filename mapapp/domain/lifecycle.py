@@ -841,6 +841,13 @@ def _moderator(db: Session, actor: str) -> Moderator:
     return found
 
 
+def place_was_shown(db: Session, rally: Rally, now: datetime | None = None) -> bool:
+    """Whether the public has seen `rally`'s exact place (it is published, and its reveal
+    time is none or past): its copies keep it, so it is never hidden again (`set_reveal`)."""
+    row = published(db, rally)
+    return row is not None and (row.reveal_at is None or row.reveal_at <= (now or utcnow()))
+
+
 def gives_new_place(db: Session, rally: Rally, fields: dict[str, Any]) -> bool:
     """Whether an edit's `fields` (town, place, lat, lon) name another place than the one the
     public has of `rally` (True when nothing of it is public)."""
@@ -876,11 +883,10 @@ def set_reveal(
     row = published(db, rally)
     now = utcnow()
     if (
-        row is not None
-        and not new_place
-        and (row.reveal_at is None or row.reveal_at <= now)
-        and reveal_at is not None
+        reveal_at is not None
         and reveal_at > now
+        and not new_place
+        and place_was_shown(db, rally, now)
     ):
         # The calendars, channels, offline copies and partners' pages that carried the place
         # keep it: hiding it again protects no one, and tells the organizer it does.

@@ -480,6 +480,8 @@ def render_page(  # noqa: ANN201
         .all()
     )
     session_ = db.session()
+    if lifecycle.place_was_shown(session_, found):
+        form.note_place_shown()
     # The pin on a small map: the map shell of a rally's page (no public feed to watch).
     shell = map_shell("single")
     g.csp_script_hashes = shell.script_hashes

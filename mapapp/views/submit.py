@@ -225,6 +225,8 @@ def render_manage(
     """The organizer's page: the rally's state, the danger button, the edit and cancel forms,
     and the pin map of the edit form (the stored pin unless the form brought another)."""
     shell = None
+    if lifecycle.place_was_shown(db.session(), rally):
+        form.note_place_shown()
     if lifecycle.allowed(lifecycle.ORGANIZER, "edit", rally.status) is not None:
         if form.point() is None:
             form.lat.data, form.lon.data = str(rally.lat), str(rally.lon)

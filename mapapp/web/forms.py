@@ -222,6 +222,14 @@ class RallyForm(Form):
             moment = starts_at - timedelta(hours=int(choice))
         return moment if moment > utcnow() else None  # a time already past: now
 
+    def note_place_shown(self) -> None:
+        """Say beside the reveal choice that the place is public already and stays so
+        (mapapp.domain.lifecycle.place_was_shown): the manage and moderation pages."""
+        self.reveal.description = _l(
+            "The place is public already, so it cannot be hidden again. To meet somewhere else,"
+            " change the place: the new place can stay hidden until the time you choose."
+        )
+
     def show_reveal(self, reveal_at: datetime | None) -> None:
         """Fill the reveal fields from a stored time (the manage and moderation pages).
 
