@@ -140,3 +140,26 @@ def test_zooming_in_draws_each_levels_clusters_and_markers(page, live_server, ap
     # Clusters parted into rallies on the way in.
     assert seen[0][0] > 0 and max(rallies for _, rallies in seen) > seen[0][1], seen
     assert page.errors == []
+
+
+def test_a_long_drag_draws_what_comes_into_view_before_the_map_stops(page, live_server, app: Flask):
+    """Only the view and a little around it has elements: dragged far, with the button still
+    down (no moveend yet), the map has drawn what came into view."""
+    for i in range(8):
+        for j in range(6):
+            add_rally(app, title=f"Rally {i} {j}", lat=53.2 + i * 0.12, lon=26.9 + j * 0.18)
+    page.goto(live_server + "/?lang=en&lat=53.3&lon=26.2&zoom=10")
+    loaded(page)
+    page.wait_for_timeout(300)
+    page.mouse.move(1000, 400)
+    page.mouse.down()
+    for step in range(1, 31):
+        page.mouse.move(1000 - step * 30, 400)
+        page.wait_for_timeout(20)
+    page.wait_for_timeout(300)
+    drawn = page.evaluate(DRAWN)
+    expected = page.evaluate(EXPECTED)
+    page.mouse.up()
+    assert expected["clusters"] or expected["rallies"], expected
+    assert drawn == expected
+    assert page.errors == []

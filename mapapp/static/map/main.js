@@ -69,6 +69,7 @@ function init(map, config) {
     drawn: new Map(),           // what is on the map now: "r<id>" or "c<cluster id>" -> marker
     drawnZoom: null,
     drawnBounds: null,          // the area drawn (the view and DRAW_PAD around it)
+    drawnAt: null,              // the map's zoom then
     current: null,              // the open popup: {popup, record}
     opening: null,              // the rally whose popup waits for its details
     detailsFailed: new Set()    // rallies whose details could not be loaded

@@ -307,24 +307,25 @@ export function render(state) {
   state.drawn = next;
   state.drawnZoom = zoom;
   state.drawnBounds = view;
+  state.drawnAt = map.getZoom();  // the zoom itself, which may be fractional (the first view)
 }
 
 // While the map moves (a drag, a fling): draws again, once a frame at most, when the view
-// leaves what was drawn around it.
+// leaves what was drawn around it. Not while the zoom changes (a pinch, an animation): the
+// new level is drawn when it ends (moveend).
 export function renderIfUncovered(state) {
   if (state.renderQueued || covered(state)) return;
   state.renderQueued = true;
   L.Util.requestAnimFrame(function () {
     state.renderQueued = false;
-    // At a zoom's end (moveend) it is drawn anyway.
-    if (!state.map._animatingZoom && !covered(state)) render(state);
+    if (!covered(state)) render(state);
   });
 }
 
 function covered(state) {
   var map = state.map;
-  return !state.index || !state.drawnBounds || (Math.round(map.getZoom()) === state.drawnZoom &&
-    state.drawnBounds.contains(map.getBounds()));
+  return !state.index || !state.drawnBounds || map._animatingZoom ||
+    map.getZoom() !== state.drawnAt || state.drawnBounds.contains(map.getBounds());
 }
 
 // The marker or cluster that stands for a rally on the map now, or null.
