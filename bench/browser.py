@@ -14,9 +14,11 @@ served with the app's own Leaflet).
 
 A uMap-like baseline, in alternated rounds at the largest count (1x and 4x CPU): uMap draws a
 big map's points as Leaflet markers in a Leaflet.markercluster group over the full GeoJSON
-(vendored from the npm registry in bench/vendor, never served by the app): time to markers, and
-at 4x CPU the time to zoom in one level and redraw (from setZoom to the second frame after
-Leaflet's `zoomend`).
+(vendored from the npm registry in bench/vendor, never served by the app), with the same tile
+layer as the map (uMap always has one; the bench answers neither's tiles): time to markers,
+and the time to zoom in one level and redraw (ZOOM_IN: from the zoom's start until the markers
+of the new level are drawn and the map is idle) with its main-thread CPU time, each round
+printed.
 
 Then a phone on a slow link (Lighthouse's mobile profile: "Slow 4G", 150 ms a round trip,
 1.6 Mbit/s down, and the 4x CPU) at the largest count: the page as served, against the same
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import logging
 import os
 import re
@@ -130,6 +133,7 @@ UMAP_PAGE = """<!doctype html><html><head><meta charset="utf-8">
 <script src="/bench-vendor/leaflet.markercluster.js"></script></head>
 <body><div id="map"></div><script>
 var map_umap = L.map("map", {{ maxZoom: 18, minZoom: 5 }}).setView([53.7, 27.9], 7);
+L.tileLayer("/no-tiles/{{z}}/{{x}}/{{y}}.png", {{ maxZoom: 18, minZoom: 5 }}).addTo(map_umap);
 fetch("/api/rallies.geojson?when=all&lang=en").then(function (r) {{ return r.json(); }})
   .then(function (data) {{
     var group = L.markerClusterGroup({{ chunkedLoading: true }});
@@ -145,20 +149,69 @@ fetch("/api/rallies.geojson?when=all&lang=en").then(function (r) {{ return r.jso
   }});
 </script></body></html>"""
 
-# Zoom in one level and redraw: from setZoom to the second frame after zoomend (ms).
+# Zoom in one level and redraw, as the zoom control's "+" does (animated): from the zoom's
+# start until the markers of the new level are drawn and the map is idle, that is until the
+# frame after the last change to the map's elements (tiles aside: the bench answers none) that
+# was followed by 500 ms without one. A Leaflet.markercluster group redraws after `zoomend`
+# (and animates its clusters), this map at `moveend`: both are in. Returns the time (ms) and
+# how many markers and clusters are drawn after it; the marks "zoom-start" and "zoom-idle"
+# bound the window whose main-thread CPU time the bench reads from a trace (zoom_cpu).
 ZOOM_IN = """
 async () => {
   const map = window[Object.keys(window).find((k) => /^map_\\w+$/.test(k))];
   const frames = () => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
   await frames();
+  await new Promise((done) => requestIdleCallback(done));
+  const tile = (n) => n.nodeType !== 1 || n.classList.contains("leaflet-tile") ||
+    Boolean(n.closest(".leaflet-tile-pane"));
+  let changes = 0, last = 0, painted = 0;
+  const observer = new MutationObserver((records) => {
+    if (records.every((r) => tile(r.target))) return;
+    const change = ++changes;
+    last = performance.now();
+    requestAnimationFrame(() => setTimeout(() => {
+      if (change === changes) painted = performance.now();
+    }, 0));
+  });
+  observer.observe(map.getContainer(), {subtree: true, childList: true, attributes: true});
+  let ended = false;
+  map.once("zoomend", () => { ended = true; });
+  performance.mark("zoom-start");
   const start = performance.now();
-  const ended = new Promise((done) => map.once("zoomend", done));
-  map.setZoom(Math.round(map.getZoom()) + 1, {animate: false});
-  await ended;
-  await frames();
-  return performance.now() - start;
+  map.setZoom(Math.round(map.getZoom()) + 1);
+  while (!ended || painted < last || performance.now() - painted < 500) {
+    await new Promise((done) => setTimeout(done, 50));
+    if (performance.now() - start > 30000) throw new Error("the map did not settle in 30 s");
+  }
+  observer.disconnect();
+  performance.mark("zoom-idle", {startTime: painted});
+  return [painted - start, document.querySelectorAll(".leaflet-marker-icon").length];
 }
 """
+
+
+def zoom_cpu(trace: bytes) -> float:
+    """The CPU time (ms) of the page's main thread between the marks zoom-start and
+    zoom-idle of a trace (its top-level tasks' thread time): less moved by other processes on
+    the machine than the wall time."""
+    events = json.loads(trace)["traceEvents"]
+    marks = {e["name"]: e for e in events if e.get("name") in ("zoom-start", "zoom-idle")}
+    start = marks["zoom-start"]
+    since = start["ts"]
+    until = since + 1000 * (
+        marks["zoom-idle"]["args"]["data"]["startTime"] - start["args"]["data"]["startTime"]
+    )
+    return (
+        sum(
+            e.get("tdur", e.get("dur", 0))
+            for e in events
+            if e.get("ph") == "X"
+            and e.get("name") == "ThreadControllerImpl::RunTask"
+            and (e.get("pid"), e.get("tid")) == (start["pid"], start["tid"])
+            and since <= e["ts"] < until
+        )
+        / 1000
+    )
 
 
 def serve(count: int, folder: Path) -> tuple[str, object, Flask]:
@@ -214,8 +267,9 @@ def serve(count: int, folder: Path) -> tuple[str, object, Flask]:
     return url, server, app
 
 
-def markers_and_zoom(browser, url: str, throttle: int) -> tuple[float, float]:  # noqa: ANN001
-    """For one fresh page at 1280x800: time to markers and the zoom-in redraw, in seconds."""
+def markers_and_zoom(browser, url: str, throttle: int) -> tuple[float, float, float, int]:  # noqa: ANN001
+    """For one fresh page at 1280x800: time to markers (s), then the zoom-in redraw (ZOOM_IN):
+    its time (s), its main-thread CPU time (s) and how many markers and clusters it drew."""
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
     page = context.new_page()
     page.add_init_script(WATCH)
@@ -229,37 +283,45 @@ def markers_and_zoom(browser, url: str, throttle: int) -> tuple[float, float]:  
         page.wait_for_timeout(50)
     markers = page.evaluate("window.__bench.markers")
     page.wait_for_timeout(1500)  # the page settles (chunked loading, the list)
-    zoom = page.evaluate(ZOOM_IN)
+    browser.start_tracing(page=page, categories=["toplevel", "blink.user_timing"])
+    zoom, drawn = page.evaluate(ZOOM_IN)
+    cpu = zoom_cpu(browser.stop_tracing())
     context.close()
-    return markers / 1000, zoom / 1000
+    if not drawn:
+        raise SystemExit(f"no markers after zooming in: {url}")
+    return markers / 1000, zoom / 1000, cpu / 1000, drawn
 
 
 def versus_umap(browser, url: str, repeat: int) -> None:  # noqa: ANN001
-    """The app's map against the uMap-like page, alternated rounds, medians."""
+    """The app's map against the uMap-like page, alternated rounds, each printed, medians."""
     print(f"\nthe map against a uMap-like page (markercluster, full GeoJSON), median of {repeat}")
     for throttle in (1, 4):
         ours, theirs = [], []
         markers_and_zoom(browser, url + PAGE, throttle)  # warm: files in the browser's cache
         markers_and_zoom(browser, url + "/umap", throttle)
         for round_number in range(repeat):
-            pair = [(ours, url + PAGE), (theirs, url + "/umap")]
-            for kept, address in pair if round_number % 2 == 0 else reversed(pair):
+            pair = [("this map", ours, url + PAGE), ("uMap-like", theirs, url + "/umap")]
+            for name, kept, address in pair if round_number % 2 == 0 else reversed(pair):
                 kept.append(markers_and_zoom(browser, address, throttle))
-        for name, runs in (("this map", ours), ("uMap-like", theirs)):
+                m, z, cpu, drawn = kept[-1]
+                print(
+                    f"  round {round_number + 1} {throttle}x CPU {name:>10}: markers {m:.2f} s;"
+                    f" zoom in + redraw {z:.2f} s, {cpu:.3f} s CPU, {drawn} drawn"
+                )
+        median = {
+            name: [statistics.median(run[i] for run in runs) for i in range(3)]
+            for name, runs in (("this map", ours), ("uMap-like", theirs))
+        }
+        for name, (m, z, cpu) in median.items():
             print(
-                f"  {throttle}x CPU {name:>10}: markers "
-                + " ".join(f"{m:.2f}" for m, _ in runs)
-                + f" s (median {statistics.median(m for m, _ in runs):.2f}); zoom in + redraw "
-                + " ".join(f"{z:.2f}" for _, z in runs)
-                + f" s (median {statistics.median(z for _, z in runs):.2f})"
+                f"  {throttle}x CPU {name:>10} median: markers {m:.2f} s;"
+                f" zoom in + redraw {z:.2f} s ({cpu:.3f} s CPU)"
             )
-        m_ours = statistics.median(m for m, _ in ours)
-        m_theirs = statistics.median(m for m, _ in theirs)
-        z_ours = statistics.median(z for _, z in ours)
-        z_theirs = statistics.median(z for _, z in theirs)
+        (m_ours, z_ours, c_ours), (m_theirs, z_theirs, c_theirs) = median.values()
         print(
             f"  {throttle}x CPU: markers {m_theirs / m_ours:.2f}x sooner than uMap-like;"
-            f" zoom redraw {z_ours / z_theirs:.2f}x uMap-like's time"
+            f" zoom redraw {z_ours / z_theirs:.2f}x uMap-like's time,"
+            f" {c_ours / c_theirs:.2f}x its CPU time"
         )
 
 

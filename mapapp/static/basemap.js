@@ -64,6 +64,7 @@
       // a cross) whole, while the name beside it stays above every marker.
       this._dots = L.DomUtil.create("div", "basemap-dots leaflet-zoom-hide", map.getPane("basemapDots"));
       this._dots.setAttribute("aria-hidden", "true");
+      this._spans = new Map();
       map.on("moveend", this._draw, this);
       this._draw();
     },
@@ -74,13 +75,19 @@
       L.DomUtil.remove(this._dots);
     },
 
+    // Each name's spans are made once and kept (this._spans): a redraw moves those that stay,
+    // adds those that come into view and takes out the others, so a zoom or a pan changes a
+    // few elements, not all of them.
     _draw: function () {
       var map = this._map;
       var zoom = map.getZoom();
       var size = map.getSize();
       var taken = [];
-      var fragment = document.createDocumentFragment();
-      this._names.forEach(function (name) {
+      var spans = this._spans || (this._spans = new Map());
+      var shown = new Set();
+      var box = this._box;
+      var dots = this._dots;
+      this._names.forEach(function (name, n) {
         if (name.kind === "town" ? name.zoom > zoom : zoom > REGION_MAX_ZOOM) return;
         var at = map.latLngToContainerPoint(name.latlng);
         if (at.x < -100 || at.y < -20 || at.x > size.x + 100 || at.y > size.y + 20) return;
@@ -93,22 +100,37 @@
         for (var i = 0; i < tries.length; i++) {
           var x = at.x + tries[i][0];
           var y = at.y + tries[i][1];
-          var box = [x - MARGIN, y - MARGIN, x + width + (region ? 0 : 18) + MARGIN, y + 16 + MARGIN];
-          if (overlaps(box, taken)) continue;
-          taken.push(box);
-          var span = document.createElement("span");
-          span.className = region ? "basemap-region" : "basemap-town" + (i ? " basemap-town-left" : "");
-          span.textContent = name.text;
+          var place = [x - MARGIN, y - MARGIN, x + width + (region ? 0 : 18) + MARGIN, y + 16 + MARGIN];
+          if (overlaps(place, taken)) continue;
+          taken.push(place);
+          var key = n + ":" + i;
+          var kept = spans.get(key);
+          if (!kept) {
+            var span = document.createElement("span");
+            span.className = region ? "basemap-region" : "basemap-town" + (i ? " basemap-town-left" : "");
+            span.textContent = name.text;
+            // The town's dot, in the pane under the markers, where the name leaves room for it.
+            var dot = region ? null : document.createElement("span");
+            if (dot) dot.className = "basemap-dot";
+            kept = { span: span, dot: dot, dx: i ? width + 11 : 1 };
+            spans.set(key, kept);
+          }
           var point = map.containerPointToLayerPoint([x, y]);
-          L.DomUtil.setPosition(span, point);
-          fragment.appendChild(span);
+          L.DomUtil.setPosition(kept.span, point);
+          if (kept.dot) L.DomUtil.setPosition(kept.dot, point.add([kept.dx, 5]));
+          if (kept.span.parentNode !== box) {
+            box.appendChild(kept.span);
+            if (kept.dot) dots.appendChild(kept.dot);
+          }
+          shown.add(key);
           return;
         }
       });
-      this._dots.textContent = "";
-      this._dots.appendChild(fragment.cloneNode(true));
-      this._box.textContent = "";
-      this._box.appendChild(fragment);
+      spans.forEach(function (kept, key) {
+        if (shown.has(key) || kept.span.parentNode !== box) return;
+        box.removeChild(kept.span);
+        if (kept.dot) dots.removeChild(kept.dot);
+      });
     }
   });
 
@@ -124,7 +146,10 @@
     dots.style.zIndex = 450;
     dots.style.pointerEvents = "none";
     names.style.pointerEvents = "none";
-    var renderer = L.canvas({ pane: "basemap", padding: 0.5 });
+    // The canvas covers the view and a quarter of it each way (a short drag shows the outline
+    // at once; it is drawn again when the map stops): Leaflet's default of half a view each
+    // way makes a canvas of four views to draw and paint at every zoom.
+    var renderer = L.canvas({ pane: "basemap", padding: 0.25 });
     var common = { renderer: renderer, interactive: false };
     L.polygon(latLngs(data.outline), L.extend({
       color: "#4a5560", weight: 2, fillColor: "#fffdf5", fillOpacity: 0.35

@@ -86,6 +86,7 @@ def embed() -> Response:
             shell=shell,
             early_feed=early_feed(rally_filter),
             map_focus=filter_focus(rally_filter),
+            map_focus_town=rally_filter.city_id is not None,
             options=options,
             full_map=url_for("pages.index", **map_query(request.args)),
             full_list=url_for("pages.rallies", **map_query(request.args)),

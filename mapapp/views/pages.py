@@ -59,6 +59,7 @@ def index() -> Response | str:
             early_feed=early_feed(rally_filter),
             rally_filter=rally_filter,
             map_focus=filter_focus(rally_filter),
+            map_focus_town=rally_filter.city_id is not None,
             filter_towns=gazetteer().town_names(current_language()),
         )
 

@@ -27,7 +27,7 @@ import { mark } from "./dom.js";
 import { dataUrl, DetailStore, watch } from "./feed.js";
 import { keyboard } from "./keyboard.js";
 import { List } from "./list.js";
-import { addRecord, dropClusters, rebuildIndex, removeRecord, render, updateMarker } from "./markers.js";
+import { addRecord, dropClusters, rebuildIndex, removeRecord, render, renderIfUncovered, updateMarker } from "./markers.js";
 import { initPin } from "./pin.js";
 import { popupContent, reload, showing } from "./popups.js";
 import { isUrgent, recordsOf, signature } from "./rally.js";
@@ -68,12 +68,15 @@ function init(map, config) {
     index: null,                // supercluster over the other rallies
     drawn: new Map(),           // what is on the map now: "r<id>" or "c<cluster id>" -> marker
     drawnZoom: null,
+    drawnBounds: null,          // the area drawn (the view and DRAW_PAD around it)
+    drawnAt: null,              // the map's zoom then
     current: null,              // the open popup: {popup, record}
     opening: null,              // the rally whose popup waits for its details
     detailsFailed: new Set()    // rallies whose details could not be loaded
   };
 
   map.on("moveend", function () { render(state); });
+  map.on("move", function () { renderIfUncovered(state); });
   map.on("popupclose", function (event) {
     // Another popup is opening in its place (popups.js set it as current already).
     if (state.current && state.current.popup !== event.popup) return;

@@ -16,8 +16,12 @@ var CLUSTER_RADIUS = 50;
 
 // A div icon that carries a label: a cluster is otherwise just a number.
 // The node keeps its cluster's marker, for the keyboard (see keyboard.js).
+// Its count is made into elements only when Leaflet makes the icon's element.
 var LabelledIcon = L.DivIcon.extend({
   createIcon: function (oldIcon) {
+    var inner = element("div");
+    inner.appendChild(element("span", null, this.options.count));
+    this.options.html = inner;
     var node = L.DivIcon.prototype.createIcon.call(this, oldIcon);
     node.title = this.options.label;
     node.setAttribute("aria-label", this.options.label);
@@ -26,20 +30,27 @@ var LabelledIcon = L.DivIcon.extend({
   }
 });
 
-function clusterIcon(count, danger, marker, config) {
-  // markercluster's look (app.css); the count is inserted as text. A cluster holding a
-  // rally with a danger warning says so, by a sign and in its name: the warning is never
-  // hidden inside a number.
+// What a cluster of `count` rallies, `danger` of them with a danger warning, looks like and
+// is called: markercluster's look (app.css), the count as text. A cluster holding a rally
+// with a danger warning says so, by a sign and in its name: the warning is never hidden
+// inside a number.
+function clusterLook(count, danger, config) {
   var size = count < 10 ? "small" : count < 100 ? "medium" : "large";
-  var inner = element("div");
-  inner.appendChild(element("span", null, count));
   var label = config.labels.cluster.replace("{count}", String(count));
   if (danger) label = config.labels.clusterDanger.replace("{count}", String(danger)) + " " + label;
-  return new LabelledIcon({
-    html: inner,
+  return {
     className: "marker-cluster marker-cluster-" + size + (danger ? " marker-cluster-danger" : ""),
+    label: label
+  };
+}
+
+function clusterIcon(count, danger, marker, config) {
+  var look = clusterLook(count, danger, config);
+  return new LabelledIcon({
+    count: count,
+    className: look.className,
     iconSize: L.point(40, 40),
-    label: label,
+    label: look.label,
     cluster: marker
   });
 }
@@ -126,6 +137,34 @@ function clusterMarker(state, item) {
   return marker;
 }
 
+// A cluster marker of the view before, on the map still, made to stand for another
+// cluster: its element is changed in place (count, look, name, place), not made again with
+// its listeners. What a zoom costs is then mostly moving elements.
+function reuseCluster(state, marker, item) {
+  var c = item.geometry.coordinates;
+  var count = item.properties.point_count;
+  var danger = item.properties.danger;
+  var look = clusterLook(count, danger, state.config);
+  var node = marker.getElement();
+  var old = marker.options.icon.options;
+  if (old.className !== look.className) {
+    old.className.split(" ").forEach(function (name) { node.classList.remove(name); });
+    look.className.split(" ").forEach(function (name) { node.classList.add(name); });
+  }
+  if (old.label !== look.label) {
+    node.title = look.label;
+    node.setAttribute("aria-label", look.label);
+  }
+  var span = node.querySelector("span");
+  if (span.textContent !== String(count)) span.textContent = String(count);
+  // For Leaflet, when it makes the element again (the marker added anew).
+  marker.options.icon = clusterIcon(count, danger, marker, state.config);
+  marker.clusterId = item.properties.cluster_id;
+  marker.home = L.latLng(c[1], c[0]);
+  marker.setLatLng(marker.home);
+  return marker;
+}
+
 // Where the i-th of n markers that share a point is drawn, in pixels from it: on a
 // circle, or for many a spiral (Leaflet.markercluster's "spiderfy" figures).
 function spreadOffset(i, n) {
@@ -196,25 +235,38 @@ export function leafIds(state, clusterId, limit) {
   return state.index.getLeaves(clusterId, limit || Infinity).map(function (leaf) { return leaf.properties.id; });
 }
 
-// Draws the clusters and markers over the view (and half a view around it, so a short
-// pan shows them at once); removes the others. A marker whose popup is open stays while
-// the zoom does.
+// How much around the view is drawn, as a share of its width and height each way: a short
+// pan shows markers at once; a longer one draws more as the map moves (renderIfUncovered).
+// Only what is near the view has elements: fewer to place and paint on every zoom.
+var DRAW_PAD = 0.25;
+
+// Draws the clusters and markers over the view and a little around it (DRAW_PAD); removes
+// the others. A marker whose popup is open stays while the zoom does. Clusters of the view
+// before that are gone are reused for the new ones (reuseCluster), and the elements are
+// changed together, after every position has been worked out.
 export function render(state) {
   var map = state.map;
   if (!state.index) return;
   var zoom = Math.round(map.getZoom());
-  var view = map.getBounds().pad(0.5);
+  var view = map.getBounds().pad(DRAW_PAD);
   var box = [
     Math.max(view.getWest(), -180), Math.max(view.getSouth(), -85),
     Math.min(view.getEast(), 180), Math.min(view.getNorth(), 85)
   ];
+  var drawn = state.drawn;
   var next = new Map();
   var rallyMarkers = [];
+  var newClusters = [];
   state.index.getClusters(box, zoom).forEach(function (item) {
     var key, layer;
     if (item.properties.cluster) {
       key = "c" + item.properties.cluster_id;
-      layer = state.drawn.get(key) || clusterMarker(state, item);
+      layer = drawn.get(key);
+      if (!layer) {
+        newClusters.push(item);
+        next.set(key, null);  // made below; its place in the index's order kept (keyboard.js)
+        return;
+      }
     } else {
       var r = state.records.get(item.properties.id);
       if (!r) return;
@@ -224,22 +276,56 @@ export function render(state) {
     }
     next.set(key, layer);
   });
-  place(state, rallyMarkers, zoom);
-  clearOfStar(state, Array.from(next.values()).filter(function (layer) { return !layer.record || !layer.record.featured; }), zoom);
   var current = state.current;
-  state.drawn.forEach(function (layer, key) {
+  var focused = document.activeElement;
+  var gone = [];
+  var spare = [];
+  drawn.forEach(function (layer, key) {
     if (next.has(key)) return;
     if (zoom === state.drawnZoom && current && layer.record === current.record) {
       next.set(key, layer);  // panned away from its open popup: keep it for the way back
       return;
     }
-    map.removeLayer(layer);
+    // A cluster no longer drawn, unless it has focus (the keyboard's place stays its own).
+    if (layer.clusterId !== undefined && layer.getElement() && layer.getElement() !== focused) {
+      spare.push(layer);
+    } else {
+      gone.push(layer);
+    }
   });
+  newClusters.forEach(function (item) {
+    var layer = spare.length ? reuseCluster(state, spare.pop(), item) : clusterMarker(state, item);
+    next.set("c" + item.properties.cluster_id, layer);
+  });
+  gone = gone.concat(spare);
+  place(state, rallyMarkers, zoom);
+  clearOfStar(state, Array.from(next.values()).filter(function (layer) { return !layer.record || !layer.record.featured; }), zoom);
+  gone.forEach(function (layer) { map.removeLayer(layer); });
   next.forEach(function (layer) {
     if (!map.hasLayer(layer)) map.addLayer(layer);
   });
   state.drawn = next;
   state.drawnZoom = zoom;
+  state.drawnBounds = view;
+  state.drawnAt = map.getZoom();  // the zoom itself, which may be fractional (the first view)
+}
+
+// While the map moves (a drag, a fling): draws again, once a frame at most, when the view
+// leaves what was drawn around it. Not while the zoom changes (a pinch, an animation): the
+// new level is drawn when it ends (moveend).
+export function renderIfUncovered(state) {
+  if (state.renderQueued || covered(state)) return;
+  state.renderQueued = true;
+  L.Util.requestAnimFrame(function () {
+    state.renderQueued = false;
+    if (!covered(state)) render(state);
+  });
+}
+
+function covered(state) {
+  var map = state.map;
+  return !state.index || !state.drawnBounds || map._animatingZoom ||
+    map.getZoom() !== state.drawnAt || state.drawnBounds.contains(map.getBounds());
 }
 
 // The marker or cluster that stands for a rally on the map now, or null.

@@ -73,8 +73,11 @@ function fitFrameToScreen(map) {
   window.addEventListener("resize", measure);
 }
 
-// A link may ask for a centre and zoom (?lat=&lon=&zoom=, checked by the server);
-// otherwise the map shows the whole of Belarus.
+// A link may ask for a centre and zoom (?lat=&lon=&zoom=, checked by the server); a page
+// filtered to a town or a region shows it (filterFocus); otherwise the map shows the whole
+// of Belarus. The map opens at that view at once: folium made it at zoom 6 over Belarus's
+// centre, and this runs in the same task, before the tiles of that first view are asked for.
+// Never animated from there: an animation would load and draw a second zoom level.
 export function initialView(map, config) {
   fitFrameToScreen(map);
   var page = new URLSearchParams(window.location.search);
@@ -89,36 +92,51 @@ export function initialView(map, config) {
   }
   if (!centred && !isFinite(zoom)) {
     var size = map.getSize();
+    var focus = filterFocus(map);
     if (size.x && size.y) {
-      fitBelarus(map, config.bounds);
+      if (focus) fitFocus(map, focus); else fitBelarus(map, config.bounds);
       followSize(map, null);
     } else {
       followSize(map, config.bounds);
     }
     return;
   }
-  map.setView(centred ? [lat, lon] : map.getCenter(), isFinite(zoom) ? zoom : PLACE_ZOOM);
+  map.setView(centred ? [lat, lon] : map.getCenter(), isFinite(zoom) ? zoom : PLACE_ZOOM, { animate: false });
   followSize(map, null);
 }
 
-// A map filtered to a town or a region (the page's data-map-focus, from the server's
-// mapshells.filter_focus) shows that town's or region's rallies once they are loaded, or the
-// town or region itself when it has none; not when a link asked for a view (?lat=&zoom=).
+// The box a map filtered to a town or a region looks at (the page's data-map-focus, from the
+// server's mapshells.filter_focus), or null; none when a link asked for a view (?lat=&zoom=).
+function filterFocus(map) {
+  var frame = map.getContainer().closest("[data-map-focus]");
+  if (!frame) return null;
+  var page = new URLSearchParams(window.location.search);
+  if (page.has("lat") || page.has("zoom")) return null;
+  try {
+    return L.latLngBounds(JSON.parse(frame.dataset.mapFocus));
+  } catch (e) {
+    return null;
+  }
+}
+
+function fitFocus(map, bounds) {
+  map.fitBounds(bounds, { padding: [40, 40], maxZoom: PLACE_ZOOM, animate: false });
+}
+
+// A map filtered to a town or a region opened at the town or the region (initialView). Once
+// its rallies are loaded: a town's view stays if they all lie in it (its rallies are in the
+// town: no second zoom level); a region's fits its rallies (or the region, with none). Not
+// when a link asked for a view (?lat=&zoom=).
 export function fitToFilter(map, records) {
   var frame = map.getContainer().closest("[data-map-focus]");
-  if (!frame) return;
-  var page = new URLSearchParams(window.location.search);
-  if (page.has("lat") || page.has("zoom") || frame.dataset.mapFocusDone) return;
+  var focus = filterFocus(map);
+  if (!focus || frame.dataset.mapFocusDone) return;
   frame.dataset.mapFocusDone = "1";
-  var focus;
-  try {
-    focus = L.latLngBounds(JSON.parse(frame.dataset.mapFocus));
-  } catch (e) {
-    return;
-  }
   var points = records.map(function (r) { return [r.lat, r.lon]; });
   var bounds = points.length ? L.latLngBounds(points) : focus;
-  map.fitBounds(bounds, { padding: [40, 40], maxZoom: PLACE_ZOOM, animate: false });
+  var town = frame.hasAttribute("data-map-focus-town");
+  if (town && map.getSize().x && map.getBounds().contains(bounds)) return;
+  fitFocus(map, bounds);
 }
 
 function clamp(value, range) {

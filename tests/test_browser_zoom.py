@@ -1,0 +1,165 @@
+"""The map's view in Chromium: it opens at its final view, and zooming in draws each level's
+clusters and markers as the cluster index has them (elements of the level before are reused
+for the new one: each must say its new count)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from conftest import add_rally, browser_app, wait_until
+from flask import Flask
+
+pytestmark = pytest.mark.browser
+
+FMAP = "window[Object.keys(window).find((k) => /^map_\\w+$/.test(k))]"
+
+# Notes whether Leaflet ever animated a zoom (its map pane's class while it does).
+ANIMATED = """
+window.__zoomAnimated = false;
+new MutationObserver((records) => {
+  for (const r of records) {
+    if (r.target.classList && r.target.classList.contains("leaflet-zoom-anim")) {
+      window.__zoomAnimated = true;
+    }
+  }
+}).observe(document, {subtree: true, attributes: true, attributeFilter: ["class"]});
+"""
+
+
+@pytest.fixture
+def app(sqlite_url: str) -> Iterator[Flask]:
+    app = browser_app(sqlite_url)
+    app.test_cli_runner().invoke(args=["init-db"])  # the seed's rallies, with the main one
+    yield app
+    app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def loaded(page) -> None:  # noqa: ANN001
+    wait_until(page, "performance.getEntriesByName('rallies-loaded').length > 0")
+
+
+def tile_zooms(page) -> set[int]:  # noqa: ANN001
+    return {int(m.group(1)) for u in page.requested if (m := re.search(r"/test-tiles/(\d+)/", u))}
+
+
+@pytest.mark.parametrize(
+    ("path", "zoom"),
+    [
+        ("/?lang=en", None),  # Belarus, fitted to the window
+        ("/?lang=en&lat=53.9&lon=27.56&zoom=10", 10),  # a link's view (and every reload's)
+        ("/?lang=en&city=%D0%9C%D1%96%D0%BD%D1%81%D0%BA", None),  # a town's filter
+    ],
+)
+def test_the_map_opens_at_its_final_view(page, live_server, path: str, zoom: int | None):
+    """No second view at load: tiles of one zoom level only, no zoom animation (folium made
+    the map at zoom 6; a link's zoom 10 animated from there, and a town's filter showed
+    Belarus until the rallies came). A town's view stays once its rallies come."""
+    page.add_init_script(ANIMATED)
+    page.goto(live_server + path)
+    loaded(page)
+    page.wait_for_timeout(500)  # tiles asked for after the rallies, if any
+    final = page.evaluate(f"Math.round({FMAP}.getZoom())")
+    assert tile_zooms(page) == {final}, (tile_zooms(page), final)
+    assert page.evaluate("window.__zoomAnimated") is False
+    if zoom is not None:
+        assert final == zoom
+    if "city=" in path:
+        assert final >= 10  # the town, from the start
+    assert page.errors == []
+
+
+# What the map draws, read from its elements: each cluster's count (its text, its name and
+# its size class must agree) and place, and each rally marker's id; only those inside the view.
+DRAWN = """(() => {
+  const map = __MAP__;
+  const view = map.getBounds();
+  const clusters = [], rallies = [], wrong = [];
+  for (const node of document.querySelectorAll(".leaflet-marker-pane .leaflet-marker-icon")) {
+    if (node.rallyCluster) {
+      const marker = node.rallyCluster;
+      const count = Number(node.textContent);
+      const size = count < 10 ? "small" : count < 100 ? "medium" : "large";
+      if (!node.getAttribute("aria-label").includes("Rallies here: " + count + ".") ||
+          !node.classList.contains("marker-cluster-" + size)) wrong.push(node.outerHTML);
+      if (view.contains(marker.home)) {
+        clusters.push([count, marker.home.lat.toFixed(5), marker.home.lng.toFixed(5)].join(" "));
+      }
+    } else if (node.rallyMarker && !node.rallyMarker.record.featured) {
+      if (view.contains(node.rallyMarker.record)) rallies.push(node.rallyMarker.record.id);
+    }
+  }
+  return {clusters: clusters.sort(), rallies: rallies.sort((a, b) => a - b), wrong: wrong};
+})()""".replace("__MAP__", FMAP)
+
+# The same, worked out by a cluster index of our own over the page's feed.
+EXPECTED = """async () => {
+  const map = __MAP__;
+  const data = await (await fetch("/api/rallies.geojson?fields=map&lang=en")).json();
+  const points = RallyMap.recordsOf(data).filter((r) => !r.featured).map((r) => ({
+    type: "Feature", properties: {id: r.id}, geometry: {type: "Point", coordinates: [r.lon, r.lat]}
+  }));
+  const index = new Supercluster({radius: 50, extent: 256, minZoom: 5, maxZoom: 18}).load(points);
+  const view = map.getBounds();
+  const clusters = [], rallies = [];
+  for (const item of index.getClusters([-180, -85, 180, 85], Math.round(map.getZoom()))) {
+    const [lon, lat] = item.geometry.coordinates;
+    if (!view.contains([lat, lon])) continue;
+    if (item.properties.cluster) {
+      clusters.push([item.properties.point_count, lat.toFixed(5), lon.toFixed(5)].join(" "));
+    } else {
+      rallies.push(item.properties.id);
+    }
+  }
+  return {clusters: clusters.sort(), rallies: rallies.sort((a, b) => a - b), wrong: []};
+}""".replace("__MAP__", FMAP)
+
+
+def test_zooming_in_draws_each_levels_clusters_and_markers(page, live_server, app: Flask):
+    """Zoomed in level by level with the "+" button (animated, as a visitor does): what is
+    drawn over the view is what the cluster index has at that zoom, each cluster saying its
+    own count, with nothing left of the level before."""
+    for i in range(8):
+        for j in range(6):
+            add_rally(app, title=f"Rally {i} {j}", lat=53.2 + i * 0.12, lon=26.9 + j * 0.18)
+    page.goto(live_server + "/?lang=en&lat=53.7&lon=27.4&zoom=7")
+    loaded(page)
+    seen = []
+    for zoom in range(8, 13):
+        page.evaluate(f"{FMAP}.once('moveend', () => {{ window.__moved = true; }})")
+        page.locator(".leaflet-control-zoom-in").click()
+        wait_until(page, "window.__moved === true")
+        page.evaluate("window.__moved = false")
+        page.wait_for_timeout(100)
+        assert page.evaluate(f"{FMAP}.getZoom()") == zoom
+        drawn = page.evaluate(DRAWN)
+        assert drawn == page.evaluate(EXPECTED), zoom
+        assert drawn["clusters"] or drawn["rallies"]
+        seen.append((len(drawn["clusters"]), len(drawn["rallies"])))
+    # Clusters parted into rallies on the way in.
+    assert seen[0][0] > 0 and max(rallies for _, rallies in seen) > seen[0][1], seen
+    assert page.errors == []
+
+
+def test_a_long_drag_draws_what_comes_into_view_before_the_map_stops(page, live_server, app: Flask):
+    """Only the view and a little around it has elements: dragged far, with the button still
+    down (no moveend yet), the map has drawn what came into view."""
+    for i in range(8):
+        for j in range(6):
+            add_rally(app, title=f"Rally {i} {j}", lat=53.2 + i * 0.12, lon=26.9 + j * 0.18)
+    page.goto(live_server + "/?lang=en&lat=53.3&lon=26.2&zoom=10")
+    loaded(page)
+    page.wait_for_timeout(300)
+    page.mouse.move(1000, 400)
+    page.mouse.down()
+    for step in range(1, 31):
+        page.mouse.move(1000 - step * 30, 400)
+        page.wait_for_timeout(20)
+    page.wait_for_timeout(300)
+    drawn = page.evaluate(DRAWN)
+    expected = page.evaluate(EXPECTED)
+    page.mouse.up()
+    assert expected["clusters"] or expected["rallies"], expected
+    assert drawn == expected
+    assert page.errors == []
