@@ -389,3 +389,23 @@ def test_a_feed_refused_at_load_is_asked_again_soon_not_at_the_next_check(phone,
     page.goto(base + "/?lang=en")
     wait_until(page, "document.querySelectorAll('#rally-list li').length > 0", timeout=8)
     assert refused
+
+
+@pytest.mark.refresh(60)
+def test_a_first_feed_that_never_answers_is_asked_again(phone):
+    """The head's request for the feed is never answered (a connection lost without a reset,
+    a proxy holding it): the map gives it up after feed.js FIRST_ANSWER_SECONDS and asks
+    again, instead of waiting on it for good (issue 27: once, no markers for 60 s)."""
+    base, page = phone
+    held = []
+
+    def feed(route) -> None:  # noqa: ANN001
+        if not held:
+            held.append(route)  # never answered
+        else:
+            route.continue_()
+
+    page.route("**/api/rallies.geojson*", feed)
+    page.goto(base + "/?lang=en", wait_until="commit")
+    wait_until(page, "document.querySelectorAll('#rally-list li').length > 0", timeout=40)
+    assert len(held) == 1

@@ -36,6 +36,22 @@ export function dataUrl(config) {
 // answer's Retry-After, else 1, 2, 4... seconds, never later than `seconds`), not at the next
 // re-check: a 503 or 429 at load (a restart, a worker busy building, a burst of new filters)
 // left the map blank for a whole re-check period, or for good when `seconds` is 0.
+export var FIRST_ANSWER_SECONDS = 15;
+
+// `promise`, or a rejection after `ms` milliseconds (aborting `controller`'s request).
+function withDeadline(promise, ms, controller) {
+  return new Promise(function (resolve, reject) {
+    var timer = window.setTimeout(function () {
+      if (controller) controller.abort();
+      reject(new Error("no answer"));
+    }, ms);
+    promise.then(
+      function (value) { window.clearTimeout(timer); resolve(value); },
+      function (error) { window.clearTimeout(timer); reject(error); }
+    );
+  });
+}
+
 export function watch(url, seconds, credentials, onData, onError, first) {
   var etag = null;
   var timer = null;
@@ -67,8 +83,15 @@ export function watch(url, seconds, credentials, onData, onError, first) {
     busy = true;
     var headers = etag ? { "If-None-Match": etag } : {};
     // no-store: this code, not the HTTP cache, keeps the last answer and its ETag.
-    var asked = first || fetch(url, { credentials: credentials, cache: "no-store", headers: headers });
+    var stop = window.AbortController ? new AbortController() : null;
+    var asked = first || fetch(url, {
+      credentials: credentials, cache: "no-store", headers: headers, signal: stop && stop.signal
+    });
     first = null;
+    // Until a first document has come, an answer whose headers do not come within
+    // FIRST_ANSWER_SECONDS is given up and asked again: one lost request (a connection
+    // dropped without a reset, a proxy holding it) otherwise kept `busy` and the map blank.
+    if (!got) asked = withDeadline(asked, FIRST_ANSWER_SECONDS * 1000, stop);
     asked
       .then(function (response) {
         if (response.status === 304) return null;
