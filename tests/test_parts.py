@@ -284,10 +284,11 @@ def test_a_process_with_an_empty_cache_joins_the_shared_chunks(monkeypatch):
     assert gzip.decompress(packed) == plain
 
 
-def test_the_gzip_chunk_cache_counts_the_text_it_keeps():
-    """The kept chunks' keys hold their parts' text, ten times their compressed size and
-    not always shared with anything else (the map feed's parts are made for each filter):
-    the budget bounds that text too, not the compressed bytes alone."""
+def test_the_gzip_chunk_cache_keeps_no_text_and_stays_within_its_bytes():
+    """The kept chunks are found by a digest: no key holds a part's text (ten times the
+    compressed size, and not always shared with anything else: the map feed's parts are made
+    for each filter), and however many filters' documents are made, the compressed bytes and
+    keys kept stay within the budget."""
     budget = 200_000
     cache = ChunkCache(budget)
     layout = Layout(b"[", b",", b"]")
@@ -295,8 +296,45 @@ def test_the_gzip_chunk_cache_counts_the_text_it_keeps():
         parts = [b'{"id":%d,"town":"%d"}' % (n, document_number) for n in range(2000)]
         plain, packed = document(layout, parts, cache)
         assert gzip.decompress(packed) == plain
-    text = sum(len(b"".join(key[2])) for key in cache.chunks if len(key) > 2)
-    assert 0 < text <= budget
+        assert all(isinstance(key, bytes) and len(key) == 32 for key in cache.chunks)
+        held = sum(len(made) + ChunkCache.OVERHEAD for made in cache.chunks.values())
+        assert held == cache.size <= budget
+    assert len(cache.chunks) > 1
+
+
+def test_parts_with_their_sums_make_the_same_bytes_and_find_their_chunks_again(monkeypatch):
+    """With each part's digest kept beside it (rally_parts' `sums`), a document gzips to a
+    stream that reads as the plain text; made again (another filter's run of the same parts,
+    a change), only the chunks around what changed are compressed again, and a new process
+    (an empty cache) over the shared store compresses nothing."""
+    from mapapp.publishing import parts as module
+    from mapapp.publishing.parts import part_sum
+
+    rng = random.Random(7)
+    parts = [
+        json.dumps({"id": n, "title": "пікет " * rng.randint(1, 30)}, ensure_ascii=False).encode()
+        for n in range(3000)
+    ]
+    layout = Layout(b'{"features":[', b",", b"]}")
+    store = DictStore()
+    cache = ChunkCache()
+    sums = [part_sum(part) for part in parts]
+    plain, packed = document(layout, parts, cache, store, sums)
+    assert plain == layout.head + b",".join(parts) + layout.tail
+    assert gzip.decompress(packed) == plain
+    made: list[bytes] = []
+    original = module.deflate
+    monkeypatch.setattr(module, "deflate", lambda data, *a: made.append(data) or original(data, *a))
+    assert document(layout, parts, ChunkCache(), store, sums) == (plain, packed)
+    assert made == []
+    parts[1500] = b'{"id":1500,"title":"changed"}'
+    sums[1500] = part_sum(parts[1500])
+    plain, packed = document(layout, parts, cache, store, sums)
+    assert gzip.decompress(packed) == plain
+    assert 0 < len(b"".join(made)) < len(plain) / 10
+    run, run_sums = parts[1000:2500], sums[1000:2500]
+    plain, packed = document(layout, run, cache, store, run_sums)
+    assert gzip.decompress(packed) == plain == layout.head + b",".join(run) + layout.tail
 
 
 def test_old_entries_are_dropped(client, app, monkeypatch):

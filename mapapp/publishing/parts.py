@@ -55,6 +55,7 @@ def rally_parts(
     render: Callable[[PublicRally], bytes],
     load: Callable[[list[Entry], tuple], object] | None = None,
     save: Callable[[list[Entry], tuple], object] | None = None,
+    sums: list[bytes] | None = None,
 ) -> list[bytes]:
     """Each entry's part for `context`, rendered (and kept on the entry) when missing.
 
@@ -62,6 +63,8 @@ def rally_parts(
     language, the site's address the links use. The rally itself is the entry's.
     `load(missing, context)` may first fill the missing parts from a shared store
     (mapapp.publishing.partstore); the entries whose part was rendered here go to `save`.
+    With `sums` (a list), each part's `part_sum` is appended to it, kept on the entry beside
+    the part, so a document's chunks are found again without reading their text (`gzipped`).
     """
     if load is not None:
         missing = [entry for entry in entries if context not in entry.parts]
@@ -72,22 +75,39 @@ def rally_parts(
         part = entry.parts.get(context)
         if part is None:
             part = entry.parts[context] = render(entry.rally)
+            entry.sums.pop(context, None)
             made.append(entry)
         parts.append(part)
+        if sums is not None:
+            found = entry.sums.get(context)
+            if found is None:
+                found = entry.sums[context] = part_sum(part)
+            sums.append(found)
     if save is not None and made:
         save(made, context)
     return parts
 
 
-def chunks(parts: Sequence[bytes]) -> list[tuple[bytes, ...]]:
-    """The parts cut at content-defined points (see CHUNK_PARTS)."""
+def part_sum(part: bytes) -> bytes:
+    """A 16-byte digest of one part: what a chunk of kept parts is named by (`gzipped`)."""
+    return hashlib.blake2b(part, digest_size=16, person=b"mapapp-part-v1").digest()
+
+
+def chunks(parts: Sequence[bytes], sums: Sequence[bytes] | None = None) -> list[range]:
+    """Where the parts are cut (content-defined points, see CHUNK_PARTS): the index ranges of
+    the chunks. With `sums` (each part's `part_sum`) a chunk ends after a part whose sum's
+    first byte is 0 modulo CHUNK_PARTS, which reads no text; else after one whose Adler-32 is."""
     cut, start = [], 0
-    for index, part in enumerate(parts):
-        if zlib.adler32(part) % CHUNK_PARTS == 0 or index + 1 - start >= MAX_CHUNK_PARTS:
-            cut.append(tuple(parts[start : index + 1]))
+    if sums is not None:
+        ends = (found[0] % CHUNK_PARTS == 0 for found in sums)
+    else:
+        ends = (zlib.adler32(part) % CHUNK_PARTS == 0 for part in parts)
+    for index, end in enumerate(ends):
+        if end or index + 1 - start >= MAX_CHUNK_PARTS:
+            cut.append(range(start, index + 1))
             start = index + 1
     if start < len(parts):
-        cut.append(tuple(parts[start:]))
+        cut.append(range(start, len(parts)))
     return cut
 
 
@@ -125,139 +145,136 @@ def digest(*items: bytes) -> bytes:
 
 
 class ChunkCache:
-    """Compressed chunks by their content, least recently used first out, at most
-    `budget` bytes of compressed data and of the plain text their keys hold (the parts of
-    the map's compact feed are made anew for each filter: keys do not always share them
-    with the kept parts). At 10,000 rallies the GeoJSON is 3.5 MiB of text (0.4 MiB
-    compressed) and a calendar 7.7 MiB: the default holds every language of each."""
+    """Compressed chunks by their digest (`digest`: 32 bytes, never the text itself), least
+    recently used first out, at most `budget` bytes of compressed data and keys together.
 
-    def __init__(self, budget: int = 128 * 2**20) -> None:
+    Keyed by digest, a kept chunk holds no part's text alive: parts dropped from the entries
+    (mapapp.publishing.public.EntryCache.PART_BUDGET) are gone, and a map feed's parts (made
+    anew for each filter) go with their build. At 100,000 rallies a calendar is about 6.4 MiB
+    gzipped, a GeoJSON 3.6 MiB; a chunk not kept here is read from the shared store."""
+
+    # Bytes a kept chunk costs besides its compressed data: its key (a 32-byte bytes object)
+    # and the dict's slot.
+    OVERHEAD = 150
+
+    def __init__(self, budget: int = 32 * 2**20) -> None:
         self.budget = budget
         self.size = 0
-        self.chunks: dict[tuple, tuple[bytes, int]] = {}  # key -> (compressed, bytes held)
+        self.chunks: dict[bytes, bytes] = {}  # digest -> compressed
         self.lock = threading.Lock()
 
-    def get(self, key: tuple) -> bytes | None:
+    def get(self, key: bytes) -> bytes | None:
         """The compressed chunk kept under `key`, now the most recently used; None if none."""
         with self.lock:
             found = self.chunks.pop(key, None)
             if found is None:
                 return None
             self.chunks[key] = found
-            return found[0]
+            return found
 
-    def put(self, key: tuple, made: bytes, text_size: int) -> None:
-        """Keep `made` under `key` (whose texts hold `text_size` bytes), within the budget."""
+    def put(self, key: bytes, made: bytes) -> None:
+        """Keep `made` under `key`, within the budget (the oldest go first)."""
         with self.lock:
             if key not in self.chunks:
-                self.chunks[key] = (made, len(made) + text_size)
-                self.size += len(made) + text_size
+                self.chunks[key] = made
+                self.size += len(made) + self.OVERHEAD
             while self.size > self.budget and self.chunks:
-                self.size -= self.chunks.pop(next(iter(self.chunks)))[1]
-
-    def deflated(
-        self, key: tuple, data: Callable[[], bytes], before: Callable[[], bytes] = bytes
-    ) -> bytes:
-        """The deflated `data()` (after `before()`, see `deflate`) kept under `key`, a
-        tuple naming both exactly."""
-        found = self.get(key)
-        if found is not None:
-            return found
-        text = data()
-        made = deflate(text, before())
-        self.put(key, made, len(text))
-        return made
+                self.size -= len(self.chunks.pop(next(iter(self.chunks)))) + self.OVERHEAD
 
 
-@dataclass
-class _Piece:
-    """One compressed piece of a document to find or make: the text and what comes before it."""
-
-    key: tuple
-    text: Callable[[], bytes]
-    before: Callable[[], bytes]
-    digest: Callable[[], bytes]
-    made: bytes | None = None
-
-
-def _chunk_piece(
-    index: int,
-    sep: bytes,
-    chunk: tuple[bytes, ...],
-    previous: tuple[bytes, ...],
-    of: Callable[[tuple[bytes, ...]], bytes],
-) -> _Piece:
-    """The `index`th chunk of a document, after `previous` (see `document`)."""
-    lead = sep if index else b""
-    flag = b"1" if index > 1 else b"0"
-    return _Piece(
-        (lead, sep, chunk, previous, index > 1),
-        lambda: lead + sep.join(chunk),
-        lambda: (sep if index > 1 else b"") + sep.join(previous),
-        lambda: digest(b"chunk", lead, sep, of(chunk), of(previous), flag),
-    )
-
-
-def document(
-    layout: Layout, parts: Sequence[bytes], cache: ChunkCache, store: ChunkStore | None = None
-) -> tuple[bytes, bytes]:
-    """The document (head, parts joined by sep, tail) plain and gzipped (RFC 1952).
+def gzipped(
+    layout: Layout,
+    parts: Sequence[bytes],
+    cache: ChunkCache,
+    store: ChunkStore | None = None,
+    sums: Sequence[bytes] | None = None,
+) -> bytes:
+    """The document (head, parts joined by sep, tail) gzipped (RFC 1952), never joined plain.
 
     Chunks are taken from `cache`, then from `store` (shared by every process: a worker
     that has just started reads what another compressed), and only the rest compressed
-    (and then saved to `store`). gzip.decompress (and every browser) reads the result as
-    one member; its bytes differ from gzip.compress's of the same text.
+    (and then saved to `store`). A chunk is named by a digest of what its bytes depend on:
+    its text, the separator, and the chunk before it (its dictionary). With `sums` (each
+    part's `part_sum`, kept beside the parts: `rally_parts`) the digest is made of the sums
+    and no part's text is read but to compress a missing chunk and for the CRC; without, of
+    the text. gzip.decompress (and every browser) reads the result as one member; its bytes
+    differ from gzip.compress's of the same text.
     """
     head, sep, tail = layout.head, layout.sep, layout.tail
-    plain = head + sep.join(parts) + tail
-    pieces = [
-        _Piece(("head", head), lambda: head, bytes, lambda: digest(b"head", head)),
+    cut = chunks(parts, sums)
+    if sums is not None:
+        named = [b"".join(sums[i] for i in span) for span in cut]
+        scheme = b"sums"
+    else:
+        named = [digest(*(parts[i] for i in span)) for span in cut]
+        scheme = b"text"
+    # (digest, text, dictionary) of each piece; the texts are made only when compressed.
+    pieces: list[tuple[bytes, Callable[[], bytes], Callable[[], bytes]]] = [
+        (digest(b"head", head), lambda: head, bytes)
     ]
-    previous: tuple[bytes, ...] = (head,)
-    # A chunk's digest, made only for a chunk missing from `cache` (and its dictionary's).
-    digests: dict[int, bytes] = {}
-
-    def of(chunk: tuple[bytes, ...]) -> bytes:
-        found = digests.get(id(chunk))
-        if found is None:
-            found = digests[id(chunk)] = digest(*chunk)
-        return found
-
-    for index, chunk in enumerate(chunks(parts)):
+    for index, span in enumerate(cut):
         # Each chunk is compressed with the chunk before it as its dictionary: nearly the
         # ratio of one stream, and a changed rally recompresses two chunks, not one.
         # The dictionary is `sep` and the previous chunk after the first two chunks, the
-        # previous chunk alone for the second: the key tells them apart, or a chunk kept
-        # from one document could refer back to a `sep` that is not there in another.
-        pieces.append(_chunk_piece(index, sep, chunk, previous, of))
-        previous = chunk
-    pieces.append(_Piece(("tail", tail), lambda: tail, bytes, lambda: digest(b"tail", tail)))
-    missing = []
-    for piece in pieces:
-        piece.made = cache.get(piece.key)
-        if piece.made is None:
-            missing.append(piece)
+        # previous chunk alone for the second (the head for the first): the digest tells
+        # them apart, or a chunk kept from one document could refer back to a `sep` that is
+        # not there in another.
+        lead = sep if index else b""
+        flag = b"1" if index > 1 else b"0"
+        before = named[index - 1] if index else digest(b"head", head)
+        pieces.append(
+            (
+                digest(b"chunk", scheme, lead, sep, named[index], before, flag),
+                lambda span=span, lead=lead: lead + sep.join(parts[i] for i in span),
+                lambda index=index: (
+                    (sep if index > 1 else b"") + sep.join(parts[i] for i in cut[index - 1])
+                    if index
+                    else head
+                ),
+            )
+        )
+    pieces.append((digest(b"tail", tail), lambda: tail, bytes))
+    made_here: dict[bytes, bytes] = {}
+    found: dict[bytes, bytes] = {}
+    for name, _text, _before in pieces:
+        kept = cache.get(name)
+        if kept is not None:
+            found[name] = kept
+    missing = [piece for piece in pieces if piece[0] not in found]
     if missing:
-        named = {piece.digest(): piece for piece in missing}
-        found = store.load(list(named)) if store is not None else {}
-        made = {}
-        for name, piece in named.items():
-            piece.made = found.get(name)
-            if piece.made is None:
-                piece.made = made[name] = deflate(piece.text(), piece.before())
-            cache.put(piece.key, piece.made, _text_size(piece.key))
-        for piece in missing:  # two pieces of one digest (the same text twice)
-            if piece.made is None:
-                piece.made = named[piece.digest()].made
-        if store is not None and made:
-            store.save(made)
-    body = [GZIP_HEADER, *(piece.made for piece in pieces), LAST_BLOCK]  # type: ignore[misc]
-    body.append(struct.pack("<II", zlib.crc32(plain), len(plain) & 0xFFFFFFFF))
-    return plain, b"".join(body)  # type: ignore[arg-type]
+        names = list(dict.fromkeys(piece[0] for piece in missing))
+        from_store = store.load(names) if store is not None else {}
+        for name, text, before in missing:
+            if name in found:
+                continue  # the same text twice in one document
+            made = from_store.get(name)
+            if made is None:
+                made = made_here[name] = deflate(text(), before())
+            found[name] = made
+            cache.put(name, made)
+        if store is not None and made_here:
+            store.save(made_here)
+    crc = zlib.crc32(head)
+    length = len(head) + len(tail) + max(len(parts) - 1, 0) * len(sep)
+    for index, part in enumerate(parts):
+        if index:
+            crc = zlib.crc32(sep, crc)
+        crc = zlib.crc32(part, crc)
+        length += len(part)
+    crc = zlib.crc32(tail, crc)
+    body = [GZIP_HEADER, *(found[piece[0]] for piece in pieces), LAST_BLOCK]
+    body.append(struct.pack("<II", crc, length & 0xFFFFFFFF))
+    return b"".join(body)
 
 
-def _text_size(key: tuple) -> int:
-    """The bytes of text a chunk's key holds (see ChunkCache)."""
-    if key[0] in ("head", "tail"):
-        return len(key[1])
-    return sum(len(part) for part in key[2])
+def document(
+    layout: Layout,
+    parts: Sequence[bytes],
+    cache: ChunkCache,
+    store: ChunkStore | None = None,
+    sums: Sequence[bytes] | None = None,
+) -> tuple[bytes, bytes]:
+    """The document plain and gzipped (`gzipped`): the plain text joined, for tests and
+    callers that want both."""
+    plain = layout.head + layout.sep.join(parts) + layout.tail
+    return plain, gzipped(layout, parts, cache, store, sums)

@@ -193,14 +193,17 @@ class Entry:
 
     `parts` maps a context (a format and what else its text depends on: the language, the
     site's address) to that format's bytes for this rally (see mapapp.publishing.parts), or to what a
-    format keeps to make them (mapapp.publishing.mapfeed: the town's name and the day).
+    format keeps to make them (mapapp.publishing.mapfeed: the town's name and the day);
+    `sums` the digest of a part, by the same context (counted with it: `part_size`).
     """
 
-    __slots__ = ("_rally", "parts", "used", "id", "revision", "exact", "reveal_at")
+    __slots__ = ("_rally", "parts", "sums", "used", "id", "revision", "exact", "reveal_at")
 
     def __init__(self, rally: PublicRally | None, used: int) -> None:
         self._rally = rally
         self.parts: dict[tuple, Any] = {}
+        # context -> the part's 16-byte digest (mapapp.publishing.parts.part_sum), made once
+        self.sums: dict[tuple, bytes] = {}
         self.used = used
         if rally is not None:
             self.id, self.exact, self.reveal_at = rally.id, rally.exact, rally.reveal_at
@@ -268,7 +271,7 @@ class EntryCache:
     # The bytes of parts kept on the entries (all contexts together), at most: past it the
     # parts of the context least recently grown are dropped from every entry (read again
     # from mapapp.publishing.partstore when next needed). At 10,000 rallies a calendar's
-    # parts are about 8 MiB, a GeoJSON's 4.
+    # parts are about 8 MiB, a GeoJSON's 4; at 100,000 ten times that.
     PART_BUDGET = 96 * 2**20
 
     def __init__(self) -> None:
@@ -289,6 +292,7 @@ class EntryCache:
                 total -= self.held.pop(oldest)
                 for entry in list(self.entries.values()):
                     entry.parts.pop(oldest, None)
+                    entry.sums.pop(oldest, None)
 
     def evict(self) -> None:
         if len(self.entries) <= max(self.FLOOR, 2 * self.largest):
@@ -317,10 +321,19 @@ def entry_cache() -> EntryCache:
     return current_app.extensions.setdefault("mapapp.public_entries", EntryCache())
 
 
+# What a part's digest kept beside it costs (Entry.sums: a 16-byte bytes object and its slot).
+SUM_SIZE = 120
+
+
 def part_size(value: Any) -> int:
-    """About how many bytes a kept part holds (bytes, or a tuple of texts and bytes)."""
+    """About how many bytes a kept part holds (bytes, or a tuple of texts and bytes), with
+    the digest kept beside a part of bytes (Entry.sums)."""
     if isinstance(value, tuple):
-        return sum(part_size(item) for item in value) + 56
+        return sum(_text_size(item) for item in value) + 56
+    return _text_size(value) + (SUM_SIZE if isinstance(value, bytes) else 0)
+
+
+def _text_size(value: bytes | str) -> int:
     return len(value) * (2 if isinstance(value, str) else 1) + 33
 
 

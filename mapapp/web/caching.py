@@ -20,7 +20,7 @@ from mapapp.domain import db
 from mapapp.domain.models import PublishedRally, utcnow
 from mapapp.places.locale import LANGUAGES
 from mapapp.publishing import partstore
-from mapapp.publishing.parts import ChunkCache, Layout, document, rally_parts
+from mapapp.publishing.parts import ChunkCache, Layout, gzipped, rally_parts
 from mapapp.publishing.public import (
     Entry,
     PublicRally,
@@ -231,7 +231,9 @@ def prepared(
     or changed since this process last rendered them in `context` are rendered, and only the
     chunks holding them compressed. `name` and `key` (its ETag) name it for `plain()`."""
     load, save = shared_parts()
-    return prepared_parts(name, key, layout, rally_parts(entries, context, render, load, save))
+    sums: list[bytes] = []
+    parts = rally_parts(entries, context, render, load, save, sums)
+    return prepared_parts(name, key, layout, parts, sums)
 
 
 def shared_parts() -> tuple[
@@ -494,11 +496,13 @@ def shared_chunks() -> partstore.SharedChunks:
     return _LoggedChunks(lambda: db.session().connection(), db.writing_engine)
 
 
-def prepared_parts(name: str, key: str, layout: Layout, parts: list[bytes]) -> Prepared:
-    """A document of the given parts, gzipped from this process's kept chunks."""
+def prepared_parts(
+    name: str, key: str, layout: Layout, parts: list[bytes], sums: list[bytes] | None = None
+) -> Prepared:
+    """A document of the given parts (with their digests, `sums`, when kept: see
+    mapapp.publishing.parts.rally_parts), gzipped from this process's kept chunks."""
     chunks = current_app.extensions.setdefault("mapapp.gzip_chunks", ChunkCache())
-    _, gz = document(layout, parts, chunks, shared_chunks())
-    return Prepared(name, key, gz)
+    return Prepared(name, key, gzipped(layout, parts, chunks, shared_chunks(), sums))
 
 
 def page_once(name: str, render: Callable[[], str]) -> str:
