@@ -544,3 +544,45 @@ def test_a_busy_document_is_left_out_and_the_others_are_prepared(app, monkeypatc
     with app.app_context():
         kept = db.session().execute(select(PublishedDocument.key)).scalars().all()
     assert sorted(key.split(":")[0] for key in kept) == ["geojson"] * len(caching.COMMON_GEOJSON)
+
+
+def test_a_worker_keeps_its_gzip_chunks_within_their_bytes_after_many_filters(
+    app, monkeypatch
+) -> None:
+    """Random filters over every feed (each a document no one asked before) keep a worker's
+    compressed chunks within the chunk cache's budget, found by 32-byte digests that hold no
+    part's text alive; and every answer, made from kept or shared chunks, stays right."""
+    import random
+
+    for n in range(40):
+        add_rally(
+            app,
+            title=f"Пікет {n} " + "x" * 200,
+            starts_at=datetime(2030, 1, 1, 12, tzinfo=UTC) + timedelta(days=n),
+        )
+    client = app.test_client()
+    rng = random.Random(3)
+    paths = [
+        f"{rng.choice(FEEDS)}&from=2030-01-{rng.randint(1, 20):02d}&to=2030-02-{day:02d}"
+        for day in range(1, 25)
+    ]
+    first = {path: client.get(path).data for path in paths}
+    monkeypatch.setattr(parts.ChunkCache, "__init__", _small_chunk_cache)
+    fresh = make_app(app.config["DATABASE_URL"])
+    client = fresh.test_client()
+    for path in paths:
+        forget_documents(app)
+        fresh.extensions.pop("mapapp.geojson_cache", None)
+        fresh.extensions.pop("mapapp.feed_cache", None)
+        assert gzip.decompress(client.get(path, headers=GZIP).data) == first[path]
+        kept = fresh.extensions["mapapp.gzip_chunks"]
+        assert all(isinstance(key, bytes) and len(key) == 32 for key in kept.chunks)
+        held = sum(len(made) + kept.OVERHEAD for made in kept.chunks.values())
+        assert held == kept.size <= 4_000
+    fresh.extensions["mapapp.db"]["engine"].dispose()
+
+
+def _small_chunk_cache(self: parts.ChunkCache, budget: int = 0) -> None:
+    import threading
+
+    self.budget, self.size, self.chunks, self.lock = 4_000, 0, {}, threading.Lock()
