@@ -302,39 +302,73 @@ def test_the_gzip_chunk_cache_keeps_no_text_and_stays_within_its_bytes():
     assert len(cache.chunks) > 1
 
 
-def test_parts_with_their_sums_make_the_same_bytes_and_find_their_chunks_again(monkeypatch):
-    """With each part's digest kept beside it (rally_parts' `sums`), a document gzips to a
-    stream that reads as the plain text; made again (another filter's run of the same parts,
-    a change), only the chunks around what changed are compressed again, and a new process
-    (an empty cache) over the shared store compresses nothing."""
+def test_named_parts_are_read_only_for_the_chunks_to_compress():
+    """Parts named by what fixes their bytes (an entry's id, row version and reveal side,
+    Entry.token) make a gzip stream that reads as the plain text; a new process (an empty
+    cache) over the shared store reads no part at all, and the CRC of the whole comes from
+    the chunks'; after a change only the parts of the chunks around it (and their
+    dictionaries) are read, and only those chunks compressed; a filter's run of the same
+    parts reads only the chunks at its ends."""
     from mapapp.publishing import parts as module
-    from mapapp.publishing.parts import part_sum
+    from mapapp.publishing.parts import gzipped
 
     rng = random.Random(7)
     parts = [
         json.dumps({"id": n, "title": "пікет " * rng.randint(1, 30)}, ensure_ascii=False).encode()
         for n in range(3000)
     ]
+    names = [b"%d:1:1;" % n for n in range(3000)]
+    asked: list[int] = []
+
+    def reader(source: list[bytes]):  # noqa: ANN202
+        def read(indices: list[int]) -> list[bytes]:
+            asked.extend(indices)
+            return [source[i] for i in indices]
+
+        return read
+
     layout = Layout(b'{"features":[', b",", b"]}")
+    plain = layout.head + b",".join(parts) + layout.tail
     store = DictStore()
-    cache = ChunkCache()
-    sums = [part_sum(part) for part in parts]
-    plain, packed = document(layout, parts, cache, store, sums)
-    assert plain == layout.head + b",".join(parts) + layout.tail
+    packed = gzipped(layout, reader(parts), ChunkCache(), store, names, b"geojson|")
     assert gzip.decompress(packed) == plain
+    assert sorted(asked) == list(range(3000))
+    asked.clear()
     made: list[bytes] = []
     original = module.deflate
-    monkeypatch.setattr(module, "deflate", lambda data, *a: made.append(data) or original(data, *a))
-    assert document(layout, parts, ChunkCache(), store, sums) == (plain, packed)
-    assert made == []
-    parts[1500] = b'{"id":1500,"title":"changed"}'
-    sums[1500] = part_sum(parts[1500])
-    plain, packed = document(layout, parts, cache, store, sums)
-    assert gzip.decompress(packed) == plain
-    assert 0 < len(b"".join(made)) < len(plain) / 10
-    run, run_sums = parts[1000:2500], sums[1000:2500]
-    plain, packed = document(layout, run, cache, store, run_sums)
-    assert gzip.decompress(packed) == plain == layout.head + b",".join(run) + layout.tail
+    monkeypatch_deflate = lambda data, *a: made.append(data) or original(data, *a)  # noqa: E731
+    module.deflate, saved = monkeypatch_deflate, original
+    try:
+        cache = ChunkCache()
+        assert gzipped(layout, reader(parts), cache, store, names, b"geojson|") == packed
+        assert asked == [] and made == []
+        # Another scope (format, language, address) shares nothing.
+        other = gzipped(layout, reader(parts), ChunkCache(), store, names, b"ics|")
+        assert gzip.decompress(other) == plain and len(asked) == 3000
+        asked.clear()
+        made.clear()
+        # One rally changed: its name changes with its row version.
+        parts[1500] = b'{"id":1500,"title":"changed"}'
+        names[1500] = b"1500:2:1;"
+        plain = layout.head + b",".join(parts) + layout.tail
+        packed = gzipped(layout, reader(parts), cache, store, names, b"geojson|")
+        assert gzip.decompress(packed) == plain
+        assert 1500 in asked and 0 < len(asked) <= 3 * module.MAX_CHUNK_PARTS
+        assert 0 < len(b"".join(made)) < len(plain) / 10
+        asked.clear()
+        run = list(range(1000, 2500))
+        packed = gzipped(
+            layout,
+            lambda indices: reader(parts)([run[i] for i in indices]),
+            cache,
+            store,
+            [names[i] for i in run],
+            b"geojson|",
+        )
+        assert gzip.decompress(packed) == layout.head + b",".join(parts[1000:2500]) + layout.tail
+        assert len(asked) < 1500 / 3
+    finally:
+        module.deflate = saved
 
 
 def test_old_entries_are_dropped(client, app, monkeypatch):

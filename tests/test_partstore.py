@@ -201,7 +201,8 @@ def test_a_rally_taken_down_leaves_no_parts(app) -> None:
 
 def test_a_worker_keeps_parts_within_its_budget(app, monkeypatch) -> None:
     """However many languages, formats and filters are asked for, a worker keeps at most
-    PART_BUDGET bytes of parts (the rest is read again from the table), and answers alike."""
+    PART_BUDGET bytes of parts (the rest is read again from the table when a chunk must be
+    compressed), and answers alike."""
     for n in range(20):
         add_rally(app, title=f"Пікет {n} " + "x" * 150)
     client = app.test_client()
@@ -220,7 +221,9 @@ def test_a_worker_keeps_parts_within_its_budget(app, monkeypatch) -> None:
             for entry in cache.entries.values():
                 for context, part in entry.parts.items():
                     held[context] = held.get(context, 0) + part_size(part)
-            assert sum(held.values()) <= 12_000 + max(held.values())
+            # A strict bound: past it even the parts the last build read go (at 100,000
+            # rallies one calendar's parts are more than the budget).
+            assert sum(held.values()) <= 12_000
             assert len(held) < 5  # of the seven contexts asked for
     fresh.extensions["mapapp.db"]["engine"].dispose()
 
@@ -382,6 +385,8 @@ COMMON = [
     "/rallies.ics?lang=be",
     "/rallies.ics?lang=en",
     "/rallies.csv?lang=ru",
+    "/api/rallies.geojson?when=all&fields=map&lang=be",
+    "/rallies.ics?when=all&lang=be",
 ]
 
 

@@ -19,7 +19,7 @@ import hashlib
 import struct
 import threading
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -55,7 +55,6 @@ def rally_parts(
     render: Callable[[PublicRally], bytes],
     load: Callable[[list[Entry], tuple], object] | None = None,
     save: Callable[[list[Entry], tuple], object] | None = None,
-    sums: list[bytes] | None = None,
 ) -> list[bytes]:
     """Each entry's part for `context`, rendered (and kept on the entry) when missing.
 
@@ -63,8 +62,6 @@ def rally_parts(
     language, the site's address the links use. The rally itself is the entry's.
     `load(missing, context)` may first fill the missing parts from a shared store
     (mapapp.publishing.partstore); the entries whose part was rendered here go to `save`.
-    With `sums` (a list), each part's `part_sum` is appended to it, kept on the entry beside
-    the part, so a document's chunks are found again without reading their text (`gzipped`).
     """
     if load is not None:
         missing = [entry for entry in entries if context not in entry.parts]
@@ -75,39 +72,23 @@ def rally_parts(
         part = entry.parts.get(context)
         if part is None:
             part = entry.parts[context] = render(entry.rally)
-            entry.sums.pop(context, None)
             made.append(entry)
         parts.append(part)
-        if sums is not None:
-            found = entry.sums.get(context)
-            if found is None:
-                found = entry.sums[context] = part_sum(part)
-            sums.append(found)
     if save is not None and made:
         save(made, context)
     return parts
 
 
-def part_sum(part: bytes) -> bytes:
-    """A 16-byte digest of one part: what a chunk of kept parts is named by (`gzipped`)."""
-    return hashlib.blake2b(part, digest_size=16, person=b"mapapp-part-v1").digest()
-
-
-def chunks(parts: Sequence[bytes], sums: Sequence[bytes] | None = None) -> list[range]:
-    """Where the parts are cut (content-defined points, see CHUNK_PARTS): the index ranges of
-    the chunks. With `sums` (each part's `part_sum`) a chunk ends after a part whose sum's
-    first byte is 0 modulo CHUNK_PARTS, which reads no text; else after one whose Adler-32 is."""
+def chunks(ends: Iterable[bool], count: int) -> list[range]:
+    """Where `count` parts are cut: the index ranges of the chunks, a chunk ending after each
+    part `ends` says (or after MAX_CHUNK_PARTS parts)."""
     cut, start = [], 0
-    if sums is not None:
-        ends = (found[0] % CHUNK_PARTS == 0 for found in sums)
-    else:
-        ends = (zlib.adler32(part) % CHUNK_PARTS == 0 for part in parts)
     for index, end in enumerate(ends):
         if end or index + 1 - start >= MAX_CHUNK_PARTS:
             cut.append(range(start, index + 1))
             start = index + 1
-    if start < len(parts):
-        cut.append(range(start, len(parts)))
+    if start < count:
+        cut.append(range(start, count))
     return cut
 
 
@@ -137,11 +118,74 @@ class ChunkStore(Protocol):
 def digest(*items: bytes) -> bytes:
     """A 32-byte digest of a sequence of byte strings (each length-prefixed, so no two
     sequences share one): what a compressed chunk is found by in a ChunkStore."""
-    hashed = hashlib.blake2b(digest_size=32, person=b"mapapp-chunk-v1")
+    hashed = hashlib.blake2b(digest_size=32, person=b"mapapp-chunk-v2")
     for item in items:
         hashed.update(len(item).to_bytes(8, "little"))
         hashed.update(item)
     return hashed.digest()
+
+
+# A kept chunk (in a ChunkCache and a ChunkStore): the CRC-32 and length of its text, then its
+# raw deflate. The gzip trailer's CRC of a document is combined from its chunks' (`crc_combine`),
+# so a document of kept chunks is made without reading its text.
+PIECE = struct.Struct("<II")
+_POLY = 0xEDB88320
+
+
+def _multiply(a: int, b: int) -> int:
+    """a times b modulo the CRC-32 polynomial (reflected, as zlib's crc32_combine)."""
+    product, bit = 0, 1 << 31
+    while a:
+        if a & bit:
+            product ^= b
+            a ^= bit
+        bit >>= 1
+        b = (b >> 1) ^ _POLY if b & 1 else b >> 1
+    return product
+
+
+# x to the 2**k: _POWERS[k]; the multiplication by each, a byte at a time (made when first used).
+_POWERS = [1 << 30]
+for _ in range(63):
+    _POWERS.append(_multiply(_POWERS[-1], _POWERS[-1]))
+_TIMES: dict[int, list[list[int]]] = {}
+
+
+def _times(power: int) -> list[list[int]]:
+    """The multiplication by x to the 2**power, a byte of the operand at a time: each
+    table's entry for a byte is the sum (XOR) of its bits' entries."""
+    factor = _POWERS[power]
+    tables = []
+    for byte in range(4):
+        table = [0] * 256
+        for bit in range(8):
+            table[1 << bit] = _multiply(1 << (8 * byte + bit), factor)
+        for value in range(3, 256):
+            low = value & -value
+            if value != low:
+                table[value] = table[low] ^ table[value ^ low]
+        tables.append(table)
+    _TIMES[power] = tables
+    return tables
+
+
+def crc_combine(first: int, second: int, length: int) -> int:
+    """The CRC-32 of A followed by B from A's (`first`), B's (`second`) and B's length, as
+    zlib's crc32_combine (which Python's zlib does not offer): A's CRC shifted over 8 *
+    `length` zero bits (times x to that power), then B's added."""
+    crc, power = first, 3
+    while length:
+        if length & 1:
+            table = _TIMES.get(power) or _times(power)
+            crc = (
+                table[0][crc & 255]
+                ^ table[1][(crc >> 8) & 255]
+                ^ table[2][(crc >> 16) & 255]
+                ^ table[3][crc >> 24]
+            )
+        length >>= 1
+        power += 1
+    return crc ^ second
 
 
 class ChunkCache:
@@ -160,7 +204,7 @@ class ChunkCache:
     def __init__(self, budget: int = 32 * 2**20) -> None:
         self.budget = budget
         self.size = 0
-        self.chunks: dict[bytes, bytes] = {}  # digest -> compressed
+        self.chunks: dict[bytes, bytes] = {}  # digest -> PIECE and compressed bytes
         self.lock = threading.Lock()
 
     def get(self, key: bytes) -> bytes | None:
@@ -184,35 +228,47 @@ class ChunkCache:
 
 def gzipped(
     layout: Layout,
-    parts: Sequence[bytes],
+    parts: Sequence[bytes] | Callable[[list[int]], list[bytes]],
     cache: ChunkCache,
     store: ChunkStore | None = None,
-    sums: Sequence[bytes] | None = None,
+    names: Sequence[bytes] | None = None,
+    scope: bytes = b"",
 ) -> bytes:
     """The document (head, parts joined by sep, tail) gzipped (RFC 1952), never joined plain.
 
     Chunks are taken from `cache`, then from `store` (shared by every process: a worker
     that has just started reads what another compressed), and only the rest compressed
-    (and then saved to `store`). A chunk is named by a digest of what its bytes depend on:
-    its text, the separator, and the chunk before it (its dictionary). With `sums` (each
-    part's `part_sum`, kept beside the parts: `rally_parts`) the digest is made of the sums
-    and no part's text is read but to compress a missing chunk and for the CRC; without, of
-    the text. gzip.decompress (and every browser) reads the result as one member; its bytes
-    differ from gzip.compress's of the same text.
+    (and then saved to `store`). A chunk is found by a digest of what its bytes depend on:
+    its text, the separator, and the chunk before it (its dictionary).
+
+    Without `names`, `parts` are the parts, and a chunk's text is named by the text itself.
+    With `names` (one a part, each ending in b";": mapapp.publishing.public.Entry.token, a
+    rally's id, row version and reveal side, which with `scope`, the context's name led by the
+    release's rendering fingerprint, fix the part's bytes, as the shared parts' table holds),
+    the document is cut and named by them, and `parts(indices)` gives the parts at those
+    indices only when a chunk has to be compressed: a document whose chunks are all kept
+    reads no part. gzip.decompress (and every browser) reads the result as one member; its
+    bytes differ from gzip.compress's of the same text.
     """
     head, sep, tail = layout.head, layout.sep, layout.tail
-    cut = chunks(parts, sums)
-    if sums is not None:
-        named = [b"".join(sums[i] for i in span) for span in cut]
-        scheme = b"sums"
+    if names is None:
+        assert not callable(parts)
+        texts: Sequence[bytes] = parts
+        cut = chunks((zlib.adler32(part) % CHUNK_PARTS == 0 for part in texts), len(texts))
+        named = [digest(b"text", *(texts[i] for i in span)) for span in cut]
+
+        def read(indices: list[int]) -> list[bytes]:
+            return [texts[i] for i in indices]
     else:
-        named = [digest(*(parts[i] for i in span)) for span in cut]
-        scheme = b"text"
-    # (digest, text, dictionary) of each piece; the texts are made only when compressed.
-    pieces: list[tuple[bytes, Callable[[], bytes], Callable[[], bytes]]] = [
-        (digest(b"head", head), lambda: head, bytes)
-    ]
-    for index, span in enumerate(cut):
+        assert callable(parts)
+        read = parts
+        cut = chunks((zlib.crc32(name) % CHUNK_PARTS == 0 for name in names), len(names))
+        named = [digest(b"names", scope, b"".join(names[i] for i in span)) for span in cut]
+    head_name = digest(b"head", head)
+    # The name of each piece, and what it is made of: its text and its dictionary, as index
+    # ranges of the parts (None: the head), with the text that leads them.
+    pieces: list[bytes] = [head_name]
+    for index in range(len(cut)):
         # Each chunk is compressed with the chunk before it as its dictionary: nearly the
         # ratio of one stream, and a changed rally recompresses two chunks, not one.
         # The dictionary is `sep` and the previous chunk after the first two chunks, the
@@ -221,49 +277,73 @@ def gzipped(
         # not there in another.
         lead = sep if index else b""
         flag = b"1" if index > 1 else b"0"
-        before = named[index - 1] if index else digest(b"head", head)
-        pieces.append(
-            (
-                digest(b"chunk", scheme, lead, sep, named[index], before, flag),
-                lambda span=span, lead=lead: lead + sep.join(parts[i] for i in span),
-                lambda index=index: (
-                    (sep if index > 1 else b"") + sep.join(parts[i] for i in cut[index - 1])
-                    if index
-                    else head
-                ),
-            )
-        )
-    pieces.append((digest(b"tail", tail), lambda: tail, bytes))
-    made_here: dict[bytes, bytes] = {}
+        before = named[index - 1] if index else head_name
+        pieces.append(digest(b"chunk", lead, sep, named[index], before, flag))
+    tail_name = digest(b"tail", tail)
+    pieces.append(tail_name)
     found: dict[bytes, bytes] = {}
-    for name, _text, _before in pieces:
+    for name in pieces:
         kept = cache.get(name)
         if kept is not None:
             found[name] = kept
-    missing = [piece for piece in pieces if piece[0] not in found]
+    missing = list(dict.fromkeys(name for name in pieces if name not in found))
     if missing:
-        names = list(dict.fromkeys(piece[0] for piece in missing))
-        from_store = store.load(names) if store is not None else {}
-        for name, text, before in missing:
-            if name in found:
-                continue  # the same text twice in one document
+        from_store = store.load(missing) if store is not None else {}
+        made_here: dict[bytes, bytes] = {}
+        todo: dict[bytes, None] = {}
+        for name in pieces:
+            if name in found or name in todo:
+                continue
             made = from_store.get(name)
-            if made is None:
-                made = made_here[name] = deflate(text(), before())
-            found[name] = made
-            cache.put(name, made)
+            if made is not None:
+                found[name] = made
+                cache.put(name, made)
+            else:
+                todo[name] = None
+        if todo:
+            # Positions of the pieces to make: 0 is the head, len(cut) + 1 the tail.
+            spans = [position for position, name in enumerate(pieces) if name in todo]
+            needed = sorted(
+                {
+                    i
+                    for position in spans
+                    if 0 < position <= len(cut)
+                    for span in (cut[position - 1], cut[position - 2] if position > 1 else ())
+                    for i in span
+                }
+            )
+            text = dict(zip(needed, read(needed), strict=True)) if needed else {}
+            for position in spans:
+                name = pieces[position]
+                if name in made_here:
+                    continue
+                if position == 0:
+                    data, before_text = head, b""
+                elif position == len(cut) + 1:
+                    data, before_text = tail, b""
+                else:
+                    index = position - 1
+                    data = (sep if index else b"") + sep.join(text[i] for i in cut[index])
+                    if index:
+                        lead = sep if index > 1 else b""
+                        before_text = lead + sep.join(text[i] for i in cut[index - 1])
+                    else:
+                        before_text = head
+                made = PIECE.pack(zlib.crc32(data), len(data)) + deflate(data, before_text)
+                made_here[name] = found[name] = made
+                cache.put(name, made)
         if store is not None and made_here:
             store.save(made_here)
-    crc = zlib.crc32(head)
-    length = len(head) + len(tail) + max(len(parts) - 1, 0) * len(sep)
-    for index, part in enumerate(parts):
-        if index:
-            crc = zlib.crc32(sep, crc)
-        crc = zlib.crc32(part, crc)
-        length += len(part)
-    crc = zlib.crc32(tail, crc)
-    body = [GZIP_HEADER, *(found[piece[0]] for piece in pieces), LAST_BLOCK]
-    body.append(struct.pack("<II", crc, length & 0xFFFFFFFF))
+    crc, length = 0, 0
+    body = [GZIP_HEADER]
+    for name in pieces:
+        made = found[name]
+        piece_crc, piece_length = PIECE.unpack_from(made)
+        crc = crc_combine(crc, piece_crc, piece_length)
+        length += piece_length
+        body.append(made[PIECE.size :])
+    body.append(LAST_BLOCK)
+    body.append(PIECE.pack(crc, length & 0xFFFFFFFF))
     return b"".join(body)
 
 
@@ -272,9 +352,8 @@ def document(
     parts: Sequence[bytes],
     cache: ChunkCache,
     store: ChunkStore | None = None,
-    sums: Sequence[bytes] | None = None,
 ) -> tuple[bytes, bytes]:
     """The document plain and gzipped (`gzipped`): the plain text joined, for tests and
     callers that want both."""
     plain = layout.head + layout.sep.join(parts) + layout.tail
-    return plain, gzipped(layout, parts, cache, store, sums)
+    return plain, gzipped(layout, parts, cache, store)

@@ -208,9 +208,12 @@ def rallies_atom() -> Response:
         # Rallies taken down in the last GONE_DAYS: deletion markers in every feed (which
         # filters a rally matched is not kept; a marker for an entry never seen is ignored).
         gone = news.gone_since(session, now - timedelta(days=news.GONE_DAYS))
-        sums: list[bytes] = []
-        parts = rally_parts(entries, context, part, sums=sums)
-        return prepared_parts("feed", etag, atom.feed_layout(info, updated, gone), parts, sums)
+        return prepared_parts(
+            "feed",
+            etag,
+            atom.feed_layout(info, updated, gone),
+            rally_parts(entries, context, part),
+        )
 
     max_age = seconds_until_change(version, now, current_app.config["CACHE_SECONDS"])
     return prepared_response(
