@@ -213,9 +213,11 @@ class Entry:
     ) -> Entry:
         """An entry known by its row version alone: its parts may come from
         mapapp.publishing.partstore without the row being read (`read_rallies` reads it)."""
-        entry = cls(None, used)
+        # Made a hundred thousand times for a worker's first whole document: no __init__.
+        entry = cls.__new__(cls)
+        entry._rally, entry.parts, entry.used, entry._token = None, {}, used, None
         entry.id, entry.revision, entry.reveal_at = rally_id, revision, reveal_at
-        entry.exact = revealed(reveal_at, now)
+        entry.exact = reveal_at is None or reveal_at <= now  # revealed()
         return entry
 
     @property
