@@ -591,3 +591,40 @@ def _small_chunk_cache(self: parts.ChunkCache, budget: int = 0) -> None:
     import threading
 
     self.budget, self.size, self.chunks, self.lock = 4_000, 0, {}, threading.Lock()
+
+
+def test_a_new_worker_joins_whole_documents_from_shared_chunks_reading_no_part(
+    database, builds, part_reads
+) -> None:
+    """With no whole document kept (a filter no one kept, a version no one prepared), a new
+    worker joins the GeoJSON, the calendar and the CSV from the chunks another compressed:
+    the same bytes, gzipped and plain, and no part made or read (the chunks are named by the
+    rallies' id, row version and reveal side, their CRCs combined); after a change it reads
+    only parts of the chunks around the changed rally."""
+    first = make_app(database, BASE_URL=BASE)
+    ids = some_rallies(first)
+    paths = [path for path in FEEDS if "fields=map" not in path]  # the map's feed: by text
+    client = first.test_client()
+    warm = {path: client.get(path, headers=GZIP).data for path in paths}
+    forget_documents(first)
+    second = make_app(database, BASE_URL=BASE)
+    builds.clear()
+    part_reads.clear()
+    client = second.test_client()
+    for path in paths:
+        assert client.get(path, headers=GZIP).data == warm[path], path
+    assert builds == [] and part_reads == []
+    for path in paths:
+        assert client.get(path).data == gzip.decompress(warm[path])
+
+    with first.app_context():
+        session = db.session(write=True)
+        lifecycle.edit(session, session.get(Rally, ids[0]), {"title": "Новы"}, "moderator:test")
+    forget_documents(first)
+    third = make_app(database, BASE_URL=BASE)
+    builds.clear()
+    answer = third.test_client().get("/rallies.csv?when=all&lang=ru", headers=GZIP)
+    assert "Новы".encode() in gzip.decompress(answer.data)
+    assert builds == [] and part_reads == ["csv"]
+    for app in (first, second, third):
+        app.extensions["mapapp.db"]["engine"].dispose()
