@@ -20,9 +20,17 @@ ratio. Only 127.0.0.1 is contacted; every loop is bounded in time.
 
     .venv/bin/python bench/cold.py --rallies 10000 [--rounds 3] [--baseline /tmp/before]
         [--workers 2] [--attack 300] [--database-url postgresql://postgres@127.0.0.1:5432/DB]
+        [--database /tmp/100k.sqlite3 --base-url http://127.0.0.1:5790]
 
-With --database-url, this checkout's database is there (emptied first: give a database of its
-own, not one tests use) instead of a SQLite file; a baseline keeps SQLite.
+With --database-url, the databases are on PostgreSQL instead of SQLite files: this checkout's
+there, the baseline's in a database of the same name ending in `_base` (made if missing);
+both are emptied first: give a database of their own, not one tests use.
+
+With --database, each checkout gets a copy of a SQLite database made once (100,000 rallies
+take 20 minutes or more to make: `init-db`, then `demo-data --count N --seed 1`, with
+MAPAPP_BASE_URL set to --base-url, so the feeds' parts are made for that address), then runs
+`flask prepare-parts` on it, as after a deploy (a checkout whose code renders differently makes
+every part again; the time is printed). The servers listen on --base-url's port, one at a time.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -37,6 +46,7 @@ import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serve import (  # noqa: E402
@@ -79,6 +89,27 @@ def timed(port: int, path: str, master: int) -> tuple[float, float]:
     return elapsed, (cpu_ns(master) - used) / 1e6
 
 
+def empty_postgresql(url: str) -> None:
+    """Make the PostgreSQL database at `url` if missing, and empty it."""
+    from sqlalchemy import create_engine, text
+
+    url = url.replace("postgresql://", "postgresql+psycopg://")
+    head, name = url.rsplit("/", 1)
+    engine = create_engine(head + "/postgres", isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        found = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        ).first()
+        if found is None:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
 def edit_one(rally_id: int, title: str) -> None:
     """Run in another process: a moderator's edit of one rally's title."""
     from mapapp import create_app
@@ -95,38 +126,40 @@ class Code:
 
     def __init__(self, name: str, root: Path, tmp: Path, args: argparse.Namespace) -> None:
         self.name, self.root = name, root
-        self.port = free_port()
+        base_url = args.base_url if args.database else None
+        self.port = urlsplit(base_url).port if base_url else free_port()
+        url = None
+        if args.database_url:
+            url = args.database_url if name == "this" else args.database_url + "_base"
         self.env = {
             **os.environ,
             "PYTHONPATH": str(root),
-            "MAPAPP_DATABASE_URL": (
-                args.database_url
-                if args.database_url and name == "this"
-                else f"sqlite:///{tmp / (name + '.sqlite3')}"
-            ),
+            "MAPAPP_DATABASE_URL": url or f"sqlite:///{tmp / (name + '.sqlite3')}",
             "MAPAPP_SECRET_KEY": "bench",
             "MAPAPP_DEVELOPMENT": "1",
             # The feeds' links: a declared address, as in production.
-            "MAPAPP_BASE_URL": f"http://127.0.0.1:{self.port}",
+            "MAPAPP_BASE_URL": base_url or f"http://127.0.0.1:{self.port}",
             "WEB_CONCURRENCY": str(args.workers),
         }
         self.env.pop("MAPAPP_REDIS_URL", None)
         flask = [str(BIN / "flask"), "--app", "mapapp"]
-        if args.database_url and name == "this":
-            from sqlalchemy import create_engine, text
-
-            engine = create_engine(
-                args.database_url.replace("postgresql://", "postgresql+psycopg://")
-            )
-            with engine.begin() as connection:
-                connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-                connection.execute(text("CREATE SCHEMA public"))
-            engine.dispose()
+        if url:
+            empty_postgresql(url)
         start = time.perf_counter()
-        for command in (["init-db"], ["demo-data", "--count", str(args.rallies), "--seed", "1"]):
+        if args.database:
+            shutil.copyfile(args.database, tmp / (name + ".sqlite3"))
+            commands = [["init-db"], ["prepare-parts"]]
+        else:
+            commands = [["init-db"], ["demo-data", "--count", str(args.rallies), "--seed", "1"]]
+        for command in commands:
             run = [*flask, *command]
-            subprocess.run(run, env=self.env, cwd=root, check=True, capture_output=True)  # noqa: S603
-        print(f"{name}: database made in {time.perf_counter() - start:.0f} s", flush=True)
+            done = subprocess.run(run, env=self.env, cwd=root, check=True, capture_output=True)  # noqa: S603
+            print(
+                f"{name}: {' '.join(command)} done at {time.perf_counter() - start:.0f} s",
+                flush=True,
+            )
+            if command == ["prepare-parts"]:
+                print(f"  {done.stdout.decode().strip()}", flush=True)
         self.rounds: list[dict[str, tuple[float, float]]] = []
 
     def round(self, number: int, args: argparse.Namespace) -> None:
@@ -195,7 +228,13 @@ def main() -> None:
     parser.add_argument("--attack", type=int, default=300, help="random filters before memory")
     parser.add_argument("--baseline", type=Path, help="another checkout to compare with")
     parser.add_argument(
-        "--database-url", help="this checkout's database (PostgreSQL), emptied first"
+        "--database-url",
+        help="this checkout's database (PostgreSQL; the baseline's: the same name + _base),"
+        " emptied first",
+    )
+    parser.add_argument("--database", type=Path, help="a SQLite database made once, copied")
+    parser.add_argument(
+        "--base-url", default="http://127.0.0.1:5790", help="what --database was made with"
     )
     parser.add_argument("--edit-one", nargs=2, metavar=("ID", "TITLE"), help=argparse.SUPPRESS)
     args = parser.parse_args()

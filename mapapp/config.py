@@ -243,7 +243,8 @@ SETTINGS: list[Setting] = [
         True,
         "After a change to what the public sees, the process that made it builds the common "
         "documents of the new data version (the GeoJSON, the map's feed, the calendar and the "
-        "CSV, no filter, each language) in a thread of its own, after its answer is sent, and "
+        "CSV, with no filter and with `when=all`, each language) in a thread of its own, after "
+        "its answer is sent, and "
         "keeps them for every worker and server.",
     ),
     Setting(

@@ -284,10 +284,11 @@ def test_a_process_with_an_empty_cache_joins_the_shared_chunks(monkeypatch):
     assert gzip.decompress(packed) == plain
 
 
-def test_the_gzip_chunk_cache_counts_the_text_it_keeps():
-    """The kept chunks' keys hold their parts' text, ten times their compressed size and
-    not always shared with anything else (the map feed's parts are made for each filter):
-    the budget bounds that text too, not the compressed bytes alone."""
+def test_the_gzip_chunk_cache_keeps_no_text_and_stays_within_its_bytes():
+    """The kept chunks are found by a digest: no key holds a part's text (ten times the
+    compressed size, and not always shared with anything else: the map feed's parts are made
+    for each filter), and however many filters' documents are made, the compressed bytes and
+    keys kept stay within the budget."""
     budget = 200_000
     cache = ChunkCache(budget)
     layout = Layout(b"[", b",", b"]")
@@ -295,8 +296,79 @@ def test_the_gzip_chunk_cache_counts_the_text_it_keeps():
         parts = [b'{"id":%d,"town":"%d"}' % (n, document_number) for n in range(2000)]
         plain, packed = document(layout, parts, cache)
         assert gzip.decompress(packed) == plain
-    text = sum(len(b"".join(key[2])) for key in cache.chunks if len(key) > 2)
-    assert 0 < text <= budget
+        assert all(isinstance(key, bytes) and len(key) == 32 for key in cache.chunks)
+        held = sum(len(made) + ChunkCache.OVERHEAD for made in cache.chunks.values())
+        assert held == cache.size <= budget
+    assert len(cache.chunks) > 1
+
+
+def test_named_parts_are_read_only_for_the_chunks_to_compress():
+    """Parts named by what fixes their bytes (an entry's id, row version and reveal side,
+    Entry.token) make a gzip stream that reads as the plain text; a new process (an empty
+    cache) over the shared store reads no part at all, and the CRC of the whole comes from
+    the chunks'; after a change only the parts of the chunks around it (and their
+    dictionaries) are read, and only those chunks compressed; a filter's run of the same
+    parts reads only the chunks at its ends."""
+    from mapapp.publishing import parts as module
+    from mapapp.publishing.parts import gzipped
+
+    rng = random.Random(7)
+    parts = [
+        json.dumps({"id": n, "title": "пікет " * rng.randint(1, 30)}, ensure_ascii=False).encode()
+        for n in range(3000)
+    ]
+    names = [b"%d:1:1;" % n for n in range(3000)]
+    asked: list[int] = []
+
+    def reader(source: list[bytes]):  # noqa: ANN202
+        def read(indices: list[int]) -> list[bytes]:
+            asked.extend(indices)
+            return [source[i] for i in indices]
+
+        return read
+
+    layout = Layout(b'{"features":[', b",", b"]}")
+    plain = layout.head + b",".join(parts) + layout.tail
+    store = DictStore()
+    packed = gzipped(layout, reader(parts), ChunkCache(), store, names, b"geojson|")
+    assert gzip.decompress(packed) == plain
+    assert sorted(asked) == list(range(3000))
+    asked.clear()
+    made: list[bytes] = []
+    original = module.deflate
+    monkeypatch_deflate = lambda data, *a: made.append(data) or original(data, *a)  # noqa: E731
+    module.deflate, saved = monkeypatch_deflate, original
+    try:
+        cache = ChunkCache()
+        assert gzipped(layout, reader(parts), cache, store, names, b"geojson|") == packed
+        assert asked == [] and made == []
+        # Another scope (format, language, address) shares nothing.
+        other = gzipped(layout, reader(parts), ChunkCache(), store, names, b"ics|")
+        assert gzip.decompress(other) == plain and len(asked) == 3000
+        asked.clear()
+        made.clear()
+        # One rally changed: its name changes with its row version.
+        parts[1500] = b'{"id":1500,"title":"changed"}'
+        names[1500] = b"1500:2:1;"
+        plain = layout.head + b",".join(parts) + layout.tail
+        packed = gzipped(layout, reader(parts), cache, store, names, b"geojson|")
+        assert gzip.decompress(packed) == plain
+        assert 1500 in asked and 0 < len(asked) <= 3 * module.MAX_CHUNK_PARTS
+        assert 0 < len(b"".join(made)) < len(plain) / 10
+        asked.clear()
+        run = list(range(1000, 2500))
+        packed = gzipped(
+            layout,
+            lambda indices: reader(parts)([run[i] for i in indices]),
+            cache,
+            store,
+            [names[i] for i in run],
+            b"geojson|",
+        )
+        assert gzip.decompress(packed) == layout.head + b",".join(parts[1000:2500]) + layout.tail
+        assert len(asked) < 1500 / 3
+    finally:
+        module.deflate = saved
 
 
 def test_old_entries_are_dropped(client, app, monkeypatch):

@@ -19,7 +19,7 @@ import hashlib
 import struct
 import threading
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -79,15 +79,16 @@ def rally_parts(
     return parts
 
 
-def chunks(parts: Sequence[bytes]) -> list[tuple[bytes, ...]]:
-    """The parts cut at content-defined points (see CHUNK_PARTS)."""
+def chunks(ends: Iterable[bool], count: int) -> list[range]:
+    """Where `count` parts are cut: the index ranges of the chunks, a chunk ending after each
+    part `ends` says (or after MAX_CHUNK_PARTS parts)."""
     cut, start = [], 0
-    for index, part in enumerate(parts):
-        if zlib.adler32(part) % CHUNK_PARTS == 0 or index + 1 - start >= MAX_CHUNK_PARTS:
-            cut.append(tuple(parts[start : index + 1]))
+    for index, end in enumerate(ends):
+        if end or index + 1 - start >= MAX_CHUNK_PARTS:
+            cut.append(range(start, index + 1))
             start = index + 1
-    if start < len(parts):
-        cut.append(tuple(parts[start:]))
+    if start < count:
+        cut.append(range(start, count))
     return cut
 
 
@@ -117,147 +118,242 @@ class ChunkStore(Protocol):
 def digest(*items: bytes) -> bytes:
     """A 32-byte digest of a sequence of byte strings (each length-prefixed, so no two
     sequences share one): what a compressed chunk is found by in a ChunkStore."""
-    hashed = hashlib.blake2b(digest_size=32, person=b"mapapp-chunk-v1")
+    hashed = hashlib.blake2b(digest_size=32, person=b"mapapp-chunk-v2")
     for item in items:
         hashed.update(len(item).to_bytes(8, "little"))
         hashed.update(item)
     return hashed.digest()
 
 
-class ChunkCache:
-    """Compressed chunks by their content, least recently used first out, at most
-    `budget` bytes of compressed data and of the plain text their keys hold (the parts of
-    the map's compact feed are made anew for each filter: keys do not always share them
-    with the kept parts). At 10,000 rallies the GeoJSON is 3.5 MiB of text (0.4 MiB
-    compressed) and a calendar 7.7 MiB: the default holds every language of each."""
+# A kept chunk (in a ChunkCache and a ChunkStore): the CRC-32 and length of its text, then its
+# raw deflate. The gzip trailer's CRC of a document is combined from its chunks' (`crc_combine`),
+# so a document of kept chunks is made without reading its text.
+PIECE = struct.Struct("<II")
+_POLY = 0xEDB88320
 
-    def __init__(self, budget: int = 128 * 2**20) -> None:
+
+def _multiply(a: int, b: int) -> int:
+    """a times b modulo the CRC-32 polynomial (reflected, as zlib's crc32_combine)."""
+    product, bit = 0, 1 << 31
+    while a:
+        if a & bit:
+            product ^= b
+            a ^= bit
+        bit >>= 1
+        b = (b >> 1) ^ _POLY if b & 1 else b >> 1
+    return product
+
+
+# x to the 2**k: _POWERS[k]; the multiplication by each, a byte at a time (made when first used).
+_POWERS = [1 << 30]
+for _ in range(63):
+    _POWERS.append(_multiply(_POWERS[-1], _POWERS[-1]))
+_TIMES: dict[int, list[list[int]]] = {}
+
+
+def _times(power: int) -> list[list[int]]:
+    """The multiplication by x to the 2**power, a byte of the operand at a time: each
+    table's entry for a byte is the sum (XOR) of its bits' entries."""
+    factor = _POWERS[power]
+    tables = []
+    for byte in range(4):
+        table = [0] * 256
+        for bit in range(8):
+            table[1 << bit] = _multiply(1 << (8 * byte + bit), factor)
+        for value in range(3, 256):
+            low = value & -value
+            if value != low:
+                table[value] = table[low] ^ table[value ^ low]
+        tables.append(table)
+    _TIMES[power] = tables
+    return tables
+
+
+def crc_combine(first: int, second: int, length: int) -> int:
+    """The CRC-32 of A followed by B from A's (`first`), B's (`second`) and B's length, as
+    zlib's crc32_combine (which Python's zlib does not offer): A's CRC shifted over 8 *
+    `length` zero bits (times x to that power), then B's added."""
+    crc, power = first, 3
+    while length:
+        if length & 1:
+            table = _TIMES.get(power) or _times(power)
+            crc = (
+                table[0][crc & 255]
+                ^ table[1][(crc >> 8) & 255]
+                ^ table[2][(crc >> 16) & 255]
+                ^ table[3][crc >> 24]
+            )
+        length >>= 1
+        power += 1
+    return crc ^ second
+
+
+class ChunkCache:
+    """Compressed chunks by their digest (`digest`: 32 bytes, never the text itself), least
+    recently used first out, at most `budget` bytes of compressed data and keys together.
+
+    Keyed by digest, a kept chunk holds no part's text alive: parts dropped from the entries
+    (mapapp.publishing.public.EntryCache.PART_BUDGET) are gone, and a map feed's parts (made
+    anew for each filter) go with their build. At 100,000 rallies a calendar is about 6.4 MiB
+    gzipped, a GeoJSON 3.6 MiB; a chunk not kept here is read from the shared store."""
+
+    # Bytes a kept chunk costs besides its compressed data: its key (a 32-byte bytes object)
+    # and the dict's slot.
+    OVERHEAD = 150
+
+    def __init__(self, budget: int = 32 * 2**20) -> None:
         self.budget = budget
         self.size = 0
-        self.chunks: dict[tuple, tuple[bytes, int]] = {}  # key -> (compressed, bytes held)
+        self.chunks: dict[bytes, bytes] = {}  # digest -> PIECE and compressed bytes
         self.lock = threading.Lock()
 
-    def get(self, key: tuple) -> bytes | None:
+    def get(self, key: bytes) -> bytes | None:
         """The compressed chunk kept under `key`, now the most recently used; None if none."""
         with self.lock:
             found = self.chunks.pop(key, None)
             if found is None:
                 return None
             self.chunks[key] = found
-            return found[0]
+            return found
 
-    def put(self, key: tuple, made: bytes, text_size: int) -> None:
-        """Keep `made` under `key` (whose texts hold `text_size` bytes), within the budget."""
+    def put(self, key: bytes, made: bytes) -> None:
+        """Keep `made` under `key`, within the budget (the oldest go first)."""
         with self.lock:
             if key not in self.chunks:
-                self.chunks[key] = (made, len(made) + text_size)
-                self.size += len(made) + text_size
+                self.chunks[key] = made
+                self.size += len(made) + self.OVERHEAD
             while self.size > self.budget and self.chunks:
-                self.size -= self.chunks.pop(next(iter(self.chunks)))[1]
-
-    def deflated(
-        self, key: tuple, data: Callable[[], bytes], before: Callable[[], bytes] = bytes
-    ) -> bytes:
-        """The deflated `data()` (after `before()`, see `deflate`) kept under `key`, a
-        tuple naming both exactly."""
-        found = self.get(key)
-        if found is not None:
-            return found
-        text = data()
-        made = deflate(text, before())
-        self.put(key, made, len(text))
-        return made
+                self.size -= len(self.chunks.pop(next(iter(self.chunks)))) + self.OVERHEAD
 
 
-@dataclass
-class _Piece:
-    """One compressed piece of a document to find or make: the text and what comes before it."""
-
-    key: tuple
-    text: Callable[[], bytes]
-    before: Callable[[], bytes]
-    digest: Callable[[], bytes]
-    made: bytes | None = None
-
-
-def _chunk_piece(
-    index: int,
-    sep: bytes,
-    chunk: tuple[bytes, ...],
-    previous: tuple[bytes, ...],
-    of: Callable[[tuple[bytes, ...]], bytes],
-) -> _Piece:
-    """The `index`th chunk of a document, after `previous` (see `document`)."""
-    lead = sep if index else b""
-    flag = b"1" if index > 1 else b"0"
-    return _Piece(
-        (lead, sep, chunk, previous, index > 1),
-        lambda: lead + sep.join(chunk),
-        lambda: (sep if index > 1 else b"") + sep.join(previous),
-        lambda: digest(b"chunk", lead, sep, of(chunk), of(previous), flag),
-    )
-
-
-def document(
-    layout: Layout, parts: Sequence[bytes], cache: ChunkCache, store: ChunkStore | None = None
-) -> tuple[bytes, bytes]:
-    """The document (head, parts joined by sep, tail) plain and gzipped (RFC 1952).
+def gzipped(
+    layout: Layout,
+    parts: Sequence[bytes] | Callable[[list[int]], list[bytes]],
+    cache: ChunkCache,
+    store: ChunkStore | None = None,
+    names: Sequence[bytes] | None = None,
+    scope: bytes = b"",
+) -> bytes:
+    """The document (head, parts joined by sep, tail) gzipped (RFC 1952), never joined plain.
 
     Chunks are taken from `cache`, then from `store` (shared by every process: a worker
     that has just started reads what another compressed), and only the rest compressed
-    (and then saved to `store`). gzip.decompress (and every browser) reads the result as
-    one member; its bytes differ from gzip.compress's of the same text.
+    (and then saved to `store`). A chunk is found by a digest of what its bytes depend on:
+    its text, the separator, and the chunk before it (its dictionary).
+
+    Without `names`, `parts` are the parts, and a chunk's text is named by the text itself.
+    With `names` (one a part, each ending in b";": mapapp.publishing.public.Entry.token, a
+    rally's id, row version and reveal side, which with `scope`, the context's name led by the
+    release's rendering fingerprint, fix the part's bytes, as the shared parts' table holds),
+    the document is cut and named by them, and `parts(indices)` gives the parts at those
+    indices only when a chunk has to be compressed: a document whose chunks are all kept
+    reads no part. gzip.decompress (and every browser) reads the result as one member; its
+    bytes differ from gzip.compress's of the same text.
     """
     head, sep, tail = layout.head, layout.sep, layout.tail
-    plain = head + sep.join(parts) + tail
-    pieces = [
-        _Piece(("head", head), lambda: head, bytes, lambda: digest(b"head", head)),
-    ]
-    previous: tuple[bytes, ...] = (head,)
-    # A chunk's digest, made only for a chunk missing from `cache` (and its dictionary's).
-    digests: dict[int, bytes] = {}
+    if names is None:
+        assert not callable(parts)
+        texts: Sequence[bytes] = parts
+        cut = chunks((zlib.adler32(part) % CHUNK_PARTS == 0 for part in texts), len(texts))
+        named = [digest(b"text", *(texts[i] for i in span)) for span in cut]
 
-    def of(chunk: tuple[bytes, ...]) -> bytes:
-        found = digests.get(id(chunk))
-        if found is None:
-            found = digests[id(chunk)] = digest(*chunk)
-        return found
-
-    for index, chunk in enumerate(chunks(parts)):
+        def read(indices: list[int]) -> list[bytes]:
+            return [texts[i] for i in indices]
+    else:
+        assert callable(parts)
+        read = parts
+        cut = chunks((zlib.crc32(name) % CHUNK_PARTS == 0 for name in names), len(names))
+        named = [digest(b"names", scope, b"".join(names[i] for i in span)) for span in cut]
+    head_name = digest(b"head", head)
+    # The name of each piece, and what it is made of: its text and its dictionary, as index
+    # ranges of the parts (None: the head), with the text that leads them.
+    pieces: list[bytes] = [head_name]
+    for index in range(len(cut)):
         # Each chunk is compressed with the chunk before it as its dictionary: nearly the
         # ratio of one stream, and a changed rally recompresses two chunks, not one.
         # The dictionary is `sep` and the previous chunk after the first two chunks, the
-        # previous chunk alone for the second: the key tells them apart, or a chunk kept
-        # from one document could refer back to a `sep` that is not there in another.
-        pieces.append(_chunk_piece(index, sep, chunk, previous, of))
-        previous = chunk
-    pieces.append(_Piece(("tail", tail), lambda: tail, bytes, lambda: digest(b"tail", tail)))
-    missing = []
-    for piece in pieces:
-        piece.made = cache.get(piece.key)
-        if piece.made is None:
-            missing.append(piece)
+        # previous chunk alone for the second (the head for the first): the digest tells
+        # them apart, or a chunk kept from one document could refer back to a `sep` that is
+        # not there in another.
+        lead = sep if index else b""
+        flag = b"1" if index > 1 else b"0"
+        before = named[index - 1] if index else head_name
+        pieces.append(digest(b"chunk", lead, sep, named[index], before, flag))
+    tail_name = digest(b"tail", tail)
+    pieces.append(tail_name)
+    found: dict[bytes, bytes] = {}
+    for name in pieces:
+        kept = cache.get(name)
+        if kept is not None:
+            found[name] = kept
+    missing = list(dict.fromkeys(name for name in pieces if name not in found))
     if missing:
-        named = {piece.digest(): piece for piece in missing}
-        found = store.load(list(named)) if store is not None else {}
-        made = {}
-        for name, piece in named.items():
-            piece.made = found.get(name)
-            if piece.made is None:
-                piece.made = made[name] = deflate(piece.text(), piece.before())
-            cache.put(piece.key, piece.made, _text_size(piece.key))
-        for piece in missing:  # two pieces of one digest (the same text twice)
-            if piece.made is None:
-                piece.made = named[piece.digest()].made
-        if store is not None and made:
-            store.save(made)
-    body = [GZIP_HEADER, *(piece.made for piece in pieces), LAST_BLOCK]  # type: ignore[misc]
-    body.append(struct.pack("<II", zlib.crc32(plain), len(plain) & 0xFFFFFFFF))
-    return plain, b"".join(body)  # type: ignore[arg-type]
+        from_store = store.load(missing) if store is not None else {}
+        made_here: dict[bytes, bytes] = {}
+        todo: dict[bytes, None] = {}
+        for name in pieces:
+            if name in found or name in todo:
+                continue
+            made = from_store.get(name)
+            if made is not None:
+                found[name] = made
+                cache.put(name, made)
+            else:
+                todo[name] = None
+        if todo:
+            # Positions of the pieces to make: 0 is the head, len(cut) + 1 the tail.
+            spans = [position for position, name in enumerate(pieces) if name in todo]
+            needed = sorted(
+                {
+                    i
+                    for position in spans
+                    if 0 < position <= len(cut)
+                    for span in (cut[position - 1], cut[position - 2] if position > 1 else ())
+                    for i in span
+                }
+            )
+            text = dict(zip(needed, read(needed), strict=True)) if needed else {}
+            for position in spans:
+                name = pieces[position]
+                if name in made_here:
+                    continue
+                if position == 0:
+                    data, before_text = head, b""
+                elif position == len(cut) + 1:
+                    data, before_text = tail, b""
+                else:
+                    index = position - 1
+                    data = (sep if index else b"") + sep.join(text[i] for i in cut[index])
+                    if index:
+                        lead = sep if index > 1 else b""
+                        before_text = lead + sep.join(text[i] for i in cut[index - 1])
+                    else:
+                        before_text = head
+                made = PIECE.pack(zlib.crc32(data), len(data)) + deflate(data, before_text)
+                made_here[name] = found[name] = made
+                cache.put(name, made)
+        if store is not None and made_here:
+            store.save(made_here)
+    crc, length = 0, 0
+    body = [GZIP_HEADER]
+    for name in pieces:
+        made = found[name]
+        piece_crc, piece_length = PIECE.unpack_from(made)
+        crc = crc_combine(crc, piece_crc, piece_length)
+        length += piece_length
+        body.append(made[PIECE.size :])
+    body.append(LAST_BLOCK)
+    body.append(PIECE.pack(crc, length & 0xFFFFFFFF))
+    return b"".join(body)
 
 
-def _text_size(key: tuple) -> int:
-    """The bytes of text a chunk's key holds (see ChunkCache)."""
-    if key[0] in ("head", "tail"):
-        return len(key[1])
-    return sum(len(part) for part in key[2])
+def document(
+    layout: Layout,
+    parts: Sequence[bytes],
+    cache: ChunkCache,
+    store: ChunkStore | None = None,
+) -> tuple[bytes, bytes]:
+    """The document plain and gzipped (`gzipped`): the plain text joined, for tests and
+    callers that want both."""
+    plain = layout.head + layout.sep.join(parts) + layout.tail
+    return plain, gzipped(layout, parts, cache, store)

@@ -76,9 +76,11 @@ CHUNK_DAYS = 30
 DOCUMENTS = PublishedDocument.__table__
 # Whole documents kept for one data version, at most: how many, and their gzipped bytes.
 DOCUMENT_COUNT = 64
-DOCUMENT_BYTES = 64 * 2**20
-# Ids asked for by IN at a time; more missing parts than this are read by their context alone.
+DOCUMENT_BYTES = 192 * 2**20
+# Ids asked for by IN at a time.
 FETCH_IDS = 2000
+# More missing parts than this are read by their context alone (a range of the primary key).
+WHOLE_CONTEXT = 30_000
 
 
 def context_name(context: tuple) -> str:
@@ -197,16 +199,25 @@ def stale_rallies(connection: Connection) -> list[int]:
 
 def load(connection: Connection, entries: Sequence[Entry], context: tuple) -> int:
     """Fill the entries' parts for `context` from the table where it holds them for the
-    entry's row version and reveal side; returns how many were found."""
+    entry's row version and reveal side; returns how many were found.
+
+    Up to WHOLE_CONTEXT entries are read by their key (context, reveal side, id: an index
+    seek each, FETCH_IDS at a time; by `context` and the ids alone SQLite scanned the whole
+    context for each batch); more by one range of the primary key, the whole context."""
     name = context_name(context)
     wanted = {entry.id: entry for entry in entries}
     query = select(TABLE.c.rally_id, TABLE.c.exact, TABLE.c.revision, TABLE.c.data).where(
         TABLE.c.context == name
     )
-    if len(wanted) > FETCH_IDS:
-        queries = [query]  # most of the context: one range of the primary key
+    if len(wanted) > WHOLE_CONTEXT:
+        queries = [query]
     else:
-        queries = [query.where(TABLE.c.rally_id.in_(list(wanted)))]
+        queries = []
+        for exact in (False, True):
+            ids = sorted(entry.id for entry in entries if entry.exact == exact)
+            for start in range(0, len(ids), FETCH_IDS):
+                batch = ids[start : start + FETCH_IDS]
+                queries.append(query.where(TABLE.c.exact == exact, TABLE.c.rally_id.in_(batch)))
     found = 0
     for each in queries:
         for rally_id, exact, kept, data in connection.execute(each):
