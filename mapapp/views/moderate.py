@@ -675,6 +675,7 @@ def edit(rally_id: int):  # noqa: ANN201
         lifecycle.set_reveal(
             session_, found, fields["reveal_at"], actor(),
             new_place=lifecycle.gives_new_place(session_, found, fields),
+            before_start=form.reveal_before(),
         )  # fmt: skip
         lifecycle.edit(session_, found, fields, actor())
     except lifecycle.RevealRefused as error:
