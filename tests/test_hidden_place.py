@@ -275,3 +275,24 @@ def test_the_organizer_is_told_the_place_follows_the_approved_start(app, lang, s
     data = edit_data(client, app, rally_id, date=later, reveal="6")
     page = client.post(f"/manage/tok/edit?lang={lang}", data=data, follow_redirects=True)
     assert said in page.get_data(as_text=True)
+
+
+def test_a_place_shown_by_its_time_while_a_start_waits_stays_shown(app2) -> None:  # noqa: F811
+    rally_id, starts = rally_with(app2, 6)
+    later = (starts + timedelta(days=1)).astimezone(MINSK).strftime("%Y-%m-%d")
+    organizer_edit(app2, rally_id, date=later, reveal="6")
+    with app2.app_context():  # the public's start comes near while the new start waits
+        session = db.session(write=True)
+        row = session.get(PublishedRally, rally_id)
+        row.starts_at = datetime.now(UTC) + timedelta(hours=3)
+        row.reveal_at = row.starts_at - timedelta(hours=6)
+        session.commit()
+    assert public(app2, rally_id)["place"] == PLACE
+    page = app2.test_client().get("/manage/tok").get_data(as_text=True)
+    assert '<option selected value="now">' in page or 'value="now" selected' in page, page
+    # A form opened before (still "6 hours before") changes no reveal; approving the new
+    # start does not hide the place the public has seen.
+    organizer_edit(app2, rally_id, date=later, reveal="6", title="Пікет салідарнасці, новы час")
+    both_approve(app2, rally_id)
+    shown = public(app2, rally_id)
+    assert shown["place"] == PLACE and datetime.fromisoformat(shown["starts_at"]) > starts

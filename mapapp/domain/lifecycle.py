@@ -368,6 +368,17 @@ def _publish(db: Session, rally: Rally, status: str, checked_by: int | None = No
         row.previous_starts_at = row.starts_at  # a public rally's time changed
     row.checked_by = checked_by if checked_by is not None else max(row.checked_by or 0, 1)
     row.organizer_known = known
+    now = utcnow()
+    if (
+        row.starts_at is not None  # a version the public has
+        and (row.reveal_at is None or row.reveal_at <= now)
+        and rally.reveal_at is not None
+        and rally.reveal_at > now
+        and same_place(row, _place_of(rally))
+    ):
+        # The public has seen this place (its reveal time passed while a new start waited,
+        # say): its copies keep it, so the new version does not hide it again (`set_reveal`).
+        rally.reveal_at = row.reveal_at
     for name in PUBLISHED_FIELDS:
         setattr(row, name, getattr(rally, name))
     rally.changes_pending = False
@@ -889,6 +900,16 @@ def place_was_shown(db: Session, rally: Rally, now: datetime | None = None) -> b
     return row is not None and (row.reveal_at is None or row.reveal_at <= (now or utcnow()))
 
 
+def reveal_choice(db: Session, rally: Rally, now: datetime | None = None) -> datetime | None:
+    """The reveal time the manage and moderation forms start from: the working copy's, but
+    none (shown now) when the public has seen its place already and the working copy keeps
+    it (`same_place`); else a waiting start's "6 hours before" would come back as a hiding
+    the form then refuses."""
+    if place_was_shown(db, rally, now) and not gives_new_place(db, rally, _place_of(rally)):
+        return None
+    return rally.reveal_at
+
+
 def gives_new_place(db: Session, rally: Rally, fields: dict[str, Any]) -> bool:
     """Whether an edit's `fields` (town, place, lat, lon) name another place than the one the
     public has of `rally` (True when nothing of it is public): not `same_place`, so a dot
@@ -941,7 +962,10 @@ def set_reveal(
     row = published(db, rally)
     now = utcnow()
     shown = None if row is None else public_reveal(row, reveal_at, before_start, now)
-    if rally.reveal_at == reveal_at and (row is None or row.reveal_at == shown):
+    public = row is not None and row.reveal_at != shown
+    if public and (row.reveal_at is None or row.reveal_at <= now) and shown is None:
+        public = False  # shown already, and stays so: no change the public can see
+    if rally.reveal_at == reveal_at and not public:
         return False
     to = transition(rally, actor, "reveal")
     if (
@@ -977,7 +1001,6 @@ def set_reveal(
     before = _moderator_snapshot(db, rally, actor)
     rally.reveal_at = reveal_at
     rally.sequence = (rally.sequence or 0) + 1
-    public = row is not None and row.reveal_at != shown
     if public:  # else the published version keeps its time (a waiting start's is not public)
         row.reveal_at = shown
         _restatus(row, rally, row.status)

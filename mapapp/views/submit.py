@@ -211,7 +211,7 @@ def fill_times(form: RallyForm, rally: Rally) -> None:
     """The stored start and reveal times into the form's fields (Minsk time)."""
     starts = rally.starts_at.astimezone(MINSK)
     form.date.data, form.time.data = starts.date(), starts.time()
-    form.show_reveal(rally.reveal_at)
+    form.show_reveal(lifecycle.reveal_choice(db.session(), rally))
 
 
 def render_manage(
