@@ -227,10 +227,10 @@ def test_an_offset_chosen_while_a_start_waits_counts_from_the_public_start(app2)
         ("плошча свабоды", NUDGED),
     ],
 )
-def test_a_dot_or_a_nudge_does_not_hide_a_shown_place_again(app, place, pin) -> None:
-    rally_id, _ = rally_with(app, None)
-    client = app.test_client()
-    data = edit_data(client, app, rally_id, place=place, lat=pin[0], lon=pin[1], reveal="2")
+def test_a_dot_or_a_nudge_does_not_hide_a_shown_place_again(db_app, place, pin) -> None:
+    rally_id, _ = rally_with(db_app, None)
+    client = db_app.test_client()
+    data = edit_data(client, db_app, rally_id, place=place, lat=pin[0], lon=pin[1], reveal="2")
     refused = client.post("/manage/tok/edit?lang=be", data=data)
     assert refused.status_code == 422
     assert "схаваць яго зноў нельга" in refused.get_data(as_text=True)
@@ -238,9 +238,9 @@ def test_a_dot_or_a_nudge_does_not_hide_a_shown_place_again(app, place, pin) -> 
     assert shown["place"] == PLACE and shown["reveal_at"] is None
 
 
-def test_putting_back_a_seized_moderator_s_change_never_hides_a_shown_place_again(app) -> None:
-    rally_id, starts = rally_with(app, 2)
-    with app.app_context():
+def test_putting_back_a_seized_moderator_s_change_never_hides_a_shown_place_again(db_app) -> None:
+    rally_id, starts = rally_with(db_app, 2)
+    with db_app.app_context():
         session = db.session(write=True)
         rally = session.get(Rally, rally_id)
         lifecycle.set_reveal(session, rally, None, "moderator:m")  # shown before its time
@@ -257,7 +257,7 @@ def test_putting_back_a_seized_moderator_s_change_never_hides_a_shown_place_agai
         session.commit()
         assert rally.reveal_at is None
         assert session.get(PublishedRally, rally_id).reveal_at is None
-    assert app.test_client().get(f"/api/rallies/{rally_id}").get_json()["place"] == PLACE
+    assert db_app.test_client().get(f"/api/rallies/{rally_id}").get_json()["place"] == PLACE
 
 
 @pytest.mark.parametrize(
@@ -268,11 +268,11 @@ def test_putting_back_a_seized_moderator_s_change_never_hides_a_shown_place_agai
         ("ru", "место покажут так, как было назначено для одобренного времени"),
     ],
 )
-def test_the_organizer_is_told_the_place_follows_the_approved_start(app, lang, said) -> None:
-    rally_id, starts = rally_with(app, 6)
-    client = app.test_client()
+def test_the_organizer_is_told_the_place_follows_the_approved_start(db_app, lang, said) -> None:
+    rally_id, starts = rally_with(db_app, 6)
+    client = db_app.test_client()
     later = (starts + timedelta(days=1)).astimezone(MINSK).strftime("%Y-%m-%d")
-    data = edit_data(client, app, rally_id, date=later, reveal="6")
+    data = edit_data(client, db_app, rally_id, date=later, reveal="6")
     page = client.post(f"/manage/tok/edit?lang={lang}", data=data, follow_redirects=True)
     assert said in page.get_data(as_text=True)
 
