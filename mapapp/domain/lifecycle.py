@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,6 +42,7 @@ from mapapp.domain.models import (
     utcnow,
 )
 from mapapp.domain.signals import public_change
+from mapapp.places.index import distance_km
 
 ORGANIZER = "organizer"
 MODERATOR = "moderator"
@@ -132,16 +134,46 @@ GATED = ("approve", "approve_move", "approve_changes", "cancel", "restore", "mov
 UNVERSIONED = ("trust_organizer", "new-manage-link")
 
 
-def moves_in_public(rally: Rally, new_place: dict[str, Any], row: Any) -> bool:  # noqa: ANN401
-    """Whether publishing `new_place` over the published `row` is a move the public can see.
+# Two versions name "the same place" when their place texts are equal once case, spaces,
+# punctuation and the apostrophe's forms are set aside, and their pins lie less than this
+# apart. 150 m: at the zoom people drag a pin on a phone (a town on the screen, 10-20 m a
+# pixel) a finger's slip is 5-10 pixels, 50-200 m; a square, a park's entrance or a
+# monument named in the text is about that size, and people in it see each other. A pin
+# further off, or another text, is another place.
+SAME_PLACE_M = 150.0
 
-    While the exact place is hidden (reveal_at ahead) the public sees only the town: a new
-    place or pin inside it is no move to them (a "moved" warning would point at a place they
-    cannot see, and tell watchers it changed); a new town still is.
+
+def place_text(text: str | None) -> str:
+    """A place's text as compared: letters and digits, lower case, one space between words
+    ("Плошча Леніна." and "плошча  леніна" are one text; ’ ʼ ' and punctuation drop out)."""
+    folded = unicodedata.normalize("NFKC", text or "").casefold()
+    words = "".join(c if unicodedata.category(c)[0] in "LN" else " " for c in folded)
+    return " ".join(words.split())
+
+
+def same_place(old: Any, new: dict[str, Any]) -> bool:  # noqa: ANN401
+    """Whether `new` (town, place, lat, lon) names the place `old` (a rally or its published
+    version) has: the same town, the same text (`place_text`), the pin within SAME_PLACE_M."""
+    return (
+        place_text(new["town"]) == place_text(old.town)
+        and place_text(new["place"]) == place_text(old.place)
+        and distance_km(new["lat"], new["lon"], old.lat, old.lon) * 1000 < SAME_PLACE_M
+    )
+
+
+def moves_in_public(row: Any, new_place: dict[str, Any], now: datetime | None = None) -> bool:  # noqa: ANN401
+    """Whether publishing `new_place` (town, place, lat, lon) over the published `row` is a
+    move the public can see: the one rule of every approval and of a moderator's edit.
+
+    A new town always is. A new place inside the town is only when the public has seen the
+    place `row` has (its reveal time is none or past) and `new_place` is not the same place
+    (`same_place`). While the place is hidden the public knows only the town: a "moved"
+    warning would point at a place nobody can see, and tell watchers that it changed.
     """
-    hidden = rally.reveal_at is not None and rally.reveal_at > utcnow()
-    names = ("town",) if hidden else PLACE_FIELDS
-    return any(new_place[name] != getattr(row, name) for name in names)
+    if place_text(new_place["town"]) != place_text(row.town):
+        return True
+    shown = row.reveal_at is None or row.reveal_at <= (now or utcnow())
+    return shown and not same_place(row, new_place)
 
 
 class Refused(Exception):
@@ -266,6 +298,11 @@ def revert_to(db: Session, rally: Rally, before: str, actor: str, approvers: lis
 
     row = published(db, rally)
     was_public = row is not None
+    now = utcnow()
+    # A place the public has seen stays shown: the copies keep it (`set_reveal`).
+    seen = None
+    if row is not None and (row.reveal_at is None or row.reveal_at <= now):
+        seen = (_place_of(row), row.reveal_at)
     for name, raw in saved["rally"].items():
         setattr(rally, name, value(name, raw))
     rally.sequence = (rally.sequence or 0) + 1
@@ -278,6 +315,10 @@ def revert_to(db: Session, rally: Rally, before: str, actor: str, approvers: lis
             db.add(row)
         for name, raw in then.items():
             setattr(row, name, value(name, raw))
+        for version in (row, rally):
+            hidden = seen and version.reveal_at and version.reveal_at > now
+            if hidden and same_place(version, seen[0]):
+                version.reveal_at = seen[1]
         row.sequence = rally.sequence
         row.changes_pending = rally.changes_pending
         row.updated_at = utcnow()
@@ -327,6 +368,17 @@ def _publish(db: Session, rally: Rally, status: str, checked_by: int | None = No
         row.previous_starts_at = row.starts_at  # a public rally's time changed
     row.checked_by = checked_by if checked_by is not None else max(row.checked_by or 0, 1)
     row.organizer_known = known
+    now = utcnow()
+    if (
+        row.starts_at is not None  # a version the public has
+        and (row.reveal_at is None or row.reveal_at <= now)
+        and rally.reveal_at is not None
+        and rally.reveal_at > now
+        and same_place(row, _place_of(rally))
+    ):
+        # The public has seen this place (its reveal time passed while a new start waited,
+        # say): its copies keep it, so the new version does not hide it again (`set_reveal`).
+        rally.reveal_at = row.reveal_at
     for name in PUBLISHED_FIELDS:
         setattr(row, name, getattr(rally, name))
     rally.changes_pending = False
@@ -486,9 +538,7 @@ def approve(db: Session, rally: Rally, actor: str) -> str:
     """
     if rally.status in LIVE and rally.changes_pending:
         row = published(db, rally)
-        moved = row is not None and moves_in_public(
-            rally, {name: getattr(rally, name) for name in PLACE_FIELDS}, row
-        )
+        moved = row is not None and moves_in_public(row, _place_of(rally))
         return perform(db, rally, actor, "approve_move" if moved else "approve_changes")
     return perform(db, rally, actor, "approve")
 
@@ -536,14 +586,16 @@ def perform(
     return to
 
 
+def _place_of(rally: Rally) -> dict[str, Any]:
+    return {name: getattr(rally, name) for name in PLACE_FIELDS}
+
+
 def concrete(db: Session, rally: Rally, action: str) -> str:
     """A moderator's "approve" as the action it is: publish, or publish the waiting changes
-    (`approve_move` when they change the place)."""
+    (`approve_move` when the public sees a move: `moves_in_public`)."""
     if action == "approve" and rally.status in LIVE and rally.changes_pending:
         row = published(db, rally)
-        moved = row is not None and any(
-            getattr(rally, name) != getattr(row, name) for name in PLACE_FIELDS
-        )
+        moved = row is not None and moves_in_public(row, _place_of(rally))
         return "approve_move" if moved else "approve_changes"
     return action
 
@@ -804,7 +856,7 @@ def edit(db: Session, rally: Rally, fields: dict[str, Any], actor: str) -> list[
         pass  # published below as changes waiting, with this moderator's approval
     elif kind == MODERATOR and rally.status in LIVE and row is not None:
         new_place = {name: fields.get(name, getattr(rally, name)) for name in PLACE_FIELDS}
-        if moves_in_public(rally, new_place, row):
+        if moves_in_public(row, new_place):
             action = "move"
     to = transition(rally, actor, action)
     for name in changed:
@@ -848,40 +900,74 @@ def place_was_shown(db: Session, rally: Rally, now: datetime | None = None) -> b
     return row is not None and (row.reveal_at is None or row.reveal_at <= (now or utcnow()))
 
 
+def reveal_choice(db: Session, rally: Rally, now: datetime | None = None) -> datetime | None:
+    """The reveal time the manage and moderation forms start from: the working copy's, but
+    none (shown now) when the public has seen its place already and the working copy keeps
+    it (`same_place`); else a waiting start's "6 hours before" would come back as a hiding
+    the form then refuses."""
+    if place_was_shown(db, rally, now) and not gives_new_place(db, rally, _place_of(rally)):
+        return None
+    return rally.reveal_at
+
+
 def gives_new_place(db: Session, rally: Rally, fields: dict[str, Any]) -> bool:
     """Whether an edit's `fields` (town, place, lat, lon) name another place than the one the
-    public has of `rally` (True when nothing of it is public)."""
+    public has of `rally` (True when nothing of it is public): not `same_place`, so a dot
+    added to the text or a pin nudged a few metres is no new place."""
     row = published(db, rally)
     if row is None:
         return True
-    before = (row.town, row.place or "", round(row.lat, 5), round(row.lon, 5))
-    after = (
-        fields.get("town", row.town),
-        fields.get("place", row.place) or "",
-        round(fields.get("lat", row.lat), 5),
-        round(fields.get("lon", row.lon), 5),
+    return not same_place(
+        row, {name: fields.get(name, getattr(row, name)) for name in PLACE_FIELDS}
     )
-    return before != after
+
+
+def public_reveal(
+    row: PublishedRally, reveal_at: datetime | None, before_start: timedelta | None, now: datetime
+) -> datetime | None:
+    """The published version's reveal time for a choice made against the working copy's start.
+
+    An organizer's waiting edit may move the start; the public still reads the approved one,
+    so "N hours before the start" (`before_start`) counts from the start the public sees, and
+    a time of one's own is never later than that start. The waiting start's reveal is
+    published with it when a moderator approves it (`_publish`). None: shown now.
+    """
+    if reveal_at is None:
+        return None
+    moment = row.starts_at - before_start if before_start is not None else reveal_at
+    moment = min(moment, row.starts_at)
+    return moment if moment > now else None
 
 
 def set_reveal(
-    db: Session, rally: Rally, reveal_at: datetime | None, actor: str, new_place: bool = False
+    db: Session,
+    rally: Rally,
+    reveal_at: datetime | None,
+    actor: str,
+    new_place: bool = False,
+    before_start: timedelta | None = None,
 ) -> bool:
     """When the exact place becomes public (None: now). It adds no text, so an organizer's
-    choice applies at once, to the published version too. Returns whether it changed.
+    choice applies at once, to the published version too (`public_reveal`: against the start
+    the public sees). Returns whether it changed.
 
     `new_place`: the same edit gives the rally another place, which may be hidden although
-    the one it replaces was shown.
+    the one it replaces was shown. `before_start`: the choice was "this long before the
+    start" (`reveal_at` is that before the working copy's start).
 
     :raise Refused: a moderator (with MAPAPP_APPROVALS > 1) would hide a public rally's place,
         or show it later than now planned: that keeps people away like a cancel. Or anyone
         would hide again a place the public has seen, without a new place.
     """
-    if rally.reveal_at == reveal_at:
-        return False
-    to = transition(rally, actor, "reveal")
     row = published(db, rally)
     now = utcnow()
+    shown = None if row is None else public_reveal(row, reveal_at, before_start, now)
+    public = row is not None and row.reveal_at != shown
+    if public and (row.reveal_at is None or row.reveal_at <= now) and shown is None:
+        public = False  # shown already, and stays so: no change the public can see
+    if rally.reveal_at == reveal_at and not public:
+        return False
+    to = transition(rally, actor, "reveal")
     if (
         reveal_at is not None
         and reveal_at > now
@@ -901,8 +987,8 @@ def set_reveal(
         actor_kind(actor) == MODERATOR
         and row is not None
         and int(current_app.config["APPROVALS"]) > 1
-        and reveal_at is not None
-        and reveal_at > max(now, row.reveal_at or now)
+        and shown is not None
+        and shown > max(now, row.reveal_at or now)
     ):
         # One moderator hiding a public rally's place (till a minute before the start, say)
         # keeps people away as a cancel does, and would do it at once: the organizer may.
@@ -915,11 +1001,11 @@ def set_reveal(
     before = _moderator_snapshot(db, rally, actor)
     rally.reveal_at = reveal_at
     rally.sequence = (rally.sequence or 0) + 1
-    if row is not None:
-        row.reveal_at = reveal_at
+    if public:  # else the published version keeps its time (a waiting start's is not public)
+        row.reveal_at = shown
         _restatus(row, rally, row.status)
     detail = reveal_at.isoformat() if reveal_at else "now"
-    _finish(db, rally, actor, "reveal", to, row is not None, detail, before=before)
+    _finish(db, rally, actor, "reveal", to, public, detail, before=before)
     return True
 
 

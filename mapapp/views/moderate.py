@@ -463,7 +463,7 @@ def rally(rally_id: int):  # noqa: ANN201
     form = RallyForm(obj=found, formdata=None)
     starts = found.starts_at.astimezone(MINSK)
     form.date.data, form.time.data = starts.date(), starts.time()
-    form.show_reveal(found.reveal_at)
+    form.show_reveal(lifecycle.reveal_choice(db.session(), found))
     return render_page(found, form)
 
 
@@ -675,6 +675,7 @@ def edit(rally_id: int):  # noqa: ANN201
         lifecycle.set_reveal(
             session_, found, fields["reveal_at"], actor(),
             new_place=lifecycle.gives_new_place(session_, found, fields),
+            before_start=form.reveal_before(),
         )  # fmt: skip
         lifecycle.edit(session_, found, fields, actor())
     except lifecycle.RevealRefused as error:

@@ -211,7 +211,7 @@ def fill_times(form: RallyForm, rally: Rally) -> None:
     """The stored start and reveal times into the form's fields (Minsk time)."""
     starts = rally.starts_at.astimezone(MINSK)
     form.date.data, form.time.data = starts.date(), starts.time()
-    form.show_reveal(rally.reveal_at)
+    form.show_reveal(lifecycle.reveal_choice(db.session(), rally))
 
 
 def render_manage(
@@ -289,6 +289,7 @@ def manage_edit(token: str):  # noqa: ANN201
         revealed = lifecycle.set_reveal(
             session_, rally, fields["reveal_at"], lifecycle.ORGANIZER,
             new_place=lifecycle.gives_new_place(session_, rally, fields),
+            before_start=form.reveal_before(),
         )  # fmt: skip
         changed = lifecycle.edit(session_, rally, fields, lifecycle.ORGANIZER)
     except lifecycle.RevealRefused as error:
@@ -299,6 +300,14 @@ def manage_edit(token: str):  # noqa: ANN201
         refused(error)
     if [name for name in changed if name != "contact"]:
         flash(_("Saved. Moderators will look at the change before it shows on the map."))
+        if "starts_at" in changed and rally.reveal_at is not None and rally.changes_pending:
+            # lifecycle.public_reveal: the public's reveal follows the start the public sees.
+            flash(
+                _(
+                    "Until moderators approve the new start time, the place is shown as planned"
+                    " for the approved start time."
+                )
+            )
     elif changed or revealed:
         flash(_("Saved."))
     else:

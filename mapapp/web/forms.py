@@ -222,6 +222,12 @@ class RallyForm(Form):
             moment = starts_at - timedelta(hours=int(choice))
         return moment if moment > utcnow() else None  # a time already past: now
 
+    def reveal_before(self) -> timedelta | None:
+        """The reveal choice as "this long before the start", or None (now, or a time of
+        one's own): it counts from the start the public sees (lifecycle.public_reveal)."""
+        choice = self.reveal.data or "now"
+        return timedelta(hours=int(choice)) if choice.isdigit() else None
+
     def note_place_shown(self) -> None:
         """Say beside the reveal choice that the place is public already and stays so
         (mapapp.domain.lifecycle.place_was_shown): the manage and moderation pages."""
