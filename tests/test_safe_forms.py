@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import add_rally
 from sqlalchemy import select
+from test_moderate import log_in, moderator  # noqa: F401 (a fixture)
 from test_submit import csrf, form, next_week, submit
 
 from mapapp.domain import db, lifecycle, rules
@@ -84,6 +85,95 @@ def test_locating_hints():
     assert rules.locating_hints("Фотакаляж") == []  # not inside another word
 
 
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("у двары дома 5 па Савецкай", "двары"),
+        ("у двары дома 5 па Савецкай", "дома 5"),
+        ("Встречаемся у ЦУМа", "ЦУМа"),
+        ("Збор ля пад\u2019езда 3", "пад\u2019езда"),  # the glossary's apostrophe
+        ("Збор ля пад'езда 3", "пад'езда"),  # and the ASCII one
+        ("Збіраемся на прыпынку", "прыпынку"),
+        ("Во дворе дома № 12", "дворе"),
+        ("Собираемся у входа в парк", "у входа"),
+        ("Сустракаемся пад мостам", "Сустракаемся"),
+        ("Meet at the bus stop", "bus stop"),
+    ],
+)
+def test_locating_hints_take_word_forms_and_both_apostrophes(text, word):
+    assert word in rules.locating_hints(text), (text, rules.locating_hints(text))
+
+
+ORDINARY = [
+    "Прыходзьце з плакатамі і сцягамі. Бярыце сяброў.",
+    "Мірная акцыя салідарнасці з палітвязнямі. Апранайцеся цёпла, вазьміце парасон.",
+    "Мы за свабодныя выбары і сумленны суд. Будзем спяваць песні і чытаць вершы.",
+    "Пасля акцыі разыходзімся па адным. Не бярыце з сабой нічога лішняга.",
+    "Праграма: 18:00 — прамовы, 18:30 — музыка. Фотакаляж з вашых здымкаў.",
+    "Вход свободный. Возьмите с собой воду и зонт.",
+    "Мирная акция в поддержку политзаключённых. Если болеете, оставайтесь дома.",
+    "Организаторы: инициативная группа жителей района. Стоим вместе, рядом друг с другом.",
+    "Peaceful rally for the political prisoners. Bring flags and warm clothes.",
+    "We will read letters from prison; in the near future we will publish them.",
+]
+
+
+def test_ordinary_descriptions_give_no_hint():
+    for text in ORDINARY:
+        assert rules.locating_hints(text, "Плошча Свабоды", "Пікет салідарнасці") == [], text
+
+
+def test_the_preview_checks_the_title_too(client):
+    data = form(client, reveal="2", title="Пікет ля ЦУМа", description="Прыходзьце.")
+    page = client.post("/submit?lang=en", data=data).get_data(as_text=True)
+    assert 'id="locating-warning"' in page and "ЦУМа" in page
+    assert "The title or description may give the hidden place away." in page
+
+
+def test_the_preview_writes_minsk_time_after_the_time_in_lower_case(client):
+    for lang, words in (("be", "па мінскім часе"), ("ru", "по минскому времени")):
+        page = client.post(f"/submit?lang={lang}", data=form(client)).get_data(as_text=True)
+        assert re.search(r"\d\d:\d\d " + words, page), lang
+        assert "(" + words[0].upper() not in page, lang
+
+
+def hinted_hidden_rally(app):  # noqa: ANN001, ANN201
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=5)
+    return add_rally(
+        app,
+        manage_token_hash=lifecycle.hash_token("tok"),
+        title="Пікет салідарнасці",
+        description="Сустракаемся ў двары дома 5 па Савецкай, ля пад\u2019езда 3.",
+        starts_at=starts,
+        reveal_at=starts - timedelta(hours=2),
+        status="pending",
+    )
+
+
+@pytest.mark.usefixtures("moderator")
+def test_the_moderation_page_warns_of_a_hint_while_the_place_is_hidden(client, app):
+    rally_id = hinted_hidden_rally(app)
+    log_in(client)
+    page = client.get(f"/moderate/rallies/{rally_id}?lang=en").get_data(as_text=True)
+    assert 'id="locating-warning"' in page and "двары" in page and "пад\u2019езда" in page
+    assert "Minsk time" in page.split('id="locating-warning"')[0]
+    page = client.get(f"/moderate/rallies/{rally_id}?lang=be").get_data(as_text=True)
+    assert "Назва або апісанне могуць выдаць схаванае месца." in page
+    assert "па мінскім часе" in page
+    # the place shown at once: nothing hidden, nothing to warn of
+    with app.app_context():
+        db.session().get(Rally, rally_id).reveal_at = None
+        db.session().commit()
+    page = client.get(f"/moderate/rallies/{rally_id}?lang=en").get_data(as_text=True)
+    assert 'id="locating-warning"' not in page
+
+
+def test_the_manage_page_keeps_warning_of_a_hint(client, app):
+    hinted_hidden_rally(app)
+    page = client.get("/manage/tok?lang=ru").get_data(as_text=True)
+    assert 'id="locating-warning"' in page and "Название или описание могут выдать" in page
+
+
 def test_the_manage_page_keeps_an_offset_choice_without_a_stray_date(client, app):
     rally_id = add_rally(app, manage_token_hash=lifecycle.hash_token("tok"))
     with app.app_context():
@@ -109,7 +199,7 @@ def test_a_manage_edit_warns_of_a_locating_description(client, app):
     }
     assert client.post("/manage/tok/edit?lang=en", data=data).status_code == 303
     page = client.get("/manage/tok?lang=en").get_data(as_text=True)
-    assert "The description may give the hidden place away." in page
+    assert "The title or description may give the hidden place away." in page
     assert submit
 
 

@@ -24,9 +24,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import ServiceUnavailable
 
-from mapapp.domain import contacts, db, lifecycle
+from mapapp.domain import contacts, db, lifecycle, rules
 from mapapp.domain.geocoding import gazetteer
-from mapapp.domain.models import Rally
+from mapapp.domain.models import Rally, utcnow
 from mapapp.places.index import distance_km
 from mapapp.places.locale import MINSK
 from mapapp.web.forms import (
@@ -51,6 +51,16 @@ bp = Blueprint("submit", __name__)
 def can(actor: str, action: str, rally: Rally) -> bool:
     """Whether the state table allows `action` by `actor` on the rally now (for buttons)."""
     return lifecycle.allowed(actor, action, rally.status) is not None
+
+
+@bp.app_template_global()
+def place_hints(rally: Rally) -> list[str]:
+    """Words of a rally's title and description that may give its place away while the place
+    is hidden (empty once it shows, or when it was never hidden): for the organizer's and the
+    moderators' pages."""
+    if rally.reveal_at is None or rally.reveal_at <= utcnow():
+        return []
+    return rules.locating_hints(rally.description, rally.place, rally.title)
 
 
 @bp.app_template_global()
@@ -303,18 +313,6 @@ def manage_edit(token: str):  # noqa: ANN201
         flash(_("Saved."))
     else:
         flash(_("Nothing was changed."))
-    hints = form.locating_hints()
-    if hints:
-        flash(
-            _("The description may give the hidden place away.")
-            + " "
-            + _(
-                "It is public at once, while the place stays hidden until the time you chose."
-                " It mentions: %(words)s. Change the details and move where to meet into the"
-                " field \u201cPlace\u201d.",
-                words=", ".join(hints),
-            )
-        )
     return redirect(url_for("submit.manage", token=token), code=303)
 
 
