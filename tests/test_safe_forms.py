@@ -439,3 +439,91 @@ def test_a_moderator_cannot_hide_a_shown_place_again_either(app):
             )
         session.rollback()
         assert session.get(Rally, rally_id).reveal_at is None
+
+
+# The manage link survives a reload without JavaScript; preview fetchers never read it.
+
+
+def test_the_manage_link_survives_a_reload_without_javascript(client, app, monkeypatch):
+    from mapapp.views import submit as views
+
+    link = submit(client)
+    token = link.rsplit("/", 1)[1]
+    # the session cookie holds it sealed: a copy of the cookie does not give the token away
+    cookie = client.get_cookie("session")
+    assert cookie is not None and token not in cookie.value
+    for lang, words in (("en", "15 minutes"), ("be", "15 хвілін"), ("ru", "15 минут")):
+        page = client.get(f"/submit/done?lang={lang}").get_data(as_text=True)  # a reload
+        assert f'id="manage-link" href="{link}' in page, lang
+        assert words in page and "30 " + words.split()[1] not in page, lang
+    response = client.get("/submit/done")
+    assert response.headers["Cache-Control"] == "no-store"
+    # another browser never sees it
+    assert token not in app.test_client().get("/submit/done").get_data(as_text=True)
+    # 14 minutes later still there; past 15 it is gone, and the page says what is true
+    now = views.clock()
+    monkeypatch.setattr(views, "clock", lambda: now + 14 * 60)
+    assert token in client.get("/submit/done").get_data(as_text=True)
+    monkeypatch.setattr(views, "clock", lambda: now + 15 * 60 + 5)
+    page = client.get("/submit/done?lang=en").get_data(as_text=True)
+    assert token not in page and "The manage link is no longer shown here" in page
+    assert "again, in the same browser, for 15 minutes" in page
+    assert "30 minutes" not in page and "browser tab" not in page
+
+
+def test_the_manage_link_can_be_removed_from_a_shared_computer(client):
+    link = submit(client)
+    token = link.rsplit("/", 1)[1]
+    data = {"csrf_token": csrf(client, "/submit/done")}
+    response = client.post("/submit/done/forget", data=data)
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"] + "&lang=en").get_data(as_text=True)
+    assert token not in page and "The link is removed from this page" in page
+    assert token not in client.get("/submit/done").get_data(as_text=True)
+
+
+def test_the_telegram_button_says_what_telegram_keeps(client):
+    submit(client)
+    for lang, words in (
+        ("en", "anyone who gets into your Telegram account"),
+        ("be", "кожны, хто трапіць у ваш акаўнт Telegram"),
+        ("ru", "любой, кто попадёт в ваш аккаунт Telegram"),
+    ):
+        page = client.get(f"/submit/done?lang={lang}").get_data(as_text=True)
+        assert words in page, lang
+        assert 'aria-describedby="manage-telegram-hint"' in page
+
+
+@pytest.mark.parametrize(
+    "agent",
+    [
+        "TelegramBot (like TwitterBot)",
+        "WhatsApp/2.23.20.0 A",
+        "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+        "Viber/13.3.0.5 CFNetwork",
+        "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+        "Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)",
+    ],
+)
+def test_link_preview_fetchers_never_read_the_manage_page(client, app, agent):
+    add_rally(app, manage_token_hash=lifecycle.hash_token("tok"), title="Пікет ля ЦУМа")
+    response = client.get("/manage/tok?lang=en", headers={"User-Agent": agent})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Open this link in a browser" in page
+    assert "Пікет" not in page and "ЦУМ" not in page and "csrf_token" not in page
+    assert response.headers["Cache-Control"] == "no-store"
+    # an unknown token gets the same answer: the fetcher learns nothing
+    assert client.get("/manage/nope", headers={"User-Agent": agent}).status_code == 200
+
+
+def test_a_persons_browser_gets_the_manage_page(client, app):
+    add_rally(app, manage_token_hash=lifecycle.hash_token("tok"), title="Пікет салідарнасці")
+    for agent in (
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko)"
+        " Chrome/126.0 Mobile Safari/537.36",
+        "Mozilla/5.0 (Linux; Android 10; CUBOT X30) AppleWebKit/537.36 Chrome/120 Mobile",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15"
+        " (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+    ):
+        page = client.get("/manage/tok", headers={"User-Agent": agent}).get_data(as_text=True)
+        assert "Пікет салідарнасці" in page, agent

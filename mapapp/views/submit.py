@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import re
+import time
 from typing import Any
 
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import (
     Blueprint,
     Response,
@@ -40,6 +43,7 @@ from mapapp.web.forms import (
     rally_fields,
 )
 from mapapp.web.i18n import current_language
+from mapapp.web.keyed import keyed_hash
 from mapapp.web.limits import limiter
 from mapapp.web.mapshells import pin_shell
 from mapapp.web.urls import external_url
@@ -157,7 +161,7 @@ def submit():  # noqa: ANN201
                 raise  # not the same form sent twice at once: a real failure
             # else the same form, sent twice at once: the other request stored it
     # Sent again (a retry, Back and send): the same rally and the same link, not a second one.
-    session["manage_token"] = token  # shown once on the next page, then forgotten
+    keep_manage_link(token)
     return redirect(url_for("submit.done"), code=303)
 
 
@@ -189,11 +193,68 @@ def submission_key() -> str:
     return key if SUBMISSION_KEY.fullmatch(key) else lifecycle.new_token()
 
 
+# How long the page after sending shows the manage link again in the same browser: a reload,
+# or Android bringing back a tab it discarded while the organizer pasted the link in Telegram.
+# The same on the server (the session cookie, for browsers without JavaScript) and in
+# managelink.js (this tab's sessionStorage); submit_done.html says the number.
+KEEP_LINK_MINUTES = 15
+
+
+def clock() -> float:
+    return time.time()
+
+
+def link_cipher() -> Fernet | MultiFernet:
+    """What seals the manage token in the session cookie: the cookie is only signed, so
+    without this anyone who reads it (a copy of the browser's profile, a proxy's log of
+    headers) would read the token. The contact key when one is set, else one derived from
+    the hash key, which is never on disk (a restart then forgets a link kept this way)."""
+    found = contacts.cipher()
+    if found is not None:
+        return found
+    derived = bytes.fromhex(keyed_hash("manage-link", "seal"))
+    return Fernet(base64.urlsafe_b64encode(derived))
+
+
+def keep_manage_link(token: str) -> None:
+    """Keep the new rally's manage token, sealed, in this browser's session cookie for
+    KEEP_LINK_MINUTES (Fernet's own timestamp dates it)."""
+    sealed = link_cipher().encrypt_at_time(token.encode(), int(clock()))
+    session["manage_link"] = sealed.decode("ascii")
+
+
+def kept_manage_token() -> str | None:
+    """The token kept by keep_manage_link, while it is fresh; forgotten once it is not."""
+    sealed = session.get("manage_link")
+    if not isinstance(sealed, str):
+        return None
+    try:
+        token = link_cipher().decrypt_at_time(
+            sealed.encode("ascii"), KEEP_LINK_MINUTES * 60, int(clock())
+        )
+    except (InvalidToken, ValueError):
+        session.pop("manage_link", None)
+        return None
+    return token.decode()
+
+
 @bp.get("/submit/done")
 def done():  # noqa: ANN201
-    token = session.pop("manage_token", None)
+    token = kept_manage_token()
     link = external_url("submit.manage", token=token) if token else None
-    return private(make_response(render_template("submit_done.html", link=link)))
+    page = render_template(
+        "submit_done.html", link=link, minutes=KEEP_LINK_MINUTES, action_form=ActionForm()
+    )
+    return private(make_response(page))
+
+
+@bp.post("/submit/done/forget")
+def forget_link():  # noqa: ANN201
+    """ "I saved it": the manage link is no longer kept in this browser (a shared computer)."""
+    if not ActionForm().validate():
+        abort(400, _l("The form has expired. Reload the page and try again."))
+    session.pop("manage_link", None)
+    return redirect(url_for("submit.done", forgotten=1), code=303)
 
 
 def rally_for(token: str) -> Rally:
@@ -208,9 +269,28 @@ def refused(error: lifecycle.Refused) -> None:
     abort(409, error.message)
 
 
+# Link-preview fetchers (and crawlers) by User-Agent: a manage link sent to one's own Telegram
+# or pasted into a chat is fetched by Telegram's, WhatsApp's (Signal's previews say WhatsApp
+# too), Viber's, Slack's… servers to draw a preview. They get a page with nothing of the rally
+# and no form, and the link is not checked for them (no answer says whether it is valid).
+PREVIEW_AGENTS = re.compile(
+    r"TelegramBot|WhatsApp|facebookexternalhit|Facebot|meta-externalagent|Twitterbot|Slackbot"
+    r"|Discordbot|Viber|SkypeUriPreview|LinkedInBot|vkShare|redditbot|Iframely|Embedly"
+    r"|Mastodon|Bluesky|Cardyb|Pinterest|Applebot|Googlebot|bingbot|YandexBot|okhttp"
+    r"|bot/|bot\)|crawler|spider|preview",
+    re.IGNORECASE,
+)
+
+
+def link_preview_fetcher() -> bool:
+    return bool(PREVIEW_AGENTS.search(request.headers.get("User-Agent", "")))
+
+
 @bp.get("/manage/<token>")
 @limiter.limit("60 per minute")
 def manage(token: str):  # noqa: ANN201
+    if link_preview_fetcher():
+        return private(make_response(render_template("manage_preview.html")))
     rally = rally_for(token)
     form = rally_form(obj=rally, formdata=None)
     fill_times(form, rally)
