@@ -24,6 +24,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import ServiceUnavailable
 
@@ -32,6 +33,7 @@ from mapapp.domain.geocoding import gazetteer
 from mapapp.domain.models import Rally, utcnow
 from mapapp.places.index import distance_km
 from mapapp.places.locale import MINSK
+from mapapp.web.errors import handle_http_error, too_many_text
 from mapapp.web.forms import (
     SAME_TOWN_KM,
     ActionForm,
@@ -44,7 +46,7 @@ from mapapp.web.forms import (
 )
 from mapapp.web.i18n import current_language
 from mapapp.web.keyed import keyed_hash
-from mapapp.web.limits import limiter
+from mapapp.web.limits import limiter, retry_seconds
 from mapapp.web.mapshells import pin_shell
 from mapapp.web.urls import external_url
 
@@ -80,6 +82,37 @@ def submit_limit() -> str:
     return current_app.config["SUBMIT_LIMIT"]
 
 
+def submit_try_limit() -> str:
+    return current_app.config["SUBMIT_TRY_LIMIT"]
+
+
+def not_final_send() -> bool:
+    """A preview, a correction or a town choice: not the final "Send to moderators"."""
+    return request.form.get("step") != "confirm"
+
+
+@bp.errorhandler(RateLimitExceeded)
+def too_many(error: RateLimitExceeded):  # noqa: ANN201
+    """429 on the organizer's forms: the form again, with everything typed and the real wait
+    (other limited posts get the error page, which says the wait too)."""
+    if request.method == "POST" and request.endpoint in ("submit.submit", "submit.manage_edit"):
+        form = rally_form()
+        form.validate()  # fills the fields from what was posted; errors are not the point
+        for field in form:
+            field.errors = []
+        notice = too_many_text()
+        wait = retry_seconds()
+        if request.endpoint == "submit.submit":
+            response = render_form(form, status=429, too_many=notice)
+        else:
+            token = (request.view_args or {}).get("token", "")
+            response = render_manage(form, rally_for(token), token, status=429, too_many=notice)
+        if wait is not None:
+            response.headers["Retry-After"] = str(wait)
+        return response
+    return handle_http_error(error)
+
+
 def private(response: Response, index: bool = False) -> Response:
     """Pages with a form or a manage token: never cached; only the empty form is indexed."""
     response.headers["Cache-Control"] = "no-store"
@@ -112,7 +145,10 @@ def form_errors_status(form: RallyForm) -> int:
 
 
 @bp.route("/submit", methods=["GET", "POST"])
-@limiter.limit(submit_limit, methods=["POST"])
+# Only the final send counts toward SUBMIT_LIMIT; previews, corrections and town choices (someone
+# trying spellings of a village) toward the looser SUBMIT_TRY_LIMIT.
+@limiter.limit(submit_limit, methods=["POST"], exempt_when=not_final_send, scope="submit-send")
+@limiter.limit(submit_try_limit, methods=["POST"], exempt_when=lambda: not not_final_send(), scope="submit-try")  # fmt: skip
 @csrf.exempt  # the form checks its token and, when it is stale, shows everything typed again
 def submit():  # noqa: ANN201
     form = rally_form()
@@ -311,6 +347,7 @@ def render_manage(
     status: int = 200,
     cancel_form: CancelForm | None = None,
     danger_form: DangerForm | None = None,
+    too_many: str | None = None,
 ):  # noqa: ANN201
     """The organizer's page: the rally's state, the danger button, the edit and cancel forms,
     and the pin map of the edit form (the stored pin unless the form brought another)."""
@@ -332,6 +369,7 @@ def render_manage(
         action_form=ActionForm(),
         cancel_form=cancel_form or CancelForm(formdata=None),
         danger_form=danger_form or DangerForm(formdata=None),
+        too_many=too_many,
     )
 
 

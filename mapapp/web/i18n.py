@@ -105,11 +105,11 @@ PAGE_BLUEPRINTS = ("pages", "submit", "moderate", "feeds", "embed")
 
 
 def duration_words(seconds: float) -> str:
-    """A wait or a span in words, rounded up to whole minutes (to hours from an hour on):
-    "47 minutes", "2 hours". Translated in the accusative («праз 47 хвілін», «ещё 1 минуту»),
-    the case every sentence that uses it needs."""
-    minutes = max(1, math.ceil(seconds / 60))
-    if minutes < 60:
+    """A wait or a span in words, to the nearest minute (at least one), in hours past an hour
+    and a half: "47 minutes", "60 minutes", "2 hours". Translated in the accusative («праз 47
+    хвілін», «ещё 1 минуту»), the case every sentence that uses it needs."""
+    minutes = max(1, round(seconds / 60))
+    if minutes <= 90:
         return ngettext("%(num)d minute", "%(num)d minutes", minutes)
     hours = math.ceil(minutes / 60)
     return ngettext("%(num)d hour", "%(num)d hours", hours)
