@@ -276,3 +276,15 @@ def test_no_marker_s_square_touches_the_star_s_at_the_country_s_zoom(phone, live
     )
     assert phone.locator(".rally-marker").count() >= 5
     assert touching == []
+
+
+def test_the_scale_and_the_attribution_speak_the_pages_language(phone, live_server):
+    for lang, unit, credit in (("be", "км", "удзельнікі"), ("ru", "км", "участники")):
+        phone.goto(live_server + f"/?lang={lang}")
+        wait_until(phone, "document.querySelector('.leaflet-control-scale-line') !== null")
+        scale = phone.locator(".leaflet-control-scale-line").inner_text()
+        assert unit in scale or " м" in scale, (lang, scale)
+        assert "km" not in scale and not scale.endswith(" m"), (lang, scale)
+        corner = phone.locator(".leaflet-control-attribution").inner_text()
+        assert credit in corner and "contributors" not in corner, (lang, corner)
+    assert phone.errors == []

@@ -527,3 +527,39 @@ def test_a_persons_browser_gets_the_manage_page(client, app):
     ):
         page = client.get("/manage/tok", headers={"User-Agent": agent}).get_data(as_text=True)
         assert "Пікет салідарнасці" in page, agent
+
+
+# Language (issue 24 review, finding 12)
+
+
+def test_the_map_says_its_units_and_attribution_in_the_pages_language(client):
+    import json
+
+    for lang, km, credit in (
+        ("be", "{num} км", "удзельнікі"),
+        ("ru", "{num} км", "участники"),
+        ("en", "{num} km", "contributors"),
+    ):
+        page = client.get(f"/?lang={lang}").get_data(as_text=True)
+        text = json.loads(json.dumps(page))  # as the browser reads the inline script
+        assert km in text or json.dumps(km)[1:-1] in text, lang
+        assert credit in text or json.dumps(credit)[1:-1] in text, lang
+        if lang != "en":
+            assert "OpenStreetMap</a> contributors" not in text, lang
+    view = (Path(__file__).parents[1] / "mapapp/static/map/view.js").read_text()
+    assert "_updateMetric" in view and "labels.kilometres" in view
+
+
+def test_hidden_place_times_name_minsk_time_in_the_csv_and_the_state_name(client, app):
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=5)
+    add_rally(app, starts_at=starts, reveal_at=starts - timedelta(hours=2))
+    table = client.get("/rallies.csv?lang=be").get_data(as_text=True)
+    assert "па мінскім часе" in table
+    table = client.get("/rallies.csv?lang=ru").get_data(as_text=True)
+    assert "по минскому времени" in table
+    from flask_babel import force_locale
+
+    with app.test_request_context(), force_locale("be"):
+        assert str(lifecycle.STATE_NAMES["moved"]) == "месца змянілася"
+    with app.test_request_context(), force_locale("ru"):
+        assert str(lifecycle.STATE_NAMES["moved"]) == "место изменилось"
