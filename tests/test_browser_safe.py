@@ -288,3 +288,27 @@ def test_the_scale_and_the_attribution_speak_the_pages_language(phone, live_serv
         corner = phone.locator(".leaflet-control-attribution").inner_text()
         assert credit in corner and "contributors" not in corner, (lang, corner)
     assert phone.errors == []
+
+
+def test_without_javascript_the_manage_link_survives_a_reload(browser, live_server):
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        locale="be-BY",
+        java_script_enabled=False,
+    )
+    page = context.new_page()
+    fill_form(page, live_server, lang="be")
+    send(page)
+    send(page)  # «Адправіць мадэратарам» on the preview
+    link = page.locator("#manage-link").get_attribute("href")
+    assert "/manage/" in link
+    page.reload()  # Android bringing the tab back, without a script to keep it
+    assert page.locator("#manage-link").get_attribute("href") == link
+    assert page.locator("#manage-link").is_visible()
+    text = page.locator("main").inner_text()
+    assert "15 хвілін" in text and "30 хвілін" not in text
+    assert "Telegram захоўвае" in text
+    shot(page, "nojs-done-reload")
+    context.close()

@@ -259,27 +259,32 @@ def keep_manage_link(token: str) -> None:
     session["manage_link"] = sealed.decode("ascii")
 
 
-def kept_manage_token() -> str | None:
-    """The token kept by keep_manage_link, while it is fresh; forgotten once it is not."""
+def kept_manage_token() -> tuple[str, int] | None:
+    """The token kept by keep_manage_link and the seconds it is kept still, while it is
+    fresh; forgotten once it is not."""
     sealed = session.get("manage_link")
     if not isinstance(sealed, str):
         return None
+    cipher, now = link_cipher(), int(clock())
     try:
-        token = link_cipher().decrypt_at_time(
-            sealed.encode("ascii"), KEEP_LINK_MINUTES * 60, int(clock())
-        )
+        token = cipher.decrypt_at_time(sealed.encode("ascii"), KEEP_LINK_MINUTES * 60, now)
+        made = cipher.extract_timestamp(sealed.encode("ascii"))
     except (InvalidToken, ValueError):
         session.pop("manage_link", None)
         return None
-    return token.decode()
+    return token.decode(), max(1, made + KEEP_LINK_MINUTES * 60 - now)
 
 
 @bp.get("/submit/done")
 def done():  # noqa: ANN201
-    token = kept_manage_token()
-    link = external_url("submit.manage", token=token) if token else None
+    kept = kept_manage_token()
+    link = external_url("submit.manage", token=kept[0]) if kept else None
     page = render_template(
-        "submit_done.html", link=link, minutes=KEEP_LINK_MINUTES, action_form=ActionForm()
+        "submit_done.html",
+        link=link,
+        left=kept[1] if kept else KEEP_LINK_MINUTES * 60,
+        minutes=KEEP_LINK_MINUTES,
+        action_form=ActionForm(),
     )
     return private(make_response(page))
 
