@@ -125,7 +125,15 @@ SETTINGS: list[Setting] = [
         "CACHE_SECONDS, how late an urgent status may reach them.",
     ),
     Setting(
-        "SUBMIT_LIMIT", "20 per hour", "Rate limit of submit and manage form posts per address."
+        "SUBMIT_LIMIT",
+        "20 per hour",
+        "Rate limit of rallies sent from the form and of manage form posts per address.",
+    ),
+    Setting(
+        "SUBMIT_TRY_LIMIT",
+        "120 per hour",
+        "Rate limit of the form's previews, corrections and town choices per address (only "
+        "the final send counts toward SUBMIT_LIMIT).",
     ),
     Setting(
         "BUILD_LIMIT",

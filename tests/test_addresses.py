@@ -171,9 +171,13 @@ def test_a_mirror_links_to_itself_and_caches_apart(app):
 
 
 def test_the_manage_link_is_on_the_address_the_organizer_used(app):
+    from mapapp.views.submit import link_cipher
+
     client = app.test_client()
+    with app.app_context():
+        sealed = link_cipher().encrypt(b"secret-token").decode()
     with client.session_transaction(base_url=ONION) as session:
-        session["manage_token"] = "secret-token"
+        session["manage_link"] = sealed
     page = client.get("/submit/done", base_url=ONION).get_data(as_text=True)
     assert f'href="{ONION}/manage/secret-token"' in page
 

@@ -92,12 +92,13 @@ def test_dates_as_people_write_them_are_read(client):
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_the_too_many_requests_page_is_in_the_pages_language(sqlite_url, lang):
-    app = make_app(sqlite_url, SUBMIT_LIMIT="1 per minute", WTF_CSRF_ENABLED=False)
+    app = make_app(sqlite_url, SUBMIT_TRY_LIMIT="1 per minute", WTF_CSRF_ENABLED=False)
     client = app.test_client()
     codes = [client.post(f"/submit?lang={lang}").status_code for _ in range(3)]
     assert codes[-1] == 429
     page = client.post(f"/submit?lang={lang}").get_data(as_text=True)
-    assert catalogue(lang)["Please wait a minute and try again."].string in page
+    said = catalogue(lang)["Too many tries from your connection. Try again in %(wait)s."].string
+    assert said.split("%(wait)s")[0] in page
     assert "per 1 minute" not in page and "per minute" not in page
 
 

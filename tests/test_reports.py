@@ -116,3 +116,15 @@ def test_a_report_stores_nothing_about_the_visitor(sqlite_url, capsys) -> None: 
     assert re.search(r"[0-9a-f]{64}", everything)
     # The report's time is kept to the hour: no log line can be matched with it.
     assert all(str(row.at).endswith(":00:00") or ":00:00" in str(row.at) for row in reports)
+
+
+def test_a_report_past_the_limit_keeps_the_text_and_says_the_real_wait(sqlite_url) -> None:  # noqa: ANN001
+    app = make_app(sqlite_url, REPORT_LIMIT="1 per hour")
+    rally_id = add_rally(app)
+    visitor = app.test_client()
+    assert send(visitor, rally_id, reason="other").status_code == 200
+    refused = send(visitor, rally_id, reason="other", text="Тут стаіць міліцыя")
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 429 and "Тут стаіць міліцыя" in page
+    assert 'id="too-many"' in page and "wait a minute" not in page
+    assert "60 minutes" in page or "60 хвілін" in page

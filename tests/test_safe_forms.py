@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import add_rally
 from sqlalchemy import select
+from test_moderate import log_in, moderator  # noqa: F401 (a fixture)
 from test_submit import csrf, form, next_week, submit
 
 from mapapp.domain import db, lifecycle, rules
@@ -84,6 +85,95 @@ def test_locating_hints():
     assert rules.locating_hints("Фотакаляж") == []  # not inside another word
 
 
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("у двары дома 5 па Савецкай", "двары"),
+        ("у двары дома 5 па Савецкай", "дома 5"),
+        ("Встречаемся у ЦУМа", "ЦУМа"),
+        ("Збор ля пад\u2019езда 3", "пад\u2019езда"),  # the glossary's apostrophe
+        ("Збор ля пад'езда 3", "пад'езда"),  # and the ASCII one
+        ("Збіраемся на прыпынку", "прыпынку"),
+        ("Во дворе дома № 12", "дворе"),
+        ("Собираемся у входа в парк", "у входа"),
+        ("Сустракаемся пад мостам", "Сустракаемся"),
+        ("Meet at the bus stop", "bus stop"),
+    ],
+)
+def test_locating_hints_take_word_forms_and_both_apostrophes(text, word):
+    assert word in rules.locating_hints(text), (text, rules.locating_hints(text))
+
+
+ORDINARY = [
+    "Прыходзьце з плакатамі і сцягамі. Бярыце сяброў.",
+    "Мірная акцыя салідарнасці з палітвязнямі. Апранайцеся цёпла, вазьміце парасон.",
+    "Мы за свабодныя выбары і сумленны суд. Будзем спяваць песні і чытаць вершы.",
+    "Пасля акцыі разыходзімся па адным. Не бярыце з сабой нічога лішняга.",
+    "Праграма: 18:00 — прамовы, 18:30 — музыка. Фотакаляж з вашых здымкаў.",
+    "Вход свободный. Возьмите с собой воду и зонт.",
+    "Мирная акция в поддержку политзаключённых. Если болеете, оставайтесь дома.",
+    "Организаторы: инициативная группа жителей района. Стоим вместе, рядом друг с другом.",
+    "Peaceful rally for the political prisoners. Bring flags and warm clothes.",
+    "We will read letters from prison; in the near future we will publish them.",
+]
+
+
+def test_ordinary_descriptions_give_no_hint():
+    for text in ORDINARY:
+        assert rules.locating_hints(text, "Плошча Свабоды", "Пікет салідарнасці") == [], text
+
+
+def test_the_preview_checks_the_title_too(client):
+    data = form(client, reveal="2", title="Пікет ля ЦУМа", description="Прыходзьце.")
+    page = client.post("/submit?lang=en", data=data).get_data(as_text=True)
+    assert 'id="locating-warning"' in page and "ЦУМа" in page
+    assert "The title or description may give the hidden place away." in page
+
+
+def test_the_preview_writes_minsk_time_after_the_time_in_lower_case(client):
+    for lang, words in (("be", "па мінскім часе"), ("ru", "по минскому времени")):
+        page = client.post(f"/submit?lang={lang}", data=form(client)).get_data(as_text=True)
+        assert re.search(r"\d\d:\d\d " + words, page), lang
+        assert "(" + words[0].upper() not in page, lang
+
+
+def hinted_hidden_rally(app):  # noqa: ANN001, ANN201
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=5)
+    return add_rally(
+        app,
+        manage_token_hash=lifecycle.hash_token("tok"),
+        title="Пікет салідарнасці",
+        description="Сустракаемся ў двары дома 5 па Савецкай, ля пад\u2019езда 3.",
+        starts_at=starts,
+        reveal_at=starts - timedelta(hours=2),
+        status="pending",
+    )
+
+
+@pytest.mark.usefixtures("moderator")
+def test_the_moderation_page_warns_of_a_hint_while_the_place_is_hidden(client, app):
+    rally_id = hinted_hidden_rally(app)
+    log_in(client)
+    page = client.get(f"/moderate/rallies/{rally_id}?lang=en").get_data(as_text=True)
+    assert 'id="locating-warning"' in page and "двары" in page and "пад\u2019езда" in page
+    assert "Minsk time" in page.split('id="locating-warning"')[0]
+    page = client.get(f"/moderate/rallies/{rally_id}?lang=be").get_data(as_text=True)
+    assert "Назва або апісанне могуць выдаць схаванае месца." in page
+    assert "па мінскім часе" in page
+    # the place shown at once: nothing hidden, nothing to warn of
+    with app.app_context():
+        db.session().get(Rally, rally_id).reveal_at = None
+        db.session().commit()
+    page = client.get(f"/moderate/rallies/{rally_id}?lang=en").get_data(as_text=True)
+    assert 'id="locating-warning"' not in page
+
+
+def test_the_manage_page_keeps_warning_of_a_hint(client, app):
+    hinted_hidden_rally(app)
+    page = client.get("/manage/tok?lang=ru").get_data(as_text=True)
+    assert 'id="locating-warning"' in page and "Название или описание могут выдать" in page
+
+
 def test_the_manage_page_keeps_an_offset_choice_without_a_stray_date(client, app):
     # Hidden in both copies: a place the public has seen comes back as "Now" (reveal_choice).
     starts = datetime(datetime.now(UTC).year + 1, 6, 1, 16, 0, tzinfo=UTC)
@@ -110,7 +200,7 @@ def test_a_manage_edit_warns_of_a_locating_description(client, app):
     }
     assert client.post("/manage/tok/edit?lang=en", data=data).status_code == 303
     page = client.get("/manage/tok?lang=en").get_data(as_text=True)
-    assert "The description may give the hidden place away." in page
+    assert "The title or description may give the hidden place away." in page
     assert submit
 
 
@@ -350,3 +440,128 @@ def test_a_moderator_cannot_hide_a_shown_place_again_either(app):
             )
         session.rollback()
         assert session.get(Rally, rally_id).reveal_at is None
+
+
+# The manage link survives a reload without JavaScript; preview fetchers never read it.
+
+
+def test_the_manage_link_survives_a_reload_without_javascript(client, app, monkeypatch):
+    from mapapp.views import submit as views
+
+    link = submit(client)
+    token = link.rsplit("/", 1)[1]
+    # the session cookie holds it sealed: a copy of the cookie does not give the token away
+    cookie = client.get_cookie("session")
+    assert cookie is not None and token not in cookie.value
+    for lang, words in (("en", "15 minutes"), ("be", "15 хвілін"), ("ru", "15 минут")):
+        page = client.get(f"/submit/done?lang={lang}").get_data(as_text=True)  # a reload
+        assert f'id="manage-link" href="{link}' in page, lang
+        assert words in page and "30 " + words.split()[1] not in page, lang
+    response = client.get("/submit/done")
+    assert response.headers["Cache-Control"] == "no-store"
+    # another browser never sees it
+    assert token not in app.test_client().get("/submit/done").get_data(as_text=True)
+    # 14 minutes later still there; past 15 it is gone, and the page says what is true
+    now = views.clock()
+    monkeypatch.setattr(views, "clock", lambda: now + 14 * 60)
+    page = client.get("/submit/done?lang=en").get_data(as_text=True)
+    assert token in page and "and only for 1 minute." in page  # what is left, not 15
+    monkeypatch.setattr(views, "clock", lambda: now + 15 * 60 + 5)
+    page = client.get("/submit/done?lang=en").get_data(as_text=True)
+    assert token not in page and "The manage link is no longer shown here" in page
+    assert "again, in the same browser, for 15 minutes" in page
+    assert "30 minutes" not in page and "browser tab" not in page
+
+
+def test_the_manage_link_can_be_removed_from_a_shared_computer(client):
+    link = submit(client)
+    token = link.rsplit("/", 1)[1]
+    data = {"csrf_token": csrf(client, "/submit/done")}
+    response = client.post("/submit/done/forget", data=data)
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"] + "&lang=en").get_data(as_text=True)
+    assert token not in page and "The link is removed from this page" in page
+    assert token not in client.get("/submit/done").get_data(as_text=True)
+
+
+def test_the_telegram_button_says_what_telegram_keeps(client):
+    submit(client)
+    for lang, words in (
+        ("en", "anyone who gets into your Telegram account"),
+        ("be", "кожны, хто трапіць у ваш акаўнт Telegram"),
+        ("ru", "любой, кто попадёт в ваш аккаунт Telegram"),
+    ):
+        page = client.get(f"/submit/done?lang={lang}").get_data(as_text=True)
+        assert words in page, lang
+        assert 'aria-describedby="manage-telegram-hint"' in page
+
+
+@pytest.mark.parametrize(
+    "agent",
+    [
+        "TelegramBot (like TwitterBot)",
+        "WhatsApp/2.23.20.0 A",
+        "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+        "Viber/13.3.0.5 CFNetwork",
+        "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+        "Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)",
+    ],
+)
+def test_link_preview_fetchers_never_read_the_manage_page(client, app, agent):
+    add_rally(app, manage_token_hash=lifecycle.hash_token("tok"), title="Пікет ля ЦУМа")
+    response = client.get("/manage/tok?lang=en", headers={"User-Agent": agent})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Open this link in a browser" in page
+    assert "Пікет" not in page and "ЦУМ" not in page and "csrf_token" not in page
+    assert response.headers["Cache-Control"] == "no-store"
+    # an unknown token gets the same answer: the fetcher learns nothing
+    assert client.get("/manage/nope", headers={"User-Agent": agent}).status_code == 200
+
+
+def test_a_persons_browser_gets_the_manage_page(client, app):
+    add_rally(app, manage_token_hash=lifecycle.hash_token("tok"), title="Пікет салідарнасці")
+    for agent in (
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko)"
+        " Chrome/126.0 Mobile Safari/537.36",
+        "Mozilla/5.0 (Linux; Android 10; CUBOT X30) AppleWebKit/537.36 Chrome/120 Mobile",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15"
+        " (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+    ):
+        page = client.get("/manage/tok", headers={"User-Agent": agent}).get_data(as_text=True)
+        assert "Пікет салідарнасці" in page, agent
+
+
+# Language (issue 24 review, finding 12)
+
+
+def test_the_map_says_its_units_and_attribution_in_the_pages_language(client):
+    import json
+
+    for lang, km, credit in (
+        ("be", "{num} км", "удзельнікі"),
+        ("ru", "{num} км", "участники"),
+        ("en", "{num} km", "contributors"),
+    ):
+        page = client.get(f"/?lang={lang}").get_data(as_text=True)
+        text = json.loads(json.dumps(page))  # as the browser reads the inline script
+        assert km in text or json.dumps(km)[1:-1] in text, lang
+        assert credit in text or json.dumps(credit)[1:-1] in text, lang
+        if lang != "en":
+            assert "OpenStreetMap</a> contributors" not in text, lang
+    view = (Path(__file__).parents[1] / "mapapp/static/map/view.js").read_text()
+    assert "_updateMetric" in view and "labels.kilometres" in view
+
+
+def test_hidden_place_times_name_minsk_time_in_the_csv_and_the_state_name(client, app):
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=5)
+    add_rally(app, starts_at=starts, reveal_at=starts - timedelta(hours=2))
+    table = client.get("/rallies.csv?lang=be").get_data(as_text=True)
+    assert "па мінскім часе" in table
+    table = client.get("/rallies.csv?lang=ru").get_data(as_text=True)
+    assert "по минскому времени" in table
+    from flask_babel import force_locale
+
+    with app.test_request_context(), force_locale("be"):
+        assert str(lifecycle.STATE_NAMES["moved"]) == "месца змянілася"
+    with app.test_request_context(), force_locale("ru"):
+        assert str(lifecycle.STATE_NAMES["moved"]) == "место изменилось"

@@ -174,3 +174,27 @@ def test_a_session_opened_before_the_factor_was_required_ends(sqlite_url) -> Non
     assert response.status_code == 302 and "/moderate/login" in response.headers["Location"]
     assert log_in(client).headers["Location"].endswith("/moderate/account")
     app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_without_a_contact_key_the_first_log_in_says_what_to_set_not_a_500(
+    sqlite_url, monkeypatch
+) -> None:
+    """`make serve` without MAPAPP_CONTACT_KEY: the TOTP secret cannot be sealed, so the set-up
+    page is a 503 naming the setting (the failed commit used to be a 500), and nothing is stored."""
+    from mapapp.domain import contacts
+
+    app = make_app(sqlite_url, SECOND_FACTOR="required", CONTACT_KEY=None)
+    monkeypatch.setattr(contacts, "clear_text_allowed", lambda: False)
+    result = app.test_cli_runner().invoke(
+        args=["create-moderator", "alesia"], env={"MAPAPP_MODERATOR_PASSWORD": PASSWORD}
+    )
+    assert result.exit_code == 0, result.output
+    client = app.test_client()
+    assert log_in(client).headers["Location"].endswith("/moderate/account")
+    response = client.get("/moderate/account?lang=en")
+    assert response.status_code == 503
+    assert "MAPAPP_CONTACT_KEY" in response.get_data(as_text=True)
+    with app.app_context():
+        stored = db.session().execute(text("SELECT totp_secret FROM moderator")).scalar()
+    assert stored is None
+    app.extensions["mapapp.db"]["engine"].dispose()

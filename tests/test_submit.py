@@ -103,8 +103,8 @@ def test_submit_stores_a_pending_rally_and_shows_the_link_once(client, app):
         assert token not in (rally.manage_token_hash or "")
         assert rally.region == "BY-HR" and rally.contact == "organizer@example.org"
         assert rally.starts_at.astimezone(MINSK).hour == 19
-    again = client.get("/submit/done").get_data(as_text=True)
-    assert token not in again  # shown once
+    other = client.application.test_client().get("/submit/done").get_data(as_text=True)
+    assert token not in other  # another browser never sees it
 
 
 def test_pending_rally_is_not_public(client, app):
@@ -217,11 +217,44 @@ def test_body_over_the_limit_is_413(client, app):
 
 
 def test_too_many_submissions_is_429(sqlite_url):
-    app = make_app(sqlite_url, SUBMIT_LIMIT="2 per hour")
+    app = make_app(sqlite_url, SUBMIT_TRY_LIMIT="2 per hour")
     client = app.test_client()
     codes = [client.post("/submit", data=form(client)).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
     assert rally_count(app) == 0
+
+
+def test_previews_do_not_use_up_the_sends_and_a_429_keeps_the_form(sqlite_url):
+    """Trying spellings of a village (previews, corrections) counts toward the looser
+    SUBMIT_TRY_LIMIT; only the final send toward SUBMIT_LIMIT. Past a limit the form comes
+    back with what was typed and the real wait, in words (never "a minute")."""
+    app = make_app(sqlite_url, SUBMIT_LIMIT="1 per hour", SUBMIT_TRY_LIMIT="30 per hour")
+    client = app.test_client()
+    for _ in range(5):
+        assert client.post("/submit", data=form(client)).status_code == 200
+    submit(client)  # the first send: accepted after five previews
+    data = form(client, title="Другі пікет салідарнасці")
+    page = client.post("/submit?lang=en", data=data).get_data(as_text=True)
+    data.update(
+        step="confirm",
+        lat=re.search(r'name="lat" value="([^"]+)"', page).group(1),
+        lon=re.search(r'name="lon" value="([^"]+)"', page).group(1),
+        submission=re.search(r'name="submission" value="([^"]+)"', page).group(1),
+    )
+    for lang, words in (
+        ("en", "Try again in 60 minutes"),
+        ("be", "праз 60 хвілін"),
+        ("ru", "через 60 минут"),
+    ):
+        refused = client.post(f"/submit?lang={lang}", data=data)
+        assert refused.status_code == 429
+        text = refused.get_data(as_text=True)
+        assert words in text, lang  # 59-60 minutes: the hour's window
+        assert 'value="Другі пікет салідарнасці"' in text  # what was typed, kept
+        assert 'id="too-many"' in text
+        assert 0 < int(refused.headers["Retry-After"]) <= 3600
+        assert "wait a minute" not in text and "хвіліну" not in text
+    assert rally_count(app) == 1
 
 
 def test_manage_link_shows_status_and_edits_go_back_to_moderation(client, app):
@@ -316,3 +349,24 @@ def test_manage_pages_are_private(client, app):
     response = client.get("/manage/tok")
     assert response.headers["Cache-Control"] == "no-store"
     assert "noindex" in response.headers["X-Robots-Tag"]
+
+
+def test_every_limited_form_says_the_real_wait_and_titles_have_words(sqlite_url):
+    app = make_app(sqlite_url, SUBMIT_LIMIT="1 per hour")
+    add_rally(app, manage_token_hash=hash_token("tok"))
+    client = app.test_client()
+    token = csrf(client, "/manage/tok")
+    for _ in range(2):
+        answer = client.post("/manage/tok/cancel?lang=be", data={"csrf_token": token})
+    assert answer.status_code == 429
+    page = answer.get_data(as_text=True)
+    assert "Паспрабуйце праз 60 хвілін" in page and "хвіліну" not in page
+    assert re.search(r"<title>[^<]*429", page) is None and "<h1>429" not in page
+    assert 0 < int(answer.headers["Retry-After"]) <= 3600
+    # the edit form comes back with what was typed
+    data = {**form(client), "csrf_token": token, "title": "Новая назва пікета"}
+    codes = [client.post("/manage/tok/edit?lang=ru", data=data).status_code for _ in range(2)]
+    answer = client.post("/manage/tok/edit?lang=ru", data=data)
+    assert codes[0] == 303 and answer.status_code == 429
+    page = answer.get_data(as_text=True)
+    assert 'value="Новая назва пікета"' in page and "через 60 минут" in page

@@ -8,6 +8,7 @@ Pure: no Flask. Messages here are English; the form shows its own translated one
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -131,79 +132,135 @@ def start_problem(starts_at: datetime, now: datetime, approved: bool = False) ->
     return None
 
 
-# Words that point to a spot rather than a town (be, ru, en): a description with one of
-# them, for a rally whose place is hidden, may give the place away before its time.
-LOCATING_WORDS = (
+# Words that point to a spot rather than a town (be, ru, en): a title or description with one
+# of them, for a rally whose place is hidden, may give the place away before its time. Each is
+# a regular expression matched at the start of a word, case-insensitively, on text whose
+# apostrophes (', ʼ, ‘) are read as the Belarusian ’ (U+2019); stems take every case ending
+# («у двары», «каля помніка», «пад’езда», «на прыпынку»). Kept narrow where a word has an
+# ordinary meaning too: «вход» only after a preposition («Вход свободный» is no place), a house
+# only with its number («дома 5», not «сидеть дома»).
+_END = r"(?![\w’])"
+_ANY = r"[\w’-]*"
+LOCATING_PATTERNS = (
     # Belarusian
-    "каля",
-    "ля ",
-    "побач",
-    "насупраць",
-    "вуліц",
-    "вул.",
-    "плошч",
-    "пл.",
-    "праспект",
-    "пр-т",
-    "помнік",
-    "сквер",
-    "парк",
-    "двор",
-    "пад'езд",
-    "прыпынак",
-    "метро",
-    "станцы",
-    "уваход",
-    "ганак",
-    "фантан",
-    "будын",
-    "дом ",
-    "д. ",
+    r"каля" + _END,
+    r"ля" + _END,
+    r"побач з" + _END,
+    r"насупраць" + _END,
+    r"паблізу" + _END,
+    r"вуліц" + _ANY,
+    r"вул\.",
+    r"завулак" + _ANY,
+    r"завулк" + _ANY,
+    r"плошч" + _ANY,
+    r"пл\.",
+    r"праспект" + _ANY,
+    r"прасп\.",
+    r"пр-т",
+    r"помнік" + _ANY,
+    r"сквер" + _ANY,
+    r"парк(?:|у|а|ам|е)" + _END,
+    r"дв[ао]р" + _ANY,
+    r"пад’езд" + _ANY,
+    r"прыпын" + _ANY,
+    r"метро" + _END,
+    r"станц" + _ANY,
+    r"(?:ля|каля|у|ў|перад|побач з) уваход" + _ANY,
+    r"ганак" + _ANY,
+    r"ганк" + _ANY,
+    r"фантан" + _ANY,
+    r"будын" + _ANY,
+    r"крам" + _ANY,
+    r"рын(?:ак|ку|ка|ок|ке)" + _END,
+    r"вакзал" + _ANY,
+    r"царкв" + _ANY,
+    r"царква" + _END,
+    r"касц[её]л" + _ANY,
+    r"кінатэатр" + _ANY,
+    r"бібліятэк" + _ANY,
+    r"гасцініц" + _ANY,
+    r"набярэжн" + _ANY,
+    r"скрыжаванн" + _ANY,
+    r"рог(?:у|а)?" + _END,
+    r"(?:сустракаемся|збіраемся|сустрэча)(?= (?:ля|каля|у|ў|на|пад|за|перад|насупраць)"
+    + _END
+    + ")",
     # Russian
-    "возле",
-    "около",
-    "рядом",
-    "напротив",
-    "улиц",
-    "ул.",
-    "площад",
-    "проспект",
-    "памятник",
-    "подъезд",
-    "остановк",
-    "вход",
-    "здани",
-    "фонтан",
+    r"возле" + _END,
+    r"около" + _END,
+    r"рядом с" + _END,
+    r"напротив" + _END,
+    r"неподал[её]ку" + _END,
+    r"улиц" + _ANY,
+    r"ул\.",
+    r"переул" + _ANY,
+    r"площад" + _ANY,
+    r"проспект" + _ANY,
+    r"памятник" + _ANY,
+    r"под[ъ’]езд" + _ANY,
+    r"остановк" + _ANY,
+    r"(?:у|ко|возле|около|перед|рядом с) вход" + _ANY,
+    r"здани" + _ANY,
+    r"фонтан" + _ANY,
+    r"магазин" + _ANY,
+    r"вокзал" + _ANY,
+    r"церкв" + _ANY,
+    r"церковь" + _END,
+    r"храм" + _ANY,
+    r"кинотеатр" + _ANY,
+    r"библиотек" + _ANY,
+    r"гостиниц" + _ANY,
+    r"набережн" + _ANY,
+    r"перекр[её]ст" + _ANY,
+    r"(?:на|за) углу" + _END,
+    r"(?:встречаемся|собираемся|встреча)(?= (?:у|возле|около|на|в|под|за|перед|напротив)"
+    + _END
+    + ")",
+    # Both: a house with its number, shops and centres by their names
+    r"(?:дом|дома|доме|дому|д\.|корпус|корп\.)\s*№?\s*\d+",
+    r"(?:цум|гум|тц|трц|універсам|универсам|кафэ|кафе|рэстаран|ресторан)" + _ANY,
+    r"школ" + _ANY + r"\s*№\s*\d+",
     # English
-    "near ",
-    "next to",
-    "opposite",
-    "street",
-    "square",
-    "avenue",
-    "monument",
-    "park",
-    "entrance",
-    "station",
-    "building",
-    "corner",
+    r"near(?! future)" + _END,
+    r"next to" + _END,
+    r"opposite" + _END,
+    r"in front of" + _END,
+    r"outside the" + _END,
+    r"street" + _ANY,
+    r"st\.",
+    r"square" + _END,
+    r"avenue" + _END,
+    r"monument" + _ANY,
+    r"park" + _END,
+    r"entrance" + _ANY,
+    r"station" + _ANY,
+    r"building" + _ANY,
+    r"corner" + _ANY,
+    r"bus stop" + _ANY,
+    r"(?:meet|gather|meeting)(?= (?:at|by|outside|in front of)" + _END + ")",
 )
+_LOCATING = re.compile(r"(?<![\w’])(?:" + "|".join(LOCATING_PATTERNS) + ")", re.IGNORECASE)
+APOSTROPHES = str.maketrans({"'": "\u2019", "\u02bc": "\u2019", "\u2018": "\u2019"})
 
 
-def locating_hints(description: str | None, place: str | None = None) -> list[str]:
-    """The words of `description` that seem to say where a hidden place is (folded to lower
-    case), including the place's own text; empty when none is found."""
-    if not description:
+def locating_hints(
+    description: str | None, place: str | None = None, title: str | None = None
+) -> list[str]:
+    """The words of the title and description that seem to say where a hidden place is, as
+    written there (each once), the place's own text first; empty when none is found."""
+    texts = [" ".join(text.split()) for text in (title, description) if text]
+    if not texts:
         return []
-    text = " " + " ".join(description.casefold().split()) + " "
-    found = []
-    if place and len(place.strip()) >= 3 and place.strip().casefold() in text:
-        found.append(place.strip())
-    for word in LOCATING_WORDS:
-        at = text.find(word)
-        # a word's start: after a space or punctuation, not inside another word
-        while at != -1 and at > 0 and text[at - 1].isalnum():
-            at = text.find(word, at + 1)
-        if at != -1:
-            found.append(word.strip())
+    found: list[str] = []
+    own = " ".join((place or "").split()).translate(APOSTROPHES).casefold()
+    for text in texts:
+        if len(own) >= 3 and own in text.translate(APOSTROPHES).casefold():
+            found.append(" ".join(place.split()))  # type: ignore[union-attr]
+            break
+    for text in texts:
+        # one character for one: the match's span is the same in the original text
+        for match in _LOCATING.finditer(text.translate(APOSTROPHES)):
+            word = text[match.start() : match.end()].strip(" ,")
+            if not any(word.casefold() in seen.casefold() for seen in found):
+                found.append(word)
     return found

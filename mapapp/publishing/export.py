@@ -30,7 +30,7 @@ from mapapp.places import mapshell
 from mapapp.places.regions import REGION_NAMES
 from mapapp.publishing.geojson import feature_collection, in_language
 from mapapp.publishing.ics import calendar
-from mapapp.publishing.labels import map_labels
+from mapapp.publishing.labels import map_labels, tile_attribution
 from mapapp.publishing.public import public_rallies
 from mapapp.publishing.signing import signed_comment, signing_key
 from mapapp.publishing.words import feed_notes
@@ -211,7 +211,7 @@ def render_export(
     rallies = public_rallies(db.session(), rally_filter, now)
     fmap = mapshell.rally_map(
         tile_url=current_app.config["TILE_URL"] if tiles else None,
-        tile_attribution=current_app.config["TILE_ATTRIBUTION"],
+        tile_attribution=tile_attribution(current_app.config["TILE_ATTRIBUTION"]),
         # Placeholders: the files themselves are written into the page below.
         assets=dict.fromkeys(
             (

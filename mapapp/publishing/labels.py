@@ -7,6 +7,22 @@ mapapp.publishing.words, so the map says them as the pages do.
 from __future__ import annotations
 
 from flask_babel import gettext as _
+from markupsafe import Markup
+
+# The tiles' attribution as the app ships it (config TILE_ATTRIBUTION's default): said in the
+# page's language. An operator's own line is shown as they wrote it.
+OSM_ATTRIBUTION = (
+    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+)
+OSM_LINK = Markup('<a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>')
+
+
+def tile_attribution(configured: str) -> str:
+    """The attribution line for the map's corner, in the page's language when it is ours."""
+    if configured.strip() != OSM_ATTRIBUTION:
+        return configured
+    # Translators: the map's corner; %(osm)s is the link "OpenStreetMap".
+    return _("© %(osm)s contributors", osm=OSM_LINK)  # the catalogue's text is trusted
 
 
 def map_labels() -> dict[str, str]:
@@ -30,6 +46,9 @@ def map_labels() -> dict[str, str]:
         "clusterDanger": _("Danger warnings here: %(count)s.", count="{count}"),
         "closePopup": _("Close popup"),
         "zoomIn": _("Zoom in"),
+        # Translators: the map's scale bar: "500 m", "2 km".
+        "metres": _("%(num)s m", num="{num}"),
+        "kilometres": _("%(num)s km", num="{num}"),
         "zoomOut": _("Zoom out"),
         # Translators: the title of the "Leaflet" link in the map's corner.
         "leaflet": _("A JavaScript library for interactive maps"),

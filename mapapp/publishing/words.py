@@ -19,7 +19,7 @@ def reveal_sentence(reveal_at: datetime, lang: str) -> str:
     """ "The exact place will be announced at <Minsk time>", in `lang`."""
     when = local_datetime(reveal_at, "long", lang)
     with force_locale(lang):
-        return gettext("The exact place will be announced at %(time)s.", time=when)
+        return gettext("The exact place will be announced at %(time)s Minsk time.", time=when)
 
 
 def status_sentence(status: str, lang: str) -> str:

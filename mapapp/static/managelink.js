@@ -6,13 +6,15 @@
  * windows and the server never see it, and it is gone when the tab is closed. No cookie holds
  * it and no request carries it.
  *
- * Without JavaScript the link is still on the page, with the Telegram link (a plain link).
+ * The server shows it again as long in the same browser (sealed in the session cookie), so
+ * without JavaScript a reload keeps it too, with the Telegram link (a plain link). "Remove the
+ * link from this page" forgets it in both places.
  */
 (function () {
   "use strict";
 
   var KEY = "mapapp.manageLink";
-  var KEEP_MINUTES = 30;
+  var KEEP_MINUTES = 15; // as the server's KEEP_LINK_MINUTES (views/submit.py)
 
   function remembered() {
     try {
@@ -32,6 +34,16 @@
   document.addEventListener("DOMContentLoaded", function () {
     var box = document.getElementById("manage-link-box");
     if (!box) return;
+    var forget = document.getElementById("manage-forget");
+    if (forget) {
+      forget.addEventListener("submit", function () {
+        try { window.sessionStorage.removeItem(KEY); } catch (e) { /* nothing kept */ }
+      });
+    }
+    if (new URLSearchParams(window.location.search).has("forgotten")) {
+      try { window.sessionStorage.removeItem(KEY); } catch (e) { /* nothing kept */ }
+      return;
+    }
     var anchor = document.getElementById("manage-link");
     var link = anchor.getAttribute("href");
     if (link) {

@@ -4,6 +4,8 @@ marked handled."""
 
 from __future__ import annotations
 
+import logging
+
 from flask import (
     Blueprint,
     Response,
@@ -19,8 +21,9 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.exc import StatementError
 
-from mapapp.domain import db, lifecycle, reports, suspension
+from mapapp.domain import contacts, db, lifecycle, reports, suspension
 from mapapp.domain.contacts import ContactKeyMissing
 from mapapp.domain.models import Moderator, utcnow
 from mapapp.views.moderate import (
@@ -35,6 +38,8 @@ from mapapp.web import twofactor
 from mapapp.web.forms import ActionForm, CodeForm, SuspendForm
 
 bp = Blueprint("moderators", __name__, url_prefix="/moderate")
+
+log = logging.getLogger(__name__)
 
 HALF_SECONDS = 600  # between the right password and the second factor, at most
 
@@ -105,6 +110,18 @@ def code():  # noqa: ANN201
     return make_response(render_template("moderate_code.html", form=form), status)
 
 
+def no_contact_key() -> None:
+    """503: the second factor cannot be set up until the operator sets the contact key."""
+    abort(
+        503,
+        _l(
+            "The second factor cannot be set up yet: the site's operator must set"
+            " MAPAPP_CONTACT_KEY and restart the site. Nothing was changed; log in again"
+            " after that."
+        ),
+    )
+
+
 @bp.route("/account", methods=["GET", "POST"])
 def account():  # noqa: ANN201
     """The moderator's account: set up the second factor (required at the first log-in in
@@ -121,13 +138,23 @@ def account():  # noqa: ANN201
             return redirect(url_for("moderators.code"), code=303)
         return render_account(moderator, form)
     if moderator.totp_secret is None:
+        if not contacts.accepting():
+            # The secret is only ever stored encrypted: without the key, say what the
+            # operator must do (the commit would fail inside SQLAlchemy, wrapped: a 500).
+            log.error(
+                "second factor set-up refused: set MAPAPP_CONTACT_KEY"
+                " (flask --app mapapp new-contact-key) to store TOTP secrets"
+            )
+            no_contact_key()
         session_ = db.session(write=True)
         try:
             moderator.totp_secret = twofactor.new_secret()
             session_.commit()
-        except ContactKeyMissing:
+        except StatementError as error:
             session_.rollback()
-            abort(503, _l("The operator must set MAPAPP_CONTACT_KEY before moderators can set up a second factor."))  # fmt: skip
+            if not isinstance(error.orig, ContactKeyMissing):
+                raise
+            no_contact_key()
     status = 200
     if form.validate_on_submit():
         if twofactor.code_refused(session_, moderator):

@@ -3,13 +3,23 @@ about the visitor stored (mapapp.domain.reports); limited per client by a keyed 
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, make_response, render_template
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    make_response,
+    render_template,
+    request,
+)
+from flask_limiter.errors import RateLimitExceeded
 
 from mapapp.domain import db, reports
 from mapapp.domain.models import utcnow
 from mapapp.publishing.public import public_rally
+from mapapp.web.errors import handle_http_error, too_many_text
 from mapapp.web.forms import ReportForm
-from mapapp.web.limits import limiter
+from mapapp.web.limits import limiter, retry_seconds
 
 bp = Blueprint("reports", __name__)
 
@@ -23,6 +33,22 @@ def private(response: Response) -> Response:
     """A page with a form token: never cached, never indexed."""
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@bp.errorhandler(RateLimitExceeded)
+def too_many(error: RateLimitExceeded):  # noqa: ANN201
+    """429: the report form again, with what was typed and the real wait."""
+    rally_id = (request.view_args or {}).get("rally_id")
+    found = public_rally(db.session(), rally_id, utcnow()) if rally_id is not None else None
+    if request.method != "POST" or found is None:
+        return handle_http_error(error)
+    form = ReportForm()
+    page = render_template("report.html", rally=found, form=form, too_many=too_many_text())
+    response = make_response(page, 429)
+    wait = retry_seconds()
+    if wait is not None:
+        response.headers["Retry-After"] = str(wait)
     return response
 
 

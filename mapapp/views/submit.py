@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import re
+import time
 from typing import Any
 
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import (
     Blueprint,
     Response,
@@ -21,14 +24,16 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import ServiceUnavailable
 
-from mapapp.domain import contacts, db, lifecycle
+from mapapp.domain import contacts, db, lifecycle, rules
 from mapapp.domain.geocoding import gazetteer
-from mapapp.domain.models import Rally
+from mapapp.domain.models import Rally, utcnow
 from mapapp.places.index import distance_km
 from mapapp.places.locale import MINSK
+from mapapp.web.errors import handle_http_error, too_many_text
 from mapapp.web.forms import (
     SAME_TOWN_KM,
     ActionForm,
@@ -40,7 +45,8 @@ from mapapp.web.forms import (
     rally_fields,
 )
 from mapapp.web.i18n import current_language
-from mapapp.web.limits import limiter
+from mapapp.web.keyed import keyed_hash
+from mapapp.web.limits import limiter, retry_seconds
 from mapapp.web.mapshells import pin_shell
 from mapapp.web.urls import external_url
 
@@ -54,6 +60,16 @@ def can(actor: str, action: str, rally: Rally) -> bool:
 
 
 @bp.app_template_global()
+def place_hints(rally: Rally) -> list[str]:
+    """Words of a rally's title and description that may give its place away while the place
+    is hidden (empty once it shows, or when it was never hidden): for the organizer's and the
+    moderators' pages."""
+    if rally.reveal_at is None or rally.reveal_at <= utcnow():
+        return []
+    return rules.locating_hints(rally.description, rally.place, rally.title)
+
+
+@bp.app_template_global()
 def state_name(state: str) -> str:
     return str(lifecycle.STATE_NAMES.get(state, state))
 
@@ -64,6 +80,37 @@ SUBMISSION_KEY = re.compile(r"[A-Za-z0-9_-]{32}")
 
 def submit_limit() -> str:
     return current_app.config["SUBMIT_LIMIT"]
+
+
+def submit_try_limit() -> str:
+    return current_app.config["SUBMIT_TRY_LIMIT"]
+
+
+def not_final_send() -> bool:
+    """A preview, a correction or a town choice: not the final "Send to moderators"."""
+    return request.form.get("step") != "confirm"
+
+
+@bp.errorhandler(RateLimitExceeded)
+def too_many(error: RateLimitExceeded):  # noqa: ANN201
+    """429 on the organizer's forms: the form again, with everything typed and the real wait
+    (other limited posts get the error page, which says the wait too)."""
+    if request.method == "POST" and request.endpoint in ("submit.submit", "submit.manage_edit"):
+        form = rally_form()
+        form.validate()  # fills the fields from what was posted; errors are not the point
+        for field in form:
+            field.errors = []
+        notice = too_many_text()
+        wait = retry_seconds()
+        if request.endpoint == "submit.submit":
+            response = render_form(form, status=429, too_many=notice)
+        else:
+            token = (request.view_args or {}).get("token", "")
+            response = render_manage(form, rally_for(token), token, status=429, too_many=notice)
+        if wait is not None:
+            response.headers["Retry-After"] = str(wait)
+        return response
+    return handle_http_error(error)
 
 
 def private(response: Response, index: bool = False) -> Response:
@@ -98,7 +145,10 @@ def form_errors_status(form: RallyForm) -> int:
 
 
 @bp.route("/submit", methods=["GET", "POST"])
-@limiter.limit(submit_limit, methods=["POST"])
+# Only the final send counts toward SUBMIT_LIMIT; previews, corrections and town choices (someone
+# trying spellings of a village) toward the looser SUBMIT_TRY_LIMIT.
+@limiter.limit(submit_limit, methods=["POST"], exempt_when=not_final_send, scope="submit-send")
+@limiter.limit(submit_try_limit, methods=["POST"], exempt_when=lambda: not not_final_send(), scope="submit-try")  # fmt: skip
 @csrf.exempt  # the form checks its token and, when it is stale, shows everything typed again
 def submit():  # noqa: ANN201
     form = rally_form()
@@ -147,7 +197,7 @@ def submit():  # noqa: ANN201
                 raise  # not the same form sent twice at once: a real failure
             # else the same form, sent twice at once: the other request stored it
     # Sent again (a retry, Back and send): the same rally and the same link, not a second one.
-    session["manage_token"] = token  # shown once on the next page, then forgotten
+    keep_manage_link(token)
     return redirect(url_for("submit.done"), code=303)
 
 
@@ -179,11 +229,73 @@ def submission_key() -> str:
     return key if SUBMISSION_KEY.fullmatch(key) else lifecycle.new_token()
 
 
+# How long the page after sending shows the manage link again in the same browser: a reload,
+# or Android bringing back a tab it discarded while the organizer pasted the link in Telegram.
+# The same on the server (the session cookie, for browsers without JavaScript) and in
+# managelink.js (this tab's sessionStorage); submit_done.html says the number.
+KEEP_LINK_MINUTES = 15
+
+
+def clock() -> float:
+    return time.time()
+
+
+def link_cipher() -> Fernet | MultiFernet:
+    """What seals the manage token in the session cookie: the cookie is only signed, so
+    without this anyone who reads it (a copy of the browser's profile, a proxy's log of
+    headers) would read the token. The contact key when one is set, else one derived from
+    the hash key, which is never on disk (a restart then forgets a link kept this way)."""
+    found = contacts.cipher()
+    if found is not None:
+        return found
+    derived = bytes.fromhex(keyed_hash("manage-link", "seal"))
+    return Fernet(base64.urlsafe_b64encode(derived))
+
+
+def keep_manage_link(token: str) -> None:
+    """Keep the new rally's manage token, sealed, in this browser's session cookie for
+    KEEP_LINK_MINUTES (Fernet's own timestamp dates it)."""
+    sealed = link_cipher().encrypt_at_time(token.encode(), int(clock()))
+    session["manage_link"] = sealed.decode("ascii")
+
+
+def kept_manage_token() -> tuple[str, int] | None:
+    """The token kept by keep_manage_link and the seconds it is kept still, while it is
+    fresh; forgotten once it is not."""
+    sealed = session.get("manage_link")
+    if not isinstance(sealed, str):
+        return None
+    cipher, now = link_cipher(), int(clock())
+    try:
+        token = cipher.decrypt_at_time(sealed.encode("ascii"), KEEP_LINK_MINUTES * 60, now)
+        made = cipher.extract_timestamp(sealed.encode("ascii"))
+    except (InvalidToken, ValueError):
+        session.pop("manage_link", None)
+        return None
+    return token.decode(), max(1, made + KEEP_LINK_MINUTES * 60 - now)
+
+
 @bp.get("/submit/done")
 def done():  # noqa: ANN201
-    token = session.pop("manage_token", None)
-    link = external_url("submit.manage", token=token) if token else None
-    return private(make_response(render_template("submit_done.html", link=link)))
+    kept = kept_manage_token()
+    link = external_url("submit.manage", token=kept[0]) if kept else None
+    page = render_template(
+        "submit_done.html",
+        link=link,
+        left=kept[1] if kept else KEEP_LINK_MINUTES * 60,
+        minutes=KEEP_LINK_MINUTES,
+        action_form=ActionForm(),
+    )
+    return private(make_response(page))
+
+
+@bp.post("/submit/done/forget")
+def forget_link():  # noqa: ANN201
+    """ "I saved it": the manage link is no longer kept in this browser (a shared computer)."""
+    if not ActionForm().validate():
+        abort(400, _l("The form has expired. Reload the page and try again."))
+    session.pop("manage_link", None)
+    return redirect(url_for("submit.done", forgotten=1), code=303)
 
 
 def rally_for(token: str) -> Rally:
@@ -198,9 +310,28 @@ def refused(error: lifecycle.Refused) -> None:
     abort(409, error.message)
 
 
+# Link-preview fetchers (and crawlers) by User-Agent: a manage link sent to one's own Telegram
+# or pasted into a chat is fetched by Telegram's, WhatsApp's (Signal's previews say WhatsApp
+# too), Viber's, Slack's… servers to draw a preview. They get a page with nothing of the rally
+# and no form, and the link is not checked for them (no answer says whether it is valid).
+PREVIEW_AGENTS = re.compile(
+    r"TelegramBot|WhatsApp|facebookexternalhit|Facebot|meta-externalagent|Twitterbot|Slackbot"
+    r"|Discordbot|Viber|SkypeUriPreview|LinkedInBot|vkShare|redditbot|Iframely|Embedly"
+    r"|Mastodon|Bluesky|Cardyb|Pinterest|Applebot|Googlebot|bingbot|YandexBot|okhttp"
+    r"|bot/|bot\)|crawler|spider|preview",
+    re.IGNORECASE,
+)
+
+
+def link_preview_fetcher() -> bool:
+    return bool(PREVIEW_AGENTS.search(request.headers.get("User-Agent", "")))
+
+
 @bp.get("/manage/<token>")
 @limiter.limit("60 per minute")
 def manage(token: str):  # noqa: ANN201
+    if link_preview_fetcher():
+        return private(make_response(render_template("manage_preview.html")))
     rally = rally_for(token)
     form = rally_form(obj=rally, formdata=None)
     fill_times(form, rally)
@@ -221,6 +352,7 @@ def render_manage(
     status: int = 200,
     cancel_form: CancelForm | None = None,
     danger_form: DangerForm | None = None,
+    too_many: str | None = None,
 ):  # noqa: ANN201
     """The organizer's page: the rally's state, the danger button, the edit and cancel forms,
     and the pin map of the edit form (the stored pin unless the form brought another)."""
@@ -242,6 +374,7 @@ def render_manage(
         action_form=ActionForm(),
         cancel_form=cancel_form or CancelForm(formdata=None),
         danger_form=danger_form or DangerForm(formdata=None),
+        too_many=too_many,
     )
 
 
@@ -312,18 +445,6 @@ def manage_edit(token: str):  # noqa: ANN201
         flash(_("Saved."))
     else:
         flash(_("Nothing was changed."))
-    hints = form.locating_hints()
-    if hints:
-        flash(
-            _("The description may give the hidden place away.")
-            + " "
-            + _(
-                "It is public at once, while the place stays hidden until the time you chose."
-                " It mentions: %(words)s. Change the details and move where to meet into the"
-                " field \u201cPlace\u201d.",
-                words=", ".join(hints),
-            )
-        )
     return redirect(url_for("submit.manage", token=token), code=303)
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
-from flask_babel import LazyString, force_locale, lazy_gettext
+from flask_babel import LazyString, force_locale, gettext, lazy_gettext
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import BadRequest, HTTPException, ServiceUnavailable
 
 from mapapp.domain.filters import BadFilter
+from mapapp.web.i18n import duration_words
+from mapapp.web.limits import retry_seconds
 
 RETRY_AFTER = 5  # seconds, after a database error that is likely to pass
 MACHINE_PREFIXES = ("/api/", "/healthz", "/oembed")
@@ -33,7 +35,10 @@ PAGE_ERRORS = {
         lazy_gettext("Method not allowed"),
         lazy_gettext("This address does not accept that kind of request."),
     ),
-    429: (lazy_gettext("Too many requests"), lazy_gettext("Please wait a minute and try again.")),
+    429: (
+        lazy_gettext("Too many requests"),
+        lazy_gettext("Too many tries from your connection. Please try again later."),
+    ),
     500: (
         lazy_gettext("Something went wrong"),
         lazy_gettext("The site could not show this page. Please try again later."),
@@ -73,7 +78,23 @@ def handle_http_error(error: HTTPException) -> tuple[Response | str, int, Header
     title, text = PAGE_ERRORS.get(code, other)
     if isinstance(error.description, LazyString):
         text = error.description  # our own translated message, such as a bad filter's
+    if code == 429:
+        text = too_many_text()
+        wait = retry_seconds()
+        if wait is not None:
+            headers["Retry-After"] = str(wait)
     return render_template("error.html", code=code, title=title, text=text), code, headers
+
+
+def too_many_text() -> str:
+    """The 429's words with the real wait (the broken limit's reset), never "a minute"."""
+    wait = retry_seconds()
+    if wait is None:
+        return gettext("Too many tries from your connection. Please try again later.")
+    return gettext(
+        "Too many tries from your connection. Try again in %(wait)s.",
+        wait=duration_words(wait),
+    )
 
 
 def handle_database_unavailable(error: OperationalError) -> tuple[Response | str, int, Headers]:

@@ -291,10 +291,11 @@ class RallyForm(Form):
             )
 
     def locating_hints(self) -> list[str]:
-        """Words of the description that may give a hidden place away (empty if shown now)."""
+        """Words of the title and description that may give a hidden place away (empty if the
+        place is shown at once)."""
         if self.reveal_at() is None:
             return []
-        return rules.locating_hints(self.description.data, self.place.data)
+        return rules.locating_hints(self.description.data, self.place.data, self.title.data)
 
     def point(self) -> tuple[float, float] | None:
         """The pin from the preview, if it came back as two numbers."""

@@ -6,6 +6,7 @@ links carry ?lang= so a shared link opens in the language it was sent in.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, Response, request, url_for
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, get_locale, ngettext
 from markupsafe import Markup
 
 from mapapp.domain import names
@@ -101,6 +102,17 @@ def verification_sentence(rally: object, lang: str | None = None) -> str:
 
 # Blueprints of pages for people: their links carry ?lang=; data and files do not.
 PAGE_BLUEPRINTS = ("pages", "submit", "moderate", "feeds", "embed")
+
+
+def duration_words(seconds: float) -> str:
+    """A wait or a span in words, to the nearest minute (at least one), in hours past an hour
+    and a half: "47 minutes", "60 minutes", "2 hours". Translated in the accusative («праз 47
+    хвілін», «ещё 1 минуту»), the case every sentence that uses it needs."""
+    minutes = max(1, round(seconds / 60))
+    if minutes <= 90:
+        return ngettext("%(num)d minute", "%(num)d minutes", minutes)
+    hours = math.ceil(minutes / 60)
+    return ngettext("%(num)d hour", "%(num)d hours", hours)
 
 
 def keep_language(endpoint: str, values: dict) -> None:
@@ -199,6 +211,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["reveal_sentence"] = reveal_sentence
     app.jinja_env.globals["verification_sentence"] = verification_sentence
     app.jinja_env.globals["headline"] = headline
+    app.jinja_env.globals["duration_words"] = duration_words
     app.jinja_env.globals["rescheduled_sentence"] = rescheduled_sentence
     app.jinja_env.globals["REGION_CODES"] = REGION_CODES
     app.url_defaults(keep_language)

@@ -11,6 +11,7 @@ address (client_key), and expired counters are deleted: no address is stored any
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from typing import Any
@@ -41,6 +42,18 @@ log = logging.getLogger(__name__)
 
 REDIS_RETRY_SECONDS = 30  # how long the database counts alone after Redis failed
 REDIS_TIMEOUT = 0.5  # seconds: a limit check must not hold a request up for long
+
+
+def retry_seconds() -> int | None:
+    """Seconds until the limit this request broke lets the client in again (its window's
+    reset), or None outside a limited request."""
+    try:
+        current = limiter.current_limit
+    except Exception:  # noqa: BLE001 - no limiter context
+        return None
+    if current is None:
+        return None
+    return max(1, math.ceil(current.reset_at - time.time()))
 
 
 def may_build() -> bool:

@@ -11,7 +11,7 @@ from markupsafe import Markup
 from mapapp.domain.filters import VIEW_LAT, VIEW_LON, RallyFilter
 from mapapp.domain.geocoding import gazetteer
 from mapapp.places import mapshell
-from mapapp.publishing.labels import map_labels
+from mapapp.publishing.labels import map_labels, tile_attribution
 from mapapp.web.assets import basemap_url, map_assets, module_urls
 from mapapp.web.i18n import current_language
 from mapapp.web.tiles import browser_tile_url
@@ -54,7 +54,7 @@ def map_shell(
     if key not in shells:
         fmap = mapshell.rally_map(
             tile_url=browser_tile_url(current_app),
-            tile_attribution=current_app.config["TILE_ATTRIBUTION"],
+            tile_attribution=tile_attribution(current_app.config["TILE_ATTRIBUTION"]),
             assets=map_assets(),
             config={
                 "mode": mode,

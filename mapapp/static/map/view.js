@@ -7,8 +7,18 @@ export var PLACE_ZOOM = 13;
 export function translateControls(map, labels) {
   // folium leaves out the zoom control so that it is made here with titles in our language.
   L.control.zoom({ zoomInTitle: labels.zoomIn, zoomOutTitle: labels.zoomOut }).addTo(map);
-  // Belarus measures in metres and kilometres: no miles or feet.
-  L.control.scale({ metric: true, imperial: false }).addTo(map);
+  // Belarus measures in metres and kilometres: no miles or feet; the units in the page's
+  // language («км», «м»): Leaflet writes " m" / " km" itself in _updateMetric.
+  var scale = L.control.scale({ metric: true, imperial: false });
+  if (labels.metres && labels.kilometres) {
+    scale._updateMetric = function (maxMeters) {
+      var meters = this._getRoundNum(maxMeters);
+      var label = meters < 1000 ? labels.metres.replace("{num}", meters)
+        : labels.kilometres.replace("{num}", meters / 1000);
+      this._updateScale(this._mScale, label, meters / maxMeters);
+    };
+  }
+  scale.addTo(map);
   var attribution = map.attributionControl;
   if (!attribution || !attribution.options.prefix) return;
   // Leaflet's own prefix (a link, with its flag), parsed as an inert document, with our title.
