@@ -12,7 +12,8 @@
  *   down) is deleted, so it cannot come back offline.
  * - Static files, the basemap and map tiles: from the cache first (their URLs change with them).
  * - Nothing private: only GETs of the public paths below; manage links, moderation and the
- *   submit form are never stored, nor any answer marked no-store or private.
+ *   submit form are never stored, nor any answer marked no-store or private, nor the tiles
+ *   of a view made from the visitor's position (view=private: "Near me").
  */
 "use strict";
 
@@ -149,6 +150,19 @@ function route(pattern, handler) {
   );
 }
 
+// Tiles of a view made from the visitor's own position ("Near me": view.js marks their URLs
+// view=private) are fetched but never stored, here or in the browser's HTTP cache: the
+// place a person is is not left in the phone. A tile already stored is still used.
+router.registerRoute(
+  new workbox.routing.Route(function (options) {
+    var path = sitePath(options.url);
+    return path !== null && TILES.test(path) && options.url.searchParams.get("view") === "private";
+  }, async function (options) {
+    var request = options.request;
+    var stored = await caches.match(request.url, { cacheName: "rallymap-tiles", ignoreSearch: true, ignoreVary: true });
+    return stored || fetch(request.url, { cache: "no-store", credentials: "omit" });
+  }, "GET")
+);
 route(PAGES, networkFirst("pages", 200, withoutView));
 route(DATA, networkFirst("data", 300));
 route(STATIC, cacheFirst("static", 100));
