@@ -206,6 +206,23 @@ def test_a_cluster_at_one_point_lists_its_rallies(browser, live_server, app, at_
     page.context.close()
 
 
+def test_show_on_the_map_of_a_rally_at_a_shared_point_stays_at_a_street_zoom(
+    browser, live_server, app, at_one_point
+):
+    page = touch_page(browser)
+    loaded(page, f"{live_server}/?lang=en")
+    item = page.locator(f".rally-item[data-id='{at_one_point[1]}']")
+    item.locator("button.show-on-map").tap()
+    page.locator(".leaflet-popup .rally-popup-title", has_text="Акцыя 2 у Мазыры").wait_for()
+    assert page.evaluate(f"{MAP}.getZoom()") <= 15
+    popup = page.locator(".leaflet-popup").bounding_box()
+    frame = page.locator(".leaflet-container").bounding_box()
+    assert inside(popup, frame), (popup, frame)
+    shot(page, "show-on-map-shared-point")
+    assert page.errors == []
+    page.context.close()
+
+
 def test_a_cluster_that_parts_at_a_street_zoom_still_zooms_in(browser, live_server, app):
     for n, lon in enumerate((29.20, 29.25)):  # 3.4 km apart: parted by zooming in
         add_rally(app, title=f"Акцыя {n}", town="Мазыр", region="BY-HO", lat=52.05, lon=lon)

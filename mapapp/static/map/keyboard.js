@@ -26,7 +26,7 @@ function focusOpener(state, popup) {
 
 // Past this zoom a basemap has no more to show (a town's yards; at 19 it is blank, "10 m"):
 // a cluster that parts only beyond it lists its rallies instead of zooming in.
-var STREET_ZOOM = 15;
+export var STREET_ZOOM = 15;
 
 // A cluster zooms in to where it parts. Focus then goes to the first of its rallies as drawn
 // now, not to the page's top (the cluster's own element is gone). One that would part only
