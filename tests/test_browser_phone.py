@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import pytest
 from conftest import add_rally, browser_app, wait_until
 from flask import Flask
+from test_a11y import AXE, TAGS
 from test_browser_legend import MAP, loaded, shot
 
 from mapapp.places.locale import MINSK
@@ -188,6 +189,12 @@ def test_a_cluster_at_one_point_lists_its_rallies(browser, live_server, app, at_
     ).get_attribute("id")
     assert page.evaluate("document.activeElement.closest('.rally-cluster-list') !== null")
     shot(page, f"cluster-list-{lang}")
+    with open(AXE, encoding="utf-8") as source:
+        page.evaluate(source.read())
+    result = page.evaluate(
+        "tags => axe.run('.leaflet-popup', {runOnly: {type: 'tag', values: tags}})", TAGS
+    )
+    assert [(v["id"], [n["target"] for n in v["nodes"]][:4]) for v in result["violations"]] == []
     buttons.nth(1).tap()
     title = page.locator(".leaflet-popup .rally-popup-title", has_text="Акцыя 2 у Мазыры")
     title.wait_for()
