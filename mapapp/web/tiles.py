@@ -203,16 +203,6 @@ def tile(z: int, x: int, y: int) -> Response:
     return response
 
 
-def private_view(response: Response) -> Response:
-    """A tile of a view made from the visitor's position ("Near me" marks it view=private,
-    static/map/view.js) is not kept in the browser's cache, whoever serves it (this proxy,
-    or a tile route of the app's own)."""
-    if request.args.get("view") == "private":
-        response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 def init_app(app: Flask) -> None:
     app.extensions["mapapp.tiles"] = {}
-    app.after_request(private_view)
     app.register_blueprint(bp)

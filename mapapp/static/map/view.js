@@ -194,14 +194,18 @@ export function clearArea(map) {
 }
 
 // The tiles of a view made from the visitor's position go on being asked for (a map needs
-// them), but none is kept: each tile URL carries view=private, which the service worker
-// (sw.js) never stores and the server answers with no-store (web/tiles.py).
-function tilesPrivate(map) {
-  map.eachLayer(function (layer) {
-    if (!(layer instanceof L.TileLayer) || layer.rallyPrivate || !layer._url) return;
-    layer.rallyPrivate = true;
-    layer.setUrl(layer._url + (layer._url.indexOf("?") < 0 ? "?" : "&") + "view=private", true);
-  });
+// them), the same URLs as anyone's, but none is kept: the page tells the service worker
+// (sw.js), which then stores none of this page's tiles; `then` runs once it has noted it
+// (or at once with no worker, or after a second if it does not answer).
+function tilesPrivate(then) {
+  var worker = navigator.serviceWorker && navigator.serviceWorker.controller;
+  if (!worker || !window.MessageChannel) return then();
+  var done = false;
+  function once() { if (!done) { done = true; then(); } }
+  var channel = new MessageChannel();
+  channel.port1.onmessage = once;
+  worker.postMessage({ type: "rallymap:private-view" }, [channel.port2]);
+  window.setTimeout(once, 1000);
 }
 
 // "Near me": the browser's position stays in this page's memory. It is never written into
@@ -235,30 +239,7 @@ export function nearMeControl(map, labels, nearest) {
             button.removeAttribute("aria-busy");
             var you = L.latLng(position.coords.latitude, position.coords.longitude);
             keepViewPrivate();
-            tilesPrivate(map);
-            if (here) here.setLatLng(you);
-            else {
-              here = L.circleMarker(you, {
-                radius: 9, weight: 3, color: "#fff", fillColor: "#1a56db", fillOpacity: 1,
-                interactive: false, className: "you-are-here"
-              }).addTo(map);
-              here.bindTooltip(labels.youAreHere, { permanent: true, direction: "right", className: "you-are-here-label" });
-            }
-            var found = nearest ? nearest(you.lat, you.lng) : null;
-            // The message is said first: the view then keeps clear of it as drawn.
-            say(found ? labels.nearest
-              .replace("{town}", found.record.town || "")
-              .replace("{day}", found.record.dayName || "")
-              .replace("{km}", String(Math.max(1, Math.round(found.km)))) : labels.noneNear);
-            var clear = clearArea(map);
-            // Room for a marker (22 px from its point) and, on the right, "you are here".
-            var label = here.getTooltip() && here.getTooltip().getElement();
-            var right = Math.max(48, (label ? label.offsetWidth : 0) + 24);
-            var points = found ? [you, [found.record.lat, found.record.lon]] : [you];
-            map.fitBounds(L.latLngBounds(points), {
-              paddingTopLeft: [32, clear.top + 22], paddingBottomRight: [right, clear.bottom + 22],
-              maxZoom: NEAR_ME_ZOOM, animate: false
-            });
+            tilesPrivate(function () { showNearest(you); });
           },
           function (error) {
             button.removeAttribute("aria-busy");
@@ -267,6 +248,32 @@ export function nearMeControl(map, labels, nearest) {
           { maximumAge: 600000, timeout: 15000 }
         );
       });
+      // "You are here", the nearest rally named, and the view fitted to both.
+      function showNearest(you) {
+        if (here) here.setLatLng(you);
+        else {
+          here = L.circleMarker(you, {
+            radius: 9, weight: 3, color: "#fff", fillColor: "#1a56db", fillOpacity: 1,
+            interactive: false, className: "you-are-here"
+          }).addTo(map);
+          here.bindTooltip(labels.youAreHere, { permanent: true, direction: "right", className: "you-are-here-label" });
+        }
+        var found = nearest ? nearest(you.lat, you.lng) : null;
+        // The message is said first: the view then keeps clear of it as drawn.
+        say(found ? labels.nearest
+          .replace("{town}", found.record.town || "")
+          .replace("{day}", found.record.dayName || "")
+          .replace("{km}", String(Math.max(1, Math.round(found.km)))) : labels.noneNear);
+        var clear = clearArea(map);
+        // Room for a marker (22 px from its point) and, on the right, "you are here".
+        var label = here.getTooltip() && here.getTooltip().getElement();
+        var right = Math.max(48, (label ? label.offsetWidth : 0) + 24);
+        var points = found ? [you, [found.record.lat, found.record.lon]] : [you];
+        map.fitBounds(L.latLngBounds(points), {
+          paddingTopLeft: [32, clear.top + 22], paddingBottomRight: [right, clear.bottom + 22],
+          maxZoom: NEAR_ME_ZOOM, animate: false
+        });
+      }
       return box;
     }
   });
