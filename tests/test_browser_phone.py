@@ -170,7 +170,14 @@ def test_a_cluster_at_one_point_lists_its_rallies(browser, live_server, app, at_
     cluster.tap()
     popup = page.locator(".leaflet-popup .rally-cluster-list")
     popup.wait_for()
-    assert page.evaluate(f"{MAP}.getZoom()") == before, page.evaluate("window.zooms")
+    assert page.evaluate(f"{MAP}.getZoom()") == before  # no zoom to a blank street
+    # Whole, clear of the controls and above the urgent banner, once the popup's pan is over.
+    wait_until(page, f"!({MAP}._panAnim && {MAP}._panAnim._inProgress)")
+    box = page.locator(".leaflet-popup").bounding_box()
+    assert inside(box, page.locator(".leaflet-container").bounding_box())
+    for control in page.locator(".leaflet-top .leaflet-control").all():
+        assert not overlaps(box, control.bounding_box()), (box, control.bounding_box())
+    assert box["y"] + box["height"] <= page.locator("#urgent").bounding_box()["y"]
     heading = {"be": "Акцый тут: 3", "ru": "Акций здесь: 3", "en": "Rallies here: 3"}[lang]
     assert popup.locator("h2").inner_text() == heading
     buttons = popup.locator("button")

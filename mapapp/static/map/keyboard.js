@@ -75,6 +75,12 @@ function clusterList(state, layer) {
   var clear = clearArea(map);
   var frame = map.getContainer().closest(".map-frame, .embed-map");
   if (frame) frame.classList.add("popup-open");  // the banner keeps two lines (main.js)
+  // As for a rally's popup (popups.js): the view's bounds give way while it is open, or they
+  // pull the map back under the banner after the popup's pan; main.js puts them back.
+  if (map.options.maxBounds) {
+    state.viewBounds = map.options.maxBounds;
+    map.setMaxBounds(null);
+  }
   var popup = L.popup({
     maxWidth: 280, autoPanPaddingTopLeft: [12, clear.top], autoPanPaddingBottomRight: [12, clear.bottom],
     offset: L.point(0, -14)
