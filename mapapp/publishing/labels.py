@@ -42,6 +42,9 @@ def map_labels() -> dict[str, str]:
         "show": _("Show on the map"),
         # Translators: {count} becomes a number in the browser.
         "cluster": _("Rallies here: %(count)s. Zoom in to see them.", count="{count}"),
+        # Translators: {count} becomes a number in the browser. The heading of a list of
+        # rallies drawn at one point (a cluster that zooming in would not part).
+        "clusterList": _("Rallies here: %(count)s", count="{count}"),
         # Translators: {count} becomes a number in the browser; it leads a cluster's name.
         "clusterDanger": _("Danger warnings here: %(count)s.", count="{count}"),
         "closePopup": _("Close popup"),

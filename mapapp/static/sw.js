@@ -12,7 +12,8 @@
  *   down) is deleted, so it cannot come back offline.
  * - Static files, the basemap and map tiles: from the cache first (their URLs change with them).
  * - Nothing private: only GETs of the public paths below; manage links, moderation and the
- *   submit form are never stored, nor any answer marked no-store or private.
+ *   submit form are never stored, nor any answer marked no-store or private, nor the tiles
+ *   of a view made from the visitor's position ("Near me": a page says so, below).
  */
 "use strict";
 
@@ -136,6 +137,50 @@ function cacheFirst(name, entries) {
   });
 }
 
+// Pages whose view was made from the visitor's own position ("Near me", map/view.js) say so
+// ({type: "rallymap:private-view"}, answered on the port they give once it is noted): their
+// tiles are fetched but never stored, here or in the browser's HTTP cache, so the phone keeps
+// no trace of where its owner was. Nothing of it reaches the server: the tiles' URLs are the
+// ones anyone looking at that region asks for. The page's id is kept in memory and in a cache
+// of its own (this worker may be stopped and started again while the page is open); ids of
+// closed pages are dropped.
+var PRIVATE = "rallymap-private";
+var privateClients = new Set();
+
+function privateKey(id) {
+  return self.location.origin + BASE + "/private-view/" + encodeURIComponent(id);
+}
+
+async function isPrivate(id) {
+  if (!id) return false;
+  if (privateClients.has(id)) return true;
+  var found = await (await caches.open(PRIVATE)).match(privateKey(id));
+  if (found) privateClients.add(id);
+  return Boolean(found);
+}
+
+self.addEventListener("message", function (event) {
+  if (!event.data || event.data.type !== "rallymap:private-view") return;
+  var id = event.source && event.source.id;
+  var port = event.ports && event.ports[0];
+  event.waitUntil((async function () {
+    var cache = await caches.open(PRIVATE);
+    if (id) {
+      privateClients.add(id);
+      await cache.put(privateKey(id), new Response(""));
+    }
+    if (port) port.postMessage("private");
+    var open = new Set((await self.clients.matchAll({ includeUncontrolled: true })).map(function (c) { return c.id; }));
+    var keys = await cache.keys();
+    await Promise.all(keys.map(function (key) {
+      var gone = decodeURIComponent(key.url.split("/private-view/")[1] || "");
+      if (open.has(gone)) return null;
+      privateClients.delete(gone);
+      return cache.delete(key);
+    }));
+  })());
+});
+
 // A router of our own, so that pages can also ask it to store what they loaded before this
 // worker controlled them ({type: "CACHE_URLS"}, workbox-routing's cache listener).
 var router = new workbox.routing.Router();
@@ -149,16 +194,27 @@ function route(pattern, handler) {
   );
 }
 
+var tilesFirst = cacheFirst("tiles", 1000);
 route(PAGES, networkFirst("pages", 200, withoutView));
 route(DATA, networkFirst("data", 300));
 route(STATIC, cacheFirst("static", 100));
-route(TILES, cacheFirst("tiles", 1000));
+route(TILES, {
+  handle: async function (options) {
+    // A page's own request, or its list of what it loaded ({type: "CACHE_URLS"}, a message).
+    var event = options.event;
+    var client = event && (event.clientId || (event.source && event.source.id));
+    if (!(await isPrivate(client))) return tilesFirst.handle(options);
+    // A tile already stored is still used; a new one is fetched past the HTTP cache too.
+    var stored = await caches.match(options.request.url, { cacheName: "rallymap-tiles", ignoreVary: true });
+    return stored || fetch(options.request.url, { cache: "no-store", credentials: "omit" });
+  },
+});
 router.addFetchListener();
 router.addCacheListener();
 
 self.addEventListener("activate", function (event) {
   // Caches of an older version of this worker.
-  var kept = ["rallymap-pages", "rallymap-data", "rallymap-static", "rallymap-tiles"];
+  var kept = ["rallymap-pages", "rallymap-data", "rallymap-static", "rallymap-tiles", PRIVATE];
   event.waitUntil(
     caches.keys().then(function (names) {
       return Promise.all(

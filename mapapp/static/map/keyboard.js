@@ -5,8 +5,11 @@
  * `state` is the map's shared state, made by main.js.
  */
 
+import { element } from "./dom.js";
 import { drawnFor, leafIds } from "./markers.js";
 import { openRally } from "./popups.js";
+import { markerLabel } from "./rally.js";
+import { clearArea } from "./view.js";
 
 // Gives focus back to what opened a popup; if that is gone (a marker now in a
 // cluster), to what stands for it on the map now.
@@ -21,15 +24,69 @@ function focusOpener(state, popup) {
   (node && document.body.contains(node) ? node : state.map.getContainer()).focus({ preventScroll: true });
 }
 
-// A cluster zooms in to where it parts (rallies that share a point spread out at the
-// closest zoom). Focus then goes to the first of its rallies as drawn now, not to the
-// page's top (the cluster's own element is gone).
+// Past this zoom a basemap has no more to show (a town's yards; at 19 it is blank, "10 m"):
+// a cluster that parts only beyond it lists its rallies instead of zooming in.
+export var STREET_ZOOM = 15;
+
+// A cluster zooms in to where it parts. Focus then goes to the first of its rallies as drawn
+// now, not to the page's top (the cluster's own element is gone). One that would part only
+// past a street's zoom (rallies at one point: those whose place is hidden are drawn at their
+// town's centre) opens a list of its rallies instead (clusterList).
 export function openCluster(state, layer) {
   var map = state.map;
-  var zoom = Math.min(state.index.getClusterExpansionZoom(layer.clusterId), map.getMaxZoom());
+  var parts = state.index.getClusterExpansionZoom(layer.clusterId);
+  if (parts > STREET_ZOOM) return clusterList(state, layer);
+  var zoom = Math.min(parts, map.getMaxZoom());
   var inside = new Set(leafIds(state, layer.clusterId));
   map.once("moveend", function () { window.setTimeout(function () { focusInside(state, inside); }, 0); });
   map.setView(layer.getLatLng(), zoom);
+}
+
+// A cluster's rallies in a popup at its place: a heading and a button for each rally (named
+// by its title once its details are in) that opens the rally's own popup; focus goes to the
+// first button (the popupopen handler below) and back to the cluster when it closes.
+function clusterList(state, layer) {
+  var map = state.map;
+  var config = state.config;
+  var box = element("div", "rally-cluster-list");
+  var ids = leafIds(state, layer.clusterId);
+  var heading = element("h2", "rally-popup-title", config.labels.clusterList.replace("{count}", String(ids.length)));
+  heading.id = "cluster-list-" + layer.clusterId;
+  box.appendChild(heading);
+  var items = element("ul");
+  items.setAttribute("aria-labelledby", heading.id);
+  var opener = layer.getElement();
+  ids.forEach(function (id) {
+    var r = state.records.get(id);
+    if (!r) return;
+    var d = state.details.known(r);
+    var button = element("button", "rally-popup-other", d ? d.title : markerLabel(r, config.labels));
+    button.type = "button";
+    button.addEventListener("click", function (event) {
+      event.stopPropagation();  // its popup replaces this one: not a click outside it
+      openRally(state, r, opener);
+    });
+    if (!d) state.details.load(r).then(function (loaded) { button.textContent = loaded.title; }, function () {});
+    var item = element("li");
+    item.appendChild(button);
+    items.appendChild(item);
+  });
+  box.appendChild(items);
+  var clear = clearArea(map);
+  var frame = map.getContainer().closest(".map-frame, .embed-map");
+  if (frame) frame.classList.add("popup-open");  // the banner keeps two lines (main.js)
+  // As for a rally's popup (popups.js): the view's bounds give way while it is open, or they
+  // pull the map back under the banner after the popup's pan; main.js puts them back.
+  if (map.options.maxBounds) {
+    state.viewBounds = map.options.maxBounds;
+    map.setMaxBounds(null);
+  }
+  var popup = L.popup({
+    maxWidth: 280, autoPanPaddingTopLeft: [12, clear.top], autoPanPaddingBottomRight: [12, clear.bottom],
+    offset: L.point(0, -14)
+  }).setLatLng(layer.getLatLng()).setContent(box);
+  popup.rallyOpener = opener;
+  map.openPopup(popup);
 }
 
 function focusInside(state, inside) {

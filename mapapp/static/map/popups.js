@@ -5,6 +5,7 @@
  */
 
 import { element, within } from "./dom.js";
+import { STREET_ZOOM } from "./keyboard.js";
 import { drawnFor, iconFor, render, zoomToSeparate } from "./markers.js";
 import { appendPlace, rallyLink, startsText, statusBadge } from "./rally.js";
 import { alsoHere, TITLES_AT_ONCE, underStar } from "./star.js";
@@ -211,7 +212,9 @@ export function show(state, r, opener) {
     return;
   }
   var zoom = Math.round(map.getZoom());
-  var target = zoomToSeparate(state, r, zoom);
+  // A rally that parts from its neighbours only past a street's zoom (at one point with them)
+  // opens its popup over their cluster: the map never goes to a blank street at 19.
+  var target = Math.min(zoomToSeparate(state, r, zoom), Math.max(zoom, STREET_ZOOM));
   if (target !== zoom || !map.getBounds().contains([r.lat, r.lon])) {
     map.setView([r.lat, r.lon], target, { animate: false });
   }

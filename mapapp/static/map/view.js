@@ -194,10 +194,53 @@ export function wheelScrollsShortPage(map) {
   if (short.addEventListener) short.addEventListener("change", apply);
 }
 
+// "Near me" shows a region, never a street: tiles are asked for the view it makes, and at zoom
+// 9 a tile is about 48 km across at Belarus's latitude (40,075 km x cos 52° / 2^9), a phone's
+// view about 75 km (zoom 10 would be 24 km tiles). The nearest rally is 55 km away or less
+// for most of the country, so the view is the same one a fitted pair would have asked for.
+export var NEAR_ME_ZOOM = 9;
+
+// What a fitted view must stay clear of (pixels from the map's edges): the controls in the
+// map's corners ("Near me" and its message, the zoom buttons, the scale and attribution) and
+// the urgent banner over its foot, measured where they are drawn now.
+export function clearArea(map) {
+  var box = map.getContainer().getBoundingClientRect();
+  var top = 12, bottom = 12;
+  map.getContainer().querySelectorAll(".leaflet-top .leaflet-control").forEach(function (control) {
+    var rect = control.getBoundingClientRect();
+    if (rect.height) top = Math.max(top, rect.bottom - box.top + 8);
+  });
+  var covers = [].slice.call(map.getContainer().querySelectorAll(".leaflet-bottom .leaflet-control"));
+  var frame = map.getContainer().closest(".map-frame, .embed-map");
+  var banner = frame && frame.querySelector(".urgent-over-map");
+  if (banner) covers.push(banner);
+  covers.forEach(function (cover) {
+    var rect = cover.getBoundingClientRect();
+    if (rect.height) bottom = Math.max(bottom, box.bottom - rect.top + 8);
+  });
+  return { top: top, bottom: bottom };
+}
+
+// The tiles of a view made from the visitor's position go on being asked for (a map needs
+// them), the same URLs as anyone's, but none is kept: the page tells the service worker
+// (sw.js), which then stores none of this page's tiles; `then` runs once it has noted it
+// (or at once with no worker, or after a second if it does not answer).
+function tilesPrivate(then) {
+  var worker = navigator.serviceWorker && navigator.serviceWorker.controller;
+  if (!worker || !window.MessageChannel) return then();
+  var done = false;
+  function once() { if (!done) { done = true; then(); } }
+  var channel = new MessageChannel();
+  channel.port1.onmessage = once;
+  worker.postMessage({ type: "rallymap:private-view" }, [channel.port2]);
+  window.setTimeout(once, 1000);
+}
+
 // "Near me": the browser's position stays in this page's memory. It is never written into
-// the address, the history, a request or a log: the map shows a "you are here" mark, fits it
-// with the nearest rally and names that rally; a refusal is said beside the button, which
-// keeps its label and can be tried again. `nearest(lat, lon)` gives {record, km} or null.
+// the address, the history or a log: the map shows a "you are here" mark, fits it with the
+// nearest rally and names that rally; a refusal is said beside the button, which keeps its
+// label and can be tried again. The view it makes is coarse (NEAR_ME_ZOOM) and its tiles are
+// not kept (tilesPrivate). `nearest(lat, lon)` gives {record, km} or null.
 export function nearMeControl(map, labels, nearest) {
   if (!navigator.geolocation) return;
   var here = null;
@@ -224,29 +267,7 @@ export function nearMeControl(map, labels, nearest) {
             button.removeAttribute("aria-busy");
             var you = L.latLng(position.coords.latitude, position.coords.longitude);
             keepViewPrivate();
-            if (here) here.setLatLng(you);
-            else {
-              here = L.circleMarker(you, {
-                radius: 9, weight: 3, color: "#fff", fillColor: "#1a56db", fillOpacity: 1,
-                interactive: false, className: "you-are-here"
-              }).addTo(map);
-              here.bindTooltip(labels.youAreHere, { permanent: true, direction: "right", className: "you-are-here-label" });
-            }
-            var found = nearest ? nearest(you.lat, you.lng) : null;
-            if (found) {
-              say(labels.nearest
-                .replace("{town}", found.record.town || "")
-                .replace("{day}", found.record.dayName || "")
-                .replace("{km}", String(Math.max(1, Math.round(found.km)))));
-              map.fitBounds(L.latLngBounds([you, [found.record.lat, found.record.lon]]), {
-                // room for the button and its message over the map's top left corner
-                paddingTopLeft: [48, box.offsetHeight + 48], paddingBottomRight: [48, 48],
-                maxZoom: 12, animate: false
-              });
-            } else {
-              map.setView(you, 11, { animate: false });
-              say(labels.noneNear);
-            }
+            tilesPrivate(function () { showNearest(you); });
           },
           function (error) {
             button.removeAttribute("aria-busy");
@@ -255,6 +276,32 @@ export function nearMeControl(map, labels, nearest) {
           { maximumAge: 600000, timeout: 15000 }
         );
       });
+      // "You are here", the nearest rally named, and the view fitted to both.
+      function showNearest(you) {
+        if (here) here.setLatLng(you);
+        else {
+          here = L.circleMarker(you, {
+            radius: 9, weight: 3, color: "#fff", fillColor: "#1a56db", fillOpacity: 1,
+            interactive: false, className: "you-are-here"
+          }).addTo(map);
+          here.bindTooltip(labels.youAreHere, { permanent: true, direction: "right", className: "you-are-here-label" });
+        }
+        var found = nearest ? nearest(you.lat, you.lng) : null;
+        // The message is said first: the view then keeps clear of it as drawn.
+        say(found ? labels.nearest
+          .replace("{town}", found.record.town || "")
+          .replace("{day}", found.record.dayName || "")
+          .replace("{km}", String(Math.max(1, Math.round(found.km)))) : labels.noneNear);
+        var clear = clearArea(map);
+        // Room for a marker (22 px from its point) and, on the right, "you are here".
+        var label = here.getTooltip() && here.getTooltip().getElement();
+        var right = Math.max(48, (label ? label.offsetWidth : 0) + 24);
+        var points = found ? [you, [found.record.lat, found.record.lon]] : [you];
+        map.fitBounds(L.latLngBounds(points), {
+          paddingTopLeft: [32, clear.top + 22], paddingBottomRight: [right, clear.bottom + 22],
+          maxZoom: NEAR_ME_ZOOM, animate: false
+        });
+      }
       return box;
     }
   });
