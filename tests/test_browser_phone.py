@@ -167,6 +167,9 @@ def test_a_cluster_at_one_point_lists_its_rallies(browser, live_server, app, at_
     page.locator(".map-frame").scroll_into_view_if_needed()
     before = page.evaluate(f"{MAP}.getZoom()")
     cluster = page.locator(".marker-cluster", has_text="3")
+    heading = {"be": "Акцый тут: 3", "ru": "Акций здесь: 3", "en": "Rallies here: 3"}[lang]
+    # Named for what a tap does (a list), not "zoom in to see them".
+    assert cluster.get_attribute("aria-label") == heading
     cluster.tap()
     popup = page.locator(".leaflet-popup .rally-cluster-list")
     popup.wait_for()
@@ -178,7 +181,6 @@ def test_a_cluster_at_one_point_lists_its_rallies(browser, live_server, app, at_
     for control in page.locator(".leaflet-top .leaflet-control").all():
         assert not overlaps(box, control.bounding_box()), (box, control.bounding_box())
     assert box["y"] + box["height"] <= page.locator("#urgent").bounding_box()["y"]
-    heading = {"be": "Акцый тут: 3", "ru": "Акций здесь: 3", "en": "Rallies here: 3"}[lang]
     assert popup.locator("h2").inner_text() == heading
     buttons = popup.locator("button")
     assert buttons.count() == 3

@@ -7,7 +7,7 @@
  */
 
 import { element } from "./dom.js";
-import { openCluster } from "./keyboard.js";
+import { openCluster, STREET_ZOOM } from "./keyboard.js";
 import { openRally } from "./popups.js";
 import { isUrgent, markerLabel } from "./rally.js";
 
@@ -30,22 +30,26 @@ var LabelledIcon = L.DivIcon.extend({
   }
 });
 
-// What a cluster of `count` rallies, `danger` of them with a danger warning, looks like and
+// What a cluster (supercluster's properties: point_count, danger, cluster_id) looks like and
 // is called: markercluster's look (app.css), the count as text. A cluster holding a rally
 // with a danger warning says so, by a sign and in its name: the warning is never hidden
-// inside a number.
-function clusterLook(count, danger, config) {
+// inside a number. One whose rallies part only past a street's zoom opens their list
+// (keyboard.js openCluster), and is called by that list's heading, not "zoom in".
+function clusterLook(state, properties) {
+  var count = properties.point_count;
+  var danger = properties.danger;
+  var labels = state.config.labels;
   var size = count < 10 ? "small" : count < 100 ? "medium" : "large";
-  var label = config.labels.cluster.replace("{count}", String(count));
-  if (danger) label = config.labels.clusterDanger.replace("{count}", String(danger)) + " " + label;
+  var listed = state.index.getClusterExpansionZoom(properties.cluster_id) > STREET_ZOOM;
+  var label = (listed ? labels.clusterList : labels.cluster).replace("{count}", String(count));
+  if (danger) label = labels.clusterDanger.replace("{count}", String(danger)) + " " + label;
   return {
     className: "marker-cluster marker-cluster-" + size + (danger ? " marker-cluster-danger" : ""),
     label: label
   };
 }
 
-function clusterIcon(count, danger, marker, config) {
-  var look = clusterLook(count, danger, config);
+function clusterIcon(look, count, marker) {
   return new LabelledIcon({
     count: count,
     className: look.className,
@@ -132,7 +136,8 @@ function clusterMarker(state, item) {
   var marker = L.marker([c[1], c[0]], { keyboard: true });
   marker.home = L.latLng(c[1], c[0]);  // where supercluster put it (clearOfStar may move it)
   marker.clusterId = item.properties.cluster_id;
-  marker.setIcon(clusterIcon(item.properties.point_count, item.properties.danger, marker, state.config));
+  var look = clusterLook(state, item.properties);
+  marker.setIcon(clusterIcon(look, item.properties.point_count, marker));
   marker.on("click", function () { openCluster(state, marker); });
   return marker;
 }
@@ -143,8 +148,7 @@ function clusterMarker(state, item) {
 function reuseCluster(state, marker, item) {
   var c = item.geometry.coordinates;
   var count = item.properties.point_count;
-  var danger = item.properties.danger;
-  var look = clusterLook(count, danger, state.config);
+  var look = clusterLook(state, item.properties);
   var node = marker.getElement();
   var old = marker.options.icon.options;
   if (old.className !== look.className) {
@@ -158,7 +162,7 @@ function reuseCluster(state, marker, item) {
   var span = node.querySelector("span");
   if (span.textContent !== String(count)) span.textContent = String(count);
   // For Leaflet, when it makes the element again (the marker added anew).
-  marker.options.icon = clusterIcon(count, danger, marker, state.config);
+  marker.options.icon = clusterIcon(look, count, marker);
   marker.clusterId = item.properties.cluster_id;
   marker.home = L.latLng(c[1], c[0]);
   marker.setLatLng(marker.home);
