@@ -734,6 +734,11 @@ def test_a_place_hidden_again_takes_its_notes_back(client, app, fake):
         later = datetime.now(UTC) + timedelta(hours=3)
         rally = session.get(Rally, rally_id)
         lifecycle.set_reveal(session, rally, later, "organizer", new_place=True)
+        lifecycle.edit(session, rally, {"place": "Новае месца", "lat": 53.91, "lon": 27.58},
+                       "organizer")  # fmt: skip
+        session.commit()
+        # The place the public saw stays until a moderator approves the new one.
+        assert lifecycle.approve(session, rally, "moderator:test") == "moved"
         session.commit()
     run_worker(app)
     assert "Свабоды" not in json.dumps(fake.of_type("Update")[-1], ensure_ascii=False)

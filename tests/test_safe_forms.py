@@ -406,13 +406,25 @@ def test_a_shown_place_cannot_be_hidden_again_from_the_manage_page(client, app, 
     assert client.get(f"/api/rallies/{rally_id}").get_json()["place"] == "Плошча Свабоды"
 
 
-def test_a_new_place_may_be_hidden_and_a_hidden_one_shown_later(client, app):
+def test_a_new_place_may_be_hidden_and_a_hidden_one_shown_later(client, app):  # noqa: PLR0915
     rally_id = add_rally(app, manage_token_hash=lifecycle.hash_token("tok"), geonameid=625144)
-    # Meeting elsewhere: the new place may stay hidden, and the old one leaves the public.
+    # Meeting elsewhere: the new place may stay hidden. The place the public saw stays
+    # public until a moderator approves the new one, which is then a move (review 24b).
     data = edit_data(client, app, rally_id, place="Іншае месца", lat="53.8950", lon="27.5480")
     assert client.post("/manage/tok/edit", data=data).status_code == 303
     public = client.get(f"/api/rallies/{rally_id}").get_json()
-    assert public["place"] is None and public["reveal_at"]
+    assert public["place"] == "Плошча Свабоды" and public["reveal_at"] is None
+    # Another waiting edit (the old text back, still hidden) changes nothing public either.
+    data = edit_data(client, app, rally_id, reveal="6")
+    client.post("/manage/tok/edit", data=data)
+    assert client.get(f"/api/rallies/{rally_id}").get_json()["reveal_at"] is None
+    data = edit_data(client, app, rally_id, place="Іншае месца", lat="53.8950", lon="27.5480")
+    assert client.post("/manage/tok/edit", data=data).status_code == 303
+    with app.app_context():
+        session = db.session(write=True)
+        assert lifecycle.approve(session, session.get(Rally, rally_id), "moderator:m") == "moved"
+    public = client.get(f"/api/rallies/{rally_id}").get_json()
+    assert public["status"] == "moved" and public["place"] is None and public["reveal_at"]
     # A place still hidden may be shown later than first planned.
     starts = datetime.now(UTC) + timedelta(days=5)
     hidden = add_rally(

@@ -998,6 +998,12 @@ def set_reveal(
                 "the organizer to do it on the manage page, or set a danger warning."
             )
         )
+    if public and new_place and shown is not None and place_was_shown(db, rally, now):
+        # A new place hidden until later, over one the public saw: the seen place stays
+        # public until the new one is published with its own time (`_publish`, as "moved").
+        # Hidden at once, a proposal nobody approved would take the place from the public,
+        # and once approved it would not read as a move.
+        public = False
     before = _moderator_snapshot(db, rally, actor)
     rally.reveal_at = reveal_at
     rally.sequence = (rally.sequence or 0) + 1
