@@ -337,3 +337,33 @@ def test_every_target_on_a_map_page_is_44_px(browser, live_server, app, where):
             assert not overlaps(link.bounding_box(), banner.bounding_box())
     assert page.errors == []
     page.context.close()
+
+
+def test_the_tiles_of_a_page_that_places_a_rally_are_never_kept(browser, live_server, app):
+    """The manage page's pin map shows the organizer's place (maybe still hidden) at a street's
+    zoom: the service worker keeps none of its tiles, as none of "Near me"'s (review 24b: a
+    seized phone held zoom-15 tiles around the pin)."""
+    from mapapp.domain import lifecycle
+
+    add_rally(app, manage_token_hash=lifecycle.hash_token("tok-tiles"), lat=53.9, lon=27.56)
+    page = touch_page(browser, service_workers="allow")
+    tiles = []
+    page.on("response", lambda r: tiles.append(r.url) if "/test-tiles/" in r.url else None)
+    loaded(page, f"{live_server}/?lang=be")
+    wait_until(page, "document.documentElement.dataset.offlineReady === '1'", timeout=30)
+    tiles.clear()
+    page.goto(f"{live_server}/manage/tok-tiles?lang=be")
+    wait_until(page, "document.querySelectorAll('img.leaflet-tile').length > 0", timeout=30)
+    wait_until(page, "[...document.querySelectorAll('img.leaflet-tile')].every(t => t.complete)")
+    assert tiles
+    asked = {url.split("/test-tiles")[1] for url in tiles}
+    wait_until(page, "performance.now() > 3000")  # past the page's list of what it loaded
+    # A page that places nothing still has its tiles kept: the worker stores as before.
+    other = page.context.new_page()
+    other.goto(f"{live_server}/about")
+    other.evaluate("fetch('/test-tiles/5/18/10.png').then(r => r.blob())")
+    wait_for_value(page, f"{TILES_STORED}.then(p => p.some(x => x.endsWith('/5/18/10.png')))")
+    stored = page.evaluate(TILES_STORED)
+    assert not [p for p in stored if p.split("/test-tiles")[1] in asked], stored
+    assert page.errors == []
+    page.context.close()

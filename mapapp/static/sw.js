@@ -13,7 +13,8 @@
  * - Static files, the basemap and map tiles: from the cache first (their URLs change with them).
  * - Nothing private: only GETs of the public paths below; manage links, moderation and the
  *   submit form are never stored, nor any answer marked no-store or private, nor the tiles
- *   of a view made from the visitor's position ("Near me": a page says so, below).
+ *   of a view made from the visitor's position ("Near me": a page says so, below) or of a
+ *   page where a rally is placed (the form's preview, the manage page: PLACING).
  */
 "use strict";
 
@@ -151,9 +152,20 @@ function privateKey(id) {
   return self.location.origin + BASE + "/private-view/" + encodeURIComponent(id);
 }
 
+// Pages where a rally is placed (the form and its preview, the manage page, moderation):
+// their map shows a place that may still be hidden, so none of their tiles is kept either; a
+// seized phone would show close-ups of where the organizer's rally is.
+var PLACING = /^\/(submit|manage|moderate)(\/|$)/;
+
 async function isPrivate(id) {
   if (!id) return false;
   if (privateClients.has(id)) return true;
+  var client = await self.clients.get(id);
+  var path = client ? sitePath(new URL(client.url)) : null;
+  if (path !== null && PLACING.test(path)) {
+    privateClients.add(id);
+    return true;
+  }
   var found = await (await caches.open(PRIVATE)).match(privateKey(id));
   if (found) privateClients.add(id);
   return Boolean(found);
