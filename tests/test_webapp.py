@@ -121,7 +121,7 @@ def test_forget_clears_the_browsers_http_cache_too_when_our_page_asks(client, ap
     assert 'data-forget="/forget"' in page
     ours = client.post("/forget", headers={"Sec-Fetch-Site": "same-origin"})
     assert ours.status_code == 204
-    assert ours.headers["Clear-Site-Data"] == '"cache", "storage"'
+    assert ours.headers["Clear-Site-Data"] == '"cache", "cookies", "storage"'
     assert "no-store" in ours.headers["Cache-Control"]
     for site in ("cross-site", "same-site", None):
         other = client.post("/forget", headers={"Sec-Fetch-Site": site} if site else {})

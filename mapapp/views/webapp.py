@@ -47,7 +47,7 @@ def service_worker() -> Response:
 @csrf.exempt  # no form: the browser's own Sec-Fetch-Site says the page is ours
 def forget() -> Response:
     """The "forget this site on this phone" button of /about: the browser clears this site's
-    HTTP cache and storage (Clear-Site-Data), which a page's script cannot reach: the pages
+    HTTP cache, cookies and storage (Clear-Site-Data), which a page's script cannot reach: the pages
     and feeds it kept there would show at a checkpoint which rallies were looked at.
 
     Only from this site's own pages (Sec-Fetch-Site: same-origin), else a 403: another
@@ -56,7 +56,9 @@ def forget() -> Response:
     if request.headers.get("Sec-Fetch-Site") != "same-origin":
         abort(403, description="only this site's own pages can ask to forget it")
     response = Response(status=204)
-    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    # Cookies too: the session holds a just-made manage link, sealed, for 15 minutes
+    # (views/submit.py), and a moderator's log-in.
+    response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
     response.headers["Cache-Control"] = "no-store"
     return response
 
