@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from test_public import SECRET_PLACE, unrevealed_rally
 
 from mapapp.domain import db, lifecycle
-from mapapp.domain.models import PublishedChunk, PublishedDocument, PublishedPart, Rally
+from mapapp.domain.filters import RallyFilter
+from mapapp.domain.models import PublishedChunk, PublishedDocument, PublishedPart, Rally, utcnow
 from mapapp.publishing import csvtable, geojson, ics, mapfeed, parts, partstore, public
 from mapapp.publishing.public import EntryCache, entry_cache, part_size
 from mapapp.web import caching
@@ -628,3 +629,41 @@ def test_a_new_worker_joins_whole_documents_from_shared_chunks_reading_no_part(
     assert builds == [] and part_reads == ["csv"]
     for app in (first, second, third):
         app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_a_filters_parts_are_read_by_key_in_batches_on_each_side_of_a_reveal(
+    database, monkeypatch
+) -> None:
+    """partstore.load reads a filter's parts FETCH_IDS at a time on the driver's cursor: every
+    batch and both sides of a reveal time are found, and a part of another row version or
+    another side is not taken."""
+    app = make_app(database, BASE_URL=BASE)
+    ids = some_rallies(app)
+    monkeypatch.setattr(partstore, "FETCH_IDS", 3)  # several batches a side
+    table = PublishedPart.__table__
+    context = ("geojson", "")
+    with app.app_context():
+        session = db.session()
+        entries = public.public_entries(session, RallyFilter(when="all"))
+        assert {entry.id for entry in entries} == set(ids)
+        assert {entry.exact for entry in entries} == {True, False}  # the unrevealed one
+        assert partstore.load(session.connection(), entries, context) == len(entries)
+        rows = session.execute(
+            select(table.c.rally_id, table.c.exact, table.c.data).where(
+                table.c.context == partstore.context_name(context)
+            )
+        )
+        kept = {(rally_id, bool(exact)): bytes(data) for rally_id, exact, data in rows}
+        for entry in entries:
+            assert entry.parts[context] == kept[entry.id, entry.exact]
+        assert b"Danger" in b"".join(entry.parts[context] for entry in entries)
+        # Another row version, or the side before a reveal a revealed rally never had:
+        # nothing is taken.
+        now = utcnow()
+        shown = next(entry for entry in entries if entry.exact)
+        stale = public.Entry.unread(shown.id, "older", None, now, 0)
+        hidden = public.Entry.unread(shown.id, shown.revision, now + timedelta(days=1), now, 0)
+        assert not hidden.exact
+        assert partstore.load(session.connection(), [stale, hidden], context) == 0
+        assert stale.parts == hidden.parts == {}
+    app.extensions["mapapp.db"]["engine"].dispose()

@@ -206,27 +206,47 @@ def load(connection: Connection, entries: Sequence[Entry], context: tuple) -> in
     context for each batch); more by one range of the primary key, the whole context."""
     name = context_name(context)
     wanted = {entry.id: entry for entry in entries}
-    query = select(TABLE.c.rally_id, TABLE.c.exact, TABLE.c.revision, TABLE.c.data).where(
-        TABLE.c.context == name
-    )
     if len(wanted) > WHOLE_CONTEXT:
-        queries = [query]
+        query = select(TABLE.c.rally_id, TABLE.c.exact, TABLE.c.revision, TABLE.c.data)
+        batches: Iterable[Iterable[Sequence[Any]]] = [
+            connection.execute(query.where(TABLE.c.context == name))
+        ]
     else:
-        queries = []
-        for exact in (False, True):
-            ids = sorted(entry.id for entry in entries if entry.exact == exact)
-            for start in range(0, len(ids), FETCH_IDS):
-                batch = ids[start : start + FETCH_IDS]
-                queries.append(query.where(TABLE.c.exact == exact, TABLE.c.rally_id.in_(batch)))
+        batches = by_key(connection, name, entries)
     found = 0
-    for each in queries:
-        for rally_id, exact, kept, data in connection.execute(each):
+    for rows in batches:
+        for rally_id, exact, kept, data in rows:
             entry = wanted.get(rally_id)
             if entry is None or kept != entry.revision or bool(exact) != entry.exact:
                 continue
             entry.parts[context] = decode(context, data)
             found += 1
     return found
+
+
+def by_key(
+    connection: Connection, name: str, entries: Sequence[Entry]
+) -> Iterable[list[Sequence[Any]]]:
+    """The rows of context `name` for these entries' ids and reveal sides, FETCH_IDS at a
+    time, through the driver's own cursor in the connection's transaction: SQLAlchemy's
+    compiling each batch's IN list and making a Row of each part took four fifths of a
+    filter's first read (0.3 of 0.38 s of CPU for 12,000 parts at 100,000 rallies)."""
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    cursor = connection.connection.cursor()
+    try:
+        for exact in (False, True):
+            ids = sorted(entry.id for entry in entries if entry.exact == exact)
+            for start in range(0, len(ids), FETCH_IDS):
+                batch = ids[start : start + FETCH_IDS]
+                marks = ", ".join([mark] * len(batch))  # placeholders only: no value is in the SQL
+                cursor.execute(
+                    "SELECT rally_id, exact, revision, data FROM published_part"  # noqa: S608
+                    f" WHERE context = {mark} AND exact = {mark} AND rally_id IN ({marks})",
+                    (name, exact, *batch),
+                )
+                yield cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def save(engine: Engine, items: Sequence[tuple[Entry, tuple]]) -> None:
