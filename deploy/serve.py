@@ -156,15 +156,22 @@ def start_warnings(environ: dict[str, str] | os._Environ) -> list[str]:
     """Settings that will break the site, said before the first visitor finds out."""
     if environ.get("MAPAPP_DEVELOPMENT") in ("1", "true", "yes"):
         return []
+    warnings = []
     base = environ.get("MAPAPP_BASE_URL", "")
     host = base.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
     if base.startswith("http://") and not host.endswith(".onion"):
-        return [
+        warnings.append(
             f"MAPAPP_BASE_URL is {base}, not https://: the session cookie is Secure, so browsers "
             "drop it over plain HTTP and every form and the moderators' log-in fail. Put HTTPS "
             "in front (a TLS proxy or CDN) and set an https:// address."
-        ]
-    return []
+        )
+    if not environ.get("MAPAPP_CONTACT_KEY", "").strip():
+        warnings.append(
+            "MAPAPP_CONTACT_KEY is not set: organizers cannot leave a contact, and a moderator's "
+            "first log-in stops at setting up the second factor (its secret is kept encrypted "
+            "with that key). `flask --app mapapp new-contact-key` makes one (docs/operators.md)."
+        )
+    return warnings
 
 
 def main(argv: list[str] | None = None) -> int:
