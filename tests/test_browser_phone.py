@@ -367,3 +367,21 @@ def test_the_tiles_of_a_page_that_places_a_rally_are_never_kept(browser, live_se
     assert not [p for p in stored if p.split("/test-tiles")[1] in asked], stored
     assert page.errors == []
     page.context.close()
+
+
+def test_a_near_me_message_goes_once_the_map_is_tapped(browser, live_server, app):
+    """Refused, "Near me" says why over the map's corner, where it covered a marker for good
+    (review 24b, Полацк): a tap on the map takes it away."""
+    page = touch_page(browser, locale="be-BY")  # no permission given: the browser refuses
+    loaded(page, f"{live_server}/?lang=be")
+    page.locator(".map-frame").scroll_into_view_if_needed()
+    page.get_by_role("button", name=NEAR_ME["be"]).tap()
+    message = page.locator(".near-me-message")
+    wait_until(page, "!document.querySelector('.near-me-message').hidden")
+    assert "налад" in message.inner_text()  # how to allow it, in Belarusian
+    frame = page.locator(".leaflet-container").bounding_box()
+    # An empty spot of the map (its lower left, under the country: no marker, no control).
+    page.locator(".leaflet-container").tap(position={"x": 30, "y": frame["height"] * 0.75})
+    wait_until(page, "document.querySelector('.near-me-message').hidden")
+    assert page.errors == []
+    page.context.close()

@@ -259,6 +259,9 @@ export function nearMeControl(map, labels, nearest) {
         said.hidden = !text;
       }
       L.DomEvent.disableClickPropagation(box);
+      // Said over the map's corner, it would cover the markers there for good: it goes once
+      // the visitor taps or drags the map (the view's own moves leave it).
+      map.on("click dragstart", function () { say(""); });
       button.addEventListener("click", function () {
         button.setAttribute("aria-busy", "true");
         say("");
