@@ -322,3 +322,21 @@ def test_the_whole_map_and_its_urgent_banner_are_on_the_first_screen(phone, live
     box = view_box(phone)
     assert box["w"] > 22.5 and box["e"] < 33.5, box
     shot(phone, f"first-screen-{lang}")
+
+
+def test_the_banner_names_urgent_rallies_already_urgent_at_load(phone, live_server, app):
+    """Not only a danger warning: a rally already moved or cancelled when the map is opened is
+    named in the banner too (review 24b), the warning first."""
+    add_rally(app, title="Перанесеная", town="Ліда", region="BY-HR", lat=53.89, lon=25.3,
+              status="moved")  # fmt: skip
+    add_rally(app, title="Адмененая", town="Орша", region="BY-VI", lat=54.51, lon=30.41,
+              status="cancelled")  # fmt: skip
+    add_rally(app, title="Небяспечная", town="Мінск", lat=53.95, lon=27.7, status="danger")
+    loaded(phone, f"{live_server}/?lang=be")
+    lines = phone.locator("#urgent .urgent-line")
+    wait_until(phone, "document.querySelectorAll('#urgent .urgent-line a').length === 3")
+    assert [line.get_attribute("class").split()[-1] for line in lines.all()] == [
+        "urgent-danger", "urgent-moved", "urgent-cancelled",
+    ]  # fmt: skip
+    text = phone.locator("#urgent").inner_text()
+    assert "Перанесеная" in text and "Адмененая" in text and "Небяспечная" in text

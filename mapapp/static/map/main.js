@@ -95,9 +95,11 @@ function init(map, config) {
       return (b.featured - a.featured) ||
         (a.starts_at && b.starts_at ? (a.starts_at < b.starts_at ? -1 : a.starts_at > b.starts_at ? 1 : 0) : 0);
     });
-    order.forEach(function (r) {
-      addRecord(state, r);
-      if (r.status === "danger") banner.say(r, true);
+    order.forEach(function (r) { addRecord(state, r); });
+    // The banner names the urgent rallies at load too: a warning first, then a new place,
+    // then a cancel (an old copy of the place, a screenshot, sends people to the wrong one).
+    ["danger", "moved", "cancelled"].forEach(function (status) {
+      order.forEach(function (r) { if (r.status === status) banner.say(r, true); });
     });
     rebuildIndex(state);
     mark("rallies-built");

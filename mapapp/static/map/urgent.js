@@ -19,7 +19,6 @@ export function Banner(config, details) {
       line.appendChild(document.createTextNode(": "));
     }
     line.appendChild(element("strong", null, statusSentence(p.status, config.labels)));
-    node.appendChild(line);
   }
 
   return {
@@ -32,6 +31,8 @@ export function Banner(config, details) {
       if (Object.keys(lines).length >= BANNER_LIMIT) return;
       var line = element("p", "urgent-line urgent-" + p.status);
       lines[id] = line;
+      // In the order said (a warning first), whenever its title comes.
+      node.appendChild(line);
       var known = withTitle && details ? details.known(p) : p;
       if (!withTitle || (known && known.title)) {
         write(line, p, withTitle ? known.title : null);
