@@ -79,8 +79,9 @@ def test_the_preview_writes_the_date_as_the_list_does(client):
 
 def test_locating_hints():
     assert rules.locating_hints("Прыходзьце з плакатамі.") == []
-    assert "каля" in rules.locating_hints("Сустракаемся каля фантана")
-    assert "возле" in rules.locating_hints("Встречаемся возле входа")
+    # the hint names the place, not only its preposition (review 24b, finding 2)
+    assert "каля фантана" in rules.locating_hints("Сустракаемся каля фантана")
+    assert "возле входа" in rules.locating_hints("Встречаемся возле входа")
     assert rules.locating_hints("Збор: Савецкая плошча", "Савецкая плошча")[0] == "Савецкая плошча"
     assert rules.locating_hints("Фотакаляж") == []  # not inside another word
 
@@ -96,12 +97,75 @@ def test_locating_hints():
         ("Збіраемся на прыпынку", "прыпынку"),
         ("Во дворе дома № 12", "дворе"),
         ("Собираемся у входа в парк", "у входа"),
-        ("Сустракаемся пад мостам", "Сустракаемся"),
+        ("Сустракаемся пад мостам", "пад мостам"),
         ("Meet at the bus stop", "bus stop"),
     ],
 )
 def test_locating_hints_take_word_forms_and_both_apostrophes(text, word):
-    assert word in rules.locating_hints(text), (text, rules.locating_hints(text))
+    hints = rules.locating_hints(text)
+    assert any(word in hint for hint in hints), (text, hints)
+
+
+# Review 24b, finding 2: forms people write that were missed, then ten more of our own.
+LOCATING = [
+    ("Пикет у стадиона", "у стадиона"),
+    ("Пикет у музея", "у музея"),
+    ("Собираемся у школы", "у школы"),
+    ("Встреча у ДК", "у ДК"),
+    ("Стоим у ратуши", "у ратуши"),
+    ("Акцыя на праспекце", "на праспекце"),
+    ("Сустракаемся на рагу Сурганава і Багдановіча", "на рагу"),
+    ("Памятаем на Кальварыйскіх могілках", "на Кальварыйскіх могілках"),
+    ("Meet by the fountain", "by the fountain"),
+    ("Gather at the stadium", "at the stadium"),
+    ("We stand on Lenin Ave", "on Lenin Ave"),
+    ("Meet at Victory Sq. at six", "Sq."),
+    # our own
+    ("Збіраемся ля Опернага тэатра", "ля Опернага тэатра"),
+    ("Стаім каля ратушы з кветкамі", "каля ратушы"),
+    ("Сустрэча ў скверы насупраць універсама", "ў скверы"),
+    ("Пікет на беразе Свіслачы", "на беразе"),
+    ("Встречаемся возле Ратуши", "возле Ратуши"),
+    ("Собираемся на ступеньках у старого театра", "у старого театра"),
+    ("Сбор у главного входа в университет", "у главного входа"),
+    ("Идём к памятнику Ленину", "к памятнику"),
+    ("Meet outside the city library", "outside the city library"),
+    ("Rally in front of the embassy", "in front of the embassy"),
+]
+NOT_LOCATING = [
+    "Начинаем около 18:00",
+    "Будет около ста человек",
+    "Приходите рядом с друзьями",
+    "Сквернословие и оскорбления недопустимы",
+    "Минута молчания: остановка сердца у политзаключённых в тюрьмах недопустима",
+    "Бібліятэка ідэй для нашай акцыі",
+    "Будзе музыка: станцуем разам!",
+    "Собираемся!",
+    # our own
+    "Около полудня разойдёмся",
+    "Магазинные пакеты с собой не берите",
+    "Прыходзьце каля сямі вечара",
+    "Збіраемся ў суботу пасля працы",
+    "Мы за свабоду слова ў Беларусі",
+    "Приходите с детьми и друзьями, будет около двух часов музыки",
+    "Поддержим друг друга перед Новым годом",
+    "Не будзе ніякіх сцягоў акрамя бел-чырвона-белага",
+    "Meet us on Saturday at noon",
+    "Bring friends; we will be there by 6 pm",
+    "Solidarity with political prisoners in Belarus and the EU",
+    "Stand with us in the near future",
+]
+
+
+@pytest.mark.parametrize(("text", "phrase"), LOCATING)
+def test_locating_hints_find_the_place_phrase(text, phrase):
+    hints = rules.locating_hints(text)
+    assert any(phrase in hint for hint in hints), (text, hints)
+
+
+@pytest.mark.parametrize("text", NOT_LOCATING)
+def test_locating_hints_leave_ordinary_words_alone(text):
+    assert rules.locating_hints(text) == [], text
 
 
 ORDINARY = [
