@@ -641,3 +641,22 @@ def test_hidden_place_times_name_minsk_time_in_the_csv_and_the_state_name(client
         assert str(lifecycle.STATE_NAMES["moved"]) == "месца змянілася"
     with app.test_request_context(), force_locale("ru"):
         assert str(lifecycle.STATE_NAMES["moved"]) == "место изменилось"
+
+
+def test_the_preview_names_the_place_phrases_not_the_prepositions(client):
+    """Review 24b (h4.py): «Пикет у музея» + «Собираемся у стадиона, около ста человек» named
+    only «Собираемся, около»; be «на праспекце» + «станцуем разам» named only «станцуем»."""
+    data = form(
+        client,
+        reveal="2",
+        title="Пикет у музея",
+        description="Собираемся у стадиона, около ста человек.",
+    )
+    page = client.post("/submit?lang=ru", data=data).get_data(as_text=True)
+    warning = page.split('id="locating-warning"')[1].split("</div>")[0]
+    assert "у музея" in warning and "у стадиона" in warning
+    assert "около" not in warning and "Собираемся" not in warning
+    data = form(client, reveal="2", title="Акцыя на праспекце", description="Станцуем разам!")
+    page = client.post("/submit?lang=be", data=data).get_data(as_text=True)
+    warning = page.split('id="locating-warning"')[1].split("</div>")[0]
+    assert "на праспекце" in warning and "анцуем" not in warning
