@@ -131,6 +131,10 @@ LOCATING = [
     ("Идём к памятнику Ленину", "к памятнику"),
     ("Meet outside the city library", "outside the city library"),
     ("Rally in front of the embassy", "in front of the embassy"),
+    ("Пикет на Немиге", "на Немиге"),
+    ("Збор каля галоўнага ўваходу ў парк", "каля галоўнага ўваходу"),
+    ("Рядом с метро Немига", "с метро"),
+    ("Gathering in front of the Opera House", "the Opera House"),
 ]
 NOT_LOCATING = [
     "Начинаем около 18:00",
@@ -154,6 +158,9 @@ NOT_LOCATING = [
     "Bring friends; we will be there by 6 pm",
     "Solidarity with political prisoners in Belarus and the EU",
     "Stand with us in the near future",
+    "Сустрэнемся на Радаўніцу",
+    "Сбор на Пасху, как каждый год",
+    "Салідарнасць з палітвязнямі на Беларусі",
 ]
 
 

@@ -142,7 +142,8 @@ def start_problem(starts_at: datetime, now: datetime, approved: bool = False) ->
 #     that names a kind of place, by its stem and a short case ending («у стадиона», «на
 #     праспекце», «by the fountain», «on Lenin Ave»);
 #  2. a preposition of place right before an abbreviation («у ДК», «ля ЦУМа») or, after the
-#     narrow prepositions that only say "next to" («каля», «возле», «напротив»...), before a
+#     narrow prepositions that only say "next to" («каля», «возле», «напротив»...) and after
+#     «на» (a street: «на Немиге»; not feasts or countries: «на Пасху», «на Беларусь»), before a
 #     capitalised name («возле Ратуши»);
 #  3. a few nouns that name a spot even alone: streets, squares, avenues, monuments, yards,
 #     entrances, stops, crossroads («вуліца Леніна», «Sq.», «двор»), a house with its number.
@@ -193,11 +194,11 @@ _EN_NOUNS = (
     r"monument|statue|memorial|library|theatre|theater|church|cathedral|market|mall|cinema|"
     r"hall|entrance|building|corner|bus stop|bridge|gate|embassy|university|office|shop|store|"
     r"cafe|café|restaurant|hotel|river|riverside|embankment|cemetery|crossroads|intersection|"
-    r"metro|tower|palace|courtyard|yard|pub|circus|factory)s?"
+    r"metro|tower|palace|courtyard|yard|pub|circus|factory|house|opera)s?"
 )
 _EXACT = (  # stems whose other words are no places: the endings are spelled out
-    r"сквер(?:|а|у|е|ы|ам|ах|амі|ом|ов)|(?:ува|в)ход(?:|а|у|е|ом|ы|ов|ам|ах|зе|ы)|р[ао]г(?:|у|а|е|і)|"
-    r"рак(?:а|і|е|у|ой)|рек(?:а|и|е|у|ой)"
+    r"сквер(?:|а|у|е|ы|ам|ах|амі|ом|ов)|(?:[уў]ва|в)ход(?:|а|у|е|ом|ы|ов|ам|ах|зе|ы)|р[ао]г(?:|у|а|е|і)|"
+    r"рак(?:а|і|е|у|ой)|рек(?:а|и|е|у|ой)|метро"
 )
 _NOUN = (
     r"(?i:(?:" + _PLACE_NOUNS + r")" + _ENDING + r"|" + _EXACT + r"|" + _EN_NOUNS + r")(?![\w’])"
@@ -253,10 +254,16 @@ _ALONE = (
     r"entrance",
 )
 _PREP = r"(?i:" + _PREPOSITIONS + r")"
+_NOT_PLACES = (
+    r"Пасх|Радаўніц|Радуниц|Дзяд|Каляд|Рождеств|Нов[ыа]|Купал|Вялікдз|Вялікдн|Троіц|Троиц|"
+    r"Дзень|День|Беларус|Украін|Украин|Росси|Расі|Літв|Литв|Польш|Латві|Латви|Еўроп|Европ"
+)
 LOCATING_PATTERNS = (
     _PREP + r"\s+(?:" + _ADJECTIVE + r"\s+){0,2}" + _NOUN,
     _PREP + r"\s+" + _ABBREVIATION,
     r"(?i:" + _NEXT_TO + r")\s+" + _CAP + r"[\w’-]+",
+    # «на Немиге», «на Кастрычніцкай»: a street or a square by its name; not feasts and countries
+    r"(?i:на)\s+(?!" + _NOT_PLACES + r")[А-ЯЁІЎ][а-яёіў’-]+",
     r"(?i:(?:" + "|".join(_ALONE) + r"))" + _END,
 )
 _LOCATING = re.compile(_START + r"(?:" + "|".join(LOCATING_PATTERNS) + ")")
