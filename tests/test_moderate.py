@@ -1,6 +1,7 @@
 """Moderators: log in, queue, approve, reject, edit, cancel; every action audited."""
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import add_rally, make_app
@@ -170,3 +171,31 @@ def test_login_redirect_stays_on_this_site(client, moderator):
         data={"csrf_token": token, "name": "alesia", "password": PASSWORD},
     )
     assert response.headers["Location"] == "/moderate"
+
+
+def test_moderation_pages_write_the_town_and_the_month_in_the_pages_language(
+    client, app, moderator
+):
+    """Review 24b, finding 10: «Ліда» on a Russian page and «с 9 дек. 2026 г.»."""
+    starts = datetime(datetime.now(UTC).year + 1, 12, 9, 15, 0, tzinfo=UTC)
+    rally_id = add_rally(
+        app,
+        title="Пікет у Лідзе",
+        town="Ліда",
+        geonameid=626081,
+        region="BY-HR",
+        lat=53.8885,
+        lon=25.2846,
+        place="Двор",
+        starts_at=starts,
+        reveal_at=starts - timedelta(hours=2),
+        status="pending",
+    )
+    assert log_in(client).status_code == 303
+    queue = client.get("/moderate?lang=ru").get_data(as_text=True)
+    detail = client.get(f"/moderate/rallies/{rally_id}?lang=ru").get_data(as_text=True)
+    for page in (queue, detail):
+        assert "Лида" in page and "Ліда<" not in page and "Ліда," not in page
+    assert "с 9 декабря" in detail and "дек." not in detail
+    english = client.get(f"/moderate/rallies/{rally_id}?lang=en").get_data(as_text=True)
+    assert "Lida" in english and "December" in english

@@ -79,8 +79,9 @@ def test_the_preview_writes_the_date_as_the_list_does(client):
 
 def test_locating_hints():
     assert rules.locating_hints("Прыходзьце з плакатамі.") == []
-    assert "каля" in rules.locating_hints("Сустракаемся каля фантана")
-    assert "возле" in rules.locating_hints("Встречаемся возле входа")
+    # the hint names the place, not only its preposition (review 24b, finding 2)
+    assert "каля фантана" in rules.locating_hints("Сустракаемся каля фантана")
+    assert "возле входа" in rules.locating_hints("Встречаемся возле входа")
     assert rules.locating_hints("Збор: Савецкая плошча", "Савецкая плошча")[0] == "Савецкая плошча"
     assert rules.locating_hints("Фотакаляж") == []  # not inside another word
 
@@ -96,12 +97,82 @@ def test_locating_hints():
         ("Збіраемся на прыпынку", "прыпынку"),
         ("Во дворе дома № 12", "дворе"),
         ("Собираемся у входа в парк", "у входа"),
-        ("Сустракаемся пад мостам", "Сустракаемся"),
+        ("Сустракаемся пад мостам", "пад мостам"),
         ("Meet at the bus stop", "bus stop"),
     ],
 )
 def test_locating_hints_take_word_forms_and_both_apostrophes(text, word):
-    assert word in rules.locating_hints(text), (text, rules.locating_hints(text))
+    hints = rules.locating_hints(text)
+    assert any(word in hint for hint in hints), (text, hints)
+
+
+# Review 24b, finding 2: forms people write that were missed, then ten more of our own.
+LOCATING = [
+    ("Пикет у стадиона", "у стадиона"),
+    ("Пикет у музея", "у музея"),
+    ("Собираемся у школы", "у школы"),
+    ("Встреча у ДК", "у ДК"),
+    ("Стоим у ратуши", "у ратуши"),
+    ("Акцыя на праспекце", "на праспекце"),
+    ("Сустракаемся на рагу Сурганава і Багдановіча", "на рагу"),
+    ("Памятаем на Кальварыйскіх могілках", "на Кальварыйскіх могілках"),
+    ("Meet by the fountain", "by the fountain"),
+    ("Gather at the stadium", "at the stadium"),
+    ("We stand on Lenin Ave", "on Lenin Ave"),
+    ("Meet at Victory Sq. at six", "Sq."),
+    # our own
+    ("Збіраемся ля Опернага тэатра", "ля Опернага тэатра"),
+    ("Стаім каля ратушы з кветкамі", "каля ратушы"),
+    ("Сустрэча ў скверы насупраць універсама", "ў скверы"),
+    ("Пікет на беразе Свіслачы", "на беразе"),
+    ("Встречаемся возле Ратуши", "возле Ратуши"),
+    ("Собираемся на ступеньках у старого театра", "у старого театра"),
+    ("Сбор у главного входа в университет", "у главного входа"),
+    ("Идём к памятнику Ленину", "к памятнику"),
+    ("Meet outside the city library", "outside the city library"),
+    ("Rally in front of the embassy", "in front of the embassy"),
+    ("Пикет на Немиге", "на Немиге"),
+    ("Збор каля галоўнага ўваходу ў парк", "каля галоўнага ўваходу"),
+    ("Рядом с метро Немига", "с метро"),
+    ("Gathering in front of the Opera House", "the Opera House"),
+]
+NOT_LOCATING = [
+    "Начинаем около 18:00",
+    "Будет около ста человек",
+    "Приходите рядом с друзьями",
+    "Сквернословие и оскорбления недопустимы",
+    "Минута молчания: остановка сердца у политзаключённых в тюрьмах недопустима",
+    "Бібліятэка ідэй для нашай акцыі",
+    "Будзе музыка: станцуем разам!",
+    "Собираемся!",
+    # our own
+    "Около полудня разойдёмся",
+    "Магазинные пакеты с собой не берите",
+    "Прыходзьце каля сямі вечара",
+    "Збіраемся ў суботу пасля працы",
+    "Мы за свабоду слова ў Беларусі",
+    "Приходите с детьми и друзьями, будет около двух часов музыки",
+    "Поддержим друг друга перед Новым годом",
+    "Не будзе ніякіх сцягоў акрамя бел-чырвона-белага",
+    "Meet us on Saturday at noon",
+    "Bring friends; we will be there by 6 pm",
+    "Solidarity with political prisoners in Belarus and the EU",
+    "Stand with us in the near future",
+    "Сустрэнемся на Радаўніцу",
+    "Сбор на Пасху, как каждый год",
+    "Салідарнасць з палітвязнямі на Беларусі",
+]
+
+
+@pytest.mark.parametrize(("text", "phrase"), LOCATING)
+def test_locating_hints_find_the_place_phrase(text, phrase):
+    hints = rules.locating_hints(text)
+    assert any(phrase in hint for hint in hints), (text, hints)
+
+
+@pytest.mark.parametrize("text", NOT_LOCATING)
+def test_locating_hints_leave_ordinary_words_alone(text):
+    assert rules.locating_hints(text) == [], text
 
 
 ORDINARY = [
@@ -577,3 +648,22 @@ def test_hidden_place_times_name_minsk_time_in_the_csv_and_the_state_name(client
         assert str(lifecycle.STATE_NAMES["moved"]) == "месца змянілася"
     with app.test_request_context(), force_locale("ru"):
         assert str(lifecycle.STATE_NAMES["moved"]) == "место изменилось"
+
+
+def test_the_preview_names_the_place_phrases_not_the_prepositions(client):
+    """Review 24b (h4.py): «Пикет у музея» + «Собираемся у стадиона, около ста человек» named
+    only «Собираемся, около»; be «на праспекце» + «станцуем разам» named only «станцуем»."""
+    data = form(
+        client,
+        reveal="2",
+        title="Пикет у музея",
+        description="Собираемся у стадиона, около ста человек.",
+    )
+    page = client.post("/submit?lang=ru", data=data).get_data(as_text=True)
+    warning = page.split('id="locating-warning"')[1].split("</div>")[0]
+    assert "у музея" in warning and "у стадиона" in warning
+    assert "около" not in warning and "Собираемся" not in warning
+    data = form(client, reveal="2", title="Акцыя на праспекце", description="Станцуем разам!")
+    page = client.post("/submit?lang=be", data=data).get_data(as_text=True)
+    warning = page.split('id="locating-warning"')[1].split("</div>")[0]
+    assert "на праспекце" in warning and "анцуем" not in warning

@@ -370,3 +370,103 @@ def test_every_limited_form_says_the_real_wait_and_titles_have_words(sqlite_url)
     assert codes[0] == 303 and answer.status_code == 429
     page = answer.get_data(as_text=True)
     assert 'value="Новая назва пікета"' in page and "через 60 минут" in page
+
+
+# Review 24b, finding 6: the form that comes back keeps the dragged pin and every choice.
+def hidden(page, name):
+    found = re.search(rf'name="{name}" type="hidden" value="([^"]*)"', page) or re.search(
+        rf'type="hidden" name="{name}" value="([^"]*)"', page
+    )
+    return found.group(1) if found else None
+
+
+def dragged_preview(client, **changes):
+    """The preview with the reveal at a time of one's own; the pin dragged 300 m north."""
+    data = form(
+        client, reveal="at", reveal_date=next_week(), reveal_time="17:30", time="19:00", **changes
+    )
+    page = client.post("/submit?lang=en", data=data).get_data(as_text=True)
+    lat = f"{float(hidden(page, 'lat')) + 0.003:.6f}"
+    data.update(
+        step="confirm",
+        lat=lat,
+        lon=hidden(page, "lon"),
+        geonameid=hidden(page, "geonameid"),
+        pin_for=hidden(page, "pin_for"),
+        submission=hidden(page, "submission"),
+    )
+    return data
+
+
+def assert_all_kept(page, data):
+    assert hidden(page, "lat") == data["lat"], "the dragged pin"
+    assert hidden(page, "lon") == data["lon"]
+    assert re.search(r'<option selected value="at">', page), "the reveal choice"
+    assert f'value="{data["reveal_date"]}"' in page and 'value="17:30"' in page
+    assert f'value="{data["date"]}"' in page and 'value="19:00"' in page
+    assert 'value="Пікет салідарнасці ў Гродне"' in page
+
+
+def assert_next_preview_starts_at_the_pin(client, page, data):
+    again = {**data, "step": "preview", "pin_for": hidden(page, "pin_for")}
+    again["csrf_token"] = CSRF.search(page).group(1) if CSRF.search(page) else csrf(client)
+    preview = client.post("/submit?lang=en", data=again).get_data(as_text=True)
+    assert float(hidden(preview, "lat")) == float(data["lat"]), "the next preview: the dragged pin"
+
+
+def test_a_429_on_the_final_send_keeps_the_pin_and_every_choice(sqlite_url):
+    app = make_app(sqlite_url, SUBMIT_LIMIT="1 per hour", SUBMIT_TRY_LIMIT="30 per hour")
+    client = app.test_client()
+    submit(client)
+    data = dragged_preview(client)
+    refused = client.post("/submit?lang=en", data=data)
+    assert refused.status_code == 429
+    page = refused.get_data(as_text=True)
+    assert_all_kept(page, data)
+    assert_next_preview_starts_at_the_pin(client, page, data)
+
+
+def test_a_422_and_a_stale_token_on_the_final_send_keep_the_pin(client, app):
+    data = dragged_preview(client)
+    wrong = client.post("/submit?lang=en", data={**data, "title": ""})
+    assert wrong.status_code == 422
+    page = wrong.get_data(as_text=True)
+    assert_all_kept(page.replace('value=""', 'value="Пікет салідарнасці ў Гродне"', 1), data)
+    assert_next_preview_starts_at_the_pin(client, page, data)
+    stale = client.post("/submit?lang=en", data={**data, "csrf_token": "stale"})
+    assert stale.status_code == 400
+    page = stale.get_data(as_text=True)
+    assert_all_kept(page, data)
+    assert_next_preview_starts_at_the_pin(client, page, data)
+    assert rally_count(app) == 0
+
+
+def test_change_the_details_keeps_the_pin_until_the_place_text_changes(client):
+    data = dragged_preview(client)
+    back = client.post("/submit?lang=en", data={**data, "step": "edit"})
+    page = back.get_data(as_text=True)
+    assert_all_kept(page, data)
+    assert_next_preview_starts_at_the_pin(client, page, data)
+    moved = {**data, "step": "preview", "place": "Вакзал", "pin_for": hidden(page, "pin_for")}
+    preview = client.post("/submit?lang=en", data=moved).get_data(as_text=True)
+    assert float(hidden(preview, "lat")) != float(data["lat"]), "another place: the geocoder's"
+
+
+def test_a_429_on_the_manage_edit_keeps_the_pin_and_every_choice(sqlite_url):
+    app = make_app(sqlite_url, SUBMIT_LIMIT="1 per hour")
+    add_rally(app, manage_token_hash=hash_token("tok"))
+    client = app.test_client()
+    page = client.get("/manage/tok").get_data(as_text=True)
+    data = {
+        **form(client),
+        "csrf_token": CSRF.search(page).group(1),
+        "reveal": "at",
+        "reveal_date": next_week(),
+        "reveal_time": "17:30",
+        "lat": f"{float(hidden(page, 'lat')) + 0.003:.6f}",
+        "lon": hidden(page, "lon"),
+    }
+    assert client.post("/manage/tok/edit", data=data).status_code == 303
+    refused = client.post("/manage/tok/edit?lang=en", data=data)
+    assert refused.status_code == 429
+    assert_all_kept(refused.get_data(as_text=True), data)

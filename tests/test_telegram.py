@@ -356,6 +356,37 @@ def test_bad_answers_get_the_forms_messages_in_the_chats_language(tg_app, fake) 
         assert db.session().scalars(select(Rally)).all() == []
 
 
+@pytest.mark.parametrize(
+    ("lang", "reveal", "warning"),
+    [
+        ("ru", "2", "Название или описание могут выдать скрытое место. «у ЦУМа»"),
+        ("be", "2", "Назва або апісанне могуць выдаць схаванае месца. «у ЦУМа»"),
+        ("en", "2", "The title or description may give the hidden place away. «у ЦУМа»"),
+        ("ru", "0", None),  # the place is public at once: nothing to give away
+    ],
+)
+def test_the_summary_warns_when_the_title_may_give_a_hidden_place_away(
+    tg_app, fake, lang, reveal, warning
+) -> None:
+    replies = converse(
+        fake,
+        tg_app,
+        "/new",
+        "Пикет у ЦУМа",
+        f"press:town:{grodna_id(tg_app)}",
+        "press:skip",
+        f"01.06.{NEXT_YEAR} 18:30",
+        f"press:reveal:{reveal}",
+        "press:skip",
+        lang=lang,
+    )
+    summary = replies[-1]
+    if warning:
+        assert warning in summary, summary
+    else:
+        assert "ЦУМа»" not in summary, summary
+
+
 def test_nothing_of_the_chat_is_stored_with_the_rally(tg_app, fake) -> None:
     converse(
         fake,

@@ -131,6 +131,13 @@ def render_form(form: RallyForm, template: str = "submit.html", status: int = 20
     )
 
 
+@bp.app_template_global()
+def pin_for(form: RallyForm) -> str:
+    """The town and place text a pin was placed for: a pin sent back with other text is not
+    kept (the person typed another place)."""
+    return " ".join(f"{form.town.data or ''} | {form.place.data or ''}".split()).casefold()
+
+
 def rally_form(**kwargs: Any) -> RallyForm:
     """The organizer's form; without a way to keep contacts safe, it has no contact field."""
     form = RallyForm(**kwargs)
@@ -163,11 +170,24 @@ def submit():  # noqa: ANN201
         return render_form(form)
     point = form.point() if step == "confirm" else None
     if point is None:
-        found = locate(form, request.form.get("pick"))
+        pick = request.form.get("pick")
+        found = locate(form, pick)
         if found is None:
             return render_form(form, status=422)
         point = (found["lat"], found["lon"])
-        form.lat.data, form.lon.data = str(found["lat"]), str(found["lon"])
+        # The form came back (a 429, a 422, a stale token, "Change the details") with the pin
+        # the person had dragged: it stays where they left it while the town and the place
+        # text are those it was dragged for; new text starts again from the geocoder's answer.
+        kept = form.point()
+        if (
+            kept is not None
+            and not pick
+            and request.form.get("pin_for") == pin_for(form)
+            and form.geonameid.data == str(found.get("geonameid") or "")
+            and gazetteer().reverse(*kept) is not None
+        ):
+            point = kept
+        form.lat.data, form.lon.data = str(point[0]), str(point[1])
         form.geonameid.data = str(found.get("geonameid") or "")
         if step != "confirm":
             shell = pin_shell()

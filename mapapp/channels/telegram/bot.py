@@ -34,7 +34,7 @@ from werkzeug.datastructures import MultiDict
 
 from mapapp.channels.telegram.client import BotClient, Incoming, Refused, Unavailable
 from mapapp.channels.telegram.outbox import backoff, base_url, in_language
-from mapapp.domain import contacts, lifecycle
+from mapapp.domain import contacts, lifecycle, rules
 from mapapp.domain.geocoding import gazetteer
 from mapapp.domain.models import TelegramChat, TelegramCursor, TelegramReply, utcnow
 from mapapp.places.locale import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES, local_datetime
@@ -559,6 +559,15 @@ class Conversation:
             ),
             _("The place on the map: %(name)s", name=found.get("name") or found.get("town")),
         ]
+        # The bot asks for no description, but the title is public before the place is: the
+        # same warning as the web preview (rules.locating_hints), in the chat's language.
+        hints = rules.locating_hints(None, form.place.data, form.title.data) if hours else []
+        if hints:
+            lines.append(
+                _("The title or description may give the hidden place away.")
+                + " "
+                + ", ".join(f"«{hint}»" for hint in hints)
+            )
         say(self.session, self.chat_id, "", location=(found["lat"], found["lon"]))
         self.say(
             "\n".join(lines),
