@@ -95,11 +95,6 @@ export function initialView(map, config) {
   var lon = parseFloat(page.get("lon"));
   var zoom = parseInt(page.get("zoom"), 10);
   var centred = isFinite(lat) && isFinite(lon);
-  if (config.viewBounds) {
-    // The view never leaves what the server accepts back (filters.VIEW_LAT/VIEW_LON).
-    map.setMaxBounds(config.viewBounds);
-    map.options.maxBoundsViscosity = 1;
-  }
   if (!centred && !isFinite(zoom)) {
     var size = map.getSize();
     var focus = filterFocus(map);
@@ -109,10 +104,18 @@ export function initialView(map, config) {
     } else {
       followSize(map, config.bounds);
     }
-    return;
+  } else {
+    map.setView(centred ? [lat, lon] : map.getCenter(), isFinite(zoom) ? zoom : PLACE_ZOOM, { animate: false });
+    followSize(map, null);
   }
-  map.setView(centred ? [lat, lon] : map.getCenter(), isFinite(zoom) ? zoom : PLACE_ZOOM, { animate: false });
-  followSize(map, null);
+  if (config.viewBounds) {
+    // The view never leaves what the server accepts back (filters.VIEW_LAT/VIEW_LON). Set
+    // once the view is final: set over folium's first view, Leaflet began an animated pan
+    // into them that went on after the link's view was set and moved it by 30 px (each
+    // reload, the view being kept in the address, moved it again).
+    map.setMaxBounds(config.viewBounds);
+    map.options.maxBoundsViscosity = 1;
+  }
 }
 
 // The box a map filtered to a town or a region looks at (the page's data-map-focus, from the
