@@ -150,9 +150,9 @@ def test_zooming_in_draws_each_levels_clusters_and_markers(page, live_server, ap
     loaded(page)
     seen = []
     for zoom in range(8, 13):
-        # The moveend that ends this zoom (after its zoomend): the page may move by itself
-        # once loaded (a scrollbar as the list grows resizes the map), and that moveend,
-        # caught instead, came while the zoom still animated (CI, 6 Dec 2026).
+        # The moveend that ends this zoom (after its zoomend), not any other: the pan into
+        # the map's bounds ended after load and its moveend, caught instead, came while the
+        # zoom still animated (CI, 6 Dec 2026; test_a_links_view_stays_where_the_link_put_it).
         page.evaluate(
             f"{FMAP}.once('zoomend', () => {FMAP}.once('moveend', () => {{ window.__moved = true; }}))"
         )
