@@ -280,6 +280,13 @@ SETTINGS: list[Setting] = [
         "or time, a take-down, cancel, restore or move. Unset: 2, or 1 with DEVELOPMENT.",
     ),
     Setting(
+        "DANGER_ALONE_PER_HOUR",
+        3,
+        "How many danger warnings one moderator may set alone in an hour; with APPROVALS of "
+        "2 or more, each one past it waits for APPROVALS moderators (a seized account cannot "
+        "mark every rally dangerous at once). 0: none alone.",
+    ),
+    Setting(
         "SECOND_FACTOR",
         None,
         "required or optional: whether moderators must log in with a TOTP code (or a one-time "

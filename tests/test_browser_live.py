@@ -220,6 +220,8 @@ def test_what_an_open_rally_page_shares_follows_a_change(phone, live_server, app
     assert phone.title().startswith("Пікет <перанесены>")
     # The marker's name too (its title: what a pointer's tooltip and a screen reader say).
     marker = phone.locator(".leaflet-marker-pane .leaflet-marker-icon")
-    wait_until(phone, "document.querySelector('.leaflet-marker-icon').title === 'Пікет <перанесены>'")
+    wait_until(
+        phone, "document.querySelector('.leaflet-marker-icon').title === 'Пікет <перанесены>'"
+    )
     assert marker.count() == 1
     assert not phone.errors
