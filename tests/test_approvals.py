@@ -507,6 +507,9 @@ def test_one_moderator_sets_a_few_danger_warnings_alone_and_then_needs_a_second(
     assert "зацвердзілі 1 з 2" in page
     assert status(ids[limit]) == "approved"
     assert public_outputs(app2, ids[limit]) == before  # nothing public changed
+    # The other moderators see it waiting, named as the button they would press.
+    page = barys.get(f"/moderate/rallies/{ids[limit]}?lang=en").get_data(as_text=True)
+    assert "Danger: do not come: approved by 1 of 2 (<bdi>alesia</bdi>)" in page
     # A second moderator marks it too: it is dangerous, set by both (confirmed already).
     press(barys, ids[limit], "status/danger")
     assert status(ids[limit]) == "danger"

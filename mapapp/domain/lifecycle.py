@@ -693,12 +693,18 @@ def waiting_approvals(db: Session, rally: Rally) -> list[Decision]:
     )
     found = []
     for action in sorted(actions):
-        if action == "danger":
-            continue
+        if action == "danger" and rally.status == DANGER:
+            continue  # those who set and confirmed it (danger_setters)
         if action not in UNVERSIONED and allowed(f"{MODERATOR}:", action, rally.status) is None:
             continue
         names = [_name(db, a.moderator_id) for a in approvers_of(db, rally, action)]
-        found.append(Decision(action, False, len(names), required(db, rally, action), None, names))
+        # A danger waits only when its moderator was past their warnings alone (danger_needs).
+        needed = (
+            int(current_app.config["APPROVALS"])
+            if action == "danger"
+            else required(db, rally, action)
+        )
+        found.append(Decision(action, False, len(names), needed, None, names))
     return found
 
 
