@@ -303,6 +303,12 @@ SETTINGS: list[Setting] = [
         "Visitors' reports on rallies one client address may send (counted by a keyed hash).",
     ),
     Setting(
+        "REPORTS_WAITING_LIMIT",
+        2000,
+        "Most visitors' reports waiting for moderators at once, all rallies together (and 100 "
+        "on one rally); past it a report is refused with a 503, what was typed kept.",
+    ),
+    Setting(
         "DEVELOPMENT",
         False,
         "Local development over plain HTTP: session cookies without Secure (make run sets it).",
