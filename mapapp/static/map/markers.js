@@ -251,17 +251,14 @@ var DRAW_PAD = 0.25;
 export function render(state) {
   var map = state.map;
   if (!state.index) return;
+  if (state.next && finishLevel(state)) return;
   var zoom = Math.round(map.getZoom());
   var view = map.getBounds().pad(DRAW_PAD);
-  var box = [
-    Math.max(view.getWest(), -180), Math.max(view.getSouth(), -85),
-    Math.min(view.getEast(), 180), Math.min(view.getNorth(), 85)
-  ];
   var drawn = state.drawn;
   var next = new Map();
   var rallyMarkers = [];
   var newClusters = [];
-  state.index.getClusters(box, zoom).forEach(function (item) {
+  state.index.getClusters(boxOf(view), zoom).forEach(function (item) {
     var key, layer;
     if (item.properties.cluster) {
       key = "c" + item.properties.cluster_id;
@@ -312,6 +309,94 @@ export function render(state) {
   state.drawnZoom = zoom;
   state.drawnBounds = view;
   state.drawnAt = map.getZoom();  // the zoom itself, which may be fractional (the first view)
+}
+
+function boxOf(view) {
+  return [
+    Math.max(view.getWest(), -180), Math.max(view.getSouth(), -85),
+    Math.min(view.getEast(), 180), Math.min(view.getNorth(), 85)
+  ];
+}
+
+// Marks the elements of the level a zoom goes to that are made while Leaflet's animation
+// runs: hidden until it ends (app.css: .leaflet-zoom-anim .rally-next), as the level before
+// is drawn scaled until then.
+var NEXT = "rally-next";
+
+// The new level's clusters and markers made during Leaflet's zoom animation (250 ms, whose
+// main thread is mostly idle) instead of after it: in Leaflet 1.9 the map is at the new
+// zoom and centre from the animation's start (its _move comes then), so the view and every
+// position are the new level's already. What the new level adds is put on the map hidden
+// (NEXT); the level before stays as Leaflet animates it. When the animation ends, render()
+// (at moveend) only takes out what the new level no longer draws (finishLevel). Called
+// once the zoomanim task is over (main.js), not in it: work there would delay the
+// animation's end.
+export function prepareLevel(state) {
+  var map = state.map;
+  if (!state.index || state.next || !map._animatingZoom || map.getZoom() !== map._animateToZoom) return;
+  var zoom = Math.round(map.getZoom());
+  if (zoom === state.drawnZoom) return;
+  var view = map.getBounds().pad(DRAW_PAD);
+  var drawn = state.drawn;
+  var next = new Map();
+  var rallyMarkers = [];
+  var added = [];
+  state.index.getClusters(boxOf(view), zoom).forEach(function (item) {
+    var key, layer;
+    if (item.properties.cluster) {
+      key = "c" + item.properties.cluster_id;
+      layer = drawn.get(key) || clusterMarker(state, item);
+    } else {
+      var r = state.records.get(item.properties.id);
+      if (!r) return;
+      key = "r" + r.id;
+      layer = markerOf(state, r);
+      rallyMarkers.push(layer);
+    }
+    next.set(key, layer);
+    if (!map.hasLayer(layer)) added.push(layer);
+  });
+  place(state, rallyMarkers, zoom);
+  clearOfStar(state, Array.from(next.values()).filter(function (layer) { return !layer.record || !layer.record.featured; }), zoom);
+  added.forEach(function (layer) {
+    map.addLayer(layer);
+    var node = layer.getElement();
+    if (node) node.classList.add(NEXT);
+  });
+  state.next = { zoom: zoom, view: view, layers: next, added: added };
+}
+
+// At the end of a zoom prepared by prepareLevel: the new level's elements shown for good,
+// those of the level before taken out. False when the map is not where the preparation
+// drew (another zoom, a view it does not cover): render() then draws as usual, from what is
+// on the map now.
+function finishLevel(state) {
+  var map = state.map;
+  var next = state.next;
+  settleNext(state);
+  if (map._animatingZoom || map.getZoom() !== next.zoom || !next.view.contains(map.getBounds())) return false;
+  state.drawn.forEach(function (layer, key) {
+    if (next.layers.get(key) !== layer) map.removeLayer(layer);
+  });
+  state.drawn = next.layers;
+  state.drawnZoom = next.zoom;
+  state.drawnBounds = next.view;
+  state.drawnAt = map.getZoom();
+  return true;
+}
+
+// The new level's elements shown, and counted among those drawn (beside the level before's).
+function settleNext(state) {
+  var next = state.next;
+  if (!next) return;
+  state.next = null;
+  next.added.forEach(function (layer) {
+    var node = layer.getElement();
+    if (node) node.classList.remove(NEXT);
+  });
+  next.layers.forEach(function (layer, key) {
+    if (!state.drawn.has(key)) state.drawn.set(key, layer);
+  });
 }
 
 // While the map moves (a drag, a fling): draws again, once a frame at most, when the view
@@ -392,6 +477,7 @@ export function updateMarker(state, r) {
 // After a new index: the old clusters go (their ids mean nothing in the new one).
 export function dropClusters(state) {
   var map = state.map;
+  settleNext(state);
   state.drawn.forEach(function (layer) { if (layer.clusterId !== undefined) map.removeLayer(layer); });
   state.drawn.forEach(function (layer, key) { if (layer.clusterId !== undefined) state.drawn.delete(key); });
 }
