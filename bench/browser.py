@@ -319,7 +319,13 @@ def markers_and_zoom(browser, url: str, throttle: int) -> tuple[float, ...]:  # 
     return markers / 1000, zoom / 1000, cpu / 1000, after / 1000, cpu_after / 1000, drawn
 
 
-def versus_umap(browser, url: str, repeat: int, baseline: str | None = None) -> None:  # noqa: ANN001
+def versus_umap(
+    browser,  # noqa: ANN001
+    url: str,
+    repeat: int,
+    baseline: str | None = None,
+    throttles: tuple[int, ...] = (1, 4),
+) -> None:
     """The app's map against the uMap-like page (and `baseline`, the map as another checkout
     serves it, when given), alternated rounds (each order in turn), each printed, medians."""
     pages = [("this map", url + PAGE), ("uMap-like", url + "/umap")]
@@ -330,7 +336,7 @@ def versus_umap(browser, url: str, repeat: int, baseline: str | None = None) -> 
         f"\nthe map against a uMap-like page (markercluster, full GeoJSON)"
         f"{' and the baseline map' if baseline else ''}, median of {repeat}"
     )
-    for throttle in (1, 4):
+    for throttle in throttles:
         runs: dict[str, list] = {name: [] for name, _ in pages}
         for _, address in pages:
             markers_and_zoom(browser, address, throttle)  # warm: files in the browser's cache
@@ -435,6 +441,11 @@ def main() -> None:
         " translations compiled), in the uMap-like comparison's alternated rounds",
     )
     parser.add_argument(
+        "--throttles",
+        default="1,4",
+        help="CPU slowdowns of the uMap-like comparison (1: none; 4: a phone)",
+    )
+    parser.add_argument(
         "--serve-only",
         action="store_true",
         help="serve the largest count, print its address and run until stdin closes",
@@ -474,7 +485,8 @@ def main() -> None:
         browser = playwright.chromium.launch(
             executable_path=args.chromium, args=["--no-sandbox", "--disable-gpu"]
         )
-        versus_umap(browser, servers[largest][0], args.repeat, other and baseline_url)
+        throttles = tuple(int(t) for t in args.throttles.split(","))
+        versus_umap(browser, servers[largest][0], args.repeat, other and baseline_url, throttles)
         if other:
             other.stdin.close()
             other.wait()
