@@ -329,8 +329,13 @@ var NEXT = "rally-next";
 // position are the new level's already. What the new level adds is put on the map hidden
 // (NEXT); the level before stays as Leaflet animates it. When the animation ends, render()
 // (at moveend) only takes out what the new level no longer draws (finishLevel). Called
-// once the zoomanim task is over (main.js), not in it: work there would delay the
+// once the zoomanim task is over (prepareLevelSoon), not in it: work there would delay the
 // animation's end.
+//
+// Clusters of the level before that Leaflet's animation moves only off screen (the drawn
+// area around the view: about half of them) are reused for the new level's at once
+// (reuseCluster), hidden as the new ones are: fewer elements to make now and to take out
+// at the end.
 export function prepareLevel(state) {
   var map = state.map;
   if (!state.index || state.next || !map._animatingZoom || map.getZoom() !== map._animateToZoom) return;
@@ -340,12 +345,17 @@ export function prepareLevel(state) {
   var drawn = state.drawn;
   var next = new Map();
   var rallyMarkers = [];
-  var added = [];
+  var newClusters = [];
   state.index.getClusters(boxOf(view), zoom).forEach(function (item) {
     var key, layer;
     if (item.properties.cluster) {
       key = "c" + item.properties.cluster_id;
-      layer = drawn.get(key) || clusterMarker(state, item);
+      layer = drawn.get(key);
+      if (!layer) {
+        newClusters.push(item);
+        next.set(key, null);  // made below; its place in the index's order kept (keyboard.js)
+        return;
+      }
     } else {
       var r = state.records.get(item.properties.id);
       if (!r) return;
@@ -354,16 +364,74 @@ export function prepareLevel(state) {
       rallyMarkers.push(layer);
     }
     next.set(key, layer);
-    if (!map.hasLayer(layer)) added.push(layer);
+  });
+  var hidden = unseenWhileZooming(state);
+  var spare = [];
+  drawn.forEach(function (layer, key) {
+    if (!next.has(key) && layer.clusterId !== undefined && hidden(layer)) spare.push(key);
+  });
+  var reused = [];
+  newClusters.forEach(function (item) {
+    var layer;
+    if (spare.length) {
+      var old = spare.pop();
+      layer = reuseCluster(state, drawn.get(old), item);
+      drawn.delete(old);  // it stands for the new level's cluster now
+      reused.push(layer);
+    } else {
+      layer = clusterMarker(state, item);
+    }
+    next.set("c" + item.properties.cluster_id, layer);
   });
   place(state, rallyMarkers, zoom);
   clearOfStar(state, Array.from(next.values()).filter(function (layer) { return !layer.record || !layer.record.featured; }), zoom);
+  var added = reused.slice();
+  next.forEach(function (layer) {
+    if (!map.hasLayer(layer)) added.push(layer);
+  });
   added.forEach(function (layer) {
-    map.addLayer(layer);
+    if (!map.hasLayer(layer)) map.addLayer(layer);
     var node = layer.getElement();
     if (node) node.classList.add(NEXT);
   });
   state.next = { zoom: zoom, view: view, layers: next, added: added };
+}
+
+// Leaflet's zoomanim comes before the map moves to the new level: where the level before is
+// drawn then is kept for unseenWhileZooming, and the new level made in the next task.
+export function prepareLevelSoon(state) {
+  var map = state.map;
+  state.zoomFrom = { zoom: map.getZoom(), origin: map.getPixelOrigin() };
+  window.setTimeout(function () { prepareLevel(state); }, 0);
+}
+
+// How far (px) off the map's edges an element's point must stay to be unseen: half a cluster
+// and its touch square (44 px), and a margin.
+var UNSEEN_MARGIN = 40;
+
+// Whether a layer of the level before stays off screen throughout the zoom animation that
+// runs now: Leaflet moves its element in a straight line from where the level before drew it
+// to where the new level would, so two ends past one edge (left, right, above or below the
+// map) keep it off screen all the way. The focused element is always seen.
+function unseenWhileZooming(state) {
+  var map = state.map;
+  var from = state.zoomFrom;
+  var size = map.getSize();
+  var pane = map._getMapPanePos();
+  var focused = document.activeElement;
+  function side(point) {
+    return [point.x < -UNSEEN_MARGIN, point.x > size.x + UNSEEN_MARGIN,
+      point.y < -UNSEEN_MARGIN, point.y > size.y + UNSEEN_MARGIN];
+  }
+  return function (layer) {
+    var node = layer.getElement();
+    if (!from || !node || node === focused) return false;
+    var latlng = layer.getLatLng();
+    var start = side(map.project(latlng, from.zoom).round().subtract(from.origin).add(pane));
+    var end = side(map.latLngToContainerPoint(latlng));
+    for (var i = 0; i < 4; i++) if (start[i] && end[i]) return true;
+    return false;
+  };
 }
 
 // At the end of a zoom prepared by prepareLevel: the new level's elements shown for good,
@@ -375,8 +443,9 @@ function finishLevel(state) {
   var next = state.next;
   settleNext(state);
   if (map._animatingZoom || map.getZoom() !== next.zoom || !next.view.contains(map.getBounds())) return false;
-  state.drawn.forEach(function (layer, key) {
-    if (next.layers.get(key) !== layer) map.removeLayer(layer);
+  var kept = new Set(next.layers.values());
+  state.drawn.forEach(function (layer) {
+    if (!kept.has(layer)) map.removeLayer(layer);
   });
   state.drawn = next.layers;
   state.drawnZoom = next.zoom;
