@@ -6,7 +6,6 @@
  * `state` is the map's shared state, made by main.js.
  */
 
-import { element } from "./dom.js";
 import { openCluster, STREET_ZOOM } from "./keyboard.js";
 import { openRally } from "./popups.js";
 import { isUrgent, markerLabel } from "./rally.js";
@@ -16,13 +15,14 @@ var CLUSTER_RADIUS = 50;
 
 // A div icon that carries a label: a cluster is otherwise just a number.
 // The node keeps its cluster's marker, for the keyboard (see keyboard.js).
-// Its count is made into elements only when Leaflet makes the icon's element.
+// One element with its count as text (its two rings are backgrounds: app.css), made only
+// when Leaflet makes the icon's element: every element of the map's panes is styled and laid
+// out again at each zoom's start and end (markercluster's look took three).
 var LabelledIcon = L.DivIcon.extend({
   createIcon: function (oldIcon) {
-    var inner = element("div");
-    inner.appendChild(element("span", null, this.options.count));
-    this.options.html = inner;
+    this.options.html = false;
     var node = L.DivIcon.prototype.createIcon.call(this, oldIcon);
+    node.textContent = String(this.options.count);
     node.title = this.options.label;
     node.setAttribute("aria-label", this.options.label);
     node.rallyCluster = this.options.cluster;
@@ -159,8 +159,7 @@ function reuseCluster(state, marker, item) {
     node.title = look.label;
     node.setAttribute("aria-label", look.label);
   }
-  var span = node.querySelector("span");
-  if (span.textContent !== String(count)) span.textContent = String(count);
+  if (node.textContent !== String(count)) node.textContent = String(count);
   // For Leaflet, when it makes the element again (the marker added anew).
   marker.options.icon = clusterIcon(look, count, marker);
   marker.clusterId = item.properties.cluster_id;
