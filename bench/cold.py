@@ -248,7 +248,8 @@ class Code:
             server.terminate()
             server.wait(timeout=60)
         self.rounds.append(figures)
-        print(f"{self.name} round {number}:", flush=True)
+        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+        print(f"{self.name} round {number} (load average after it {load}):", flush=True)
         for key, (wall, cpu) in figures.items():
             print(f"  {key:36} {wall:8.0f} ms, CPU {cpu:6.0f} ms", flush=True)
 
