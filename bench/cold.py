@@ -31,6 +31,13 @@ take 20 minutes or more to make: `init-db`, then `demo-data --count N --seed 1`,
 MAPAPP_BASE_URL set to --base-url, so the feeds' parts are made for that address), then runs
 `flask prepare-parts` on it, as after a deploy (a checkout whose code renders differently makes
 every part again; the time is printed). The servers listen on --base-url's port, one at a time.
+
+With --database-url and --template NAME, the same on PostgreSQL: each checkout's database is
+made anew as a copy of the database NAME (`CREATE DATABASE ... TEMPLATE NAME`: seconds, where
+`demo-data` at 100,000 takes 12 minutes or more), the baseline's from NAME_base when that
+exists (a copy whose parts the baseline's `prepare-parts` has already made), then `init-db` and
+`prepare-parts` run on it. NAME is made once, with MAPAPP_BASE_URL set to --base-url's
+address and MAPAPP_DATABASE_URL to NAME's: `init-db`, then `demo-data --count N --seed 1`.
 """
 
 from __future__ import annotations
@@ -77,16 +84,47 @@ def new_filter(rng: random.Random) -> str:
     return f"&region={rng.choice(REGIONS)}&from={first}&to={last}"
 
 
-def timed(port: int, path: str, master: int) -> tuple[float, float]:
-    """The answer's time from here (ms) and the workers' CPU time it took (ms): on a shared
-    machine the second is what the server spends, whatever else runs."""
-    used = cpu_ns(master)
+class DatabaseCPU:
+    """CPU time PostgreSQL's processes serving one database have used so far (ns, from
+    /proc: the server is on this machine), read between two answers as the workers' is: on
+    PostgreSQL part of an answer's work is the database's, which the workers' CPU leaves out.
+    A connection closed in between takes its share with it (the workers' pools keep theirs)."""
+
+    def __init__(self, url: str | None) -> None:
+        self.name = url.rsplit("/", 1)[1] if url else None
+        self.connection = None
+        if url:
+            import psycopg
+
+            head = url.rsplit("/", 1)[0]
+            self.connection = psycopg.connect(head + "/postgres", autocommit=True)
+
+    def __call__(self) -> int:
+        if self.connection is None:
+            return 0
+        rows = self.connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.name,)
+        ).fetchall()
+        total = 0
+        for (pid,) in rows:
+            try:
+                total += int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+            except (OSError, ValueError):
+                continue
+        return total
+
+
+def timed(port: int, path: str, master: int, database: DatabaseCPU) -> tuple[float, float, float]:
+    """The answer's time from here (ms), the workers' CPU time it took (ms) and the
+    database's (ms; 0 on SQLite, whose work is the workers'): on a shared machine the CPU
+    times are what the server spends, whatever else runs."""
+    used, used_db = cpu_ns(master), database()
     start = time.perf_counter()
     status, _, _ = get(port, path, GZIP)
     elapsed = (time.perf_counter() - start) * 1000
     if status != 200:
         raise SystemExit(f"{path}: {status}")
-    return elapsed, (cpu_ns(master) - used) / 1e6
+    return elapsed, (cpu_ns(master) - used) / 1e6, (database() - used_db) / 1e6
 
 
 def empty_postgresql(url: str) -> None:
@@ -110,6 +148,27 @@ def empty_postgresql(url: str) -> None:
     engine.dispose()
 
 
+def copy_postgresql(url: str, template: str) -> None:
+    """Make the PostgreSQL database at `url` anew as a copy of the database `template`, or of
+    `template`_base when `url` is a baseline's and that one exists."""
+    from sqlalchemy import create_engine, text
+
+    url = url.replace("postgresql://", "postgresql+psycopg://")
+    head, name = url.rsplit("/", 1)
+    engine = create_engine(head + "/postgres", isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        if name.endswith("_base"):
+            found = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                {"name": template + "_base"},
+            ).first()
+            template += "_base" if found else ""
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    engine.dispose()
+    print(f"{name}: a copy of {template}", flush=True)
+
+
 def edit_one(rally_id: int, title: str) -> None:
     """Run in another process: a moderator's edit of one rally's title."""
     from mapapp import create_app
@@ -126,7 +185,7 @@ class Code:
 
     def __init__(self, name: str, root: Path, tmp: Path, args: argparse.Namespace) -> None:
         self.name, self.root = name, root
-        base_url = args.base_url if args.database else None
+        base_url = args.base_url if args.database or args.template else None
         self.port = urlsplit(base_url).port if base_url else free_port()
         url = None
         if args.database_url:
@@ -140,14 +199,21 @@ class Code:
             # The feeds' links: a declared address, as in production.
             "MAPAPP_BASE_URL": base_url or f"http://127.0.0.1:{self.port}",
             "WEB_CONCURRENCY": str(args.workers),
+            # Every random filter built: one client's 30 new builds a minute (the default)
+            # would answer most of them 429, and the memory would be of a few dozen builds.
+            "MAPAPP_BUILD_LIMIT": "100000 per minute",
+            "MAPAPP_BUILD_TOTAL_LIMIT": "100000 per minute",
         }
         self.env.pop("MAPAPP_REDIS_URL", None)
         flask = [str(BIN / "flask"), "--app", "mapapp"]
-        if url:
+        if url and args.template:
+            copy_postgresql(url, args.template)
+        elif url:
             empty_postgresql(url)
         start = time.perf_counter()
-        if args.database:
-            shutil.copyfile(args.database, tmp / (name + ".sqlite3"))
+        if args.database or args.template:
+            if args.database:
+                shutil.copyfile(args.database, tmp / (name + ".sqlite3"))
             commands = [["init-db"], ["prepare-parts"]]
         else:
             commands = [["init-db"], ["demo-data", "--count", str(args.rallies), "--seed", "1"]]
@@ -160,7 +226,8 @@ class Code:
             )
             if command == ["prepare-parts"]:
                 print(f"  {done.stdout.decode().strip()}", flush=True)
-        self.rounds: list[dict[str, tuple[float, float]]] = []
+        self.database_cpu = DatabaseCPU(url)
+        self.rounds: list[dict[str, tuple[float, float, float]]] = []
 
     def round(self, number: int, args: argparse.Namespace) -> None:
         # The same filters for every checkout in a round (a new filter's first answer depends
@@ -178,19 +245,23 @@ class Code:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        figures: dict[str, tuple[float, float]] = {}
+        figures: dict[str, tuple[float, float, float]] = {}
         master = server.pid
         try:
             wait_until_up(self.port, server, "/healthz")
             for name, path in FEEDS.items():
                 asked = path + new_filter(rng)
-                figures[f"cold {name}, new filter"] = timed(self.port, asked, master)
-                figures[f"warm {name}, same"] = timed(self.port, asked, master)
+                figures[f"cold {name}, new filter"] = timed(
+                    self.port, asked, master, self.database_cpu
+                )
+                figures[f"warm {name}, same"] = timed(self.port, asked, master, self.database_cpu)
                 figures[f"warm {name}, new filter"] = timed(
-                    self.port, path + new_filter(rng), master
+                    self.port, path + new_filter(rng), master, self.database_cpu
                 )
             for name, path in FEEDS.items():
-                figures[f"first {name} when=all"] = timed(self.port, path, master)
+                figures[f"first {name} when=all"] = timed(
+                    self.port, path, master, self.database_cpu
+                )
             for n, (name, path) in enumerate(FEEDS.items()):
                 # The common document (no filter, `when` at its default), then `when=all`.
                 common = path.replace("when=all&", "").replace("?when=all", "")
@@ -205,21 +276,34 @@ class Code:
                 done = {"env": self.env, "cwd": self.root, "check": True, "capture_output": True}
                 subprocess.run(command, **done)  # noqa: S603
                 time.sleep(0.3)
-                figures[f"after a change {name}, no filter"] = timed(self.port, common, master)
-                figures[f"after a change {name} when=all"] = timed(self.port, path, master)
+                figures[f"after a change {name}, no filter"] = timed(
+                    self.port, common, master, self.database_cpu
+                )
+                figures[f"after a change {name} when=all"] = timed(
+                    self.port, path, master, self.database_cpu
+                )
             paths = list(FEEDS.values())
+            built = 0
             for _ in range(args.attack):
                 path = rng.choice(paths).replace("lang=be", f"lang={rng.choice(LANGS)}")
-                get(self.port, path + new_filter(rng), GZIP)
+                built += get(self.port, path + new_filter(rng), GZIP)[0] == 200
+            if built < args.attack:
+                print(
+                    f"  {args.attack - built} of {args.attack} random filters refused", flush=True
+                )
             memory = max(worker_memory(server.pid)) / 1024
-            figures["memory a worker, MiB (largest)"] = (memory, memory)
+            figures["memory a worker, MiB (largest)"] = (memory, memory, 0.0)
         finally:
             server.terminate()
             server.wait(timeout=60)
         self.rounds.append(figures)
-        print(f"{self.name} round {number}:", flush=True)
-        for key, (wall, cpu) in figures.items():
-            print(f"  {key:36} {wall:8.0f} ms, CPU {cpu:6.0f} ms", flush=True)
+        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+        print(f"{self.name} round {number} (load average after it {load}):", flush=True)
+        for key, (wall, cpu, db_cpu) in figures.items():
+            print(
+                f"  {key:36} {wall:8.0f} ms, CPU {cpu:6.0f} ms, database {db_cpu:6.0f} ms",
+                flush=True,
+            )
 
 
 def main() -> None:
@@ -236,10 +320,19 @@ def main() -> None:
     )
     parser.add_argument("--database", type=Path, help="a SQLite database made once, copied")
     parser.add_argument(
-        "--base-url", default="http://127.0.0.1:5790", help="what --database was made with"
+        "--template",
+        help="with --database-url: a PostgreSQL database made once, copied (NAME_base for the"
+        " baseline when it exists)",
+    )
+    parser.add_argument(
+        "--base-url",
+        default="http://127.0.0.1:5790",
+        help="what --database or --template was made with",
     )
     parser.add_argument("--edit-one", nargs=2, metavar=("ID", "TITLE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.template and not args.database_url:
+        parser.error("--template needs --database-url")
     if args.edit_one:
         edit_one(int(args.edit_one[0]), args.edit_one[1])
         return
@@ -253,23 +346,22 @@ def main() -> None:
         print(
             f"\nmedians of {args.rounds} rounds, {args.rallies} rallies: time from here (ms) and, in"
         )
-        print("brackets, the workers' CPU time (ms; the figure a shared machine does not blur)")
+        print(
+            "brackets, the workers' CPU time + the database's (ms; PostgreSQL's processes; the"
+            " figures a shared machine does not blur)"
+        )
         keys = list(codes[0].rounds[0])
-        header = "".join(f"{code.name:>20}" for code in codes)
+        header = "".join(f"{code.name:>28}" for code in codes)
         print(f"  {'':36}{header}{'   ratio (CPU)' if len(codes) > 1 else ''}")
         for key in keys:
             values = [
-                (
-                    statistics.median(r[key][0] for r in code.rounds),
-                    statistics.median(r[key][1] for r in code.rounds),
-                )
+                tuple(statistics.median(r[key][i] for r in code.rounds) for i in range(3))
                 for code in codes
             ]
-            line = "".join(f"{wall:10.0f} ({cpu:6.0f})" for wall, cpu in values)
-            if len(values) > 1 and values[1][0] and values[1][1]:
-                line += (
-                    f"  {values[0][0] / values[1][0]:5.2f}x ({values[0][1] / values[1][1]:5.2f}x)"
-                )
+            line = "".join(f"{wall:10.0f} ({cpu:6.0f} + {db:5.0f})" for wall, cpu, db in values)
+            if len(values) > 1 and values[1][0] and values[1][1] + values[1][2]:
+                both = [cpu + db for _, cpu, db in values]
+                line += f"  {values[0][0] / values[1][0]:5.2f}x ({both[0] / both[1]:5.2f}x)"
             print(f"  {key:36}{line}")
 
 

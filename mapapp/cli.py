@@ -43,6 +43,7 @@ def demo_data_command(count: int, seed: int | None) -> None:
             lifecycle.publish_many(session, rallies[start : start + 1000], actor="demo-data")
             bar.update(len(rallies[start : start + 1000]))
     session.commit()
+    db.analyze()
     click.echo(f"Added {count} demo rallies.")
 
 
@@ -86,6 +87,7 @@ def import_rallies_command(file) -> None:  # noqa: ANN001
     # Checked first, then written in short batches: the site keeps taking submissions.
     with click.progressbar(length=len(rows), label="Importing") as bar:
         stored = write_rows(db.session(write=True), rows, bar.update)
+    db.analyze()
     click.echo(f"Imported {stored} rallies.")
 
 
@@ -289,6 +291,7 @@ def restore_command(path: Path) -> None:
         restore(db.engine(), path, upgrade=db.upgrade_schema)
     except BackupError as error:
         raise click.ClickException(str(error)) from None
+    db.analyze()
     click.echo(f"Restored the database from {path}.")
     # Every running worker keeps caches of the old data (map shells, pages, the data version
     # it last saw): they start afresh only with a new process.
@@ -304,6 +307,9 @@ def prepare_parts_command() -> None:
     """Make every public rally's shared parts and the common documents now (after a deploy)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     made = caching.prepare_parts(app)
+    # Statistics before the first reads: a deploy's copy of the database, or parts made by
+    # the thousand, may have none yet (mapapp.domain.db.analyze).
+    db.analyze()
     kept = caching.prepare_documents(app)
     click.echo(f"Parts made for {made} rallies; {kept} common documents prepared.")
 

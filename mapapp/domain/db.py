@@ -262,6 +262,28 @@ def ping_engine(an_engine: Engine) -> bool:
         return connection.execute(text("SELECT 1")).scalar() == 1
 
 
+# The tables bulk commands fill (demo-data, import-rallies, prepare-parts, restore), whose
+# reads PostgreSQL plans from its statistics of them.
+BULK_TABLES = ("rally", "published_rally", "published_part", "published_chunk")
+
+
+def analyze() -> None:
+    """Refresh PostgreSQL's planner statistics of BULK_TABLES, after a command that wrote many
+    rows (nothing on SQLite, whose plans these reads do not depend on).
+
+    Without statistics (a table never analyzed: autovacuum off, or not yet come round after
+    a load, or a restore, whose copy has none) PostgreSQL read the parts of 2,000 rallies by
+    their key with a bitmap of the whole context, 100,000 rows, and threw away 98,000 of
+    them: 1.1 s a batch at 100,000 rallies, so a worker's first calendar of a region's
+    months took 8-13 s right after a deploy. With them: an index lookup a rally, 10-90 ms.
+    """
+    an_engine = writing_engine()
+    if an_engine.dialect.name != "postgresql":
+        return
+    with an_engine.begin() as connection:
+        connection.execute(text("ANALYZE " + ", ".join(BULK_TABLES)))
+
+
 def alembic_config(connection=None):  # noqa: ANN001, ANN201
     from alembic.config import Config
 
