@@ -361,7 +361,7 @@ def test_a_map_whose_feed_fails_at_load_says_so_and_recovers(phone, failure: str
     wait_until(page, "/could not load/.test(document.getElementById('map-status').textContent)")
     down[0] = False
     wait_until(page, "/on the map: \\d/.test(document.getElementById('map-status').textContent)")
-    assert page.evaluate("document.querySelectorAll('#rally-list li').length") > 0
+    wait_until(page, "document.querySelectorAll('#rally-list li').length > 0")  # a frame later
     assert errors == []
 
 

@@ -90,6 +90,12 @@ def rally_map(
     )
     # Leaflet takes the zoom range from the tile layer; the clusters need one without tiles.
     fmap.options.update(max_zoom=MAX_ZOOM, min_zoom=MIN_ZOOM)
+    # No first view: the map's script sets the one it shows (static/map/view.js initialView,
+    # pin.js, single.js; main.js init otherwise) before the tile layer lays out any
+    # tiles. With folium's view (Belarus at zoom 6) the tile layer made that view's tiles and
+    # threw them away at once for the real view: about 0.1 s of a phone's CPU at every load.
+    fmap.location = None
+    fmap.options.pop("zoom", None)
     # Instance attributes: the class lists point at five CDNs (and folium's
     # add_js_link would change them for every map in the process).
     fmap.default_js = [
@@ -112,7 +118,8 @@ def rally_map(
             min_zoom=MIN_ZOOM,
             name="tiles",
         ).add_to(fmap)
-    RallyLayer({"bounds": BELARUS_BOUNDS, **config}).add_to(fmap)
+    # centre: the view of a map that sets none of its own (main.js init).
+    RallyLayer({"bounds": BELARUS_BOUNDS, "centre": BELARUS_CENTRE, **config}).add_to(fmap)
     return fmap
 
 
