@@ -142,3 +142,16 @@ def test_the_worker_is_registered_once_the_page_has_loaded(page, live_server, ap
     assert registered["state"] == "complete"
     assert re.fullmatch(r"Rallies on the map: \d+", registered["status"])
     assert page.evaluate("navigator.serviceWorker.controller !== null")
+
+
+def test_the_map_loads_its_modules_as_one_script(page, live_server, app):
+    """Pages load the map's modules joined (map.js): one request, not thirteen (a browser opens
+    six connections to a host on HTTP/1.1; the rest waited their turn behind Leaflet and the
+    feed). The map works from it: markers, the list, a popup."""
+    page.goto(live_server + "/?lang=en")
+    wait_until(page, "document.querySelectorAll('#rally-list li').length === 13")
+    scripts = [url for url in page.requested if "/static/map/" in url]
+    assert len(scripts) == 1 and scripts[0].endswith("/map.js"), scripts
+    page.locator("#rally-list li").first.get_by_role("button").click()
+    page.locator(".leaflet-popup-content").wait_for()
+    assert page.errors == []

@@ -279,10 +279,10 @@ def phone(browser, sqlite_url: str, request) -> Iterator[tuple[str, object]]:  #
 
 
 def hold_rallymap(page) -> list:  # noqa: ANN001
-    """The map's script (its entry module, map/<hash>/main.js) held back: the list gets its
+    """The map's script (its modules joined, map/<hash>/map.js) held back: the list gets its
     request (a Route) to let it go on."""
     held = []
-    page.route("**/static/map/*/main.js", lambda route: held.append(route))
+    page.route("**/static/map/*/map.js", lambda route: held.append(route))
     return held
 
 

@@ -30,7 +30,8 @@ MIN_ZOOM, MAX_ZOOM = 5, 19
 _FOLIUM_METAS = re.compile(r"<meta (?:name=\"viewport\"|http-equiv=\"content-type\")[^>]*/>", re.S)
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
 _SCRIPT_ELEMENT = re.compile(r"<script\b[^>]*>.*?</script>", re.S)
-# Scripts that are ES modules (by their name in default_js): the map's own, static/map/main.js.
+# Scripts that are ES modules (by their name in default_js): the map's own, static/map/ (its
+# modules joined into one, mapapp/web/assets.py BUNDLE).
 MODULE_SCRIPTS = ("rallymap",)
 
 
@@ -142,9 +143,10 @@ def csp_hash(source: str) -> str:
 def map_parts(fmap: folium.Map, preload: Sequence[str] = ()) -> MapParts:
     """A rendered folium map cut into the parts a page template places (MapParts).
 
-    `preload` are URLs of ES modules the map's module imports: each gets a
-    `<link rel="modulepreload">` in the header, so a browser fetches them all at once instead
-    of one import level after another (on a slow phone link, a round trip per level).
+    `preload` are URLs of ES modules (the map's script): each gets a
+    `<link rel="modulepreload">` in the header, so a browser asks for it before it has read
+    the body (or, for modules that import each other, all at once instead of one import level
+    after another).
     """
     root = fmap.get_root()
     root.render()  # adds the JS/CSS links to the header

@@ -14,8 +14,9 @@
  *   rally.js, dom.js  a rally's words and small helpers
  * They import each other's functions (markers open popups, popups redraw markers): no
  * module calls another while it loads, only once init runs, so the cycles are harmless.
- * The saved page (mapapp/publishing/export.py) joins them into one classic script in the order a
- * browser runs them: keep every import on one line, and every top-level name unique.
+ * Pages load them joined into one script (map.js, mapapp/web/assets.py BUNDLE), and so does the
+ * saved page (mapapp/publishing/export.py classic_script, in the order a browser runs them):
+ * keep every import on one line, and every top-level name unique.
  *
  * Public maps load the map's compact feed and each rally's details when they are shown;
  * the moderators' map and the saved page carry every property in their GeoJSON.
