@@ -155,3 +155,20 @@ def test_the_map_loads_its_modules_as_one_script(page, live_server, app):
     page.locator("#rally-list li").first.get_by_role("button").click()
     page.locator(".leaflet-popup-content").wait_for()
     assert page.errors == []
+
+
+FRAME_TOP = "document.querySelector('.map-frame').style.getPropertyValue('--map-top')"
+
+
+def test_a_wide_page_measures_no_top_for_the_map(page, live_server, app):
+    """--map-top (the map from where it starts to the window's foot) is for narrow pages: a
+    wide one lays the map out in its grid, and measuring there forced a layout of the whole
+    page before the first draw, and another once it was set. Narrowed, the page measures it."""
+    page.goto(live_server + "/?lang=en")
+    wait_until(page, "performance.getEntriesByName('rallies-loaded').length > 0")
+    assert page.evaluate(FRAME_TOP) == ""
+    page.set_viewport_size({"width": 390, "height": 844})
+    wait_until(page, f"/^\\d+px$/.test({FRAME_TOP})")
+    top = page.evaluate("document.querySelector('.map-frame').getBoundingClientRect().top")
+    assert page.evaluate(FRAME_TOP) == f"{int(-(-top // 1))}px"
+    assert page.errors == []

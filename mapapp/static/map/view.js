@@ -69,10 +69,17 @@ function fitBelarus(map, bounds) {
 // that its foot (where the urgent banner sits) is seen without scrolling: where it starts
 // depends on the top bar and the intro in the page's language, which CSS cannot know
 // (app.css: .map-frame, --map-top). A wide page lays the map out in its grid instead.
+// Measured only where the CSS uses it: a page as wide as WIDE_PAGE (app.css) lays the map out in
+// its grid, and there the measure forced a layout of the whole page before the map's first
+// draw, and another after --map-top changed.
+var WIDE_PAGE = "(min-width: 48rem)";
+
 function fitFrameToScreen(map) {
   var frame = map.getContainer().closest(".page-map .map-frame");
   if (!frame) return;
+  var wide = window.matchMedia ? window.matchMedia(WIDE_PAGE) : null;
   function measure() {
+    if (wide && wide.matches) return;
     var top = Math.ceil(frame.getBoundingClientRect().top + window.scrollY);
     if (frame.style.getPropertyValue("--map-top") !== top + "px") {
       frame.style.setProperty("--map-top", top + "px");
