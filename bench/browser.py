@@ -26,17 +26,25 @@ page without the request for the feed in its head (mapapp/web/mapshells.py EARLY
 asks for the feed only once its scripts have come and run.
 
     .venv/bin/python bench/browser.py [--counts 100,1000,10000] [--repeat R] [--chromium PATH]
+        [--only-umap] [--baseline-code DIR]
+
+--baseline-code DIR adds the map as another checkout serves it (this script run there with
+--serve-only, DIR first on the path: the same demo rallies) to the uMap-like comparison, as
+a "before" in the same alternated rounds.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import itertools
 import json
 import logging
 import os
 import re
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -155,7 +163,9 @@ fetch("/api/rallies.geojson?when=all&lang=en").then(function (r) {{ return r.jso
 # was followed by 500 ms without one. A Leaflet.markercluster group redraws after `zoomend`
 # (and animates its clusters), this map at `moveend`: both are in. Returns the time (ms) and
 # how many markers and clusters are drawn after it; the marks "zoom-start" and "zoom-idle"
-# bound the window whose main-thread CPU time the bench reads from a trace (zoom_cpu).
+# bound the window whose main-thread CPU time the bench reads from a trace (zoom_cpu). Also
+# the time from the animation's end (Leaflet's, 250 ms after its start at the earliest) to
+# idle, and the CPU time in it ("zoom-animated" to "zoom-idle"): the redraw's own share.
 ZOOM_IN = """
 async () => {
   const map = window[Object.keys(window).find((k) => /^map_\\w+$/.test(k))];
@@ -174,6 +184,17 @@ async () => {
     }, 0));
   });
   observer.observe(map.getContainer(), {subtree: true, childList: true, attributes: true});
+  // The animation's end: Leaflet's _onZoomTransitionEnd (its 250 ms timer or the transition's
+  // end), looked up on the map when called (both call it as this._onZoomTransitionEnd).
+  let animated = 0;
+  const transitionEnd = map._onZoomTransitionEnd;
+  map._onZoomTransitionEnd = function () {
+    if (this._animatingZoom && !animated) {
+      animated = performance.now();
+      performance.mark("zoom-animated");
+    }
+    return transitionEnd.apply(this, arguments);
+  };
   let ended = false;
   map.once("zoomend", () => { ended = true; });
   performance.mark("zoom-start");
@@ -184,34 +205,39 @@ async () => {
     if (performance.now() - start > 30000) throw new Error("the map did not settle in 30 s");
   }
   observer.disconnect();
+  delete map._onZoomTransitionEnd;
   performance.mark("zoom-idle", {startTime: painted});
-  return [painted - start, document.querySelectorAll(".leaflet-marker-icon").length];
+  return [painted - start, painted - animated, document.querySelectorAll(".leaflet-marker-icon").length];
 }
 """
 
 
-def zoom_cpu(trace: bytes) -> float:
+def zoom_cpu(trace: bytes) -> tuple[float, float]:
     """The CPU time (ms) of the page's main thread between the marks zoom-start and
     zoom-idle of a trace (its top-level tasks' thread time): less moved by other processes on
-    the machine than the wall time."""
+    the machine than the wall time. Then the same from zoom-animated (the animation's end)."""
     events = json.loads(trace)["traceEvents"]
-    marks = {e["name"]: e for e in events if e.get("name") in ("zoom-start", "zoom-idle")}
+    names = ("zoom-start", "zoom-animated", "zoom-idle")
+    marks = {e["name"]: e for e in events if e.get("name") in names}
     start = marks["zoom-start"]
-    since = start["ts"]
-    until = since + 1000 * (
+    until = start["ts"] + 1000 * (
         marks["zoom-idle"]["args"]["data"]["startTime"] - start["args"]["data"]["startTime"]
     )
-    return (
-        sum(
-            e.get("tdur", e.get("dur", 0))
-            for e in events
-            if e.get("ph") == "X"
-            and e.get("name") == "ThreadControllerImpl::RunTask"
-            and (e.get("pid"), e.get("tid")) == (start["pid"], start["tid"])
-            and since <= e["ts"] < until
+
+    def cpu(since: float) -> float:
+        return (
+            sum(
+                e.get("tdur", e.get("dur", 0))
+                for e in events
+                if e.get("ph") == "X"
+                and e.get("name") == "ThreadControllerImpl::RunTask"
+                and (e.get("pid"), e.get("tid")) == (start["pid"], start["tid"])
+                and since <= e["ts"] < until
+            )
+            / 1000
         )
-        / 1000
-    )
+
+    return cpu(start["ts"]), cpu(marks["zoom-animated"]["ts"])
 
 
 def serve(count: int, folder: Path) -> tuple[str, object, Flask]:
@@ -267,9 +293,10 @@ def serve(count: int, folder: Path) -> tuple[str, object, Flask]:
     return url, server, app
 
 
-def markers_and_zoom(browser, url: str, throttle: int) -> tuple[float, float, float, int]:  # noqa: ANN001
+def markers_and_zoom(browser, url: str, throttle: int) -> tuple[float, ...]:  # noqa: ANN001
     """For one fresh page at 1280x800: time to markers (s), then the zoom-in redraw (ZOOM_IN):
-    its time (s), its main-thread CPU time (s) and how many markers and clusters it drew."""
+    its time (s), its main-thread CPU time (s), the same two from the animation's end, and how
+    many markers and clusters it drew."""
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
     page = context.new_page()
     page.add_init_script(WATCH)
@@ -284,45 +311,70 @@ def markers_and_zoom(browser, url: str, throttle: int) -> tuple[float, float, fl
     markers = page.evaluate("window.__bench.markers")
     page.wait_for_timeout(1500)  # the page settles (chunked loading, the list)
     browser.start_tracing(page=page, categories=["toplevel", "blink.user_timing"])
-    zoom, drawn = page.evaluate(ZOOM_IN)
-    cpu = zoom_cpu(browser.stop_tracing())
+    zoom, after, drawn = page.evaluate(ZOOM_IN)
+    cpu, cpu_after = zoom_cpu(browser.stop_tracing())
     context.close()
     if not drawn:
         raise SystemExit(f"no markers after zooming in: {url}")
-    return markers / 1000, zoom / 1000, cpu / 1000, drawn
+    return markers / 1000, zoom / 1000, cpu / 1000, after / 1000, cpu_after / 1000, drawn
 
 
-def versus_umap(browser, url: str, repeat: int) -> None:  # noqa: ANN001
-    """The app's map against the uMap-like page, alternated rounds, each printed, medians."""
-    print(f"\nthe map against a uMap-like page (markercluster, full GeoJSON), median of {repeat}")
-    for throttle in (1, 4):
-        ours, theirs = [], []
-        markers_and_zoom(browser, url + PAGE, throttle)  # warm: files in the browser's cache
-        markers_and_zoom(browser, url + "/umap", throttle)
+def versus_umap(
+    browser,  # noqa: ANN001
+    url: str,
+    repeat: int,
+    baseline: str | None = None,
+    throttles: tuple[int, ...] = (1, 4),
+) -> None:
+    """The app's map against the uMap-like page (and `baseline`, the map as another checkout
+    serves it, when given), alternated rounds (each order in turn), each printed, medians."""
+    pages = [("this map", url + PAGE), ("uMap-like", url + "/umap")]
+    if baseline:
+        pages.insert(1, ("baseline", baseline + PAGE))
+    orders = list(itertools.permutations(pages))
+    print(
+        f"\nthe map against a uMap-like page (markercluster, full GeoJSON)"
+        f"{' and the baseline map' if baseline else ''}, median of {repeat}"
+    )
+    for throttle in throttles:
+        runs: dict[str, list] = {name: [] for name, _ in pages}
+        for _, address in pages:
+            markers_and_zoom(browser, address, throttle)  # warm: files in the browser's cache
         for round_number in range(repeat):
-            pair = [("this map", ours, url + PAGE), ("uMap-like", theirs, url + "/umap")]
-            for name, kept, address in pair if round_number % 2 == 0 else reversed(pair):
-                kept.append(markers_and_zoom(browser, address, throttle))
-                m, z, cpu, drawn = kept[-1]
+            for name, address in orders[round_number % len(orders)]:
+                runs[name].append(markers_and_zoom(browser, address, throttle))
+                m, z, cpu, after, cpu_after, drawn = runs[name][-1]
                 print(
                     f"  round {round_number + 1} {throttle}x CPU {name:>10}: markers {m:.2f} s;"
-                    f" zoom in + redraw {z:.2f} s, {cpu:.3f} s CPU, {drawn} drawn"
+                    f" zoom in + redraw {z:.2f} s, {cpu:.3f} s CPU, {drawn} drawn;"
+                    f" from the animation's end {after:.2f} s, {cpu_after:.3f} s CPU"
                 )
         median = {
-            name: [statistics.median(run[i] for run in runs) for i in range(3)]
-            for name, runs in (("this map", ours), ("uMap-like", theirs))
+            name: [statistics.median(run[i] for run in kept) for i in range(5)]
+            for name, kept in runs.items()
         }
-        for name, (m, z, cpu) in median.items():
+        for name, (m, z, cpu, after, cpu_after) in median.items():
             print(
                 f"  {throttle}x CPU {name:>10} median: markers {m:.2f} s;"
-                f" zoom in + redraw {z:.2f} s ({cpu:.3f} s CPU)"
+                f" zoom in + redraw {z:.2f} s ({cpu:.3f} s CPU);"
+                f" from the animation's end {after:.2f} s ({cpu_after:.3f} s CPU)"
             )
-        (m_ours, z_ours, c_ours), (m_theirs, z_theirs, c_theirs) = median.values()
+        m_ours, z_ours, c_ours = median["this map"][:3]
+        m_theirs, z_theirs, c_theirs = median["uMap-like"][:3]
         print(
             f"  {throttle}x CPU: markers {m_theirs / m_ours:.2f}x sooner than uMap-like;"
             f" zoom redraw {z_ours / z_theirs:.2f}x uMap-like's time,"
             f" {c_ours / c_theirs:.2f}x its CPU time"
         )
+        if baseline:
+            z_base, c_base = median["baseline"][1:3]
+            after_ours, ca_ours = median["this map"][3:5]
+            after_base, ca_base = median["baseline"][3:5]
+            print(
+                f"  {throttle}x CPU: zoom redraw {z_ours / z_base:.2f}x the baseline's time,"
+                f" {c_ours / c_base:.2f}x its CPU time; from the animation's end"
+                f" {after_ours / after_base:.2f}x its time, {ca_ours / ca_base:.2f}x its CPU time"
+            )
 
 
 def measure(browser, url: str, throttle: int, link: dict | None = None) -> list[float]:  # noqa: ANN001
@@ -383,12 +435,49 @@ def main() -> None:
         help="only the uMap-like comparison at the largest count",
     )
     parser.add_argument(
+        "--baseline-code",
+        metavar="DIR",
+        help="also the map as another checkout serves it (e.g. a `git worktree` of main with its"
+        " translations compiled), in the uMap-like comparison's alternated rounds",
+    )
+    parser.add_argument(
+        "--throttles",
+        default="1,4",
+        help="CPU slowdowns of the uMap-like comparison (1: none; 4: a phone)",
+    )
+    parser.add_argument(
+        "--serve-only",
+        action="store_true",
+        help="serve the largest count, print its address and run until stdin closes",
+    )
+    parser.add_argument(
         "--chromium", default=os.environ.get("MAPAPP_TEST_CHROMIUM", "/usr/bin/chromium")
     )
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     baseline, largest = counts[0], counts[-1]
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+    if args.serve_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            url, server, _ = serve(largest, Path(tmp))
+            print(url, flush=True)
+            sys.stdin.read()
+            server.shutdown()
+        return
+    other = None
+    if args.baseline_code:
+        # This script, with the other checkout's package first on the path.
+        code = Path(args.baseline_code).resolve()
+        other = subprocess.Popen(  # noqa: S603
+            [sys.executable, __file__, "--serve-only", "--counts", str(largest)],
+            cwd=code,
+            env={**os.environ, "PYTHONPATH": str(code)},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        baseline_url = other.stdout.readline().strip()
+        print(f"baseline: {code} at {baseline_url}")
     with open("/proc/loadavg") as load:
         print(f"load average before: {' '.join(load.read().split()[:3])} ({os.cpu_count()} CPUs)")
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
@@ -396,11 +485,17 @@ def main() -> None:
         browser = playwright.chromium.launch(
             executable_path=args.chromium, args=["--no-sandbox", "--disable-gpu"]
         )
-        versus_umap(browser, servers[largest][0], args.repeat)
+        throttles = tuple(int(t) for t in args.throttles.split(","))
+        versus_umap(browser, servers[largest][0], args.repeat, other and baseline_url, throttles)
+        if other:
+            other.stdin.close()
+            other.wait()
         if args.only_umap:
             browser.close()
             for _, server, _ in servers.values():
                 server.shutdown()
+            with open("/proc/loadavg") as load:
+                print(f"load average after: {' '.join(load.read().split()[:3])}")
             return
         print(f"time to markers in Chromium, median of {args.repeat}; baseline: {baseline} rallies")
         print(

@@ -280,6 +280,13 @@ SETTINGS: list[Setting] = [
         "or time, a take-down, cancel, restore or move. Unset: 2, or 1 with DEVELOPMENT.",
     ),
     Setting(
+        "DANGER_ALONE_PER_HOUR",
+        3,
+        "How many danger warnings one moderator may set alone in an hour; with APPROVALS of "
+        "2 or more, each one past it waits for APPROVALS moderators (a seized account cannot "
+        "mark every rally dangerous at once). 0: none alone.",
+    ),
+    Setting(
         "SECOND_FACTOR",
         None,
         "required or optional: whether moderators must log in with a TOTP code (or a one-time "
@@ -294,6 +301,12 @@ SETTINGS: list[Setting] = [
         "REPORT_LIMIT",
         "10 per hour",
         "Visitors' reports on rallies one client address may send (counted by a keyed hash).",
+    ),
+    Setting(
+        "REPORTS_WAITING_LIMIT",
+        2000,
+        "Most visitors' reports waiting for moderators at once, all rallies together (and 100 "
+        "on one rally); past it a report is refused with a 503, what was typed kept.",
     ),
     Setting(
         "DEVELOPMENT",

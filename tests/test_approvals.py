@@ -480,3 +480,71 @@ def test_one_moderator_alone_cannot_lift_another_moderators_danger_warning(app2)
     assert "Remove the danger warning: approved by 1 of 2" in page
     press(alesia, rally_id, "status/clear_danger")
     assert app2.test_client().get(f"/api/rallies/{rally_id}").get_json()["status"] == "approved"
+
+
+def test_one_moderator_sets_a_few_danger_warnings_alone_and_then_needs_a_second(app2) -> None:
+    """A seized moderator account must not mark every rally dangerous (it would keep
+    everyone home): DANGER_ALONE_PER_HOUR warnings alone an hour, then each waits for a
+    second moderator, who confirms it by marking it too; the hour passed, one alone again."""
+    limit = app2.config["DANGER_ALONE_PER_HOUR"]
+    assert limit == 3  # the default
+    ids = [add_rally(app2, title=f"{TITLE} {n}") for n in range(limit + 2)]
+    alesia, barys = moderator_client(app2, "alesia"), moderator_client(app2, "barys")
+    anonymous = app2.test_client()
+
+    def status(rally_id: int) -> str:
+        return anonymous.get(f"/api/rallies/{rally_id}").get_json()["status"]
+
+    for rally_id in ids[:limit]:
+        press(alesia, rally_id, "status/danger")
+        assert status(rally_id) == "danger"
+    before = public_outputs(app2, ids[limit])
+    answer = press(alesia, ids[limit], "status/danger")
+    assert answer.status_code == 303
+    page = alesia.get(answer.headers["Location"] + "?lang=en").get_data(as_text=True)
+    # Said in the language of the press (Belarusian, the default), with the number's form.
+    assert "вы адны паставілі 3 папярэджанні пра небяспеку" in page
+    assert "зацвердзілі 1 з 2" in page
+    assert status(ids[limit]) == "approved"
+    assert public_outputs(app2, ids[limit]) == before  # nothing public changed
+    # The other moderators see it waiting, named as the button they would press.
+    page = barys.get(f"/moderate/rallies/{ids[limit]}?lang=en").get_data(as_text=True)
+    assert "Danger: do not come: approved by 1 of 2 (<bdi>alesia</bdi>)" in page
+    # A second moderator marks it too: it is dangerous, set by both (confirmed already).
+    press(barys, ids[limit], "status/danger")
+    assert status(ids[limit]) == "danger"
+    page = barys.get(f"/moderate/rallies/{ids[limit]}?lang=en").get_data(as_text=True)
+    assert "not yet confirmed" not in page
+    assert "<bdi>alesia</bdi>" in page and "<bdi>barys</bdi>" in page
+    # Each moderator has their own count: barys, who set none alone, still can.
+    press(barys, ids[limit + 1], "status/danger")
+    assert status(ids[limit + 1]) == "danger"
+    # An hour later alesia may warn alone again.
+    with app2.app_context():
+        session = db.session(write=True)
+        for entry in session.scalars(select(AuditEntry).where(AuditEntry.action == "danger")):
+            entry.at = entry.at - timedelta(minutes=61)
+        session.commit()
+    press(alesia, ids[limit + 1], "status/clear_danger")
+    press(barys, ids[limit + 1], "status/clear_danger")
+    assert status(ids[limit + 1]) == "approved"
+    press(alesia, ids[limit + 1], "status/danger")
+    assert status(ids[limit + 1]) == "danger"
+
+
+@pytest.mark.parametrize(("approvals", "limit", "alone"), [(2, 0, False), (1, 0, True)])
+def test_the_danger_limit_follows_its_setting_and_needs_two_moderators_to_matter(
+    sqlite_url: str, approvals: int, limit: int, alone: bool
+) -> None:
+    """0 warnings alone: every moderator's danger waits for a second one; with one moderator
+    needed for everything (APPROVALS=1) there is no second to wait for, so no limit."""
+    app = make_app(sqlite_url, APPROVALS=approvals, DANGER_ALONE_PER_HOUR=limit)
+    result = app.test_cli_runner().invoke(
+        args=["create-moderator", "alesia"], env={"MAPAPP_MODERATOR_PASSWORD": PASSWORD}
+    )
+    assert result.exit_code == 0, result.output
+    rally_id = add_rally(app, title=TITLE)
+    press(moderator_client(app, "alesia"), rally_id, "status/danger")
+    status = app.test_client().get(f"/api/rallies/{rally_id}").get_json()["status"]
+    assert status == ("danger" if alone else "approved")
+    app.extensions["mapapp.db"]["engine"].dispose()

@@ -218,4 +218,10 @@ def test_what_an_open_rally_page_shares_follows_a_change(phone, live_server, app
     telegram = phone.locator("a[href^='https://t.me/share/url']").get_attribute("href")
     assert "%D0%BF%D0%B5%D1%80%D0%B0%D0%BD%D0%B5%D1%81%D0%B5%D0%BD%D1%8B" in telegram
     assert phone.title().startswith("Пікет <перанесены>")
+    # The marker's name too (its title: what a pointer's tooltip and a screen reader say).
+    marker = phone.locator(".leaflet-marker-pane .leaflet-marker-icon")
+    wait_until(
+        phone, "document.querySelector('.leaflet-marker-icon').title === 'Пікет <перанесены>'"
+    )
+    assert marker.count() == 1
     assert not phone.errors

@@ -191,3 +191,141 @@ def test_a_long_drag_draws_what_comes_into_view_before_the_map_stops(page, live_
     assert expected["clusters"] or expected["rallies"], expected
     assert drawn == expected
     assert page.errors == []
+
+
+# Each marker and cluster element of the marker pane, as "c <count> <lat> <lon>" (a cluster,
+# at its point) or "r <id>" (a rally), whether it is shown, and whether it is over the map.
+ELEMENTS = """(() => {
+  const map = __MAP__.getContainer().getBoundingClientRect();
+  return Array.from(document.querySelectorAll(".leaflet-marker-pane .leaflet-marker-icon"))
+    .map((node) => {
+      const box = node.getBoundingClientRect();
+      return [
+        node.rallyCluster ? ["c", node.textContent, node.rallyCluster.home.lat.toFixed(5),
+          node.rallyCluster.home.lng.toFixed(5)].join(" ") : "r " + node.rallyMarker.record.id,
+        getComputedStyle(node).visibility !== "hidden",
+        box.right > map.left && box.left < map.right && box.bottom > map.top && box.top < map.bottom
+      ];
+    });
+})()""".replace("__MAP__", FMAP)
+
+# Looks at the marker pane in the first task after those that the zoom animation's start
+# queued (its zoomanim's), while Leaflet still animates.
+DURING_ZOOM = """(() => {
+  const map = __MAP__;
+  map.once("zoomanim", () => setTimeout(() => {
+    window.__during = {animating: map._animatingZoom, elements: __ELEMENTS__};
+  }, 0));
+})()""".replace("__MAP__", FMAP).replace("__ELEMENTS__", ELEMENTS)
+
+
+def zoom_in(page) -> None:  # noqa: ANN001
+    """The "+" button, and the end of its zoom (the moveend after its zoomend)."""
+    page.evaluate(
+        f"{FMAP}.once('zoomend', () => {FMAP}.once('moveend', () => {{ window.__moved = true; }}))"
+    )
+    page.locator(".leaflet-control-zoom-in").click()
+    wait_until(page, f"window.__moved === true && !{FMAP}._animatingZoom")
+    page.evaluate("window.__moved = false")
+
+
+def test_a_zooms_new_level_is_made_while_leaflet_animates_it(page, live_server, app: Flask):
+    """The new level's clusters and markers are made during the zoom animation (whose main
+    thread is otherwise idle), hidden, while the level before is shown as Leaflet scales it
+    (what of it is over the map: elements only animated off it stand for the new level's at
+    once); at its end the new level is shown, and only it (made after the animation before:
+    its 250 ms, then all of the new level's work before the map answered)."""
+    for i in range(8):
+        for j in range(6):
+            add_rally(app, title=f"Rally {i} {j}", lat=53.2 + i * 0.12, lon=26.9 + j * 0.18)
+    page.goto(live_server + "/?lang=en&lat=53.7&lon=27.4&zoom=8")
+    loaded(page)
+    page.wait_for_timeout(300)
+    before = page.evaluate(ELEMENTS)
+    assert all(shown for _, shown, _ in before)
+    page.evaluate(DURING_ZOOM)
+    zoom_in(page)
+    during = page.evaluate("window.__during")
+    assert during["animating"] is True
+    shown = {name for name, visible, _ in during["elements"] if visible}
+    made = {name for name, visible, _ in during["elements"] if not visible}
+    assert shown <= {name for name, _, _ in before}
+    assert {name for name, _, over in before if over} <= shown
+    assert made, "nothing of the new level was made during the animation"
+    page.wait_for_timeout(100)
+    after = page.evaluate(ELEMENTS)
+    assert all(visible for _, visible, _ in after)
+    assert made <= {name for name, _, _ in after}
+    assert page.evaluate(f"{FMAP}.getZoom()") == 9
+    assert page.evaluate(DRAWN) == page.evaluate(EXPECTED)
+    assert page.evaluate("document.querySelectorAll('.rally-next').length") == 0
+    assert page.errors == []
+
+
+def test_a_zoom_from_a_fractional_view_asks_for_its_tiles_while_it_animates(page, live_server):
+    """From a view between levels (the first view of Belarus fits it at quarters: 6.75) the
+    "+" goes to 8, more than one level: Leaflet's tile layer dropped the level it had just made
+    at the animation's start and asked for its tiles only at its end (Leaflet issue 8300)."""
+    page.goto(live_server + "/?lang=en")
+    loaded(page)
+    page.evaluate(
+        f"""(() => {{
+          const map = {FMAP};
+          map.options.zoomSnap = 0.25;
+          map.setView([53.7, 27.9], 6.75, {{animate: false}});
+          map.options.zoomSnap = 1;
+          window.__tiles = [];
+          map.eachLayer((layer) => {{
+            if (layer instanceof L.TileLayer) layer.on("tileloadstart", (event) => {{
+              window.__tiles.push([event.coords.z, map._animatingZoom]);
+            }});
+          }});
+        }})()"""
+    )
+    page.wait_for_timeout(300)
+    zoom_in(page)
+    assert page.evaluate(f"{FMAP}.getZoom()") == 8
+    tiles = page.evaluate("window.__tiles")
+    assert [8, True] in tiles, tiles  # asked for during the animation
+    asked = [u for u in page.requested if "/test-tiles/8/" in u]
+    assert asked and len(asked) == len(set(asked)), asked
+    assert page.errors == []
+
+
+# The basemap's town names and dots: their mutations since the zoom's end (zoomend comes in
+# the task that ends the animation, before moveend), and the names layer.
+NAMES = """(() => {
+  const map = __MAP__;
+  window.__names = {during: 0, after: 0};
+  let ended = false;
+  map.once("zoomend", () => { ended = true; });
+  const count = (records) => { window.__names[ended ? "after" : "during"] += records.length; };
+  for (const box of document.querySelectorAll(".basemap-names, .basemap-dots")) {
+    new MutationObserver(count).observe(box, {subtree: true, childList: true, attributes: true});
+  }
+})()""".replace("__MAP__", FMAP)
+
+
+def test_the_basemaps_names_are_placed_while_the_zoom_animation_hides_them(page, live_server):
+    """Town names and dots, hidden while Leaflet animates a zoom, are placed for the new level
+    then: nothing is left to change in them when it ends, and drawing them again there changes
+    nothing (they are the new level's)."""
+    page.goto(live_server + "/?lang=en&lat=53.9&lon=27.56&zoom=7")
+    loaded(page)
+    wait_until(page, "document.querySelectorAll('.basemap-names span').length > 0")
+    page.wait_for_timeout(300)
+    page.evaluate(NAMES)
+    zoom_in(page)
+    page.wait_for_timeout(200)
+    names = page.evaluate("window.__names")
+    assert names["during"] > 0 and names["after"] == 0, names
+    redrawn = f"""(() => {{
+      const map = {FMAP};
+      const layer = Object.values(map._layers).find((l) => l._names);
+      layer._drawnView = null;
+      layer._draw();
+    }})()"""
+    page.evaluate(redrawn)
+    page.wait_for_timeout(100)
+    assert page.evaluate("window.__names.after") == 0
+    assert page.errors == []

@@ -128,3 +128,39 @@ def test_a_report_past_the_limit_keeps_the_text_and_says_the_real_wait(sqlite_ur
     assert refused.status_code == 429 and "Тут стаіць міліцыя" in page
     assert 'id="too-many"' in page and "wait a minute" not in page
     assert "60 minutes" in page or "60 хвілін" in page
+
+
+def test_a_flood_of_reports_stops_at_the_waiting_limits_and_keeps_the_text(sqlite_url) -> None:  # noqa: ANN001
+    """Many addresses, each under REPORT_LIMIT, cannot fill the database: 100 reports wait on
+    one rally at most, REPORTS_WAITING_LIMIT on all; past them the form comes back with what
+    was typed, a clear message and a 503; handled reports free the room."""
+    from mapapp.domain.reports import RALLY_WAITING_LIMIT
+
+    app = make_app(sqlite_url, REPORT_LIMIT="1000 per hour", REPORTS_WAITING_LIMIT=150)
+    first, second, third = (add_rally(app, title=f"Акцыя {n}") for n in range(3))
+    for n in range(RALLY_WAITING_LIMIT):
+        client = app.test_client()  # many addresses, one report each
+        client.environ_base["REMOTE_ADDR"] = f"198.51.100.{n}"
+        assert send(client, first, reason="other").status_code == 200
+    visitor = app.test_client()
+    refused = send(visitor, first, reason="other", text="Тут стаіць міліцыя")
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "3600"
+    assert "Тут стаіць міліцыя" in page and 'id="too-many"' in page
+    assert "шмат скаргаў на гэтую акцыю" in page
+    for _ in range(50):  # another rally, up to the limit of all
+        assert send(visitor, second, reason="dispersed").status_code == 200
+    refused = send(visitor, third, reason="other", text="Яшчэ адно")
+    assert refused.status_code == 503 and "Яшчэ адно" in refused.get_data(as_text=True)
+    with app.app_context():
+        count = db.session().execute(text("SELECT count(*) FROM visitor_report")).scalar()
+    assert count == 150
+    # A moderator marks the first rally's reports handled: room again.
+    moderator = app.test_client()
+    app.test_cli_runner().invoke(
+        args=["create-moderator", "alesia"], env={"MAPAPP_MODERATOR_PASSWORD": PASSWORD}
+    )
+    log_in(moderator, name="alesia")
+    token = csrf(moderator, f"/moderate/rallies/{first}")
+    moderator.post(f"/moderate/rallies/{first}/reports/handled", data={"csrf_token": token})
+    assert send(visitor, third, reason="other", text="Яшчэ адно").status_code == 200

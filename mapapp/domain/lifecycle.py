@@ -628,6 +628,31 @@ def required(db: Session, rally: Rally, action: str) -> int:
     return max(1, int(current_app.config["APPROVALS"]))
 
 
+def dangers_set_alone(db: Session, moderator: Moderator, hours: float = 1) -> int:
+    """How many danger warnings `moderator` set alone (no other moderator's approval in the
+    same change) in the last `hours` hours, from the audit log."""
+    return db.scalar(
+        select(func.count(AuditEntry.id)).where(
+            AuditEntry.actor == f"{MODERATOR}:{moderator.name}",
+            AuditEntry.action == "danger",
+            AuditEntry.approvers == moderator.name,
+            AuditEntry.at >= utcnow() - timedelta(hours=hours),
+        )
+    )
+
+
+def danger_needs(db: Session, moderator: Moderator) -> int:
+    """How many moderators a danger warning by `moderator` needs now: 1 (a late warning
+    costs more than a false one) until they set DANGER_ALONE_PER_HOUR alone in the last
+    hour; then, with APPROVALS of 2 or more, that many (a seized account marking every
+    rally dangerous would keep everyone home)."""
+    approvals = int(current_app.config["APPROVALS"])
+    limit = int(current_app.config["DANGER_ALONE_PER_HOUR"])
+    if approvals < 2 or dangers_set_alone(db, moderator) < limit:
+        return 1
+    return approvals
+
+
 @dataclass
 class Decision:
     """What a moderator's press did: `done` (the action happened, to state `to`), or the
@@ -668,12 +693,18 @@ def waiting_approvals(db: Session, rally: Rally) -> list[Decision]:
     )
     found = []
     for action in sorted(actions):
-        if action == "danger":
-            continue
+        if action == "danger" and rally.status == DANGER:
+            continue  # those who set and confirmed it (danger_setters)
         if action not in UNVERSIONED and allowed(f"{MODERATOR}:", action, rally.status) is None:
             continue
         names = [_name(db, a.moderator_id) for a in approvers_of(db, rally, action)]
-        found.append(Decision(action, False, len(names), required(db, rally, action), None, names))
+        # A danger waits only when its moderator was past their warnings alone (danger_needs).
+        needed = (
+            int(current_app.config["APPROVALS"])
+            if action == "danger"
+            else required(db, rally, action)
+        )
+        found.append(Decision(action, False, len(names), needed, None, names))
     return found
 
 
@@ -735,8 +766,9 @@ def decide(
 
     The approval is recorded; when `required` different moderators approved the same action
     on the same version of the rally, it happens (`perform`) and the audit entry names them
-    all. Until then nothing public changes. A moderator's danger happens at once; a second
-    moderator confirms it ("confirm_danger"); lifting it ("clear_danger") needs `required`
+    all. Until then nothing public changes. A moderator's danger happens at once, up to
+    DANGER_ALONE_PER_HOUR of theirs (danger_needs); a second moderator confirms it
+    ("confirm_danger"); lifting it ("clear_danger") needs `required`
     moderators, the one who set it included (review 28: one other alone could lift a real one).
     Raises Refused when the state table does not allow the action now.
     """
@@ -765,7 +797,7 @@ def decide(
         transition(rally, actor, action)  # refused before anything is recorded
     if action in ("approve_changes", "approve_move") and not rally.changes_pending:
         raise Refused(_l("There are no changes waiting for a moderator."))
-    needed = required(db, rally, action)
+    needed = danger_needs(db, moderator) if action == "danger" else required(db, rally, action)
     _approve_once(db, rally, moderator, action, reason or "")
     approvals = approvers_of(db, rally, action)
     ids = [a.moderator_id for a in approvals]
@@ -785,8 +817,10 @@ def decide(
         return Decision(action, False, len(ids), needed, rally.status, names)
     to = perform(db, rally, actor, action, reason, approvers=names)
     if action == "danger":
-        # Who set it, kept against the new version: shown, confirmed or lifted by another.
-        _approve_once(db, rally, moderator, "danger", "")
+        # Who set it, kept against the new version: shown, confirmed or lifted by another
+        # (set by two, it is confirmed already).
+        for approval in approvals:
+            _approve_once(db, rally, db.get(Moderator, approval.moderator_id), "danger", "")
         db.commit()
     return Decision(action, True, len(ids), needed, to, names)
 

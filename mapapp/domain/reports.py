@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -24,11 +25,36 @@ REASONS = {
     "other": _l("Other"),
 }
 TEXT_LIMIT = 280  # characters of the optional text
+# Reports waiting on one rally: a hundred tell a moderator all there is to know, and a flood
+# from many addresses (each under REPORT_LIMIT) stops there instead of filling the database.
+RALLY_WAITING_LIMIT = 100
+
+
+class ReportsFull(Exception):
+    """As many reports wait as allowed: on this rally (`rally` True) or on all together
+    (REPORTS_WAITING_LIMIT); nothing was stored."""
+
+    def __init__(self, rally: bool) -> None:
+        super().__init__("reports full")
+        self.rally = rally
 
 
 def add(db: Session, rally_id: int, reason: str, text: str) -> None:
     """Store one report (the caller checked the rally is public and the reason is one of
-    REASONS; `text` at most TEXT_LIMIT characters). Commits."""
+    REASONS; `text` at most TEXT_LIMIT characters). Commits.
+
+    :raise ReportsFull: RALLY_WAITING_LIMIT reports wait on this rally, or
+        REPORTS_WAITING_LIMIT on all rallies together (not handled yet).
+    """
+    waiting = VisitorReport.handled_at.is_(None)
+    on_rally = db.scalar(
+        select(func.count(VisitorReport.id)).where(waiting, VisitorReport.rally_id == rally_id)
+    )
+    if on_rally >= RALLY_WAITING_LIMIT:
+        raise ReportsFull(rally=True)
+    total = db.scalar(select(func.count(VisitorReport.id)).where(waiting))
+    if total >= int(current_app.config["REPORTS_WAITING_LIMIT"]):
+        raise ReportsFull(rally=False)
     hour = utcnow().replace(minute=0, second=0, microsecond=0)
     db.add(VisitorReport(rally_id=rally_id, reason=reason, text=text[:TEXT_LIMIT], at=hour))
     db.commit()

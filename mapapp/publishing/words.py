@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 
 from flask_babel import force_locale, gettext
 
@@ -22,6 +23,10 @@ def reveal_sentence(reveal_at: datetime, lang: str) -> str:
         return gettext("The exact place will be announced at %(time)s Minsk time.", time=when)
 
 
+# The fixed sentences are kept once made, as mapapp.places.locale keeps dates: every rally's
+# parts say them in three languages (force_locale parses its locale each time: most of the
+# cost of `flask prepare-parts` was here). The catalogues are read once a process anyway.
+@lru_cache(maxsize=64)
 def status_sentence(status: str, lang: str) -> str:
     """The fixed, translated sentence an urgent status shows ("" for approved)."""
     with force_locale(lang):
@@ -35,12 +40,14 @@ def status_sentence(status: str, lang: str) -> str:
 
 def verification_sentence(rally: object, lang: str) -> str:
     """How a public rally was checked (mapapp.publishing.public.verification), in `lang`."""
-    grade = verification(rally)
+    return _verification_words(verification(rally), getattr(rally, "checked_by", 2), lang)
+
+
+@lru_cache(maxsize=256)
+def _verification_words(grade: str, count: int, lang: str) -> str:
     with force_locale(lang):
         if grade == "moderators":
-            return gettext(
-                "Checked by %(count)d moderators.", count=getattr(rally, "checked_by", 2)
-            )
+            return gettext("Checked by %(count)d moderators.", count=count)
         if grade == "known-organizer":
             return gettext("Organizer known to the moderators; checked by one moderator.")
         if grade == "moderator":

@@ -66,11 +66,13 @@
       this._dots.setAttribute("aria-hidden", "true");
       this._spans = new Map();
       map.on("moveend", this._draw, this);
+      map.on("zoomanim", this._drawSoon, this);
       this._draw();
     },
 
     onRemove: function (map) {
       map.off("moveend", this._draw, this);
+      map.off("zoomanim", this._drawSoon, this);
       L.DomUtil.remove(this._box);
       L.DomUtil.remove(this._dots);
     },
@@ -78,10 +80,27 @@
     // Each name's spans are made once and kept (this._spans): a redraw moves those that stay,
     // adds those that come into view and takes out the others, so a zoom or a pan changes a
     // few elements, not all of them.
+    // A zoom's names are placed while Leaflet animates it, when they are hidden (leaflet-zoom-hide)
+    // and the map is at the new zoom and centre already (Leaflet 1.9 moves at the animation's
+    // start): at its end (moveend) nothing is left to do. In a task of its own: work in the
+    // zoomanim event's task would delay the animation's end.
+    _drawSoon: function () {
+      var self = this;
+      window.setTimeout(function () {
+        var map = self._map;
+        if (map && map._animatingZoom && map.getZoom() === map._animateToZoom) self._draw();
+      }, 0);
+    },
+
     _draw: function () {
       var map = this._map;
       var zoom = map.getZoom();
       var size = map.getSize();
+      // Where the names were drawn for: the same view again (the zoom's end after _drawSoon)
+      // changes nothing.
+      var view = [zoom, map.getPixelOrigin(), map._getMapPanePos(), size].join(" ");
+      if (view === this._drawnView) return;
+      this._drawnView = view;
       var taken = [];
       var spans = this._spans || (this._spans = new Map());
       var shown = new Set();

@@ -543,6 +543,19 @@ def approve(rally_id: int):  # noqa: ANN201
 
 def waiting_message(found: Rally, decision: lifecycle.Decision) -> str:
     """The approval is recorded; nothing public changed yet."""
+    if decision.action == "danger":  # past the moderator's warnings alone (danger_needs)
+        return ngettext(
+            "%(title)s: you have set %(num)d danger warning alone in the last hour, so this "
+            "one waits for another moderator: approved by %(count)d of %(needed)d. Nothing "
+            "changes for the public until another moderator marks it dangerous too.",
+            "%(title)s: you have set %(num)d danger warnings alone in the last hour, so this "
+            "one waits for another moderator: approved by %(count)d of %(needed)d. Nothing "
+            "changes for the public until another moderator marks it dangerous too.",
+            current_app.config["DANGER_ALONE_PER_HOUR"],
+            title=named(found),
+            count=decision.count,
+            needed=decision.needed,
+        )
     return _(
         "%(title)s: your approval is recorded, approved by %(count)d of %(needed)d. Nothing "
         "changes for the public until another moderator approves too.",

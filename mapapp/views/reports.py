@@ -12,6 +12,7 @@ from flask import (
     render_template,
     request,
 )
+from flask_babel import lazy_gettext as _l
 from flask_limiter.errors import RateLimitExceeded
 
 from mapapp.domain import db, reports
@@ -22,6 +23,11 @@ from mapapp.web.forms import ReportForm
 from mapapp.web.limits import limiter, retry_seconds
 
 bp = Blueprint("reports", __name__)
+
+FULL_ON_RALLY = _l(
+    "The moderators already have many reports on this rally waiting for them, and will read them."
+)
+FULL = _l("The moderators have too many reports waiting for them. Please try again later.")
 
 
 def report_limit() -> str:
@@ -63,7 +69,13 @@ def report(rally_id: int):  # noqa: ANN201
     form = ReportForm()
     status = 200
     if form.validate_on_submit():
-        reports.add(db.session(write=True), found.id, form.reason.data, form.text.data or "")
+        try:
+            reports.add(db.session(write=True), found.id, form.reason.data, form.text.data or "")
+        except reports.ReportsFull as full:
+            # The form again, what was typed kept: a flood stops here, not in the database.
+            said = FULL_ON_RALLY if full.rally else FULL
+            page = render_template("report.html", rally=found, form=form, too_many=str(said))
+            return make_response(page, 503, {"Retry-After": "3600"})
         return make_response(render_template("report_done.html", rally=found), 200)
     if form.errors:
         status = 400 if "csrf_token" in form.errors else 422

@@ -28,13 +28,13 @@ import { afterPaint, mark } from "./dom.js";
 import { dataUrl, DetailStore, watch } from "./feed.js";
 import { keyboard } from "./keyboard.js";
 import { List } from "./list.js";
-import { addRecord, dropClusters, rebuildIndex, removeRecord, render, renderIfUncovered, updateMarker } from "./markers.js";
+import { addRecord, dropClusters, prepareLevelSoon, rebuildIndex, removeRecord, render, renderIfUncovered, updateMarker } from "./markers.js";
 import { initPin } from "./pin.js";
 import { popupContent, reload, showing } from "./popups.js";
 import { isUrgent, recordsOf, signature } from "./rally.js";
 import { initSingle } from "./single.js";
 import { Banner } from "./urgent.js";
-import { firstView, fitToFilter, initialView, keepViewInAddress, nearMeControl, translateControls, wheelScrollsShortPage } from "./view.js";
+import { firstView, fitToFilter, initialView, keepTileLevelWhileZooming, keepViewInAddress, nearMeControl, translateControls, wheelScrollsShortPage } from "./view.js";
 
 // folium makes the map without a view (mapapp/places/mapshell.py): each kind of map sets
 // its own first (initialView, initPin, initSingle), so the tile layer lays out one level only.
@@ -45,6 +45,7 @@ function init(map, config) {
 }
 
 function startMap(map, config) {
+  keepTileLevelWhileZooming();
   if (window.RallyBasemap) window.RallyBasemap.add(map, config);  // basemap.js
   if (config.mode === "pin") return initPin(map, config);
   if (config.mode === "single") return initSingle(map, config);
@@ -85,6 +86,9 @@ function startMap(map, config) {
   };
 
   map.on("moveend", function () { render(state); });
+  // A zoom's new level is made while Leaflet animates it (markers.js prepareLevel), in a task
+  // of its own: the zoomanim event's task starts the animation's 250 ms timer only after it.
+  map.on("zoomanim", function () { prepareLevelSoon(state); });
   map.on("move", function () { renderIfUncovered(state); });
   map.on("popupclose", function (event) {
     // Another popup is opening in its place (popups.js set it as current already).

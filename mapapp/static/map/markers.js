@@ -6,7 +6,6 @@
  * `state` is the map's shared state, made by main.js.
  */
 
-import { element } from "./dom.js";
 import { openCluster, STREET_ZOOM } from "./keyboard.js";
 import { openRally } from "./popups.js";
 import { isUrgent, markerLabel } from "./rally.js";
@@ -16,13 +15,14 @@ var CLUSTER_RADIUS = 50;
 
 // A div icon that carries a label: a cluster is otherwise just a number.
 // The node keeps its cluster's marker, for the keyboard (see keyboard.js).
-// Its count is made into elements only when Leaflet makes the icon's element.
+// One element with its count as text (its two rings are backgrounds: app.css), made only
+// when Leaflet makes the icon's element: every element of the map's panes is styled and laid
+// out again at each zoom's start and end (markercluster's look took three).
 var LabelledIcon = L.DivIcon.extend({
   createIcon: function (oldIcon) {
-    var inner = element("div");
-    inner.appendChild(element("span", null, this.options.count));
-    this.options.html = inner;
+    this.options.html = false;
     var node = L.DivIcon.prototype.createIcon.call(this, oldIcon);
+    node.textContent = String(this.options.count);
     node.title = this.options.label;
     node.setAttribute("aria-label", this.options.label);
     node.rallyCluster = this.options.cluster;
@@ -159,8 +159,7 @@ function reuseCluster(state, marker, item) {
     node.title = look.label;
     node.setAttribute("aria-label", look.label);
   }
-  var span = node.querySelector("span");
-  if (span.textContent !== String(count)) span.textContent = String(count);
+  if (node.textContent !== String(count)) node.textContent = String(count);
   // For Leaflet, when it makes the element again (the marker added anew).
   marker.options.icon = clusterIcon(look, count, marker);
   marker.clusterId = item.properties.cluster_id;
@@ -251,17 +250,14 @@ var DRAW_PAD = 0.25;
 export function render(state) {
   var map = state.map;
   if (!state.index) return;
+  if (state.next && finishLevel(state)) return;
   var zoom = Math.round(map.getZoom());
   var view = map.getBounds().pad(DRAW_PAD);
-  var box = [
-    Math.max(view.getWest(), -180), Math.max(view.getSouth(), -85),
-    Math.min(view.getEast(), 180), Math.min(view.getNorth(), 85)
-  ];
   var drawn = state.drawn;
   var next = new Map();
   var rallyMarkers = [];
   var newClusters = [];
-  state.index.getClusters(box, zoom).forEach(function (item) {
+  state.index.getClusters(boxOf(view), zoom).forEach(function (item) {
     var key, layer;
     if (item.properties.cluster) {
       key = "c" + item.properties.cluster_id;
@@ -312,6 +308,163 @@ export function render(state) {
   state.drawnZoom = zoom;
   state.drawnBounds = view;
   state.drawnAt = map.getZoom();  // the zoom itself, which may be fractional (the first view)
+}
+
+function boxOf(view) {
+  return [
+    Math.max(view.getWest(), -180), Math.max(view.getSouth(), -85),
+    Math.min(view.getEast(), 180), Math.min(view.getNorth(), 85)
+  ];
+}
+
+// Marks the elements of the level a zoom goes to that are made while Leaflet's animation
+// runs: hidden until it ends (app.css: .leaflet-zoom-anim .rally-next), as the level before
+// is drawn scaled until then.
+var NEXT = "rally-next";
+
+// The new level's clusters and markers made during Leaflet's zoom animation (250 ms, whose
+// main thread is mostly idle) instead of after it: in Leaflet 1.9 the map is at the new
+// zoom and centre from the animation's start (its _move comes then), so the view and every
+// position are the new level's already. What the new level adds is put on the map hidden
+// (NEXT); the level before stays as Leaflet animates it. When the animation ends, render()
+// (at moveend) only takes out what the new level no longer draws (finishLevel). Called
+// once the zoomanim task is over (prepareLevelSoon), not in it: work there would delay the
+// animation's end.
+//
+// Clusters of the level before that Leaflet's animation moves only off screen (the drawn
+// area around the view: about half of them) are reused for the new level's at once
+// (reuseCluster), hidden as the new ones are: fewer elements to make now and to take out
+// at the end.
+export function prepareLevel(state) {
+  var map = state.map;
+  if (!state.index || state.next || !map._animatingZoom || map.getZoom() !== map._animateToZoom) return;
+  var zoom = Math.round(map.getZoom());
+  if (zoom === state.drawnZoom) return;
+  var view = map.getBounds().pad(DRAW_PAD);
+  var drawn = state.drawn;
+  var next = new Map();
+  var rallyMarkers = [];
+  var newClusters = [];
+  state.index.getClusters(boxOf(view), zoom).forEach(function (item) {
+    var key, layer;
+    if (item.properties.cluster) {
+      key = "c" + item.properties.cluster_id;
+      layer = drawn.get(key);
+      if (!layer) {
+        newClusters.push(item);
+        next.set(key, null);  // made below; its place in the index's order kept (keyboard.js)
+        return;
+      }
+    } else {
+      var r = state.records.get(item.properties.id);
+      if (!r) return;
+      key = "r" + r.id;
+      layer = markerOf(state, r);
+      rallyMarkers.push(layer);
+    }
+    next.set(key, layer);
+  });
+  var hidden = unseenWhileZooming(state);
+  var spare = [];
+  drawn.forEach(function (layer, key) {
+    if (!next.has(key) && layer.clusterId !== undefined && hidden(layer)) spare.push(key);
+  });
+  var reused = [];
+  newClusters.forEach(function (item) {
+    var layer;
+    if (spare.length) {
+      var old = spare.pop();
+      layer = reuseCluster(state, drawn.get(old), item);
+      drawn.delete(old);  // it stands for the new level's cluster now
+      reused.push(layer);
+    } else {
+      layer = clusterMarker(state, item);
+    }
+    next.set("c" + item.properties.cluster_id, layer);
+  });
+  place(state, rallyMarkers, zoom);
+  clearOfStar(state, Array.from(next.values()).filter(function (layer) { return !layer.record || !layer.record.featured; }), zoom);
+  var added = reused.slice();
+  next.forEach(function (layer) {
+    if (!map.hasLayer(layer)) added.push(layer);
+  });
+  added.forEach(function (layer) {
+    if (!map.hasLayer(layer)) map.addLayer(layer);
+    var node = layer.getElement();
+    if (node) node.classList.add(NEXT);
+  });
+  state.next = { zoom: zoom, view: view, layers: next, added: added };
+}
+
+// Leaflet's zoomanim comes before the map moves to the new level: where the level before is
+// drawn then is kept for unseenWhileZooming, and the new level made in the next task.
+export function prepareLevelSoon(state) {
+  var map = state.map;
+  state.zoomFrom = { zoom: map.getZoom(), origin: map.getPixelOrigin() };
+  window.setTimeout(function () { prepareLevel(state); }, 0);
+}
+
+// How far (px) off the map's edges an element's point must stay to be unseen: half a cluster
+// and its touch square (44 px), and a margin.
+var UNSEEN_MARGIN = 40;
+
+// Whether a layer of the level before stays off screen throughout the zoom animation that
+// runs now: Leaflet moves its element in a straight line from where the level before drew it
+// to where the new level would, so two ends past one edge (left, right, above or below the
+// map) keep it off screen all the way. The focused element is always seen.
+function unseenWhileZooming(state) {
+  var map = state.map;
+  var from = state.zoomFrom;
+  var size = map.getSize();
+  var pane = map._getMapPanePos();
+  var focused = document.activeElement;
+  function side(point) {
+    return [point.x < -UNSEEN_MARGIN, point.x > size.x + UNSEEN_MARGIN,
+      point.y < -UNSEEN_MARGIN, point.y > size.y + UNSEEN_MARGIN];
+  }
+  return function (layer) {
+    var node = layer.getElement();
+    if (!from || !node || node === focused) return false;
+    var latlng = layer.getLatLng();
+    var start = side(map.project(latlng, from.zoom).round().subtract(from.origin).add(pane));
+    var end = side(map.latLngToContainerPoint(latlng));
+    for (var i = 0; i < 4; i++) if (start[i] && end[i]) return true;
+    return false;
+  };
+}
+
+// At the end of a zoom prepared by prepareLevel: the new level's elements shown for good,
+// those of the level before taken out. False when the map is not where the preparation
+// drew (another zoom, a view it does not cover): render() then draws as usual, from what is
+// on the map now.
+function finishLevel(state) {
+  var map = state.map;
+  var next = state.next;
+  settleNext(state);
+  if (map._animatingZoom || map.getZoom() !== next.zoom || !next.view.contains(map.getBounds())) return false;
+  var kept = new Set(next.layers.values());
+  state.drawn.forEach(function (layer) {
+    if (!kept.has(layer)) map.removeLayer(layer);
+  });
+  state.drawn = next.layers;
+  state.drawnZoom = next.zoom;
+  state.drawnBounds = next.view;
+  state.drawnAt = map.getZoom();
+  return true;
+}
+
+// The new level's elements shown, and counted among those drawn (beside the level before's).
+function settleNext(state) {
+  var next = state.next;
+  if (!next) return;
+  state.next = null;
+  next.added.forEach(function (layer) {
+    var node = layer.getElement();
+    if (node) node.classList.remove(NEXT);
+  });
+  next.layers.forEach(function (layer, key) {
+    if (!state.drawn.has(key)) state.drawn.set(key, layer);
+  });
 }
 
 // While the map moves (a drag, a fling): draws again, once a frame at most, when the view
@@ -392,6 +545,7 @@ export function updateMarker(state, r) {
 // After a new index: the old clusters go (their ids mean nothing in the new one).
 export function dropClusters(state) {
   var map = state.map;
+  settleNext(state);
   state.drawn.forEach(function (layer) { if (layer.clusterId !== undefined) map.removeLayer(layer); });
   state.drawn.forEach(function (layer, key) { if (layer.clusterId !== undefined) state.drawn.delete(key); });
 }

@@ -86,6 +86,15 @@ export function initSingle(map, config) {
       point.dataset.status = rally.status;
       marker.setIcon(iconFor(rally));
     }
+    if (rally.title && rally.title !== shown.title) {
+      // The marker's name (its title and alt) is the rally's: a renamed rally's page said
+      // the old name to a screen reader's user until reloaded.
+      shown.title = point.dataset.title = rally.title;
+      marker.options.title = rally.title;
+      // Leaflet writes the title only into a new element, and a div icon keeps its own.
+      var node = marker.getElement();
+      if (node) node.title = rally.title;
+    }
     if (isFinite(rally.lat) && isFinite(rally.lon) && !marker.getLatLng().equals([rally.lat, rally.lon])) {
       marker.setLatLng([rally.lat, rally.lon]);
       if (rally.exact) map.setView([rally.lat, rally.lon], 15);

@@ -4,6 +4,31 @@
 // The zoom for a centre asked for without one: a town's streets.
 export var PLACE_ZOOM = 13;
 
+// Leaflet 1.9's tile layers, at a zoom animation's start (zoomanim, before the map moves to the
+// new zoom), check the level they go to against the map's zoom of before, and take a jump of
+// more than one level for a reset: from the first view's fractional zoom (Belarus at 6.75) the
+// "+" goes to 8, and the layer dropped the level 8 it had just made, with its tiles' requests,
+// to make it again when the animation ended (its tiles asked for 250 ms late, and a forced
+// style recalculation of the whole map then; Leaflet issue 8300). Here the layer checks against
+// the zoom the animation goes to, as the map has it a moment later.
+var tileZoomKept = false;
+export function keepTileLevelWhileZooming() {
+  if (tileZoomKept || !L.GridLayer) return;
+  tileZoomKept = true;
+  var update = L.GridLayer.prototype._update;
+  L.GridLayer.prototype._update = function (center) {
+    var map = this._map;
+    if (!map || !map._animatingZoom || map._zoom === map._animateToZoom) return update.call(this, center);
+    var zoom = map._zoom;
+    map._zoom = map._animateToZoom;
+    try {
+      return update.call(this, center);
+    } finally {
+      map._zoom = zoom;
+    }
+  };
+}
+
 export function translateControls(map, labels) {
   // folium leaves out the zoom control so that it is made here with titles in our language.
   L.control.zoom({ zoomInTitle: labels.zoomIn, zoomOutTitle: labels.zoomOut }).addTo(map);
@@ -175,9 +200,13 @@ function clamp(value, range) {
 // has centred the map on the visitor, the view is theirs: it stays out of the address.
 var viewIsPrivate = false;
 
+// Written once the map is idle (replaceState took 2-40 ms at 4x CPU at a zoom's end, before
+// its new level was painted); a move before then waits for the next idle time.
 export function keepViewInAddress(map, config) {
   var bounds = config.viewBounds || [[-90, -180], [90, 180]];
-  map.on("moveend", function () {
+  var queued = false;
+  function write() {
+    queued = false;
     if (viewIsPrivate) return;
     var centre = map.getCenter();
     var query = new URLSearchParams(window.location.search);
@@ -185,6 +214,12 @@ export function keepViewInAddress(map, config) {
     query.set("lon", clamp(centre.lng, [bounds[0][1], bounds[1][1]]).toFixed(4));
     query.set("zoom", String(Math.round(map.getZoom())));
     window.history.replaceState(null, "", "?" + query.toString() + window.location.hash);
+  }
+  map.on("moveend", function () {
+    if (viewIsPrivate || queued) return;
+    queued = true;
+    if (window.requestIdleCallback) window.requestIdleCallback(write, { timeout: 1000 });
+    else window.setTimeout(write, 200);
   });
 }
 
