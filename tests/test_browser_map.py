@@ -279,10 +279,10 @@ def phone(browser, sqlite_url: str, request) -> Iterator[tuple[str, object]]:  #
 
 
 def hold_rallymap(page) -> list:  # noqa: ANN001
-    """The map's script (its entry module, map/<hash>/main.js) held back: the list gets its
+    """The map's script (its modules joined, map/<hash>/map.js) held back: the list gets its
     request (a Route) to let it go on."""
     held = []
-    page.route("**/static/map/*/main.js", lambda route: held.append(route))
+    page.route("**/static/map/*/map.js", lambda route: held.append(route))
     return held
 
 
@@ -361,7 +361,7 @@ def test_a_map_whose_feed_fails_at_load_says_so_and_recovers(phone, failure: str
     wait_until(page, "/could not load/.test(document.getElementById('map-status').textContent)")
     down[0] = False
     wait_until(page, "/on the map: \\d/.test(document.getElementById('map-status').textContent)")
-    assert page.evaluate("document.querySelectorAll('#rally-list li').length") > 0
+    wait_until(page, "document.querySelectorAll('#rally-list li').length > 0")  # a frame later
     assert errors == []
 
 

@@ -91,7 +91,7 @@ def test_offline_the_map_list_and_a_popup_seen_stay_with_their_time(page, live_s
     assert "The page reloads when the network is back." in note.inner_text()
     for rally_id in (hrodna, mahilyow):
         assert page.locator(f".leaflet-marker-icon[data-id='{rally_id}']").count() == 1
-        assert page.locator(f"#rally-list li[data-id='{rally_id}']").count() == 1
+        wait_until(page, f"document.querySelector(\"#rally-list li[data-id='{rally_id}']\")")
     open_popup(page, hrodna, popup)
     assert popup.inner_text() == "Пікет у Гродне"
 

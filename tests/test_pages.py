@@ -24,7 +24,7 @@ def test_map_page_is_a_self_hosted_leaflet_map(client, seeded_app):
         "/vendor/leaflet/1.9.3/leaflet.js",
         re.search(r'src="(/static/vendor/supercluster/supercluster.min.js\?v=\w+)"', page).group(1),
         re.search(r'src="(/static/basemap.js\?v=\w+)"', page).group(1),
-        re.search(r'src="(/static/map/\w+/main.js)"', page).group(1),
+        re.search(r'src="(/static/map/\w+/map.js)"', page).group(1),
     ]
 
 
@@ -301,36 +301,48 @@ def test_the_map_page_is_rendered_once_per_variant_and_a_message_never_kept(app)
 
 
 def test_the_maps_modules_are_fingerprinted_by_one_hash(client):
-    """The map's script is ES modules importing each other by relative URLs: under their
-    common hash each one the entry imports is kept a year too, and sent gzipped."""
+    """The map's script is ES modules importing each other by relative URLs: pages load them
+    joined into one script (map.js) under their common hash, kept a year and sent gzipped;
+    each module is served under that hash too."""
     from mapapp.web.assets import modules_version
 
     page = client.get("/").get_data(as_text=True)
-    entry = re.search(r'<script type="module" src="(/static/map/(\w+)/main\.js)"></script>', page)
+    entry = re.search(r'<script type="module" src="(/static/map/(\w+)/map\.js)"></script>', page)
     assert entry and entry.group(2) == modules_version()
-    # folium's script runs as a module too, after the entry has defined RallyMap
+    # folium's script runs as a module too, after the map's script has defined RallyMap
     assert '<script type="module">\n' in page and "RallyMap.init(" in page
     with client.get(entry.group(1)) as response:
         assert response.status_code == 200
         assert response.mimetype in ("text/javascript", "application/javascript")
         assert response.cache_control.immutable and response.cache_control.max_age >= 3e7
+        bundle = response.text
+        etag = response.headers["ETag"]
+    # One script, no imports left: every module the entry imports is in it, in the order a
+    # browser runs them (the entry last).
+    assert not re.search(r"^(import|export) ", bundle, re.M)
+    with client.get(entry.group(1).replace("map.js", "main.js")) as response:
         imported = re.findall(r'^import .* from "\./([\w-]+\.js)";$', response.text, re.M)
     assert {"feed.js", "markers.js", "popups.js", "list.js", "keyboard.js"} <= set(imported)
-    for name in imported:
-        url = entry.group(1).replace("main.js", name)
+    joined = re.findall(r"^/\* map/([\w-]+\.js) \*/$", bundle, re.M)
+    assert set(imported) < set(joined) and joined[-1] == "main.js"
+    assert "window.RallyMap = {" in bundle
+    with client.get(entry.group(1), headers={"If-None-Match": etag}) as response:
+        assert response.status_code == 304
+    for name in [*imported, "map.js"]:
+        url = entry.group(1).replace("map.js", name)
         with client.get(url, headers={"Accept-Encoding": "gzip"}) as response:
             assert response.status_code == 200 and response.cache_control.immutable, url
             assert response.headers["Content-Encoding"] == "gzip"
+            assert "Accept-Encoding" in response.vary
     # Another hash (a page made before a deploy, or a worker still on the old code): the files
     # this server has, never kept by a cache under the other version's name.
-    with client.get("/static/map/000000000000/main.js") as response:
-        assert response.status_code == 200 and not response.cache_control.immutable
-        assert response.cache_control.no_store and not response.cache_control.public
-    # Every module is preloaded: a slow link fetches them at once, not one import level a time.
-    preloaded = set(
-        re.findall(r'<link rel="modulepreload" href="/static/map/\w+/([\w-]+\.js)">', page)
-    )
-    assert preloaded >= {"main.js", "feed.js", "star.js", "dom.js"}
+    for name in ("main.js", "map.js"):
+        with client.get(f"/static/map/000000000000/{name}") as response:
+            assert response.status_code == 200 and not response.cache_control.immutable
+            assert response.cache_control.no_store and not response.cache_control.public
+    # The one script is preloaded from the head, not thirteen modules.
+    preloaded = re.findall(r'<link rel="modulepreload" href="/static/map/\w+/([\w-]+\.js)">', page)
+    assert preloaded == ["map.js"]
     assert client.get(f"/static/map/{entry.group(2)}/nothing.js").status_code == 404
 
 
@@ -363,6 +375,19 @@ def test_the_modules_hash_moves_with_any_module(monkeypatch):
     # Files outside static/map/ are not in it.
     monkeypatch.setattr(assets, "_static_hashes", lambda: {**hashes, "app.css": "0" * 12})
     assert assets.modules_version.__wrapped__() == before
+
+
+def test_the_modules_hash_moves_with_the_way_they_are_joined(monkeypatch):
+    """map.js is the modules as classic_script joins them: a release that joins them otherwise
+    (the same modules) gets another URL, never a copy kept a year under the old one."""
+    from mapapp.web import assets
+
+    before = assets.modules_version.__wrapped__()
+    source = assets.inspect.getsource
+    monkeypatch.setattr(
+        assets.inspect, "getsource", lambda thing: source(thing) + "# joined otherwise\n"
+    )
+    assert assets.modules_version.__wrapped__() != before
 
 
 def test_security_txt_follows_rfc_9116(sqlite_url):

@@ -179,7 +179,8 @@ def test_stack_serves_holds_slow_clients_and_stops_on_sigterm(stack: Stack) -> N
     assert get(stack.base + asset)[1]["X-Cache"] == "HIT"
     # So are the map's modules, fingerprinted by their directory (no ?v=).
     entry = next(part for part in page.split('"') if part.startswith("/static/map/"))
-    feed = entry.replace("main.js", "feed.js")
+    assert entry.endswith("/map.js")  # the modules joined
+    feed = entry.replace("map.js", "feed.js")
     assert get(stack.base + feed)[0] == 200
     assert get(stack.base + feed)[1]["X-Cache"] == "HIT"
     assert get(stack.base + "/static/app.css")[1]["X-Cache"] == "BYPASS"  # unversioned

@@ -30,7 +30,8 @@ MIN_ZOOM, MAX_ZOOM = 5, 19
 _FOLIUM_METAS = re.compile(r"<meta (?:name=\"viewport\"|http-equiv=\"content-type\")[^>]*/>", re.S)
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
 _SCRIPT_ELEMENT = re.compile(r"<script\b[^>]*>.*?</script>", re.S)
-# Scripts that are ES modules (by their name in default_js): the map's own, static/map/main.js.
+# Scripts that are ES modules (by their name in default_js): the map's own, static/map/ (its
+# modules joined into one, mapapp/web/assets.py BUNDLE).
 MODULE_SCRIPTS = ("rallymap",)
 
 
@@ -90,6 +91,12 @@ def rally_map(
     )
     # Leaflet takes the zoom range from the tile layer; the clusters need one without tiles.
     fmap.options.update(max_zoom=MAX_ZOOM, min_zoom=MIN_ZOOM)
+    # No first view: the map's script sets the one it shows (static/map/view.js initialView,
+    # pin.js, single.js; main.js init otherwise) before the tile layer lays out any
+    # tiles. With folium's view (Belarus at zoom 6) the tile layer made that view's tiles and
+    # threw them away at once for the real view: about 0.1 s of a phone's CPU at every load.
+    fmap.location = None
+    fmap.options.pop("zoom", None)
     # Instance attributes: the class lists point at five CDNs (and folium's
     # add_js_link would change them for every map in the process).
     fmap.default_js = [
@@ -112,7 +119,8 @@ def rally_map(
             min_zoom=MIN_ZOOM,
             name="tiles",
         ).add_to(fmap)
-    RallyLayer({"bounds": BELARUS_BOUNDS, **config}).add_to(fmap)
+    # centre: the view of a map that sets none of its own (main.js init).
+    RallyLayer({"bounds": BELARUS_BOUNDS, "centre": BELARUS_CENTRE, **config}).add_to(fmap)
     return fmap
 
 
@@ -135,9 +143,10 @@ def csp_hash(source: str) -> str:
 def map_parts(fmap: folium.Map, preload: Sequence[str] = ()) -> MapParts:
     """A rendered folium map cut into the parts a page template places (MapParts).
 
-    `preload` are URLs of ES modules the map's module imports: each gets a
-    `<link rel="modulepreload">` in the header, so a browser fetches them all at once instead
-    of one import level after another (on a slow phone link, a round trip per level).
+    `preload` are URLs of ES modules (the map's script): each gets a
+    `<link rel="modulepreload">` in the header, so a browser asks for it before it has read
+    the body (or, for modules that import each other, all at once instead of one import level
+    after another).
     """
     root = fmap.get_root()
     root.render()  # adds the JS/CSS links to the header

@@ -107,6 +107,23 @@
       if (event.data && event.data.type === "rallymap:as-of") showAsOf(event.data.asOf);
     });
     if (document.getElementById("forget-site")) return; // /about: nothing to keep, maybe to forget
+    whenSettled(register);
+  }
+
+  // Once the page has loaded (on the map, its feed and basemap have come: it is drawn) and the
+  // browser is idle: the worker's install (Workbox's scripts, then the copies of what the page
+  // loaded) no longer competes with the page's own first work for a phone's CPU. Registered
+  // at once, it ran while the map parsed its feed and drew its markers.
+  function whenSettled(then) {
+    function idle() {
+      if (window.requestIdleCallback) window.requestIdleCallback(then, { timeout: 2000 });
+      else window.setTimeout(then, 0);
+    }
+    if (document.readyState === "complete") idle();
+    else window.addEventListener("load", idle, { once: true });
+  }
+
+  function register() {
     navigator.serviceWorker
       .register(script.getAttribute("data-worker"), { scope: script.getAttribute("data-scope") })
       .then(function () { return navigator.serviceWorker.ready; })

@@ -8,8 +8,10 @@ for a year.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
+import inspect
 import os
 from functools import cache
 from pathlib import Path
@@ -18,6 +20,7 @@ from flask import Blueprint, Flask, Response, abort, request, send_from_director
 from werkzeug.security import safe_join
 
 from mapapp.paths import BASEMAP, DATA_DIR, MODULES, STATIC_DIR, SUPERCLUSTER, VENDOR
+from mapapp.publishing.export import classic_script
 from mapapp.web.compression import takes_gzip
 
 YEAR = 365 * 24 * 3600
@@ -86,9 +89,18 @@ def static(filename: str) -> Response:
 # gets the files as they are here, but never kept by a cache: modules that import each other
 # must come from one version, and nginx or a CDN must not keep this server's files under the
 # other version's name.
+#
+# Pages load the modules joined into one script, BUNDLE (/static/map/<hash>/map.js): the same
+# code in the order a browser runs the modules (export.classic_script, as the offline copy has
+# it). Thirteen requests were one (on HTTP/1.1 a browser opens six connections to a host: the
+# rest waited their turn behind Leaflet and the feed), and the browser links one script, not
+# thirteen modules. The modules themselves are still served, for their own URLs.
+BUNDLE = "map.js"
+
+
 @bp.get(f"/static/{MODULES}/<version>/<name>")
 def module(version: str, name: str) -> Response:
-    response = send_asset(STATIC_DIR / MODULES, name)
+    response = send_bundle() if name == BUNDLE else send_asset(STATIC_DIR / MODULES, name)
     if version == modules_version():
         _long_lived(response)
     else:
@@ -100,21 +112,41 @@ def module(version: str, name: str) -> Response:
 
 @cache
 def modules_version() -> str:
-    """One hash over the map's modules (their names and contents)."""
+    """One hash over the map's modules (their names and contents) and the way BUNDLE joins
+    them (classic_script's own code)."""
     digest = hashlib.sha256()
     for name, file_hash in _static_hashes().items():
         if name.startswith(MODULES + "/"):
             digest.update(f"{name} {file_hash}\n".encode())
+    with contextlib.suppress(OSError):  # no source (a frozen build): the modules' hashes alone
+        digest.update(inspect.getsource(classic_script).encode())
     return digest.hexdigest()[:12]
 
 
 def module_urls() -> list[str]:
-    """The URLs of every one of the map's modules, for <link rel="modulepreload">."""
-    return [
-        module_url(name.removeprefix(MODULES + "/"))
-        for name in sorted(_static_hashes())
-        if name.startswith(MODULES + "/") and name.endswith(".js")
-    ]
+    """What pages preload (<link rel="modulepreload">): the map's script, BUNDLE."""
+    return [module_url(BUNDLE)]
+
+
+@cache
+def _bundle() -> bytes:
+    return classic_script(STATIC_DIR / MODULES).encode()
+
+
+@cache
+def _bundle_gzipped() -> bytes:
+    return gzip.compress(_bundle(), compresslevel=9, mtime=0)
+
+
+def send_bundle() -> Response:
+    """BUNDLE, gzipped when the browser takes it, with an ETag of its version."""
+    zipped = takes_gzip()
+    response = Response(_bundle_gzipped() if zipped else _bundle(), mimetype="text/javascript")
+    response.vary.add("Accept-Encoding")
+    if zipped:
+        response.content_encoding = "gzip"
+    response.set_etag(modules_version() + ("-gz" if zipped else ""))
+    return response.make_conditional(request)
 
 
 def module_url(name: str) -> str:
@@ -182,7 +214,8 @@ def map_assets() -> dict[str, str]:
         "gesturehandling_js": vendor_url("gesturehandling", "leaflet-gesture-handling.min.js"),
         "gesturehandling_css": vendor_url("gesturehandling", "leaflet-gesture-handling.min.css"),
         "basemap_js": static_url("basemap.js"),
-        "rallymap_js": module_url("main.js"),  # an ES module: mapshell.map_parts says so
+        # The map's modules joined (BUNDLE), loaded as a module: mapshell.map_parts says so.
+        "rallymap_js": module_url(BUNDLE),
     }
 
 
@@ -192,5 +225,7 @@ def init_app(app: Flask) -> None:
         basemap_version.cache_clear()
         modules_version.cache_clear()
         _gzipped.cache_clear()
+        _bundle.cache_clear()
+        _bundle_gzipped.cache_clear()
     app.register_blueprint(bp)
     app.jinja_env.globals["static_url"] = static_url

@@ -27,6 +27,18 @@ export function within(promise, ms) {
   ]);
 }
 
+// Runs `then` once the frame being made now is painted (after the next animation frame), or
+// after 100 ms at the latest: a hidden tab, or a frame out of view in a partner's page, makes
+// no frames.
+export function afterPaint(then) {
+  var done = false;
+  function once() {
+    if (!done) { done = true; then(); }
+  }
+  window.requestAnimationFrame(function () { window.setTimeout(once, 0); });
+  window.setTimeout(once, 100);
+}
+
 // Marks for bench/browser.py: where the time to markers goes.
 export function mark(name) {
   if (window.performance && performance.mark) performance.mark(name);

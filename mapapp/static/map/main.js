@@ -14,8 +14,9 @@
  *   rally.js, dom.js  a rally's words and small helpers
  * They import each other's functions (markers open popups, popups redraw markers): no
  * module calls another while it loads, only once init runs, so the cycles are harmless.
- * The saved page (mapapp/publishing/export.py) joins them into one classic script in the order a
- * browser runs them: keep every import on one line, and every top-level name unique.
+ * Pages load them joined into one script (map.js, mapapp/web/assets.py BUNDLE), and so does the
+ * saved page (mapapp/publishing/export.py classic_script, in the order a browser runs them):
+ * keep every import on one line, and every top-level name unique.
  *
  * Public maps load the map's compact feed and each rally's details when they are shown;
  * the moderators' map and the saved page carry every property in their GeoJSON.
@@ -23,7 +24,7 @@
  * HTML strings or folium's popup templates.
  */
 
-import { mark } from "./dom.js";
+import { afterPaint, mark } from "./dom.js";
 import { dataUrl, DetailStore, watch } from "./feed.js";
 import { keyboard } from "./keyboard.js";
 import { List } from "./list.js";
@@ -33,9 +34,17 @@ import { popupContent, reload, showing } from "./popups.js";
 import { isUrgent, recordsOf, signature } from "./rally.js";
 import { initSingle } from "./single.js";
 import { Banner } from "./urgent.js";
-import { fitToFilter, initialView, keepTileLevelWhileZooming, keepViewInAddress, nearMeControl, translateControls, wheelScrollsShortPage } from "./view.js";
+import { firstView, fitToFilter, initialView, keepTileLevelWhileZooming, keepViewInAddress, nearMeControl, translateControls, wheelScrollsShortPage } from "./view.js";
 
+// folium makes the map without a view (mapapp/places/mapshell.py): each kind of map sets
+// its own first (initialView, initPin, initSingle), so the tile layer lays out one level only.
+// A map that set none (a rally page without its point) shows Belarus, as folium's view did.
 function init(map, config) {
+  startMap(map, config);
+  if (!map._loaded) firstView(map, config);
+}
+
+function startMap(map, config) {
   keepTileLevelWhileZooming();
   if (window.RallyBasemap) window.RallyBasemap.add(map, config);  // basemap.js
   if (config.mode === "pin") return initPin(map, config);
@@ -109,13 +118,15 @@ function init(map, config) {
     mark("rallies-built");
     fitToFilter(map, order);
     render(state);
-    list.showMore(false);
     if (status) {
       status.textContent = order.length
         ? config.labels.loaded.replace("{count}", String(order.length)) : config.labels.none;
     }
     mark("rallies-loaded");
     map.fire("rallies:loaded", { count: order.length });
+    // The list once the markers are on screen: its first page (elements, and the details its
+    // lines ask for) no longer holds the first frame of the map back.
+    afterPaint(function () { list.showMore(false); });
   }
 
   // A newer document: changed rallies are redrawn where they are; the view, the open

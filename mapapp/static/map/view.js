@@ -94,10 +94,17 @@ function fitBelarus(map, bounds) {
 // that its foot (where the urgent banner sits) is seen without scrolling: where it starts
 // depends on the top bar and the intro in the page's language, which CSS cannot know
 // (app.css: .map-frame, --map-top). A wide page lays the map out in its grid instead.
+// Measured only where the CSS uses it: a page as wide as WIDE_PAGE (app.css) lays the map out in
+// its grid, and there the measure forced a layout of the whole page before the map's first
+// draw, and another after --map-top changed.
+var WIDE_PAGE = "(min-width: 48rem)";
+
 function fitFrameToScreen(map) {
   var frame = map.getContainer().closest(".page-map .map-frame");
   if (!frame) return;
+  var wide = window.matchMedia ? window.matchMedia(WIDE_PAGE) : null;
   function measure() {
+    if (wide && wide.matches) return;
     var top = Math.ceil(frame.getBoundingClientRect().top + window.scrollY);
     if (frame.style.getPropertyValue("--map-top") !== top + "px") {
       frame.style.setProperty("--map-top", top + "px");
@@ -108,10 +115,16 @@ function fitFrameToScreen(map) {
   window.addEventListener("resize", measure);
 }
 
+// The view of a map that has no other yet: Belarus's centre at zoom 6 (folium's view, before
+// folium was left to make the map without one: see main.js init).
+export function firstView(map, config) {
+  map.setView(config.centre || L.latLngBounds(config.bounds).getCenter(), 6, { animate: false });
+}
+
 // A link may ask for a centre and zoom (?lat=&lon=&zoom=, checked by the server); a page
 // filtered to a town or a region shows it (filterFocus); otherwise the map shows the whole
-// of Belarus. The map opens at that view at once: folium made it at zoom 6 over Belarus's
-// centre, and this runs in the same task, before the tiles of that first view are asked for.
+// of Belarus. The map opens at that view at once: folium made it without a view, so this is
+// its first, and the tile layer lays out that view's tiles only.
 // Never animated from there: an animation would load and draw a second zoom level.
 export function initialView(map, config) {
   fitFrameToScreen(map);
@@ -127,10 +140,11 @@ export function initialView(map, config) {
       if (focus) fitFocus(map, focus); else fitBelarus(map, config.bounds);
       followSize(map, null);
     } else {
+      firstView(map, config);  // hidden: Belarus is fitted once the map has a size
       followSize(map, config.bounds);
     }
   } else {
-    map.setView(centred ? [lat, lon] : map.getCenter(), isFinite(zoom) ? zoom : PLACE_ZOOM, { animate: false });
+    map.setView(centred ? [lat, lon] : config.centre || map.getCenter(), isFinite(zoom) ? zoom : PLACE_ZOOM, { animate: false });
     followSize(map, null);
   }
   if (config.viewBounds) {
