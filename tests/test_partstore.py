@@ -530,6 +530,21 @@ def test_a_worker_prepares_the_documents_of_a_version_that_moves_by_itself(
         app.extensions["mapapp.db"]["engine"].dispose()
 
 
+def test_a_preparation_leaves_alone_what_another_process_kept(app, monkeypatch) -> None:
+    """After a boundary every worker prepares: those after the first find its documents
+    kept and neither read them nor build them again."""
+    some_rallies(app)
+    common = len(caching.COMMON_GEOJSON) + len(caching.COMMON_FEEDS)
+    assert caching.prepare_documents(app) == common
+    other = make_app(app.config["DATABASE_URL"])
+    loads = []
+    monkeypatch.setattr(partstore, "load_document", lambda *found: loads.append(found))
+    assert caching.prepare_documents(other) == common
+    assert loads == []
+    assert not [kept for name, kept in other.extensions.items() if name.endswith("_cache") and kept]
+    other.extensions["mapapp.db"]["engine"].dispose()
+
+
 def test_one_boundary_timer_only_in_a_worker_that_prepares(app, monkeypatch) -> None:
     """The timer for the next boundary: none in a process that has served no request (a
     command: no timer keeps it alive or prepares there) or with PREPARE_DOCUMENTS off; a daemon;

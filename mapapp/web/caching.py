@@ -13,7 +13,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, after_this_request, current_app, g, has_request_context, request
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, ServiceUnavailable, TooManyRequests
@@ -198,6 +198,12 @@ def within_total(name: str, key: str, value: object) -> None:
         cache_of(oldest[0]).pop(oldest[1], None)
 
 
+class AlreadyKept(Exception):  # noqa: N818 - not an error: nothing to do
+    """Raised in a preparation (prepare_documents) for a document another process has kept:
+    it is not read (at 100,000 rallies the 26 common documents are tens of MB, which every
+    worker would read after every boundary and hold in its memo); a visitor's request reads it."""
+
+
 def shared_document(
     name: str, key: str, version: str, build: Callable[[], Prepared], entries: int = 64
 ) -> Prepared:
@@ -209,7 +215,15 @@ def shared_document(
 
     def found_or_built() -> Prepared:
         stored = f"{name}:{key}"
-        found = partstore.load_document(db.session().connection(), stored)
+        connection = db.session().connection()
+        if (
+            g.get("prepared_ahead")
+            and connection.execute(
+                select(partstore.DOCUMENTS.c.key).where(partstore.DOCUMENTS.c.key == stored)
+            ).first()
+        ):
+            raise AlreadyKept(stored)
+        found = partstore.load_document(connection, stored)
         if found is not None:
             return Prepared(name, key, found)
         made = build()
@@ -577,6 +591,9 @@ def prepare_documents(app: Flask) -> int:
                 response = app.make_response(app.dispatch_request())
             except HTTPException as refused:  # busy past BUILD_WAIT: that one is left out
                 app.logger.warning("could not prepare %s: %s", path, refused.code)
+                continue
+            except AlreadyKept:
+                done += 1
                 continue
             response.close()
             done += response.status_code == 200
