@@ -578,6 +578,31 @@ def test_one_boundary_timer_only_in_a_worker_that_prepares(app, monkeypatch) -> 
     state.timer.cancel()
 
 
+def test_a_document_built_across_a_boundary_does_not_drop_the_newer_ones(app) -> None:
+    """A document of a version that moved by itself while it was built (a reveal time passed)
+    is not kept: keeping it would drop the documents the preparer kept for the newer one."""
+    add_rally(app)
+    unrevealed_rally(app, timedelta(seconds=2))
+    with app.app_context():
+        older = public.data_version(db.session())
+    deadline = time.monotonic() + 30
+    while True:
+        with app.app_context():
+            newer = public.data_version(db.session())
+        if newer != older:
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    with app.app_context():
+        assert partstore.save_document(db.writing_engine(), "feed:new", newer, b"new")
+    with app.test_request_context("/"):
+        made = caching.Prepared("feed", "old", gzip.compress(b"old"))
+        assert caching.shared_document("feed", "old", older, lambda: made) is made
+    with app.app_context():
+        kept = db.session().execute(select(PublishedDocument.key)).scalars().all()
+    assert kept == ["feed:new"]
+
+
 def test_prepare_parts_makes_a_new_releases_parts_and_documents(
     database, builds, part_reads
 ) -> None:

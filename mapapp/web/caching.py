@@ -227,6 +227,11 @@ def shared_document(
         if found is not None:
             return Prepared(name, key, found)
         made = build()
+        if current_version(db.session()).key != version:
+            # The version moved by itself while it was built (a boundary passed): kept, it
+            # would drop the newer version's documents, which the preparer may have just kept
+            # (save_document tells a change's newer version by its counter only).
+            return made
         try:
             partstore.save_document(db.writing_engine(), stored, version, made.gz)
         except SQLAlchemyError:
