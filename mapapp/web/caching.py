@@ -422,8 +422,8 @@ QUIET = 1.0
 # time, an upcoming rally turning past). A worker prepares the new version's documents
 # this long after such a boundary at the earliest: a random part of SPREAD seconds, each
 # process its own, so that one usually builds and keeps them while the others, a little
-# later, find them kept (mapapp.publishing.partstore.save_document) and only read them;
-# and at most one such run every BOUNDARY_GAP seconds (boundaries closer together are
+# later, find them kept and leave them alone (AlreadyKept; in prepare_documents' random
+# order they share what is left); and at most one such run every BOUNDARY_GAP seconds (boundaries closer together are
 # prepared at once, with the later one). A boundary further than HORIZON is looked at again
 # then (the clocks of a long wait drift; a change meanwhile reschedules it anyway).
 SPREAD = 3.0
