@@ -253,7 +253,9 @@ SETTINGS: list[Setting] = [
         "documents of the new data version (the GeoJSON, the map's feed, the calendar and the "
         "CSV, with no filter and with `when=all`, each language) in a thread of its own, after "
         "its answer is sent, and "
-        "keeps them for every worker and server.",
+        "keeps them for every worker and server. A worker that serves requests also prepares "
+        "them a random 0-3 s after each moment the data version moves by itself (a reveal "
+        "time, a rally turning past), at most once a minute.",
     ),
     Setting(
         "ACCESS_LOG",

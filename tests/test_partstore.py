@@ -8,6 +8,7 @@ itself, also right after a change made through another instance and after a reve
 from __future__ import annotations
 
 import gzip
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -480,6 +481,123 @@ def test_a_document_of_an_older_version_is_not_kept(app) -> None:
         engine = db.writing_engine()
         assert partstore.save_document(engine, "feed:new", newer, b"new")
         assert not partstore.save_document(engine, "feed:old", older, b"old")
+    with app.app_context():
+        kept = db.session().execute(select(PublishedDocument.key)).scalars().all()
+    assert kept == ["feed:new"]
+
+
+def test_a_worker_prepares_the_documents_of_a_version_that_moves_by_itself(
+    database, builds, part_reads
+) -> None:
+    """The data version also moves with no change at all: here a reveal time passing. A
+    worker that has served one request keeps a timer for that moment and prepares the new
+    version's common documents shortly after it, with no request and no change, so another
+    worker's first answers after it read them whole (mapapp.web.caching.keep_next_boundary)."""
+    first = make_app(database, BASE_URL=BASE)
+    add_rally(first)
+    revealed = datetime.now(UTC) + timedelta(seconds=6)
+    unrevealed_rally(first, revealed - datetime.now(UTC))
+    watcher = make_app(database)  # reads the table and the version; serves no request
+    with watcher.app_context():
+        before = public.data_version(db.session())
+    first.config["PREPARE_DOCUMENTS"] = True
+    # One request: the worker learns when the version next moves (nothing prepared yet).
+    assert first.test_client().get("/api/rallies.geojson").status_code == 200
+    assert datetime.now(UTC) < revealed, "too slow a machine for this test's margin"
+    # Nothing asked from here on. Past the reveal (and the worker's random delay, and its
+    # preparation on a loaded machine), the new version's common documents are kept.
+    common = len(caching.COMMON_GEOJSON) + len(caching.COMMON_FEEDS)
+    deadline = time.monotonic() + 6 + 90
+    while True:
+        with watcher.app_context():
+            version = public.data_version(db.session())
+            kept = db.session().scalar(
+                select(func.count()).where(PublishedDocument.version == version)
+            )
+        if version != before and kept >= common:
+            break
+        assert time.monotonic() < deadline, f"{kept} of {common} documents kept for {version}"
+        time.sleep(0.2)
+    caching.wait_prepared(first)
+    after = fresh_worker_answers(database, builds, part_reads)
+    assert SECRET_PLACE.encode() in after["/api/rallies.geojson"]
+    assert SECRET_PLACE.encode() in after["/rallies.ics?when=all&lang=be"]
+    # The preparation waits for the next moment (the rally turning past, hours ahead).
+    state = caching._preparing(first)
+    assert state.timer is not None and state.boundary > datetime.now(UTC) + timedelta(hours=4)
+    state.timer.cancel()
+    for app in (first, watcher):
+        app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_a_preparation_leaves_alone_what_another_process_kept(app, monkeypatch) -> None:
+    """After a boundary every worker prepares: those after the first find its documents
+    kept and neither read them nor build them again."""
+    some_rallies(app)
+    common = len(caching.COMMON_GEOJSON) + len(caching.COMMON_FEEDS)
+    assert caching.prepare_documents(app) == common
+    other = make_app(app.config["DATABASE_URL"])
+    loads = []
+    monkeypatch.setattr(partstore, "load_document", lambda *found: loads.append(found))
+    assert caching.prepare_documents(other) == common
+    assert loads == []
+    assert not [kept for name, kept in other.extensions.items() if name.endswith("_cache") and kept]
+    other.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_one_boundary_timer_only_in_a_worker_that_prepares(app, monkeypatch) -> None:
+    """The timer for the next boundary: none in a process that has served no request (a
+    command: no timer keeps it alive or prepares there) or with PREPARE_DOCUMENTS off; a daemon;
+    one at a time, a nearer boundary's replacing it after the change's preparation; and no
+    sooner than BOUNDARY_GAP after the last boundary's run."""
+    unrevealed_rally(app, timedelta(hours=1))
+    state = caching._preparing(app)
+    caching.keep_next_boundary(app)
+    assert state.timer is None  # a command
+    state.serving = True
+    caching.keep_next_boundary(app)
+    assert state.timer is None  # PREPARE_DOCUMENTS off
+    app.config["PREPARE_DOCUMENTS"] = True
+    caching.keep_next_boundary(app)
+    older = state.timer
+    assert older is not None and older.daemon and older.is_alive()
+    assert 3600 - 60 < older.interval < 3600 + caching.SPREAD
+    caching.keep_next_boundary(app)  # the same boundary: the same timer
+    assert state.timer is older
+    unrevealed_rally(app, timedelta(minutes=30))  # a change: prepared, then a nearer boundary
+    caching.wait_prepared(app)
+    older.join(5)
+    assert not older.is_alive()
+    assert state.timer is not None and state.timer is not older
+    assert 1800 - 60 < state.timer.interval < 1800 + caching.SPREAD
+    monkeypatch.setattr(caching, "BOUNDARY_GAP", 7200.0)
+    state.last_boundary = time.monotonic()  # a boundary's run has just started
+    state.boundary = None
+    caching.keep_next_boundary(app)
+    assert 7200 - 60 < state.timer.interval < 7200 + caching.SPREAD
+    state.timer.cancel()
+
+
+def test_a_document_built_across_a_boundary_does_not_drop_the_newer_ones(app) -> None:
+    """A document of a version that moved by itself while it was built (a reveal time passed)
+    is not kept: keeping it would drop the documents the preparer kept for the newer one."""
+    add_rally(app)
+    unrevealed_rally(app, timedelta(seconds=2))
+    with app.app_context():
+        older = public.data_version(db.session())
+    deadline = time.monotonic() + 30
+    while True:
+        with app.app_context():
+            newer = public.data_version(db.session())
+        if newer != older:
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    with app.app_context():
+        assert partstore.save_document(db.writing_engine(), "feed:new", newer, b"new")
+    with app.test_request_context("/"):
+        made = caching.Prepared("feed", "old", gzip.compress(b"old"))
+        assert caching.shared_document("feed", "old", older, lambda: made) is made
     with app.app_context():
         kept = db.session().execute(select(PublishedDocument.key)).scalars().all()
     assert kept == ["feed:new"]

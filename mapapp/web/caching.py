@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import gzip
+import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, after_this_request, current_app, g, has_request_context, request
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, ServiceUnavailable, TooManyRequests
@@ -24,6 +26,7 @@ from mapapp.publishing.parts import ChunkCache, Layout, gzipped, rally_parts
 from mapapp.publishing.public import (
     Entry,
     PublicRally,
+    current_version,
     entry_cache,
     part_size,
     read_rallies,
@@ -195,6 +198,12 @@ def within_total(name: str, key: str, value: object) -> None:
         cache_of(oldest[0]).pop(oldest[1], None)
 
 
+class AlreadyKept(Exception):  # noqa: N818 - not an error: nothing to do
+    """Raised in a preparation (prepare_documents) for a document another process has kept:
+    it is not read (at 100,000 rallies the 26 common documents are tens of MB, which every
+    worker would read after every boundary and hold in its memo); a visitor's request reads it."""
+
+
 def shared_document(
     name: str, key: str, version: str, build: Callable[[], Prepared], entries: int = 64
 ) -> Prepared:
@@ -206,10 +215,23 @@ def shared_document(
 
     def found_or_built() -> Prepared:
         stored = f"{name}:{key}"
-        found = partstore.load_document(db.session().connection(), stored)
+        connection = db.session().connection()
+        if (
+            g.get("prepared_ahead")
+            and connection.execute(
+                select(partstore.DOCUMENTS.c.key).where(partstore.DOCUMENTS.c.key == stored)
+            ).first()
+        ):
+            raise AlreadyKept(stored)
+        found = partstore.load_document(connection, stored)
         if found is not None:
             return Prepared(name, key, found)
         made = build()
+        if current_version(db.session()).key != version:
+            # The version moved by itself while it was built (a boundary passed): kept, it
+            # would drop the newer version's documents, which the preparer may have just kept
+            # (save_document tells a change's newer version by its counter only).
+            return made
         try:
             partstore.save_document(db.writing_engine(), stored, version, made.gz)
         except SQLAlchemyError:
@@ -340,6 +362,14 @@ def install_part_store(app: Flask) -> None:
         ):
             prepare_soon(app)
 
+    @app.before_request
+    def first_request() -> None:
+        state = _preparing(app)
+        if not state.serving:  # once a process: it serves visitors, so it keeps a boundary
+            state.serving = True
+            if app.config.get("PREPARE_DOCUMENTS"):  # read off the request path
+                threading.Thread(target=keep_next_boundary, args=(app,), daemon=True).start()
+
     @event.listens_for(maker, "after_soft_rollback")
     def forget_changes(session: Session, _previous: object) -> None:
         session.info.pop("mapapp.published_changed", None)
@@ -370,17 +400,35 @@ COMMON_FEEDS = _FEEDS + tuple(_every_date(path) for path in _FEEDS)
 @dataclass
 class _Preparing:
     """One app's preparer: at most one thread at a time, run again when a change came
-    meanwhile (so the last change's version is always prepared)."""
+    meanwhile (so the last change's version is always prepared); and in a process that
+    serves visitors, one timer for the next moment the data version moves by itself
+    (`keep_next_boundary`)."""
 
     lock: threading.Lock
     thread: threading.Thread | None = None
     again: bool = False
     not_before: float = 0.0  # time.monotonic() before which the thread does not start a run
+    serving: bool = False  # a request has been served: a worker, not a command
+    timer: threading.Timer | None = None  # the one waiting for `boundary`
+    boundary: datetime | None = None
+    last_boundary: float = float("-inf")  # time.monotonic() of the last run a boundary started
 
 
 # Outside a request (an import, demo data) changes come in a stream of commits: the
 # preparation waits until none has come for this long (seconds), and runs once for them all.
 QUIET = 1.0
+
+# The data version also moves by itself (mapapp.publishing.public.Version.until: a reveal
+# time, an upcoming rally turning past). A worker prepares the new version's documents
+# this long after such a boundary at the earliest: a random part of SPREAD seconds, each
+# process its own, so that one usually builds and keeps them while the others, a little
+# later, find them kept and leave them alone (AlreadyKept; in prepare_documents' random
+# order they share what is left); and at most one such run every BOUNDARY_GAP seconds (boundaries closer together are
+# prepared at once, with the later one). A boundary further than HORIZON is looked at again
+# then (the clocks of a long wait drift; a change meanwhile reschedules it anyway).
+SPREAD = 3.0
+BOUNDARY_GAP = 60.0
+HORIZON = timedelta(hours=24)
 
 
 def _preparing(app: Flask) -> _Preparing:
@@ -435,8 +483,60 @@ def _run(app: Flask, state: _Preparing) -> None:
         with state.lock:
             if not state.again:
                 state.thread = None
-                return
+                break
             state.again = False
+    keep_next_boundary(app)
+
+
+def keep_next_boundary(app: Flask) -> None:
+    """Wait (a daemon timer of this process) for the moment the current data version next
+    moves by itself, and prepare the new version's common documents shortly after it, as
+    `prepare_soon` does after a change: at 100,000 rallies the first visitors after a
+    reveal or a rally turning past would otherwise wait 0.6-3.3 s for a `when=all` document
+    built from parts. Called after each preparation and at a process's first request (a
+    worker may never see a change); only in a process that serves requests (a command's
+    preparation leaves no timer) and with PREPARE_DOCUMENTS. A newer boundary replaces the
+    timer of an older one; a daemon, so it keeps no process alive."""
+    state = _preparing(app)
+    if not (state.serving and app.config.get("PREPARE_DOCUMENTS")):
+        return
+    try:
+        with app.app_context():
+            until = current_version(db.session()).until
+    except Exception:  # noqa: BLE001 - then the first visitors after it build, as before
+        app.logger.exception("could not read the next moment the data version moves")
+        return
+    now = utcnow()
+    with state.lock:
+        if state.boundary == until and state.timer is not None and state.timer.is_alive():
+            return
+        if state.timer is not None:
+            state.timer.cancel()
+        state.boundary, state.timer = until, None
+        if until is None:
+            return
+        wait = (min(until, now + HORIZON) - now).total_seconds()
+        wait = max(wait, state.last_boundary + BOUNDARY_GAP - time.monotonic())
+        state.timer = threading.Timer(
+            max(wait, 0.0) + random.uniform(0, SPREAD), _at_boundary, (app, state, until)
+        )
+        state.timer.daemon = True
+        state.timer.start()
+
+
+def _at_boundary(app: Flask, state: _Preparing, until: datetime) -> None:
+    """The timer's end: prepare once the boundary has passed (the run then waits for the
+    next one), otherwise (the horizon, a clock running behind) look again."""
+    with state.lock:
+        if state.timer is threading.current_thread():
+            state.timer = None
+        early = utcnow() < until
+        if not early:
+            state.last_boundary = time.monotonic()
+    if early:
+        keep_next_boundary(app)
+    else:
+        _start(app)
 
 
 def wait_prepared(app: Flask, timeout: float = 60.0) -> None:
@@ -479,9 +579,14 @@ def prepare_documents(app: Flask) -> int:
     (`shared_document`); returns how many were answered. Each is built in a request context
     of its own, so its data version and its rallies are read in one snapshot: the document is
     kept under the version it was built from (and, if a newer change has committed since, not
-    kept: mapapp.publishing.partstore.save_document). Not counted against build limits."""
+    kept: mapapp.publishing.partstore.save_document). Not counted against build limits.
+
+    In a random order: every worker prepares after a boundary (keep_next_boundary), and in
+    one order the later ones caught up with the first and built what it was building (at
+    10,000 rallies 8 of 26 built twice); in orders of their own they share the building."""
     done = 0
-    for site, path in common_addresses(app):
+    addresses = common_addresses(app)
+    for site, path in random.sample(addresses, len(addresses)):
         headers = {"Accept-Encoding": "gzip"}
         # An app context of its own (its own `g`, database session and snapshot), even
         # inside a command's.
@@ -491,6 +596,9 @@ def prepare_documents(app: Flask) -> int:
                 response = app.make_response(app.dispatch_request())
             except HTTPException as refused:  # busy past BUILD_WAIT: that one is left out
                 app.logger.warning("could not prepare %s: %s", path, refused.code)
+                continue
+            except AlreadyKept:
+                done += 1
                 continue
             response.close()
             done += response.status_code == 200
