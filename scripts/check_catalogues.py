@@ -63,7 +63,11 @@ def problems(root: Path = ROOT) -> list[str]:
         with path.open("rb") as f:
             catalog = read_po(f, locale=lang)
         for message in catalog:
-            if not message.id or isinstance(message.id, tuple):
+            if isinstance(message.id, tuple):  # plural forms: each one written
+                if not all(message.string):
+                    found.append(f"{lang}: untranslated plural: {message.id[0]!r}")
+                continue
+            if not message.id:
                 continue
             text = message.string
             if not text:

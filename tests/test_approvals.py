@@ -16,7 +16,7 @@ from flask import Flask
 from sqlalchemy import select
 from test_moderate import PASSWORD, csrf, log_in
 
-from mapapp.domain import db
+from mapapp.domain import db, lifecycle
 from mapapp.domain.models import Approval, AuditEntry, PublishedRally, Rally, TelegramOutbox
 
 TITLE = "Пікет ля ратушы двух-асобы"
@@ -503,11 +503,23 @@ def test_one_moderator_sets_a_few_danger_warnings_alone_and_then_needs_a_second(
     assert answer.status_code == 303
     page = alesia.get(answer.headers["Location"] + "?lang=en").get_data(as_text=True)
     # Said in the language of the press (Belarusian, the default), with the number's form.
-    assert "вы адны паставілі 3 папярэджанні пра небяспеку" in page
+    assert "можа адзін паставіць за гадзіну 3 папярэджанні пра небяспеку" in page
     assert "зацвердзілі 1 з 2" in page
     assert status(ids[limit]) == "approved"
     assert public_outputs(app2, ids[limit]) == before  # nothing public changed
-    # The other moderators see it waiting, named as the button they would press.
+    # The other moderators see it waiting, named as the button they would press, and at the
+    # top of their queue (not found only by opening every rally).
+    page = barys.get(f"/moderate/rallies/{ids[limit]}?lang=en").get_data(as_text=True)
+    assert "Danger: do not come: approved by 1 of 2 (<bdi>alesia</bdi>)" in page
+    queue = barys.get("/moderate?lang=en").get_data(as_text=True)
+    waiting = queue[queue.index('id="dangers-waiting"') :]
+    assert f"{TITLE} {limit}" in waiting[: waiting.index("</ul>")]
+    # An edit of the rally (anyone's: a new version) leaves it waiting, not dropped unseen.
+    with app2.app_context():
+        session = db.session(write=True)
+        lifecycle.edit(
+            session, session.get(Rally, ids[limit]), {"description": "Новае"}, "organizer"
+        )
     page = barys.get(f"/moderate/rallies/{ids[limit]}?lang=en").get_data(as_text=True)
     assert "Danger: do not come: approved by 1 of 2 (<bdi>alesia</bdi>)" in page
     # A second moderator marks it too: it is dangerous, set by both (confirmed already).
@@ -519,11 +531,18 @@ def test_one_moderator_sets_a_few_danger_warnings_alone_and_then_needs_a_second(
     # Each moderator has their own count: barys, who set none alone, still can.
     press(barys, ids[limit + 1], "status/danger")
     assert status(ids[limit + 1]) == "danger"
+    assert "dangers-waiting" not in barys.get("/moderate?lang=en").get_data(as_text=True)
+    # Warnings a second moderator confirmed no longer count as alone: alesia may again.
+    for rally_id in ids[:limit]:
+        press(barys, rally_id, "status/confirm_danger")
+    extra = add_rally(app2, title=f"{TITLE} extra")
+    press(alesia, extra, "status/danger")
+    assert status(extra) == "danger"
     # An hour later alesia may warn alone again.
     with app2.app_context():
         session = db.session(write=True)
-        for entry in session.scalars(select(AuditEntry).where(AuditEntry.action == "danger")):
-            entry.at = entry.at - timedelta(minutes=61)
+        for approval in session.scalars(select(Approval).where(Approval.action == "danger")):
+            approval.at = approval.at - timedelta(minutes=61)
         session.commit()
     press(alesia, ids[limit + 1], "status/clear_danger")
     press(barys, ids[limit + 1], "status/clear_danger")

@@ -25,7 +25,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from mapapp.domain import news
 from mapapp.domain.models import (
@@ -565,7 +565,7 @@ def perform(
         rally.changes_pending and row is not None
     ):
         raise Refused(_l("There are no changes waiting for a moderator."))
-    rally.sequence = (rally.sequence or 0) + 1
+    _next_version(db, rally)
     public = row is not None or to in PUBLIC_STATUSES
     if action in ("approve", "approve_changes", "approve_move"):
         checked = len(approvers) if approvers else None
@@ -629,16 +629,68 @@ def required(db: Session, rally: Rally, action: str) -> int:
 
 
 def dangers_set_alone(db: Session, moderator: Moderator, hours: float = 1) -> int:
-    """How many danger warnings `moderator` set alone (no other moderator's approval in the
-    same change) in the last `hours` hours, from the audit log."""
+    """How many danger warnings `moderator` set or asked for in the last `hours` hours that
+    no other moderator has marked or confirmed since (their "danger" approvals alone on
+    their rally's version: a confirmed warning no longer counts)."""
+    other = aliased(Approval)
+    confirmed = (
+        select(other.id)
+        .where(
+            other.rally_id == Approval.rally_id,
+            other.action == "danger",
+            other.sequence == Approval.sequence,
+            other.moderator_id != moderator.id,
+        )
+        .exists()
+    )
     return db.scalar(
-        select(func.count(AuditEntry.id)).where(
-            AuditEntry.actor == f"{MODERATOR}:{moderator.name}",
-            AuditEntry.action == "danger",
-            AuditEntry.approvers == moderator.name,
-            AuditEntry.at >= utcnow() - timedelta(hours=hours),
+        select(func.count(Approval.id)).where(
+            Approval.moderator_id == moderator.id,
+            Approval.action == "danger",
+            Approval.at >= utcnow() - timedelta(hours=hours),
+            ~confirmed,
         )
     )
+
+
+def waiting_dangers(db: Session) -> list[tuple[Rally, list[str]]]:
+    """Public rallies with a danger warning waiting for a second moderator (danger_needs),
+    most recent first, with who asked for it: shown at the top of the moderators' queue, so
+    that the second one is found at once, not by opening every rally."""
+    rows = db.execute(
+        select(Rally, Approval.moderator_id)
+        .join(Approval, Approval.rally_id == Rally.id)
+        .join(Moderator, Moderator.id == Approval.moderator_id)
+        .where(
+            Approval.action == "danger",
+            Approval.sequence == func.coalesce(Rally.sequence, 0),
+            Rally.status.in_((APPROVED, MOVED)),
+            Moderator.suspended_at.is_(None),
+        )
+        .order_by(Approval.at.desc(), Approval.id.desc())
+    ).all()
+    found: dict[int, tuple[Rally, list[str]]] = {}
+    for rally, moderator_id in rows:
+        found.setdefault(rally.id, (rally, []))[1].append(_name(db, moderator_id))
+    return list(found.values())
+
+
+def _next_version(db: Session, rally: Rally) -> None:
+    """Move the rally to its next version (its `sequence`: approvals are of one version). A
+    danger warning waiting for a second moderator (danger_needs) goes on waiting on the new
+    one: an edit, anyone's, dropped it unseen (review of session 8)."""
+    old = rally.sequence or 0
+    rally.sequence = old + 1
+    if rally.status != DANGER:  # on a danger rally these are its setters, of that version
+        db.execute(
+            update(Approval)
+            .where(
+                Approval.rally_id == rally.id,
+                Approval.action == "danger",
+                Approval.sequence == old,
+            )
+            .values(sequence=old + 1)
+        )
 
 
 def danger_needs(db: Session, moderator: Moderator) -> int:
@@ -899,7 +951,7 @@ def edit(db: Session, rally: Rally, fields: dict[str, Any], actor: str) -> list[
     if not detail:  # only the contact: private, nothing to review
         db.commit()
         return changed
-    rally.sequence = (rally.sequence or 0) + 1
+    _next_version(db, rally)
     public = False
     if kind == MODERATOR and row is not None and held is None:
         _publish(db, rally, to)
@@ -1040,7 +1092,7 @@ def set_reveal(
         public = False
     before = _moderator_snapshot(db, rally, actor)
     rally.reveal_at = reveal_at
-    rally.sequence = (rally.sequence or 0) + 1
+    _next_version(db, rally)
     if public:  # else the published version keeps its time (a waiting start's is not public)
         row.reveal_at = shown
         _restatus(row, rally, row.status)

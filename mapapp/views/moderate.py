@@ -366,6 +366,7 @@ def render_queue(view: QueueView, bulk_form: BulkForm, status: int = 200):  # no
         approvals=approvals,
         queue_full=lifecycle.queue_full(session_),
         reported=reported_rallies(session_),
+        waiting_dangers=lifecycle.waiting_dangers(session_),
         pending_limit=current_app.config["PENDING_LIMIT"],
     )
     return make_response(page, status)
@@ -545,12 +546,12 @@ def waiting_message(found: Rally, decision: lifecycle.Decision) -> str:
     """The approval is recorded; nothing public changed yet."""
     if decision.action == "danger":  # past the moderator's warnings alone (danger_needs)
         return ngettext(
-            "%(title)s: you have set %(num)d danger warning alone in the last hour, so this "
-            "one waits for another moderator: approved by %(count)d of %(needed)d. Nothing "
-            "changes for the public until another moderator marks it dangerous too.",
-            "%(title)s: you have set %(num)d danger warnings alone in the last hour, so this "
-            "one waits for another moderator: approved by %(count)d of %(needed)d. Nothing "
-            "changes for the public until another moderator marks it dangerous too.",
+            "%(title)s: one moderator may set %(num)d danger warning alone in an hour, so "
+            "this one waits for another moderator: approved by %(count)d of %(needed)d. "
+            "Nothing changes for the public until another moderator marks it dangerous too.",
+            "%(title)s: one moderator may set %(num)d danger warnings alone in an hour, so "
+            "this one waits for another moderator: approved by %(count)d of %(needed)d. "
+            "Nothing changes for the public until another moderator marks it dangerous too.",
             current_app.config["DANGER_ALONE_PER_HOUR"],
             title=named(found),
             count=decision.count,

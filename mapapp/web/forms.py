@@ -278,6 +278,8 @@ class RallyForm(Form):
             if starts_at is not None and moment > starts_at:
                 raise ValidationError(_l("The place must be shown before the rally starts."))
         elif starts_at is not None:
+            if not str(field.data).isdigit():  # a forged form: the choice's check said so
+                return
             moment = starts_at - timedelta(hours=int(field.data))
         else:
             return
