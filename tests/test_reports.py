@@ -132,9 +132,11 @@ def test_a_report_past_the_limit_keeps_the_text_and_says_the_real_wait(sqlite_ur
 
 def test_a_flood_of_reports_stops_at_the_waiting_limits_and_keeps_the_text(sqlite_url) -> None:  # noqa: ANN001
     """Many addresses, each under REPORT_LIMIT, cannot fill the database: 100 reports wait on
-    one rally at most, REPORTS_WAITING_LIMIT on all; past them the form comes back with what
-    was typed, a clear message and a 503; handled reports free the room."""
-    from mapapp.domain.reports import RALLY_WAITING_LIMIT
+    one rally at most, REPORTS_WAITING_LIMIT on all (past which a rally with fewer than 10
+    waiting still takes them: a flood cannot silence the others); past them the form comes
+    back with what was typed, a clear message and a 503; moderators are told; handled reports
+    free the room."""
+    from mapapp.domain.reports import RALLY_ALWAYS_TAKES, RALLY_WAITING_LIMIT
 
     app = make_app(sqlite_url, REPORT_LIMIT="1000 per hour", REPORTS_WAITING_LIMIT=150)
     first, second, third = (add_rally(app, title=f"Акцыя {n}") for n in range(3))
@@ -150,17 +152,24 @@ def test_a_flood_of_reports_stops_at_the_waiting_limits_and_keeps_the_text(sqlit
     assert "шмат скаргаў на гэтую акцыю" in page
     for _ in range(50):  # another rally, up to the limit of all
         assert send(visitor, second, reason="dispersed").status_code == 200
+    # Past the limit of all: a rally with few reports still takes them, up to 10...
+    for n in range(RALLY_ALWAYS_TAKES):
+        assert send(visitor, third, reason="dispersed", text=f"Разагналі {n}").status_code == 200
+    # ...then no more, the typed text kept.
     refused = send(visitor, third, reason="other", text="Яшчэ адно")
     assert refused.status_code == 503 and "Яшчэ адно" in refused.get_data(as_text=True)
+    assert "занадта шмат неразгледжаных скаргаў" in refused.get_data(as_text=True)
     with app.app_context():
         count = db.session().execute(text("SELECT count(*) FROM visitor_report")).scalar()
-    assert count == 150
-    # A moderator marks the first rally's reports handled: room again.
+    assert count == 150 + RALLY_ALWAYS_TAKES
+    # The moderators are told that reports are being refused; marking some handled: room again.
     moderator = app.test_client()
     app.test_cli_runner().invoke(
         args=["create-moderator", "alesia"], env={"MAPAPP_MODERATOR_PASSWORD": PASSWORD}
     )
     log_in(moderator, name="alesia")
+    assert 'id="reports-full"' in moderator.get("/moderate?lang=en").get_data(as_text=True)
     token = csrf(moderator, f"/moderate/rallies/{first}")
     moderator.post(f"/moderate/rallies/{first}/reports/handled", data={"csrf_token": token})
+    assert 'id="reports-full"' not in moderator.get("/moderate?lang=en").get_data(as_text=True)
     assert send(visitor, third, reason="other", text="Яшчэ адно").status_code == 200

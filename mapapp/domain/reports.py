@@ -28,6 +28,11 @@ TEXT_LIMIT = 280  # characters of the optional text
 # Reports waiting on one rally: a hundred tell a moderator all there is to know, and a flood
 # from many addresses (each under REPORT_LIMIT) stops there instead of filling the database.
 RALLY_WAITING_LIMIT = 100
+# Past REPORTS_WAITING_LIMIT on all rallies, a rally with fewer than this many waiting still
+# takes reports: a flood spread over many rallies must not silence a real "already dispersed"
+# on another one (review of session 8: 200 addresses shut reports off site-wide). The table
+# stays bounded: this many a public rally at most, beyond the limit.
+RALLY_ALWAYS_TAKES = 10
 
 
 class ReportsFull(Exception):
@@ -44,7 +49,8 @@ def add(db: Session, rally_id: int, reason: str, text: str) -> None:
     REASONS; `text` at most TEXT_LIMIT characters). Commits.
 
     :raise ReportsFull: RALLY_WAITING_LIMIT reports wait on this rally, or
-        REPORTS_WAITING_LIMIT on all rallies together (not handled yet).
+        REPORTS_WAITING_LIMIT on all rallies together (not handled yet) and this rally has
+        RALLY_ALWAYS_TAKES already.
     """
     waiting = VisitorReport.handled_at.is_(None)
     on_rally = db.scalar(
@@ -52,12 +58,20 @@ def add(db: Session, rally_id: int, reason: str, text: str) -> None:
     )
     if on_rally >= RALLY_WAITING_LIMIT:
         raise ReportsFull(rally=True)
-    total = db.scalar(select(func.count(VisitorReport.id)).where(waiting))
-    if total >= int(current_app.config["REPORTS_WAITING_LIMIT"]):
+    if on_rally >= RALLY_ALWAYS_TAKES and waiting_full(db):
         raise ReportsFull(rally=False)
     hour = utcnow().replace(minute=0, second=0, microsecond=0)
     db.add(VisitorReport(rally_id=rally_id, reason=reason, text=text[:TEXT_LIMIT], at=hour))
     db.commit()
+
+
+def waiting_full(db: Session) -> bool:
+    """Whether REPORTS_WAITING_LIMIT reports wait on all rallies together (then only rallies
+    with fewer than RALLY_ALWAYS_TAKES waiting take more; the moderators' queue says so)."""
+    total = db.scalar(
+        select(func.count(VisitorReport.id)).where(VisitorReport.handled_at.is_(None))
+    )
+    return total >= int(current_app.config["REPORTS_WAITING_LIMIT"])
 
 
 def open_counts(db: Session) -> dict[int, int]:

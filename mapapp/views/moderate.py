@@ -367,6 +367,7 @@ def render_queue(view: QueueView, bulk_form: BulkForm, status: int = 200):  # no
         queue_full=lifecycle.queue_full(session_),
         reported=reported_rallies(session_),
         waiting_dangers=lifecycle.waiting_dangers(session_),
+        reports_full=reports.waiting_full(session_),
         pending_limit=current_app.config["PENDING_LIMIT"],
     )
     return make_response(page, status)
