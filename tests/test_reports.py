@@ -173,3 +173,20 @@ def test_a_flood_of_reports_stops_at_the_waiting_limits_and_keeps_the_text(sqlit
     moderator.post(f"/moderate/rallies/{first}/reports/handled", data={"csrf_token": token})
     assert 'id="reports-full"' not in moderator.get("/moderate?lang=en").get_data(as_text=True)
     assert send(visitor, third, reason="other", text="Яшчэ адно").status_code == 200
+
+
+def test_an_ipv6_client_is_counted_by_its_64_network(sqlite_url) -> None:  # noqa: ANN001
+    """One subscriber's /64 holds more addresses than any limit: counted as one client, or a
+    new address a request would step past every limit (review of session 8)."""
+    app = make_app(sqlite_url, REPORT_LIMIT="1 per hour")
+    rally_id = add_rally(app)
+
+    def from_address(address: str) -> int:
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+        return send(client, rally_id, reason="other").status_code
+
+    assert from_address("2001:db8:1:2::1") == 200
+    assert from_address("2001:db8:1:2:ffff::7") == 429  # the same /64
+    assert from_address("2001:db8:1:3::1") == 200  # another one
+    assert from_address("203.0.113.9") == 200 and from_address("203.0.113.10") == 200

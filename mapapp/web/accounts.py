@@ -25,7 +25,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Response, current_app, request
-from flask_limiter.util import get_remote_address
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from limits import parse as parse_limit
 from sqlalchemy import delete, func, select
@@ -33,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from mapapp.domain.models import LoginFailure, Moderator, utcnow
 from mapapp.web.keyed import keyed_hash
+from mapapp.web.limits import client_address
 
 # -- the secret key -------------------------------------------------------------------
 
@@ -169,7 +169,7 @@ def failure_keys(name: str, moderator: Moderator | None) -> list[tuple[str, str]
         # (from this address or any other) lock it out.
         return [(_key("device", device), "LOGIN_LIMIT")]
     return [
-        (_key("address", get_remote_address() or "-"), "LOGIN_LIMIT"),
+        (_key("address", client_address()), "LOGIN_LIMIT"),
         (_key("account", name.casefold()), "LOGIN_ACCOUNT_LIMIT"),
     ]
 

@@ -10,6 +10,7 @@ address (client_key), and expired counters are deleted: no address is stored any
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import random
@@ -28,13 +29,28 @@ from mapapp.domain import db
 from mapapp.web.keyed import keyed_hash
 
 
+def client_address() -> str:
+    """The client's address as the limits count it: an IPv6 address by its /64 network
+    (what one subscriber or phone gets: one attacker could otherwise take a new address from
+    it for every request and step past every limit), any other as it is."""
+    address = get_remote_address() or "-"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6 and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return address
+
+
 def client_key() -> str:
-    """The client, as the limits count it: a keyed hash of its address, never the address.
+    """The client, as the limits count it: a keyed hash of its address (client_address),
+    never the address.
 
     The counters' names (rows of rate_limit, Redis keys) then hold nothing a seized disk
     could turn back into an address (mapapp.web.keyed: the key is not on the disk).
     """
-    return keyed_hash("address", get_remote_address() or "-")
+    return keyed_hash("address", client_address())
 
 
 limiter = Limiter(key_func=client_key, default_limits=[])
