@@ -340,3 +340,21 @@ def test_the_banner_names_urgent_rallies_already_urgent_at_load(phone, live_serv
     ]  # fmt: skip
     text = phone.locator("#urgent").inner_text()
     assert "Перанесеная" in text and "Адмененая" in text and "Небяспечная" in text
+
+
+@pytest.mark.parametrize(("status", "sign", "colour"), [("danger", '"!"', "rgb(176, 0, 32)"),
+                                                        ("moved", '"→"', "rgb(138, 75, 0)")])  # fmt: skip
+def test_the_main_rally_in_danger_or_moved_shows_it_as_the_others_do(
+    phone, live_server, app, status: str, sign: str, colour: str
+):
+    """The main rally's star took a black ring only: on a phone it looked as on any day.
+    Now its sign and colour are those of every rally in that state (its size and thick ring
+    still mark it as the main one)."""
+    start = datetime.now(UTC) + timedelta(days=10)
+    add_rally(app, title="Галоўная акцыя", featured=True, starts_at=start, status=status)
+    loaded(phone, live_server + "/?lang=en")
+    star = phone.locator(".rally-marker-featured")
+    wait_until(phone, "document.querySelector('.rally-marker-featured') !== null")
+    assert star.evaluate("e => getComputedStyle(e, '::after').content") == sign
+    assert star.evaluate("e => getComputedStyle(e).backgroundColor") == colour
+    assert not phone.errors
