@@ -700,7 +700,12 @@ def danger_needs(db: Session, moderator: Moderator) -> int:
     rally dangerous would keep everyone home)."""
     approvals = int(current_app.config["APPROVALS"])
     limit = int(current_app.config["DANGER_ALONE_PER_HOUR"])
-    if approvals < 2 or dangers_set_alone(db, moderator) < limit:
+    if approvals < 2:
+        return 1
+    # The moderator's row locked until the commit (PostgreSQL; SQLite has one writer): two
+    # presses on two rallies at once would both count the same warnings and both pass.
+    db.execute(select(Moderator.id).where(Moderator.id == moderator.id).with_for_update())
+    if dangers_set_alone(db, moderator) < limit:
         return 1
     return approvals
 
