@@ -247,13 +247,10 @@ var DRAW_PAD = 0.25;
 // the others. A marker whose popup is open stays while the zoom does. Clusters of the view
 // before that are gone are reused for the new ones (reuseCluster), and the elements are
 // changed together, after every position has been worked out.
-export function render(state) {
-  var map = state.map;
-  if (!state.index) return;
-  if (state.next && finishLevel(state)) return;
-  var zoom = Math.round(map.getZoom());
-  var view = map.getBounds().pad(DRAW_PAD);
-  var drawn = state.drawn;
+// What a level draws over `view` at `zoom`, in the index's order: `next` (key -> its layer:
+// a cluster already drawn, or a rally's marker; null for a cluster still to make, kept in its
+// place for keyboard.js), the rallies' markers, and the index's clusters not drawn yet.
+function levelOf(state, zoom, view) {
   var next = new Map();
   var rallyMarkers = [];
   var newClusters = [];
@@ -261,10 +258,10 @@ export function render(state) {
     var key, layer;
     if (item.properties.cluster) {
       key = "c" + item.properties.cluster_id;
-      layer = drawn.get(key);
+      layer = state.drawn.get(key);
       if (!layer) {
         newClusters.push(item);
-        next.set(key, null);  // made below; its place in the index's order kept (keyboard.js)
+        next.set(key, null);
         return;
       }
     } else {
@@ -276,6 +273,18 @@ export function render(state) {
     }
     next.set(key, layer);
   });
+  return { next: next, rallyMarkers: rallyMarkers, newClusters: newClusters };
+}
+
+export function render(state) {
+  var map = state.map;
+  if (!state.index) return;
+  if (state.next && finishLevel(state)) return;
+  var zoom = Math.round(map.getZoom());
+  var view = map.getBounds().pad(DRAW_PAD);
+  var drawn = state.drawn;
+  var level = levelOf(state, zoom, view);
+  var next = level.next, rallyMarkers = level.rallyMarkers, newClusters = level.newClusters;
   var current = state.current;
   var focused = document.activeElement;
   var gone = [];
@@ -342,28 +351,8 @@ export function prepareLevel(state) {
   if (zoom === state.drawnZoom) return;
   var view = map.getBounds().pad(DRAW_PAD);
   var drawn = state.drawn;
-  var next = new Map();
-  var rallyMarkers = [];
-  var newClusters = [];
-  state.index.getClusters(boxOf(view), zoom).forEach(function (item) {
-    var key, layer;
-    if (item.properties.cluster) {
-      key = "c" + item.properties.cluster_id;
-      layer = drawn.get(key);
-      if (!layer) {
-        newClusters.push(item);
-        next.set(key, null);  // made below; its place in the index's order kept (keyboard.js)
-        return;
-      }
-    } else {
-      var r = state.records.get(item.properties.id);
-      if (!r) return;
-      key = "r" + r.id;
-      layer = markerOf(state, r);
-      rallyMarkers.push(layer);
-    }
-    next.set(key, layer);
-  });
+  var level = levelOf(state, zoom, view);
+  var next = level.next, rallyMarkers = level.rallyMarkers, newClusters = level.newClusters;
   var hidden = unseenWhileZooming(state);
   var spare = [];
   drawn.forEach(function (layer, key) {
