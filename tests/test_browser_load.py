@@ -5,21 +5,12 @@ the page has loaded (issue 27: time to markers)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
-from conftest import add_rally, browser_app, wait_until
-from flask import Flask
+from conftest import add_rally, wait_until
+from test_browser_zoom import app as app  # a fixture: the seed's rallies, with the main one
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def app(sqlite_url: str) -> Iterator[Flask]:
-    app = browser_app(sqlite_url)
-    app.test_cli_runner().invoke(args=["init-db"])  # the seed's rallies, with the main one
-    yield app
-    app.extensions["mapapp.db"]["engine"].dispose()
 
 
 # How many lines the list had when the status line first said how many rallies are drawn.

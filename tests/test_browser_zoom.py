@@ -36,6 +36,13 @@ def app(sqlite_url: str) -> Iterator[Flask]:
     app.extensions["mapapp.db"]["engine"].dispose()
 
 
+def add_grid(app: Flask) -> None:
+    """48 rallies on a grid around Minsk: clusters at the country's zooms, rallies closer."""
+    for i in range(8):
+        for j in range(6):
+            add_rally(app, title=f"Rally {i} {j}", lat=53.2 + i * 0.12, lon=26.9 + j * 0.18)
+
+
 def loaded(page) -> None:  # noqa: ANN001
     wait_until(page, "performance.getEntriesByName('rallies-loaded').length > 0")
 
@@ -143,9 +150,7 @@ def test_zooming_in_draws_each_levels_clusters_and_markers(page, live_server, ap
     """Zoomed in level by level with the "+" button (animated, as a visitor does): what is
     drawn over the view is what the cluster index has at that zoom, each cluster saying its
     own count, with nothing left of the level before."""
-    for i in range(8):
-        for j in range(6):
-            add_rally(app, title=f"Rally {i} {j}", lat=53.2 + i * 0.12, lon=26.9 + j * 0.18)
+    add_grid(app)
     page.goto(live_server + "/?lang=en&lat=53.7&lon=27.4&zoom=7")
     loaded(page)
     seen = []
@@ -173,9 +178,7 @@ def test_zooming_in_draws_each_levels_clusters_and_markers(page, live_server, ap
 def test_a_long_drag_draws_what_comes_into_view_before_the_map_stops(page, live_server, app: Flask):
     """Only the view and a little around it has elements: dragged far, with the button still
     down (no moveend yet), the map has drawn what came into view."""
-    for i in range(8):
-        for j in range(6):
-            add_rally(app, title=f"Rally {i} {j}", lat=53.2 + i * 0.12, lon=26.9 + j * 0.18)
+    add_grid(app)
     page.goto(live_server + "/?lang=en&lat=53.3&lon=26.2&zoom=10")
     loaded(page)
     page.wait_for_timeout(300)
@@ -235,9 +238,7 @@ def test_a_zooms_new_level_is_made_while_leaflet_animates_it(page, live_server, 
     (what of it is over the map: elements only animated off it stand for the new level's at
     once); at its end the new level is shown, and only it (made after the animation before:
     its 250 ms, then all of the new level's work before the map answered)."""
-    for i in range(8):
-        for j in range(6):
-            add_rally(app, title=f"Rally {i} {j}", lat=53.2 + i * 0.12, lon=26.9 + j * 0.18)
+    add_grid(app)
     page.goto(live_server + "/?lang=en&lat=53.7&lon=27.4&zoom=8")
     loaded(page)
     page.wait_for_timeout(300)
