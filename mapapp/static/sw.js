@@ -140,9 +140,10 @@ function cacheFirst(name, entries) {
 
 // Pages whose view was made from the visitor's own position ("Near me", map/view.js) say so
 // ({type: "rallymap:private-view"}, answered on the port they give once it is noted): their
-// tiles are fetched but never stored, here or in the browser's HTTP cache, so the phone keeps
-// no trace of where its owner was. Nothing of it reaches the server: the tiles' URLs are the
-// ones anyone looking at that region asks for. The page's id is kept in memory and in a cache
+// tiles are fetched but never stored, here or in the browser's HTTP cache (the site answers
+// every tile `no-store`, mapapp/web/tiles.py), so the phone keeps no trace of where its owner
+// was. Nothing of it reaches the server: the tiles' requests are the ones anyone looking at
+// that region makes. The page's id is kept in memory and in a cache
 // of its own (this worker may be stopped and started again while the page is open); ids of
 // closed pages are dropped.
 var PRIVATE = "rallymap-private";
@@ -216,9 +217,11 @@ route(TILES, {
     var event = options.event;
     var client = event && (event.clientId || (event.source && event.source.id));
     if (!(await isPrivate(client))) return tilesFirst.handle(options);
-    // A tile already stored is still used; a new one is fetched past the HTTP cache too.
+    // A tile already stored is still used; a new one is fetched as the page asked for it:
+    // another cache mode, credentials or destination would tell the server which requests
+    // come from a position. The site answers tiles `no-store`: the HTTP cache keeps none.
     var stored = await caches.match(options.request.url, { cacheName: "rallymap-tiles", ignoreVary: true });
-    return stored || fetch(options.request.url, { cache: "no-store", credentials: "omit" });
+    return stored || fetch(options.request);
   },
 });
 router.addFetchListener();

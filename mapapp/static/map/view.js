@@ -277,7 +277,25 @@ export function clearArea(map) {
 // them), the same URLs as anyone's, but none is kept: the page tells the service worker
 // (sw.js), which then stores none of this page's tiles; `then` runs once it has noted it
 // (or at once with no worker, or after a second if it does not answer).
-function tilesPrivate(then) {
+// The page also says so to offline-status.js (data-private-since: what it loaded from then
+// on is not handed to the worker), and to a worker that takes control of it later (a first
+// visit). Tiles from another host (MAPAPP_TILE_PROXY=0) are not asked for at all: that host
+// would learn the visitor's region, with their address; the app's own basemap stays.
+function tilesPrivate(map, then) {
+  var root = document.documentElement;
+  if (!root.hasAttribute("data-private-since")) {
+    root.setAttribute("data-private-since", String(Math.floor(performance.now())));
+    if (navigator.serviceWorker) {
+      navigator.serviceWorker.addEventListener("controllerchange", function () {
+        var later = navigator.serviceWorker.controller;
+        if (later) later.postMessage({ type: "rallymap:private-view" });
+      });
+    }
+  }
+  map.eachLayer(function (layer) {
+    var url = layer instanceof L.TileLayer ? layer._url || "" : "";
+    if (/^(https?:)?\/\//.test(url) && url.indexOf(window.location.origin + "/") !== 0) map.removeLayer(layer);
+  });
   var worker = navigator.serviceWorker && navigator.serviceWorker.controller;
   if (!worker || !window.MessageChannel) return then();
   var done = false;
@@ -322,7 +340,7 @@ export function nearMeControl(map, labels, nearest) {
             button.removeAttribute("aria-busy");
             var you = L.latLng(position.coords.latitude, position.coords.longitude);
             keepViewPrivate();
-            tilesPrivate(function () { showNearest(you); });
+            tilesPrivate(map, function () { showNearest(you); });
           },
           function (error) {
             button.removeAttribute("aria-busy");
