@@ -245,3 +245,57 @@ def test_near_me_on_a_first_visit_leaves_no_tile_of_the_visitors_region_in_any_c
     context.set_offline(False)
     assert page.errors == []
     context.close()
+
+
+@pytest.fixture
+def other_host_app(sqlite_url: str, tile_server: str) -> Iterator[Flask]:
+    """Tiles straight from the tile server (MAPAPP_TILE_PROXY=0): another host."""
+    app = make_app(
+        sqlite_url,
+        TILE_PROXY=False,
+        TILE_URL=tile_server.replace("127.0.0.1", "localhost") + "/{z}/{x}/{y}.png",
+    )
+    add_rally(app, title="Акцыя ў Гомелі", town="Гомель", region="BY-HO", lat=52.4345, lon=30.9754)
+    yield app
+    app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_near_me_asks_another_tile_host_for_nothing(browser, other_host_app):
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, other_host_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        context = browser.new_context(
+            **PHONE,
+            locale="en-US",
+            geolocation={"latitude": 51.9434, "longitude": 30.7986},
+            permissions=["geolocation"],
+        )
+        page = context.new_page()
+        page.errors = []
+        page.on("pageerror", lambda error: page.errors.append(str(error)))
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url) if "localhost" in r.url else None)
+        page.goto(f"http://127.0.0.1:{server.server_port}/?lang=en")
+        wait_until(page, "performance.getEntriesByName('rallies-loaded').length > 0")
+        wait_until(
+            page, "[...document.querySelectorAll('img.leaflet-tile')].every(t => t.complete)"
+        )
+        assert asked, "the first view's tiles come from the tile server"
+        asked.clear()
+        page.locator(".map-frame").scroll_into_view_if_needed()
+        page.get_by_role("button", name="Near me").tap()
+        page.locator(".you-are-here").wait_for()
+        page.evaluate(f"{MAP}.panBy([300, 300], {{animate: false}})")
+        page.wait_for_timeout(1000)
+        # The tile server would learn the visitor's region, with their address: the app's own
+        # basemap is drawn there instead.
+        assert asked == []
+        assert page.locator(".basemap-names").count() == 1
+        assert page.errors == []
+        context.close()
+    finally:
+        server.shutdown()
+        thread.join()
