@@ -67,7 +67,7 @@ def test_send_to_my_telegram_gives_the_link_to_no_web_server_and_no_history(brow
     send(page)
     send(page)
     link = page.locator("#manage-link").get_attribute("href")
-    token = link.split("/manage/")[1]
+    token = link.split("/manage/")[1].split("?")[0]
     telegram = page.locator("#manage-telegram")
     href = telegram.get_attribute("href")
     # The Telegram app's own scheme: the link goes to the app, not to a web server.
@@ -106,6 +106,39 @@ def test_send_to_my_telegram_gives_the_link_to_no_web_server_and_no_history(brow
     assert not missing.is_visible()
     assert page.errors == []
     context.close()
+
+
+def test_send_to_my_telegram_leaves_the_link_out_of_the_profiles_history(
+    browser, live_server, tmp_path
+):
+    """What a seized phone's browser keeps: the profile's History database (SQLite)."""
+    import sqlite3
+
+    from conftest import CHROMIUM
+
+    profile = tmp_path / "profile"
+    context = browser.browser_type.launch_persistent_context(
+        str(profile), executable_path=CHROMIUM, args=["--no-sandbox"], **PHONE, locale="en-US"
+    )
+    # t.me answered (by the test): a web link to it would be a page in the history.
+    context.route(
+        "https://t.me/**", lambda route: route.fulfill(body="t.me", content_type="text/html")
+    )
+    page = context.new_page()
+    fill_form(page, live_server)
+    send(page)
+    send(page)
+    token = page.locator("#manage-link").get_attribute("href").split("/manage/")[1].split("?")[0]
+    page.locator("#manage-telegram").tap(no_wait_after=True)
+    page.wait_for_timeout(3000)
+    context.close()
+    history = sqlite3.connect(profile / "Default" / "History")
+    try:
+        urls = [url for (url,) in history.execute("SELECT url FROM urls")]
+    finally:
+        history.close()
+    assert [u for u in urls if "/submit/done" in u], urls  # the database is written
+    assert [u for u in urls if token in u] == [], urls
 
 
 def test_the_public_share_in_telegram_carries_the_public_address_only(browser, live_server, app):
