@@ -12,7 +12,8 @@
  *   down) is deleted, so it cannot come back offline.
  * - Static files, the basemap and map tiles: from the cache first (their URLs change with them).
  * - Nothing private: only GETs of the public paths below; manage links, moderation and the
- *   submit form are never stored, nor any answer marked no-store or private, nor the tiles
+ *   submit form are never stored, nor any page or data marked no-store or private (every
+ *   tile is no-store, for the HTTP cache's sake: tilesFirst keeps them all the same), nor the tiles
  *   of a view made from the visitor's position ("Near me": a page says so, below) or of a
  *   page where a rally is placed (the form's preview, the manage page: PLACING).
  */
