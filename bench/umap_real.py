@@ -70,16 +70,49 @@ LEAFLET_LATITUDE = 53.7
 LEAFLET_ZOOM = 7
 UMAP_ALLOW_ANONYMOUS = False
 REALTIME_ENABLED = False
+UMAP_XSENDFILE_HEADER = "X-Accel-Redirect"
 """
 
-# uMap behind whitenoise: its static files (collected) and uploads (the datalayers' files)
-# from this process, as nginx serves them in uMap's documented deployment.
+# uMap as its documented deployment serves it (nginx in front): static files and uploads from
+# the front (here whitenoise), and the datalayers through X-Accel-Redirect to /internal/, whose
+# location has `gzip_static on` (the .gz uMap writes beside each datalayer's file).
 WSGI = """import os
+from pathlib import Path
+
 from whitenoise import WhiteNoise
 from umap.wsgi import application as umap
 
-application = WhiteNoise(umap, root=os.environ["UMAP_BENCH_STATIC"], prefix="/static/")
-application.add_files(os.environ["UMAP_BENCH_MEDIA"], prefix="/uploads/")
+MEDIA = Path(os.environ["UMAP_BENCH_MEDIA"])
+
+
+def internal(environ, start_response):
+    answer = {}
+
+    def start(status, headers, exc_info=None):
+        answer.update(status=status, headers=headers)
+
+    body = umap(environ, start)
+    headers = answer["headers"]
+    redirect = next((v for k, v in headers if k.lower() == "x-accel-redirect"), None)
+    if not redirect:
+        start_response(answer["status"], headers)
+        return body
+    getattr(body, "close", lambda: None)()
+    path = MEDIA / redirect.removeprefix("/internal/")
+    kept = [(k, v) for k, v in headers if k.lower() not in
+            ("x-accel-redirect", "content-length", "content-type", "content-encoding")]
+    kept += [("Content-Type", "application/octet-stream"), ("Vary", "Accept-Encoding")]
+    gzipped = Path(f"{path}.gz")
+    if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "") and gzipped.exists():
+        path = gzipped
+        kept.append(("Content-Encoding", "gzip"))
+    data = path.read_bytes()
+    start_response("200 OK", [*kept, ("Content-Length", str(len(data)))])
+    return [data]
+
+
+application = WhiteNoise(internal, root=os.environ["UMAP_BENCH_STATIC"], prefix="/static/")
+application.add_files(str(MEDIA), prefix="/uploads/")
 """
 
 # Run in `umap shell`: the map and its clustered datalayer through uMap's models.
@@ -97,7 +130,7 @@ TileLayer.objects.get_or_create(
     url_template=tiles, defaults={"name": "none", "attribution": "none", "rank": 1}
 )
 owner, _ = get_user_model().objects.get_or_create(username="bench")
-source = os.environ["UMAP_BENCH_SOURCE"]  # the GeoJSON file's SHA-256
+source = os.environ["UMAP_BENCH_SOURCE"]  # SHA-256 of the GeoJSON file and this script
 kept = Map.objects.filter(slug=os.environ["UMAP_BENCH_SLUG"], settings__properties__source=source)
 
 
@@ -129,7 +162,7 @@ def create():
         uuid=uuid.uuid4(), map=umap_map, name="rallies", display_on_load=True, settings=options
     )
     data = {"type": "FeatureCollection", "features": features, "_umap_options": options}
-    text = json.dumps(data, separators=(",", ":"))  # as uMap's client sends a layer
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)  # as uMap's client
     layer.geojson.save("rallies.geojson", ContentFile(text.encode()), save=False)
     layer.save()
     return umap_map
@@ -269,7 +302,7 @@ def main() -> None:
             "UMAP_BENCH_TILES": TILES,
             "UMAP_BENCH_SLUG": SLUG,
             "UMAP_BENCH_GEOJSON": str(geojson),
-            "UMAP_BENCH_SOURCE": hashlib.sha256(geojson.read_bytes()).hexdigest(),
+            "UMAP_BENCH_SOURCE": hashlib.sha256(geojson.read_bytes() + LOAD.encode()).hexdigest(),
         },
         cwd=home,
         stdout=subprocess.PIPE,
