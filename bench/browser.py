@@ -48,6 +48,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask, Response
 from playwright.sync_api import sync_playwright
@@ -364,6 +365,8 @@ def markers_and_zoom(
     page without markers (BARE_PAGE), none expected after the zoom."""
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
     page = context.new_page()
+    hosts = set()  # none but the page's own: no CDN, no tiles, no geocoder from elsewhere
+    page.on("request", lambda request: hosts.add(urlsplit(request.url).netloc))
     page.add_init_script(WATCH)
     if init:
         page.add_init_script(init)
@@ -385,6 +388,8 @@ def markers_and_zoom(
     context.close()
     if not drawn and not bare:
         raise SystemExit(f"no markers after zooming in: {url}")
+    if hosts - {urlsplit(url).netloc}:
+        raise SystemExit(f"{url} asked other hosts: {sorted(hosts - {urlsplit(url).netloc})}")
     return (
         markers / 1000,
         loaded / 1000,
