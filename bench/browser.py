@@ -18,7 +18,14 @@ big map's points as Leaflet markers in a Leaflet.markercluster group over the fu
 layer as the map (uMap always has one; the bench answers neither's tiles): time to markers,
 and the time to zoom in one level and redraw (ZOOM_IN: from the zoom's start until the markers
 of the new level are drawn and the map is idle) with its main-thread CPU time, each round
-printed.
+printed, and the main thread's CPU time until the markers (a light trace). In the same rounds,
+Leaflet with the same tile layer and no markers at all ("bare Leaflet"): the floor that
+Leaflet's own zoom animation (250 ms) sets on the zoom's time.
+
+With --umap-url URL, real uMap too (bench/umap_real.py installs and serves it and prints the
+URL of its map of the same rallies, one "Clustered" datalayer): markers drawn there are, as on
+the uMap-like page, the first marker or cluster icon in the DOM. Every page of the comparison
+may ask no host but its own.
 
 Then a phone on a slow link (Lighthouse's mobile profile: "Slow 4G", 150 ms a round trip,
 1.6 Mbit/s down, and the 4x CPU) at the largest count: the page as served, against the same
@@ -26,7 +33,7 @@ page without the request for the feed in its head (mapapp/web/mapshells.py EARLY
 asks for the feed only once its scripts have come and run.
 
     .venv/bin/python bench/browser.py [--counts 100,1000,10000] [--repeat R] [--chromium PATH]
-        [--only-umap] [--baseline-code DIR]
+        [--only-umap] [--baseline-code DIR] [--umap-url URL] [--throttles 1,4]
 
 --baseline-code DIR adds the map as another checkout serves it (this script run there with
 --serve-only, DIR first on the path: the same demo rallies) to the uMap-like comparison, as
