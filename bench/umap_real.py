@@ -9,12 +9,13 @@ Idempotent; each step is skipped when already done:
    its own on the local PostgreSQL (default `umap_bench` at 127.0.0.1:5432, user postgres,
    trust auth) with `CREATE EXTENSION postgis`;
 3. uMap's documented settings file (UMAP_SETTINGS: SECRET_KEY, DATABASES, SITE_URL, STATIC_ROOT,
-   MEDIA_ROOT), `umap migrate`, `umap collectstatic`;
+   MEDIA_ROOT, UMAP_XSENDFILE_HEADER), `umap collectstatic`, `umap migrate`;
 4. the rallies: a GeoJSON file (--geojson), or the bench's demo rallies made as
    `bench/browser.py` makes them (`demo_rallies(gazetteer(), N, seed=1)`, served by the app as
    `/api/rallies.geojson?when=all&lang=en`, the uMap-like page's feed) when run with the
    project's Python;
-5. one public map (slug `rallies-bench`, replaced on each run) with one datalayer of all of them
+5. one public map (slug `rallies-bench`; kept while the GeoJSON and this loader are the same,
+   else replaced, with a new id in its URL) with one datalayer of all of them
    of uMap's "Clustered" type, made through uMap's Django models in `umap shell`; its only tile
    layer is `/no-tiles/{z}/{x}/{y}.png` on uMap's own server, which answers none (as the bench
    answers neither the map's nor the uMap-like page's tiles). Nothing asks another host.
