@@ -146,7 +146,14 @@ def start_problem(starts_at: datetime, now: datetime, approved: bool = False) ->
 #     «на» (a street: «на Немиге»; not feasts or countries: «на Пасху», «на Беларусь»), before a
 #     capitalised name («возле Ратуши»);
 #  3. a few nouns that name a spot even alone: streets, squares, avenues, monuments, yards,
-#     entrances, stops, crossroads («вуліца Леніна», «Sq.», «двор»), a house with its number.
+#     entrances, stops, crossroads («вуліца Леніна», «Sq.», «двор»), a house with its number;
+#  4. (review 24c) an address: a street's abbreviation with or without its dot («ул Ленина
+#     5», «пр. Независимости 10»), «по адресу», a label («Сбор: Немига 5»), a street-like name
+#     before a house number («Ленина, 12», «Советская 3», "5 Lenin St"; not a date, time or
+#     unit after it); a crossing («пересечение Ленина и Советской»), «оз. X», «метро X»,
+#     «выход 2»; a name in quotes after a preposition («каля «Еўраопта»»); Russian «у» before a
+#     name in the genitive («у Евроопта»);
+#  5. coordinates in any form and every link (_COORDINATES, _LINKS below).
 # Not places: numbers and times after «около» («около 18:00», «около ста человек»), a noun
 # with an ordinary meaning alone («остановка сердца», «Бібліятэка ідэй», «Магазинные пакеты»),
 # people («рядом с друзьями»), verbs alone («Собираемся»). Weak spots, by design: a place
@@ -186,7 +193,7 @@ _PLACE_NOUNS = (
     r"возер|цырк|пасольств|амбасад|веж|кафэ|рэстаран|універсам|завод|праходн|"
     r"пляц|гараж|капліц|кіёск|кіоск|бюст|абеліск|аптэк|супермаркет|гіпермаркет|універмаг|"
     r"выканкам|гарвыканкам|райвыканкам|адміністрацы|паліклінік|бальніц|пошт|банк|сажалк|пляж|"
-    r"прыстан|пераход|падземк|аўтавакзал|шапік|ратонд|вакзал|капэл|"
+    r"прыстан|пераход|падземк|аўтавакзал|шапік|ратонд|вакзал|капэл|брам|прыступк|лесвіц|"
     # ru
     r"улиц|переул(?:ок|к)|площад|проспек|памятник|под[ъ’]езд|остановк|станци|здани|фонтан|"
     r"магазин|вокзал|церкв|церковь|храм|кинотеатр|библиотек|гостиниц|набережн|перекр[её]ст(?:ок|к)|"
@@ -194,7 +201,7 @@ _PLACE_NOUNS = (
     r"озер|посольств|башн|кафе|ресторан|универсам|цирк|проходн|завод|мемориал|"
     r"часовн|киоск|ларьк|ларёк|обелиск|аптек|гипермаркет|универмаг|исполком|горисполком|"
     r"райисполком|администраци|поликлиник|больниц|почт|пруд|пристан|переход|подземк|автовокзал|"
-    r"ротонд|рощ|"
+    r"ротонд|рощ|кост[её]л|ступен|лестниц|"
     # both: shops and centres by their names
     r"цум|гум|тц|трц|дк"
 )
@@ -298,6 +305,13 @@ _MONTHS = (
     r"снеж|январ|феврал|март|апрел|ма[яйе]|июн|июл|август|сентябр|октябр|ноябр|декабр|"
     r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
 )
+_WEEKDAYS = (
+    r"Панядз|Аўтор|Серад|Чацв|Пятн|Пятніц|Субот|Нядзел|Понед|Вторн|Сред|Четв|Пятниц|Воскрес|"
+    r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Студзен|Лют|Сакав|Красав|Трав|"
+    r"Чэрв|Ліп|Жнів|Верас|Кастр|Лістап|Снеж|Январ|Феврал|Март|Апрел|Ма[йя]|Июн|Июл|Август|"
+    r"Сентябр|Октябр|Ноябр|Декабр|January|February|March|April|May|June|July|August|"
+    r"September|October|November|December"
+)
 # What follows a number that is no house: a month, a unit, a time
 _NOT_A_HOUSE = (
     r"(?!\s*(?i:" + _MONTHS + r"|гадз|гадоў|год|гад|лет|час|мин|хв|сек|чал|чел|рубл|руб|кап|"
@@ -309,6 +323,13 @@ LOCATING_PATTERNS = (
     r"(?i:" + _NEXT_TO + r")\s+(?:the\s+)?[«\"„“]?" + _CAP + r"[\w’-]+»?",
     # a name in quotes after any preposition of place: «у «Еўраопце»», "at “Korona”"
     _PREP + r"\s+(?:" + _ADJECTIVE + r"\s+)?[«\"„“]" + _CAP + r"[^«»\"„“”]{0,40}[»\"“”]",
+    # «у Евроопта», «у Короны»: Russian «у» with a name in the genitive is "next to" (Belarusian
+    # «у» is "in", and a town after it ends otherwise: «у Мінску», «у Гродне»)
+    r"(?i:у)\s+(?!" + _NOT_PLACES + r")[А-ЯЁ][а-яё-]+(?:а|я|ы)(?![\w’])",
+    # a label then a name: «Сбор: Немига 5», «Месца збору: Кальварыя», "Meeting point: Korona"
+    r"(?i:(?:место|месца|точка)\s+(?:сбора|збору|встречи|сустрэчы)|сбор|збор|где|дзе|адрес|адрас|"
+    r"where|meeting point)\s*[:—–]\s*(?!" + _NOT_PLACES + r"|" + _WEEKDAYS + r")"
+    r"[«\"„“A-ZА-ЯЁІЎ][^.;!?\n]{0,40}",
     # «на Немиге», «на Кастрычніцкай»: a street or a square by its name; not feasts and countries
     r"(?i:на)\s+(?!" + _NOT_PLACES + r")[А-ЯЁІЎ][а-яёіў’-]+",
     r"(?i:(?:" + "|".join(_ALONE) + r"))" + _END,
@@ -378,7 +399,9 @@ _TLDS = (
 )
 _LINKS = re.compile(
     r"(?i:(?:https?://|www\.)[^\s<>«»\"]+"
-    r"|(?<![@\w.-])(?:[a-z0-9-]+\.)+(?:" + _TLDS + r")(?:/[^\s<>«»\"]*)?(?![\w.-]))"
+    r"|(?<![@\w.-])(?:[a-z0-9-]+\.)+(?:" + _TLDS + r")(?:/[^\s<>«»\"]*)?(?![\w.-])"
+    # a host and a path, whatever its domain: surl.li/abc, lnkd.in/x
+    r"|(?<![@\w.-])(?:[a-z0-9-]+\.)+[a-z]{2,10}/[^\s<>«»\"]+)"
 )
 
 
