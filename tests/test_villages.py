@@ -104,3 +104,16 @@ def test_the_bot_s_thanks_follow_how_many_approvals_publish(app):
         assert approved_when() == "It will appear on the map once a moderator approves it."
         app.config["APPROVALS"] = 2
         assert approved_when() == "It will appear on the map once 2 moderators approve it."
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("be", "У вёсцы, якой няма ў нашым спісе, спачатку яе назва: Ратомка, ля крамы"),
+        ("ru", "В деревне, которой нет в нашем списке, сначала её название"),
+        ("en", "In a village our list lacks, its name first"),
+    ],
+)
+def test_the_form_says_where_a_village_s_name_goes_before_anything_is_refused(client, lang, words):
+    page = client.get(f"/submit?lang={lang}").get_data(as_text=True)
+    assert words in page

@@ -133,7 +133,10 @@ class RallyForm(Form):
         _l("Place"),
         [Optional(), *rally_text("place")],
         filters=[strip],
-        description=_l("A square or a street, for example: Савецкая плошча"),
+        description=_l(
+            "A square or a street, for example: Савецкая плошча. In a village our list lacks,"
+            " its name first: Ратомка, ля крамы"
+        ),
     )
     # Browsers send 2026-12-25 and 19:00; typed by hand (no date picker) 25.12.2026 and 19.00.
     date = DateField(
