@@ -205,6 +205,8 @@ LOCATING = [
     ("Стоим на ступеньках", "на ступеньках"),
     ("Сбор у костёла", "у костёла"),
     ("Всё тут: surl.li/abcde", "surl.li/abcde"),
+    ("Zbor: vul. Lenina 5", "vul. Lenina 5"),
+    ("Sbor: ul Lenina 5", "ul Lenina 5"),
 ]
 NOT_LOCATING = [
     "Начинаем около 18:00",

@@ -267,7 +267,7 @@ _ALONE = (
     r"(?:оз|воз|р|мкр|мкрн|мікр|микр)\.\s*" + _UPPER + r"[\w’-]*",
     # an address: the word, or a street abbreviation (with or without its dot) before a name
     r"(?:по адресу|па адрасе|по адресу:|адрес:|адрас:|address:?)\s+[^.;!?\n]{1,40}",
-    r"(?:ул|вул|пр|пр-т|пр-кт|просп|прасп|пер|зав|бул|б-р|пл|наб|str)\.?\s+"
+    r"(?:ул|вул|пр|пр-т|пр-кт|просп|прасп|пер|зав|бул|б-р|пл|наб|str|vul|ul|prosp|prasp|pr-t)\.?\s+"
     + _UPPER
     + r"[\w’-]+(?:\s+"
     + _UPPER
