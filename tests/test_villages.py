@@ -117,3 +117,23 @@ def test_the_bot_s_thanks_follow_how_many_approvals_publish(app):
 def test_the_form_says_where_a_village_s_name_goes_before_anything_is_refused(client, lang, words):
     page = client.get(f"/submit?lang={lang}").get_data(as_text=True)
     assert words in page
+
+
+@pytest.mark.parametrize(
+    ("lang", "approvals", "words"),
+    [
+        ("en", 1, "once a moderator approves it"),
+        ("en", 2, "once 2 moderators approve it"),
+        ("ru", 2, "2 модератора"),
+        ("be", 3, "3 мадэратары"),
+    ],
+)
+def test_the_page_after_sending_says_how_many_approvals_publish(
+    client, app, lang, approvals, words
+):
+    app.config["APPROVALS"] = approvals
+    submit(client)
+    page = client.get(f"/submit/done?lang={lang}").get_data(as_text=True)
+    assert words in page
+    if approvals > 1:
+        assert "once a moderator approves" not in page
