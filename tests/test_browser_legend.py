@@ -341,6 +341,9 @@ def test_the_banner_names_urgent_rallies_already_urgent_at_load(phone, live_serv
         "urgent-danger", "urgent-moved", "urgent-cancelled",
     ]  # fmt: skip
     text = phone.locator("#urgent").inner_text()
+    assert "Небяспечная" in text  # the others behind "Іншыя тэрміновыя паведамленні: 2"
+    phone.locator("#urgent button.urgent-more").tap()
+    text = phone.locator("#urgent").inner_text()
     assert "Перанесеная" in text and "Адмененая" in text and "Небяспечная" in text
 
 

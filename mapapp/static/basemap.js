@@ -37,6 +37,9 @@
   // Where the rallies' markers and clusters are drawn (container pixels, with room for a
   // cluster's "!" badge and ring): a name is never placed over one.
   var MARKER_MARGIN = 6;
+  // How much further from its dot a town's name may stand, clear of the main rally's star on
+  // its town (40 px and its margin): Minsk's name beside the star.
+  var SHIFT = 14;
   function markerBoxes(map) {
     var boxes = [];
     map.eachLayer(function (layer) {
@@ -148,14 +151,15 @@
         var tries = region ? [
           [-width / 2, -8], [-width / 2, 10], [-width / 2, -26], [-width / 2, 28], [-width / 2, -44],
           [-width, -8], [0, -8], [-width, 10], [0, 10], [-width, -26], [0, -26]
-        ] : [[-4, -8], [-width - 22, -8]];
+        ] : [[-4, -8], [-width - 22, -8], [-4 + SHIFT, -8], [-width - 22 - SHIFT, -8]];
         for (var i = 0; i < tries.length; i++) {
           var x = at.x + tries[i][0];
           var y = at.y + tries[i][1];
           var place = [x - MARGIN, y - MARGIN, x + width + (region ? 0 : 18) + MARGIN, y + 16 + MARGIN];
           // The words themselves (a town's span leaves 18 px for its dot, on the dot's side)
           // keep off every marker and cluster: a name over a cluster hid its count.
-          var left = region || i ? x : x + 18;
+          var onLeft = !region && i % 2 === 1;
+          var left = region || onLeft ? x : x + 18;
           var words = [left, y, left + width, y + 16];
           if (overlaps(place, taken) || overlaps(words, markers)) continue;
           taken.push(place);
@@ -163,12 +167,14 @@
           var kept = spans.get(key);
           if (!kept) {
             var span = document.createElement("span");
-            span.className = region ? "basemap-region" : "basemap-town" + (i ? " basemap-town-left" : "");
+            span.className = region ? "basemap-region" : "basemap-town" + (onLeft ? " basemap-town-left" : "");
             span.textContent = name.text;
             // The town's dot, in the pane under the markers, where the name leaves room for it.
             var dot = region ? null : document.createElement("span");
             if (dot) dot.className = "basemap-dot";
-            kept = { span: span, dot: dot, dx: i ? width + 11 : 1 };
+            // The dot stays at its town when the name stands further off (SHIFT).
+            var dx = onLeft ? width + 11 : 1;
+            kept = { span: span, dot: dot, dx: i < 2 ? dx : onLeft ? dx + SHIFT : dx - SHIFT };
             spans.set(key, kept);
           }
           var point = map.containerPointToLayerPoint([x, y]);

@@ -222,19 +222,21 @@ function fallbackUrl(lang) {
   return self.location.origin + BASE + "/offline?lang=" + lang;
 }
 
-async function keepFallbacks() {
+// At an install (a new version of the site: the page's styles moved) each is fetched again,
+// the old one kept if that fails; later only a missing one.
+async function keepFallbacks(fresh) {
   var cache = await caches.open(FALLBACK);
   await Promise.all(LANGS.map(async function (lang) {
-    if (await cache.match(fallbackUrl(lang), { ignoreVary: true })) return;
+    if (!fresh && (await cache.match(fallbackUrl(lang), { ignoreVary: true }))) return;
     try {
-      var response = await fetch(fallbackUrl(lang), { credentials: "omit" });
+      var response = await fetch(fallbackUrl(lang), { credentials: "omit", cache: fresh ? "no-cache" : "default" });
       if (response.status === 200) await cache.put(fallbackUrl(lang), response);
     } catch (e) { /* no network now: next time */ }
   }));
 }
 
 self.addEventListener("install", function (event) {
-  event.waitUntil(keepFallbacks());
+  event.waitUntil(keepFallbacks(true));
 });
 // Each page's list of what it loaded ({type: "CACHE_URLS"}, offline-status.js) comes with a
 // network: the moment to keep a fallback a bad network lost at the install.
