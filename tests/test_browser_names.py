@@ -11,10 +11,10 @@ import pytest
 from conftest import browser_app, wait_until
 from flask import Flask
 from test_browser_legend import MAP, shot
+from test_browser_phone import PHONE
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
 # Each name's words (its text, not the room its span leaves for the town's dot) against each
 # marker's and cluster's drawn box (with a cluster's "!" badge), in the map's view.

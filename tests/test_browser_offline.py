@@ -11,6 +11,7 @@ from conftest import add_rally, browser_app, wait_until
 from flask import Flask
 from playwright.sync_api import Error as PlaywrightError
 from test_browser_legend import shot
+from test_browser_phone import PHONE
 
 from mapapp.domain import db, lifecycle
 from mapapp.domain.models import Rally
@@ -209,7 +210,6 @@ def test_a_rally_taken_down_leaves_no_copy_to_show_offline(page, live_server, ap
     assert "Гродне" not in page.content()
 
 
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 NOT_SAVED = {
     "be": "Гэтая старонка не захавана",
     "ru": "Эта страница не сохранена",

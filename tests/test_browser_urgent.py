@@ -17,6 +17,7 @@ import pytest
 from conftest import add_rally, browser_app, wait_until
 from flask import Flask
 from test_browser_legend import shot
+from test_browser_phone import PHONE, overlaps
 
 from mapapp.domain import db, lifecycle
 from mapapp.domain.models import Rally
@@ -217,7 +218,6 @@ def test_the_urgent_banner_covers_no_map_control_on_a_phone(browser, live_server
     context.close()
 
 
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 # Six urgent rallies with long titles (the reviewer's case: the banner took 40 % of the map).
 SEVERAL = [
     ("cancelled", "Пікет салідарнасці з палітвязнямі ля ратушы ў Брэсце", "Брэст", 52.09, 23.68),
@@ -227,15 +227,6 @@ SEVERAL = [
     ("moved", "Акцыя ў Віцебску каля канцэртнай залы «Віцебск»", "Віцебск", 55.19, 30.2),
     ("danger", "Пікет у Пінску на набярэжнай Піны ля моста", "Пінск", 52.11, 26.1),
 ]
-
-
-def boxes_apart(a: dict, b: dict) -> bool:
-    return (
-        a["x"] + a["width"] <= b["x"]
-        or b["x"] + b["width"] <= a["x"]
-        or a["y"] + a["height"] <= b["y"]
-        or b["y"] + b["height"] <= a["y"]
-    )
 
 
 @pytest.mark.parametrize("path", ["/?lang=be", "/embed?lang=ru&list=1"])
@@ -269,7 +260,7 @@ def test_several_notices_keep_to_a_quarter_of_a_phones_map_the_most_urgent_first
         for control in page.locator(".leaflet-control").all():
             other = control.bounding_box()
             if other and other["width"]:
-                assert boxes_apart(other, box), (control.inner_text(), other, box)
+                assert not overlaps(other, box), (control.inner_text(), other, box)
         return box
 
     box = fits()
@@ -320,7 +311,7 @@ def test_several_notices_keep_to_a_quarter_of_a_phones_map_the_most_urgent_first
     page.wait_for_timeout(500)
     popup = page.locator(".leaflet-popup-content-wrapper").bounding_box()
     # apart, or (a map too short for both: the embed with its list) the banner stepped aside
-    assert not banner.is_visible() or boxes_apart(popup, banner.bounding_box()), (
+    assert not banner.is_visible() or not overlaps(popup, banner.bounding_box()), (
         popup,
         banner.bounding_box(),
     )

@@ -11,6 +11,7 @@ import pytest
 from conftest import add_rally, browser_app, wait_until
 from flask import Flask
 from test_browser_legend import shot
+from test_browser_phone import PHONE
 
 pytestmark = pytest.mark.browser
 
@@ -111,7 +112,6 @@ def test_a_links_view_stays_where_the_link_put_it(page, live_server, view: str):
     assert page.errors == []
 
 
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 VIEW = f"[{FMAP}.getZoom(), {FMAP}.getCenter().lat, {FMAP}.getCenter().lng]"
 
 
