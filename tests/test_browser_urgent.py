@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 from conftest import add_rally, browser_app, wait_until
 from flask import Flask
+from test_a11y import AXE, TAGS
 from test_browser_legend import shot
 from test_browser_phone import PHONE, overlaps
 
@@ -282,6 +283,12 @@ def test_several_notices_keep_to_a_quarter_of_a_phones_map_the_most_urgent_first
     page.wait_for_timeout(200)
     box = fits()
     shot(page, f"urgent-open-{name}")
+    with open(AXE, encoding="utf-8") as source:
+        page.evaluate(source.read())
+    result = page.evaluate(
+        "tags => axe.run('#urgent', {runOnly: {type: 'tag', values: tags}})", TAGS
+    )
+    assert [(v["id"], [n["target"] for n in v["nodes"]][:4]) for v in result["violations"]] == []
     snapshot = banner.aria_snapshot()
     for _status, title, *_rest in SEVERAL:
         assert title in snapshot, (title, snapshot)
