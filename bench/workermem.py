@@ -227,9 +227,15 @@ def report(app: object) -> dict[str, object]:
     gc.collect()
     found["after gc.collect"] = status()
     if c is not None:
+        trimmed = time.perf_counter()
         c.malloc_trim(0)
+        found["malloc_trim(0) seconds"] = time.perf_counter() - trimmed
         found["after malloc_trim(0)"] = status()
         found["malloc after trim"] = malloc(c)
+    with contextlib.suppress(ImportError):
+        from mapapp.web import heap
+
+        found["trims by the app (count, seconds)"] = [heap.done["trims"], heap.done["seconds"]]
     found["seconds"] = time.perf_counter() - started
     return found
 
