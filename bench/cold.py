@@ -312,7 +312,8 @@ class Code:
         reports = []
         for pid in pids:
             path = folder / f"{pid}.json"
-            for _ in range(1200):  # at most 120 s: a worker's report walks its caches
+            for _ in range(6000):  # at most 600 s: a worker's report walks its caches (with
+                # tracemalloc, minutes)
                 if path.exists():
                     break
                 time.sleep(0.1)
@@ -457,12 +458,15 @@ def main() -> None:
             "brackets, the workers' CPU time + the database's (ms; PostgreSQL's processes; the"
             " figures a shared machine does not blur)"
         )
-        keys = list(codes[0].rounds[0])
+        keys = list(dict.fromkeys(key for code in codes for r in code.rounds for key in r))
         header = "".join(f"{code.name:>28}" for code in codes)
         print(f"  {'':36}{header}{'   ratio (CPU)' if len(codes) > 1 else ''}")
         for key in [key for key in keys if key.startswith(("memory", "held"))]:
             # MiB (or a count); with more than one code, each against the last (the baseline).
-            values = [statistics.median(r[key][0] for r in code.rounds) for code in codes]
+            values = [
+                statistics.median([r[key][0] for r in code.rounds if key in r] or [0.0])
+                for code in codes
+            ]
             line = "".join(f"{value:28.1f}" for value in values)
             if len(values) > 1 and values[-1]:
                 line += "  " + " / ".join(f"{value / values[-1]:.2f}x" for value in values[:-1])
