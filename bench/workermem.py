@@ -118,9 +118,11 @@ def pymalloc() -> dict[str, float]:
             os.close(saved)
         out.seek(0)
         text = out.read()
-    match = re.search(r"# arenas allocated current\s*=\s*([\d,]+)", text)
+    # "N arenas * 1048576 bytes/arena = ..." (1 MiB each since Python 3.10)
+    match = re.search(r"([\d,]+) arenas \* ([\d,]+) bytes/arena", text)
     if match:
-        found["pymalloc arenas, MiB"] = int(match.group(1).replace(",", "")) / 4  # 256 KiB each
+        count, size = (int(group.replace(",", "")) for group in match.groups())
+        found["pymalloc arenas, MiB"] = count * size / MIB
     match = re.search(r"Total\s*=\s*([\d,]+)", text)
     if match:
         found["pymalloc total, MiB"] = int(match.group(1).replace(",", "")) / MIB
