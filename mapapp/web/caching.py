@@ -184,8 +184,9 @@ def give_back_heap() -> None:
     """After a build: give the C heap's free pages back to the system (mapapp.web.heap.trim)
     once the answer is sent, or at once outside a visitor's request (a preparation builds the
     common documents one after another). A build at 100,000 rallies frees tens of MB of small
-    blocks that glibc keeps otherwise, spread over the threads' arenas: 40-60 MiB of a
-    worker's 250-280 (docs/benchmarks.md, "session 9"). Once a request, whatever it built."""
+    blocks that glibc keeps otherwise, spread over the threads' arenas: 21-56 MiB of a
+    worker's 229-277 after random filters (docs/benchmarks.md, "session 9"). Once a request,
+    whatever it built."""
     if has_request_context() and not g.get("prepared_ahead"):
         if g.get("heap_trim"):
             return
