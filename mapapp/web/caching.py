@@ -168,6 +168,12 @@ def memoized(
             gate.release()
         if found is None:
             give_back_heap()
+    if g.get("prepared_ahead"):
+        # A preparation's document (prepare_documents) is kept in the shared store, where
+        # every worker reads it whole, this one too: kept here as well, the 26 common
+        # documents filled MEMO_TOTAL (64 MiB at 100,000 rallies) in each worker that
+        # prepared after a boundary (docs/benchmarks.md, "session 9").
+        return value
     # The eviction and the insert under the lock, so another thread's eviction cannot race
     # ours (a KeyError before).
     with _memo_lock:
