@@ -242,3 +242,14 @@ def test_a_moderators_danger_warning_needs_its_box_ticked(app3) -> None:
     assert "2 мадэратары мусяць націснуць" in be
     assert press(alesia, rally_id, "status/danger", confirm="y").status_code == 303
     assert public(app3, rally_id).get_json()["status"] == "danger"
+
+
+def test_one_moderator_cannot_rewrite_a_cancelled_public_rally(app3) -> None:
+    """A cancelled rally has no waiting state: an edit was published at once, by one account."""
+    rally_id = add_rally(app3, title=TITLE, place=SENT_PLACE, status="cancelled")
+    carol = moderator_client(app3, "carol")
+    form = edit_form(carol, rally_id, place=SEIZED_PLACE, description=SEIZED_TEXT)
+    response = carol.post(f"/moderate/rallies/{rally_id}/edit?lang=en", data=form)
+    assert response.status_code == 409
+    assert "show it again first" in response.get_data(as_text=True)
+    assert public(app3, rally_id).get_json()["place"] == SENT_PLACE

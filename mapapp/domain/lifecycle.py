@@ -958,6 +958,7 @@ def edit(db: Session, rally: Rally, fields: dict[str, Any], actor: str) -> list[
     if not changed:
         return []
     kind = actor_kind(actor)
+    refuse_cancelled_edit(db, rally, actor)
     row = published(db, rally)
     action = "edit"
     held = None  # a moderator's new place or time of a live rally, waiting for more approvals
@@ -1000,6 +1001,30 @@ def edit(db: Session, rally: Rally, fields: dict[str, Any], actor: str) -> list[
         # The editor's approval of the change; another moderator's publishes it.
         decide(db, rally, held, "approve")
     return changed
+
+
+def refuse_cancelled_edit(db: Session, rally: Rally, actor: str) -> None:
+    """:raise Refused: one moderator would change what the public reads of a cancelled rally.
+
+    A moderator's edit of a live rally waits for MAPAPP_APPROVALS moderators (`edit`); a
+    cancelled one has no waiting state to hold it in, and was published at once: one seized
+    account could write "cancelled: come to the yard behind the station instead" into it.
+    With MAPAPP_APPROVALS above 1 it is refused: restore the rally first (N moderators), then
+    edit it (it waits like any edit of a public rally). The organizer cannot edit it either.
+    """
+    if (
+        actor_kind(actor) == MODERATOR
+        and rally.status == CANCELLED
+        and int(current_app.config["APPROVALS"]) > 1
+        and published(db, rally) is not None
+    ):
+        raise Refused(
+            _l(
+                "One moderator cannot change a cancelled rally that the public sees: show it "
+                "again first (“Show it again (not cancelled)”, which takes several "
+                "moderators), then edit it."
+            )
+        )
 
 
 def _moderator(db: Session, actor: str) -> Moderator:

@@ -777,6 +777,10 @@ def set_status(rally_id: int, action: str):  # noqa: ANN201
 @csrf.exempt  # the form checks its token; a stale one shows the edits again, not a bare 400
 def edit(rally_id: int):  # noqa: ANN201
     found = load(rally_id)
+    try:  # before the reveal time below is saved: nothing of the edit happens
+        lifecycle.refuse_cancelled_edit(db.session(), found, actor())
+    except lifecycle.Refused as error:
+        refused(error)
     form = RallyForm()
     if not form.validate():
         return render_page(found, form, 400 if "csrf_token" in form.errors else 422)
