@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import add_rally, make_app
+from conftest import add_rally, fresh_postgres, make_app
 from flask import Flask
 from sqlalchemy import select
 from test_approvals import moderator_client, press
@@ -27,10 +27,10 @@ SEIZED_PLACE = "Двор за вакзалам, гаражы"
 SEIZED_TEXT = "Збор у двары за вакзалам, ля гаражоў."
 
 
-@pytest.fixture
-def app3(sqlite_url: str) -> Iterator[Flask]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app3(request, sqlite_url: str) -> Iterator[Flask]:  # noqa: ANN001
     """Two approvals publish; three moderators, carol the seized one."""
-    app = make_app(sqlite_url, APPROVALS=2)
+    app = make_app(sqlite_url if request.param == "sqlite" else fresh_postgres(), APPROVALS=2)
     runner = app.test_cli_runner()
     for name in ("alesia", "barys", "carol"):
         result = runner.invoke(
