@@ -59,7 +59,7 @@ def test_two_moderators_suspend_a_third_and_revert_their_actions(app3) -> None:
     cypryan = moderator_client(app3, "cypryan")
     # The seized account: a false danger warning (one step), a trap published with an
     # honest moderator's second approval, and an approval waiting for another.
-    assert press(cypryan, warned, "status/danger").status_code == 303
+    assert press(cypryan, warned, "status/danger", confirm="y").status_code == 303
     assert press(cypryan, published, "approve").status_code == 303
     assert press(alesia, published, "approve").status_code == 303
     assert press(cypryan, waiting, "approve").status_code == 303

@@ -380,6 +380,16 @@ class DangerForm(Form):
     )
 
 
+class ModeratorDangerForm(Form):
+    """A moderator's danger warning: a ticked box (checked by the server), so that one tap
+    beside "Mark as moved" warns nobody away; the page says beforehand who can lift it."""
+
+    confirm = BooleanField(
+        _l("Yes, warn everyone not to come."),
+        [DataRequired(_l("Tick the box to confirm the warning."))],
+    )
+
+
 class LoginForm(Form):
     name = StringField(
         _l("Name"), [InputRequired(REQUIRED), Length(max=80, message=AT_MOST)], filters=[strip]
