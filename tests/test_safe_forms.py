@@ -506,6 +506,7 @@ def test_a_new_place_may_be_hidden_and_a_hidden_one_shown_later(client, app):  #
         app, starts_at=starts, reveal_at=starts - timedelta(hours=2),
         manage_token_hash=lifecycle.hash_token("tok3"),
     )  # fmt: skip
+    open_manage(client, "tok3")
     page = client.get("/manage/tok3?lang=en").get_data(as_text=True)
     assert "so the police cannot be there first" in page and "public already" not in page
     with app.app_context():
