@@ -670,6 +670,19 @@ def test_the_open_cookie_is_bound_to_its_token_and_short_lived(client, app, monk
     assert "Першы пікет" not in client.get("/manage/tok").get_data(as_text=True)
 
 
+def test_under_a_path_prefix_the_open_cookie_goes_to_the_prefixed_link(client, app):
+    add_rally(app, manage_token_hash=lifecycle.hash_token("tok"), title="Пікет на люстэрку")
+    mirror = "http://localhost/mirror/"
+    first = client.get("/manage/tok", base_url=mirror).get_data(as_text=True)
+    assert 'action="/mirror/manage/tok/open"' in first
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', first)[1]
+    opened = client.post("/manage/tok/open", data={"csrf_token": token}, base_url=mirror)
+    assert opened.headers["Location"] == "/mirror/manage/tok"
+    assert "Path=/mirror/manage/tok;" in open_cookie(opened)
+    page = client.get("/manage/tok", base_url=mirror).get_data(as_text=True)
+    assert "Пікет на люстэрку" in page
+
+
 @pytest.mark.parametrize("action", ["edit", "cancel", "danger"])
 def test_after_a_form_of_the_manage_page_the_organizer_lands_on_it_again(client, app, action):
     """An organizer whose open cookie has gone (30 minutes on the page, another browser's
