@@ -135,3 +135,17 @@ def test_the_service_worker_keeps_no_manage_page(browser, live_server, rally):
     )
     assert stored and [url for url in stored if "/manage/" in url] == []
     page.context.close()
+
+
+def test_the_first_page_passes_axe(browser, live_server, rally):
+    from test_a11y import AXE, axe
+
+    if not AXE.exists():
+        pytest.skip("axe-core is not installed (make install-test runs npm ci in tests/axe)")
+    page = new_page(browser)
+    page.route("**/manage-open.js*", lambda route: route.abort())  # the page as without scripts
+    for lang in ("be", "ru", "en"):
+        page.goto(f"{live_server}/manage/{TOKEN}?lang={lang}")
+        assert page.locator("#manage-open button").is_visible()
+        assert axe(page, AXE.read_text(encoding="utf-8")) == [], lang
+    page.context.close()
