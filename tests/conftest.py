@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import base64
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -210,6 +211,16 @@ def add_rally(app: Flask, **fields) -> int:  # noqa: ANN003
         for actor, action in steps:
             lifecycle.perform(session, rally, actor, action, reason=reason)
         return rally.id
+
+
+def open_manage(client, token: str, lang: str | None = None) -> int:  # noqa: ANN001
+    """Press "Open my rally" on the manage link's first page, as a person's browser does
+    (views/submit.py, manage): the client's next GET of the link shows the manage page.
+    The answer's status: 303 when the link is valid, 404 when it is not."""
+    query = f"?lang={lang}" if lang else ""
+    first = client.get("/submit").get_data(as_text=True)  # a page with the session's token
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', first)
+    return client.post(f"/manage/{token}/open{query}", data={"csrf_token": csrf[1]}).status_code
 
 
 @pytest.fixture

@@ -109,6 +109,7 @@ def test_preview_manage_and_moderation_pages(browser, live_server, app, axe_sour
     page.wait_for_url("**/submit/done**")
     assert axe(page, axe_source) == [], "done"
     page.goto(page.locator(".manage-link a").get_attribute("href"))
+    page.locator(".pin-map").wait_for()  # past the link's first page (its script opens it)
     assert axe(page, axe_source) == [], "manage"
     import os
 

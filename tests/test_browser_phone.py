@@ -353,6 +353,7 @@ def test_the_tiles_of_a_page_that_places_a_rally_are_never_kept(browser, live_se
     wait_until(page, "document.documentElement.dataset.offlineReady === '1'", timeout=30)
     tiles.clear()
     page.goto(f"{live_server}/manage/tok-tiles?lang=be")
+    page.locator(".pin-map").wait_for()  # past the link's first page (its script opens it)
     wait_until(page, "document.querySelectorAll('img.leaflet-tile').length > 0", timeout=30)
     wait_until(page, "[...document.querySelectorAll('img.leaflet-tile')].every(t => t.complete)")
     assert tiles

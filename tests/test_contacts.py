@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import CONTACT_KEY, add_rally, make_app
+from conftest import CONTACT_KEY, add_rally, make_app, open_manage
 from cryptography.fernet import Fernet
 from sqlalchemy import select, text, update
 from test_sessions import csrf, log_in
@@ -169,7 +169,7 @@ def test_a_moderator_issues_a_new_manage_link(app, client, monkeypatch):
     monkeypatch.setenv("MAPAPP_MODERATOR_PASSWORD", PASSWORD)
     app.test_cli_runner().invoke(args=["create-moderator", "alesia"])
     rally_id = add_rally(app, status="pending", manage_token_hash=hash_token("tok-lost-link"))
-    assert client.get("/manage/tok-lost-link").status_code == 200
+    assert open_manage(client, "tok-lost-link") == 303
     log_in(client)
     token = csrf(client, f"/moderate/rallies/{rally_id}")
     answer = client.post(f"/moderate/rallies/{rally_id}/manage-link", data={"csrf_token": token})
@@ -179,7 +179,9 @@ def test_a_moderator_issues_a_new_manage_link(app, client, monkeypatch):
         r'id="manage-link">http://localhost(/manage/[^<]+)<', answer.get_data(as_text=True)
     )[1]
     assert client.get("/manage/tok-lost-link").status_code == 404  # the old link is dead
-    assert client.get(link).status_code == 200
+    assert open_manage(client, "tok-lost-link") == 404  # and cannot be opened again
+    assert open_manage(client, link.rsplit("/", 1)[1]) == 303
+    assert "Status:" in client.get(link + "?lang=en").get_data(as_text=True)
     with app.app_context():
         actions = (
             db.session()

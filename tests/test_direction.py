@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import add_rally
+from conftest import add_rally, open_manage
 from test_moderate import log_in, moderator  # noqa: F401 - a fixture
 
 from mapapp.domain.lifecycle import hash_token
@@ -74,6 +74,7 @@ def test_moderator_and_manage_pages_isolate_user_text(client, legacy, moderator)
     assert f'<p dir="auto">Радок{RLO}</p>' in page
     no_loose_control(page)
     no_loose_control(client.get("/moderate").get_data(as_text=True))
+    open_manage(client, "tok-direction")
     manage = client.get("/manage/tok-direction").get_data(as_text=True)
     assert f"<bdi>Дубль{RLO}</bdi>" in manage
 

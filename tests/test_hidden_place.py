@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import add_rally
+from conftest import add_rally, open_manage
 from flask import Flask
 from sqlalchemy import select
 from test_approvals import TITLE, app2, moderator_client, press, public_outputs  # noqa: F401
@@ -286,7 +286,9 @@ def test_a_place_shown_by_its_time_while_a_start_waits_stays_shown(app2) -> None
         row.reveal_at = row.starts_at - timedelta(hours=6)
         session.commit()
     assert public(app2, rally_id)["place"] == PLACE
-    page = app2.test_client().get("/manage/tok").get_data(as_text=True)
+    organizer = app2.test_client()
+    open_manage(organizer, "tok")
+    page = organizer.get("/manage/tok").get_data(as_text=True)
     assert '<option selected value="now">' in page or 'value="now" selected' in page, page
     # A form opened before (still "6 hours before") changes no reveal; approving the new
     # start does not hide the place the public has seen.

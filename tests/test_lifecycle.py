@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import add_rally
+from conftest import add_rally, open_manage
 from flask import Flask
 from test_moderate import PASSWORD, csrf, log_in
 
@@ -233,6 +233,7 @@ def test_organizer_sets_danger_in_one_step_and_everyone_sees_it(client, app):
     from mapapp.domain.lifecycle import hash_token
 
     rally_id = add_rally(app, manage_token_hash=hash_token("tok"), title="Danger rally")
+    open_manage(client, "tok")
     page = client.get("/manage/tok?lang=en").get_data(as_text=True)
     assert "only a moderator can lift it" in page
     # without the ticked box nothing happens: the box says only a moderator can lift it

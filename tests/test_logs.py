@@ -22,7 +22,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import add_rally, make_app
+from conftest import add_rally, make_app, open_manage
 from sqlalchemy import text
 from werkzeug.serving import make_server
 
@@ -109,7 +109,9 @@ def journeys(client, app) -> None:
     # the manage link, right and wrong
     rally_id = add_rally(app, contact=CONTACT, manage_token_hash=hash_token(TOKEN), place=PLACE)
     assert client.get(f"/manage/{TOKEN}", headers=headers).status_code == 200
-    assert client.get(f"/manage/{TOKEN}x").status_code == 404
+    assert open_manage(client, f"{TOKEN}x") == 404
+    assert open_manage(client, TOKEN) == 303
+    assert client.get(f"/manage/{TOKEN}", headers=headers).status_code == 200
     edit = submit_form(CSRF.search(client.get(f"/manage/{TOKEN}").get_data(as_text=True))[1])
     assert client.post(f"/manage/{TOKEN}/edit", data=edit).status_code == 303
     # a moderator logs in, looks, approves
@@ -257,6 +259,12 @@ def test_gunicorn_access_log_holds_routes_only(sqlite_url, tmp_path):
             get(f"/manage/{TOKEN}-wrong")
             get(f"/{urllib.parse.quote(PLACE)}")
             token = CSRF.search(get("/submit")).group(1)
+            wrong = urllib.parse.urlencode({"csrf_token": token}).encode()
+            with contextlib.suppress(urllib.error.HTTPError):
+                opener.open(
+                    urllib.request.Request(f"{base}/manage/{TOKEN}-wrong/open", wrong, headers),
+                    timeout=10,
+                )
             body = urllib.parse.urlencode(submit_form(token)).encode()
             opener.open(urllib.request.Request(base + "/submit", body, headers), timeout=10)
         finally:
@@ -267,7 +275,7 @@ def test_gunicorn_access_log_holds_routes_only(sqlite_url, tmp_path):
     lines = [line for line in lines if "Listening at: http://127.0.0.1" not in line]
     logged = "\n".join(lines)
     assert '"GET /manage/<token> HTTP/1.1" 200' in logged, logged
-    assert '"GET /manage/<token> HTTP/1.1" 404' in logged, logged
+    assert '"POST /manage/<token>/open HTTP/1.1" 404' in logged, logged
     assert '"GET /api/geocode HTTP/1.1" 404' in logged, logged
     assert '"GET /api/reverse HTTP/1.1" 200' in logged, logged
     assert '"POST /submit HTTP/1.1" 200' in logged, logged

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import add_rally
+from conftest import add_rally, open_manage
 from sqlalchemy import select
 from test_moderate import log_in, moderator  # noqa: F401 (a fixture)
 from test_submit import csrf, form, next_week, submit
@@ -345,6 +345,7 @@ def test_the_moderation_page_warns_of_a_hint_while_the_place_is_hidden(client, a
 
 def test_the_manage_page_keeps_warning_of_a_hint(client, app):
     hinted_hidden_rally(app)
+    open_manage(client, "tok")
     page = client.get("/manage/tok?lang=ru").get_data(as_text=True)
     assert 'id="locating-warning"' in page and "Название или описание могут выдать" in page
 
@@ -356,6 +357,7 @@ def test_the_manage_page_keeps_an_offset_choice_without_a_stray_date(client, app
         app, manage_token_hash=lifecycle.hash_token("tok"), starts_at=starts,
         reveal_at=starts - timedelta(hours=2),
     )  # fmt: skip
+    open_manage(client, "tok")
     page = client.get("/manage/tok").get_data(as_text=True)
     assert re.search(r'<option selected value="2">|<option value="2" selected>', page)
     assert re.search(r'id="reveal_date" name="reveal_date" type="date" value=""', page), page
@@ -419,6 +421,7 @@ def stored(app, rally_id):  # noqa: ANN001, ANN201
 
 def test_the_manage_page_has_the_pin_map_at_the_stored_pin(client, app):
     hidden_place_rally(app, lat=53.9101, lon=27.5702)
+    open_manage(client, "tok")
     page = client.get("/manage/tok?lang=en")
     text = page.get_data(as_text=True)
     assert '"mode": "pin"' in text and "RallyMap.init(" in text
@@ -566,6 +569,7 @@ def test_an_unknown_town_is_said_not_taken_for_a_town_without_rallies(client, ap
 def test_a_shown_place_cannot_be_hidden_again_from_the_manage_page(client, app, lang):
     rally_id = add_rally(app, manage_token_hash=lifecycle.hash_token("tok"), geonameid=625144)
     said = {"en": "public already, so it cannot", "be": "ўжо публічнае", "ru": "уже публичное"}
+    open_manage(client, "tok")
     assert said[lang] in client.get(f"/manage/tok?lang={lang}").get_data(as_text=True)
     data = edit_data(client, app, rally_id, title="Новая назва, набраная", reveal="2")
     refused = client.post(f"/manage/tok/edit?lang={lang}", data=data)
@@ -610,6 +614,7 @@ def test_a_new_place_may_be_hidden_and_a_hidden_one_shown_later(client, app):  #
         app, starts_at=starts, reveal_at=starts - timedelta(hours=2),
         manage_token_hash=lifecycle.hash_token("tok3"),
     )  # fmt: skip
+    open_manage(client, "tok3")
     page = client.get("/manage/tok3?lang=en").get_data(as_text=True)
     assert "so the police cannot be there first" in page and "public already" not in page
     with app.app_context():
@@ -687,39 +692,153 @@ def test_the_telegram_button_says_what_telegram_keeps(client):
         assert 'aria-describedby="manage-telegram-hint"' in page
 
 
-@pytest.mark.parametrize(
-    "agent",
-    [
-        "TelegramBot (like TwitterBot)",
-        "WhatsApp/2.23.20.0 A",
-        "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
-        "Viber/13.3.0.5 CFNetwork",
-        "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
-        "Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)",
-    ],
-)
-def test_link_preview_fetchers_never_read_the_manage_page(client, app, agent):
-    add_rally(app, manage_token_hash=lifecycle.hash_token("tok"), title="Пікет ля ЦУМа")
+AGENTS = [
+    # preview servers and scripts: no list of names holds them all
+    "Synapse (bot; +https://github.com/matrix-org/synapse)",
+    "Rocket.Chat/6.5.0 (+https://rocket.chat)",
+    "python-requests/2.31.0",
+    "Go-http-client/1.1",
+    "Java/17.0.9",
+    "TelegramBot (like TwitterBot)",
+    "WhatsApp/2.23.20.0 A",
+    # people's browsers, some with a fetcher's word in them
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko)"
+    " Chrome/126.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 13) AppleWebKit/537.36 Chrome/120 Mobile Viber/21.4",
+    "okhttp/4.12.0",
+    "Mozilla/5.0 (compatible; preview; bot)",
+]
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+def test_a_plain_get_of_a_manage_link_reads_nothing_of_the_rally(client, app, agent):
+    add_rally(
+        app, manage_token_hash=lifecycle.hash_token("tok"), title="Пікет ля ЦУМа",
+        place="Плошча Свабоды", contact="@arhanizatar", lat=53.9101, lon=27.5702,
+    )  # fmt: skip
     response = client.get("/manage/tok?lang=en", headers={"User-Agent": agent})
     page = response.get_data(as_text=True)
-    assert response.status_code == 200 and "Open this link in a browser" in page
-    assert "Пікет" not in page and "ЦУМ" not in page and "csrf_token" not in page
+    assert response.status_code == 200 and "Open my rally" in page
+    for private in ("Пікет", "ЦУМ", "Свабоды", "arhanizatar", "53.91", "27.57", "Status:"):
+        assert private not in page, (agent, private)
     assert response.headers["Cache-Control"] == "no-store"
-    # an unknown token gets the same answer: the fetcher learns nothing
-    assert client.get("/manage/nope", headers={"User-Agent": agent}).status_code == 200
+    assert "noindex" in response.headers["X-Robots-Tag"] and 'content="noindex"' in page
+    assert 'action="/manage/tok/open?lang=en"' in page and 'name="csrf_token"' in page
+    # an unknown token gets the same page: a fetcher learns nothing, not even the link's validity
+    other = client.get("/manage/nope?lang=en", headers={"User-Agent": agent})
+    assert other.status_code == 200 and "Open my rally" in other.get_data(as_text=True)
 
 
-def test_a_persons_browser_gets_the_manage_page(client, app):
+def open_cookie(response) -> str:  # noqa: ANN001
+    (cookie,) = [
+        c for c in response.headers.getlist("Set-Cookie") if c.startswith("mapapp_manage=")
+    ]
+    return cookie
+
+
+@pytest.mark.parametrize("agent", AGENTS[-4:])
+def test_a_person_opens_the_manage_link_with_one_press(client, app, agent):
     add_rally(app, manage_token_hash=lifecycle.hash_token("tok"), title="Пікет салідарнасці")
-    for agent in (
-        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko)"
-        " Chrome/126.0 Mobile Safari/537.36",
-        "Mozilla/5.0 (Linux; Android 10; CUBOT X30) AppleWebKit/537.36 Chrome/120 Mobile",
-        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15"
-        " (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
-    ):
-        page = client.get("/manage/tok", headers={"User-Agent": agent}).get_data(as_text=True)
-        assert "Пікет салідарнасці" in page, agent
+    headers = {"User-Agent": agent}
+    first = client.get("/manage/tok?lang=be", headers=headers).get_data(as_text=True)
+    assert "Адкрыць маю акцыю" in first and "Пікет" not in first
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', first)[1]
+    opened = client.post("/manage/tok/open?lang=be", data={"csrf_token": token}, headers=headers)
+    assert opened.status_code == 303 and opened.headers["Location"] == "/manage/tok?lang=be"
+    cookie = open_cookie(opened)
+    for part in ("HttpOnly", "SameSite=Strict", "Path=/manage/tok;", "Max-Age=1800"):
+        assert part in cookie + ";", (part, cookie)
+    assert "tok" not in cookie.split(";")[0]  # a date and a signature, nothing of the token
+    page = client.get("/manage/tok?lang=be", headers=headers).get_data(as_text=True)
+    assert "Пікет салідарнасці" in page
+    # without the session's CSRF token (another site, a fetcher posting blind) nothing opens
+    stranger = app.test_client()
+    refused = stranger.post("/manage/tok/open", data={"csrf_token": token})
+    assert refused.status_code == 400 and "mapapp_manage" not in str(refused.headers)
+
+
+def test_the_open_cookie_is_bound_to_its_token_and_short_lived(client, app, monkeypatch):
+    import itsdangerous.timed
+
+    add_rally(app, manage_token_hash=lifecycle.hash_token("tok"), title="Першы пікет")
+    add_rally(app, manage_token_hash=lifecycle.hash_token("tok2"), title="Другі пікет")
+    assert open_manage(client, "tok") == 303
+    value = open_cookie(
+        client.post("/manage/tok/open", data={"csrf_token": csrf(client, "/submit")})
+    )
+    value = value.split(";")[0].split("=", 1)[1]
+    other = app.test_client()
+    # the same value sent to another link's path opens nothing there
+    other.set_cookie("mapapp_manage", value, path="/manage/tok2")
+    assert "Другі пікет" not in other.get("/manage/tok2").get_data(as_text=True)
+    assert "Першы пікет" in client.get("/manage/tok").get_data(as_text=True)
+    # past OPEN_MINUTES the link's first page comes back
+    later = itsdangerous.timed.time.time() + 31 * 60
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: later)
+    assert "Першы пікет" not in client.get("/manage/tok").get_data(as_text=True)
+
+
+def test_under_a_path_prefix_the_open_cookie_goes_to_the_prefixed_link(client, app):
+    add_rally(app, manage_token_hash=lifecycle.hash_token("tok"), title="Пікет на люстэрку")
+    mirror = "http://localhost/mirror/"
+    first = client.get("/manage/tok", base_url=mirror).get_data(as_text=True)
+    assert 'action="/mirror/manage/tok/open"' in first
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', first)[1]
+    opened = client.post("/manage/tok/open", data={"csrf_token": token}, base_url=mirror)
+    assert opened.headers["Location"] == "/mirror/manage/tok"
+    assert "Path=/mirror/manage/tok;" in open_cookie(opened)
+    page = client.get("/manage/tok", base_url=mirror).get_data(as_text=True)
+    assert "Пікет на люстэрку" in page
+
+
+@pytest.mark.parametrize("action", ["edit", "cancel", "danger"])
+def test_after_a_form_of_the_manage_page_the_organizer_lands_on_it_again(client, app, action):
+    """An organizer whose open cookie has gone (30 minutes on the page, another browser's
+    cookie rules) sends a form: the answer opens the page again, with no second press."""
+    rally_id = add_rally(app, manage_token_hash=lifecycle.hash_token("tok"), title="Пікет ля ракі")
+    token = csrf(client, "/submit")
+    data = {"csrf_token": token, "confirm": "y"}
+    if action == "edit":
+        data = edit_data(client, app, rally_id, title="Пікет ля ракі Свіслач", reveal="now")
+    answer = client.post(f"/manage/tok/{action}?lang=en", data=data)
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+    assert "SameSite=Strict" in open_cookie(answer)
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "Status:" in page and "Open my rally" not in page
+
+
+def test_one_rule_says_the_referrer_policy_in_the_header_and_the_page(client, app):
+    add_rally(app, manage_token_hash=lifecycle.hash_token("tok"))
+    meta = re.compile(r'<meta name="referrer" content="([^"]+)">')
+    open_manage(client, "tok")
+    for path in ("/manage/tok", "/manage/nope", "/manage/tok/open", "/manage/tok/danger"):
+        for method in (client.get, client.post):
+            answer = method(path)
+            assert answer.headers["Referrer-Policy"] == "no-referrer", path
+            found = meta.search(answer.get_data(as_text=True))
+            assert found is None or found[1] == "no-referrer", (path, method)
+    assert meta.search(client.get("/manage/tok").get_data(as_text=True))[1] == "no-referrer"
+    for path in ("/", "/rallies", "/submit", "/about", "/moderate/login"):
+        answer = client.get(path)
+        page = answer.get_data(as_text=True)
+        assert answer.headers["Referrer-Policy"] == "same-origin", path
+        found = meta.search(page)
+        assert found is None or found[1] == "same-origin", path
+
+
+def test_no_route_but_the_manage_links_takes_a_secret_in_its_url(app):
+    """A route with a free-text part in its path must be public (a file, a language, a state's
+    name) or under security.SECRET_PATHS, whose pages send no Referer at all."""
+    from mapapp.web.security import SECRET_PATHS
+
+    public = {
+        "assets.vendor", "assets.basemap", "assets.static", "assets.module", "share.site_image",
+        "share.rally_image", "activitypub.note", "moderate.set_status",
+    }  # fmt: skip
+    for rule in app.url_map.iter_rules():
+        free = [name for name, conv in rule._converters.items() if type(conv).__name__ != "IntegerConverter"]  # fmt: skip
+        if free and not rule.rule.startswith(SECRET_PATHS):
+            assert rule.endpoint in public, (rule.rule, rule.endpoint)
 
 
 # Language (issue 24 review, finding 12)

@@ -4,7 +4,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import add_rally, make_app
+from conftest import add_rally, make_app, open_manage
 from sqlalchemy import func, select
 
 from mapapp.domain import db, lifecycle
@@ -262,6 +262,7 @@ def test_previews_do_not_use_up_the_sends_and_a_429_keeps_the_form(sqlite_url):
 def test_manage_link_shows_status_and_edits_go_back_to_moderation(client, app):
     link = submit(client)
     path = link.replace("http://localhost", "")
+    open_manage(client, path.rsplit("/", 1)[1])
     page = client.get(path + "?lang=en").get_data(as_text=True)
     assert "waiting for a moderator" in page
     assert page.count("organizer@example.org") == 1  # the organizer sees their own contact
@@ -327,7 +328,10 @@ def test_cancel_of_a_never_approved_rally_withdraws_it(client, app):
 
 def test_unknown_manage_token_is_404(client, app):
     add_rally(app, manage_token_hash=hash_token("the-real-token"))
-    assert client.get("/manage/not-the-token").status_code == 404
+    # the link's first page is the same for any token; opening it says it is not valid
+    assert client.get("/manage/not-the-token").status_code == 200
+    opened = client.post("/manage/not-the-token/open", data={"csrf_token": csrf(client)})
+    assert opened.status_code == 404 and "mapapp_manage" not in opened.headers.get("Set-Cookie", "")
     response = client.post("/manage/not-the-token/cancel", data={"csrf_token": csrf(client)})
     assert response.status_code == 404
     assert rally_count(app, Rally.status == Status.APPROVED.value) == 1
@@ -458,6 +462,7 @@ def test_a_429_on_the_manage_edit_keeps_the_pin_and_every_choice(sqlite_url):
     app = make_app(sqlite_url, SUBMIT_LIMIT="1 per hour")
     add_rally(app, manage_token_hash=hash_token("tok"))
     client = app.test_client()
+    open_manage(client, "tok")
     page = client.get("/manage/tok").get_data(as_text=True)
     data = {
         **form(client),

@@ -128,11 +128,12 @@ def test_pages_suggest_towns_in_their_own_language_once(client, gazetteer, url):
 
 
 def test_the_manage_page_suggests_towns_in_its_own_language(app, client, gazetteer):
-    from conftest import add_rally
+    from conftest import add_rally, open_manage
 
     from mapapp.domain import lifecycle
 
     add_rally(app, manage_token_hash=lifecycle.hash_token("tok"))
+    open_manage(client, "tok")
     for lang, foreign in (("be", NOT_BELARUSIAN), ("ru", NOT_RUSSIAN)):
         (names,) = suggestions(client, f"/manage/tok?lang={lang}")
         assert sorted(names) == sorted(gazetteer.town_names(lang))

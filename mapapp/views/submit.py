@@ -6,6 +6,7 @@ import base64
 import re
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import (
@@ -25,6 +26,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_limiter.errors import RateLimitExceeded
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import ServiceUnavailable
 
@@ -330,32 +332,85 @@ def refused(error: lifecycle.Refused) -> None:
     abort(409, error.message)
 
 
-# Link-preview fetchers (and crawlers) by User-Agent: a manage link sent to one's own Telegram
-# or pasted into a chat is fetched by Telegram's, WhatsApp's (Signal's previews say WhatsApp
-# too), Viber's, Slack's… servers to draw a preview. They get a page with nothing of the rally
-# and no form, and the link is not checked for them (no answer says whether it is valid).
-PREVIEW_AGENTS = re.compile(
-    r"TelegramBot|WhatsApp|facebookexternalhit|Facebot|meta-externalagent|Twitterbot|Slackbot"
-    r"|Discordbot|Viber|SkypeUriPreview|LinkedInBot|vkShare|redditbot|Iframely|Embedly"
-    r"|Mastodon|Bluesky|Cardyb|Pinterest|Applebot|Googlebot|bingbot|YandexBot|okhttp"
-    r"|bot/|bot\)|crawler|spider|preview",
-    re.IGNORECASE,
-)
+# A manage link is opened by a person, never by whatever fetches its URL. A link sent to one's
+# own Telegram or pasted into a chat is fetched by the chat's preview server (Telegram's,
+# WhatsApp's, Matrix's Synapse, Rocket.Chat's…), and scripts and crawlers fetch what they find;
+# no list of User-Agents names them all, and real browsers carry any word in theirs (Viber's,
+# okhttp). So GET /manage/<token> alone shows nothing of the rally, whoever asks: a page with a
+# button, "Open my rally", that POSTs (with the CSRF token) to /manage/<token>/open. That sets
+# OPEN_COOKIE, signed and bound to this token, for OPEN_MINUTES, and sends the browser back to
+# the GET, which then shows the manage page. A browser with JavaScript presses it at once
+# (static/manage-open.js), so a person sees no extra step; without JavaScript it is one tap.
+# Preview fetchers neither run scripts nor post forms. The cookie is HttpOnly, SameSite=Strict
+# (a link tapped in another app is one more pass through the button, made by the script) and
+# sent only to this token's own paths; every form of the manage page renews it, so an
+# organizer lands on the full page again after saving.
+OPEN_COOKIE = "mapapp_manage"
+OPEN_MINUTES = 30
 
 
-def link_preview_fetcher() -> bool:
-    return bool(PREVIEW_AGENTS.search(request.headers.get("User-Agent", "")))
+def open_signer(token: str) -> URLSafeTimedSerializer:
+    # The salt binds the cookie to the token: it holds a date and a signature, nothing of the
+    # token (which only its Path names).
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"manage-open {token}")
+
+
+def manage_path(token: str) -> str:
+    """The manage link's path (under the site's prefix), without ?lang=."""
+    return urlsplit(url_for("submit.manage", token=token, lang=None)).path
+
+
+def opened_here(token: str) -> bool:
+    """This browser opened this manage link through the button, less than OPEN_MINUTES ago."""
+    for raw in request.cookies.getlist(OPEN_COOKIE):
+        try:
+            open_signer(token).loads(raw, max_age=OPEN_MINUTES * 60)
+        except BadSignature:
+            continue
+        return True
+    return False
+
+
+def keep_open(response: Response, token: str) -> Response:
+    """Let this browser see the manage page of `token` for OPEN_MINUTES (from now)."""
+    response.set_cookie(
+        OPEN_COOKIE,
+        open_signer(token).dumps(1),
+        max_age=OPEN_MINUTES * 60,
+        path=manage_path(token),
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        httponly=True,
+        samesite="Strict",
+    )
+    return response
+
+
+def back_to_manage(token: str) -> Response:
+    """After one of the manage page's forms: the full page again, with no second tap."""
+    return keep_open(redirect(url_for("submit.manage", token=token), code=303), token)
 
 
 @bp.get("/manage/<token>")
 @limiter.limit("60 per minute")
 def manage(token: str):  # noqa: ANN201
-    if link_preview_fetcher():
-        return private(make_response(render_template("manage_preview.html")))
+    if not opened_here(token):
+        # The same page whatever the token: nothing says whether the link is valid either.
+        page = render_template("manage_open.html", token=token, action_form=ActionForm())
+        return private(make_response(page))
     rally = rally_for(token)
     form = rally_form(obj=rally, formdata=None)
     fill_times(form, rally)
     return render_manage(form, rally, token)
+
+
+@bp.post("/manage/<token>/open")
+@limiter.limit("60 per minute")
+def manage_open(token: str):  # noqa: ANN201
+    """ "Open my rally" (pressed by the page's script, or by hand without JavaScript)."""
+    if not ActionForm().validate():
+        abort(400, _l("The form has expired. Reload the page and try again."))
+    rally_for(token)  # a link that is not valid (any more) says so now, and opens nothing
+    return back_to_manage(token)
 
 
 def fill_times(form: RallyForm, rally: Rally) -> None:
@@ -465,7 +520,7 @@ def manage_edit(token: str):  # noqa: ANN201
         flash(_("Saved."))
     else:
         flash(_("Nothing was changed."))
-    return redirect(url_for("submit.manage", token=token), code=303)
+    return back_to_manage(token)
 
 
 @bp.post("/manage/<token>/cancel")
@@ -489,7 +544,7 @@ def manage_cancel(token: str):  # noqa: ANN201
         flash(
             _("The rally is cancelled. The map, the list and the feeds now show it as cancelled.")
         )
-    return redirect(url_for("submit.manage", token=token), code=303)
+    return back_to_manage(token)
 
 
 @bp.post("/manage/<token>/danger")
@@ -514,4 +569,4 @@ def manage_danger(token: str):  # noqa: ANN201
     except lifecycle.Refused as error:
         refused(error)
     flash(_("Everyone who looks at the rally now sees the warning: do not come."))
-    return redirect(url_for("submit.manage", token=token), code=303)
+    return back_to_manage(token)

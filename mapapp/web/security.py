@@ -14,7 +14,7 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, current_app, g, request
+from flask import Flask, Response, abort, current_app, g, has_request_context, request
 
 from mapapp.web.tiles import browser_tile_url
 from mapapp.web.urls import current_origin
@@ -111,6 +111,26 @@ def cross_origin_headers(response: Response) -> None:
         headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
 
 
+# Paths whose URL is a secret: the organizer's manage link, and every page and form under it
+# (the stub, the edit, cancel and danger forms, their error pages). No other route takes a
+# secret in its path or query (tests/test_safe_forms.py walks the routes to hold that).
+SECRET_PATHS = ("/manage/",)
+
+
+def secret_url() -> bool:
+    """The page's own URL is a secret (under the site's path prefix: request.path is below it)."""
+    return has_request_context() and request.path.startswith(SECRET_PATHS)
+
+
+def referrer_policy() -> str:
+    """The one rule for the Referrer-Policy header and base.html's <meta name="referrer">
+    (a meta overrides the header, so both must say the same). Nothing about which page a
+    visitor read goes to another host; from a page whose URL is a secret not even to this one:
+    every stylesheet, script, tile and form post would carry the token in its Referer, into the
+    logs of every proxy on the way (nginx's error lines quote it)."""
+    return "no-referrer" if secret_url() else "same-origin"
+
+
 def https_production() -> bool:
     """Served over HTTPS in production: MAPAPP_BASE_URL is https and this is not development."""
     base = current_app.config["BASE_URL"] or ""
@@ -126,12 +146,7 @@ def set_headers(response: Response) -> Response:
     if https_production() and current_origin().startswith("https://"):
         headers.setdefault("Strict-Transport-Security", f"max-age={HSTS_SECONDS}")
     headers.setdefault("X-Content-Type-Options", "nosniff")
-    # Nothing about which page a visitor read goes to another host; from a manage page not
-    # even to this one: its URL is the organizer's secret, and a Referer carrying it ends up
-    # in the logs of every proxy on the way (nginx's error lines quote it).
-    if request.path.startswith("/manage/"):
-        headers["Referrer-Policy"] = "no-referrer"
-    headers.setdefault("Referrer-Policy", "same-origin")
+    headers["Referrer-Policy"] = referrer_policy()
     if not g.get("frameable"):
         # For browsers without CSP frame-ancestors; it has no way to name several sites.
         headers.setdefault("X-Frame-Options", "DENY")
@@ -161,3 +176,4 @@ def init_app(app: Flask) -> None:
     check_embed_origins(app.config["EMBED_ORIGINS"])
     app.before_request(refuse_cross_site_posts)
     app.after_request(set_headers)
+    app.add_template_global(referrer_policy)
