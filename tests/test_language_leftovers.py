@@ -144,3 +144,56 @@ def test_a_moderator_is_told_whom_to_ask_not_a_command(app2fa):  # noqa: F811
         asked = {"be": "адміністратараў сайта", "ru": "администраторов сайта",
                  "en": "site's administrators"}[lang]  # fmt: skip
         assert asked in text.replace("&#39;", "'"), lang
+
+
+# The main rally (seed data): its title and place as the facts file spells them in each
+# language; a Russian page showed «Кастрычніцкая плошча, Минск».
+MAIN_RALLY = {
+    "be": ("Акцыя салідарнасці з палітвязнямі на Кастрычніцкай плошчы", "Кастрычніцкая плошча, Мінск"),
+    "ru": ("Акция солидарности с политзаключёнными на Октябрьской площади", "Октябрьская площадь, Минск"),
+    "en": ("Rally of solidarity with political prisoners on October Square", "October Square, Minsk"),
+}  # fmt: skip
+
+
+def main_rally(app) -> int:  # noqa: ANN001
+    from mapapp.domain import db
+    from mapapp.domain.models import Rally
+
+    with app.app_context():
+        return db.session().query(Rally).filter_by(seed_key="minsk-october-square").one().id
+
+
+@pytest.mark.parametrize("lang", ["be", "ru", "en"])
+def test_the_main_rally_speaks_the_pages_language(seeded_app, client, lang):
+    rally = main_rally(seeded_app)
+    title, where = MAIN_RALLY[lang]
+    page = client.get(f"/rallies/{rally}?lang={lang}").get_data(as_text=True)
+    assert title in page and where in page.replace("</bdi>", "").replace("<bdi>", "")
+    listing = client.get(f"/rallies?lang={lang}").get_data(as_text=True)
+    assert title in listing
+    detail = client.get(f"/api/rallies/{rally}?lang={lang}").get_json()  # the map's popup
+    assert (detail["title"], f"{detail['place']}, {detail['town']}") == (title, where)
+    if lang != "be":  # nothing of the Belarusian left on a Russian or English page
+        assert "Кастрычніцк" not in page and "Кастрычніцк" not in listing
+    # The regional rallies too: Гродна's on a Russian page.
+    if lang == "ru":
+        assert "Гродно: солидарность с политзаключёнными" in listing
+        assert "Советская площадь" in listing
+
+
+def test_an_edited_seed_rally_is_shown_as_written(seeded_app, client):
+    from sqlalchemy import text
+
+    from mapapp.domain import db
+
+    rally = main_rally(seeded_app)
+    with seeded_app.app_context():  # a moderator's edit, published
+        session = db.session(write=True)
+        session.execute(
+            text("UPDATE published_rally SET title = :t WHERE id = :i"),
+            {"t": "Акцыя на Кастрычніцкай: новы час", "i": rally},
+        )
+        session.commit()
+    page = client.get(f"/rallies/{rally}?lang=ru").get_data(as_text=True)
+    assert "Акцыя на Кастрычніцкай: новы час" in page  # as written, not replaced
+    assert "Октябрьская площадь" in page  # the place is still the seed's own
