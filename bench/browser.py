@@ -18,7 +18,14 @@ big map's points as Leaflet markers in a Leaflet.markercluster group over the fu
 layer as the map (uMap always has one; the bench answers neither's tiles): time to markers,
 and the time to zoom in one level and redraw (ZOOM_IN: from the zoom's start until the markers
 of the new level are drawn and the map is idle) with its main-thread CPU time, each round
-printed.
+printed, and the main thread's CPU time until the markers (a light trace). In the same rounds,
+Leaflet with the same tile layer and no markers at all ("bare Leaflet"): the floor that
+Leaflet's own zoom animation (250 ms) sets on the zoom's time.
+
+With --umap-url URL, real uMap too (bench/umap_real.py installs and serves it and prints the
+URL of its map of the same rallies, one "Clustered" datalayer): markers drawn there are, as on
+the uMap-like page, the first marker or cluster icon in the DOM. Every page of the comparison
+may ask no host but its own.
 
 Then a phone on a slow link (Lighthouse's mobile profile: "Slow 4G", 150 ms a round trip,
 1.6 Mbit/s down, and the 4x CPU) at the largest count: the page as served, against the same
@@ -26,7 +33,7 @@ page without the request for the feed in its head (mapapp/web/mapshells.py EARLY
 asks for the feed only once its scripts have come and run.
 
     .venv/bin/python bench/browser.py [--counts 100,1000,10000] [--repeat R] [--chromium PATH]
-        [--only-umap] [--baseline-code DIR]
+        [--only-umap] [--baseline-code DIR] [--umap-url URL] [--throttles 1,4]
 
 --baseline-code DIR adds the map as another checkout serves it (this script run there with
 --serve-only, DIR first on the path: the same demo rallies) to the uMap-like comparison, as
@@ -37,7 +44,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import itertools
 import json
 import logging
 import os
@@ -49,6 +55,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask, Response
 from playwright.sync_api import sync_playwright
@@ -79,7 +86,8 @@ new PerformanceObserver((list) => {
 document.addEventListener("DOMContentLoaded", () => {
   const status = document.getElementById("map-status");
   if (!status) {  // the naive folium page: its markers are made by its inline script
-    window.__bench.markers = document.querySelector(".leaflet-marker-icon") && performance.now();
+    window.__bench.markers = window.__bench.markers ||
+      (document.querySelector(".leaflet-marker-icon") && performance.now());
     return;
   }
   const done = () => {
@@ -156,6 +164,35 @@ fetch("/api/rallies.geojson?when=all&lang=en").then(function (r) {{ return r.jso
     seen();
   }});
 </script></body></html>"""
+
+# The floor of the zoom comparison: Leaflet with the same tile layer and view as the uMap-like
+# page and no markers at all ("markers" here: the map made).
+BARE_PAGE = """<!doctype html><html><head><meta charset="utf-8">
+<link rel="stylesheet" href="{leaflet_css}">
+<style>html, body, #map {{ margin: 0; height: 100%; }}</style>
+<script src="{leaflet_js}"></script></head>
+<body><div id="map"></div><script>
+var map_bare = L.map("map", {{ maxZoom: 18, minZoom: 5 }}).setView([53.7, 27.9], 7);
+L.tileLayer("/no-tiles/{{z}}/{{x}}/{{y}}.png", {{ maxZoom: 18, minZoom: 5 }}).addTo(map_bare);
+window.__bench.markers = performance.now();
+</script></body></html>"""
+
+# Real uMap (bench/umap_real.py), whose page is not ours to change: "markers drawn" as for the
+# uMap-like page, the first marker or cluster icon in the DOM (uMap's clusters are Leaflet
+# markers, `.leaflet-marker-icon.umap-cluster-icon`; it draws none before its datalayer's
+# GeoJSON has come and been read), seen by a MutationObserver when it is inserted. Its Leaflet
+# map (U.MAP._leafletMap) as a `map_` global, for ZOOM_IN.
+UMAP_REAL_WATCH = """
+new MutationObserver((records, observer) => {
+  if (document.querySelector(".leaflet-marker-icon")) {
+    window.__bench.markers = window.__bench.markers || performance.now();
+    observer.disconnect();
+  }
+}).observe(document, {childList: true, subtree: true});
+Object.defineProperty(window, "map_umap_real", {
+  enumerable: true, get: () => window.U && window.U.MAP && window.U.MAP._leafletMap,
+});
+"""
 
 # Zoom in one level and redraw, as the zoom control's "+" does (animated): from the zoom's
 # start until the markers of the new level are drawn and the map is idle, that is until the
@@ -240,6 +277,27 @@ def zoom_cpu(trace: bytes) -> tuple[float, float]:
     return cpu(start["ts"]), cpu(marks["zoom-animated"]["ts"])
 
 
+def load_cpu(trace: bytes, until: float) -> float:
+    """The CPU time (ms) of the page's main thread from the navigation's start (the page's time
+    origin) until `until` (ms after it, the markers), from a trace with the mark "bench-loaded"
+    (made once the markers were seen): its tasks' thread time, as zoom_cpu."""
+    events = json.loads(trace)["traceEvents"]
+    mark = next(e for e in events if e.get("name") == "bench-loaded")
+    origin = mark["ts"] - 1000 * mark["args"]["data"]["startTime"]
+    end = origin + 1000 * until
+    return (
+        sum(
+            e.get("tdur", e.get("dur", 0))
+            for e in events
+            if e.get("ph") == "X"
+            and e.get("name") == "ThreadControllerImpl::RunTask"
+            and (e.get("pid"), e.get("tid")) == (mark["pid"], mark["tid"])
+            and origin <= e["ts"] < end
+        )
+        / 1000
+    )
+
+
 def serve(count: int, folder: Path) -> tuple[str, object, Flask]:
     """The app with `count` demo rallies on a free port of 127.0.0.1, in a thread."""
     # Tiles from a path nobody answers: the bench measures the markers, not the network.
@@ -274,8 +332,15 @@ def serve(count: int, folder: Path) -> tuple[str, object, Flask]:
             leaflet_css=vendor_url("leaflet", "leaflet.css"),
             leaflet_js=vendor_url("leaflet", "leaflet.js"),
         )
+        bare = BARE_PAGE.format(
+            leaflet_css=vendor_url("leaflet", "leaflet.css"),
+            leaflet_js=vendor_url("leaflet", "leaflet.js"),
+        )
     app.add_url_rule(
         "/umap", "umap", lambda: Response(umap, headers={"Content-Security-Policy": policy})
+    )
+    app.add_url_rule(
+        "/bare", "bare", lambda: Response(bare, headers={"Content-Security-Policy": policy})
     )
     app.add_url_rule(
         "/bench-vendor/<name>",
@@ -293,30 +358,64 @@ def serve(count: int, folder: Path) -> tuple[str, object, Flask]:
     return url, server, app
 
 
-def markers_and_zoom(browser, url: str, throttle: int) -> tuple[float, ...]:  # noqa: ANN001
-    """For one fresh page at 1280x800: time to markers (s), then the zoom-in redraw (ZOOM_IN):
-    its time (s), its main-thread CPU time (s), the same two from the animation's end, and how
-    many markers and clusters it drew."""
+def markers_and_zoom(
+    browser,  # noqa: ANN001
+    url: str,
+    throttle: int,
+    init: str | None = None,
+    bare: bool = False,
+) -> tuple[float, ...]:
+    """For one fresh page at 1280x800: time to markers (s) and the main thread's CPU time
+    until then (s, from a light trace), then the zoom-in redraw (ZOOM_IN): its time (s), its
+    main-thread CPU time (s), the same two from the animation's end, and how many markers and
+    clusters it drew. `init`: another script before the page's (UMAP_REAL_WATCH); `bare`: a
+    page without markers (BARE_PAGE), none expected after the zoom."""
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
     page = context.new_page()
+    hosts = set()  # none but the page's own: no CDN, no tiles, no geocoder from elsewhere
+    page.on("request", lambda request: hosts.add(urlsplit(request.url).netloc))
     page.add_init_script(WATCH)
+    if init:
+        page.add_init_script(init)
     cdp = context.new_cdp_session(page)
     cdp.send("Emulation.setCPUThrottlingRate", {"rate": throttle})
+    browser.start_tracing(page=page, categories=["toplevel", "blink.user_timing"])
     page.goto(url, wait_until="commit", timeout=120_000)
     deadline = time.monotonic() + 120
     while not page.evaluate("Boolean(window.__bench && window.__bench.markers)"):
         if time.monotonic() > deadline:
             raise SystemExit(f"no markers after 120 s: {url}")
         page.wait_for_timeout(50)
-    markers = page.evaluate("window.__bench.markers")
+    markers = page.evaluate("performance.mark('bench-loaded') && window.__bench.markers")
+    loaded = load_cpu(browser.stop_tracing(), markers)
     page.wait_for_timeout(1500)  # the page settles (chunked loading, the list)
     browser.start_tracing(page=page, categories=["toplevel", "blink.user_timing"])
     zoom, after, drawn = page.evaluate(ZOOM_IN)
     cpu, cpu_after = zoom_cpu(browser.stop_tracing())
     context.close()
-    if not drawn:
+    if not drawn and not bare:
         raise SystemExit(f"no markers after zooming in: {url}")
-    return markers / 1000, zoom / 1000, cpu / 1000, after / 1000, cpu_after / 1000, drawn
+    if hosts - {urlsplit(url).netloc}:
+        raise SystemExit(f"{url} asked other hosts: {sorted(hosts - {urlsplit(url).netloc})}")
+    return (
+        markers / 1000,
+        loaded / 1000,
+        zoom / 1000,
+        cpu / 1000,
+        after / 1000,
+        cpu_after / 1000,
+        drawn,
+    )
+
+
+def rounds(count: int) -> list[list[int]]:
+    """The orders of `count` pages in alternated rounds: a balanced Latin square (Williams'),
+    each page in each place, and after each other page, equally often over its rows."""
+    first = [0]
+    for step in range(1, count):
+        first.append((first[-1] + (step if step % 2 else -step)) % count)
+    rows = [[(page + shift) % count for page in first] for shift in range(count)]
+    return rows + ([row[::-1] for row in rows] if count % 2 else [])
 
 
 def versus_umap(
@@ -325,51 +424,72 @@ def versus_umap(
     repeat: int,
     baseline: str | None = None,
     throttles: tuple[int, ...] = (1, 4),
+    umap_url: str | None = None,
 ) -> None:
-    """The app's map against the uMap-like page (and `baseline`, the map as another checkout
-    serves it, when given), alternated rounds (each order in turn), each printed, medians."""
-    pages = [("this map", url + PAGE), ("uMap-like", url + "/umap")]
+    """The app's map against the uMap-like page, real uMap (`umap_url`, when given) and
+    Leaflet without markers (the zoom's floor), and `baseline` (the map as another checkout
+    serves it, when given): alternated rounds, each printed, medians, ratios."""
+    pages = [("this map", url + PAGE, None), ("uMap-like", url + "/umap", None)]
+    if umap_url:
+        pages.append(("uMap (real)", umap_url, UMAP_REAL_WATCH))
+    pages.append(("bare Leaflet", url + "/bare", None))
     if baseline:
-        pages.insert(1, ("baseline", baseline + PAGE))
-    orders = list(itertools.permutations(pages))
+        pages.insert(1, ("baseline", baseline + PAGE, None))
+    orders = [[pages[i] for i in row] for row in rounds(len(pages))]
     print(
         f"\nthe map against a uMap-like page (markercluster, full GeoJSON)"
+        f"{', real uMap' if umap_url else ''}, Leaflet without markers"
         f"{' and the baseline map' if baseline else ''}, median of {repeat}"
     )
     for throttle in throttles:
-        runs: dict[str, list] = {name: [] for name, _ in pages}
-        for _, address in pages:
-            markers_and_zoom(browser, address, throttle)  # warm: files in the browser's cache
+        runs: dict[str, list] = {name: [] for name, _, _ in pages}
+        for name, address, init in pages:  # warm: the servers, their caches
+            markers_and_zoom(browser, address, throttle, init, bare=name == "bare Leaflet")
         for round_number in range(repeat):
-            for name, address in orders[round_number % len(orders)]:
-                runs[name].append(markers_and_zoom(browser, address, throttle))
-                m, z, cpu, after, cpu_after, drawn = runs[name][-1]
+            for name, address, init in orders[round_number % len(orders)]:
+                runs[name].append(
+                    markers_and_zoom(browser, address, throttle, init, bare=name == "bare Leaflet")
+                )
+                m, load, z, cpu, after, cpu_after, drawn = runs[name][-1]
+                what = "map made" if name == "bare Leaflet" else "markers"
                 print(
-                    f"  round {round_number + 1} {throttle}x CPU {name:>10}: markers {m:.2f} s;"
-                    f" zoom in + redraw {z:.2f} s, {cpu:.3f} s CPU, {drawn} drawn;"
-                    f" from the animation's end {after:.2f} s, {cpu_after:.3f} s CPU"
+                    f"  round {round_number + 1} {throttle}x CPU {name:>12}: {what} {m:.2f} s"
+                    f" ({load:.3f} s CPU); zoom in + redraw {z:.2f} s, {cpu:.3f} s CPU,"
+                    f" {drawn} drawn; from the animation's end {after:.2f} s,"
+                    f" {cpu_after:.3f} s CPU",
+                    flush=True,
                 )
         median = {
-            name: [statistics.median(run[i] for run in kept) for i in range(5)]
+            name: [statistics.median(run[i] for run in kept) for i in range(6)]
             for name, kept in runs.items()
         }
-        for name, (m, z, cpu, after, cpu_after) in median.items():
+        for name, (m, load, z, cpu, after, cpu_after) in median.items():
+            what = "map made" if name == "bare Leaflet" else "markers"
             print(
-                f"  {throttle}x CPU {name:>10} median: markers {m:.2f} s;"
+                f"  {throttle}x CPU {name:>12} median: {what} {m:.2f} s ({load:.3f} s CPU);"
                 f" zoom in + redraw {z:.2f} s ({cpu:.3f} s CPU);"
                 f" from the animation's end {after:.2f} s ({cpu_after:.3f} s CPU)"
             )
-        m_ours, z_ours, c_ours = median["this map"][:3]
-        m_theirs, z_theirs, c_theirs = median["uMap-like"][:3]
+        m_ours, load_ours, z_ours, c_ours = median["this map"][:4]
+        for other in ("uMap-like", "uMap (real)"):
+            if other not in median:
+                continue
+            m_theirs, load_theirs, z_theirs, c_theirs = median[other][:4]
+            print(
+                f"  {throttle}x CPU: markers {m_theirs / m_ours:.2f}x sooner than {other}"
+                f" ({load_theirs / load_ours:.2f}x less CPU until then);"
+                f" zoom redraw {z_ours / z_theirs:.2f}x {other}'s time,"
+                f" {c_ours / c_theirs:.2f}x its CPU time"
+            )
+        z_bare, c_bare = median["bare Leaflet"][2:4]
         print(
-            f"  {throttle}x CPU: markers {m_theirs / m_ours:.2f}x sooner than uMap-like;"
-            f" zoom redraw {z_ours / z_theirs:.2f}x uMap-like's time,"
-            f" {c_ours / c_theirs:.2f}x its CPU time"
+            f"  {throttle}x CPU: the zoom's floor (Leaflet, no markers) {z_bare:.2f} s,"
+            f" {c_bare:.3f} s CPU; this map {z_ours - z_bare:+.2f} s above it"
         )
         if baseline:
-            z_base, c_base = median["baseline"][1:3]
-            after_ours, ca_ours = median["this map"][3:5]
-            after_base, ca_base = median["baseline"][3:5]
+            z_base, c_base = median["baseline"][2:4]
+            after_ours, ca_ours = median["this map"][4:6]
+            after_base, ca_base = median["baseline"][4:6]
             print(
                 f"  {throttle}x CPU: zoom redraw {z_ours / z_base:.2f}x the baseline's time,"
                 f" {c_ours / c_base:.2f}x its CPU time; from the animation's end"
@@ -446,6 +566,12 @@ def main() -> None:
         help="CPU slowdowns of the uMap-like comparison (1: none; 4: a phone)",
     )
     parser.add_argument(
+        "--umap-url",
+        metavar="URL",
+        help="also real uMap's map of the same rallies (bench/umap_real.py prints its URL), in"
+        " the uMap comparison's alternated rounds",
+    )
+    parser.add_argument(
         "--serve-only",
         action="store_true",
         help="serve the largest count, print its address and run until stdin closes",
@@ -486,7 +612,14 @@ def main() -> None:
             executable_path=args.chromium, args=["--no-sandbox", "--disable-gpu"]
         )
         throttles = tuple(int(t) for t in args.throttles.split(","))
-        versus_umap(browser, servers[largest][0], args.repeat, other and baseline_url, throttles)
+        versus_umap(
+            browser,
+            servers[largest][0],
+            args.repeat,
+            other and baseline_url,
+            throttles,
+            args.umap_url,
+        )
         if other:
             other.stdin.close()
             other.wait()

@@ -43,9 +43,11 @@ address and MAPAPP_DATABASE_URL to NAME's: `init-db`, then `demo-data --count N 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -65,6 +67,7 @@ from serve import (  # noqa: E402
     get,
     wait_until_up,
     worker_memory,
+    workers_of,
 )
 
 REGIONS = ("BY-BR", "BY-HO", "BY-HR", "BY-HM", "BY-MA", "BY-MI", "BY-VI")
@@ -181,19 +184,29 @@ def edit_one(rally_id: int, title: str) -> None:
 
 
 class Code:
-    """One checkout of the app with its own database, server port and environment."""
+    """One checkout of the app with its own database, server port and environment (`extra`:
+    a --variant's variables, added to the environment of this checkout's commands and server)."""
 
-    def __init__(self, name: str, root: Path, tmp: Path, args: argparse.Namespace) -> None:
-        self.name, self.root = name, root
+    def __init__(
+        self,
+        name: str,
+        root: Path,
+        tmp: Path,
+        args: argparse.Namespace,
+        extra: dict[str, str] | None = None,
+        suffix: str = "",
+    ) -> None:
+        self.name, self.root, self.tmp = name, root, tmp
         base_url = args.base_url if args.database or args.template else None
         self.port = urlsplit(base_url).port if base_url else free_port()
         url = None
         if args.database_url:
-            url = args.database_url if name == "this" else args.database_url + "_base"
+            url = args.database_url + (suffix or ("" if name == "this" else "_base"))
+        file = tmp / ((suffix.lstrip("_") or name) + ".sqlite3")
         self.env = {
             **os.environ,
             "PYTHONPATH": str(root),
-            "MAPAPP_DATABASE_URL": url or f"sqlite:///{tmp / (name + '.sqlite3')}",
+            "MAPAPP_DATABASE_URL": url or f"sqlite:///{file}",
             "MAPAPP_SECRET_KEY": "bench",
             "MAPAPP_DEVELOPMENT": "1",
             # The feeds' links: a declared address, as in production.
@@ -203,6 +216,7 @@ class Code:
             # would answer most of them 429, and the memory would be of a few dozen builds.
             "MAPAPP_BUILD_LIMIT": "100000 per minute",
             "MAPAPP_BUILD_TOTAL_LIMIT": "100000 per minute",
+            **(extra or {}),
         }
         self.env.pop("MAPAPP_REDIS_URL", None)
         flask = [str(BIN / "flask"), "--app", "mapapp"]
@@ -213,7 +227,7 @@ class Code:
         start = time.perf_counter()
         if args.database or args.template:
             if args.database:
-                shutil.copyfile(args.database, tmp / (name + ".sqlite3"))
+                shutil.copyfile(args.database, file)
             commands = [["init-db"], ["prepare-parts"]]
         else:
             commands = [["init-db"], ["demo-data", "--count", str(args.rallies), "--seed", "1"]]
@@ -233,14 +247,23 @@ class Code:
         # The same filters for every checkout in a round (a new filter's first answer depends
         # on how many rallies it selects: a region's 20 months against its 30 days).
         rng = random.Random(number * 7919)
+        config = self.root / "gunicorn.conf.py"
+        env = {**self.env, "PORT": str(self.port)}
+        inspect = None
+        if args.inspect:
+            # The checkout's settings and bench/workermem.py's hook: each worker writes what
+            # it holds on SIGUSR2.
+            inspect = Path(tempfile.mkdtemp(dir=self.tmp))
+            config = inspect / "gunicorn_inspect.py"
+            config.write_text(
+                f"exec(open({str(self.root / 'gunicorn.conf.py')!r}).read())\n"
+                f"import sys\nsys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
+                "from workermem import post_worker_init  # noqa: E402, F401\n"
+            )
+            env["MAPAPP_BENCH_INSPECT"] = str(inspect)
         server = subprocess.Popen(  # noqa: S603
-            [
-                str(BIN / "gunicorn"),
-                "-c",
-                str(self.root / "gunicorn.conf.py"),
-                "mapapp:create_app()",
-            ],
-            env={**self.env, "PORT": str(self.port)},
+            [str(BIN / "gunicorn"), "-c", str(config), "mapapp:create_app()"],
+            env=env,
             cwd=self.root,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -249,39 +272,8 @@ class Code:
         master = server.pid
         try:
             wait_until_up(self.port, server, "/healthz")
-            for name, path in FEEDS.items():
-                asked = path + new_filter(rng)
-                figures[f"cold {name}, new filter"] = timed(
-                    self.port, asked, master, self.database_cpu
-                )
-                figures[f"warm {name}, same"] = timed(self.port, asked, master, self.database_cpu)
-                figures[f"warm {name}, new filter"] = timed(
-                    self.port, path + new_filter(rng), master, self.database_cpu
-                )
-            for name, path in FEEDS.items():
-                figures[f"first {name} when=all"] = timed(
-                    self.port, path, master, self.database_cpu
-                )
-            for n, (name, path) in enumerate(FEEDS.items()):
-                # The common document (no filter, `when` at its default), then `when=all`.
-                common = path.replace("when=all&", "").replace("?when=all", "")
-                title = f"Пікет пасля змены {number}-{n}"
-                command = [
-                    sys.executable,
-                    __file__,
-                    "--edit-one",
-                    str(1 + n * 97 % args.rallies),
-                    title,
-                ]
-                done = {"env": self.env, "cwd": self.root, "check": True, "capture_output": True}
-                subprocess.run(command, **done)  # noqa: S603
-                time.sleep(0.3)
-                figures[f"after a change {name}, no filter"] = timed(
-                    self.port, common, master, self.database_cpu
-                )
-                figures[f"after a change {name} when=all"] = timed(
-                    self.port, path, master, self.database_cpu
-                )
+            if not args.memory_only:
+                self.timings(number, args, rng, master, figures)
             paths = list(FEEDS.values())
             built = 0
             for _ in range(args.attack):
@@ -291,8 +283,11 @@ class Code:
                 print(
                     f"  {args.attack - built} of {args.attack} random filters refused", flush=True
                 )
-            memory = max(worker_memory(server.pid)) / 1024
-            figures["memory a worker, MiB (largest)"] = (memory, memory, 0.0)
+            sizes = sorted(size / 1024 for size in worker_memory(server.pid))
+            figures["memory a worker, MiB (largest)"] = (sizes[-1], sizes[-1], 0.0)
+            figures["memory a worker, MiB (smallest)"] = (sizes[0], sizes[0], 0.0)
+            if inspect is not None:
+                self.inspect(server.pid, inspect, figures)
         finally:
             server.terminate()
             server.wait(timeout=60)
@@ -300,9 +295,95 @@ class Code:
         load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
         print(f"{self.name} round {number} (load average after it {load}):", flush=True)
         for key, (wall, cpu, db_cpu) in figures.items():
+            if key.startswith("memory") or key.startswith("held"):
+                print(f"  {key:36} {wall:8.1f}", flush=True)
+                continue
             print(
                 f"  {key:36} {wall:8.0f} ms, CPU {cpu:6.0f} ms, database {db_cpu:6.0f} ms",
                 flush=True,
+            )
+
+    def inspect(self, master: int, folder: Path, figures: dict) -> None:
+        """Each worker's report (bench/workermem.py), printed whole and its main figures
+        kept for the medians (of the larger worker)."""
+        pids = workers_of(master)
+        for pid in pids:
+            os.kill(pid, signal.SIGUSR2)
+        reports = []
+        for pid in pids:
+            path = folder / f"{pid}.json"
+            for _ in range(6000):  # at most 600 s: a worker's report walks its caches (with
+                # tracemalloc, minutes)
+                if path.exists():
+                    break
+                time.sleep(0.1)
+            if not path.exists():
+                print(f"  worker {pid}: no report", flush=True)
+                continue
+            reports.append(json.loads(path.read_text()))
+            print(f"  worker {pid}'s report: {path.read_text()}", flush=True)
+        if not reports:
+            return
+        found = max(reports, key=lambda item: item["before"]["VmRSS"])
+        heap = found.get("malloc", {})
+        rows = {
+            "held: RSS": found["before"]["VmRSS"],
+            "held: malloc in use": heap.get("in use, MiB", 0.0),
+            "held: malloc free in heaps": heap.get("free in heaps, MiB", 0.0),
+            "held: malloc mmapped": heap.get("mmapped blocks, MiB", 0.0),
+            "held: arenas": heap.get("arenas", 0),
+            "held: pymalloc arenas": found["python"].get("pymalloc arenas, MiB", 0.0),
+            "held: entries' parts": found["caches"].get("entries' parts (deep), MiB", 0.0),
+            "held: entries' rallies": found["caches"].get("entries' rallies (deep), MiB", 0.0),
+            "held: entries, keys": found["caches"].get(
+                "entries themselves and keys (deep), MiB", 0.0
+            ),
+            "held: chunk cache": found["caches"].get("chunk cache, MiB", 0.0),
+            "held: memoized documents": found["caches"].get("memoized documents (deep), MiB", 0.0),
+            "held: RSS after malloc_trim(0)": found.get("after malloc_trim(0)", {}).get(
+                "VmRSS", 0.0
+            ),
+        }
+        for key, value in rows.items():
+            figures[key] = (float(value), float(value), 0.0)
+
+    def timings(
+        self,
+        number: int,
+        args: argparse.Namespace,
+        rng: random.Random,
+        master: int,
+        figures: dict[str, tuple[float, float, float]],
+    ) -> None:
+        """A just-started worker's first answers, warm ones, and the first after a change."""
+        for name, path in FEEDS.items():
+            asked = path + new_filter(rng)
+            figures[f"cold {name}, new filter"] = timed(self.port, asked, master, self.database_cpu)
+            figures[f"warm {name}, same"] = timed(self.port, asked, master, self.database_cpu)
+            figures[f"warm {name}, new filter"] = timed(
+                self.port, path + new_filter(rng), master, self.database_cpu
+            )
+        for name, path in FEEDS.items():
+            figures[f"first {name} when=all"] = timed(self.port, path, master, self.database_cpu)
+        for n, (name, path) in enumerate(FEEDS.items()):
+            # The common document (no filter, `when` at its default), then `when=all`.
+            common = path.replace("when=all&", "").replace("?when=all", "")
+            title = f"Пікет пасля змены {number}-{n}"
+            command = [
+                sys.executable,
+                __file__,
+                "--edit-one",
+                str(1 + n * 97 % args.rallies),
+                title,
+            ]
+            done = {"env": self.env, "cwd": self.root, "check": True, "capture_output": True}
+            subprocess.run(command, **done)  # noqa: S603
+            time.sleep(0.3)
+            figures[f"after a change {name}, no filter"] = timed(
+                self.port, common, master, self.database_cpu
+            )
+            figures[f"after a change {name} when=all"] = timed(
+                self.port, path, master, self.database_cpu
             )
 
 
@@ -329,6 +410,24 @@ def main() -> None:
         default="http://127.0.0.1:5790",
         help="what --database or --template was made with",
     )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE[,KEY=VALUE]",
+        help="this checkout again with these environment variables (its own database copy),"
+        " e.g. MALLOC_ARENA_MAX=2; repeatable",
+    )
+    parser.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="no timings: start, the random filters, memory",
+    )
+    parser.add_argument(
+        "--inspect",
+        action="store_true",
+        help="each worker's report of what it holds after the random filters (bench/workermem.py)",
+    )
     parser.add_argument("--edit-one", nargs=2, metavar=("ID", "TITLE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.template and not args.database_url:
@@ -338,10 +437,19 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         codes = [Code("this", ROOT, Path(tmp), args)]
+        for n, variant in enumerate(args.variant, 1):
+            extra = dict(item.split("=", 1) for item in variant.split(","))
+            codes.append(Code(f"this {variant}", ROOT, Path(tmp), args, extra, f"_v{n}"))
         if args.baseline:
             codes.append(Code("baseline", args.baseline.resolve(), Path(tmp), args))
         for number in range(args.rounds):
-            for code in codes if number % 2 == 0 else reversed(codes):
+            # Alternated: each round in the other order (with more than two, rotated).
+            shift = number % len(codes)
+            for code in (
+                codes[shift:] + codes[:shift]
+                if len(codes) > 2
+                else (codes if number % 2 == 0 else list(reversed(codes)))
+            ):
                 code.round(number, args)
         print(
             f"\nmedians of {args.rounds} rounds, {args.rallies} rallies: time from here (ms) and, in"
@@ -350,10 +458,20 @@ def main() -> None:
             "brackets, the workers' CPU time + the database's (ms; PostgreSQL's processes; the"
             " figures a shared machine does not blur)"
         )
-        keys = list(codes[0].rounds[0])
+        keys = list(dict.fromkeys(key for code in codes for r in code.rounds for key in r))
         header = "".join(f"{code.name:>28}" for code in codes)
         print(f"  {'':36}{header}{'   ratio (CPU)' if len(codes) > 1 else ''}")
-        for key in keys:
+        for key in [key for key in keys if key.startswith(("memory", "held"))]:
+            # MiB (or a count); with more than one code, each against the last (the baseline).
+            values = [
+                statistics.median([r[key][0] for r in code.rounds if key in r] or [0.0])
+                for code in codes
+            ]
+            line = "".join(f"{value:28.1f}" for value in values)
+            if len(values) > 1 and values[-1]:
+                line += "  " + " / ".join(f"{value / values[-1]:.2f}x" for value in values[:-1])
+            print(f"  {key:36}{line}")
+        for key in [key for key in keys if not key.startswith(("memory", "held"))]:
             values = [
                 tuple(statistics.median(r[key][i] for r in code.rounds) for i in range(3))
                 for code in codes

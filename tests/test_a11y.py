@@ -42,6 +42,7 @@ PAGES = [
     "/embed?lang=be&list=1",
     "/embed/code?lang=ru",
     "/about?lang=be",
+    "/offline?lang=ru",  # the service worker's page for a page not saved
 ]
 
 

@@ -10,6 +10,8 @@ import pytest
 from conftest import add_rally, browser_app, wait_until
 from flask import Flask
 from playwright.sync_api import Error as PlaywrightError
+from test_browser_legend import shot
+from test_browser_phone import PHONE
 
 from mapapp.domain import db, lifecycle
 from mapapp.domain.models import Rally
@@ -202,5 +204,84 @@ def test_a_rally_taken_down_leaves_no_copy_to_show_offline(page, live_server, ap
     # Past the browser's HTTP cache (which keeps it for its max-age): no copy in the worker's.
     fresh = f"fetch('/api/rallies/{rally_id}', {{cache: 'no-store'}}).then(r => r.status, e => 0)"
     assert page.evaluate(fresh) == 0
-    with pytest.raises(PlaywrightError):
-        page.goto(f"{live_server}/rallies/{rally_id}?lang=en")
+    # The page: the worker's own "not saved" (the browser's error page before), nothing of it.
+    assert page.goto(f"{live_server}/rallies/{rally_id}?lang=en").status == 503
+    assert page.locator("h1").inner_text() == "This page was not saved"
+    assert "Гродне" not in page.content()
+
+
+NOT_SAVED = {
+    "be": "Гэтая старонка не захавана",
+    "ru": "Эта страница не сохранена",
+    "en": "This page was not saved",
+}
+
+
+def phone_online_once(browser, live_server: str, path: str, locale: str):  # noqa: ANN001, ANN201
+    """A phone that opened `path` once with a network, under the worker, then lost it."""
+    context = browser.new_context(**PHONE, locale=locale, service_workers="allow")
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.goto(live_server + path)
+    loaded(page)
+    wait_until(page, "document.documentElement.dataset.offlineReady === '1'", timeout=30)
+    wait_until(page, "navigator.serviceWorker.controller !== null", timeout=30)
+    # the worker's pages for a page not saved (sw.js FALLBACK), kept at its install
+    stored = "caches.open('rallymap-fallback').then(c => c.keys()).then(k => k.length === 3)"
+    deadline = time.monotonic() + 30
+    while not page.evaluate(stored) and time.monotonic() < deadline - 20:
+        page.wait_for_timeout(200)
+    kept = "caches.open('rallymap-pages').then(c => c.keys()).then(k => k.length > 0)"
+    while not page.evaluate(kept):
+        assert time.monotonic() < deadline, "the map page was not kept"
+        page.wait_for_timeout(200)
+    context.set_offline(True)
+    return context, page
+
+
+@pytest.mark.parametrize(
+    ("path", "locale", "lang"),
+    [
+        ("/?lang=ru", "en-US", "ru"),  # the pages kept say ru: it wins over the browser's en
+        ("/?lang=be", "ru-RU", "be"),
+        ("/", "en-GB", "en"),  # no lang kept: the browser's language
+    ],
+)
+def test_a_rally_page_never_opened_offline_says_it_was_not_saved(
+    browser, live_server, app, path, locale, lang
+):
+    """Chromium's own error page before (the worker failed the navigation); now ours, in the
+    visitor's language, with the way to the map kept and to the offline copy, and nothing of
+    any other rally."""
+    seen = add_rally(app, title="Пікет у Гродне", town="Гродна", lat=53.6778, lon=23.8297)
+    never = add_rally(app, title="Пікет у Магілёве", town="Магілёў", lat=53.9, lon=30.33)
+    context, page = phone_online_once(browser, live_server, path, locale)
+    context.set_offline(False)
+    # a rally page opened once (kept), then the network goes
+    page.goto(f"{live_server}/rallies/{seen}" + (f"?lang={lang}" if "lang" in path else ""))
+    wait_until(page, "document.documentElement.dataset.offlineReady === '1'", timeout=30)
+    page.wait_for_timeout(500)
+    context.set_offline(True)
+    for target in (f"/rallies/{never}", f"/rallies/{never}?lang={lang}", "/submit"):
+        page.goto(live_server + target)
+        heading = page.locator("h1").inner_text()
+        assert heading == NOT_SAVED[lang], (target, heading)
+        assert page.locator("html").get_attribute("lang") == lang
+        body = page.locator("main").inner_text()
+        assert "Гродне" not in body and "Магілёве" not in body, body
+        assert f"rally-map-{lang}.html" in body
+        assert page.locator("a[download]").count() >= 1
+        shot(page, f"not-saved-{lang}-{target.strip('/').replace('/', '-').split('?')[0]}")
+    # its way to the map: the map kept, which opens with no network
+    link = page.locator("a[data-saved-map]")
+    assert link.bounding_box()["height"] >= 44
+    link.tap()
+    wait_through_reloads(page, "performance.getEntriesByName('rallies-loaded').length > 0")
+    assert page.locator(".leaflet-container").count() == 1
+    assert page.locator("h1").inner_text() != NOT_SAVED[lang]
+    # the rally page kept is still its own, not the fallback
+    page.goto(f"{live_server}/rallies/{seen}" + (f"?lang={lang}" if "lang" in path else ""))
+    assert "Гродне" in page.locator("main").inner_text()
+    assert page.errors == []
+    context.close()

@@ -93,7 +93,7 @@ def test_the_manage_link_survives_a_reload_in_its_browser_only(phone, live_serve
     link = phone.locator("#manage-link").get_attribute("href")
     assert "/manage/" in link
     telegram = phone.locator("#manage-telegram").get_attribute("href")
-    assert telegram.startswith("https://t.me/share/url?url=http")
+    assert telegram.startswith("tg://msg_url?url=http")
     token = link.split("/manage/")[1].split("?")[0]
     assert token in telegram
     shot(phone, "manage-link")

@@ -43,6 +43,7 @@ def test_two_moderators_suspend_a_third_and_revert_in_the_browser(browser, live_
     rally_id = add_rally(app, title=TITLE)
     seized = moderator_page(browser, live_server, "cypryan")
     seized.goto(f"{live_server}/moderate/rallies/{rally_id}?lang=en")
+    seized.check("#danger-confirm")
     with seized.expect_navigation():
         seized.click("button:has-text('Danger: do not come')")
     public = browser.new_context(locale="en-US").new_page()

@@ -16,6 +16,9 @@ from collections.abc import Iterator
 import pytest
 from conftest import add_rally, browser_app, wait_until
 from flask import Flask
+from test_a11y import AXE, TAGS
+from test_browser_legend import shot
+from test_browser_phone import PHONE, overlaps
 
 from mapapp.domain import db, lifecycle
 from mapapp.domain.models import Rally
@@ -213,4 +216,139 @@ def test_the_urgent_banner_covers_no_map_control_on_a_phone(browser, live_server
             or banner["y"] + banner["height"] <= box["y"]
         )
         assert apart, (controls.nth(index).inner_text(), box, banner)
+    context.close()
+
+
+# Six urgent rallies with long titles (the reviewer's case: the banner took 40 % of the map).
+SEVERAL = [
+    ("cancelled", "Пікет салідарнасці з палітвязнямі ля ратушы ў Брэсце", "Брэст", 52.09, 23.68),
+    ("moved", "Акцыя ў падтрымку палітвязняў на цэнтральнай плошчы Гродна", "Гродна", 53.68, 23.83),
+    ("danger", "Пікет у Гомелі каля плошчы Леніна, побач з фантанам", "Гомель", 52.43, 30.97),
+    ("cancelled", "Сход у Магілёве на плошчы Славы а сёмай вечара", "Магілёў", 53.9, 30.33),
+    ("moved", "Акцыя ў Віцебску каля канцэртнай залы «Віцебск»", "Віцебск", 55.19, 30.2),
+    ("danger", "Пікет у Пінску на набярэжнай Піны ля моста", "Пінск", 52.11, 26.1),
+]
+
+
+@pytest.mark.parametrize("path", ["/?lang=be", "/embed?lang=ru&list=1"])
+def test_several_notices_keep_to_a_quarter_of_a_phones_map_the_most_urgent_first(
+    browser, live_server, app, path
+):
+    """Up to 40 % of the map before; now the most urgent line shows, the others behind a
+    44 px disclosure, and the banner never takes more than a quarter of the map; keyboard
+    and screen reader reach every notice, and it covers no control and no popup."""
+    ids = [
+        add_rally(app, title=title, town=town, lat=lat, lon=lon, status=status)
+        for status, title, town, lat, lon in SEVERAL
+    ]
+    context = browser.new_context(**PHONE, locale="be-BY")
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.goto(live_server + path)
+    wait_until(page, "performance.getEntriesByName('rallies-loaded').length > 0")
+    wait_until(page, "document.querySelectorAll('#urgent .urgent-title').length >= 5")
+    wait_until(page, "document.querySelectorAll('#urgent .urgent-title').length === 6", timeout=3)
+    page.wait_for_timeout(300)
+    name = path.split("?")[0].strip("/") or "map"
+    shot(page, f"urgent-folded-{name}")
+    mapbox = page.locator(".leaflet-container").bounding_box()
+    banner = page.locator("#urgent")
+
+    def fits() -> dict:
+        box = banner.bounding_box()
+        assert box["height"] <= mapbox["height"] * 0.26, (box, mapbox)
+        for control in page.locator(".leaflet-control").all():
+            other = control.bounding_box()
+            if other and other["width"]:
+                assert not overlaps(other, box), (control.inner_text(), other, box)
+        return box
+
+    box = fits()
+    # the most urgent line first, in view; a warning, not the first said (a cancel)
+    first = banner.locator(".urgent-line").first
+    assert "urgent-danger" in first.get_attribute("class")
+    line = first.bounding_box()
+    assert line["y"] >= box["y"] and line["y"] + line["height"] <= box["y"] + box["height"]
+    more = banner.locator("button.urgent-more")
+    assert more.get_attribute("aria-expanded") == "false"
+    assert more.inner_text().strip().endswith(": 5")
+    target = more.bounding_box()
+    assert target["width"] >= 44 and target["height"] >= 44
+    assert target["y"] + target["height"] <= box["y"] + box["height"] + 1  # seen, not scrolled off
+    # the others are still said (role=alert) and reachable behind the button
+    assert banner.get_attribute("role") == "alert"
+    more.tap()
+    assert more.get_attribute("aria-expanded") == "true"
+    page.wait_for_timeout(200)
+    box = fits()
+    shot(page, f"urgent-open-{name}")
+    with open(AXE, encoding="utf-8") as source:
+        page.evaluate(source.read())
+    result = page.evaluate(
+        "tags => axe.run('#urgent', {runOnly: {type: 'tag', values: tags}})", TAGS
+    )
+    assert [(v["id"], [n["target"] for n in v["nodes"]][:4]) for v in result["violations"]] == []
+    snapshot = banner.aria_snapshot()
+    for _status, title, *_rest in SEVERAL:
+        assert title in snapshot, (title, snapshot)
+    # the keyboard: from the button, Tab reaches every other notice's link, each shown
+    more.focus()
+    reached = []
+    for _ in range(5):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("document.activeElement.closest('#urgent') !== null")
+        assert focused
+        reached.append(page.evaluate("document.activeElement.textContent"))
+        seen = page.evaluate("document.activeElement.getBoundingClientRect().toJSON()")
+        current = banner.bounding_box()
+        assert (
+            seen["top"] >= current["y"] - 1
+            and seen["bottom"] <= current["y"] + current["height"] + 1
+        )
+    assert len(set(reached)) == 5
+    # folded again, and a popup opened: the banner keeps clear of it
+    more.tap()
+    assert more.get_attribute("aria-expanded") == "false"
+    page.evaluate(f"{FMAP}.setView([52.43, 30.97], 16, {{animate: false}})")
+    marker = page.locator(f".rally-marker-danger[data-id='{ids[2]}']")
+    marker.wait_for()
+    marker.tap()
+    page.locator(".leaflet-popup-content", has_text=SEVERAL[2][1]).wait_for()
+    page.wait_for_timeout(500)
+    popup = page.locator(".leaflet-popup-content-wrapper").bounding_box()
+    # apart, or (a map too short for both: the embed with its list) the banner stepped aside
+    assert not banner.is_visible() or not overlaps(popup, banner.bounding_box()), (
+        popup,
+        banner.bounding_box(),
+    )
+    if banner.is_visible():  # shrunk to two lines: the most urgent notice's
+        line, box = first.bounding_box(), banner.bounding_box()
+        assert box["y"] <= line["y"] + 2 and line["y"] + 20 <= box["y"] + box["height"], (line, box)
+    shot(page, f"urgent-popup-{name}")
+    page.keyboard.press("Escape")
+    page.locator(".leaflet-popup").wait_for(state="detached")
+    assert banner.is_visible()
+    assert page.errors == []
+    context.close()
+
+
+def test_a_notice_that_arrives_folded_away_is_still_said(browser, live_server, app):
+    gomel = add_rally(app, title="Пікет у Гомелі", town="Гомель", lat=52.43, lon=30.97)
+    add_rally(app, title="Пікет у Пінску", town="Пінск", lat=52.11, lon=26.1, status="danger")
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    page.goto(live_server + "/?lang=en")
+    wait_until(page, "document.querySelectorAll('#urgent .urgent-title').length === 1")
+    assert page.locator("#urgent button.urgent-more").is_hidden()  # one notice: no button
+    with app.app_context():
+        session = db.session()
+        lifecycle.perform(session, session.get(Rally, gomel), "organizer", "cancel", "x")
+    wait_until(page, "document.querySelectorAll('#urgent .urgent-title').length === 2")
+    # the cancel ranks after the warning: folded away, its words said in the alert anyway
+    assert page.locator("#urgent .urgent-line").first.inner_text().startswith("Пікет у Пінску")
+    assert page.locator("#urgent button.urgent-more").inner_text() == "Other urgent notices: 1"
+    wait_until(
+        page, "document.querySelector('#urgent .urgent-said').textContent.includes('Гомелі')"
+    )
     context.close()

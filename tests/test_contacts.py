@@ -175,7 +175,9 @@ def test_a_moderator_issues_a_new_manage_link(app, client, monkeypatch):
     answer = client.post(f"/moderate/rallies/{rally_id}/manage-link", data={"csrf_token": token})
     assert answer.status_code == 200
     assert answer.headers["Cache-Control"] == "no-store"
-    link = re.search(r'href="http://localhost(/manage/[^"]+)"', answer.get_data(as_text=True))[1]
+    link = re.search(
+        r'id="manage-link">http://localhost(/manage/[^<]+)<', answer.get_data(as_text=True)
+    )[1]
     assert client.get("/manage/tok-lost-link").status_code == 404  # the old link is dead
     assert client.get(link).status_code == 200
     with app.app_context():

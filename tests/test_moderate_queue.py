@@ -215,7 +215,7 @@ def test_status_actions_name_the_rally(client, app, moderator):
     csrf = token(client, f"/moderate/rallies/{rally_id}")
     page = client.post(
         f"/moderate/rallies/{rally_id}/status/danger?lang=en",
-        data={"csrf_token": csrf},
+        data={"csrf_token": csrf, "confirm": "y"},
         follow_redirects=True,
     ).get_data(as_text=True)
     assert "Danger is shown for \u201cOn the map\u201d" in page

@@ -223,11 +223,17 @@ def test_cancelled_rally_says_so_in_its_preview(client, app):
 def test_map_takes_a_centre_and_zoom(client):
     for query in ("lat=53.9&lon=27.56&zoom=12", "lat=52.1&lon=23.7", "zoom=8", "lat=&lon=&zoom="):
         assert client.get(f"/?{query}").status_code == 200, query
+    # Fractional (as Leaflet has it, and as the page writes its first view), and out of the
+    # map's range: brought into it (the place asked for, as near as the map goes).
+    for query in ("zoom=6.5", "zoom=6.75", "lat=53.9&lon=27.56&zoom=17.25", "zoom=25", "zoom=0"):
+        assert client.get(f"/?{query}").status_code == 200, query
+        assert client.get(f"/embed?{query}").status_code == 200, query
 
 
 def test_bad_centre_is_a_clear_400_in_the_page_language(client):
     cases = {
-        "/?lang=be&zoom=25": "Параметр «zoom» павінен быць цэлым лікам ад 5 да 19",
+        "/?lang=be&zoom=abc": "Параметр «zoom» павінен быць лікам ад 5 да 19",
+        "/?lang=ru&zoom=1e1": "Параметр «zoom» должен быть числом от 5 до 19",
         "/?lang=ru&lon=27": "Параметры «lat» и «lon» нужно задавать вместе",
         "/?lang=en&lat=-33.9&lon=151.2": "'lat' must be a number from 49 to 59",
     }

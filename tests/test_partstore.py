@@ -545,6 +545,26 @@ def test_a_preparation_leaves_alone_what_another_process_kept(app, monkeypatch) 
     other.extensions["mapapp.db"]["engine"].dispose()
 
 
+def test_a_preparation_keeps_its_documents_for_every_worker_not_in_its_own_memory(
+    app, builds, part_reads
+) -> None:
+    """The documents a preparation builds are kept in the shared store, where every worker
+    reads them whole; the preparer does not keep them among its memoized results too (at
+    100,000 rallies they filled MEMO_TOTAL, 64 MiB, in each worker that prepared after a
+    boundary): its next visitor's answer is read whole, not built again."""
+    some_rallies(app)
+    common = len(caching.COMMON_GEOJSON) + len(caching.COMMON_FEEDS)
+    assert caching.prepare_documents(app) == common
+    assert not [kept for name, kept in app.extensions.items() if name.endswith("_cache") and kept]
+    builds.clear()
+    part_reads.clear()
+    response = app.test_client().get("/rallies.ics?lang=be", headers=GZIP)
+    assert response.status_code == 200
+    assert b"BEGIN:VCALENDAR" in gzip.decompress(response.data)
+    assert builds == [] and part_reads == []
+    assert [name for name, kept in app.extensions.items() if name.endswith("_cache") and kept]
+
+
 def test_one_boundary_timer_only_in_a_worker_that_prepares(app, monkeypatch) -> None:
     """The timer for the next boundary: none in a process that has served no request (a
     command: no timer keeps it alive or prepares there) or with PREPARE_DOCUMENTS off; a daemon;

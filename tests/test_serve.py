@@ -324,3 +324,47 @@ def test_nginx_keeps_no_visitors_query_or_cached_page_on_the_disk(stack: Stack) 
     stack.process.send_signal(signal.SIGTERM)
     stack.process.wait(60)
     assert not volatile.exists()
+
+
+def test_nginx_keeps_tiles_that_browsers_never_keep(tmp_path: Path) -> None:
+    """Tiles are `no-store` for browsers ("near me": a phone's cache would show where its owner
+    was), yet nginx keeps them (the app's X-Accel-Expires, not passed on); a grey tile that
+    stands in for an unreachable tile server is kept by neither."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from mapapp.web.tiles import GREY_TILE
+
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.end_headers()
+            self.wfile.write(GREY_TILE)
+
+        def log_message(self, *args) -> None:  # noqa: ANN002
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = serve_env(
+        tmp_path, MAPAPP_TILE_URL=f"http://127.0.0.1:{server.server_port}/{{z}}/{{x}}/{{y}}.png"
+    )
+    env["MAPAPP_TILE_PROXY"] = "1"
+    try:
+        for stack in run_stack(tmp_path, env):
+            answers = [get(stack.base + "/tiles/8/149/83.png") for _ in range(2)]
+            assert [a[0] for a in answers] == [200, 200]
+            assert [a[1].get("X-Cache") for a in answers] == ["MISS", "HIT"]
+            assert all(a[1]["Cache-Control"] == "no-store" for a in answers)
+            assert not [a for a in answers if "X-Accel-Expires" in a[1]]
+            assert hits == ["/8/149/83.png"]
+            server.shutdown()  # the tile server is gone: grey tiles, kept nowhere
+            server.server_close()
+            grey = [get(stack.base + "/tiles/8/150/83.png") for _ in range(2)]
+            assert [g[1].get("X-Cache") for g in grey] == ["MISS", "MISS"]
+            assert all(g[1]["Cache-Control"] == "no-store" for g in grey)
+    finally:
+        server.server_close()

@@ -359,9 +359,28 @@ def test_bad_answers_get_the_forms_messages_in_the_chats_language(tg_app, fake) 
 @pytest.mark.parametrize(
     ("lang", "reveal", "warning"),
     [
-        ("ru", "2", "Название или описание могут выдать скрытое место. «у ЦУМа»"),
-        ("be", "2", "Назва або апісанне могуць выдаць схаванае месца. «у ЦУМа»"),
-        ("en", "2", "The title or description may give the hidden place away. «у ЦУМа»"),
+        # what was found, and that anything saying where is public (not only those words)
+        (
+            "ru",
+            "2",
+            "Название или описание могут выдать скрытое место. Название все видят"
+            " сразу, а место — только в выбранное вами время. Мы заметили: «у ЦУМа». Проверка"
+            " знает лишь некоторые способы",
+        ),
+        (
+            "be",
+            "2",
+            "Назва або апісанне могуць выдаць схаванае месца. Назву ўсе бачаць адразу,"
+            " а месца — толькі ў абраны вамі час. Мы заўважылі: «у ЦУМа». Праверка ведае толькі"
+            " некаторыя спосабы",
+        ),
+        (
+            "en",
+            "2",
+            "The title or description may give the hidden place away. The title is"
+            " public at once, the place only at the time you chose. We noticed: «у ЦУМа». The"
+            " check knows only some ways",
+        ),
         ("ru", "0", None),  # the place is public at once: nothing to give away
     ],
 )

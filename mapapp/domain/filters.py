@@ -163,11 +163,14 @@ VIEW_LON = (21.0, 35.0)
 
 @dataclass(frozen=True)
 class MapView:
-    """A centre and zoom asked for with ?lat=&lon=&zoom= (static/map/view.js reads them too)."""
+    """A centre and zoom asked for with ?lat=&lon=&zoom= (static/map/view.js reads them too).
+
+    The zoom may be fractional, as Leaflet has it (the map's first view fits Belarus at a
+    quarter level, 6.75, and the page writes the view it shows into its address)."""
 
     lat: float | None = None
     lon: float | None = None
-    zoom: int | None = None
+    zoom: float | None = None
 
 
 def number(
@@ -200,5 +203,27 @@ def parse_view(args: dict[str, str]) -> MapView:
                 "'%(first)s' and '%(second)s' must be given together", first="lat", second="lon"
             )
         )
-    zoom = number(args, "zoom", MIN_ZOOM, MAX_ZOOM, whole=True)
-    return MapView(lat, lon, None if zoom is None else int(zoom))
+    return MapView(lat, lon, view_zoom(args))
+
+
+ZOOM_TEXT = re.compile(r"[+-]?[0-9]{1,3}(?:\.[0-9]{1,12})?", re.ASCII)
+
+
+def view_zoom(args: dict[str, str]) -> float | None:
+    """?zoom=, any number (fractional too), brought into MIN_ZOOM..MAX_ZOOM: a link's zoom is
+    how near to look at a centre it names, and a person following a link with zoom=20 (from
+    another map, or typed) wants that place as near as this map goes, not an error page;
+    Leaflet brings it in the same way (static/map/view.js). Junk (not a number) is still a
+    BadFilter: nothing in it says what was meant."""
+    raw = (args.get("zoom") or "").strip()
+    if not raw:
+        return None
+    # Plain decimals only, read alike here and by the page's parseFloat ("7_5", "1e1" and
+    # "inf" are floats to Python).
+    value = float(raw) if ZOOM_TEXT.fullmatch(raw) else math.nan
+    if not math.isfinite(value):
+        limits = {"name": "zoom", "low": f"{MIN_ZOOM:g}", "high": f"{MAX_ZOOM:g}"}
+        raise BadFilter(
+            lazy_gettext("'%(name)s' must be a number from %(low)s to %(high)s", **limits)
+        )
+    return min(max(value, MIN_ZOOM), MAX_ZOOM)

@@ -19,7 +19,7 @@ import json
 import secrets
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -174,6 +174,30 @@ def moves_in_public(row: Any, new_place: dict[str, Any], now: datetime | None = 
         return True
     shown = row.reveal_at is None or row.reveal_at <= (now or utcnow())
     return shown and not same_place(row, new_place)
+
+
+# Public states that say something about the exact place ("moved: check the new place"): set
+# only once the public has seen the place (`place_was_shown`). While it is hidden the public
+# knows the town only, and a warning about a place nobody can see tells watchers it changed.
+NEEDS_SHOWN_PLACE = ("move",)
+
+
+def needs_shown_place(db: Session, rally: Rally, action: str, now: datetime | None = None) -> bool:
+    """Whether `action` would set a public state about a place the public has not seen: the
+    one rule of every way to it (the buttons, `decide`, `perform`)."""
+    return action in NEEDS_SHOWN_PLACE and not place_was_shown(db, rally, now)
+
+
+def refuse_hidden_place(db: Session, rally: Rally, action: str) -> None:
+    """:raise Refused: `action` needs a place the public has seen (`needs_shown_place`)."""
+    if needs_shown_place(db, rally, action):
+        raise Refused(
+            _l(
+                "The exact place of this rally is still hidden: the public sees only the town, "
+                "so it cannot be marked as moved. Change the place in “Edit” (the new place "
+                "stays hidden until its time), or set a danger warning."
+            )
+        )
 
 
 class Refused(Exception):
@@ -559,6 +583,7 @@ def perform(
     Returns the new state.
     """
     to = transition(rally, actor, action)
+    refuse_hidden_place(db, rally, action)
     before = _moderator_snapshot(db, rally, actor)
     row = published(db, rally)
     if action in ("approve_changes", "approve_move", "reject_changes") and not (
@@ -759,7 +784,7 @@ def waiting_approvals(db: Session, rally: Rally) -> list[Decision]:
         needed = (
             int(current_app.config["APPROVALS"])
             if action == "danger"
-            else required(db, rally, action)
+            else with_editors(db, rally, action, required(db, rally, action), names)
         )
         found.append(Decision(action, False, len(names), needed, None, names))
     return found
@@ -852,12 +877,14 @@ def decide(
     else:
         action = concrete(db, rally, action)
         transition(rally, actor, action)  # refused before anything is recorded
+        refuse_hidden_place(db, rally, action)
     if action in ("approve_changes", "approve_move") and not rally.changes_pending:
         raise Refused(_l("There are no changes waiting for a moderator."))
     needed = danger_needs(db, moderator) if action == "danger" else required(db, rally, action)
     _approve_once(db, rally, moderator, action, reason or "")
     approvals = approvers_of(db, rally, action)
     ids = [a.moderator_id for a in approvals]
+    needed = with_editors(db, rally, action, needed, [_name(db, i) for i in ids])
     # Lifting a danger warning takes `needed` moderators too (the one who set it may be one):
     # a real warning lifted by one seized account would send people into the trap.
     enough = len(ids) >= needed
@@ -931,6 +958,7 @@ def edit(db: Session, rally: Rally, fields: dict[str, Any], actor: str) -> list[
     if not changed:
         return []
     kind = actor_kind(actor)
+    refuse_cancelled_edit(db, rally, actor)
     row = published(db, rally)
     action = "edit"
     held = None  # a moderator's new place or time of a live rally, waiting for more approvals
@@ -975,6 +1003,30 @@ def edit(db: Session, rally: Rally, fields: dict[str, Any], actor: str) -> list[
     return changed
 
 
+def refuse_cancelled_edit(db: Session, rally: Rally, actor: str) -> None:
+    """:raise Refused: one moderator would change what the public reads of a cancelled rally.
+
+    A moderator's edit of a live rally waits for MAPAPP_APPROVALS moderators (`edit`); a
+    cancelled one has no waiting state to hold it in, and was published at once: one seized
+    account could write "cancelled: come to the yard behind the station instead" into it.
+    With MAPAPP_APPROVALS above 1 it is refused: restore the rally first (N moderators), then
+    edit it (it waits like any edit of a public rally). The organizer cannot edit it either.
+    """
+    if (
+        actor_kind(actor) == MODERATOR
+        and rally.status == CANCELLED
+        and int(current_app.config["APPROVALS"]) > 1
+        and published(db, rally) is not None
+    ):
+        raise Refused(
+            _l(
+                "One moderator cannot change a cancelled rally that the public sees: show it "
+                "again first (“Show it again (not cancelled)”, which takes several "
+                "moderators), then edit it."
+            )
+        )
+
+
 def _moderator(db: Session, actor: str) -> Moderator:
     """The account behind 'moderator:NAME' (approvals count accounts, not names in text)."""
     name = actor.split(":", 1)[1] if ":" in actor else ""
@@ -989,6 +1041,82 @@ def place_was_shown(db: Session, rally: Rally, now: datetime | None = None) -> b
     time is none or past): its copies keep it, so it is never hidden again (`set_reveal`)."""
     row = published(db, rally)
     return row is not None and (row.reveal_at is None or row.reveal_at <= (now or utcnow()))
+
+
+# What a moderator's change of a waiting rally is shown as, field by field, to every other
+# moderator (struck and marked) and to the organizer: what the public would read of it.
+CHANGE_FIELDS = ("title", "description", "town", "place", "starts_at", "ends_at", "reveal_at",
+                 "lat", "lon")  # fmt: skip
+# Audit actions after which the working copy is again what its organizer sent, or what was
+# published: a moderator's change counts from the last of them. An organizer's edit is one:
+# their manage page showed the moderator's change (`moderator_changes`) and they sent it on.
+BASELINES = ("submit", "import", "import_approved", "approve", "approve_changes",
+             "approve_move", "reject_changes", "revert")  # fmt: skip
+APPROVE_ACTIONS = ("approve", "approve_changes", "approve_move")
+
+
+@dataclass
+class ModeratorChange:
+    """A moderator's change of what waits: who made it (`editors`, names, first first), and
+    each field it changed as (name, what the organizer sent or the public had, what now waits)."""
+
+    editors: list[str]
+    fields: list[tuple[str, Any, Any]]
+
+
+def _aware(value: Any) -> Any:  # noqa: ANN401
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def moderator_changes(db: Session, rally: Rally) -> ModeratorChange | None:
+    """What moderators changed of the rally since its organizer last sent it (or it was last
+    published), read from the audit log's snapshots (`audit` `before`); None when no moderator
+    changed what waits, or their changes came back to what was sent."""
+    entries = db.scalars(
+        select(AuditEntry).where(AuditEntry.rally_id == rally.id).order_by(AuditEntry.id)
+    ).all()
+    base: dict[str, Any] | None = None
+    editors: list[str] = []
+    for entry in entries:
+        kind = actor_kind(entry.actor)
+        if entry.action in BASELINES or (kind == ORGANIZER and entry.action == "edit"):
+            base, editors = None, []
+            continue
+        edits = entry.action in ("edit", "reveal") or (entry.action == "move" and entry.detail)
+        if kind != MODERATOR or not edits or not entry.before:
+            continue
+        if base is None:
+            base = json.loads(entry.before)["rally"]
+        name = entry.actor.split(":", 1)[1]
+        if name not in editors:
+            editors.append(name)
+    if base is None:
+        return None
+    fields = []
+    for name in CHANGE_FIELDS:
+        old, new = base.get(name), getattr(rally, name)
+        if name in _TIMES:
+            old, new = _aware(old), _aware(new)
+        if old != new:
+            fields.append((name, old, new))
+    return ModeratorChange(editors, fields) if fields else None
+
+
+def with_editors(db: Session, rally: Rally, action: str, needed: int, approvers: list[str]) -> int:
+    """How many approvals publishing `action` needs when moderators changed what waits: the
+    `needed` ones, and always one more than the editors among the `approvers`, so that at
+    least one moderator who did not write the change approves it (having seen it struck and
+    marked, one by one: never in the bulk approve)."""
+    if action not in APPROVE_ACTIONS:
+        return needed
+    change = moderator_changes(db, rally)
+    if change is None:
+        return needed
+    return max(needed, sum(name in change.editors for name in approvers) + 1)
 
 
 def reveal_choice(db: Session, rally: Rally, now: datetime | None = None) -> datetime | None:

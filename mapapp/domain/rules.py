@@ -146,7 +146,14 @@ def start_problem(starts_at: datetime, now: datetime, approved: bool = False) ->
 #     «на» (a street: «на Немиге»; not feasts or countries: «на Пасху», «на Беларусь»), before a
 #     capitalised name («возле Ратуши»);
 #  3. a few nouns that name a spot even alone: streets, squares, avenues, monuments, yards,
-#     entrances, stops, crossroads («вуліца Леніна», «Sq.», «двор»), a house with its number.
+#     entrances, stops, crossroads («вуліца Леніна», «Sq.», «двор»), a house with its number;
+#  4. (review 24c) an address: a street's abbreviation with or without its dot («ул Ленина
+#     5», «пр. Независимости 10»), «по адресу», a label («Сбор: Немига 5»), a street-like name
+#     before a house number («Ленина, 12», «Советская 3», "5 Lenin St"; not a date, time or
+#     unit after it); a crossing («пересечение Ленина и Советской»), «оз. X», «метро X»,
+#     «выход 2»; a name in quotes after a preposition («каля «Еўраопта»»); Russian «у» before a
+#     name in the genitive («у Евроопта»);
+#  5. coordinates in any form and every link (_COORDINATES, _LINKS below).
 # Not places: numbers and times after «около» («около 18:00», «около ста человек»), a noun
 # with an ordinary meaning alone («остановка сердца», «Бібліятэка ідэй», «Магазинные пакеты»),
 # people («рядом с друзьями»), verbs alone («Собираемся»). Weak spots, by design: a place
@@ -155,13 +162,16 @@ def start_problem(starts_at: datetime, now: datetime, approved: bool = False) ->
 _END = r"(?![\w’])"
 _START = r"(?<![\w’])"
 _CAP = r"[A-ZА-ЯЁІЎ]"
+_UPPER = r"(?-i:[A-ZА-ЯЁІЎ])"  # capital even inside a case-insensitive group
 _PREPOSITIONS = (
     # be
     "каля|ля|побач з|насупраць|паблізу|перад|за|пад|на|у|ў|да|ад|з боку|"
     # ru
     "возле|около|рядом с|напротив|неподал[её]ку от|недалеко от|близ|вблизи|перед|под|в|во|к|ко|до|от|"
     # en
-    "at|by|near|outside|opposite|in front of|next to|behind|beside|on|in|to|across from"
+    "at|by|near|outside|opposite|in front of|next to|behind|beside|on|in|to|across from|"
+    # around, along, between (be, ru, en)
+    "вакол|кругом|вокруг|уздоўж|вдоль|паміж|між|между|around|along|between"
 )
 # The prepositions that only say "next to": a capitalised word after them is a name of a place.
 _NEXT_TO = "каля|ля|побач з|насупраць|паблізу|возле|около|рядом с|напротив|near|opposite|outside|next to|in front of"
@@ -181,11 +191,17 @@ _PLACE_NOUNS = (
     r"касц[её]л|кінатэатр|бібліятэк|гасцініц|набярэжн|скрыжаванн|перакрыжаванн|стадыён|"
     r"музе|школ|ратуш|тэатр|універсітэт|інстытут|палац|мост|могілк|могілак|бераз|берага|бераг|"
     r"возер|цырк|пасольств|амбасад|веж|кафэ|рэстаран|універсам|завод|праходн|"
+    r"пляц|гараж|капліц|кіёск|кіоск|бюст|абеліск|аптэк|супермаркет|гіпермаркет|універмаг|"
+    r"выканкам|гарвыканкам|райвыканкам|адміністрацы|паліклінік|бальніц|пошт|банк|сажалк|пляж|"
+    r"прыстан|пераход|падземк|аўтавакзал|шапік|ратонд|вакзал|капэл|брам|прыступк|лесвіц|"
     # ru
     r"улиц|переул(?:ок|к)|площад|проспек|памятник|под[ъ’]езд|остановк|станци|здани|фонтан|"
     r"магазин|вокзал|церкв|церковь|храм|кинотеатр|библиотек|гостиниц|набережн|перекр[её]ст(?:ок|к)|"
     r"угл|угол|стадион|музе|ратуш|театр|университет|институт|дворц|дворец|кладбищ|берег|"
     r"озер|посольств|башн|кафе|ресторан|универсам|цирк|проходн|завод|мемориал|"
+    r"часовн|киоск|ларьк|ларёк|обелиск|аптек|гипермаркет|универмаг|исполком|горисполком|"
+    r"райисполком|администраци|поликлиник|больниц|почт|пруд|пристан|переход|подземк|автовокзал|"
+    r"ротонд|рощ|кост[её]л|ступен|лестниц|"
     # both: shops and centres by their names
     r"цум|гум|тц|трц|дк"
 )
@@ -194,11 +210,18 @@ _EN_NOUNS = (
     r"monument|statue|memorial|library|theatre|theater|church|cathedral|market|mall|cinema|"
     r"hall|entrance|building|corner|bus stop|bridge|gate|embassy|university|office|shop|store|"
     r"cafe|café|restaurant|hotel|river|riverside|embankment|cemetery|crossroads|intersection|"
-    r"metro|tower|palace|courtyard|yard|pub|circus|factory|house|opera)s?"
+    r"metro|tower|palace|courtyard|yard|pub|circus|factory|house|opera|supermarket|kiosk|"
+    r"pharmacy|bank|garage|chapel|bust|stele|obelisk|flame|plaza|exit|pier|beach|lake|pond|"
+    r"forest|woods|hospital|town hall|city hall|court|courthouse|car park|parking lot|"
+    r"playground|junction|roundabout|arch|shore|underpass|subway)s?"
 )
 _EXACT = (  # stems whose other words are no places: the endings are spelled out
     r"сквер(?:|а|у|е|ы|ам|ах|амі|ом|ов)|(?:[уў]ва|в)ход(?:|а|у|е|ом|ы|ов|ам|ах|зе|ы)|р[ао]г(?:|у|а|е|і)|"
-    r"рак(?:а|і|е|у|ой)|рек(?:а|и|е|у|ой)|метро"
+    r"рак(?:а|і|е|у|ой)|рек(?:а|и|е|у|ой)|метро|"
+    # landmarks whose stems begin other words («стэлька», «огнетушитель», «аркан», «лесник»)
+    r"сквэр(?:|а|у|ы|ам|ах|амі)|ст[еэ]л(?:а|ы|е|у|ой|ай)|(?:о|а)гн(?:я|ю)|огонь|агонь|"
+    r"арк(?:а|і|и|е|у|ой|ай)|вор[оа]т(?:|а|ы|ам|ах)|вар[оа]т(?:ы|ам|ах|аў)|"
+    r"лес(?:|а|у|е|ом)|ляс(?:|а|у|е|ок|ку)|гай|гаі|гаю|суд(?:а|ом)|выход(?:|а|у|е|ом)|выхад(?:|у|зе)"
 )
 _NOUN = (
     r"(?i:(?:" + _PLACE_NOUNS + r")" + _ENDING + r"|" + _EXACT + r"|" + _EN_NOUNS + r")(?![\w’])"
@@ -237,6 +260,24 @@ _ALONE = (
     r"перекр[её]ст(?:ок|к)" + _ENDING,
     r"набережн" + _ENDING,
     r"(?:на|за) углу",
+    # a crossing of streets, a lake, a river, a district by its abbreviation
+    r"(?:пересечени|перасячэнн)" + _ENDING + r"(?:\s+(?:улиц|вуліц|вул\.|ул\.)\w*)?"
+    r"(?:\s+" + _UPPER + r"[\w’-]+(?:\s+(?:и|і|з|с)\s+" + _UPPER + r"[\w’-]+)?)?",
+    r"(?:угол|рог|corner of)\s+" + _UPPER + r"[\w’-]+",
+    r"(?:оз|воз|р|мкр|мкрн|мікр|микр)\.\s*" + _UPPER + r"[\w’-]*",
+    # an address: the word, or a street abbreviation (with or without its dot) before a name
+    r"(?:по адресу|па адрасе|по адресу:|адрес:|адрас:|address:?)\s+[^.;!?\n]{1,40}",
+    r"(?:ул|вул|пр|пр-т|пр-кт|просп|прасп|пер|зав|бул|б-р|пл|наб|str|vul|ul|prosp|prasp|pr-t)\.?\s+"
+    + _UPPER
+    + r"[\w’-]+(?:\s+"
+    + _UPPER
+    + r"[\w’-]+)?(?:,?\s*\d{1,3}(?:[а-дa-d]|/\d{1,3})?(?![\w]))?",
+    # landmarks named alone: the eternal flame, a metro station and its exit
+    r"вечн(?:ы|ага|ы|ым|ым|ый|ого|ым|ому)\s+(?:о|а)г\w*",
+    r"eternal flame",
+    r"метро\s+«?" + _UPPER + r"[\w’-]+",
+    r"(?:выход|выхад|exit)\s*№?\s*\d+",
+    r"ст\.\s*м\.\s*" + _UPPER + r"[\w’-]+",
     # both: a house with its number, a school with its number, shops and centres by name
     r"(?:дом|дома|доме|дому|д\.?|корпус|корп\.)\s*№?\s*\d+",
     r"школ" + _ENDING + r"\s*№\s*\d+",
@@ -255,19 +296,128 @@ _ALONE = (
 )
 _PREP = r"(?i:" + _PREPOSITIONS + r")"
 _NOT_PLACES = (
-    r"Пасх|Радаўніц|Радуниц|Дзяд|Каляд|Рождеств|Нов[ыа]|Купал|Вялікдз|Вялікдн|Троіц|Троиц|"
+    r"Пасх|Радаўніц|Радуниц|Дзяд|Каляд|Рождеств|Нов[ыа]|Купал(?!ы)|Івана Купал|Ивана Купал|"
+    r"Вялікдз|Вялікдн|Троіц|Троиц|"
     r"Дзень|День|Беларус|Украін|Украин|Росси|Расі|Літв|Литв|Польш|Латві|Латви|Еўроп|Европ"
+)
+_MONTHS = (
+    r"студзен|студзен|лют|сакавік|красавік|трав|чэрвен|ліп|жнів|верас|кастрычнік|лістапад|"
+    r"снеж|январ|феврал|март|апрел|ма[яйе]|июн|июл|август|сентябр|октябр|ноябр|декабр|"
+    r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+)
+_WEEKDAYS = (
+    r"Панядз|Аўтор|Серад|Чацв|Пятн|Пятніц|Субот|Нядзел|Понед|Вторн|Сред|Четв|Пятниц|Воскрес|"
+    r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Студзен|Лют|Сакав|Красав|Трав|"
+    r"Чэрв|Ліп|Жнів|Верас|Кастр|Лістап|Снеж|Январ|Феврал|Март|Апрел|Ма[йя]|Июн|Июл|Август|"
+    r"Сентябр|Октябр|Ноябр|Декабр|January|February|March|April|May|June|July|August|"
+    r"September|October|November|December"
+)
+# What follows a number that is no house: a month, a unit, a time
+_NOT_A_HOUSE = (
+    r"(?!\s*(?i:" + _MONTHS + r"|гадз|гадоў|год|гад|лет|час|мин|хв|сек|чал|чел|рубл|руб|кап|"
+    r"раз|%|°|pm|am|h\b|min|people|years|percent|o’clock|th\b|st\b|nd\b|rd\b|-?[ыйяго]\b))"
 )
 LOCATING_PATTERNS = (
     _PREP + r"\s+(?:" + _ADJECTIVE + r"\s+){0,2}" + _NOUN,
     _PREP + r"\s+" + _ABBREVIATION,
-    r"(?i:" + _NEXT_TO + r")\s+" + _CAP + r"[\w’-]+",
+    r"(?i:" + _NEXT_TO + r")\s+(?:the\s+)?[«\"„“]?" + _CAP + r"[\w’-]+»?",
+    # a name in quotes after any preposition of place: «у «Еўраопце»», "at “Korona”"
+    _PREP + r"\s+(?:" + _ADJECTIVE + r"\s+)?[«\"„“]" + _CAP + r"[^«»\"„“”]{0,40}[»\"“”]",
+    # «у Евроопта», «у Короны»: Russian «у» with a name in the genitive is "next to" (Belarusian
+    # «у» is "in", and a town after it ends otherwise: «у Мінску», «у Гродне»)
+    r"(?i:у)\s+(?!" + _NOT_PLACES + r")[А-ЯЁ][а-яё-]+(?:а|я|ы)(?![\w’])",
+    # a label then a name: «Сбор: Немига 5», «Месца збору: Кальварыя», "Meeting point: Korona"
+    r"(?i:(?:место|месца|точка)\s+(?:сбора|збору|встречи|сустрэчы)|сбор|збор|где|дзе|адрес|адрас|"
+    r"where|meeting point)\s*[:—–]\s*(?!" + _NOT_PLACES + r"|" + _WEEKDAYS + r")"
+    r"[«\"„“A-ZА-ЯЁІЎ][^.;!?\n]{0,40}",
     # «на Немиге», «на Кастрычніцкай»: a street or a square by its name; not feasts and countries
     r"(?i:на)\s+(?!" + _NOT_PLACES + r")[А-ЯЁІЎ][а-яёіў’-]+",
     r"(?i:(?:" + "|".join(_ALONE) + r"))" + _END,
+    # a street's name and a house number: «Ленина, 12», «Советская 3», «Купалы 12а»; not a
+    # date or a time after a name («Салідарнасці 21 кастрычніка», «Минск, 19:00»)
+    r"[А-ЯЁІЎ][а-яёіў’-]*(?:ская|цкая|ая|яя|ого|ага|ина|іна|ына|ова|ева|ёва|ава|іча|ича|ости|"
+    r"асці|ы|і|ей|аў|ов)\s*,?\s*\d{1,3}(?:[а-дa-d]|/\d{1,3})?(?![\w:.,’]?\d)(?!\w)" + _NOT_A_HOUSE,
+    # "5 Lenin St", "Lenin St" (not "St Petersburg"), "Lenina 5"
+    r"\d{1,4}\s+[A-Z][\w’-]+(?:\s+[A-Z][\w’-]+)?\s+(?:St|Street|Ave|Avenue|Rd|Road|Blvd|"
+    r"Boulevard|Lane|Ln|Sq|Square|Prospekt|Pr|Prosp|Ul)\b\.?",
+    r"[A-Z][\w’-]+\s+(?:St|Ave|Rd|Blvd|Sq|Ln)\b\.?(?!\s+[A-Z])",
+    r"[A-Z][a-z’-]+(?:aya|skaya|ogo|ova|eva|ina|yna|icha|aly)\s*,?\s*\d{1,3}(?![\w:.,]?\d)(?!\w)"
+    + _NOT_A_HOUSE,
 )
 _LOCATING = re.compile(_START + r"(?:" + "|".join(LOCATING_PATTERNS) + ")")
 APOSTROPHES = str.maketrans({"'": "\u2019", "\u02bc": "\u2019", "\u2018": "\u2019"})
+
+# Coordinates in any form: two decimal numbers («53.6780, 23.8290», «53,9 27,56», "N53.9
+# E27.56"), degrees with minutes («53°54′N 27°33′E»), a geo: URI, a labelled latitude. A
+# pair counts when it can be a point in or around Belarus (either order), or when both
+# numbers have four decimals or more (a precise point anywhere); not a time or a price
+# («18.30, 19.00», «5,50 руб»): those are out of range.
+_HEMISPHERE = r"(?:[NSEWnsew]|[сюзСЮЗ]\.?\s*[шдШД]\.?|в\.?\s*д\.?|пн\.?\s*ш\.?|у\.?\s*д\.?)"
+_DECIMAL = r"[-+−]?\d{1,3}[.,]\d{1,8}"
+_DEGREES = (
+    r"\d{1,3}(?:[.,]\d+)?\s*°\s*(?:\d{1,2}(?:[.,]\d+)?\s*[′’´']\s*)?"
+    r"(?:\d{1,2}(?:[.,]\d+)?\s*(?:″|\"|’’|′′|”|'')\s*)?"
+)
+_COORDINATES = re.compile(
+    r"(?<![\w.,])(?:"
+    r"(?P<pair>(?:"
+    + _HEMISPHERE
+    + r"\s*)?(?P<a>"
+    + _DECIMAL
+    + r")\s*°?\s*(?:"
+    + _HEMISPHERE
+    + r"\s*)?(?:[,;/]\s*|\s+)(?:"
+    + _HEMISPHERE
+    + r"\s*)?(?P<b>"
+    + _DECIMAL
+    + r")\s*°?"
+    r"(?:\s*" + _HEMISPHERE + r")?)(?![\d])"
+    r"|(?:"
+    + _HEMISPHERE
+    + r"\s*)?"
+    + _DEGREES
+    + _HEMISPHERE
+    + r"?(?:[\s,;]*(?:"
+    + _HEMISPHERE
+    + r"\s*)?"
+    + _DEGREES
+    + _HEMISPHERE
+    + r"?)?"
+    r"|geo:\s*[-+]?\d[^\s]*"
+    r"|(?i:lat|lon|lng|latitude|longitude|широта|долгота|шырата|даўгата|шыр|шир|дав|долг)\.?\s*[:=]?\s*"
+    + _DECIMAL
+    + r")"
+)
+# Links: any. A map's link gives the place away (OpenStreetMap, Google's maps.app.goo.gl and
+# goo.gl/maps, Yandex's yandex.by/maps and ya.cc, 2GIS, anything with lat/lon in it), and
+# behind a shortener (bit.ly, clck.ru, t.me's posts) any link may lead to a map or to the
+# place in words, which its owner can change at any time: what a link leads to is public
+# with the text. So every link is named, by what it is (the warning says "may").
+_TLDS = (
+    r"by|ru|com|org|net|gl|cc|me|ly|io|su|info|link|app|to|gd|co|page|site|xyz|eu|ua|pl|lt|lv|"
+    r"de|is|gs|im|cz|sk|tk|ws|fm|tv|рф|бел"
+)
+_LINKS = re.compile(
+    r"(?i:(?:https?://|www\.)[^\s<>«»\"]+"
+    r"|(?<![@\w.-])(?:[a-z0-9-]+\.)+(?:" + _TLDS + r")(?:/[^\s<>«»\"]*)?(?![\w.-])"
+    # a host and a path, whatever its domain: surl.li/abc, lnkd.in/x
+    r"|(?<![@\w.-])(?:[a-z0-9-]+\.)+[a-z]{2,10}/[^\s<>«»\"]+)"
+)
+
+
+def _plausible(match: re.Match[str]) -> bool:
+    """A coordinate pair in or around Belarus, or two precise decimals; anything else found
+    by _COORDINATES (degrees with minutes, geo:, a labelled latitude) is a point."""
+    if not match.group("pair"):
+        text = match.group(0)
+        # a lone temperature («-5°») is no point: degrees need minutes, a second number or
+        # a hemisphere
+        return "°" not in text or bool(re.search(r"[′’´']|°.*\d|°\s*" + _HEMISPHERE, text))
+    a, b = (match.group(n).replace(",", ".").replace("−", "-") for n in ("a", "b"))
+    x, y = float(a), float(b)
+    near = any(50 <= lat <= 57 and 22 <= lon <= 34 for lat, lon in ((x, y), (y, x)))
+    precise = all(len(n.split(".")[1]) >= 4 for n in (a, b))
+    return near or (precise and abs(x) <= 180 and abs(y) <= 180)
 
 
 def locating_hints(
@@ -285,6 +435,14 @@ def locating_hints(
             found.append(" ".join(place.split()))  # type: ignore[union-attr]
             break
     for text in texts:
+        for pattern in (_LINKS, _COORDINATES):
+            for match in pattern.finditer(text):
+                if pattern is _LINKS or _plausible(match):
+                    word = match.group(0).strip(" ,;").rstrip(".,;:)»!?")
+                    if not any(word.casefold() in seen.casefold() for seen in found):
+                        found.append(word)
+        # links and coordinates are not read again as words («maps.app.goo.gl/Ab12»)
+        text = _LINKS.sub(lambda m: " " * len(m.group(0)), text)
         # one character for one: the match's span is the same in the original text
         for match in _LOCATING.finditer(text.translate(APOSTROPHES)):
             word = text[match.start() : match.end()].strip(" ,")

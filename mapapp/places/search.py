@@ -119,6 +119,16 @@ class Gazetteer(PlaceIndex):
                     return (towns[0], towns[1:]), rest
         return None
 
+    def region_named(self, query: str) -> str | None:
+        """The region a query names in a part of its own ("Навасёлкі, Мінская вобласць"):
+        its ISO code, or None when it names none."""
+        region = None
+        for raw_part in re.split(r"[,;|\n()]+", query or ""):
+            words = fold_words(raw_part)
+            if any(w in REGION_WORDS for w in words):
+                region = region_in(words) or region
+        return region
+
     def geocode(self, query: str) -> Match | None:
         """The best answer for what a person typed, or None when nothing fits."""
         if not query or len(query) > 300:

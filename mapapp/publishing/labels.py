@@ -88,6 +88,11 @@ def map_labels() -> dict[str, str]:
         "alsoHere": _("Other rallies at this place"),
         # Translators: the last line of that list when the star hides many; {count} is a number.
         "alsoMore": _("%(count)s more: zoom in to see them", count="{count}"),
+        # Translators: the urgent banner over the map shows its most urgent notice; this
+        # button opens the others (danger warnings, new places, cancels). {count} is a number.
+        "urgentMore": _("Other urgent notices: %(count)s", count="{count}"),
+        # Translators: the same button once they are open: it folds them away again.
+        "urgentFewer": _("Show only the most urgent notice"),
         # The fixed sentences of urgent statuses, the same on the server's pages.
         "danger": _("Danger: police are at the place. Do not come."),
         "cancelledNotice": _("This rally is cancelled."),

@@ -34,6 +34,28 @@
     });
   }
 
+  // Where the rallies' markers and clusters are drawn (container pixels, with room for a
+  // cluster's "!" badge and ring): a name is never placed over one.
+  var MARKER_MARGIN = 6;
+  // How much further from its dot a town's name may stand, clear of the main rally's star on
+  // its town (40 px and its margin): Minsk's name beside the star.
+  var SHIFT = 14;
+  function markerBoxes(map) {
+    var boxes = [];
+    map.eachLayer(function (layer) {
+      if (!(layer instanceof L.Marker) || !layer.getElement()) return;
+      var icon = layer.options.icon && layer.options.icon.options;
+      var size = L.point((icon && icon.iconSize) || [40, 40]);
+      var anchor = icon && icon.iconAnchor ? L.point(icon.iconAnchor) : size.divideBy(2);
+      var at = map.latLngToContainerPoint(layer.getLatLng()).subtract(anchor);
+      boxes.push([
+        at.x - MARKER_MARGIN, at.y - MARKER_MARGIN,
+        at.x + size.x + MARKER_MARGIN, at.y + size.y + MARKER_MARGIN
+      ]);
+    });
+    return boxes;
+  }
+
   function overlaps(box, taken) {
     for (var i = 0; i < taken.length; i++) {
       var t = taken[i];
@@ -67,12 +89,15 @@
       this._spans = new Map();
       map.on("moveend", this._draw, this);
       map.on("zoomanim", this._drawSoon, this);
+      // The rallies drawn anew (map/markers.js render): the names make way for them.
+      map.on("rallies:drawn", this._markersMoved, this);
       this._draw();
     },
 
     onRemove: function (map) {
       map.off("moveend", this._draw, this);
       map.off("zoomanim", this._drawSoon, this);
+      map.off("rallies:drawn", this._markersMoved, this);
       L.DomUtil.remove(this._box);
       L.DomUtil.remove(this._dots);
     },
@@ -92,16 +117,22 @@
       }, 0);
     },
 
+    _markersMoved: function () {
+      this._markersDrawn = (this._markersDrawn || 0) + 1;
+      if (this._map && !this._map._animatingZoom) this._draw();
+    },
+
     _draw: function () {
       var map = this._map;
       var zoom = map.getZoom();
       var size = map.getSize();
       // Where the names were drawn for: the same view again (the zoom's end after _drawSoon)
-      // changes nothing.
-      var view = [zoom, map.getPixelOrigin(), map._getMapPanePos(), size].join(" ");
+      // with the same markers changes nothing.
+      var view = [zoom, map.getPixelOrigin(), map._getMapPanePos(), size, this._markersDrawn].join(" ");
       if (view === this._drawnView) return;
       this._drawnView = view;
       var taken = [];
+      var markers = markerBoxes(map);
       var spans = this._spans || (this._spans = new Map());
       var shown = new Set();
       var box = this._box;
@@ -115,23 +146,35 @@
         // A town's name to the right of its dot (far enough for a rally's marker on the
         // town not to cover it), else to the left; a region's centred on its point, or just
         // below or above it when a town already sits there.
-        var tries = region ? [[-width / 2, -8], [-width / 2, 10], [-width / 2, -26]] : [[-4, -8], [-width - 22, -8]];
+        // Further off when markers stand there (a region's name may move half its width and
+        // two lines away; beyond that it is left out).
+        var tries = region ? [
+          [-width / 2, -8], [-width / 2, 10], [-width / 2, -26], [-width / 2, 28], [-width / 2, -44],
+          [-width, -8], [0, -8], [-width, 10], [0, 10], [-width, -26], [0, -26]
+        ] : [[-4, -8], [-width - 22, -8], [-4 + SHIFT, -8], [-width - 22 - SHIFT, -8]];
         for (var i = 0; i < tries.length; i++) {
           var x = at.x + tries[i][0];
           var y = at.y + tries[i][1];
           var place = [x - MARGIN, y - MARGIN, x + width + (region ? 0 : 18) + MARGIN, y + 16 + MARGIN];
-          if (overlaps(place, taken)) continue;
+          // The words themselves (a town's span leaves 18 px for its dot, on the dot's side)
+          // keep off every marker and cluster: a name over a cluster hid its count.
+          var onLeft = !region && i % 2 === 1;
+          var left = region || onLeft ? x : x + 18;
+          var words = [left, y, left + width, y + 16];
+          if (overlaps(place, taken) || overlaps(words, markers)) continue;
           taken.push(place);
           var key = n + ":" + i;
           var kept = spans.get(key);
           if (!kept) {
             var span = document.createElement("span");
-            span.className = region ? "basemap-region" : "basemap-town" + (i ? " basemap-town-left" : "");
+            span.className = region ? "basemap-region" : "basemap-town" + (onLeft ? " basemap-town-left" : "");
             span.textContent = name.text;
             // The town's dot, in the pane under the markers, where the name leaves room for it.
             var dot = region ? null : document.createElement("span");
             if (dot) dot.className = "basemap-dot";
-            kept = { span: span, dot: dot, dx: i ? width + 11 : 1 };
+            // The dot stays at its town when the name stands further off (SHIFT).
+            var dx = onLeft ? width + 11 : 1;
+            kept = { span: span, dot: dot, dx: i < 2 ? dx : onLeft ? dx + SHIFT : dx - SHIFT };
             spans.set(key, kept);
           }
           var point = map.containerPointToLayerPoint([x, y]);
@@ -154,13 +197,14 @@
   });
 
   function draw(map, data, lang) {
-    // The shapes between the tiles (200) and the rallies' layers (400); the names above the
-    // markers (600), so that no marker hides a town's name, and below tooltips (650) and
-    // popups (700), so that nothing shows through a popup. They take no taps: a tap on a
-    // name reaches the marker under it.
+    // The shapes between the tiles (200) and the rallies' layers (400); the names under the
+    // markers (600) and clusters, so that no name ever hides a marker or a cluster's count
+    // (above them, a region's name covered a cluster's count: review of session 9), and
+    // placed clear of them (Names: markerBoxes), so that no marker hides a name either.
+    // They take no taps.
     map.createPane("basemap").style.zIndex = 250;
     var names = map.createPane("basemapNames");
-    names.style.zIndex = 640;
+    names.style.zIndex = 590;
     var dots = map.createPane("basemapDots");
     dots.style.zIndex = 450;
     dots.style.pointerEvents = "none";

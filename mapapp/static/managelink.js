@@ -7,14 +7,16 @@
  * it and no request carries it.
  *
  * The server shows it again as long in the same browser (sealed in the session cookie), so
- * without JavaScript a reload keeps it too, with the Telegram link (a plain link). "Remove the
- * link from this page" forgets it in both places.
+ * without JavaScript a reload keeps it too, with the Telegram link (a plain tg:// link, which
+ * opens the app and sends nothing to a web server). "Remove the link from this page" forgets
+ * it in both places.
  */
 (function () {
   "use strict";
 
   var KEY = "mapapp.manageLink";
   var KEEP_MINUTES = 15; // as the server's KEEP_LINK_MINUTES (views/submit.py)
+  var TELEGRAM_WAIT_MS = 2500; // a Telegram app that opens hides this page well before
 
   function remembered() {
     try {
@@ -70,6 +72,31 @@
           function () { status.textContent = copy.dataset.failed; }
         );
       });
+    }
+    // "Send to my Telegram" is tg://msg_url (no web request, no history entry): the Telegram
+    // app opens and this page goes to the background. Where no app takes tg:// (a phone
+    // without Telegram), nothing at all happens: after a moment the page says so, and how
+    // to save the link instead; the button stays, for a second try.
+    var sendTelegram = document.getElementById("manage-telegram");
+    var missing = document.getElementById("manage-telegram-missing");
+    if (sendTelegram && missing) {
+      var waiting = null;
+      var left = function () {
+        if (waiting === null) return;
+        window.clearTimeout(waiting);
+        waiting = null;
+      };
+      sendTelegram.addEventListener("click", function () {
+        missing.hidden = true;
+        left();
+        waiting = window.setTimeout(function () {
+          waiting = null;
+          if (!document.hidden) missing.hidden = false;
+        }, TELEGRAM_WAIT_MS);
+      });
+      document.addEventListener("visibilitychange", function () { if (document.hidden) left(); });
+      window.addEventListener("pagehide", left);
+      window.addEventListener("blur", left);
     }
     var share = document.getElementById("manage-share");
     if (navigator.share) {

@@ -131,11 +131,16 @@
         // What this page loaded before the worker controlled it (the page, its feed, the
         // details of popups opened): stored through the worker's own routes.
         var origin = window.location.origin;
-        var urls = [window.location.href].concat(
-          performance.getEntriesByType("resource")
+        // Nothing loaded since "Near me" made a view from the visitor's position
+        // (data-private-since, map/view.js): its tiles would show where they were.
+        function loaded() {
+          var since = Number(root.getAttribute("data-private-since") || Infinity);
+          return performance.getEntriesByType("resource")
+            .filter(function (entry) { return entry.startTime < since; })
             .map(function (entry) { return entry.name; })
-            .filter(function (url) { return url.indexOf(origin + "/") === 0; })
-        );
+            .filter(function (url) { return url.indexOf(origin + "/") === 0; });
+        }
+        var urls = [window.location.href].concat(loaded());
         var channel = new MessageChannel();
         channel.port1.onmessage = function () { root.setAttribute("data-offline-ready", "1"); };
         registration.active.postMessage(
@@ -144,9 +149,7 @@
         // What loaded after that list was made but before the worker took the page (a popup's
         // details, say) went past it: asked for once more when the worker controls the page.
         function again() {
-          var more = performance.getEntriesByType("resource")
-            .map(function (entry) { return entry.name; })
-            .filter(function (url) { return url.indexOf(origin + "/") === 0 && urls.indexOf(url) < 0; });
+          var more = loaded().filter(function (url) { return urls.indexOf(url) < 0; });
           if (more.length) registration.active.postMessage({ type: "CACHE_URLS", payload: { urlsToCache: more } });
         }
         window.setTimeout(again, 1500);

@@ -12,9 +12,15 @@
  *   down) is deleted, so it cannot come back offline.
  * - Static files, the basemap and map tiles: from the cache first (their URLs change with them).
  * - Nothing private: only GETs of the public paths below; manage links, moderation and the
- *   submit form are never stored, nor any answer marked no-store or private, nor the tiles
+ *   submit form are never stored, nor any page or data marked no-store or private (every
+ *   tile is no-store, for the HTTP cache's sake: tilesFirst keeps them all the same), nor the tiles
  *   of a view made from the visitor's position ("Near me": a page says so, below) or of a
  *   page where a rally is placed (the form's preview, the manage page: PLACING).
+ * - A page asked for with no network and never saved here (a rally page not opened before)
+ *   gets our own page, not the browser's error page: "this page was not saved", in the
+ *   visitor's language, with the ways to the map kept here and to the offline copy
+ *   (FALLBACK, notSaved). It shows nothing of any rally: another page's copy never stands in
+ *   for the one asked for.
  */
 "use strict";
 
@@ -29,6 +35,11 @@ var PAGES = /^\/(rallies(\/\d+)?|about)?$/;
 var DATA = /^\/api\/rallies(\.geojson|\/\d+)$/;
 var STATIC = /^\/(static|vendor|basemap)\//;
 var TILES = /^\/(tiles|test-tiles)\/\d+\/\d+\/\d+\.png$/;
+// The offline copy (a download from the map's page and /about): kept once fetched, so that
+// the page for a page not saved can offer it with no network.
+var COPY = /^\/offline\.html$/;
+var LANGS = ["be", "ru", "en"];
+var FALLBACK = "rallymap-fallback";
 
 workbox.core.setCacheNameDetails({ prefix: "rallymap" });
 self.skipWaiting();
@@ -140,9 +151,10 @@ function cacheFirst(name, entries) {
 
 // Pages whose view was made from the visitor's own position ("Near me", map/view.js) say so
 // ({type: "rallymap:private-view"}, answered on the port they give once it is noted): their
-// tiles are fetched but never stored, here or in the browser's HTTP cache, so the phone keeps
-// no trace of where its owner was. Nothing of it reaches the server: the tiles' URLs are the
-// ones anyone looking at that region asks for. The page's id is kept in memory and in a cache
+// tiles are fetched but never stored, here or in the browser's HTTP cache (the site answers
+// every tile `no-store`, mapapp/web/tiles.py), so the phone keeps no trace of where its owner
+// was. Nothing of it reaches the server: the tiles' requests are the ones anyone looking at
+// that region makes. The page's id is kept in memory and in a cache
 // of its own (this worker may be stopped and started again while the page is open); ids of
 // closed pages are dropped.
 var PRIVATE = "rallymap-private";
@@ -206,9 +218,92 @@ function route(pattern, handler) {
   );
 }
 
+// The page for a page not saved, one in each language, kept when this worker is installed
+// (and again at each start if a bad network lost one then: an install never fails for it).
+function fallbackUrl(lang) {
+  return self.location.origin + BASE + "/offline?lang=" + lang;
+}
+
+// At an install (a new version of the site: the page's styles moved) each is fetched again,
+// the old one kept if that fails; later only a missing one.
+async function keepFallbacks(fresh) {
+  var cache = await caches.open(FALLBACK);
+  await Promise.all(LANGS.map(async function (lang) {
+    if (!fresh && (await cache.match(fallbackUrl(lang), { ignoreVary: true }))) return;
+    try {
+      var response = await fetch(fallbackUrl(lang), { credentials: "omit", cache: fresh ? "no-cache" : "default" });
+      if (response.status === 200) await cache.put(fallbackUrl(lang), response);
+    } catch (e) { /* no network now: next time */ }
+  }));
+}
+
+self.addEventListener("install", function (event) {
+  event.waitUntil(keepFallbacks(true));
+});
+// Each page's list of what it loaded ({type: "CACHE_URLS"}, offline-status.js) comes with a
+// network: the moment to keep a fallback a bad network lost at the install.
+self.addEventListener("message", function (event) {
+  if (event.data && event.data.type === "CACHE_URLS") event.waitUntil(keepFallbacks());
+});
+
+// The visitor's language: the one the address asks for, else the one of the pages they
+// opened last (kept here), else the browser's first of ours (its Accept-Language), else be.
+async function visitorLanguage(url) {
+  var asked = url.searchParams.get("lang");
+  if (LANGS.indexOf(asked) >= 0) return asked;
+  var keys = await (await caches.open("rallymap-pages")).keys();
+  for (var i = keys.length - 1; i >= 0; i--) {
+    var kept = new URL(keys[i].url).searchParams.get("lang");
+    if (LANGS.indexOf(kept) >= 0) return kept;
+  }
+  var accepted = (self.navigator && self.navigator.languages) || [];
+  for (var j = 0; j < accepted.length; j++) {
+    var tag = String(accepted[j]).toLowerCase().split("-")[0];
+    if (LANGS.indexOf(tag) >= 0) return tag;
+  }
+  return "be";
+}
+
+// The map page kept here, in this language if there is one.
+async function savedMap(lang) {
+  var keys = await (await caches.open("rallymap-pages")).keys();
+  var maps = keys.map(function (key) { return new URL(key.url); })
+    .filter(function (url) { return sitePath(url) === "/"; });
+  var same = maps.filter(function (url) { return url.searchParams.get("lang") === lang; });
+  var found = same[same.length - 1] || maps[maps.length - 1];
+  return found ? found.pathname + found.search : null;
+}
+
+function attribute(text) {
+  return text.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
+}
+
+// A page asked for with no network that is not kept here: our page that says so (a 503,
+// never stored), else the browser's error.
+async function notSaved(request) {
+  var url = new URL(request.url);
+  var lang = await visitorLanguage(url);
+  var cache = await caches.open(FALLBACK);
+  var page = await cache.match(fallbackUrl(lang), { ignoreVary: true });
+  for (var i = 0; !page && i < LANGS.length; i++) page = await cache.match(fallbackUrl(LANGS[i]), { ignoreVary: true });
+  if (!page) return Response.error();
+  var html = await page.text();
+  var map = await savedMap(lang);
+  if (map) html = html.replace(/<a href="[^"]*" data-saved-map>/, '<a href="' + attribute(map) + '" data-saved-map>');
+  var headers = new Headers(page.headers);
+  headers.set("Cache-Control", "no-store");
+  headers.delete("Content-Length");
+  return new Response(html, { status: 503, statusText: "Service Unavailable", headers: headers });
+}
+
+function isNavigation(request) {
+  return request.mode === "navigate" && request.method === "GET";
+}
+
 var tilesFirst = cacheFirst("tiles", 1000);
 route(PAGES, networkFirst("pages", 200, withoutView));
 route(DATA, networkFirst("data", 300));
+route(COPY, networkFirst("copies", 6));
 route(STATIC, cacheFirst("static", 100));
 route(TILES, {
   handle: async function (options) {
@@ -216,17 +311,35 @@ route(TILES, {
     var event = options.event;
     var client = event && (event.clientId || (event.source && event.source.id));
     if (!(await isPrivate(client))) return tilesFirst.handle(options);
-    // A tile already stored is still used; a new one is fetched past the HTTP cache too.
+    // A tile already stored is still used; a new one is fetched as the page asked for it:
+    // another cache mode, credentials or destination would tell the server which requests
+    // come from a position. The site answers tiles `no-store`: the HTTP cache keeps none.
     var stored = await caches.match(options.request.url, { cacheName: "rallymap-tiles", ignoreVary: true });
-    return stored || fetch(options.request.url, { cache: "no-store", credentials: "omit" });
+    return stored || fetch(options.request);
   },
+});
+// A page kept here that the network and the cache both fail (a rally page never opened):
+// the page that says it was not saved. Anything else fails as it would.
+router.setCatchHandler(async function (options) {
+  if (options.request && isNavigation(options.request)) return notSaved(options.request);
+  return Response.error();
+});
+
+// Other pages (the form, moderation, the feeds): the network as without this worker, and the
+// same page that says it was not saved when there is none. None of them is stored.
+self.addEventListener("fetch", function (event) {
+  var request = event.request;
+  if (!isNavigation(request)) return;
+  var path = sitePath(new URL(request.url));
+  if (path === null || PAGES.test(path) || COPY.test(path)) return;  // the router's
+  event.respondWith(fetch(request).catch(function () { return notSaved(request); }));
 });
 router.addFetchListener();
 router.addCacheListener();
 
 self.addEventListener("activate", function (event) {
   // Caches of an older version of this worker.
-  var kept = ["rallymap-pages", "rallymap-data", "rallymap-static", "rallymap-tiles", PRIVATE];
+  var kept = ["rallymap-pages", "rallymap-data", "rallymap-static", "rallymap-tiles", "rallymap-copies", FALLBACK, PRIVATE];
   event.waitUntil(
     caches.keys().then(function (names) {
       return Promise.all(

@@ -42,6 +42,7 @@ from mapapp.web.forms import (
     ActionForm,
     BulkForm,
     LoginForm,
+    ModeratorDangerForm,
     RallyForm,
     RejectForm,
     csrf,
@@ -399,11 +400,19 @@ def bulk():  # noqa: ANN201
     chosen = [rally_id for rally_id in dict.fromkeys(form.ids.data)]
     positions = [before.index(i) for i in chosen if i in before]
     session_ = db.session()
+    seen = seen_versions(request.form.getlist("seen"))
     done, refused_titles, waiting_titles = [], [], []
     for rally_id in chosen:
         found = session_.get(Rally, rally_id)
         if found is None:
             continue
+        if form.decision.data == "approve":
+            why = not_for_bulk(found, seen.get(rally_id))
+            if why is not None:
+                refused_titles.append(
+                    _("Not changed: %(title)s: %(reason)s", title=named(found), reason=why)
+                )
+                continue
         try:
             # Through the approvals each action needs (MAPAPP_APPROVALS), as one at a time.
             decision = lifecycle.decide(
@@ -444,6 +453,82 @@ def bulk():  # noqa: ANN201
     return back_to_queue(view, min(positions) if positions else None)
 
 
+def seen_versions(values: list[str]) -> dict[int, int]:
+    """The queue page's "id:version" of each rally it showed (what the moderator saw)."""
+    found = {}
+    for value in values[:1000]:
+        rally_id, _sep, version = value.partition(":")
+        if NUMBER.fullmatch(rally_id) and NUMBER.fullmatch(version):
+            found[int(rally_id)] = int(version)
+    return found
+
+
+def changed_since(found: Rally, seen: int | None) -> bool:
+    """Whether the rally has a newer version than the page the moderator pressed on showed."""
+    return seen is not None and seen != (found.sequence or 0)
+
+
+def not_for_bulk(found: Rally, seen: int | None) -> str | None:
+    """Why the bulk approve leaves this rally out (None: it may go with the others): a
+    moderator changed what waits (it is approved one by one, after seeing the change), or
+    the rally changed after the page was drawn."""
+    change = lifecycle.moderator_changes(db.session(), found)
+    if change is not None:
+        return ngettext(
+            "moderator %(names)s changed it: approve it on its own, after comparing the change "
+            "with what the organizer sent.",
+            "moderators %(names)s changed it: approve it on its own, after comparing the "
+            "change with what the organizer sent.",
+            len(change.editors),
+            names=", ".join(change.editors),
+        )
+    if changed_since(found, seen):
+        return str(STALE)
+    return None
+
+
+STALE = _l("it changed after this page was shown: look at it again before approving.")
+
+
+@bp.app_template_global()
+def offered(action: str, rally: Rally) -> bool:
+    """Whether the rally's page offers a moderator's status action now: the state table
+    allows it, and it says nothing of a place the public has not seen (`needs_shown_place`)."""
+    allowed = lifecycle.allowed("moderator:", action, rally.status) is not None
+    return allowed and not lifecycle.needs_shown_place(db.session(), rally, action)
+
+
+@bp.app_template_global()
+def moderator_changes(rally: Rally) -> lifecycle.ModeratorChange | None:
+    """What moderators changed of a waiting rally (queue, the rally's page, the manage page)."""
+    return lifecycle.moderator_changes(db.session(), rally)
+
+
+@bp.app_template_global()
+def change_value(name: str, value: object) -> str:
+    """One field's value in a moderator's change as the page shows it."""
+    if value is None or value == "":
+        return _("at once") if name == "reveal_at" else "—"
+    if isinstance(value, datetime):
+        return local_datetime(value, "short")
+    if name in ("lat", "lon"):
+        return f"{float(value):.5f}"
+    return str(value)
+
+
+@bp.app_template_global()
+def change_field(name: str) -> str:
+    """A field of a moderator's change in the page's language."""
+    return str(CHANGE_NAMES.get(name, FIELD_NAMES.get(name, name)))
+
+
+CHANGE_NAMES = {
+    "reveal_at": _l("exact place shown from"),
+    "lat": _l("pin, latitude"),
+    "lon": _l("pin, longitude"),
+}
+
+
 @bp.get("/pending.geojson")
 @login_required
 def pending_geojson() -> Response:
@@ -462,11 +547,16 @@ def load(rally_id: int) -> Rally:
 @login_required
 def rally(rally_id: int):  # noqa: ANN201
     found = load(rally_id)
+    return render_page(found, edit_form_of(found))
+
+
+def edit_form_of(found: Rally) -> RallyForm:
+    """The edit form as the rally is now."""
     form = RallyForm(obj=found, formdata=None)
     starts = found.starts_at.astimezone(MINSK)
     form.date.data, form.time.data = starts.date(), starts.time()
     form.show_reveal(lifecycle.reveal_choice(db.session(), found))
-    return render_page(found, form)
+    return form
 
 
 def render_page(  # noqa: ANN201
@@ -474,8 +564,10 @@ def render_page(  # noqa: ANN201
     form: RallyForm,
     status: int = 200,
     reject_form: RejectForm | None = None,
+    danger_form: ModeratorDangerForm | None = None,
 ):
-    """The rally's page; `reject_form` is the rejection just sent, with its errors."""
+    """The rally's page; `reject_form` is the rejection just sent, with its errors (and
+    `danger_form` a danger warning sent without its box ticked)."""
     history = (
         db.session()
         .scalars(select(AuditEntry).where(AuditEntry.rally_id == found.id).order_by(AuditEntry.at))
@@ -498,6 +590,10 @@ def render_page(  # noqa: ANN201
         published=lifecycle.published(db.session(), found),
         form=form,
         reject_form=reject_form or RejectForm(formdata=None),
+        danger_form=danger_form or ModeratorDangerForm(formdata=None),
+        lift_needs=lifecycle.required(session_, found, "clear_danger"),
+        place_shown=lifecycle.place_was_shown(session_, found),
+        change=lifecycle.moderator_changes(session_, found),
         action_form=ActionForm(),
         history=history,
         visitor_reports=(found_reports := reports.open_reports(session_, found.id)),
@@ -534,6 +630,16 @@ def approve(rally_id: int):  # noqa: ANN201
     """Publish a pending rally, or an organizer's waiting edit of a public one."""
     checked()
     found = load(rally_id)
+    # The version the page showed: the rally's page sends `version`, the queue (one form
+    # for the page) its "id:version" of every rally it shows.
+    seen = request.form.get("version", "")
+    version = int(seen) if NUMBER.fullmatch(seen) else None
+    if version is None:
+        version = seen_versions(request.form.getlist("seen")).get(found.id)
+    if changed_since(found, version):
+        # Another moderator (or the organizer) changed it after this page was drawn: an
+        # approval of a text the moderator has not seen is no check.
+        abort(409, _l("This rally changed after the page was shown: look at it again."))
     try:
         decision = lifecycle.decide(db.session(), found, g.moderator, "approve")
     except lifecycle.Refused as error:
@@ -571,10 +677,7 @@ def rejection(rally_id: int, action: str, done: Callable[[str], str]):  # noqa: 
     found = load(rally_id)
     form = checked(RejectForm)
     if form.errors:
-        edit_form = RallyForm(obj=found, formdata=None)
-        starts = found.starts_at.astimezone(MINSK)
-        edit_form.date.data, edit_form.time.data = starts.date(), starts.time()
-        return render_page(found, edit_form, 422, reject_form=form)
+        return render_page(found, edit_form_of(found), 422, reject_form=form)
     try:
         if action == "reject":
             decision = lifecycle.decide(db.session(), found, g.moderator, action, form.reason.data)
@@ -650,8 +753,14 @@ def set_status(rally_id: int, action: str):  # noqa: ANN201
     or confirming another moderator's danger warning; through the approvals it needs."""
     if action not in STATUS_ACTIONS:
         abort(404)
-    checked()
     found = load(rally_id)
+    if action == "danger":
+        # A ticked box, as on the organizer's manage page: one stray tap warns nobody away.
+        danger_form = checked(ModeratorDangerForm)
+        if danger_form.errors:
+            return render_page(found, edit_form_of(found), 422, danger_form=danger_form)
+    else:
+        checked()
     try:
         decision = lifecycle.decide(db.session(), found, g.moderator, action)
     except lifecycle.Refused as error:
@@ -668,6 +777,10 @@ def set_status(rally_id: int, action: str):  # noqa: ANN201
 @csrf.exempt  # the form checks its token; a stale one shows the edits again, not a bare 400
 def edit(rally_id: int):  # noqa: ANN201
     found = load(rally_id)
+    try:  # before the reveal time below is saved: nothing of the edit happens
+        lifecycle.refuse_cancelled_edit(db.session(), found, actor())
+    except lifecycle.Refused as error:
+        refused(error)
     form = RallyForm()
     if not form.validate():
         return render_page(found, form, 400 if "csrf_token" in form.errors else 422)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, abort, request, url_for
+from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask.globals import request_ctx
 from flask_babel import gettext
 
@@ -40,6 +40,17 @@ def service_worker() -> Response:
     # Browsers look for a new worker at each visit; a cache in between must ask too.
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Content-Security-Policy"] = WORKER_CSP
+    return response
+
+
+@bp.get("/offline")
+def not_saved() -> Response:
+    """What the service worker shows for a page asked for with no network that it never
+    saved (a rally page not opened before): our own page in the visitor's language, not the
+    browser's error page, with the ways to the map it kept and the offline copy. The worker
+    keeps one in each language (sw.js: FALLBACK)."""
+    response = Response(render_template("not_saved.html"))
+    response.headers["Cache-Control"] = "public, max-age=3600"
     return response
 
 

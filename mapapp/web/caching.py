@@ -31,6 +31,7 @@ from mapapp.publishing.public import (
     part_size,
     read_rallies,
 )
+from mapapp.web import heap
 from mapapp.web.compression import takes_gzip
 from mapapp.web.limits import may_build
 
@@ -165,6 +166,14 @@ def memoized(
         finally:
             _building.active = False
             gate.release()
+        if found is None:
+            give_back_heap()
+    if g.get("prepared_ahead"):
+        # A preparation's document (prepare_documents) is kept in the shared store, where
+        # every worker reads it whole, this one too: kept here as well, the 26 common
+        # documents filled MEMO_TOTAL (64 MiB at 100,000 rallies) in each worker that
+        # prepared after a boundary (docs/benchmarks.md, "session 9").
+        return value
     # The eviction and the insert under the lock, so another thread's eviction cannot race
     # ours (a KeyError before).
     with _memo_lock:
@@ -175,6 +184,31 @@ def memoized(
         cache[key] = value
         within_total(name, key, value)
     return value
+
+
+def give_back_heap() -> None:
+    """After a build: give the C heap's free pages back to the system (mapapp.web.heap.trim)
+    once the answer is sent, or at once outside a visitor's request (a preparation builds the
+    common documents one after another). A build at 100,000 rallies frees tens of MB of small
+    blocks that glibc keeps otherwise, spread over the threads' arenas: 21-56 MiB of a
+    worker's 229-277 after random filters (docs/benchmarks.md, "session 9"). Once a request,
+    whatever it built."""
+    if has_request_context() and not g.get("prepared_ahead"):
+        if g.get("heap_trim"):
+            return
+        try:
+
+            @after_this_request
+            def when_sent(response: Response) -> Response:
+                response.call_on_close(heap.trim)
+                return response
+
+        except (AssertionError, RuntimeError):  # the request's answer is already made
+            pass
+        else:
+            g.setdefault("heap_trim", True)
+            return
+    heap.trim()
 
 
 def within_total(name: str, key: str, value: object) -> None:

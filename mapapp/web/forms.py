@@ -32,8 +32,9 @@ from mapapp.domain.geocoding import gazetteer, geocode
 from mapapp.domain.models import utcnow
 from mapapp.places.index import distance_km
 from mapapp.places.locale import MINSK
+from mapapp.places.regions import compatible
 from mapapp.publishing.public import MAX_ID
-from mapapp.web.i18n import current_language
+from mapapp.web.i18n import current_language, region_name
 
 # The form's words for the shared rules' problems (mapapp.domain.rules), in the page's language.
 PROBLEM_MESSAGES = {
@@ -132,7 +133,10 @@ class RallyForm(Form):
         _l("Place"),
         [Optional(), *rally_text("place")],
         filters=[strip],
-        description=_l("A square or a street, for example: Савецкая плошча"),
+        description=_l(
+            "A square or a street, for example: Савецкая плошча. In a village our list lacks,"
+            " its name first: Ратомка, ля крамы"
+        ),
     )
     # Browsers send 2026-12-25 and 19:00; typed by hand (no date picker) 25.12.2026 and 19.00.
     date = DateField(
@@ -376,6 +380,16 @@ class DangerForm(Form):
     )
 
 
+class ModeratorDangerForm(Form):
+    """A moderator's danger warning: a ticked box (checked by the server), so that one tap
+    beside "Mark as moved" warns nobody away; the page says beforehand who can lift it."""
+
+    confirm = BooleanField(
+        _l("Yes, warn everyone not to come."),
+        [DataRequired(_l("Tick the box to confirm the warning."))],
+    )
+
+
 class LoginForm(Form):
     name = StringField(
         _l("Name"), [InputRequired(REQUIRED), Length(max=80, message=AT_MOST)], filters=[strip]
@@ -430,6 +444,22 @@ SURE = 0.9
 VILLAGE = 1000
 
 
+def NOT_LISTED() -> str:  # noqa: N802 (a message, as the constants beside it)
+    """What to do when the town field names no place in the gazetteer.
+
+    The list (data/places.json, GeoNames' cities500) has the towns and only some villages:
+    GeoNames knows the population of few Belarusian villages, so many of hundreds or
+    thousands of people are missing (Ратомка, Прылукі, Цна). The way forward keeps the
+    village's name where the public sees it: in the field "Place", which pages, feeds and
+    calendars show before the town ("Ратомка, Мінск")."""
+    return _(
+        "Our list has the towns and only some villages. If your village is missing, type"
+        " the nearest town here, write the village's name at the start of the field “Place”"
+        " (everyone sees it before the town's name once the place is shown) and drag the pin"
+        " to the village on the next step."
+    )
+
+
 def locate(form: RallyForm, pick: str | None = None) -> dict[str, Any] | None:
     """Geocode town and place; put an error on the form when nothing fits.
 
@@ -457,25 +487,42 @@ def locate(form: RallyForm, pick: str | None = None) -> dict[str, Any] | None:
         town = geocode(form.town.data, lang)
         if "error" in town:
             form.town.errors.append(
-                _(
-                    "This town or village is not in our list: it has the places of more than"
-                    " 500 people. Check the spelling, or type the nearest town and drag the pin"
-                    " to the exact place on the next step."
-                )
+                _("This town or village is not in our list: check the spelling.")
+                + " "
+                + NOT_LISTED()
             )
             return None
+        # A region typed with the name ("Навасёлкі, Мінская вобласць") chooses among places of
+        # one name: places elsewhere are not offered, and none there is said so.
+        wanted = gazetteer().region_named(form.town.data)
+        if wanted and town.get("source") == "gazetteer":
+            there = [
+                t
+                for t in [town, *town.get("alternatives", [])]
+                if compatible(t.get("region"), wanted)
+            ]
+            if not there:
+                form.town.errors.append(
+                    _(
+                        "Our list has no place of this name in %(region)s: check the spelling.",
+                        region=region_name(wanted),
+                    )
+                    + " "
+                    + NOT_LISTED()
+                )
+                return None
+            if there[0] is not town:
+                town = {**there[0], "source": "gazetteer", "alternatives": there[1:]}
         if town.get("source") == "gazetteer" and town.get("confidence", 1.0) < SURE:
             form.town_choices = [town, *town.get("alternatives", [])][:6]
             form.town.errors.append(
-                _(
-                    "We are not sure which place you mean. Choose it below (each with its"
-                    " region), or type the nearest town and drag the pin to the exact place on"
-                    " the next step."
-                )
+                _("We are not sure which place you mean. Choose it below (each with its region).")
+                + " "
+                + NOT_LISTED()
             )
             return None
     # A village of a few hundred people: Belarus has dozens of places of its name (Навасёлкі,
-    # Слабада) and the list only those of more than 500 people; the preview says which one
+    # Слабада) and the list only some of them (NOT_LISTED); the preview says which one
     # this is and how to pin another (`village`).
     listed = gazetteer().by_id(int(town["geonameid"])) if town.get("geonameid") else None
     village = chosen is None and listed is not None and listed.population < VILLAGE

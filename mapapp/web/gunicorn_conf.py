@@ -14,11 +14,19 @@ import secrets
 
 from mapapp.config import defaults as _defaults
 from mapapp.config import from_environ as _from_environ
+from mapapp.web.heap import limit_arenas as _limit_arenas
 
 # The key of the keyed hashes that stand for client addresses (mapapp.web.keyed): made here, in
 # the master, unless the environment gives one, and inherited by every worker through its
 # environment, so that all of them count a client together. Never written to a file.
 os.environ.setdefault("MAPAPP_HASH_KEY", secrets.token_hex(32))
+
+# At most 2 malloc arenas a process (glibc; MALLOC_ARENA_MAX, when set, says otherwise): set
+# here in the master, before any thread, so every worker forked from it inherits the limit.
+# Each of a worker's threads (MAPAPP_THREADS, the preparer, the boundary's timer) would
+# otherwise take an arena of its own (up to 8 a core), each keeping the pages a build freed
+# (docs/benchmarks.md, "session 9").
+_limit_arenas(2)
 
 # The app's declared settings (MAPAPP_*); gunicorn takes every other top-level name here
 # for one of its own, hence the underscores.

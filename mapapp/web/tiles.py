@@ -2,8 +2,8 @@
 
 Visitors' browsers then ask only this site for tiles: the tile server never learns who
 looks at which street, a blocked tile server does not blank the map, and pages make no
-request to another host at all. Tiles are kept on disk in instance/tiles and in
-browsers for a week. When the tile server cannot be reached, a plain grey tile is sent
+request to another host at all. Tiles are kept on disk in instance/tiles and by nginx in
+front for a week, never in browsers' HTTP caches (_unkept: "near me"). When the tile server cannot be reached, a plain grey tile is sent
 (and not kept), so the map still works, with markers on grey.
 
 Bounded, so that nobody can make the app bulk-download from the tile server (which its
@@ -46,7 +46,7 @@ bp = Blueprint("tiles", __name__)
 
 MAX_ZOOM = 19
 KEEP_SECONDS = 30 * 24 * 3600  # on disk
-BROWSER_SECONDS = 7 * 24 * 3600
+BROWSER_SECONDS = 7 * 24 * 3600  # in nginx in front (X-Accel-Expires); never in browsers
 TILE_RETRY_SECONDS = 60  # a tile the server refused (or sent broken) is not asked for again
 SERVER_RETRY_SECONDS = 5  # every fetch pauses when the server cannot be reached at all
 REFUSED_TILES_KEPT = 10_000  # the per-tile backoff's memory is bounded too
@@ -172,14 +172,22 @@ def _keep(path: Path, body: bytes) -> bool:
     return True
 
 
-def _grey(seconds: int | None = None) -> Response:
-    response = Response(GREY_TILE, mimetype="image/png")
-    if seconds is None:
-        response.headers["Cache-Control"] = "no-store"  # the real tile may come next time
-    else:
-        response.cache_control.public = True
-        response.cache_control.max_age = seconds
+def _unkept(response: Response, nginx_seconds: int) -> Response:
+    """No browser keeps a tile in its HTTP cache (`no-store`): the tiles of a view made from
+    the visitor's own position ("Near me") would stay on the phone's disk, and a seized phone's
+    cache would show where its owner was. The page cannot ask for those tiles differently
+    (anything that told them apart would tell the server which requests come from a position),
+    so no tile is kept; the offline web app (sw.js) keeps the tiles of other views in its own
+    cache. nginx in front still keeps them `nginx_seconds` (X-Accel-Expires, which nginx takes
+    over Cache-Control and never passes on; 0: not at all): they are the same for everyone."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Expires"] = str(nginx_seconds)
     return response
+
+
+def _grey(seconds: int | None = None) -> Response:
+    # Without `seconds`: the real tile may come next time, so not even nginx keeps it.
+    return _unkept(Response(GREY_TILE, mimetype="image/png"), seconds or 0)
 
 
 @bp.get("/tiles/<int:z>/<int:x>/<int:y>.png")
@@ -194,13 +202,8 @@ def tile(z: int, x: int, y: int) -> Response:
         if body is None:
             return _grey()
         if not _keep(path, body):
-            response = Response(body, mimetype="image/png")
-            response.cache_control.public = True
-            response.cache_control.max_age = BROWSER_SECONDS
-            return response
-    response = send_file(path, mimetype="image/png", max_age=BROWSER_SECONDS)
-    response.cache_control.public = True
-    return response
+            return _unkept(Response(body, mimetype="image/png"), BROWSER_SECONDS)
+    return _unkept(send_file(path, mimetype="image/png"), BROWSER_SECONDS)
 
 
 def init_app(app: Flask) -> None:

@@ -26,8 +26,9 @@ from html import escape
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from flask import url_for
+from flask import current_app, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
@@ -566,7 +567,14 @@ class Conversation:
             lines.append(
                 _("The title or description may give the hidden place away.")
                 + " "
-                + ", ".join(f"«{hint}»" for hint in hints)
+                + _(
+                    "The title is public at once, the place only at the time you chose. We"
+                    " noticed: %(words)s. The check knows only some ways of saying where:"
+                    " anything in the title that tells where you meet (a street or an address,"
+                    " a building, a shop, a landmark, a link, coordinates) belongs in the place."
+                    " Press “Start again” to change it.",
+                    words=", ".join(f"«{hint}»" for hint in hints),
+                )
             )
         say(self.session, self.chat_id, "", location=(found["lat"], found["lon"]))
         self.say(
@@ -617,12 +625,25 @@ class Conversation:
             return
 
 
+def approved_when() -> str:
+    """When a new rally shows on the map: once as many moderators as MAPAPP_APPROVALS
+    approve it (a known organizer's needs one fewer, but the bot cannot tell yet)."""
+    approvals = int(current_app.config["APPROVALS"])
+    if approvals > 1:
+        return ngettext(
+            "It will appear on the map once %(num)d moderator approves it.",
+            "It will appear on the map once %(num)d moderators approve it.",
+            approvals,
+        )
+    return _("It will appear on the map once a moderator approves it.")
+
+
 def thanks(link: str) -> str:
     """The reply after "Send to moderators": the manage link and what it is for."""
     return "\n\n".join(
         [
             _("Thank you: the rally is sent to moderators"),
-            _("It will appear on the map once a moderator approves it."),
+            approved_when(),
             _("Save this link now: it is shown only once.")
             + " "
             + _(

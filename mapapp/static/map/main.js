@@ -33,7 +33,7 @@ import { initPin } from "./pin.js";
 import { popupContent, reload, showing } from "./popups.js";
 import { isUrgent, recordsOf, signature } from "./rally.js";
 import { initSingle } from "./single.js";
-import { Banner } from "./urgent.js";
+import { Banner, yieldToPopups } from "./urgent.js";
 import { firstView, fitToFilter, initialView, keepTileLevelWhileZooming, keepViewInAddress, nearMeControl, translateControls, wheelScrollsShortPage } from "./view.js";
 
 // folium makes the map without a view (mapapp/places/mapshell.py): each kind of map sets
@@ -90,6 +90,7 @@ function startMap(map, config) {
   // of its own: the zoomanim event's task starts the animation's 250 ms timer only after it.
   map.on("zoomanim", function () { prepareLevelSoon(state); });
   map.on("move", function () { renderIfUncovered(state); });
+  yieldToPopups(map);
   map.on("popupclose", function (event) {
     // Another popup is opening in its place (popups.js set it as current already).
     if (state.current && state.current.popup !== event.popup) return;

@@ -319,6 +319,7 @@ export function render(state) {
   state.drawnZoom = zoom;
   state.drawnBounds = view;
   state.drawnAt = map.getZoom();  // the zoom itself, which may be fractional (the first view)
+  map.fire("rallies:drawn");  // the basemap's names make way for them (basemap.js)
 }
 
 function boxOf(view) {
@@ -441,6 +442,7 @@ function finishLevel(state) {
   state.drawnZoom = next.zoom;
   state.drawnBounds = next.view;
   state.drawnAt = map.getZoom();
+  map.fire("rallies:drawn");
   return true;
 }
 

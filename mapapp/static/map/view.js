@@ -131,7 +131,9 @@ export function initialView(map, config) {
   var page = new URLSearchParams(window.location.search);
   var lat = parseFloat(page.get("lat"));
   var lon = parseFloat(page.get("lon"));
-  var zoom = parseInt(page.get("zoom"), 10);
+  // Fractional too (the server took it, and brought it into the map's range): 6.75 is the
+  // view a phone's first fit of Belarus writes into the address.
+  var zoom = parseFloat(page.get("zoom"));
   var centred = isFinite(lat) && isFinite(lon);
   if (!centred && !isFinite(zoom)) {
     var size = map.getSize();
@@ -144,9 +146,18 @@ export function initialView(map, config) {
       followSize(map, config.bounds);
     }
   } else {
+    // Not snapped to a whole level (Leaflet's zoomSnap would round 6.5 to 7): the view the
+    // link asked for, as the page that wrote it showed it.
+    var snap = map.options.zoomSnap;
+    map.options.zoomSnap = 0;
     map.setView(centred ? [lat, lon] : config.centre || map.getCenter(), isFinite(zoom) ? zoom : PLACE_ZOOM, { animate: false });
+    map.options.zoomSnap = snap;
     followSize(map, null);
   }
+  // Leaflet snaps the zoom of every view it sets (a pan into the bounds too): a link's
+  // fractional zoom stays as it is.
+  var snapBefore = map.options.zoomSnap;
+  map.options.zoomSnap = 0;
   if (config.viewBounds) {
     // The view never leaves what the server accepts back (filters.VIEW_LAT/VIEW_LON). Set
     // once the view is final: set over folium's first view, Leaflet began an animated pan
@@ -155,6 +166,7 @@ export function initialView(map, config) {
     map.setMaxBounds(config.viewBounds);
     map.options.maxBoundsViscosity = 1;
   }
+  map.options.zoomSnap = snapBefore;
 }
 
 // The box a map filtered to a town or a region looks at (the page's data-map-focus, from the
@@ -210,9 +222,14 @@ export function keepViewInAddress(map, config) {
     if (viewIsPrivate) return;
     var centre = map.getCenter();
     var query = new URLSearchParams(window.location.search);
-    query.set("lat", clamp(centre.lat, [bounds[0][0], bounds[1][0]]).toFixed(4));
-    query.set("lon", clamp(centre.lng, [bounds[0][1], bounds[1][1]]).toFixed(4));
-    query.set("zoom", String(Math.round(map.getZoom())));
+    var zoom = map.getZoom();
+    // As precise as a pixel at this zoom (4 decimals are 37 px at zoom 19).
+    var digits = Math.min(7, Math.max(4, Math.ceil(Math.log10(256 * Math.pow(2, zoom) / 360) + 0.3)));
+    query.set("lat", clamp(centre.lat, [bounds[0][0], bounds[1][0]]).toFixed(digits));
+    query.set("lon", clamp(centre.lng, [bounds[0][1], bounds[1][1]]).toFixed(digits));
+    // The zoom the map shows, fractional as the first fit of Belarus makes it (6.75): a
+    // rounded 7 showed a different view after a reload.
+    query.set("zoom", String(Math.round(zoom * 1000) / 1000));
     window.history.replaceState(null, "", "?" + query.toString() + window.location.hash);
   }
   map.on("moveend", function () {
@@ -277,7 +294,25 @@ export function clearArea(map) {
 // them), the same URLs as anyone's, but none is kept: the page tells the service worker
 // (sw.js), which then stores none of this page's tiles; `then` runs once it has noted it
 // (or at once with no worker, or after a second if it does not answer).
-function tilesPrivate(then) {
+// The page also says so to offline-status.js (data-private-since: what it loaded from then
+// on is not handed to the worker), and to a worker that takes control of it later (a first
+// visit). Tiles from another host (MAPAPP_TILE_PROXY=0) are not asked for at all: that host
+// would learn the visitor's region, with their address; the app's own basemap stays.
+function tilesPrivate(map, then) {
+  var root = document.documentElement;
+  if (!root.hasAttribute("data-private-since")) {
+    root.setAttribute("data-private-since", String(Math.floor(performance.now())));
+    if (navigator.serviceWorker) {
+      navigator.serviceWorker.addEventListener("controllerchange", function () {
+        var later = navigator.serviceWorker.controller;
+        if (later) later.postMessage({ type: "rallymap:private-view" });
+      });
+    }
+  }
+  map.eachLayer(function (layer) {
+    var url = layer instanceof L.TileLayer ? layer._url || "" : "";
+    if (/^(https?:)?\/\//.test(url) && url.indexOf(window.location.origin + "/") !== 0) map.removeLayer(layer);
+  });
   var worker = navigator.serviceWorker && navigator.serviceWorker.controller;
   if (!worker || !window.MessageChannel) return then();
   var done = false;
@@ -322,7 +357,7 @@ export function nearMeControl(map, labels, nearest) {
             button.removeAttribute("aria-busy");
             var you = L.latLng(position.coords.latitude, position.coords.longitude);
             keepViewPrivate();
-            tilesPrivate(function () { showNearest(you); });
+            tilesPrivate(map, function () { showNearest(you); });
           },
           function (error) {
             button.removeAttribute("aria-busy");
