@@ -161,6 +161,9 @@ NATIVE = {
     626621: ("Краснасельскі", "Красносельский"),
     628968: ("Дамачава", "Домачево"),
     816218: ("Палыкавічы", "Полыковичи"),
+    # After ж, ш, ч, р Belarusian writes э, а, ы, о, у (never е, я, і, ё, ю): GeoNames' «Мікашевічы»
+    # is half Russian (tests/test_town_names.py checks every name for it).
+    625228: ("Мікашэвічы", "Микашевичи"),
 }
 
 # Not towns: GeoNames' second entry for Krychaw's town council ("Горад Крычаў"), which put

@@ -114,7 +114,7 @@ def test_the_legend_is_a_disclosure_under_the_map(phone, live_server, lang):
     frame = phone.locator(".map-frame").bounding_box()
     assert legend.bounding_box()["y"] >= frame["y"] + frame["height"]
     items = legend.locator("li")
-    assert items.count() == 11
+    assert items.count() == 16
     rings = legend.evaluate(
         "d => [...d.querySelectorAll('.legend-list:last-of-type .legend-mark')]"
         ".map(e => getComputedStyle(e).outlineStyle)"
@@ -124,7 +124,7 @@ def test_the_legend_is_a_disclosure_under_the_map(phone, live_server, lang):
     for words in WORDS[lang]:
         assert words.lower() in text
     # The marks are pictures of the markers: screen readers read the words only.
-    assert legend.locator(".legend-mark[aria-hidden=true]").count() == 11
+    assert legend.locator(".legend-mark[aria-hidden=true]").count() == 16
     shot(phone, f"legend-{lang}")
     with open(AXE, encoding="utf-8") as source:
         phone.evaluate(source.read())

@@ -26,7 +26,7 @@ def send(client, rally_id: int, **data):  # noqa: ANN001, ANN003, ANN201
 def test_a_report_reaches_moderators_beside_the_rally_counted_and_escaped(app) -> None:
     rally_id = add_rally(app, title="Пікет на плошчы")
     page = app.test_client().get(f"/rallies/{rally_id}?lang=en").get_data(as_text=True)
-    assert f'href="/rallies/{rally_id}/report"' in page
+    assert f'href="/rallies/{rally_id}/report?lang=en"' in page  # the page's language kept
     visitor = app.test_client()
     form = visitor.get(f"/rallies/{rally_id}/report?lang=en").get_data(as_text=True)
     for reason in ("Wrong place", "Looks like a provocation", "Already dispersed", "Other"):

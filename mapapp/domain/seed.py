@@ -6,6 +6,7 @@ import json
 import random
 import re
 from datetime import datetime, timedelta
+from functools import cache
 from pathlib import Path
 
 from sqlalchemy import select
@@ -76,6 +77,44 @@ def load_seed(
         lifecycle.publish_many(db, added, actor="seed")
     db.commit()
     return len(added)
+
+
+# The seed's texts a language shows (data/seed_rallies.json "texts"): stored rallies keep the
+# Belarusian ones; a Russian or English page shows these while a seed rally keeps the seed's
+# own text (an edit by a moderator is shown as written). A seed rally is known by its town
+# and its title or description: an organizer's rally that names the same square keeps its
+# words.
+SEED_FIELDS = ("title", "place", "description")
+
+
+@cache
+def seed_translations(path: Path = SEED_FILE) -> dict[int, list[dict[str, dict[str, str]]]]:
+    """GeoNames id -> its seed rallies' texts: field -> language (be, ru, en) -> text."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    found: dict[int, list[dict[str, dict[str, str]]]] = {}
+    for entry in document["rallies"]:
+        texts = {field: {"be": entry[field]} for field in SEED_FIELDS}
+        for lang, given in entry.get("texts", {}).items():
+            for field in SEED_FIELDS:
+                texts[field][lang] = given[field]
+        found.setdefault(entry["geonameid"], []).append(texts)
+    return found
+
+
+def seed_texts(
+    geonameid: int | None, title: str, place: str | None, description: str, lang: str
+) -> dict[str, str | None]:
+    """A rally's title, place and description in `lang`: those of a seed rally (its town
+    and its title or description the seed's) in that language where they are still the
+    seed's own; any other text as it is."""
+    texts = {"title": title, "place": place, "description": description}
+    for entry in seed_translations().get(geonameid, []) if geonameid is not None else []:
+        if title == entry["title"]["be"] or description == entry["description"]["be"]:
+            return {
+                field: entry[field].get(lang, value) if value == entry[field]["be"] else value
+                for field, value in texts.items()
+            }
+    return texts
 
 
 DEMO_TITLES = [

@@ -31,7 +31,7 @@ from mapapp.places.regions import REGION_NAMES
 from mapapp.publishing.geojson import feature_collection, in_language
 from mapapp.publishing.ics import calendar
 from mapapp.publishing.labels import map_labels, tile_attribution
-from mapapp.publishing.public import public_rallies
+from mapapp.publishing.public import localised, public_rallies
 from mapapp.publishing.signing import signed_comment, signing_key
 from mapapp.publishing.words import feed_notes
 
@@ -259,7 +259,7 @@ def render_export(
         map_html=shell.html,
         scripts=[_script_text(s) for s in scripts],
         map_script=_script_text(shell.script),
-        rallies=rallies,
+        rallies=[localised(r, lang) for r in rallies],  # the seed's texts in the language
         rallies_json=_json_text(feature_collection(rallies, in_language(lang))),
         basemap_json=_json_text((DATA_DIR / BASEMAP).read_bytes()),
         base_url=base_url.rstrip("/") if base_url else None,

@@ -12,7 +12,7 @@ from typing import Any
 from mapapp.domain.names import town_name
 from mapapp.places.locale import local_datetime, local_iso
 from mapapp.publishing.parts import Layout
-from mapapp.publishing.public import PublicRally, verification
+from mapapp.publishing.public import PublicRally, localised, verification
 from mapapp.publishing.words import place_note, rescheduled_sentence, verification_sentence
 
 
@@ -69,6 +69,10 @@ def in_language(lang: str) -> Callable[[PublicRally], dict[str, Any]]:
             "town": town_name(rally, lang),
             "starts_text": local_datetime(rally.starts_at, "full", lang),
         }
+        # The seed rallies' own texts in the language (the main rally's title and place).
+        shown = localised(rally, lang)
+        if shown is not rally:
+            texts.update(title=shown.title, place=shown.place, description=shown.description)
         note = place_note(rally, lang)  # none for a cancelled rally
         if note:
             texts["place_text"] = note

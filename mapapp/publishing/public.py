@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
 from types import SimpleNamespace
@@ -34,6 +34,7 @@ from mapapp.domain.db import driver_error
 from mapapp.domain.filters import ONGOING, RallyFilter
 from mapapp.domain.geocoding import gazetteer
 from mapapp.domain.models import PublishedRally, UTCDateTime, utcnow
+from mapapp.domain.seed import seed_texts
 from mapapp.paths import DATA_DIR, PACKAGE_DIR, TEMPLATES_DIR
 
 # The id column is a 32-bit INTEGER on PostgreSQL; SQLite cannot even bind an id past 2**63.
@@ -83,6 +84,16 @@ class PublicRally:
         """How the rally was checked, defined here once for every output (in words:
         mapapp.publishing.words.verification_sentence)."""
         return verification(self)
+
+
+def localised(rally: PublicRally, lang: str) -> PublicRally:
+    """The rally as a page in `lang` shows it: the seed rallies' texts (the main rally on
+    October Square and the regional ones) in that language while they are the seed's own
+    (`mapapp.domain.seed.seed_texts`); an organizer's text as it was written."""
+    texts = seed_texts(rally.geonameid, rally.title, rally.place, rally.description, lang)
+    if all(texts[field] == getattr(rally, field) for field in texts):
+        return rally
+    return replace(rally, **texts)
 
 
 # The verification grades, most checked first: two or more different moderators approved

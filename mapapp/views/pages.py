@@ -29,6 +29,7 @@ from mapapp.publishing.public import (
     count_public,
     current_version,
     etag_for,
+    localised,
     public_rallies,
     public_rally,
     revision,
@@ -153,6 +154,7 @@ def rallies_page(rally_filter, now) -> str:  # noqa: ANN001
     total = count_public(db_session, rally_filter, now)
     page, pages = page_number(request.args.get("page"), total)
     shown = public_rallies(db_session, rally_filter, now, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    shown = [localised(r, current_language()) for r in shown]  # the seed's texts in the language
     # Upcoming: the main rally first, whatever its date; then day by day.
     featured = [r for r in shown if r.featured] if rally_filter.when == "upcoming" else []
     rest = [r for r in shown if r not in featured]
@@ -206,6 +208,7 @@ def rally(rally_id: int) -> str:
     shell = map_shell("single")
     g.csp_script_hashes = shell.script_hashes
     lang = current_language()
+    found = localised(found, lang)  # the main rally's title and place in the page's language
     # The image's address moves with the rally's public revision: previews fetch it anew.
     image = external_url(
         "share.rally_image",

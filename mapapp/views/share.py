@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 
 from mapapp.domain import db
 from mapapp.places.locale import LANGUAGES
-from mapapp.publishing.public import current_version, etag_for, public_rally, revision
+from mapapp.publishing.public import current_version, etag_for, localised, public_rally, revision
 from mapapp.publishing.share_image import share_image
 from mapapp.publishing.words import headline
 from mapapp.web.caching import memoized
@@ -68,7 +68,7 @@ def rally_image(rally_id: int, language: str) -> Response:
     def build() -> bytes:
         with force_locale(language):
             return share_image(
-                rally.title,
+                localised(rally, language).title,  # the seed's title in the language
                 [local_datetime(rally.starts_at, "full", language), town_name(rally, language)],
                 _("Rally map of Belarus"),
                 point=(rally.lat, rally.lon),

@@ -211,7 +211,9 @@ function place(state, markersHere, zoom) {
 var STAR_CLEAR = 46;
 
 // Moves the clusters and markers drawn under the star out from under it, along the line
-// from the star through them (straight down when they lie on its very point).
+// from the star through them (straight down when they lie on its very point). `zoom` is the
+// one the map shows, fractional too (the first view's 5.75): measured at the level's whole
+// zoom, 46 px there were 39 on the screen, and a marker's 44 px square went under the star's.
 function clearOfStar(state, layers, zoom) {
   var star = state.star;
   if (!star) return;
@@ -308,7 +310,7 @@ export function render(state) {
   });
   gone = gone.concat(spare);
   place(state, rallyMarkers, zoom);
-  clearOfStar(state, Array.from(next.values()).filter(function (layer) { return !layer.record || !layer.record.featured; }), zoom);
+  clearOfStar(state, Array.from(next.values()).filter(function (layer) { return !layer.record || !layer.record.featured; }), map.getZoom());
   gone.forEach(function (layer) { map.removeLayer(layer); });
   next.forEach(function (layer) {
     if (!map.hasLayer(layer)) map.addLayer(layer);
@@ -373,7 +375,7 @@ export function prepareLevel(state) {
     next.set("c" + item.properties.cluster_id, layer);
   });
   place(state, rallyMarkers, zoom);
-  clearOfStar(state, Array.from(next.values()).filter(function (layer) { return !layer.record || !layer.record.featured; }), zoom);
+  clearOfStar(state, Array.from(next.values()).filter(function (layer) { return !layer.record || !layer.record.featured; }), map.getZoom());
   var added = reused.slice();
   next.forEach(function (layer) {
     if (!map.hasLayer(layer)) added.push(layer);

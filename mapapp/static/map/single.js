@@ -30,7 +30,10 @@ export function initSingle(map, config) {
   translateControls(map, config.labels);
   if (!config.apiRallyUrl || !shown.id) return;
   var banner = Banner(config);
-  var url = config.apiRallyUrl + encodeURIComponent(String(Number(shown.id)));
+  // In the page's language, as the map's details (feed.js): the main rally's seed texts are
+  // given per language, and the stored ones renamed the marker back to Belarusian.
+  var url = config.apiRallyUrl + encodeURIComponent(String(Number(shown.id))) +
+    (config.lang ? "?lang=" + encodeURIComponent(config.lang) : "");
   var watcher = null;
   var gone = false;
 
