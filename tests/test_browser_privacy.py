@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -253,6 +254,11 @@ def test_near_me_on_a_first_visit_leaves_no_tile_of_the_visitors_region_in_any_c
         wait_until(
             page, "[...document.querySelectorAll('img.leaflet-tile')].every(t => t.complete)"
         )
+        # The worker stores the first view's tiles from the page's list as it fetches them:
+        # on a loaded machine that takes seconds, so wait for them rather than a fixed time.
+        deadline = time.monotonic() + 30
+        while not (stored := page.evaluate(TILES_STORED)) and time.monotonic() < deadline:
+            page.wait_for_timeout(200)
         page.wait_for_timeout(500)
         private = {url for url, _ in asked} - first_view
         stored = page.evaluate(TILES_STORED)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import add_rally, fresh_postgres, make_app
+from conftest import add_rally, fresh_postgres, make_app, open_manage
 from flask import Flask
 from sqlalchemy import select
 from test_approvals import moderator_client, press
@@ -115,7 +115,9 @@ def test_a_moderators_change_of_a_waiting_rally_is_shown_struck_and_marked(app3)
     assert re.search(rf"<del>.*{SENT_PLACE}.*</del>", page)
     assert re.search(rf"<ins>.*{SEIZED_PLACE}.*</ins>", page)
     # The organizer is told what a moderator changed (no moderator's name on their page).
-    manage = app3.test_client().get(f"/manage/{token}?lang=en").get_data(as_text=True)
+    organizer = app3.test_client()
+    assert open_manage(organizer, token) == 303
+    manage = organizer.get(f"/manage/{token}?lang=en").get_data(as_text=True)
     assert "A moderator changed your rally" in manage
     assert re.search(rf"<del>.*{SENT_PLACE}.*</del>", manage)
     assert "carol" not in manage

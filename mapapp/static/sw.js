@@ -310,7 +310,11 @@ route(TILES, {
     // A page's own request, or its list of what it loaded ({type: "CACHE_URLS"}, a message).
     var event = options.event;
     var client = event && (event.clientId || (event.source && event.source.id));
-    if (!(await isPrivate(client))) return tilesFirst.handle(options);
+    // A page's list holds only what it loaded before "Near me" (offline-status.js leaves out
+    // everything since data-private-since): stored whether or not the page's private-view
+    // message came first (it often did, and then the first view's tiles were never kept).
+    var fromList = event && event.data && event.data.type === "CACHE_URLS";
+    if (fromList || !(await isPrivate(client))) return tilesFirst.handle(options);
     // A tile already stored is still used; a new one is fetched as the page asked for it:
     // another cache mode, credentials or destination would tell the server which requests
     // come from a position. The site answers tiles `no-store`: the HTTP cache keeps none.
