@@ -875,9 +875,7 @@ def real_sizes(cache: EntryCache) -> tuple[int, int]:
     return entries + sys.getsizeof(cache.entries), parts
 
 
-def test_a_preparation_leaves_the_worker_within_its_budgets_at_real_size(
-    app, monkeypatch
-) -> None:
+def test_a_preparation_leaves_the_worker_within_its_budgets_at_real_size(app, monkeypatch) -> None:
     """A preparation of the common documents (a document of every rally among them) makes an
     entry and reads parts for every rally; once done, the worker keeps at most ENTRY_BUDGET
     bytes of entries and PART_BUDGET bytes of parts, at their real size (at 100,000 rallies
@@ -930,4 +928,8 @@ def test_a_preparation_leaves_the_worker_within_its_budgets_at_real_size(
     forget_documents(app)
     for path, body in kept.items():
         assert roomy.test_client().get(path).data == body
+    # A visitor's document of every rally, built from parts: its entries within it too.
+    with roomy.app_context():
+        cache = entry_cache()
+        assert 0 < sum(public.entry_size(entry) for entry in cache.entries.values()) <= entries // 3
     roomy.extensions["mapapp.db"]["engine"].dispose()

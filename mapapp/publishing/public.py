@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from sys import getsizeof
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
+from sys import getsizeof
 from types import SimpleNamespace
 from typing import Any
 
@@ -314,13 +314,17 @@ class EntryCache:
             self.held[context] = self.held.pop(context, 0) + added
             self._drop(keep=1)
 
-    def trim(self) -> None:
+    def trim(self, entries: bool = True) -> None:
         """Once a build is done: keep the parts within PART_BUDGET, dropping those of the
         last context too when it alone is past it (a whole calendar at 100,000 rallies), and
-        the entries within ENTRY_BUDGET (the least recently used go, with their parts)."""
+        with `entries` the entries within ENTRY_BUDGET (the least recently used go, with their
+        parts). A preparation of the common documents trims its entries once, after the last
+        (mapapp.web.caching.prepare_documents): each of its 26 documents reads every rally's
+        entry, and made again for each, they doubled its time at 100,000 rallies."""
         with self.lock:
             self._drop(keep=0)
-            self._within_entry_budget()
+            if entries:
+                self._within_entry_budget()
 
     def _drop(self, keep: int) -> None:
         total = sum(self.held.values())
