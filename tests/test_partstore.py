@@ -841,3 +841,95 @@ def test_bulk_commands_leave_postgresql_statistics_to_plan_reads_from() -> None:
         assert result.exit_code == 0, result.output
         assert analyzed() == set(db.BULK_TABLES), command
     app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def real_sizes(cache: EntryCache) -> tuple[int, int]:
+    """What the entries hold besides their parts' values, and those values, in bytes as
+    sys.getsizeof counts each object once (the contexts, shared by every entry, left out)."""
+    import sys
+
+    seen: set[int] = set()
+    for entry in cache.entries.values():
+        seen.update(id(context) for context in entry.parts)
+    parts = entries = 0
+    for key, entry in cache.entries.items():
+        for part in entry.parts.values():
+            for item in (part, *part) if type(part) is tuple else (part,):
+                if id(item) not in seen:
+                    seen.add(id(item))
+                    parts += sys.getsizeof(item)
+        stack: list[object] = [entry, key, entry.parts]
+        while stack:
+            item = stack.pop()
+            if id(item) in seen or item is None or isinstance(item, bool | type):
+                continue
+            seen.add(id(item))
+            entries += sys.getsizeof(item)
+            if isinstance(item, tuple):
+                stack.extend(item)
+            elif isinstance(item, public.Entry):
+                stack += [getattr(item, name, None) for name in public.Entry.__slots__]
+            elif isinstance(item, public.PublicRally):
+                stack += list(vars(item).values())
+    # The entries' dict's slots, shared out.
+    return entries + sys.getsizeof(cache.entries), parts
+
+
+def test_a_preparation_leaves_the_worker_within_its_budgets_at_real_size(app, monkeypatch) -> None:
+    """A preparation of the common documents (a document of every rally among them) makes an
+    entry and reads parts for every rally; once done, the worker keeps at most ENTRY_BUDGET
+    bytes of entries and PART_BUDGET bytes of parts, at their real size (at 100,000 rallies
+    it held every entry, 37 MiB, and parts of 45-51 MiB where PART_BUDGET counted 30), the
+    estimates within a fifth of it; and answers alike afterwards."""
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["demo-data", "--count", "150", "--seed", "3"]).exit_code == 0
+    common = len(caching.COMMON_GEOJSON) + len(caching.COMMON_FEEDS)
+    # Without a limit first: what the estimates say against the real sizes.
+    roomy = make_app(app.config["DATABASE_URL"])
+    assert caching.prepare_documents(roomy) == common
+    with roomy.app_context():
+        cache = entry_cache()
+        assert len(cache.entries) >= 100
+        entries, held = real_sizes(cache)
+        counted = sum(public.entry_size(entry) for entry in cache.entries.values())
+        assert abs(counted - entries) <= entries / 5, (counted, entries)
+        assert abs(sum(cache.held.values()) - held) <= held / 5, (cache.held, held)
+        # and entries just made, known by their row versions alone (no part, no rally read)
+        fresh = roomy.extensions["mapapp.public_entries"] = EntryCache()
+        for entry in public.public_entries(db.session(), RallyFilter(when="all")):
+            assert entry.token  # made by every document's build
+        assert len(fresh.entries) == len(cache.entries)
+        made, _ = real_sizes(fresh)
+        counted = sum(public.entry_size(entry) for entry in fresh.entries.values())
+        assert abs(counted - made) <= made / 5, (counted, made)
+    roomy.extensions["mapapp.db"]["engine"].dispose()
+    # With budgets of a third of that: kept within them, at real size.
+    monkeypatch.setattr(EntryCache, "ENTRY_BUDGET", entries // 3)
+    monkeypatch.setattr(EntryCache, "PART_BUDGET", held // 3)
+    forget_documents(app)
+    with app.app_context(), db.writing_engine().begin() as connection:
+        connection.execute(PublishedChunk.__table__.delete())  # every part read again
+    assert caching.prepare_documents(app) == common
+    with app.app_context():
+        cache = entry_cache()
+        entries_now, held_now = real_sizes(cache)
+        # Within the budgets as counted, and at real size within the estimates' fifth.
+        counted = sum(public.entry_size(entry) for entry in cache.entries.values())
+        assert counted <= entries // 3 and sum(cache.held.values()) <= held // 3
+        assert 0 < entries_now <= 1.2 * (entries // 3)
+        assert held_now <= 1.2 * (held // 3)
+        assert sum(cache.held.values()) == sum(
+            part_size(part) for entry in cache.entries.values() for part in entry.parts.values()
+        )
+    forget_documents(app)
+    client = app.test_client()
+    kept = {path: client.get(path).data for path in ("/rallies.csv?when=all", "/rallies.ics")}
+    roomy = make_app(app.config["DATABASE_URL"])
+    forget_documents(app)
+    for path, body in kept.items():
+        assert roomy.test_client().get(path).data == body
+    # A visitor's document of every rally, built from parts: its entries within it too.
+    with roomy.app_context():
+        cache = entry_cache()
+        assert 0 < sum(public.entry_size(entry) for entry in cache.entries.values()) <= entries // 3
+    roomy.extensions["mapapp.db"]["engine"].dispose()

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
+from sys import getsizeof
 from types import SimpleNamespace
 from typing import Any
 
@@ -284,19 +285,30 @@ class EntryCache:
     for the version of the row it was made from. The one thing the row does not hold,
     whether the reveal time has passed, is checked on every read. Old entries go after a
     few reads: at most about twice as many entries as the largest read (the number of
-    public rallies) are kept. A database changed behind the app's back (SQL by hand, a
-    restore) needs a restart, as docs/operators.md says.
+    public rallies) are kept, and after a build at most ENTRY_BUDGET bytes of them (`trim`).
+    A database changed behind the app's back (SQL by hand, a restore) needs a restart, as
+    docs/operators.md says.
     """
 
     KEEP_READS = 16
     FLOOR = 4096
-    # The bytes of parts kept on the entries (all contexts together), at most: past it the
-    # parts of the context least recently grown are dropped from every entry (read again
-    # from mapapp.publishing.partstore when next needed). At 10,000 rallies a calendar's
-    # parts are about 8 MiB, a GeoJSON's 4; at 100,000 ten times that. Parts are read only to
-    # compress a chunk no worker has compressed yet (mapapp.publishing.parts.gzipped): after
-    # a change, those around the changed rallies.
+    # The bytes of parts kept on the entries (all contexts together), at most, counted at
+    # their real size (`part_size`): past it the parts of the context least recently grown
+    # are dropped from every entry (read again from mapapp.publishing.partstore when next
+    # needed). At 10,000 rallies a calendar's parts are about 8 MiB, a GeoJSON's 4; at
+    # 100,000 ten times that. Parts are read only to compress a chunk no worker has
+    # compressed yet (mapapp.publishing.parts.gzipped): after a change, those around the
+    # changed rallies.
     PART_BUDGET = 32 * 2**20
+    # The bytes of the entries themselves kept once a build is done (`trim`), at their real
+    # size (`entry_size`: the entry, its key, its parts' dict, its rally when read; the parts
+    # are PART_BUDGET's): a document of every rally makes an entry for each (about 600 bytes
+    # each at 100,000 rallies, 60 MiB), which the next such build in this process would find
+    # again, but which a worker preparing the common documents (the documents are kept for
+    # every worker: mapapp.web.caching.prepare_documents) or asked for one `when=all` holds
+    # for nothing else. Past it the least recently used go; a later build makes them again
+    # from the rows' versions it reads anyway (tens of milliseconds at 100,000).
+    ENTRY_BUDGET = 16 * 2**20
 
     def __init__(self) -> None:
         self.entries: dict[tuple, Entry] = {}
@@ -313,11 +325,17 @@ class EntryCache:
             self.held[context] = self.held.pop(context, 0) + added
             self._drop(keep=1)
 
-    def trim(self) -> None:
+    def trim(self, entries: bool = True) -> None:
         """Once a build is done: keep the parts within PART_BUDGET, dropping those of the
-        last context too when it alone is past it (a whole calendar at 100,000 rallies)."""
+        last context too when it alone is past it (a whole calendar at 100,000 rallies), and
+        with `entries` the entries within ENTRY_BUDGET (the least recently used go, with their
+        parts). A preparation of the common documents trims its entries once, after the last
+        (mapapp.web.caching.prepare_documents): each of its 26 documents reads every rally's
+        entry, and made again for each, they doubled its time at 100,000 rallies."""
         with self.lock:
             self._drop(keep=0)
+            if entries:
+                self._within_entry_budget()
 
     def _drop(self, keep: int) -> None:
         total = sum(self.held.values())
@@ -326,6 +344,31 @@ class EntryCache:
             total -= self.held.pop(oldest)
             for entry in list(self.entries.values()):
                 entry.parts.pop(oldest, None)
+
+    def _within_entry_budget(self) -> None:
+        # Counted after every build: a few milliseconds for the entries a budget holds (about
+        # 27,000 at 600 bytes), 14 ms for 100,000.
+        entries = list(self.entries.items())
+        sizes = [entry_size(entry) for _, entry in entries]
+        if sum(sizes) <= self.ENTRY_BUDGET:
+            return
+        used = [entry.used for _, entry in entries]
+        order = sorted(range(len(entries)), key=used.__getitem__, reverse=True)
+        kept: dict[tuple, Entry] = {}
+        total = 0
+        for index in order:
+            total += sizes[index]
+            if total > self.ENTRY_BUDGET:
+                break
+            kept[entries[index][0]] = entries[index][1]
+        # In their old order (dicts keep it): `evict` and the next reads find them alike.
+        self.entries = {key: entry for key, entry in entries if key in kept}
+        # The parts of the entries gone went with them: counted again from those kept.
+        held: dict[tuple, int] = dict.fromkeys(self.held, 0)
+        for entry in self.entries.values():
+            for context, part in entry.parts.items():
+                held[context] = held.get(context, 0) + part_size(part)
+        self.held = {context: size for context, size in held.items() if size}
 
     def evict(self) -> None:
         if len(self.entries) <= max(self.FLOOR, 2 * self.largest):
@@ -355,11 +398,34 @@ def entry_cache() -> EntryCache:
 
 
 def part_size(value: Any) -> int:
-    """About how many bytes a kept part holds (bytes, or a tuple of texts and bytes: each
-    item counted as if text, two bytes a character at most for the towns' names)."""
+    """The bytes a kept part holds (bytes, or the map feed's tuple of texts and bytes: the
+    tuple and each item), as sys.getsizeof counts them; the slot of the entry's parts' dict
+    it takes is the entry's (`entry_size`)."""
     if type(value) is tuple:
-        return 2 * sum(map(len, value)) + 33 * len(value) + 56
-    return len(value) * (2 if isinstance(value, str) else 1) + 33
+        return getsizeof(value) + sum(map(getsizeof, value))
+    return getsizeof(value)
+
+
+# The least an entry holds besides its parts' dict and its rally (sys.getsizeof, 64-bit
+# CPython 3.11): the Entry (slots), its key (a tuple of the id, the raw row version as text
+# or a datetime, the pending mark), the row version's text, the token once made, the entries'
+# dict's slot (tests/test_partstore.py compares `entry_size` with the real size).
+ENTRY_BYTES = 360
+# A rally read whole (PublicRally: its fields' objects beside its texts, whose own sizes are
+# added: `entry_size`).
+RALLY_BYTES = 700
+
+
+def entry_size(entry: Entry) -> int:
+    """About the bytes an entry holds besides its parts' values (PART_BUDGET's), counted as
+    sys.getsizeof would: ENTRY_BYTES, its parts' dict (a dict never shrinks: one that held
+    many contexts stays as large once they are dropped), its rally when read."""
+    size = ENTRY_BYTES + getsizeof(entry.parts)
+    rally = entry._rally
+    if rally is not None:
+        size += RALLY_BYTES + getsizeof(rally.title) + getsizeof(rally.description)
+        size += getsizeof(rally.place) if rally.place is not None else 0
+    return size
 
 
 def public_entries(

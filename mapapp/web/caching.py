@@ -295,7 +295,7 @@ def prepared(
     names = [entry.token for entry in entries]
     scope = partstore.context_name(context).encode()
     made = gzipped(layout, read, chunks, shared_chunks(), names, scope)
-    entry_cache().trim()
+    entry_cache().trim(entries=not g.get("prepared_ahead"))
     return Prepared(name, key, made)
 
 
@@ -620,22 +620,30 @@ def prepare_documents(app: Flask) -> int:
     10,000 rallies 8 of 26 built twice); in orders of their own they share the building."""
     done = 0
     addresses = common_addresses(app)
-    for site, path in random.sample(addresses, len(addresses)):
-        headers = {"Accept-Encoding": "gzip"}
-        # An app context of its own (its own `g`, database session and snapshot), even
-        # inside a command's.
-        with app.app_context(), app.test_request_context(path, base_url=site, headers=headers):
-            g.prepared_ahead = True  # not a visitor's build (mapapp.web.limits.may_build)
-            try:
-                response = app.make_response(app.dispatch_request())
-            except HTTPException as refused:  # busy past BUILD_WAIT: that one is left out
-                app.logger.warning("could not prepare %s: %s", path, refused.code)
-                continue
-            except AlreadyKept:
-                done += 1
-                continue
-            response.close()
-            done += response.status_code == 200
+    try:
+        for site, path in random.sample(addresses, len(addresses)):
+            headers = {"Accept-Encoding": "gzip"}
+            # An app context of its own (its own `g`, database session and snapshot), even
+            # inside a command's.
+            with app.app_context(), app.test_request_context(path, base_url=site, headers=headers):
+                g.prepared_ahead = True  # not a visitor's build (mapapp.web.limits.may_build)
+                try:
+                    response = app.make_response(app.dispatch_request())
+                except HTTPException as refused:  # busy past BUILD_WAIT: that one is left out
+                    app.logger.warning("could not prepare %s: %s", path, refused.code)
+                    continue
+                except AlreadyKept:
+                    done += 1
+                    continue
+                response.close()
+                done += response.status_code == 200
+    finally:
+        # Its entries within their budget once the last document is built (each of them
+        # read every rally's): the documents are kept for every worker, this one reads them
+        # whole.
+        entries = app.extensions.get("mapapp.public_entries")
+        if entries is not None:
+            entries.trim()
     return done
 
 
@@ -658,7 +666,9 @@ def prepared_parts(name: str, key: str, layout: Layout, parts: list[bytes]) -> P
     """A document of the given parts, gzipped from this process's kept chunks."""
     chunks = current_app.extensions.setdefault("mapapp.gzip_chunks", ChunkCache())
     made = gzipped(layout, parts, chunks, shared_chunks())
-    entry_cache().trim()  # the parts read for them (mapapp.publishing.public.EntryCache)
+    # The parts read for them and the entries (mapapp.publishing.public.EntryCache): a
+    # preparation's entries once it is done (prepare_documents).
+    entry_cache().trim(entries=not g.get("prepared_ahead"))
     return Prepared(name, key, made)
 
 
