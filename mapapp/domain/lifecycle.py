@@ -1175,7 +1175,8 @@ def set_reveal(
     start" (`reveal_at` is that before the working copy's start).
 
     :raise Refused: a moderator (with MAPAPP_APPROVALS > 1) would hide a public rally's place,
-        or show it later than now planned: that keeps people away like a cancel. Or anyone
+        or show it later than now planned: that keeps people away like a cancel; or show a
+        still hidden place sooner: that cannot be undone. Or anyone
         would hide again a place the public has seen, without a new place.
     """
     row = published(db, rally)
@@ -1215,6 +1216,22 @@ def set_reveal(
             _l(
                 "One moderator cannot hide the place of a public rally or show it later: ask "
                 "the organizer to do it on the manage page, or set a danger warning."
+            )
+        )
+    if (
+        public
+        and actor_kind(actor) == MODERATOR
+        and int(current_app.config["APPROVALS"]) > 1
+        and row.reveal_at is not None
+        and row.reveal_at > now
+        and (shown is None or shown < row.reveal_at)
+    ):
+        # Showing a still hidden place sooner cannot be undone (the copies keep it once it is
+        # public): one seized account could give away every hidden place before its time.
+        raise RevealRefused(
+            _l(
+                "One moderator cannot show a hidden place sooner: once public it stays public. "
+                "Ask the organizer to do it on the manage page."
             )
         )
     if public and new_place and shown is not None and place_was_shown(db, rally, now):
