@@ -255,3 +255,27 @@ def test_one_moderator_cannot_rewrite_a_cancelled_public_rally(app3) -> None:
     assert response.status_code == 409
     assert "show it again first" in response.get_data(as_text=True)
     assert public(app3, rally_id).get_json()["place"] == SENT_PLACE
+
+
+def test_an_edit_from_a_page_drawn_before_another_change_puts_nothing_back(app3) -> None:
+    """Review 24c: a moderator's edit from an old tab saved every field it showed, so the
+    organizer's newer place (moved because the police knew the first one) came back."""
+    rally_id, _token = submitted(app3)
+    alesia = moderator_client(app3, "alesia")
+    page = alesia.get(f"/moderate/rallies/{rally_id}").get_data(as_text=True)
+    drawn = re.search(r'name="version" value="(\d+)"', page.split("moderate/rallies")[-1])
+    stale = edit_form(alesia, rally_id, title="Пікет ля ратушы, 19:00", version=drawn[1])
+    carol_rewrites(app3, rally_id)  # a change after alesia's page was drawn
+    response = alesia.post(f"/moderate/rallies/{rally_id}/edit?lang=en", data=stale)
+    assert response.status_code == 409
+    text = response.get_data(as_text=True)
+    assert "This rally changed after the page was shown" in text
+    assert "Пікет ля ратушы, 19:00" in text  # what was typed is kept
+    with app3.app_context():
+        rally = db.session().get(Rally, rally_id)
+        assert rally.place == SEIZED_PLACE and rally.title == TITLE
+    # Sent again from the page as it is now, it is saved.
+    page = alesia.get(f"/moderate/rallies/{rally_id}").get_data(as_text=True)
+    now = re.search(r'name="version" value="(\d+)"', page.split("moderate/rallies")[-1])
+    fresh = edit_form(alesia, rally_id, place=SEIZED_PLACE, version=now[1])
+    assert alesia.post(f"/moderate/rallies/{rally_id}/edit", data=fresh).status_code == 303

@@ -784,6 +784,15 @@ def edit(rally_id: int):  # noqa: ANN201
     form = RallyForm()
     if not form.validate():
         return render_page(found, form, 400 if "csrf_token" in form.errors else 422)
+    seen = request.form.get("version", "")
+    if NUMBER.fullmatch(seen) and changed_since(found, int(seen)):
+        # The organizer (or another moderator) saved it after this form was drawn: saved,
+        # the fields the moderator left alone would put back what they replaced (a place
+        # the police knew, say). What was typed stays in the form, beside the rally as now.
+        form.title.errors.append(
+            _("This rally changed after the page was shown: look at it again.")
+        )
+        return render_page(found, form, 409)
     lat, lon, geonameid = found.lat, found.lon, found.geonameid
     point = form.point()
     if point is not None and point != (found.lat, found.lon):
