@@ -894,3 +894,32 @@ def test_the_preview_names_the_place_phrases_not_the_prepositions(client):
     page = client.post("/submit?lang=be", data=data).get_data(as_text=True)
     warning = page.split('id="locating-warning"')[1].split("</div>")[0]
     assert "на праспекце" in warning and "анцуем" not in warning
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("en", "Only moderators can lift the warning"),
+        ("be", "Зняць яго могуць толькі мадэратары"),
+        ("ru", "Снять его могут только модераторы"),
+    ],
+)
+def test_the_manage_page_of_a_rally_in_danger_says_who_lifts_it_and_how_to_ask(
+    client, app, lang, words
+):
+    """Review 24c: a rally a moderator marked dangerous said only «Статус: небяспека» to its
+    organizer: not that moderators lift it, nor how to reach them when it is wrong."""
+    link = submit(client)
+    token = link.rsplit("/", 1)[1]
+    with app.app_context():
+        session = db.session(write=True)
+        rally = session.scalars(select(Rally)).one()
+        lifecycle.approve(session, rally, "moderator:m")
+        lifecycle.perform(session, rally, "moderator:m", "danger")
+        session.commit()
+        rally_id = rally.id
+    assert open_manage(client, token) == 303
+    page = client.get(f"/manage/{token}?lang={lang}").get_data(as_text=True)
+    state = re.search(r'<p id="danger-state">(.*?)</p>', page, re.S)
+    assert state and words in state.group(1)
+    assert f"/rallies/{rally_id}/report" in state.group(1)
