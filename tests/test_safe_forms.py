@@ -1,6 +1,7 @@
 """Issue 24: the organizer's form is safe by default (the reveal choice, what is public)."""
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -207,6 +208,55 @@ LOCATING = [
     ("Всё тут: surl.li/abcde", "surl.li/abcde"),
     ("Zbor: vul. Lenina 5", "vul. Lenina 5"),
     ("Sbor: ul Lenina 5", "ul Lenina 5"),
+    # Review 24d: plus codes and what3words
+    ("9G5M+8X", "9G5M+8X"),
+    ("Plus Code: 9G5M+8X", "9G5M+8X"),
+    ("Сбор: 9G5M8X+8X", "9G5M8X+8X"),
+    ("Збор па кодзе 9G5M+8X Мінск", "9G5M+8X"),
+    ("plus code 9g5mq8x2+4v", "9g5mq8x2+4v"),
+    ("///index.home.raft", "///index.home.raft"),
+    ("w3w: index.home.raft", "index.home.raft"),
+    ("what3words: ///гара.лес.рака", "///гара.лес.рака"),
+    ("Месца: filled.count.soap", "filled.count.soap"),
+    # streets named after a person, with a house number, with or without the street word
+    ("Якуба Коласа 12", "Якуба Коласа 12"),
+    ("Мсціслаўца 9", "Мсціслаўца 9"),
+    ("Кирилла и Мефодия 6", "Кирилла и Мефодия 6"),
+    ("улица Мстиславца, 9", "улица Мстиславца, 9"),
+    ("Збор: Максіма Багдановіча, 27", "Максіма Багдановіча, 27"),
+    ("Петруся Броўкі 4а", "Петруся Броўкі 4а"),
+    ("Кірылы і Мефодзія 6", "Кірылы і Мефодзія 6"),
+    ("на улице Кирилла и Мефодия 6", "на улице Кирилла и Мефодия 6"),
+    ("праспект Пераможцаў, 7", "праспект Пераможцаў, 7"),
+    ("Збор на Янкі Купалы 12", "на Янкі Купалы 12"),
+    # chains and named places in any case after a preposition; someone's home
+    ("Встреча в Макдональдсе", "в Макдональдсе"),
+    ("Сбор у Грин-сити", "у Грин-сити"),
+    ("Сбор у Камаровки", "у Камаровки"),
+    ("Збіраемся за Камароўкай", "за Камароўкай"),
+    ("Собираемся у Насти дома", "у Насти дома"),
+    ("Збор у Еўраопце", "у Еўраопце"),
+    ("Собираемся в KFC", "в KFC"),
+    ("Встреча в Бургер Кинге", "в Бургер Кинге"),
+    ("Сустракаемся ў Галерэі", "ў Галерэі"),
+    ("Сбор у Арены-сити", "у Арены-сити"),
+    ("Встречаемся за Комаровкой", "за Комаровкой"),
+    ("Сустракаемся ў Насці дома", "ў Насці дома"),
+    ("Собираемся у меня дома", "у меня дома"),
+    ("Збор у нас на кватэры", "у нас на кватэры"),
+    ("Встречаемся дома у Лены", "дома у Лены"),
+    ("Сбор в замке", "в замке"),
+    ("Збор ля пошты", "ля пошты"),
+    # labels (be, ru, en) and English places after more than one word
+    ("Зборная кропка: Замок", "Зборная кропка: Замок"),
+    ("Месца збору: ля ракі", "Месца збору: ля ракі"),
+    ("Пункт збору: вакзал", "Пункт збору: вакзал"),
+    ("Кропка збору — Кастрычніцкая", "Кастрычніцкая"),
+    ("Месца сустрэчы: старая вярба", "старая вярба"),
+    ("Meet in front of the railway station", "in front of the railway station"),
+    ("meeting point: the old oak", "meeting point: the old oak"),
+    ("Meeting place — Victory Park", "Victory Park"),
+    ("We meet behind the main post office", "behind the main post office"),
 ]
 NOT_LOCATING = [
     "Начинаем около 18:00",
@@ -258,6 +308,32 @@ NOT_LOCATING = [
     "Сбор: в 19:00, не опаздывайте",
     "Пикет солидарности с Андреем Санниковым",
     "Свабоду Алесю Бяляцкаму, Мікалаю Статкевічу і Дзмітрыю Дашкевічу",
+    # review 24d: writing to an email or the post, festivals, numbered things, possession
+    "Пішыце на пошту ў Telegram",
+    "Пишите мне на почту или в Telegram",
+    "Встретимся на Дожинках",
+    "Сустрэнемся на Дажынках",
+    "Увидимся на Фестивале свободы",
+    "Будем на Дне Воли",
+    "Встретимся на Масленице",
+    "Глава 2 нашей истории",
+    "Неделя 3 забастовки",
+    "Акцыя 2 з 5",
+    "Группа 5 выходит первой",
+    "Раздел 3 закона",
+    "Мария Колесникова 11 лет",
+    "Алесь Бяляцкі 3 гады за кратамі",
+    "У Маши сегодня день рождения, поздравим",
+    "У Ольги Ковальковой суд 12 мая",
+    "Под замком уже 3 года",
+    "Акция в Минске и в Гродно",
+    "Пікет у Мінску і ў Гродне",
+    "Место встречи: в 19:00",
+    "Meeting point: 7 pm sharp",
+    "Stand with us in the near future",
+    "Join us on the first day of spring",
+    "Мы за мир и.т.д.",
+    "Версия 2.0 правил",
 ]
 
 
@@ -287,7 +363,58 @@ ORDINARY = [
     "Вход свободный, сбор в 19:00. Возьмите с собой термос.",
     "Акцыя 21 кастрычніка, 19:00: 300 дзён з дня затрымання. Свабоду ўсім!",
     "Читаем письма 5 политзаключённых, 1,5 часа, потом 10 минут тишины.",
+    "Пытанні пішыце на пошту або ў Telegram. Пасля акцыі сустрэнемся на Дажынках.",
+    "Глава 2 нашай гісторыі: 3 гады без свабоды. Пишите мне на почту, отвечу.",
+    "Join us on the first day of spring; bring your own banner to the event.",
 ]
+
+
+def test_every_locating_phrase_of_a_text_is_named():
+    """Review 24d: «Сбор у Якуба Коласа 12, plus code 9G5M+8X» named only «у Якуба»."""
+    hints = rules.locating_hints("Сбор у Якуба Коласа 12, plus code 9G5M+8X")
+    assert "9G5M+8X" in hints and "у Якуба Коласа 12" in hints, hints
+    hints = rules.locating_hints(
+        "Зборная кропка: Замак. Потым ідзём за Камароўку, w3w: index.home.raft, "
+        "і ля Мсціслаўца 9 у Грин-сити."
+    )
+    for phrase in ("Зборная кропка: Замак", "index.home.raft", "Мсціслаўца 9", "у Грин-сити"):
+        assert any(phrase in hint for hint in hints), (phrase, hints)
+
+
+ADVERSARIAL = [
+    "Якуба Коласа Кирилла и Мефодия ",
+    "у на за каля ля the old big new ",
+    "а",
+    "А",
+    "a",
+    "abc.",
+    "9G5M",
+    "9G+",
+    "Месца збору: ",
+    "Ленина, 12 ",
+    "///а.",
+    "Грин-",
+    "у Якуба-Коласа-Кирилла ",
+    "у нас у меня дома на ",
+    "’",
+    "53.9, 27.5 ",
+    "at the the the the ",
+]
+
+
+@pytest.mark.parametrize("piece", ADVERSARIAL)
+def test_locating_hints_are_fast_on_a_long_adversarial_text(piece):
+    """A 2,000-character description made to make a regular expression backtrack is read
+    well under 50 ms (the best of three runs: a shared machine can pause any one)."""
+    text = (piece * (2000 // len(piece) + 1))[:2000]
+    best = min(_timed(rules.locating_hints, text) for _ in range(3))
+    assert best < 0.05, (piece, best)
+
+
+def _timed(function, *args):
+    started = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - started
 
 
 def test_ordinary_descriptions_give_no_hint():

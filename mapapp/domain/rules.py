@@ -179,7 +179,7 @@ _ADJECTIVE = (
     r"(?:" + _CAP + r"[\w’-]*"  # a name: «Кальварыйскіх», "Lenin", «Леніна»
     r"|[а-яёіў’-]+(?:ого|его|ому|ему|ой|ей|ых|их|ым|им|ая|яя|ое|ее|ые|ие|ую|ый|ий|ага|яга|аму|яму|ай|ім|ыя|ія|ае|іх)"
     r"|the|a|an|old|new|main|central|big|small|little|city|town|"
-    r"[a-z]+(?:ern|ian|ish))"
+    r"[a-z][a-z’-]{0,20})"
 )
 # Kinds of place by stem (any case: the pattern is case-insensitive); the ending after a stem
 # is at most four letters, so a stem never matches the start of a longer unrelated word.
@@ -192,7 +192,7 @@ _PLACE_NOUNS = (
     r"музе|школ|ратуш|тэатр|універсітэт|інстытут|палац|мост|могілк|могілак|бераз|берага|бераг|"
     r"возер|цырк|пасольств|амбасад|веж|кафэ|рэстаран|універсам|завод|праходн|"
     r"пляц|гараж|капліц|кіёск|кіоск|бюст|абеліск|аптэк|супермаркет|гіпермаркет|універмаг|"
-    r"выканкам|гарвыканкам|райвыканкам|адміністрацы|паліклінік|бальніц|пошт|банк|сажалк|пляж|"
+    r"выканкам|гарвыканкам|райвыканкам|адміністрацы|паліклінік|бальніц|паштамт|банк|сажалк|пляж|"
     r"прыстан|пераход|падземк|аўтавакзал|шапік|ратонд|вакзал|капэл|брам|прыступк|лесвіц|"
     # ru
     r"улиц|переул(?:ок|к)|площад|проспек|памятник|под[ъ’]езд|остановк|станци|здани|фонтан|"
@@ -200,7 +200,7 @@ _PLACE_NOUNS = (
     r"угл|угол|стадион|музе|ратуш|театр|университет|институт|дворц|дворец|кладбищ|берег|"
     r"озер|посольств|башн|кафе|ресторан|универсам|цирк|проходн|завод|мемориал|"
     r"часовн|киоск|ларьк|ларёк|обелиск|аптек|гипермаркет|универмаг|исполком|горисполком|"
-    r"райисполком|администраци|поликлиник|больниц|почт|пруд|пристан|переход|подземк|автовокзал|"
+    r"райисполком|администраци|поликлиник|больниц|почтамт|пруд|пристан|переход|подземк|автовокзал|"
     r"ротонд|рощ|кост[её]л|ступен|лестниц|"
     # both: shops and centres by their names
     r"цум|гум|тц|трц|дк"
@@ -221,6 +221,10 @@ _EXACT = (  # stems whose other words are no places: the endings are spelled out
     # landmarks whose stems begin other words («стэлька», «огнетушитель», «аркан», «лесник»)
     r"сквэр(?:|а|у|ы|ам|ах|амі)|ст[еэ]л(?:а|ы|е|у|ой|ай)|(?:о|а)гн(?:я|ю)|огонь|агонь|"
     r"арк(?:а|і|и|е|у|ой|ай)|вор[оа]т(?:|а|ы|ам|ах)|вар[оа]т(?:ы|ам|ах|аў)|"
+    # the post office, not the post written to («пішыце на пошту», «пишите на почту»)
+    r"пошт(?:ы|ай|аю)|пошце|почт(?:ы|е|ой|ою)|"
+    # a castle («у замку»), not a lock («под замком»)
+    r"зам(?:ак|ка|ку|ке|ок)|"
     r"лес(?:|а|у|е|ом)|ляс(?:|а|у|е|ок|ку)|гай|гаі|гаю|суд(?:а|ом)|выход(?:|а|у|е|ом)|выхад(?:|у|зе)"
 )
 _NOUN = (
@@ -295,9 +299,25 @@ _ALONE = (
     r"entrance",
 )
 _PREP = r"(?i:" + _PREPOSITIONS + r")"
+_STREET_WORDS = r"вуліц|завул(?:ак|к)|плошч|праспек|бульвар|улиц|переул(?:ок|к)|площад|проспек"
+# A name of a street, one or two capitalised words («Якуба Коласа», «Кирилла и Мефодия»),
+# and a house number after it (not a date, a time or a unit: _NOT_A_HOUSE)
+_NAME = _UPPER + r"[\w’-]{1,30}"
+_NAMES = _NAME + r"(?:\s+(?:(?i:и|і)\s+)?" + _NAME + r")?"
+_HOUSE_NUMBER = r"\s*,?\s*(?:(?i:д\.|дом|№)\s*)?\d{1,3}(?:[а-дa-d]|/\d{1,3})?(?![\w:.,’]?\d)(?!\w)"
+# words that count things and take a number: «Статья 342», «Глава 2», «Неделя 3»
+_COUNTED = (
+    r"(?i:Стать|Артыкул|Глав|Раздел|Падраздзел|Пункт|Частк|Част|Групп|Груп|Клас|Недел|Тыдз|"
+    r"Дзен|День|Дня|Дн[яі]|Акци|Акцы|Встреч|Сустрэч|Номер|Нумар|Этап|Сезон|Сери|Серы|Выпуск|Том|"
+    r"Страниц|Старонк|Минут|Хвілін|Урок|Раунд|Тур|Пикет|Пікет|Марш|Шестви|Шэсц|Год|Гад|Лет|"
+    r"Верси|Версі|Часть|Chapter|Part|Day|Week|Article|Section|Round|Group|Class)"
+)
 _NOT_PLACES = (
     r"Пасх|Радаўніц|Радуниц|Дзяд|Каляд|Рождеств|Нов[ыа]|Купал(?!ы)|Івана Купал|Ивана Купал|"
-    r"Вялікдз|Вялікдн|Троіц|Троиц|"
+    r"Вялікдз|Вялікдн|Троіц|Троиц|Дожин|Дажын|Зажын|Масленіц|Масленниц|Маслениц|Гуканн|"
+    r"Вадохрышч|Крещени|Хрышчэнн|Покров|Пакроў|Ражаств|Спас(?![\w’])|Славянск|"
+    r"Фестыв|Фестив|Канцэрт|Концерт|Марафон|Форум|Кангрэс|Конгресс|Конференц|Канферэнц|"
+    r"Выбар|Выбор|Марш|Акцы|Акци|Дн(?:е|ём|я|і|ю)(?![\w’])|"
     r"Дзень|День|Беларус|Украін|Украин|Росси|Расі|Літв|Литв|Польш|Латві|Латви|Еўроп|Европ"
 )
 _MONTHS = (
@@ -317,25 +337,73 @@ _NOT_A_HOUSE = (
     r"(?!\s*(?i:" + _MONTHS + r"|гадз|гадоў|год|гад|лет|час|мин|хв|сек|чал|чел|рубл|руб|кап|"
     r"раз|%|°|pm|am|h\b|min|people|years|percent|o’clock|th\b|st\b|nd\b|rd\b|-?[ыйяго]\b))"
 )
+# after a place noun or a street word, its name and house number: «на улице Якуба Коласа, 12»
+_TAIL = r"(?:\s+(?:(?i:имени|імя)\s+)?" + _NAMES + r")?(?:" + _HOUSE_NUMBER + _NOT_A_HOUSE + r")?"
+# Chains and named places of Belarusian towns, any case («в Макдональдсе», «у Грин-сити»,
+# «за Камароўкай», «ля Еўраопта»): a town's own name after «в»/«у» is no spot, these are
+_CHAINS = (  # in any letters: no other word begins so
+    r"макдональдс|макдак|mcdonald’?s|kfc|бургер кинг|бургер кінг|burger king|старбакс|starbucks|"
+    r"евроопт|еўраоп|euroopt|гиппо|гіпа|виталюр|віталюр|доброном|белмаркет|бялмаркет|"
+    r"остров[аеуом]* чистоты|galleria|dana mall|дана молл|дана мол|экспобел|экспабел|"
+    r"ждановичи|ждановіч|камаровк|камароўк|комаровк|камароўц|комаровц|камаровц|пицца темпо|"
+    r"піца тэмпа|лидо"
+)
+_BRANDS = (  # with a capital: the same word in lower case is a common one («in green», «соседи»)
+    r"(?-i:Корон|Карон|Санта|Сосед|Сусед|Алми|Алмі|Грин|Грын|Green|Мила|Міла|Галере|Галерэ|"
+    r"Титан|Тытан|Васильк|Васількі|Доміно|Домино|"
+    r"[А-ЯЁІЎA-Z][\w’]{1,20}-(?i:сити|сіці|city|молл|мол|mall|плаза|plaza|парк|park|центр|цэнтр))"
+)
+_CHAIN = r"(?:(?i:" + _CHAINS + r")|" + _BRANDS + r")[\w’]{0,4}(?:-[\w’]{1,12})?" + _END
+# someone's home: «у Насти дома», «у нас на квартире», «дома ў Насці»
+_WHOSE = r"(?:меня|мяне|нас|него|неё|нее|яго|яе|них|іх|тебя|цябе|вас|" + _NAME + ")"
+_AT_HOME = r"(?i:дома|на квартире|на кватэры|на даче|на дачы|на лецішчы|в гостях|у гасцях)"
+_UNCOUNTED = r"(?!" + _COUNTED + r")"
+_STREET_OF = _UNCOUNTED + _NAME + r"\s+(?:(?i:и|і)\s+)?" + _UNCOUNTED + _NAME
+_STREET_OF_ONE = _UNCOUNTED + _UPPER + r"[а-яёіў’-]{1,30}[бвгджзклмнпрстфхцчшщў]а"
+_INSTRUMENTAL = r"(?:ой|ай|ей|ёй|ом|ам|ым|ім|ою|аю|ами|амі|ями|ямі)"
+_NAMED_NEXT_TO = r"(?:[«\"„“]" + _CAP + r"[\w’-]+»?|" + _CAP + r"[\w’-]+" + _TAIL + ")"
+_LABEL_END = r"\s*[:—–]\s*(?!" + _NOT_PLACES + r"|" + _WEEKDAYS + r")"
 LOCATING_PATTERNS = (
-    _PREP + r"\s+(?:" + _ADJECTIVE + r"\s+){0,2}" + _NOUN,
+    # a street by its word, name and number: «улица Мстиславца, 9», «вуліца Якуба Коласа 12»
+    r"(?i:(?:" + _STREET_WORDS + r")" + _ENDING + r")(?![\w’])" + _TAIL,
+    # a street named after a person with a house number and no street word: «Якуба Коласа 12»,
+    # «Кирилла и Мефодия 6», «Мсціслаўца 9»; not what counts things («Статья 342»)
+    _STREET_OF + _HOUSE_NUMBER + _NOT_A_HOUSE,
+    _STREET_OF_ONE + _HOUSE_NUMBER + _NOT_A_HOUSE,
+    # someone's home
+    r"(?i:у|ў|в)\s+" + _WHOSE + r"\s+" + _AT_HOME + _END,
+    _AT_HOME + r"\s+(?i:у|ў)\s+" + _WHOSE + _END,
+    # «за Камароўкай», «под Ждановичами»: a name in the instrumental after «за», «под», «перад»
+    r"(?i:за|под|пад|перад|перед|над)\s+(?!" + _NOT_PLACES + r")" + _NAME + _INSTRUMENTAL + _END,
+    _PREP + r"\s+(?:" + _ADJECTIVE + r"\s+){0,3}" + _NOUN + _TAIL,
+    # a chain's shop or a named place after any preposition of place, in any case
+    _PREP + r"\s+[«\"„“]?" + _CHAIN + r"»?",
     _PREP + r"\s+" + _ABBREVIATION,
-    r"(?i:" + _NEXT_TO + r")\s+(?:the\s+)?[«\"„“]?" + _CAP + r"[\w’-]+»?",
+    r"(?i:" + _NEXT_TO + r")\s+(?:the\s+)?" + _NAMED_NEXT_TO,
     # a name in quotes after any preposition of place: «у «Еўраопце»», "at “Korona”"
     _PREP + r"\s+(?:" + _ADJECTIVE + r"\s+)?[«\"„“]" + _CAP + r"[^«»\"„“”]{0,40}[»\"“”]",
     # «у Евроопта», «у Короны»: Russian «у» with a name in the genitive is "next to" (Belarusian
     # «у» is "in", and a town after it ends otherwise: «у Мінску», «у Гродне»)
-    r"(?i:у)\s+(?!" + _NOT_PLACES + r")[А-ЯЁ][а-яё-]+(?:а|я|ы)(?![\w’])",
+    # (a name in -и only after a lower-case «у»: «У Маши сегодня праздник» is "Masha has")
+    r"(?:(?i:у)\s+(?!" + _NOT_PLACES + r")[А-ЯЁ][а-яё-]+(?:а|я|ы)"
+    r"|у\s+(?!" + _NOT_PLACES + r")(?![А-ЯЁ][а-яё-]+ии(?![\w’]))[А-ЯЁ][а-яё-]+и)(?![\w’])" + _TAIL,
     # a label then a name: «Сбор: Немига 5», «Месца збору: Кальварыя», "Meeting point: Korona"
-    r"(?i:(?:место|месца|точка)\s+(?:сбора|збору|встречи|сустрэчы)|сбор|збор|где|дзе|адрес|адрас|"
-    r"where|meeting point)\s*[:—–]\s*(?!" + _NOT_PLACES + r"|" + _WEEKDAYS + r")"
-    r"[«\"„“A-ZА-ЯЁІЎ][^.;!?\n]{0,40}",
+    r"(?i:сбор|збор|где|дзе|адрес|адрас|where)" + _LABEL_END + r"[«\"„“A-ZА-ЯЁІЎ][^.;!?\n]{0,40}",
+    # «Зборная кропка: Замак», «Месца збору: ля ракі», "Meeting point: the old oak": after a
+    # label that only names a place, any words but a time or a day
+    r"(?i:(?:место|месца|точка|кропка|пункт)\s+(?:сбора|збору|встречи|сустрэчы|сходу)|"
+    r"зборная кропка|зборны пункт|сборный пункт|точка сбора|кропка збору|"
+    r"meeting (?:point|place|spot)|meet(?:ing)? (?:point|spot)|gathering (?:point|place)|"
+    r"venue|location|локация|лакацыя)\s*[:—–]\s*"
+    r"(?!(?i:в|у|ў|at|on|around|каля|около|с|з|from)?\s*\d{1,2}(?:[:.]\d\d|\s*(?:pm|am|h))(?![\w]))"
+    r"[^\s.;!?][^.;!?\n]{0,40}",
     # «на Немиге», «на Кастрычніцкай»: a street or a square by its name; not feasts and countries
-    r"(?i:на)\s+(?!" + _NOT_PLACES + r")[А-ЯЁІЎ][а-яёіў’-]+",
+    r"(?i:на)\s+(?!" + _NOT_PLACES + r")[А-ЯЁІЎ][а-яёіў’-]+" + _TAIL,
     r"(?i:(?:" + "|".join(_ALONE) + r"))" + _END,
     # a street's name and a house number: «Ленина, 12», «Советская 3», «Купалы 12а»; not a
     # date or a time after a name («Салідарнасці 21 кастрычніка», «Минск, 19:00»)
-    r"[А-ЯЁІЎ][а-яёіў’-]*(?:ская|цкая|ая|яя|ого|ага|ина|іна|ына|ова|ева|ёва|ава|іча|ича|ости|"
+    _UNCOUNTED
+    + r"[А-ЯЁІЎ][а-яёіў’-]*(?:ская|цкая|ая|яя|ого|ага|ина|іна|ына|ова|ева|ёва|ава|іча|ича|ости|"
     r"асці|ы|і|ей|аў|ов)\s*,?\s*\d{1,3}(?:[а-дa-d]|/\d{1,3})?(?![\w:.,’]?\d)(?!\w)" + _NOT_A_HOUSE,
     # "5 Lenin St", "Lenin St" (not "St Petersburg"), "Lenina 5"
     r"\d{1,4}\s+[A-Z][\w’-]+(?:\s+[A-Z][\w’-]+)?\s+(?:St|Street|Ave|Avenue|Rd|Road|Blvd|"
@@ -405,6 +473,17 @@ _LINKS = re.compile(
 )
 
 
+# Plus codes (Open Location Code: «9G5M+8X», «9G5M8X+8X», short «9G5M+8X Минск»; the letters
+# are its alphabet, the part before + has an even length) and what3words ("///index.home.raft",
+# "w3w: index.home.raft", three lower-case words with dots): each names a spot of a few metres.
+_OLC = "23456789CFGHJMPQRVWXcfghjmpqrvwx"
+_GRID_CODES = re.compile(
+    r"(?<![\w+])(?:[" + _OLC + r"0]{2}){2,4}\+[" + _OLC + r"]{2,3}(?![\w+])"
+    r"|(?:(?i:w3w|what3words|what ?3 ?words)\s*[:—–-]?\s*(?:///)?|///)[^\W\d_]+\.[^\W\d_]+\.[^\W\d_]+"
+    r"|(?<![\w./@-])[^\W\d_A-ZА-ЯЁІЎ]{3,20}\.[^\W\d_A-ZА-ЯЁІЎ]{3,20}\.[^\W\d_A-ZА-ЯЁІЎ]{3,20}(?![\w./@-])"
+)
+
+
 def _plausible(match: re.Match[str]) -> bool:
     """A coordinate pair in or around Belarus, or two precise decimals; anything else found
     by _COORDINATES (degrees with minutes, geo:, a labelled latitude) is a point."""
@@ -435,14 +514,15 @@ def locating_hints(
             found.append(" ".join(place.split()))  # type: ignore[union-attr]
             break
     for text in texts:
-        for pattern in (_LINKS, _COORDINATES):
+        for pattern in (_LINKS, _GRID_CODES, _COORDINATES):
             for match in pattern.finditer(text):
-                if pattern is _LINKS or _plausible(match):
+                if pattern is not _COORDINATES or _plausible(match):
                     word = match.group(0).strip(" ,;").rstrip(".,;:)»!?")
                     if not any(word.casefold() in seen.casefold() for seen in found):
                         found.append(word)
         # links and coordinates are not read again as words («maps.app.goo.gl/Ab12»)
-        text = _LINKS.sub(lambda m: " " * len(m.group(0)), text)
+        for pattern in (_LINKS, _GRID_CODES):
+            text = pattern.sub(lambda m: " " * len(m.group(0)), text)
         # one character for one: the match's span is the same in the original text
         for match in _LOCATING.finditer(text.translate(APOSTROPHES)):
             word = text[match.start() : match.end()].strip(" ,")
