@@ -153,11 +153,21 @@ def start_problem(starts_at: datetime, now: datetime, approved: bool = False) ->
 #     unit after it); a crossing («пересечение Ленина и Советской»), «оз. X», «метро X»,
 #     «выход 2»; a name in quotes after a preposition («каля «Еўраопта»»); Russian «у» before a
 #     name in the genitive («у Евроопта»);
-#  5. coordinates in any form and every link (_COORDINATES, _LINKS below).
-# Not places: numbers and times after «около» («около 18:00», «около ста человек»), a noun
+#  5. coordinates in any form, every link, plus codes and what3words (_COORDINATES, _LINKS,
+#     _GRID_CODES below);
+#  6. (review 24d) a street's word with its name and number, named whole («улица Мстиславца, 9»,
+#     «на улице Кирилла и Мефодия 6»), a person's name and a house number without one («Якуба
+#     Коласа 12», «Мсціслаўца 9»; not what counts things: «Глава 2», «Неделя 3»); chains and
+#     named places in any case after a preposition («в Макдональдсе», «у Грин-сити», «у
+#     Камаровки»), a name in the instrumental after «за»/«под» («за Камароўкай»); someone's home
+#     («у Насти дома», «у нас на кватэры»); a label that only names a place, with any words after
+#     it but a time («Зборная кропка: Замак», "meeting point: the old oak"); an English place after
+#     up to three words ("in front of the railway station"). Every phrase of a text is named.
+# Not places: «на пошту» (written to), feasts and festivals after «на» («на Дожинках», «на
+# Фестивале»), «У Маши» starting a sentence ("Masha has"), numbers and times after «около» («около 18:00», «около ста человек»), a noun
 # with an ordinary meaning alone («остановка сердца», «Бібліятэка ідэй», «Магазинные пакеты»),
 # people («рядом с друзьями»), verbs alone («Собираемся»). Weak spots, by design: a place
-# named by a word not in the lists below goes unseen («у Иры дома»), and a list noun used
+# named by a word not in the lists below goes unseen («у Бабушкиной избы»), and a list noun used
 # figuratively after a preposition («на пороге перемен» is not listed, «в школе жизни» is).
 _END = r"(?![\w’])"
 _START = r"(?<![\w’])"
