@@ -257,6 +257,10 @@ LOCATING = [
     ("meeting point: the old oak", "meeting point: the old oak"),
     ("Meeting place — Victory Park", "Victory Park"),
     ("We meet behind the main post office", "behind the main post office"),
+    ("Meeting point - north gate", "north gate"),
+    ("Ул. Якуба Коласа, д. 12", "Ул. Якуба Коласа, д. 12"),
+    ("Собираемся у бабушки на даче", "у бабушки на даче"),
+    ("Сбор под Немигой", "под Немигой"),
 ]
 NOT_LOCATING = [
     "Начинаем около 18:00",

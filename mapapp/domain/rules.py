@@ -365,7 +365,10 @@ _BRANDS = (  # with a capital: the same word in lower case is a common one («in
 )
 _CHAIN = r"(?:(?i:" + _CHAINS + r")|" + _BRANDS + r")[\w’]{0,4}(?:-[\w’]{1,12})?" + _END
 # someone's home: «у Насти дома», «у нас на квартире», «дома ў Насці»
-_WHOSE = r"(?:меня|мяне|нас|него|неё|нее|яго|яе|них|іх|тебя|цябе|вас|" + _NAME + ")"
+_WHOSE = (
+    r"(?:меня|мяне|нас|него|неё|нее|яго|яе|них|іх|тебя|цябе|вас|бабушки|дедушки|мамы|папы|"
+    r"бабулі|дзядулі|маці|таты|бацькоў|родителей|друга|подруги|сябра|сяброўкі|" + _NAME + ")"
+)
 _AT_HOME = r"(?i:дома|на квартире|на кватэры|на даче|на дачы|на лецішчы|в гостях|у гасцях)"
 _UNCOUNTED = r"(?!" + _COUNTED + r")"
 _STREET_OF = _UNCOUNTED + _NAME + r"\s+(?:(?i:и|і)\s+)?" + _UNCOUNTED + _NAME
@@ -374,6 +377,13 @@ _INSTRUMENTAL = r"(?:ой|ай|ей|ёй|ом|ам|ым|ім|ою|аю|ами|а
 _NAMED_NEXT_TO = r"(?:[«\"„“]" + _CAP + r"[\w’-]+»?|" + _CAP + r"[\w’-]+" + _TAIL + ")"
 _LABEL_END = r"\s*[:—–]\s*(?!" + _NOT_PLACES + r"|" + _WEEKDAYS + r")"
 LOCATING_PATTERNS = (
+    # a street's abbreviation, its name and number, whole: «Ул. Якуба Коласа, д. 12»
+    r"(?i:ул|вул|пр|пр-т|пр-кт|просп|прасп|пер|зав|бул|б-р|пл|наб)(?:\.\s*|\s+)"
+    + _NAMES
+    + r"(?:"
+    + _HOUSE_NUMBER
+    + _NOT_A_HOUSE
+    + r")?",
     # a street by its word, name and number: «улица Мстиславца, 9», «вуліца Якуба Коласа 12»
     r"(?i:(?:" + _STREET_WORDS + r")" + _ENDING + r")(?![\w’])" + _TAIL,
     # a street named after a person with a house number and no street word: «Якуба Коласа 12»,
@@ -404,7 +414,7 @@ LOCATING_PATTERNS = (
     r"(?i:(?:место|месца|точка|кропка|пункт)\s+(?:сбора|збору|встречи|сустрэчы|сходу)|"
     r"зборная кропка|зборны пункт|сборный пункт|точка сбора|кропка збору|"
     r"meeting (?:point|place|spot)|meet(?:ing)? (?:point|spot)|gathering (?:point|place)|"
-    r"venue|location|локация|лакацыя)\s*[:—–]\s*"
+    r"venue|location|локация|лакацыя)\s*(?:[:—–]|-(?=\s))\s*"
     r"(?!(?i:в|у|ў|at|on|around|каля|около|с|з|from)?\s*\d{1,2}(?:[:.]\d\d|\s*(?:pm|am|h))(?![\w]))"
     r"[^\s.;!?][^.;!?\n]{0,40}",
     # «на Немиге», «на Кастрычніцкай»: a street or a square by its name; not feasts and countries
