@@ -326,6 +326,12 @@ class EntryCache:
             if entries:
                 self._within_entry_budget()
 
+    def clear(self) -> None:
+        """Keep no entry and no part (a preparation's end: mapapp.web.caching.prepare_documents)."""
+        with self.lock:
+            self.entries = {}
+            self.held = {}
+
     def _drop(self, keep: int) -> None:
         total = sum(self.held.values())
         while total > self.PART_BUDGET and len(self.held) > keep:
