@@ -304,10 +304,11 @@ class EntryCache:
     # size (`entry_size`: the entry, its key, its parts' dict, its rally when read; the parts
     # are PART_BUDGET's): a document of every rally makes an entry for each (about 600 bytes
     # each at 100,000 rallies, 60 MiB), which the next such build in this process would find
-    # again, but which a worker preparing the common documents (the documents are kept for
-    # every worker: mapapp.web.caching.prepare_documents) or asked for one `when=all` holds
-    # for nothing else. Past it the least recently used go; a later build makes them again
-    # from the rows' versions it reads anyway (tens of milliseconds at 100,000).
+    # again, but which a worker asked for one `when=all` holds for nothing else (a preparation
+    # of the common documents keeps none: mapapp.web.caching.prepare_documents). Past it the
+    # least recently used go; a later build makes them again from the rows' versions it reads
+    # anyway (about 0.16 s more for a document of every rally at 100,000: docs/benchmarks.md,
+    # "The preparer's entries and parts within their budgets").
     ENTRY_BUDGET = 16 * 2**20
 
     def __init__(self) -> None:
@@ -329,13 +330,20 @@ class EntryCache:
         """Once a build is done: keep the parts within PART_BUDGET, dropping those of the
         last context too when it alone is past it (a whole calendar at 100,000 rallies), and
         with `entries` the entries within ENTRY_BUDGET (the least recently used go, with their
-        parts). A preparation of the common documents trims its entries once, after the last
-        (mapapp.web.caching.prepare_documents): each of its 26 documents reads every rally's
-        entry, and made again for each, they doubled its time at 100,000 rallies."""
+        parts). A preparation of the common documents (mapapp.web.caching.prepare_documents)
+        passes `entries=False` and keeps none once its last document is built (`clear`): each
+        of its 26 documents reads every rally's entry, and made again for each, they doubled
+        its time at 100,000 rallies."""
         with self.lock:
             self._drop(keep=0)
             if entries:
                 self._within_entry_budget()
+
+    def clear(self) -> None:
+        """Keep no entry and no part (a preparation's end: mapapp.web.caching.prepare_documents)."""
+        with self.lock:
+            self.entries = {}
+            self.held = {}
 
     def _drop(self, keep: int) -> None:
         total = sum(self.held.values())

@@ -638,12 +638,12 @@ def prepare_documents(app: Flask) -> int:
                 response.close()
                 done += response.status_code == 200
     finally:
-        # Its entries within their budget once the last document is built (each of them
-        # read every rally's): the documents are kept for every worker, this one reads them
-        # whole.
+        # None of its entries kept once the last document is built (each of them read every
+        # rally's): the documents are kept for every worker, this one reads them whole, and
+        # the few thousand a budget would keep, spread over the heap, held most of its pages.
         entries = app.extensions.get("mapapp.public_entries")
         if entries is not None:
-            entries.trim()
+            entries.clear()
     return done
 
 
