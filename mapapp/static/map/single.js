@@ -28,7 +28,7 @@ function showMove(map, marker, latlng, data) {
   }).addTo(map);
   var node = marker.getElement();
   if (node) node.classList.add("pin-now");
-  map.fitBounds([was, latlng], { padding: [40, 40], maxZoom: 15 });
+  map.fitBounds([was, latlng], { padding: [40, 40], maxZoom: 15, animate: false });
 }
 
 export function initSingle(map, config) {
