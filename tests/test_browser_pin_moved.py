@@ -1,6 +1,7 @@
 """A pin a moderator moved, on a touch phone in Chromium (review 24c): the rally's moderation
 page says how far it went and its small map shows both pins, the organizer's grey and dashed,
-the new one ringed, both inside the map; axe finds nothing."""
+the new one ringed, both inside the map; the organizer's manage page too, beside the pin they
+drag; axe finds nothing."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def test_the_moderation_map_shows_the_pin_where_it_was_and_where_it_is(
 ) -> None:
     with app.app_context():
         session = db.session(write=True)
-        rally, _token = lifecycle.submit(
+        rally, token = lifecycle.submit(
             session,
             {
                 "title": "Пікет ля палаца",
@@ -87,4 +88,23 @@ def test_the_moderation_map_shows_the_pin_where_it_was_and_where_it_is(
     assert was.get_attribute("stroke-dasharray") == "4 4"
     assert was.get_attribute("stroke") == "#555"
     assert axe(page, axe_source) == [], "moderation page with a moved pin"
+    context.close()
+    # The organizer's manage page: their pin to drag is where it is now, theirs grey beside it.
+    context = browser.new_context(locale="en-US", viewport=PHONE, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    page.goto(live_server + "/about?lang=en")
+    page.evaluate(f"location.href = '/manage/{token}?lang=en'")
+    page.get_by_text("Status:").wait_for()
+    assert page.locator(".pin-moved").inner_text().replace("\u00a0", " ") == "pin moved 1.1 km"
+    assert "where you put the pin" in page.inner_text("#pin-was-hint")
+    was = page.locator(".pin-map path.pin-was")
+    was.wait_for(state="attached")
+    pin = page.locator(".pin-map .rally-marker-pin")
+    assert was.count() == 1 and pin.count() == 1
+    assert page.locator(".pin-map path.pin-move").count() == 1
+    frame = page.locator(".pin-map .leaflet-container").bounding_box()
+    was_box, pin_box = was.bounding_box(), pin.bounding_box()
+    assert inside(was_box, frame) and inside(pin_box, frame), (was_box, pin_box, frame)
+    assert pin_box["y"] + pin_box["height"] < was_box["y"] + was_box["height"] / 2 - 20
+    assert axe(page, axe_source) == [], "manage page with a moved pin"
     context.close()

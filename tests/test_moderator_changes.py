@@ -321,6 +321,7 @@ def test_a_pin_moved_alone_reads_as_moved_and_how_far(app3, lang: str, words: st
         assert "шырата" not in shown and "широта" not in shown and "latitude" not in shown
     # The moderation page's map has both pins: the organizer's too.
     assert 'data-was-lat="53.9025" data-was-lon="27.5616"' in page
+    assert '<div id="pin-was" hidden data-lat="53.9025" data-lon="27.5616">' in manage
 
 
 @pytest.mark.parametrize(
