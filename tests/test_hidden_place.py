@@ -106,17 +106,15 @@ def test_a_hidden_place_s_nudged_pin_and_retyped_text_are_no_public_move(app2) -
 
 
 def test_a_moderator_s_nudge_of_a_hidden_place_is_no_public_move(app2) -> None:  # noqa: F811
-    rally_id, starts = rally_with(app2, 2)
-    alesia = moderator_client(app2, "alesia")
-    local = starts.astimezone(MINSK)
-    data = {
-        "csrf_token": csrf(alesia, f"/moderate/rallies/{rally_id}"),
-        "title": TITLE, "description": "Апісанне", "town": "Мінск", "place": "Плошча Свабоды!",
-        "date": local.strftime("%Y-%m-%d"), "time": local.strftime("%H:%M"), "reveal": "2",
-        "lat": NUDGED[0], "lon": NUDGED[1], "website": "",
-    }  # fmt: skip
-    answer = alesia.post(f"/moderate/rallies/{rally_id}/edit", data=data)
-    assert answer.status_code == 303, answer.get_data(as_text=True)
+    rally_id, _starts = rally_with(app2, 2)
+    # The moderation form moves no pin (test_moderator_changes): a nudge comes from the
+    # state table, as an older edit left one, or as a place's text looked up again may.
+    with app2.app_context():
+        session = db.session(write=True)
+        rally = session.get(Rally, rally_id)
+        fields = {"place": "Плошча Свабоды!", "lat": float(NUDGED[0]), "lon": float(NUDGED[1])}
+        lifecycle.edit(session, rally, fields, "moderator:alesia")
+        session.commit()
     assert press(moderator_client(app2, "barys"), rally_id, "approve").status_code == 303
     with app2.app_context():
         assert db.session().get(PublishedRally, rally_id).lat == 53.9041

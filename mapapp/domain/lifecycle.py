@@ -1045,8 +1045,8 @@ def place_was_shown(db: Session, rally: Rally, now: datetime | None = None) -> b
 
 # What a moderator's change of a waiting rally is shown as, field by field, to every other
 # moderator (struck and marked) and to the organizer: what the public would read of it.
-CHANGE_FIELDS = ("title", "description", "town", "place", "starts_at", "ends_at", "reveal_at",
-                 "lat", "lon")  # fmt: skip
+# The pin (lat, lon) follows them as one field.
+CHANGE_FIELDS = ("title", "description", "town", "place", "starts_at", "ends_at", "reveal_at")
 # Audit actions after which the working copy is again what its organizer sent, or what was
 # published: a moderator's change counts from the last of them. An organizer's edit is one:
 # their manage page showed the moderator's change (`moderator_changes`) and they sent it on.
@@ -1058,10 +1058,15 @@ APPROVE_ACTIONS = ("approve", "approve_changes", "approve_move")
 @dataclass
 class ModeratorChange:
     """A moderator's change of what waits: who made it (`editors`, names, first first), and
-    each field it changed as (name, what the organizer sent or the public had, what now waits)."""
+    each field it changed as (name, what the organizer sent or the public had, what now waits).
+    A moved pin is one field, "pin", its values (lat, lon); `pin_was` is then where the
+    organizer put it and `moved_km` how far it went: the quietest change, the place's text
+    left alone, must read as what it is (review 24c), not as a fifth decimal of a latitude."""
 
     editors: list[str]
     fields: list[tuple[str, Any, Any]]
+    pin_was: tuple[float, float] | None = None
+    moved_km: float | None = None
 
 
 def _aware(value: Any) -> Any:  # noqa: ANN401
@@ -1103,7 +1108,12 @@ def moderator_changes(db: Session, rally: Rally) -> ModeratorChange | None:
             old, new = _aware(old), _aware(new)
         if old != new:
             fields.append((name, old, new))
-    return ModeratorChange(editors, fields) if fields else None
+    was, now = (base.get("lat"), base.get("lon")), (rally.lat, rally.lon)
+    if None in was or was == now:
+        return ModeratorChange(editors, fields) if fields else None
+    was = (float(was[0]), float(was[1]))
+    fields.append(("pin", was, now))
+    return ModeratorChange(editors, fields, was, distance_km(*was, *now))
 
 
 def with_editors(db: Session, rally: Rally, action: str, needed: int, approvers: list[str]) -> int:

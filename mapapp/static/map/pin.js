@@ -52,4 +52,21 @@ export function initPin(map, config) {
   });
   marker.addTo(map);
   map.setView(start, 15);
+  var was = document.getElementById("pin-was");
+  if (was) showWas(map, marker, [parseFloat(was.dataset.lat), parseFloat(was.dataset.lon)]);
+}
+
+// The manage page of a rally whose pin a moderator moved: where the organizer put it, grey
+// and dashed, a dashed line to the pin (following it as it is dragged), both in view.
+function showWas(map, marker, was) {
+  if (!isFinite(was[0]) || !isFinite(was[1])) return;
+  var line = L.polyline([was, marker.getLatLng()], {
+    className: "pin-move", color: "#555", weight: 2, dashArray: "6 6", interactive: false
+  }).addTo(map);
+  L.circleMarker(was, {
+    className: "pin-was", radius: 10, color: "#555", weight: 2, dashArray: "4 4",
+    fillColor: "#999", fillOpacity: 0.3, interactive: false
+  }).addTo(map);
+  marker.on("move", function () { line.setLatLngs([was, marker.getLatLng()]); });
+  map.fitBounds([was, marker.getLatLng()], { padding: [40, 40], maxZoom: 15, animate: false });
 }

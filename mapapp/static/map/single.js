@@ -14,6 +14,23 @@ import { translateControls } from "./view.js";
 // The attributes of [data-live-attrs] elements a redraw brings up to date.
 var LIVE_ATTRIBUTES = ["data-share-title", "data-share-text", "href"];
 
+// The moderation page of a rally whose pin a moderator moved: the organizer's pin grey and
+// dashed, a dashed line to the new one, the new one ringed, both in view.
+function showMove(map, marker, latlng, data) {
+  var was = [parseFloat(data.wasLat), parseFloat(data.wasLon)];
+  if (!isFinite(was[0]) || !isFinite(was[1])) return;
+  L.polyline([was, latlng], {
+    className: "pin-move", color: "#555", weight: 2, dashArray: "6 6", interactive: false
+  }).addTo(map);
+  L.circleMarker(was, {
+    className: "pin-was", radius: 10, color: "#555", weight: 2, dashArray: "4 4",
+    fillColor: "#999", fillOpacity: 0.3, interactive: false
+  }).addTo(map);
+  var node = marker.getElement();
+  if (node) node.classList.add("pin-now");
+  map.fitBounds([was, latlng], { padding: [40, 40], maxZoom: 15, animate: false });
+}
+
 export function initSingle(map, config) {
   var point = document.getElementById("rally-point");
   if (!point) return;
@@ -27,6 +44,7 @@ export function initSingle(map, config) {
   }).addTo(map);
   // A place not yet revealed: the point is the town's, so show the town, not its streets.
   map.setView(latlng, point.dataset.exact === "false" ? 12 : 15);
+  if (point.dataset.wasLat) showMove(map, marker, latlng, point.dataset);
   translateControls(map, config.labels);
   if (!config.apiRallyUrl || !shown.id) return;
   var banner = Banner(config);
