@@ -348,3 +348,12 @@ def wait_until(page, expression: str, timeout: float = 15) -> None:  # noqa: ANN
         if time.monotonic() > deadline:
             pytest.fail(f"still false after {timeout} s: {expression}")
         page.wait_for_timeout(50)
+
+
+def tick(page, selector: str) -> None:  # noqa: ANN001
+    """Tick a box where it is drawn, as a person does: on a phone its label's 44 px square
+    lies over it and takes the click (Playwright's check() waits for the bare box)."""
+    page.locator(selector).scroll_into_view_if_needed()
+    box = page.locator(selector).bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    assert page.is_checked(selector), selector

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from conftest import add_rally, browser_app
+from conftest import add_rally, browser_app, tick
 from flask import Flask
 from test_a11y import axe, axe_source  # noqa: F401 - the fixture
 
@@ -68,10 +68,7 @@ def test_the_danger_warning_is_apart_and_needs_its_box(browser, live_server, app
         page.click("#danger button[type=submit]")
     assert "Tick the box to confirm the warning." in page.inner_text("#danger")
     assert axe(page, axe_source) == [], "rally page with the danger box's error"
-    # Where the box is drawn: the label's 44 px square (it reaches round the box) takes it.
-    tick = page.locator("#danger-confirm").bounding_box()
-    page.mouse.click(tick["x"] + tick["width"] / 2, tick["y"] + tick["height"] / 2)
-    assert page.is_checked("#danger-confirm")
+    tick(page, "#danger-confirm")  # where it is drawn: its label's 44 px square takes it
     with page.expect_navigation():
         page.click("#danger button[type=submit]")
     assert "Danger is shown" in page.inner_text("main")

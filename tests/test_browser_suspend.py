@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import add_rally, browser_app
+from conftest import add_rally, browser_app, tick
 from flask import Flask
 
 pytestmark = pytest.mark.browser
@@ -43,7 +43,7 @@ def test_two_moderators_suspend_a_third_and_revert_in_the_browser(browser, live_
     rally_id = add_rally(app, title=TITLE)
     seized = moderator_page(browser, live_server, "cypryan")
     seized.goto(f"{live_server}/moderate/rallies/{rally_id}?lang=en")
-    seized.check("#danger-confirm")
+    tick(seized, "#danger-confirm")
     with seized.expect_navigation():
         seized.click("button:has-text('Danger: do not come')")
     public = browser.new_context(locale="en-US").new_page()

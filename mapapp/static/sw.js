@@ -169,12 +169,16 @@ function privateKey(id) {
 // seized phone would show close-ups of where the organizer's rally is.
 var PLACING = /^\/(submit|manage|moderate)(\/|$)/;
 
+async function isPlacing(id) {
+  var client = id ? await self.clients.get(id) : null;
+  var path = client ? sitePath(new URL(client.url)) : null;
+  return path !== null && PLACING.test(path);
+}
+
 async function isPrivate(id) {
   if (!id) return false;
   if (privateClients.has(id)) return true;
-  var client = await self.clients.get(id);
-  var path = client ? sitePath(new URL(client.url)) : null;
-  if (path !== null && PLACING.test(path)) {
+  if (await isPlacing(id)) {
     privateClients.add(id);
     return true;
   }
@@ -313,8 +317,11 @@ route(TILES, {
     // A page's list holds only what it loaded before "Near me" (offline-status.js leaves out
     // everything since data-private-since): stored whether or not the page's private-view
     // message came first (it often did, and then the first view's tiles were never kept).
+    // A page that places a rally keeps no tile, listed or not.
     var fromList = event && event.data && event.data.type === "CACHE_URLS";
-    if (fromList || !(await isPrivate(client))) return tilesFirst.handle(options);
+    if (fromList ? !(await isPlacing(client)) : !(await isPrivate(client))) {
+      return tilesFirst.handle(options);
+    }
     // A tile already stored is still used; a new one is fetched as the page asked for it:
     // another cache mode, credentials or destination would tell the server which requests
     // come from a position. The site answers tiles `no-store`: the HTTP cache keeps none.
