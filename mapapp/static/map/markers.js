@@ -219,20 +219,35 @@ function clearOfStar(state, layers, zoom) {
   if (!star) return;
   var map = state.map;
   var centre = map.project(star.getLatLng(), zoom);
-  layers.forEach(function (layer) {
+  // Where each target is drawn (pixels at `zoom`), as moved so far.
+  var drawn = layers.map(function (layer) { return map.project(layer.home || layer.getLatLng(), zoom); });
+  layers.forEach(function (layer, i) {
     var home = layer.home || layer.getLatLng();
-    var at = map.project(home, zoom);
-    var away = at.subtract(centre);
+    var away = drawn[i].subtract(centre);
     // Squares' distance: the larger of across and down.
     var length = Math.max(Math.abs(away.x), Math.abs(away.y));
     if (length >= STAR_CLEAR) {
       if (layer.home && !layer.getLatLng().equals(home)) layer.setLatLng(home);
       return;
     }
-    // Out along the same line, to the square STAR_CLEAR px around the star.
+    // Out along the same line, to the square STAR_CLEAR px around the star, and further
+    // while its square would touch another target's: moved clear of the star alone, a
+    // marker at a fractional zoom landed 18 px from its neighbour (axe's target-size).
     var direction = length < 1 ? L.point(0, 1) : away.divideBy(length);
-    var target = map.unproject(centre.add(direction.multiplyBy(STAR_CLEAR)), zoom);
+    var point = centre.add(direction.multiplyBy(STAR_CLEAR));
+    for (var step = 1; step <= 12 && crowded(drawn, i, point); step++) {
+      point = centre.add(direction.multiplyBy(STAR_CLEAR + 6 * step));
+    }
+    drawn[i] = point;
+    var target = map.unproject(point, zoom);
     if (!layer.getLatLng().equals(target)) layer.setLatLng(target);
+  });
+}
+
+// Whether a target at `point` would be within 44 px (its touch square, app.css) of another.
+function crowded(drawn, i, point) {
+  return drawn.some(function (other, j) {
+    return j !== i && Math.max(Math.abs(other.x - point.x), Math.abs(other.y - point.y)) < 44;
   });
 }
 
