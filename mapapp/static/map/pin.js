@@ -59,14 +59,22 @@ export function initPin(map, config) {
 // The manage page of a rally whose pin a moderator moved: where the organizer put it, grey
 // and dashed, a dashed line to the pin (following it as it is dragged), both in view.
 function showWas(map, marker, was) {
-  if (!isFinite(was[0]) || !isFinite(was[1])) return;
-  var line = L.polyline([was, marker.getLatLng()], {
+  var line = drawPinMove(map, was, marker.getLatLng());
+  if (line) marker.on("move", function () { line.setLatLngs([was, marker.getLatLng()]); });
+}
+
+// A pin moved from `was` to `now` ([lat, lon] or a LatLng): the old pin a grey dashed circle,
+// a dashed line to the new one, both in view; returns the line (null: no old pin to draw).
+// The manage page and the moderation page (single.js) draw it alike.
+export function drawPinMove(map, was, now) {
+  if (!isFinite(was[0]) || !isFinite(was[1])) return null;
+  var line = L.polyline([was, now], {
     className: "pin-move", color: "#555", weight: 2, dashArray: "6 6", interactive: false
   }).addTo(map);
   L.circleMarker(was, {
     className: "pin-was", radius: 10, color: "#555", weight: 2, dashArray: "4 4",
     fillColor: "#999", fillOpacity: 0.3, interactive: false
   }).addTo(map);
-  marker.on("move", function () { line.setLatLngs([was, marker.getLatLng()]); });
-  map.fitBounds([was, marker.getLatLng()], { padding: [40, 40], maxZoom: 15, animate: false });
+  map.fitBounds([was, now], { padding: [40, 40], maxZoom: 15, animate: false });
+  return line;
 }

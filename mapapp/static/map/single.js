@@ -8,6 +8,7 @@
 import { element } from "./dom.js";
 import { watch } from "./feed.js";
 import { iconFor } from "./markers.js";
+import { drawPinMove } from "./pin.js";
 import { Banner } from "./urgent.js";
 import { translateControls } from "./view.js";
 
@@ -18,17 +19,9 @@ var LIVE_ATTRIBUTES = ["data-share-title", "data-share-text", "href"];
 // dashed, a dashed line to the new one, the new one ringed, both in view.
 function showMove(map, marker, latlng, data) {
   var was = [parseFloat(data.wasLat), parseFloat(data.wasLon)];
-  if (!isFinite(was[0]) || !isFinite(was[1])) return;
-  L.polyline([was, latlng], {
-    className: "pin-move", color: "#555", weight: 2, dashArray: "6 6", interactive: false
-  }).addTo(map);
-  L.circleMarker(was, {
-    className: "pin-was", radius: 10, color: "#555", weight: 2, dashArray: "4 4",
-    fillColor: "#999", fillOpacity: 0.3, interactive: false
-  }).addTo(map);
+  if (!drawPinMove(map, was, latlng)) return;
   var node = marker.getElement();
   if (node) node.classList.add("pin-now");
-  map.fitBounds([was, latlng], { padding: [40, 40], maxZoom: 15, animate: false });
 }
 
 export function initSingle(map, config) {
