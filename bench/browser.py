@@ -261,20 +261,26 @@ def zoom_cpu(trace: bytes) -> tuple[float, float]:
         marks["zoom-idle"]["args"]["data"]["startTime"] - start["args"]["data"]["startTime"]
     )
 
-    def cpu(since: float) -> float:
-        return (
-            sum(
-                e.get("tdur", e.get("dur", 0))
-                for e in events
-                if e.get("ph") == "X"
-                and e.get("name") == "ThreadControllerImpl::RunTask"
-                and (e.get("pid"), e.get("tid")) == (start["pid"], start["tid"])
-                and since <= e["ts"] < until
-            )
-            / 1000
-        )
+    return (
+        thread_cpu(events, start, start["ts"], until),
+        thread_cpu(events, start, marks["zoom-animated"]["ts"], until),
+    )
 
-    return cpu(start["ts"]), cpu(marks["zoom-animated"]["ts"])
+
+def thread_cpu(events: list[dict], mark: dict, since: float, until: float) -> float:
+    """The thread time (ms) of the top-level tasks of `mark`'s thread (the page's main thread)
+    that start from `since` until `until` (trace timestamps, µs)."""
+    return (
+        sum(
+            e.get("tdur", e.get("dur", 0))
+            for e in events
+            if e.get("ph") == "X"
+            and e.get("name") == "ThreadControllerImpl::RunTask"
+            and (e.get("pid"), e.get("tid")) == (mark["pid"], mark["tid"])
+            and since <= e["ts"] < until
+        )
+        / 1000
+    )
 
 
 def load_cpu(trace: bytes, until: float) -> float:
@@ -284,18 +290,7 @@ def load_cpu(trace: bytes, until: float) -> float:
     events = json.loads(trace)["traceEvents"]
     mark = next(e for e in events if e.get("name") == "bench-loaded")
     origin = mark["ts"] - 1000 * mark["args"]["data"]["startTime"]
-    end = origin + 1000 * until
-    return (
-        sum(
-            e.get("tdur", e.get("dur", 0))
-            for e in events
-            if e.get("ph") == "X"
-            and e.get("name") == "ThreadControllerImpl::RunTask"
-            and (e.get("pid"), e.get("tid")) == (mark["pid"], mark["tid"])
-            and origin <= e["ts"] < end
-        )
-        / 1000
-    )
+    return thread_cpu(events, mark, origin, origin + 1000 * until)
 
 
 def serve(count: int, folder: Path) -> tuple[str, object, Flask]:
