@@ -22,6 +22,16 @@ printed, and the main thread's CPU time until the markers (a light trace). In th
 Leaflet with the same tile layer and no markers at all ("bare Leaflet"): the floor that
 Leaflet's own zoom animation (250 ms) sets on the zoom's time.
 
+Also in those rounds, the floor of any page that clusters the points in the browser
+("supercluster floor", FLOOR_PAGE): Leaflet, supercluster over this map's own feed, the
+view's clusters as Leaflet markers, and nothing else; the time to markers and the zoom of this
+map are printed as how far above each floor they are.
+
+The map and the bench's own pages are served by gunicorn with the app's own settings
+(`--workers N`, default gunicorn.conf.py's CPUs + 1), as production serves them behind nginx
+and as bench/umap_real.py serves uMap; `--workers 0` serves them from a thread of this
+process (werkzeug), as this bench did before session 10.
+
 With --umap-url URL, real uMap too (bench/umap_real.py installs and serves it and prints the
 URL of its map of the same rallies, one "Clustered" datalayer): markers drawn there are, as on
 the uMap-like page, the first marker or cluster icon in the DOM. Every page of the comparison
@@ -33,7 +43,7 @@ page without the request for the feed in its head (mapapp/web/mapshells.py EARLY
 asks for the feed only once its scripts have come and run.
 
     .venv/bin/python bench/browser.py [--counts 100,1000,10000] [--repeat R] [--chromium PATH]
-        [--only-umap] [--baseline-code DIR] [--umap-url URL] [--throttles 1,4]
+        [--only-umap] [--baseline-code DIR] [--umap-url URL] [--throttles 1,4] [--workers N]
 
 --baseline-code DIR adds the map as another checkout serves it (this script run there with
 --serve-only, DIR first on the path: the same demo rallies) to the uMap-like comparison, as
@@ -43,11 +53,13 @@ a "before" in the same alternated rounds.
 from __future__ import annotations
 
 import argparse
+import atexit
 import gzip
 import json
 import logging
 import os
 import re
+import socket
 import statistics
 import subprocess
 import sys
@@ -56,6 +68,7 @@ import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
+from urllib.request import urlopen
 
 from flask import Flask, Response
 from playwright.sync_api import sync_playwright
@@ -67,7 +80,7 @@ from mapapp.domain.filters import RallyFilter
 from mapapp.domain.geocoding import gazetteer
 from mapapp.domain.seed import demo_rallies
 from mapapp.publishing.public import public_rallies
-from mapapp.web.assets import vendor_url
+from mapapp.web.assets import map_assets, vendor_url
 
 # Targets of issue 13: a desktop profile, and a 4x CPU slowdown (seconds).
 TARGETS = {1: 1.0, 4: 2.5}
@@ -175,6 +188,43 @@ BARE_PAGE = """<!doctype html><html><head><meta charset="utf-8">
 var map_bare = L.map("map", {{ maxZoom: 18, minZoom: 5 }}).setView([53.7, 27.9], 7);
 L.tileLayer("/no-tiles/{{z}}/{{x}}/{{y}}.png", {{ maxZoom: 18, minZoom: 5 }}).addTo(map_bare);
 window.__bench.markers = performance.now();
+</script></body></html>"""
+
+# The floor of the time to markers for any page that clusters 10,000 points in the browser:
+# Leaflet, the same tile layer and view, supercluster over this map's own feed (the same
+# request, bytes and radius), the view's clusters drawn as Leaflet markers with a count, and
+# nothing else (no page around the map, no list, no popups, no danger counts, no star).
+FLOOR_PAGE = """<!doctype html><html><head><meta charset="utf-8">
+<link rel="stylesheet" href="{leaflet_css}">
+<style>html, body, #map {{ margin: 0; height: 100%; }}
+.c {{ background: #1565c0; color: #fff; border-radius: 50%; text-align: center; line-height: 40px; }}</style>
+<script src="{leaflet_js}"></script><script src="{supercluster_js}"></script></head>
+<body><div id="map"></div><script>
+var feed = fetch("/api/rallies.geojson?fields=map&when=all&lang=en").then(function (r) {{ return r.json(); }});
+var map_floor = L.map("map", {{ maxZoom: 18, minZoom: 5 }}).setView([53.7, 27.9], 7);
+L.tileLayer("/no-tiles/{{z}}/{{x}}/{{y}}.png", {{ maxZoom: 18, minZoom: 5 }}).addTo(map_floor);
+var layer = L.layerGroup().addTo(map_floor);
+feed.then(function (data) {{
+  var points = data.features.map(function (f) {{
+    return {{ type: "Feature", properties: {{ id: f.id }}, geometry: f.geometry }};
+  }});
+  var index = new Supercluster({{ radius: 50, extent: 256, minZoom: 5, maxZoom: 17 }});
+  index.load(points);
+  function draw() {{
+    var b = map_floor.getBounds();
+    layer.clearLayers();
+    index.getClusters([b.getWest(), b.getSouth(), b.getEast(), b.getNorth()],
+                      map_floor.getZoom()).forEach(function (c) {{
+      var n = c.properties.point_count;
+      var icon = n ? L.divIcon({{ className: "c", html: String(n), iconSize: [40, 40] }})
+                   : new L.Icon.Default();
+      layer.addLayer(L.marker([c.geometry.coordinates[1], c.geometry.coordinates[0]], {{ icon: icon }}));
+    }});
+  }}
+  draw();
+  map_floor.on("moveend", draw);
+  window.__bench.markers = performance.now();
+}});
 </script></body></html>"""
 
 # Real uMap (bench/umap_real.py), whose page is not ours to change: "markers drawn" as for the
@@ -293,26 +343,24 @@ def load_cpu(trace: bytes, until: float) -> float:
     return thread_cpu(events, mark, origin, origin + 1000 * until)
 
 
-def serve(count: int, folder: Path) -> tuple[str, object, Flask]:
-    """The app with `count` demo rallies on a free port of 127.0.0.1, in a thread."""
+def bench_app(database: str) -> Flask:
+    """The app on `database` with the bench's own pages beside it: /naive (folium's page,
+    made at its first request), /without-early-feed, /umap, /bare and their vendored files.
+    gunicorn imports it as `browser:bench_app('PATH')` (serve's `workers`)."""
     # Tiles from a path nobody answers: the bench measures the markers, not the network.
     app = create_app(
-        {
-            "DATABASE_URL": f"sqlite:///{folder / f'bench{count}.sqlite3'}",
-            "TILE_URL": "/no-tiles/{z}/{x}/{y}.png",
-        }
+        {"DATABASE_URL": f"sqlite:///{database}", "TILE_URL": "/no-tiles/{z}/{x}/{y}.png"}
     )
-    with app.app_context():
-        db.upgrade_schema()
-        session = db.session()
-        lifecycle.publish_many(session, demo_rallies(gazetteer(), count, seed=1), actor="bench")
-        session.commit()
-    naive = naive_page(app)
     # The naive page from the same server; its scripts are inline, so a CSP that allows them.
     policy = "default-src 'self' 'unsafe-inline'; img-src 'self' data:"
-    app.add_url_rule(
-        "/naive", "naive", lambda: Response(naive, headers={"Content-Security-Policy": policy})
-    )
+    naive: list[str] = []
+
+    def naive_route() -> Response:
+        if not naive:
+            naive.append(naive_page(app))
+        return Response(naive[0], headers={"Content-Security-Policy": policy})
+
+    app.add_url_rule("/naive", "naive", naive_route)
     # The map page without its head's request for the feed: the baseline of the phone rows.
     index = app.view_functions["pages.index"]
 
@@ -331,11 +379,19 @@ def serve(count: int, folder: Path) -> tuple[str, object, Flask]:
             leaflet_css=vendor_url("leaflet", "leaflet.css"),
             leaflet_js=vendor_url("leaflet", "leaflet.js"),
         )
+        floor = FLOOR_PAGE.format(
+            leaflet_css=vendor_url("leaflet", "leaflet.css"),
+            leaflet_js=vendor_url("leaflet", "leaflet.js"),
+            supercluster_js=map_assets()["supercluster_js"],
+        )
     app.add_url_rule(
         "/umap", "umap", lambda: Response(umap, headers={"Content-Security-Policy": policy})
     )
     app.add_url_rule(
         "/bare", "bare", lambda: Response(bare, headers={"Content-Security-Policy": policy})
+    )
+    app.add_url_rule(
+        "/floor", "floor", lambda: Response(floor, headers={"Content-Security-Policy": policy})
     )
     app.add_url_rule(
         "/bench-vendor/<name>",
@@ -345,12 +401,79 @@ def serve(count: int, folder: Path) -> tuple[str, object, Flask]:
             mimetype="text/css" if name.endswith(".css") else "text/javascript",
         ),
     )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}"
+    return app
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def serve(count: int, folder: Path, workers: int = 0) -> tuple[str, object, Flask]:
+    """The app with `count` demo rallies on a free port of 127.0.0.1: in a thread of this
+    process (werkzeug), or with `workers` under gunicorn with the app's own settings
+    (gunicorn.conf.py: gthread workers of MAPAPP_THREADS threads), as production serves it
+    behind nginx and as bench/umap_real.py serves uMap. Returns the address, what to call
+    .shutdown() on, and the app (for the feed's bytes)."""
+    database = folder / f"bench{count}.sqlite3"
+    app = bench_app(str(database))
+    with app.app_context():
+        db.upgrade_schema()
+        session = db.session()
+        lifecycle.publish_many(session, demo_rallies(gazetteer(), count, seed=1), actor="bench")
+        session.commit()
+    if workers:
+        server = Gunicorn(database, workers)
+        url = server.url
+    else:
+        wsgi = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=wsgi.serve_forever, daemon=True).start()
+        server, url = wsgi, f"http://127.0.0.1:{wsgi.server_port}"
     # The feed is built once and then served from memory, as in production.
-    app.test_client().get("/api/rallies.geojson?fields=map&when=all&lang=en")
+    urlopen(f"{url}/api/rallies.geojson?fields=map&when=all&lang=en", timeout=120).read()  # noqa: S310
     return url, server, app
+
+
+class Gunicorn:
+    """gunicorn serving bench_app on a database, with `workers` workers, until shutdown()."""
+
+    def __init__(self, database: Path, workers: int) -> None:
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        here = Path(__file__).resolve().parent
+        env = {**os.environ, "PYTHONPATH": f"{here}{os.pathsep}{here.parent}"}
+        env["WEB_CONCURRENCY"] = str(workers)
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            [
+                sys.executable, "-m", "gunicorn", "--config", str(here.parent / "gunicorn.conf.py"),
+                "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+                *(["--control-socket", str(database.with_suffix(".ctl"))] if gunicorn_has("control_socket") else []),
+                f"browser:bench_app({str(database)!r})",
+            ],
+            env=env,
+        )  # fmt: skip
+        atexit.register(self.shutdown)  # never left serving after the bench, whatever happens
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urlopen(f"{self.url}/healthz", timeout=5).read()  # noqa: S310
+                break
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("gunicorn did not start") from None
+                time.sleep(0.2)
+
+    def shutdown(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(60)
+
+
+def gunicorn_has(setting: str) -> bool:
+    from gunicorn.config import KNOWN_SETTINGS
+
+    return any(known.name == setting for known in KNOWN_SETTINGS)
 
 
 def markers_and_zoom(
@@ -428,6 +551,7 @@ def versus_umap(
     if umap_url:
         pages.append(("uMap (real)", umap_url, UMAP_REAL_WATCH))
     pages.append(("bare Leaflet", url + "/bare", None))
+    pages.append(("supercluster floor", url + "/floor", None))
     if baseline:
         pages.insert(1, ("baseline", baseline + PAGE, None))
     orders = [[pages[i] for i in row] for row in rounds(len(pages))]
@@ -448,7 +572,7 @@ def versus_umap(
                 m, load, z, cpu, after, cpu_after, drawn = runs[name][-1]
                 what = "map made" if name == "bare Leaflet" else "markers"
                 print(
-                    f"  round {round_number + 1} {throttle}x CPU {name:>12}: {what} {m:.2f} s"
+                    f"  round {round_number + 1} {throttle}x CPU {name:>18}: {what} {m:.2f} s"
                     f" ({load:.3f} s CPU); zoom in + redraw {z:.2f} s, {cpu:.3f} s CPU,"
                     f" {drawn} drawn; from the animation's end {after:.2f} s,"
                     f" {cpu_after:.3f} s CPU",
@@ -461,7 +585,7 @@ def versus_umap(
         for name, (m, load, z, cpu, after, cpu_after) in median.items():
             what = "map made" if name == "bare Leaflet" else "markers"
             print(
-                f"  {throttle}x CPU {name:>12} median: {what} {m:.2f} s ({load:.3f} s CPU);"
+                f"  {throttle}x CPU {name:>18} median: {what} {m:.2f} s ({load:.3f} s CPU);"
                 f" zoom in + redraw {z:.2f} s ({cpu:.3f} s CPU);"
                 f" from the animation's end {after:.2f} s ({cpu_after:.3f} s CPU)"
             )
@@ -476,6 +600,12 @@ def versus_umap(
                 f" zoom redraw {z_ours / z_theirs:.2f}x {other}'s time,"
                 f" {c_ours / c_theirs:.2f}x its CPU time"
             )
+        m_floor, load_floor = median["supercluster floor"][:2]
+        print(
+            f"  {throttle}x CPU: the floor of markers clustered in the browser (Leaflet,"
+            f" supercluster, this feed, nothing else) {m_floor:.2f} s, {load_floor:.3f} s CPU;"
+            f" this map {m_ours - m_floor:+.2f} s above it"
+        )
         z_bare, c_bare = median["bare Leaflet"][2:4]
         print(
             f"  {throttle}x CPU: the zoom's floor (Leaflet, no markers) {z_bare:.2f} s,"
@@ -567,6 +697,13 @@ def main() -> None:
         " the uMap comparison's alternated rounds",
     )
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=len(os.sched_getaffinity(0)) + 1,
+        help="serve the map with this many gunicorn workers, as production does (default: the"
+        " CPUs + 1, gunicorn.conf.py's own); 0: werkzeug in a thread of this process",
+    )
+    parser.add_argument(
         "--serve-only",
         action="store_true",
         help="serve the largest count, print its address and run until stdin closes",
@@ -580,7 +717,7 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     if args.serve_only:
         with tempfile.TemporaryDirectory() as tmp:
-            url, server, _ = serve(largest, Path(tmp))
+            url, server, _ = serve(largest, Path(tmp), args.workers)
             print(url, flush=True)
             sys.stdin.read()
             server.shutdown()
@@ -590,7 +727,15 @@ def main() -> None:
         # This script, with the other checkout's package first on the path.
         code = Path(args.baseline_code).resolve()
         other = subprocess.Popen(  # noqa: S603
-            [sys.executable, __file__, "--serve-only", "--counts", str(largest)],
+            [
+                sys.executable,
+                __file__,
+                "--serve-only",
+                "--counts",
+                str(largest),
+                "--workers",
+                str(args.workers),
+            ],
             cwd=code,
             env={**os.environ, "PYTHONPATH": str(code)},
             stdin=subprocess.PIPE,
@@ -602,7 +747,7 @@ def main() -> None:
     with open("/proc/loadavg") as load:
         print(f"load average before: {' '.join(load.read().split()[:3])} ({os.cpu_count()} CPUs)")
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
-        servers = {count: serve(count, Path(tmp)) for count in counts}
+        servers = {count: serve(count, Path(tmp), args.workers) for count in counts}
         browser = playwright.chromium.launch(
             executable_path=args.chromium, args=["--no-sandbox", "--disable-gpu"]
         )
