@@ -32,6 +32,11 @@ The map and the bench's own pages are served by gunicorn with the app's own sett
 and as bench/umap_real.py serves uMap; `--workers 0` serves them from a thread of this
 process (werkzeug), as this bench did before session 10.
 
+With --fresh-server R, only issue 27's first visit to a freshly started server: R rounds at
+1x and 4x CPU, each starting gunicorn anew on the database an earlier server has made its
+parts and common documents in (as after a deploy), the first page load once /healthz answers,
+then the next load on the same server.
+
 With --umap-url URL, real uMap too (bench/umap_real.py installs and serves it and prints the
 URL of its map of the same rallies, one "Clustered" datalayer): markers drawn there are, as on
 the uMap-like page, the first marker or cluster icon in the DOM. Every page of the comparison
@@ -44,6 +49,7 @@ asks for the feed only once its scripts have come and run.
 
     .venv/bin/python bench/browser.py [--counts 100,1000,10000] [--repeat R] [--chromium PATH]
         [--only-umap] [--baseline-code DIR] [--umap-url URL] [--throttles 1,4] [--workers N]
+        [--fresh-server R]
 
 --baseline-code DIR adds the map as another checkout serves it (this script run there with
 --serve-only, DIR first on the path: the same demo rallies) to the uMap-like comparison, as
@@ -654,6 +660,35 @@ def measure(browser, url: str, throttle: int, link: dict | None = None) -> list[
     ] + [(drawn - built) / 1000]
 
 
+def fresh_servers(browser, database: Path, workers: int, repeat: int) -> None:  # noqa: ANN001
+    """Issue 27's "first visit to a freshly started server": `repeat` rounds at 1x and 4x CPU,
+    each starting gunicorn anew on `database` (whose parts and common documents an earlier
+    server made, as after a deploy's `prepare-parts`), then the first page load (a fresh
+    browser context) once /healthz answers, then a second load on the same, now warm, server."""
+    print(f"\na freshly started server (gunicorn, {workers} workers), median of {repeat}:")
+    for throttle in (1, 4):
+        first, again = [], []
+        for round_number in range(repeat):
+            server = Gunicorn(database, workers)
+            try:
+                first.append(measure(browser, server.url + PAGE, throttle)[0])
+                again.append(measure(browser, server.url + PAGE, throttle)[0])
+            finally:
+                server.shutdown()
+            print(
+                f"  round {round_number + 1} {throttle}x CPU: markers {first[-1]:.2f} s on the"
+                f" first load, {again[-1]:.2f} s on the next",
+                flush=True,
+            )
+        target = TARGETS[throttle]
+        print(
+            f"  {throttle}x CPU median: first load {statistics.median(first):.2f} s"
+            f" (<= {target} s: {'yes' if statistics.median(first) <= target else 'NO'}),"
+            f" the next {statistics.median(again):.2f} s:"
+            f" {statistics.median(first) / statistics.median(again):.2f}x"
+        )
+
+
 def feed_bytes(app: Flask, count: int) -> None:
     client = app.test_client()
     sizes = {}
@@ -704,6 +739,13 @@ def main() -> None:
         " CPUs + 1, gunicorn.conf.py's own); 0: werkzeug in a thread of this process",
     )
     parser.add_argument(
+        "--fresh-server",
+        type=int,
+        metavar="R",
+        help="only the first visit to a freshly started server (R rounds at 1x and 4x CPU, the"
+        " largest count, gunicorn started anew each round)",
+    )
+    parser.add_argument(
         "--serve-only",
         action="store_true",
         help="serve the largest count, print its address and run until stdin closes",
@@ -712,6 +754,8 @@ def main() -> None:
         "--chromium", default=os.environ.get("MAPAPP_TEST_CHROMIUM", "/usr/bin/chromium")
     )
     args = parser.parse_args()
+    if args.fresh_server and not args.workers:
+        parser.error("--fresh-server starts gunicorn: give --workers N (N > 0)")
     counts = [int(c) for c in args.counts.split(",")]
     baseline, largest = counts[0], counts[-1]
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
@@ -751,6 +795,13 @@ def main() -> None:
         browser = playwright.chromium.launch(
             executable_path=args.chromium, args=["--no-sandbox", "--disable-gpu"]
         )
+        if args.fresh_server:
+            servers[largest][1].shutdown()
+            fresh_servers(
+                browser, Path(tmp) / f"bench{largest}.sqlite3", args.workers, args.fresh_server
+            )
+            browser.close()
+            return
         throttles = tuple(int(t) for t in args.throttles.split(","))
         versus_umap(
             browser,
