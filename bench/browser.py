@@ -80,6 +80,7 @@ from flask import Flask, Response
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
+from deploy.serve import gunicorn_has
 from mapapp import create_app
 from mapapp.domain import db, lifecycle
 from mapapp.domain.filters import RallyFilter
@@ -474,12 +475,6 @@ class Gunicorn:
         if self.process.poll() is None:
             self.process.terminate()
             self.process.wait(60)
-
-
-def gunicorn_has(setting: str) -> bool:
-    from gunicorn.config import KNOWN_SETTINGS
-
-    return any(known.name == setting for known in KNOWN_SETTINGS)
 
 
 def markers_and_zoom(
