@@ -92,7 +92,14 @@ schema = schemathesis.openapi.from_dict(openapi.document())
 
 @schema.hook
 def filter_query(ctx, query):  # noqa: ANN001, ANN201
-    """The one rule the document states in words only: `from` not after `to` (else a 400)."""
+    """The one rule the document states in words only: `from` not after `to` (else a 400).
+    And no array or object as a parameter's value: a query string carries text only, and
+    Schemathesis sent an empty array as the text "[]", which is a valid town name (the
+    pattern allows brackets), then called its acceptance a schema-violating request accepted
+    (in one run of many: city=[] answered 200, as it should)."""
+    values = (query or {}).values()
+    if any(isinstance(value, (list, dict)) for value in values):
+        return False
     first, last = (query or {}).get("from"), (query or {}).get("to")
     return not (
         isinstance(first, str) and isinstance(last, str) and first and last and first > last
