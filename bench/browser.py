@@ -378,19 +378,10 @@ def bench_app(database: str) -> Flask:
 
     app.add_url_rule("/without-early-feed", "without_early_feed", without_early_feed)
     with app.test_request_context("/"):
-        umap = UMAP_PAGE.format(
-            leaflet_css=vendor_url("leaflet", "leaflet.css"),
-            leaflet_js=vendor_url("leaflet", "leaflet.js"),
-        )
-        bare = BARE_PAGE.format(
-            leaflet_css=vendor_url("leaflet", "leaflet.css"),
-            leaflet_js=vendor_url("leaflet", "leaflet.js"),
-        )
-        floor = FLOOR_PAGE.format(
-            leaflet_css=vendor_url("leaflet", "leaflet.css"),
-            leaflet_js=vendor_url("leaflet", "leaflet.js"),
-            supercluster_js=map_assets()["supercluster_js"],
-        )
+        assets = map_assets()  # the app's own Leaflet and supercluster, as the map loads them
+        umap = UMAP_PAGE.format_map(assets)
+        bare = BARE_PAGE.format_map(assets)
+        floor = FLOOR_PAGE.format_map(assets)
     app.add_url_rule(
         "/umap", "umap", lambda: Response(umap, headers={"Content-Security-Policy": policy})
     )
