@@ -314,6 +314,18 @@ def prepare_parts_command() -> None:
     click.echo(f"Parts made for {made} rallies; {kept} common documents prepared.")
 
 
+def prepare_documents_child() -> None:
+    """The child a serving worker starts to prepare the common documents
+    (mapapp.web.caching.prepare_in_child): the app made from the settings (a JSON object) on
+    stdin, its documents prepared, and {"prepared": n} printed as the last line of stdout."""
+    from mapapp import create_app
+
+    app = create_app(json.load(sys.stdin))
+    prepared = caching.prepare_documents(app)
+    app.extensions["mapapp.db"]["engine"].dispose()
+    print(json.dumps({"prepared": prepared}), flush=True)
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(prepare_parts_command)
     app.cli.add_command(init_db_command)

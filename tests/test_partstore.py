@@ -467,6 +467,64 @@ def test_a_moderators_change_prepares_them_after_its_answer(
     assert b"STATUS:CANCELLED" in after["/rallies.ics?lang=be"]
 
 
+def test_a_serving_worker_prepares_in_a_child_process(
+    database, builds, part_reads, monkeypatch
+) -> None:
+    """A worker that serves requests prepares the common documents in a short-lived child
+    process (PREPARE_IN_CHILD, on by default), so its own heap never holds a preparation:
+    here the worker's own prepare_documents fails if called, and the documents of the new
+    version are kept all the same, built with the worker's settings (its test_config's
+    BASE_URL, given on the child's stdin) by a process that has exited."""
+    site = "http://map.example.by"
+    first = make_app(database, BASE_URL=site, PREPARE_DOCUMENTS=True)
+    assert first.config["PREPARE_IN_CHILD"]
+    ids = some_rallies(first)
+    caching.wait_prepared(first)
+    assert first.test_client().get("/healthz").status_code == 200  # now it serves visitors
+    called = []
+    monkeypatch.setattr(caching, "prepare_documents", lambda app: called.append(app))
+    with first.app_context():
+        session = db.session(write=True)
+        rally = session.get(Rally, ids[0])
+        lifecycle.edit(session, rally, {"title": "У дзіцяці"}, actor="moderator:test")
+    caching.wait_prepared(first)
+    assert called == []
+    with first.app_context():
+        version = public.data_version(db.session())
+        kept = dict(
+            db.session().execute(select(PublishedDocument.key, PublishedDocument.version)).all()
+        )
+    assert set(kept.values()) == {version}
+    assert len(kept) >= len(caching.COMMON_GEOJSON) + len(caching.COMMON_FEEDS)
+    second = make_app(database, BASE_URL=site)
+    second.extensions["mapapp.public_entries"] = EntryCache()
+    builds.clear()
+    part_reads.clear()
+    calendar = second.test_client().get("/rallies.ics?lang=be", base_url=site)
+    assert "У дзіцяці".encode() in calendar.data
+    assert f"{site}/rallies/{ids[0]}".encode() in calendar.data.replace(b"\r\n ", b"")
+    assert builds == [] and part_reads == []  # read whole: the child kept it
+    state = caching._preparing(first)
+    if state.timer is not None:
+        state.timer.cancel()
+    for app in (first, second):
+        app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_a_failed_child_only_logs(app, monkeypatch, caplog) -> None:
+    """A child that cannot prepare (here: a database it cannot open) is logged by the worker
+    as a failed preparation; the worker goes on serving, and visitors' requests build."""
+    app.config.update(PREPARE_DOCUMENTS=True, DATABASE_URL="sqlite:////nonexistent/dir/x.db")
+    with pytest.raises(RuntimeError, match="exited with"):
+        caching.prepare_in_child(app)
+    state = caching._preparing(app)
+    state.serving = True
+    caching._start(app)
+    caching.wait_prepared(app)
+    assert "could not prepare the common documents" in caplog.text
+    assert app.test_client().get("/api/rallies.geojson").status_code == 200
+
+
 def test_a_document_of_an_older_version_is_not_kept(app) -> None:
     """A document built from a snapshot older than the last change is not kept, and the newer
     version's documents stay."""
