@@ -46,6 +46,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import statistics
@@ -183,6 +184,49 @@ def edit_one(rally_id: int, title: str) -> None:
         lifecycle.edit(session, session.get(Rally, rally_id), {"title": title}, "moderator:bench")
 
 
+def add_staged(seconds: float) -> None:
+    """Run in another process: an approved rally in Hrodna whose place is revealed `seconds`
+    from now (staged disclosure): a moment the data version moves by itself, at which every
+    worker that has served a request prepares the new version's common documents."""
+    from datetime import UTC, datetime
+
+    from mapapp import create_app
+    from mapapp.domain import db, lifecycle
+
+    reveal = datetime.now(UTC) + timedelta(seconds=seconds)
+    values = {
+        "title": "Пікет з адкрыццём месца",
+        "description": "Месца будзе вядомае пазней.",
+        "town": "Гродна",
+        "place": "Плошча Савецкая",
+        "region": "BY-HR",
+        "lat": 53.6784,
+        "lon": 23.8297,
+        "starts_at": reveal + timedelta(hours=2),
+        "reveal_at": reveal,
+    }
+    with create_app().app_context():
+        lifecycle.create(db.session(write=True), values, True, actor="bench")
+
+
+def process_memory(pid: int) -> tuple[float, float]:
+    """A process's resident memory and its peak (VmRSS, VmHWM; MiB), from /proc."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    found = [re.search(rf"^{key}:\s+(\d+)", status, re.M) for key in ("VmRSS", "VmHWM")]
+    return int(found[0].group(1)) / 1024, int(found[1].group(1)) / 1024
+
+
+def children(pid: int) -> list[int]:
+    """The processes `pid` has started and that still run (its threads' children), from /proc."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
 class Code:
     """One checkout of the app with its own database, server port and environment (`extra`:
     a --variant's variables, added to the environment of this checkout's commands and server)."""
@@ -286,6 +330,8 @@ class Code:
             sizes = sorted(size / 1024 for size in worker_memory(server.pid))
             figures["memory a worker, MiB (largest)"] = (sizes[-1], sizes[-1], 0.0)
             figures["memory a worker, MiB (smallest)"] = (sizes[0], sizes[0], 0.0)
+            if args.boundary:
+                self.boundary(args, server.pid, figures)
             if inspect is not None:
                 self.inspect(server.pid, inspect, figures)
         finally:
@@ -295,13 +341,51 @@ class Code:
         load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
         print(f"{self.name} round {number} (load average after it {load}):", flush=True)
         for key, (wall, cpu, db_cpu) in figures.items():
-            if key.startswith("memory") or key.startswith("held"):
+            if key.startswith(("memory", "held", "after a boundary:")):
                 print(f"  {key:36} {wall:8.1f}", flush=True)
                 continue
             print(
                 f"  {key:36} {wall:8.0f} ms, CPU {cpu:6.0f} ms, database {db_cpu:6.0f} ms",
                 flush=True,
             )
+
+    def boundary(self, args: argparse.Namespace, master: int, figures: dict) -> None:
+        """After the attack: a moment the data version moves by itself (a place revealed
+        args.boundary s after another process adds its rally; a few requests then, so the
+        workers learn of it), at which every worker that did prepares
+        the new version's common documents; for args.boundary_wait s from then, each worker's
+        resident memory and the most that any child of a worker (a preparing child,
+        MAPAPP_PREPARE_IN_CHILD) held, read every 0.2 s; then each worker's peak (VmHWM)."""
+        command = [sys.executable, __file__, "--add-staged", str(args.boundary)]
+        subprocess.run(command, env=self.env, cwd=self.root, check=True, capture_output=True)  # noqa: S603
+        # Visitors after the change: each worker that answers one learns the new moment
+        # (mapapp.web.caching.watch_boundary).
+        for _ in range(4 * len(workers_of(master))):
+            get(self.port, "/api/rallies.geojson?when=all&fields=map&lang=be", GZIP)
+        workers = workers_of(master)
+        largest = dict.fromkeys(workers, 0.0)
+        child_largest, seen = 0.0, set()
+        deadline = time.monotonic() + args.boundary + args.boundary_wait
+        while time.monotonic() < deadline:
+            for pid in workers:
+                largest[pid] = max(largest[pid], process_memory(pid)[0])
+                for child in children(pid):
+                    try:
+                        child_largest = max(child_largest, process_memory(child)[0])
+                    except (OSError, AttributeError):
+                        continue
+                    seen.add(child)
+            time.sleep(0.2)
+        after = [process_memory(pid) for pid in workers]
+        figures["after a boundary: a worker, MiB (largest)"] = (max(a[0] for a in after),) * 2 + (
+            0.0,
+        )
+        figures["after a boundary: a worker at most, MiB"] = (max(largest.values()),) * 2 + (0.0,)
+        figures["after a boundary: a worker's peak VmHWM"] = (max(a[1] for a in after),) * 2 + (
+            0.0,
+        )
+        figures["after a boundary: preparing children"] = (len(seen), len(seen), 0.0)
+        figures["after a boundary: a child at most, MiB"] = (child_largest, child_largest, 0.0)
 
     def inspect(self, master: int, folder: Path, figures: dict) -> None:
         """Each worker's report (bench/workermem.py), printed whole and its main figures
@@ -429,9 +513,23 @@ def main() -> None:
         help="each worker's report of what it holds after the random filters (bench/workermem.py)",
     )
     parser.add_argument("--edit-one", nargs=2, metavar=("ID", "TITLE"), help=argparse.SUPPRESS)
+    parser.add_argument("--add-staged", type=float, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--boundary",
+        type=float,
+        default=0.0,
+        help="after the random filters, a place revealed this many seconds later: every worker"
+        " prepares at that moment; memory read through it",
+    )
+    parser.add_argument(
+        "--boundary-wait", type=float, default=90.0, help="seconds memory is read after it"
+    )
     args = parser.parse_args()
     if args.template and not args.database_url:
         parser.error("--template needs --database-url")
+    if args.add_staged is not None:
+        add_staged(args.add_staged)
+        return
     if args.edit_one:
         edit_one(int(args.edit_one[0]), args.edit_one[1])
         return
@@ -461,7 +559,7 @@ def main() -> None:
         keys = list(dict.fromkeys(key for code in codes for r in code.rounds for key in r))
         header = "".join(f"{code.name:>28}" for code in codes)
         print(f"  {'':36}{header}{'   ratio (CPU)' if len(codes) > 1 else ''}")
-        for key in [key for key in keys if key.startswith(("memory", "held"))]:
+        for key in [key for key in keys if key.startswith(("memory", "held", "after a boundary:"))]:
             # MiB (or a count); with more than one code, each against the last (the baseline).
             values = [
                 statistics.median([r[key][0] for r in code.rounds if key in r] or [0.0])
@@ -471,7 +569,9 @@ def main() -> None:
             if len(values) > 1 and values[-1]:
                 line += "  " + " / ".join(f"{value / values[-1]:.2f}x" for value in values[:-1])
             print(f"  {key:36}{line}")
-        for key in [key for key in keys if not key.startswith(("memory", "held"))]:
+        for key in [
+            key for key in keys if not key.startswith(("memory", "held", "after a boundary:"))
+        ]:
             values = [
                 tuple(statistics.median(r[key][i] for r in code.rounds) for i in range(3))
                 for code in codes

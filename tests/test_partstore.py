@@ -588,6 +588,43 @@ def test_a_worker_prepares_the_documents_of_a_version_that_moves_by_itself(
         app.extensions["mapapp.db"]["engine"].dispose()
 
 
+def test_a_worker_learns_a_sooner_boundary_another_process_brought(database) -> None:
+    """A boundary brought by a change made elsewhere (another worker or server, an import, the
+    Telegram worker: processes whose preparation keeps no timer for this one) is learnt by a
+    worker at its next request that reads the new data version, and its timer is set for it;
+    without that, no worker would prepare at that moment, and at 100,000 rallies the first
+    visitors after a reveal would wait seconds for each `when=all` document."""
+    worker = make_app(database, BASE_URL=BASE, PREPARE_DOCUMENTS=True)
+    add_rally(worker)  # starts next June: the worker's first boundary
+    caching.wait_prepared(worker, 120)  # its own change's preparation, done before it serves
+    state = caching._preparing(worker)
+    client = worker.test_client()
+
+    def boundary_after_a_request() -> datetime | None:
+        assert client.get("/api/rallies.geojson?when=all").status_code == 200
+        deadline = time.monotonic() + 20
+        while state.rescheduling or state.timer is None:
+            assert time.monotonic() < deadline, "no timer set"
+            time.sleep(0.05)
+        return state.boundary
+
+    first = boundary_after_a_request()
+    assert first is not None and first > datetime.now(UTC) + timedelta(days=30)
+    other = make_app(database, BASE_URL=BASE)  # another process, serving no request
+    unrevealed_rally(other, timedelta(hours=1))
+    expected = datetime.now(UTC) + timedelta(hours=1)
+    deadline = time.monotonic() + 20
+    while abs((boundary_after_a_request() - expected).total_seconds()) > 5:
+        assert time.monotonic() < deadline, f"still waiting for {state.boundary}"
+        time.sleep(0.1)
+    # A later boundary does not replace a sooner one the worker waits for.
+    add_rally(other, starts_at=datetime.now(UTC) + timedelta(days=3))
+    assert abs((boundary_after_a_request() - expected).total_seconds()) <= 5
+    state.timer.cancel()
+    for app in (worker, other):
+        app.extensions["mapapp.db"]["engine"].dispose()
+
+
 def test_a_preparation_leaves_alone_what_another_process_kept(app, monkeypatch) -> None:
     """After a boundary every worker prepares: those after the first find its documents
     kept and neither read them nor build them again."""

@@ -410,6 +410,29 @@ def install_part_store(app: Flask) -> None:
             if app.config.get("PREPARE_DOCUMENTS"):  # read off the request path
                 threading.Thread(target=keep_next_boundary, args=(app,), daemon=True).start()
 
+    @app.after_request
+    def watch_boundary(response: Response) -> Response:
+        # A change made by another process (another worker or server, an import, the
+        # Telegram worker) may bring a boundary sooner than the one this worker waits for: a
+        # request that read the new data version (mapapp.publishing.public.current_version
+        # keeps the versions it read) shows it, and the timer is set anew off the request
+        # path, once for each such moment. Only a sooner one: a timer whose boundary has just
+        # passed (waiting its random spread) must fire. No database read here: a 304 stays as
+        # cheap as /healthz.
+        versions = app.extensions.get("mapapp.versions")
+        state = _preparing(app)
+        if versions and state.serving and app.config.get("PREPARE_DOCUMENTS"):
+            now = utcnow()
+            # list(): one C-level copy, safe beside another thread adding a version.
+            coming = [v.until for v in list(versions.values()) if v.until and v.until > now]
+            soonest, waiting = min(coming, default=None), state.boundary
+            sooner = soonest is not None and (waiting is None or soonest < waiting)
+            if sooner and soonest != state.watched and not state.rescheduling:
+                state.watched = soonest
+                state.rescheduling = True
+                threading.Thread(target=_reschedule, args=(app, state), daemon=True).start()
+        return response
+
     @event.listens_for(maker, "after_soft_rollback")
     def forget_changes(session: Session, _previous: object) -> None:
         session.info.pop("mapapp.published_changed", None)
@@ -452,6 +475,8 @@ class _Preparing:
     timer: threading.Timer | None = None  # the one waiting for `boundary`
     boundary: datetime | None = None
     last_boundary: float = float("-inf")  # time.monotonic() of the last run a boundary started
+    rescheduling: bool = False  # a thread is setting the timer anew (watch_boundary)
+    watched: datetime | None = None  # the last boundary watch_boundary set the timer anew for
 
 
 # Outside a request (an import, demo data) changes come in a stream of commits: the
@@ -565,6 +590,13 @@ def keep_next_boundary(app: Flask) -> None:
         )
         state.timer.daemon = True
         state.timer.start()
+
+
+def _reschedule(app: Flask, state: _Preparing) -> None:
+    try:
+        keep_next_boundary(app)
+    finally:
+        state.rescheduling = False
 
 
 def _at_boundary(app: Flask, state: _Preparing, until: datetime) -> None:
