@@ -361,11 +361,12 @@ class Code:
         # outlast the moment), so what is measured is the workers' preparation at it.
         env = {**self.env, "MAPAPP_PREPARE_DOCUMENTS": "0"}
         subprocess.run(command, env=env, cwd=self.root, check=True, capture_output=True)  # noqa: S603
-        # Visitors of the map page after the change: each worker that answers one learns the
-        # new moment (mapapp.web.caching.watch_boundary). The page, not a feed: a feed of the
-        # new version, prepared by no one, would be built by the worker that answers it.
+        # Visitors of the list page after the change: each worker that answers one learns the
+        # new moment (mapapp.web.caching.watch_boundary; the map page reads no data version).
+        # The list, not a feed: a feed of the new version, prepared by no one, would be built
+        # by the worker that answers it.
         for _ in range(4 * len(workers_of(master))):
-            get(self.port, "/?lang=be", GZIP)
+            get(self.port, "/rallies?lang=be", GZIP)
         workers = workers_of(master)
         largest = dict.fromkeys(workers, 0.0)
         child_largest, seen = 0.0, set()
