@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from conftest import add_rally, fresh_postgres, make_app
@@ -509,6 +510,28 @@ def test_a_serving_worker_prepares_in_a_child_process(
         state.timer.cancel()
     for app in (first, second):
         app.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_one_preparing_child_a_server_at_a_time(app) -> None:
+    """The workers of one server (one instance folder) prepare in children one at a time:
+    while another worker's child holds the server's lock, a worker's preparation waits, and
+    it runs once the lock is let go."""
+    import fcntl
+    import threading
+
+    some_rallies(app)
+    done: list[int] = []
+    with open(Path(app.instance_path) / "prepare.lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another worker's child runs
+        waiting = threading.Thread(target=lambda: done.append(caching.prepare_in_child(app)))
+        waiting.start()
+        waiting.join(12)  # a child alone prepares these in 2-4 s
+        assert waiting.is_alive() and done == []
+        with app.app_context():
+            assert db.session().scalar(select(func.count()).select_from(PublishedDocument)) == 0
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    waiting.join(120)
+    assert done == [len(caching.COMMON_GEOJSON) + len(caching.COMMON_FEEDS)]
 
 
 def test_a_failed_child_only_logs(app, monkeypatch, caplog) -> None:

@@ -10,7 +10,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -709,6 +710,29 @@ def child_settings(app: Flask) -> dict[str, object]:
     return found
 
 
+@contextmanager
+def _one_child_a_server(app: Flask) -> Iterator[None]:
+    """One preparing child at a time among the workers of a server (an exclusive lock on
+    instance/prepare.lock; each worker's preparer thread waits its turn). After a boundary
+    every worker prepares: in turn, the later children find the documents kept and leave
+    them alone, instead of each child (up to 370 MiB at 100,000 rallies) running at once.
+    Where the lock cannot be had (no instance folder, no fcntl), children run as they come."""
+    try:
+        import fcntl
+
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        lock = open(Path(app.instance_path) / "prepare.lock", "a+b")  # noqa: SIM115
+    except (ImportError, OSError):
+        yield
+        return
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def prepare_in_child(app: Flask, timeout: float = CHILD_TIMEOUT) -> int:
     """prepare_documents in a short-lived child process (the same interpreter, CHILD), given
     this app's settings as JSON on its stdin (not its command line or environment: other
@@ -718,20 +742,22 @@ def prepare_in_child(app: Flask, timeout: float = CHILD_TIMEOUT) -> int:
     (bench/prepmem.py), and a process keeps much of a peak's heap after it; a worker that
     prepared after a boundary stayed above the 300 MiB a worker may use. A child gives all of
     it back to the system when it exits; the worker's own heap never holds a preparation.
+    One child at a time a server (_one_child_a_server).
     Raises RuntimeError when the child fails or runs past `timeout` seconds (then stopped)."""
     here = str(Path(sys.modules["mapapp"].__file__).resolve().parent.parent)
     path = os.environ.get("PYTHONPATH")
     env = {**os.environ, "PYTHONPATH": here + (os.pathsep + path if path else "")}
     try:
-        done = subprocess.run(  # noqa: S603 - this interpreter and our own code, no shell
-            [sys.executable, "-c", CHILD],
-            input=json.dumps(child_settings(app)),
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=timeout,
-            check=False,
-        )
+        with _one_child_a_server(app):
+            done = subprocess.run(  # noqa: S603 - this interpreter and our own code, no shell
+                [sys.executable, "-c", CHILD],
+                input=json.dumps(child_settings(app)),
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=timeout,
+                check=False,
+            )
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"the preparing child ran past {timeout:.0f} s: stopped") from None
     if done.stderr:
