@@ -136,3 +136,25 @@ def test_nginx_refuses_one_clients_costly_flood_before_the_app(unlimited_app_sta
     # The flooder itself still gets what costs nothing new: a page, a popup, the health check.
     for path in ("/healthz", f"/api/rallies/{popup}", "/"):
         assert from_address(base, path, flooder)[0] == 200, path
+
+
+def test_a_document_kept_for_every_worker_is_served_past_the_site_limit(sqlite_url) -> None:
+    """Reading a document another worker kept (mapapp.publishing.partstore) is no build: with
+    the site's build limit spent by a flood, a fresh worker still serves it and the map page
+    (review of issue 27: after a change every worker's first read of the map's feed was a 429)."""
+    limits = {"BUILD_LIMIT": "5 per minute", "BUILD_TOTAL_LIMIT": "6 per minute"}
+    first, second = make_app(sqlite_url, **limits), make_app(sqlite_url, **limits)
+    add_rally(first)
+    feed = "/api/rallies.geojson?fields=map&lang=be"
+    assert client_at(first, OTHER).get(feed).status_code == 200  # built and kept
+    codes = [
+        client_at(first, f"203.0.113.{n}")
+        .get(f"/api/rallies.geojson?to=2028-01-{n:02d}")
+        .status_code
+        for n in range(1, 10)
+    ]
+    assert codes[-1] == 429  # the site's builds are spent
+    visitor = client_at(second, "198.51.100.9")
+    assert visitor.get(feed).status_code == 200  # read whole, not built
+    assert visitor.get(feed.replace("=be", "=ru")).status_code == 429  # a new one is a build
+    assert visitor.get("/").status_code == 200  # the map page: no data, no query

@@ -1058,3 +1058,19 @@ def test_a_preparation_leaves_the_worker_within_its_budgets_at_real_size(app, mo
     for path, body in kept.items():
         assert roomy.test_client().get(path).data == body
     roomy.extensions["mapapp.db"]["engine"].dispose()
+
+
+def test_visitors_filters_cannot_take_the_common_documents_places(app, monkeypatch) -> None:
+    """Random filters asked for the moment a data version appears (before its preparation
+    has run) fill DOCUMENT_COUNT; the common documents the preparation makes are kept anyway
+    (review of issue 27: a flood right after a change left none of them kept)."""
+    monkeypatch.setattr(partstore, "DOCUMENT_COUNT", 3)
+    some_rallies(app)
+    client = app.test_client()
+    for day in range(1, 6):
+        assert client.get(f"/rallies.csv?when=all&lang=be&from=2020-01-0{day}").status_code == 200
+    common = len(caching.common_addresses(app))
+    assert caching.prepare_documents(app) == common
+    with app.app_context():
+        kept = db.session().scalar(select(func.count()).select_from(PublishedDocument))
+    assert kept == 3 + common

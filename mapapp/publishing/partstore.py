@@ -330,13 +330,16 @@ def load_document(connection: Connection, key: str) -> bytes | None:
     return None if found is None else bytes(found[0])
 
 
-def save_document(engine: Engine, key: str, version: str, gz: bytes) -> bool:
+def save_document(engine: Engine, key: str, version: str, gz: bytes, common: bool = False) -> bool:
     """Keep a gzipped document of data version `version` under `key`, dropping those of
     other versions, unless that version already holds DOCUMENT_COUNT documents or
     DOCUMENT_BYTES with it (random filters cannot fill the database), or unless a change
     has moved the data version's counter since `version` was read (a slow builder, or the
     preparation after a change, must not drop the newer version's documents); returns
-    whether it was kept. One already kept stays: the same ETag is the same bytes."""
+    whether it was kept. One already kept stays: the same ETag is the same bytes.
+    `common`: one of the common documents a preparation keeps (a bounded set, a few dozen a
+    site address): kept past those bounds, so that visitors' filters asked for the moment a
+    version appears cannot take every place before the preparation keeps them."""
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
     with engine.begin() as connection:
         if not current_counter(connection, version):
@@ -347,7 +350,7 @@ def save_document(engine: Engine, key: str, version: str, gz: bytes) -> bool:
                 DOCUMENTS.c.version == version
             )
         ).one()
-        if count >= DOCUMENT_COUNT or size + len(gz) > DOCUMENT_BYTES:
+        if not common and (count >= DOCUMENT_COUNT or size + len(gz) > DOCUMENT_BYTES):
             return False
         statement = dialect.insert(DOCUMENTS).on_conflict_do_nothing(index_elements=["key"])
         connection.execute(

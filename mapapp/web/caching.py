@@ -134,6 +134,16 @@ def build_gate(name: str) -> threading.BoundedSemaphore:
 BUILD_RETRY_AFTER = 60  # seconds: a client past its builds waits for the next window
 
 
+def count_build() -> None:
+    """Count one costly build against the client's and the site's limits
+    (mapapp.web.limits.may_build): past them, a 429 with Retry-After."""
+    if not may_build():
+        raise TooManyRequests(
+            "Too many new lists, images or copies asked for: try again in a minute.",
+            retry_after=BUILD_RETRY_AFTER,
+        )
+
+
 def memoized(
     name: str, key: str, build: Callable[[], T], entries: int = 64, counted: bool = True
 ) -> T:
@@ -154,12 +164,9 @@ def memoized(
         return found
     if getattr(_building, "active", False):  # a build inside a build (a signature's document)
         value = build()
-    elif counted and not may_build():
-        raise TooManyRequests(
-            "Too many new lists, images or copies asked for: try again in a minute.",
-            retry_after=BUILD_RETRY_AFTER,
-        )
     else:
+        if counted:
+            count_build()
         gate = build_gate(name)
         if not gate.acquire(timeout=BUILD_WAIT):
             raise ServiceUnavailable(
@@ -267,6 +274,11 @@ def shared_document(
         found = partstore.load_document(connection, stored)
         if found is not None:
             return Prepared(name, key, found)
+        # Only a build is counted (mapapp.web.limits.may_build), not the read of a document
+        # another process kept: with the site's builds spent by a flood of new filters, every
+        # worker that had not yet read the common documents of a new data version answered
+        # the map's feed with a 429.
+        count_build()
         made = build()
         if current_version(db.session()).key != version:
             # The version moved by itself while it was built (a boundary passed): kept, it
@@ -274,12 +286,14 @@ def shared_document(
             # (save_document tells a change's newer version by its counter only).
             return made
         try:
-            partstore.save_document(db.writing_engine(), stored, version, made.gz)
+            partstore.save_document(
+                db.writing_engine(), stored, version, made.gz, bool(g.get("prepared_ahead"))
+            )
         except SQLAlchemyError:
             current_app.logger.warning("could not keep the document %s", stored)
         return made
 
-    return memoized(name, key, found_or_built, entries)
+    return memoized(name, key, found_or_built, entries, counted=False)
 
 
 def prepared(
@@ -808,7 +822,11 @@ def page_once(name: str, render: Callable[[], str]) -> str:
     # The page's bytes are the same for the same key: their compressed copy is found by it,
     # not by a digest of them (mapapp.web.compression.body_key).
     g.body_key = key
-    return memoized(f"page_{name}", key, render, 64)
+    # A page asked for with no query string but its language is one of a few per worker: not
+    # counted, so a fresh worker serves the map page while a flood has spent the site's builds.
+    langs = request.args.getlist("lang")
+    plain = set(request.args) <= {"lang"} and len(langs) <= 1 and set(langs) <= set(LANGUAGES)
+    return memoized(f"page_{name}", key, render, 64, counted=not plain)
 
 
 def prepared_response(
