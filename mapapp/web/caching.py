@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from flask import Flask, Response, after_this_request, current_app, g, has_request_context, request
 from sqlalchemy import event, select
@@ -277,8 +277,11 @@ def shared_document(
         # Only a build is counted (mapapp.web.limits.may_build), not the read of a document
         # another process kept: with the site's builds spent by a flood of new filters, every
         # worker that had not yet read the common documents of a new data version answered
-        # the map's feed with a 429.
-        count_build()
+        # the map's feed with a 429. Nor a common document's build (a few dozen addresses, the
+        # same the preparation makes): in the seconds before the preparation keeps it, the
+        # map's own feed is never refused because others spent the site's builds.
+        if not is_common_request():
+            count_build()
         made = build()
         if current_version(db.session()).key != version:
             # The version moved by itself while it was built (a boundary passed): kept, it
@@ -467,12 +470,27 @@ _GEOJSON = (
 _FEEDS = tuple(f"/rallies.{kind}?lang={lang}" for kind in ("ics", "csv") for lang in LANGUAGES)
 
 
+def _query_set(query: str) -> frozenset[tuple[str, str]]:
+    return frozenset(parse_qsl(query, keep_blank_values=True))
+
+
+def is_common_request() -> bool:
+    """Whether this request asks for one of the common documents (COMMON_GEOJSON,
+    COMMON_FEEDS), its query's parameters in any order."""
+    asked = (request.path, _query_set(request.query_string.decode("latin-1")))
+    return asked in _COMMON_QUERIES
+
+
 def _every_date(path: str) -> str:
     return path.replace("?", "?when=all&") if "?" in path else path + "?when=all"
 
 
 COMMON_GEOJSON = _GEOJSON + tuple(_every_date(path) for path in _GEOJSON)
 COMMON_FEEDS = _FEEDS + tuple(_every_date(path) for path in _FEEDS)
+_COMMON_QUERIES = frozenset(
+    (path.partition("?")[0], _query_set(path.partition("?")[2]))
+    for path in COMMON_GEOJSON + COMMON_FEEDS
+)
 
 
 @dataclass
