@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from conftest import add_rally, fresh_postgres, make_app
@@ -321,6 +320,25 @@ def test_old_chunks_go_when_new_ones_are_saved(app) -> None:
         assert store.load([b"b" * 32]) == {b"b" * 32: b"new"}
 
 
+def test_the_chunks_kept_are_bounded(database, monkeypatch) -> None:
+    """Random filters save chunks no one had; past CHUNK_ROWS the oldest go (looked at on
+    one save in PRUNE_EVERY), so a flood of new filters cannot fill the database's disk."""
+    monkeypatch.setattr(partstore, "CHUNK_ROWS", 6)
+    monkeypatch.setattr(partstore, "PRUNE_EVERY", 1)
+    app = make_app(database)
+    with app.app_context():
+        store = partstore.SharedChunks(lambda: db.session().connection(), db.writing_engine)
+        for n in range(10):
+            store.save({bytes([n]) * 32: b"x", bytes([n + 100]) * 32: b"y"})
+            time.sleep(0.002)  # each save at a moment of its own
+        with db.writing_engine().connect() as connection:
+            left = connection.scalar(select(func.count()).select_from(PublishedChunk))
+        assert left == 6
+        # The newest stay: the last three saves' chunks.
+        assert len(store.load([bytes([n]) * 32 for n in range(10)])) == 3
+    app.extensions["mapapp.db"]["engine"].dispose()
+
+
 @pytest.fixture
 def part_reads(monkeypatch) -> list[str]:  # noqa: ANN001
     """Every read of rallies' parts from the shared store, by context, from now on."""
@@ -521,7 +539,7 @@ def test_one_preparing_child_a_server_at_a_time(app) -> None:
 
     some_rallies(app)
     done: list[int] = []
-    with open(Path(app.instance_path) / "prepare.lock", "a+b") as lock:
+    with open(caching.preparing_lock(app), "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another worker's child runs
         waiting = threading.Thread(target=lambda: done.append(caching.prepare_in_child(app)))
         waiting.start()

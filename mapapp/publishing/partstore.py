@@ -24,7 +24,8 @@ The compressed chunks of whole documents (mapapp.publishing.parts) are shared th
 started, or another server, reads the compressed bytes another compressed, and a document is
 a join of ready bytes. A change makes only the chunks holding the changed rallies new (about
 two a document); the first worker to build such a document compresses and saves them.
-Chunks older than CHUNK_DAYS go when new ones are saved (one still used is made again once).
+Chunks older than CHUNK_DAYS go when new ones are saved, and the oldest past CHUNK_ROWS (one
+still used is made again once).
 
 Whole gzipped documents are kept too (`published_document`, by kind and strong ETag), only of
 the current data version and at most DOCUMENTS of them, DOCUMENT_BYTES in all: a worker that
@@ -35,6 +36,7 @@ has just started serves a document another built (the common filters: no filter,
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -73,6 +75,13 @@ TABLE = PublishedPart.__table__
 CHUNKS = PublishedChunk.__table__
 # Days a shared compressed chunk is kept after it was made.
 CHUNK_DAYS = 30
+# At most about this many chunks are kept (2.5 KB each on average at 100,000 rallies: some
+# 600 MB; the common documents of one address need 20,000 there): past it, the oldest go.
+# Each visitor's new filter saves the chunks no one had (its own runs of rallies): without a
+# bound a flood at the site's build limit grew the table by about 2 MB a minute, kept 30 days.
+# Looked at on one save in PRUNE_EVERY (a count over the table's index).
+CHUNK_ROWS = 250_000
+PRUNE_EVERY = 64
 DOCUMENTS = PublishedDocument.__table__
 # Whole documents kept for one data version, at most: how many, and their gzipped bytes.
 DOCUMENT_COUNT = 64
@@ -310,7 +319,8 @@ class SharedChunks:
 
     def save(self, chunks: dict[bytes, bytes]) -> None:
         """Keep these chunks (digest -> compressed bytes; one already there stays as it is,
-        the same bytes for the same content), and drop those older than CHUNK_DAYS."""
+        the same bytes for the same content), and drop those older than CHUNK_DAYS and, now
+        and then, the oldest past CHUNK_ROWS (prune_chunks)."""
         engine = self.engine()
         dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
         now = utcnow()
@@ -322,6 +332,21 @@ class SharedChunks:
             )
             for start in range(0, len(rows), FETCH_IDS):
                 connection.execute(statement, rows[start : start + FETCH_IDS])
+            if random.randrange(PRUNE_EVERY) == 0:
+                prune_chunks(connection)
+
+
+def prune_chunks(connection: Connection, limit: int | None = None) -> int:
+    """Drop the oldest chunks past `limit` (CHUNK_ROWS) rows, those made at the same moment
+    as the last one kept staying too (one save's are made at one moment); returns how many
+    went. One still used is compressed and saved again by the next document that needs it."""
+    limit = CHUNK_ROWS if limit is None else limit
+    if connection.scalar(select(func.count()).select_from(CHUNKS)) <= limit:
+        return 0
+    cutoff = connection.scalar(
+        select(CHUNKS.c.made_at).order_by(CHUNKS.c.made_at.desc()).offset(limit - 1).limit(1)
+    )
+    return connection.execute(delete(CHUNKS).where(CHUNKS.c.made_at < cutoff)).rowcount
 
 
 def load_document(connection: Connection, key: str) -> bytes | None:

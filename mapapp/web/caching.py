@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import random
@@ -742,10 +743,18 @@ def child_settings(app: Flask) -> dict[str, object]:
     return found
 
 
+def preparing_lock(app: Flask) -> Path:
+    """The file whose lock one preparing child of a server holds: in the instance folder,
+    named by the database (two servers of other databases on one machine, a developer's and
+    the tests', never wait for each other)."""
+    database = hashlib.sha256(str(app.config.get("DATABASE_URL")).encode()).hexdigest()[:12]
+    return Path(app.instance_path) / f"prepare-{database}.lock"
+
+
 @contextmanager
 def _one_child_a_server(app: Flask) -> Iterator[None]:
     """One preparing child at a time among the workers of a server (an exclusive lock on
-    instance/prepare.lock; each worker's preparer thread waits its turn). After a boundary
+    preparing_lock(app); each worker's preparer thread waits its turn). After a boundary
     every worker prepares: in turn, the later children find the documents kept and leave
     them alone, instead of each child (up to 370 MiB at 100,000 rallies) running at once.
     Where the lock cannot be had (no instance folder, no fcntl), children run as they come."""
@@ -753,7 +762,7 @@ def _one_child_a_server(app: Flask) -> Iterator[None]:
         import fcntl
 
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-        lock = open(Path(app.instance_path) / "prepare.lock", "a+b")  # noqa: SIM115
+        lock = open(preparing_lock(app), "a+b")  # noqa: SIM115
     except (ImportError, OSError):
         yield
         return
