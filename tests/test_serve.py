@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -254,6 +255,45 @@ def test_a_feed_and_its_signature_agree_soon_after_a_change(tmp_path: Path, sign
             break
         assert time.monotonic() < deadline, "the feed and its signature still disagree"
         time.sleep(0.5)
+
+
+# A rally whose place is revealed REVEAL_IN seconds from now, from outside the stack.
+ADD_STAGED = """
+import sys
+from datetime import UTC, datetime, timedelta
+from mapapp import create_app
+from mapapp.domain import db, lifecycle
+reveal = datetime.now(UTC) + timedelta(seconds=float(sys.argv[1]))
+values = {"title": "Пікет", "description": "", "town": "Гродна", "place": "Плошча Савецкая",
+          "region": "BY-HR", "lat": 53.6784, "lon": 23.8297,
+          "starts_at": reveal + timedelta(hours=2), "reveal_at": reveal}
+with create_app().app_context():
+    lifecycle.create(db.session(write=True), values, True, actor="test")
+print(reveal.timestamp())
+"""
+
+
+def test_nginx_never_gives_a_feed_a_max_age_past_a_reveal(stack: Stack, tmp_path: Path) -> None:
+    """Through nginx's micro-cache, a feed's max-age never runs past the next reveal time by
+    more than the second nginx keeps it: nginx revalidated its copy with the ETag and, on the
+    app's 304, served it with the headers it had stored (max-age counted from then: a reveal
+    reached browsers up to 30 s late)."""
+    env = serve_env(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", ADD_STAGED, "14"], cwd=ROOT, env=env, check=True, capture_output=True
+    )
+    reveal = float(done.stdout.decode().split()[-1])
+    path = stack.base + "/api/rallies.geojson?fields=map&lang=be"
+    seen = []
+    while time.time() < reveal - 3:
+        status, headers, _ = get(path)
+        assert status == 200
+        max_age = int(re.search(r"max-age=(\d+)", headers["Cache-Control"]).group(1))
+        seen.append((headers.get("X-Cache"), max_age))
+        # A browser keeps it until now + max-age: at most a second (nginx's) past the reveal.
+        assert time.time() + max_age <= reveal + 2, seen
+        time.sleep(1.6)
+    assert len(seen) >= 4, seen
 
 
 # A moderator's "danger" on the first seed rally, from outside the stack (as another worker).
