@@ -293,6 +293,12 @@ def restore_command(path: Path) -> None:
         raise click.ClickException(str(error)) from None
     db.analyze()
     click.echo(f"Restored the database from {path}.")
+    # The restored data's parts and common documents, as after a deploy: without them every
+    # worker's first answers are joined from nothing (mapapp.web.caching).
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    made = caching.prepare_parts(app)
+    kept = caching.prepare_documents(app)
+    click.echo(f"Parts made for {made} rallies; {kept} common documents prepared.")
     # Every running worker keeps caches of the old data (map shells, pages, the data version
     # it last saw): they start afresh only with a new process.
     click.echo(
