@@ -58,6 +58,17 @@ def test_many_clients_together_stop_at_the_site_limit(sqlite_url) -> None:
         for n in range(1, 10)
     ]
     assert codes == [200] * 6 + [429] * 3
+    # The refusal says it is the whole site's load, not this visitor's tries, in their language.
+    refused = client_at(app, "203.0.113.50").get(
+        "/rallies?to=2028-02-01", headers={"Accept-Language": "be"}
+    )
+    assert refused.status_code == 429
+    assert "Зараз вельмі шмат людзей" in refused.text and "вашага падключэння" not in refused.text
+    own = make_app(sqlite_url, BUILD_LIMIT="1 per minute")
+    mine = client_at(own, "203.0.113.60")
+    assert mine.get("/rallies?to=2028-03-01").status_code == 200
+    refused = mine.get("/rallies?to=2028-03-02", headers={"Accept-Language": "be"})
+    assert refused.status_code == 429 and "вашага падключэння" in refused.text
     assert client_at(app, OTHER).get("/healthz").status_code == 200
     assert client_at(app, OTHER).get("/offline.html?to=2028-01-06").status_code == 200  # kept
 

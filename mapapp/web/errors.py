@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_babel import LazyString, force_locale, gettext, lazy_gettext
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
@@ -89,6 +89,11 @@ def handle_http_error(error: HTTPException) -> tuple[Response | str, int, Header
 def too_many_text() -> str:
     """The 429's words with the real wait (the broken limit's reset), never "a minute"."""
     wait = retry_seconds()
+    if g.get("site_busy"):  # the whole site's builds are spent (mapapp.web.limits.may_build)
+        return gettext(
+            "Very many people are asking for new lists and copies at once. "
+            "Please try again in a minute."
+        )
     if wait is None:
         return gettext("Too many tries from your connection. Please try again later.")
     return gettext(

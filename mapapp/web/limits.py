@@ -87,9 +87,12 @@ def may_build() -> bool:
         return True
     config = current_app.config
     try:
-        return limiter.limiter.hit(
-            parse_limit(config["BUILD_LIMIT"]), "build", client_key()
-        ) and limiter.limiter.hit(parse_limit(config["BUILD_TOTAL_LIMIT"]), "build-all")
+        if not limiter.limiter.hit(parse_limit(config["BUILD_LIMIT"]), "build", client_key()):
+            return False
+        if not limiter.limiter.hit(parse_limit(config["BUILD_TOTAL_LIMIT"]), "build-all"):
+            g.site_busy = True  # the 429 says so: it is not this visitor's doing
+            return False
+        return True
     except Exception:  # noqa: BLE001 - no counter: serve, as the pages do without Redis
         return True
 
