@@ -322,7 +322,7 @@ def prepare_parts_command() -> None:
 
 def prepare_documents_child() -> None:
     """The child a serving worker starts to prepare the common documents
-    (mapapp.web.caching.prepare_in_child): the app made from the settings (a JSON object) on
+    (mapapp.web.preparer.prepare_in_child): the app made from the settings (a JSON object) on
     stdin, its documents prepared, and {"prepared": n} printed as the last line of stdout."""
     from mapapp import create_app
 

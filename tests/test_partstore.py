@@ -22,7 +22,7 @@ from mapapp.domain.filters import RallyFilter
 from mapapp.domain.models import PublishedChunk, PublishedDocument, PublishedPart, Rally, utcnow
 from mapapp.publishing import csvtable, geojson, ics, mapfeed, parts, partstore, public
 from mapapp.publishing.public import EntryCache, entry_cache, part_size
-from mapapp.web import caching
+from mapapp.web import caching, preparer
 
 BASE = "http://localhost"
 FEEDS = [
@@ -539,9 +539,9 @@ def test_one_preparing_child_a_server_at_a_time(app) -> None:
 
     some_rallies(app)
     done: list[int] = []
-    with open(caching.preparing_lock(app), "a+b") as lock:
+    with open(preparer.preparing_lock(app), "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another worker's child runs
-        waiting = threading.Thread(target=lambda: done.append(caching.prepare_in_child(app)))
+        waiting = threading.Thread(target=lambda: done.append(preparer.prepare_in_child(app)))
         waiting.start()
         waiting.join(12)  # a child alone prepares these in 2-4 s
         assert waiting.is_alive() and done == []
@@ -557,7 +557,7 @@ def test_a_failed_child_only_logs(app, monkeypatch, caplog) -> None:
     as a failed preparation; the worker goes on serving, and visitors' requests build."""
     app.config.update(PREPARE_DOCUMENTS=True, DATABASE_URL="sqlite:////nonexistent/dir/x.db")
     with pytest.raises(RuntimeError, match="exited with"):
-        caching.prepare_in_child(app)
+        preparer.prepare_in_child(app)
     state = caching._preparing(app)
     state.serving = True
     caching._start(app)
