@@ -173,6 +173,9 @@ def test_a_document_kept_for_every_worker_is_served_past_the_site_limit(sqlite_u
     assert visitor.get(feed.replace("=be", "=ru")).status_code == 200
     assert visitor.get("/api/rallies.geojson?lang=en&fields=map").status_code == 200
     assert visitor.get("/rallies.ics?when=all&lang=en").status_code == 200
+    # The feeds partners subscribe to, without ?lang=: the negotiated language's document.
+    assert visitor.get("/rallies.ics").status_code == 200
+    assert visitor.get("/rallies.csv?when=all").status_code == 200
     assert visitor.get("/api/rallies.geojson?to=2029-01-01").status_code == 429
     assert visitor.get("/rallies.ics?when=all&lang=en&region=BY-HR").status_code == 429
     assert visitor.get("/").status_code == 200  # the map page: no data, no query

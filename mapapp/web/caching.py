@@ -469,7 +469,7 @@ def _query_set(query: str) -> frozenset[tuple[str, str]]:
 
 def is_common_request() -> bool:
     """Whether this request asks for one of the common documents (COMMON_GEOJSON,
-    COMMON_FEEDS), its query's parameters in any order."""
+    COMMON_FEEDS, or a feed of them without ?lang=), its query's parameters in any order."""
     asked = (request.path, _query_set(request.query_string.decode("latin-1")))
     return asked in _COMMON_QUERIES
 
@@ -480,9 +480,15 @@ def _every_date(path: str) -> str:
 
 COMMON_GEOJSON = _GEOJSON + tuple(_every_date(path) for path in _GEOJSON)
 COMMON_FEEDS = _FEEDS + tuple(_every_date(path) for path in _FEEDS)
+# A feed asked without ?lang= (what partners subscribe to) is the document of the language it
+# negotiates (mapapp.views.feeds.feed_bytes), one of COMMON_FEEDS: never refused by the build
+# limits either, or a subscription got a 429 in the seconds before a new version's was kept.
+_NEGOTIATED_FEEDS = tuple(
+    path for kind in ("ics", "csv") for path in (f"/rallies.{kind}", f"/rallies.{kind}?when=all")
+)
 _COMMON_QUERIES = frozenset(
     (path.partition("?")[0], _query_set(path.partition("?")[2]))
-    for path in COMMON_GEOJSON + COMMON_FEEDS
+    for path in COMMON_GEOJSON + COMMON_FEEDS + _NEGOTIATED_FEEDS
 )
 
 
