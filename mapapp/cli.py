@@ -18,7 +18,7 @@ from mapapp.domain.geocoding import gazetteer, geocode
 from mapapp.domain.importer import ImportError_, read_rows, write_rows
 from mapapp.domain.models import Moderator
 from mapapp.domain.seed import demo_rallies, load_seed
-from mapapp.web import accounts, caching, twofactor
+from mapapp.web import accounts, caching, preparer, twofactor
 
 
 @click.command("init-db")
@@ -327,7 +327,7 @@ def prepare_documents_child() -> None:
     from mapapp import create_app
 
     app = create_app(json.load(sys.stdin))
-    prepared = caching.prepare_documents(app)
+    prepared = caching.prepare_documents(app, preparer.parent_alive)
     app.extensions["mapapp.db"]["engine"].dispose()
     print(json.dumps({"prepared": prepared}), flush=True)
 

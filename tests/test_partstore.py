@@ -8,6 +8,9 @@ itself, also right after a change made through another instance and after a reve
 from __future__ import annotations
 
 import gzip
+import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -530,26 +533,63 @@ def test_a_serving_worker_prepares_in_a_child_process(
         app.extensions["mapapp.db"]["engine"].dispose()
 
 
-def test_one_preparing_child_a_server_at_a_time(app) -> None:
-    """The workers of one server (one instance folder) prepare in children one at a time:
-    while another worker's child holds the server's lock, a worker's preparation waits, and
-    it runs once the lock is let go."""
+def test_one_preparing_child_a_database_at_a_time(database) -> None:
+    """The workers of every server of a database prepare in children one at a time (on
+    SQLite a lock on a file beside the database, on PostgreSQL an advisory lock): while
+    another worker's child holds it, a worker's preparation waits, and it runs once the lock
+    is let go; past its timeout it gives up waiting."""
     import fcntl
     import threading
 
+    app = make_app(database)
     some_rallies(app)
     done: list[int] = []
-    with open(preparer.preparing_lock(app), "a+b") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another worker's child runs
-        waiting = threading.Thread(target=lambda: done.append(preparer.prepare_in_child(app)))
-        waiting.start()
-        waiting.join(12)  # a child alone prepares these in 2-4 s
-        assert waiting.is_alive() and done == []
-        with app.app_context():
-            assert db.session().scalar(select(func.count()).select_from(PublishedDocument)) == 0
-        fcntl.flock(lock, fcntl.LOCK_UN)
+    engine = app.extensions["mapapp.db"]["engine"]
+    if engine.dialect.name == "postgresql":
+        holder = engine.connect()
+        holder.scalar(text(f"SELECT pg_advisory_lock({preparer.ADVISORY_KEY})"))
+        holder.commit()
+
+        def release() -> None:
+            holder.scalar(text(f"SELECT pg_advisory_unlock({preparer.ADVISORY_KEY})"))
+            holder.close()
+    else:
+        holder = open(preparer.preparing_lock(app), "a+b")  # noqa: SIM115
+        fcntl.flock(holder, fcntl.LOCK_EX)
+
+        def release() -> None:
+            fcntl.flock(holder, fcntl.LOCK_UN)
+            holder.close()
+
+    with pytest.raises(RuntimeError, match="held the lock too long"):
+        preparer.prepare_in_child(app, timeout=1)
+    waiting = threading.Thread(target=lambda: done.append(preparer.prepare_in_child(app)))
+    waiting.start()
+    waiting.join(12)  # a child alone prepares these in 2-4 s
+    assert waiting.is_alive() and done == []
+    with app.app_context():
+        assert db.session().scalar(select(func.count()).select_from(PublishedDocument)) == 0
+    release()
     waiting.join(120)
     assert done == [len(caching.COMMON_GEOJSON) + len(caching.COMMON_FEEDS)]
+    engine.dispose()
+
+
+def test_a_child_whose_worker_is_gone_stops(app, monkeypatch) -> None:
+    """A preparing child checks before each document that the worker that started it still
+    runs: orphaned (its worker killed), it stops instead of running on without its time
+    limit, its log and its lock; and a worker that exits ends its running children."""
+    some_rallies(app)
+    monkeypatch.setenv(preparer.PARENT, str(os.getppid()))
+    assert preparer.parent_alive()
+    monkeypatch.setenv(preparer.PARENT, "1")  # not this process's parent
+    assert not preparer.parent_alive()
+    assert caching.prepare_documents(app, preparer.parent_alive) == 0
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    preparer._running.add(child)
+    preparer._end_children()
+    assert child.wait(10) != 0
+    preparer._running.discard(child)
 
 
 def test_a_failed_child_only_logs(app, monkeypatch, caplog) -> None:

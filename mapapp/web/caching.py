@@ -561,10 +561,12 @@ def _start(app: Flask, quiet: float = 0.0) -> None:
             state.again = True
             return
         state.again = False
-        # Not a daemon: a command that changed rallies (an import) exits once the documents
-        # of its last change are kept for the workers.
+        # Not a daemon in a command: one that changed rallies (an import) exits once the
+        # documents of its last change are kept for the workers. A daemon in a worker: its
+        # stop (gunicorn's graceful stop, a reload) must not wait for a preparation, whose
+        # child ends with it (mapapp.web.preparer).
         state.thread = threading.Thread(
-            target=_run, args=(app, state), name="mapapp-prepare", daemon=False
+            target=_run, args=(app, state), name="mapapp-prepare", daemon=state.serving
         )
         state.thread.start()
 
@@ -680,13 +682,14 @@ def prepare_parts(app: Flask, batch: int = 1000) -> int:
     return len(stale)
 
 
-def prepare_documents(app: Flask) -> int:
+def prepare_documents(app: Flask, keep_going: Callable[[], bool] | None = None) -> int:
     """Build the common documents (common_addresses) of the current data version as their
     views would for a visitor, and keep them for every worker and server
     (`shared_document`); returns how many were answered. Each is built in a request context
     of its own, so its data version and its rallies are read in one snapshot: the document is
     kept under the version it was built from (and, if a newer change has committed since, not
     kept: mapapp.publishing.partstore.save_document). Not counted against build limits.
+    `keep_going`, asked before each document: False stops the preparation there.
 
     In a random order: every worker prepares after a boundary (keep_next_boundary), and in
     one order the later ones caught up with the first and built what it was building (at
@@ -695,6 +698,8 @@ def prepare_documents(app: Flask) -> int:
     addresses = common_addresses(app)
     try:
         for site, path in random.sample(addresses, len(addresses)):
+            if keep_going is not None and not keep_going():
+                break  # a child whose worker is gone (mapapp.web.preparer.parent_alive)
             headers = {"Accept-Encoding": "gzip"}
             # An app context of its own (its own `g`, database session and snapshot), even
             # inside a command's.
