@@ -64,6 +64,8 @@ def test_many_clients_together_stop_at_the_site_limit(sqlite_url) -> None:
     )
     assert refused.status_code == 429
     assert "Зараз вельмі шмат людзей" in refused.text and "вашага падключэння" not in refused.text
+    refused = client_at(app, "203.0.113.51").get("/api/rallies.geojson?to=2028-02-02")
+    assert refused.status_code == 429 and "Very many people" in refused.json["message"]
     own = make_app(sqlite_url, BUILD_LIMIT="1 per minute")
     mine = client_at(own, "203.0.113.60")
     assert mine.get("/rallies?to=2028-03-01").status_code == 200

@@ -132,7 +132,9 @@ def count_build() -> None:
     (mapapp.web.limits.may_build): past them, a 429 with Retry-After."""
     if not may_build():
         raise TooManyRequests(
-            "Too many new lists, images or copies asked for: try again in a minute.",
+            "Very many people are asking for new lists and copies at once: try again in a minute."
+            if g.get("site_busy")  # the whole site's builds are spent, not this client's
+            else "Too many new lists, images or copies asked for: try again in a minute.",
             retry_after=BUILD_RETRY_AFTER,
         )
 
