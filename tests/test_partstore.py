@@ -342,6 +342,38 @@ def test_the_chunks_kept_are_bounded(database, monkeypatch) -> None:
     app.extensions["mapapp.db"]["engine"].dispose()
 
 
+def test_the_preparation_keeps_the_chunks_it_reads_newest(app) -> None:
+    """The chunks the common documents are joined from are marked as new when a preparation
+    reads them (at most once a day each), so CHUNK_ROWS and CHUNK_DAYS drop visitors'
+    filters' chunks before them; a visitor's read marks nothing."""
+    some_rallies(app)
+    assert caching.prepare_documents(app) > 0
+
+    def forget_all() -> None:  # a new worker: nothing in memory, no whole document kept
+        for name in [n for n in app.extensions if n.endswith("_cache") or "chunks" in n]:
+            app.extensions.pop(name)
+        with app.app_context(), db.writing_engine().begin() as connection:
+            connection.execute(PublishedDocument.__table__.delete())
+
+    def fresh() -> int:
+        with app.app_context():
+            return db.session().scalar(
+                select(func.count())
+                .select_from(PublishedChunk)
+                .where(PublishedChunk.made_at > datetime.now(UTC) - timedelta(days=1))
+            )
+
+    with app.app_context(), db.writing_engine().begin() as connection:
+        old = datetime.now(UTC) - timedelta(days=3)
+        connection.execute(PublishedChunk.__table__.update().values(made_at=old))
+    forget_all()
+    assert app.test_client().get("/api/rallies.geojson", headers=GZIP).status_code == 200
+    assert fresh() == 0  # a visitor read the common document's chunks: none marked
+    forget_all()
+    assert caching.prepare_documents(app) > 0
+    assert fresh() > 0  # the preparation read them: marked as new
+
+
 @pytest.fixture
 def part_reads(monkeypatch) -> list[str]:  # noqa: ANN001
     """Every read of rallies' parts from the shared store, by context, from now on."""

@@ -42,7 +42,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy import Connection, Engine, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mapapp.domain.models import (
@@ -303,11 +303,19 @@ class SharedChunks:
     (a request's snapshot; chunks are found by content, so any snapshot will do), written in
     a short transaction of their own on `engine`."""
 
-    def __init__(self, reader: Callable[[], Connection], engine: Callable[[], Engine]) -> None:
-        self.reader, self.engine = reader, engine
+    def __init__(
+        self,
+        reader: Callable[[], Connection],
+        engine: Callable[[], Engine],
+        touch: bool = False,
+    ) -> None:
+        self.reader, self.engine, self.touch = reader, engine, touch
 
     def load(self, digests: list[bytes]) -> dict[bytes, bytes]:
-        """The chunks held for these 32-byte digests, by digest."""
+        """The chunks held for these 32-byte digests, by digest. With `touch` (the common
+        documents' preparation), those found are marked as made now, at most once a day
+        each: the chunks every common document uses are then the newest, and neither
+        CHUNK_DAYS nor CHUNK_ROWS drops them while visitors' filters come and go."""
         found: dict[bytes, bytes] = {}
         connection = self.reader()
         for start in range(0, len(digests), FETCH_IDS):
@@ -315,7 +323,21 @@ class SharedChunks:
             query = select(CHUNKS.c.digest, CHUNKS.c.data).where(CHUNKS.c.digest.in_(chunk))
             for name, data in connection.execute(query):
                 found[bytes(name)] = bytes(data)
+        if self.touch and found:
+            self.mark_used(list(found))
         return found
+
+    def mark_used(self, digests: list[bytes]) -> None:
+        """Mark these chunks as made now, unless that was less than a day ago."""
+        now = utcnow()
+        with self.engine().begin() as writing:
+            for start in range(0, len(digests), FETCH_IDS):
+                writing.execute(
+                    update(CHUNKS)
+                    .where(CHUNKS.c.digest.in_(digests[start : start + FETCH_IDS]))
+                    .where(CHUNKS.c.made_at < now - timedelta(days=1))
+                    .values(made_at=now)
+                )
 
     def save(self, chunks: dict[bytes, bytes]) -> None:
         """Keep these chunks (digest -> compressed bytes; one already there stays as it is,

@@ -734,12 +734,23 @@ class _LoggedChunks(partstore.SharedChunks):
         except SQLAlchemyError:
             current_app.logger.warning("could not keep %d compressed chunks", len(chunks))
 
+    def mark_used(self, digests: list[bytes]) -> None:
+        try:
+            super().mark_used(digests)
+        except SQLAlchemyError:
+            current_app.logger.warning("could not mark %d compressed chunks used", len(digests))
+
 
 def shared_chunks() -> partstore.SharedChunks:
     """This request's way to the compressed chunks every worker and server shares: read in
     the request's snapshot, written in a short transaction of their own (a failure only
-    logs: the answer stands)."""
-    return _LoggedChunks(lambda: db.session().connection(), db.writing_engine)
+    logs: the answer stands). The preparation of the common documents keeps the chunks it
+    reads from going first (partstore.SharedChunks' `touch`)."""
+    return _LoggedChunks(
+        lambda: db.session().connection(),
+        db.writing_engine,
+        touch=bool(has_request_context() and g.get("prepared_ahead")),
+    )
 
 
 def prepared_parts(name: str, key: str, layout: Layout, parts: list[bytes]) -> Prepared:
