@@ -1,6 +1,6 @@
 """The child process a gunicorn worker prepares the common documents in
 (mapapp.web.caching.prepare_documents, MAPAPP_PREPARE_IN_CHILD): started with the worker's
-settings on its stdin, one at a time a server and database, gone when done, so the worker's
+settings on its stdin, one at a time a database, gone when done, so the worker's
 own heap never holds a preparation."""
 
 from __future__ import annotations
@@ -18,10 +18,8 @@ from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
 from mapapp.config import SETTINGS_BY_NAME
-from mapapp.domain import db
 
 # The child that prepares for a serving worker (prepare_in_child): the factory's own module,
 # run by the same interpreter; it reads the worker's settings on its stdin.
@@ -57,7 +55,7 @@ def preparing_lock(app: Flask) -> Path | None:
     """On SQLite, the file whose lock the preparing child of the database holds, beside the
     database file (so only servers of that database wait for each other, and a test's
     database's goes with it); None on PostgreSQL (an advisory lock) or an in-memory one."""
-    url = make_url(db.normalise_url(str(app.config.get("DATABASE_URL") or "")))
+    url = app.extensions["mapapp.db"]["engine"].url  # the default file's too
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
     return Path(url.database + ".prepare-lock")
