@@ -624,6 +624,38 @@ def test_a_child_whose_worker_is_gone_stops(app, monkeypatch) -> None:
     preparer._running.discard(child)
 
 
+def test_a_worker_that_starts_prepares_what_no_one_kept(database, builds, part_reads) -> None:
+    """A worker that has just started (a deploy, a reload, a respawn) prepares the current
+    version's common documents when no process kept them all, as when the worker preparing
+    them was stopped mid-way (its child ends with it): another worker's answers then read
+    them whole. The lock file of the database's preparing child is its owner's alone."""
+    first = make_app(database, BASE_URL=BASE)
+    some_rallies(first)  # no preparation: PREPARE_DOCUMENTS is off while they are made
+    worker = make_app(database, BASE_URL=BASE, PREPARE_DOCUMENTS=True)
+    with worker.app_context():
+        assert db.session().scalar(select(func.count()).select_from(PublishedDocument)) == 0
+    assert worker.test_client().get("/healthz").status_code == 200  # its first request
+    common = len(caching.COMMON_GEOJSON) + len(caching.COMMON_FEEDS)
+    deadline = time.monotonic() + 120
+    while True:  # prepared off the request path, in a child
+        with worker.app_context():
+            kept = db.session().scalar(select(func.count()).select_from(PublishedDocument))
+        if kept >= common:
+            break
+        assert time.monotonic() < deadline, f"{kept} of {common} documents kept"
+        time.sleep(0.2)
+    caching.wait_prepared(worker, 120)
+    fresh_worker_answers(database, builds, part_reads)  # asserts nothing built, nothing read
+    lock = preparer.preparing_lock(worker)
+    if lock is not None:
+        assert lock.exists() and lock.stat().st_mode & 0o077 == 0
+    state = caching._preparing(worker)
+    if state.timer is not None:
+        state.timer.cancel()
+    for app in (first, worker):
+        app.extensions["mapapp.db"]["engine"].dispose()
+
+
 def test_a_failed_child_only_logs(app, monkeypatch, caplog) -> None:
     """A child that cannot prepare (here: a database it cannot open) is logged by the worker
     as a failed preparation; the worker goes on serving, and visitors' requests build."""

@@ -13,7 +13,7 @@ from typing import TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from flask import Flask, Response, after_this_request, current_app, g, has_request_context, request
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, ServiceUnavailable, TooManyRequests
@@ -421,7 +421,7 @@ def install_part_store(app: Flask) -> None:
         if not state.serving:  # once a process: it serves visitors, so it keeps a boundary
             state.serving = True
             if app.config.get("PREPARE_DOCUMENTS"):  # read off the request path
-                threading.Thread(target=keep_next_boundary, args=(app,), daemon=True).start()
+                threading.Thread(target=_at_first_request, args=(app,), daemon=True).start()
 
     @app.after_request
     def watch_boundary(response: Response) -> Response:
@@ -626,6 +626,28 @@ def keep_next_boundary(app: Flask) -> None:
         )
         state.timer.daemon = True
         state.timer.start()
+
+
+def _at_first_request(app: Flask) -> None:
+    """A worker that has just started (a deploy, a reload, a respawn): it waits for the next
+    moment the data version moves, and prepares the current version's common documents if
+    no process has kept them all, as when the worker that was preparing them was stopped or
+    killed mid-way (its child ends with it)."""
+    keep_next_boundary(app)
+    try:
+        with app.app_context():
+            session = db.session()
+            version = current_version(session).key
+            kept = session.scalar(
+                select(func.count())
+                .select_from(partstore.DOCUMENTS)
+                .where(partstore.DOCUMENTS.c.version == version)
+            )
+    except Exception:  # noqa: BLE001 - then the first visitors build, as before
+        app.logger.exception("could not read which common documents are kept")
+        return
+    if kept < len(common_addresses(app)):
+        _start(app)
 
 
 def _reschedule(app: Flask, state: _Preparing) -> None:

@@ -91,7 +91,9 @@ def _one_child_at_a_time(app: Flask, timeout: float) -> Iterator[None]:
     try:
         import fcntl
 
-        lock = open(path, "a+b") if path is not None else None  # noqa: SIM115
+        # Its owner's alone, as the database is: anyone who could open it could lock it and
+        # hold every worker's preparation up.
+        lock = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o600), "r+b") if path else None
     except (ImportError, OSError):
         lock = None
     if lock is None:
