@@ -558,6 +558,7 @@ def test_a_serving_worker_prepares_in_a_child_process(
     assert "У дзіцяці".encode() in calendar.data
     assert f"{site}/rallies/{ids[0]}".encode() in calendar.data.replace(b"\r\n ", b"")
     assert builds == [] and part_reads == []  # read whole: the child kept it
+    caching.wait_prepared(first)
     state = caching._preparing(first)
     if state.timer is not None:
         state.timer.cancel()
@@ -646,6 +647,7 @@ def test_a_worker_that_starts_prepares_what_no_one_kept(database, builds, part_r
         time.sleep(0.2)
     caching.wait_prepared(worker, 120)
     fresh_worker_answers(database, builds, part_reads)  # asserts nothing built, nothing read
+    caching.wait_prepared(worker)
     lock = preparer.preparing_lock(worker)
     if lock is not None:
         assert lock.exists() and lock.stat().st_mode & 0o077 == 0
@@ -757,6 +759,7 @@ def test_a_worker_prepares_the_documents_of_a_version_that_moves_by_itself(
     state = caching._preparing(first)
     assert state.timer is not None and state.boundary > datetime.now(UTC) + timedelta(hours=4)
     state.timer.cancel()
+    caching.wait_prepared(first)
     for app in (first, watcher):
         app.extensions["mapapp.db"]["engine"].dispose()
 
@@ -793,6 +796,7 @@ def test_a_worker_learns_a_sooner_boundary_another_process_brought(database) -> 
     # A later boundary does not replace a sooner one the worker waits for.
     add_rally(other, starts_at=datetime.now(UTC) + timedelta(days=3))
     assert abs((boundary_after_a_request() - expected).total_seconds()) <= 5
+    caching.wait_prepared(worker)
     state.timer.cancel()
     for app in (worker, other):
         app.extensions["mapapp.db"]["engine"].dispose()

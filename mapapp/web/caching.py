@@ -421,7 +421,10 @@ def install_part_store(app: Flask) -> None:
         if not state.serving:  # once a process: it serves visitors, so it keeps a boundary
             state.serving = True
             if app.config.get("PREPARE_DOCUMENTS"):  # read off the request path
-                threading.Thread(target=_at_first_request, args=(app,), daemon=True).start()
+                state.starting = threading.Thread(
+                    target=_at_first_request, args=(app,), daemon=True
+                )
+                state.starting.start()
 
     @app.after_request
     def watch_boundary(response: Response) -> Response:
@@ -511,6 +514,7 @@ class _Preparing:
     last_boundary: float = float("-inf")  # time.monotonic() of the last run a boundary started
     rescheduling: bool = False  # a thread is setting the timer anew (watch_boundary)
     watched: datetime | None = None  # the last boundary watch_boundary set the timer anew for
+    starting: threading.Thread | None = None  # the first request's look (_at_first_request)
 
 
 # Outside a request (an import, demo data) changes come in a stream of commits: the
@@ -673,12 +677,19 @@ def _at_boundary(app: Flask, state: _Preparing, until: datetime) -> None:
 
 
 def wait_prepared(app: Flask, timeout: float = 60.0) -> None:
-    """Wait (at most `timeout` seconds) until no preparation of this app runs (tests, benches)."""
+    """Wait (at most `timeout` seconds) until no preparation of this app runs, nor the first
+    request's look for one, nor a timer being set anew (tests, benches: an engine disposed
+    under a thread that still reads would leave that thread's connection open)."""
     state = _preparing(app)
+    deadline = time.monotonic() + timeout
+    if state.starting is not None:
+        state.starting.join(timeout)
+    while state.rescheduling and time.monotonic() < deadline:
+        time.sleep(0.01)
     with state.lock:
         thread = state.thread
     if thread is not None:
-        thread.join(timeout)
+        thread.join(max(deadline - time.monotonic(), 0.0))
 
 
 def common_addresses(app: Flask) -> list[tuple[str, str]]:
