@@ -36,6 +36,8 @@ def writer_app(url: str):  # noqa: ANN201
             "RATELIMIT_ENABLED": False,
             "PENDING_LIMIT": 100000,  # these tests submit hundreds (tests/test_queue_limit.py)
             "SECOND_FACTOR": "optional",  # a password logs in (tests/test_second_factor.py)
+            # No preparation in a child and its thread outliving the test (as conftest's apps).
+            "PREPARE_DOCUMENTS": False,
         }
     )
 
